@@ -1,0 +1,56 @@
+# zkFL dApp. Two commands do everything on a fresh machine:
+#   make demo   - install, build the circuit, run a 5-hospital consortium for 5 proven rounds
+#   make test   - install, build the circuit, run the whole test suite
+# Needs: python3.11 (venv), node >= 18 with npm. Everything else is installed from this repo's files.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+export SOLCX_BINARY_PATH := $(CURDIR)/.toolchain/solcx
+export PYTHONUNBUFFERED := 1
+
+.PHONY: install circuits demo test test-fast bench lint clean
+.DEFAULT_GOAL := demo
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip==24.3.1
+	@# torch first and pinned: an unpinned torch pulls several GB of CUDA wheels
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+.toolchain/.installed: node_modules/.installed tools/solc-shim.js tools/install_solc_shim.py $(VENV)/.installed
+	$(PY) tools/install_solc_shim.py
+	@touch $@
+
+install: $(VENV)/.installed node_modules/.installed .toolchain/.installed
+
+circuits: install
+	$(PY) -m zkfl_dapp circuits
+
+demo: circuits
+	$(VENV)/bin/ape run demo
+
+test: circuits
+	$(VENV)/bin/ape test tests
+
+test-fast: circuits
+	$(VENV)/bin/ape test tests -m "not e2e"
+
+bench: circuits
+	$(PY) -m zkfl_dapp.bench
+
+lint: install
+	$(VENV)/bin/ruff check zkfl_dapp scripts tests tools
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf build .build contracts/generated

@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.20;
+
+import {IConsortiumRegistry} from "./interfaces/IConsortiumRegistry.sol";
+
+/// @title ConsortiumRegistry
+/// @notice Membership of the hospital consortium and the aggregator enclave's public key.
+contract ConsortiumRegistry is IConsortiumRegistry {
+    address private _admin;
+    mapping(address account => Role) private _roles;
+    address private _aggregator;
+    uint256 private _hospitalCount;
+
+    bytes32 private _enclaveKeyHash;
+    string private _enclaveKeyCid;
+    bytes32 private _enclaveMeasurement;
+
+    modifier onlyAdmin() {
+        if (msg.sender != _admin) revert RegistryNotAdmin(msg.sender);
+        _;
+    }
+
+    constructor(address initialAdmin) {
+        if (initialAdmin == address(0)) revert RegistryZeroAddress();
+        _admin = initialAdmin;
+        emit AdminTransferred(address(0), initialAdmin);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function admitMember(address account, Role role, string calldata name) external onlyAdmin {
+        if (account == address(0)) revert RegistryZeroAddress();
+        if (role == Role.None) revert RegistryInvalidRole();
+        Role current = _roles[account];
+        if (current != Role.None) revert RegistryAlreadyMember(account, current);
+        if (role == Role.Aggregator && _aggregator != address(0)) revert RegistryAggregatorAlreadySet(_aggregator);
+
+        _roles[account] = role;
+        if (role == Role.Hospital) _hospitalCount += 1;
+        if (role == Role.Aggregator) _aggregator = account;
+        emit MemberAdmitted(account, role, name);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function removeMember(address account) external onlyAdmin {
+        Role current = _roles[account];
+        if (current == Role.None) revert RegistryNotMember(account);
+
+        delete _roles[account];
+        if (current == Role.Hospital) _hospitalCount -= 1;
+        if (current == Role.Aggregator) {
+            _aggregator = address(0);
+            delete _enclaveKeyHash;
+            delete _enclaveKeyCid;
+            delete _enclaveMeasurement;
+        }
+        emit MemberRemoved(account, current);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function transferAdmin(address newAdmin) external onlyAdmin {
+        if (newAdmin == address(0)) revert RegistryZeroAddress();
+        address previous = _admin;
+        _admin = newAdmin;
+        emit AdminTransferred(previous, newAdmin);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function registerEnclaveKey(bytes32 keyHash, string calldata keyCid, bytes32 measurement) external {
+        if (msg.sender != _aggregator || _aggregator == address(0)) revert RegistryNotAggregator(msg.sender);
+        if (keyHash == bytes32(0) || bytes(keyCid).length == 0) revert RegistryInvalidEnclaveKey();
+
+        _enclaveKeyHash = keyHash;
+        _enclaveKeyCid = keyCid;
+        _enclaveMeasurement = measurement;
+        emit EnclaveKeyRegistered(msg.sender, keyHash, keyCid, measurement);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function admin() external view returns (address) {
+        return _admin;
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function roleOf(address account) external view returns (Role) {
+        return _roles[account];
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function isHospital(address account) external view returns (bool) {
+        return _roles[account] == Role.Hospital;
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function aggregator() external view returns (address) {
+        return _aggregator;
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function hospitalCount() external view returns (uint256) {
+        return _hospitalCount;
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function enclaveKey() external view returns (bytes32 keyHash, string memory keyCid, bytes32 measurement) {
+        return (_enclaveKeyHash, _enclaveKeyCid, _enclaveMeasurement);
+    }
+}

@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.20;
+
+import {IConsortiumRegistry} from "./interfaces/IConsortiumRegistry.sol";
+import {IHalo2Verifier} from "./interfaces/IHalo2Verifier.sol";
+import {IRoundManager} from "./interfaces/IRoundManager.sol";
+
+/// @title RoundManager
+/// @notice Federated-learning rounds whose aggregates are accepted only with a zero-knowledge proof
+/// bound to the commitments and sample counts recorded here.
+contract RoundManager is IRoundManager {
+    /// @notice BN254 scalar field modulus: every commitment and instance is an element of this field.
+    uint256 public constant FIELD_MODULUS =
+        21888242871839275222246405745257275088548364400416034343698204186575808495617;
+    /// @notice Upper bound on one hospital's declared sample count.
+    uint64 public constant MAX_SAMPLE_COUNT = 1_000_000_000;
+
+    IConsortiumRegistry public immutable registry;
+    IHalo2Verifier public immutable verifier;
+    /// @notice Number of update slots in the aggregation circuit (the most hospitals one round can take).
+    uint256 public immutable slots;
+    /// @notice Number of model parameters d.
+    uint256 public immutable modelSize;
+    /// @notice Fixed-point scale of the circuit: values are round(x * 2^weightScaleBits).
+    uint256 public immutable weightScaleBits;
+    /// @notice Poseidon hash of an all-zero update: the commitment an empty or excluded slot must carry.
+    uint256 public immutable emptySlotCommitment;
+
+    uint256 private _currentRoundId;
+    uint256 private _modelCommitment;
+    string private _modelCid;
+    mapping(uint256 roundId => RoundInfo) private _rounds;
+    mapping(uint256 roundId => Submission[]) private _submissions;
+    mapping(uint256 roundId => mapping(address hospital => bool)) private _hasSubmitted;
+    mapping(uint256 commitment => bool) private _commitmentUsed;
+
+    constructor(
+        IConsortiumRegistry registry_,
+        IHalo2Verifier verifier_,
+        uint256 slots_,
+        uint256 modelSize_,
+        uint256 weightScaleBits_,
+        uint256 emptySlotCommitment_,
+        uint256 genesisModelCommitment,
+        string memory genesisModelCid
+    ) {
+        registry = registry_;
+        verifier = verifier_;
+        slots = slots_;
+        modelSize = modelSize_;
+        weightScaleBits = weightScaleBits_;
+        emptySlotCommitment = emptySlotCommitment_;
+        _modelCommitment = genesisModelCommitment;
+        _modelCid = genesisModelCid;
+    }
+
+    /// @inheritdoc IRoundManager
+    function openRound(uint64 deadline, uint32 quorum) external returns (uint256 roundId) {
+        if (msg.sender != registry.admin()) revert RoundManagerNotAdmin(msg.sender);
+        uint256 previous = _currentRoundId;
+        if (previous != 0 && _rounds[previous].phase == Phase.Open) revert RoundManagerRoundStillOpen(previous);
+        if (quorum == 0 || quorum > slots || deadline <= block.timestamp) {
+            revert RoundManagerInvalidRoundParameters(deadline, quorum);
+        }
+
+        roundId = previous + 1;
+        _currentRoundId = roundId;
+        RoundInfo storage r = _rounds[roundId];
+        r.phase = Phase.Open;
+        r.deadline = deadline;
+        r.quorum = quorum;
+        r.prevModelCommitment = _modelCommitment;
+        r.prevModelCid = _modelCid;
+        emit RoundOpened(roundId, _modelCommitment, _modelCid, deadline, quorum);
+    }
+
+    /// @inheritdoc IRoundManager
+    function submitUpdate(uint256 roundId, uint256 commitment, string calldata cid, uint64 sampleCount) external {
+        if (!registry.isHospital(msg.sender)) revert RoundManagerNotHospital(msg.sender);
+        RoundInfo storage r = _rounds[roundId];
+        if (r.phase != Phase.Open) revert RoundManagerWrongPhase(roundId, Phase.Open, r.phase);
+        if (block.timestamp > r.deadline) revert RoundManagerDeadlinePassed(roundId, r.deadline, block.timestamp);
+        if (_hasSubmitted[roundId][msg.sender]) revert RoundManagerAlreadySubmitted(roundId, msg.sender);
+        if (r.submissionCount >= slots) revert RoundManagerRoundFull(roundId, slots);
+        if (
+            commitment == 0 || commitment >= FIELD_MODULUS || commitment == emptySlotCommitment
+                || _commitmentUsed[commitment]
+        ) revert RoundManagerInvalidCommitment(commitment);
+        if (sampleCount == 0 || sampleCount > MAX_SAMPLE_COUNT) {
+            revert RoundManagerInvalidSampleCount(sampleCount, MAX_SAMPLE_COUNT);
+        }
+        if (bytes(cid).length == 0) revert RoundManagerEmptyCid();
+
+        uint256 slot = r.submissionCount;
+        r.submissionCount += 1;
+        _hasSubmitted[roundId][msg.sender] = true;
+        _commitmentUsed[commitment] = true;
+        _submissions[roundId].push(Submission(msg.sender, commitment, sampleCount, cid));
+        emit UpdateSubmitted(roundId, msg.sender, slot, commitment, cid, sampleCount);
+    }
+
+    /// @inheritdoc IRoundManager
+    function finalizeRound(
+        uint256 roundId,
+        bytes calldata proof,
+        uint256[] calldata instances,
+        string calldata newModelCid,
+        uint256 excludedMask
+    ) external {
+        if (msg.sender != registry.aggregator()) revert RoundManagerNotAggregator(msg.sender);
+        RoundInfo storage r = _rounds[roundId];
+        if (r.phase != Phase.Open) revert RoundManagerWrongPhase(roundId, Phase.Open, r.phase);
+        if (bytes(newModelCid).length == 0) revert RoundManagerEmptyCid();
+        uint256 expectedSubmissions = registry.hospitalCount();
+        if (expectedSubmissions > slots) expectedSubmissions = slots;
+        if (r.submissionCount < expectedSubmissions && block.timestamp <= r.deadline) {
+            revert RoundManagerDeadlineNotReached(roundId, r.deadline, block.timestamp);
+        }
+
+        uint256 included = _checkInstances(roundId, r.quorum, instances, excludedMask);
+        // The generated verifier returns false or reverts (without data) on an invalid proof: both reject.
+        try verifier.verifyProof(proof, instances) returns (bool ok) {
+            if (!ok) revert RoundManagerProofRejected(roundId);
+        } catch {
+            revert RoundManagerProofRejected(roundId);
+        }
+
+        uint256 commitment = uint256(keccak256(abi.encodePacked(instances[slots + 1:slots + 1 + modelSize])));
+        _finalize(roundId, commitment, newModelCid, keccak256(proof), included, excludedMask);
+    }
+
+    /// @inheritdoc IRoundManager
+    function abortRound(uint256 roundId) external {
+        RoundInfo storage r = _rounds[roundId];
+        if (r.phase != Phase.Open) revert RoundManagerWrongPhase(roundId, Phase.Open, r.phase);
+        if (block.timestamp <= r.deadline) revert RoundManagerDeadlineNotReached(roundId, r.deadline, block.timestamp);
+        if (r.submissionCount >= r.quorum && msg.sender != registry.admin()) revert RoundManagerNotAdmin(msg.sender);
+
+        r.phase = Phase.Aborted;
+        emit RoundAborted(roundId, r.submissionCount, msg.sender);
+    }
+
+    /// @inheritdoc IRoundManager
+    function currentRoundId() external view returns (uint256) {
+        return _currentRoundId;
+    }
+
+    /// @inheritdoc IRoundManager
+    function getRound(uint256 roundId) external view returns (RoundInfo memory) {
+        return _rounds[roundId];
+    }
+
+    /// @inheritdoc IRoundManager
+    function getSubmission(uint256 roundId, uint256 slot) external view returns (Submission memory) {
+        return _submissions[roundId][slot];
+    }
+
+    /// @inheritdoc IRoundManager
+    function currentModel() external view returns (uint256 commitment, string memory cid) {
+        return (_modelCommitment, _modelCid);
+    }
+
+    /// @inheritdoc IRoundManager
+    function expectedWeights(uint256 roundId, uint256 excludedMask) external view returns (uint256[] memory) {
+        return _expectedWeights(roundId, excludedMask);
+    }
+
+    /// @dev w_i = round_half_up(n_i * 2^scale / total) over included slots; zero for excluded or empty slots.
+    function _expectedWeights(uint256 roundId, uint256 excludedMask) internal view returns (uint256[] memory w) {
+        Submission[] storage subs = _submissions[roundId];
+        if (excludedMask >> subs.length != 0) revert RoundManagerInvalidExclusion(roundId, excludedMask);
+        uint256 total = 0;
+        for (uint256 i = 0; i < subs.length; i++) {
+            if ((excludedMask >> i) & 1 == 0) total += subs[i].sampleCount;
+        }
+        w = new uint256[](slots);
+        if (total == 0) return w;
+        uint256 one = uint256(1) << weightScaleBits;
+        for (uint256 i = 0; i < subs.length; i++) {
+            if ((excludedMask >> i) & 1 == 0) {
+                w[i] = (2 * uint256(subs[i].sampleCount) * one + total) / (2 * total);
+            }
+        }
+    }
+
+    /// @dev Checks the quorum and binds the proof to this round: slot hashes equal the stored commitments (or the empty-slot
+    /// commitment), and the public weights equal those derived from the stored sample counts.
+    function _checkInstances(
+        uint256 roundId,
+        uint32 quorum,
+        uint256[] calldata instances,
+        uint256 excludedMask
+    ) internal view returns (uint256 included) {
+        uint256[] memory weights = _expectedWeights(roundId, excludedMask);
+        for (uint256 i = 0; i < weights.length; i++) {
+            if (weights[i] != 0) included += 1;
+        }
+        if (included < quorum) revert RoundManagerQuorumNotMet(roundId, included, quorum);
+
+        uint256 s = slots;
+        uint256 expectedLength = 2 * s + 1 + modelSize;
+        if (instances.length != expectedLength) revert RoundManagerWrongInstanceCount(expectedLength, instances.length);
+        Submission[] storage subs = _submissions[roundId];
+        uint256 weightsOffset = s + 1 + modelSize;
+        for (uint256 i = 0; i < s; i++) {
+            bool included = i < subs.length && (excludedMask >> i) & 1 == 0;
+            uint256 expectedHash = included ? subs[i].commitment : emptySlotCommitment;
+            if (instances[i] != expectedHash) revert RoundManagerInstanceMismatch(roundId, i, expectedHash, instances[i]);
+            uint256 j = weightsOffset + i;
+            if (instances[j] != weights[i]) revert RoundManagerInstanceMismatch(roundId, j, weights[i], instances[j]);
+        }
+    }
+
+    /// @dev Effects and events of a successful finalization.
+    function _finalize(
+        uint256 roundId,
+        uint256 commitment,
+        string calldata newModelCid,
+        bytes32 proofHash,
+        uint256 included,
+        uint256 excludedMask
+    ) internal {
+        RoundInfo storage r = _rounds[roundId];
+        r.phase = Phase.Finalized;
+        r.newModelCommitment = commitment;
+        r.newModelCid = newModelCid;
+        r.proofHash = proofHash;
+        _modelCommitment = commitment;
+        _modelCid = newModelCid;
+
+        Submission[] storage subs = _submissions[roundId];
+        uint256 totalSamples = 0;
+        for (uint256 i = 0; i < subs.length; i++) {
+            if ((excludedMask >> i) & 1 == 1) {
+                emit UpdateExcluded(roundId, subs[i].hospital, i);
+            } else {
+                totalSamples += subs[i].sampleCount;
+            }
+        }
+        emit RoundFinalized(roundId, commitment, newModelCid, proofHash, included, totalSamples);
+    }
+}

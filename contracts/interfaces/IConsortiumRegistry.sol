@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.20;
+
+/// @title IConsortiumRegistry
+/// @notice Who belongs to the consortium, in which role, and the aggregator enclave's public key.
+/// @dev Every change emits an event; auditors rebuild membership over time from these events alone.
+interface IConsortiumRegistry {
+    /// @notice A member's role. `None` marks a non-member.
+    enum Role {
+        None,
+        Hospital,
+        Auditor,
+        Aggregator
+    }
+
+    /// @notice The caller is not the consortium admin.
+    error RegistryNotAdmin(address caller);
+    /// @notice The zero address cannot be a member or the admin.
+    error RegistryZeroAddress();
+    /// @notice `Role.None` was given where a real role is required.
+    error RegistryInvalidRole();
+    /// @notice The account already holds a role; remove it first to change roles.
+    error RegistryAlreadyMember(address account, Role role);
+    /// @notice The account holds no role.
+    error RegistryNotMember(address account);
+    /// @notice Only one aggregator enclave may be registered at a time.
+    error RegistryAggregatorAlreadySet(address current);
+    /// @notice The caller is not the registered aggregator.
+    error RegistryNotAggregator(address caller);
+    /// @notice An enclave key registration carried an empty hash or CID.
+    error RegistryInvalidEnclaveKey();
+
+    /// @notice `account` was admitted with `role`; `name` is a human-readable label (no patient data).
+    event MemberAdmitted(address indexed account, Role indexed role, string name);
+    /// @notice `account` lost its `role`.
+    event MemberRemoved(address indexed account, Role indexed role);
+    /// @notice The aggregator published its ML-KEM-768 public key: `keyHash` is its SHA-256, `keyCid` its
+    /// IPFS CID; `measurement` is the enclave's code measurement (zero until attestation is wired in).
+    event EnclaveKeyRegistered(address indexed aggregator, bytes32 keyHash, string keyCid, bytes32 measurement);
+    /// @notice Admin rights moved from `previousAdmin` to `newAdmin`.
+    event AdminTransferred(address indexed previousAdmin, address indexed newAdmin);
+
+    /// @notice Admit `account` with `role`. Admin only.
+    function admitMember(address account, Role role, string calldata name) external;
+
+    /// @notice Remove `account` from the consortium. Admin only. Removing the aggregator also clears its key.
+    function removeMember(address account) external;
+
+    /// @notice Hand admin rights to `newAdmin`. Admin only.
+    function transferAdmin(address newAdmin) external;
+
+    /// @notice The aggregator registers (or rotates) its enclave public key. Aggregator only.
+    function registerEnclaveKey(bytes32 keyHash, string calldata keyCid, bytes32 measurement) external;
+
+    /// @notice The consortium admin.
+    function admin() external view returns (address);
+
+    /// @notice The role of `account` (`Role.None` for non-members).
+    function roleOf(address account) external view returns (Role);
+
+    /// @notice Whether `account` is a member hospital.
+    function isHospital(address account) external view returns (bool);
+
+    /// @notice The registered aggregator, or the zero address.
+    function aggregator() external view returns (address);
+
+    /// @notice Number of member hospitals.
+    function hospitalCount() external view returns (uint256);
+
+    /// @notice The enclave key's SHA-256, CID and code measurement (all empty before registration).
+    function enclaveKey() external view returns (bytes32 keyHash, string memory keyCid, bytes32 measurement);
+}

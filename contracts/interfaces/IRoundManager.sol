@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.20;
+
+/// @title IRoundManager
+/// @notice Runs federated-learning rounds: hospitals commit to encrypted updates, the aggregator
+/// enclave finalizes with a zero-knowledge proof that the new global model is exactly the weighted
+/// average of the committed updates.
+/// @dev Aggregation circuit layout (ezkl, Halo2/KZG), with S slots, d model parameters:
+///   instances[0 .. S-1]        Poseidon hash of slot i's quantized update (= the hospital's commitment)
+///   instances[S]               Poseidon hash of the weight vector (bound to the public weights below)
+///   instances[S+1 .. S+d]      the new global model, quantized (fixed point, scale 2^weightScaleBits)
+///   instances[S+1+d .. 2S+d]   the weights w_i = round(n_i * 2^scale / sum(n)) of included slots, 0 otherwise
+/// The new model's commitment is keccak256 over the d model instances, computed by this contract.
+interface IRoundManager {
+    /// @notice Life cycle of a round.
+    enum Phase {
+        None,
+        Open,
+        Finalized,
+        Aborted
+    }
+
+    /// @notice One round's public record.
+    struct RoundInfo {
+        Phase phase;
+        uint64 deadline;
+        uint32 quorum;
+        uint32 submissionCount;
+        uint256 prevModelCommitment;
+        string prevModelCid;
+        uint256 newModelCommitment;
+        string newModelCid;
+        bytes32 proofHash;
+    }
+
+    /// @notice One hospital's submission in a round.
+    struct Submission {
+        address hospital;
+        uint256 commitment;
+        uint64 sampleCount;
+        string cid;
+    }
+
+    /// @notice The caller is not the consortium admin.
+    error RoundManagerNotAdmin(address caller);
+    /// @notice The caller is not a member hospital.
+    error RoundManagerNotHospital(address caller);
+    /// @notice The caller is not the registered aggregator.
+    error RoundManagerNotAggregator(address caller);
+    /// @notice The round is not in the phase this action needs.
+    error RoundManagerWrongPhase(uint256 roundId, Phase expected, Phase actual);
+    /// @notice A round is still open; finalize or abort it first.
+    error RoundManagerRoundStillOpen(uint256 roundId);
+    /// @notice The submission arrived after the round's deadline.
+    error RoundManagerDeadlinePassed(uint256 roundId, uint64 deadline, uint256 timestamp);
+    /// @notice The round cannot be aborted or finalized early: its deadline has not passed.
+    error RoundManagerDeadlineNotReached(uint256 roundId, uint64 deadline, uint256 timestamp);
+    /// @notice The hospital already submitted in this round.
+    error RoundManagerAlreadySubmitted(uint256 roundId, address hospital);
+    /// @notice All of the circuit's slots are taken in this round.
+    error RoundManagerRoundFull(uint256 roundId, uint256 slots);
+    /// @notice A commitment was zero, not a field element, or already used in any round.
+    error RoundManagerInvalidCommitment(uint256 commitment);
+    /// @notice A sample count was zero or above the maximum.
+    error RoundManagerInvalidSampleCount(uint64 sampleCount, uint64 maximum);
+    /// @notice Quorum must be between 1 and the number of slots; the deadline must be in the future.
+    error RoundManagerInvalidRoundParameters(uint64 deadline, uint32 quorum);
+    /// @notice Fewer included updates than the round's quorum.
+    error RoundManagerQuorumNotMet(uint256 roundId, uint256 included, uint32 quorum);
+    /// @notice The exclusion mask names a slot that has no submission.
+    error RoundManagerInvalidExclusion(uint256 roundId, uint256 excludedMask);
+    /// @notice The proof carries the wrong number of public instances.
+    error RoundManagerWrongInstanceCount(uint256 expected, uint256 actual);
+    /// @notice A public instance differs from what the chain recorded for this round.
+    /// @param index position in the instance vector
+    error RoundManagerInstanceMismatch(uint256 roundId, uint256 index, uint256 expected, uint256 actual);
+    /// @notice The verifier contract rejected the proof.
+    error RoundManagerProofRejected(uint256 roundId);
+    /// @notice The new model's CID is empty.
+    error RoundManagerEmptyCid();
+
+    /// @notice A round opened on top of the current global model.
+    event RoundOpened(
+        uint256 indexed roundId, uint256 prevModelCommitment, string prevModelCid, uint64 deadline, uint32 quorum
+    );
+    /// @notice A hospital committed to an encrypted update stored under `cid`.
+    event UpdateSubmitted(
+        uint256 indexed roundId,
+        address indexed hospital,
+        uint256 slot,
+        uint256 commitment,
+        string cid,
+        uint64 sampleCount
+    );
+    /// @notice The aggregator left a submitted update out of the aggregate (for example: its content did
+    /// not match its commitment); it carries zero weight in the proof.
+    event UpdateExcluded(uint256 indexed roundId, address indexed hospital, uint256 slot);
+    /// @notice The round closed with a proven aggregate: the new global model and the proof's hash.
+    event RoundFinalized(
+        uint256 indexed roundId,
+        uint256 newModelCommitment,
+        string newModelCid,
+        bytes32 proofHash,
+        uint256 includedCount,
+        uint256 totalSamples
+    );
+    /// @notice The round closed without a new model; the previous global model stays current.
+    event RoundAborted(uint256 indexed roundId, uint256 submissionCount, address indexed by);
+
+    /// @notice Open a new round on top of the current global model. Admin only; no other round may be open.
+    /// @return roundId the new round's id (ids start at 1)
+    function openRound(uint64 deadline, uint32 quorum) external returns (uint256 roundId);
+
+    /// @notice Commit to an encrypted update: its Poseidon `commitment`, the ciphertext's `cid` and the
+    /// number of local training samples. Member hospitals only, once per round, before the deadline.
+    function submitUpdate(uint256 roundId, uint256 commitment, string calldata cid, uint64 sampleCount) external;
+
+    /// @notice Finalize with a proof of the weighted average. Aggregator only. Accepted only if the
+    /// instances equal this round's commitments and weights (see the layout above) and the verifier
+    /// accepts the proof. `excludedMask` bit i leaves slot i out (zero weight, empty-slot commitment).
+    /// Allowed once every member hospital (up to the slot count) submitted, or after the deadline.
+    function finalizeRound(
+        uint256 roundId,
+        bytes calldata proof,
+        uint256[] calldata instances,
+        string calldata newModelCid,
+        uint256 excludedMask
+    ) external;
+
+    /// @notice Abort an open round after its deadline. Anyone may abort a round that missed its quorum;
+    /// the admin may abort any round past its deadline (for example when the aggregator is unavailable).
+    function abortRound(uint256 roundId) external;
+
+    /// @notice The id of the latest round (0 before the first).
+    function currentRoundId() external view returns (uint256);
+
+    /// @notice A round's record.
+    function getRound(uint256 roundId) external view returns (RoundInfo memory);
+
+    /// @notice Slot `slot`'s submission in round `roundId`.
+    function getSubmission(uint256 roundId, uint256 slot) external view returns (Submission memory);
+
+    /// @notice The current global model (genesis model until the first finalization).
+    function currentModel() external view returns (uint256 commitment, string memory cid);
+
+    /// @notice The weights the proof must carry if the slots in `excludedMask` are left out.
+    function expectedWeights(uint256 roundId, uint256 excludedMask) external view returns (uint256[] memory);
+}

@@ -1,0 +1,98 @@
+"""ConsortiumRegistry: membership, roles and the enclave key."""
+
+from __future__ import annotations
+
+import ape
+
+from zkfl_dapp.chain import Role
+
+KEY_HASH = b"\x11" * 32
+KEY_CID = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"
+
+
+def test_admitMember_recordsRoleAndEmits(deployment, admin, outsider):
+    reg = deployment.registry
+    tx = reg.admitMember(outsider, int(Role.HOSPITAL), "St. Elsewhere", sender=admin)
+    assert reg.roleOf(outsider) == Role.HOSPITAL
+    assert reg.isHospital(outsider)
+    assert reg.hospitalCount() == 6
+    (event,) = tx.events.filter(reg.MemberAdmitted)
+    assert event.account == outsider.address and event.role == Role.HOSPITAL and event.name == "St. Elsewhere"
+
+
+def test_admitMember_revertsWhen_notAdmin(deployment, outsider):
+    with ape.reverts(deployment.registry.RegistryNotAdmin, caller=outsider.address):
+        deployment.registry.admitMember(outsider, int(Role.HOSPITAL), "x", sender=outsider)
+
+
+def test_admitMember_revertsWhen_alreadyMember(deployment, admin, hospitals):
+    with ape.reverts(deployment.registry.RegistryAlreadyMember, account=hospitals[0].address, role=Role.HOSPITAL):
+        deployment.registry.admitMember(hospitals[0], int(Role.AUDITOR), "x", sender=admin)
+
+
+def test_admitMember_revertsWhen_roleNone(deployment, admin, outsider):
+    with ape.reverts(deployment.registry.RegistryInvalidRole):
+        deployment.registry.admitMember(outsider, int(Role.NONE), "x", sender=admin)
+
+
+def test_admitMember_revertsWhen_zeroAddress(deployment, admin):
+    with ape.reverts(deployment.registry.RegistryZeroAddress):
+        deployment.registry.admitMember("0x" + "00" * 20, int(Role.HOSPITAL), "x", sender=admin)
+
+
+def test_admitMember_revertsWhen_secondAggregator(deployment, admin, aggregator, outsider):
+    with ape.reverts(deployment.registry.RegistryAggregatorAlreadySet, current=aggregator.address):
+        deployment.registry.admitMember(outsider, int(Role.AGGREGATOR), "x", sender=admin)
+
+
+def test_removeMember_clearsRoleAndEmits(deployment, admin, hospitals):
+    reg = deployment.registry
+    tx = reg.removeMember(hospitals[0], sender=admin)
+    assert reg.roleOf(hospitals[0]) == Role.NONE
+    assert reg.hospitalCount() == 4
+    (event,) = tx.events.filter(reg.MemberRemoved)
+    assert event.account == hospitals[0].address and event.role == Role.HOSPITAL
+
+
+def test_removeMember_revertsWhen_notMember(deployment, admin, outsider):
+    with ape.reverts(deployment.registry.RegistryNotMember, account=outsider.address):
+        deployment.registry.removeMember(outsider, sender=admin)
+
+
+def test_removeMember_aggregatorClearsEnclaveKey(deployment, admin, aggregator):
+    reg = deployment.registry
+    reg.registerEnclaveKey(KEY_HASH, KEY_CID, b"\x00" * 32, sender=aggregator)
+    reg.removeMember(aggregator, sender=admin)
+    assert reg.aggregator() == "0x" + "00" * 20
+    key_hash, key_cid, _ = reg.enclaveKey()
+    assert key_hash == b"\x00" * 32 and key_cid == ""
+
+
+def test_registerEnclaveKey_storesAndEmits(deployment, aggregator):
+    reg = deployment.registry
+    tx = reg.registerEnclaveKey(KEY_HASH, KEY_CID, b"\x22" * 32, sender=aggregator)
+    assert reg.enclaveKey() == (KEY_HASH, KEY_CID, b"\x22" * 32)
+    (event,) = tx.events.filter(reg.EnclaveKeyRegistered)
+    assert event.aggregator == aggregator.address and event.keyHash == KEY_HASH and event.keyCid == KEY_CID
+
+
+def test_registerEnclaveKey_revertsWhen_notAggregator(deployment, hospitals):
+    with ape.reverts(deployment.registry.RegistryNotAggregator, caller=hospitals[0].address):
+        deployment.registry.registerEnclaveKey(KEY_HASH, KEY_CID, b"\x00" * 32, sender=hospitals[0])
+
+
+def test_registerEnclaveKey_revertsWhen_emptyKey(deployment, aggregator):
+    with ape.reverts(deployment.registry.RegistryInvalidEnclaveKey):
+        deployment.registry.registerEnclaveKey(b"\x00" * 32, KEY_CID, b"\x00" * 32, sender=aggregator)
+    with ape.reverts(deployment.registry.RegistryInvalidEnclaveKey):
+        deployment.registry.registerEnclaveKey(KEY_HASH, "", b"\x00" * 32, sender=aggregator)
+
+
+def test_transferAdmin_movesRightsAndEmits(deployment, admin, auditor):
+    reg = deployment.registry
+    tx = reg.transferAdmin(auditor, sender=admin)
+    assert reg.admin() == auditor.address
+    (event,) = tx.events.filter(reg.AdminTransferred)
+    assert event.previousAdmin == admin.address and event.newAdmin == auditor.address
+    with ape.reverts(reg.RegistryNotAdmin, caller=admin.address):
+        reg.transferAdmin(admin, sender=admin)

@@ -1,0 +1,276 @@
+"""Tests for zkfl_dapp.crypto: ML-KEM-768 + HKDF + AES-256-GCM update envelopes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from zkfl_dapp.crypto import (
+    ENVELOPE_MAGIC,
+    KEM_CIPHERTEXT_SIZE,
+    MIN_ENVELOPE_SIZE,
+    NONCE_SIZE,
+    PUBLIC_KEY_SIZE,
+    SEED_SIZE,
+    EnclaveKeyPair,
+    associated_data,
+    load_key_pair,
+    open_sealed,
+    public_key_hash_of,
+    save_key_pair,
+    seal,
+)
+from zkfl_dapp.exceptions import CryptoError, DecryptionError
+
+HOSPITAL = "0x" + "ab" * 20
+OTHER_HOSPITAL = "0x" + "cd" * 20
+PLAINTEXT = b'{"update": [0.125, -3.5, 42]}'
+
+
+@pytest.fixture(scope="module")
+def key_pair() -> EnclaveKeyPair:
+    return EnclaveKeyPair.generate()
+
+
+@pytest.fixture(scope="module")
+def ad() -> bytes:
+    return associated_data(7, HOSPITAL, 123456789)
+
+
+@pytest.fixture(scope="module")
+def envelope(key_pair: EnclaveKeyPair, ad: bytes) -> bytes:
+    return seal(key_pair.public_key, PLAINTEXT, ad)
+
+
+def test_key_pair_sizes_and_hash(key_pair: EnclaveKeyPair) -> None:
+    assert len(key_pair.public_key) == PUBLIC_KEY_SIZE
+    assert len(key_pair.private_key) == SEED_SIZE
+    assert key_pair.public_key_hash() == hashlib.sha256(key_pair.public_key).digest()
+    assert public_key_hash_of(key_pair.public_key) == key_pair.public_key_hash()
+    assert len(key_pair.public_key_hash()) == 32
+    assert key_pair.private_key.hex() not in repr(key_pair)
+
+
+def test_from_seed_rederives_public_key(key_pair: EnclaveKeyPair) -> None:
+    assert EnclaveKeyPair.from_seed(key_pair.private_key) == key_pair
+
+
+def test_mismatched_key_pair_rejected(key_pair: EnclaveKeyPair) -> None:
+    other = EnclaveKeyPair.generate()
+    with pytest.raises(CryptoError, match="does not match"):
+        EnclaveKeyPair(public_key=other.public_key, private_key=key_pair.private_key)
+
+
+def test_round_trip(key_pair: EnclaveKeyPair, ad: bytes, envelope: bytes) -> None:
+    assert envelope.startswith(ENVELOPE_MAGIC)
+    assert len(envelope) == MIN_ENVELOPE_SIZE + len(PLAINTEXT)
+    assert open_sealed(key_pair, envelope, ad) == PLAINTEXT
+    assert open_sealed(key_pair.private_key, envelope, ad) == PLAINTEXT
+
+
+def test_round_trip_empty_plaintext(key_pair: EnclaveKeyPair, ad: bytes) -> None:
+    assert open_sealed(key_pair, seal(key_pair.public_key, b"", ad), ad) == b""
+
+
+def test_seal_is_randomized(key_pair: EnclaveKeyPair, ad: bytes, envelope: bytes) -> None:
+    assert seal(key_pair.public_key, PLAINTEXT, ad) != envelope
+
+
+def test_wrong_key(ad: bytes, envelope: bytes) -> None:
+    with pytest.raises(DecryptionError, match="authentication"):
+        open_sealed(EnclaveKeyPair.generate(), envelope, ad)
+
+
+@pytest.mark.parametrize(
+    "wrong_ad",
+    [
+        associated_data(8, HOSPITAL, 123456789),
+        associated_data(7, OTHER_HOSPITAL, 123456789),
+        associated_data(7, HOSPITAL, 123456788),
+        b"",
+    ],
+    ids=["round", "hospital", "commitment", "empty"],
+)
+def test_wrong_associated_data(key_pair: EnclaveKeyPair, envelope: bytes, wrong_ad: bytes) -> None:
+    with pytest.raises(DecryptionError, match="authentication"):
+        open_sealed(key_pair, envelope, wrong_ad)
+
+
+_MAGIC_END = len(ENVELOPE_MAGIC)
+_KEM_END = _MAGIC_END + KEM_CIPHERTEXT_SIZE
+_NONCE_END = _KEM_END + NONCE_SIZE
+
+
+@pytest.mark.parametrize(
+    "position",
+    [0, _MAGIC_END - 1, _MAGIC_END, _KEM_END - 1, _KEM_END, _NONCE_END - 1, _NONCE_END, -17, -1],
+    ids=[
+        "magic-first",
+        "magic-last",
+        "kem-first",
+        "kem-last",
+        "nonce-first",
+        "nonce-last",
+        "ciphertext-first",
+        "ciphertext-last",
+        "tag-last",
+    ],
+)
+def test_flipped_byte(key_pair: EnclaveKeyPair, ad: bytes, envelope: bytes, position: int) -> None:
+    tampered = bytearray(envelope)
+    tampered[position] ^= 0x01
+    with pytest.raises(DecryptionError):
+        open_sealed(key_pair, bytes(tampered), ad)
+
+
+def test_wrong_magic_message(key_pair: EnclaveKeyPair, ad: bytes, envelope: bytes) -> None:
+    with pytest.raises(DecryptionError, match="magic"):
+        open_sealed(key_pair, b"ZKFLENC2" + envelope[_MAGIC_END:], ad)
+
+
+@pytest.mark.parametrize("length", [0, 8, MIN_ENVELOPE_SIZE - 1])
+def test_truncated_envelope(
+    key_pair: EnclaveKeyPair, ad: bytes, envelope: bytes, length: int
+) -> None:
+    with pytest.raises(DecryptionError, match="truncated"):
+        open_sealed(key_pair, envelope[:length], ad)
+
+
+def test_truncated_ciphertext_fails_authentication(
+    key_pair: EnclaveKeyPair, ad: bytes, envelope: bytes
+) -> None:
+    with pytest.raises(DecryptionError):
+        open_sealed(key_pair, envelope[:-1], ad)
+    with pytest.raises(DecryptionError):
+        open_sealed(key_pair, envelope + b"\x00", ad)
+
+
+@pytest.mark.parametrize(
+    "public_key",
+    [
+        b"",
+        b"\x00" * 800,
+        b"\x00" * (PUBLIC_KEY_SIZE - 1),
+        b"\x00" * 1568,
+        b"\xff" * PUBLIC_KEY_SIZE,
+    ],
+    ids=["empty", "ml-kem-512-size", "short-by-one", "ml-kem-1024-size", "fails-modulus-check"],
+)
+def test_seal_rejects_invalid_public_key(public_key: bytes, ad: bytes) -> None:
+    with pytest.raises(CryptoError):
+        seal(public_key, PLAINTEXT, ad)
+    with pytest.raises(CryptoError):
+        public_key_hash_of(public_key)
+
+
+def test_open_rejects_invalid_seed(ad: bytes, envelope: bytes) -> None:
+    with pytest.raises(CryptoError, match="seed"):
+        open_sealed(b"\x00" * 32, envelope, ad)
+
+
+def test_associated_data_encoding() -> None:
+    ad = associated_data(1, HOSPITAL.upper().replace("0X", "0x"), 2)
+    assert ad == associated_data(1, HOSPITAL, 2)
+    assert ad == b"zkfl-dapp/ad/v1" + (1).to_bytes(32, "big") + b"\xab" * 20 + (2).to_bytes(
+        32, "big"
+    )
+    assert associated_data(2**256 - 1, HOSPITAL, 0) != associated_data(0, HOSPITAL, 2**256 - 1)
+
+
+@pytest.mark.parametrize(
+    ("round_id", "hospital", "commitment"),
+    [
+        (-1, HOSPITAL, 0),
+        (2**256, HOSPITAL, 0),
+        (0, HOSPITAL, -1),
+        (0, HOSPITAL, 2**256),
+        (True, HOSPITAL, 0),
+        (0, "ab" * 20, 0),
+        (0, "0x" + "ab" * 19, 0),
+        (0, "0x" + "ab" * 21, 0),
+        (0, "0x" + "zz" * 20, 0),
+        (0, HOSPITAL + "\n", 0),
+    ],
+)
+def test_associated_data_rejects_bad_fields(round_id: int, hospital: str, commitment: int) -> None:
+    with pytest.raises(CryptoError):
+        associated_data(round_id, hospital, commitment)
+
+
+def test_key_file_round_trip(
+    key_pair: EnclaveKeyPair, tmp_path: Path, ad: bytes, envelope: bytes
+) -> None:
+    path = tmp_path / "enclave.key"
+    save_key_pair(key_pair, path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    loaded = load_key_pair(path)
+    assert loaded == key_pair
+    assert open_sealed(loaded, envelope, ad) == PLAINTEXT
+    # Overwriting keeps the 0600 mode and leaves no temporary files behind.
+    save_key_pair(EnclaveKeyPair.generate(), path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["enclave.key"]
+
+
+def _valid_document(key_pair: EnclaveKeyPair) -> dict[str, str]:
+    return {
+        "format": "zkfl-dapp/enclave-key/v1",
+        "kem": "ML-KEM-768",
+        "private_seed": key_pair.private_key.hex(),
+        "public_key": key_pair.public_key.hex(),
+    }
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda d: d.update(format="other/v1"),
+        lambda d: d.update(kem="ML-KEM-1024"),
+        lambda d: d.pop("private_seed"),
+        lambda d: d.update(private_seed="zz"),
+        lambda d: d.update(private_seed=d["private_seed"][:-2]),
+        lambda d: d.update(public_key=d["public_key"][:-2]),
+        lambda d: d.update(public_key=EnclaveKeyPair.generate().public_key.hex()),
+        lambda d: d.update(public_key=123),
+    ],
+    ids=[
+        "format",
+        "kem",
+        "missing-seed",
+        "non-hex",
+        "short-seed",
+        "short-public",
+        "mismatched-public",
+        "public-not-string",
+    ],
+)
+def test_malformed_key_file(key_pair: EnclaveKeyPair, tmp_path: Path, mutate: object) -> None:
+    document = _valid_document(key_pair)
+    mutate(document)  # type: ignore[operator]
+    path = tmp_path / "enclave.key"
+    path.write_text(json.dumps(document))
+    with pytest.raises(CryptoError):
+        load_key_pair(path)
+
+
+@pytest.mark.parametrize("content", [b"", b"not json", b"\xff\xfe", b"[1, 2]", b"null"])
+def test_key_file_not_json_object(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "enclave.key"
+    path.write_bytes(content)
+    with pytest.raises(CryptoError):
+        load_key_pair(path)
+
+
+def test_missing_key_file(tmp_path: Path) -> None:
+    with pytest.raises(CryptoError, match="cannot read"):
+        load_key_pair(tmp_path / "absent.key")
+
+
+def test_save_into_missing_directory(key_pair: EnclaveKeyPair, tmp_path: Path) -> None:
+    with pytest.raises(CryptoError, match="cannot write"):
+        save_key_pair(key_pair, tmp_path / "no-such-dir" / "enclave.key")

@@ -1,0 +1,51 @@
+"""Click options shared by the `ape run` scripts (scripts/ holds only thin commands)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from zkfl_dapp.config import Settings
+from zkfl_dapp.exceptions import ZkflError
+
+network_option = click.option(
+    "--network",
+    default=None,
+    help="ape network choice (e.g. ethereum:local:foundry); default: embedded anvil with persisted state",
+)
+
+
+def settings_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Options that override the ZKFL_* settings."""
+    for opt in reversed(
+        [
+            click.option("--workdir", type=click.Path(), default=None, help="chain state, store, keys, reports"),
+            click.option("--storage", type=click.Choice(["embedded", "kubo"]), default=None),
+            click.option("--kubo-api-url", default=None, help="Kubo RPC API (with --storage kubo)"),
+            click.option("--split", type=click.Choice(["iid", "dirichlet"]), default=None),
+            click.option("--seed", type=int, default=None),
+            click.option("--anvil-port", type=int, default=None),
+        ]
+    ):
+        func = opt(func)
+    return func
+
+
+def build_settings(**overrides: Any) -> Settings:
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def clean_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Report the package's own errors as one clear line (exit code 1) instead of a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ZkflError as exc:
+            raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
+
+    return wrapper

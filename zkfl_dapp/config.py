@@ -1,0 +1,83 @@
+"""Configuration, built once at the entry point and passed down.
+
+Every field can be set from the environment with the ``ZKFL_`` prefix (``ZKFL_ROUNDS=3``) or from a
+``.env`` file; command-line options override both. Nothing else in the package reads the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Everything a consortium run needs to know."""
+
+    model_config = SettingsConfigDict(env_prefix="ZKFL_", env_file=".env", extra="ignore")
+
+    # where things live
+    workdir: Path = Field(REPO_ROOT / "build" / "consortium", description="chain state, store, keys, reports")
+    artifacts_dir: Path = Field(REPO_ROOT / "build" / "circuits", description="circuit artifact cache")
+    contracts_dir: Path = Field(REPO_ROOT / "contracts", description="Solidity sources (generated/ is written)")
+    ceremony_srs: Path | None = Field(None, description="a ceremony SRS file; without it a development SRS is made")
+
+    # storage
+    storage: Literal["embedded", "kubo"] = "embedded"
+    kubo_api_url: str = "http://127.0.0.1:5001"
+
+    # chain
+    anvil_port: int = 8545
+    mnemonic: str = "test test test test test test test test test test test junk"
+
+    # federation
+    hospitals: int = Field(5, ge=1, le=64)
+    rounds: int = Field(5, ge=1)
+    quorum: int = Field(3, ge=1)
+    round_seconds: int = Field(3600, ge=60, description="submission window in chain time")
+    split: Literal["iid", "dirichlet"] = "iid"
+    dirichlet_alpha: float = Field(0.5, gt=0)
+    seed: int = 0
+
+    # local training
+    local_epochs: int = Field(5, ge=1)
+    batch_size: int = Field(32, ge=1)
+    learning_rate: float = Field(0.1, gt=0)
+
+    # circuit
+    scale_bits: int = Field(13, ge=1, le=20, description="fixed-point scale 2^scale_bits, pinned")
+
+    @property
+    def store_dir(self) -> Path:
+        return self.workdir / "ipfs"
+
+    @property
+    def chain_state(self) -> Path:
+        return self.workdir / "chain" / "anvil-state.json"
+
+    @property
+    def deployment_file(self) -> Path:
+        return self.workdir / "deployment.json"
+
+    @property
+    def enclave_key_file(self) -> Path:
+        return self.workdir / "enclave" / "mlkem768-key.json"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.workdir / "reports"
+
+    # accounts on non-local networks (ape account aliases)
+    admin_alias: str | None = None
+    aggregator_alias: str | None = None
+    hospital_aliases: str | None = Field(None, description="comma-separated, one per hospital")
+
+    def account_aliases(self) -> tuple[str, str, list[str]] | None:
+        """The configured (admin, aggregator, hospitals) aliases, or None when not all are set."""
+        if not (self.admin_alias and self.aggregator_alias and self.hospital_aliases):
+            return None
+        return self.admin_alias, self.aggregator_alias, [a.strip() for a in self.hospital_aliases.split(",")]

@@ -1,0 +1,75 @@
+"""Every error the package raises derives from :class:`ZkflError`.
+
+Each message says what went wrong and, where it helps, what to do about it. Callers that want to
+handle a whole family catch the family's base class (``StorageError``, ``CryptoError``, ...).
+"""
+
+from __future__ import annotations
+
+
+class ZkflError(Exception):
+    """Base class of every error raised by zkfl_dapp."""
+
+
+class ConfigError(ZkflError):
+    """Configuration is missing or inconsistent."""
+
+
+class ToolchainError(ZkflError):
+    """An external tool (anvil, the solc shim, ezkl) is missing or failed."""
+
+
+# --- data, models and model files -------------------------------------------------------------
+class DataError(ZkflError):
+    """A data set or a data split is unusable (empty shard, wrong feature count, ...)."""
+
+
+class ModelFileError(ZkflError):
+    """A model or update file is malformed: bad JSON, wrong format tag, wrong shape, NaN or inf."""
+
+
+class QuantizationError(ZkflError):
+    """A value cannot be represented at the circuit's fixed-point scale (out of range, not finite)."""
+
+
+# --- storage ----------------------------------------------------------------------------------
+class StorageError(ZkflError):
+    """The content-addressed store failed."""
+
+
+class CidNotFoundError(StorageError):
+    """No content is stored under the requested CID."""
+
+
+class CidMismatchError(StorageError):
+    """Content fetched for a CID does not hash to that CID (corrupt or tampered store)."""
+
+
+class InvalidCidError(StorageError):
+    """A string is not a valid CID."""
+
+
+# --- cryptography -----------------------------------------------------------------------------
+class CryptoError(ZkflError):
+    """Encryption, decryption or key handling failed."""
+
+
+class DecryptionError(CryptoError):
+    """A ciphertext failed authentication: wrong key, wrong associated data, or tampering."""
+
+
+# --- protocol ---------------------------------------------------------------------------------
+class CommitmentMismatchError(ZkflError):
+    """Content does not match the commitment recorded for it on-chain."""
+
+
+class CircuitError(ZkflError):
+    """Building, setting up or proving a circuit failed, or a proof did not verify."""
+
+
+class ChainError(ZkflError):
+    """A chain interaction failed or the chain state is not what the protocol expects."""
+
+
+class RoundError(ZkflError):
+    """A round cannot proceed (quorum missed, wrong phase, nothing to aggregate)."""

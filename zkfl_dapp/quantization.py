@@ -1,0 +1,106 @@
+"""Fixed-point quantization and the commitments that the proofs expose.
+
+Every model vector that enters a circuit is quantized at the circuit's pinned scale: an integer
+``q = round_half_away_from_zero(x * 2**scale_bits)`` (ezkl's own rounding; Python's ``round`` rounds
+half to even and would give different commitments). Two commitments are derived from the integers:
+
+* :func:`poseidon_commitment`: ezkl's Poseidon hash of the vector, bit for bit the hashed public
+  instance of the aggregation proof. Hospitals submit it for their updates.
+* :func:`model_commitment`: keccak256 over the field elements as 32-byte big-endian words: what the
+  RoundManager computes from the proof's public output for each new global model.
+
+Neither hash is salted: an attacker who can enumerate a low-entropy vector can confirm a guess.
+Model updates are high-entropy real vectors, but see README ("Trust model") before committing to
+anything small.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+import ezkl
+import numpy as np
+from eth_utils import keccak
+
+from zkfl_dapp.exceptions import QuantizationError
+
+#: BN254 scalar field modulus: the field every Halo2 (KZG) instance lives in.
+FIELD_MODULUS = 21888242871839275222246405745257275088548364400416034343698204186575808495617
+
+#: Largest magnitude accepted for a quantized value. The aggregation circuit's range checks were
+#: exercised up to 2**24 (MockProver); at scale 13 this bounds parameters to |x| < 2048.
+MAX_QUANTIZED = 2**24
+
+
+def round_half_away(x: float) -> int:
+    """Round to the nearest integer, halves away from zero (ezkl's rounding)."""
+    return int(math.copysign(math.floor(abs(x) + 0.5), x))
+
+
+def quantize(values: Iterable[float], scale_bits: int) -> tuple[int, ...]:
+    """Quantize real values at ``2**scale_bits``.
+
+    Raises:
+        QuantizationError: a value is NaN or infinite, or too large for the circuit.
+    """
+    arr = np.asarray(list(values), dtype=np.float64)
+    if arr.ndim != 1:
+        raise QuantizationError(f"expected a flat vector, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.flatnonzero(~np.isfinite(arr))[0])
+        raise QuantizationError(f"value at index {bad} is {arr[bad]}: model parameters must be finite")
+    scale = float(2**scale_bits)
+    out = tuple(round_half_away(float(v) * scale) for v in arr)
+    worst = max((abs(v) for v in out), default=0)
+    if worst >= MAX_QUANTIZED:
+        limit = MAX_QUANTIZED / scale
+        raise QuantizationError(
+            f"a parameter of magnitude {worst / scale:.1f} exceeds the circuit's range (|x| < {limit:g} "
+            f"at scale 2^{scale_bits}); lower the learning rate or the scale"
+        )
+    return out
+
+
+def dequantize(values: Sequence[int], scale_bits: int) -> np.ndarray:
+    """Real values of quantized integers."""
+    return np.asarray(values, dtype=np.float64) / float(2**scale_bits)
+
+
+def to_field(value: int) -> int:
+    """The field element of a signed integer (negative values wrap to ``p - |v|``)."""
+    return value % FIELD_MODULUS
+
+
+def from_field(element: int) -> int:
+    """The signed integer of a field element (elements above p/2 are negative)."""
+    if not 0 <= element < FIELD_MODULUS:
+        raise QuantizationError(f"{element} is not a field element")
+    return element - FIELD_MODULUS if element > FIELD_MODULUS // 2 else element
+
+
+def felt_hex(value: int) -> str:
+    """ezkl's encoding of a field element: 32 bytes little-endian, hex, no prefix."""
+    return to_field(value).to_bytes(32, "little").hex()
+
+
+def felt_from_hex(text: str) -> int:
+    """Inverse of :func:`felt_hex` (accepts an optional 0x prefix)."""
+    raw = bytes.fromhex(text[2:] if text.startswith("0x") else text)
+    if len(raw) != 32:
+        raise QuantizationError(f"field element must be 32 bytes, got {len(raw)}")
+    return int.from_bytes(raw, "little")
+
+
+def poseidon_commitment(values: Sequence[int]) -> int:
+    """ezkl's Poseidon hash of a quantized vector, as the uint256 a contract sees."""
+    digest = ezkl.poseidon_hash([felt_hex(v) for v in values])
+    if len(digest) != 1:
+        raise QuantizationError(f"expected one Poseidon digest, got {len(digest)}")
+    return felt_from_hex(digest[0])
+
+
+def model_commitment(values: Sequence[int]) -> int:
+    """keccak256 over the 32-byte big-endian field elements, as RoundManager computes it."""
+    packed = b"".join(to_field(v).to_bytes(32, "big") for v in values)
+    return int.from_bytes(keccak(packed), "big")

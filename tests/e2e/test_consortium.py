@@ -1,0 +1,184 @@
+"""End to end: real chain, real store, real encryption, real proofs, the enclave's checks.
+
+Each attack is played by a hospital that deviates from the protocol; the enclave must exclude exactly
+that update, say why, and the round must still finalize with a proof the contract accepts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import ape
+import numpy as np
+import pytest
+
+from zkfl_dapp.chain import Phase
+from zkfl_dapp.config import Settings
+from zkfl_dapp.consortium import Consortium, Roles
+from zkfl_dapp.crypto import associated_data, seal
+from zkfl_dapp.exceptions import CommitmentMismatchError, ModelFileError, QuantizationError, RoundError
+from zkfl_dapp.formats import ModelFile, UpdatePayload
+from zkfl_dapp.hospital import fetch_enclave_key, fetch_global_model
+from zkfl_dapp.quantization import quantize
+from zkfl_dapp.storage import EmbeddedStore
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def consortium(tmp_path, circuit, admin, aggregator, hospitals) -> Consortium:
+    settings = Settings(workdir=tmp_path / "consortium", hospitals=5, rounds=2)
+    roles = Roles(admin, aggregator, tuple(hospitals[:5]))
+    store = EmbeddedStore(settings.store_dir)
+    return Consortium.bootstrap(settings, ape.project, ape.chain, roles, store, circuit)
+
+
+def _open(c: Consortium) -> tuple[int, ModelFile, bytes]:
+    rm = c.deployment.round_manager
+    rm.openRound(ape.chain.pending_timestamp + 3600, c.settings.quorum, sender=c.roles.admin)
+    round_id = int(rm.currentRoundId())
+    info = rm.getRound(round_id)
+    model = fetch_global_model(c.storage, c.spec, int(info.prevModelCommitment), info.prevModelCid)
+    return round_id, model, fetch_enclave_key(c.storage, c.deployment.registry)
+
+
+def _honest(c: Consortium, round_id: int, model: ModelFile, key: bytes, skip: int) -> None:
+    for i, h in enumerate(c.hospitals):
+        if i != skip:
+            h.submit(c.deployment.round_manager, h.prepare_update(round_id, model, key))
+
+
+def test_rounds_finalize_with_proofs_and_track_the_float_baseline(consortium):
+    reports = [consortium.run_round() for _ in range(2)]
+    rm = consortium.deployment.round_manager
+    for r in reports:
+        info = rm.getRound(r.round_id)
+        assert info.phase == Phase.FINALIZED
+        model = ModelFile.parse(consortium.storage.get(r.model_cid))
+        assert model.commitment() == info.newModelCommitment  # the stored model is the proven one
+        assert len(r.participants) == 5 and not r.excluded
+        assert abs(r.accuracy - r.baseline_accuracy) <= 0.01
+    assert reports[1].accuracy > 0.9
+    assert rm.getRound(2).prevModelCommitment == rm.getRound(1).newModelCommitment  # lineage
+
+
+def test_only_ciphertext_leaves_a_hospital(consortium):
+    round_id, model, key = _open(consortium)
+    h = consortium.hospitals[0]
+    update = h.prepare_update(round_id, model, key)
+    stored = consortium.storage.get(update.cid)
+    plaintext_values = ",".join(str(v) for v in quantize(update.local_params, 13)[:4]).encode()
+    assert stored.startswith(b"ZKFLENC1") and plaintext_values not in stored and b"sample_count" not in stored
+
+
+def test_enclave_excludes_update_not_matching_its_commitment(consortium):
+    c = consortium
+    round_id, model, key = _open(c)
+    _honest(c, round_id, model, key, skip=2)
+    cheat = c.hospitals[2]
+    honest = cheat.prepare_update(round_id, model, key)
+    # Commit to the honest update but encrypt different values (AD bound to the submitted commitment).
+    forged = UpdatePayload(
+        round_id=round_id, hospital=cheat.address, sample_count=honest.sample_count, scale_bits=13,
+        values=tuple(v + 100 for v in quantize(honest.local_params, 13)),
+    )
+    envelope = seal(key, forged.to_bytes(), associated_data(round_id, cheat.address, honest.commitment))
+    cid = str(c.storage.put(envelope))
+    cheat.submit(c.deployment.round_manager, dataclasses.replace(honest, cid=cid))
+
+    final = c.enclave.finalize(c.deployment.round_manager, round_id)
+
+    (bad,) = [o for o in final.outcomes if not o.included]
+    assert bad.hospital == cheat.address and "does not match its on-chain commitment" in bad.reason
+    assert final.excluded_mask == 1 << bad.slot
+    assert c.deployment.round_manager.getRound(round_id).phase == Phase.FINALIZED
+
+
+def test_enclave_excludes_ciphertext_failing_authentication(consortium):
+    c = consortium
+    round_id, model, key = _open(c)
+    _honest(c, round_id, model, key, skip=4)
+    cheat = c.hospitals[4]
+    update = cheat.prepare_update(round_id, model, key)
+    envelope = bytearray(c.storage.get(update.cid))
+    envelope[-5] ^= 0xFF  # flipped bit in the AES-GCM body: a new, different file with its own CID
+    cid = str(c.storage.put(bytes(envelope)))
+    cheat.submit(c.deployment.round_manager, dataclasses.replace(update, cid=cid))
+
+    final = c.enclave.finalize(c.deployment.round_manager, round_id)
+
+    (bad,) = [o for o in final.outcomes if not o.included]
+    assert bad.hospital == cheat.address and bad.reason.startswith("ciphertext rejected")
+
+
+def test_enclave_excludes_update_replayed_from_another_round(consortium):
+    c = consortium
+    round_id, model, key = _open(c)
+    _honest(c, round_id, model, key, skip=1)
+    cheat = c.hospitals[1]
+    old = cheat.prepare_update(round_id + 7, model, key)  # sealed for another round
+    cheat.submit(c.deployment.round_manager, dataclasses.replace(old, round_id=round_id))
+
+    final = c.enclave.finalize(c.deployment.round_manager, round_id)
+    (bad,) = [o for o in final.outcomes if not o.included]
+    assert bad.hospital == cheat.address and bad.reason.startswith("ciphertext rejected")
+
+
+def test_enclave_excludes_ciphertext_missing_from_store(consortium):
+    c = consortium
+    round_id, model, key = _open(c)
+    _honest(c, round_id, model, key, skip=0)
+    cheat = c.hospitals[0]
+    update = cheat.prepare_update(round_id, model, key)
+    missing = "bafkreibm6jg3ux5qumhcn2b3flc3tyu6dmlb4xa7u5bf44yegnrjhc4yeq"
+    cheat.submit(c.deployment.round_manager, dataclasses.replace(update, cid=missing))
+
+    final = c.enclave.finalize(c.deployment.round_manager, round_id)
+    (bad,) = [o for o in final.outcomes if not o.included]
+    assert bad.reason.startswith("ciphertext unavailable")
+
+
+def test_quorum_missed_round_is_not_proven_and_can_be_aborted(consortium):
+    c = consortium
+    rm = c.deployment.round_manager
+    before = rm.currentModel()
+    round_id, model, key = _open(c)
+    for h in c.hospitals[:2]:
+        h.submit(rm, h.prepare_update(round_id, model, key))
+    ape.chain.pending_timestamp = rm.getRound(round_id).deadline + 1
+    with pytest.raises(RoundError, match="quorum is 3"):
+        c.enclave.finalize(rm, round_id)
+    rm.abortRound(round_id, sender=c.roles.hospitals[0])
+    assert rm.getRound(round_id).phase == Phase.ABORTED and rm.currentModel() == before
+
+
+def test_absent_hospital_round_finalizes_on_quorum(consortium):
+    report = consortium.run_round(absent=frozenset({3}))
+    assert len(report.participants) == 4 and "hospital-3" not in report.participants
+    info = consortium.deployment.round_manager.getRound(report.round_id)
+    assert info.phase == Phase.FINALIZED and info.submissionCount == 4
+
+
+def test_hospital_refuses_global_model_not_matching_chain(consortium):
+    c = consortium
+    commitment, cid = c.deployment.round_manager.currentModel()
+    genuine = ModelFile.parse(c.storage.get(cid))
+    swapped = genuine.model_copy(update={"values": tuple(v + 1 for v in genuine.values)})
+    swapped_cid = str(c.storage.put(swapped.to_bytes()))
+    with pytest.raises(CommitmentMismatchError, match="does not match its on-chain commitment"):
+        fetch_global_model(c.storage, c.spec, int(commitment), swapped_cid)
+    bad_cid = str(c.storage.put(b'{"format": "zkfl-model/v1", "values": [NaN]}'))
+    with pytest.raises(ModelFileError):
+        fetch_global_model(c.storage, c.spec, int(commitment), bad_cid)
+
+
+def test_nan_update_never_leaves_the_hospital(consortium, monkeypatch):
+    c = consortium
+    round_id, model, key = _open(c)
+    h = c.hospitals[0]
+    before = set(c.storage.root.joinpath("blocks").iterdir())
+    monkeypatch.setattr("zkfl_dapp.hospital.train_local", lambda *a, **k: np.full(31, np.nan))
+    with pytest.raises(QuantizationError, match="must be finite"):
+        h.prepare_update(round_id, model, key)
+    assert set(c.storage.root.joinpath("blocks").iterdir()) == before  # nothing stored
+    assert c.deployment.round_manager.getRound(round_id).submissionCount == 0  # nothing submitted

@@ -1,0 +1,62 @@
+"""The `ape run` entry points as a user runs them, in child processes, on the embedded anvil.
+
+`deploy` and `round` run as separate processes: the second finds the consortium only because the
+chain state persisted (anvil --state) and the store and keys live in the workdir.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+APE = str(Path(sys.executable).with_name("ape"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _ape_run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [APE, "run", *args], cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ}
+    )
+
+
+def test_deploy_then_round_continue_from_persisted_chain_state(tmp_path):
+    common = ["--workdir", str(tmp_path / "w"), "--anvil-port", str(_free_port())]
+    deployed = _ape_run("deploy", *common)
+    assert deployed.returncode == 0, deployed.stderr[-3000:]
+    assert "RoundManager: 0x" in deployed.stdout
+    assert (tmp_path / "w" / "chain" / "anvil-state.json").exists()
+
+    first = _ape_run("round", *common)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "round 1: 5 participants" in first.stdout
+    second = _ape_run("round", *common, "--absent", "2")
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "round 2: 4 participants" in second.stdout
+
+    report = json.loads((tmp_path / "w" / "reports" / "round-2.json").read_text())
+    assert report["finalize_gas"] > 0 and "hospital-2" not in report["participants"]
+
+
+def test_round_without_deployment_fails_with_clear_error(tmp_path):
+    result = _ape_run("round", "--workdir", str(tmp_path / "empty"), "--anvil-port", str(_free_port()))
+    assert result.returncode != 0
+    assert "no deployment record" in result.stderr and "ape run deploy" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_demo_rejects_malformed_dropout(tmp_path):
+    result = _ape_run("demo", "--workdir", str(tmp_path / "w"), "--dropout", "four")
+    assert result.returncode != 0 and "ROUND:HOSPITAL" in result.stderr

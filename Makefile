@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export SOLCX_BINARY_PATH := $(CURDIR)/.toolchain/solcx
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install circuits demo test test-fast bench lint clean
+.PHONY: install solc-shim circuits demo test test-fast bench lint clean
 .DEFAULT_GOAL := demo
 
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -27,11 +27,11 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-.toolchain/.installed: node_modules/.installed tools/solc-shim.js tools/install_solc_shim.py $(VENV)/.installed
+# Always (re)written, it is cheap: ~/.svm's wrapper must point into *this* checkout.
+solc-shim: node_modules/.installed $(VENV)/.installed
 	$(PY) tools/install_solc_shim.py
-	@touch $@
 
-install: $(VENV)/.installed node_modules/.installed .toolchain/.installed
+install: $(VENV)/.installed node_modules/.installed solc-shim
 
 circuits: install
 	$(PY) -m zkfl_dapp circuits

@@ -42,8 +42,12 @@ def cli(network: str | None, rounds: int | None, dropout: str, **overrides: obje
         last = reports[-1]
         gap = abs(last.accuracy - last.baseline_accuracy)
         click.echo(
-            f"\nafter {len(reports)} rounds: proven model {last.accuracy:.2%}, plain FedAvg {last.baseline_accuracy:.2%}"
+            f"\nafter {len(reports)} rounds: proven model {last.accuracy:.2%}, "
+            f"plain FedAvg {last.baseline_accuracy:.2%}"
             f" (gap {gap * 100:.2f} pp; target <= 1 pp: {'met' if gap <= 0.01 else 'NOT met'})"
         )
-    say(f"chain state: {settings.chain_state} (anvil --state; `ape run round` continues this consortium)")
+    if s.anvil is not None:
+        say(f"chain state: {settings.chain_state} (anvil --state; `ape run round` continues this consortium)")
+    else:
+        say(f"chain: {network} (state kept by that network's node; deployment in {settings.deployment_file})")
     say(f"content store: {settings.store_dir}; reports: {settings.reports_dir}; circuits: {settings.artifacts_dir}")

@@ -144,7 +144,7 @@ class LocalAnvil:
         if self.anvil_bin is None:
             raise ToolchainError("anvil not found on PATH: run `make install` (npm @foundry-rs/anvil-linux-amd64)")
         if _port_open("127.0.0.1", self.port):
-            raise ChainError(f"port {self.port} is already in use: stop the other node or pick --port")
+            raise ChainError(f"port {self.port} is already in use: stop the other node or pick another --anvil-port")
         self.state_file.parent.mkdir(parents=True, exist_ok=True)
         cmd = [
             self.anvil_bin,

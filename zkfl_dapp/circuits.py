@@ -29,7 +29,7 @@ from pathlib import Path
 
 import ezkl
 
-from zkfl_dapp.exceptions import CircuitError
+from zkfl_dapp.exceptions import CircuitError, QuantizationError
 from zkfl_dapp.quantization import felt_from_hex, felt_hex
 
 #: Bump when the circuit's construction changes in a way the spec does not capture.
@@ -143,7 +143,7 @@ def export_aggregation_onnx(spec: AggregationCircuitSpec, path: Path) -> None:
                 acc = acc + updates[i] * weights[:, i : i + 1]
             return torch.cat([acc, weights], dim=1)
 
-    example = tuple(torch.zeros(1, spec.model_size) for _ in range(spec.slots)) + (torch.zeros(1, spec.slots),)
+    example = (*(torch.zeros(1, spec.model_size) for _ in range(spec.slots)), torch.zeros(1, spec.slots))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
@@ -327,19 +327,27 @@ def prove_aggregation(
 
 
 def load_proof(path: Path, prove_seconds: float = 0.0) -> AggregationProof:
-    """Read an ezkl proof file."""
+    """Read an ezkl proof file.
+
+    ezkl verifies the byte list ``proof``; the chain gets ``hex_proof``. A file where the two differ is
+    rejected, so that what :func:`verify_offchain` accepts is what gets submitted.
+    """
     try:
         raw = json.loads(path.read_text())
         instances = tuple(felt_from_hex(h) for h in raw["instances"][0])
         proof = bytes.fromhex(raw["hex_proof"].removeprefix("0x"))
-    except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
+        verified_bytes = bytes(raw["proof"])
+    except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError, QuantizationError) as exc:
         raise CircuitError(f"{path} is not an ezkl proof file: {exc}") from exc
+    if verified_bytes != proof:
+        raise CircuitError(f"{path}: 'hex_proof' and 'proof' hold different bytes")
     return AggregationProof(proof, instances, prove_seconds)
 
 
 def verify_offchain(art: CircuitArtifacts, proof_path: Path) -> bool:
-    """Verify a proof file with ezkl (no chain involved)."""
+    """Verify a proof file with ezkl (no chain involved); False for a malformed or inconsistent file."""
     try:
+        load_proof(proof_path)
         return bool(ezkl.verify(str(proof_path), str(art.settings), str(art.vk), str(art.srs)))
-    except RuntimeError:
+    except (CircuitError, RuntimeError):
         return False

@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     dirichlet_alpha: float = Field(0.5, gt=0)
     seed: int = 0
 
+    # model
+    model: Literal["logreg", "mlp"] = "logreg"
+    mlp_hidden: int = Field(16, ge=1)
+
     # local training
     local_epochs: int = Field(5, ge=1)
     batch_size: int = Field(32, ge=1)

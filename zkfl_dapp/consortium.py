@@ -31,7 +31,7 @@ from zkfl_dapp.enclave import AggregatorEnclave, Finalization
 from zkfl_dapp.exceptions import ChainError, ConfigError
 from zkfl_dapp.formats import ModelFile
 from zkfl_dapp.hospital import HospitalClient, PreparedUpdate, fetch_enclave_key, fetch_global_model
-from zkfl_dapp.model import ModelSpec, accuracy, num_params, zero_params
+from zkfl_dapp.model import ModelSpec, accuracy, num_params
 from zkfl_dapp.quantization import dequantize, poseidon_commitment, quantize
 from zkfl_dapp.storage import Storage
 from zkfl_dapp.training import TrainConfig, fedavg_float, train_local
@@ -78,18 +78,20 @@ class RoundReport:
         return json.dumps(asdict(self), indent=2)
 
 
-def model_spec_for(split: FederatedSplit) -> ModelSpec:
+def model_spec_for(settings: Settings, split: FederatedSplit) -> ModelSpec:
+    if settings.model == "mlp":
+        return ModelSpec(num_features=split.num_features, kind="mlp", hidden=settings.mlp_hidden)
     return ModelSpec(num_features=split.num_features)
 
 
 def circuit_spec_for(settings: Settings, model: ModelSpec) -> AggregationCircuitSpec:
-    return AggregationCircuitSpec(slots=settings.hospitals, model_size=num_params(model), scale_bits=settings.scale_bits)
+    return AggregationCircuitSpec(
+        slots=settings.hospitals, model_size=num_params(model), scale_bits=settings.scale_bits
+    )
 
 
 def load_split(settings: Settings) -> FederatedSplit:
-    return load_federated(
-        settings.hospitals, split=settings.split, alpha=settings.dirichlet_alpha, seed=settings.seed
-    )
+    return load_federated(settings.hospitals, split=settings.split, alpha=settings.dirichlet_alpha, seed=settings.seed)
 
 
 class Consortium:
@@ -133,7 +135,7 @@ class Consortium:
     ) -> tuple[AggregatorEnclave, list[HospitalClient]]:
         if len(roles.hospitals) != settings.hospitals:
             raise ConfigError(f"{settings.hospitals} hospitals configured but {len(roles.hospitals)} accounts given")
-        spec = model_spec_for(split)
+        spec = model_spec_for(settings, split)
         enclave = AggregatorEnclave(
             roles.aggregator, key_pair, storage, artifacts, spec, settings.workdir / "enclave" / "proofs"
         )
@@ -162,14 +164,14 @@ class Consortium:
     ) -> Consortium:
         """Deploy the contracts, admit every party, publish the enclave key and the genesis model."""
         split = load_split(settings)
-        spec = model_spec_for(split)
+        spec = model_spec_for(settings, split)
         if artifacts.spec != circuit_spec_for(settings, spec):
             raise ConfigError(f"circuit {artifacts.spec.name} does not fit {settings.hospitals} hospitals x {spec}")
         genesis = ModelFile(
             model_kind=spec.kind,
             num_features=spec.num_features,
             scale_bits=settings.scale_bits,
-            values=quantize(zero_params(spec), settings.scale_bits),
+            values=quantize(spec.initial_params(settings.seed), settings.scale_bits),
         )
         genesis_cid = str(storage.put(genesis.to_bytes()))
         progress(f"deploying contracts (genesis model {genesis_cid})")
@@ -259,19 +261,24 @@ class Consortium:
         for o in final.outcomes:
             if not o.included:
                 self.progress(f"round {round_id}: EXCLUDED slot {o.slot} ({o.hospital}): {o.reason}")
-        return self._report(round_id, final, participants, updates, started)
+        return self._report(round_id, final, global_model, participants, updates, started)
 
     def _report(
         self,
         round_id: int,
         final: Finalization,
+        start: ModelFile,
         participants: list[HospitalClient],
         updates: list[PreparedUpdate],
         started: float,
     ) -> RoundReport:
-        # Baseline: plain float FedAvg over the same participants, continuing its own trajectory.
-        base_start = self._baseline if self._baseline is not None else zero_params(self.spec)
-        base_locals = [train_local(self.spec, base_start, h.shard, h.train_config, round_id=round_id) for h in participants]
+        # Baseline: plain float FedAvg over the same participants, continuing its own trajectory from the
+        # first round this process runs (which starts from that round's global model: the genesis model's
+        # initial parameters for a new consortium).
+        base_start = self._baseline if self._baseline is not None else dequantize(start.values, start.scale_bits)
+        base_locals = [
+            train_local(self.spec, base_start, h.shard, h.train_config, round_id=round_id) for h in participants
+        ]
         self._baseline = fedavg_float(base_locals, [h.shard.num_samples for h in participants])
         proven = dequantize(final.model.values, final.model.scale_bits)
         report = RoundReport(
@@ -295,4 +302,3 @@ class Consortium:
         self.settings.reports_dir.mkdir(parents=True, exist_ok=True)
         (self.settings.reports_dir / f"round-{round_id}.json").write_text(report.to_json())
         return report
-

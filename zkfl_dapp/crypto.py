@@ -68,16 +68,12 @@ def _load_public_key(public_key: bytes) -> MLKEM768PublicKey:
     if not isinstance(public_key, bytes):
         raise CryptoError(f"ML-KEM-768 public key must be bytes, got {type(public_key).__name__}")
     if len(public_key) != PUBLIC_KEY_SIZE:
-        raise CryptoError(
-            f"ML-KEM-768 public key must be {PUBLIC_KEY_SIZE} bytes, got {len(public_key)}"
-        )
+        raise CryptoError(f"ML-KEM-768 public key must be {PUBLIC_KEY_SIZE} bytes, got {len(public_key)}")
     try:
         return MLKEM768PublicKey.from_public_bytes(public_key)
     except ValueError as exc:
         # Right length but a coefficient is out of range (FIPS 203 modulus check).
-        raise CryptoError(
-            f"invalid ML-KEM-768 public key (failed the modulus check): {exc}"
-        ) from exc
+        raise CryptoError(f"invalid ML-KEM-768 public key (failed the modulus check): {exc}") from exc
 
 
 def _load_private_seed(seed: bytes) -> MLKEM768PrivateKey:
@@ -176,19 +172,12 @@ def associated_data(round_id: int, hospital: str, commitment: int) -> bytes:
             raise CryptoError(f"{name} must fit in a uint256, got {value}")
     if not isinstance(hospital, str) or _ADDRESS_RE.fullmatch(hospital) is None:
         raise CryptoError(f"hospital must be a 0x-prefixed 20-byte hex address, got {hospital!r}")
-    return (
-        AD_DOMAIN
-        + round_id.to_bytes(32, "big")
-        + bytes.fromhex(hospital[2:])
-        + commitment.to_bytes(32, "big")
-    )
+    return AD_DOMAIN + round_id.to_bytes(32, "big") + bytes.fromhex(hospital[2:]) + commitment.to_bytes(32, "big")
 
 
 def _derive_key(shared_secret: bytes, kem_ciphertext: bytes) -> bytes:
     """HKDF-SHA256(shared_secret, salt=kem_ciphertext, info=HKDF_INFO) -> 32-byte AES key."""
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=kem_ciphertext, info=HKDF_INFO).derive(
-        shared_secret
-    )
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=kem_ciphertext, info=HKDF_INFO).derive(shared_secret)
 
 
 def seal(public_key: bytes, plaintext: bytes, ad: bytes) -> bytes:
@@ -235,13 +224,10 @@ def open_sealed(key: EnclaveKeyPair | bytes, envelope: bytes, ad: bytes) -> byte
     if not isinstance(envelope, bytes) or not isinstance(ad, bytes):
         raise DecryptionError("envelope and associated data must be bytes")
     if len(envelope) < MIN_ENVELOPE_SIZE:
-        raise DecryptionError(
-            f"envelope is truncated: {len(envelope)} bytes, at least {MIN_ENVELOPE_SIZE} expected"
-        )
+        raise DecryptionError(f"envelope is truncated: {len(envelope)} bytes, at least {MIN_ENVELOPE_SIZE} expected")
     if not envelope.startswith(ENVELOPE_MAGIC):
         raise DecryptionError(
-            f"not a zkfl update envelope: magic {envelope[:len(ENVELOPE_MAGIC)]!r}, "
-            f"expected {ENVELOPE_MAGIC!r}"
+            f"not a zkfl update envelope: magic {envelope[:len(ENVELOPE_MAGIC)]!r}, " f"expected {ENVELOPE_MAGIC!r}"
         )
     offset = len(ENVELOPE_MAGIC)
     kem_ciphertext = envelope[offset : offset + KEM_CIPHERTEXT_SIZE]
@@ -329,13 +315,10 @@ def load_key_pair(path: str | os.PathLike[str]) -> EnclaveKeyPair:
         raise CryptoError(f"enclave key file {source} must hold a JSON object")
     if document.get("format") != KEY_FILE_FORMAT:
         raise CryptoError(
-            f"enclave key file {source} has format {document.get('format')!r}, "
-            f"expected {KEY_FILE_FORMAT!r}"
+            f"enclave key file {source} has format {document.get('format')!r}, " f"expected {KEY_FILE_FORMAT!r}"
         )
     if document.get("kem") != "ML-KEM-768":
-        raise CryptoError(
-            f"enclave key file {source} has kem {document.get('kem')!r}, expected 'ML-KEM-768'"
-        )
+        raise CryptoError(f"enclave key file {source} has kem {document.get('kem')!r}, expected 'ML-KEM-768'")
     fields: dict[str, bytes] = {}
     for name in ("private_seed", "public_key"):
         value = document.get(name)

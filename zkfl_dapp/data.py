@@ -132,9 +132,7 @@ def _dirichlet_draw(
     return [np.asarray(p, dtype=np.int64) for p in parts]
 
 
-def _rebalance(
-    parts: list[NDArray[np.int64]], min_samples: int, rng: np.random.Generator
-) -> list[NDArray[np.int64]]:
+def _rebalance(parts: list[NDArray[np.int64]], min_samples: int, rng: np.random.Generator) -> list[NDArray[np.int64]]:
     """Moves random samples from the largest parts to parts below ``min_samples``."""
     pools = [list(rng.permutation(p)) for p in parts]
     for needy in range(len(pools)):
@@ -234,6 +232,4 @@ def load_federated(
         parts = _dirichlet_partition(y_train, num_hospitals, alpha, min_samples, rng)
 
     shards = tuple(Dataset(x=x_train[p], y=y_train[p]) for p in (rng.permutation(q) for q in parts))
-    return FederatedSplit(
-        shards=shards, test=Dataset(x=x_test, y=y_test), feature_names=feature_names
-    )
+    return FederatedSplit(shards=shards, test=Dataset(x=x_test, y=y_test), feature_names=feature_names)

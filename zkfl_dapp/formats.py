@@ -19,11 +19,17 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from zkfl_dapp.exceptions import ModelFileError
 from zkfl_dapp.quantization import MAX_QUANTIZED, model_commitment, poseidon_commitment
 
+#: Bound on a global model's values. Updates are bounded by MAX_QUANTIZED; their weighted average can
+#: exceed that slightly, because the rounded weights may sum to a little more than 2^s (at most by
+#: slots/2 units), so a proven model gets twice the room. Models are never circuit inputs themselves:
+#: hospitals train from them and quantize a fresh, bounded update.
+MAX_MODEL_VALUE = 2 * MAX_QUANTIZED
 
-def _check_values(values: Sequence[int]) -> Sequence[int]:
+
+def _check_values(values: Sequence[int], limit: int = MAX_QUANTIZED) -> Sequence[int]:
     for i, v in enumerate(values):
-        if abs(v) >= MAX_QUANTIZED:
-            raise ValueError(f"values[{i}] = {v} is outside the circuit's range (|v| < {MAX_QUANTIZED})")
+        if abs(v) >= limit:
+            raise ValueError(f"values[{i}] = {v} is outside the allowed range (|v| < {limit})")
     return values
 
 
@@ -37,11 +43,15 @@ class _CanonicalFile(BaseModel):
     def from_bytes(cls, data: bytes, *, what: str) -> _CanonicalFile:
         # Strict JSON validation: NaN/Infinity, floats, bools and strings never pass as integers.
         try:
-            return cls.model_validate_json(data)
+            parsed = cls.model_validate_json(data)
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "file"
             raise ModelFileError(f"{what} is malformed at '{where}': {first['msg']}") from exc
+        # The tag has a default for constructing files in code; a file read from outside must carry it.
+        if "format" not in parsed.model_fields_set:
+            raise ModelFileError(f"{what} is malformed at 'format': Field required (the format tag)")
+        return parsed
 
 
 class ModelFile(_CanonicalFile):
@@ -56,7 +66,7 @@ class ModelFile(_CanonicalFile):
     @field_validator("values")
     @classmethod
     def _in_range(cls, values: tuple[int, ...]) -> tuple[int, ...]:
-        return tuple(_check_values(values))
+        return tuple(_check_values(values, MAX_MODEL_VALUE))
 
     def commitment(self) -> int:
         """The commitment RoundManager records for this model."""

@@ -34,8 +34,14 @@ MAX_QUANTIZED = 2**24
 
 
 def round_half_away(x: float) -> int:
-    """Round to the nearest integer, halves away from zero (ezkl's rounding)."""
-    return int(math.copysign(math.floor(abs(x) + 0.5), x))
+    """Round to the nearest integer, halves away from zero (ezkl's rounding, Rust's ``f64::round``)."""
+    # Not floor(|x| + 0.5): that sum itself rounds (0.49999999999999994 + 0.5 == 1.0). |x| - floor(|x|)
+    # is exact, so comparing the fraction with 0.5 is too.
+    magnitude = abs(x)
+    q = math.floor(magnitude)
+    if magnitude - q >= 0.5:
+        q += 1
+    return q if x >= 0 else -q
 
 
 def quantize(values: Iterable[float], scale_bits: int) -> tuple[int, ...]:
@@ -51,15 +57,17 @@ def quantize(values: Iterable[float], scale_bits: int) -> tuple[int, ...]:
         bad = int(np.flatnonzero(~np.isfinite(arr))[0])
         raise QuantizationError(f"value at index {bad} is {arr[bad]}: model parameters must be finite")
     scale = float(2**scale_bits)
-    out = tuple(round_half_away(float(v) * scale) for v in arr)
-    worst = max((abs(v) for v in out), default=0)
-    if worst >= MAX_QUANTIZED:
-        limit = MAX_QUANTIZED / scale
-        raise QuantizationError(
-            f"a parameter of magnitude {worst / scale:.1f} exceeds the circuit's range (|x| < {limit:g} "
-            f"at scale 2^{scale_bits}); lower the learning rate or the scale"
-        )
-    return out
+    out = []
+    for i, v in enumerate(arr):
+        scaled = float(v) * scale  # may overflow to inf for huge finite values: check before rounding
+        q = round_half_away(scaled) if abs(scaled) < 2 * MAX_QUANTIZED else MAX_QUANTIZED
+        if abs(q) >= MAX_QUANTIZED:
+            raise QuantizationError(
+                f"value at index {i} is {float(v):g}, outside the circuit's range (|x| < {MAX_QUANTIZED / scale:g} "
+                f"at scale 2^{scale_bits}); lower the learning rate or the scale"
+            )
+        out.append(q)
+    return tuple(out)
 
 
 def dequantize(values: Sequence[int], scale_bits: int) -> np.ndarray:
@@ -86,10 +94,16 @@ def felt_hex(value: int) -> str:
 
 def felt_from_hex(text: str) -> int:
     """Inverse of :func:`felt_hex` (accepts an optional 0x prefix)."""
-    raw = bytes.fromhex(text[2:] if text.startswith("0x") else text)
+    try:
+        raw = bytes.fromhex(text[2:] if text.startswith("0x") else text)
+    except (ValueError, AttributeError) as exc:
+        raise QuantizationError(f"field element must be 64 hex digits, got {text!r}") from exc
     if len(raw) != 32:
         raise QuantizationError(f"field element must be 32 bytes, got {len(raw)}")
-    return int.from_bytes(raw, "little")
+    element = int.from_bytes(raw, "little")
+    if element >= FIELD_MODULUS:
+        raise QuantizationError(f"{text} encodes {element}, not a field element (not below the BN254 modulus)")
+    return element
 
 
 def poseidon_commitment(values: Sequence[int]) -> int:

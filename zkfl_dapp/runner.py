@@ -30,7 +30,7 @@ def say(message: str) -> None:
 
 def build_circuits(settings: Settings) -> CircuitArtifacts:
     """Build (or reuse) the aggregation circuit for the configured consortium; install its verifier."""
-    spec = circuit_spec_for(settings, model_spec_for(load_split(settings)))
+    spec = circuit_spec_for(settings, model_spec_for(settings, load_split(settings)))
     art = ensure_aggregation_artifacts(spec, settings.artifacts_dir, ceremony_srs=settings.ceremony_srs, progress=say)
     install_verifier(art, settings.contracts_dir)
     return art
@@ -78,7 +78,9 @@ def _roles(settings: Settings, local: bool) -> Roles:
             "(comma-separated) to ape account aliases (`ape accounts list`)"
         )
     admin, aggregator, hospitals = aliases
-    return Roles(ape.accounts.load(admin), ape.accounts.load(aggregator), tuple(ape.accounts.load(a) for a in hospitals))
+    return Roles(
+        ape.accounts.load(admin), ape.accounts.load(aggregator), tuple(ape.accounts.load(a) for a in hospitals)
+    )
 
 
 @contextlib.contextmanager
@@ -110,9 +112,7 @@ def session(settings: Settings, network: str | None) -> Iterator[Session]:
 
 
 def print_round(report: RoundReport) -> None:
-    click.echo(
-        f"\nround {report.round_id}: {len(report.participants)} participants ({', '.join(report.participants)})"
-    )
+    click.echo(f"\nround {report.round_id}: {len(report.participants)} participants ({', '.join(report.participants)})")
     for ex in report.excluded:
         click.echo(f"  excluded {ex['hospital']}: {ex['reason']}")
     click.echo(

@@ -193,14 +193,7 @@ def _encode_file_node(links: list[tuple[Cid, int, int]]) -> bytes:
     out = bytearray()
     for cid, tsize, _ in links:
         raw_cid = bytes(CID.decode(cid))
-        link = (
-            b"\x0a"
-            + _varint(len(raw_cid))
-            + raw_cid
-            + b"\x12\x00"
-            + b"\x18"
-            + _varint(tsize)
-        )
+        link = b"\x0a" + _varint(len(raw_cid)) + raw_cid + b"\x12\x00" + b"\x18" + _varint(tsize)
         out += b"\x12" + _varint(len(link)) + link
     unixfs = bytearray(b"\x08" + _varint(_UNIXFS_FILE))
     unixfs += b"\x18" + _varint(sum(size for _, _, size in links))
@@ -318,13 +311,9 @@ def _verify_block(cid: Cid, block: bytes) -> None:
         try:
             actual = multihash.unwrap(multihash.digest(block, code, size=len(digest)))
         except Exception as exc:
-            raise StorageError(
-                f"cannot verify {cid}: unsupported hash function 0x{code:x}"
-            ) from exc
+            raise StorageError(f"cannot verify {cid}: unsupported hash function 0x{code:x}") from exc
     if actual != digest:
-        raise CidMismatchError(
-            f"block {cid} does not hash to its CID: the store is corrupt or was tampered with"
-        )
+        raise CidMismatchError(f"block {cid} does not hash to its CID: the store is corrupt or was tampered with")
 
 
 # --- the storage interface ----------------------------------------------------------------------
@@ -371,9 +360,7 @@ class EmbeddedStore:
         try:
             self._blocks.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StorageError(
-                f"cannot create the block directory {self._blocks}: {exc}"
-            ) from exc
+            raise StorageError(f"cannot create the block directory {self._blocks}: {exc}") from exc
 
     def __repr__(self) -> str:
         return f"EmbeddedStore({str(self.root)!r})"
@@ -407,9 +394,7 @@ class EmbeddedStore:
         """Record ``cid`` in ``pins.txt``; :class:`CidNotFoundError` when the content is absent."""
         parsed = _as_cid(cid)
         if not self.has(parsed):
-            raise CidNotFoundError(
-                f"cannot pin {parsed}: no content stored under it in {self.root}"
-            )
+            raise CidNotFoundError(f"cannot pin {parsed}: no content stored under it in {self.root}")
         with self._lock:
             pins = self._read_pins()
             key = parsed.canonical
@@ -461,9 +446,7 @@ class EmbeddedStore:
         try:
             block = path.read_bytes()
         except FileNotFoundError:
-            raise CidNotFoundError(
-                f"no block {cid.canonical} in {self._blocks}"
-            ) from None
+            raise CidNotFoundError(f"no block {cid.canonical} in {self._blocks}") from None
         except OSError as exc:
             raise StorageError(f"cannot read block {path}: {exc}") from exc
         _verify_block(cid, block)
@@ -474,19 +457,13 @@ class EmbeddedStore:
             block = self._read_block(cid)
         except CidNotFoundError:
             if is_root:
-                raise CidNotFoundError(
-                    f"no content stored under {cid} in {self.root}"
-                ) from None
-            raise CidMismatchError(
-                f"content {cid} is incomplete: a block of its DAG is missing"
-            ) from None
+                raise CidNotFoundError(f"no content stored under {cid} in {self.root}") from None
+            raise CidMismatchError(f"content {cid} is incomplete: a block of its DAG is missing") from None
         if cid.codec == _RAW:
             out += block
             return
         if cid.codec != _DAG_PB:
-            raise StorageError(
-                f"{cid} is neither a raw block nor a UnixFS (dag-pb) node"
-            )
+            raise StorageError(f"{cid} is neither a raw block nor a UnixFS (dag-pb) node")
         node = self._decode(cid, block)
         start = len(out)
         out += node.data
@@ -494,8 +471,7 @@ class EmbeddedStore:
             self._read_into(_cid_from_bytes(raw_link), out, is_root=False)
         if node.filesize is not None and len(out) - start != node.filesize:
             raise StorageError(
-                f"UnixFS node {cid} declares {node.filesize} bytes "
-                f"but its DAG holds {len(out) - start}"
+                f"UnixFS node {cid} declares {node.filesize} bytes " f"but its DAG holds {len(out) - start}"
             )
 
     def _check_present(self, cid: Cid) -> None:
@@ -512,13 +488,9 @@ class EmbeddedStore:
         try:
             node = _decode_file_node(block)
         except ValueError as exc:
-            raise StorageError(
-                f"block {cid} is not a valid dag-pb node: {exc}"
-            ) from exc
+            raise StorageError(f"block {cid} is not a valid dag-pb node: {exc}") from exc
         if node.unixfs_type not in (_UNIXFS_FILE, _UNIXFS_RAW):
-            raise StorageError(
-                f"{cid} is not a UnixFS file (UnixFS type {node.unixfs_type})"
-            )
+            raise StorageError(f"{cid} is not a UnixFS file (UnixFS type {node.unixfs_type})")
         return node
 
     def _read_pins(self) -> set[Cid]:
@@ -527,17 +499,11 @@ class EmbeddedStore:
         except FileNotFoundError:
             return set()
         except (OSError, UnicodeDecodeError) as exc:
-            raise StorageError(
-                f"cannot read the pin list {self._pins_path}: {exc}"
-            ) from exc
+            raise StorageError(f"cannot read the pin list {self._pins_path}: {exc}") from exc
         try:
-            return {
-                Cid.parse(line.strip()) for line in text.splitlines() if line.strip()
-            }
+            return {Cid.parse(line.strip()) for line in text.splitlines() if line.strip()}
         except InvalidCidError as exc:
-            raise StorageError(
-                f"the pin list {self._pins_path} is corrupt: {exc}"
-            ) from exc
+            raise StorageError(f"the pin list {self._pins_path} is corrupt: {exc}") from exc
 
 
 def _cid_from_bytes(raw: bytes) -> Cid:
@@ -568,9 +534,7 @@ class KuboRpcStore:
             raise ConfigError(f"timeout_s must be positive, got {timeout_s}")
         self.api_url = api_url.rstrip("/")
         self.timeout_s = timeout_s
-        self._client = httpx.Client(
-            base_url=self.api_url, timeout=timeout_s, transport=transport
-        )
+        self._client = httpx.Client(base_url=self.api_url, timeout=timeout_s, transport=transport)
 
     def __repr__(self) -> str:
         return f"KuboRpcStore({self.api_url!r})"
@@ -613,21 +577,15 @@ class KuboRpcStore:
             try:
                 entry = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise StorageError(
-                    f"Kubo at {self.api_url} answered add with non-JSON: {line[:200]!r}"
-                ) from exc
+                raise StorageError(f"Kubo at {self.api_url} answered add with non-JSON: {line[:200]!r}") from exc
             if isinstance(entry, dict) and isinstance(entry.get("Hash"), str):
                 returned = entry["Hash"]
         if returned is None:
-            raise StorageError(
-                f"Kubo at {self.api_url} answered add without a Hash: {response.text[:200]!r}"
-            )
+            raise StorageError(f"Kubo at {self.api_url} answered add without a Hash: {response.text[:200]!r}")
         try:
             got = Cid.parse(returned)
         except InvalidCidError as exc:
-            raise CidMismatchError(
-                f"Kubo at {self.api_url} returned {returned!r}, expected {expected}"
-            ) from exc
+            raise CidMismatchError(f"Kubo at {self.api_url} returned {returned!r}, expected {expected}") from exc
         if got.canonical != expected:
             raise CidMismatchError(
                 f"Kubo at {self.api_url} stored the content as {returned}, "
@@ -643,9 +601,7 @@ class KuboRpcStore:
         content = response.content
         actual = compute_cid(content)
         if actual != parsed.canonical:
-            raise CidMismatchError(
-                f"Kubo at {self.api_url} served content for {parsed} that hashes to {actual}"
-            )
+            raise CidMismatchError(f"Kubo at {self.api_url} served content for {parsed} that hashes to {actual}")
         return content
 
     def has(self, cid: Cid | str) -> bool:
@@ -655,9 +611,7 @@ class KuboRpcStore:
         """
         parsed = _as_cid(cid)
         try:
-            self._post(
-                "block/stat", params={"arg": str(parsed), "offline": "true"}, cid=parsed
-            )
+            self._post("block/stat", params={"arg": str(parsed), "offline": "true"}, cid=parsed)
         except CidNotFoundError:
             return False
         return True
@@ -682,11 +636,7 @@ class KuboRpcStore:
         except httpx.TimeoutException as exc:
             raise StorageError(
                 f"Kubo RPC {command} at {self.api_url} timed out after {self.timeout_s} s"
-                + (
-                    f" (is {cid} available anywhere on the network?)"
-                    if cid is not None
-                    else ""
-                )
+                + (f" (is {cid} available anywhere on the network?)" if cid is not None else "")
             ) from exc
         except httpx.TransportError as exc:
             raise StorageError(
@@ -698,14 +648,11 @@ class KuboRpcStore:
         message = _kubo_error_message(response)
         lowered = message.lower()
         if cid is not None and ("not found" in lowered or "no link named" in lowered):
-            raise CidNotFoundError(
-                f"Kubo at {self.api_url} has no content for {cid}: {message}"
-            )
+            raise CidNotFoundError(f"Kubo at {self.api_url} has no content for {cid}: {message}")
         if "invalid cid" in lowered or "invalid path" in lowered:
             raise InvalidCidError(f"Kubo at {self.api_url} rejected the CID: {message}")
         raise StorageError(
-            f"Kubo RPC {command} at {self.api_url} failed "
-            f"with HTTP {response.status_code}: {message}"
+            f"Kubo RPC {command} at {self.api_url} failed " f"with HTTP {response.status_code}: {message}"
         )
 
 
@@ -719,9 +666,7 @@ def _kubo_error_message(response: httpx.Response) -> str:
     return response.text[:300]
 
 
-def open_storage(
-    kind: str, *, root: pathlib.Path | None = None, api_url: str | None = None
-) -> Storage:
+def open_storage(kind: str, *, root: pathlib.Path | None = None, api_url: str | None = None) -> Storage:
     """Open the store named by ``kind``.
 
     ``"embedded"`` needs ``root``; ``"kubo"`` takes an optional ``api_url``.
@@ -731,9 +676,7 @@ def open_storage(
     """
     if kind == "embedded":
         if root is None:
-            raise ConfigError(
-                "storage kind 'embedded' needs a root directory (root=...)"
-            )
+            raise ConfigError("storage kind 'embedded' needs a root directory (root=...)")
         return EmbeddedStore(pathlib.Path(root))
     if kind == "kubo":
         return KuboRpcStore(api_url) if api_url is not None else KuboRpcStore()

@@ -82,9 +82,7 @@ def train_local(
     if shard.num_samples == 0:
         raise DataError("cannot train on an empty shard")
     if shard.num_features != spec.num_features:
-        raise DataError(
-            f"shard has {shard.num_features} features, model expects {spec.num_features}"
-        )
+        raise DataError(f"shard has {shard.num_features} features, model expects {spec.num_features}")
     generator = _round_generator(cfg.seed, round_id)
     model = spec.build()
     load_params(model, global_params)
@@ -133,9 +131,7 @@ def fedavg_float(params: Sequence[ArrayLike], weights: Sequence[int]) -> NDArray
     stacked = [np.asarray(p, dtype=np.float64) for p in params]
     shape = stacked[0].shape
     if len(shape) != 1 or any(p.shape != shape for p in stacked):
-        raise DataError(
-            f"parameter vectors must be 1-D of equal length, got {[p.shape for p in stacked]}"
-        )
+        raise DataError(f"parameter vectors must be 1-D of equal length, got {[p.shape for p in stacked]}")
     matrix = np.stack(stacked)
     if not np.all(np.isfinite(matrix)):
         raise DataError("parameter vectors contain NaN or inf")

@@ -134,16 +134,12 @@ def test_wrong_magic_message(key_pair: EnclaveKeyPair, ad: bytes, envelope: byte
 
 
 @pytest.mark.parametrize("length", [0, 8, MIN_ENVELOPE_SIZE - 1])
-def test_truncated_envelope(
-    key_pair: EnclaveKeyPair, ad: bytes, envelope: bytes, length: int
-) -> None:
+def test_truncated_envelope(key_pair: EnclaveKeyPair, ad: bytes, envelope: bytes, length: int) -> None:
     with pytest.raises(DecryptionError, match="truncated"):
         open_sealed(key_pair, envelope[:length], ad)
 
 
-def test_truncated_ciphertext_fails_authentication(
-    key_pair: EnclaveKeyPair, ad: bytes, envelope: bytes
-) -> None:
+def test_truncated_ciphertext_fails_authentication(key_pair: EnclaveKeyPair, ad: bytes, envelope: bytes) -> None:
     with pytest.raises(DecryptionError):
         open_sealed(key_pair, envelope[:-1], ad)
     with pytest.raises(DecryptionError):
@@ -176,9 +172,7 @@ def test_open_rejects_invalid_seed(ad: bytes, envelope: bytes) -> None:
 def test_associated_data_encoding() -> None:
     ad = associated_data(1, HOSPITAL.upper().replace("0X", "0x"), 2)
     assert ad == associated_data(1, HOSPITAL, 2)
-    assert ad == b"zkfl-dapp/ad/v1" + (1).to_bytes(32, "big") + b"\xab" * 20 + (2).to_bytes(
-        32, "big"
-    )
+    assert ad == b"zkfl-dapp/ad/v1" + (1).to_bytes(32, "big") + b"\xab" * 20 + (2).to_bytes(32, "big")
     assert associated_data(2**256 - 1, HOSPITAL, 0) != associated_data(0, HOSPITAL, 2**256 - 1)
 
 
@@ -202,9 +196,7 @@ def test_associated_data_rejects_bad_fields(round_id: int, hospital: str, commit
         associated_data(round_id, hospital, commitment)
 
 
-def test_key_file_round_trip(
-    key_pair: EnclaveKeyPair, tmp_path: Path, ad: bytes, envelope: bytes
-) -> None:
+def test_key_file_round_trip(key_pair: EnclaveKeyPair, tmp_path: Path, ad: bytes, envelope: bytes) -> None:
     path = tmp_path / "enclave.key"
     save_key_pair(key_pair, path)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600

@@ -12,6 +12,7 @@ from sklearn.model_selection import train_test_split
 from zkfl_dapp.data import Dataset, FederatedSplit, SplitKind, load_federated, standardize
 from zkfl_dapp.exceptions import ConfigError, DataError, ModelFileError
 from zkfl_dapp.model import (
+    MLP,
     LogisticRegression,
     ModelSpec,
     accuracy,
@@ -96,9 +97,7 @@ def test_standardization_uses_train_stats_only(iid: FederatedSplit) -> None:
     assert np.max(np.abs(test_means)) > 0.05
     # Exact check against an independent recomputation of the same stratified split.
     raw = load_breast_cancer()
-    x_train, x_test, _, _ = train_test_split(
-        raw.data, raw.target, test_size=0.2, stratify=raw.target, random_state=0
-    )
+    x_train, x_test, _, _ = train_test_split(raw.data, raw.target, test_size=0.2, stratify=raw.target, random_state=0)
     expected = (x_test - x_train.mean(axis=0)) / x_train.std(axis=0)
     np.testing.assert_allclose(iid.test.x, expected, rtol=1e-5, atol=1e-5)
     with_full_stats = (x_test - raw.data.mean(axis=0)) / raw.data.std(axis=0)
@@ -219,9 +218,16 @@ def test_model_spec_validation_and_dict(spec: ModelSpec) -> None:
     with pytest.raises(ModelFileError):
         ModelSpec(num_features=0)
     with pytest.raises(ModelFileError):
-        ModelSpec(num_features=3, kind="mlp")  # type: ignore[arg-type]
+        ModelSpec(num_features=3, kind="cnn")  # type: ignore[arg-type]
+    with pytest.raises(ModelFileError):
+        ModelSpec(num_features=3, kind="mlp")  # an MLP needs hidden >= 1
+    with pytest.raises(ModelFileError):
+        ModelSpec(num_features=3, hidden=4)  # logreg has no hidden layer
     with pytest.raises(ModelFileError):
         ModelSpec.from_dict({"kind": "logreg"})
+    with pytest.raises(ModelFileError):
+        ModelSpec.from_dict({"kind": "logreg", "num_features": 3, "hidden": 0})
+    np.testing.assert_array_equal(spec.initial_params(7), zero_params(spec))
 
 
 def test_predict_rejects_wrong_feature_count(spec: ModelSpec) -> None:
@@ -285,9 +291,7 @@ def test_train_local_deterministic(spec: ModelSpec, iid: FederatedSplit) -> None
 
 def test_train_local_rejects_bad_input(spec: ModelSpec, iid: FederatedSplit) -> None:
     with pytest.raises(DataError):
-        train_local(
-            ModelSpec(num_features=3), zero_params(ModelSpec(3)), iid.shards[0], TrainConfig()
-        )
+        train_local(ModelSpec(num_features=3), zero_params(ModelSpec(3)), iid.shards[0], TrainConfig())
     with pytest.raises(DataError):
         empty = Dataset(x=np.zeros((0, NUM_FEATURES), np.float32), y=np.zeros(0, np.float32))
         train_local(spec, zero_params(spec), empty, TrainConfig())
@@ -297,24 +301,111 @@ def test_train_local_rejects_bad_input(spec: ModelSpec, iid: FederatedSplit) -> 
         train_local(spec, zero_params(spec), iid.shards[0], TrainConfig(), round_id=-1)
 
 
-@pytest.mark.parametrize(
-    "kwargs", [{"local_epochs": 0}, {"batch_size": 0}, {"lr": 0.0}, {"lr": float("inf")}]
-)
+@pytest.mark.parametrize("kwargs", [{"local_epochs": 0}, {"batch_size": 0}, {"lr": 0.0}, {"lr": float("inf")}])
 def test_train_config_validation(kwargs: dict[str, float]) -> None:
     with pytest.raises(ConfigError):
         TrainConfig(**kwargs)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("name", ["iid", "dirichlet"])
-def test_federated_averaging_reaches_90_percent(
-    name: str, spec: ModelSpec, request: pytest.FixtureRequest
-) -> None:
+def test_federated_averaging_reaches_90_percent(name: str, spec: ModelSpec, request: pytest.FixtureRequest) -> None:
     split: FederatedSplit = request.getfixturevalue(name)
     cfg = TrainConfig()
     global_params = zero_params(spec)
     for round_id in range(5):
-        updates = [
-            train_local(spec, global_params, s, cfg, round_id=round_id) for s in split.shards
-        ]
+        updates = [train_local(spec, global_params, s, cfg, round_id=round_id) for s in split.shards]
         global_params = fedavg_float(updates, split.shard_sizes())
     assert accuracy(spec, global_params, split.test) > 0.9
+
+
+# --- MLP ----------------------------------------------------------------------------------------
+
+HIDDEN = 16
+MLP_PARAMS = NUM_FEATURES * HIDDEN + HIDDEN + HIDDEN + 1  # 513
+
+
+@pytest.fixture(scope="module")
+def mlp_spec() -> ModelSpec:
+    return ModelSpec(num_features=NUM_FEATURES, kind="mlp", hidden=HIDDEN)
+
+
+def test_mlp_shapes_and_layout(mlp_spec: ModelSpec) -> None:
+    assert num_params(mlp_spec) == MLP_PARAMS == 513
+    assert num_params(ModelSpec(num_features=3, kind="mlp", hidden=2)) == 3 * 2 + 2 + 2 + 1
+    model = mlp_spec.build()
+    assert isinstance(model, MLP)
+    assert sum(p.numel() for p in model.parameters()) == MLP_PARAMS
+    assert [name for name, _ in model.named_parameters()] == [
+        "hidden.weight",
+        "hidden.bias",
+        "output.weight",
+        "output.bias",
+    ]
+    with torch.no_grad():
+        model.hidden.weight.copy_(torch.arange(HIDDEN * NUM_FEATURES, dtype=torch.float32).reshape(HIDDEN, -1))
+        model.hidden.bias.fill_(-1.0)
+        model.output.weight.fill_(-2.0)
+        model.output.bias.fill_(-3.0)
+    vec = flatten_params(model)
+    assert vec.shape == (MLP_PARAMS,)
+    f, h = NUM_FEATURES, HIDDEN
+    np.testing.assert_array_equal(vec[: f * h], np.arange(f * h))  # W1 row by row
+    assert vec[f] == f  # W1[1, 0] follows W1[0, f-1]
+    np.testing.assert_array_equal(vec[f * h : f * h + h], -1.0)
+    np.testing.assert_array_equal(vec[f * h + h : f * h + 2 * h], -2.0)
+    assert vec[-1] == -3.0
+    assert mlp_spec.to_dict() == {"kind": "mlp", "num_features": NUM_FEATURES, "hidden": HIDDEN}
+    assert ModelSpec.from_dict(mlp_spec.to_dict()) == mlp_spec
+    with pytest.raises(ModelFileError):
+        ModelSpec.from_dict({"kind": "mlp", "num_features": NUM_FEATURES})
+
+
+def test_mlp_round_trip_and_forward(mlp_spec: ModelSpec) -> None:
+    vec = np.random.default_rng(1).normal(scale=0.3, size=MLP_PARAMS)
+    model = mlp_spec.build()
+    load_params(model, vec)
+    np.testing.assert_allclose(flatten_params(model), vec, rtol=1e-6, atol=1e-7)
+    f, h = NUM_FEATURES, HIDDEN
+    w1 = vec[: f * h].reshape(h, f)
+    b1 = vec[f * h : f * h + h]
+    w2 = vec[f * h + h : f * h + 2 * h]
+    b2 = vec[-1]
+    x = np.random.default_rng(2).normal(size=(6, f)).astype(np.float32)
+    logits = np.maximum(x.astype(np.float64) @ w1.T + b1, 0.0) @ w2 + b2
+    np.testing.assert_allclose(predict_proba(mlp_spec, vec, x), 1.0 / (1.0 + np.exp(-logits)), rtol=1e-4)
+    with pytest.raises(ModelFileError):
+        load_params(model, np.zeros(NUM_FEATURES + 1))
+
+
+def test_mlp_build_is_zero_and_initial_params_deterministic(mlp_spec: ModelSpec) -> None:
+    torch_state = torch.get_rng_state()
+    np_state = np.random.get_state()[1].copy()  # type: ignore[index]
+    np.testing.assert_array_equal(flatten_params(mlp_spec.build()), zero_params(mlp_spec))
+    init = mlp_spec.initial_params(0)
+    assert torch.equal(torch_state, torch.get_rng_state())
+    np.testing.assert_array_equal(np_state, np.random.get_state()[1])  # type: ignore[index]
+    assert init.shape == (MLP_PARAMS,) and init.dtype == np.float64
+    np.testing.assert_array_equal(init, mlp_spec.initial_params(0))
+    assert not np.array_equal(init, mlp_spec.initial_params(1))
+    f, h = NUM_FEATURES, HIDDEN
+    w1 = init[: f * h].reshape(h, f)
+    assert len({tuple(row) for row in w1}) == h  # no two hidden units alike (symmetry broken)
+    assert np.all(init[f * h : f * h + h] == 0) and init[-1] == 0  # biases start at zero
+    assert np.max(np.abs(w1)) <= 1.0 / np.sqrt(f)  # torch's default Linear range, per fan-in
+    assert np.max(np.abs(init[f * h + h : f * h + 2 * h])) <= 1.0 / np.sqrt(h)
+    assert np.all(init[f * h + h : f * h + 2 * h] != 0)
+
+
+@pytest.mark.parametrize("name", ["iid", "dirichlet"])
+def test_mlp_federated_averaging_reaches_90_percent(
+    name: str, mlp_spec: ModelSpec, request: pytest.FixtureRequest
+) -> None:
+    split: FederatedSplit = request.getfixturevalue(name)
+    cfg = TrainConfig()
+    global_params = mlp_spec.initial_params(0)
+    start_accuracy = accuracy(mlp_spec, global_params, split.test)
+    for round_id in range(3):
+        updates = [train_local(mlp_spec, global_params, s, cfg, round_id=round_id) for s in split.shards]
+        global_params = fedavg_float(updates, split.shard_sizes())
+    assert accuracy(mlp_spec, global_params, split.test) > 0.9
+    assert accuracy(mlp_spec, global_params, split.test) > start_accuracy

@@ -3,7 +3,8 @@
 Known-answer vectors come from Kubo's own sharness test ``test/sharness/t0040-add-and-cat.sh``
 (github.com/ipfs/kubo): the CIDs it expects from ``ipfs add --cid-version=1`` for small files
 and for pseudo-random files of 5 MiB (``random 5242880 41``) and 100 MiB
-(``random 104857600 42``) made by Kubo's test helper go-random. :func:`go_random` below reproduces that helper (Go's ``math/rand``
+(``random 104857600 42``) made by Kubo's test helper go-random. :func:`go_random` below reproduces
+that helper (Go's ``math/rand``
 seeded with the seed, ``Uint32()`` written little-endian, 4 bytes per call) and is itself checked
 against the sha1 digests the same sharness test asserts for those files.
 """
@@ -98,9 +99,7 @@ def go_random(size: int, seed: int) -> bytes:
         buf[:607] = window
         for a in range(607, 607 + block, 273):
             buf[a : a + 273] = buf[a - 607 : a - 334] + buf[a - 273 : a]
-        words[done : done + block] = (buf[607:] >> np.uint64(31)) & np.uint64(
-            0xFFFFFFFF
-        )
+        words[done : done + block] = (buf[607:] >> np.uint64(31)) & np.uint64(0xFFFFFFFF)
         window = buf[-607:].copy()
         done += block
     return bytes(words[:count].tobytes()[:size])
@@ -231,9 +230,7 @@ def test_tsize_is_cumulative_serialized_size() -> None:
         for n, link in _fields(blocks[root])
         if n == 2 and isinstance(link, bytes)
     ]
-    assert sum(int(t) for t in tsizes) + len(blocks[root]) == sum(
-        len(b) for b in blocks.values()
-    )
+    assert sum(int(t) for t in tsizes) + len(blocks[root]) == sum(len(b) for b in blocks.values())
 
 
 @pytest.mark.parametrize(
@@ -263,16 +260,9 @@ def test_malformed_cid(garbage: str, store: EmbeddedStore) -> None:
 
 def test_cid_properties() -> None:
     cid = Cid.parse(EMPTY_CID)
-    assert (
-        isinstance(cid, str)
-        and cid == EMPTY_CID
-        and cid.version == 1
-        and cid.codec == 0x55
-    )
+    assert isinstance(cid, str) and cid == EMPTY_CID and cid.version == 1 and cid.codec == 0x55
     assert cid.canonical == EMPTY_CID
-    v0 = Cid.parse(
-        "QmbFMke1KXqnYyBBWxB74N4c5SBnJMVAiMNRcGu6x1AwQH"
-    )  # kubo: empty file, CIDv0
+    v0 = Cid.parse("QmbFMke1KXqnYyBBWxB74N4c5SBnJMVAiMNRcGu6x1AwQH")  # kubo: empty file, CIDv0
     assert v0.version == 0 and v0.codec == 0x70 and v0.canonical.startswith("bafybei")
     assert Cid.parse(EMPTY_CID.upper()).canonical == EMPTY_CID
     with pytest.raises(InvalidCidError):
@@ -280,9 +270,7 @@ def test_cid_properties() -> None:
 
 
 # --- the embedded store -------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    "size", [0, 1, 1000, CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE + 1, 3 * CHUNK_SIZE + 7]
-)
+@pytest.mark.parametrize("size", [0, 1, 1000, CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE + 1, 3 * CHUNK_SIZE + 7])
 def test_embedded_round_trip(store: EmbeddedStore, size: int) -> None:
     data = _pattern(size, salt=size)
     cid = store.put(data)
@@ -299,9 +287,7 @@ def test_embedded_round_trip_multi_mb_vector(store: EmbeddedStore, big5: bytes) 
     cid = store.put(big5)
     assert cid == BIG5_CID
     assert len(list((store.root / "blocks").iterdir())) == 20 + 1
-    assert (
-        EmbeddedStore(store.root).get(BIG5_CID) == big5
-    )  # a fresh instance reads the same dir
+    assert EmbeddedStore(store.root).get(BIG5_CID) == big5  # a fresh instance reads the same dir
     assert not list((store.root / "blocks").glob(".tmp-*"))
 
 
@@ -341,9 +327,7 @@ def test_tampered_leaf_of_multi_chunk_file(store: EmbeddedStore) -> None:
     with pytest.raises(CidMismatchError):
         store.get(big_cid)
     assert store.get(other_cid) == other
-    assert (
-        store.get(compute_cid(big[:CHUNK_SIZE])) == big[:CHUNK_SIZE]
-    )  # other leaves still fine
+    assert store.get(compute_cid(big[:CHUNK_SIZE])) == big[:CHUNK_SIZE]  # other leaves still fine
 
 
 def test_tampered_root_node(store: EmbeddedStore) -> None:
@@ -422,9 +406,7 @@ class FakeKubo:
 
     @staticmethod
     def _error(message: str) -> httpx.Response:
-        return httpx.Response(
-            500, json={"Message": message, "Code": 0, "Type": "error"}
-        )
+        return httpx.Response(500, json={"Message": message, "Code": 0, "Type": "error"})
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
@@ -441,29 +423,19 @@ class FakeKubo:
             if self.lie_on_add:
                 cid = str(compute_cid(data + b"!"))
             line = json.dumps({"Name": "data", "Hash": cid, "Size": str(len(data))})
-            return httpx.Response(
-                200, text=line + "\n", headers={"X-Chunked-Output": "1"}
-            )
+            return httpx.Response(200, text=line + "\n", headers={"X-Chunked-Output": "1"})
         arg = params.get("arg", "")
         if command == "cat":
             if arg not in self.blocks:
-                return self._error(
-                    f"block was not found locally (offline): ipld: could not find {arg}"
-                )
-            return httpx.Response(
-                200, content=self.blocks[arg] + (b"x" if self.corrupt_cat else b"")
-            )
+                return self._error(f"block was not found locally (offline): ipld: could not find {arg}")
+            return httpx.Response(200, content=self.blocks[arg] + (b"x" if self.corrupt_cat else b""))
         if command == "block/stat":
             if arg not in self.blocks:
-                return self._error(
-                    f"block was not found locally (offline): ipld: could not find {arg}"
-                )
+                return self._error(f"block was not found locally (offline): ipld: could not find {arg}")
             return httpx.Response(200, json={"Key": arg, "Size": len(self.blocks[arg])})
         if command == "pin/add":
             if arg not in self.blocks:
-                return self._error(
-                    f"pin: block was not found locally (offline): ipld: could not find {arg}"
-                )
+                return self._error(f"pin: block was not found locally (offline): ipld: could not find {arg}")
             self.pins.add(arg)
             return httpx.Response(200, json={"Pins": [arg]})
         return httpx.Response(404, text="404 page not found")
@@ -487,9 +459,7 @@ def fake_kubo() -> FakeKubo:
 
 @pytest.fixture
 def kubo(fake_kubo: FakeKubo) -> KuboRpcStore:
-    return KuboRpcStore(
-        "http://kubo.test:5001", timeout_s=5, transport=httpx.MockTransport(fake_kubo)
-    )
+    return KuboRpcStore("http://kubo.test:5001", timeout_s=5, transport=httpx.MockTransport(fake_kubo))
 
 
 @pytest.mark.parametrize("size", [0, 13, CHUNK_SIZE + 1])
@@ -507,9 +477,7 @@ def test_kubo_round_trip(kubo: KuboRpcStore, fake_kubo: FakeKubo, size: int) -> 
     assert isinstance(kubo, Storage)
 
 
-def test_kubo_node_returning_other_hash(
-    kubo: KuboRpcStore, fake_kubo: FakeKubo
-) -> None:
+def test_kubo_node_returning_other_hash(kubo: KuboRpcStore, fake_kubo: FakeKubo) -> None:
     fake_kubo.lie_on_add = True
     with pytest.raises(CidMismatchError, match="non-default settings"):
         kubo.put(b"weights")
@@ -531,9 +499,7 @@ def test_kubo_missing(kubo: KuboRpcStore) -> None:
         kubo.pin(missing)
 
 
-def test_kubo_malformed_cid_is_not_sent(
-    kubo: KuboRpcStore, fake_kubo: FakeKubo
-) -> None:
+def test_kubo_malformed_cid_is_not_sent(kubo: KuboRpcStore, fake_kubo: FakeKubo) -> None:
     for call in (kubo.get, kubo.has, kubo.pin):
         with pytest.raises(InvalidCidError):
             call("not-a-cid")
@@ -550,13 +516,9 @@ def _raising(exc: Callable[[httpx.Request], Exception]) -> httpx.MockTransport:
 def test_kubo_unreachable() -> None:
     store = KuboRpcStore(
         "http://127.0.0.1:5001",
-        transport=_raising(
-            lambda r: httpx.ConnectError("[Errno 111] Connection refused", request=r)
-        ),
+        transport=_raising(lambda r: httpx.ConnectError("[Errno 111] Connection refused", request=r)),
     )
-    with pytest.raises(
-        StorageError, match=r"cannot reach the Kubo RPC API at http://127\.0\.0\.1:5001"
-    ):
+    with pytest.raises(StorageError, match=r"cannot reach the Kubo RPC API at http://127\.0\.0\.1:5001"):
         store.put(b"x")
     with pytest.raises(StorageError, match="ipfs daemon"):
         store.has(EMPTY_CID)
@@ -570,9 +532,7 @@ def test_kubo_unreachable_real_socket() -> None:
 
 
 def test_kubo_timeout() -> None:
-    store = KuboRpcStore(
-        transport=_raising(lambda r: httpx.ReadTimeout("timed out", request=r))
-    )
+    store = KuboRpcStore(transport=_raising(lambda r: httpx.ReadTimeout("timed out", request=r)))
     with pytest.raises(StorageError, match="timed out"):
         store.get(EMPTY_CID)
 
@@ -584,9 +544,7 @@ def test_kubo_other_errors(fake_kubo: FakeKubo) -> None:
     store = KuboRpcStore(transport=httpx.MockTransport(handler))
     with pytest.raises(StorageError, match="HTTP 403"):
         store.put(b"x")
-    garbage = KuboRpcStore(
-        transport=httpx.MockTransport(lambda r: httpx.Response(200, text="<html>"))
-    )
+    garbage = KuboRpcStore(transport=httpx.MockTransport(lambda r: httpx.Response(200, text="<html>")))
     with pytest.raises(StorageError, match="non-JSON"):
         garbage.put(b"x")
     with pytest.raises(ConfigError):

@@ -1,0 +1,207 @@
+"""Tests of zkfl_dapp.formats: canonical bytes (hence stable CIDs) and strict parsing of untrusted files."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from zkfl_dapp.exceptions import ModelFileError
+from zkfl_dapp.formats import MAX_MODEL_VALUE, ModelFile, UpdatePayload
+from zkfl_dapp.quantization import MAX_QUANTIZED, model_commitment, poseidon_commitment
+from zkfl_dapp.storage import compute_cid
+
+HOSPITAL = "0x" + "ab" * 20
+VALUES = (0, 1, -1, 4096, -8192, MAX_QUANTIZED - 1, -(MAX_QUANTIZED - 1))
+
+MODEL_FIELDS = {"format": "zkfl-model/v1", "model_kind": "mlp", "num_features": 4, "scale_bits": 13}
+UPDATE_FIELDS = {"format": "zkfl-update/v1", "round_id": 3, "hospital": HOSPITAL, "sample_count": 120, "scale_bits": 13}
+
+
+def make_model(values: tuple[int, ...] = VALUES) -> ModelFile:
+    return ModelFile(model_kind="mlp", num_features=4, scale_bits=13, values=values)
+
+
+def make_update(values: tuple[int, ...] = VALUES) -> UpdatePayload:
+    return UpdatePayload(round_id=3, hospital=HOSPITAL, sample_count=120, scale_bits=13, values=values)
+
+
+def model_json(**changes: object) -> bytes:
+    doc: dict[str, object] = {**MODEL_FIELDS, "values": list(VALUES), **changes}
+    return json.dumps(doc).encode()
+
+
+# --- canonical bytes ----------------------------------------------------------------------------
+def test_model_file_canonical_bytes_are_sorted_compact_json() -> None:
+    assert make_model((1, -2)).to_bytes() == (
+        b'{"format":"zkfl-model/v1","model_kind":"mlp","num_features":4,"scale_bits":13,"values":[1,-2]}'
+    )
+
+
+def test_update_payload_canonical_bytes_are_sorted_compact_json() -> None:
+    assert make_update((7,)).to_bytes() == (
+        b'{"format":"zkfl-update/v1","hospital":"' + HOSPITAL.encode() + b'","round_id":3,'
+        b'"sample_count":120,"scale_bits":13,"values":[7]}'
+    )
+
+
+@pytest.mark.parametrize("make", [make_model, make_update])
+def test_same_content_gives_same_bytes_and_same_cid(make) -> None:
+    a, b = make(), make()
+    assert a is not b
+    assert a.to_bytes() == b.to_bytes()
+    assert str(compute_cid(a.to_bytes())) == str(compute_cid(b.to_bytes()))
+    different = make((*VALUES[:-1], VALUES[-1] + 1))
+    assert str(compute_cid(different.to_bytes())) != str(compute_cid(a.to_bytes()))
+
+
+def test_parsing_non_canonical_json_reserializes_to_the_canonical_bytes() -> None:
+    canonical = make_model().to_bytes()
+    shuffled = dict(reversed(list(json.loads(canonical).items())))
+    pretty = json.dumps(shuffled, indent=4).encode()
+    assert pretty != canonical
+    parsed = ModelFile.parse(pretty)
+    assert parsed == make_model()
+    assert parsed.to_bytes() == canonical
+
+
+@pytest.mark.parametrize(("cls", "make"), [(ModelFile, make_model), (UpdatePayload, make_update)])
+def test_round_trip(cls, make) -> None:
+    original = make()
+    assert cls.parse(original.to_bytes(), expected_size=len(VALUES)) == original
+    assert cls.parse(original.to_bytes()).values == VALUES
+
+
+# --- commitments --------------------------------------------------------------------------------
+def test_update_commitment_is_the_poseidon_commitment_of_its_values() -> None:
+    assert make_update().commitment() == poseidon_commitment(VALUES)
+    assert make_update((1, 2, 3)).commitment() != make_update((1, 2, 4)).commitment()
+
+
+def test_model_commitment_is_the_keccak_model_commitment_of_its_values() -> None:
+    assert make_model().commitment() == model_commitment(VALUES)
+
+
+# --- strict parsing -----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b'{"format": "zkfl-model/v1", ', r"at 'file'.*Invalid JSON"),
+        (b"", r"at 'file'.*Invalid JSON"),
+        (b"[1, 2, 3]", r"at 'file'"),
+        (model_json() + b" trailing", r"at 'file'.*Invalid JSON"),
+        (b"\xff\xfe" + model_json(), r"at 'file'.*Invalid JSON"),
+        (model_json(model_kind="ml\udcff").replace(b"\\udcff", b"\xff"), r"at 'file'.*Invalid JSON.*unicode"),
+    ],
+    ids=["truncated", "empty", "not-an-object", "trailing-garbage", "non-utf8-prefix", "non-utf8-in-string"],
+)
+def test_parse_rejects_malformed_bytes(data: bytes, message: str) -> None:
+    with pytest.raises(ModelFileError, match=rf"model file is malformed {message}"):
+        ModelFile.parse(data)
+
+
+@pytest.mark.parametrize(
+    "token",
+    [b"NaN", b"Infinity", b"-Infinity", b"1.0", b"1.5", b"1e3", b"true", b"false", b'"7"', b"null"],
+)
+def test_parse_rejects_non_integer_values(token: bytes) -> None:
+    data = model_json(values=[1, 111111, 3]).replace(b"111111", token)
+    assert token in data
+    with pytest.raises(ModelFileError, match=r"at 'values\.1'.*valid integer"):
+        ModelFile.parse(data)
+    update = json.dumps({**UPDATE_FIELDS, "values": [1, 111111, 3]}).encode().replace(b"111111", token)
+    with pytest.raises(ModelFileError, match=r"update payload is malformed at 'values\.1'.*valid integer"):
+        UpdatePayload.parse(update)
+
+
+@pytest.mark.parametrize("field", ["num_features", "scale_bits"])
+@pytest.mark.parametrize("bad", [True, 13.0, "13", None])
+def test_parse_rejects_non_integer_header_fields(field: str, bad: object) -> None:
+    with pytest.raises(ModelFileError, match=rf"at '{field}'.*valid integer"):
+        ModelFile.parse(model_json(**{field: bad}))
+
+
+@pytest.mark.parametrize("field", ["format", "model_kind", "num_features", "scale_bits", "values"])
+def test_parse_rejects_missing_fields(field: str) -> None:
+    doc = {**MODEL_FIELDS, "values": list(VALUES)}
+    del doc[field]
+    with pytest.raises(ModelFileError, match=rf"at '{field}'.*[Ff]ield required"):
+        ModelFile.parse(json.dumps(doc).encode())
+
+
+@pytest.mark.parametrize("field", ["format", "round_id", "hospital", "sample_count", "scale_bits", "values"])
+def test_update_parse_rejects_missing_fields(field: str) -> None:
+    doc = {**UPDATE_FIELDS, "values": list(VALUES)}
+    del doc[field]
+    with pytest.raises(ModelFileError, match=rf"at '{field}'.*[Ff]ield required"):
+        UpdatePayload.parse(json.dumps(doc).encode())
+
+
+def test_parse_rejects_extra_fields() -> None:
+    with pytest.raises(ModelFileError, match=r"at 'salt'.*Extra inputs are not permitted"):
+        ModelFile.parse(model_json(salt=1))
+    doc = {**UPDATE_FIELDS, "values": [1], "note": "hi"}
+    with pytest.raises(ModelFileError, match=r"at 'note'.*Extra inputs"):
+        UpdatePayload.parse(json.dumps(doc).encode())
+
+
+@pytest.mark.parametrize("tag", ["zkfl-update/v1", "zkfl-model/v2", "", "ZKFL-MODEL/V1"])
+def test_parse_rejects_a_wrong_format_tag(tag: str) -> None:
+    with pytest.raises(ModelFileError, match=r"at 'format'.*zkfl-model/v1"):
+        ModelFile.parse(model_json(format=tag))
+
+
+def test_an_update_is_not_a_model_file_and_vice_versa() -> None:
+    with pytest.raises(ModelFileError, match="at 'format'"):
+        ModelFile.parse(make_update().to_bytes())
+    with pytest.raises(ModelFileError, match="at 'format'"):
+        UpdatePayload.parse(make_model().to_bytes())
+
+
+@pytest.mark.parametrize("bad", [MAX_MODEL_VALUE, -MAX_MODEL_VALUE, 10**80, -(10**80)])
+def test_parse_rejects_out_of_range_model_values(bad: int) -> None:
+    with pytest.raises(ModelFileError, match=rf"values\[2\] = {bad} is outside the allowed range"):
+        ModelFile.parse(model_json(values=[0, 1, bad]))
+
+
+@pytest.mark.parametrize("bad", [MAX_QUANTIZED, -MAX_QUANTIZED, 10**80, -(10**80)])
+def test_parse_rejects_out_of_range_update_values(bad: int) -> None:
+    with pytest.raises(ModelFileError, match=rf"values\[2\] = {bad} is outside the allowed range"):
+        UpdatePayload.parse(json.dumps({**UPDATE_FIELDS, "values": [0, 1, bad]}).encode())
+
+
+def test_values_at_the_range_limits_are_accepted() -> None:
+    # A proven average may exceed the update bound slightly (weights round to a sum just above 2^s).
+    model_edge = [MAX_MODEL_VALUE - 1, -(MAX_MODEL_VALUE - 1)]
+    assert ModelFile.parse(model_json(values=model_edge)).values == tuple(model_edge)
+    update_edge = [MAX_QUANTIZED - 1, -(MAX_QUANTIZED - 1)]
+    update = json.dumps({**UPDATE_FIELDS, "values": update_edge}).encode()
+    assert UpdatePayload.parse(update).values == tuple(update_edge)
+
+
+def test_constructing_out_of_range_values_fails_too() -> None:
+    with pytest.raises(ValueError, match="outside the allowed range"):
+        make_model((MAX_MODEL_VALUE,))
+
+
+def test_parse_rejects_the_wrong_expected_size() -> None:
+    with pytest.raises(ModelFileError, match=rf"model file has {len(VALUES)} values, the circuit expects 31"):
+        ModelFile.parse(make_model().to_bytes(), expected_size=31)
+    with pytest.raises(ModelFileError, match=rf"update has {len(VALUES)} values, the circuit expects 6"):
+        UpdatePayload.parse(make_update().to_bytes(), expected_size=len(VALUES) - 1)
+
+
+def test_values_must_be_an_array() -> None:
+    with pytest.raises(ModelFileError, match=r"at 'values'.*array"):
+        ModelFile.parse(model_json(values={"0": 1}))
+
+
+def test_a_proven_average_of_extreme_updates_still_makes_a_model_file() -> None:
+    # Counts [1, 1, 1] round each weight up to 2731/8192: the weights sum to 8193 > 2^13, so the
+    # average of updates at the update bound lands just above that bound. It must still be publishable.
+    from zkfl_dapp.aggregation import fedavg_quantized, normalized_weights
+
+    top = (MAX_QUANTIZED - 1,) * 3
+    avg = fedavg_quantized([top, top, top], normalized_weights([1, 1, 1], 13), 13)
+    assert max(avg) >= MAX_QUANTIZED
+    assert make_model(avg).values == avg

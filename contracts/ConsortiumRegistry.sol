@@ -91,6 +91,11 @@ contract ConsortiumRegistry is IConsortiumRegistry {
     }
 
     /// @inheritdoc IConsortiumRegistry
+    function isAuditor(address account) external view returns (bool) {
+        return _roles[account] == Role.Auditor;
+    }
+
+    /// @inheritdoc IConsortiumRegistry
     function aggregator() external view returns (address) {
         return _aggregator;
     }

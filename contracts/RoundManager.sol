@@ -26,6 +26,7 @@ contract RoundManager is IRoundManager {
     /// @notice Poseidon hash of an all-zero update: the commitment an empty or excluded slot must carry.
     uint256 public immutable emptySlotCommitment;
 
+    string private _circuitCid;
     uint256 private _currentRoundId;
     uint256 private _modelCommitment;
     string private _modelCid;
@@ -42,7 +43,8 @@ contract RoundManager is IRoundManager {
         uint256 weightScaleBits_,
         uint256 emptySlotCommitment_,
         uint256 genesisModelCommitment,
-        string memory genesisModelCid
+        string memory genesisModelCid,
+        string memory circuitCid_
     ) {
         registry = registry_;
         verifier = verifier_;
@@ -52,6 +54,8 @@ contract RoundManager is IRoundManager {
         emptySlotCommitment = emptySlotCommitment_;
         _modelCommitment = genesisModelCommitment;
         _modelCid = genesisModelCid;
+        _circuitCid = circuitCid_;
+        emit CircuitPublished(circuitCid_);
     }
 
     /// @inheritdoc IRoundManager
@@ -105,28 +109,20 @@ contract RoundManager is IRoundManager {
         bytes calldata proof,
         uint256[] calldata instances,
         string calldata newModelCid,
+        string calldata proofCid,
         uint256 excludedMask
     ) external {
-        if (msg.sender != registry.aggregator()) revert RoundManagerNotAggregator(msg.sender);
+        uint32 quorum = _checkFinalizable(roundId);
+        if (bytes(newModelCid).length == 0 || bytes(proofCid).length == 0) revert RoundManagerEmptyCid();
+        uint256 included = _checkInstances(roundId, quorum, instances, excludedMask);
+        _verify(roundId, proof, instances);
+
         RoundInfo storage r = _rounds[roundId];
-        if (r.phase != Phase.Open) revert RoundManagerWrongPhase(roundId, Phase.Open, r.phase);
-        if (bytes(newModelCid).length == 0) revert RoundManagerEmptyCid();
-        uint256 expectedSubmissions = registry.hospitalCount();
-        if (expectedSubmissions > slots) expectedSubmissions = slots;
-        if (r.submissionCount < expectedSubmissions && block.timestamp <= r.deadline) {
-            revert RoundManagerDeadlineNotReached(roundId, r.deadline, block.timestamp);
-        }
-
-        uint256 included = _checkInstances(roundId, r.quorum, instances, excludedMask);
-        // The generated verifier returns false or reverts (without data) on an invalid proof: both reject.
-        try verifier.verifyProof(proof, instances) returns (bool ok) {
-            if (!ok) revert RoundManagerProofRejected(roundId);
-        } catch {
-            revert RoundManagerProofRejected(roundId);
-        }
-
+        r.newModelCid = newModelCid;
+        r.proofCid = proofCid;
+        r.proofHash = keccak256(proof);
         uint256 commitment = uint256(keccak256(abi.encodePacked(instances[slots + 1:slots + 1 + modelSize])));
-        _finalize(roundId, commitment, newModelCid, keccak256(proof), included, excludedMask);
+        _finalize(roundId, commitment, included, excludedMask);
     }
 
     /// @inheritdoc IRoundManager
@@ -138,6 +134,27 @@ contract RoundManager is IRoundManager {
 
         r.phase = Phase.Aborted;
         emit RoundAborted(roundId, r.submissionCount, msg.sender);
+    }
+
+    /// @inheritdoc IRoundManager
+    function recordAudit(uint256 roundId, bool passed, string calldata reportCid) external {
+        if (!registry.isAuditor(msg.sender)) revert RoundManagerNotAuditor(msg.sender);
+        _requireClosed(roundId);
+        if (bytes(reportCid).length == 0) revert RoundManagerEmptyCid();
+        emit AuditRecorded(roundId, msg.sender, passed, reportCid);
+    }
+
+    /// @inheritdoc IRoundManager
+    function publishRoundReport(uint256 roundId, string calldata reportCid) external {
+        if (msg.sender != registry.admin()) revert RoundManagerNotAdmin(msg.sender);
+        _requireClosed(roundId);
+        if (bytes(reportCid).length == 0) revert RoundManagerEmptyCid();
+        emit RoundReportPublished(roundId, reportCid);
+    }
+
+    /// @inheritdoc IRoundManager
+    function circuitCid() external view returns (string memory) {
+        return _circuitCid;
     }
 
     /// @inheritdoc IRoundManager
@@ -163,6 +180,33 @@ contract RoundManager is IRoundManager {
     /// @inheritdoc IRoundManager
     function expectedWeights(uint256 roundId, uint256 excludedMask) external view returns (uint256[] memory) {
         return _expectedWeights(roundId, excludedMask);
+    }
+
+    /// @dev Caller, phase and timing checks of a finalization; returns the round's quorum.
+    function _checkFinalizable(uint256 roundId) internal view returns (uint32) {
+        if (msg.sender != registry.aggregator()) revert RoundManagerNotAggregator(msg.sender);
+        RoundInfo storage r = _rounds[roundId];
+        if (r.phase != Phase.Open) revert RoundManagerWrongPhase(roundId, Phase.Open, r.phase);
+        uint256 expectedSubmissions = registry.hospitalCount();
+        if (expectedSubmissions > slots) expectedSubmissions = slots;
+        if (r.submissionCount < expectedSubmissions && block.timestamp <= r.deadline) {
+            revert RoundManagerDeadlineNotReached(roundId, r.deadline, block.timestamp);
+        }
+        return r.quorum;
+    }
+
+    /// @dev The generated verifier returns false or reverts (without data) on an invalid proof: both reject.
+    function _verify(uint256 roundId, bytes calldata proof, uint256[] calldata instances) internal {
+        try verifier.verifyProof(proof, instances) returns (bool ok) {
+            if (!ok) revert RoundManagerProofRejected(roundId);
+        } catch {
+            revert RoundManagerProofRejected(roundId);
+        }
+    }
+
+    function _requireClosed(uint256 roundId) internal view {
+        Phase phase = _rounds[roundId].phase;
+        if (phase != Phase.Finalized && phase != Phase.Aborted) revert RoundManagerRoundNotClosed(roundId, phase);
     }
 
     /// @dev w_i = round_half_up(n_i * 2^scale / total) over included slots; zero for excluded or empty slots.
@@ -211,22 +255,13 @@ contract RoundManager is IRoundManager {
         }
     }
 
-    /// @dev Effects and events of a successful finalization.
-    function _finalize(
-        uint256 roundId,
-        uint256 commitment,
-        string calldata newModelCid,
-        bytes32 proofHash,
-        uint256 included,
-        uint256 excludedMask
-    ) internal {
+    /// @dev Effects and events of a successful finalization (CIDs and proof hash are already stored).
+    function _finalize(uint256 roundId, uint256 commitment, uint256 included, uint256 excludedMask) internal {
         RoundInfo storage r = _rounds[roundId];
         r.phase = Phase.Finalized;
         r.newModelCommitment = commitment;
-        r.newModelCid = newModelCid;
-        r.proofHash = proofHash;
         _modelCommitment = commitment;
-        _modelCid = newModelCid;
+        _modelCid = r.newModelCid;
 
         Submission[] storage subs = _submissions[roundId];
         uint256 totalSamples = 0;
@@ -237,6 +272,6 @@ contract RoundManager is IRoundManager {
                 totalSamples += subs[i].sampleCount;
             }
         }
-        emit RoundFinalized(roundId, commitment, newModelCid, proofHash, included, totalSamples);
+        emit RoundFinalized(roundId, commitment, r.newModelCid, r.proofHash, r.proofCid, included, totalSamples);
     }
 }

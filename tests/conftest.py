@@ -28,6 +28,7 @@ from zkfl_dapp.quantization import poseidon_commitment, quantize
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = AggregationCircuitSpec(slots=5, model_size=31, scale_bits=13)
 GENESIS_CID = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"
+CIRCUIT_CID = "bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -84,6 +85,7 @@ def deployment(circuit, admin, aggregator, hospitals, auditor, empty_slot_commit
         empty_slot_commitment=empty_slot_commitment,
         genesis_commitment=123,
         genesis_cid=GENESIS_CID,
+        circuit_cid=CIRCUIT_CID,
     )
     dep.registry.admitMember(aggregator, int(Role.AGGREGATOR), "enclave", sender=admin)
     dep.registry.admitMember(auditor, int(Role.AUDITOR), "regulator", sender=admin)

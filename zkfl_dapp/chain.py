@@ -85,8 +85,12 @@ def deploy_contracts(
     empty_slot_commitment: int,
     genesis_commitment: int,
     genesis_cid: str,
+    circuit_cid: str,
 ) -> Deployment:
-    """Deploy registry, verifier and round manager; ``admin`` becomes the consortium admin."""
+    """Deploy registry, verifier and round manager; ``admin`` becomes the consortium admin.
+
+    ``circuit_cid`` is the CID of the circuit's published artifact manifest (see zkfl_dapp.publication).
+    """
     registry = project.ConsortiumRegistry.deploy(admin.address, sender=admin)
     verifier = project.AggregationVerifier.deploy(sender=admin)
     round_manager = project.RoundManager.deploy(
@@ -98,6 +102,7 @@ def deploy_contracts(
         empty_slot_commitment,
         genesis_commitment,
         genesis_cid,
+        circuit_cid,
         sender=admin,
     )
     return Deployment(registry=registry, round_manager=round_manager, verifier=verifier)

@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     admin_alias: str | None = None
     aggregator_alias: str | None = None
     hospital_aliases: str | None = Field(None, description="comma-separated, one per hospital")
+    auditor_alias: str | None = None
 
     def account_aliases(self) -> tuple[str, str, list[str]] | None:
         """The configured (admin, aggregator, hospitals) aliases, or None when not all are set."""

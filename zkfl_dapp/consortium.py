@@ -32,6 +32,7 @@ from zkfl_dapp.exceptions import ChainError, ConfigError
 from zkfl_dapp.formats import ModelFile
 from zkfl_dapp.hospital import HospitalClient, PreparedUpdate, fetch_enclave_key, fetch_global_model
 from zkfl_dapp.model import ModelSpec, accuracy, num_params
+from zkfl_dapp.publication import publish_circuit
 from zkfl_dapp.quantization import dequantize, poseidon_commitment, quantize
 from zkfl_dapp.storage import Storage
 from zkfl_dapp.training import TrainConfig, fedavg_float, train_local
@@ -50,6 +51,7 @@ class Roles:
     admin: Any
     aggregator: Any
     hospitals: tuple[Any, ...]
+    auditor: Any | None = None  # admitted as the consortium's auditor when given
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ class RoundReport:
     model_cid: str
     model_commitment: str
     proof_bytes: int
+    proof_cid: str
     wall_seconds: float
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -174,7 +177,8 @@ class Consortium:
             values=quantize(spec.initial_params(settings.seed), settings.scale_bits),
         )
         genesis_cid = str(storage.put(genesis.to_bytes()))
-        progress(f"deploying contracts (genesis model {genesis_cid})")
+        circuit_cid = publish_circuit(artifacts, storage)
+        progress(f"deploying contracts (genesis model {genesis_cid}, circuit manifest {circuit_cid})")
         deployment = deploy_contracts(
             project,
             roles.admin,
@@ -184,11 +188,14 @@ class Consortium:
             empty_slot_commitment=poseidon_commitment((0,) * artifacts.spec.model_size),
             genesis_commitment=genesis.commitment(),
             genesis_cid=genesis_cid,
+            circuit_cid=circuit_cid,
         )
         registry = deployment.registry
         registry.admitMember(roles.aggregator, int(Role.AGGREGATOR), "aggregator-enclave", sender=roles.admin)
         for i, acct in enumerate(roles.hospitals):
             registry.admitMember(acct, int(Role.HOSPITAL), f"hospital-{i}", sender=roles.admin)
+        if roles.auditor is not None:
+            registry.admitMember(roles.auditor, int(Role.AUDITOR), "auditor-0", sender=roles.admin)
         key_pair = EnclaveKeyPair.generate()
         settings.enclave_key_file.parent.mkdir(parents=True, exist_ok=True)
         save_key_pair(key_pair, settings.enclave_key_file)
@@ -297,8 +304,12 @@ class Consortium:
             model_cid=final.model_cid,
             model_commitment=hex(final.model.commitment()),
             proof_bytes=len(final.proof.proof),
+            proof_cid=final.proof_cid,
             wall_seconds=time.perf_counter() - started,
         )
         self.settings.reports_dir.mkdir(parents=True, exist_ok=True)
         (self.settings.reports_dir / f"round-{round_id}.json").write_text(report.to_json())
+        # Publish the evaluation (held-out accuracy, timings, gas) for the audit trail and the web UI.
+        report_cid = str(self.storage.put(report.to_json().encode()))
+        self.deployment.round_manager.publishRoundReport(round_id, report_cid, sender=self.roles.admin)
         return report

@@ -56,6 +56,7 @@ class Finalization:
     model: ModelFile
     model_cid: str
     proof: AggregationProof
+    proof_cid: str
     excluded_mask: int
     tx_hash: str
     gas_used: int
@@ -149,10 +150,12 @@ class AggregatorEnclave:
         outcomes = self.open_submissions(round_manager, round_id)
         info = round_manager.getRound(round_id)
         proof, mask = self.aggregate(round_id, outcomes, int(info.quorum))
+        proof_file = self.workdir / f"round-{round_id}" / "proof.json"
         t0 = time.perf_counter()
-        if not verify_offchain(self.artifacts, self.workdir / f"round-{round_id}" / "proof.json"):
+        if not verify_offchain(self.artifacts, proof_file):
             raise CircuitError(f"round {round_id}: the proof does not verify off-chain")
         verify_seconds = time.perf_counter() - t0
+        proof_cid = str(self.storage.put(proof_file.read_bytes()))
         model = ModelFile(
             model_kind=self.spec.kind,
             num_features=self.spec.num_features,
@@ -161,7 +164,7 @@ class AggregatorEnclave:
         )
         model_cid = str(self.storage.put(model.to_bytes()))
         receipt = round_manager.finalizeRound(
-            round_id, proof.proof, list(proof.instances), model_cid, mask, sender=self.account
+            round_id, proof.proof, list(proof.instances), model_cid, proof_cid, mask, sender=self.account
         )
         return Finalization(
             round_id=round_id,
@@ -169,6 +172,7 @@ class AggregatorEnclave:
             model=model,
             model_cid=model_cid,
             proof=proof,
+            proof_cid=proof_cid,
             excluded_mask=mask,
             tx_hash=str(receipt.txn_hash),
             gas_used=int(receipt.gas_used),

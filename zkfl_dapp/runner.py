@@ -68,9 +68,10 @@ def _roles(settings: Settings, local: bool) -> Roles:
 
     if local:
         accts = ape.accounts.test_accounts
-        if len(accts) < settings.hospitals + 2:
-            raise ConfigError(f"need {settings.hospitals + 2} test accounts, ape has {len(accts)}")
-        return Roles(accts[0], accts[1], tuple(accts[2 : 2 + settings.hospitals]))
+        if len(accts) < settings.hospitals + 3:
+            raise ConfigError(f"need {settings.hospitals + 3} test accounts, ape has {len(accts)}")
+        n = settings.hospitals
+        return Roles(accts[0], accts[1], tuple(accts[2 : 2 + n]), auditor=accts[2 + n])
     aliases = settings.account_aliases()
     if aliases is None:
         raise ConfigError(
@@ -78,9 +79,9 @@ def _roles(settings: Settings, local: bool) -> Roles:
             "(comma-separated) to ape account aliases (`ape accounts list`)"
         )
     admin, aggregator, hospitals = aliases
-    return Roles(
-        ape.accounts.load(admin), ape.accounts.load(aggregator), tuple(ape.accounts.load(a) for a in hospitals)
-    )
+    auditor = ape.accounts.load(settings.auditor_alias) if settings.auditor_alias else None
+    hospital_accounts = tuple(ape.accounts.load(a) for a in hospitals)
+    return Roles(ape.accounts.load(admin), ape.accounts.load(aggregator), hospital_accounts, auditor)
 
 
 @contextlib.contextmanager

@@ -61,6 +61,9 @@ interface IConsortiumRegistry {
     /// @notice Whether `account` is a member hospital.
     function isHospital(address account) external view returns (bool);
 
+    /// @notice Whether `account` is a registered auditor.
+    function isAuditor(address account) external view returns (bool);
+
     /// @notice The registered aggregator, or the zero address.
     function aggregator() external view returns (address);
 

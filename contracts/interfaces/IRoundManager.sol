@@ -31,6 +31,7 @@ interface IRoundManager {
         uint256 newModelCommitment;
         string newModelCid;
         bytes32 proofHash;
+        string proofCid;
     }
 
     /// @notice One hospital's submission in a round.
@@ -76,9 +77,17 @@ interface IRoundManager {
     error RoundManagerInstanceMismatch(uint256 roundId, uint256 index, uint256 expected, uint256 actual);
     /// @notice The verifier contract rejected the proof.
     error RoundManagerProofRejected(uint256 roundId);
-    /// @notice The new model's CID is empty.
+    /// @notice A CID argument is empty.
     error RoundManagerEmptyCid();
+    /// @notice The caller is not a registered auditor.
+    error RoundManagerNotAuditor(address caller);
+    /// @notice The round is neither finalized nor aborted yet.
+    error RoundManagerRoundNotClosed(uint256 roundId, Phase actual);
 
+    /// @notice The aggregation circuit's public artifacts (verifying key, settings, SRS, verifier source,
+    /// with their SHA-256) are described by the JSON manifest stored under `circuitCid`. Emitted once, at
+    /// deployment: auditors re-verify every proof from these files and the chain alone.
+    event CircuitPublished(string circuitCid);
     /// @notice A round opened on top of the current global model.
     event RoundOpened(
         uint256 indexed roundId, uint256 prevModelCommitment, string prevModelCid, uint64 deadline, uint32 quorum
@@ -95,17 +104,23 @@ interface IRoundManager {
     /// @notice The aggregator left a submitted update out of the aggregate (for example: its content did
     /// not match its commitment); it carries zero weight in the proof.
     event UpdateExcluded(uint256 indexed roundId, address indexed hospital, uint256 slot);
-    /// @notice The round closed with a proven aggregate: the new global model and the proof's hash.
+    /// @notice The round closed with a proven aggregate: the new global model, the proof's hash and the CID
+    /// of the ezkl proof file (the same bytes as in this transaction's calldata).
     event RoundFinalized(
         uint256 indexed roundId,
         uint256 newModelCommitment,
         string newModelCid,
         bytes32 proofHash,
+        string proofCid,
         uint256 includedCount,
         uint256 totalSamples
     );
     /// @notice The round closed without a new model; the previous global model stays current.
     event RoundAborted(uint256 indexed roundId, uint256 submissionCount, address indexed by);
+    /// @notice An auditor re-verified a closed round from public data; the report is stored under `reportCid`.
+    event AuditRecorded(uint256 indexed roundId, address indexed auditor, bool passed, string reportCid);
+    /// @notice The admin published the round's evaluation report (e.g. held-out accuracy) under `reportCid`.
+    event RoundReportPublished(uint256 indexed roundId, string reportCid);
 
     /// @notice Open a new round on top of the current global model. Admin only; no other round may be open.
     /// @return roundId the new round's id (ids start at 1)
@@ -119,17 +134,28 @@ interface IRoundManager {
     /// instances equal this round's commitments and weights (see the layout above) and the verifier
     /// accepts the proof. `excludedMask` bit i leaves slot i out (zero weight, empty-slot commitment).
     /// Allowed once every member hospital (up to the slot count) submitted, or after the deadline.
+    /// `proofCid` names the ezkl proof file published for auditors.
     function finalizeRound(
         uint256 roundId,
         bytes calldata proof,
         uint256[] calldata instances,
         string calldata newModelCid,
+        string calldata proofCid,
         uint256 excludedMask
     ) external;
 
     /// @notice Abort an open round after its deadline. Anyone may abort a round that missed its quorum;
     /// the admin may abort any round past its deadline (for example when the aggregator is unavailable).
     function abortRound(uint256 roundId) external;
+
+    /// @notice Record an audit verdict for a finalized or aborted round. Registered auditors only.
+    function recordAudit(uint256 roundId, bool passed, string calldata reportCid) external;
+
+    /// @notice Publish the round's evaluation report. Admin only, for a finalized or aborted round.
+    function publishRoundReport(uint256 roundId, string calldata reportCid) external;
+
+    /// @notice The CID of the aggregation circuit's artifact manifest (see `CircuitPublished`).
+    function circuitCid() external view returns (string memory);
 
     /// @notice The id of the latest round (0 before the first).
     function currentRoundId() external view returns (uint256);

@@ -96,3 +96,8 @@ def test_transferAdmin_movesRightsAndEmits(deployment, admin, auditor):
     assert event.previousAdmin == admin.address and event.newAdmin == auditor.address
     with ape.reverts(reg.RegistryNotAdmin, caller=admin.address):
         reg.transferAdmin(admin, sender=admin)
+
+
+def test_isAuditor_onlyForAuditors(deployment, auditor, hospitals, outsider):
+    reg = deployment.registry
+    assert reg.isAuditor(auditor) and not reg.isAuditor(hospitals[0]) and not reg.isAuditor(outsider)

@@ -10,13 +10,14 @@ import ape
 import pytest
 from eth_utils import keccak
 
-from tests.conftest import GENESIS_CID, SPEC, make_updates
+from tests.conftest import CIRCUIT_CID, GENESIS_CID, SPEC, make_updates
 from zkfl_dapp.aggregation import fedavg_quantized, normalized_weights
 from zkfl_dapp.chain import Phase, Role
 from zkfl_dapp.quantization import FIELD_MODULUS, from_field, model_commitment, poseidon_commitment
 
 COUNTS = [50, 60, 70, 80, 90]
 NEW_CID = "bafkreibm6jg3ux5qumhcn2b3flc3tyu6dmlb4xa7u5bf44yegnrjhc4yeq"
+PROOF_CID = "bafkreiabcproofcidforthetestsonlyaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 WEIGHTS_AT = SPEC.slots + 1 + SPEC.model_size  # index of the first public weight
 
 
@@ -164,18 +165,19 @@ def test_finalizeRound_acceptsProofBoundToCommitments(deployment, admin, aggrega
     proof = prove(updates, COUNTS)
     assert list(rm.expectedWeights(1, 0)) == list(normalized_weights(COUNTS, SPEC.scale_bits))
 
-    tx = rm.finalizeRound(1, proof.proof, list(proof.instances), NEW_CID, 0, sender=aggregator)
+    tx = rm.finalizeRound(1, proof.proof, list(proof.instances), NEW_CID, PROOF_CID, 0, sender=aggregator)
 
     expected_model = fedavg_quantized(updates, normalized_weights(COUNTS, SPEC.scale_bits), SPEC.scale_bits)
     assert tuple(from_field(v) for v in proof.model_values(SPEC)) == expected_model
     info = rm.getRound(1)
     assert info.phase == Phase.FINALIZED
     assert info.newModelCommitment == model_commitment(expected_model)
-    assert info.newModelCid == NEW_CID and info.proofHash == keccak(proof.proof)
+    assert info.newModelCid == NEW_CID and info.proofHash == keccak(proof.proof) and info.proofCid == PROOF_CID
     assert rm.currentModel() == (model_commitment(expected_model), NEW_CID)
     (event,) = tx.events.filter(rm.RoundFinalized)
     assert event.roundId == 1 and event.newModelCommitment == model_commitment(expected_model)
     assert event.includedCount == 5 and event.totalSamples == sum(COUNTS)
+    assert event.proofCid == PROOF_CID and event.proofHash == keccak(proof.proof)
     assert tx.gas_used < 1_500_000
 
 
@@ -185,7 +187,7 @@ def test_finalizeRound_revertsWhen_notAggregator(deployment, admin, hospitals, c
     proof = prove(updates, COUNTS)
     for caller in (admin, hospitals[0]):
         with ape.reverts(deployment.round_manager.RoundManagerNotAggregator, caller=caller.address):
-            deployment.round_manager.finalizeRound(1, proof.proof, list(proof.instances), NEW_CID, 0, sender=caller)
+            deployment.round_manager.finalizeRound(1, proof.proof, list(proof.instances), NEW_CID, PROOF_CID, 0, sender=caller)
 
 
 def test_finalizeRound_revertsWhen_twice(deployment, admin, aggregator, hospitals, chain, updates, prove):
@@ -193,13 +195,13 @@ def test_finalizeRound_revertsWhen_twice(deployment, admin, aggregator, hospital
     open_round(deployment, admin, chain)
     submit_all(deployment, 1, hospitals, updates, COUNTS)
     proof = prove(updates, COUNTS)
-    rm.finalizeRound(1, proof.proof, list(proof.instances), NEW_CID, 0, sender=aggregator)
+    rm.finalizeRound(1, proof.proof, list(proof.instances), NEW_CID, PROOF_CID, 0, sender=aggregator)
     with ape.reverts(rm.RoundManagerWrongPhase, roundId=1, expected=Phase.OPEN, actual=Phase.FINALIZED):
-        rm.finalizeRound(1, proof.proof, list(proof.instances), NEW_CID, 0, sender=aggregator)
+        rm.finalizeRound(1, proof.proof, list(proof.instances), NEW_CID, PROOF_CID, 0, sender=aggregator)
 
 
 def _attempt(dep, aggregator, proof_bytes, instances, mask=0):
-    return dep.round_manager.finalizeRound(1, proof_bytes, list(instances), NEW_CID, mask, sender=aggregator)
+    return dep.round_manager.finalizeRound(1, proof_bytes, list(instances), NEW_CID, PROOF_CID, mask, sender=aggregator)
 
 
 @pytest.fixture
@@ -269,13 +271,13 @@ def test_finalizeRound_revertsWhen_proofReplayedFromEarlierRound(
     open_round(deployment, admin, chain)
     submit_all(deployment, 1, hospitals, updates, COUNTS)
     old = prove(updates, COUNTS)
-    rm.finalizeRound(1, old.proof, list(old.instances), NEW_CID, 0, sender=aggregator)
+    rm.finalizeRound(1, old.proof, list(old.instances), NEW_CID, PROOF_CID, 0, sender=aggregator)
 
     open_round(deployment, admin, chain)
     fresh = make_updates(seed=2, count=5)
     submit_all(deployment, 2, hospitals, fresh, COUNTS)
     with ape.reverts(rm.RoundManagerInstanceMismatch, roundId=2, index=0, actual=old.instances[0]):
-        rm.finalizeRound(2, old.proof, list(old.instances), NEW_CID, 0, sender=aggregator)
+        rm.finalizeRound(2, old.proof, list(old.instances), NEW_CID, PROOF_CID, 0, sender=aggregator)
 
 
 def test_finalizeRound_revertsWhen_membersMissingBeforeDeadline(deployment, admin, aggregator, hospitals, chain, updates, prove):
@@ -367,3 +369,62 @@ def test_abortRound_onlyAdminWhenQuorumMet(deployment, admin, hospitals, outside
         rm.abortRound(1, sender=outsider)
     rm.abortRound(1, sender=admin)
     assert rm.getRound(1).phase == Phase.ABORTED
+
+
+def test_finalizeRound_revertsWhen_proofCidEmpty(full_round, aggregator):
+    dep, proof = full_round
+    with ape.reverts(dep.round_manager.RoundManagerEmptyCid):
+        dep.round_manager.finalizeRound(1, proof.proof, list(proof.instances), NEW_CID, "", 0, sender=aggregator)
+
+
+# --- publication and audit receipts ------------------------------------------------------------
+
+
+def test_constructor_publishesCircuitManifest(deployment):
+    rm = deployment.round_manager
+    assert rm.circuitCid() == CIRCUIT_CID
+    (event,) = rm.CircuitPublished.query("*", start_block=0).itertuples()
+    assert event.event_arguments["circuitCid"] == CIRCUIT_CID
+
+
+@pytest.fixture
+def finalized_round(full_round, aggregator):
+    dep, proof = full_round
+    dep.round_manager.finalizeRound(1, proof.proof, list(proof.instances), NEW_CID, PROOF_CID, 0, sender=aggregator)
+    return dep
+
+
+def test_recordAudit_emitsReceipt(finalized_round, auditor):
+    rm = finalized_round.round_manager
+    tx = rm.recordAudit(1, True, "bafy-report", sender=auditor)
+    (event,) = tx.events.filter(rm.AuditRecorded)
+    assert event.roundId == 1 and event.auditor == auditor.address and int(event.passed) == 1
+    assert event.reportCid == "bafy-report"
+
+
+def test_recordAudit_revertsWhen_notAuditor(finalized_round, admin, hospitals):
+    for caller in (admin, hospitals[0]):
+        with ape.reverts(finalized_round.round_manager.RoundManagerNotAuditor, caller=caller.address):
+            finalized_round.round_manager.recordAudit(1, True, "bafy-report", sender=caller)
+
+
+def test_recordAudit_revertsWhen_roundNotClosed(deployment, admin, auditor, chain):
+    open_round(deployment, admin, chain)
+    with ape.reverts(deployment.round_manager.RoundManagerRoundNotClosed, roundId=1, actual=Phase.OPEN):
+        deployment.round_manager.recordAudit(1, False, "bafy-report", sender=auditor)
+
+
+def test_recordAudit_revertsWhen_reportCidEmpty(finalized_round, auditor):
+    with ape.reverts(finalized_round.round_manager.RoundManagerEmptyCid):
+        finalized_round.round_manager.recordAudit(1, True, "", sender=auditor)
+
+
+def test_publishRoundReport_adminOnlyAfterClose(finalized_round, admin, outsider):
+    rm = finalized_round.round_manager
+    tx = rm.publishRoundReport(1, "bafy-eval", sender=admin)
+    (event,) = tx.events.filter(rm.RoundReportPublished)
+    assert event.roundId == 1 and event.reportCid == "bafy-eval"
+    with ape.reverts(rm.RoundManagerNotAdmin, caller=outsider.address):
+        rm.publishRoundReport(1, "bafy-eval", sender=outsider)
+    with ape.reverts(rm.RoundManagerRoundNotClosed, roundId=2, actual=Phase.NONE):
+        rm.publishRoundReport(2, "bafy-eval", sender=admin)

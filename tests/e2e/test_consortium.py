@@ -26,9 +26,9 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def consortium(tmp_path, circuit, admin, aggregator, hospitals) -> Consortium:
+def consortium(tmp_path, circuit, admin, aggregator, hospitals, auditor) -> Consortium:
     settings = Settings(workdir=tmp_path / "consortium", hospitals=5, rounds=2)
-    roles = Roles(admin, aggregator, tuple(hospitals[:5]))
+    roles = Roles(admin, aggregator, tuple(hospitals[:5]), auditor)
     store = EmbeddedStore(settings.store_dir)
     return Consortium.bootstrap(settings, ape.project, ape.chain, roles, store, circuit)
 
@@ -50,10 +50,10 @@ def _honest(c: Consortium, round_id: int, model: ModelFile, key: bytes, skip: in
 
 @pytest.mark.parametrize("split", ["iid", "dirichlet"])
 def test_five_proven_rounds_stay_within_one_point_of_plain_fedavg(
-    split, tmp_path, circuit, admin, aggregator, hospitals
+    split, tmp_path, circuit, admin, aggregator, hospitals, auditor
 ):
     settings = Settings(workdir=tmp_path / "consortium", hospitals=5, split=split)
-    roles = Roles(admin, aggregator, tuple(hospitals[:5]))
+    roles = Roles(admin, aggregator, tuple(hospitals[:5]), auditor)
     c = Consortium.bootstrap(settings, ape.project, ape.chain, roles, EmbeddedStore(settings.store_dir), circuit)
     reports = [c.run_round() for _ in range(5)]
     assert all(abs(r.accuracy - r.baseline_accuracy) <= 0.01 for r in reports), [

@@ -1,0 +1,103 @@
+"""What the system publishes for auditors, and how to fetch it back and check it.
+
+At deployment the aggregation circuit's public artifacts (settings, verifying key, SRS, the verifier's
+Solidity source) go to the content store, described by a :class:`CircuitManifest` whose CID the
+RoundManager records (``CircuitPublished``). Every finalization publishes the ezkl proof file (its CID in
+``RoundFinalized``). With these and the chain, anyone can re-verify every round; no file from the
+aggregator's disk is needed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from zkfl_dapp.circuits import AggregationCircuitSpec, CircuitArtifacts
+from zkfl_dapp.exceptions import CommitmentMismatchError, ModelFileError
+from zkfl_dapp.storage import Storage
+
+
+class PublishedFile(BaseModel):
+    """One artifact in the store."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    cid: str
+    sha256: str
+    size: int
+
+
+class CircuitManifest(BaseModel):
+    """The public description of a deployed aggregation circuit."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    format: Literal["zkfl-circuit/v1"] = "zkfl-circuit/v1"
+    circuit: str
+    slots: int
+    model_size: int
+    scale_bits: int
+    ezkl_version: str
+    logrows: int
+    srs_kind: str
+    settings: PublishedFile
+    vk: PublishedFile
+    srs: PublishedFile
+    verifier_sol: PublishedFile
+
+    def spec(self) -> AggregationCircuitSpec:
+        return AggregationCircuitSpec(slots=self.slots, model_size=self.model_size, scale_bits=self.scale_bits)
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+    @classmethod
+    def parse(cls, data: bytes) -> CircuitManifest:
+        try:
+            return cls.model_validate_json(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "file"
+            raise ModelFileError(f"circuit manifest is malformed at '{where}': {first['msg']}") from exc
+
+
+def _publish(storage: Storage, path: Path) -> PublishedFile:
+    data = path.read_bytes()
+    return PublishedFile(cid=str(storage.put(data)), sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+
+
+def publish_circuit(art: CircuitArtifacts, storage: Storage) -> str:
+    """Store the circuit's public artifacts and their manifest; returns the manifest's CID."""
+    manifest = CircuitManifest(
+        circuit=art.spec.name,
+        slots=art.spec.slots,
+        model_size=art.spec.model_size,
+        scale_bits=art.spec.scale_bits,
+        ezkl_version=_ezkl_version(),
+        logrows=art.logrows,
+        srs_kind=art.srs_kind,
+        settings=_publish(storage, art.settings),
+        vk=_publish(storage, art.vk),
+        srs=_publish(storage, art.srs),
+        verifier_sol=_publish(storage, art.verifier_sol),
+    )
+    return str(storage.put(manifest.to_bytes()))
+
+
+def _ezkl_version() -> str:
+    from zkfl_dapp.circuits import EZKL_VERSION
+
+    return EZKL_VERSION
+
+
+def fetch_published(storage: Storage, item: PublishedFile, dest: Path) -> Path:
+    """Fetch one published artifact into ``dest``, checking its SHA-256 against the manifest."""
+    data = storage.get(item.cid)
+    if hashlib.sha256(data).hexdigest() != item.sha256:
+        raise CommitmentMismatchError(f"{item.cid}: content does not match the manifest's SHA-256")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_bytes(data)
+    return dest

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
@@ -33,6 +33,19 @@ def _check_values(values: Sequence[int], limit: int = MAX_QUANTIZED) -> Sequence
     return values
 
 
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def validate_json(cls: type[ModelT], data: bytes, *, what: str) -> ModelT:
+    """Strict JSON validation of ``data`` as ``cls``; any problem becomes a ModelFileError naming its place."""
+    try:
+        return cls.model_validate_json(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "file"
+        raise ModelFileError(f"{what} is malformed at '{where}': {first['msg']}") from exc
+
+
 class _CanonicalFile(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
@@ -42,12 +55,7 @@ class _CanonicalFile(BaseModel):
     @classmethod
     def from_bytes(cls, data: bytes, *, what: str) -> _CanonicalFile:
         # Strict JSON validation: NaN/Infinity, floats, bools and strings never pass as integers.
-        try:
-            parsed = cls.model_validate_json(data)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "file"
-            raise ModelFileError(f"{what} is malformed at '{where}': {first['msg']}") from exc
+        parsed = validate_json(cls, data, what=what)
         # The tag has a default for constructing files in code; a file read from outside must carry it.
         if "format" not in parsed.model_fields_set:
             raise ModelFileError(f"{what} is malformed at 'format': Field required (the format tag)")

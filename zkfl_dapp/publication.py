@@ -13,10 +13,11 @@ import hashlib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from zkfl_dapp.circuits import AggregationCircuitSpec, CircuitArtifacts
-from zkfl_dapp.exceptions import CommitmentMismatchError, ModelFileError
+from zkfl_dapp.circuits import EZKL_VERSION, AggregationCircuitSpec, CircuitArtifacts
+from zkfl_dapp.exceptions import CommitmentMismatchError
+from zkfl_dapp.formats import validate_json
 from zkfl_dapp.storage import Storage
 
 
@@ -56,12 +57,7 @@ class CircuitManifest(BaseModel):
 
     @classmethod
     def parse(cls, data: bytes) -> CircuitManifest:
-        try:
-            return cls.model_validate_json(data)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "file"
-            raise ModelFileError(f"circuit manifest is malformed at '{where}': {first['msg']}") from exc
+        return validate_json(cls, data, what="circuit manifest")
 
 
 def _publish(storage: Storage, path: Path) -> PublishedFile:
@@ -76,7 +72,7 @@ def publish_circuit(art: CircuitArtifacts, storage: Storage) -> str:
         slots=art.spec.slots,
         model_size=art.spec.model_size,
         scale_bits=art.spec.scale_bits,
-        ezkl_version=_ezkl_version(),
+        ezkl_version=EZKL_VERSION,
         logrows=art.logrows,
         srs_kind=art.srs_kind,
         settings=_publish(storage, art.settings),
@@ -85,12 +81,6 @@ def publish_circuit(art: CircuitArtifacts, storage: Storage) -> str:
         verifier_sol=_publish(storage, art.verifier_sol),
     )
     return str(storage.put(manifest.to_bytes()))
-
-
-def _ezkl_version() -> str:
-    from zkfl_dapp.circuits import EZKL_VERSION
-
-    return EZKL_VERSION
 
 
 def fetch_published(storage: Storage, item: PublishedFile, dest: Path) -> Path:

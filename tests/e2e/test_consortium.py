@@ -7,6 +7,7 @@ that update, say why, and the round must still finalize with a proof the contrac
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import ape
 import numpy as np
@@ -16,9 +17,10 @@ from zkfl_dapp.chain import Phase
 from zkfl_dapp.config import Settings
 from zkfl_dapp.consortium import Consortium, Roles
 from zkfl_dapp.crypto import associated_data, seal
+from zkfl_dapp.enclave import SlotOutcome
 from zkfl_dapp.exceptions import CommitmentMismatchError, ModelFileError, QuantizationError, RoundError
 from zkfl_dapp.formats import ModelFile, UpdatePayload
-from zkfl_dapp.hospital import fetch_enclave_key, fetch_global_model
+from zkfl_dapp.hospital import HospitalClient, PreparedUpdate, fetch_enclave_key, fetch_global_model
 from zkfl_dapp.quantization import quantize
 from zkfl_dapp.storage import EmbeddedStore
 
@@ -83,74 +85,69 @@ def test_only_ciphertext_leaves_a_hospital(consortium):
     assert stored.startswith(b"ZKFLENC1") and plaintext_values not in stored and b"sample_count" not in stored
 
 
-def test_enclave_excludes_update_not_matching_its_commitment(consortium):
-    c = consortium
+Forge = Callable[[Consortium, HospitalClient, PreparedUpdate, bytes], PreparedUpdate]
+
+
+def _round_with_one_cheat(c: Consortium, cheat_index: int, forge: Forge) -> SlotOutcome:
+    """Everyone submits honestly except ``cheat_index``, who submits ``forge(...)`` of its honest update.
+
+    The enclave must exclude exactly that submission and still finalize; returns its outcome.
+    """
     round_id, model, key = _open(c)
-    _honest(c, round_id, model, key, skip=2)
-    cheat = c.hospitals[2]
-    honest = cheat.prepare_update(round_id, model, key)
-    # Commit to the honest update but encrypt different values (AD bound to the submitted commitment).
-    forged = UpdatePayload(
-        round_id=round_id,
-        hospital=cheat.address,
-        sample_count=honest.sample_count,
-        scale_bits=13,
-        values=tuple(v + 100 for v in quantize(honest.local_params, 13)),
-    )
-    envelope = seal(key, forged.to_bytes(), associated_data(round_id, cheat.address, honest.commitment))
-    cid = str(c.storage.put(envelope))
-    cheat.submit(c.deployment.round_manager, dataclasses.replace(honest, cid=cid))
+    _honest(c, round_id, model, key, skip=cheat_index)
+    cheat = c.hospitals[cheat_index]
+    cheat.submit(c.deployment.round_manager, forge(c, cheat, cheat.prepare_update(round_id, model, key), key))
 
     final = c.enclave.finalize(c.deployment.round_manager, round_id)
 
     (bad,) = [o for o in final.outcomes if not o.included]
-    assert bad.hospital == cheat.address and "does not match its on-chain commitment" in bad.reason
-    assert final.excluded_mask == 1 << bad.slot
+    assert bad.hospital == cheat.address and final.excluded_mask == 1 << bad.slot
     assert c.deployment.round_manager.getRound(round_id).phase == Phase.FINALIZED
+    return bad
+
+
+def test_enclave_excludes_update_not_matching_its_commitment(consortium):
+    def commit_to_one_update_encrypt_another(c, cheat, honest, key):
+        forged = UpdatePayload(
+            round_id=honest.round_id,
+            hospital=cheat.address,
+            sample_count=honest.sample_count,
+            scale_bits=13,
+            values=tuple(v + 100 for v in quantize(honest.local_params, 13)),
+        )
+        ad = associated_data(honest.round_id, cheat.address, honest.commitment)  # AD bound to the commitment
+        return dataclasses.replace(honest, cid=str(c.storage.put(seal(key, forged.to_bytes(), ad))))
+
+    bad = _round_with_one_cheat(consortium, 2, commit_to_one_update_encrypt_another)
+    assert "does not match its on-chain commitment" in bad.reason
 
 
 def test_enclave_excludes_ciphertext_failing_authentication(consortium):
-    c = consortium
-    round_id, model, key = _open(c)
-    _honest(c, round_id, model, key, skip=4)
-    cheat = c.hospitals[4]
-    update = cheat.prepare_update(round_id, model, key)
-    envelope = bytearray(c.storage.get(update.cid))
-    envelope[-5] ^= 0xFF  # flipped bit in the AES-GCM body: a new, different file with its own CID
-    cid = str(c.storage.put(bytes(envelope)))
-    cheat.submit(c.deployment.round_manager, dataclasses.replace(update, cid=cid))
+    def flip_a_ciphertext_bit(c, cheat, honest, key):
+        envelope = bytearray(c.storage.get(honest.cid))
+        envelope[-5] ^= 0xFF  # in the AES-GCM body: a new, different file with its own CID
+        return dataclasses.replace(honest, cid=str(c.storage.put(bytes(envelope))))
 
-    final = c.enclave.finalize(c.deployment.round_manager, round_id)
-
-    (bad,) = [o for o in final.outcomes if not o.included]
-    assert bad.hospital == cheat.address and bad.reason.startswith("ciphertext rejected")
+    assert _round_with_one_cheat(consortium, 4, flip_a_ciphertext_bit).reason.startswith("ciphertext rejected")
 
 
 def test_enclave_excludes_update_replayed_from_another_round(consortium):
-    c = consortium
-    round_id, model, key = _open(c)
-    _honest(c, round_id, model, key, skip=1)
-    cheat = c.hospitals[1]
-    old = cheat.prepare_update(round_id + 7, model, key)  # sealed for another round
-    cheat.submit(c.deployment.round_manager, dataclasses.replace(old, round_id=round_id))
+    def replay_an_update_sealed_for_another_round(c, cheat, honest, key):
+        model = ModelFile.parse(c.storage.get(c.deployment.round_manager.currentModel()[1]))
+        old = cheat.prepare_update(honest.round_id + 7, model, key)
+        return dataclasses.replace(old, round_id=honest.round_id)
 
-    final = c.enclave.finalize(c.deployment.round_manager, round_id)
-    (bad,) = [o for o in final.outcomes if not o.included]
-    assert bad.hospital == cheat.address and bad.reason.startswith("ciphertext rejected")
+    bad = _round_with_one_cheat(consortium, 1, replay_an_update_sealed_for_another_round)
+    assert bad.reason.startswith("ciphertext rejected")
 
 
 def test_enclave_excludes_ciphertext_missing_from_store(consortium):
-    c = consortium
-    round_id, model, key = _open(c)
-    _honest(c, round_id, model, key, skip=0)
-    cheat = c.hospitals[0]
-    update = cheat.prepare_update(round_id, model, key)
-    missing = "bafkreibm6jg3ux5qumhcn2b3flc3tyu6dmlb4xa7u5bf44yegnrjhc4yeq"
-    cheat.submit(c.deployment.round_manager, dataclasses.replace(update, cid=missing))
+    def point_at_content_nobody_stored(c, cheat, honest, key):
+        return dataclasses.replace(honest, cid="bafkreibm6jg3ux5qumhcn2b3flc3tyu6dmlb4xa7u5bf44yegnrjhc4yeq")
 
-    final = c.enclave.finalize(c.deployment.round_manager, round_id)
-    (bad,) = [o for o in final.outcomes if not o.included]
-    assert bad.reason.startswith("ciphertext unavailable")
+    assert _round_with_one_cheat(consortium, 0, point_at_content_nobody_stored).reason.startswith(
+        "ciphertext unavailable"
+    )
 
 
 def test_quorum_missed_round_is_not_proven_and_can_be_aborted(consortium):

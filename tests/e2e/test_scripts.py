@@ -60,3 +60,13 @@ def test_round_without_deployment_fails_with_clear_error(tmp_path):
 def test_demo_rejects_malformed_dropout(tmp_path):
     result = _ape_run("demo", "--workdir", str(tmp_path / "w"), "--dropout", "four")
     assert result.returncode != 0 and "ROUND:HOSPITAL" in result.stderr
+
+
+def test_deploy_with_unreachable_kubo_node_fails_with_clear_error(tmp_path):
+    dead_api = f"http://127.0.0.1:{_free_port()}"
+    result = _ape_run(
+        "deploy", "--workdir", str(tmp_path / "w"), "--anvil-port", str(_free_port()),
+        "--storage", "kubo", "--kubo-api-url", dead_api,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "StorageError" in result.stderr and dead_api in result.stderr and "Traceback" not in result.stderr

@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export SOLCX_BINARY_PATH := $(CURDIR)/.toolchain/solcx
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install solc-shim circuits demo test test-fast bench lint clean
+.PHONY: install solc-shim frontend browser circuits demo test test-fast bench lint clean
 .DEFAULT_GOAL := demo
 
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -31,7 +31,17 @@ node_modules/.installed: package.json package-lock.json
 solc-shim: node_modules/.installed $(VENV)/.installed
 	$(PY) tools/install_solc_shim.py
 
-install: $(VENV)/.installed node_modules/.installed solc-shim
+# The web UI (frontend/src -> frontend/dist, bundled by esbuild); served by `ape run serve`.
+frontend/dist/index.html: node_modules/.installed frontend/build.mjs $(wildcard frontend/src/*)
+	node frontend/build.mjs
+
+frontend: frontend/dist/index.html
+
+# Headless Chromium for the UI tests (Debian's package; Playwright drives it, it downloads no browser).
+browser:
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
+
+install: $(VENV)/.installed node_modules/.installed solc-shim frontend
 
 circuits: install
 	$(PY) -m zkfl_dapp circuits
@@ -39,11 +49,11 @@ circuits: install
 demo: circuits
 	$(VENV)/bin/ape run demo
 
-test: circuits
+test: circuits browser
 	$(VENV)/bin/ape test tests
 
 test-fast: circuits
-	$(VENV)/bin/ape test tests -m "not e2e"
+	$(VENV)/bin/ape test tests -m "not e2e and not ui"
 
 bench: circuits
 	$(PY) -m zkfl_dapp.bench

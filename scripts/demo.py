@@ -7,6 +7,7 @@ import shutil
 import click
 
 from zkfl_dapp.cli import build_settings, clean_errors, network_option, settings_options
+from zkfl_dapp.config import Settings
 from zkfl_dapp.runner import print_round, say, session
 
 
@@ -51,3 +52,6 @@ def cli(network: str | None, rounds: int | None, dropout: str, **overrides: obje
     else:
         say(f"chain: {network} (state kept by that network's node; deployment in {settings.deployment_file})")
     say(f"content store: {settings.store_dir}; reports: {settings.reports_dir}; circuits: {settings.artifacts_dir}")
+    if s.anvil is not None:
+        workdir = "" if settings.workdir == Settings().workdir else f" --workdir {settings.workdir}"
+        say(f"web UI: `ape run serve{workdir}`, then open http://127.0.0.1:8080/")

@@ -1,0 +1,283 @@
+"""The auditor, end to end: a clean deployment audits green; every tampering is caught and named.
+
+One consortium is built once per module (four rounds: all present, one absent hospital, one excluded
+update, one aborted, and one finalized after the abort); the tests only read its chain and audit copies
+of its content store, each tampered in one way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+import ape
+import pytest
+
+from zkfl_dapp.auditor import CHECKS, AuditReport, audit, record_audit
+from zkfl_dapp.config import Settings
+from zkfl_dapp.consortium import Consortium, Roles
+from zkfl_dapp.crypto import associated_data, seal
+from zkfl_dapp.formats import ModelFile, UpdatePayload
+from zkfl_dapp.hospital import fetch_enclave_key, fetch_global_model
+from zkfl_dapp.publication import CircuitManifest
+from zkfl_dapp.quantization import quantize
+from zkfl_dapp.storage import EmbeddedStore, compute_cid
+
+from .test_scripts import _ape_run, _free_port
+
+pytestmark = pytest.mark.e2e
+
+
+def _open(c: Consortium) -> tuple[int, ModelFile, bytes]:
+    rm = c.deployment.round_manager
+    rm.openRound(ape.chain.pending_timestamp + 3600, c.settings.quorum, sender=c.roles.admin)
+    round_id = int(rm.currentRoundId())
+    info = rm.getRound(round_id)
+    model = fetch_global_model(c.storage, c.spec, int(info.prevModelCommitment), info.prevModelCid)
+    return round_id, model, fetch_enclave_key(c.storage, c.deployment.registry)
+
+
+def _round_with_excluded_update(c: Consortium) -> None:
+    round_id, model, key = _open(c)
+    for i, h in enumerate(c.hospitals):
+        if i != 2:
+            h.submit(c.deployment.round_manager, h.prepare_update(round_id, model, key))
+    cheat = c.hospitals[2]
+    honest = cheat.prepare_update(round_id, model, key)
+    forged = UpdatePayload(
+        round_id=round_id,
+        hospital=cheat.address,
+        sample_count=honest.sample_count,
+        scale_bits=13,
+        values=tuple(v + 100 for v in quantize(honest.local_params, 13)),
+    )
+    envelope = seal(key, forged.to_bytes(), associated_data(round_id, cheat.address, honest.commitment))
+    cheat.submit(c.deployment.round_manager, dataclasses.replace(honest, cid=str(c.storage.put(envelope))))
+    final = c.enclave.finalize(c.deployment.round_manager, round_id)
+    assert final.excluded_mask == 1 << 4  # the cheat submitted last: slot 4
+
+
+def _aborted_round(c: Consortium) -> None:
+    rm = c.deployment.round_manager
+    round_id, model, key = _open(c)
+    for h in c.hospitals[:2]:
+        h.submit(rm, h.prepare_update(round_id, model, key))
+    ape.chain.pending_timestamp = rm.getRound(round_id).deadline + 1
+    rm.abortRound(round_id, sender=c.roles.hospitals[0])
+
+
+@pytest.fixture(scope="module")
+def consortium(tmp_path_factory, circuit, admin, aggregator, hospitals, auditor) -> Consortium:
+    settings = Settings(workdir=tmp_path_factory.mktemp("audit") / "consortium", hospitals=5)
+    roles = Roles(admin, aggregator, tuple(hospitals[:5]), auditor)
+    c = Consortium.bootstrap(settings, ape.project, ape.chain, roles, EmbeddedStore(settings.store_dir), circuit)
+    c.run_round()  # 1: every hospital
+    c.run_round(absent=frozenset({3}))  # 2: an empty slot
+    _round_with_excluded_update(c)  # 3: an excluded update
+    _aborted_round(c)  # 4: aborted, the model stays
+    c.run_round()  # 5: continues from round 3's model
+    return c
+
+
+@pytest.fixture(scope="module")
+def clean_report(consortium, tmp_path_factory) -> AuditReport:
+    return audit(consortium.deployment.round_manager, consortium.storage, workdir=tmp_path_factory.mktemp("work"))
+
+
+def _store_copy(c: Consortium, tmp_path: Path) -> EmbeddedStore:
+    root = tmp_path / "store"
+    assert isinstance(c.storage, EmbeddedStore)
+    shutil.copytree(c.storage.root, root)
+    return EmbeddedStore(root)
+
+
+def _audit(c: Consortium, store, tmp_path: Path) -> AuditReport:
+    return audit(c.deployment.round_manager, store, workdir=tmp_path / "work")
+
+
+def _block(store: EmbeddedStore, cid: str) -> Path:
+    path = store.root / "blocks" / str(cid)
+    assert path.exists(), "small files are one raw block named by their CID"
+    return path
+
+
+def _errors(report: AuditReport) -> set[tuple[int | None, str]]:
+    return {(f.round_id, f.item) for f in report.errors}
+
+
+class _ServesOtherContent:
+    """A store that answers one CID with other bytes (as a lying gateway would), without the CID check."""
+
+    def __init__(self, inner: EmbeddedStore, cid: str, content: bytes) -> None:
+        self.inner, self.cid, self.content = inner, cid, content
+
+    def get(self, cid):
+        return self.content if str(cid) == self.cid else self.inner.get(cid)
+
+    def has(self, cid):
+        return self.inner.has(cid)
+
+    def put(self, data):
+        return self.inner.put(data)
+
+    def pin(self, cid):
+        return self.inner.pin(cid)
+
+
+def test_clean_deployment_audits_green(clean_report, consortium):
+    r = clean_report
+    assert r.passed and r.findings == [], [f.line() for f in r.findings]
+    assert r.deployment_checks == {"circuit manifest": True, "verifier": True}
+    assert [x.phase for x in r.rounds] == ["finalized", "finalized", "finalized", "aborted", "finalized"]
+    for x in r.rounds:
+        if x.phase == "finalized":
+            assert all(x.checks[c] is True for c in CHECKS), (x.round_id, x.checks)
+        else:
+            assert x.checks["lineage"] is True and x.checks["proof (off-chain)"] is None
+    assert [x.included_count for x in r.rounds] == [5, 4, 4, 0, 5]
+    assert [s.slot for s in r.round(3).submissions if s.excluded] == [4]
+    # lineage across the abort: round 5 starts from round 3's model
+    assert r.round(5).prev_model_cid == r.round(3).new_model_cid == r.round(4).prev_model_cid
+    admitted = [(m.role, m.name) for m in r.membership if m.action == "admitted"]
+    assert ("aggregator", "aggregator-enclave") in admitted and ("auditor", "auditor-0") in admitted
+    assert sum(1 for role, _ in admitted if role == "hospital") == 5
+    assert any(m.action == "enclave key" for m in r.membership)
+    md = r.to_markdown()
+    assert "PASSED" in md and "| 5 | finalized | 5 | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |" in md
+    assert AuditReport.model_validate_json(r.to_json()).passed
+
+
+def test_replaced_model_file_is_named(consortium, clean_report, tmp_path):
+    store = _store_copy(consortium, tmp_path)
+    cid = clean_report.round(2).new_model_cid
+    _block(store, cid).write_bytes(b'{"format":"zkfl-model/v1","values":[1,2,3]}')
+    report = _audit(consortium, store, tmp_path)
+    assert _errors(report) == {(2, "model file")}, [f.line() for f in report.errors]
+    assert report.round(2).checks["model"] is False and report.round(2).checks["proof (off-chain)"] is True
+    (f,) = report.errors
+    assert cid in f.expected and "does not match its CID" in f.actual
+
+
+def test_model_file_served_with_other_values_is_named(consortium, clean_report, tmp_path):
+    cid = str(clean_report.round(1).new_model_cid)
+    genuine = ModelFile.parse(consortium.storage.get(cid))
+    other = genuine.model_copy(update={"values": tuple(v + 1 for v in genuine.values)})
+    report = _audit(consortium, _ServesOtherContent(consortium.storage, cid, other.to_bytes()), tmp_path)
+    assert (1, "model file") in _errors(report)
+    assert {f.round_id for f in report.errors} == {1}
+    assert any(f.item == "model file" and "commitment" in f.expected for f in report.errors)
+
+
+def test_swapped_verifying_key_is_named(consortium, clean_report, circuit, tmp_path):
+    store = _store_copy(consortium, tmp_path)
+    manifest = CircuitManifest.parse(store.get(clean_report.circuit_cid))
+    other_vk = bytearray(circuit.vk.read_bytes())
+    other_vk[100:132] = bytes(32)  # another verifying key
+    _block(store, manifest.vk.cid).write_bytes(bytes(other_vk))
+    report = _audit(consortium, store, tmp_path)
+    assert (None, "circuit manifest / vk") in _errors(report)
+    assert report.deployment_checks["circuit manifest"] is False
+    finalized = [x for x in report.rounds if x.phase == "finalized"]
+    assert all(x.checks["proof (off-chain)"] is False for x in finalized)
+    assert all(x.checks["proof (on-chain)"] is True for x in finalized)  # the chain's verifier is not the store's
+
+
+def test_verifying_key_served_with_other_content_fails_off_chain_verification(consortium, clean_report, tmp_path):
+    """Even a store that skips CID checks cannot pass a different vk: the manifest's SHA-256 catches it."""
+    manifest = CircuitManifest.parse(consortium.storage.get(clean_report.circuit_cid))
+    store = _ServesOtherContent(consortium.storage, manifest.vk.cid, b"not the vk")
+    report = _audit(consortium, store, tmp_path)
+    (f,) = [f for f in report.errors if f.round_id is None]
+    assert f.item == "circuit manifest / vk" and manifest.vk.sha256 in f.expected
+
+
+def test_altered_proof_file_is_named(consortium, clean_report, tmp_path):
+    store = _store_copy(consortium, tmp_path)
+    cid = clean_report.round(3).proof_cid
+    block = _block(store, cid)
+    data = bytearray(block.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    block.write_bytes(bytes(data))
+    report = _audit(consortium, store, tmp_path)
+    assert _errors(report) == {(3, "proof file")}, [f.line() for f in report.errors]
+    assert report.round(3).checks["proof (off-chain)"] is False
+
+
+def test_proof_served_with_other_bytes_fails_every_proof_check(consortium, clean_report, tmp_path):
+    import json
+
+    cid = str(clean_report.round(5).proof_cid)
+    raw = json.loads(consortium.storage.get(cid))
+    proof = bytearray(raw["proof"])
+    proof[200] ^= 0x01  # one bit of the proof, consistently in both encodings
+    raw["proof"], raw["hex_proof"] = list(proof), "0x" + bytes(proof).hex()
+    report = _audit(consortium, _ServesOtherContent(consortium.storage, cid, json.dumps(raw).encode()), tmp_path)
+    items = {f.item for f in report.errors if f.round_id == 5}
+    assert {"proof bytes", "proof file hash", "proof (off-chain)"} <= items, [f.line() for f in report.errors]
+    assert {f.round_id for f in report.errors} == {5}
+    assert report.round(5).checks["proof (on-chain)"] is False
+
+
+def test_unresolvable_ciphertext_cid_is_named(consortium, clean_report, tmp_path):
+    store = _store_copy(consortium, tmp_path)
+    sub = clean_report.round(1).submissions[2]
+    _block(store, sub.cid).unlink()
+    report = _audit(consortium, store, tmp_path)
+    assert _errors(report) == {(1, "submission 2 ciphertext")}, [f.line() for f in report.errors]
+    (f,) = report.errors
+    assert sub.cid in f.expected and "does not resolve" in f.actual
+    assert report.round(1).checks["CIDs"] is False
+
+
+def test_missing_ciphertext_of_an_excluded_update_is_only_a_warning(consortium, clean_report, tmp_path):
+    store = _store_copy(consortium, tmp_path)
+    sub = clean_report.round(3).submissions[4]
+    assert sub.excluded
+    _block(store, sub.cid).unlink()
+    report = _audit(consortium, store, tmp_path)
+    assert report.passed
+    assert [(f.round_id, f.item, f.severity) for f in report.findings] == [(3, "submission 4 ciphertext", "warning")]
+
+
+def test_record_puts_verdicts_on_chain(consortium, clean_report, auditor, tmp_path):
+    rm = consortium.deployment.round_manager
+    start = ape.chain.blocks.height + 1
+    recorded = record_audit(clean_report, rm, consortium.storage, auditor)
+    assert sorted(recorded) == [1, 2, 3, 4, 5]
+    store = _store_copy(consortium, tmp_path)
+    _block(store, clean_report.round(2).new_model_cid).write_bytes(b"tampered")
+    bad = _audit(consortium, store, tmp_path)
+    bad_cids = record_audit(bad, rm, store, auditor)
+
+    logs = list(rm.AuditRecorded.range(start, ape.chain.blocks.height + 1))
+    verdicts = [(int(log.roundId), bool(log.passed), str(log.reportCid)) for log in logs]
+    assert verdicts[:5] == [(i, True, recorded[i]) for i in range(1, 6)]
+    assert verdicts[5:] == [(i, i != 2, bad_cids[i]) for i in range(1, 6)]
+    assert all(str(log.auditor) == auditor.address for log in logs)
+    assert AuditReport.model_validate_json(consortium.storage.get(recorded[1])).passed
+    assert not AuditReport.model_validate_json(store.get(bad_cids[2])).passed
+    assert compute_cid(bad.to_json().encode()) == bad_cids[2]
+
+
+def test_ape_run_audit_on_persisted_deployment(tmp_path):
+    workdir = tmp_path / "w"
+    common = ["--workdir", str(workdir), "--anvil-port", str(_free_port())]
+    for step in (("deploy",), ("round", "--absent", "1")):
+        done = _ape_run(*step, *common)
+        assert done.returncode == 0, done.stderr[-3000:]
+
+    clean = _ape_run("audit", *common, "--record")
+    assert clean.returncode == 0, clean.stderr[-3000:] + clean.stdout[-3000:]
+    assert "round  phase      included  proof (off-chain)" in clean.stdout
+    assert "1      finalized  4         ✓" in clean.stdout and "audit passed" in clean.stdout
+    assert (workdir / "audit" / "audit.json").exists() and (workdir / "audit" / "audit.md").exists()
+    assert "recorded 1 verdicts on-chain" in clean.stderr
+
+    report = AuditReport.model_validate_json((workdir / "audit" / "audit.json").read_text())
+    model_block = workdir / "ipfs" / "blocks" / str(report.round(1).new_model_cid)
+    model_block.write_bytes(b"tampered")
+    tampered = _ape_run("audit", *common)
+    assert tampered.returncode == 1, tampered.stdout[-3000:]
+    assert "round 1: model file: expected the global model under" in tampered.stdout
+    assert "AUDIT FAILED" in tampered.stderr and "Traceback" not in tampered.stderr

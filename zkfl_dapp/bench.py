@@ -121,6 +121,59 @@ def _mean(values: Sequence[float]) -> float:
     return statistics.fmean(values) if values else float("nan")
 
 
+def bench_inference(settings: Settings, s: Any, consortium: Any) -> dict[str, Any]:
+    """One proven private prediction (issue 5) on the consortium's latest model: the inference circuit's cost."""
+    from zkfl_dapp.data import training_statistics
+    from zkfl_dapp.inference import build_inference_circuit
+    from zkfl_dapp.prediction import PatientRecord, predict_for_round
+
+    art = build_inference_circuit(settings, progress=say)
+    manifest = json.loads(art.manifest.read_text())
+    stats = training_statistics(seed=settings.seed)
+    record = PatientRecord.load(REPO_ROOT / "examples" / "patient.json", stats.feature_names)
+    say("[inference] proving one private prediction (examples/patient.json) and recording it on-chain")
+    report = predict_for_round(
+        project=s.project,
+        chain=s.chain,
+        round_manager=consortium.deployment.round_manager,
+        storage=s.storage,
+        artifacts=art,
+        record=record,
+        stats=stats,
+        workdir=settings.workdir / "prediction",
+        sender=s.roles.admin,
+    )
+    return {
+        "logrows": art.logrows,
+        "setup_seconds": manifest.get("setup_seconds"),
+        "setup_source": "manifest (in-process, when the circuit was built)",
+        "pk_bytes": art.pk.stat().st_size,
+        "prove_seconds": report.prove_seconds,
+        "verify_offchain_seconds": report.verify_seconds,
+        "proof_bytes": report.proof_bytes,
+        "record_prediction_gas": report.receipt.gas_used,
+        "probability": report.probability,
+        "float_probability": report.float_probability,
+    }
+
+
+def format_inference(inference: dict[str, Any]) -> str:
+    rows = [
+        ("circuit logrows", str(inference["logrows"])),
+        ("setup (keygen), s (at build)", _fmt(inference["setup_seconds"], ".1f")),
+        ("proving key, MB", _fmt(inference["pk_bytes"] / 1e6, ",.1f")),
+        ("proving, s", _fmt(inference["prove_seconds"], ".1f")),
+        ("verification off-chain, s", _fmt(inference["verify_offchain_seconds"], ".3f")),
+        ("proof size, bytes", _fmt(inference["proof_bytes"], ",")),
+        ("recordPrediction gas (tx)", _fmt(inference["record_prediction_gas"], ",")),
+        ("risk: circuit / float model", f"{inference['probability']:.4f} / {inference['float_probability']:.4f}"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    lines = [f"| {'proven prediction (logreg)':<{width}} | {'value':>12} |", f"|{'-' * (width + 2)}|{'-' * 13}:|"]
+    lines += [f"| {name:<{width}} | {value:>12} |" for name, value in rows]
+    return "\n".join(lines)
+
+
 def bench_model(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     """Every figure for one model kind."""
     bench_dir = REPO_ROOT / "build" / "bench" / kind
@@ -228,6 +281,7 @@ def bench_model(kind: str, args: argparse.Namespace) -> dict[str, Any]:
                 f"[{kind}] round {rid}: prove {report.prove_seconds:.1f} s, wall {proven_wall:.1f} s, "
                 f"plain {plain_wall * 1000:.0f} ms, gas {report.finalize_gas:,}, accuracy {report.accuracy:.2%}"
             )
+        inference = bench_inference(settings, s, consortium) if kind == "logreg" else None
     rss_after_proving = _self_peak_mb()
 
     # 4. the prover's own peak memory, in a clean child process.
@@ -267,6 +321,7 @@ def bench_model(kind: str, args: argparse.Namespace) -> dict[str, Any]:
             "final_baseline_accuracy": rounds[-1]["baseline_accuracy"],
         },
         "rounds": rounds,
+        "inference": inference,
     }
 
 
@@ -436,6 +491,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(doc, indent=2, default=str))
     print(format_table(results))
+    for result in results:
+        if result.get("inference"):
+            print()
+            print(format_inference(result["inference"]))
     print(
         f"\n{len(results)} model(s), {args.rounds} proven round(s) each, {os.cpu_count()} CPUs; "
         f"bench took {elapsed:.0f} s; details in {args.json}"

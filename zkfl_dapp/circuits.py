@@ -26,6 +26,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, ClassVar, TypeVar
 
 import ezkl
 
@@ -75,14 +76,15 @@ class AggregationCircuitSpec:
         return hashlib.sha256(json.dumps(pinned, sort_keys=True).encode()).hexdigest()[:16]
 
 
-@dataclass(frozen=True)
-class CircuitArtifacts:
-    """Paths of one circuit's generated artifacts."""
+class ArtifactPaths:
+    """Paths of one circuit's generated artifacts, shared by every circuit kind (see CircuitArtifacts)."""
 
-    spec: AggregationCircuitSpec
     directory: Path
     logrows: int
-    srs_kind: str  # "development" (self-generated) or "ceremony"
+    srs_kind: str
+
+    #: Name of the generated verifier contract (ezkl's ``Halo2Verifier``, renamed).
+    contract_name: ClassVar[str] = "AggregationVerifier"
 
     @property
     def onnx(self) -> Path:
@@ -110,11 +112,21 @@ class CircuitArtifacts:
 
     @property
     def verifier_sol(self) -> Path:
-        return self.directory / "AggregationVerifier.sol"
+        return self.directory / f"{self.contract_name}.sol"
 
     @property
     def manifest(self) -> Path:
         return self.directory / "manifest.json"
+
+
+@dataclass(frozen=True)
+class CircuitArtifacts(ArtifactPaths):
+    """Paths of one aggregation circuit's generated artifacts."""
+
+    spec: AggregationCircuitSpec
+    directory: Path
+    logrows: int
+    srs_kind: str  # "development" (self-generated) or "ceremony"
 
 
 @dataclass(frozen=True)
@@ -180,8 +192,9 @@ def _settle_logrows(spec: AggregationCircuitSpec, art_dir: Path) -> int:
     return logrows
 
 
-def _generate_verifier(art: CircuitArtifacts) -> None:
-    """ezkl's Solidity verifier, renamed so several generated verifiers can live in one project.
+def _generate_verifier(art: Any) -> None:
+    """ezkl's Solidity verifier, renamed to ``art.contract_name`` so several generated verifiers can live
+    in one project. ``art`` is any :class:`ArtifactPaths` with a ``spec`` (``name``, ``digest()``).
 
     Runs in a child process: ezkl's async entry points can crash the interpreter at exit.
     """
@@ -209,7 +222,7 @@ def _generate_verifier(art: CircuitArtifacts) -> None:
         f"// circuit {art.spec.name} (digest {art.spec.digest()}), ezkl {EZKL_VERSION}, logrows {art.logrows},\n"
         f"// {art.srs_kind} SRS. Regenerate with `make circuits`.\n"
     )
-    art.verifier_sol.write_text(header + source.replace("contract Halo2Verifier", "contract AggregationVerifier"))
+    art.verifier_sol.write_text(header + source.replace("contract Halo2Verifier", f"contract {art.contract_name}"))
     raw.unlink()
 
 
@@ -221,18 +234,30 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def ensure_aggregation_artifacts(
-    spec: AggregationCircuitSpec,
+ArtT = TypeVar("ArtT", bound=ArtifactPaths)
+
+
+def build_artifacts(
+    spec: Any,
     root: Path,
     *,
+    export: Callable[[Path], None],
+    settle: Callable[[Path], int],
+    make: Callable[[Path, int, str], ArtT],
+    revision: int,
     ceremony_srs: Path | None = None,
     progress: Progress = _quiet,
-) -> CircuitArtifacts:
-    """Build (or reuse from ``root``) every artifact of the aggregation circuit.
+) -> ArtT:
+    """Build (or reuse from ``root``) every artifact of one circuit: the machinery behind
+    :func:`ensure_aggregation_artifacts`, reusable for other circuits.
 
     Args:
-        spec: the pinned circuit parameters.
-        root: cache directory; artifacts live in ``root/<name>-<digest>/``.
+        spec: a frozen dataclass with ``name`` and ``digest()`` (its pinned inputs).
+        root: cache directory; artifacts live in ``root/<name>-<digest>-<srs kind>/``.
+        export: writes the ONNX graph to the given path.
+        settle: writes ``settings.json`` in the given artifact directory; returns the logrows.
+        make: the artifact record for (directory, logrows, srs kind).
+        revision: the circuit construction's revision, recorded in the manifest.
         ceremony_srs: a ceremony SRS file for ``logrows``; without it a development SRS is generated.
         progress: called with one line per step.
     """
@@ -241,7 +266,7 @@ def ensure_aggregation_artifacts(
     manifest_path = art_dir / "manifest.json"
     if manifest_path.exists():
         manifest = json.loads(manifest_path.read_text())
-        art = CircuitArtifacts(spec, art_dir, int(manifest["logrows"]), srs_kind)
+        art = make(art_dir, int(manifest["logrows"]), srs_kind)
         if all(p.exists() for p in (art.settings, art.compiled, art.pk, art.vk, art.srs, art.verifier_sol)):
             progress(f"circuit {spec.name}: reusing cached artifacts in {art_dir}")
             return art
@@ -251,9 +276,9 @@ def ensure_aggregation_artifacts(
     started = time.perf_counter()
     try:
         progress(f"circuit {spec.name}: exporting ONNX graph")
-        export_aggregation_onnx(spec, art_dir / "network.onnx")
-        logrows = _settle_logrows(spec, art_dir)
-        art = CircuitArtifacts(spec, art_dir, logrows, srs_kind)
+        export(art_dir / "network.onnx")
+        logrows = settle(art_dir)
+        art = make(art_dir, logrows, srs_kind)
         ezkl.compile_circuit(str(art.onnx), str(art.compiled), str(art.settings))
         if ceremony_srs:
             progress(f"circuit {spec.name}: using ceremony SRS {ceremony_srs}")
@@ -274,7 +299,7 @@ def ensure_aggregation_artifacts(
     manifest = {
         "circuit": spec.name,
         "spec": asdict(spec),
-        "revision": CIRCUIT_REVISION,
+        "revision": revision,
         "ezkl_version": EZKL_VERSION,
         "logrows": logrows,
         "srs": {
@@ -293,9 +318,36 @@ def ensure_aggregation_artifacts(
     return art
 
 
-def install_verifier(art: CircuitArtifacts, contracts_dir: Path) -> Path:
+def ensure_aggregation_artifacts(
+    spec: AggregationCircuitSpec,
+    root: Path,
+    *,
+    ceremony_srs: Path | None = None,
+    progress: Progress = _quiet,
+) -> CircuitArtifacts:
+    """Build (or reuse from ``root``) every artifact of the aggregation circuit.
+
+    Args:
+        spec: the pinned circuit parameters.
+        root: cache directory; artifacts live in ``root/<name>-<digest>/``.
+        ceremony_srs: a ceremony SRS file for ``logrows``; without it a development SRS is generated.
+        progress: called with one line per step.
+    """
+    return build_artifacts(
+        spec,
+        root,
+        export=lambda path: export_aggregation_onnx(spec, path),
+        settle=lambda art_dir: _settle_logrows(spec, art_dir),
+        make=lambda art_dir, logrows, srs_kind: CircuitArtifacts(spec, art_dir, logrows, srs_kind),
+        revision=CIRCUIT_REVISION,
+        ceremony_srs=ceremony_srs,
+        progress=progress,
+    )
+
+
+def install_verifier(art: ArtifactPaths, contracts_dir: Path) -> Path:
     """Copy the generated verifier into ``contracts/generated/`` (git-ignored) for ape to compile."""
-    target = contracts_dir / "generated" / "AggregationVerifier.sol"
+    target = contracts_dir / "generated" / art.verifier_sol.name
     target.parent.mkdir(parents=True, exist_ok=True)
     source = art.verifier_sol.read_bytes()
     if not target.exists() or target.read_bytes() != source:

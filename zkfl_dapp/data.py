@@ -233,3 +233,45 @@ def load_federated(
 
     shards = tuple(Dataset(x=x_train[p], y=y_train[p]) for p in (rng.permutation(q) for q in parts))
     return FederatedSplit(shards=shards, test=Dataset(x=x_test, y=y_test), feature_names=feature_names)
+
+
+@dataclass(frozen=True)
+class FeatureStatistics:
+    """The per-feature mean and standard deviation of a split's training part (what :func:`standardize` uses).
+
+    Attributes:
+        feature_names: The ``f`` feature names, in column order.
+        mean: Per-feature mean, shape ``[f]``.
+        std: Per-feature standard deviation, shape ``[f]`` (1.0 for a constant feature: it is only centred).
+    """
+
+    feature_names: tuple[str, ...]
+    mean: NDArray[np.float64]
+    std: NDArray[np.float64]
+
+    def standardize(self, raw: NDArray[np.floating[Any]]) -> NDArray[np.float64]:
+        """Raw feature values ``[..., f]`` on the scale the consortium's models were trained on."""
+        return (np.asarray(raw, dtype=np.float64) - self.mean) / self.std
+
+
+def training_statistics(*, test_fraction: float = 0.2, seed: int = 0) -> FeatureStatistics:
+    """The training-set statistics :func:`load_federated` standardizes with, for the same ``test_fraction`` and
+    ``seed`` (the hospital partition does not change them).
+
+    Raises:
+        DataError: On an invalid ``test_fraction`` or ``seed``.
+    """
+    if not 0 < test_fraction < 1:
+        raise DataError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
+    if seed < 0:
+        raise DataError(f"seed must be non-negative, got {seed!r}")
+    bunch = load_breast_cancer()
+    x_all = np.asarray(bunch.data, dtype=np.float64)
+    y_all = np.asarray(bunch.target, dtype=np.int64)
+    x_train, _, _, _ = train_test_split(x_all, y_all, test_size=test_fraction, stratify=y_all, random_state=seed)
+    std = x_train.std(axis=0, dtype=np.float64)
+    return FeatureStatistics(
+        feature_names=tuple(str(name) for name in bunch.feature_names),
+        mean=x_train.mean(axis=0, dtype=np.float64),
+        std=np.where(std > 0, std, 1.0),
+    )

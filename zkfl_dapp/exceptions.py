@@ -73,3 +73,7 @@ class ChainError(ZkflError):
 
 class RoundError(ZkflError):
     """A round cannot proceed (quorum missed, wrong phase, nothing to aggregate)."""
+
+
+class PatientRecordError(ZkflError):
+    """A patient record file (CSV or JSON) is malformed: missing, unknown, non-numeric or non-finite fields."""

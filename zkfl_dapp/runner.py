@@ -21,6 +21,7 @@ from zkfl_dapp.circuits import CircuitArtifacts, ensure_aggregation_artifacts, i
 from zkfl_dapp.config import Settings
 from zkfl_dapp.consortium import Consortium, Roles, RoundReport, circuit_spec_for, load_split, model_spec_for
 from zkfl_dapp.exceptions import ConfigError
+from zkfl_dapp.inference import build_inference_circuit
 from zkfl_dapp.storage import Storage, open_storage
 
 
@@ -29,10 +30,16 @@ def say(message: str) -> None:
 
 
 def build_circuits(settings: Settings) -> CircuitArtifacts:
-    """Build (or reuse) the aggregation circuit for the configured consortium; install its verifier."""
+    """Build (or reuse) the consortium's circuits and install their verifiers; returns the aggregation one.
+
+    The aggregation circuit fits the configured model and hospitals; the inference circuit (proven
+    predictions, zkfl_dapp.inference) exists for the logistic regression.
+    """
     spec = circuit_spec_for(settings, model_spec_for(settings, load_split(settings)))
     art = ensure_aggregation_artifacts(spec, settings.artifacts_dir, ceremony_srs=settings.ceremony_srs, progress=say)
     install_verifier(art, settings.contracts_dir)
+    if settings.model == "logreg":
+        build_inference_circuit(settings, progress=say)
     return art
 
 

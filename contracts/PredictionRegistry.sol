@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.20;
+
+import {IHalo2Verifier} from "./interfaces/IHalo2Verifier.sol";
+import {IPredictionRegistry} from "./interfaces/IPredictionRegistry.sol";
+import {IRoundManager} from "./interfaces/IRoundManager.sol";
+
+/// @notice The public getter of RoundManager's immutable `modelSize` (not part of IRoundManager).
+interface IModelSize {
+    function modelSize() external view returns (uint256);
+}
+
+/// @title PredictionRegistry
+/// @notice Accepts an inference proof only if it verifies and was made with the global model of the named
+/// finalized round; records a receipt (round, risk, proof hash) as an event. Permissionless.
+contract PredictionRegistry is IPredictionRegistry {
+    /// @notice The round manager whose finalized models predictions must come from.
+    IRoundManager public immutable roundManager;
+    /// @notice The generated inference verifier (contracts/generated/InferenceVerifier.sol).
+    IHalo2Verifier public immutable verifier;
+    /// @notice Number of model parameters d (read from the round manager at deployment).
+    uint256 public immutable modelSize;
+    /// @notice Fixed-point scale of the risk: probability = risk / 2^RISK_SCALE_BITS.
+    uint256 public constant RISK_SCALE_BITS = 13;
+
+    mapping(bytes32 proofHash => bool) private _recorded;
+
+    constructor(IRoundManager roundManager_, IHalo2Verifier verifier_) {
+        roundManager = roundManager_;
+        verifier = verifier_;
+        modelSize = IModelSize(address(roundManager_)).modelSize();
+    }
+
+    /// @inheritdoc IPredictionRegistry
+    function recordPrediction(uint256 roundId, bytes calldata proof, uint256[] calldata instances)
+        external
+        returns (uint256 risk)
+    {
+        uint256 d = modelSize;
+        if (instances.length != 1 + d) revert PredictionRegistryWrongInstanceCount(1 + d, instances.length);
+        IRoundManager.RoundInfo memory info = roundManager.getRound(roundId);
+        if (info.phase != IRoundManager.Phase.Finalized) revert PredictionRegistryRoundNotFinalized(roundId, info.phase);
+        uint256 actual = uint256(keccak256(abi.encodePacked(instances[1:1 + d])));
+        if (actual != info.newModelCommitment) {
+            revert PredictionRegistryModelMismatch(roundId, info.newModelCommitment, actual);
+        }
+        bytes32 proofHash = keccak256(proof);
+        if (_recorded[proofHash]) revert PredictionRegistryProofAlreadyRecorded(proofHash);
+        // The generated verifier returns false or reverts (without data) on an invalid proof: both reject.
+        try verifier.verifyProof(proof, instances) returns (bool ok) {
+            if (!ok) revert PredictionRegistryProofRejected(roundId);
+        } catch {
+            revert PredictionRegistryProofRejected(roundId);
+        }
+        _recorded[proofHash] = true;
+        risk = instances[0];
+        emit PredictionRecorded(roundId, msg.sender, risk, proofHash);
+    }
+
+    /// @inheritdoc IPredictionRegistry
+    function isRecorded(bytes32 proofHash) external view returns (bool) {
+        return _recorded[proofHash];
+    }
+}

@@ -1,0 +1,97 @@
+"""End to end: a consortium trains and finalizes a round on the test chain, then a patient's app proves and
+records a risk prediction under that round's model (features private, model bound to the chain)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import ape
+import pytest
+
+from zkfl_dapp.config import Settings
+from zkfl_dapp.consortium import Consortium, Roles
+from zkfl_dapp.data import training_statistics
+from zkfl_dapp.exceptions import ChainError
+from zkfl_dapp.inference import InferenceArtifacts, build_inference_circuit
+from zkfl_dapp.prediction import PatientRecord, predict_for_round, registry_file
+from zkfl_dapp.storage import EmbeddedStore
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+APE = str(Path(sys.executable).with_name("ape"))
+STATS = training_statistics(seed=0)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def inference_circuit() -> InferenceArtifacts:
+    return build_inference_circuit(Settings())
+
+
+@pytest.fixture
+def consortium(tmp_path, circuit, admin, aggregator, hospitals, auditor) -> Consortium:
+    settings = Settings(workdir=tmp_path / "consortium", hospitals=5, rounds=1)
+    roles = Roles(admin, aggregator, tuple(hospitals[:5]), auditor)
+    return Consortium.bootstrap(settings, ape.project, ape.chain, roles, EmbeddedStore(settings.store_dir), circuit)
+
+
+def _predict(c: Consortium, art: InferenceArtifacts, patient: Path, sender, round_id: int | None = None):
+    return predict_for_round(
+        project=ape.project,
+        chain=ape.chain,
+        round_manager=c.deployment.round_manager,
+        storage=c.storage,
+        artifacts=art,
+        record=PatientRecord.load(patient, STATS.feature_names),
+        stats=STATS,
+        workdir=c.settings.workdir,
+        sender=sender,
+        round_id=round_id,
+        deployer=c.roles.admin,
+    )
+
+
+def test_prediction_under_finalized_round_is_proven_and_recorded(consortium, inference_circuit, outsider):
+    with pytest.raises(ChainError, match="no round has been finalized"):
+        _predict(consortium, inference_circuit, ROOT / "examples" / "patient.json", outsider)
+    report = consortium.run_round()
+
+    first = _predict(consortium, inference_circuit, ROOT / "examples" / "patient.json", outsider)
+    assert first.round_id == report.round_id == 1 and first.model_cid == report.model_cid
+    assert first.verified_offchain and abs(first.probability - first.float_probability) < 0.01
+    assert first.probability < 0.5  # the example is a held-out malignant tumour (label 0); P(benign) is low
+    receipt = first.receipt
+    assert receipt.round_id == 1 and receipt.risk == first.risk and receipt.requester == outsider.address
+    registry = ape.project.PredictionRegistry.at(first.registry)
+    assert registry.isRecorded(bytes.fromhex(receipt.proof_hash[2:]))
+    assert json.loads(registry_file(consortium.settings.workdir).read_text())["contracts"]["PredictionRegistry"] == (
+        first.registry
+    )
+    print(
+        f"\npredict: risk {first.risk} (p = {first.probability:.4f}, float {first.float_probability:.4f}); "
+        f"prove {first.prove_seconds:.1f} s, verify {first.verify_seconds:.3f} s, proof {first.proof_bytes} B, "
+        f"gas {receipt.gas_used:,}"
+    )
+
+    second = _predict(consortium, inference_circuit, ROOT / "examples" / "patient.csv", outsider, round_id=1)
+    assert second.registry == first.registry  # deployed once, reused from the workdir record
+    assert second.risk == first.risk  # same patient, same model: same proven risk
+    assert second.receipt.proof_hash != receipt.proof_hash  # a fresh proof (ezkl proofs are randomized)
+
+
+def test_cli_reports_malformed_patient_file_clearly(tmp_path):
+    bad = tmp_path / "patient.json"
+    bad.write_text(json.dumps({"features": {"mean radius": "large"}}))
+    proc = subprocess.run(
+        [APE, "run", "predict", "--patient", str(bad), "--workdir", str(tmp_path / "w")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ},
+    )
+    assert proc.returncode != 0
+    assert "PatientRecordError" in proc.stderr and "missing field(s)" in proc.stderr

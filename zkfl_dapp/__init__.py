@@ -11,7 +11,13 @@ The public API, one concept per module:
 * :mod:`~zkfl_dapp.storage`: IPFS-compatible content addressing (embedded store, Kubo RPC client).
 * :mod:`~zkfl_dapp.formats`: the model and update files that travel through the store.
 * :mod:`~zkfl_dapp.hospital`, :mod:`~zkfl_dapp.enclave`, :mod:`~zkfl_dapp.consortium`: the protocol's parties.
-* :mod:`~zkfl_dapp.chain`, :mod:`~zkfl_dapp.config`, :mod:`~zkfl_dapp.runner`: chain access, settings, entry points.
+* :mod:`~zkfl_dapp.publication`, :mod:`~zkfl_dapp.auditor`: what the system publishes, and the audit of
+  every round from the chain and IPFS alone.
+* :mod:`~zkfl_dapp.inference`, :mod:`~zkfl_dapp.prediction`: proven private predictions from a
+  finalized global model.
+* :mod:`~zkfl_dapp.gateway`: the loopback IPFS gateway and web-UI server.
+* :mod:`~zkfl_dapp.chain`, :mod:`~zkfl_dapp.config`, :mod:`~zkfl_dapp.runner`, :mod:`~zkfl_dapp.cli`,
+  :mod:`~zkfl_dapp.bench`: chain access, settings, entry points, the benchmark.
 """
 
 from zkfl_dapp.aggregation import fedavg_quantized, normalized_weights

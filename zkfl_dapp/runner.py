@@ -125,7 +125,8 @@ def print_round(report: RoundReport) -> None:
         click.echo(f"  excluded {ex['hospital']}: {ex['reason']}")
     click.echo(
         f"  global-model accuracy {report.accuracy:.2%} (plain FedAvg baseline {report.baseline_accuracy:.2%})\n"
-        f"  proof {report.prove_seconds:.2f} s, {report.proof_bytes} B; verification gas {report.finalize_gas:,}\n"
+        f"  proof {report.prove_seconds:.2f} s, {report.proof_bytes} B; "
+        f"finalization gas {report.finalize_gas:,} (proof verified on-chain)\n"
         f"  finalize tx {report.finalize_tx}\n"
         f"  new model {report.model_cid} (commitment {report.model_commitment[:18]}...)"
     )

@@ -50,9 +50,19 @@ def ui_config(rpc_url: str, chain_id: int, contracts: dict[str, str], **extra: A
 
 
 def config_from_deployment(deployment_file: Path, rpc_url: str) -> dict[str, Any]:
-    """Build the UI config from a ``deployment.json`` written by ``ape run deploy``/``demo``."""
+    """Build the UI config from a ``deployment.json`` written by ``ape run deploy``/``demo``.
+
+    A PredictionRegistry recorded beside it by ``ape run predict`` (``prediction-registry.json``, for the
+    same RoundManager) is included, so the UI lists the prediction receipts too.
+    """
     record = json.loads(Path(deployment_file).read_text())
-    return ui_config(rpc_url, int(record.get("chain_id", 31337)), dict(record["contracts"]))
+    contracts = dict(record["contracts"])
+    predictions = Path(deployment_file).with_name("prediction-registry.json")
+    if predictions.is_file():
+        extra = json.loads(predictions.read_text())
+        if str(extra.get("round_manager", "")).lower() == str(contracts.get("RoundManager", "")).lower():
+            contracts.update(extra.get("contracts", {}))
+    return ui_config(rpc_url, int(record.get("chain_id", 31337)), contracts)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -145,6 +145,11 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     cmd = [ape, "run", "demo", "--rounds", str(ROUNDS), "--workdir", str(workdir), "--anvil-port", str(_free_port())]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=os.environ.copy(), timeout=900)
     assert proc.returncode == 0, f"demo failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    # One real proven prediction on the latest model, so the Predictions page has a receipt to show.
+    patient = str(ROOT / "examples" / "patient.json")
+    cmd = [ape, "run", "predict", "--patient", patient, "--workdir", str(workdir), "--anvil-port", str(_free_port())]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=os.environ.copy(), timeout=900)
+    assert proc.returncode == 0, f"predict failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     anvil = LocalAnvil(workdir / "chain" / "anvil-state.json", port=_free_port(), mnemonic=Settings().mnemonic)
     anvil.start()
     try:
@@ -314,6 +319,34 @@ def test_tampered_and_missing_artifacts_are_flagged(env: Env, page) -> None:
     finally:
         block.write_bytes(original)
         cipher_block.write_bytes(cipher_original)
+
+
+PREDICTION_EVENT_ABI = [
+    {
+        "type": "event",
+        "name": "PredictionRecorded",
+        "anonymous": False,
+        "inputs": [
+            {"name": "roundId", "type": "uint256", "indexed": True},
+            {"name": "requester", "type": "address", "indexed": True},
+            {"name": "risk", "type": "uint256", "indexed": False},
+            {"name": "proofHash", "type": "bytes32", "indexed": False},
+        ],
+    }
+]
+
+
+def test_predictions_page_lists_the_recorded_receipt(env: Env, page) -> None:
+    address = json.loads((env.workdir / "prediction-registry.json").read_text())["contracts"]["PredictionRegistry"]
+    registry = env.w3.eth.contract(address=address, abi=PREDICTION_EVENT_ABI)
+    (event,) = registry.events.PredictionRecorded.get_logs(from_block=0)
+    _open(page, env, "predictions", "[data-testid=prediction]")
+    (row,) = page.locator("[data-testid=prediction]").all()
+    assert row.get_attribute("data-round") == str(event.args.roundId) == str(ROUNDS)
+    assert row.get_attribute("data-risk") == str(event.args.risk)
+    assert row.locator("[data-testid=probability]").inner_text() == f"{event.args.risk / 8192:.4f}"
+    assert row.locator("[data-testid=proof-hash]").inner_text() == "0x" + bytes(event.args.proofHash).hex()
+    _shot(page, "predictions")
 
 
 def test_chain_unreachable_is_reported(env: Env, page) -> None:

@@ -107,10 +107,34 @@ def standardize(
     Returns:
         ``(train_x', *others')`` as float32 arrays.
     """
-    mean = train_x.mean(axis=0, dtype=np.float64)
-    std = train_x.std(axis=0, dtype=np.float64)
-    std = np.where(std > 0, std, 1.0)
+    mean, std = _mean_std(train_x)
     return tuple(((a - mean) / std).astype(np.float32) for a in (train_x, *others))
+
+
+def _mean_std(train_x: NDArray[np.floating[Any]]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Per-feature mean and std (1.0 where the std is 0: constant features are only centred)."""
+    std = train_x.std(axis=0, dtype=np.float64)
+    return train_x.mean(axis=0, dtype=np.float64), np.where(std > 0, std, 1.0)
+
+
+def _check_split_args(test_fraction: float, seed: int) -> None:
+    if not 0 < test_fraction < 1:
+        raise DataError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
+    if seed < 0:
+        raise DataError(f"seed must be non-negative, got {seed!r}")
+
+
+def _train_test(
+    test_fraction: float, seed: int
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64], NDArray[np.int64], tuple[str, ...]]:
+    """The data set's stratified train/test split (raw features): x_train, x_test, y_train, y_test, names."""
+    bunch = load_breast_cancer()
+    x_all = np.asarray(bunch.data, dtype=np.float64)
+    y_all = np.asarray(bunch.target, dtype=np.int64)
+    x_train, x_test, y_train, y_test = train_test_split(
+        x_all, y_all, test_size=test_fraction, stratify=y_all, random_state=seed
+    )
+    return x_train, x_test, y_train, y_test, tuple(str(name) for name in bunch.feature_names)
 
 
 def _iid_partition(n: int, num_hospitals: int, rng: np.random.Generator) -> list[NDArray[np.int64]]:
@@ -203,27 +227,18 @@ def load_federated(
         raise DataError(f"split must be 'iid' or 'dirichlet', got {split!r}")
     if not (np.isfinite(alpha) and alpha > 0):
         raise DataError(f"alpha must be a positive finite number, got {alpha!r}")
-    if not 0 < test_fraction < 1:
-        raise DataError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
+    _check_split_args(test_fraction, seed)
     if min_samples < 1:
         raise DataError(f"min_samples must be >= 1, got {min_samples!r}")
-    if seed < 0:
-        raise DataError(f"seed must be non-negative, got {seed!r}")
 
-    bunch = load_breast_cancer()
-    x_all = np.asarray(bunch.data, dtype=np.float64)
-    y_all = np.asarray(bunch.target, dtype=np.int64)
-    feature_names = tuple(str(name) for name in bunch.feature_names)
-
-    x_train, x_test, y_train, y_test = train_test_split(
-        x_all, y_all, test_size=test_fraction, stratify=y_all, random_state=seed
-    )
+    x_train, x_test, y_train, y_test, feature_names = _train_test(test_fraction, seed)
     if len(y_train) < num_hospitals * min_samples:
         raise DataError(
             f"{len(y_train)} training samples cannot give {num_hospitals} hospitals "
             f"{min_samples} samples each; use fewer hospitals or a smaller test_fraction"
         )
-    x_train, x_test = standardize(x_train, x_test)
+    xs_train, xs_test = standardize(x_train, x_test)
+    ys_train, ys_test = y_train.astype(np.float32), y_test.astype(np.float32)
 
     rng = np.random.default_rng([seed, 0x5A4B464C])  # independent of sklearn's stream
     if split == "iid":
@@ -231,8 +246,8 @@ def load_federated(
     else:
         parts = _dirichlet_partition(y_train, num_hospitals, alpha, min_samples, rng)
 
-    shards = tuple(Dataset(x=x_train[p], y=y_train[p]) for p in (rng.permutation(q) for q in parts))
-    return FederatedSplit(shards=shards, test=Dataset(x=x_test, y=y_test), feature_names=feature_names)
+    shards = tuple(Dataset(x=xs_train[p], y=ys_train[p]) for p in (rng.permutation(q) for q in parts))
+    return FederatedSplit(shards=shards, test=Dataset(x=xs_test, y=ys_test), feature_names=feature_names)
 
 
 @dataclass(frozen=True)
@@ -261,17 +276,7 @@ def training_statistics(*, test_fraction: float = 0.2, seed: int = 0) -> Feature
     Raises:
         DataError: On an invalid ``test_fraction`` or ``seed``.
     """
-    if not 0 < test_fraction < 1:
-        raise DataError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
-    if seed < 0:
-        raise DataError(f"seed must be non-negative, got {seed!r}")
-    bunch = load_breast_cancer()
-    x_all = np.asarray(bunch.data, dtype=np.float64)
-    y_all = np.asarray(bunch.target, dtype=np.int64)
-    x_train, _, _, _ = train_test_split(x_all, y_all, test_size=test_fraction, stratify=y_all, random_state=seed)
-    std = x_train.std(axis=0, dtype=np.float64)
-    return FeatureStatistics(
-        feature_names=tuple(str(name) for name in bunch.feature_names),
-        mean=x_train.mean(axis=0, dtype=np.float64),
-        std=np.where(std > 0, std, 1.0),
-    )
+    _check_split_args(test_fraction, seed)
+    x_train, _, _, _, feature_names = _train_test(test_fraction, seed)
+    mean, std = _mean_std(x_train)
+    return FeatureStatistics(feature_names=feature_names, mean=mean, std=std)

@@ -396,7 +396,7 @@ def load_proof(path: Path, prove_seconds: float = 0.0) -> AggregationProof:
     return AggregationProof(proof, instances, prove_seconds)
 
 
-def verify_offchain(art: CircuitArtifacts, proof_path: Path) -> bool:
+def verify_offchain(art: ArtifactPaths, proof_path: Path) -> bool:
     """Verify a proof file with ezkl (no chain involved); False for a malformed or inconsistent file."""
     try:
         load_proof(proof_path)

@@ -268,15 +268,6 @@ def prove_inference(
     return InferenceProof(loaded.proof, loaded.instances, seconds, proof_path)
 
 
-def verify_inference_offchain(art: InferenceArtifacts, proof_path: Path) -> bool:
-    """Verify a prediction proof file with ezkl (no chain involved); False if it is malformed or invalid."""
-    try:
-        load_proof(proof_path)
-        return bool(ezkl.verify(str(proof_path), str(art.settings), str(art.vk), str(art.srs)))
-    except (CircuitError, RuntimeError):
-        return False
-
-
 __all__ = [
     "InferenceArtifacts",
     "InferenceCircuitSpec",
@@ -286,6 +277,5 @@ __all__ = [
     "export_inference_onnx",
     "inference_spec_for",
     "prove_inference",
-    "verify_inference_offchain",
     "witness_outputs",
 ]

@@ -27,6 +27,7 @@ from eth_utils import keccak
 from numpy.typing import ArrayLike, NDArray
 
 from zkfl_dapp.chain import Phase
+from zkfl_dapp.circuits import verify_offchain
 from zkfl_dapp.data import FeatureStatistics
 from zkfl_dapp.exceptions import ChainError, CircuitError, PatientRecordError
 from zkfl_dapp.formats import ModelFile
@@ -34,7 +35,6 @@ from zkfl_dapp.inference import (
     InferenceArtifacts,
     InferenceProof,
     prove_inference,
-    verify_inference_offchain,
 )
 from zkfl_dapp.quantization import model_commitment
 
@@ -200,7 +200,7 @@ def verify_prediction_offchain(artifacts: InferenceArtifacts, prediction: Predic
     """ezkl accepts the proof, and its model instances are exactly ``model_file`` (the round's model)."""
     if model_commitment(prediction.proof.model_values) != model_file.commitment():
         return False
-    return verify_inference_offchain(artifacts, prediction.proof.proof_path)
+    return verify_offchain(artifacts, prediction.proof.proof_path)
 
 
 def record_prediction(registry: Any, round_id: int, prediction: Prediction, sender: Any) -> PredictionReceipt:

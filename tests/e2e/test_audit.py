@@ -19,30 +19,19 @@ from zkfl_dapp.config import Settings
 from zkfl_dapp.consortium import Consortium, Roles
 from zkfl_dapp.crypto import associated_data, seal
 from zkfl_dapp.formats import ModelFile, UpdatePayload
-from zkfl_dapp.hospital import fetch_enclave_key, fetch_global_model
 from zkfl_dapp.publication import CircuitManifest
 from zkfl_dapp.quantization import quantize
 from zkfl_dapp.storage import EmbeddedStore, compute_cid
 
+from .rounds import open_round, submit_honestly
 from .test_scripts import _ape_run, _free_port
 
 pytestmark = pytest.mark.e2e
 
 
-def _open(c: Consortium) -> tuple[int, ModelFile, bytes]:
-    rm = c.deployment.round_manager
-    rm.openRound(ape.chain.pending_timestamp + 3600, c.settings.quorum, sender=c.roles.admin)
-    round_id = int(rm.currentRoundId())
-    info = rm.getRound(round_id)
-    model = fetch_global_model(c.storage, c.spec, int(info.prevModelCommitment), info.prevModelCid)
-    return round_id, model, fetch_enclave_key(c.storage, c.deployment.registry)
-
-
 def _round_with_excluded_update(c: Consortium) -> None:
-    round_id, model, key = _open(c)
-    for i, h in enumerate(c.hospitals):
-        if i != 2:
-            h.submit(c.deployment.round_manager, h.prepare_update(round_id, model, key))
+    round_id, model, key = open_round(c)
+    submit_honestly(c, round_id, model, key, skip=2)
     cheat = c.hospitals[2]
     honest = cheat.prepare_update(round_id, model, key)
     forged = UpdatePayload(
@@ -60,7 +49,7 @@ def _round_with_excluded_update(c: Consortium) -> None:
 
 def _aborted_round(c: Consortium) -> None:
     rm = c.deployment.round_manager
-    round_id, model, key = _open(c)
+    round_id, model, key = open_round(c)
     for h in c.hospitals[:2]:
         h.submit(rm, h.prepare_update(round_id, model, key))
     ape.chain.pending_timestamp = rm.getRound(round_id).deadline + 1

@@ -20,9 +20,11 @@ from zkfl_dapp.crypto import associated_data, seal
 from zkfl_dapp.enclave import SlotOutcome
 from zkfl_dapp.exceptions import CommitmentMismatchError, ModelFileError, QuantizationError, RoundError
 from zkfl_dapp.formats import ModelFile, UpdatePayload
-from zkfl_dapp.hospital import HospitalClient, PreparedUpdate, fetch_enclave_key, fetch_global_model
+from zkfl_dapp.hospital import HospitalClient, PreparedUpdate, fetch_global_model
 from zkfl_dapp.quantization import quantize
 from zkfl_dapp.storage import EmbeddedStore
+
+from .rounds import open_round, submit_honestly
 
 pytestmark = pytest.mark.e2e
 
@@ -33,21 +35,6 @@ def consortium(tmp_path, circuit, admin, aggregator, hospitals, auditor) -> Cons
     roles = Roles(admin, aggregator, tuple(hospitals[:5]), auditor)
     store = EmbeddedStore(settings.store_dir)
     return Consortium.bootstrap(settings, ape.project, ape.chain, roles, store, circuit)
-
-
-def _open(c: Consortium) -> tuple[int, ModelFile, bytes]:
-    rm = c.deployment.round_manager
-    rm.openRound(ape.chain.pending_timestamp + 3600, c.settings.quorum, sender=c.roles.admin)
-    round_id = int(rm.currentRoundId())
-    info = rm.getRound(round_id)
-    model = fetch_global_model(c.storage, c.spec, int(info.prevModelCommitment), info.prevModelCid)
-    return round_id, model, fetch_enclave_key(c.storage, c.deployment.registry)
-
-
-def _honest(c: Consortium, round_id: int, model: ModelFile, key: bytes, skip: int) -> None:
-    for i, h in enumerate(c.hospitals):
-        if i != skip:
-            h.submit(c.deployment.round_manager, h.prepare_update(round_id, model, key))
 
 
 @pytest.mark.parametrize("split", ["iid", "dirichlet"])
@@ -77,7 +64,7 @@ def test_rounds_finalize_with_proofs_and_chain_their_models(consortium):
 
 
 def test_only_ciphertext_leaves_a_hospital(consortium):
-    round_id, model, key = _open(consortium)
+    round_id, model, key = open_round(consortium)
     h = consortium.hospitals[0]
     update = h.prepare_update(round_id, model, key)
     stored = consortium.storage.get(update.cid)
@@ -93,8 +80,8 @@ def _round_with_one_cheat(c: Consortium, cheat_index: int, forge: Forge) -> Slot
 
     The enclave must exclude exactly that submission and still finalize; returns its outcome.
     """
-    round_id, model, key = _open(c)
-    _honest(c, round_id, model, key, skip=cheat_index)
+    round_id, model, key = open_round(c)
+    submit_honestly(c, round_id, model, key, skip=cheat_index)
     cheat = c.hospitals[cheat_index]
     cheat.submit(c.deployment.round_manager, forge(c, cheat, cheat.prepare_update(round_id, model, key), key))
 
@@ -154,7 +141,7 @@ def test_quorum_missed_round_is_not_proven_and_can_be_aborted(consortium):
     c = consortium
     rm = c.deployment.round_manager
     before = rm.currentModel()
-    round_id, model, key = _open(c)
+    round_id, model, key = open_round(c)
     for h in c.hospitals[:2]:
         h.submit(rm, h.prepare_update(round_id, model, key))
     ape.chain.pending_timestamp = rm.getRound(round_id).deadline + 1
@@ -186,7 +173,7 @@ def test_hospital_refuses_global_model_not_matching_chain(consortium):
 
 def test_nan_update_never_leaves_the_hospital(consortium, monkeypatch):
     c = consortium
-    round_id, model, key = _open(c)
+    round_id, model, key = open_round(c)
     h = c.hospitals[0]
     before = set(c.storage.root.joinpath("blocks").iterdir())
     monkeypatch.setattr("zkfl_dapp.hospital.train_local", lambda *a, **k: np.full(31, np.nan))

@@ -1,7 +1,7 @@
 # zkFL dApp. Two commands do everything on a fresh machine:
 #   make demo   - install, build the circuit, run a 5-hospital consortium for 5 proven rounds
 #   make test   - install, build the circuit, run the whole test suite
-# Needs: python3.11 (venv), node >= 18 with npm. Everything else is installed from this repo's files.
+# Needs: python3.11 (venv), node >= 20 with npm. Everything else is installed from this repo's files.
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export SOLCX_BINARY_PATH := $(CURDIR)/.toolchain/solcx
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install solc-shim frontend browser circuits demo test test-fast bench lint clean
+.PHONY: install solc-shim frontend browser circuits demo test test-fast bench attack-eval lint clean
 .DEFAULT_GOAL := demo
 
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -57,6 +57,10 @@ test-fast: circuits
 
 bench: circuits
 	$(PY) -m zkfl_dapp.bench
+
+# Poisoning attacks against plain FedAvg, norm proofs and the median rule (report: docs/attack-eval.md)
+attack-eval: install
+	$(PY) -m zkfl_dapp.attack_eval --report-dir docs
 
 lint: install
 	$(VENV)/bin/ruff check zkfl_dapp scripts tests tools

@@ -14,9 +14,16 @@ contract RoundManager is IRoundManager {
         21888242871839275222246405745257275088548364400416034343698204186575808495617;
     /// @notice Upper bound on one hospital's declared sample count.
     uint64 public constant MAX_SAMPLE_COUNT = 1_000_000_000;
+    /// @notice Exclusive upper bound of a norm bound: the norm circuit compares values below 2^28 only.
+    uint256 public constant NORM_RANGE = 1 << 28;
 
     IConsortiumRegistry public immutable registry;
+    /// @notice The FedAvg aggregation circuit's verifier.
     IHalo2Verifier public immutable verifier;
+    /// @notice The median aggregation circuit's verifier (zero address: the Median rule is unavailable).
+    IHalo2Verifier public immutable medianVerifier;
+    /// @notice The norm circuit's verifier (zero address: rounds cannot set a norm bound).
+    IHalo2Verifier public immutable normVerifier;
     /// @notice Number of update slots in the aggregation circuit (the most hospitals one round can take).
     uint256 public immutable slots;
     /// @notice Number of model parameters d.
@@ -38,6 +45,8 @@ contract RoundManager is IRoundManager {
     constructor(
         IConsortiumRegistry registry_,
         IHalo2Verifier verifier_,
+        IHalo2Verifier medianVerifier_,
+        IHalo2Verifier normVerifier_,
         uint256 slots_,
         uint256 modelSize_,
         uint256 weightScaleBits_,
@@ -48,6 +57,8 @@ contract RoundManager is IRoundManager {
     ) {
         registry = registry_;
         verifier = verifier_;
+        medianVerifier = medianVerifier_;
+        normVerifier = normVerifier_;
         slots = slots_;
         modelSize = modelSize_;
         weightScaleBits = weightScaleBits_;
@@ -60,47 +71,36 @@ contract RoundManager is IRoundManager {
 
     /// @inheritdoc IRoundManager
     function openRound(uint64 deadline, uint32 quorum) external returns (uint256 roundId) {
-        if (msg.sender != registry.admin()) revert RoundManagerNotAdmin(msg.sender);
-        uint256 previous = _currentRoundId;
-        if (previous != 0 && _rounds[previous].phase == Phase.Open) revert RoundManagerRoundStillOpen(previous);
-        if (quorum == 0 || quorum > slots || deadline <= block.timestamp) {
-            revert RoundManagerInvalidRoundParameters(deadline, quorum);
-        }
+        return _openRound(deadline, quorum, AggregationRule.FedAvg, 0);
+    }
 
-        roundId = previous + 1;
-        _currentRoundId = roundId;
-        RoundInfo storage r = _rounds[roundId];
-        r.phase = Phase.Open;
-        r.deadline = deadline;
-        r.quorum = quorum;
-        r.prevModelCommitment = _modelCommitment;
-        r.prevModelCid = _modelCid;
-        emit RoundOpened(roundId, _modelCommitment, _modelCid, deadline, quorum);
+    /// @inheritdoc IRoundManager
+    function openRoundWithPolicy(uint64 deadline, uint32 quorum, AggregationRule rule, uint256 normBoundSq)
+        external
+        returns (uint256 roundId)
+    {
+        return _openRound(deadline, quorum, rule, normBoundSq);
     }
 
     /// @inheritdoc IRoundManager
     function submitUpdate(uint256 roundId, uint256 commitment, string calldata cid, uint64 sampleCount) external {
-        if (!registry.isHospital(msg.sender)) revert RoundManagerNotHospital(msg.sender);
-        RoundInfo storage r = _rounds[roundId];
-        if (r.phase != Phase.Open) revert RoundManagerWrongPhase(roundId, Phase.Open, r.phase);
-        if (block.timestamp > r.deadline) revert RoundManagerDeadlinePassed(roundId, r.deadline, block.timestamp);
-        if (_hasSubmitted[roundId][msg.sender]) revert RoundManagerAlreadySubmitted(roundId, msg.sender);
-        if (r.submissionCount >= slots) revert RoundManagerRoundFull(roundId, slots);
-        if (
-            commitment == 0 || commitment >= FIELD_MODULUS || commitment == emptySlotCommitment
-                || _commitmentUsed[commitment]
-        ) revert RoundManagerInvalidCommitment(commitment);
-        if (sampleCount == 0 || sampleCount > MAX_SAMPLE_COUNT) {
-            revert RoundManagerInvalidSampleCount(sampleCount, MAX_SAMPLE_COUNT);
-        }
-        if (bytes(cid).length == 0) revert RoundManagerEmptyCid();
+        _checkSubmission(roundId, commitment, cid, sampleCount);
+        if (_rounds[roundId].normBoundSq != 0) revert RoundManagerNormProofRequired(roundId);
+        _recordSubmission(roundId, commitment, cid, sampleCount);
+    }
 
-        uint256 slot = r.submissionCount;
-        r.submissionCount += 1;
-        _hasSubmitted[roundId][msg.sender] = true;
-        _commitmentUsed[commitment] = true;
-        _submissions[roundId].push(Submission(msg.sender, commitment, sampleCount, cid));
-        emit UpdateSubmitted(roundId, msg.sender, slot, commitment, cid, sampleCount);
+    /// @inheritdoc IRoundManager
+    function submitBoundedUpdate(
+        uint256 roundId,
+        uint256 commitment,
+        string calldata cid,
+        uint64 sampleCount,
+        bytes calldata normProof,
+        uint256[] calldata normInstances
+    ) external {
+        _checkSubmission(roundId, commitment, cid, sampleCount);
+        _checkNormProof(roundId, commitment, normProof, normInstances);
+        _recordSubmission(roundId, commitment, cid, sampleCount);
     }
 
     /// @inheritdoc IRoundManager
@@ -114,8 +114,14 @@ contract RoundManager is IRoundManager {
     ) external {
         uint32 quorum = _checkFinalizable(roundId);
         if (bytes(newModelCid).length == 0 || bytes(proofCid).length == 0) revert RoundManagerEmptyCid();
-        uint256 included = _checkInstances(roundId, quorum, instances, excludedMask);
-        _verify(roundId, proof, instances);
+        uint256 included;
+        if (_rounds[roundId].rule == AggregationRule.Median) {
+            included = _checkMedianInstances(roundId, quorum, instances, excludedMask);
+            _verify(medianVerifier, roundId, proof, instances);
+        } else {
+            included = _checkInstances(roundId, quorum, instances, excludedMask);
+            _verify(verifier, roundId, proof, instances);
+        }
 
         RoundInfo storage r = _rounds[roundId];
         r.newModelCid = newModelCid;
@@ -196,12 +202,133 @@ contract RoundManager is IRoundManager {
     }
 
     /// @dev The generated verifier returns false or reverts (without data) on an invalid proof: both reject.
-    function _verify(uint256 roundId, bytes calldata proof, uint256[] calldata instances) internal {
-        try verifier.verifyProof(proof, instances) returns (bool ok) {
+    function _verify(IHalo2Verifier v, uint256 roundId, bytes calldata proof, uint256[] calldata instances) internal {
+        try v.verifyProof(proof, instances) returns (bool ok) {
             if (!ok) revert RoundManagerProofRejected(roundId);
         } catch {
             revert RoundManagerProofRejected(roundId);
         }
+    }
+
+    function _openRound(uint64 deadline, uint32 quorum, AggregationRule rule, uint256 normBoundSq)
+        internal
+        returns (uint256 roundId)
+    {
+        if (msg.sender != registry.admin()) revert RoundManagerNotAdmin(msg.sender);
+        uint256 previous = _currentRoundId;
+        if (previous != 0 && _rounds[previous].phase == Phase.Open) revert RoundManagerRoundStillOpen(previous);
+        if (quorum == 0 || quorum > slots || deadline <= block.timestamp) {
+            revert RoundManagerInvalidRoundParameters(deadline, quorum);
+        }
+        if (
+            (rule == AggregationRule.Median && address(medianVerifier) == address(0))
+                || (normBoundSq != 0 && (address(normVerifier) == address(0) || normBoundSq >= NORM_RANGE))
+        ) revert RoundManagerInvalidPolicy(rule, normBoundSq);
+
+        roundId = previous + 1;
+        _currentRoundId = roundId;
+        RoundInfo storage r = _rounds[roundId];
+        r.phase = Phase.Open;
+        r.deadline = deadline;
+        r.quorum = quorum;
+        r.prevModelCommitment = _modelCommitment;
+        r.prevModelCid = _modelCid;
+        r.rule = rule;
+        r.normBoundSq = normBoundSq;
+        emit RoundOpened(roundId, _modelCommitment, _modelCid, deadline, quorum);
+        emit RoundPolicySet(roundId, rule, normBoundSq);
+    }
+
+    /// @dev Every check of a submission except the norm proof: caller, phase, timing, slot, commitment, count, CID.
+    function _checkSubmission(uint256 roundId, uint256 commitment, string calldata cid, uint64 sampleCount)
+        internal
+        view
+    {
+        if (!registry.isHospital(msg.sender)) revert RoundManagerNotHospital(msg.sender);
+        RoundInfo storage r = _rounds[roundId];
+        if (r.phase != Phase.Open) revert RoundManagerWrongPhase(roundId, Phase.Open, r.phase);
+        if (block.timestamp > r.deadline) revert RoundManagerDeadlinePassed(roundId, r.deadline, block.timestamp);
+        if (_hasSubmitted[roundId][msg.sender]) revert RoundManagerAlreadySubmitted(roundId, msg.sender);
+        if (r.submissionCount >= slots) revert RoundManagerRoundFull(roundId, slots);
+        if (
+            commitment == 0 || commitment >= FIELD_MODULUS || commitment == emptySlotCommitment
+                || _commitmentUsed[commitment]
+        ) revert RoundManagerInvalidCommitment(commitment);
+        if (sampleCount == 0 || sampleCount > MAX_SAMPLE_COUNT) {
+            revert RoundManagerInvalidSampleCount(sampleCount, MAX_SAMPLE_COUNT);
+        }
+        if (bytes(cid).length == 0) revert RoundManagerEmptyCid();
+    }
+
+    /// @dev Binds a norm proof to this submission and round (see the layout in IRoundManager), verifies it,
+    /// then requires its flag to say "within bound".
+    function _checkNormProof(
+        uint256 roundId,
+        uint256 commitment,
+        bytes calldata proof,
+        uint256[] calldata instances
+    ) internal {
+        RoundInfo storage r = _rounds[roundId];
+        uint256 bound = r.normBoundSq;
+        if (bound == 0) revert RoundManagerNoNormBound(roundId);
+        uint256 expectedLength = 5 + modelSize;
+        if (instances.length != expectedLength) revert RoundManagerWrongInstanceCount(expectedLength, instances.length);
+        if (instances[0] != commitment) revert RoundManagerNormProofMismatch(roundId, 0, commitment, instances[0]);
+        if (instances[4] != bound) revert RoundManagerNormProofMismatch(roundId, 4, bound, instances[4]);
+        uint256 prev = uint256(keccak256(abi.encodePacked(instances[5:5 + modelSize])));
+        if (prev != r.prevModelCommitment) {
+            revert RoundManagerNormProofMismatch(roundId, 5, r.prevModelCommitment, prev);
+        }
+        try normVerifier.verifyProof(proof, instances) returns (bool ok) {
+            if (!ok) revert RoundManagerNormProofRejected(roundId, msg.sender);
+        } catch {
+            revert RoundManagerNormProofRejected(roundId, msg.sender);
+        }
+        if (instances[3] != uint256(1) << weightScaleBits) {
+            revert RoundManagerNormBoundExceeded(roundId, msg.sender, bound);
+        }
+    }
+
+    function _recordSubmission(uint256 roundId, uint256 commitment, string calldata cid, uint64 sampleCount)
+        internal
+    {
+        RoundInfo storage r = _rounds[roundId];
+        uint256 slot = r.submissionCount;
+        r.submissionCount += 1;
+        _hasSubmitted[roundId][msg.sender] = true;
+        _commitmentUsed[commitment] = true;
+        _submissions[roundId].push(Submission(msg.sender, commitment, sampleCount, cid));
+        emit UpdateSubmitted(roundId, msg.sender, slot, commitment, cid, sampleCount);
+    }
+
+    /// @dev The median proof's bindings: included slots carry their commitments, other slots the hash of the
+    /// previous model g, and g's keccak256 is this round's previous-model commitment.
+    function _checkMedianInstances(
+        uint256 roundId,
+        uint32 quorum,
+        uint256[] calldata instances,
+        uint256 excludedMask
+    ) internal view returns (uint256 included) {
+        Submission[] storage subs = _submissions[roundId];
+        if (excludedMask >> subs.length != 0) revert RoundManagerInvalidExclusion(roundId, excludedMask);
+        for (uint256 i = 0; i < subs.length; i++) {
+            if ((excludedMask >> i) & 1 == 0) included += 1;
+        }
+        if (included < quorum) revert RoundManagerQuorumNotMet(roundId, included, quorum);
+
+        uint256 s = slots;
+        uint256 d = modelSize;
+        uint256 expectedLength = s + 1 + 2 * d;
+        if (instances.length != expectedLength) revert RoundManagerWrongInstanceCount(expectedLength, instances.length);
+        uint256 prevHash = instances[s];
+        for (uint256 i = 0; i < s; i++) {
+            bool inc = i < subs.length && (excludedMask >> i) & 1 == 0;
+            uint256 expectedHash = inc ? subs[i].commitment : prevHash;
+            if (instances[i] != expectedHash) revert RoundManagerInstanceMismatch(roundId, i, expectedHash, instances[i]);
+        }
+        uint256 prev = uint256(keccak256(abi.encodePacked(instances[s + 1 + d:s + 1 + 2 * d])));
+        uint256 expectedPrev = _rounds[roundId].prevModelCommitment;
+        if (prev != expectedPrev) revert RoundManagerPreviousModelMismatch(roundId, expectedPrev, prev);
     }
 
     function _requireClosed(uint256 roundId) internal view {

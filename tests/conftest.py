@@ -24,6 +24,7 @@ from zkfl_dapp.circuits import (
     prove_aggregation,
 )
 from zkfl_dapp.quantization import poseidon_commitment, quantize
+from zkfl_dapp.robust_circuits import DefenceCircuits, ensure_defence_circuits
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = AggregationCircuitSpec(slots=5, model_size=31, scale_bits=13)
@@ -36,7 +37,17 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def circuit() -> CircuitArtifacts:
+def defence() -> DefenceCircuits:
+    """The norm and median circuits matching SPEC, their verifiers installed for ape."""
+    circuits = ensure_defence_circuits(SPEC.slots, SPEC.model_size, SPEC.scale_bits, ROOT / "build" / "circuits")
+    for art in (circuits.norm, circuits.median):
+        assert art is not None
+        assert install_verifier(art, ROOT / "contracts").read_bytes() == art.verifier_sol.read_bytes()
+    return circuits
+
+
+@pytest.fixture(scope="session")
+def circuit(defence) -> CircuitArtifacts:
     art = ensure_aggregation_artifacts(SPEC, ROOT / "build" / "circuits")
     installed = install_verifier(art, ROOT / "contracts")
     assert installed.read_bytes() == art.verifier_sol.read_bytes()

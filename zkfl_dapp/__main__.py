@@ -1,4 +1,4 @@
-"""`python -m zkfl_dapp circuits`: build (or reuse) the circuit artifacts and install the verifier."""
+"""`python -m zkfl_dapp circuits`: build (or reuse) the circuit artifacts and install the verifiers."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ def main(argv: list[str]) -> int:
     if argv[1:] != ["circuits"]:
         print("usage: python -m zkfl_dapp circuits", file=sys.stderr)
         return 2
-    art = build_circuits(Settings())
-    say(f"verifier installed: contracts/generated/AggregationVerifier.sol ({art.spec.name}, {art.srs_kind} SRS)")
+    art, defence = build_circuits(Settings())
+    for a in (art, defence.norm, defence.median):
+        if a is not None:
+            say(f"verifier installed: contracts/generated/{a.verifier_sol.name} ({a.spec.name}, {a.srs_kind} SRS)")
     return 0
 
 

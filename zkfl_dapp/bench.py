@@ -262,6 +262,8 @@ def bench_model(kind: str, args: argparse.Namespace) -> dict[str, Any]:
                 "train_seconds_per_hospital": report.train_seconds / n,
                 "commit_seconds_per_hospital": report.commit_seconds / n,
                 "encrypt_seconds_per_hospital": report.encrypt_seconds / n,
+                "norm_prove_seconds_per_hospital": report.norm_prove_seconds / n,
+                "submit_gas": report.submit_gas_mean,
                 "prove_seconds": report.prove_seconds,
                 "verify_offchain_seconds": report.verify_seconds,
                 "proof_bytes": report.proof_bytes,
@@ -281,6 +283,7 @@ def bench_model(kind: str, args: argparse.Namespace) -> dict[str, Any]:
                 f"[{kind}] round {rid}: prove {report.prove_seconds:.1f} s, wall {proven_wall:.1f} s, "
                 f"plain {plain_wall * 1000:.0f} ms, gas {report.finalize_gas:,}, accuracy {report.accuracy:.2%}"
             )
+        median = bench_median_round(kind, consortium)
         inference = bench_inference(settings, s, consortium) if kind == "logreg" else None
     rss_after_proving = _self_peak_mb()
 
@@ -305,6 +308,8 @@ def bench_model(kind: str, args: argparse.Namespace) -> dict[str, Any]:
             "train_seconds_per_hospital": avg("train_seconds_per_hospital"),
             "commit_seconds_per_hospital": avg("commit_seconds_per_hospital"),
             "encrypt_seconds_per_hospital": avg("encrypt_seconds_per_hospital"),
+            "norm_prove_seconds_per_hospital": avg("norm_prove_seconds_per_hospital"),
+            "submit_gas": avg("submit_gas"),
             "prove_seconds": avg("prove_seconds"),
             "prove_child_seconds": child_prove["seconds"],
             "prove_peak_rss_mb": child_prove["peak_rss_kb"] / 1024,
@@ -321,7 +326,24 @@ def bench_model(kind: str, args: argparse.Namespace) -> dict[str, Any]:
             "final_baseline_accuracy": rounds[-1]["baseline_accuracy"],
         },
         "rounds": rounds,
+        "median": median,
         "inference": inference,
+    }
+
+
+def bench_median_round(kind: str, consortium: Any) -> dict[str, Any] | None:
+    """One extra round under the median rule (norm-bounded like the others): its proof time and gas."""
+    if consortium.enclave.median_artifacts is None:
+        return None
+    report: RoundReport = consortium.run_round(rule="median")
+    say(f"[{kind}] median round {report.round_id}: prove {report.prove_seconds:.1f} s, gas {report.finalize_gas:,}")
+    return {
+        "round_id": report.round_id,
+        "prove_seconds": report.prove_seconds,
+        "proof_bytes": report.proof_bytes,
+        "finalize_gas": report.finalize_gas,
+        "accuracy": report.accuracy,
+        "logrows": consortium.enclave.median_artifacts.logrows,
     }
 
 
@@ -340,6 +362,8 @@ _ROWS: list[tuple[str, Any, str]] = [
     ("local training, s / hospital", lambda r: r["summary"]["train_seconds_per_hospital"], ".3f"),
     ("commitment (Poseidon), s / hospital", lambda r: r["summary"]["commit_seconds_per_hospital"], ".4f"),
     ("encryption + store, s / hospital", lambda r: r["summary"]["encrypt_seconds_per_hospital"], ".4f"),
+    ("norm proof (client), s / hospital", lambda r: r["summary"]["norm_prove_seconds_per_hospital"], ".2f"),
+    ("submitBoundedUpdate gas (mean)", lambda r: r["summary"]["submit_gas"], ",.0f"),
     ("setup (keygen), s", lambda r: r["circuit"]["setup_seconds"], ".1f"),
     ("setup peak RSS (child), MB", lambda r: r["circuit"]["setup_peak_rss_mb"], ",.0f"),
     ("proving key, MB", lambda r: r["circuit"]["pk_bytes"] / 1e6, ",.1f"),
@@ -351,6 +375,8 @@ _ROWS: list[tuple[str, Any, str]] = [
     ("proof size, bytes", lambda r: r["summary"]["proof_bytes"], ",d"),
     ("verifyProof gas (estimate)", lambda r: r["summary"]["verify_proof_gas_estimate"], ",.0f"),
     ("finalizeRound gas (tx)", lambda r: r["summary"]["finalize_gas"], ",.0f"),
+    ("median round: proving, s", lambda r: (r.get("median") or {}).get("prove_seconds"), ".1f"),
+    ("median round: finalizeRound gas", lambda r: (r.get("median") or {}).get("finalize_gas"), ",.0f"),
     ("bench process peak RSS, MB", lambda r: r["summary"]["process_peak_rss_after_proving_mb"], ",.0f"),
     ("proven round wall, s (mean of rounds)", lambda r: r["summary"]["proven_round_wall_seconds"], ".1f"),
     ("plain FedAvg round wall, s (median)", lambda r: r["summary"]["plain_round_wall_seconds"], ".3f"),
@@ -391,16 +417,18 @@ def recompile_verifier(art: CircuitArtifacts) -> None:
     (``RoundManagerProofRejected``) until something forces a recompile.
     """
     ape_cli = Path(sys.executable).with_name("ape")
-    source = Settings().contracts_dir / "generated" / "AggregationVerifier.sol"
-    say(f"recompiling {source.relative_to(REPO_ROOT)} ({art.spec.name}) so ape's cache matches it")
+    sources = sorted((Settings().contracts_dir / "generated").glob("*.sol"))
+    say(f"recompiling the generated verifiers ({art.spec.name} and its defence circuits) so ape's cache matches them")
     proc = subprocess.run(
-        [str(ape_cli if ape_cli.exists() else "ape"), "compile", "--force", str(source)],
+        [str(ape_cli if ape_cli.exists() else "ape"), "compile", "--force", *map(str, sources)],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
     )
     if proc.returncode != 0:
-        raise BenchError(f"`ape compile --force {source}` failed; run `ape compile --force`:\n{proc.stderr[-2000:]}")
+        raise BenchError(
+            f"`ape compile --force` of the verifiers failed; run `ape compile --force`:\n{proc.stderr[-2000:]}"
+        )
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -466,7 +494,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if any(k != default_kind for k in args.model_list):
             say(f"re-installing the default ({default_kind}) verifier in contracts/generated/")
             try:
-                art = build_circuits(Settings())
+                art, _ = build_circuits(Settings())
                 recompile_verifier(art)
             except Exception as exc:
                 failure = failure or f"could not re-install the default verifier: {exc}"

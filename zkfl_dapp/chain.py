@@ -20,6 +20,8 @@ from typing import Any
 
 from zkfl_dapp.exceptions import ChainError, ToolchainError
 
+ZERO_ADDRESS = "0x" + "00" * 20
+
 
 class Role(IntEnum):
     """Mirror of ``IConsortiumRegistry.Role``."""
@@ -28,6 +30,13 @@ class Role(IntEnum):
     HOSPITAL = 1
     AUDITOR = 2
     AGGREGATOR = 3
+
+
+class Rule(IntEnum):
+    """Mirror of ``IRoundManager.AggregationRule``."""
+
+    FEDAVG = 0
+    MEDIAN = 1
 
 
 class Phase(IntEnum):
@@ -46,13 +55,19 @@ class Deployment:
     registry: Any
     round_manager: Any
     verifier: Any
+    norm_verifier: Any
+    median_verifier: Any | None  # None where the consortium has no median circuit (it needs 5 slots)
 
     def addresses(self) -> dict[str, str]:
-        return {
+        out = {
             "ConsortiumRegistry": str(self.registry.address),
             "RoundManager": str(self.round_manager.address),
             "AggregationVerifier": str(self.verifier.address),
+            "NormVerifier": str(self.norm_verifier.address),
         }
+        if self.median_verifier is not None:
+            out["MedianVerifier"] = str(self.median_verifier.address)
+        return out
 
     def save(self, path: Path, **extra: Any) -> None:
         """Write the addresses (and any extra facts, e.g. chain id) as JSON."""
@@ -68,6 +83,10 @@ class Deployment:
                 registry=project.ConsortiumRegistry.at(addresses["ConsortiumRegistry"]),
                 round_manager=project.RoundManager.at(addresses["RoundManager"]),
                 verifier=project.AggregationVerifier.at(addresses["AggregationVerifier"]),
+                norm_verifier=project.NormVerifier.at(addresses["NormVerifier"]),
+                median_verifier=project.MedianVerifier.at(addresses["MedianVerifier"])
+                if "MedianVerifier" in addresses
+                else None,
             )
         except FileNotFoundError as exc:
             raise ChainError(f"no deployment record at {path}: run `ape run deploy` first") from exc
@@ -86,16 +105,22 @@ def deploy_contracts(
     genesis_commitment: int,
     genesis_cid: str,
     circuit_cid: str,
+    with_median: bool = True,
 ) -> Deployment:
-    """Deploy registry, verifier and round manager; ``admin`` becomes the consortium admin.
+    """Deploy registry, the three verifiers (FedAvg, median, norm) and the round manager; ``admin`` becomes
+    the consortium admin.
 
     ``circuit_cid`` is the CID of the circuit's published artifact manifest (see zkfl_dapp.publication).
     """
     registry = project.ConsortiumRegistry.deploy(admin.address, sender=admin)
     verifier = project.AggregationVerifier.deploy(sender=admin)
+    median_verifier = project.MedianVerifier.deploy(sender=admin) if with_median else None
+    norm_verifier = project.NormVerifier.deploy(sender=admin)
     round_manager = project.RoundManager.deploy(
         registry.address,
         verifier.address,
+        median_verifier.address if median_verifier is not None else ZERO_ADDRESS,
+        norm_verifier.address,
         slots,
         model_size,
         scale_bits,
@@ -105,7 +130,7 @@ def deploy_contracts(
         circuit_cid,
         sender=admin,
     )
-    return Deployment(registry=registry, round_manager=round_manager, verifier=verifier)
+    return Deployment(registry, round_manager, verifier, norm_verifier, median_verifier)
 
 
 def _port_open(host: str, port: int) -> bool:

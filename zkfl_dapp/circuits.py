@@ -169,7 +169,8 @@ def export_aggregation_onnx(spec: AggregationCircuitSpec, path: Path) -> None:
         )
 
 
-def _run_args(spec: AggregationCircuitSpec, logrows: int) -> ezkl.PyRunArgs:
+def _run_args(spec: Any, logrows: int) -> ezkl.PyRunArgs:
+    """Run args of every circuit with hashed inputs and a public output (``spec`` has ``scale_bits``)."""
     args = ezkl.PyRunArgs()
     args.input_visibility = "hashed/public"
     args.output_visibility = "public"
@@ -180,12 +181,13 @@ def _run_args(spec: AggregationCircuitSpec, logrows: int) -> ezkl.PyRunArgs:
     return args
 
 
-def _settle_logrows(spec: AggregationCircuitSpec, art_dir: Path) -> int:
-    """Generate settings at the smallest logrows that holds the circuit; returns it."""
+def _settle_logrows(spec: Any, art_dir: Path) -> int:
+    """Generate settings at the smallest logrows that holds the circuit (and is at least the spec's
+    ``min_logrows`` where it has one); returns it."""
     onnx, settings = art_dir / "network.onnx", art_dir / "settings.json"
     ezkl.gen_settings(str(onnx), str(settings), py_run_args=_run_args(spec, 20))
     rows = int(json.loads(settings.read_text())["num_rows"])
-    logrows = max(_MIN_LOGROWS, math.ceil(math.log2(rows + 1)))
+    logrows = max(getattr(spec, "min_logrows", _MIN_LOGROWS), math.ceil(math.log2(rows + 1)))
     if 2**logrows - rows < 64:  # keep room for blinding factors
         logrows += 1
     ezkl.gen_settings(str(onnx), str(settings), py_run_args=_run_args(spec, logrows))
@@ -364,8 +366,13 @@ def prove_aggregation(
         raise CircuitError(f"the circuit takes {spec.slots} updates and weights, got {len(updates)}/{len(weights)}")
     if any(len(u) != spec.model_size for u in updates):
         raise CircuitError(f"every update must have {spec.model_size} values")
+    return prove_rows(art, [*updates, weights], workdir)
+
+
+def prove_rows(art: ArtifactPaths, rows: Sequence[Sequence[int]], workdir: Path) -> AggregationProof:
+    """Witness and prove one circuit from its inputs' quantized values (one row per ONNX input)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    data = {"input_data": [[felt_hex(v) for v in u] for u in updates] + [[felt_hex(w) for w in weights]]}
+    data = {"input_data": [[felt_hex(v) for v in row] for row in rows]}
     input_path, witness_path, proof_path = workdir / "input.json", workdir / "witness.json", workdir / "proof.json"
     input_path.write_text(json.dumps(data))
     try:

@@ -28,6 +28,15 @@ def settings_options(func: Callable[..., Any]) -> Callable[..., Any]:
             click.option("--split", type=click.Choice(["iid", "dirichlet"]), default=None),
             click.option("--seed", type=int, default=None),
             click.option("--anvil-port", type=int, default=None),
+            click.option(
+                "--rule", type=click.Choice(["fedavg", "median"]), default=None, help="aggregation rule of new rounds"
+            ),
+            click.option(
+                "--norm-bound",
+                type=click.Choice(["auto", "off"]),
+                default=None,
+                help="norm-bound proofs on every submission (auto: the bound policy; default auto)",
+            ),
         ]
     ):
         func = opt(func)

@@ -52,6 +52,13 @@ class Settings(BaseSettings):
     batch_size: int = Field(32, ge=1)
     learning_rate: float = Field(0.1, gt=0)
 
+    # poisoning defence (see README, "Poisoning defence")
+    rule: Literal["fedavg", "median"] = Field("fedavg", description="aggregation rule of new rounds")
+    norm_bound: Literal["auto", "off"] = Field("auto", description="norm-bound proofs on every submission")
+    norm_bound_initial: float = Field(2.0, gt=0, description="L2 bound of the first bounded round")
+    norm_bound_kappa: float = Field(3.0, gt=0, description="next bound = kappa x median accepted update norm")
+    norm_bound_floor: float = Field(0.05, gt=0, description="the bound never goes below this")
+
     # circuit
     scale_bits: int = Field(13, ge=1, le=20, description="fixed-point scale 2^scale_bits, pinned")
 

@@ -14,6 +14,7 @@ Beside the proven federation it runs plain floating-point FedAvg on the same spl
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -21,19 +22,22 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+from ape.exceptions import ContractLogicError
 
-from zkfl_dapp.chain import Deployment, Role, deploy_contracts
+from zkfl_dapp.chain import Deployment, Role, Rule, deploy_contracts
 from zkfl_dapp.circuits import AggregationCircuitSpec, CircuitArtifacts
 from zkfl_dapp.config import Settings
 from zkfl_dapp.crypto import EnclaveKeyPair, load_key_pair, save_key_pair
 from zkfl_dapp.data import FederatedSplit, load_federated
 from zkfl_dapp.enclave import AggregatorEnclave, Finalization
-from zkfl_dapp.exceptions import ChainError, ConfigError
+from zkfl_dapp.exceptions import ChainError, ConfigError, NormBoundError
 from zkfl_dapp.formats import ModelFile
 from zkfl_dapp.hospital import HospitalClient, PreparedUpdate, fetch_enclave_key, fetch_global_model
 from zkfl_dapp.model import ModelSpec, accuracy, num_params
 from zkfl_dapp.publication import publish_circuit
 from zkfl_dapp.quantization import dequantize, poseidon_commitment, quantize
+from zkfl_dapp.robust import NormBoundPolicy, bound_from_quantized, bound_sq_quantized, median_norm
+from zkfl_dapp.robust_circuits import DefenceCircuits, ensure_defence_circuits
 from zkfl_dapp.storage import Storage
 from zkfl_dapp.training import TrainConfig, fedavg_float, train_local
 
@@ -76,6 +80,18 @@ class RoundReport:
     proof_cid: str
     wall_seconds: float
     extras: dict[str, Any] = field(default_factory=dict)
+    #: "fedavg" or "median"
+    rule: str = "fedavg"
+    #: the round's L2 norm bound (None: no bound)
+    norm_bound: float | None = None
+    #: median L2 distance of the included updates to the previous model (the enclave's statistic)
+    update_norm_median: float | None = None
+    #: hospitals whose update exceeded the bound, so they could not submit (name, reason)
+    norm_refused: list[dict[str, str]] = field(default_factory=list)
+    #: total norm-proving time of the submitted updates (divide by the participants for a per-client figure)
+    norm_prove_seconds: float = 0.0
+    #: mean gas of the round's submissions (submitBoundedUpdate verifies a norm proof; submitUpdate does not)
+    submit_gas_mean: float = 0.0
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -91,6 +107,13 @@ def circuit_spec_for(settings: Settings, model: ModelSpec) -> AggregationCircuit
     return AggregationCircuitSpec(
         slots=settings.hospitals, model_size=num_params(model), scale_bits=settings.scale_bits
     )
+
+
+def defence_for(settings: Settings, art: CircuitArtifacts, progress: Progress = _quiet) -> DefenceCircuits:
+    """The norm (and, for 5 slots, median) circuits that fit the aggregation circuit ``art``."""
+    s = art.spec
+    root, srs = settings.artifacts_dir, settings.ceremony_srs
+    return ensure_defence_circuits(s.slots, s.model_size, s.scale_bits, root, ceremony_srs=srs, progress=progress)
 
 
 def load_split(settings: Settings) -> FederatedSplit:
@@ -112,6 +135,7 @@ class Consortium:
         split: FederatedSplit,
         progress: Progress = _quiet,
     ) -> None:
+        self.policy = NormBoundPolicy(settings.norm_bound_initial, settings.norm_bound_kappa, settings.norm_bound_floor)
         self.settings = settings
         self.chain = chain
         self.deployment = deployment
@@ -123,6 +147,8 @@ class Consortium:
         self.spec = enclave.spec
         self.progress = progress
         self._baseline: np.ndarray | None = None
+        # the previous round's bound and median update norm, from which the next bound is derived
+        self._last_bound, self._last_median_norm = _last_norm_statistics(settings)
 
     # --- construction -------------------------------------------------------------------------
 
@@ -133,6 +159,7 @@ class Consortium:
         roles: Roles,
         storage: Storage,
         artifacts: CircuitArtifacts,
+        defence: DefenceCircuits,
         key_pair: EnclaveKeyPair,
         split: FederatedSplit,
     ) -> tuple[AggregatorEnclave, list[HospitalClient]]:
@@ -140,7 +167,13 @@ class Consortium:
             raise ConfigError(f"{settings.hospitals} hospitals configured but {len(roles.hospitals)} accounts given")
         spec = model_spec_for(settings, split)
         enclave = AggregatorEnclave(
-            roles.aggregator, key_pair, storage, artifacts, spec, settings.workdir / "enclave" / "proofs"
+            roles.aggregator,
+            key_pair,
+            storage,
+            artifacts,
+            spec,
+            settings.workdir / "enclave" / "proofs",
+            median_artifacts=defence.median,
         )
         cfg = TrainConfig(
             local_epochs=settings.local_epochs,
@@ -149,7 +182,18 @@ class Consortium:
             seed=settings.seed,
         )
         hospitals = [
-            HospitalClient(f"hospital-{i}", acct, shard, spec, cfg, storage, settings.scale_bits)
+            HospitalClient(
+                f"hospital-{i}",
+                acct,
+                shard,
+                spec,
+                cfg,
+                storage,
+                settings.scale_bits,
+                defence.norm,
+                settings.workdir,
+                index=i,
+            )
             for i, (acct, shard) in enumerate(zip(roles.hospitals, split.shards, strict=True))
         ]
         return enclave, hospitals
@@ -164,12 +208,17 @@ class Consortium:
         storage: Storage,
         artifacts: CircuitArtifacts,
         progress: Progress = _quiet,
+        defence: DefenceCircuits | None = None,
     ) -> Consortium:
-        """Deploy the contracts, admit every party, publish the enclave key and the genesis model."""
+        """Deploy the contracts, admit every party, publish the enclave key and the genesis model.
+
+        ``defence`` (the norm and median circuits) is built from the cache when not given.
+        """
         split = load_split(settings)
         spec = model_spec_for(settings, split)
         if artifacts.spec != circuit_spec_for(settings, spec):
             raise ConfigError(f"circuit {artifacts.spec.name} does not fit {settings.hospitals} hospitals x {spec}")
+        defence = defence or defence_for(settings, artifacts, progress)
         genesis = ModelFile(
             model_kind=spec.kind,
             num_features=spec.num_features,
@@ -189,6 +238,7 @@ class Consortium:
             genesis_commitment=genesis.commitment(),
             genesis_cid=genesis_cid,
             circuit_cid=circuit_cid,
+            with_median=defence.median is not None,
         )
         registry = deployment.registry
         registry.admitMember(roles.aggregator, int(Role.AGGREGATOR), "aggregator-enclave", sender=roles.admin)
@@ -199,7 +249,7 @@ class Consortium:
         key_pair = EnclaveKeyPair.generate()
         settings.enclave_key_file.parent.mkdir(parents=True, exist_ok=True)
         save_key_pair(key_pair, settings.enclave_key_file)
-        enclave, hospitals = cls._parties(settings, roles, storage, artifacts, key_pair, split)
+        enclave, hospitals = cls._parties(settings, roles, storage, artifacts, defence, key_pair, split)
         key_cid = enclave.publish_key(registry)
         progress(f"admitted {len(hospitals)} hospitals and the aggregator; enclave key {key_cid}")
         deployment.save(settings.deployment_file, chain_id=chain.chain_id, circuit=artifacts.spec.name)
@@ -215,12 +265,14 @@ class Consortium:
         storage: Storage,
         artifacts: CircuitArtifacts,
         progress: Progress = _quiet,
+        defence: DefenceCircuits | None = None,
     ) -> Consortium:
         """Attach to a deployment made earlier by :meth:`bootstrap` (its record and enclave key file)."""
         deployment = Deployment.load(settings.deployment_file, project)
         split = load_split(settings)
         key_pair = load_key_pair(settings.enclave_key_file)
-        enclave, hospitals = cls._parties(settings, roles, storage, artifacts, key_pair, split)
+        defence = defence or defence_for(settings, artifacts, progress)
+        enclave, hospitals = cls._parties(settings, roles, storage, artifacts, defence, key_pair, split)
         if str(deployment.registry.aggregator()).lower() != str(roles.aggregator.address).lower():
             raise ChainError("the deployment's aggregator is not this enclave's account")
         return cls(settings, chain, deployment, storage, roles, enclave, hospitals, split, progress)
@@ -241,34 +293,83 @@ class Consortium:
             self.progress(f"waiting for the deadline ({deadline - self.chain.blocks.head.timestamp} s)")
             time.sleep(min(30, max(1, deadline - self.chain.blocks.head.timestamp)))
 
-    def run_round(self, *, absent: frozenset[int] = frozenset()) -> RoundReport:
-        """Run one full round; hospitals whose index is in ``absent`` sit it out."""
+    def next_norm_bound(self) -> float | None:
+        """The L2 bound the next round gets under the configured policy (None: norm bounds are off)."""
+        if self.settings.norm_bound == "off":
+            return None
+        return self.policy.next_bound(self._last_bound, self._last_median_norm)
+
+    def run_round(
+        self, *, absent: frozenset[int] = frozenset(), rule: str | None = None, norm_bound: float | None = None
+    ) -> RoundReport:
+        """Run one full round; hospitals whose index is in ``absent`` sit it out.
+
+        ``rule`` ("fedavg" or "median") and ``norm_bound`` (an L2 bound) default to the settings' rule and
+        the bound policy (:meth:`next_norm_bound`).
+        """
         started = time.perf_counter()
         rm = self.deployment.round_manager
+        rule = rule or self.settings.rule
+        if rule not in ("fedavg", "median"):
+            raise ConfigError(f"unknown aggregation rule {rule!r}: use fedavg or median")
+        bound = norm_bound if norm_bound is not None else self.next_norm_bound()
+        bound_sq = bound_sq_quantized(bound, self.settings.scale_bits) if bound is not None else 0
         deadline = self.chain.pending_timestamp + self.settings.round_seconds
-        rm.openRound(deadline, self.settings.quorum, sender=self.roles.admin)
+        rule_id = Rule.MEDIAN if rule == "median" else Rule.FEDAVG
+        rm.openRoundWithPolicy(deadline, self.settings.quorum, int(rule_id), bound_sq, sender=self.roles.admin)
         round_id = int(rm.currentRoundId())
         info = rm.getRound(round_id)
-        self.progress(f"round {round_id}: opened (quorum {self.settings.quorum}, deadline {deadline})")
+        bound_text = f"norm bound {bound:.4g}" if bound_sq else "no norm bound"
+        self.progress(
+            f"round {round_id}: opened ({rule}, {bound_text}, quorum {self.settings.quorum}, deadline {deadline})"
+        )
 
         global_model = fetch_global_model(self.storage, self.spec, int(info.prevModelCommitment), info.prevModelCid)
         enclave_key = fetch_enclave_key(self.storage, self.deployment.registry)
         participants = [h for i, h in enumerate(self.hospitals) if i not in absent]
         updates: list[PreparedUpdate] = []
+        refused: list[dict[str, str]] = []
+        submit_gas: list[int] = []
         for h in participants:
-            update = h.prepare_update(round_id, global_model, enclave_key)
-            h.submit(rm, update)
+            try:
+                update = h.prepare_update(round_id, global_model, enclave_key, norm_bound_sq=bound_sq)
+            except NormBoundError as exc:
+                refused.append({"hospital": h.name, "reason": str(exc)})
+                self.progress(f"round {round_id}: {h.name} NOT submitting: {exc}")
+                continue
+            try:
+                submit_gas.append(int(h.submit(rm, update).gas_used))
+            except ContractLogicError as exc:  # an attacker's proof showing a violated bound, for one
+                refused.append({"hospital": h.name, "reason": f"rejected on-chain: {exc}"})
+                self.progress(f"round {round_id}: {h.name}'s submission REVERTED: {exc}")
+                continue
             updates.append(update)
             self.progress(f"round {round_id}: {h.name} submitted {update.cid[:16]}... ({update.sample_count} samples)")
-        if absent:
+        if absent or refused:
             self._wait_for_deadline(deadline)
 
-        self.progress(f"round {round_id}: enclave decrypting, checking and proving")
+        self.progress(f"round {round_id}: enclave decrypting, checking and proving ({rule})")
         final = self.enclave.finalize(rm, round_id)
         for o in final.outcomes:
             if not o.included:
                 self.progress(f"round {round_id}: EXCLUDED slot {o.slot} ({o.hospital}): {o.reason}")
-        return self._report(round_id, final, global_model, participants, updates, started)
+        if bound_sq:
+            self._last_bound = bound_from_quantized(bound_sq, self.settings.scale_bits)
+            self._last_median_norm = median_norm(final.update_norms)
+        submitted = [h for h in participants if h.name not in {r["hospital"] for r in refused}]
+        report = self._report(round_id, final, global_model, participants, updates, started)
+        report = dataclasses.replace(
+            report,
+            participants=[h.name for h in submitted],
+            rule=final.rule,
+            norm_bound=bound_from_quantized(bound_sq, self.settings.scale_bits) if bound_sq else None,
+            update_norm_median=median_norm(final.update_norms) if final.update_norms else None,
+            norm_refused=refused,
+            norm_prove_seconds=sum(u.norm_proof.prove_seconds for u in updates if u.norm_proof is not None),
+            submit_gas_mean=sum(submit_gas) / len(submit_gas) if submit_gas else 0.0,
+        )
+        self._publish_report(report)
+        return report
 
     def _report(
         self,
@@ -307,9 +408,27 @@ class Consortium:
             proof_cid=final.proof_cid,
             wall_seconds=time.perf_counter() - started,
         )
-        self.settings.reports_dir.mkdir(parents=True, exist_ok=True)
-        (self.settings.reports_dir / f"round-{round_id}.json").write_text(report.to_json())
-        # Publish the evaluation (held-out accuracy, timings, gas) for the audit trail and the web UI.
-        report_cid = str(self.storage.put(report.to_json().encode()))
-        self.deployment.round_manager.publishRoundReport(round_id, report_cid, sender=self.roles.admin)
         return report
+
+    def _publish_report(self, report: RoundReport) -> None:
+        """Write the report to the reports folder and publish it (held-out accuracy, timings, gas, the norm
+        statistic) for the audit trail and the web UI."""
+        self.settings.reports_dir.mkdir(parents=True, exist_ok=True)
+        (self.settings.reports_dir / f"round-{report.round_id}.json").write_text(report.to_json())
+        report_cid = str(self.storage.put(report.to_json().encode()))
+        self.deployment.round_manager.publishRoundReport(report.round_id, report_cid, sender=self.roles.admin)
+
+
+def _last_norm_statistics(settings: Settings) -> tuple[float | None, float | None]:
+    """The latest bounded round's L2 bound and median update norm, from the reports folder (a consortium
+    that another process ran continues the bound policy where it stopped)."""
+    latest: tuple[int, float | None, float | None] = (0, None, None)
+    for path in settings.reports_dir.glob("round-*.json") if settings.reports_dir.exists() else ():
+        try:
+            data = json.loads(path.read_text())
+            round_id, bound, norm = int(data["round_id"]), data.get("norm_bound"), data.get("update_norm_median")
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if bound is not None and norm is not None and round_id > latest[0]:
+            latest = (round_id, float(bound), float(norm))
+    return latest[1], latest[2]

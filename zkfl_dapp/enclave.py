@@ -23,8 +23,11 @@ from zkfl_dapp.circuits import AggregationProof, CircuitArtifacts, prove_aggrega
 from zkfl_dapp.crypto import EnclaveKeyPair, associated_data, open_sealed
 from zkfl_dapp.exceptions import CircuitError, CryptoError, ModelFileError, RoundError, StorageError
 from zkfl_dapp.formats import ModelFile, UpdatePayload
+from zkfl_dapp.hospital import fetch_global_model
 from zkfl_dapp.model import ModelSpec
 from zkfl_dapp.quantization import from_field
+from zkfl_dapp.robust import bound_from_quantized, fill_slots, median_quantized, squared_distance_quantized
+from zkfl_dapp.robust_circuits import MedianArtifacts, prove_median
 from zkfl_dapp.storage import Storage
 
 NO_MEASUREMENT = b"\x00" * 32
@@ -61,6 +64,10 @@ class Finalization:
     tx_hash: str
     gas_used: int
     verify_seconds: float
+    #: "fedavg" or "median": the rule the proof covers.
+    rule: str = "fedavg"
+    #: L2 distance of each included update to the previous global model (for the next round's norm bound).
+    update_norms: tuple[float, ...] = ()
 
 
 class AggregatorEnclave:
@@ -74,8 +81,10 @@ class AggregatorEnclave:
         artifacts: CircuitArtifacts,
         spec: ModelSpec,
         workdir: Path,
+        median_artifacts: MedianArtifacts | None = None,
     ) -> None:
         self.account = account
+        self.median_artifacts = median_artifacts
         self._key_pair = key_pair
         self.storage = storage
         self.artifacts = artifacts
@@ -145,14 +154,43 @@ class AggregatorEnclave:
         mask = sum(1 << o.slot for o in outcomes if not o.included)
         return proof, mask
 
+    def aggregate_median(
+        self, round_id: int, outcomes: list[SlotOutcome], quorum: int, prev: tuple[int, ...]
+    ) -> tuple[AggregationProof, int]:
+        """Prove the coordinate-wise median of the included updates (other slots carry the previous model)."""
+        if self.median_artifacts is None:
+            raise CircuitError(f"round {round_id} uses the median rule but this enclave has no median circuit")
+        circuit = self.median_artifacts.spec
+        included = [o for o in outcomes if o.included]
+        if len(included) < quorum:
+            raise RoundError(f"round {round_id}: only {len(included)} valid updates, quorum is {quorum}")
+        slots = fill_slots([o.values for o in outcomes] + [None] * (circuit.slots - len(outcomes)), prev)
+        proof = prove_median(self.median_artifacts, slots, prev, self.workdir / f"round-{round_id}")
+        start = circuit.slots + 1
+        proven = tuple(from_field(v) for v in proof.instances[start : start + circuit.model_size])
+        if proven != median_quantized(slots):
+            raise CircuitError("the proven median differs from the reference median: refusing to publish it")
+        return proof, sum(1 << o.slot for o in outcomes if not o.included)
+
     def finalize(self, round_manager: Any, round_id: int) -> Finalization:
         """Run the enclave's whole part of a round and finalize it on-chain."""
         outcomes = self.open_submissions(round_manager, round_id)
         info = round_manager.getRound(round_id)
-        proof, mask = self.aggregate(round_id, outcomes, int(info.quorum))
+        prev = fetch_global_model(self.storage, self.spec, int(info.prevModelCommitment), info.prevModelCid).values
+        median = int(info.rule) == 1
+        if median:
+            proof, mask = self.aggregate_median(round_id, outcomes, int(info.quorum), prev)
+        else:
+            proof, mask = self.aggregate(round_id, outcomes, int(info.quorum))
+        norms = tuple(
+            bound_from_quantized(squared_distance_quantized(o.values, prev, self.scale_bits), self.scale_bits)
+            for o in outcomes
+            if o.values is not None
+        )
+        art = self.median_artifacts if median and self.median_artifacts is not None else self.artifacts
         proof_file = self.workdir / f"round-{round_id}" / "proof.json"
         t0 = time.perf_counter()
-        if not verify_offchain(self.artifacts, proof_file):
+        if not verify_offchain(art, proof_file):
             raise CircuitError(f"round {round_id}: the proof does not verify off-chain")
         verify_seconds = time.perf_counter() - t0
         proof_cid = str(self.storage.put(proof_file.read_bytes()))
@@ -160,7 +198,7 @@ class AggregatorEnclave:
             model_kind=self.spec.kind,
             num_features=self.spec.num_features,
             scale_bits=self.scale_bits,
-            values=tuple(from_field(v) for v in proof.model_values(self.artifacts.spec)),
+            values=tuple(from_field(v) for v in proof.model_values(self.artifacts.spec)),  # same offset, both rules
         )
         model_cid = str(self.storage.put(model.to_bytes()))
         receipt = round_manager.finalizeRound(
@@ -177,4 +215,6 @@ class AggregatorEnclave:
             tx_hash=str(receipt.txn_hash),
             gas_used=int(receipt.gas_used),
             verify_seconds=verify_seconds,
+            rule="median" if median else "fedavg",
+            update_norms=norms,
         )

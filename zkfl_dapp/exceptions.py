@@ -77,3 +77,8 @@ class RoundError(ZkflError):
 
 class PatientRecordError(ZkflError):
     """A patient record file (CSV or JSON) is malformed: missing, unknown, non-numeric or non-finite fields."""
+
+
+class NormBoundError(RoundError):
+    """An update's distance to the previous global model exceeds the round's norm bound (or the norm
+    circuit's range): no valid submission exists for it."""

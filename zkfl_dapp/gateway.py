@@ -9,8 +9,7 @@ CID, so the gateway never serves content that does not match the CID asked for:
   which is how the UI shows a tampered artifact;
 - ``400`` for something that is not a CID.
 
-``GET /config.json`` tells the UI where the chain's RPC endpoint is and the contract addresses. Every
-response carries the cross-origin-isolation headers the ezkl WebAssembly engine needs (shared memory).
+``GET /config.json`` tells the UI where the chain's RPC endpoint is and the contract addresses.
 The server binds 127.0.0.1 only.
 """
 
@@ -37,7 +36,6 @@ _TYPES = {
     ".js": "text/javascript; charset=utf-8",
     ".mjs": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
-    ".wasm": "application/wasm",
     ".json": "application/json",
     ".svg": "image/svg+xml",
     ".png": "image/png",
@@ -78,10 +76,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(length))
-        # cross-origin isolation: the ezkl engine's WebAssembly memory is a SharedArrayBuffer
-        self.send_header("Cross-Origin-Opener-Policy", "same-origin")
-        self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
-        self.send_header("Cross-Origin-Resource-Policy", "same-origin")
         self.send_header("X-Content-Type-Options", "nosniff")
         for key, value in (extra or {}).items():
             self.send_header(key, value)

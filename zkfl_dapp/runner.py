@@ -19,9 +19,18 @@ import click
 from zkfl_dapp.chain import LocalAnvil
 from zkfl_dapp.circuits import CircuitArtifacts, ensure_aggregation_artifacts, install_verifier
 from zkfl_dapp.config import Settings
-from zkfl_dapp.consortium import Consortium, Roles, RoundReport, circuit_spec_for, load_split, model_spec_for
+from zkfl_dapp.consortium import (
+    Consortium,
+    Roles,
+    RoundReport,
+    circuit_spec_for,
+    defence_for,
+    load_split,
+    model_spec_for,
+)
 from zkfl_dapp.exceptions import ConfigError
 from zkfl_dapp.inference import build_inference_circuit
+from zkfl_dapp.robust_circuits import DefenceCircuits
 from zkfl_dapp.storage import Storage, open_storage
 
 
@@ -29,18 +38,23 @@ def say(message: str) -> None:
     click.echo(f"[{time.strftime('%H:%M:%S')}] {message}", err=True)
 
 
-def build_circuits(settings: Settings) -> CircuitArtifacts:
-    """Build (or reuse) the consortium's circuits and install their verifiers; returns the aggregation one.
+def build_circuits(settings: Settings) -> tuple[CircuitArtifacts, DefenceCircuits]:
+    """Build (or reuse) the consortium's circuits and install their verifiers; returns the aggregation
+    circuit and the defence circuits (norm bound; median for 5 hospitals).
 
-    The aggregation circuit fits the configured model and hospitals; the inference circuit (proven
-    predictions, zkfl_dapp.inference) exists for the logistic regression.
+    They fit the configured model and hospitals; the inference circuit (proven predictions,
+    zkfl_dapp.inference) exists for the logistic regression.
     """
     spec = circuit_spec_for(settings, model_spec_for(settings, load_split(settings)))
     art = ensure_aggregation_artifacts(spec, settings.artifacts_dir, ceremony_srs=settings.ceremony_srs, progress=say)
     install_verifier(art, settings.contracts_dir)
+    defence = defence_for(settings, art, progress=say)
+    install_verifier(defence.norm, settings.contracts_dir)
+    if defence.median is not None:
+        install_verifier(defence.median, settings.contracts_dir)
     if settings.model == "logreg":
         build_inference_circuit(settings, progress=say)
-    return art
+    return art, defence
 
 
 def make_storage(settings: Settings) -> Storage:
@@ -57,16 +71,31 @@ class Session:
     roles: Roles
     storage: Storage
     artifacts: CircuitArtifacts
+    defence: DefenceCircuits
     anvil: LocalAnvil | None
 
     def bootstrap(self) -> Consortium:
         return Consortium.bootstrap(
-            self.settings, self.project, self.chain, self.roles, self.storage, self.artifacts, progress=say
+            self.settings,
+            self.project,
+            self.chain,
+            self.roles,
+            self.storage,
+            self.artifacts,
+            progress=say,
+            defence=self.defence,
         )
 
     def attach(self) -> Consortium:
         return Consortium.attach(
-            self.settings, self.project, self.chain, self.roles, self.storage, self.artifacts, progress=say
+            self.settings,
+            self.project,
+            self.chain,
+            self.roles,
+            self.storage,
+            self.artifacts,
+            progress=say,
+            defence=self.defence,
         )
 
 
@@ -98,7 +127,7 @@ def session(settings: Settings, network: str | None) -> Iterator[Session]:
     from ape.logging import LogLevel, logger
 
     logger.set_level(LogLevel.WARNING)  # one line per step from us, not one per transaction from ape
-    artifacts = build_circuits(settings)
+    artifacts, defence = build_circuits(settings)
     storage = make_storage(settings)
     anvil: LocalAnvil | None = None
     with contextlib.ExitStack() as stack:
@@ -116,13 +145,17 @@ def session(settings: Settings, network: str | None) -> Iterator[Session]:
             local = ape.chain.provider.network.is_local
             say(f"connected to {network}")
         roles = _roles(settings, local)
-        yield Session(settings, ape.chain, ape.project, roles, storage, artifacts, anvil)
+        yield Session(settings, ape.chain, ape.project, roles, storage, artifacts, defence, anvil)
 
 
 def print_round(report: RoundReport) -> None:
     click.echo(f"\nround {report.round_id}: {len(report.participants)} participants ({', '.join(report.participants)})")
     for ex in report.excluded:
         click.echo(f"  excluded {ex['hospital']}: {ex['reason']}")
+    bound = f"norm bound {report.norm_bound:.4g}" if report.norm_bound is not None else "no norm bound"
+    click.echo(f"  rule {report.rule}, {bound}; norm proofs {report.norm_prove_seconds:.1f} s in all")
+    for ref in report.norm_refused:
+        click.echo(f"  NOT accepted {ref['hospital']}: {ref['reason']}")
     click.echo(
         f"  global-model accuracy {report.accuracy:.2%} (plain FedAvg baseline {report.baseline_accuracy:.2%})\n"
         f"  proof {report.prove_seconds:.2f} s, {report.proof_bytes} B; "

@@ -11,7 +11,24 @@ pragma solidity ^0.8.20;
 ///   instances[S+1 .. S+d]      the new global model, quantized (fixed point, scale 2^weightScaleBits)
 ///   instances[S+1+d .. 2S+d]   the weights w_i = round(n_i * 2^scale / sum(n)) of included slots, 0 otherwise
 /// The new model's commitment is keccak256 over the d model instances, computed by this contract.
+/// Median circuit layout (the robust rule; a slot without an included update carries the previous model g):
+///   instances[0 .. S-1]        Poseidon hash of slot i's update, or of g for an empty or excluded slot
+///   instances[S]               Poseidon hash of g
+///   instances[S+1 .. S+d]      the new global model: the coordinate-wise median of the S slots
+///   instances[S+1+d .. S+2d]   g, whose keccak256 must equal the round's previous-model commitment
+/// Norm circuit layout (checked in `submitBoundedUpdate`), u the hospital's update, b the round's bound:
+///   instances[0]               Poseidon hash of u (= the submitted commitment)
+///   instances[1], [2]          Poseidon hashes of g and of b
+///   instances[3]               2^weightScaleBits if sum_j rescale((u_j - g_j)^2) <= b, else 0
+///   instances[4]               b (= the round's `normBoundSq`)
+///   instances[5 .. 4+d]        g, whose keccak256 must equal the round's previous-model commitment
 interface IRoundManager {
+    /// @notice How a round's updates are combined; each rule has its own circuit and verifier.
+    enum AggregationRule {
+        FedAvg,
+        Median
+    }
+
     /// @notice Life cycle of a round.
     enum Phase {
         None,
@@ -32,6 +49,8 @@ interface IRoundManager {
         string newModelCid;
         bytes32 proofHash;
         string proofCid;
+        AggregationRule rule;
+        uint256 normBoundSq;
     }
 
     /// @notice One hospital's submission in a round.
@@ -83,6 +102,21 @@ interface IRoundManager {
     error RoundManagerNotAuditor(address caller);
     /// @notice The round is neither finalized nor aborted yet.
     error RoundManagerRoundNotClosed(uint256 roundId, Phase actual);
+    /// @notice The rule has no verifier in this deployment, or the norm bound is outside the norm circuit's range.
+    error RoundManagerInvalidPolicy(AggregationRule rule, uint256 normBoundSq);
+    /// @notice The round has a norm bound: submit with `submitBoundedUpdate` and a norm proof.
+    error RoundManagerNormProofRequired(uint256 roundId);
+    /// @notice The round has no norm bound: submit with `submitUpdate`.
+    error RoundManagerNoNormBound(uint256 roundId);
+    /// @notice A norm-proof instance differs from this submission (commitment), this round's bound, or this
+    /// round's previous global model (index 5: expected and actual are keccak256 commitments of the model).
+    error RoundManagerNormProofMismatch(uint256 roundId, uint256 index, uint256 expected, uint256 actual);
+    /// @notice The norm verifier rejected the proof.
+    error RoundManagerNormProofRejected(uint256 roundId, address hospital);
+    /// @notice The norm proof is valid and shows the update's distance to the previous model exceeds the bound.
+    error RoundManagerNormBoundExceeded(uint256 roundId, address hospital, uint256 normBoundSq);
+    /// @notice The median proof's previous model (keccak256 of its g instances) is not the round's.
+    error RoundManagerPreviousModelMismatch(uint256 roundId, uint256 expected, uint256 actual);
 
     /// @notice The aggregation circuit's public artifacts (verifying key, settings, SRS, verifier source,
     /// with their SHA-256) are described by the JSON manifest stored under `circuitCid`. Emitted once, at
@@ -92,6 +126,8 @@ interface IRoundManager {
     event RoundOpened(
         uint256 indexed roundId, uint256 prevModelCommitment, string prevModelCid, uint64 deadline, uint32 quorum
     );
+    /// @notice The round's aggregation rule and norm bound (0: none), emitted right after `RoundOpened`.
+    event RoundPolicySet(uint256 indexed roundId, AggregationRule rule, uint256 normBoundSq);
     /// @notice A hospital committed to an encrypted update stored under `cid`.
     event UpdateSubmitted(
         uint256 indexed roundId,
@@ -126,13 +162,32 @@ interface IRoundManager {
     /// @return roundId the new round's id (ids start at 1)
     function openRound(uint64 deadline, uint32 quorum) external returns (uint256 roundId);
 
+    /// @notice Open a round with an aggregation rule and a norm bound. `normBoundSq` bounds the squared L2
+    /// distance of every update to the previous global model, fixed point: round(B^2 * 2^weightScaleBits)
+    /// for an L2 bound B; 0 means no bound. With a bound, every submission needs a norm proof.
+    function openRoundWithPolicy(uint64 deadline, uint32 quorum, AggregationRule rule, uint256 normBoundSq)
+        external
+        returns (uint256 roundId);
+
     /// @notice Commit to an encrypted update: its Poseidon `commitment`, the ciphertext's `cid` and the
     /// number of local training samples. Member hospitals only, once per round, before the deadline.
     function submitUpdate(uint256 roundId, uint256 commitment, string calldata cid, uint64 sampleCount) external;
 
-    /// @notice Finalize with a proof of the weighted average. Aggregator only. Accepted only if the
-    /// instances equal this round's commitments and weights (see the layout above) and the verifier
-    /// accepts the proof. `excludedMask` bit i leaves slot i out (zero weight, empty-slot commitment).
+    /// @notice `submitUpdate` for a round with a norm bound: `normProof` (norm circuit, layout above) must
+    /// carry this `commitment`, the round's previous global model and bound, and the flag "within bound".
+    /// A norm-violating update cannot be submitted at all.
+    function submitBoundedUpdate(
+        uint256 roundId,
+        uint256 commitment,
+        string calldata cid,
+        uint64 sampleCount,
+        bytes calldata normProof,
+        uint256[] calldata normInstances
+    ) external;
+
+    /// @notice Finalize with a proof of the round's rule: the weighted average (FedAvg) or the coordinate-wise
+    /// median (Median). Aggregator only. Accepted only if the instances equal this round's commitments and
+    /// weights, or commitments and previous model (see the layouts above), and the rule's verifier accepts. `excludedMask` bit i leaves slot i out (zero weight, empty-slot commitment).
     /// Allowed once every member hospital (up to the slot count) submitted, or after the deadline.
     /// `proofCid` names the ezkl proof file published for auditors.
     function finalizeRound(

@@ -1,9 +1,9 @@
 // zkFL consortium explorer: every value on these pages comes from the chain's RPC endpoint (viem)
 // or from content fetched by CID through the loopback gateway (which refuses content not matching its CID).
-import { createPublicClient, http, parseAbi, keccak256, toHex } from 'viem';
+import { createPublicClient, http, parseAbi, keccak256, encodePacked, bytesToHex, hexToBytes } from 'viem';
 
-/* global __ENGINE_VERSION__ */
-const ENGINE_VERSION = typeof __ENGINE_VERSION__ === 'string' ? __ENGINE_VERSION__ : 'unknown';
+/* global __EVM_VERSION__ */
+const EVM_VERSION = typeof __EVM_VERSION__ === 'string' ? __EVM_VERSION__ : 'unknown';
 
 const REGISTRY_ABI = parseAbi([
   'event MemberAdmitted(address indexed account, uint8 indexed role, string name)',
@@ -17,9 +17,10 @@ const REGISTRY_ABI = parseAbi([
   'function enclaveKey() view returns (bytes32 keyHash, string keyCid, bytes32 measurement)',
 ]);
 const ROUND_ABI = parseAbi([
-  'struct RoundInfo { uint8 phase; uint64 deadline; uint32 quorum; uint32 submissionCount; uint256 prevModelCommitment; string prevModelCid; uint256 newModelCommitment; string newModelCid; bytes32 proofHash; string proofCid; }',
+  'struct RoundInfo { uint8 phase; uint64 deadline; uint32 quorum; uint32 submissionCount; uint256 prevModelCommitment; string prevModelCid; uint256 newModelCommitment; string newModelCid; bytes32 proofHash; string proofCid; uint8 rule; uint256 normBoundSq; }',
   'event CircuitPublished(string circuitCid)',
   'event RoundOpened(uint256 indexed roundId, uint256 prevModelCommitment, string prevModelCid, uint64 deadline, uint32 quorum)',
+  'event RoundPolicySet(uint256 indexed roundId, uint8 rule, uint256 normBoundSq)',
   'event UpdateSubmitted(uint256 indexed roundId, address indexed hospital, uint256 slot, uint256 commitment, string cid, uint64 sampleCount)',
   'event UpdateExcluded(uint256 indexed roundId, address indexed hospital, uint256 slot)',
   'event RoundFinalized(uint256 indexed roundId, uint256 newModelCommitment, string newModelCid, bytes32 proofHash, string proofCid, uint256 includedCount, uint256 totalSamples)',
@@ -30,6 +31,12 @@ const ROUND_ABI = parseAbi([
   'function currentRoundId() view returns (uint256)',
   'function getRound(uint256 roundId) view returns (RoundInfo)',
   'function currentModel() view returns (uint256 commitment, string cid)',
+  'function verifier() view returns (address)',
+  'function medianVerifier() view returns (address)',
+  'function normVerifier() view returns (address)',
+  'function slots() view returns (uint256)',
+  'function modelSize() view returns (uint256)',
+  'function weightScaleBits() view returns (uint256)',
 ]);
 const PREDICTION_ABI = parseAbi([
   'event PredictionRecorded(uint256 indexed roundId, address indexed requester, uint256 risk, bytes32 proofHash)',
@@ -37,6 +44,9 @@ const PREDICTION_ABI = parseAbi([
 ]);
 const ROLE = ['None', 'Hospital', 'Auditor', 'Aggregator'];
 const PHASE = ['None', 'Open', 'Finalized', 'Aborted'];
+const RULE = ['FedAvg', 'Median']; // IRoundManager.AggregationRule
+const RULE_VERIFIER = ['verifier', 'medianVerifier']; // the RoundManager getter of each rule's verifier
+const FIELD_MODULUS = 21888242871839275222246405745257275088548364400416034343698204186575808495617n;
 const app = document.getElementById('app');
 
 // ---------------------------------------------------------------- helpers
@@ -46,6 +56,10 @@ const pct = (x) => (x * 100).toFixed(2) + '%';
 const fmtInt = (v) => BigInt(v).toLocaleString('en-US');
 const time = (ts) => new Date(Number(ts) * 1000).toISOString().replace('T', ' ').replace('.000Z', ' UTC');
 const tid = (name) => `data-testid="${esc(name)}"`;
+// A round's norm bound: normBoundSq = round(B^2 * 2^scaleBits) for an L2 bound B on each update's distance to
+// the previous model; 0 means none.
+const normBound = (sq, scaleBits) => (BigInt(sq) === 0n ? 'none'
+  : `L2 distance to the previous model ≤ ${Math.sqrt(Number(sq) / 2 ** Number(scaleBits)).toFixed(4)} <span class="muted">(normBoundSq ${fmtInt(sq)}, scale 2^${scaleBits})</span>`);
 
 class ChainUnreachable extends Error {}
 class ContentError extends Error {
@@ -149,6 +163,7 @@ async function loadChain() {
     const a = l.args;
     switch (l.eventName) {
       case 'RoundOpened': round(a.roundId).opened = l; break;
+      case 'RoundPolicySet': round(a.roundId).policy = l; break;
       case 'UpdateSubmitted': round(a.roundId).submissions.push(l); break;
       case 'UpdateExcluded': round(a.roundId).excluded.push(l); break;
       case 'RoundFinalized': round(a.roundId).finalized = l; break;
@@ -280,7 +295,8 @@ async function pageRound(id) {
     app.innerHTML = `<h2>Round ${id}</h2><p class="state empty" data-testid="empty">Round ${id} does not exist on this chain (yet).</p>`;
     return;
   }
-  const info = await read(rm, ROUND_ABI, 'getRound', [BigInt(id)]);
+  const [info, scaleBits] = await Promise.all([read(rm, ROUND_ABI, 'getRound', [BigInt(id)]), read(rm, ROUND_ABI, 'weightScaleBits')]);
+  const normVerifier = BigInt(info.normBoundSq) === 0n ? null : await read(rm, ROUND_ABI, 'normVerifier');
   const f = r.finalized;
   const receipt = f ? await rpc(() => client.getTransactionReceipt({ hash: f.transactionHash })) : null;
   const subReceipts = await Promise.all(r.submissions.map((s) => rpc(() => client.getTransactionReceipt({ hash: s.transactionHash }))));
@@ -299,7 +315,7 @@ async function pageRound(id) {
     const a = f.args;
     fin = `<dl class="kv">
       <dt>Verification</dt><dd ${tid('onchain-verification')}>${receipt.status === 'success'
-        ? '<span class="badge ok">verified on-chain</span> AggregationVerifier accepted the proof and RoundManager bound its instances to the commitments and sample counts above'
+        ? `<span class="badge ok">verified on-chain</span> the ${esc(RULE[Number(info.rule)] ?? '')} verifier (RoundManager.${RULE_VERIFIER[Number(info.rule)] ?? 'verifier'}) accepted the proof and RoundManager bound its instances to the commitments ${Number(info.rule) === 1 ? 'and the previous model' : 'and sample counts'} above`
         : '<span class="badge bad">transaction failed</span>'}</dd>
       <dt>Finalize tx</dt><dd ${tid('finalize-tx')}><code>${esc(f.transactionHash)}</code> (block ${f.blockNumber})</dd>
       <dt>Gas used</dt><dd ${tid('finalize-gas')}>${fmtInt(receipt.gasUsed)}</dd>
@@ -311,7 +327,11 @@ async function pageRound(id) {
       <dt>Proof hash (on-chain)</dt><dd><code>${esc(a.proofHash)}</code> <span ${tid('proof-hash-check')} class="integrity pending">checking…</span></dd>
     </dl>
     <h3>Verify the proof in this browser</h3>
-    <p class="muted">Fetches the proof, verifying key, settings and SRS by CID and runs ezkl's WebAssembly verifier (@ezkljs/engine ${esc(ENGINE_VERSION)}) here; no server verifies anything.</p>
+    <p class="muted">Runs the deployed ${esc(RULE[Number(info.rule)] ?? '')} verifier contract's code (ezkl's generated Halo2 verifier, read from the
+    chain node with <code>eth_getCode</code>) in an EVM inside this page (@ethereumjs/evm ${esc(EVM_VERSION)}) on the published proof
+    and its instances: the computation is local and no server verifies anything. A copy of the proof with one byte flipped
+    must be rejected by the same code, so a verifier that accepts everything would show.
+    (ezkl's WebAssembly engine is not used: @ezkljs/engine 21.0.0, the newest on npm, rejects genuine ezkl proofs.)</p>
     <button id="verify-btn" ${tid('verify-button')}>Verify proof in browser</button>
     <div id="verify-result" ${tid('verify-result')}></div>`;
   } else if (r.aborted) {
@@ -332,6 +352,9 @@ async function pageRound(id) {
   }
   app.innerHTML = `<h2>Round ${id} <span class="badge ${phase === 'Finalized' ? 'ok' : phase === 'Aborted' ? 'bad' : 'neutral'}" ${tid('round-phase')}>${esc(phase)}</span></h2>
     <dl class="kv"><dt>Quorum</dt><dd>${info.quorum}</dd><dt>Deadline</dt><dd>${time(info.deadline)}</dd>
+      <dt>Aggregation rule</dt><dd ${tid('round-rule')} data-rule="${esc(RULE[Number(info.rule)] ?? info.rule)}">${esc(RULE[Number(info.rule)] ?? `unknown (${info.rule})`)}</dd>
+      <dt>Norm bound</dt><dd ${tid('norm-bound')} data-norm-bound-sq="${info.normBoundSq}">${normBound(info.normBoundSq, scaleBits)}${normVerifier
+        ? `<br><span class="muted">every submission carried a norm proof, checked on-chain by the norm verifier <code>${esc(normVerifier)}</code></span>` : ''}</dd>
       <dt>Opened in tx</dt><dd><code>${esc(r.opened?.transactionHash ?? '—')}</code></dd></dl>
     <h3>Submissions</h3>
     ${r.submissions.length ? `<table><thead><tr><th>Slot</th><th>Hospital</th><th>Commitment (Poseidon)</th><th>Encrypted update CID</th><th>Samples</th><th>Status</th><th>Tx</th></tr></thead><tbody>${subs}</tbody></table>` : '<p class="state empty">No submissions yet.</p>'}
@@ -347,64 +370,100 @@ async function pageRound(id) {
       span.className = `integrity ${ok ? 'ok' : 'bad'}`;
       span.textContent = ok ? '✓ keccak256 of the published proof matches' : '✗ the published proof does not hash to the on-chain proofHash';
     }, (e) => { span.className = 'integrity bad'; span.textContent = `✗ ${e.message}`; });
-    document.getElementById('verify-btn').addEventListener('click', () => verifyInBrowser(f));
+    document.getElementById('verify-btn').addEventListener('click', () => verifyInBrowser(r, info));
   }
 }
 
-async function sha256Hex(bytes) {
-  const d = await crypto.subtle.digest('SHA-256', bytes);
-  return [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, '0')).join('');
+// ezkl writes field elements as 32-byte little-endian hex (as zkfl_dapp/quantization.py felt_from_hex reads them).
+function feltFromHex(text) {
+  const bytes = hexToBytes(String(text).startsWith('0x') ? text : `0x${text}`);
+  if (bytes.length !== 32) throw new Error(`instance ${text} is not 32 bytes`);
+  const value = BigInt(bytesToHex(bytes.reverse()));
+  if (value >= FIELD_MODULUS) throw new Error(`instance ${text} is not below the BN254 modulus`);
+  return value;
 }
 
-async function verifyInBrowser(f) {
+// What ties the proof file to the round the chain finalized; each entry is [what, holds].
+function chainBindings(r, proofHex, instances, slots, modelSize) {
+  const f = r.finalized.args;
+  const checks = [[`keccak256 of the proof is the on-chain proofHash <code>${esc(f.proofHash)}</code>`, keccak256(proofHex) === f.proofHash]];
+  if (instances.length < slots + 1 + modelSize) {
+    checks.push([`the proof has ${instances.length} instances, fewer than the ${slots + 1 + modelSize} of the circuit layout`, false]);
+    return checks;
+  }
+  const model = instances.slice(slots + 1, slots + 1 + modelSize);
+  const modelHash = BigInt(keccak256(encodePacked(model.map(() => 'uint256'), model)));
+  checks.push([`keccak256 of its ${modelSize} model instances is the round's new model commitment`, modelHash === BigInt(f.newModelCommitment)]);
+  const excluded = new Set(r.excluded.map((e) => Number(e.args.slot)));
+  const included = r.submissions.filter((s) => !excluded.has(Number(s.args.slot)));
+  const mismatched = included.filter((s) => instances[Number(s.args.slot)] !== BigInt(s.args.commitment)).map((s) => Number(s.args.slot));
+  checks.push([mismatched.length ? `instances ${mismatched.join(', ')} differ from those slots' on-chain commitments`
+    : `its instances 0..${slots - 1} carry the ${included.length} included updates' on-chain commitments`, mismatched.length === 0]);
+  return checks;
+}
+
+async function verifyInBrowser(r, info) {
+  const f = r.finalized;
   const btn = document.getElementById('verify-btn');
   const out = document.getElementById('verify-result');
-  const show = (cls, state, html) => { out.innerHTML = `<p class="state ${cls}" data-state="${state}">${html}</p>`; };
+  const show = (cls, state, html) => { out.innerHTML = `<div class="state ${cls}" data-state="${state}">${html}</div>`; };
   btn.disabled = true;
-  show('', 'running', 'Fetching the artifacts and loading the ezkl WebAssembly engine…');
+  show('', 'running', 'Fetching the proof and the verifier contract\'s code…');
   try {
-    const circuitCid = await read(config.contracts.RoundManager, ROUND_ABI, 'circuitCid');
-    const manifest = await fetchJson(circuitCid);
-    const files = {};
-    for (const k of ['settings', 'vk', 'srs']) {
-      files[k] = await fetchCid(manifest[k].cid);
-      if (await sha256Hex(files[k]) !== manifest[k].sha256) throw new Error(`${k} does not match the manifest's SHA-256`);
-    }
-    const proofBytes = await fetchCid(f.args.proofCid);
-    const proof = JSON.parse(new TextDecoder().decode(proofBytes));
-    const producer = `ezkl ${proof.version || manifest.ezkl_version}`;
-    const engine = await import('./engine.js');
-    const t0 = performance.now();
-    let ok;
+    const rm = config.contracts.RoundManager;
+    const rule = Number(info.rule);
+    if (!RULE_VERIFIER[rule]) throw new Error(`round ${r.id} has an aggregation rule (${info.rule}) this page does not know`);
+    const [address, slots, modelSize] = await Promise.all([
+      read(rm, ROUND_ABI, RULE_VERIFIER[rule]), read(rm, ROUND_ABI, 'slots'), read(rm, ROUND_ABI, 'modelSize'),
+    ]);
+    const code = await rpc(() => client.getCode({ address }));
+    if (!code || code === '0x') throw new Error(`no contract code at the ${RULE[rule]} verifier address ${address}`);
+    const proof = await fetchJson(f.args.proofCid);
+    let proofHex; let instances;
     try {
-      ok = await engine.engineVerify(proofBytes, files.vk, files.settings, files.srs);
-    } catch (first) {
-      const e1 = String(first?.message || first);
-      // ezkl >= 22 dropped the proof's transcript_type field that engine 21 still requires;
-      // retry once with it set to the EVM transcript the proof was made with. Anything but `true`
-      // from the engine is reported as an incompatibility (the chain's verifier accepted this proof).
-      let e2 = null;
-      if (/transcript_type/.test(e1) && !('transcript_type' in proof)) {
-        try {
-          const patched = new TextEncoder().encode(JSON.stringify({ ...proof, transcript_type: 'EVM' }));
-          ok = await engine.engineVerify(patched, files.vk, files.settings, files.srs);
-          if (ok !== true) e2 = `verify returned ${ok}`;
-        } catch (second) { e2 = String(second?.message || second); }
-      } else {
-        e2 = '';
-      }
-      if (ok !== true) {
-        show('error', 'incompatible', `<strong>The in-browser engine (@ezkljs/engine v${esc(ENGINE_VERSION)}) cannot read proofs from ${esc(producer)}.</strong><br>
-          Engine error: <code>${esc(e1)}</code>${e2 ? `<br>Retried with <code>transcript_type: "EVM"</code> added: <code>${esc(e2)}</code>` : ''}<br>
-          This says nothing about the proof itself: it was verified on-chain by AggregationVerifier at finalization.`);
-        return;
-      }
+      proofHex = String(proof.hex_proof).startsWith('0x') ? proof.hex_proof : `0x${proof.hex_proof}`;
+      hexToBytes(proofHex);
+      instances = proof.instances[0].map(feltFromHex);
+    } catch (e) {
+      show('error', 'malformed', `<span class="badge bad">flagged</span> The file under <code>${esc(f.args.proofCid)}</code> is not an ezkl proof file: ${esc(e.message || e)}`);
+      return;
     }
-    const ms = (performance.now() - t0).toFixed(0);
-    if (ok === true) show('', 'verified', `<span class="badge ok">verified in browser</span> ezkl WebAssembly engine v${esc(ENGINE_VERSION)} accepted the proof (${ms} ms).`);
-    else show('error', 'rejected', `<span class="badge bad">rejected</span> the engine returned ${esc(String(ok))} for this proof.`);
+    const bindings = chainBindings(r, proofHex, instances, Number(slots), Number(modelSize));
+    const bindingList = `<ul class="bindings" ${tid('verify-bindings')}>${bindings.map(([what, ok]) => `<li class="integrity ${ok ? 'ok' : 'bad'}">${ok ? '✓' : '✗'} ${what}</li>`).join('')}</ul>`;
+    if (bindings.some(([, ok]) => !ok)) {
+      show('error', 'mismatch', `<span class="badge bad">flagged: not the proof the chain accepted</span> The verifier was not run.${bindingList}`);
+      return;
+    }
+    show('', 'running', `Executing the ${RULE[rule]} verifier's code (${fmtInt((code.length - 2) / 2)} bytes) in an in-browser EVM…`);
+    const { runVerifier } = await import('./evm.js');
+    const genuine = await runVerifier(code, proofHex, instances);
+    const tampered = hexToBytes(proofHex);
+    const at = tampered.length >> 1;
+    tampered[at] ^= 0x01;
+    const control = await runVerifier(code, bytesToHex(tampered), instances);
+
+    const state = !genuine.accepted ? 'rejected' : control.accepted ? 'control-failed' : 'verified';
+    const head = state === 'verified'
+      ? '<span class="badge ok">verified in browser</span> in-browser EVM executing the deployed ezkl verifier: <code>verifyProof</code> returned true for the published proof and its instances'
+      : state === 'rejected'
+        ? `<span class="badge bad">rejected</span> in-browser EVM executing the deployed ezkl verifier: <code>verifyProof</code> ${esc(genuine.outcome)} for the proof and instances in the proof file served for this round`
+        : '<span class="badge bad">tamper control failed</span> the verifier code accepted the proof and also a corrupted copy of it, so its answer means nothing';
+    const controlLine = control.accepted
+      ? `<span class="badge bad">tamper control: accepted</span> the corrupted copy ${esc(control.outcome)}`
+      : `<span class="badge ok">tamper control: rejected</span> the same code ${esc(control.outcome)}`;
+    show(state === 'verified' ? '' : 'error', state, `<p ${tid('verify-genuine')} data-outcome="${genuine.accepted ? 'accepted' : 'rejected'}">${head}
+        (${instances.length} instances; <span ${tid('verify-gas')}>${fmtInt(genuine.gasUsed)}</span> gas, <span ${tid('verify-ms')}>${genuine.ms.toFixed(0)}</span> ms).</p>
+      <p ${tid('verify-tamper')} data-outcome="${control.accepted ? 'accepted' : 'rejected'}">${controlLine}
+        for the proof with byte ${at} of ${tampered.length} flipped (XOR 0x01) and the instances unchanged (${fmtInt(control.gasUsed)} gas, ${control.ms.toFixed(0)} ms).</p>
+      <dl class="kv">
+        <dt>Verifier code</dt><dd>the ${RULE[rule]} verifier deployed at <code ${tid('verifier-address')}>${esc(address)}</code>, read from the chain node
+          with <code>eth_getCode</code>: ${fmtInt((code.length - 2) / 2)} bytes, keccak256 <code ${tid('verifier-code-hash')}>${keccak256(code)}</code>;
+          it ran here, in @ethereumjs/evm ${esc(EVM_VERSION)}</dd>
+        <dt>Bound to the chain</dt><dd>${bindingList}</dd>
+      </dl>`);
   } catch (e) {
-    show('error', e instanceof ContentError ? e.kind : 'error', `Could not verify: ${esc(e.message || e)}`);
+    const kind = e instanceof ContentError ? e.kind : e instanceof ChainUnreachable ? 'chain-unreachable' : 'error';
+    show('error', kind, `<span class="badge bad">flagged</span> Could not verify: ${esc(e.message || e)}`);
   } finally {
     btn.disabled = false;
   }

@@ -1,14 +1,17 @@
 """The web UI in a real browser: headless Chromium (Debian's package) driven by Playwright.
 
-One fixture runs ``ape run demo --rounds 2`` in a subprocess (a real consortium with two proven
-rounds), restarts its anvil from the persisted state and serves the built UI with the gateway. The
-tests compare what the pages show with values read from the chain directly (web3, plain RPC), flag a
-tampered and a missing artifact, and show the chain-unreachable state.
+One fixture runs ``ape run demo --rounds 2`` and one ``ape run round`` under the Median rule in
+subprocesses (a real consortium with three proven rounds), restarts its anvil from the persisted state
+and serves the built UI with the gateway. The tests compare what the pages show with values read from
+the chain directly (web3, plain RPC), verify each round's proof in the browser (the deployed verifier's
+code in an in-page EVM) next to a tampered control, flag a tampered and a missing artifact, and show
+the chain-unreachable state.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import socket
@@ -24,6 +27,7 @@ import pytest
 from zkfl_dapp.chain import LocalAnvil
 from zkfl_dapp.config import Settings
 from zkfl_dapp.gateway import DEFAULT_UI_DIR, Gateway, config_from_deployment, ui_config
+from zkfl_dapp.quantization import FIELD_MODULUS, felt_from_hex, felt_hex
 from zkfl_dapp.storage import Cid, EmbeddedStore
 
 pytestmark = pytest.mark.ui
@@ -41,7 +45,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-ROUNDS = 2
+ROUNDS = 3  # the demo's FedAvg rounds, then one Median round
+MEDIAN_ROUND = 3
 HOSPITALS = 5
 
 REGISTRY_ABI = [
@@ -73,8 +78,12 @@ _ROUND_INFO = [
         ("newModelCid", "string"),
         ("proofHash", "bytes32"),
         ("proofCid", "string"),
+        ("rule", "uint8"),
+        ("normBoundSq", "uint256"),
     ]
 ]
+RULES = ("FedAvg", "Median")  # IRoundManager.AggregationRule
+RULE_VERIFIER = ("verifier", "medianVerifier")  # RoundManager's getter of each rule's verifier
 _SUBMISSION = [
     {"name": n, "type": t}
     for n, t in [("hospital", "address"), ("commitment", "uint256"), ("sampleCount", "uint64"), ("cid", "string")]
@@ -94,13 +103,15 @@ ROUND_MANAGER_ABI = [
         "inputs": [{"name": "roundId", "type": "uint256"}, {"name": "slot", "type": "uint256"}],
         "outputs": [{"type": "tuple", "components": _SUBMISSION}],
     },
-    {
-        "type": "function",
-        "name": "circuitCid",
-        "stateMutability": "view",
-        "inputs": [],
-        "outputs": [{"type": "string"}],
-    },
+    *(
+        {"type": "function", "name": name, "stateMutability": "view", "inputs": [], "outputs": [{"type": t}]}
+        for name, t in [
+            ("circuitCid", "string"),
+            ("verifier", "address"),
+            ("medianVerifier", "address"),
+            ("weightScaleBits", "uint256"),
+        ]
+    ),
 ]
 
 
@@ -142,9 +153,15 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         subprocess.run(["node", str(ROOT / "frontend" / "build.mjs")], check=True, cwd=ROOT)
     workdir = tmp_path_factory.mktemp("ui") / "consortium"
     ape = str(Path(sys.executable).with_name("ape"))
-    cmd = [ape, "run", "demo", "--rounds", str(ROUNDS), "--workdir", str(workdir), "--anvil-port", str(_free_port())]
+    demo_rounds = str(ROUNDS - 1)
+    cmd = [ape, "run", "demo", "--rounds", demo_rounds, "--workdir", str(workdir), "--anvil-port", str(_free_port())]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=os.environ.copy(), timeout=900)
     assert proc.returncode == 0, f"demo failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    # One more round under the Median rule, so the pages (and the in-browser verifier) see both rules.
+    cmd = [ape, "run", "round", "--workdir", str(workdir), "--anvil-port", str(_free_port())]
+    median_env = {**os.environ, "ZKFL_RULE": "median"}
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=median_env, timeout=900)
+    assert proc.returncode == 0, f"median round failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     # One real proven prediction on the latest model, so the Predictions page has a receipt to show.
     patient = str(ROOT / "examples" / "patient.json")
     cmd = [ape, "run", "predict", "--patient", patient, "--workdir", str(workdir), "--anvil-port", str(_free_port())]
@@ -237,6 +254,12 @@ def test_round_detail_matches_chain(env: Env, page, round_id: int) -> None:
         assert hospital in row.inner_text()
     info = env.round(round_id)
     assert info[0] == 2  # Finalized
+    assert info[10] == (1 if round_id == MEDIAN_ROUND else 0)
+    assert page.locator("[data-testid=round-rule]").get_attribute("data-rule") == RULES[info[10]]
+    bound = page.locator("[data-testid=norm-bound]")
+    assert bound.get_attribute("data-norm-bound-sq") == str(info[11])
+    scale = 2 ** env.rm.functions.weightScaleBits().call()
+    assert (f"{math.sqrt(info[11] / scale):.4f}" if info[11] else "none") in bound.inner_text()
     assert page.locator("[data-testid=model-commitment]").inner_text().strip() == _felt(info[6])
     assert page.locator(f"[data-testid=model-cid] [data-cid='{info[7]}'] .integrity.ok").count() == 1
     assert page.locator(f"[data-testid=proof-cid] [data-cid='{info[9]}'] .integrity.ok").count() == 1
@@ -253,19 +276,86 @@ def test_round_detail_matches_chain(env: Env, page, round_id: int) -> None:
     _shot(page, f"round-{round_id}")
 
 
-def test_browser_verification_reports_a_real_result(env: Env, page) -> None:
-    _open(page, env, "round/1", "[data-testid=verify-button]")
+def _verify_in_browser(page, env: Env, round_id: int):
+    _open(page, env, f"round/{round_id}", "[data-testid=verify-button]")
     page.click("[data-testid=verify-button]")
     result = page.locator("[data-testid=verify-result] [data-state]:not([data-state=running])")
     result.wait_for(timeout=180_000)
-    state = result.get_attribute("data-state")
+    return result
+
+
+@pytest.mark.parametrize("round_id", range(1, ROUNDS + 1))
+def test_browser_verification_reports_a_real_result(env: Env, page, round_id: int) -> None:
+    result = _verify_in_browser(page, env, round_id)
+    state, text = result.get_attribute("data-state"), result.inner_text()
+    print(f"round {round_id} in-browser verification: {state}: {text}")
+    _shot(page, f"round-{round_id}-verify")
+    assert state == "verified", text
+    assert result.locator("[data-testid=verify-genuine]").get_attribute("data-outcome") == "accepted"
+    assert "verified in browser" in text and "in-browser EVM executing the deployed ezkl verifier" in text
+    # The same code rejects the proof with one byte flipped: a verifier that says yes to anything would show.
+    tamper = result.locator("[data-testid=verify-tamper]")
+    assert tamper.get_attribute("data-outcome") == "rejected"
+    assert "tamper control: rejected" in tamper.inner_text()
+    # The code that ran is the code deployed at the address of the round's rule's verifier.
+    rule = env.round(round_id)[10]
+    assert RULES[rule] in result.locator("[data-testid=verifier-address]").locator("xpath=..").inner_text()
+    address = getattr(env.rm.functions, RULE_VERIFIER[rule])().call()
+    assert result.locator("[data-testid=verifier-address]").inner_text() == address
+    code_hash = "0x" + bytes(env.w3.keccak(env.w3.eth.get_code(address))).hex()
+    assert result.locator("[data-testid=verifier-code-hash]").inner_text() == code_hash
+    gas = int(result.locator("[data-testid=verify-gas]").inner_text().replace(",", ""))
+    assert 100_000 < gas < 30_000_000
+    assert result.locator("[data-testid=verify-bindings] .integrity.bad").count() == 0
+
+
+def test_browser_verification_flags_an_altered_stored_proof(env: Env, page) -> None:
+    proof_cid = env.round(ROUNDS)[9]
+    block = env.workdir / "ipfs" / "blocks" / Cid(proof_cid).canonical
+    original = block.read_bytes()
+    try:
+        proof = json.loads(original)
+        hex_proof = bytearray.fromhex(proof["hex_proof"].removeprefix("0x"))
+        hex_proof[len(hex_proof) // 2] ^= 0x01
+        proof["hex_proof"] = "0x" + hex_proof.hex()
+        block.write_bytes(json.dumps(proof).encode())
+        result = _verify_in_browser(page, env, ROUNDS)
+        text = result.inner_text()
+        _shot(page, "round-verify-altered-proof")
+        assert result.get_attribute("data-state") == "integrity", text
+        assert "flagged" in text and "does not match CID" in text
+        assert result.locator("[data-testid=verify-genuine]").count() == 0  # nothing claims a pass
+    finally:
+        block.write_bytes(original)
+
+
+def _altered_proof(env: Env, round_id: int, what: str) -> bytes:
+    proof = json.loads((env.workdir / "ipfs" / "blocks" / Cid(env.round(round_id)[9]).canonical).read_bytes())
+    if what == "instance":  # the last instance (not one the page binds to the chain itself), plus one
+        proof["instances"][0][-1] = felt_hex((felt_from_hex(proof["instances"][0][-1]) + 1) % FIELD_MODULUS)
+    else:
+        hex_proof = bytearray.fromhex(proof["hex_proof"].removeprefix("0x"))
+        hex_proof[100] ^= 0x01
+        proof["hex_proof"] = "0x" + hex_proof.hex()
+    return json.dumps(proof).encode()
+
+
+@pytest.mark.parametrize(("what", "state"), [("instance", "rejected"), ("proof", "mismatch")])
+def test_browser_verification_does_not_trust_the_gateway(env: Env, page, what: str, state: str) -> None:
+    """A gateway that skips its CID check and serves an altered proof file cannot get a pass: an altered
+    instance is rejected by the verifier code itself, altered proof bytes do not hash to the on-chain proofHash."""
+    altered = _altered_proof(env, ROUNDS, what)
+    page.route(f"**/ipfs/{env.round(ROUNDS)[9]}*", lambda route: route.fulfill(status=200, body=altered))
+    result = _verify_in_browser(page, env, ROUNDS)
     text = result.inner_text()
-    print(f"in-browser verification: {state}: {text}")
-    _shot(page, "round-1-verify")
-    assert state in ("verified", "incompatible"), text
-    if state == "incompatible":
-        assert "cannot read proofs from ezkl 23.0.5" in text
-        assert "Engine error" in text
+    print(f"altered {what}: {result.get_attribute('data-state')}: {text}")
+    _shot(page, f"round-verify-altered-{what}")
+    assert result.get_attribute("data-state") == state, text
+    if what == "instance":
+        assert result.locator("[data-testid=verify-genuine]").get_attribute("data-outcome") == "rejected"
+        assert "rejected" in text and "tamper control: rejected" in text
+    else:
+        assert "not the proof the chain accepted" in text and "proofHash" in text
 
 
 def test_lineage_links_models(env: Env, page) -> None:

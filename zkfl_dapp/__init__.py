@@ -7,6 +7,10 @@ The public API, one concept per module:
 * :mod:`~zkfl_dapp.quantization`, :mod:`~zkfl_dapp.aggregation`: fixed-point values, commitments, and
   the exact weighted average that the circuit proves.
 * :mod:`~zkfl_dapp.circuits`: the ezkl aggregation circuit: artifacts, proving, verification.
+* :mod:`~zkfl_dapp.robust`, :mod:`~zkfl_dapp.robust_circuits`: the poisoning defence: norm bounds, the
+  coordinate-wise median, the bound policy, and their circuits (norm proofs, median proofs).
+* :mod:`~zkfl_dapp.attacks`, :mod:`~zkfl_dapp.attack_eval`: poisoning hospitals and the evaluation of the
+  defences against them (``make attack-eval``).
 * :mod:`~zkfl_dapp.crypto`: ML-KEM-768 + HKDF + AES-256-GCM envelopes to the enclave.
 * :mod:`~zkfl_dapp.storage`: IPFS-compatible content addressing (embedded store, Kubo RPC client).
 * :mod:`~zkfl_dapp.formats`: the model and update files that travel through the store.

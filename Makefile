@@ -58,9 +58,12 @@ test-fast: circuits
 bench: circuits
 	$(PY) -m zkfl_dapp.bench
 
-# Poisoning attacks against plain FedAvg, norm proofs and the median rule (report: docs/attack-eval.md)
-attack-eval: install
+# Poisoning attacks against plain FedAvg, norm proofs and the median rule: every scenario on the
+# circuits' reference semantics (docs/attack-eval.md), then one scenario on the real stack with real
+# proofs (docs/attack-eval-proven.md).
+attack-eval: circuits
 	$(PY) -m zkfl_dapp.attack_eval --report-dir docs
+	$(VENV)/bin/ape run attack --report docs/attack-eval-proven.md
 
 lint: install
 	$(VENV)/bin/ruff check zkfl_dapp scripts tests tools

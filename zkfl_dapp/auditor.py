@@ -53,7 +53,7 @@ from zkfl_dapp.exceptions import (
     StorageError,
 )
 from zkfl_dapp.formats import ModelFile
-from zkfl_dapp.publication import CircuitManifest, PublishedFile, fetch_published
+from zkfl_dapp.publication import CircuitManifest, PublishedCircuit, PublishedFile, fetch_published
 from zkfl_dapp.quantization import from_field, model_commitment
 from zkfl_dapp.storage import Storage
 
@@ -307,6 +307,8 @@ class _Auditor:
         self.scale_bits = int(round_manager.weightScaleBits())
         self.empty_slot = int(round_manager.emptySlotCommitment())
         self.artifacts: dict[str, Path] | None = None  # settings, vk, srs fetched from the manifest
+        self.median_artifacts: dict[str, Path] | None = None  # the same for the median circuit
+        self.median_verifier: Any = None  # the median rule's verifier contract, where the deployment has one
 
     # deployment ---------------------------------------------------------------------------------
 
@@ -343,20 +345,11 @@ class _Auditor:
                         actual=f"{shape}",
                     )
                 )
-            fetched: dict[str, Path] = {}
-            for name, item, filename in (
-                ("settings", manifest.settings, "settings.json"),
-                ("vk", manifest.vk, "vk.key"),
-                ("srs", manifest.srs, f"kzg{manifest.logrows}.srs"),
-                ("verifier_sol", manifest.verifier_sol, "AggregationVerifier.sol"),
-            ):
-                path = self._fetch_artifact(name, item, self.workdir / "circuit" / filename, findings)
-                if path is not None:
-                    fetched[name] = path
-            if len(fetched) == 4:
-                self.artifacts = fetched
-            else:
-                manifest_ok = False
+            self.artifacts = self._fetch_circuit("", manifest, "AggregationVerifier.sol", findings)
+            manifest_ok = manifest_ok and self.artifacts is not None
+            if manifest.median is not None:
+                self.median_artifacts = self._fetch_circuit("median ", manifest.median, "MedianVerifier.sol", findings)
+                manifest_ok = manifest_ok and self.median_artifacts is not None
         report.deployment_checks["circuit manifest"] = manifest_ok
 
         verifier_ok = True
@@ -403,6 +396,23 @@ class _Auditor:
                 )
             )
             return None
+
+    def _fetch_circuit(
+        self, prefix: str, entry: CircuitManifest | PublishedCircuit, verifier_file: str, findings: list[Finding]
+    ) -> dict[str, Path] | None:
+        """Fetch one circuit's settings, vk, SRS and verifier source, each checked against its SHA-256."""
+        fetched: dict[str, Path] = {}
+        folder = self.workdir / ((prefix.strip() or "circuit").replace(" ", "-"))
+        for name, item, filename in (
+            ("settings", entry.settings, "settings.json"),
+            ("vk", entry.vk, "vk.key"),
+            ("srs", entry.srs, f"kzg{entry.logrows}.srs"),
+            ("verifier_sol", entry.verifier_sol, verifier_file),
+        ):
+            path = self._fetch_artifact(f"{prefix}{name}", item, folder / filename, findings)
+            if path is not None:
+                fetched[name] = path
+        return fetched if len(fetched) == 4 else None
 
     def _fetch_artifact(self, name: str, item: PublishedFile, dest: Path, findings: list[Finding]) -> Path | None:
         try:
@@ -603,10 +613,12 @@ class _Auditor:
                 "0x" + keccak(proof.proof).hex(),
             )
 
-        # off-chain verification with the published artifacts
+        median = int(info.rule) == 1
+        artifacts = self.median_artifacts if median else self.artifacts
+        # off-chain verification with the published artifacts (of the round rule's circuit)
         if proof_path is None:
             ra.checks["proof (off-chain)"] = False
-        elif self.artifacts is None:
+        elif artifacts is None:
             self._fail(
                 ra,
                 "proof (off-chain)",
@@ -615,7 +627,7 @@ class _Auditor:
                 "not possible: the circuit manifest's artifacts did not check out (see deployment findings)",
             )
         else:
-            ok, why = self._verify_offchain(proof_path)
+            ok, why = self._verify_offchain(proof_path, artifacts)
             if not ok:
                 self._fail(ra, "proof (off-chain)", "proof (off-chain)", "ezkl.verify accepts the proof", why)
 
@@ -623,7 +635,8 @@ class _Auditor:
         if on_chain_proof is None or instances is None:
             ra.checks["proof (on-chain)"] = False
         else:
-            ok, why = self._verify_onchain(on_chain_proof, instances)
+            verifier = self.median_verifier if median else self.verifier
+            ok, why = self._verify_onchain(verifier, on_chain_proof, instances)
             if not ok:
                 self._fail(ra, "proof (on-chain)", "verifyProof", "the verifier contract returns true", why)
 
@@ -632,7 +645,10 @@ class _Auditor:
             ra.checks["instances"] = False
             ra.checks["model"] = False
         else:
-            self._instances(ra, instances)
+            if median:
+                self._median_instances(ra, instances)
+            else:
+                self._instances(ra, instances)
             self._model(ra, instances)
         self._ciphertexts(ra)
 
@@ -677,18 +693,18 @@ class _Auditor:
             self._fail(ra, "proof (off-chain)", "proof file", "an ezkl proof file", str(exc))
             return None, None
 
-    def _verify_offchain(self, proof_path: Path) -> tuple[bool, str]:
-        assert self.artifacts is not None
-        a = self.artifacts
+    def _verify_offchain(self, proof_path: Path, a: dict[str, Path]) -> tuple[bool, str]:
         try:
             ok = bool(ezkl.verify(str(proof_path), str(a["settings"]), str(a["vk"]), str(a["srs"])))
         except (RuntimeError, ValueError, OSError) as exc:
             return False, f"ezkl.verify failed: {exc}"
         return ok, "ezkl.verify returned false" if not ok else ""
 
-    def _verify_onchain(self, proof: bytes, instances: Sequence[int]) -> tuple[bool, str]:
+    def _verify_onchain(self, verifier: Any, proof: bytes, instances: Sequence[int]) -> tuple[bool, str]:
+        if verifier is None:
+            return False, "the round uses the median rule but the deployment has no median verifier"
         try:
-            ok = bool(self.verifier.verifyProof.call(proof, list(instances)))
+            ok = bool(verifier.verifyProof.call(proof, list(instances)))
         except Exception as exc:
             return False, f"verifyProof reverted: {_describe(exc)}"
         return ok, "verifyProof returned false" if not ok else ""
@@ -733,6 +749,38 @@ class _Auditor:
                 "instances",
                 "included count / samples",
                 f"{n_included} / {sum(counts)} (from the submissions)",
+                f"{ra.included_count} / {ra.total_samples} (RoundFinalized)",
+            )
+
+    def _median_instances(self, ra: RoundAudit, instances: Sequence[int]) -> None:
+        """A median round's bindings: included slots carry their commitments, the others hash(g), and g is
+        the round's previous model."""
+        s, d = self.slots, self.model_size
+        if len(instances) != s + 1 + 2 * d:
+            self._fail(ra, "instances", "instance count", f"{s + 1 + 2 * d} (median circuit)", str(len(instances)))
+            return
+        by_slot = {sub.slot: sub for sub in ra.submissions}
+        included = 0
+        samples = 0
+        for i in range(s):
+            sub = by_slot.get(i)
+            if sub is not None and not sub.excluded:
+                included += 1
+                samples += sub.sample_count
+                expected, what = int(sub.commitment, 16), "the commitment of the submission in this slot"
+            else:
+                expected, what = instances[s], "hash(g): the previous model fills a slot without an update"
+            if instances[i] != expected:
+                self._fail(ra, "instances", f"instances[{i}]", f"{_hex(expected)} ({what})", _hex(instances[i]))
+        prev = model_commitment([from_field(v) for v in instances[s + 1 + d : s + 1 + 2 * d]])
+        if _hex(prev) != ra.prev_model_commitment:
+            self._fail(ra, "instances", "previous model (g)", f"{ra.prev_model_commitment} (RoundOpened)", _hex(prev))
+        if included != ra.included_count or samples != ra.total_samples:
+            self._fail(
+                ra,
+                "instances",
+                "included count / samples",
+                f"{included} / {samples} (from the submissions)",
                 f"{ra.included_count} / {ra.total_samples} (RoundFinalized)",
             )
 
@@ -867,6 +915,9 @@ def audit(
         )
         progress(f"auditing RoundManager {report.round_manager} on chain {report.chain_id} up to block {head}")
         auditor = _Auditor(chain, round_manager, registry, verifier, storage, base, progress)
+        median_address = str(round_manager.medianVerifier())
+        if int(median_address, 16) != 0:
+            auditor.median_verifier = project.MedianVerifier.at(median_address)
         report.membership = membership_history(registry, head)
         progress(f"membership: {len(report.membership)} registry events")
         progress(f"circuit manifest {report.circuit_cid}: fetching settings, verifying key, SRS")

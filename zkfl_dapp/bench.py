@@ -19,10 +19,13 @@ For every model asked for (default: logistic regression, d = 31, and the MLP 30-
 It prints one table (a row per metric, a column per model) on stdout, progress on stderr, and writes
 every figure, per round too, to ``build/bench/results.json`` (``--json``).
 
-Side effect: :func:`~zkfl_dapp.runner.session` installs each model's generated verifier into
-``contracts/generated/AggregationVerifier.sol``; a non-default model replaces the demo's verifier
-there. At the end (also after a failure) the bench re-installs the default one with
-``build_circuits(Settings())`` and has ape recompile it in a fresh process (see
+Every round is norm-bounded (each hospital proves its norm, as in the demo), and one extra round per
+model runs under the median rule. Several models are benchmarked one child process each.
+
+Side effect: each model's generated verifiers (aggregation, median, norm) are installed into
+``contracts/generated/`` and force-recompiled in a fresh process before its consortium is deployed; a
+non-default model replaces the demo's verifiers there. At the end (also after a failure) the bench
+re-installs the default ones with ``build_circuits(Settings())`` and recompiles them (see
 :func:`recompile_verifier`), so ``make test`` and ``make demo`` keep working. Do not run the bench at
 the same time as the test suite or the demo.
 """
@@ -228,6 +231,10 @@ def bench_model(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     # initialization that would otherwise land on hospital 0 of the first proven round.
     train_local(spec, spec.initial_params(settings.seed), split.shards[0], TrainConfig(local_epochs=1))
     rounds: list[dict[str, Any]] = []
+    # Install this model's verifiers and have ape recompile them in a fresh process first: ape 0.8 can
+    # otherwise pair a swapped verifier source with the bytecode it compiled earlier (see recompile_verifier).
+    model_art, _ = build_circuits(settings)
+    recompile_verifier(model_art)
     with session(settings, None) as s:
         consortium = s.bootstrap()
         verifier = consortium.deployment.verifier
@@ -468,6 +475,23 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def _bench_in_children(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """One child process per model, so that each compiles and deploys only its own verifiers (ape 0.8
+    keeps contract types it loaded earlier in a process); returns their results in order."""
+    results: list[dict[str, Any]] = []
+    for kind in args.model_list:
+        child_json = args.json.with_name(f"results-{kind}.json")
+        cmd = [sys.executable, "-m", "zkfl_dapp.bench", "--models", kind, "--json", str(child_json)]
+        cmd += ["--rounds", str(args.rounds), "--hospitals", str(args.hospitals)]
+        cmd += ["--anvil-port", str(args.anvil_port), "--torch-threads", str(args.torch_threads)]
+        cmd += ["--skip-setup"] if args.skip_setup else []
+        say(f"[{kind}] benchmarking in a child process: {' '.join(cmd[1:])}")
+        if subprocess.run(cmd, stdout=subprocess.DEVNULL).returncode != 0:  # progress (stderr) passes through
+            raise BenchError(f"the {kind} benchmark failed (see above)")
+        results.extend(json.loads(child_json.read_text())["results"])
+    return results
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     os.chdir(REPO_ROOT)  # ape's project (contracts, ape-config.yaml) is the current directory's
@@ -482,8 +506,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     default_kind = Settings().model
     failure: str | None = None
     try:
-        for kind in args.model_list:
-            results.append(bench_model(kind, args))
+        if len(args.model_list) > 1:
+            results = _bench_in_children(args)
+        else:
+            results.append(bench_model(args.model_list[0], args))
     except KeyboardInterrupt:
         failure = "interrupted"
     except Exception as exc:
@@ -491,7 +517,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc(file=sys.stderr)
         failure = f"{type(exc).__name__}: {exc}"
     finally:
-        if any(k != default_kind for k in args.model_list):
+        if len(args.model_list) == 1 and args.model_list[0] != default_kind:
             say(f"re-installing the default ({default_kind}) verifier in contracts/generated/")
             try:
                 art, _ = build_circuits(Settings())

@@ -30,7 +30,7 @@ from zkfl_dapp.config import Settings
 from zkfl_dapp.crypto import EnclaveKeyPair, load_key_pair, save_key_pair
 from zkfl_dapp.data import FederatedSplit, load_federated
 from zkfl_dapp.enclave import AggregatorEnclave, Finalization
-from zkfl_dapp.exceptions import ChainError, ConfigError, NormBoundError
+from zkfl_dapp.exceptions import ChainError, ConfigError, NormBoundError, QuantizationError
 from zkfl_dapp.formats import ModelFile
 from zkfl_dapp.hospital import HospitalClient, PreparedUpdate, fetch_enclave_key, fetch_global_model
 from zkfl_dapp.model import ModelSpec, accuracy, num_params
@@ -86,7 +86,7 @@ class RoundReport:
     norm_bound: float | None = None
     #: median L2 distance of the included updates to the previous model (the enclave's statistic)
     update_norm_median: float | None = None
-    #: hospitals whose update exceeded the bound, so they could not submit (name, reason)
+    #: hospitals whose update did not go in: beyond the bound, not quantizable, or reverted on-chain
     norm_refused: list[dict[str, str]] = field(default_factory=list)
     #: total norm-proving time of the submitted updates (divide by the participants for a per-client figure)
     norm_prove_seconds: float = 0.0
@@ -226,7 +226,7 @@ class Consortium:
             values=quantize(spec.initial_params(settings.seed), settings.scale_bits),
         )
         genesis_cid = str(storage.put(genesis.to_bytes()))
-        circuit_cid = publish_circuit(artifacts, storage)
+        circuit_cid = publish_circuit(artifacts, storage, defence.median)
         progress(f"deploying contracts (genesis model {genesis_cid}, circuit manifest {circuit_cid})")
         deployment = deploy_contracts(
             project,
@@ -253,7 +253,9 @@ class Consortium:
         key_cid = enclave.publish_key(registry)
         progress(f"admitted {len(hospitals)} hospitals and the aggregator; enclave key {key_cid}")
         deployment.save(settings.deployment_file, chain_id=chain.chain_id, circuit=artifacts.spec.name)
-        return cls(settings, chain, deployment, storage, roles, enclave, hospitals, split, progress)
+        consortium = cls(settings, chain, deployment, storage, roles, enclave, hospitals, split, progress)
+        consortium._last_bound = consortium._last_median_norm = None  # a new consortium: old reports do not count
+        return consortium
 
     @classmethod
     def attach(
@@ -333,15 +335,16 @@ class Consortium:
         for h in participants:
             try:
                 update = h.prepare_update(round_id, global_model, enclave_key, norm_bound_sq=bound_sq)
-            except NormBoundError as exc:
+            except (NormBoundError, QuantizationError) as exc:  # nothing leaves the hospital
                 refused.append({"hospital": h.name, "reason": str(exc)})
                 self.progress(f"round {round_id}: {h.name} NOT submitting: {exc}")
                 continue
             try:
                 submit_gas.append(int(h.submit(rm, update).gas_used))
             except ContractLogicError as exc:  # an attacker's proof showing a violated bound, for one
-                refused.append({"hospital": h.name, "reason": f"rejected on-chain: {exc}"})
-                self.progress(f"round {round_id}: {h.name}'s submission REVERTED: {exc}")
+                why = f"{type(exc).__name__}({exc})"  # ape names the class after the custom error
+                refused.append({"hospital": h.name, "reason": f"rejected on-chain: {why}"})
+                self.progress(f"round {round_id}: {h.name}'s submission REVERTED: {why}")
                 continue
             updates.append(update)
             self.progress(f"round {round_id}: {h.name} submitted {update.cid[:16]}... ({update.sample_count} samples)")

@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from zkfl_dapp.circuits import EZKL_VERSION, AggregationCircuitSpec, CircuitArtifacts
+from zkfl_dapp.circuits import EZKL_VERSION, AggregationCircuitSpec, ArtifactPaths, CircuitArtifacts
 from zkfl_dapp.exceptions import CommitmentMismatchError
 from zkfl_dapp.formats import validate_json
 from zkfl_dapp.storage import Storage
@@ -31,8 +31,21 @@ class PublishedFile(BaseModel):
     size: int
 
 
+class PublishedCircuit(BaseModel):
+    """The public artifacts of one more circuit of the deployment (the median rule's)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    circuit: str
+    logrows: int
+    settings: PublishedFile
+    vk: PublishedFile
+    srs: PublishedFile
+    verifier_sol: PublishedFile
+
+
 class CircuitManifest(BaseModel):
-    """The public description of a deployed aggregation circuit."""
+    """The public description of a deployed aggregation circuit (and of the median circuit, if any)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -48,6 +61,7 @@ class CircuitManifest(BaseModel):
     vk: PublishedFile
     srs: PublishedFile
     verifier_sol: PublishedFile
+    median: PublishedCircuit | None = None
 
     def spec(self) -> AggregationCircuitSpec:
         return AggregationCircuitSpec(slots=self.slots, model_size=self.model_size, scale_bits=self.scale_bits)
@@ -65,8 +79,19 @@ def _publish(storage: Storage, path: Path) -> PublishedFile:
     return PublishedFile(cid=str(storage.put(data)), sha256=hashlib.sha256(data).hexdigest(), size=len(data))
 
 
-def publish_circuit(art: CircuitArtifacts, storage: Storage) -> str:
-    """Store the circuit's public artifacts and their manifest; returns the manifest's CID."""
+def publish_circuit(art: CircuitArtifacts, storage: Storage, median: ArtifactPaths | None = None) -> str:
+    """Store the circuits' public artifacts (aggregation, and median when given) and their manifest;
+    returns the manifest's CID."""
+    median_entry = None
+    if median is not None:
+        median_entry = PublishedCircuit(
+            circuit=median.spec.name,  # type: ignore[attr-defined]
+            logrows=median.logrows,
+            settings=_publish(storage, median.settings),
+            vk=_publish(storage, median.vk),
+            srs=_publish(storage, median.srs),
+            verifier_sol=_publish(storage, median.verifier_sol),
+        )
     manifest = CircuitManifest(
         circuit=art.spec.name,
         slots=art.spec.slots,
@@ -79,6 +104,7 @@ def publish_circuit(art: CircuitArtifacts, storage: Storage) -> str:
         vk=_publish(storage, art.vk),
         srs=_publish(storage, art.srs),
         verifier_sol=_publish(storage, art.verifier_sol),
+        median=median_entry,
     )
     return str(storage.put(manifest.to_bytes()))
 

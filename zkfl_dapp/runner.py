@@ -75,28 +75,13 @@ class Session:
     anvil: LocalAnvil | None
 
     def bootstrap(self) -> Consortium:
-        return Consortium.bootstrap(
-            self.settings,
-            self.project,
-            self.chain,
-            self.roles,
-            self.storage,
-            self.artifacts,
-            progress=say,
-            defence=self.defence,
-        )
+        return Consortium.bootstrap(*self._args(), progress=say, defence=self.defence)
 
     def attach(self) -> Consortium:
-        return Consortium.attach(
-            self.settings,
-            self.project,
-            self.chain,
-            self.roles,
-            self.storage,
-            self.artifacts,
-            progress=say,
-            defence=self.defence,
-        )
+        return Consortium.attach(*self._args(), progress=say, defence=self.defence)
+
+    def _args(self) -> tuple[Settings, Any, Any, Roles, Storage, CircuitArtifacts]:
+        return (self.settings, self.project, self.chain, self.roles, self.storage, self.artifacts)
 
 
 def _roles(settings: Settings, local: bool) -> Roles:

@@ -53,7 +53,7 @@ def median_proof(defence, tmp_path_factory) -> AggregationProof:
     return prove_median(defence.median, slots, G, tmp_path_factory.mktemp("median"))
 
 
-def _deploy(admin, aggregator, hospitals, genesis_values: Sequence[int]):
+def _deploy(admin, aggregator, hospitals, genesis_values: Sequence[int], *, with_median: bool = True):
     dep = deploy_contracts(
         ape.project,
         admin,
@@ -64,6 +64,7 @@ def _deploy(admin, aggregator, hospitals, genesis_values: Sequence[int]):
         genesis_commitment=model_commitment(genesis_values),
         genesis_cid=GENESIS_CID,
         circuit_cid=CIRCUIT_CID,
+        with_median=with_median,
     )
     dep.registry.admitMember(aggregator, int(Role.AGGREGATOR), "enclave", sender=admin)
     for i, h in enumerate(hospitals[:5]):
@@ -141,19 +142,8 @@ def test_openRoundWithPolicy_revertsWhen_notAdmin(dep, hospitals, chain):
         dep.round_manager.openRoundWithPolicy(chain.pending_timestamp + 100, 3, 0, BOUND, sender=hospitals[0])
 
 
-def test_openRoundWithPolicy_revertsWhen_medianUnavailable(circuit, defence, admin, chain):
-    dep = deploy_contracts(
-        ape.project,
-        admin,
-        slots=S,
-        model_size=D,
-        scale_bits=Q,
-        empty_slot_commitment=poseidon_commitment([0] * D),
-        genesis_commitment=model_commitment(G),
-        genesis_cid=GENESIS_CID,
-        circuit_cid=CIRCUIT_CID,
-        with_median=False,
-    )
+def test_openRoundWithPolicy_revertsWhen_medianUnavailable(circuit, defence, admin, aggregator, hospitals, chain):
+    dep = _deploy(admin, aggregator, hospitals, G, with_median=False)
     with ape.reverts(dep.round_manager.RoundManagerInvalidPolicy, rule=int(Rule.MEDIAN)):
         dep.round_manager.openRoundWithPolicy(chain.pending_timestamp + 100, 3, int(Rule.MEDIAN), 0, sender=admin)
 

@@ -65,7 +65,7 @@ def consortium(tmp_path_factory, circuit, admin, aggregator, hospitals, auditor)
     c.run_round(absent=frozenset({3}))  # 2: an empty slot
     _round_with_excluded_update(c)  # 3: an excluded update
     _aborted_round(c)  # 4: aborted, the model stays
-    c.run_round()  # 5: continues from round 3's model
+    c.run_round(rule="median")  # 5: continues from round 3's model, under the median rule
     return c
 
 
@@ -126,6 +126,7 @@ def test_clean_deployment_audits_green(clean_report, consortium):
             assert x.checks["lineage"] is True and x.checks["proof (off-chain)"] is None
     assert [x.included_count for x in r.rounds] == [5, 4, 4, 0, 5]
     assert [s.slot for s in r.round(3).submissions if s.excluded] == [4]
+    assert int(consortium.deployment.round_manager.getRound(5).rule) == 1  # a median round audits green too
     # lineage across the abort: round 5 starts from round 3's model
     assert r.round(5).prev_model_cid == r.round(3).new_model_cid == r.round(4).prev_model_cid
     admitted = [(m.role, m.name) for m in r.membership if m.action == "admitted"]
@@ -168,8 +169,23 @@ def test_swapped_verifying_key_is_named(consortium, clean_report, circuit, tmp_p
     assert (None, "circuit manifest / vk") in _errors(report)
     assert report.deployment_checks["circuit manifest"] is False
     finalized = [x for x in report.rounds if x.phase == "finalized"]
-    assert all(x.checks["proof (off-chain)"] is False for x in finalized)
+    fedavg = [x for x in finalized if x.round_id != 5]
+    assert all(x.checks["proof (off-chain)"] is False for x in fedavg)
+    assert report.round(5).checks["proof (off-chain)"] is True  # the median round has its own, untouched vk
     assert all(x.checks["proof (on-chain)"] is True for x in finalized)  # the chain's verifier is not the store's
+
+
+def test_swapped_median_verifying_key_is_named(consortium, clean_report, defence, tmp_path):
+    store = _store_copy(consortium, tmp_path)
+    manifest = CircuitManifest.parse(store.get(clean_report.circuit_cid))
+    assert manifest.median is not None
+    other_vk = bytearray(defence.median.vk.read_bytes())
+    other_vk[100:132] = bytes(32)
+    _block(store, manifest.median.vk.cid).write_bytes(bytes(other_vk))
+    report = _audit(consortium, store, tmp_path)
+    assert (None, "circuit manifest / median vk") in _errors(report)
+    assert report.round(5).checks["proof (off-chain)"] is False  # the median round cannot be re-verified
+    assert report.round(1).checks["proof (off-chain)"] is True  # FedAvg rounds use the other vk
 
 
 def test_verifying_key_served_with_other_content_fails_off_chain_verification(consortium, clean_report, tmp_path):

@@ -65,6 +65,6 @@ def test_poisoning_hospital_is_stopped_by_its_own_norm_proof(consortium):
     update = attacker.prepare_update(99, model, key, norm_bound_sq=bound_sq_quantized(0.5, 13))
     assert update.norm_proof is not None and update.norm_proof.instances[3] == 0  # proven "not within"
     attacker.attack = None
-    tiny = bound_sq_quantized(0.001, 13)
+    tiny = bound_sq_quantized(0.02, 13)
     with pytest.raises(NormBoundError, match="the round's bound is"):
         attacker.prepare_update(99, model, key, norm_bound_sq=tiny)

@@ -103,3 +103,21 @@ def test_median_norm():
     assert median_norm([1.0, 2.0, 3.0, 100.0]) == 2.5
     with pytest.raises(RoundError):
         median_norm([])
+
+
+def test_bound_policy_continues_from_the_latest_bounded_report(tmp_path):
+    """`ape run round` in a new process picks the policy up from the reports folder."""
+    import json
+
+    from zkfl_dapp.config import Settings
+    from zkfl_dapp.consortium import _last_norm_statistics
+
+    settings = Settings(workdir=tmp_path)
+    assert _last_norm_statistics(settings) == (None, None)
+    settings.reports_dir.mkdir(parents=True)
+    for rid, bound, norm in ((1, 2.0, 0.8), (2, 1.5, 0.3), (3, None, None)):
+        (settings.reports_dir / f"round-{rid}.json").write_text(
+            json.dumps({"round_id": rid, "norm_bound": bound, "update_norm_median": norm})
+        )
+    (settings.reports_dir / "round-9.json").write_text("{not json")
+    assert _last_norm_statistics(settings) == (1.5, 0.3)  # round 3 had no bound; round 9 is unreadable

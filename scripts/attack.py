@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
 import click
 
 from zkfl_dapp.attack_eval import Scenario
@@ -10,6 +16,22 @@ from zkfl_dapp.attacks import ATTACKS
 from zkfl_dapp.cli import clean_errors
 from zkfl_dapp.config import REPO_ROOT
 from zkfl_dapp.runner import say
+
+
+@contextlib.contextmanager
+def _stdout_to(path: Path) -> Iterator[None]:
+    """Send file descriptor 1 to ``path``: ape prints a call trace to stdout for every reverted
+    transaction (here: each attacker's rejected submission), bound to the original stdout object."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    with path.open("w") as sink:
+        os.dup2(sink.fileno(), 1)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            os.dup2(saved, 1)
+            os.close(saved)
 
 
 @click.command(short_help="Play one attack scenario with real proofs for FedAvg, norm proofs and the median")
@@ -25,10 +47,12 @@ from zkfl_dapp.runner import say
 def cli(
     attack: str, malicious: int, split: str, rounds: int, seed: int, anvil_port: int, out: str, report: str | None
 ) -> None:
-    from pathlib import Path
-
     scenario = Scenario(attack, malicious, split)  # type: ignore[arg-type]
-    rows = run_proven(scenario, rounds=rounds, seed=seed, out=Path(out), anvil_port=anvil_port, progress=say)
+    traces = Path(out) / "proven" / "revert-traces.txt"
+    traces.parent.mkdir(parents=True, exist_ok=True)
+    say(f"ape's call traces of the attackers' reverted submissions go to {traces}")
+    with _stdout_to(traces):
+        rows = run_proven(scenario, rounds=rounds, seed=seed, out=Path(out), anvil_port=anvil_port, progress=say)
     text = format_proven(scenario, seed, rows)
     click.echo(text)
     if report:

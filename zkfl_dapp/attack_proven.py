@@ -131,7 +131,7 @@ def format_proven(scenario: Scenario, seed: int, rows: list[ProvenRound]) -> str
         "the store, the malicious hospitals running the attack, real norm proofs checked in",
         "`submitBoundedUpdate` and real FedAvg or median proofs checked in `finalizeRound`. The simulated",
         "accuracy is the evaluation's figure for the same scenario and seed (the `fedavg` simulation",
-        "averages in float, the proven `fedavg` quantizes; tiny differences come from that).",
+        "averages in float, the proven `fedavg` quantizes, so small differences could appear there).",
         "",
         "| system | round | bound | proven accuracy | simulated accuracy | malignant recall "
         "| not accepted (malicious / honest) | finalize gas |",

@@ -461,28 +461,18 @@ def _findings(summaries: dict[Scenario, dict[str, SystemSummary]]) -> list[str]:
     for sc in _scenario_order(summaries):
         if sc.attack == NO_ATTACK or sc.split not in refs:
             continue
-        ref = refs[sc.split]["fedavg"].final_accuracy
-        hurt = [
-            f"{s} {summaries[sc][s].final_accuracy:.3f}"
-            for s in SYSTEMS
-            if summaries[sc][s].final_accuracy < ref - 0.05
-        ]
-        if hurt:
-            out.append(
-                f"{sc.label}: final accuracy more than 5 points below the honest FedAvg reference "
-                f"({ref:.3f}): {', '.join(hurt)}."
-            )
-        ref_recall = refs[sc.split]["fedavg"].final_malignant_recall
-        lost = [
-            f"{s} {summaries[sc][s].final_malignant_recall:.3f}"
-            for s in SYSTEMS
-            if summaries[sc][s].final_malignant_recall < ref_recall - 0.1
-        ]
-        if lost:
-            out.append(
-                f"{sc.label}: final malignant recall more than 10 points below the honest FedAvg reference "
-                f"({ref_recall:.3f}): {', '.join(lost)}."
-            )
+        for attr, margin, what in (
+            ("final_accuracy", 0.05, "final accuracy more than 5 points"),
+            ("final_malignant_recall", 0.1, "final malignant recall more than 10 points"),
+        ):
+            ref = getattr(refs[sc.split]["fedavg"], attr)
+            below = [
+                f"{s} {getattr(summaries[sc][s], attr):.3f}"
+                for s in SYSTEMS
+                if getattr(summaries[sc][s], attr) < ref - margin
+            ]
+            if below:
+                out.append(f"{sc.label}: {what} below the honest FedAvg reference ({ref:.3f}): {', '.join(below)}.")
     return out
 
 

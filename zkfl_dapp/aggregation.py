@@ -27,7 +27,8 @@ def normalized_weights(sample_counts: Sequence[int], scale_bits: int) -> tuple[i
     return tuple((2 * n * one + total) // (2 * total) for n in sample_counts)
 
 
-def _rescale(product: int, scale_bits: int) -> int:
+def rescale(product: int, scale_bits: int) -> int:
+    """``product / 2**s`` rounded half away from zero: how ezkl rescales every product in a circuit."""
     q, r = divmod(abs(product), 1 << scale_bits)
     if 2 * r >= 1 << scale_bits:
         q += 1
@@ -43,6 +44,4 @@ def fedavg_quantized(updates: Sequence[Sequence[int]], weights: Sequence[int], s
     size = len(updates[0])
     if any(len(u) != size for u in updates):
         raise RoundError("updates differ in length")
-    return tuple(
-        sum(_rescale(w * u[j], scale_bits) for u, w in zip(updates, weights, strict=True)) for j in range(size)
-    )
+    return tuple(sum(rescale(w * u[j], scale_bits) for u, w in zip(updates, weights, strict=True)) for j in range(size))

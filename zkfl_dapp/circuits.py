@@ -47,6 +47,12 @@ def _quiet(_: str) -> None:
     return None
 
 
+def spec_digest(spec: Any, revision: int) -> str:
+    """The cache key of a circuit: a digest of its spec (a dataclass), construction revision and ezkl version."""
+    pinned = {"spec": asdict(spec), "revision": revision, "ezkl": EZKL_VERSION}
+    return hashlib.sha256(json.dumps(pinned, sort_keys=True).encode()).hexdigest()[:16]
+
+
 @dataclass(frozen=True)
 class AggregationCircuitSpec:
     """The pinned inputs of one aggregation circuit."""
@@ -72,8 +78,7 @@ class AggregationCircuitSpec:
         return 2 * self.slots + 1 + self.model_size
 
     def digest(self) -> str:
-        pinned = {"spec": asdict(self), "revision": CIRCUIT_REVISION, "ezkl": EZKL_VERSION}
-        return hashlib.sha256(json.dumps(pinned, sort_keys=True).encode()).hexdigest()[:16]
+        return spec_digest(self, CIRCUIT_REVISION)
 
 
 class ArtifactPaths:

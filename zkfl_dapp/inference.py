@@ -39,12 +39,11 @@ made-up model with huge weights gets a :class:`CircuitError` instead of a proof.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -52,13 +51,13 @@ import ezkl
 import numpy as np
 
 from zkfl_dapp.circuits import (
-    EZKL_VERSION,
     ArtifactPaths,
     Progress,
     _quiet,
     build_artifacts,
     install_verifier,
     load_proof,
+    spec_digest,
 )
 from zkfl_dapp.config import Settings
 from zkfl_dapp.exceptions import CircuitError
@@ -107,8 +106,7 @@ class InferenceCircuitSpec:
         return self.logit_clamp * 2**self.scale_bits + 16
 
     def digest(self) -> str:
-        pinned = {"spec": asdict(self), "revision": INFERENCE_REVISION, "ezkl": EZKL_VERSION}
-        return hashlib.sha256(json.dumps(pinned, sort_keys=True).encode()).hexdigest()[:16]
+        return spec_digest(self, INFERENCE_REVISION)
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from zkfl_dapp.aggregation import rescale
 from zkfl_dapp.exceptions import ConfigError, RoundError
-from zkfl_dapp.quantization import MAX_QUANTIZED, round_half_away
+from zkfl_dapp.quantization import round_half_away
 
 #: The norm circuit's comparison range: ezkl decomposes values in 2 legs of base 2**14, so every
 #: compared or rescaled value must stay below 2**28 in magnitude (a larger one cannot be proven at all).
@@ -34,18 +35,11 @@ NORM_CIRCUIT_RANGE = 2**28
 MEDIAN5_NETWORK: tuple[tuple[int, int], ...] = ((0, 1), (3, 4), (2, 4), (2, 3), (0, 3), (0, 2), (1, 4), (1, 3), (1, 2))
 
 
-def _rescale(product: int, scale_bits: int) -> int:
-    q, r = divmod(abs(product), 1 << scale_bits)
-    if 2 * r >= 1 << scale_bits:
-        q += 1
-    return q if product >= 0 else -q
-
-
 def squared_distance_quantized(update: Sequence[int], prev: Sequence[int], scale_bits: int) -> int:
     """``sum_j rescale((u_j - g_j)**2)`` at scale ``2**s``: the norm circuit's left-hand side."""
     if len(update) != len(prev):
         raise RoundError(f"update has {len(update)} values, the global model {len(prev)}")
-    return sum(_rescale((u - g) * (u - g), scale_bits) for u, g in zip(update, prev, strict=True))
+    return sum(rescale((u - g) * (u - g), scale_bits) for u, g in zip(update, prev, strict=True))
 
 
 def bound_sq_quantized(bound: float, scale_bits: int) -> int:
@@ -159,7 +153,6 @@ def median_norm(norms: Sequence[float]) -> float:
 
 
 __all__ = [
-    "MAX_QUANTIZED",
     "MEDIAN5_NETWORK",
     "NORM_CIRCUIT_RANGE",
     "NormBoundPolicy",

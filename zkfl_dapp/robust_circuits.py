@@ -28,16 +28,13 @@ sit at the same offset as in the aggregation circuit (``S + 1``).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
 from zkfl_dapp.circuits import (
-    EZKL_VERSION,
     AggregationProof,
     ArtifactPaths,
     Progress,
@@ -45,6 +42,7 @@ from zkfl_dapp.circuits import (
     _settle_logrows,
     build_artifacts,
     prove_rows,
+    spec_digest,
 )
 from zkfl_dapp.exceptions import CircuitError
 from zkfl_dapp.robust import MEDIAN5_NETWORK
@@ -58,11 +56,6 @@ def _check(model_size: int, scale_bits: int) -> None:
         raise CircuitError(f"model_size must be positive, got {model_size}")
     if not 1 <= scale_bits <= 20:
         raise CircuitError(f"scale_bits must be in 1..20, got {scale_bits}")
-
-
-def _digest(spec: object) -> str:
-    pinned = {"spec": asdict(spec), "revision": ROBUST_REVISION, "ezkl": EZKL_VERSION}  # type: ignore[call-overload]
-    return hashlib.sha256(json.dumps(pinned, sort_keys=True).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -90,7 +83,7 @@ class NormCircuitSpec:
         return 5 + self.model_size
 
     def digest(self) -> str:
-        return _digest(self)
+        return spec_digest(self, ROBUST_REVISION)
 
 
 @dataclass(frozen=True)
@@ -115,7 +108,7 @@ class MedianCircuitSpec:
         return self.slots + 1 + 2 * self.model_size
 
     def digest(self) -> str:
-        return _digest(self)
+        return spec_digest(self, ROBUST_REVISION)
 
 
 @dataclass(frozen=True)

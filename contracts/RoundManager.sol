@@ -201,12 +201,16 @@ contract RoundManager is IRoundManager {
         return r.quorum;
     }
 
-    /// @dev The generated verifier returns false or reverts (without data) on an invalid proof: both reject.
     function _verify(IHalo2Verifier v, uint256 roundId, bytes calldata proof, uint256[] calldata instances) internal {
+        if (!_accepts(v, proof, instances)) revert RoundManagerProofRejected(roundId);
+    }
+
+    /// @dev The generated verifier returns false or reverts (without data) on an invalid proof: both reject.
+    function _accepts(IHalo2Verifier v, bytes calldata proof, uint256[] calldata instances) internal returns (bool) {
         try v.verifyProof(proof, instances) returns (bool ok) {
-            if (!ok) revert RoundManagerProofRejected(roundId);
+            return ok;
         } catch {
-            revert RoundManagerProofRejected(roundId);
+            return false;
         }
     }
 
@@ -279,11 +283,7 @@ contract RoundManager is IRoundManager {
         if (prev != r.prevModelCommitment) {
             revert RoundManagerNormProofMismatch(roundId, 5, r.prevModelCommitment, prev);
         }
-        try normVerifier.verifyProof(proof, instances) returns (bool ok) {
-            if (!ok) revert RoundManagerNormProofRejected(roundId, msg.sender);
-        } catch {
-            revert RoundManagerNormProofRejected(roundId, msg.sender);
-        }
+        if (!_accepts(normVerifier, proof, instances)) revert RoundManagerNormProofRejected(roundId, msg.sender);
         if (instances[3] != uint256(1) << weightScaleBits) {
             revert RoundManagerNormBoundExceeded(roundId, msg.sender, bound);
         }

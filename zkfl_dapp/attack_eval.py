@@ -52,7 +52,7 @@ from zkfl_dapp.robust import (
     median_norm,
     median_quantized,
     provable_distance,
-    squared_distance_quantized,
+    update_norm,
     within_bound,
 )
 from zkfl_dapp.training import TrainConfig, fedavg_float
@@ -268,7 +268,7 @@ def _step_bounded(
         new_q = median_quantized(fill_slots(slots, g_q))
     # The statistic as the enclave computes it (the circuit's quantized distance), and the previous bound as
     # the chain holds it (the quantized b): zkfl_dapp.enclave and zkfl_dapp.consortium.
-    norms = [bound_from_quantized(squared_distance_quantized(q, g_q, SCALE_BITS), SCALE_BITS) for q in acc_q]
+    norms = [update_norm(q, g_q, SCALE_BITS) for q in acc_q]
     previous = bound_from_quantized(bound_sq_quantized(state.bound, SCALE_BITS), SCALE_BITS)
     next_bound = policy.next_bound(previous, median_norm(norms))
     return _Step(dequantize(new_q, SCALE_BITS), new_q, state.bound, violations, violations, next_bound=next_bound)

@@ -742,15 +742,7 @@ class _Auditor:
                     f"weight {w} of slot {i} (from on-chain sample counts {counts})",
                     str(instances[offset + i]),
                 )
-        n_included = sum(1 for w in weights if w)
-        if n_included != ra.included_count or sum(counts) != ra.total_samples:
-            self._fail(
-                ra,
-                "instances",
-                "included count / samples",
-                f"{n_included} / {sum(counts)} (from the submissions)",
-                f"{ra.included_count} / {ra.total_samples} (RoundFinalized)",
-            )
+        self._counts(ra, sum(1 for w in weights if w), sum(counts))
 
     def _median_instances(self, ra: RoundAudit, instances: Sequence[int]) -> None:
         """A median round's bindings: included slots carry their commitments, the others hash(g), and g is
@@ -775,6 +767,10 @@ class _Auditor:
         prev = model_commitment([from_field(v) for v in instances[s + 1 + d : s + 1 + 2 * d]])
         if _hex(prev) != ra.prev_model_commitment:
             self._fail(ra, "instances", "previous model (g)", f"{ra.prev_model_commitment} (RoundOpened)", _hex(prev))
+        self._counts(ra, included, samples)
+
+    def _counts(self, ra: RoundAudit, included: int, samples: int) -> None:
+        """The included count and total samples derived from the submissions match RoundFinalized's."""
         if included != ra.included_count or samples != ra.total_samples:
             self._fail(
                 ra,

@@ -142,8 +142,9 @@ class AggregationProof:
     instances: tuple[int, ...]
     prove_seconds: float
 
-    def model_values(self, spec: AggregationCircuitSpec) -> tuple[int, ...]:
-        """The field elements of the proven new global model."""
+    def model_values(self, spec: Any) -> tuple[int, ...]:
+        """The field elements of the proven new global model (``spec``: the aggregation or median circuit's;
+        both put the model at instance ``slots + 1``)."""
         start = spec.slots + 1
         return self.instances[start : start + spec.model_size]
 

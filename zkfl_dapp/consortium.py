@@ -356,17 +356,18 @@ class Consortium:
         for o in final.outcomes:
             if not o.included:
                 self.progress(f"round {round_id}: EXCLUDED slot {o.slot} ({o.hospital}): {o.reason}")
-        if bound_sq:
-            self._last_bound = bound_from_quantized(bound_sq, self.settings.scale_bits)
-            self._last_median_norm = median_norm(final.update_norms)
-        submitted = [h for h in participants if h.name not in {r["hospital"] for r in refused}]
+        used_bound = bound_from_quantized(bound_sq, self.settings.scale_bits) if bound_sq else None
+        norm_median = median_norm(final.update_norms) if final.update_norms else None
+        if used_bound is not None:
+            self._last_bound, self._last_median_norm = used_bound, norm_median
+        refused_names = {r["hospital"] for r in refused}
         report = self._report(round_id, final, global_model, participants, updates, started)
         report = dataclasses.replace(
             report,
-            participants=[h.name for h in submitted],
+            participants=[h.name for h in participants if h.name not in refused_names],
             rule=final.rule,
-            norm_bound=bound_from_quantized(bound_sq, self.settings.scale_bits) if bound_sq else None,
-            update_norm_median=median_norm(final.update_norms) if final.update_norms else None,
+            norm_bound=used_bound,
+            update_norm_median=norm_median,
             norm_refused=refused,
             norm_prove_seconds=sum(u.norm_proof.prove_seconds for u in updates if u.norm_proof is not None),
             submit_gas_mean=sum(submit_gas) / len(submit_gas) if submit_gas else 0.0,

@@ -26,7 +26,7 @@ from zkfl_dapp.formats import ModelFile, UpdatePayload
 from zkfl_dapp.hospital import fetch_global_model
 from zkfl_dapp.model import ModelSpec
 from zkfl_dapp.quantization import from_field
-from zkfl_dapp.robust import bound_from_quantized, fill_slots, median_quantized, squared_distance_quantized
+from zkfl_dapp.robust import fill_slots, median_quantized, update_norm
 from zkfl_dapp.robust_circuits import MedianArtifacts, prove_median
 from zkfl_dapp.storage import Storage
 
@@ -68,6 +68,17 @@ class Finalization:
     rule: str = "fedavg"
     #: L2 distance of each included update to the previous global model (for the next round's norm bound).
     update_norms: tuple[float, ...] = ()
+
+
+def _require_quorum(round_id: int, outcomes: list[SlotOutcome], quorum: int) -> None:
+    included = sum(1 for o in outcomes if o.included)
+    if included < quorum:
+        raise RoundError(f"round {round_id}: only {included} valid updates, quorum is {quorum}")
+
+
+def _excluded_mask(outcomes: list[SlotOutcome]) -> int:
+    """Bit i set: slot i's submission is left out (what finalizeRound's ``excludedMask`` takes)."""
+    return sum(1 << o.slot for o in outcomes if not o.included)
 
 
 class AggregatorEnclave:
@@ -138,9 +149,7 @@ class AggregatorEnclave:
     def aggregate(self, round_id: int, outcomes: list[SlotOutcome], quorum: int) -> tuple[AggregationProof, int]:
         """Prove the weighted average of the included updates; returns the proof and the exclusion mask."""
         circuit = self.artifacts.spec
-        included = [o for o in outcomes if o.included]
-        if len(included) < quorum:
-            raise RoundError(f"round {round_id}: only {len(included)} valid updates, quorum is {quorum}")
+        _require_quorum(round_id, outcomes, quorum)
         zero = (0,) * circuit.model_size
         rows = [o.values if o.values is not None else zero for o in outcomes]
         rows += [zero] * (circuit.slots - len(rows))
@@ -151,8 +160,7 @@ class AggregatorEnclave:
         expected = fedavg_quantized(rows, weights, circuit.scale_bits)
         if tuple(from_field(v) for v in proof.model_values(circuit)) != expected:
             raise CircuitError("the proven aggregate differs from the reference average: refusing to publish it")
-        mask = sum(1 << o.slot for o in outcomes if not o.included)
-        return proof, mask
+        return proof, _excluded_mask(outcomes)
 
     def aggregate_median(
         self, round_id: int, outcomes: list[SlotOutcome], quorum: int, prev: tuple[int, ...]
@@ -161,16 +169,12 @@ class AggregatorEnclave:
         if self.median_artifacts is None:
             raise CircuitError(f"round {round_id} uses the median rule but this enclave has no median circuit")
         circuit = self.median_artifacts.spec
-        included = [o for o in outcomes if o.included]
-        if len(included) < quorum:
-            raise RoundError(f"round {round_id}: only {len(included)} valid updates, quorum is {quorum}")
+        _require_quorum(round_id, outcomes, quorum)
         slots = fill_slots([o.values for o in outcomes] + [None] * (circuit.slots - len(outcomes)), prev)
         proof = prove_median(self.median_artifacts, slots, prev, self.workdir / f"round-{round_id}")
-        start = circuit.slots + 1
-        proven = tuple(from_field(v) for v in proof.instances[start : start + circuit.model_size])
-        if proven != median_quantized(slots):
+        if tuple(from_field(v) for v in proof.model_values(circuit)) != median_quantized(slots):
             raise CircuitError("the proven median differs from the reference median: refusing to publish it")
-        return proof, sum(1 << o.slot for o in outcomes if not o.included)
+        return proof, _excluded_mask(outcomes)
 
     def finalize(self, round_manager: Any, round_id: int) -> Finalization:
         """Run the enclave's whole part of a round and finalize it on-chain."""
@@ -182,11 +186,7 @@ class AggregatorEnclave:
             proof, mask = self.aggregate_median(round_id, outcomes, int(info.quorum), prev)
         else:
             proof, mask = self.aggregate(round_id, outcomes, int(info.quorum))
-        norms = tuple(
-            bound_from_quantized(squared_distance_quantized(o.values, prev, self.scale_bits), self.scale_bits)
-            for o in outcomes
-            if o.values is not None
-        )
+        norms = tuple(update_norm(o.values, prev, self.scale_bits) for o in outcomes if o.values is not None)
         art = self.median_artifacts if median and self.median_artifacts is not None else self.artifacts
         proof_file = self.workdir / f"round-{round_id}" / "proof.json"
         t0 = time.perf_counter()

@@ -79,19 +79,23 @@ def _publish(storage: Storage, path: Path) -> PublishedFile:
     return PublishedFile(cid=str(storage.put(data)), sha256=hashlib.sha256(data).hexdigest(), size=len(data))
 
 
+def _publish_files(storage: Storage, art: ArtifactPaths) -> dict[str, PublishedFile]:
+    """Store what an auditor needs to re-verify one circuit's proofs: settings, vk, SRS, verifier source."""
+    return {
+        "settings": _publish(storage, art.settings),
+        "vk": _publish(storage, art.vk),
+        "srs": _publish(storage, art.srs),
+        "verifier_sol": _publish(storage, art.verifier_sol),
+    }
+
+
 def publish_circuit(art: CircuitArtifacts, storage: Storage, median: ArtifactPaths | None = None) -> str:
     """Store the circuits' public artifacts (aggregation, and median when given) and their manifest;
     returns the manifest's CID."""
     median_entry = None
     if median is not None:
-        median_entry = PublishedCircuit(
-            circuit=median.spec.name,  # type: ignore[attr-defined]
-            logrows=median.logrows,
-            settings=_publish(storage, median.settings),
-            vk=_publish(storage, median.vk),
-            srs=_publish(storage, median.srs),
-            verifier_sol=_publish(storage, median.verifier_sol),
-        )
+        name = median.spec.name  # type: ignore[attr-defined]
+        median_entry = PublishedCircuit(circuit=name, logrows=median.logrows, **_publish_files(storage, median))
     manifest = CircuitManifest(
         circuit=art.spec.name,
         slots=art.spec.slots,
@@ -100,11 +104,8 @@ def publish_circuit(art: CircuitArtifacts, storage: Storage, median: ArtifactPat
         ezkl_version=EZKL_VERSION,
         logrows=art.logrows,
         srs_kind=art.srs_kind,
-        settings=_publish(storage, art.settings),
-        vk=_publish(storage, art.vk),
-        srs=_publish(storage, art.srs),
-        verifier_sol=_publish(storage, art.verifier_sol),
         median=median_entry,
+        **_publish_files(storage, art),
     )
     return str(storage.put(manifest.to_bytes()))
 

@@ -42,6 +42,11 @@ def squared_distance_quantized(update: Sequence[int], prev: Sequence[int], scale
     return sum(rescale((u - g) * (u - g), scale_bits) for u, g in zip(update, prev, strict=True))
 
 
+def update_norm(update: Sequence[int], prev: Sequence[int], scale_bits: int) -> float:
+    """``||u - g||`` as the norm circuit measures it (the statistic the enclave publishes for the policy)."""
+    return bound_from_quantized(squared_distance_quantized(update, prev, scale_bits), scale_bits)
+
+
 def bound_sq_quantized(bound: float, scale_bits: int) -> int:
     """The on-chain bound ``b`` for an L2 bound ``bound``: ``round(bound**2 * 2**s)``."""
     if not (math.isfinite(bound) and bound > 0):
@@ -163,5 +168,6 @@ __all__ = [
     "median_quantized",
     "provable_distance",
     "squared_distance_quantized",
+    "update_norm",
     "within_bound",
 ]

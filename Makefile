@@ -56,13 +56,13 @@ test-fast: circuits
 	$(VENV)/bin/ape test tests -m "not e2e and not ui"
 
 bench: circuits
-	$(PY) -m zkfl_dapp.bench
+	$(PY) -m zkfl_dapp.experiments.bench
 
 # Poisoning attacks against plain FedAvg, norm proofs and the median rule: every scenario on the
 # circuits' reference semantics (docs/attack-eval.md), then one scenario on the real stack with real
 # proofs (docs/attack-eval-proven.md).
 attack-eval: circuits
-	$(PY) -m zkfl_dapp.attack_eval --report-dir docs
+	$(PY) -m zkfl_dapp.experiments.attack_eval --report-dir docs
 	$(VENV)/bin/ape run attack --report docs/attack-eval-proven.md
 
 lint: install

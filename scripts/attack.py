@@ -10,12 +10,12 @@ from pathlib import Path
 
 import click
 
-from zkfl_dapp.attack_eval import Scenario
-from zkfl_dapp.attack_proven import format_proven, run_proven
-from zkfl_dapp.attacks import ATTACKS
-from zkfl_dapp.cli import clean_errors
+from zkfl_dapp.apps.cli import clean_errors
+from zkfl_dapp.apps.session import say
 from zkfl_dapp.config import REPO_ROOT
-from zkfl_dapp.runner import say
+from zkfl_dapp.experiments.attack_eval.simulate import Scenario
+from zkfl_dapp.experiments.attack_proven import format_proven, run_proven
+from zkfl_dapp.experiments.attacks import ATTACKS
 
 
 @contextlib.contextmanager

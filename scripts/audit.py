@@ -8,10 +8,11 @@ from pathlib import Path
 
 import click
 
-from zkfl_dapp.auditor import AuditReport, audit, record_audit
-from zkfl_dapp.cli import build_settings, clean_errors, network_option, settings_options
+from zkfl_dapp.apps.cli import build_settings, clean_errors, network_option, settings_options
+from zkfl_dapp.apps.session import say, session
+from zkfl_dapp.audit.auditor import audit, record_audit
+from zkfl_dapp.audit.report import AuditReport
 from zkfl_dapp.exceptions import ChainError, ConfigError
-from zkfl_dapp.runner import say, session
 
 
 def _table(report: AuditReport) -> str:

@@ -6,9 +6,9 @@ import shutil
 
 import click
 
-from zkfl_dapp.cli import build_settings, clean_errors, network_option, settings_options
+from zkfl_dapp.apps.cli import build_settings, clean_errors, network_option, settings_options
+from zkfl_dapp.apps.session import print_round, say, session
 from zkfl_dapp.config import Settings
-from zkfl_dapp.runner import print_round, say, session
 
 
 @click.command(short_help="Deploy a consortium and run several proven rounds on real medical data")

@@ -6,8 +6,8 @@ import shutil
 
 import click
 
-from zkfl_dapp.cli import build_settings, clean_errors, network_option, settings_options
-from zkfl_dapp.runner import say, session
+from zkfl_dapp.apps.cli import build_settings, clean_errors, network_option, settings_options
+from zkfl_dapp.apps.session import say, session
 
 
 @click.command(short_help="Deploy a new consortium (contracts, members, enclave key, genesis model)")

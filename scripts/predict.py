@@ -6,11 +6,12 @@ from pathlib import Path
 
 import click
 
-from zkfl_dapp.cli import build_settings, clean_errors, network_option, settings_options
-from zkfl_dapp.data import training_statistics
-from zkfl_dapp.inference import build_inference_circuit
-from zkfl_dapp.prediction import PatientRecord, predict_for_round
-from zkfl_dapp.runner import say, session
+from zkfl_dapp.apps.cli import build_settings, clean_errors, network_option, settings_options
+from zkfl_dapp.apps.session import say, session
+from zkfl_dapp.circuits.inference import build_inference_circuit
+from zkfl_dapp.ml.data import training_statistics
+from zkfl_dapp.prediction.flow import predict_for_round
+from zkfl_dapp.prediction.patient import PatientRecord
 
 
 @click.command(short_help="Prove a patient's risk under a finalized global model and record the receipt")

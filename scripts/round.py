@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from zkfl_dapp.cli import build_settings, clean_errors, network_option, settings_options
-from zkfl_dapp.runner import print_round, session
+from zkfl_dapp.apps.cli import build_settings, clean_errors, network_option, settings_options
+from zkfl_dapp.apps.session import print_round, session
 
 
 @click.command(short_help="Run one round: train, commit, encrypt, submit, prove, finalize")

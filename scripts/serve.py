@@ -13,11 +13,11 @@ import time
 
 import click
 
-from zkfl_dapp.chain import LocalAnvil
-from zkfl_dapp.cli import build_settings, clean_errors, settings_options
+from zkfl_dapp.apps.cli import build_settings, clean_errors, settings_options
+from zkfl_dapp.apps.gateway import DEFAULT_UI_DIR, Gateway, config_from_deployment
+from zkfl_dapp.apps.session import make_storage, say
+from zkfl_dapp.chain.anvil import LocalAnvil
 from zkfl_dapp.exceptions import ChainError, ConfigError
-from zkfl_dapp.gateway import DEFAULT_UI_DIR, Gateway, config_from_deployment
-from zkfl_dapp.runner import make_storage, say
 
 
 @click.command(short_help="Serve the web UI (consortium, rounds, proofs, lineage) on 127.0.0.1")

@@ -13,18 +13,19 @@ import ape
 import numpy as np
 import pytest
 
-from zkfl_dapp.aggregation import normalized_weights
-from zkfl_dapp.chain import Deployment, Role, deploy_contracts
-from zkfl_dapp.circuits import (
+from zkfl_dapp.chain.deployment import Deployment, deploy_contracts
+from zkfl_dapp.chain.enums import Role
+from zkfl_dapp.circuits.aggregation import (
+    AggregationArtifacts,
     AggregationCircuitSpec,
-    AggregationProof,
-    CircuitArtifacts,
     ensure_aggregation_artifacts,
-    install_verifier,
     prove_aggregation,
 )
-from zkfl_dapp.quantization import poseidon_commitment, quantize
-from zkfl_dapp.robust_circuits import DefenceCircuits, ensure_defence_circuits
+from zkfl_dapp.circuits.artifacts import CircuitProof, install_verifier
+from zkfl_dapp.circuits.defence import DefenceCircuits, ensure_defence_circuits
+from zkfl_dapp.core.aggregation import normalized_weights
+from zkfl_dapp.core.commitments import poseidon_commitment
+from zkfl_dapp.core.fixedpoint import quantize
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = AggregationCircuitSpec(slots=5, model_size=31, scale_bits=13)
@@ -47,7 +48,7 @@ def defence() -> DefenceCircuits:
 
 
 @pytest.fixture(scope="session")
-def circuit(defence) -> CircuitArtifacts:
+def circuit(defence) -> AggregationArtifacts:
     art = ensure_aggregation_artifacts(SPEC, ROOT / "build" / "circuits")
     installed = install_verifier(art, ROOT / "contracts")
     assert installed.read_bytes() == art.verifier_sol.read_bytes()
@@ -110,15 +111,15 @@ def make_updates(seed: int, count: int) -> list[tuple[int, ...]]:
     return [quantize(rng.normal(0.0, 1.0, SPEC.model_size), SPEC.scale_bits) for _ in range(count)]
 
 
-ProveFn = Callable[[Sequence[Sequence[int] | None], Sequence[int]], AggregationProof]
+ProveFn = Callable[[Sequence[Sequence[int] | None], Sequence[int]], CircuitProof]
 
 
 @pytest.fixture(scope="session")
 def prove(circuit, tmp_path_factory) -> ProveFn:
     """Prove an aggregation: ``slot_updates[i]`` is None for an empty or excluded slot; cached per input."""
-    cache: dict[tuple, AggregationProof] = {}
+    cache: dict[tuple, CircuitProof] = {}
 
-    def _prove(slot_updates: Sequence[Sequence[int] | None], sample_counts: Sequence[int]) -> AggregationProof:
+    def _prove(slot_updates: Sequence[Sequence[int] | None], sample_counts: Sequence[int]) -> CircuitProof:
         key = (tuple(tuple(u) if u is not None else None for u in slot_updates), tuple(sample_counts))
         if key not in cache:
             rows = [list(u) if u is not None else [0] * SPEC.model_size for u in slot_updates]

@@ -1,47 +1,79 @@
 """zkFL dApp: verifiable, privacy-preserving federated learning for hospital consortia.
 
-The public API, one concept per module:
+The package's folders are its layers; imports run one way, from the top of this list down (a test,
+``tests/unit/test_layers.py``, keeps it so):
 
-* :mod:`~zkfl_dapp.data`, :mod:`~zkfl_dapp.model`, :mod:`~zkfl_dapp.training`: the medical data set,
-  its federated split, the model and local training (and the plain float FedAvg baseline).
-* :mod:`~zkfl_dapp.quantization`, :mod:`~zkfl_dapp.aggregation`: fixed-point values, commitments, and
-  the exact weighted average that the circuit proves.
-* :mod:`~zkfl_dapp.circuits`: the ezkl aggregation circuit: artifacts, proving, verification.
-* :mod:`~zkfl_dapp.robust`, :mod:`~zkfl_dapp.robust_circuits`: the poisoning defence: norm bounds, the
-  coordinate-wise median, the bound policy, and their circuits (norm proofs, median proofs).
-* :mod:`~zkfl_dapp.attacks`, :mod:`~zkfl_dapp.attack_eval`: poisoning hospitals and the evaluation of the
-  defences against them (``make attack-eval``).
-* :mod:`~zkfl_dapp.crypto`: ML-KEM-768 + HKDF + AES-256-GCM envelopes to the enclave.
+* :mod:`~zkfl_dapp.exceptions`, :mod:`~zkfl_dapp.config`: the error hierarchy and the settings.
+* :mod:`~zkfl_dapp.core`: pure and deterministic: fixed point, commitments, the aggregation rules
+  (FedAvg, median), norm bounds and their policy, the strict file formats.
+* :mod:`~zkfl_dapp.ml`: the medical data set and its federated split, the models, local training.
 * :mod:`~zkfl_dapp.storage`: IPFS-compatible content addressing (embedded store, Kubo RPC client).
-* :mod:`~zkfl_dapp.formats`: the model and update files that travel through the store.
-* :mod:`~zkfl_dapp.hospital`, :mod:`~zkfl_dapp.enclave`, :mod:`~zkfl_dapp.consortium`: the protocol's parties.
-* :mod:`~zkfl_dapp.publication`, :mod:`~zkfl_dapp.auditor`: what the system publishes, and the audit of
-  every round from the chain and IPFS alone.
-* :mod:`~zkfl_dapp.inference`, :mod:`~zkfl_dapp.prediction`: proven private predictions from a
-  finalized global model.
-* :mod:`~zkfl_dapp.gateway`: the loopback IPFS gateway and web-UI server.
-* :mod:`~zkfl_dapp.chain`, :mod:`~zkfl_dapp.config`, :mod:`~zkfl_dapp.runner`, :mod:`~zkfl_dapp.cli`,
-  :mod:`~zkfl_dapp.bench`: chain access, settings, entry points, the benchmark.
+* :mod:`~zkfl_dapp.crypto`: ML-KEM-768 + HKDF + AES-256-GCM envelopes to the enclave.
+* :mod:`~zkfl_dapp.circuits`: the ezkl circuits (aggregation, norm, median, inference), their instance
+  layouts and one build/prove/verify path.
+* :mod:`~zkfl_dapp.chain`: the contracts' enums, typed views, deployment, the local anvil.
+* :mod:`~zkfl_dapp.protocol`: the parties (hospital, enclave), the consortium and its round driver.
+* :mod:`~zkfl_dapp.audit`, :mod:`~zkfl_dapp.prediction`: the independent audit of every round; proven
+  private predictions from a finalized model.
+* :mod:`~zkfl_dapp.apps`: entry points (``ape run`` options, chain sessions, the web-UI gateway).
+* :mod:`~zkfl_dapp.experiments`: attacks, the attack evaluation and the benchmark; nothing imports it.
+
+``core``, ``ml``, ``storage``, ``crypto``, ``circuits`` and ``chain`` import without ape, so an environment
+without ape (a Flower app's) can use them. This module re-exports the public API lazily: importing
+``zkfl_dapp`` loads nothing heavy until a name is used.
 """
 
-from zkfl_dapp.aggregation import fedavg_quantized, normalized_weights
-from zkfl_dapp.circuits import AggregationCircuitSpec, AggregationProof, CircuitArtifacts
-from zkfl_dapp.config import Settings
-from zkfl_dapp.consortium import Consortium, Roles, RoundReport
-from zkfl_dapp.crypto import EnclaveKeyPair, associated_data, open_sealed, seal
-from zkfl_dapp.enclave import AggregatorEnclave, Finalization, SlotOutcome
-from zkfl_dapp.exceptions import ZkflError
-from zkfl_dapp.formats import ModelFile, UpdatePayload
-from zkfl_dapp.hospital import HospitalClient, PreparedUpdate
-from zkfl_dapp.quantization import model_commitment, poseidon_commitment, quantize
-from zkfl_dapp.storage import Cid, EmbeddedStore, KuboRpcStore, Storage, compute_cid, open_storage
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+#: Public name -> the module that defines it.
+_EXPORTS: dict[str, str] = {
+    "ZkflError": "zkfl_dapp.exceptions",
+    "Settings": "zkfl_dapp.config",
+    "quantize": "zkfl_dapp.core.fixedpoint",
+    "dequantize": "zkfl_dapp.core.fixedpoint",
+    "poseidon_commitment": "zkfl_dapp.core.commitments",
+    "model_commitment": "zkfl_dapp.core.commitments",
+    "fedavg_quantized": "zkfl_dapp.core.aggregation",
+    "normalized_weights": "zkfl_dapp.core.aggregation",
+    "median_quantized": "zkfl_dapp.core.median",
+    "NormBoundPolicy": "zkfl_dapp.core.policy",
+    "ModelFile": "zkfl_dapp.core.formats",
+    "UpdatePayload": "zkfl_dapp.core.formats",
+    "Cid": "zkfl_dapp.storage",
+    "Storage": "zkfl_dapp.storage",
+    "EmbeddedStore": "zkfl_dapp.storage",
+    "KuboRpcStore": "zkfl_dapp.storage",
+    "compute_cid": "zkfl_dapp.storage",
+    "open_storage": "zkfl_dapp.storage",
+    "EnclaveKeyPair": "zkfl_dapp.crypto",
+    "associated_data": "zkfl_dapp.crypto",
+    "seal": "zkfl_dapp.crypto",
+    "open_sealed": "zkfl_dapp.crypto",
+    "AggregationCircuitSpec": "zkfl_dapp.circuits.aggregation",
+    "AggregationArtifacts": "zkfl_dapp.circuits.aggregation",
+    "CircuitProof": "zkfl_dapp.circuits.artifacts",
+    "HospitalClient": "zkfl_dapp.protocol.hospital",
+    "PreparedUpdate": "zkfl_dapp.protocol.hospital",
+    "AggregatorEnclave": "zkfl_dapp.protocol.enclave",
+    "Finalization": "zkfl_dapp.protocol.enclave",
+    "SlotOutcome": "zkfl_dapp.protocol.enclave",
+    "Consortium": "zkfl_dapp.protocol.consortium",
+    "Roles": "zkfl_dapp.protocol.consortium",
+    "RoundReport": "zkfl_dapp.protocol.reports",
+    "AuditReport": "zkfl_dapp.audit",
+    "audit": "zkfl_dapp.audit",
+}
 
 __all__ = [
+    "AggregationArtifacts",
     "AggregationCircuitSpec",
-    "AggregationProof",
     "AggregatorEnclave",
+    "AuditReport",
     "Cid",
-    "CircuitArtifacts",
+    "CircuitProof",
     "Consortium",
     "EmbeddedStore",
     "EnclaveKeyPair",
@@ -49,6 +81,7 @@ __all__ = [
     "HospitalClient",
     "KuboRpcStore",
     "ModelFile",
+    "NormBoundPolicy",
     "PreparedUpdate",
     "Roles",
     "RoundReport",
@@ -58,8 +91,11 @@ __all__ = [
     "UpdatePayload",
     "ZkflError",
     "associated_data",
+    "audit",
     "compute_cid",
+    "dequantize",
     "fedavg_quantized",
+    "median_quantized",
     "model_commitment",
     "normalized_weights",
     "open_sealed",
@@ -68,3 +104,36 @@ __all__ = [
     "quantize",
     "seal",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'zkfl_dapp' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
+    from zkfl_dapp.audit import AuditReport, audit
+    from zkfl_dapp.circuits.aggregation import AggregationArtifacts, AggregationCircuitSpec
+    from zkfl_dapp.circuits.artifacts import CircuitProof
+    from zkfl_dapp.config import Settings
+    from zkfl_dapp.core.aggregation import fedavg_quantized, normalized_weights
+    from zkfl_dapp.core.commitments import model_commitment, poseidon_commitment
+    from zkfl_dapp.core.fixedpoint import dequantize, quantize
+    from zkfl_dapp.core.formats import ModelFile, UpdatePayload
+    from zkfl_dapp.core.median import median_quantized
+    from zkfl_dapp.core.policy import NormBoundPolicy
+    from zkfl_dapp.crypto import EnclaveKeyPair, associated_data, open_sealed, seal
+    from zkfl_dapp.exceptions import ZkflError
+    from zkfl_dapp.protocol.consortium import Consortium, Roles
+    from zkfl_dapp.protocol.enclave import AggregatorEnclave, Finalization, SlotOutcome
+    from zkfl_dapp.protocol.hospital import HospitalClient, PreparedUpdate
+    from zkfl_dapp.protocol.reports import RoundReport
+    from zkfl_dapp.storage import Cid, EmbeddedStore, KuboRpcStore, Storage, compute_cid, open_storage

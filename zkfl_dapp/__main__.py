@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from zkfl_dapp.apps.session import build_circuits, say
 from zkfl_dapp.config import Settings
-from zkfl_dapp.runner import build_circuits, say
 
 
 def main(argv: list[str]) -> int:

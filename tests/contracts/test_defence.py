@@ -13,11 +13,15 @@ import numpy as np
 import pytest
 
 from tests.conftest import CIRCUIT_CID, GENESIS_CID, SPEC
-from zkfl_dapp.chain import Phase, Role, Rule, deploy_contracts
-from zkfl_dapp.circuits import AggregationProof
-from zkfl_dapp.quantization import from_field, model_commitment, poseidon_commitment, quantize
-from zkfl_dapp.robust import bound_sq_quantized, fill_slots, median_quantized, squared_distance_quantized
-from zkfl_dapp.robust_circuits import prove_median, prove_norm
+from zkfl_dapp.chain.enums import Phase, Role, Rule
+from zkfl_dapp.chain.deployment import deploy_contracts
+from zkfl_dapp.circuits.artifacts import CircuitProof
+from zkfl_dapp.core.fixedpoint import from_field, quantize
+from zkfl_dapp.core.commitments import model_commitment, poseidon_commitment
+from zkfl_dapp.core.norms import bound_sq_quantized, squared_distance_quantized
+from zkfl_dapp.core.median import fill_slots, median_quantized
+from zkfl_dapp.circuits.median import prove_median
+from zkfl_dapp.circuits.norm import prove_norm
 
 S, D, Q = SPEC.slots, SPEC.model_size, SPEC.scale_bits
 BOUND = bound_sq_quantized(1.0, Q)  # L2 bound 1.0
@@ -34,10 +38,10 @@ BOOSTED = quantize(np.asarray(G) / 2**Q + _rng.normal(0.0, 5.0 / np.sqrt(D), D),
 
 
 @pytest.fixture(scope="session")
-def norm_proof(defence, tmp_path_factory) -> Callable[[Sequence[int], int], AggregationProof]:
-    cache: dict[tuple, AggregationProof] = {}
+def norm_proof(defence, tmp_path_factory) -> Callable[[Sequence[int], int], CircuitProof]:
+    cache: dict[tuple, CircuitProof] = {}
 
-    def _prove(update: Sequence[int], bound: int = BOUND) -> AggregationProof:
+    def _prove(update: Sequence[int], bound: int = BOUND) -> CircuitProof:
         key = (tuple(update), bound)
         if key not in cache:
             cache[key] = prove_norm(defence.norm, update, G, bound, tmp_path_factory.mktemp("norm"))
@@ -47,7 +51,7 @@ def norm_proof(defence, tmp_path_factory) -> Callable[[Sequence[int], int], Aggr
 
 
 @pytest.fixture(scope="session")
-def median_proof(defence, tmp_path_factory) -> AggregationProof:
+def median_proof(defence, tmp_path_factory) -> CircuitProof:
     """The median of HONEST[0..2] with two empty slots (carrying G)."""
     slots = fill_slots([HONEST[0], HONEST[1], HONEST[2], None, None], G)
     return prove_median(defence.median, slots, G, tmp_path_factory.mktemp("median"))
@@ -209,7 +213,7 @@ def test_submitBoundedUpdate_revertsWhen_proofAgainstAnotherModel(
 def test_submitBoundedUpdate_revertsWhen_proofTampered(dep, admin, hospitals, chain, norm_proof):
     rid = _open(dep, admin, chain)
     p = norm_proof(HONEST[0])
-    forged = AggregationProof(p.proof[:100] + bytes([p.proof[100] ^ 1]) + p.proof[101:], p.instances, 0.0)
+    forged = CircuitProof(p.proof[:100] + bytes([p.proof[100] ^ 1]) + p.proof[101:], p.instances, 0.0)
     with ape.reverts(dep.round_manager.RoundManagerNormProofRejected, roundId=rid):
         _submit_bounded(dep, rid, hospitals[0], HONEST[0], forged)
 
@@ -220,7 +224,7 @@ def test_submitBoundedUpdate_revertsWhen_flagForged(dep, admin, hospitals, chain
     p = norm_proof(BOOSTED)
     instances = list(p.instances)
     instances[3] = 2**Q
-    forged = AggregationProof(p.proof, tuple(instances), 0.0)
+    forged = CircuitProof(p.proof, tuple(instances), 0.0)
     with ape.reverts(dep.round_manager.RoundManagerNormProofRejected, roundId=rid):
         _submit_bounded(dep, rid, hospitals[0], BOOSTED, forged)
 
@@ -228,7 +232,7 @@ def test_submitBoundedUpdate_revertsWhen_flagForged(dep, admin, hospitals, chain
 def test_submitBoundedUpdate_revertsWhen_wrongInstanceCount(dep, admin, hospitals, chain, norm_proof):
     rid = _open(dep, admin, chain)
     p = norm_proof(HONEST[0])
-    short = AggregationProof(p.proof, p.instances[:-1], 0.0)
+    short = CircuitProof(p.proof, p.instances[:-1], 0.0)
     with ape.reverts(dep.round_manager.RoundManagerWrongInstanceCount, expected=5 + D, actual=4 + D):
         _submit_bounded(dep, rid, hospitals[0], HONEST[0], short)
 

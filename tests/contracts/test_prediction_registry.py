@@ -13,18 +13,13 @@ import pytest
 from eth_utils import keccak
 
 from tests.conftest import ROOT, SPEC, make_updates
-from zkfl_dapp.aggregation import normalized_weights
-from zkfl_dapp.chain import Phase
-from zkfl_dapp.formats import ModelFile
-from zkfl_dapp.inference import (
-    InferenceArtifacts,
-    InferenceCircuitSpec,
-    ensure_inference_artifacts,
-    install_verifier,
-    witness_outputs,
-)
-from zkfl_dapp.prediction import Prediction, prove_prediction
-from zkfl_dapp.quantization import FIELD_MODULUS, from_field, model_commitment, poseidon_commitment, quantize
+from zkfl_dapp.core.aggregation import normalized_weights
+from zkfl_dapp.chain.enums import Phase
+from zkfl_dapp.core.formats import ModelFile
+from zkfl_dapp.circuits.inference import InferenceArtifacts, InferenceCircuitSpec, ensure_inference_artifacts, install_verifier, witness_outputs
+from zkfl_dapp.prediction.proofs import Prediction, prove_prediction
+from zkfl_dapp.core.fixedpoint import FIELD_MODULUS, from_field, quantize
+from zkfl_dapp.core.commitments import model_commitment, poseidon_commitment
 
 COUNTS = [50, 60, 70, 80, 90]
 NEW_CID = "bafkreibm6jg3ux5qumhcn2b3flc3tyu6dmlb4xa7u5bf44yegnrjhc4yeq"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ape
 
-from zkfl_dapp.chain import Role
+from zkfl_dapp.chain.enums import Role
 
 KEY_HASH = b"\x11" * 32
 KEY_CID = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"

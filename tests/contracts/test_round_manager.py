@@ -11,9 +11,10 @@ import pytest
 from eth_utils import keccak
 
 from tests.conftest import CIRCUIT_CID, GENESIS_CID, SPEC, make_updates
-from zkfl_dapp.aggregation import fedavg_quantized, normalized_weights
-from zkfl_dapp.chain import Phase, Role
-from zkfl_dapp.quantization import FIELD_MODULUS, from_field, model_commitment, poseidon_commitment
+from zkfl_dapp.core.aggregation import fedavg_quantized, normalized_weights
+from zkfl_dapp.chain.enums import Phase, Role
+from zkfl_dapp.core.fixedpoint import FIELD_MODULUS, from_field
+from zkfl_dapp.core.commitments import model_commitment, poseidon_commitment
 
 COUNTS = [50, 60, 70, 80, 90]
 NEW_CID = "bafkreibm6jg3ux5qumhcn2b3flc3tyu6dmlb4xa7u5bf44yegnrjhc4yeq"

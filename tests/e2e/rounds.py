@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import ape
 
-from zkfl_dapp.consortium import Consortium
-from zkfl_dapp.formats import ModelFile
-from zkfl_dapp.hospital import fetch_enclave_key, fetch_global_model
+from zkfl_dapp.core.formats import ModelFile
+from zkfl_dapp.protocol.consortium import Consortium
+from zkfl_dapp.protocol.hospital import fetch_enclave_key, fetch_global_model
 
 
 def open_round(c: Consortium) -> tuple[int, ModelFile, bytes]:

@@ -14,14 +14,16 @@ from pathlib import Path
 import ape
 import pytest
 
-from zkfl_dapp.auditor import CHECKS, AuditReport, audit, record_audit
+from zkfl_dapp.audit.auditor import audit, record_audit
+from zkfl_dapp.audit.report import CHECKS, AuditReport
 from zkfl_dapp.config import Settings
-from zkfl_dapp.consortium import Consortium, Roles
-from zkfl_dapp.crypto import associated_data, seal
-from zkfl_dapp.formats import ModelFile, UpdatePayload
-from zkfl_dapp.publication import CircuitManifest
-from zkfl_dapp.quantization import quantize
-from zkfl_dapp.storage import EmbeddedStore, compute_cid
+from zkfl_dapp.core.fixedpoint import quantize
+from zkfl_dapp.core.formats import ModelFile, UpdatePayload
+from zkfl_dapp.crypto.envelope import associated_data, seal
+from zkfl_dapp.protocol.consortium import Consortium, Roles
+from zkfl_dapp.protocol.publication import CircuitManifest
+from zkfl_dapp.storage.embedded import EmbeddedStore
+from zkfl_dapp.storage.unixfs import compute_cid
 
 from .rounds import open_round, submit_honestly
 from .test_scripts import _ape_run, _free_port

@@ -13,16 +13,16 @@ import ape
 import numpy as np
 import pytest
 
-from zkfl_dapp.chain import Phase
+from zkfl_dapp.chain.enums import Phase
 from zkfl_dapp.config import Settings
-from zkfl_dapp.consortium import Consortium, Roles
-from zkfl_dapp.crypto import associated_data, seal
-from zkfl_dapp.enclave import SlotOutcome
+from zkfl_dapp.core.fixedpoint import quantize
+from zkfl_dapp.core.formats import ModelFile, UpdatePayload
+from zkfl_dapp.crypto.envelope import associated_data, seal
 from zkfl_dapp.exceptions import CommitmentMismatchError, ModelFileError, QuantizationError, RoundError
-from zkfl_dapp.formats import ModelFile, UpdatePayload
-from zkfl_dapp.hospital import HospitalClient, PreparedUpdate, fetch_global_model
-from zkfl_dapp.quantization import quantize
-from zkfl_dapp.storage import EmbeddedStore
+from zkfl_dapp.protocol.consortium import Consortium, Roles
+from zkfl_dapp.protocol.enclave import SlotOutcome
+from zkfl_dapp.protocol.hospital import HospitalClient, PreparedUpdate, fetch_global_model
+from zkfl_dapp.storage.embedded import EmbeddedStore
 
 from .rounds import open_round, submit_honestly
 
@@ -176,7 +176,7 @@ def test_nan_update_never_leaves_the_hospital(consortium, monkeypatch):
     round_id, model, key = open_round(c)
     h = c.hospitals[0]
     before = set(c.storage.root.joinpath("blocks").iterdir())
-    monkeypatch.setattr("zkfl_dapp.hospital.train_local", lambda *a, **k: np.full(31, np.nan))
+    monkeypatch.setattr("zkfl_dapp.ml.training.TrainingContext.train", lambda *a, **k: np.full(31, np.nan))
     with pytest.raises(QuantizationError, match="must be finite"):
         h.prepare_update(round_id, model, key)
     assert set(c.storage.root.joinpath("blocks").iterdir()) == before  # nothing stored

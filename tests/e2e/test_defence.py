@@ -6,13 +6,13 @@ from __future__ import annotations
 import ape
 import pytest
 
-from zkfl_dapp.attacks import get_attack
-from zkfl_dapp.chain import Phase, Rule
+from zkfl_dapp.chain.enums import Phase, Rule
 from zkfl_dapp.config import Settings
-from zkfl_dapp.consortium import Consortium, Roles
+from zkfl_dapp.core.norms import bound_sq_quantized
 from zkfl_dapp.exceptions import NormBoundError
-from zkfl_dapp.robust import bound_sq_quantized
-from zkfl_dapp.storage import EmbeddedStore
+from zkfl_dapp.experiments.attacks import get_attack
+from zkfl_dapp.protocol.consortium import Consortium, Roles
+from zkfl_dapp.storage.embedded import EmbeddedStore
 
 pytestmark = pytest.mark.e2e
 
@@ -46,8 +46,8 @@ def test_bounded_rounds_with_both_rules_and_the_bound_policy(consortium):
 def test_poisoning_hospital_is_stopped_by_its_own_norm_proof(consortium):
     """A boosted update cannot be submitted: the honest client refuses; the attacker's proof reverts."""
     c = consortium
-    attacker = c.hospitals[4]
-    attacker.attack = get_attack("boosted")
+    honest = c.hospitals[4]
+    attacker = c.hospitals[4] = honest.with_source(get_attack("boosted"))
     report = c.run_round(rule="median")
     (refused,) = report.norm_refused
     assert refused["hospital"] == attacker.name and "RoundManagerNormBoundExceeded" in refused["reason"]
@@ -57,14 +57,11 @@ def test_poisoning_hospital_is_stopped_by_its_own_norm_proof(consortium):
     assert report.accuracy > 0.85
 
     # the same hospital, behaving as an honest client, refuses locally before spending gas
-    attacker.attack = None
+    c.hospitals[4] = honest
     model = c.current_model()
     key = c.enclave._key_pair.public_key
-    boosted = get_attack("boosted")
-    attacker.attack = boosted
     update = attacker.prepare_update(99, model, key, norm_bound_sq=bound_sq_quantized(0.5, 13))
     assert update.norm_proof is not None and update.norm_proof.instances[3] == 0  # proven "not within"
-    attacker.attack = None
     tiny = bound_sq_quantized(0.02, 13)
     with pytest.raises(NormBoundError, match="the round's bound is"):
-        attacker.prepare_update(99, model, key, norm_bound_sq=tiny)
+        honest.prepare_update(99, model, key, norm_bound_sq=tiny)

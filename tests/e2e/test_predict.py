@@ -12,13 +12,15 @@ from pathlib import Path
 import ape
 import pytest
 
+from zkfl_dapp.circuits.inference import InferenceArtifacts, build_inference_circuit
 from zkfl_dapp.config import Settings
-from zkfl_dapp.consortium import Consortium, Roles
-from zkfl_dapp.data import training_statistics
 from zkfl_dapp.exceptions import ChainError
-from zkfl_dapp.inference import InferenceArtifacts, build_inference_circuit
-from zkfl_dapp.prediction import PatientRecord, predict_for_round, registry_file
-from zkfl_dapp.storage import EmbeddedStore
+from zkfl_dapp.ml.data import training_statistics
+from zkfl_dapp.prediction.flow import predict_for_round
+from zkfl_dapp.prediction.patient import PatientRecord
+from zkfl_dapp.prediction.registry import registry_file
+from zkfl_dapp.protocol.consortium import Consortium, Roles
+from zkfl_dapp.storage.embedded import EmbeddedStore
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]

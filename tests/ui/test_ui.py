@@ -24,11 +24,12 @@ from pathlib import Path
 
 import pytest
 
-from zkfl_dapp.chain import LocalAnvil
+from zkfl_dapp.apps.gateway import DEFAULT_UI_DIR, Gateway, config_from_deployment, ui_config
+from zkfl_dapp.chain.anvil import LocalAnvil
 from zkfl_dapp.config import Settings
-from zkfl_dapp.gateway import DEFAULT_UI_DIR, Gateway, config_from_deployment, ui_config
-from zkfl_dapp.quantization import FIELD_MODULUS, felt_from_hex, felt_hex
-from zkfl_dapp.storage import Cid, EmbeddedStore
+from zkfl_dapp.core.fixedpoint import FIELD_MODULUS, felt_from_hex, felt_hex
+from zkfl_dapp.storage.cid import Cid
+from zkfl_dapp.storage.embedded import EmbeddedStore
 
 pytestmark = pytest.mark.ui
 

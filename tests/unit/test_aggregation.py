@@ -8,9 +8,9 @@ from fractions import Fraction
 
 import pytest
 
-from zkfl_dapp.aggregation import fedavg_quantized, normalized_weights
+from zkfl_dapp.core.aggregation import fedavg_quantized, normalized_weights
+from zkfl_dapp.core.fixedpoint import MAX_QUANTIZED
 from zkfl_dapp.exceptions import RoundError
-from zkfl_dapp.quantization import MAX_QUANTIZED
 
 SCALE = 13
 ONE = 2**SCALE

@@ -1,4 +1,4 @@
-"""Tests of zkfl_dapp.attacks (the malicious hospitals) and zkfl_dapp.attack_eval (the harness)."""
+"""Tests of zkfl_dapp.attacks (the malicious hospitals) and zkfl_dapp.experiments.attack_eval (the harness)."""
 
 from __future__ import annotations
 
@@ -10,21 +10,24 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer
 
-from zkfl_dapp.attack_eval import (
+from zkfl_dapp.core.fixedpoint import quantize
+from zkfl_dapp.core.norms import bound_sq_quantized, within_bound
+from zkfl_dapp.core.policy import NormBoundPolicy
+from zkfl_dapp.exceptions import ConfigError
+from zkfl_dapp.experiments.attack_eval.cli import main
+from zkfl_dapp.experiments.attack_eval.simulate import (
     NO_ATTACK,
     NUM_HOSPITALS,
     SCALE_BITS,
     SYSTEMS,
     Scenario,
-    main,
     run_scenario,
-    summarize,
 )
-from zkfl_dapp.attacks import (
+from zkfl_dapp.experiments.attack_eval.summary import summarize
+from zkfl_dapp.experiments.attacks import (
     ATTACKS,
     BENIGN_LABEL,
     MALIGNANT_LABEL,
-    AttackContext,
     Boosted,
     GaussianNoise,
     SignFlip,
@@ -34,12 +37,9 @@ from zkfl_dapp.attacks import (
     honest_update,
     relabel,
 )
-from zkfl_dapp.data import FederatedSplit, SplitKind, load_federated
-from zkfl_dapp.exceptions import ConfigError
-from zkfl_dapp.model import ModelSpec
-from zkfl_dapp.quantization import quantize
-from zkfl_dapp.robust import NormBoundPolicy, bound_sq_quantized, within_bound
-from zkfl_dapp.training import TrainConfig
+from zkfl_dapp.ml.data import FederatedSplit, SplitKind, load_federated
+from zkfl_dapp.ml.model import ModelSpec
+from zkfl_dapp.ml.training import TrainConfig, TrainingContext
 
 INITIAL_BOUND = NormBoundPolicy().initial
 
@@ -56,9 +56,9 @@ def spec(splits: dict[SplitKind, FederatedSplit]) -> ModelSpec:
 
 def context(
     spec: ModelSpec, split: FederatedSplit, hospital: int = 4, *, bound: float | None = None, round_id: int = 1
-) -> AttackContext:
+) -> TrainingContext:
     g = spec.initial_params(0)
-    return AttackContext(spec, g, split.shards[hospital], TrainConfig(seed=0), round_id, hospital, bound)
+    return TrainingContext(spec, g, split.shards[hospital], TrainConfig(seed=0), round_id, hospital, bound)
 
 
 def in_bound(u: np.ndarray, g: np.ndarray, bound: float) -> bool:

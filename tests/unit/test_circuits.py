@@ -20,26 +20,17 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, SPEC
-from zkfl_dapp.aggregation import fedavg_quantized, normalized_weights
-from zkfl_dapp.circuits import (
-    EZKL_VERSION,
+from zkfl_dapp.circuits.aggregation import (
+    AggregationArtifacts,
     AggregationCircuitSpec,
-    AggregationProof,
-    CircuitArtifacts,
     ensure_aggregation_artifacts,
-    load_proof,
     prove_aggregation,
-    verify_offchain,
 )
+from zkfl_dapp.circuits.artifacts import EZKL_VERSION, CircuitProof, load_proof, verify_offchain
+from zkfl_dapp.core.aggregation import fedavg_quantized, normalized_weights
+from zkfl_dapp.core.commitments import poseidon_commitment
+from zkfl_dapp.core.fixedpoint import FIELD_MODULUS, MAX_QUANTIZED, felt_hex, from_field, to_field
 from zkfl_dapp.exceptions import CircuitError
-from zkfl_dapp.quantization import (
-    FIELD_MODULUS,
-    MAX_QUANTIZED,
-    felt_hex,
-    from_field,
-    poseidon_commitment,
-    to_field,
-)
 
 ONE = 2**SPEC.scale_bits
 HALF = ONE // 2
@@ -79,12 +70,12 @@ def half_away(q: Fraction) -> int:
 
 
 class Proven:
-    def __init__(self, rows: list[list[int]], weights: tuple[int, ...], proof: AggregationProof, path: Path):
+    def __init__(self, rows: list[list[int]], weights: tuple[int, ...], proof: CircuitProof, path: Path):
         self.rows, self.weights, self.proof, self.path = rows, weights, proof, path
 
 
 @pytest.fixture(scope="module")
-def proven(circuit: CircuitArtifacts, tmp_path_factory: pytest.TempPathFactory) -> Proven:
+def proven(circuit: AggregationArtifacts, tmp_path_factory: pytest.TempPathFactory) -> Proven:
     weights = normalized_weights(SAMPLE_COUNTS, SPEC.scale_bits)
     rows = build_rows(weights, seed=5)
     workdir = tmp_path_factory.mktemp("aggregation-proof")
@@ -170,7 +161,7 @@ def _flip_proof_byte(raw: dict, *, in_list: bool = True, in_hex: bool = True, po
         raw["hex_proof"] = "0x" + data.hex()
 
 
-def test_verify_offchain_accepts_the_proof(circuit: CircuitArtifacts, proven: Proven) -> None:
+def test_verify_offchain_accepts_the_proof(circuit: AggregationArtifacts, proven: Proven) -> None:
     assert verify_offchain(circuit, proven.path) is True
 
 
@@ -198,14 +189,14 @@ def test_verify_offchain_accepts_the_proof(circuit: CircuitArtifacts, proven: Pr
     ],
 )
 def test_verify_offchain_rejects_tampering(
-    circuit: CircuitArtifacts, proven: Proven, tmp_path: Path, mutate: Callable[[dict], None]
+    circuit: AggregationArtifacts, proven: Proven, tmp_path: Path, mutate: Callable[[dict], None]
 ) -> None:
     copy = tampered(proven.path, tmp_path / "proof.json", mutate)
     assert copy.read_bytes() != proven.path.read_bytes()
     assert verify_offchain(circuit, copy) is False
 
 
-def test_verify_offchain_rejects_an_unreadable_file(circuit: CircuitArtifacts, tmp_path: Path) -> None:
+def test_verify_offchain_rejects_an_unreadable_file(circuit: AggregationArtifacts, tmp_path: Path) -> None:
     (tmp_path / "junk.json").write_text("not a proof")
     assert verify_offchain(circuit, tmp_path / "junk.json") is False
     assert verify_offchain(circuit, tmp_path / "missing.json") is False
@@ -263,7 +254,7 @@ def test_load_proof_of_a_missing_file_is_a_circuit_error(tmp_path: Path) -> None
 
 
 # --- prove_aggregation argument checks -----------------------------------------------------------
-def test_prove_rejects_the_wrong_number_of_updates(circuit: CircuitArtifacts, tmp_path: Path) -> None:
+def test_prove_rejects_the_wrong_number_of_updates(circuit: AggregationArtifacts, tmp_path: Path) -> None:
     rows = [[0] * SPEC.model_size] * SPEC.slots
     weights = normalized_weights([1] * SPEC.slots, SPEC.scale_bits)
     with pytest.raises(CircuitError, match=f"takes {SPEC.slots} updates and weights, got 4/5"):
@@ -274,7 +265,7 @@ def test_prove_rejects_the_wrong_number_of_updates(circuit: CircuitArtifacts, tm
         prove_aggregation(circuit, rows, weights[:4], tmp_path)
 
 
-def test_prove_rejects_updates_of_the_wrong_length(circuit: CircuitArtifacts, tmp_path: Path) -> None:
+def test_prove_rejects_updates_of_the_wrong_length(circuit: AggregationArtifacts, tmp_path: Path) -> None:
     rows = [[0] * SPEC.model_size for _ in range(SPEC.slots)]
     rows[3] = rows[3][:-1]
     weights = normalized_weights([1] * SPEC.slots, SPEC.scale_bits)
@@ -301,7 +292,7 @@ def test_cached_artifacts_are_reused_without_rebuilding(tiny_root: Path) -> None
     assert len(messages) == 1 and "reusing cached artifacts" in messages[0]
 
 
-def test_the_session_circuit_is_reused_from_the_build_cache(circuit: CircuitArtifacts) -> None:
+def test_the_session_circuit_is_reused_from_the_build_cache(circuit: AggregationArtifacts) -> None:
     before = _snapshot(circuit.directory)
     assert ensure_aggregation_artifacts(SPEC, ROOT / "build" / "circuits") == circuit
     assert _snapshot(circuit.directory) == before
@@ -330,7 +321,7 @@ def _messages_of(call: Callable[[Callable[[str], None]], object]) -> str:
     return "\n".join(messages)
 
 
-def _check_manifest(art: CircuitArtifacts) -> None:
+def _check_manifest(art: AggregationArtifacts) -> None:
     manifest = json.loads(art.manifest.read_text())
     assert manifest["ezkl_version"] == EZKL_VERSION == importlib.metadata.version("ezkl")
     assert manifest["logrows"] == art.logrows
@@ -354,7 +345,7 @@ def test_manifest_of_the_tiny_build(tiny_root: Path) -> None:
     _check_manifest(ensure_aggregation_artifacts(TINY, tiny_root))
 
 
-def test_manifest_of_the_session_circuit(circuit: CircuitArtifacts) -> None:
+def test_manifest_of_the_session_circuit(circuit: AggregationArtifacts) -> None:
     _check_manifest(circuit)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from zkfl_dapp.crypto import (
+from zkfl_dapp.crypto.envelope import (
     ENVELOPE_MAGIC,
     KEM_CIPHERTEXT_SIZE,
     MIN_ENVELOPE_SIZE,

@@ -9,9 +9,9 @@ from numpy.typing import NDArray
 from sklearn.datasets import load_breast_cancer
 from sklearn.model_selection import train_test_split
 
-from zkfl_dapp.data import Dataset, FederatedSplit, SplitKind, load_federated, standardize
 from zkfl_dapp.exceptions import ConfigError, DataError, ModelFileError
-from zkfl_dapp.model import (
+from zkfl_dapp.ml.data import Dataset, FederatedSplit, SplitKind, load_federated, standardize
+from zkfl_dapp.ml.model import (
     MLP,
     LogisticRegression,
     ModelSpec,
@@ -22,7 +22,7 @@ from zkfl_dapp.model import (
     predict_proba,
     zero_params,
 )
-from zkfl_dapp.training import TrainConfig, fedavg_float, train_local
+from zkfl_dapp.ml.training import TrainConfig, fedavg_float, train_local
 
 NUM_FEATURES = 30
 

@@ -6,10 +6,11 @@ import json
 
 import pytest
 
+from zkfl_dapp.core.commitments import model_commitment, poseidon_commitment
+from zkfl_dapp.core.fixedpoint import MAX_QUANTIZED
+from zkfl_dapp.core.formats import MAX_MODEL_VALUE, ModelFile, UpdatePayload
 from zkfl_dapp.exceptions import ModelFileError
-from zkfl_dapp.formats import MAX_MODEL_VALUE, ModelFile, UpdatePayload
-from zkfl_dapp.quantization import MAX_QUANTIZED, model_commitment, poseidon_commitment
-from zkfl_dapp.storage import compute_cid
+from zkfl_dapp.storage.unixfs import compute_cid
 
 HOSPITAL = "0x" + "ab" * 20
 VALUES = (0, 1, -1, 4096, -8192, MAX_QUANTIZED - 1, -(MAX_QUANTIZED - 1))
@@ -199,7 +200,7 @@ def test_values_must_be_an_array() -> None:
 def test_a_proven_average_of_extreme_updates_still_makes_a_model_file() -> None:
     # Counts [1, 1, 1] round each weight up to 2731/8192: the weights sum to 8193 > 2^13, so the
     # average of updates at the update bound lands just above that bound. It must still be publishable.
-    from zkfl_dapp.aggregation import fedavg_quantized, normalized_weights
+    from zkfl_dapp.core.aggregation import fedavg_quantized, normalized_weights
 
     top = (MAX_QUANTIZED - 1,) * 3
     avg = fedavg_quantized([top, top, top], normalized_weights([1, 1, 1], 13), 13)

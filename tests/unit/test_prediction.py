@@ -13,20 +13,21 @@ import numpy as np
 import pytest
 
 from tests.conftest import ROOT
-from zkfl_dapp.data import load_federated, training_statistics
-from zkfl_dapp.exceptions import CircuitError, PatientRecordError
-from zkfl_dapp.formats import ModelFile
-from zkfl_dapp.inference import (
+from zkfl_dapp.circuits.inference import (
     InferenceArtifacts,
     InferenceCircuitSpec,
     ensure_inference_artifacts,
     install_verifier,
     witness_outputs,
 )
-from zkfl_dapp.model import ModelSpec
-from zkfl_dapp.prediction import PatientRecord, float_probability
-from zkfl_dapp.quantization import from_field, quantize, to_field
-from zkfl_dapp.training import TrainConfig, train_local
+from zkfl_dapp.core.fixedpoint import from_field, quantize, to_field
+from zkfl_dapp.core.formats import ModelFile
+from zkfl_dapp.exceptions import CircuitError, PatientRecordError
+from zkfl_dapp.ml.data import load_federated, training_statistics
+from zkfl_dapp.ml.model import ModelSpec
+from zkfl_dapp.ml.training import TrainConfig, train_local
+from zkfl_dapp.prediction.patient import PatientRecord
+from zkfl_dapp.prediction.proofs import float_probability
 
 STATS = training_statistics(seed=0)
 NAMES = STATS.feature_names

@@ -7,8 +7,8 @@ import hashlib
 import pytest
 
 from zkfl_dapp.exceptions import CidMismatchError, CommitmentMismatchError, ModelFileError
-from zkfl_dapp.publication import CircuitManifest, PublishedFile, fetch_published, publish_circuit
-from zkfl_dapp.storage import EmbeddedStore
+from zkfl_dapp.protocol.publication import CircuitManifest, PublishedFile, fetch_published, publish_circuit
+from zkfl_dapp.storage.embedded import EmbeddedStore
 
 
 def test_publish_circuit_round_trips_every_artifact(circuit, tmp_path):

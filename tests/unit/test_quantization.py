@@ -14,20 +14,19 @@ import numpy as np
 import pytest
 from eth_utils import keccak
 
-from zkfl_dapp.exceptions import QuantizationError
-from zkfl_dapp.quantization import (
+from zkfl_dapp.core.commitments import model_commitment, poseidon_commitment
+from zkfl_dapp.core.fixedpoint import (
     FIELD_MODULUS,
     MAX_QUANTIZED,
     dequantize,
     felt_from_hex,
     felt_hex,
     from_field,
-    model_commitment,
-    poseidon_commitment,
     quantize,
     round_half_away,
     to_field,
 )
+from zkfl_dapp.exceptions import QuantizationError
 
 SCALE = 13
 ONE = 2**SCALE

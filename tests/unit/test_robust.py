@@ -11,19 +11,17 @@ import statistics
 import numpy as np
 import pytest
 
-from zkfl_dapp.exceptions import ConfigError, RoundError
-from zkfl_dapp.robust import (
+from zkfl_dapp.core.median import fill_slots, median_quantized
+from zkfl_dapp.core.norms import (
     NORM_CIRCUIT_RANGE,
-    NormBoundPolicy,
     bound_from_quantized,
     bound_sq_quantized,
-    fill_slots,
-    median_norm,
-    median_quantized,
     provable_distance,
     squared_distance_quantized,
     within_bound,
 )
+from zkfl_dapp.core.policy import NormBoundPolicy, median_norm
+from zkfl_dapp.exceptions import ConfigError, RoundError
 
 Q = 13
 
@@ -110,7 +108,7 @@ def test_bound_policy_continues_from_the_latest_bounded_report(tmp_path):
     import json
 
     from zkfl_dapp.config import Settings
-    from zkfl_dapp.consortium import _last_norm_statistics
+    from zkfl_dapp.protocol.reports import _last_norm_statistics
 
     settings = Settings(workdir=tmp_path)
     assert _last_norm_statistics(settings) == (None, None)

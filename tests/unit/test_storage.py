@@ -27,19 +27,11 @@ from zkfl_dapp.exceptions import (
     InvalidCidError,
     StorageError,
 )
-from zkfl_dapp.storage import (
-    CHUNK_SIZE,
-    MAX_LINKS,
-    Cid,
-    EmbeddedStore,
-    KuboRpcStore,
-    Storage,
-    _decode_file_node,
-    _fields,
-    _import,
-    compute_cid,
-    open_storage,
-)
+from zkfl_dapp.storage.base import Storage, open_storage
+from zkfl_dapp.storage.cid import CHUNK_SIZE, MAX_LINKS, Cid
+from zkfl_dapp.storage.embedded import EmbeddedStore
+from zkfl_dapp.storage.kubo import KuboRpcStore
+from zkfl_dapp.storage.unixfs import _decode_file_node, _fields, _import, compute_cid
 
 # --- known-answer vectors from kubo test/sharness/t0040-add-and-cat.sh ----------------------------
 # test_add_cat_raw: `touch zero-length-file; ipfs add -q --raw-leaves zero-length-file`
@@ -197,7 +189,7 @@ def _shape(blocks: dict[str, bytes], cid: str) -> object:
     if Cid(cid).codec == 0x55:
         return len(blocks[cid])
     node = _decode_file_node(blocks[cid])
-    from zkfl_dapp.storage import _cid_from_bytes
+    from zkfl_dapp.storage.cid import _cid_from_bytes
 
     return [_shape(blocks, _cid_from_bytes(link)) for link in node.links]
 

@@ -1,0 +1,144 @@
+"""Entry-point plumbing shared by the ``ape run`` scripts: circuits, chain session, roles, printing.
+
+``ape run deploy|round|demo`` without ``--network`` use the embedded default: an anvil on loopback
+whose state persists in ``<workdir>/chain/anvil-state.json`` across runs. With ``--network`` (any ape
+network choice, e.g. ``ethereum:sepolia:node``) the scripts connect there and act with the ape account
+aliases named in the settings (``ZKFL_ADMIN_ALIAS`` ...).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from zkfl_dapp.chain.anvil import LocalAnvil
+from zkfl_dapp.circuits.aggregation import AggregationArtifacts, ensure_aggregation_artifacts
+from zkfl_dapp.circuits.artifacts import install_verifier
+from zkfl_dapp.circuits.defence import DefenceCircuits
+from zkfl_dapp.circuits.inference import build_inference_circuit
+from zkfl_dapp.config import Settings
+from zkfl_dapp.exceptions import ConfigError
+from zkfl_dapp.protocol.consortium import Consortium, Roles, circuit_spec_for, defence_for, load_split, model_spec_for
+from zkfl_dapp.protocol.reports import RoundReport
+from zkfl_dapp.storage.base import Storage, open_storage
+
+
+def say(message: str) -> None:
+    click.echo(f"[{time.strftime('%H:%M:%S')}] {message}", err=True)
+
+
+def build_circuits(settings: Settings) -> tuple[AggregationArtifacts, DefenceCircuits]:
+    """Build (or reuse) the consortium's circuits and install their verifiers; returns the aggregation
+    circuit and the defence circuits (norm bound; median for 5 hospitals).
+
+    They fit the configured model and hospitals; the inference circuit (proven predictions,
+    zkfl_dapp.inference) exists for the logistic regression.
+    """
+    spec = circuit_spec_for(settings, model_spec_for(settings, load_split(settings)))
+    art = ensure_aggregation_artifacts(spec, settings.artifacts_dir, ceremony_srs=settings.ceremony_srs, progress=say)
+    install_verifier(art, settings.contracts_dir)
+    defence = defence_for(settings, art, progress=say)
+    install_verifier(defence.norm, settings.contracts_dir)
+    if defence.median is not None:
+        install_verifier(defence.median, settings.contracts_dir)
+    if settings.model == "logreg":
+        build_inference_circuit(settings, progress=say)
+    return art, defence
+
+
+def make_storage(settings: Settings) -> Storage:
+    return open_storage(settings.storage, root=settings.store_dir, api_url=settings.kubo_api_url)
+
+
+@dataclass
+class Session:
+    """A connected chain plus everything the scripts act with."""
+
+    settings: Settings
+    chain: Any
+    project: Any
+    roles: Roles
+    storage: Storage
+    artifacts: AggregationArtifacts
+    defence: DefenceCircuits
+    anvil: LocalAnvil | None
+
+    def bootstrap(self) -> Consortium:
+        return Consortium.bootstrap(*self._args(), progress=say, defence=self.defence)
+
+    def attach(self) -> Consortium:
+        return Consortium.attach(*self._args(), progress=say, defence=self.defence)
+
+    def _args(self) -> tuple[Settings, Any, Any, Roles, Storage, AggregationArtifacts]:
+        return (self.settings, self.project, self.chain, self.roles, self.storage, self.artifacts)
+
+
+def _roles(settings: Settings, local: bool) -> Roles:
+    import ape
+
+    if local:
+        accts = ape.accounts.test_accounts
+        if len(accts) < settings.hospitals + 3:
+            raise ConfigError(f"need {settings.hospitals + 3} test accounts, ape has {len(accts)}")
+        n = settings.hospitals
+        return Roles(accts[0], accts[1], tuple(accts[2 : 2 + n]), auditor=accts[2 + n])
+    aliases = settings.account_aliases()
+    if aliases is None:
+        raise ConfigError(
+            "on a non-local network set ZKFL_ADMIN_ALIAS, ZKFL_AGGREGATOR_ALIAS and ZKFL_HOSPITAL_ALIASES "
+            "(comma-separated) to ape account aliases (`ape accounts list`)"
+        )
+    admin, aggregator, hospitals = aliases
+    auditor = ape.accounts.load(settings.auditor_alias) if settings.auditor_alias else None
+    hospital_accounts = tuple(ape.accounts.load(a) for a in hospitals)
+    return Roles(ape.accounts.load(admin), ape.accounts.load(aggregator), hospital_accounts, auditor)
+
+
+@contextlib.contextmanager
+def session(settings: Settings, network: str | None) -> Iterator[Session]:
+    """Connect to ``network`` (or the embedded persisted anvil) with circuits built and roles resolved."""
+    import ape
+    from ape.logging import LogLevel, logger
+
+    logger.set_level(LogLevel.WARNING)  # one line per step from us, not one per transaction from ape
+    artifacts, defence = build_circuits(settings)
+    storage = make_storage(settings)
+    anvil: LocalAnvil | None = None
+    with contextlib.ExitStack() as stack:
+        if network is None:
+            anvil = LocalAnvil(settings.chain_state, port=settings.anvil_port, mnemonic=settings.mnemonic)
+            stack.enter_context(anvil)
+            say(f"local chain: anvil at {anvil.url}, state persisted in {settings.chain_state}")
+            stack.enter_context(
+                ape.networks.ethereum.local.use_provider("foundry", provider_settings={"host": anvil.url})
+            )
+            local = True
+        else:
+            ctx = ape.networks.parse_network_choice(network)
+            stack.enter_context(ctx)
+            local = ape.chain.provider.network.is_local
+            say(f"connected to {network}")
+        roles = _roles(settings, local)
+        yield Session(settings, ape.chain, ape.project, roles, storage, artifacts, defence, anvil)
+
+
+def print_round(report: RoundReport) -> None:
+    click.echo(f"\nround {report.round_id}: {len(report.participants)} participants ({', '.join(report.participants)})")
+    for ex in report.excluded:
+        click.echo(f"  excluded {ex['hospital']}: {ex['reason']}")
+    bound = f"norm bound {report.norm_bound:.4g}" if report.norm_bound is not None else "no norm bound"
+    click.echo(f"  rule {report.rule}, {bound}; norm proofs {report.norm_prove_seconds:.1f} s in all")
+    for ref in report.norm_refused:
+        click.echo(f"  NOT accepted {ref['hospital']}: {ref['reason']}")
+    click.echo(
+        f"  global-model accuracy {report.accuracy:.2%} (plain FedAvg baseline {report.baseline_accuracy:.2%})\n"
+        f"  proof {report.prove_seconds:.2f} s, {report.proof_bytes} B; "
+        f"finalization gas {report.finalize_gas:,} (proof verified on-chain)\n"
+        f"  finalize tx {report.finalize_tx}\n"
+        f"  new model {report.model_cid} (commitment {report.model_commitment[:18]}...)"
+    )

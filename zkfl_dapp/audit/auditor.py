@@ -1,0 +1,121 @@
+"""Independent audit of a deployment, from the chain and the content store alone.
+
+The auditor walks a RoundManager's and its registry's events from the first block and re-checks every
+round with nothing but what the system itself published: the proof file under the CID in
+``RoundFinalized``, the circuit's settings, verifying key and SRS through the manifest CID recorded at
+deployment (``CircuitPublished``), the finalization transaction's calldata, and the models and
+ciphertexts under the CIDs on-chain. No file from the aggregator's disk is needed.
+
+Checks per finalized round (the table's columns):
+
+* ``proof (off-chain)``: the proof file resolves, parses, and ``ezkl.verify`` accepts it with the
+  published settings, verifying key and SRS;
+* ``proof (on-chain)``: the proof's keccak equals ``proofHash``, the proof and instances equal those in
+  the finalization transaction's calldata, and the verifier contract's ``verifyProof`` returns true;
+* ``instances``: the slot hashes equal the on-chain submission commitments (the empty-slot commitment
+  for empty or excluded slots), the public weights equal :func:`normalized_weights` of the on-chain
+  sample counts, the instance count fits the circuit;
+* ``model``: the new model file resolves, parses, its values equal the proven ones and its commitment
+  equals ``newModelCommitment`` (which must equal keccak over the model instances);
+* ``CIDs``: every submission's ciphertext resolves (a missing ciphertext of an excluded update is only
+  a warning: the enclave said so publicly);
+* ``lineage``: the round starts from the previous finalized round's model (the genesis model for the
+  first), aborted rounds leave it unchanged, and the contract's current model is the last one.
+
+Deployment-level checks: the circuit manifest resolves, its artifacts match their SHA-256, its shape
+matches the RoundManager's, and the verifier has code.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from zkfl_dapp.audit.context import Progress
+from zkfl_dapp.audit.deployment_checks import DeploymentChecks
+from zkfl_dapp.audit.events import membership_history
+from zkfl_dapp.audit.report import AuditReport
+from zkfl_dapp.audit.round_checks import RoundChecks
+from zkfl_dapp.exceptions import (
+    ChainError,
+)
+from zkfl_dapp.storage.base import Storage
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+class _Auditor(DeploymentChecks, RoundChecks):
+    """The whole audit: deployment checks, then every round."""
+
+
+
+def audit(
+    round_manager: Any,
+    storage: Storage,
+    *,
+    registry: Any = None,
+    verifier: Any = None,
+    chain: Any = None,
+    project: Any = None,
+    workdir: Path | None = None,
+    progress: Progress = _quiet,
+) -> AuditReport:
+    """Audit the deployment behind ``round_manager`` from its first block to the head.
+
+    ``registry`` and ``verifier`` default to the contracts the RoundManager points at (``project``
+    defaults to ``ape.project``, ``chain`` to ``ape.chain``). Artifacts fetched from the store are
+    written under ``workdir`` (a temporary directory when None). Never raises for a discrepancy:
+    every one is a :class:`Finding` in the report.
+    """
+    import ape
+
+    chain = chain if chain is not None else ape.chain
+    project = project if project is not None else ape.project
+    registry = registry if registry is not None else project.ConsortiumRegistry.at(round_manager.registry())
+    verifier = verifier if verifier is not None else project.AggregationVerifier.at(round_manager.verifier())
+    with tempfile.TemporaryDirectory(prefix="zkfl-audit-") as tmp:
+        base = workdir if workdir is not None else Path(tmp)
+        base.mkdir(parents=True, exist_ok=True)
+        head = int(chain.blocks.height)
+        report = AuditReport(
+            chain_id=int(chain.chain_id),
+            head_block=head,
+            round_manager=str(round_manager.address),
+            registry=str(registry.address),
+            verifier=str(verifier.address),
+            circuit_cid=str(round_manager.circuitCid()),
+        )
+        progress(f"auditing RoundManager {report.round_manager} on chain {report.chain_id} up to block {head}")
+        auditor = _Auditor(chain, round_manager, registry, verifier, storage, base, progress)
+        median_address = str(round_manager.medianVerifier())
+        if int(median_address, 16) != 0:
+            auditor.median_verifier = project.MedianVerifier.at(median_address)
+        report.membership = membership_history(registry, head)
+        progress(f"membership: {len(report.membership)} registry events")
+        progress(f"circuit manifest {report.circuit_cid}: fetching settings, verifying key, SRS")
+        auditor.deployment(report, head)
+        auditor.rounds(report, head)
+    return report
+
+
+def record_audit(report: AuditReport, round_manager: Any, storage: Storage, auditor: Any) -> dict[int, str]:
+    """Publish the JSON report and record the verdict of every closed round on-chain (as ``auditor``).
+
+    A round passes when it and the deployment have no error finding. Returns ``{round_id: report CID}``.
+    """
+    cid = str(storage.put(report.to_json().encode()))
+    deployment_ok = not any(f.severity == "error" for f in report.deployment_findings)
+    recorded: dict[int, str] = {}
+    for r in report.rounds:
+        if r.phase == "open":
+            continue
+        try:
+            round_manager.recordAudit(r.round_id, deployment_ok and r.passed, cid, sender=auditor)
+        except Exception as exc:
+            raise ChainError(f"recordAudit for round {r.round_id} failed: {exc}") from exc
+        recorded[r.round_id] = cid
+    return recorded
+

@@ -1,0 +1,175 @@
+"""The audit report: findings, per-round results, and their JSON and Markdown renderings.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+#: The per-round checks, in table order.
+CHECKS: tuple[str, ...] = ("proof (off-chain)", "proof (on-chain)", "instances", "model", "CIDs", "lineage")
+
+
+#: Deployment-level checks.
+DEPLOYMENT_CHECKS: tuple[str, ...] = ("circuit manifest", "verifier")
+
+
+def _hex(value: int) -> str:
+    return f"0x{value:064x}"
+
+
+class Finding(BaseModel):
+    """One discrepancy: where, what, what was expected and what was found."""
+
+    model_config = ConfigDict(frozen=True)
+
+    round_id: int | None  # None for the deployment itself
+    check: str  # the table column it fails (one of CHECKS or DEPLOYMENT_CHECKS)
+    item: str  # what exactly, e.g. "instances[3]", "submission 2 ciphertext", "circuit manifest / vk"
+    expected: str
+    actual: str
+    severity: Literal["error", "warning"] = "error"
+
+    def line(self) -> str:
+        where = f"round {self.round_id}" if self.round_id is not None else "deployment"
+        tag = "" if self.severity == "error" else " (warning)"
+        return f"{where}: {self.item}{tag}: expected {self.expected}; found {self.actual}"
+
+
+class MembershipEvent(BaseModel):
+    """One registry event, in chain order."""
+
+    model_config = ConfigDict(frozen=True)
+
+    block: int
+    action: Literal["admitted", "removed", "enclave key"]
+    account: str
+    role: str
+    name: str = ""
+    detail: str = ""
+
+
+class SubmissionRecord(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    slot: int
+    hospital: str
+    commitment: str
+    cid: str
+    sample_count: int
+    excluded: bool = False
+
+
+class RoundAudit(BaseModel):
+    """The audit of one round: what the chain says, and the verdict of every check."""
+
+    round_id: int
+    phase: Literal["open", "finalized", "aborted"]
+    opened_block: int
+    closed_block: int | None = None
+    finalize_tx: str | None = None
+    prev_model_commitment: str
+    prev_model_cid: str
+    new_model_commitment: str | None = None
+    new_model_cid: str | None = None
+    proof_cid: str | None = None
+    proof_hash: str | None = None
+    included_count: int = 0
+    total_samples: int = 0
+    submissions: list[SubmissionRecord] = Field(default_factory=list)
+    checks: dict[str, bool | None] = Field(default_factory=dict)  # None: not applicable
+    findings: list[Finding] = Field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not any(f.severity == "error" for f in self.findings)
+
+
+class AuditReport(BaseModel):
+    """Everything the audit found, JSON- and Markdown-serializable."""
+
+    format: Literal["zkfl-audit/v1"] = "zkfl-audit/v1"
+    chain_id: int
+    head_block: int
+    round_manager: str
+    registry: str
+    verifier: str
+    circuit_cid: str
+    circuit: dict[str, Any] = Field(default_factory=dict)
+    membership: list[MembershipEvent] = Field(default_factory=list)
+    rounds: list[RoundAudit] = Field(default_factory=list)
+    deployment_checks: dict[str, bool] = Field(default_factory=dict)
+    deployment_findings: list[Finding] = Field(default_factory=list)
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [*self.deployment_findings, *(f for r in self.rounds for f in r.findings)]
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+    @property
+    def passed(self) -> bool:
+        return not self.errors
+
+    def round(self, round_id: int) -> RoundAudit:
+        for r in self.rounds:
+            if r.round_id == round_id:
+                return r
+        raise KeyError(round_id)
+
+    def to_json(self) -> str:
+        return json.dumps({**self.model_dump(mode="json"), "passed": self.passed}, indent=2)
+
+    def table(self) -> list[list[str]]:
+        """Header plus one row per round: round, phase, included, then ✓/✗/– per check."""
+        mark = {True: "✓", False: "✗", None: "–"}
+        rows = [["round", "phase", "included", *CHECKS]]
+        for r in self.rounds:
+            included = str(r.included_count) if r.phase == "finalized" else "–"
+            rows.append([str(r.round_id), r.phase, included, *(mark[r.checks.get(c)] for c in CHECKS)])
+        return rows
+
+    def to_markdown(self) -> str:
+        verdict = "PASSED" if self.passed else f"FAILED ({len(self.errors)} discrepancies)"
+        out = [
+            "# zkFL audit report",
+            "",
+            f"- verdict: **{verdict}**",
+            f"- chain id {self.chain_id}, audited up to block {self.head_block}",
+            f"- RoundManager `{self.round_manager}`, registry `{self.registry}`, verifier `{self.verifier}`",
+            f"- circuit manifest `{self.circuit_cid}`"
+            + (f" ({self.circuit.get('circuit')}, ezkl {self.circuit.get('ezkl_version')})" if self.circuit else ""),
+            "",
+            "## Deployment",
+            "",
+            *(f"- {name}: {'✓' if ok else '✗'}" for name, ok in self.deployment_checks.items()),
+            "",
+            "## Rounds",
+            "",
+        ]
+        rows = self.table()
+        out.append("| " + " | ".join(rows[0]) + " |")
+        out.append("|" + "---|" * len(rows[0]))
+        out += ["| " + " | ".join(row) + " |" for row in rows[1:]]
+        for r in self.rounds:
+            out += ["", f"### Round {r.round_id} ({r.phase})", ""]
+            out.append(f"- starts from model `{r.prev_model_cid}` (commitment `{r.prev_model_commitment}`)")
+            if r.phase == "finalized":
+                out.append(f"- new model `{r.new_model_cid}` (commitment `{r.new_model_commitment}`)")
+                out.append(f"- proof `{r.proof_cid}` (keccak `{r.proof_hash}`), finalized in `{r.finalize_tx}`")
+                out.append(f"- {r.included_count} included updates, {r.total_samples} samples")
+            for s in r.submissions:
+                tag = " **excluded**" if s.excluded else ""
+                out.append(f"- slot {s.slot}: `{s.hospital}`, {s.sample_count} samples, `{s.cid}`{tag}")
+        out += ["", "## Findings", ""]
+        out += [f"- {f.line()}" for f in self.findings] or ["none"]
+        out += ["", "## Membership", "", "| block | event | account | role | name |", "|---|---|---|---|---|"]
+        out += [
+            f"| {m.block} | {m.action} | `{m.account}` | {m.role} | {m.name or m.detail} |" for m in self.membership
+        ]
+        return "\n".join(out) + "\n"
+

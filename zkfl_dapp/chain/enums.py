@@ -1,0 +1,32 @@
+"""The contracts' enums, in one place on the Python side (each mirrors a Solidity enum by value).
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class Role(IntEnum):
+    """Mirror of ``IConsortiumRegistry.Role``."""
+
+    NONE = 0
+    HOSPITAL = 1
+    AUDITOR = 2
+    AGGREGATOR = 3
+
+
+class Rule(IntEnum):
+    """Mirror of ``IRoundManager.AggregationRule``."""
+
+    FEDAVG = 0
+    MEDIAN = 1
+
+
+class Phase(IntEnum):
+    """Mirror of ``IRoundManager.Phase``."""
+
+    NONE = 0
+    OPEN = 1
+    FINALIZED = 2
+    ABORTED = 3
+

@@ -1,0 +1,1 @@
+"""`make bench`: what a proven round costs, per model size (see :mod:`.cli`)."""

@@ -1,0 +1,7 @@
+"""`python -m zkfl_dapp.experiments.bench`: see :mod:`.cli`."""
+
+import sys
+
+from zkfl_dapp.experiments.bench.cli import main
+
+sys.exit(main())

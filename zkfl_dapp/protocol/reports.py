@@ -1,0 +1,66 @@
+"""Round reports: what each round cost and achieved, published for the audit trail and the web UI, and
+the bound policy's state read back from them (so a consortium another process ran continues it).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from zkfl_dapp.config import Settings
+
+
+@dataclass(frozen=True)
+class RoundReport:
+    """Everything the demo prints about one round (and writes to the reports folder)."""
+
+    round_id: int
+    participants: list[str]
+    excluded: list[dict[str, str]]
+    accuracy: float
+    baseline_accuracy: float
+    train_seconds: float
+    commit_seconds: float
+    encrypt_seconds: float
+    prove_seconds: float
+    verify_seconds: float
+    finalize_gas: int
+    finalize_tx: str
+    model_cid: str
+    model_commitment: str
+    proof_bytes: int
+    proof_cid: str
+    wall_seconds: float
+    extras: dict[str, Any] = field(default_factory=dict)
+    #: "fedavg" or "median"
+    rule: str = "fedavg"
+    #: the round's L2 norm bound (None: no bound)
+    norm_bound: float | None = None
+    #: median L2 distance of the included updates to the previous model (the enclave's statistic)
+    update_norm_median: float | None = None
+    #: hospitals whose update did not go in: beyond the bound, not quantizable, or reverted on-chain
+    norm_refused: list[dict[str, str]] = field(default_factory=list)
+    #: total norm-proving time of the submitted updates (divide by the participants for a per-client figure)
+    norm_prove_seconds: float = 0.0
+    #: mean gas of the round's submissions (submitBoundedUpdate verifies a norm proof; submitUpdate does not)
+    submit_gas_mean: float = 0.0
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+
+def _last_norm_statistics(settings: Settings) -> tuple[float | None, float | None]:
+    """The latest bounded round's L2 bound and median update norm, from the reports folder (a consortium
+    that another process ran continues the bound policy where it stopped)."""
+    latest: tuple[int, float | None, float | None] = (0, None, None)
+    for path in settings.reports_dir.glob("round-*.json") if settings.reports_dir.exists() else ():
+        try:
+            data = json.loads(path.read_text())
+            round_id, bound, norm = int(data["round_id"]), data.get("norm_bound"), data.get("update_norm_median")
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if bound is not None and norm is not None and round_id > latest[0]:
+            latest = (round_id, float(bound), float(norm))
+    return latest[1], latest[2]
+

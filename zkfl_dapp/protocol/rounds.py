@@ -1,0 +1,190 @@
+"""The round driver: open a round, let every participating hospital submit, let the enclave finalize,
+report the round (beside a plain float FedAvg baseline on the same participants) and publish the report."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from ape.exceptions import ContractLogicError
+
+from zkfl_dapp.chain.enums import Rule
+from zkfl_dapp.core.fixedpoint import dequantize
+from zkfl_dapp.core.formats import ModelFile
+from zkfl_dapp.core.norms import bound_from_quantized, bound_sq_quantized
+from zkfl_dapp.core.policy import NormBoundPolicy, median_norm
+from zkfl_dapp.exceptions import ConfigError, NormBoundError, QuantizationError
+from zkfl_dapp.ml.model import accuracy
+from zkfl_dapp.ml.training import fedavg_float, train_local
+from zkfl_dapp.protocol.enclave import Finalization
+from zkfl_dapp.protocol.hospital import HospitalClient, PreparedUpdate, fetch_enclave_key, fetch_global_model
+from zkfl_dapp.protocol.reports import RoundReport
+
+if TYPE_CHECKING:
+    from zkfl_dapp.chain.deployment import Deployment
+    from zkfl_dapp.config import Settings
+    from zkfl_dapp.ml.data import FederatedSplit
+    from zkfl_dapp.ml.model import ModelSpec
+    from zkfl_dapp.protocol.consortium import Roles
+    from zkfl_dapp.protocol.enclave import AggregatorEnclave
+    from zkfl_dapp.storage.base import Storage
+
+
+class RoundDriver:
+    """One full round at a time, for a :class:`~zkfl_dapp.protocol.consortium.Consortium` (mixed in)."""
+
+    # provided by the Consortium
+    settings: Settings
+    chain: Any
+    deployment: Deployment
+    storage: Storage
+    roles: Roles
+    enclave: AggregatorEnclave
+    hospitals: list[HospitalClient]
+    split: FederatedSplit
+    spec: ModelSpec
+    progress: Callable[[str], None]
+    policy: NormBoundPolicy
+    _baseline: np.ndarray | None
+    _last_bound: float | None
+    _last_median_norm: float | None
+
+    def next_norm_bound(self) -> float | None:
+        """The L2 bound the next round gets under the configured policy (None: norm bounds are off)."""
+        if self.settings.norm_bound == "off":
+            return None
+        return self.policy.next_bound(self._last_bound, self._last_median_norm)
+
+    def _wait_for_deadline(self, deadline: int) -> None:
+        """Past the deadline: warp time on a local dev chain, wait for it elsewhere."""
+        if self.chain.provider.network.is_local:
+            self.chain.pending_timestamp = deadline + 1
+            self.chain.mine()
+            return
+        while self.chain.blocks.head.timestamp <= deadline:
+            self.progress(f"waiting for the deadline ({deadline - self.chain.blocks.head.timestamp} s)")
+            time.sleep(min(30, max(1, deadline - self.chain.blocks.head.timestamp)))
+
+    def run_round(
+        self, *, absent: frozenset[int] = frozenset(), rule: str | None = None, norm_bound: float | None = None
+    ) -> RoundReport:
+        """Run one full round; hospitals whose index is in ``absent`` sit it out.
+
+        ``rule`` ("fedavg" or "median") and ``norm_bound`` (an L2 bound) default to the settings' rule and
+        the bound policy (:meth:`next_norm_bound`).
+        """
+        started = time.perf_counter()
+        rm = self.deployment.round_manager
+        rule = rule or self.settings.rule
+        if rule not in ("fedavg", "median"):
+            raise ConfigError(f"unknown aggregation rule {rule!r}: use fedavg or median")
+        bound = norm_bound if norm_bound is not None else self.next_norm_bound()
+        bound_sq = bound_sq_quantized(bound, self.settings.scale_bits) if bound is not None else 0
+        deadline = self.chain.pending_timestamp + self.settings.round_seconds
+        rule_id = Rule.MEDIAN if rule == "median" else Rule.FEDAVG
+        rm.openRoundWithPolicy(deadline, self.settings.quorum, int(rule_id), bound_sq, sender=self.roles.admin)
+        round_id = int(rm.currentRoundId())
+        info = rm.getRound(round_id)
+        bound_text = f"norm bound {bound:.4g}" if bound_sq else "no norm bound"
+        self.progress(
+            f"round {round_id}: opened ({rule}, {bound_text}, quorum {self.settings.quorum}, deadline {deadline})"
+        )
+
+        global_model = fetch_global_model(self.storage, self.spec, int(info.prevModelCommitment), info.prevModelCid)
+        enclave_key = fetch_enclave_key(self.storage, self.deployment.registry)
+        participants = [h for i, h in enumerate(self.hospitals) if i not in absent]
+        updates: list[PreparedUpdate] = []
+        refused: list[dict[str, str]] = []
+        submit_gas: list[int] = []
+        for h in participants:
+            try:
+                update = h.prepare_update(round_id, global_model, enclave_key, norm_bound_sq=bound_sq)
+            except (NormBoundError, QuantizationError) as exc:  # nothing leaves the hospital
+                refused.append({"hospital": h.name, "reason": str(exc)})
+                self.progress(f"round {round_id}: {h.name} NOT submitting: {exc}")
+                continue
+            try:
+                submit_gas.append(int(h.submit(rm, update).gas_used))
+            except ContractLogicError as exc:  # an attacker's proof showing a violated bound, for one
+                why = f"{type(exc).__name__}({exc})"  # ape names the class after the custom error
+                refused.append({"hospital": h.name, "reason": f"rejected on-chain: {why}"})
+                self.progress(f"round {round_id}: {h.name}'s submission REVERTED: {why}")
+                continue
+            updates.append(update)
+            self.progress(f"round {round_id}: {h.name} submitted {update.cid[:16]}... ({update.sample_count} samples)")
+        if absent or refused:
+            self._wait_for_deadline(deadline)
+
+        self.progress(f"round {round_id}: enclave decrypting, checking and proving ({rule})")
+        final = self.enclave.finalize(rm, round_id)
+        for o in final.outcomes:
+            if not o.included:
+                self.progress(f"round {round_id}: EXCLUDED slot {o.slot} ({o.hospital}): {o.reason}")
+        used_bound = bound_from_quantized(bound_sq, self.settings.scale_bits) if bound_sq else None
+        norm_median = median_norm(final.update_norms) if final.update_norms else None
+        if used_bound is not None:
+            self._last_bound, self._last_median_norm = used_bound, norm_median
+        refused_names = {r["hospital"] for r in refused}
+        report = self._report(round_id, final, global_model, participants, updates, started)
+        report = dataclasses.replace(
+            report,
+            participants=[h.name for h in participants if h.name not in refused_names],
+            rule=final.rule,
+            norm_bound=used_bound,
+            update_norm_median=norm_median,
+            norm_refused=refused,
+            norm_prove_seconds=sum(u.norm_proof.prove_seconds for u in updates if u.norm_proof is not None),
+            submit_gas_mean=sum(submit_gas) / len(submit_gas) if submit_gas else 0.0,
+        )
+        self._publish_report(report)
+        return report
+
+    def _report(
+        self,
+        round_id: int,
+        final: Finalization,
+        start: ModelFile,
+        participants: list[HospitalClient],
+        updates: list[PreparedUpdate],
+        started: float,
+    ) -> RoundReport:
+        # Baseline: plain float FedAvg over the same participants, continuing its own trajectory from the
+        # first round this process runs (which starts from that round's global model: the genesis model's
+        # initial parameters for a new consortium).
+        base_start = self._baseline if self._baseline is not None else dequantize(start.values, start.scale_bits)
+        base_locals = [
+            train_local(self.spec, base_start, h.shard, h.train_config, round_id=round_id) for h in participants
+        ]
+        self._baseline = fedavg_float(base_locals, [h.shard.num_samples for h in participants])
+        proven = dequantize(final.model.values, final.model.scale_bits)
+        report = RoundReport(
+            round_id=round_id,
+            participants=[h.name for h in participants],
+            excluded=[{"hospital": o.hospital, "reason": o.reason or ""} for o in final.outcomes if not o.included],
+            accuracy=accuracy(self.spec, proven, self.split.test),
+            baseline_accuracy=accuracy(self.spec, self._baseline, self.split.test),
+            train_seconds=sum(u.train_seconds for u in updates),
+            commit_seconds=sum(u.commit_seconds for u in updates),
+            encrypt_seconds=sum(u.encrypt_seconds for u in updates),
+            prove_seconds=final.proof.prove_seconds,
+            verify_seconds=final.verify_seconds,
+            finalize_gas=final.gas_used,
+            finalize_tx=final.tx_hash,
+            model_cid=final.model_cid,
+            model_commitment=hex(final.model.commitment()),
+            proof_bytes=len(final.proof.proof),
+            proof_cid=final.proof_cid,
+            wall_seconds=time.perf_counter() - started,
+        )
+        return report
+
+    def _publish_report(self, report: RoundReport) -> None:
+        """Write the report to the reports folder and publish it (held-out accuracy, timings, gas, the norm
+        statistic) for the audit trail and the web UI."""
+        self.settings.reports_dir.mkdir(parents=True, exist_ok=True)
+        (self.settings.reports_dir / f"round-{report.round_id}.json").write_text(report.to_json())
+        report_cid = str(self.storage.put(report.to_json().encode()))
+        self.deployment.round_manager.publishRoundReport(report.round_id, report_cid, sender=self.roles.admin)

@@ -1,0 +1,170 @@
+"""A :class:`~zkfl_dapp.storage.base.Storage` backed by a Kubo node's RPC API over plain HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+
+from zkfl_dapp.exceptions import (
+    CidMismatchError,
+    CidNotFoundError,
+    ConfigError,
+    InvalidCidError,
+    StorageError,
+)
+from zkfl_dapp.storage.cid import CHUNK_SIZE, Cid, _as_cid
+from zkfl_dapp.storage.unixfs import compute_cid
+
+
+class KuboRpcStore:
+    """A :class:`Storage` backed by a Kubo node's RPC API (``/api/v0``, plain HTTP POST).
+
+    Every CID the node returns or serves is checked against :func:`compute_cid`, so a node that
+    imports with other settings, or serves wrong bytes, raises :class:`CidMismatchError`. Only
+    content in the layout :func:`compute_cid` produces can be verified, so :meth:`get` of a CID made
+    with other import settings (CIDv0, other chunkers) also raises :class:`CidMismatchError`.
+    """
+
+    def __init__(
+        self,
+        api_url: str = "http://127.0.0.1:5001",
+        timeout_s: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        if timeout_s <= 0:
+            raise ConfigError(f"timeout_s must be positive, got {timeout_s}")
+        self.api_url = api_url.rstrip("/")
+        self.timeout_s = timeout_s
+        self._client = httpx.Client(base_url=self.api_url, timeout=timeout_s, transport=transport)
+
+    def __repr__(self) -> str:
+        return f"KuboRpcStore({self.api_url!r})"
+
+    def close(self) -> None:
+        """Close the HTTP connection pool."""
+        self._client.close()
+
+    def __enter__(self) -> KuboRpcStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- Storage API
+    def put(self, data: bytes) -> Cid:
+        """``ipfs add --cid-version=1 --pin`` the bytes.
+
+        Raises :class:`CidMismatchError` unless the node's CID equals :func:`compute_cid`.
+        """
+        expected = compute_cid(data)
+        params = {
+            "cid-version": "1",
+            "pin": "true",
+            # Kubo's defaults, spelled out so a node with other Import.* config still matches.
+            "raw-leaves": "true",
+            "chunker": f"size-{CHUNK_SIZE}",
+            "hash": "sha2-256",
+            "trickle": "false",
+        }
+        response = self._post(
+            "add",
+            params=params,
+            files={"file": ("data", bytes(data), "application/octet-stream")},
+        )
+        returned: str | None = None
+        for line in response.text.splitlines():
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise StorageError(f"Kubo at {self.api_url} answered add with non-JSON: {line[:200]!r}") from exc
+            if isinstance(entry, dict) and isinstance(entry.get("Hash"), str):
+                returned = entry["Hash"]
+        if returned is None:
+            raise StorageError(f"Kubo at {self.api_url} answered add without a Hash: {response.text[:200]!r}")
+        try:
+            got = Cid.parse(returned)
+        except InvalidCidError as exc:
+            raise CidMismatchError(f"Kubo at {self.api_url} returned {returned!r}, expected {expected}") from exc
+        if got.canonical != expected:
+            raise CidMismatchError(
+                f"Kubo at {self.api_url} stored the content as {returned}, "
+                f"but its CID is {expected}; the node imports with non-default settings "
+                "(chunker, layout, max links) or is faulty"
+            )
+        return expected
+
+    def get(self, cid: Cid | str) -> bytes:
+        """``ipfs cat`` the CID and check the bytes hash to it."""
+        parsed = _as_cid(cid)
+        response = self._post("cat", params={"arg": str(parsed)}, cid=parsed)
+        content = response.content
+        actual = compute_cid(content)
+        if actual != parsed.canonical:
+            raise CidMismatchError(f"Kubo at {self.api_url} served content for {parsed} that hashes to {actual}")
+        return content
+
+    def has(self, cid: Cid | str) -> bool:
+        """Whether the node holds the CID's root block locally.
+
+        Asks ``block/stat`` with ``offline=true``, so the node does not search the network.
+        """
+        parsed = _as_cid(cid)
+        try:
+            self._post("block/stat", params={"arg": str(parsed), "offline": "true"}, cid=parsed)
+        except CidNotFoundError:
+            return False
+        return True
+
+    def pin(self, cid: Cid | str) -> None:
+        """``ipfs pin add`` the CID."""
+        parsed = _as_cid(cid)
+        self._post("pin/add", params={"arg": str(parsed)}, cid=parsed)
+
+    # -- internals
+    def _post(
+        self,
+        command: str,
+        *,
+        params: dict[str, str],
+        files: dict[str, tuple[str, bytes, str]] | None = None,
+        cid: Cid | None = None,
+    ) -> httpx.Response:
+        url = f"/api/v0/{command}"
+        try:
+            response = self._client.post(url, params=params, files=files)
+        except httpx.TimeoutException as exc:
+            raise StorageError(
+                f"Kubo RPC {command} at {self.api_url} timed out after {self.timeout_s} s"
+                + (f" (is {cid} available anywhere on the network?)" if cid is not None else "")
+            ) from exc
+        except httpx.TransportError as exc:
+            raise StorageError(
+                f"cannot reach the Kubo RPC API at {self.api_url} ({type(exc).__name__}: {exc}); "
+                "is the IPFS daemon running (`ipfs daemon`) and is the API address right?"
+            ) from exc
+        if response.status_code == 200:
+            return response
+        message = _kubo_error_message(response)
+        lowered = message.lower()
+        if cid is not None and ("not found" in lowered or "no link named" in lowered):
+            raise CidNotFoundError(f"Kubo at {self.api_url} has no content for {cid}: {message}")
+        if "invalid cid" in lowered or "invalid path" in lowered:
+            raise InvalidCidError(f"Kubo at {self.api_url} rejected the CID: {message}")
+        raise StorageError(
+            f"Kubo RPC {command} at {self.api_url} failed " f"with HTTP {response.status_code}: {message}"
+        )
+
+
+def _kubo_error_message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return response.text[:300] or response.reason_phrase
+    if isinstance(body, dict) and isinstance(body.get("Message"), str):
+        return str(body["Message"])
+    return response.text[:300]
+

@@ -64,7 +64,6 @@ _EXPORTS: dict[str, str] = {
     "Roles": "zkfl_dapp.protocol.consortium",
     "RoundReport": "zkfl_dapp.protocol.reports",
     "AuditReport": "zkfl_dapp.audit",
-    "audit": "zkfl_dapp.audit",
 }
 
 __all__ = [
@@ -91,7 +90,6 @@ __all__ = [
     "UpdatePayload",
     "ZkflError",
     "associated_data",
-    "audit",
     "compute_cid",
     "dequantize",
     "fedavg_quantized",
@@ -120,7 +118,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
-    from zkfl_dapp.audit import AuditReport, audit
+    from zkfl_dapp.audit import AuditReport
     from zkfl_dapp.circuits.aggregation import AggregationArtifacts, AggregationCircuitSpec
     from zkfl_dapp.circuits.artifacts import CircuitProof
     from zkfl_dapp.config import Settings

@@ -7,6 +7,7 @@ import ape
 import pytest
 
 from zkfl_dapp.chain.enums import Phase, Rule
+from zkfl_dapp.circuits.layouts import NormLayout
 from zkfl_dapp.config import Settings
 from zkfl_dapp.core.norms import bound_sq_quantized
 from zkfl_dapp.exceptions import NormBoundError
@@ -61,7 +62,7 @@ def test_poisoning_hospital_is_stopped_by_its_own_norm_proof(consortium):
     model = c.current_model()
     key = c.enclave._key_pair.public_key
     update = attacker.prepare_update(99, model, key, norm_bound_sq=bound_sq_quantized(0.5, 13))
-    assert update.norm_proof is not None and update.norm_proof.instances[3] == 0  # proven "not within"
+    assert update.norm_proof is not None and update.norm_proof.instances[NormLayout.flag] == 0  # proven "not within"
     tiny = bound_sq_quantized(0.02, 13)
     with pytest.raises(NormBoundError, match="the round's bound is"):
         honest.prepare_update(99, model, key, norm_bound_sq=tiny)

@@ -13,6 +13,7 @@ from zkfl_dapp.audit.context import AuditContext, describe_error
 from zkfl_dapp.audit.events import _same_address
 from zkfl_dapp.audit.report import RoundAudit, _hex
 from zkfl_dapp.circuits.artifacts import CircuitProof, load_proof
+from zkfl_dapp.circuits.layouts import AggregationLayout, MedianLayout
 from zkfl_dapp.core.aggregation import normalized_weights
 from zkfl_dapp.core.commitments import model_commitment
 from zkfl_dapp.core.fixedpoint import from_field
@@ -84,9 +85,9 @@ class ProofChecks(AuditContext):
         return ok, "verifyProof returned false" if not ok else ""
 
     def _instances(self, ra: RoundAudit, instances: Sequence[int]) -> None:
-        s, d = self.slots, self.model_size
-        if len(instances) != 2 * s + 1 + d:
-            self._fail(ra, "instances", "instance count", str(2 * s + 1 + d), str(len(instances)))
+        s, layout = self.slots, AggregationLayout(self.slots, self.model_size)
+        if len(instances) != layout.count:
+            self._fail(ra, "instances", "instance count", str(layout.count), str(len(instances)))
             return
         by_slot = {sub.slot: sub for sub in ra.submissions}
         counts = []
@@ -100,13 +101,14 @@ class ProofChecks(AuditContext):
                 if sub is not None and included
                 else ("the empty-slot commitment (excluded update)" if sub is not None else "the empty-slot commitment")
             )
-            if instances[i] != expected:
-                self._fail(ra, "instances", f"instances[{i}]", f"{_hex(expected)} ({what})", _hex(instances[i]))
+            at = layout.slot_hash(i)
+            if instances[at] != expected:
+                self._fail(ra, "instances", f"instances[{at}]", f"{_hex(expected)} ({what})", _hex(instances[at]))
         try:
             weights: tuple[int, ...] = normalized_weights(counts, self.scale_bits)
         except RoundError:
             weights = (0,) * s
-        offset = s + 1 + d
+        offset = layout.weights.start
         for i, w in enumerate(weights):
             if instances[offset + i] != w:
                 self._fail(
@@ -121,9 +123,9 @@ class ProofChecks(AuditContext):
     def _median_instances(self, ra: RoundAudit, instances: Sequence[int]) -> None:
         """A median round's bindings: included slots carry their commitments, the others hash(g), and g is
         the round's previous model."""
-        s, d = self.slots, self.model_size
-        if len(instances) != s + 1 + 2 * d:
-            self._fail(ra, "instances", "instance count", f"{s + 1 + 2 * d} (median circuit)", str(len(instances)))
+        s, layout = self.slots, MedianLayout(self.slots, self.model_size)
+        if len(instances) != layout.count:
+            self._fail(ra, "instances", "instance count", f"{layout.count} (median circuit)", str(len(instances)))
             return
         by_slot = {sub.slot: sub for sub in ra.submissions}
         included = 0
@@ -135,10 +137,12 @@ class ProofChecks(AuditContext):
                 samples += sub.sample_count
                 expected, what = int(sub.commitment, 16), "the commitment of the submission in this slot"
             else:
-                expected, what = instances[s], "hash(g): the previous model fills a slot without an update"
-            if instances[i] != expected:
-                self._fail(ra, "instances", f"instances[{i}]", f"{_hex(expected)} ({what})", _hex(instances[i]))
-        prev = model_commitment([from_field(v) for v in instances[s + 1 + d : s + 1 + 2 * d]])
+                expected = instances[layout.prev_hash]
+                what = "hash(g): the previous model fills a slot without an update"
+            at = layout.slot_hash(i)
+            if instances[at] != expected:
+                self._fail(ra, "instances", f"instances[{at}]", f"{_hex(expected)} ({what})", _hex(instances[at]))
+        prev = model_commitment([from_field(v) for v in instances[layout.prev]])
         if _hex(prev) != ra.prev_model_commitment:
             self._fail(ra, "instances", "previous model (g)", f"{ra.prev_model_commitment} (RoundOpened)", _hex(prev))
         self._counts(ra, included, samples)

@@ -12,7 +12,8 @@ from zkfl_dapp.audit.context import describe_error
 from zkfl_dapp.audit.events import _args, _logs
 from zkfl_dapp.audit.proof_checks import ProofChecks
 from zkfl_dapp.audit.report import CHECKS, AuditReport, Finding, RoundAudit, SubmissionRecord, _hex
-from zkfl_dapp.chain.enums import Phase
+from zkfl_dapp.chain.enums import Phase, Rule
+from zkfl_dapp.circuits.layouts import AggregationLayout
 from zkfl_dapp.core.commitments import model_commitment
 from zkfl_dapp.core.fixedpoint import from_field
 from zkfl_dapp.core.formats import ModelFile
@@ -204,7 +205,7 @@ class RoundChecks(ProofChecks):
                 "0x" + keccak(proof.proof).hex(),
             )
 
-        median = int(info.rule) == 1
+        median = Rule(int(info.rule)) == Rule.MEDIAN
         artifacts = self.median_artifacts if median else self.artifacts
         # off-chain verification with the published artifacts (of the round rule's circuit)
         if proof_path is None:
@@ -245,8 +246,8 @@ class RoundChecks(ProofChecks):
 
     def _model(self, ra: RoundAudit, instances: Sequence[int]) -> None:
         assert ra.new_model_cid is not None and ra.new_model_commitment is not None
-        s, d = self.slots, self.model_size
-        proven = instances[s + 1 : s + 1 + d]
+        d = self.model_size
+        proven = instances[AggregationLayout(self.slots, d).model]  # the median layout's model sits there too
         on_chain = int(ra.new_model_commitment, 16)
         if len(proven) == d and model_commitment(proven) != on_chain:
             self._fail(

@@ -23,6 +23,7 @@ from zkfl_dapp.circuits.artifacts import (
     prove_rows,
     spec_digest,
 )
+from zkfl_dapp.circuits.layouts import AggregationLayout
 from zkfl_dapp.exceptions import CircuitError
 
 #: Bump when the circuit's construction changes in a way the spec does not capture.
@@ -50,8 +51,12 @@ class AggregationCircuitSpec:
         return f"aggregation-s{self.slots}-d{self.model_size}-q{self.scale_bits}"
 
     @property
+    def layout(self) -> AggregationLayout:
+        return AggregationLayout(self.slots, self.model_size)
+
+    @property
     def num_instances(self) -> int:
-        return 2 * self.slots + 1 + self.model_size
+        return self.layout.count
 
     def digest(self) -> str:
         return spec_digest(self, CIRCUIT_REVISION)

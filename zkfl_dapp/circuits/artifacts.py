@@ -100,10 +100,9 @@ class CircuitProof:
     prove_seconds: float
 
     def model_values(self, spec: Any) -> tuple[int, ...]:
-        """The field elements of the proven new global model (``spec``: the aggregation or median circuit's;
-        both put the model at instance ``slots + 1``)."""
-        start = spec.slots + 1
-        return self.instances[start : start + spec.model_size]
+        """The field elements of the proven new global model (``spec``: the aggregation or median circuit's,
+        whose ``layout.model`` says where the model sits)."""
+        return self.instances[spec.layout.model]
 
 
 def _run_args(spec: Any, logrows: int) -> ezkl.PyRunArgs:

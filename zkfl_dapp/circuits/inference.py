@@ -59,6 +59,7 @@ from zkfl_dapp.circuits.artifacts import (
     load_proof,
     spec_digest,
 )
+from zkfl_dapp.circuits.layouts import InferenceLayout
 from zkfl_dapp.config import Settings
 from zkfl_dapp.core.fixedpoint import felt_from_hex, felt_hex, from_field
 from zkfl_dapp.exceptions import CircuitError
@@ -96,9 +97,13 @@ class InferenceCircuitSpec:
         return self.num_features + 1
 
     @property
+    def layout(self) -> InferenceLayout:
+        return InferenceLayout(self.model_size)
+
+    @property
     def num_instances(self) -> int:
         """``1 + d``: the risk, then the model."""
-        return 1 + self.model_size
+        return self.layout.count
 
     @property
     def lookup_bound(self) -> int:
@@ -133,12 +138,12 @@ class InferenceProof:
     @property
     def risk(self) -> int:
         """The proven risk: ``round(P(y = 1) * 2^scale_bits)`` (a small non-negative integer)."""
-        return from_field(self.instances[0])
+        return from_field(self.instances[InferenceLayout.risk])
 
     @property
     def model_values(self) -> tuple[int, ...]:
         """The (signed) quantized model parameters the proof was made with."""
-        return tuple(from_field(v) for v in self.instances[1:])
+        return tuple(from_field(v) for v in self.instances[InferenceLayout(len(self.instances) - 1).model])
 
 
 def export_inference_onnx(spec: InferenceCircuitSpec, path: Path) -> None:

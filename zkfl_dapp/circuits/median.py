@@ -25,6 +25,7 @@ from zkfl_dapp.circuits.artifacts import (
     prove_rows,
     spec_digest,
 )
+from zkfl_dapp.circuits.layouts import MedianLayout
 from zkfl_dapp.circuits.onnx_export import check_vector_spec, export_onnx
 from zkfl_dapp.core.median import MEDIAN5_NETWORK
 from zkfl_dapp.exceptions import CircuitError
@@ -51,8 +52,12 @@ class MedianCircuitSpec:
         return f"median-s{self.slots}-d{self.model_size}-q{self.scale_bits}"
 
     @property
+    def layout(self) -> MedianLayout:
+        return MedianLayout(self.slots, self.model_size)
+
+    @property
     def num_instances(self) -> int:
-        return self.slots + 1 + 2 * self.model_size
+        return self.layout.count
 
     def digest(self) -> str:
         return spec_digest(self, MEDIAN_REVISION)

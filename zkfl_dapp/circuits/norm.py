@@ -28,6 +28,7 @@ from zkfl_dapp.circuits.artifacts import (
     prove_rows,
     spec_digest,
 )
+from zkfl_dapp.circuits.layouts import NormLayout
 from zkfl_dapp.circuits.onnx_export import check_vector_spec, export_onnx
 from zkfl_dapp.exceptions import CircuitError
 
@@ -56,8 +57,12 @@ class NormCircuitSpec:
         return f"norm-d{self.model_size}-q{self.scale_bits}"
 
     @property
+    def layout(self) -> NormLayout:
+        return NormLayout(self.model_size)
+
+    @property
     def num_instances(self) -> int:
-        return 5 + self.model_size
+        return self.layout.count
 
     def digest(self) -> str:
         return spec_digest(self, NORM_REVISION)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from zkfl_dapp.chain.enums import Phase
+from zkfl_dapp.chain.views import read_round
 from zkfl_dapp.circuits.inference import InferenceArtifacts
 from zkfl_dapp.exceptions import ChainError, CircuitError
 from zkfl_dapp.ml.data import FeatureStatistics
@@ -72,14 +73,14 @@ def predict_for_round(
 
     if round_id is None:
         round_id = latest_finalized_round(round_manager)
-    info = round_manager.getRound(round_id)
-    phase = Phase(int(info.phase))
+    info = read_round(round_manager, round_id)
+    phase = info.phase
     if phase == Phase.NONE:
         raise ChainError(f"round {round_id} does not exist (the latest round is {int(round_manager.currentRoundId())})")
     if phase != Phase.FINALIZED:
         raise ChainError(f"round {round_id} is {phase.name.lower()}, not finalized: it has no proven global model")
     model_spec = ModelSpec(num_features=artifacts.spec.num_features)
-    model = fetch_global_model(storage, model_spec, int(info.newModelCommitment), str(info.newModelCid))
+    model = fetch_global_model(storage, model_spec, info.new_model_commitment, info.new_model_cid)
     prediction = prove_prediction(
         artifacts, model, record.standardized(stats), workdir / "proofs" / f"round-{round_id}"
     )
@@ -92,8 +93,8 @@ def predict_for_round(
     receipt = record_prediction(registry, round_id, prediction, sender)
     return PredictionReport(
         round_id=round_id,
-        model_cid=str(info.newModelCid),
-        model_commitment=hex(int(info.newModelCommitment)),
+        model_cid=info.new_model_cid,
+        model_commitment=hex(info.new_model_commitment),
         probability=prediction.probability,
         float_probability=prediction.float_probability,
         risk=prediction.risk,

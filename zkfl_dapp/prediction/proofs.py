@@ -17,6 +17,7 @@ from eth_utils import keccak
 from numpy.typing import ArrayLike
 
 from zkfl_dapp.chain.enums import Phase
+from zkfl_dapp.chain.views import read_round
 from zkfl_dapp.circuits.artifacts import verify_offchain
 from zkfl_dapp.circuits.inference import InferenceArtifacts, InferenceProof, prove_inference
 from zkfl_dapp.core.commitments import model_commitment
@@ -111,7 +112,7 @@ def latest_finalized_round(round_manager: Any) -> int:
         ChainError: no round has been finalized yet.
     """
     for round_id in range(int(round_manager.currentRoundId()), 0, -1):
-        if int(round_manager.getRound(round_id).phase) == Phase.FINALIZED:
+        if read_round(round_manager, round_id).phase == Phase.FINALIZED:
             return round_id
     raise ChainError("no round has been finalized yet: there is no proven global model to predict with")
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from zkfl_dapp.chain.enums import Rule
+from zkfl_dapp.chain.views import SubmissionView, read_round, read_submissions
 from zkfl_dapp.circuits.aggregation import AggregationArtifacts, prove_aggregation
 from zkfl_dapp.circuits.artifacts import CircuitProof, verify_offchain
 from zkfl_dapp.circuits.median import MedianArtifacts, prove_median
@@ -117,11 +119,10 @@ class AggregatorEnclave:
 
     def open_submissions(self, round_manager: Any, round_id: int) -> list[SlotOutcome]:
         """Fetch, decrypt and check every submission of the round."""
-        count = round_manager.getRound(round_id).submissionCount
-        return [self._open_one(round_id, slot, round_manager.getSubmission(round_id, slot)) for slot in range(count)]
+        return [self._open_one(round_id, sub) for sub in read_submissions(round_manager, round_id)]
 
-    def _open_one(self, round_id: int, slot: int, sub: Any) -> SlotOutcome:
-        hospital, commitment, count, cid = str(sub.hospital), int(sub.commitment), int(sub.sampleCount), str(sub.cid)
+    def _open_one(self, round_id: int, sub: SubmissionView) -> SlotOutcome:
+        slot, hospital, commitment, count, cid = sub.slot, sub.hospital, sub.commitment, sub.sample_count, sub.cid
 
         def excluded(reason: str) -> SlotOutcome:
             return SlotOutcome(slot, hospital, commitment, count, cid, None, reason)
@@ -181,13 +182,13 @@ class AggregatorEnclave:
     def finalize(self, round_manager: Any, round_id: int) -> Finalization:
         """Run the enclave's whole part of a round and finalize it on-chain."""
         outcomes = self.open_submissions(round_manager, round_id)
-        info = round_manager.getRound(round_id)
-        prev = fetch_global_model(self.storage, self.spec, int(info.prevModelCommitment), info.prevModelCid).values
-        median = int(info.rule) == 1
+        info = read_round(round_manager, round_id)
+        prev = fetch_global_model(self.storage, self.spec, info.prev_model_commitment, info.prev_model_cid).values
+        median = info.rule == Rule.MEDIAN
         if median:
-            proof, mask = self.aggregate_median(round_id, outcomes, int(info.quorum), prev)
+            proof, mask = self.aggregate_median(round_id, outcomes, info.quorum, prev)
         else:
-            proof, mask = self.aggregate(round_id, outcomes, int(info.quorum))
+            proof, mask = self.aggregate(round_id, outcomes, info.quorum)
         norms = tuple(update_norm(o.values, prev, self.scale_bits) for o in outcomes if o.values is not None)
         art = self.median_artifacts if median and self.median_artifacts is not None else self.artifacts
         proof_file = self.workdir / f"round-{round_id}" / "proof.json"

@@ -12,6 +12,7 @@ import numpy as np
 from ape.exceptions import ContractLogicError
 
 from zkfl_dapp.chain.enums import Rule
+from zkfl_dapp.chain.views import read_round
 from zkfl_dapp.core.fixedpoint import dequantize
 from zkfl_dapp.core.formats import ModelFile
 from zkfl_dapp.core.norms import bound_from_quantized, bound_sq_quantized
@@ -87,13 +88,13 @@ class RoundDriver:
         rule_id = Rule.MEDIAN if rule == "median" else Rule.FEDAVG
         rm.openRoundWithPolicy(deadline, self.settings.quorum, int(rule_id), bound_sq, sender=self.roles.admin)
         round_id = int(rm.currentRoundId())
-        info = rm.getRound(round_id)
+        info = read_round(rm, round_id)
         bound_text = f"norm bound {bound:.4g}" if bound_sq else "no norm bound"
         self.progress(
             f"round {round_id}: opened ({rule}, {bound_text}, quorum {self.settings.quorum}, deadline {deadline})"
         )
 
-        global_model = fetch_global_model(self.storage, self.spec, int(info.prevModelCommitment), info.prevModelCid)
+        global_model = fetch_global_model(self.storage, self.spec, info.prev_model_commitment, info.prev_model_cid)
         enclave_key = fetch_enclave_key(self.storage, self.deployment.registry)
         participants = [h for i, h in enumerate(self.hospitals) if i not in absent]
         updates: list[PreparedUpdate] = []

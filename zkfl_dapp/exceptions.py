@@ -60,7 +60,11 @@ class DecryptionError(CryptoError):
 
 # --- protocol ---------------------------------------------------------------------------------
 class CommitmentMismatchError(ZkflError):
-    """Content does not match the commitment recorded for it on-chain."""
+    """Content does not match the commitment recorded for it on-chain (a model's or an update's)."""
+
+
+class DigestMismatchError(ZkflError):
+    """Content does not match the SHA-256 digest recorded for it (a circuit artifact, the enclave key)."""
 
 
 class CircuitError(ZkflError):

@@ -105,7 +105,7 @@ def test_modelInstances_equalTheModelFileValues_bitForBit(proofs, round_models, 
     assert p.model_values == round_models[1].values
     assert (
         model_commitment(p.model_values)
-        == round_models[1].commitment()
+        == round_models[1].keccak_commitment()
         == dep.round_manager.getRound(1).newModelCommitment
     )
 
@@ -172,12 +172,12 @@ def test_recordPrediction_revertsWhen_replayedForAnotherRound(
     assert _finalize_round(dep, admin, aggregator, hospitals, chain, prove, round_updates[2]) == 2
     prediction = proofs["round1"]  # valid for round 1's model
     expected = dep.round_manager.getRound(2).newModelCommitment
-    assert expected == round_models[2].commitment()
+    assert expected == round_models[2].keccak_commitment()
     with ape.reverts(
         registry.PredictionRegistryModelMismatch,
         roundId=2,
         expected=expected,
-        actual=round_models[1].commitment(),
+        actual=round_models[1].keccak_commitment(),
     ):
         _record(registry, 2, prediction, outsider)
     _record(registry, 1, prediction, outsider)  # still fine for the round it was made for

@@ -58,7 +58,7 @@ def test_rounds_finalize_with_proofs_and_chain_their_models(consortium):
         info = rm.getRound(r.round_id)
         assert info.phase == Phase.FINALIZED
         model = ModelFile.parse(consortium.storage.get(r.model_cid))
-        assert model.commitment() == info.newModelCommitment  # the stored model is the proven one
+        assert model.keccak_commitment() == info.newModelCommitment  # the stored model is the proven one
         assert len(r.participants) == 5 and not r.excluded
     assert rm.getRound(2).prevModelCommitment == rm.getRound(1).newModelCommitment  # lineage
 

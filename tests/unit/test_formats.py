@@ -75,12 +75,12 @@ def test_round_trip(cls, make) -> None:
 
 # --- commitments --------------------------------------------------------------------------------
 def test_update_commitment_is_the_poseidon_commitment_of_its_values() -> None:
-    assert make_update().commitment() == poseidon_commitment(VALUES)
-    assert make_update((1, 2, 3)).commitment() != make_update((1, 2, 4)).commitment()
+    assert make_update().poseidon_commitment() == poseidon_commitment(VALUES)
+    assert make_update((1, 2, 3)).poseidon_commitment() != make_update((1, 2, 4)).poseidon_commitment()
 
 
 def test_model_commitment_is_the_keccak_model_commitment_of_its_values() -> None:
-    assert make_model().commitment() == model_commitment(VALUES)
+    assert make_model().keccak_commitment() == model_commitment(VALUES)
 
 
 # --- strict parsing -----------------------------------------------------------------------------

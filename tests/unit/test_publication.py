@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from zkfl_dapp.exceptions import CidMismatchError, CommitmentMismatchError, ModelFileError
+from zkfl_dapp.exceptions import CidMismatchError, DigestMismatchError, ModelFileError
 from zkfl_dapp.protocol.publication import CircuitManifest, PublishedFile, fetch_published, publish_circuit
 from zkfl_dapp.storage.embedded import EmbeddedStore
 
@@ -26,7 +26,7 @@ def test_fetch_published_rejects_content_not_matching_the_manifest(tmp_path):
     store = EmbeddedStore(tmp_path / "store")
     cid = str(store.put(b"a verifying key"))
     lying = PublishedFile(cid=cid, sha256=hashlib.sha256(b"another key").hexdigest(), size=11)
-    with pytest.raises(CommitmentMismatchError, match="does not match the manifest"):
+    with pytest.raises(DigestMismatchError, match="does not match the manifest"):
         fetch_published(store, lying, tmp_path / "vk.key")
     assert not (tmp_path / "vk.key").exists()
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from zkfl_dapp.audit.report import Finding, RoundAudit
-from zkfl_dapp.exceptions import CidMismatchError, CidNotFoundError, CommitmentMismatchError
+from zkfl_dapp.exceptions import CidMismatchError, CidNotFoundError, DigestMismatchError
 from zkfl_dapp.storage.base import Storage
 
 Progress = Callable[[str], None]
@@ -50,7 +50,7 @@ def describe_error(exc: BaseException) -> str:
     kind = {
         CidNotFoundError: "does not resolve",
         CidMismatchError: "content does not match its CID",
-        CommitmentMismatchError: "content does not match the manifest's SHA-256",
+        DigestMismatchError: "content does not match the manifest's SHA-256",
     }
     for cls, text in kind.items():
         if isinstance(exc, cls):

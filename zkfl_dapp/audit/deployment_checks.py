@@ -9,7 +9,7 @@ from zkfl_dapp.audit.context import AuditContext, describe_error
 from zkfl_dapp.audit.events import _args, _logs, _same_address
 from zkfl_dapp.audit.report import AuditReport, Finding
 from zkfl_dapp.exceptions import (
-    CommitmentMismatchError,
+    DigestMismatchError,
     ModelFileError,
     StorageError,
 )
@@ -124,7 +124,7 @@ class DeploymentChecks(AuditContext):
     def _fetch_artifact(self, name: str, item: PublishedFile, dest: Path, findings: list[Finding]) -> Path | None:
         try:
             return fetch_published(self.storage, item, dest)
-        except (StorageError, CommitmentMismatchError) as exc:
+        except (StorageError, DigestMismatchError) as exc:
             findings.append(
                 Finding(
                     round_id=None,

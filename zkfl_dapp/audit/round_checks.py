@@ -262,13 +262,13 @@ class RoundChecks(ProofChecks):
         except (StorageError, ModelFileError) as exc:
             self._fail(ra, "model", "model file", f"the global model under {ra.new_model_cid}", describe_error(exc))
             return
-        if model.commitment() != on_chain:
+        if model.keccak_commitment() != on_chain:
             self._fail(
                 ra,
                 "model",
                 "model file",
                 f"content with commitment {ra.new_model_commitment}",
-                f"content with commitment {_hex(model.commitment())}",
+                f"content with commitment {_hex(model.keccak_commitment())}",
             )
         try:
             proven_values = tuple(from_field(v) for v in proven)
@@ -307,8 +307,8 @@ class RoundChecks(ProofChecks):
         except (StorageError, ModelFileError) as exc:
             self._fail(ra, "lineage", item, f"a model file under {cid}", describe_error(exc))
             return
-        if model.commitment() != commitment:
-            actual = f"content with commitment {_hex(model.commitment())}"
+        if model.keccak_commitment() != commitment:
+            actual = f"content with commitment {_hex(model.keccak_commitment())}"
             self._fail(ra, "lineage", item, f"commitment {_hex(commitment)}", actual)
 
     def _lineage(self, ra: RoundAudit, current: tuple[int, str]) -> None:

@@ -77,8 +77,8 @@ class ModelFile(_CanonicalFile):
     def _in_range(cls, values: tuple[int, ...]) -> tuple[int, ...]:
         return tuple(_check_values(values, MAX_MODEL_VALUE))
 
-    def commitment(self) -> int:
-        """The commitment RoundManager records for this model."""
+    def keccak_commitment(self) -> int:
+        """The model commitment RoundManager records for this model (keccak over the field elements)."""
         return model_commitment(self.values)
 
     @classmethod
@@ -105,8 +105,8 @@ class UpdatePayload(_CanonicalFile):
     def _in_range(cls, values: tuple[int, ...]) -> tuple[int, ...]:
         return tuple(_check_values(values))
 
-    def commitment(self) -> int:
-        """The Poseidon commitment the hospital submits and the proof exposes."""
+    def poseidon_commitment(self) -> int:
+        """The update commitment the hospital submits and the proof exposes (ezkl's Poseidon hash)."""
         return poseidon_commitment(self.values)
 
     @classmethod

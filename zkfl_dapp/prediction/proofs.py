@@ -83,7 +83,7 @@ def prove_prediction(
 
 def verify_prediction_offchain(artifacts: InferenceArtifacts, prediction: Prediction, model_file: ModelFile) -> bool:
     """ezkl accepts the proof, and its model instances are exactly ``model_file`` (the round's model)."""
-    if model_commitment(prediction.proof.model_values) != model_file.commitment():
+    if model_commitment(prediction.proof.model_values) != model_file.keccak_commitment():
         return False
     return verify_offchain(artifacts, prediction.proof.proof_path)
 

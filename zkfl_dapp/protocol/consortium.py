@@ -196,7 +196,7 @@ class Consortium(RoundDriver):
             model_size=artifacts.spec.model_size,
             scale_bits=artifacts.spec.scale_bits,
             empty_slot_commitment=poseidon_commitment((0,) * artifacts.spec.model_size),
-            genesis_commitment=genesis.commitment(),
+            genesis_commitment=genesis.keccak_commitment(),
             genesis_cid=genesis_cid,
             circuit_cid=circuit_cid,
             with_median=defence.median is not None,

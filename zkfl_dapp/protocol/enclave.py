@@ -145,7 +145,7 @@ class AggregatorEnclave:
             return excluded(f"update declares {payload.sample_count} samples, the chain says {count}")
         if payload.scale_bits != self.scale_bits:
             return excluded(f"update quantized at 2^{payload.scale_bits}, the circuit uses 2^{self.scale_bits}")
-        if payload.commitment() != commitment:
+        if payload.poseidon_commitment() != commitment:
             return excluded("update content does not match its on-chain commitment")
         return SlotOutcome(slot, hospital, commitment, count, cid, payload.values)
 

@@ -22,7 +22,7 @@ from zkfl_dapp.core.fixedpoint import dequantize, quantize
 from zkfl_dapp.core.formats import ModelFile, UpdatePayload
 from zkfl_dapp.core.norms import bound_from_quantized, provable_distance, squared_distance_quantized
 from zkfl_dapp.crypto.envelope import associated_data, seal
-from zkfl_dapp.exceptions import ChainError, CommitmentMismatchError, NormBoundError
+from zkfl_dapp.exceptions import ChainError, CommitmentMismatchError, DigestMismatchError, NormBoundError
 from zkfl_dapp.ml.data import Dataset
 from zkfl_dapp.ml.model import ModelSpec, num_params
 from zkfl_dapp.ml.training import TrainConfig, TrainingContext
@@ -48,7 +48,7 @@ class PreparedUpdate:
 def fetch_global_model(storage: Storage, spec: ModelSpec, commitment: int, cid: str) -> ModelFile:
     """Fetch a global model by CID and check it against its on-chain commitment."""
     model = ModelFile.parse(storage.get(cid), expected_size=num_params(spec))
-    if model.commitment() != commitment:
+    if model.keccak_commitment() != commitment:
         raise CommitmentMismatchError(
             f"global model {cid} does not match its on-chain commitment {commitment:#x}: refusing to train on it"
         )
@@ -62,7 +62,7 @@ def fetch_enclave_key(storage: Storage, registry: Any) -> bytes:
         raise ChainError("no enclave key is registered: the aggregator must publish its key first")
     public_key = storage.get(key_cid)
     if hashlib.sha256(public_key).digest() != bytes(key_hash):
-        raise CommitmentMismatchError(f"enclave key {key_cid} does not match its registered SHA-256")
+        raise DigestMismatchError(f"enclave key {key_cid} does not match its registered SHA-256")
     return public_key
 
 
@@ -139,7 +139,7 @@ class HospitalClient:
             scale_bits=self.scale_bits,
             values=quantize(local, self.scale_bits),
         )
-        commitment = payload.commitment()
+        commitment = payload.poseidon_commitment()
         t2 = time.perf_counter()
         norm_proof = None
         if norm_bound_sq:

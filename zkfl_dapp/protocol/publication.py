@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from zkfl_dapp.circuits.aggregation import AggregationArtifacts, AggregationCircuitSpec
 from zkfl_dapp.circuits.artifacts import EZKL_VERSION, ArtifactPaths
 from zkfl_dapp.core.formats import validate_json
-from zkfl_dapp.exceptions import CommitmentMismatchError
+from zkfl_dapp.exceptions import DigestMismatchError
 from zkfl_dapp.storage.base import Storage
 
 
@@ -115,7 +115,7 @@ def fetch_published(storage: Storage, item: PublishedFile, dest: Path) -> Path:
     """Fetch one published artifact into ``dest``, checking its SHA-256 against the manifest."""
     data = storage.get(item.cid)
     if hashlib.sha256(data).hexdigest() != item.sha256:
-        raise CommitmentMismatchError(f"{item.cid}: content does not match the manifest's SHA-256")
+        raise DigestMismatchError(f"{item.cid}: content does not match the manifest's SHA-256")
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_bytes(data)
     return dest

@@ -175,7 +175,7 @@ class RoundDriver:
             finalize_gas=final.gas_used,
             finalize_tx=final.tx_hash,
             model_cid=final.model_cid,
-            model_commitment=hex(final.model.commitment()),
+            model_commitment=hex(final.model.keccak_commitment()),
             proof_bytes=len(final.proof.proof),
             proof_cid=final.proof_cid,
             wall_seconds=time.perf_counter() - started,

@@ -169,7 +169,7 @@ round's accepted submissions)), the norms being the square roots of the norm cir
 distances as the enclave computes them, and the previous bound the one the chain holds (its quantized
 square). A skipped round leaves the bound as it was.
 
-**Attacks** (`zkfl_dapp/attacks.py`; `g` the global model, `honest` the attacker's honestly trained
+**Attacks** (`zkfl_dapp/experiments/attacks.py`; `g` the global model, `honest` the attacker's honestly trained
 local model; the attacker knows `g` and the round's bound, both public, but not the other updates):
 
 {attack_lines}

@@ -33,7 +33,7 @@ PLAIN_REPEATS = 5
 
 
 def bench_inference(settings: Settings, s: Any, consortium: Any) -> dict[str, Any]:
-    """One proven private prediction (issue 5) on the consortium's latest model: the inference circuit's cost."""
+    """One proven private prediction on the consortium's latest model: the inference circuit's cost."""
     from zkfl_dapp.circuits.inference import build_inference_circuit
     from zkfl_dapp.ml.data import training_statistics
     from zkfl_dapp.prediction.flow import predict_for_round

@@ -31,8 +31,16 @@ node_modules/.installed: package.json package-lock.json
 solc-shim: node_modules/.installed $(VENV)/.installed
 	$(PY) tools/install_solc_shim.py
 
-# The web UI (frontend/src -> frontend/dist, bundled by esbuild); served by `ape run serve`.
-frontend/dist/index.html: node_modules/.installed frontend/build.mjs $(wildcard frontend/src/*)
+# ape's compiled contracts (.build/): the web UI's ABIs and enums are generated from them.
+CONTRACT_SOURCES := $(shell find contracts -name '*.sol')
+.build/__local__.json: $(VENV)/.installed $(CONTRACT_SOURCES) | solc-shim
+	$(VENV)/bin/ape compile
+	@touch $@
+
+# The web UI (frontend/src -> frontend/dist, bundled by esbuild); served by `ape run serve`. build.mjs first
+# writes frontend/src/generated/contracts.js from .build/ (frontend/gen-contracts.mjs).
+FRONTEND_SOURCES := $(shell find frontend/src -type f -not -path 'frontend/src/generated/*')
+frontend/dist/index.html: node_modules/.installed .build/__local__.json frontend/build.mjs frontend/gen-contracts.mjs $(FRONTEND_SOURCES)
 	node frontend/build.mjs
 
 frontend: frontend/dist/index.html
@@ -70,4 +78,4 @@ lint: install
 	$(VENV)/bin/mypy
 
 clean:
-	rm -rf build .build contracts/generated
+	rm -rf build .build contracts/generated frontend/src/generated

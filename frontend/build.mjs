@@ -1,8 +1,10 @@
-// Builds the UI into frontend/dist: `node frontend/build.mjs` (run by `make frontend`).
+// Builds the UI into frontend/dist: `node frontend/build.mjs` (run by `make frontend`, after `ape compile`).
+// First writes frontend/src/generated/contracts.js (ABIs and enums) from ape's compiled artifacts.
 import { build } from 'esbuild';
 import { copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BuildError, writeContracts } from './gen-contracts.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -10,6 +12,13 @@ const dist = join(here, 'dist');
 const evmPackage = join(root, 'node_modules', '@ethereumjs', 'evm', 'package.json');
 const evmVersion = String(JSON.parse(readFileSync(evmPackage, 'utf8')).version);
 
+try {
+  writeContracts();
+} catch (e) {
+  if (!(e instanceof BuildError)) throw e;
+  console.error(`frontend build failed: ${e.message}`);
+  process.exit(1);
+}
 rmSync(dist, { recursive: true, force: true });
 mkdirSync(dist, { recursive: true });
 await build({

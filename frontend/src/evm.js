@@ -2,9 +2,12 @@
 // in-memory EVM (@ethereumjs/evm; the BN254 ecAdd/ecMul/ecPairing precompiles run in JavaScript).
 // Loaded on demand (its own chunk), never by the pages themselves.
 import { createEVM } from '@ethereumjs/evm';
-import { bytesToHex, decodeFunctionResult, encodeFunctionData, hexToBytes, parseAbi } from 'viem';
+import { bytesToHex, decodeFunctionResult, encodeFunctionData, hexToBytes } from 'viem';
+import { CALLS } from './contract-calls.js';
+import { abis } from './generated/contracts.js';
 
-const VERIFIER_ABI = parseAbi(['function verifyProof(bytes proof, uint256[] instances) returns (bool)']);
+const VERIFIER_ABI = abis.IHalo2Verifier;
+const VERIFY = CALLS.IHalo2Verifier.verifyProof;
 // Far above what a Halo2 verification needs (about 0.7 M gas): running out would be reported, not hidden.
 const GAS_LIMIT = 30_000_000n;
 
@@ -18,7 +21,7 @@ const GAS_LIMIT = 30_000_000n;
  */
 export async function runVerifier(code, proof, instances) {
   const evm = await createEVM();
-  const data = encodeFunctionData({ abi: VERIFIER_ABI, functionName: 'verifyProof', args: [proof, instances] });
+  const data = encodeFunctionData({ abi: VERIFIER_ABI, functionName: VERIFY, args: [proof, instances] });
   const t0 = performance.now();
   const res = await evm.runCode({ code: hexToBytes(code), data: hexToBytes(data), gasLimit: GAS_LIMIT, isStatic: true });
   const ms = performance.now() - t0;
@@ -26,7 +29,7 @@ export async function runVerifier(code, proof, instances) {
   if (res.exceptionError) return { accepted: false, outcome: `reverted (${res.exceptionError.error})`, gasUsed, ms };
   let value;
   try {
-    value = decodeFunctionResult({ abi: VERIFIER_ABI, functionName: 'verifyProof', data: bytesToHex(res.returnValue) });
+    value = decodeFunctionResult({ abi: VERIFIER_ABI, functionName: VERIFY, data: bytesToHex(res.returnValue) });
   } catch {
     return { accepted: false, outcome: `returned ${res.returnValue.length} bytes that are not an ABI-encoded bool`, gasUsed, ms };
   }

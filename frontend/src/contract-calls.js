@@ -1,0 +1,56 @@
+// Every contract function the UI calls and every event it reads, by contract: the one place to edit when a
+// contract renames one. Keys are the UI's names, values the contracts' own. The build
+// (frontend/gen-contracts.mjs) keeps exactly these items of ape's compiled ABIs and fails when one is missing.
+// Plain data with no imports: the build reads it in Node.
+
+/** The functions the UI calls, by contract type; the pages call view functions as `read(contract, CALLS.<contract>.<name>)`. */
+export const CALLS = {
+  ConsortiumRegistry: {
+    admin: 'admin',
+    aggregator: 'aggregator',
+    roleOf: 'roleOf',
+    hospitalCount: 'hospitalCount',
+    enclaveKey: 'enclaveKey',
+  },
+  RoundManager: {
+    circuitCid: 'circuitCid',
+    getRound: 'getRound',
+    currentModel: 'currentModel',
+    slots: 'slots',
+    modelSize: 'modelSize',
+    scaleBits: 'weightScaleBits',
+    normVerifier: 'normVerifier',
+  },
+  PredictionRegistry: {
+    riskScaleBits: 'RISK_SCALE_BITS',
+  },
+  // Not deployed under this name: the interface of the ezkl verifiers, whose code verify.js runs in the page.
+  IHalo2Verifier: {
+    verifyProof: 'verifyProof',
+  },
+};
+
+/** RoundManager's getter of each IRoundManager.AggregationRule's verifier, by rule name (one per rule). */
+export const RULE_VERIFIER = {
+  FedAvg: 'verifier',
+  Median: 'medianVerifier',
+};
+
+/** The events the pages read, by contract (none of the others). */
+export const EVENTS = {
+  ConsortiumRegistry: ['MemberAdmitted', 'MemberRemoved', 'EnclaveKeyRegistered', 'AdminTransferred'],
+  RoundManager: [
+    'CircuitPublished', 'RoundOpened', 'RoundPolicySet', 'UpdateSubmitted', 'UpdateExcluded',
+    'RoundFinalized', 'RoundAborted', 'AuditRecorded', 'RoundReportPublished',
+  ],
+  PredictionRegistry: ['PredictionRecorded'],
+};
+
+/** The functions the UI calls on `contract`: its CALLS and, for RoundManager, the verifier getters. */
+export function functionsOf(contract) {
+  const names = Object.values(CALLS[contract] ?? {});
+  return contract === 'RoundManager' ? [...names, ...Object.values(RULE_VERIFIER)] : names;
+}
+
+/** The events the UI reads from `contract`. */
+export const eventsOf = (contract) => EVENTS[contract] ?? [];

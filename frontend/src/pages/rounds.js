@@ -1,0 +1,32 @@
+// #/rounds: the rounds timeline, one row per round with its phase, submissions, new model and audits.
+import { esc, fmtInt, tid, time } from '../format.js';
+import { loadHistory } from '../history.js';
+
+export async function render({ app, chain }) {
+  const data = await loadHistory(chain);
+  if (!data.rounds.length) {
+    app.innerHTML = '<h2>Rounds</h2><p class="state empty" data-testid="empty">No rounds have been opened on this consortium yet.</p>';
+    return;
+  }
+  const blocks = new Map();
+  await Promise.all(data.rounds.map(async (r) => {
+    if (r.opened) blocks.set(r.opened.blockNumber, await chain.rpc((c) => c.getBlock({ blockNumber: r.opened.blockNumber })));
+  }));
+  const rows = data.rounds.map((r) => {
+    const phase = r.finalized ? 'Finalized' : r.aborted ? 'Aborted' : 'Open';
+    const cls = r.finalized ? 'ok' : r.aborted ? 'bad' : 'neutral';
+    const f = r.finalized?.args;
+    const b = r.opened && blocks.get(r.opened.blockNumber);
+    return `<tr ${tid('round-row')} data-round="${r.id}" data-phase="${phase}">
+      <td><a href="#/round/${r.id}">Round ${r.id}</a></td>
+      <td>${b ? time(b.timestamp) : '—'}</td>
+      <td><span class="badge ${cls}" ${tid('phase')}>${phase}</span></td>
+      <td>${r.submissions.length}${r.excluded.length ? ` (${r.excluded.length} excluded)` : ''}</td>
+      <td>${f ? `${f.includedCount} / ${fmtInt(f.totalSamples)} samples` : '—'}</td>
+      <td>${f ? `<code>${esc(f.newModelCid)}</code>` : '—'}</td>
+      <td>${r.audits.length ? r.audits.map((a) => `<span class="badge ${a.args.passed ? 'ok' : 'bad'}">${a.args.passed ? 'passed' : 'failed'}</span>`).join(' ') : '<span class="muted">none</span>'}</td></tr>`;
+  }).join('');
+  app.innerHTML = `<h2>Rounds timeline</h2>
+    <table><thead><tr><th>Round</th><th>Opened</th><th>Phase</th><th>Submissions</th><th>Included / samples</th><th>New model</th><th>Audits</th></tr></thead>
+    <tbody>${rows}</tbody></table>`;
+}

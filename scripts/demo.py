@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
-
 import click
 
 from zkfl_dapp.apps.cli import build_settings, clean_errors, network_option, settings_options
+from zkfl_dapp.apps.process import clear_workdir, replaceable_workdir, workdir_lock
 from zkfl_dapp.apps.session import print_round, say, session
 from zkfl_dapp.config import Settings
 
@@ -31,8 +30,19 @@ def cli(network: str | None, rounds: int | None, dropout: str, **overrides: obje
         except ValueError as exc:
             raise click.BadParameter("expected ROUND:HOSPITAL, e.g. 4:4", param_hint="--dropout") from exc
         absent_in[r] = h
-    if settings.workdir.exists():
-        shutil.rmtree(settings.workdir)  # a demo always starts a new consortium
+    if not replaceable_workdir(settings.workdir):
+        raise click.ClickException(
+            f"{settings.workdir} exists and is not a zkFL work directory: the demo replaces its work directory, "
+            "so give it a new or empty --workdir (nothing was deleted)"
+        )
+    with workdir_lock(settings.workdir):
+        if any(p.name not in (".lock", ".zkfl-workdir") for p in settings.workdir.iterdir()):
+            say(f"replacing the previous demo consortium in {settings.workdir}")
+        clear_workdir(settings.workdir)  # a demo always starts a new consortium
+        _run_demo(settings, network, absent_in)
+
+
+def _run_demo(settings: Settings, network: str | None, absent_in: dict[int, int]) -> None:
     with session(settings, network) as s:
         consortium = s.bootstrap()
         reports = []
@@ -53,5 +63,7 @@ def cli(network: str | None, rounds: int | None, dropout: str, **overrides: obje
         say(f"chain: {network} (state kept by that network's node; deployment in {settings.deployment_file})")
     say(f"content store: {settings.store_dir}; reports: {settings.reports_dir}; circuits: {settings.artifacts_dir}")
     if s.anvil is not None:
-        workdir = "" if settings.workdir == Settings().workdir else f" --workdir {settings.workdir}"
-        say(f"web UI: `ape run serve{workdir}`, then open http://127.0.0.1:8080/")
+        options = "" if settings.workdir == Settings().workdir else f" --workdir {settings.workdir}"
+        if settings.anvil_port != Settings().anvil_port:
+            options += f" --anvil-port {settings.anvil_port}"
+        say(f"web UI: `ape run serve{options}`, then open http://127.0.0.1:8080/")

@@ -15,6 +15,7 @@ import click
 
 from zkfl_dapp.apps.cli import build_settings, clean_errors, settings_options
 from zkfl_dapp.apps.gateway import DEFAULT_UI_DIR, Gateway, config_from_deployment
+from zkfl_dapp.apps.process import workdir_lock
 from zkfl_dapp.apps.session import make_storage, say
 from zkfl_dapp.chain.anvil import LocalAnvil
 from zkfl_dapp.exceptions import ChainError, ConfigError
@@ -33,6 +34,7 @@ def cli(port: int, rpc_url: str | None, **overrides: object) -> None:
         raise ConfigError(f"the UI is not built ({DEFAULT_UI_DIR}): run `make frontend`")
     storage = make_storage(settings)
     with contextlib.ExitStack() as stack:
+        stack.enter_context(workdir_lock(settings.workdir))
         if rpc_url is None:
             if not settings.chain_state.is_file():
                 raise ChainError(f"no chain state at {settings.chain_state}: run `ape run demo` first")

@@ -47,8 +47,23 @@ def build_settings(**overrides: Any) -> Settings:
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
 
 
+#: What a command says when the chain stops answering mid-way (anvil killed, node gone).
+LOST_CHAIN = (
+    "lost the connection to the chain ({detail}). Everything reported as submitted or finalized is saved; "
+    "a round left open continues with `ape run round --resume` (or `--abort` after its deadline)"
+)
+
+
+def _connection_errors() -> tuple[type[BaseException], ...]:
+    import requests
+    from ape.exceptions import ProviderNotConnectedError
+
+    return (ConnectionError, requests.exceptions.ConnectionError, ProviderNotConnectedError)
+
+
 def clean_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Report the package's own errors as one clear line (exit code 1) instead of a traceback."""
+    """Report the package's own errors, and a lost chain connection, as one clear line (exit code 1)
+    instead of a traceback."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -56,5 +71,8 @@ def clean_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             return func(*args, **kwargs)
         except ZkflError as exc:
             raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
+        except _connection_errors() as exc:
+            detail = f"{type(exc).__name__}: {str(exc)[:200]}"
+            raise click.ClickException(LOST_CHAIN.format(detail=detail)) from exc
 
     return wrapper

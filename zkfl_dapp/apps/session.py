@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from zkfl_dapp.apps.process import terminate_as_exit, use_project_toolchain, workdir_lock
 from zkfl_dapp.chain.anvil import LocalAnvil
 from zkfl_dapp.circuits.aggregation import AggregationArtifacts, ensure_aggregation_artifacts
 from zkfl_dapp.circuits.artifacts import install_verifier
@@ -69,10 +70,15 @@ class Session:
     anvil: LocalAnvil | None
 
     def bootstrap(self) -> Consortium:
-        return Consortium.bootstrap(*self._args(), progress=say, defence=self.defence)
+        return Consortium.bootstrap(*self._args(), progress=say, defence=self.defence, checkpoint=self.checkpoint)
 
     def attach(self) -> Consortium:
-        return Consortium.attach(*self._args(), progress=say, defence=self.defence)
+        return Consortium.attach(*self._args(), progress=say, defence=self.defence, checkpoint=self.checkpoint)
+
+    def checkpoint(self) -> None:
+        """Make the chain's state durable: the embedded anvil's state file is rewritten now."""
+        if self.anvil is not None:
+            self.anvil.persist()
 
     def _args(self) -> tuple[Settings, Any, Any, Roles, Storage, AggregationArtifacts]:
         return (self.settings, self.project, self.chain, self.roles, self.storage, self.artifacts)
@@ -106,10 +112,13 @@ def session(settings: Settings, network: str | None) -> Iterator[Session]:
     from ape.logging import LogLevel, logger
 
     logger.set_level(LogLevel.WARNING)  # one line per step from us, not one per transaction from ape
-    artifacts, defence = build_circuits(settings)
-    storage = make_storage(settings)
+    use_project_toolchain()
     anvil: LocalAnvil | None = None
     with contextlib.ExitStack() as stack:
+        stack.enter_context(workdir_lock(settings.workdir))
+        stack.enter_context(terminate_as_exit())
+        artifacts, defence = build_circuits(settings)
+        storage = make_storage(settings)
         if network is None:
             anvil = LocalAnvil(settings.chain_state, port=settings.anvil_port, mnemonic=settings.mnemonic)
             stack.enter_context(anvil)

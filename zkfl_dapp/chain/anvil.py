@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import gzip
+import os
 import shutil
 import signal
 import socket
@@ -10,7 +12,16 @@ import subprocess
 import time
 from pathlib import Path
 
+import httpx
+
+from zkfl_dapp.config import REPO_ROOT
 from zkfl_dapp.exceptions import ChainError, ToolchainError
+
+
+def _project_anvil() -> str | None:
+    """The anvil this checkout installs (npm @foundry-rs/anvil-linux-amd64), found without PATH."""
+    candidate = REPO_ROOT / "node_modules" / ".bin" / "anvil"
+    return str(candidate) if candidate.is_file() else None
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -42,7 +53,7 @@ class LocalAnvil:
         self.mnemonic = mnemonic
         self.accounts = accounts
         self.hd_path = hd_path
-        self.anvil_bin = anvil_bin or shutil.which("anvil")
+        self.anvil_bin = anvil_bin or shutil.which("anvil") or _project_anvil()
         self.log_file = log_file or state_file.with_suffix(".log")
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -52,7 +63,7 @@ class LocalAnvil:
 
     def start(self, timeout_s: float = 20.0) -> None:
         if self.anvil_bin is None:
-            raise ToolchainError("anvil not found on PATH: run `make install` (npm @foundry-rs/anvil-linux-amd64)")
+            raise ToolchainError("anvil is neither on PATH nor in node_modules: run `make install` (npm anvil 1.7.1)")
         if _port_open("127.0.0.1", self.port):
             raise ChainError(f"port {self.port} is already in use: stop the other node or pick another --anvil-port")
         self.state_file.parent.mkdir(parents=True, exist_ok=True)
@@ -80,6 +91,27 @@ class LocalAnvil:
             time.sleep(0.1)
         self.stop()
         raise ChainError(f"anvil did not start listening on port {self.port} within {timeout_s} s")
+
+    def persist(self) -> None:
+        """Write anvil's current state to ``state_file`` now (atomically), so that what the chain holds
+        survives a crash of anvil or of this process: anvil itself only dumps every few seconds and on a
+        clean exit. Called after each state change a user is told about ("submitted", "finalized")."""
+        if self._proc is None or self._proc.poll() is not None:
+            raise ChainError(f"anvil at {self.url} is not running: its state cannot be saved; see {self.log_file}")
+        try:
+            response = httpx.post(
+                self.url, json={"jsonrpc": "2.0", "id": 1, "method": "anvil_dumpState", "params": []}, timeout=30
+            )
+            response.raise_for_status()
+            state = gzip.decompress(bytes.fromhex(str(response.json()["result"]).removeprefix("0x")))
+        except (httpx.HTTPError, KeyError, ValueError, OSError) as exc:
+            raise ChainError(f"could not save anvil's state from {self.url}: {exc}") from exc
+        tmp = self.state_file.with_name(self.state_file.name + ".tmp")
+        with tmp.open("wb") as f:
+            f.write(state)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.state_file)
 
     def stop(self) -> None:
         """Stop cleanly so anvil dumps its state."""

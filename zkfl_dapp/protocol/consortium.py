@@ -48,6 +48,10 @@ def _quiet(_: str) -> None:
     return None
 
 
+def _no_checkpoint() -> None:
+    """A chain whose node persists its own state (any network but the embedded anvil) needs nothing."""
+
+
 @dataclass(frozen=True)
 class Roles:
     """The accounts that act in the consortium."""
@@ -95,7 +99,9 @@ class Consortium(RoundDriver):
         hospitals: Sequence[HospitalClient],
         split: FederatedSplit,
         progress: Progress = _quiet,
+        checkpoint: Callable[[], None] = _no_checkpoint,
     ) -> None:
+        self.checkpoint = checkpoint
         self.policy = NormBoundPolicy(settings.norm_bound_initial, settings.norm_bound_kappa, settings.norm_bound_floor)
         self.settings = settings
         self.chain = chain
@@ -170,6 +176,7 @@ class Consortium(RoundDriver):
         artifacts: AggregationArtifacts,
         progress: Progress = _quiet,
         defence: DefenceCircuits | None = None,
+        checkpoint: Callable[[], None] = _no_checkpoint,
     ) -> Consortium:
         """Deploy the contracts, admit every party, publish the enclave key and the genesis model.
 
@@ -214,7 +221,8 @@ class Consortium(RoundDriver):
         key_cid = enclave.publish_key(registry)
         progress(f"admitted {len(hospitals)} hospitals and the aggregator; enclave key {key_cid}")
         deployment.save(settings.deployment_file, chain_id=chain.chain_id, circuit=artifacts.spec.name)
-        consortium = cls(settings, chain, deployment, storage, roles, enclave, hospitals, split, progress)
+        consortium = cls(settings, chain, deployment, storage, roles, enclave, hospitals, split, progress, checkpoint)
+        checkpoint()
         consortium._last_bound = consortium._last_median_norm = None  # a new consortium: old reports do not count
         return consortium
 
@@ -229,6 +237,7 @@ class Consortium(RoundDriver):
         artifacts: AggregationArtifacts,
         progress: Progress = _quiet,
         defence: DefenceCircuits | None = None,
+        checkpoint: Callable[[], None] = _no_checkpoint,
     ) -> Consortium:
         """Attach to a deployment made earlier by :meth:`bootstrap` (its record and enclave key file)."""
         deployment = Deployment.load(settings.deployment_file, project)
@@ -238,7 +247,7 @@ class Consortium(RoundDriver):
         enclave, hospitals = cls._parties(settings, roles, storage, artifacts, defence, key_pair, split)
         if str(deployment.registry.aggregator()).lower() != str(roles.aggregator.address).lower():
             raise ChainError("the deployment's aggregator is not this enclave's account")
-        return cls(settings, chain, deployment, storage, roles, enclave, hospitals, split, progress)
+        return cls(settings, chain, deployment, storage, roles, enclave, hospitals, split, progress, checkpoint)
 
     # --- rounds -------------------------------------------------------------------------------
 

@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from ape.exceptions import ContractLogicError
 
-from zkfl_dapp.chain.enums import Rule
-from zkfl_dapp.chain.views import read_round
+from zkfl_dapp.chain.enums import Phase, Rule
+from zkfl_dapp.chain.views import read_round, read_submissions
 from zkfl_dapp.core.fixedpoint import dequantize
 from zkfl_dapp.core.formats import ModelFile
 from zkfl_dapp.core.norms import bound_from_quantized, bound_sq_quantized
 from zkfl_dapp.core.policy import NormBoundPolicy, median_norm
-from zkfl_dapp.exceptions import ConfigError, NormBoundError, QuantizationError
+from zkfl_dapp.exceptions import ConfigError, NormBoundError, QuantizationError, RoundError
 from zkfl_dapp.ml.model import accuracy
 from zkfl_dapp.ml.training import fedavg_float, train_local
 from zkfl_dapp.protocol.enclave import Finalization
@@ -48,6 +48,8 @@ class RoundDriver:
     split: FederatedSplit
     spec: ModelSpec
     progress: Callable[[str], None]
+    #: Makes the chain state durable (the embedded anvil's state file); a no-op where the node persists.
+    checkpoint: Callable[[], None]
     policy: NormBoundPolicy
     _baseline: np.ndarray | None
     _last_bound: float | None
@@ -69,6 +71,35 @@ class RoundDriver:
             self.progress(f"waiting for the deadline ({deadline - self.chain.blocks.head.timestamp} s)")
             time.sleep(min(30, max(1, deadline - self.chain.blocks.head.timestamp)))
 
+    def _refuse_if_open(self) -> None:
+        """A new round cannot open while the last one is still open: say which command finishes it."""
+        current = int(self.deployment.round_manager.currentRoundId())
+        if current and read_round(self.deployment.round_manager, current).phase == Phase.OPEN:
+            raise RoundError(
+                f"round {current} is still open (an earlier run stopped before it closed): "
+                "`ape run round --resume` completes it, `ape run round --abort` aborts it after its deadline"
+            )
+
+    def _open_round(self, rule: str | None, norm_bound: float | None) -> int:
+        """The admin opens a round with the given (or configured) rule and bound; returns its id."""
+        rm = self.deployment.round_manager
+        rule = rule or self.settings.rule
+        if rule not in ("fedavg", "median"):
+            raise ConfigError(f"unknown aggregation rule {rule!r}: use fedavg or median")
+        self._refuse_if_open()
+        bound = norm_bound if norm_bound is not None else self.next_norm_bound()
+        bound_sq = bound_sq_quantized(bound, self.settings.scale_bits) if bound is not None else 0
+        deadline = self.chain.pending_timestamp + self.settings.round_seconds
+        rule_id = Rule.MEDIAN if rule == "median" else Rule.FEDAVG
+        rm.openRoundWithPolicy(deadline, self.settings.quorum, int(rule_id), bound_sq, sender=self.roles.admin)
+        round_id = int(rm.currentRoundId())
+        self.checkpoint()
+        bound_text = f"norm bound {bound:.4g}" if bound_sq else "no norm bound"
+        self.progress(
+            f"round {round_id}: opened ({rule}, {bound_text}, quorum {self.settings.quorum}, deadline {deadline})"
+        )
+        return round_id
+
     def run_round(
         self, *, absent: frozenset[int] = frozenset(), rule: str | None = None, norm_bound: float | None = None
     ) -> RoundReport:
@@ -76,31 +107,64 @@ class RoundDriver:
 
         ``rule`` ("fedavg" or "median") and ``norm_bound`` (an L2 bound) default to the settings' rule and
         the bound policy (:meth:`next_norm_bound`).
+
+        Raises:
+            RoundError: the previous round is still open (see :meth:`resume_round`, :meth:`abort_open_round`).
         """
         started = time.perf_counter()
-        rm = self.deployment.round_manager
-        rule = rule or self.settings.rule
-        if rule not in ("fedavg", "median"):
-            raise ConfigError(f"unknown aggregation rule {rule!r}: use fedavg or median")
-        bound = norm_bound if norm_bound is not None else self.next_norm_bound()
-        bound_sq = bound_sq_quantized(bound, self.settings.scale_bits) if bound is not None else 0
-        deadline = self.chain.pending_timestamp + self.settings.round_seconds
-        rule_id = Rule.MEDIAN if rule == "median" else Rule.FEDAVG
-        rm.openRoundWithPolicy(deadline, self.settings.quorum, int(rule_id), bound_sq, sender=self.roles.admin)
-        round_id = int(rm.currentRoundId())
-        info = read_round(rm, round_id)
-        bound_text = f"norm bound {bound:.4g}" if bound_sq else "no norm bound"
-        self.progress(
-            f"round {round_id}: opened ({rule}, {bound_text}, quorum {self.settings.quorum}, deadline {deadline})"
-        )
+        round_id = self._open_round(rule, norm_bound)
+        return self._complete_round(round_id, absent, started)
 
+    def open_round_id(self) -> int:
+        """The id of the round that is open now.
+
+        Raises:
+            RoundError: no round is open.
+        """
+        rm = self.deployment.round_manager
+        current = int(rm.currentRoundId())
+        if current == 0:
+            raise RoundError("no round has been opened yet: nothing to resume or abort")
+        phase = read_round(rm, current).phase
+        if phase != Phase.OPEN:
+            raise RoundError(f"round {current} is already {phase.name.lower()}: nothing to resume or abort")
+        return current
+
+    def resume_round(self, *, absent: frozenset[int] = frozenset()) -> RoundReport:
+        """Complete the open round from chain state: hospitals that have not submitted yet submit, then the
+        enclave finalizes. Idempotent: submissions already on-chain are kept, never sent twice."""
+        started = time.perf_counter()
+        round_id = self.open_round_id()
+        self.progress(f"round {round_id}: resuming from chain state")
+        return self._complete_round(round_id, absent, started)
+
+    def abort_open_round(self) -> int:
+        """Abort the open round once its deadline has passed (warped to on a local chain); returns its id.
+        The global model stays what it was; the next round starts from it."""
+        rm = self.deployment.round_manager
+        round_id = self.open_round_id()
+        self._wait_for_deadline(read_round(rm, round_id).deadline)
+        rm.abortRound(round_id, sender=self.roles.admin)
+        self.checkpoint()
+        self.progress(f"round {round_id}: aborted; the global model is unchanged")
+        return round_id
+
+    def _complete_round(self, round_id: int, absent: frozenset[int], started: float) -> RoundReport:
+        """Submissions of the hospitals that have not submitted yet, then finalization and the report."""
+        rm = self.deployment.round_manager
+        info = read_round(rm, round_id)
+        bound_sq = info.norm_bound_sq
         global_model = fetch_global_model(self.storage, self.spec, info.prev_model_commitment, info.prev_model_cid)
         enclave_key = fetch_enclave_key(self.storage, self.deployment.registry)
+        on_chain = {s.hospital.lower() for s in read_submissions(rm, round_id)}
         participants = [h for i, h in enumerate(self.hospitals) if i not in absent]
         updates: list[PreparedUpdate] = []
         refused: list[dict[str, str]] = []
         submit_gas: list[int] = []
         for h in participants:
+            if h.address.lower() in on_chain:
+                self.progress(f"round {round_id}: {h.name} already submitted (on-chain): not sending again")
+                continue
             try:
                 update = h.prepare_update(round_id, global_model, enclave_key, norm_bound_sq=bound_sq)
             except (NormBoundError, QuantizationError) as exc:  # nothing leaves the hospital
@@ -108,19 +172,23 @@ class RoundDriver:
                 self.progress(f"round {round_id}: {h.name} NOT submitting: {exc}")
                 continue
             try:
-                submit_gas.append(int(h.submit(rm, update).gas_used))
+                receipt = h.submit(rm, update)
             except ContractLogicError as exc:  # an attacker's proof showing a violated bound, for one
                 why = f"{type(exc).__name__}({exc})"  # ape names the class after the custom error
                 refused.append({"hospital": h.name, "reason": f"rejected on-chain: {why}"})
                 self.progress(f"round {round_id}: {h.name}'s submission REVERTED: {why}")
                 continue
+            submit_gas.append(int(receipt.gas_used))
+            self.checkpoint()  # "submitted" is printed only once the chain state holding it is durable
             updates.append(update)
             self.progress(f"round {round_id}: {h.name} submitted {update.cid[:16]}... ({update.sample_count} samples)")
-        if absent or refused:
-            self._wait_for_deadline(deadline)
+        if read_round(rm, round_id).submission_count < len(self.hospitals):
+            self._wait_for_deadline(info.deadline)
 
+        rule = "median" if info.rule == Rule.MEDIAN else "fedavg"
         self.progress(f"round {round_id}: enclave decrypting, checking and proving ({rule})")
         final = self.enclave.finalize(rm, round_id)
+        self.checkpoint()
         for o in final.outcomes:
             if not o.included:
                 self.progress(f"round {round_id}: EXCLUDED slot {o.slot} ({o.hospital}): {o.reason}")
@@ -141,6 +209,7 @@ class RoundDriver:
             submit_gas_mean=sum(submit_gas) / len(submit_gas) if submit_gas else 0.0,
         )
         self._publish_report(report)
+        self.checkpoint()
         return report
 
     def _report(

@@ -1,0 +1,170 @@
+"""Faults around the chain process: a second command on one work directory, SIGTERM, anvil killed.
+
+Real processes and a real anvil on loopback; each test fails when the guard it covers is removed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from zkfl_dapp.apps.process import (
+    WORKDIR_MARKER,
+    clear_workdir,
+    replaceable_workdir,
+    terminate_as_exit,
+    use_project_toolchain,
+    workdir_lock,
+)
+from zkfl_dapp.chain.anvil import LocalAnvil
+from zkfl_dapp.config import REPO_ROOT
+from zkfl_dapp.exceptions import ChainError, ConfigError
+
+MNEMONIC = "test test test test test test test test test test test junk"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _rpc(url: str, method: str, params: list[object] | None = None) -> object:
+    reply = httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}, timeout=10)
+    return reply.json()["result"]
+
+
+def _block(url: str) -> int:
+    return int(str(_rpc(url, "eth_blockNumber")), 16)
+
+
+def _hold_lock(workdir: Path) -> subprocess.Popen[str]:
+    code = textwrap.dedent(
+        f"""
+        import sys, time
+        from pathlib import Path
+        from zkfl_dapp.apps.process import workdir_lock
+        with workdir_lock(Path({str(workdir)!r})):
+            print("locked", flush=True)
+            time.sleep(60)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+def test_a_second_command_on_one_workdir_is_refused_and_names_the_holder(tmp_path: Path) -> None:
+    holder = _hold_lock(tmp_path / "wd")
+    try:
+        with pytest.raises(ConfigError, match=rf"in use by process {holder.pid}"), workdir_lock(tmp_path / "wd"):
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with workdir_lock(tmp_path / "wd"):  # released when its holder is gone
+        pass
+
+
+def test_the_lock_is_reentrant_within_one_process(tmp_path: Path) -> None:
+    with workdir_lock(tmp_path), workdir_lock(tmp_path):
+        assert (tmp_path / WORKDIR_MARKER).exists()
+
+
+def test_the_demo_replaces_only_a_zkfl_workdir(tmp_path: Path) -> None:
+    foreign = tmp_path / "thesis"
+    foreign.mkdir()
+    (foreign / "chapter1.tex").write_text("precious")
+    assert not replaceable_workdir(foreign)
+    assert replaceable_workdir(tmp_path / "absent")
+    ours = tmp_path / "ours"
+    with workdir_lock(ours):
+        (ours / "ipfs").mkdir()
+        (ours / "deployment.json").write_text("{}")
+        clear_workdir(ours)
+        assert sorted(p.name for p in ours.iterdir()) == [".lock", WORKDIR_MARKER]
+    assert replaceable_workdir(ours)
+    with pytest.raises(ConfigError, match="does not hold its lock"):
+        clear_workdir(foreign)
+    assert (foreign / "chapter1.tex").read_text() == "precious"
+
+
+def test_the_project_toolchain_is_found_without_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    monkeypatch.delenv("SOLCX_BINARY_PATH", raising=False)
+    use_project_toolchain()
+    assert str(REPO_ROOT / "node_modules" / ".bin") in os.environ["PATH"].split(os.pathsep)
+    assert os.environ["SOLCX_BINARY_PATH"] == str(REPO_ROOT / ".toolchain" / "solcx")
+    assert LocalAnvil(Path("x.json"), mnemonic=MNEMONIC).anvil_bin is not None
+
+
+def test_persisted_state_survives_anvil_being_killed(tmp_path: Path) -> None:
+    """What was reported as done survives a crash: persist() writes the state file at once (anvil's own
+    periodic dump would lose the last seconds)."""
+    state = tmp_path / "anvil-state.json"
+    port = _free_port()
+    anvil = LocalAnvil(state, port=port, mnemonic=MNEMONIC)
+    anvil.start()
+    _rpc(anvil.url, "anvil_mine", ["0x7"])
+    anvil.persist()
+    _rpc(anvil.url, "anvil_mine", ["0x5"])  # not persisted: lost with the crash below
+    assert anvil._proc is not None
+    anvil._proc.kill()  # SIGKILL: no clean dump
+    anvil._proc.wait()
+    anvil._proc = None
+    assert json.loads(state.read_text())["block"]["number"] == hex(7)
+    with LocalAnvil(state, port=port, mnemonic=MNEMONIC) as again:
+        assert _block(again.url) == 7
+
+
+def test_persist_says_clearly_when_anvil_is_gone(tmp_path: Path) -> None:
+    anvil = LocalAnvil(tmp_path / "s.json", port=_free_port(), mnemonic=MNEMONIC)
+    with pytest.raises(ChainError, match="not running"):
+        anvil.persist()
+
+
+def test_sigterm_stops_the_anvil_the_command_started(tmp_path: Path) -> None:
+    """SIGTERM unwinds like Ctrl-C: anvil is stopped (port freed, state dumped), not orphaned."""
+    port = _free_port()
+    state = tmp_path / "anvil-state.json"
+    code = textwrap.dedent(
+        f"""
+        import time
+        from pathlib import Path
+        from zkfl_dapp.apps.process import terminate_as_exit
+        from zkfl_dapp.chain.anvil import LocalAnvil
+        with terminate_as_exit(), LocalAnvil(Path({str(state)!r}), port={port}, mnemonic={MNEMONIC!r}):
+            print("up", flush=True)
+            time.sleep(60)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "up"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 128 + signal.SIGTERM
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) != 0:
+                break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"anvil still listens on {port} after its parent got SIGTERM (orphaned)")
+    assert state.is_file()  # the clean stop dumped the state
+
+
+def test_terminate_as_exit_restores_the_previous_handler() -> None:
+    before = signal.getsignal(signal.SIGTERM)
+    with terminate_as_exit():
+        assert signal.getsignal(signal.SIGTERM) is not before
+    assert signal.getsignal(signal.SIGTERM) is before

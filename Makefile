@@ -27,7 +27,7 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-# Always (re)written, it is cheap: ~/.svm's wrapper must point into *this* checkout.
+# Always (re)written, it is cheap: the wrappers in .toolchain/ must point into *this* checkout.
 solc-shim: node_modules/.installed $(VENV)/.installed
 	$(PY) tools/install_solc_shim.py
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import shutil
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from typing import Any, ClassVar, TypeVar
 
 import ezkl
 
+from zkfl_dapp.config import REPO_ROOT
 from zkfl_dapp.core.fixedpoint import felt_from_hex, felt_hex
 from zkfl_dapp.exceptions import CircuitError, QuantizationError
 
@@ -31,6 +33,8 @@ from zkfl_dapp.exceptions import CircuitError, QuantizationError
 EZKL_VERSION = "23.0.5"
 
 
+#: The HOME ezkl runs with: its ~/.svm holds the checkout's solc shim (tools/install_solc_shim.py).
+TOOLCHAIN_HOME = REPO_ROOT / ".toolchain" / "home"
 #: Minimum logrows tried; ezkl needs room for blinding rows beyond the circuit's own rows.
 _MIN_LOGROWS = 10
 
@@ -145,10 +149,14 @@ def _generate_verifier(art: Any) -> None:
         "sys.stdout.flush(); os._exit(0)\n"
     )
     abi = art.directory / "verifier.abi"
+    # ezkl compiles the verifier with the solc it finds at ~/.svm: the checkout's own shim (tools/), never
+    # anything in the user's home
+    env = {**os.environ, "HOME": str(TOOLCHAIN_HOME)}
     proc = subprocess.run(
         [sys.executable, "-c", code, str(art.vk), str(art.settings), str(raw), str(abi), str(art.srs)],
         capture_output=True,
         text=True,
+        env=env,
     )
     if proc.returncode != 0 or not raw.exists():
         raise CircuitError(f"ezkl could not generate the Solidity verifier:\n{proc.stderr[-2000:]}")

@@ -54,8 +54,8 @@ BASE_FIELD_MODULUS: int = field_modulus
 POINT_BYTES = 64
 #: Minimum randomness (bits) that :func:`hiding_pad` puts into a vector. A generic discrete-log attack
 #: on bounded exponents (kangaroo / baby-step giant-step) costs about the square root of the search
-#: space, so 128 bits give ~64-bit security against confirming a guess; prefer 256 (the norm circuit's
-#: default of 12 spare rows at 22 bits holds 264).
+#: space, so 128 bits give ~64-bit security against confirming a guess; use more (the norm circuit's
+#: default of 10 spare rows at 22 bits holds 220 bits, ~110-bit security).
 MIN_PAD_BITS = 128
 
 assert curve_order == FIELD_MODULUS, "py_ecc's BN254 group order must be the proof system's scalar field"

@@ -7,7 +7,7 @@ stops itself (hardfork shanghai, as ape-config.yaml). The generated verifier is 
 solc shim (``$SOLCX_BINARY_PATH``) and ape's settings (optimizer on, 200 runs, shanghai), because every
 size's contract is named KzgNormVerifier.
 
-    python tools/kzg_measure.py --model-size 31 --model-size 513
+    python tools/kzg_measure.py --model-size 31 --model-size 513 [--inner-cols 3]
 
 Prints one JSON object per size. Nothing imports this file.
 """
@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import random
-import resource
 import statistics
 import subprocess
 import sys
@@ -29,12 +28,12 @@ ROOT = Path(__file__).resolve().parent.parent
 ADDRESS = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 
 
-def _inputs(model_size: int) -> tuple[list[int], list[int], int]:
+def _inputs(model_size: int, inner_cols: int) -> tuple[list[int], list[int], int]:
     """A padded update close to a padded previous aggregate (5 hospitals, weights summing to 2**13)."""
     from zkfl_dapp.kzg import hiding_pad
     from zkfl_dapp.kzg_circuits import PAD_ENTRY_BITS, KzgNormCircuitSpec, squared_distance
 
-    spec = KzgNormCircuitSpec(model_size=model_size)
+    spec = KzgNormCircuitSpec(model_size=model_size, inner_cols=inner_cols)
     rng = random.Random(model_size)
     weights = (1000, 2000, 3000, 1192, 1000)
     updates = [
@@ -49,20 +48,29 @@ def _inputs(model_size: int) -> tuple[list[int], list[int], int]:
     return update, prev, squared_distance(spec, update, prev) + 1
 
 
-def _prove_child(model_size: int, workdir: Path) -> None:
+def _peak_rss_mb() -> float:
+    """This process's peak RSS (VmHWM). Not ru_maxrss: Linux carries that over fork + exec from the parent."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def _prove_child(model_size: int, inner_cols: int, workdir: Path) -> None:
     """Child process: prove 3 times; print timings and this process's peak RSS."""
     from zkfl_dapp.kzg_circuits import KzgNormCircuitSpec, ensure_kzg_norm_artifacts, prove_kzg_norm
 
-    art = ensure_kzg_norm_artifacts(KzgNormCircuitSpec(model_size=model_size), ROOT / "build" / "circuits")
-    update, prev, bound = _inputs(model_size)
-    baseline_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # python + ezkl + inputs
+    spec = KzgNormCircuitSpec(model_size=model_size, inner_cols=inner_cols)
+    art = ensure_kzg_norm_artifacts(spec, ROOT / "build" / "circuits")
+    update, prev, bound = _inputs(model_size, inner_cols)
+    baseline_mb = _peak_rss_mb()  # python + ezkl + inputs
     walls, cpus = [], []
     for _ in range(3):
         c0 = time.process_time()
         proof = prove_kzg_norm(art, update, prev, bound, ADDRESS, workdir)
         cpus.append(time.process_time() - c0)
         walls.append(proof.prove_seconds)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = _peak_rss_mb()
     print(
         json.dumps(
             {"walls": walls, "cpus": cpus, "peak_rss_mb": peak_mb, "baseline_mb": baseline_mb, "proof": str(proof.path)}
@@ -131,17 +139,17 @@ def _gas(abi: list, bytecode: str, proof_path: Path, port: int) -> tuple[int, bo
         anvil.wait(timeout=10)
 
 
-def measure(model_size: int, port: int) -> dict:
+def measure(model_size: int, inner_cols: int, port: int) -> dict:
     from zkfl_dapp.kzg_circuits import KzgNormCircuitSpec, ensure_kzg_norm_artifacts
 
-    spec = KzgNormCircuitSpec(model_size=model_size)
+    spec = KzgNormCircuitSpec(model_size=model_size, inner_cols=inner_cols)
     t0 = time.perf_counter()
     art = ensure_kzg_norm_artifacts(spec, ROOT / "build" / "circuits")
     build_now = time.perf_counter() - t0
     manifest = json.loads(art.manifest.read_text())
     workdir = ROOT / "build" / "kzg-measure" / spec.name
     child = subprocess.run(
-        [sys.executable, __file__, "--prove-child", str(model_size), str(workdir)],
+        [sys.executable, __file__, "--prove-child", str(model_size), str(inner_cols), str(workdir)],
         capture_output=True,
         text=True,
         check=True,
@@ -152,6 +160,7 @@ def measure(model_size: int, port: int) -> dict:
     return {
         "model_size": model_size,
         "pad_rows": spec.pad_rows,
+        "inner_cols": spec.inner_cols,
         "logrows": art.logrows,
         "num_rows": json.loads(art.settings.read_text())["num_rows"],
         "setup_s": manifest["setup_seconds"],
@@ -180,15 +189,16 @@ def read_proof_bytes(path: Path) -> bytes:
 
 
 def main() -> int:
-    if len(sys.argv) == 4 and sys.argv[1] == "--prove-child":
-        _prove_child(int(sys.argv[2]), Path(sys.argv[3]))
+    if len(sys.argv) == 5 and sys.argv[1] == "--prove-child":
+        _prove_child(int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4]))
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-size", type=int, action="append", required=True)
+    parser.add_argument("--inner-cols", type=int, default=2, help="ezkl num_inner_cols (spec.inner_cols)")
     parser.add_argument("--anvil-port", type=int, default=8561)
     args = parser.parse_args()
     for d in args.model_size:
-        print(json.dumps(measure(d, args.anvil_port)), flush=True)
+        print(json.dumps(measure(d, args.inner_cols, args.anvil_port)), flush=True)
     return 0
 
 

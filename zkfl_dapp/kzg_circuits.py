@@ -76,8 +76,9 @@ class KzgNormCircuitSpec:
 
     ``pad_rows``: hiding-pad rows after the ``model_size`` model rows (10 x 22 bits = 220 bits; 12 would
     push d = 31 to logrows 11 or to 3 inner columns, both ~25% slower to prove).
-    ``inner_cols``: ezkl's ``num_inner_cols`` (2, its default; 3 fits more rows in logrows 10 but each
-    proof costs more: 4,704 instead of 3,616 proof bytes, ~25% more prover CPU at d = 31).
+    ``inner_cols``: ezkl's ``num_inner_cols``. 2 (its default) is best at d = 31 (logrows 10, 3,616-byte
+    proof, ~596k gas); at d = 513, 3 saves a row doubling (logrows 13 instead of 14, ~30% less prover
+    CPU) for a 4,704-byte proof and ~719k gas (tools/kzg_measure.py).
     """
 
     model_size: int = 31

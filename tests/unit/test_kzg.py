@@ -188,6 +188,19 @@ def test_normFlag_isExactlyRescaledDistanceAtMostBound(kzg_norm, prev_aggregate,
     assert verify_offchain(kzg_norm, proof.path)
 
 
+def test_normProof_ignoresPadRows(kzg_norm, prev_aggregate, tmp_path):
+    """Other hiding pads: other commitments, the same distance and the same instances."""
+    u = _near(prev_aggregate, 5, 50)
+    v = hiding_pad(u[: SPEC.model_size], SPEC.pad_rows, random.Random(99), entry_bits=kc.PAD_ENTRY_BITS)
+    assert u[SPEC.model_size :] != v[SPEC.model_size :]
+    bound = kc.squared_distance(SPEC, u, prev_aggregate)
+    assert kc.squared_distance(SPEC, v, prev_aggregate) == bound
+    a = kc.prove_kzg_norm(kzg_norm, u, prev_aggregate, bound, ADDRESS, tmp_path / "a")
+    b = kc.prove_kzg_norm(kzg_norm, v, prev_aggregate, bound, ADDRESS, tmp_path / "b")
+    assert a.instances == b.instances == kc.expected_instances(SPEC, bound, ADDRESS)
+    assert a.commitments[0] != b.commitments[0] and a.commitments[1] == b.commitments[1]
+
+
 def _tampered(proof, tmp_path, *, first_point=None, instance=None):
     raw = json.loads(proof.path.read_text())
     data = bytearray(proof.proof)

@@ -11,13 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from zkfl_dapp.kzg import G1Point, KzgBasis, hiding_pad, zero_commitment
-from zkfl_dapp.kzg_circuits import (
-    PAD_ENTRY_BITS,
-    KzgNormArtifacts,
-    KzgNormCircuitSpec,
-    ensure_kzg_norm_artifacts,
-)
+from zkfl_dapp.circuits.kzg import G1Point, KzgBasis, hiding_pad, zero_commitment
+from zkfl_dapp.circuits.kzg_norm import PAD_ENTRY_BITS, KzgNormArtifacts, KzgNormCircuitSpec, ensure_kzg_norm_artifacts
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = KzgNormCircuitSpec(model_size=31)

@@ -1,5 +1,5 @@
 """Bn254 library (contracts/libraries/Bn254.sol) through Bn254Harness: the on-chain affine combination equals
-zkfl_dapp.kzg.combine on real ezkl commitments, its finalize gas, and every revert by name."""
+zkfl_dapp.circuits.kzg.combine on real ezkl commitments, its finalize gas, and every revert by name."""
 
 # ruff: noqa: F811  (the shared fixtures are imported by name, then requested as arguments)
 
@@ -17,7 +17,7 @@ from tests.kzg_fixtures import (  # noqa: F401
     updates,
     zero,
 )
-from zkfl_dapp.kzg import BASE_FIELD_MODULUS, G1Point, KzgError, combine, commit
+from zkfl_dapp.circuits.kzg import BASE_FIELD_MODULUS, G1Point, KzgError, combine, commit
 
 #: The finalize budget of the design (toolchain.md measured ~123k for 5 slots).
 FINALIZE_GAS_BUDGET = 150_000

@@ -21,9 +21,9 @@ from tests.kzg_fixtures import (  # noqa: F401
     updates,
     zero,
 )
-from zkfl_dapp import kzg_circuits as kc
-from zkfl_dapp.circuits import install_verifier
-from zkfl_dapp.kzg import combine, commit, hiding_pad
+from zkfl_dapp.circuits import kzg_norm as kc
+from zkfl_dapp.circuits.artifacts import install_verifier
+from zkfl_dapp.circuits.kzg import combine, commit, hiding_pad
 
 EIP170_LIMIT = 24_576
 

@@ -1,5 +1,5 @@
-"""Homomorphic KZG commitments (zkfl_dapp.kzg) and the commit-and-prove norm circuit (zkfl_dapp.kzg_circuits),
-against real ezkl artifacts (d = 31, built once per cache)."""
+"""Homomorphic KZG commitments (zkfl_dapp.circuits.kzg) and the commit-and-prove norm circuit
+(zkfl_dapp.circuits.kzg_norm), against real ezkl artifacts (d = 31, built once per cache)."""
 
 # ruff: noqa: F811  (the shared fixtures are imported by name, then requested as arguments)
 
@@ -22,19 +22,11 @@ from tests.kzg_fixtures import (  # noqa: F401
     updates,
     zero,
 )
-from zkfl_dapp import kzg_circuits as kc
-from zkfl_dapp.circuits import verify_offchain
+from zkfl_dapp.circuits import kzg_norm as kc
+from zkfl_dapp.circuits.artifacts import verify_offchain
+from zkfl_dapp.circuits.kzg import BASE_FIELD_MODULUS, G1Point, KzgBasis, KzgError, combine, commit, hiding_pad
+from zkfl_dapp.core.fixedpoint import FIELD_MODULUS
 from zkfl_dapp.exceptions import CircuitError, ZkflError
-from zkfl_dapp.kzg import (
-    BASE_FIELD_MODULUS,
-    G1Point,
-    KzgBasis,
-    KzgError,
-    combine,
-    commit,
-    hiding_pad,
-)
-from zkfl_dapp.quantization import FIELD_MODULUS
 
 G = G1Point(1, 2)  # the BN254 generator
 

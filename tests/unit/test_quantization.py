@@ -1,4 +1,4 @@
-"""Tests of zkfl_dapp.quantization: ezkl-exact fixed point, field encodings and the two commitments.
+"""Tests of zkfl_dapp.core.fixedpoint and .commitments: ezkl-exact fixed point, field encodings, the commitments.
 
 The references are independent: ezkl itself (``float_to_felt``, ``poseidon_hash``) for what the circuit
 sees, and eth_utils' keccak over a hand-built big-endian encoding for what RoundManager computes.

@@ -8,7 +8,7 @@ Four systems each follow their own global-model trajectory from the same genesis
 * ``norm``: norm proofs. Every submission is quantized at scale 2^13 (one that cannot be is rejected);
   one whose distance to the global model is not provable or above the round's bound is rejected
   (:func:`~zkfl_dapp.robust.provable_distance`, :func:`~zkfl_dapp.robust.within_bound`); the accepted
-  ones are averaged exactly as the FedAvg circuit does (:func:`~zkfl_dapp.aggregation.fedavg_quantized`).
+  ones are averaged exactly as the FedAvg circuit does (:func:`~zkfl_dapp.core.aggregation.fedavg_quantized`).
   The bound follows :class:`~zkfl_dapp.robust.NormBoundPolicy`.
 * ``median``: norm proofs, then the coordinate-wise median circuit's rule over the five slots, a
   rejected slot carrying the previous global model (:func:`~zkfl_dapp.robust.fill_slots`).

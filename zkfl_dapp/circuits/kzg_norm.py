@@ -1,7 +1,7 @@
 """The commit-and-prove norm circuit: ``||2**13 * u - S||^2 <= b`` over KZG-committed inputs.
 
 Inputs, every one ``polycommit`` (its KZG commitment is one of the proof's first points, see
-:mod:`zkfl_dapp.kzg`), all at the aggregate's scale ``2**26`` (``input_scale = 2 * scale_bits``):
+:mod:`zkfl_dapp.circuits.kzg`), all at the aggregate's scale ``2**26`` (``input_scale = 2 * scale_bits``):
 
 * ``x [1, d + P]``: ``2**13 * u`` for the hospital's quantized update ``u`` (scale ``2**13``) followed by
   its ``P`` hiding-pad rows (also times ``2**13``). The contract gets ``C(x)`` from the hospital's own
@@ -45,18 +45,11 @@ from typing import ClassVar
 
 import ezkl
 
-from zkfl_dapp.aggregation import rescale
-from zkfl_dapp.circuits import (
-    ArtifactPaths,
-    Progress,
-    _quiet,
-    build_artifacts,
-    load_proof,
-    spec_digest,
-)
+from zkfl_dapp.circuits.artifacts import ArtifactPaths, Progress, _quiet, build_artifacts, load_proof, spec_digest
+from zkfl_dapp.circuits.kzg import G1Point, KzgBasis
+from zkfl_dapp.core.aggregation import rescale
+from zkfl_dapp.core.fixedpoint import felt_hex
 from zkfl_dapp.exceptions import CircuitError
-from zkfl_dapp.kzg import G1Point, KzgBasis
-from zkfl_dapp.quantization import felt_hex
 
 #: Bump when the circuit's construction changes in a way its spec does not capture.
 KZG_NORM_REVISION = 1
@@ -78,7 +71,7 @@ class KzgNormCircuitSpec:
     push d = 31 to logrows 11 or to 3 inner columns, both ~25% slower to prove).
     ``inner_cols``: ezkl's ``num_inner_cols``. 2 (its default) is best at d = 31 (logrows 10, 3,616-byte
     proof, ~596k gas); at d = 513, 3 saves a row doubling (logrows 13 instead of 14, ~30% less prover
-    CPU) for a 4,704-byte proof and ~719k gas (tools/kzg_measure.py).
+    CPU) for a 4,704-byte proof and ~719k gas (zkfl_dapp/experiments/kzg_measure.py).
     """
 
     model_size: int = 31

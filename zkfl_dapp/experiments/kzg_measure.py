@@ -1,4 +1,4 @@
-"""Measure the commit-and-prove norm circuit (zkfl_dapp.kzg_circuits) at given model sizes.
+"""Measure the commit-and-prove norm circuit (zkfl_dapp.circuits.kzg_norm) at given model sizes.
 
 For each ``--model-size``: logrows and rows, setup seconds (from the build manifest: the first build's),
 prove seconds (wall and CPU, 3 runs) and peak RSS of a prover child process, proof bytes, the verifier's
@@ -7,7 +7,7 @@ stops itself (hardfork shanghai, as ape-config.yaml). The generated verifier is 
 solc shim (``$SOLCX_BINARY_PATH``) and ape's settings (optimizer on, 200 runs, shanghai), because every
 size's contract is named KzgNormVerifier.
 
-    python tools/kzg_measure.py --model-size 31 --model-size 513 [--inner-cols 3]
+    python -m zkfl_dapp.experiments.kzg_measure --model-size 31 --model-size 513 [--inner-cols 3]
 
 Prints one JSON object per size. Nothing imports this file.
 """
@@ -30,8 +30,8 @@ ADDRESS = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 
 def _inputs(model_size: int, inner_cols: int) -> tuple[list[int], list[int], int]:
     """A padded update close to a padded previous aggregate (5 hospitals, weights summing to 2**13)."""
-    from zkfl_dapp.kzg import hiding_pad
-    from zkfl_dapp.kzg_circuits import PAD_ENTRY_BITS, KzgNormCircuitSpec, squared_distance
+    from zkfl_dapp.circuits.kzg import hiding_pad
+    from zkfl_dapp.circuits.kzg_norm import PAD_ENTRY_BITS, KzgNormCircuitSpec, squared_distance
 
     spec = KzgNormCircuitSpec(model_size=model_size, inner_cols=inner_cols)
     rng = random.Random(model_size)
@@ -58,7 +58,7 @@ def _peak_rss_mb() -> float:
 
 def _prove_child(model_size: int, inner_cols: int, workdir: Path) -> None:
     """Child process: prove 3 times; print timings and this process's peak RSS."""
-    from zkfl_dapp.kzg_circuits import KzgNormCircuitSpec, ensure_kzg_norm_artifacts, prove_kzg_norm
+    from zkfl_dapp.circuits.kzg_norm import KzgNormCircuitSpec, ensure_kzg_norm_artifacts, prove_kzg_norm
 
     spec = KzgNormCircuitSpec(model_size=model_size, inner_cols=inner_cols)
     art = ensure_kzg_norm_artifacts(spec, ROOT / "build" / "circuits")
@@ -105,7 +105,7 @@ def _compile(source: Path) -> tuple[list, str, int]:
 def _gas(abi: list, bytecode: str, proof_path: Path, port: int) -> tuple[int, bool]:
     from web3 import Web3
 
-    from zkfl_dapp.kzg_circuits import read_kzg_norm_proof
+    from zkfl_dapp.circuits.kzg_norm import read_kzg_norm_proof
 
     anvil = subprocess.Popen(
         [
@@ -133,14 +133,14 @@ def _gas(abi: list, bytecode: str, proof_path: Path, port: int) -> tuple[int, bo
         call = verifier.functions.verifyProof(proof.proof, list(proof.instances))
         ok = bool(call.call({"from": sender}))
         receipt = w3.eth.wait_for_transaction_receipt(call.transact({"from": sender, "gas": 5_000_000}))
-        return int(receipt.gasUsed), ok and receipt.status == 1
+        return int(receipt["gasUsed"]), ok and receipt["status"] == 1
     finally:
         anvil.terminate()
         anvil.wait(timeout=10)
 
 
 def measure(model_size: int, inner_cols: int, port: int) -> dict:
-    from zkfl_dapp.kzg_circuits import KzgNormCircuitSpec, ensure_kzg_norm_artifacts
+    from zkfl_dapp.circuits.kzg_norm import KzgNormCircuitSpec, ensure_kzg_norm_artifacts
 
     spec = KzgNormCircuitSpec(model_size=model_size, inner_cols=inner_cols)
     t0 = time.perf_counter()
@@ -183,7 +183,7 @@ def measure(model_size: int, inner_cols: int, port: int) -> dict:
 
 
 def read_proof_bytes(path: Path) -> bytes:
-    from zkfl_dapp.kzg_circuits import read_kzg_norm_proof
+    from zkfl_dapp.circuits.kzg_norm import read_kzg_norm_proof
 
     return read_kzg_norm_proof(path).proof
 

@@ -45,8 +45,8 @@ from typing import Any
 import ezkl
 from py_ecc.optimized_bn128 import FQ, add, curve_order, field_modulus, multiply, neg, normalize
 
+from zkfl_dapp.core.fixedpoint import FIELD_MODULUS, felt_hex
 from zkfl_dapp.exceptions import ZkflError
-from zkfl_dapp.quantization import FIELD_MODULUS, felt_hex
 
 #: BN254 base field prime: every point coordinate is below it.
 BASE_FIELD_MODULUS: int = field_modulus
@@ -255,7 +255,7 @@ def hiding_pad(
 
     Use ``secrets.SystemRandom()`` as ``rng`` for real submissions (a seeded ``random.Random`` only in
     tests). ``entry_bits`` must keep the padded rows inside the circuit's input range *after* scaling and
-    aggregation (see ``zkfl_dapp.kzg_circuits.PAD_ENTRY_BITS``); the norm circuit never reads these rows.
+    aggregation (see ``zkfl_dapp.circuits.kzg_norm.PAD_ENTRY_BITS``); the norm circuit never reads these rows.
 
     Raises:
         KzgError: fewer than :data:`MIN_PAD_BITS` bits of randomness in total.

@@ -17,7 +17,7 @@ contract PredictionRegistry is IPredictionRegistry {
     /// @notice The round manager whose finalized models predictions must come from.
     IRoundManager public immutable roundManager;
     /// @notice The generated inference verifier (contracts/generated/InferenceVerifier.sol).
-    IHalo2Verifier public immutable verifier;
+    IHalo2Verifier public immutable inferenceVerifier;
     /// @notice Number of model parameters d (read from the round manager at deployment).
     uint256 public immutable modelSize;
     /// @notice Fixed-point scale of the risk: probability = risk / 2^RISK_SCALE_BITS.
@@ -25,9 +25,9 @@ contract PredictionRegistry is IPredictionRegistry {
 
     mapping(bytes32 proofHash => bool) private _recorded;
 
-    constructor(IRoundManager roundManager_, IHalo2Verifier verifier_) {
+    constructor(IRoundManager roundManager_, IHalo2Verifier inferenceVerifier_) {
         roundManager = roundManager_;
-        verifier = verifier_;
+        inferenceVerifier = inferenceVerifier_;
         modelSize = IModelSize(address(roundManager_)).modelSize();
     }
 
@@ -47,7 +47,7 @@ contract PredictionRegistry is IPredictionRegistry {
         bytes32 proofHash = keccak256(proof);
         if (_recorded[proofHash]) revert PredictionRegistryProofAlreadyRecorded(proofHash);
         // The generated verifier returns false or reverts (without data) on an invalid proof: both reject.
-        try verifier.verifyProof(proof, instances) returns (bool ok) {
+        try inferenceVerifier.verifyProof(proof, instances) returns (bool ok) {
             if (!ok) revert PredictionRegistryProofRejected(roundId);
         } catch {
             revert PredictionRegistryProofRejected(roundId);

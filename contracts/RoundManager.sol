@@ -19,7 +19,7 @@ contract RoundManager is IRoundManager {
 
     IConsortiumRegistry public immutable registry;
     /// @notice The FedAvg aggregation circuit's verifier.
-    IHalo2Verifier public immutable verifier;
+    IHalo2Verifier public immutable fedAvgVerifier;
     /// @notice The median aggregation circuit's verifier (zero address: the Median rule is unavailable).
     IHalo2Verifier public immutable medianVerifier;
     /// @notice The norm circuit's verifier (zero address: rounds cannot set a norm bound).
@@ -28,8 +28,8 @@ contract RoundManager is IRoundManager {
     uint256 public immutable slots;
     /// @notice Number of model parameters d.
     uint256 public immutable modelSize;
-    /// @notice Fixed-point scale of the circuit: values are round(x * 2^weightScaleBits).
-    uint256 public immutable weightScaleBits;
+    /// @notice Fixed-point scale of every circuit value (weights, model parameters, norms): round(x * 2^scaleBits).
+    uint256 public immutable scaleBits;
     /// @notice Poseidon hash of an all-zero update: the commitment an empty or excluded slot must carry.
     uint256 public immutable emptySlotCommitment;
 
@@ -44,24 +44,24 @@ contract RoundManager is IRoundManager {
 
     constructor(
         IConsortiumRegistry registry_,
-        IHalo2Verifier verifier_,
+        IHalo2Verifier fedAvgVerifier_,
         IHalo2Verifier medianVerifier_,
         IHalo2Verifier normVerifier_,
         uint256 slots_,
         uint256 modelSize_,
-        uint256 weightScaleBits_,
+        uint256 scaleBits_,
         uint256 emptySlotCommitment_,
         uint256 genesisModelCommitment,
         string memory genesisModelCid,
         string memory circuitCid_
     ) {
         registry = registry_;
-        verifier = verifier_;
+        fedAvgVerifier = fedAvgVerifier_;
         medianVerifier = medianVerifier_;
         normVerifier = normVerifier_;
         slots = slots_;
         modelSize = modelSize_;
-        weightScaleBits = weightScaleBits_;
+        scaleBits = scaleBits_;
         emptySlotCommitment = emptySlotCommitment_;
         _modelCommitment = genesisModelCommitment;
         _modelCid = genesisModelCid;
@@ -120,7 +120,7 @@ contract RoundManager is IRoundManager {
             _verify(medianVerifier, roundId, proof, instances);
         } else {
             included = _checkInstances(roundId, quorum, instances, excludedMask);
-            _verify(verifier, roundId, proof, instances);
+            _verify(fedAvgVerifier, roundId, proof, instances);
         }
 
         RoundInfo storage r = _rounds[roundId];
@@ -284,7 +284,7 @@ contract RoundManager is IRoundManager {
             revert RoundManagerNormProofMismatch(roundId, 5, r.prevModelCommitment, prev);
         }
         if (!_accepts(normVerifier, proof, instances)) revert RoundManagerNormProofRejected(roundId, msg.sender);
-        if (instances[3] != uint256(1) << weightScaleBits) {
+        if (instances[3] != uint256(1) << scaleBits) {
             revert RoundManagerNormBoundExceeded(roundId, msg.sender, bound);
         }
     }
@@ -346,7 +346,7 @@ contract RoundManager is IRoundManager {
         }
         w = new uint256[](slots);
         if (total == 0) return w;
-        uint256 one = uint256(1) << weightScaleBits;
+        uint256 one = uint256(1) << scaleBits;
         for (uint256 i = 0; i < subs.length; i++) {
             if ((excludedMask >> i) & 1 == 0) {
                 w[i] = (2 * uint256(subs[i].sampleCount) * one + total) / (2 * total);

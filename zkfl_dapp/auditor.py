@@ -304,7 +304,7 @@ class _Auditor:
         self.progress = progress
         self.slots = int(round_manager.slots())
         self.model_size = int(round_manager.modelSize())
-        self.scale_bits = int(round_manager.weightScaleBits())
+        self.scale_bits = int(round_manager.scaleBits())
         self.empty_slot = int(round_manager.emptySlotCommitment())
         self.artifacts: dict[str, Path] | None = None  # settings, vk, srs fetched from the manifest
         self.median_artifacts: dict[str, Path] | None = None  # the same for the median circuit
@@ -366,7 +366,7 @@ class _Auditor:
                 )
             )
         for name, contract, pointer in (
-            ("verifier", self.verifier, self.rm.verifier()),
+            ("fedAvgVerifier", self.verifier, self.rm.fedAvgVerifier()),
             ("registry", self.registry, self.rm.registry()),
         ):
             if not _same_address(contract.address, pointer):
@@ -896,7 +896,7 @@ def audit(
     chain = chain if chain is not None else ape.chain
     project = project if project is not None else ape.project
     registry = registry if registry is not None else project.ConsortiumRegistry.at(round_manager.registry())
-    verifier = verifier if verifier is not None else project.AggregationVerifier.at(round_manager.verifier())
+    verifier = verifier if verifier is not None else project.AggregationVerifier.at(round_manager.fedAvgVerifier())
     with tempfile.TemporaryDirectory(prefix="zkfl-audit-") as tmp:
         base = workdir if workdir is not None else Path(tmp)
         base.mkdir(parents=True, exist_ok=True)

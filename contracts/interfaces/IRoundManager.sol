@@ -8,7 +8,7 @@ pragma solidity ^0.8.20;
 /// @dev Aggregation circuit layout (ezkl, Halo2/KZG), with S slots, d model parameters:
 ///   instances[0 .. S-1]        Poseidon hash of slot i's quantized update (= the hospital's commitment)
 ///   instances[S]               Poseidon hash of the weight vector (bound to the public weights below)
-///   instances[S+1 .. S+d]      the new global model, quantized (fixed point, scale 2^weightScaleBits)
+///   instances[S+1 .. S+d]      the new global model, quantized (fixed point, scale 2^scaleBits)
 ///   instances[S+1+d .. 2S+d]   the weights w_i = round(n_i * 2^scale / sum(n)) of included slots, 0 otherwise
 /// The new model's commitment is keccak256 over the d model instances, computed by this contract.
 /// Median circuit layout (the robust rule; a slot without an included update carries the previous model g):
@@ -19,7 +19,7 @@ pragma solidity ^0.8.20;
 /// Norm circuit layout (checked in `submitBoundedUpdate`), u the hospital's update, b the round's bound:
 ///   instances[0]               Poseidon hash of u (= the submitted commitment)
 ///   instances[1], [2]          Poseidon hashes of g and of b
-///   instances[3]               2^weightScaleBits if sum_j rescale((u_j - g_j)^2) <= b, else 0
+///   instances[3]               2^scaleBits if sum_j rescale((u_j - g_j)^2) <= b, else 0
 ///   instances[4]               b (= the round's `normBoundSq`)
 ///   instances[5 .. 4+d]        g, whose keccak256 must equal the round's previous-model commitment
 interface IRoundManager {
@@ -163,7 +163,7 @@ interface IRoundManager {
     function openRound(uint64 deadline, uint32 quorum) external returns (uint256 roundId);
 
     /// @notice Open a round with an aggregation rule and a norm bound. `normBoundSq` bounds the squared L2
-    /// distance of every update to the previous global model, fixed point: round(B^2 * 2^weightScaleBits)
+    /// distance of every update to the previous global model, fixed point: round(B^2 * 2^scaleBits)
     /// for an L2 bound B; 0 means no bound. With a bound, every submission needs a norm proof.
     function openRoundWithPolicy(uint64 deadline, uint32 quorum, AggregationRule rule, uint256 normBoundSq)
         external

@@ -31,12 +31,12 @@ const ROUND_ABI = parseAbi([
   'function currentRoundId() view returns (uint256)',
   'function getRound(uint256 roundId) view returns (RoundInfo)',
   'function currentModel() view returns (uint256 commitment, string cid)',
-  'function verifier() view returns (address)',
+  'function fedAvgVerifier() view returns (address)',
   'function medianVerifier() view returns (address)',
   'function normVerifier() view returns (address)',
   'function slots() view returns (uint256)',
   'function modelSize() view returns (uint256)',
-  'function weightScaleBits() view returns (uint256)',
+  'function scaleBits() view returns (uint256)',
 ]);
 const PREDICTION_ABI = parseAbi([
   'event PredictionRecorded(uint256 indexed roundId, address indexed requester, uint256 risk, bytes32 proofHash)',
@@ -45,7 +45,7 @@ const PREDICTION_ABI = parseAbi([
 const ROLE = ['None', 'Hospital', 'Auditor', 'Aggregator'];
 const PHASE = ['None', 'Open', 'Finalized', 'Aborted'];
 const RULE = ['FedAvg', 'Median']; // IRoundManager.AggregationRule
-const RULE_VERIFIER = ['verifier', 'medianVerifier']; // the RoundManager getter of each rule's verifier
+const RULE_VERIFIER = ['fedAvgVerifier', 'medianVerifier']; // the RoundManager getter of each rule's verifier
 const FIELD_MODULUS = 21888242871839275222246405745257275088548364400416034343698204186575808495617n;
 const app = document.getElementById('app');
 
@@ -295,7 +295,7 @@ async function pageRound(id) {
     app.innerHTML = `<h2>Round ${id}</h2><p class="state empty" data-testid="empty">Round ${id} does not exist on this chain (yet).</p>`;
     return;
   }
-  const [info, scaleBits] = await Promise.all([read(rm, ROUND_ABI, 'getRound', [BigInt(id)]), read(rm, ROUND_ABI, 'weightScaleBits')]);
+  const [info, scaleBits] = await Promise.all([read(rm, ROUND_ABI, 'getRound', [BigInt(id)]), read(rm, ROUND_ABI, 'scaleBits')]);
   const normVerifier = BigInt(info.normBoundSq) === 0n ? null : await read(rm, ROUND_ABI, 'normVerifier');
   const f = r.finalized;
   const receipt = f ? await rpc(() => client.getTransactionReceipt({ hash: f.transactionHash })) : null;
@@ -315,7 +315,7 @@ async function pageRound(id) {
     const a = f.args;
     fin = `<dl class="kv">
       <dt>Verification</dt><dd ${tid('onchain-verification')}>${receipt.status === 'success'
-        ? `<span class="badge ok">verified on-chain</span> the ${esc(RULE[Number(info.rule)] ?? '')} verifier (RoundManager.${RULE_VERIFIER[Number(info.rule)] ?? 'verifier'}) accepted the proof and RoundManager bound its instances to the commitments ${Number(info.rule) === 1 ? 'and the previous model' : 'and sample counts'} above`
+        ? `<span class="badge ok">verified on-chain</span> the ${esc(RULE[Number(info.rule)] ?? '')} verifier (RoundManager.${RULE_VERIFIER[Number(info.rule)] ?? 'fedAvgVerifier'}) accepted the proof and RoundManager bound its instances to the commitments ${Number(info.rule) === 1 ? 'and the previous model' : 'and sample counts'} above`
         : '<span class="badge bad">transaction failed</span>'}</dd>
       <dt>Finalize tx</dt><dd ${tid('finalize-tx')}><code>${esc(f.transactionHash)}</code> (block ${f.blockNumber})</dd>
       <dt>Gas used</dt><dd ${tid('finalize-gas')}>${fmtInt(receipt.gasUsed)}</dd>

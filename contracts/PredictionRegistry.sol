@@ -5,30 +5,26 @@ import {IHalo2Verifier} from "./interfaces/IHalo2Verifier.sol";
 import {IPredictionRegistry} from "./interfaces/IPredictionRegistry.sol";
 import {IRoundManager} from "./interfaces/IRoundManager.sol";
 
-/// @notice The public getter of RoundManager's immutable `modelSize` (not part of IRoundManager).
-interface IModelSize {
-    function modelSize() external view returns (uint256);
-}
-
 /// @title PredictionRegistry
 /// @notice Accepts an inference proof only if it verifies and was made with the global model of the named
 /// finalized round; records a receipt (round, risk, proof hash) as an event. Permissionless.
 contract PredictionRegistry is IPredictionRegistry {
-    /// @notice The round manager whose finalized models predictions must come from.
-    IRoundManager public immutable roundManager;
-    /// @notice The generated inference verifier (contracts/generated/InferenceVerifier.sol).
-    IHalo2Verifier public immutable inferenceVerifier;
-    /// @notice Number of model parameters d (read from the round manager at deployment).
-    uint256 public immutable modelSize;
-    /// @notice Fixed-point scale of the risk: probability = risk / 2^RISK_SCALE_BITS.
+    /// @inheritdoc IPredictionRegistry
     uint256 public constant RISK_SCALE_BITS = 13;
+
+    /// @inheritdoc IPredictionRegistry
+    IRoundManager public immutable roundManager;
+    /// @inheritdoc IPredictionRegistry
+    IHalo2Verifier public immutable inferenceVerifier;
+    /// @inheritdoc IPredictionRegistry
+    uint256 public immutable modelSize;
 
     mapping(bytes32 proofHash => bool) private _recorded;
 
     constructor(IRoundManager roundManager_, IHalo2Verifier inferenceVerifier_) {
         roundManager = roundManager_;
         inferenceVerifier = inferenceVerifier_;
-        modelSize = IModelSize(address(roundManager_)).modelSize();
+        modelSize = roundManager_.modelSize();
     }
 
     /// @inheritdoc IPredictionRegistry

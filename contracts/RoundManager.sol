@@ -9,28 +9,29 @@ import {IRoundManager} from "./interfaces/IRoundManager.sol";
 /// @notice Federated-learning rounds whose aggregates are accepted only with a zero-knowledge proof
 /// bound to the commitments and sample counts recorded here.
 contract RoundManager is IRoundManager {
-    /// @notice BN254 scalar field modulus: every commitment and instance is an element of this field.
+    /// @inheritdoc IRoundManager
     uint256 public constant FIELD_MODULUS =
         21888242871839275222246405745257275088548364400416034343698204186575808495617;
-    /// @notice Upper bound on one hospital's declared sample count.
+    /// @inheritdoc IRoundManager
     uint64 public constant MAX_SAMPLE_COUNT = 1_000_000_000;
-    /// @notice Exclusive upper bound of a norm bound: the norm circuit compares values below 2^28 only.
+    /// @inheritdoc IRoundManager
     uint256 public constant NORM_RANGE = 1 << 28;
 
+    /// @inheritdoc IRoundManager
     IConsortiumRegistry public immutable registry;
-    /// @notice The FedAvg aggregation circuit's verifier.
+    /// @inheritdoc IRoundManager
     IHalo2Verifier public immutable fedAvgVerifier;
-    /// @notice The median aggregation circuit's verifier (zero address: the Median rule is unavailable).
+    /// @inheritdoc IRoundManager
     IHalo2Verifier public immutable medianVerifier;
-    /// @notice The norm circuit's verifier (zero address: rounds cannot set a norm bound).
+    /// @inheritdoc IRoundManager
     IHalo2Verifier public immutable normVerifier;
-    /// @notice Number of update slots in the aggregation circuit (the most hospitals one round can take).
+    /// @inheritdoc IRoundManager
     uint256 public immutable slots;
-    /// @notice Number of model parameters d.
+    /// @inheritdoc IRoundManager
     uint256 public immutable modelSize;
-    /// @notice Fixed-point scale of every circuit value (weights, model parameters, norms): round(x * 2^scaleBits).
+    /// @inheritdoc IRoundManager
     uint256 public immutable scaleBits;
-    /// @notice Poseidon hash of an all-zero update: the commitment an empty or excluded slot must carry.
+    /// @inheritdoc IRoundManager
     uint256 public immutable emptySlotCommitment;
 
     string private _circuitCid;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.20;
 
+import {IHalo2Verifier} from "./IHalo2Verifier.sol";
 import {IRoundManager} from "./IRoundManager.sol";
 
 /// @title IPredictionRegistry
@@ -39,4 +40,16 @@ interface IPredictionRegistry {
 
     /// @notice Whether a proof with this keccak256 hash was recorded.
     function isRecorded(bytes32 proofHash) external view returns (bool);
+
+    /// @notice Fixed-point scale of the risk: probability = risk / 2^RISK_SCALE_BITS.
+    function RISK_SCALE_BITS() external view returns (uint256);
+
+    /// @notice The round manager whose finalized models predictions must come from.
+    function roundManager() external view returns (IRoundManager);
+
+    /// @notice The generated inference circuit's verifier (contracts/generated/InferenceVerifier.sol).
+    function inferenceVerifier() external view returns (IHalo2Verifier);
+
+    /// @notice Number of model parameters d, read from the round manager at deployment.
+    function modelSize() external view returns (uint256);
 }

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.20;
 
+import {IConsortiumRegistry} from "./IConsortiumRegistry.sol";
+import {IHalo2Verifier} from "./IHalo2Verifier.sol";
+
 /// @title IRoundManager
 /// @notice Runs federated-learning rounds: hospitals commit to encrypted updates, the aggregator
 /// enclave finalizes with a zero-knowledge proof that the new global model is exactly the weighted
@@ -226,4 +229,38 @@ interface IRoundManager {
 
     /// @notice The weights the proof must carry if the slots in `excludedMask` are left out.
     function expectedWeights(uint256 roundId, uint256 excludedMask) external view returns (uint256[] memory);
+
+    /// @notice BN254 scalar field modulus: every commitment and instance is an element of this field.
+    function FIELD_MODULUS() external view returns (uint256);
+
+    /// @notice Upper bound on one hospital's declared sample count.
+    function MAX_SAMPLE_COUNT() external view returns (uint64);
+
+    /// @notice Exclusive upper bound of a norm bound: the norm circuit compares values below 2^28 only.
+    function NORM_RANGE() external view returns (uint256);
+
+    /// @notice The consortium registry that says who is admin, hospital, auditor and aggregator.
+    function registry() external view returns (IConsortiumRegistry);
+
+    /// @notice The FedAvg aggregation circuit's verifier.
+    function fedAvgVerifier() external view returns (IHalo2Verifier);
+
+    /// @notice The median aggregation circuit's verifier (zero address: the Median rule is unavailable).
+    function medianVerifier() external view returns (IHalo2Verifier);
+
+    /// @notice The norm circuit's verifier (zero address: rounds cannot set a norm bound).
+    function normVerifier() external view returns (IHalo2Verifier);
+
+    /// @notice Number of update slots S of the aggregation circuits (the most hospitals one round can take).
+    function slots() external view returns (uint256);
+
+    /// @notice Number of model parameters d.
+    function modelSize() external view returns (uint256);
+
+    /// @notice Fixed-point scale of every circuit value (model parameters, weights, norms, the norm flag):
+    /// a real x is represented as round(x * 2^scaleBits).
+    function scaleBits() external view returns (uint256);
+
+    /// @notice Poseidon hash of an all-zero update: the commitment an empty or excluded FedAvg slot must carry.
+    function emptySlotCommitment() external view returns (uint256);
 }

@@ -4,11 +4,14 @@ pragma solidity 0.8.20;
 import {IHalo2Verifier} from "./interfaces/IHalo2Verifier.sol";
 import {IPredictionRegistry} from "./interfaces/IPredictionRegistry.sol";
 import {IRoundManager} from "./interfaces/IRoundManager.sol";
+import {VerifierCalls} from "./libraries/VerifierCalls.sol";
 
 /// @title PredictionRegistry
 /// @notice Accepts an inference proof only if it verifies and was made with the global model of the named
 /// finalized round; records a receipt (round, risk, proof hash) as an event. Permissionless.
 contract PredictionRegistry is IPredictionRegistry {
+    using VerifierCalls for IHalo2Verifier;
+
     /// @inheritdoc IPredictionRegistry
     uint256 public constant RISK_SCALE_BITS = 13;
 
@@ -42,12 +45,8 @@ contract PredictionRegistry is IPredictionRegistry {
         }
         bytes32 proofHash = keccak256(proof);
         if (_recorded[proofHash]) revert PredictionRegistryProofAlreadyRecorded(proofHash);
-        // The generated verifier returns false or reverts (without data) on an invalid proof: both reject.
-        try inferenceVerifier.verifyProof(proof, instances) returns (bool ok) {
-            if (!ok) revert PredictionRegistryProofRejected(roundId);
-        } catch {
-            revert PredictionRegistryProofRejected(roundId);
-        }
+        if (!inferenceVerifier.accepts(proof, instances)) revert PredictionRegistryProofRejected(roundId);
+
         _recorded[proofHash] = true;
         risk = instances[0];
         emit PredictionRecorded(roundId, msg.sender, risk, proofHash);

@@ -4,11 +4,14 @@ pragma solidity 0.8.20;
 import {IConsortiumRegistry} from "./interfaces/IConsortiumRegistry.sol";
 import {IHalo2Verifier} from "./interfaces/IHalo2Verifier.sol";
 import {IRoundManager} from "./interfaces/IRoundManager.sol";
+import {VerifierCalls} from "./libraries/VerifierCalls.sol";
 
 /// @title RoundManager
 /// @notice Federated-learning rounds whose aggregates are accepted only with a zero-knowledge proof
 /// bound to the commitments and sample counts recorded here.
 contract RoundManager is IRoundManager {
+    using VerifierCalls for IHalo2Verifier;
+
     /// @inheritdoc IRoundManager
     uint256 public constant FIELD_MODULUS =
         21888242871839275222246405745257275088548364400416034343698204186575808495617;
@@ -202,17 +205,9 @@ contract RoundManager is IRoundManager {
         return r.quorum;
     }
 
+    /// @dev Reverts unless verifier `v` accepts the aggregation proof (see VerifierCalls).
     function _verify(IHalo2Verifier v, uint256 roundId, bytes calldata proof, uint256[] calldata instances) internal {
-        if (!_accepts(v, proof, instances)) revert RoundManagerProofRejected(roundId);
-    }
-
-    /// @dev The generated verifier returns false or reverts (without data) on an invalid proof: both reject.
-    function _accepts(IHalo2Verifier v, bytes calldata proof, uint256[] calldata instances) internal returns (bool) {
-        try v.verifyProof(proof, instances) returns (bool ok) {
-            return ok;
-        } catch {
-            return false;
-        }
+        if (!v.accepts(proof, instances)) revert RoundManagerProofRejected(roundId);
     }
 
     function _openRound(uint64 deadline, uint32 quorum, AggregationRule rule, uint256 normBoundSq)
@@ -284,7 +279,7 @@ contract RoundManager is IRoundManager {
         if (prev != r.prevModelCommitment) {
             revert RoundManagerNormProofMismatch(roundId, 5, r.prevModelCommitment, prev);
         }
-        if (!_accepts(normVerifier, proof, instances)) revert RoundManagerNormProofRejected(roundId, msg.sender);
+        if (!normVerifier.accepts(proof, instances)) revert RoundManagerNormProofRejected(roundId, msg.sender);
         if (instances[3] != uint256(1) << scaleBits) {
             revert RoundManagerNormBoundExceeded(roundId, msg.sender, bound);
         }

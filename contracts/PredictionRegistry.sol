@@ -4,6 +4,7 @@ pragma solidity 0.8.20;
 import {IHalo2Verifier} from "./interfaces/IHalo2Verifier.sol";
 import {IPredictionRegistry} from "./interfaces/IPredictionRegistry.sol";
 import {IRoundManager} from "./interfaces/IRoundManager.sol";
+import {InstanceLayout} from "./libraries/InstanceLayout.sol";
 import {VerifierCalls} from "./libraries/VerifierCalls.sol";
 
 /// @title PredictionRegistry
@@ -36,10 +37,15 @@ contract PredictionRegistry is IPredictionRegistry {
         returns (uint256 risk)
     {
         uint256 d = modelSize;
-        if (instances.length != 1 + d) revert PredictionRegistryWrongInstanceCount(1 + d, instances.length);
+        uint256 expectedLength = InstanceLayout.inferenceCount(d);
+        if (instances.length != expectedLength) {
+            revert PredictionRegistryWrongInstanceCount(expectedLength, instances.length);
+        }
         IRoundManager.RoundInfo memory info = roundManager.getRound(roundId);
-        if (info.phase != IRoundManager.Phase.Finalized) revert PredictionRegistryRoundNotFinalized(roundId, info.phase);
-        uint256 actual = uint256(keccak256(abi.encodePacked(instances[1:1 + d])));
+        if (info.phase != IRoundManager.Phase.Finalized) {
+            revert PredictionRegistryRoundNotFinalized(roundId, info.phase);
+        }
+        uint256 actual = InstanceLayout.modelCommitment(instances, InstanceLayout.INFERENCE_MODEL_OFFSET, d);
         if (actual != info.newModelCommitment) {
             revert PredictionRegistryModelMismatch(roundId, info.newModelCommitment, actual);
         }
@@ -48,7 +54,7 @@ contract PredictionRegistry is IPredictionRegistry {
         if (!inferenceVerifier.accepts(proof, instances)) revert PredictionRegistryProofRejected(roundId);
 
         _recorded[proofHash] = true;
-        risk = instances[0];
+        risk = instances[InstanceLayout.INFERENCE_RISK_INDEX];
         emit PredictionRecorded(roundId, msg.sender, risk, proofHash);
     }
 

@@ -3,7 +3,7 @@
 The circuit takes ``slots`` update vectors of ``model_size`` quantized parameters plus a vector of
 ``slots`` normalized weights, every input *hashed* (its Poseidon hash is a public instance), and has one
 *public* output: the weighted average followed by the weights themselves. Instance layout (documented
-for the contract in ``contracts/interfaces/IRoundManager.sol``)::
+for the contracts in ``contracts/libraries/InstanceLayout.sol``)::
 
     [hash(update_0) .. hash(update_{S-1}), hash(weights), avg_0 .. avg_{d-1}, w_0 .. w_{S-1}]
 

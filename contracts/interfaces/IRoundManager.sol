@@ -7,24 +7,10 @@ import {IHalo2Verifier} from "./IHalo2Verifier.sol";
 /// @title IRoundManager
 /// @notice Runs federated-learning rounds: hospitals commit to encrypted updates, the aggregator
 /// enclave finalizes with a zero-knowledge proof that the new global model is exactly the weighted
-/// average of the committed updates.
-/// @dev Aggregation circuit layout (ezkl, Halo2/KZG), with S slots, d model parameters:
-///   instances[0 .. S-1]        Poseidon hash of slot i's quantized update (= the hospital's commitment)
-///   instances[S]               Poseidon hash of the weight vector (bound to the public weights below)
-///   instances[S+1 .. S+d]      the new global model, quantized (fixed point, scale 2^scaleBits)
-///   instances[S+1+d .. 2S+d]   the weights w_i = round(n_i * 2^scale / sum(n)) of included slots, 0 otherwise
-/// The new model's commitment is keccak256 over the d model instances, computed by this contract.
-/// Median circuit layout (the robust rule; a slot without an included update carries the previous model g):
-///   instances[0 .. S-1]        Poseidon hash of slot i's update, or of g for an empty or excluded slot
-///   instances[S]               Poseidon hash of g
-///   instances[S+1 .. S+d]      the new global model: the coordinate-wise median of the S slots
-///   instances[S+1+d .. S+2d]   g, whose keccak256 must equal the round's previous-model commitment
-/// Norm circuit layout (checked in `submitBoundedUpdate`), u the hospital's update, b the round's bound:
-///   instances[0]               Poseidon hash of u (= the submitted commitment)
-///   instances[1], [2]          Poseidon hashes of g and of b
-///   instances[3]               2^scaleBits if sum_j rescale((u_j - g_j)^2) <= b, else 0
-///   instances[4]               b (= the round's `normBoundSq`)
-///   instances[5 .. 4+d]        g, whose keccak256 must equal the round's previous-model commitment
+/// average (or the coordinate-wise median) of the committed updates.
+/// @dev The public-instance layouts of the aggregation, median and norm circuits (S = `slots()`,
+/// d = `modelSize()`) are documented and computed in one place: `contracts/libraries/InstanceLayout.sol`.
+/// The new model's commitment is keccak256 over its d model instances, computed by this contract.
 interface IRoundManager {
     /// @notice How a round's updates are combined; each rule has its own circuit and verifier.
     enum AggregationRule {
@@ -176,7 +162,7 @@ interface IRoundManager {
     /// number of local training samples. Member hospitals only, once per round, before the deadline.
     function submitUpdate(uint256 roundId, uint256 commitment, string calldata cid, uint64 sampleCount) external;
 
-    /// @notice `submitUpdate` for a round with a norm bound: `normProof` (norm circuit, layout above) must
+    /// @notice `submitUpdate` for a round with a norm bound: `normProof` (norm circuit, see InstanceLayout) must
     /// carry this `commitment`, the round's previous global model and bound, and the flag "within bound".
     /// A norm-violating update cannot be submitted at all.
     function submitBoundedUpdate(
@@ -190,7 +176,8 @@ interface IRoundManager {
 
     /// @notice Finalize with a proof of the round's rule: the weighted average (FedAvg) or the coordinate-wise
     /// median (Median). Aggregator only. Accepted only if the instances equal this round's commitments and
-    /// weights, or commitments and previous model (see the layouts above), and the rule's verifier accepts. `excludedMask` bit i leaves slot i out (zero weight, empty-slot commitment).
+    /// weights, or commitments and previous model (see InstanceLayout), and the rule's verifier accepts.
+    /// `excludedMask` bit i leaves slot i out (zero weight, empty-slot commitment).
     /// Allowed once every member hospital (up to the slot count) submitted, or after the deadline.
     /// `proofCid` names the ezkl proof file published for auditors.
     function finalizeRound(

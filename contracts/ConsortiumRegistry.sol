@@ -16,23 +16,25 @@ contract ConsortiumRegistry is IConsortiumRegistry {
     bytes32 private _enclaveMeasurement;
 
     modifier onlyAdmin() {
-        if (msg.sender != _admin) revert RegistryNotAdmin(msg.sender);
+        if (msg.sender != _admin) revert ConsortiumRegistryNotAdmin(msg.sender);
         _;
     }
 
     constructor(address initialAdmin) {
-        if (initialAdmin == address(0)) revert RegistryZeroAddress();
+        if (initialAdmin == address(0)) revert ConsortiumRegistryZeroAddress();
         _admin = initialAdmin;
         emit AdminTransferred(address(0), initialAdmin);
     }
 
     /// @inheritdoc IConsortiumRegistry
     function admitMember(address account, Role role, string calldata name) external onlyAdmin {
-        if (account == address(0)) revert RegistryZeroAddress();
-        if (role == Role.None) revert RegistryInvalidRole();
+        if (account == address(0)) revert ConsortiumRegistryZeroAddress();
+        if (role == Role.None) revert ConsortiumRegistryInvalidRole();
         Role current = _roles[account];
-        if (current != Role.None) revert RegistryAlreadyMember(account, current);
-        if (role == Role.Aggregator && _aggregator != address(0)) revert RegistryAggregatorAlreadySet(_aggregator);
+        if (current != Role.None) revert ConsortiumRegistryAlreadyMember(account, current);
+        if (role == Role.Aggregator && _aggregator != address(0)) {
+            revert ConsortiumRegistryAggregatorAlreadySet(_aggregator);
+        }
 
         _roles[account] = role;
         if (role == Role.Hospital) _hospitalCount += 1;
@@ -43,7 +45,7 @@ contract ConsortiumRegistry is IConsortiumRegistry {
     /// @inheritdoc IConsortiumRegistry
     function removeMember(address account) external onlyAdmin {
         Role current = _roles[account];
-        if (current == Role.None) revert RegistryNotMember(account);
+        if (current == Role.None) revert ConsortiumRegistryNotMember(account);
 
         delete _roles[account];
         if (current == Role.Hospital) _hospitalCount -= 1;
@@ -58,7 +60,7 @@ contract ConsortiumRegistry is IConsortiumRegistry {
 
     /// @inheritdoc IConsortiumRegistry
     function transferAdmin(address newAdmin) external onlyAdmin {
-        if (newAdmin == address(0)) revert RegistryZeroAddress();
+        if (newAdmin == address(0)) revert ConsortiumRegistryZeroAddress();
         address previous = _admin;
         _admin = newAdmin;
         emit AdminTransferred(previous, newAdmin);
@@ -66,8 +68,8 @@ contract ConsortiumRegistry is IConsortiumRegistry {
 
     /// @inheritdoc IConsortiumRegistry
     function registerEnclaveKey(bytes32 keyHash, string calldata keyCid, bytes32 measurement) external {
-        if (msg.sender != _aggregator || _aggregator == address(0)) revert RegistryNotAggregator(msg.sender);
-        if (keyHash == bytes32(0) || bytes(keyCid).length == 0) revert RegistryInvalidEnclaveKey();
+        if (msg.sender != _aggregator || _aggregator == address(0)) revert ConsortiumRegistryNotAggregator(msg.sender);
+        if (keyHash == bytes32(0) || bytes(keyCid).length == 0) revert ConsortiumRegistryInvalidEnclaveKey();
 
         _enclaveKeyHash = keyHash;
         _enclaveKeyCid = keyCid;

@@ -4,31 +4,31 @@ pragma solidity 0.8.20;
 import {IHalo2Verifier} from "./interfaces/IHalo2Verifier.sol";
 import {IPredictionRegistry} from "./interfaces/IPredictionRegistry.sol";
 import {IRoundManager} from "./interfaces/IRoundManager.sol";
-
-/// @notice The public getter of RoundManager's immutable `modelSize` (not part of IRoundManager).
-interface IModelSize {
-    function modelSize() external view returns (uint256);
-}
+import {InstanceLayout} from "./libraries/InstanceLayout.sol";
+import {VerifierCalls} from "./libraries/VerifierCalls.sol";
 
 /// @title PredictionRegistry
 /// @notice Accepts an inference proof only if it verifies and was made with the global model of the named
 /// finalized round; records a receipt (round, risk, proof hash) as an event. Permissionless.
 contract PredictionRegistry is IPredictionRegistry {
-    /// @notice The round manager whose finalized models predictions must come from.
-    IRoundManager public immutable roundManager;
-    /// @notice The generated inference verifier (contracts/generated/InferenceVerifier.sol).
-    IHalo2Verifier public immutable verifier;
-    /// @notice Number of model parameters d (read from the round manager at deployment).
-    uint256 public immutable modelSize;
-    /// @notice Fixed-point scale of the risk: probability = risk / 2^RISK_SCALE_BITS.
+    using VerifierCalls for IHalo2Verifier;
+
+    /// @inheritdoc IPredictionRegistry
     uint256 public constant RISK_SCALE_BITS = 13;
+
+    /// @inheritdoc IPredictionRegistry
+    IRoundManager public immutable roundManager;
+    /// @inheritdoc IPredictionRegistry
+    IHalo2Verifier public immutable inferenceVerifier;
+    /// @inheritdoc IPredictionRegistry
+    uint256 public immutable modelSize;
 
     mapping(bytes32 proofHash => bool) private _recorded;
 
-    constructor(IRoundManager roundManager_, IHalo2Verifier verifier_) {
+    constructor(IRoundManager roundManager_, IHalo2Verifier inferenceVerifier_) {
         roundManager = roundManager_;
-        verifier = verifier_;
-        modelSize = IModelSize(address(roundManager_)).modelSize();
+        inferenceVerifier = inferenceVerifier_;
+        modelSize = roundManager_.modelSize();
     }
 
     /// @inheritdoc IPredictionRegistry
@@ -37,23 +37,24 @@ contract PredictionRegistry is IPredictionRegistry {
         returns (uint256 risk)
     {
         uint256 d = modelSize;
-        if (instances.length != 1 + d) revert PredictionRegistryWrongInstanceCount(1 + d, instances.length);
+        uint256 expectedLength = InstanceLayout.inferenceCount(d);
+        if (instances.length != expectedLength) {
+            revert PredictionRegistryWrongInstanceCount(expectedLength, instances.length);
+        }
         IRoundManager.RoundInfo memory info = roundManager.getRound(roundId);
-        if (info.phase != IRoundManager.Phase.Finalized) revert PredictionRegistryRoundNotFinalized(roundId, info.phase);
-        uint256 actual = uint256(keccak256(abi.encodePacked(instances[1:1 + d])));
+        if (info.phase != IRoundManager.Phase.Finalized) {
+            revert PredictionRegistryRoundNotFinalized(roundId, info.phase);
+        }
+        uint256 actual = InstanceLayout.modelCommitment(instances, InstanceLayout.INFERENCE_MODEL_OFFSET, d);
         if (actual != info.newModelCommitment) {
             revert PredictionRegistryModelMismatch(roundId, info.newModelCommitment, actual);
         }
         bytes32 proofHash = keccak256(proof);
         if (_recorded[proofHash]) revert PredictionRegistryProofAlreadyRecorded(proofHash);
-        // The generated verifier returns false or reverts (without data) on an invalid proof: both reject.
-        try verifier.verifyProof(proof, instances) returns (bool ok) {
-            if (!ok) revert PredictionRegistryProofRejected(roundId);
-        } catch {
-            revert PredictionRegistryProofRejected(roundId);
-        }
+        if (!inferenceVerifier.accepts(proof, instances)) revert PredictionRegistryProofRejected(roundId);
+
         _recorded[proofHash] = true;
-        risk = instances[0];
+        risk = instances[InstanceLayout.INFERENCE_RISK_INDEX];
         emit PredictionRecorded(roundId, msg.sender, risk, proofHash);
     }
 

@@ -4,33 +4,39 @@ pragma solidity 0.8.20;
 import {IConsortiumRegistry} from "./interfaces/IConsortiumRegistry.sol";
 import {IHalo2Verifier} from "./interfaces/IHalo2Verifier.sol";
 import {IRoundManager} from "./interfaces/IRoundManager.sol";
+import {InstanceLayout} from "./libraries/InstanceLayout.sol";
+import {VerifierCalls} from "./libraries/VerifierCalls.sol";
 
 /// @title RoundManager
 /// @notice Federated-learning rounds whose aggregates are accepted only with a zero-knowledge proof
 /// bound to the commitments and sample counts recorded here.
+/// @dev Instance offsets come from InstanceLayout; every verifier call goes through VerifierCalls.
 contract RoundManager is IRoundManager {
-    /// @notice BN254 scalar field modulus: every commitment and instance is an element of this field.
+    using VerifierCalls for IHalo2Verifier;
+
+    /// @inheritdoc IRoundManager
     uint256 public constant FIELD_MODULUS =
         21888242871839275222246405745257275088548364400416034343698204186575808495617;
-    /// @notice Upper bound on one hospital's declared sample count.
+    /// @inheritdoc IRoundManager
     uint64 public constant MAX_SAMPLE_COUNT = 1_000_000_000;
-    /// @notice Exclusive upper bound of a norm bound: the norm circuit compares values below 2^28 only.
+    /// @inheritdoc IRoundManager
     uint256 public constant NORM_RANGE = 1 << 28;
 
+    /// @inheritdoc IRoundManager
     IConsortiumRegistry public immutable registry;
-    /// @notice The FedAvg aggregation circuit's verifier.
-    IHalo2Verifier public immutable verifier;
-    /// @notice The median aggregation circuit's verifier (zero address: the Median rule is unavailable).
+    /// @inheritdoc IRoundManager
+    IHalo2Verifier public immutable fedAvgVerifier;
+    /// @inheritdoc IRoundManager
     IHalo2Verifier public immutable medianVerifier;
-    /// @notice The norm circuit's verifier (zero address: rounds cannot set a norm bound).
+    /// @inheritdoc IRoundManager
     IHalo2Verifier public immutable normVerifier;
-    /// @notice Number of update slots in the aggregation circuit (the most hospitals one round can take).
+    /// @inheritdoc IRoundManager
     uint256 public immutable slots;
-    /// @notice Number of model parameters d.
+    /// @inheritdoc IRoundManager
     uint256 public immutable modelSize;
-    /// @notice Fixed-point scale of the circuit: values are round(x * 2^weightScaleBits).
-    uint256 public immutable weightScaleBits;
-    /// @notice Poseidon hash of an all-zero update: the commitment an empty or excluded slot must carry.
+    /// @inheritdoc IRoundManager
+    uint256 public immutable scaleBits;
+    /// @inheritdoc IRoundManager
     uint256 public immutable emptySlotCommitment;
 
     string private _circuitCid;
@@ -44,24 +50,24 @@ contract RoundManager is IRoundManager {
 
     constructor(
         IConsortiumRegistry registry_,
-        IHalo2Verifier verifier_,
+        IHalo2Verifier fedAvgVerifier_,
         IHalo2Verifier medianVerifier_,
         IHalo2Verifier normVerifier_,
         uint256 slots_,
         uint256 modelSize_,
-        uint256 weightScaleBits_,
+        uint256 scaleBits_,
         uint256 emptySlotCommitment_,
         uint256 genesisModelCommitment,
         string memory genesisModelCid,
         string memory circuitCid_
     ) {
         registry = registry_;
-        verifier = verifier_;
+        fedAvgVerifier = fedAvgVerifier_;
         medianVerifier = medianVerifier_;
         normVerifier = normVerifier_;
         slots = slots_;
         modelSize = modelSize_;
-        weightScaleBits = weightScaleBits_;
+        scaleBits = scaleBits_;
         emptySlotCommitment = emptySlotCommitment_;
         _modelCommitment = genesisModelCommitment;
         _modelCid = genesisModelCid;
@@ -119,15 +125,15 @@ contract RoundManager is IRoundManager {
             included = _checkMedianInstances(roundId, quorum, instances, excludedMask);
             _verify(medianVerifier, roundId, proof, instances);
         } else {
-            included = _checkInstances(roundId, quorum, instances, excludedMask);
-            _verify(verifier, roundId, proof, instances);
+            included = _checkFedAvgInstances(roundId, quorum, instances, excludedMask);
+            _verify(fedAvgVerifier, roundId, proof, instances);
         }
 
         RoundInfo storage r = _rounds[roundId];
         r.newModelCid = newModelCid;
         r.proofCid = proofCid;
         r.proofHash = keccak256(proof);
-        uint256 commitment = uint256(keccak256(abi.encodePacked(instances[slots + 1:slots + 1 + modelSize])));
+        uint256 commitment = InstanceLayout.modelCommitment(instances, InstanceLayout.newModelOffset(slots), modelSize);
         _finalize(roundId, commitment, included, excludedMask);
     }
 
@@ -188,31 +194,7 @@ contract RoundManager is IRoundManager {
         return _expectedWeights(roundId, excludedMask);
     }
 
-    /// @dev Caller, phase and timing checks of a finalization; returns the round's quorum.
-    function _checkFinalizable(uint256 roundId) internal view returns (uint32) {
-        if (msg.sender != registry.aggregator()) revert RoundManagerNotAggregator(msg.sender);
-        RoundInfo storage r = _rounds[roundId];
-        if (r.phase != Phase.Open) revert RoundManagerWrongPhase(roundId, Phase.Open, r.phase);
-        uint256 expectedSubmissions = registry.hospitalCount();
-        if (expectedSubmissions > slots) expectedSubmissions = slots;
-        if (r.submissionCount < expectedSubmissions && block.timestamp <= r.deadline) {
-            revert RoundManagerDeadlineNotReached(roundId, r.deadline, block.timestamp);
-        }
-        return r.quorum;
-    }
-
-    function _verify(IHalo2Verifier v, uint256 roundId, bytes calldata proof, uint256[] calldata instances) internal {
-        if (!_accepts(v, proof, instances)) revert RoundManagerProofRejected(roundId);
-    }
-
-    /// @dev The generated verifier returns false or reverts (without data) on an invalid proof: both reject.
-    function _accepts(IHalo2Verifier v, bytes calldata proof, uint256[] calldata instances) internal returns (bool) {
-        try v.verifyProof(proof, instances) returns (bool ok) {
-            return ok;
-        } catch {
-            return false;
-        }
-    }
+    // --- rounds and submissions: guards, then effects and events ----------------------------------
 
     function _openRound(uint64 deadline, uint32 quorum, AggregationRule rule, uint256 normBoundSq)
         internal
@@ -264,31 +246,6 @@ contract RoundManager is IRoundManager {
         if (bytes(cid).length == 0) revert RoundManagerEmptyCid();
     }
 
-    /// @dev Binds a norm proof to this submission and round (see the layout in IRoundManager), verifies it,
-    /// then requires its flag to say "within bound".
-    function _checkNormProof(
-        uint256 roundId,
-        uint256 commitment,
-        bytes calldata proof,
-        uint256[] calldata instances
-    ) internal {
-        RoundInfo storage r = _rounds[roundId];
-        uint256 bound = r.normBoundSq;
-        if (bound == 0) revert RoundManagerNoNormBound(roundId);
-        uint256 expectedLength = 5 + modelSize;
-        if (instances.length != expectedLength) revert RoundManagerWrongInstanceCount(expectedLength, instances.length);
-        if (instances[0] != commitment) revert RoundManagerNormProofMismatch(roundId, 0, commitment, instances[0]);
-        if (instances[4] != bound) revert RoundManagerNormProofMismatch(roundId, 4, bound, instances[4]);
-        uint256 prev = uint256(keccak256(abi.encodePacked(instances[5:5 + modelSize])));
-        if (prev != r.prevModelCommitment) {
-            revert RoundManagerNormProofMismatch(roundId, 5, r.prevModelCommitment, prev);
-        }
-        if (!_accepts(normVerifier, proof, instances)) revert RoundManagerNormProofRejected(roundId, msg.sender);
-        if (instances[3] != uint256(1) << weightScaleBits) {
-            revert RoundManagerNormBoundExceeded(roundId, msg.sender, bound);
-        }
-    }
-
     function _recordSubmission(uint256 roundId, uint256 commitment, string calldata cid, uint64 sampleCount)
         internal
     {
@@ -301,85 +258,17 @@ contract RoundManager is IRoundManager {
         emit UpdateSubmitted(roundId, msg.sender, slot, commitment, cid, sampleCount);
     }
 
-    /// @dev The median proof's bindings: included slots carry their commitments, other slots the hash of the
-    /// previous model g, and g's keccak256 is this round's previous-model commitment.
-    function _checkMedianInstances(
-        uint256 roundId,
-        uint32 quorum,
-        uint256[] calldata instances,
-        uint256 excludedMask
-    ) internal view returns (uint256 included) {
-        Submission[] storage subs = _submissions[roundId];
-        if (excludedMask >> subs.length != 0) revert RoundManagerInvalidExclusion(roundId, excludedMask);
-        for (uint256 i = 0; i < subs.length; i++) {
-            if ((excludedMask >> i) & 1 == 0) included += 1;
+    /// @dev Caller, phase and timing checks of a finalization; returns the round's quorum.
+    function _checkFinalizable(uint256 roundId) internal view returns (uint32) {
+        if (msg.sender != registry.aggregator()) revert RoundManagerNotAggregator(msg.sender);
+        RoundInfo storage r = _rounds[roundId];
+        if (r.phase != Phase.Open) revert RoundManagerWrongPhase(roundId, Phase.Open, r.phase);
+        uint256 expectedSubmissions = registry.hospitalCount();
+        if (expectedSubmissions > slots) expectedSubmissions = slots;
+        if (r.submissionCount < expectedSubmissions && block.timestamp <= r.deadline) {
+            revert RoundManagerDeadlineNotReached(roundId, r.deadline, block.timestamp);
         }
-        if (included < quorum) revert RoundManagerQuorumNotMet(roundId, included, quorum);
-
-        uint256 s = slots;
-        uint256 d = modelSize;
-        uint256 expectedLength = s + 1 + 2 * d;
-        if (instances.length != expectedLength) revert RoundManagerWrongInstanceCount(expectedLength, instances.length);
-        uint256 prevHash = instances[s];
-        for (uint256 i = 0; i < s; i++) {
-            bool inc = i < subs.length && (excludedMask >> i) & 1 == 0;
-            uint256 expectedHash = inc ? subs[i].commitment : prevHash;
-            if (instances[i] != expectedHash) revert RoundManagerInstanceMismatch(roundId, i, expectedHash, instances[i]);
-        }
-        uint256 prev = uint256(keccak256(abi.encodePacked(instances[s + 1 + d:s + 1 + 2 * d])));
-        uint256 expectedPrev = _rounds[roundId].prevModelCommitment;
-        if (prev != expectedPrev) revert RoundManagerPreviousModelMismatch(roundId, expectedPrev, prev);
-    }
-
-    function _requireClosed(uint256 roundId) internal view {
-        Phase phase = _rounds[roundId].phase;
-        if (phase != Phase.Finalized && phase != Phase.Aborted) revert RoundManagerRoundNotClosed(roundId, phase);
-    }
-
-    /// @dev w_i = round_half_up(n_i * 2^scale / total) over included slots; zero for excluded or empty slots.
-    function _expectedWeights(uint256 roundId, uint256 excludedMask) internal view returns (uint256[] memory w) {
-        Submission[] storage subs = _submissions[roundId];
-        if (excludedMask >> subs.length != 0) revert RoundManagerInvalidExclusion(roundId, excludedMask);
-        uint256 total = 0;
-        for (uint256 i = 0; i < subs.length; i++) {
-            if ((excludedMask >> i) & 1 == 0) total += subs[i].sampleCount;
-        }
-        w = new uint256[](slots);
-        if (total == 0) return w;
-        uint256 one = uint256(1) << weightScaleBits;
-        for (uint256 i = 0; i < subs.length; i++) {
-            if ((excludedMask >> i) & 1 == 0) {
-                w[i] = (2 * uint256(subs[i].sampleCount) * one + total) / (2 * total);
-            }
-        }
-    }
-
-    /// @dev Checks the quorum and binds the proof to this round: slot hashes equal the stored commitments (or the empty-slot
-    /// commitment), and the public weights equal those derived from the stored sample counts.
-    function _checkInstances(
-        uint256 roundId,
-        uint32 quorum,
-        uint256[] calldata instances,
-        uint256 excludedMask
-    ) internal view returns (uint256 included) {
-        uint256[] memory weights = _expectedWeights(roundId, excludedMask);
-        for (uint256 i = 0; i < weights.length; i++) {
-            if (weights[i] != 0) included += 1;
-        }
-        if (included < quorum) revert RoundManagerQuorumNotMet(roundId, included, quorum);
-
-        uint256 s = slots;
-        uint256 expectedLength = 2 * s + 1 + modelSize;
-        if (instances.length != expectedLength) revert RoundManagerWrongInstanceCount(expectedLength, instances.length);
-        Submission[] storage subs = _submissions[roundId];
-        uint256 weightsOffset = s + 1 + modelSize;
-        for (uint256 i = 0; i < s; i++) {
-            bool included = i < subs.length && (excludedMask >> i) & 1 == 0;
-            uint256 expectedHash = included ? subs[i].commitment : emptySlotCommitment;
-            if (instances[i] != expectedHash) revert RoundManagerInstanceMismatch(roundId, i, expectedHash, instances[i]);
-            uint256 j = weightsOffset + i;
-            if (instances[j] != weights[i]) revert RoundManagerInstanceMismatch(roundId, j, weights[i], instances[j]);
-        }
+        return r.quorum;
     }
 
     /// @dev Effects and events of a successful finalization (CIDs and proof hash are already stored).
@@ -400,5 +289,123 @@ contract RoundManager is IRoundManager {
             }
         }
         emit RoundFinalized(roundId, commitment, r.newModelCid, r.proofHash, r.proofCid, included, totalSamples);
+    }
+
+    function _requireClosed(uint256 roundId) internal view {
+        Phase phase = _rounds[roundId].phase;
+        if (phase != Phase.Finalized && phase != Phase.Aborted) revert RoundManagerRoundNotClosed(roundId, phase);
+    }
+
+    /// @dev w_i = round_half_up(n_i * 2^scaleBits / total) over included slots; zero for excluded or empty slots.
+    function _expectedWeights(uint256 roundId, uint256 excludedMask) internal view returns (uint256[] memory w) {
+        Submission[] storage subs = _submissions[roundId];
+        if (excludedMask >> subs.length != 0) revert RoundManagerInvalidExclusion(roundId, excludedMask);
+        uint256 total = 0;
+        for (uint256 i = 0; i < subs.length; i++) {
+            if ((excludedMask >> i) & 1 == 0) total += subs[i].sampleCount;
+        }
+        w = new uint256[](slots);
+        if (total == 0) return w;
+        uint256 one = uint256(1) << scaleBits;
+        for (uint256 i = 0; i < subs.length; i++) {
+            if ((excludedMask >> i) & 1 == 0) {
+                w[i] = (2 * uint256(subs[i].sampleCount) * one + total) / (2 * total);
+            }
+        }
+    }
+
+    // --- proof bindings: each circuit's instances against this round's records (offsets: InstanceLayout) ---
+
+    /// @dev FedAvg: checks the quorum, then binds the proof to this round: slot hashes equal the stored
+    /// commitments (or the empty-slot commitment), and the public weights equal those derived from the stored
+    /// sample counts. Returns the number of included slots.
+    function _checkFedAvgInstances(uint256 roundId, uint32 quorum, uint256[] calldata instances, uint256 excludedMask)
+        internal
+        view
+        returns (uint256 included)
+    {
+        uint256[] memory weights = _expectedWeights(roundId, excludedMask);
+        for (uint256 i = 0; i < weights.length; i++) {
+            if (weights[i] != 0) included += 1;
+        }
+        if (included < quorum) revert RoundManagerQuorumNotMet(roundId, included, quorum);
+
+        uint256 s = slots;
+        uint256 expectedLength = InstanceLayout.aggregationCount(s, modelSize);
+        if (instances.length != expectedLength) revert RoundManagerWrongInstanceCount(expectedLength, instances.length);
+        Submission[] storage subs = _submissions[roundId];
+        uint256 weightsOffset = InstanceLayout.weightsOffset(s, modelSize);
+        for (uint256 i = 0; i < s; i++) {
+            // slot i's hash is instances[i]
+            bool isIncluded = i < subs.length && (excludedMask >> i) & 1 == 0;
+            uint256 expectedHash = isIncluded ? subs[i].commitment : emptySlotCommitment;
+            if (instances[i] != expectedHash) revert RoundManagerInstanceMismatch(roundId, i, expectedHash, instances[i]);
+            uint256 j = weightsOffset + i;
+            if (instances[j] != weights[i]) revert RoundManagerInstanceMismatch(roundId, j, weights[i], instances[j]);
+        }
+    }
+
+    /// @dev Median: checks the quorum, then binds the proof to this round: included slots carry their
+    /// commitments, other slots the hash of the previous model g, and g's keccak256 is this round's
+    /// previous-model commitment. Returns the number of included slots.
+    function _checkMedianInstances(uint256 roundId, uint32 quorum, uint256[] calldata instances, uint256 excludedMask)
+        internal
+        view
+        returns (uint256 included)
+    {
+        Submission[] storage subs = _submissions[roundId];
+        if (excludedMask >> subs.length != 0) revert RoundManagerInvalidExclusion(roundId, excludedMask);
+        for (uint256 i = 0; i < subs.length; i++) {
+            if ((excludedMask >> i) & 1 == 0) included += 1;
+        }
+        if (included < quorum) revert RoundManagerQuorumNotMet(roundId, included, quorum);
+
+        uint256 s = slots;
+        uint256 d = modelSize;
+        uint256 expectedLength = InstanceLayout.medianCount(s, d);
+        if (instances.length != expectedLength) revert RoundManagerWrongInstanceCount(expectedLength, instances.length);
+        uint256 prevHash = instances[InstanceLayout.medianPreviousModelHashIndex(s)];
+        for (uint256 i = 0; i < s; i++) {
+            // slot i's hash is instances[i]
+            bool isIncluded = i < subs.length && (excludedMask >> i) & 1 == 0;
+            uint256 expectedHash = isIncluded ? subs[i].commitment : prevHash;
+            if (instances[i] != expectedHash) revert RoundManagerInstanceMismatch(roundId, i, expectedHash, instances[i]);
+        }
+        uint256 prev = InstanceLayout.modelCommitment(instances, InstanceLayout.medianPreviousModelOffset(s, d), d);
+        uint256 expectedPrev = _rounds[roundId].prevModelCommitment;
+        if (prev != expectedPrev) revert RoundManagerPreviousModelMismatch(roundId, expectedPrev, prev);
+    }
+
+    /// @dev Norm: binds the proof to this submission (commitment) and round (bound, previous model g), then
+    /// verifies it, then requires its flag to say "within bound".
+    function _checkNormProof(uint256 roundId, uint256 commitment, bytes calldata proof, uint256[] calldata instances)
+        internal
+    {
+        RoundInfo storage r = _rounds[roundId];
+        uint256 bound = r.normBoundSq;
+        if (bound == 0) revert RoundManagerNoNormBound(roundId);
+        uint256 d = modelSize;
+        uint256 expectedLength = InstanceLayout.normCount(d);
+        if (instances.length != expectedLength) revert RoundManagerWrongInstanceCount(expectedLength, instances.length);
+
+        uint256 c = InstanceLayout.NORM_COMMITMENT_INDEX;
+        if (instances[c] != commitment) revert RoundManagerNormProofMismatch(roundId, c, commitment, instances[c]);
+        uint256 b = InstanceLayout.NORM_BOUND_INDEX;
+        if (instances[b] != bound) revert RoundManagerNormProofMismatch(roundId, b, bound, instances[b]);
+        uint256 g = InstanceLayout.NORM_PREVIOUS_MODEL_OFFSET;
+        uint256 prev = InstanceLayout.modelCommitment(instances, g, d);
+        if (prev != r.prevModelCommitment) {
+            revert RoundManagerNormProofMismatch(roundId, g, r.prevModelCommitment, prev);
+        }
+
+        if (!normVerifier.accepts(proof, instances)) revert RoundManagerNormProofRejected(roundId, msg.sender);
+        if (instances[InstanceLayout.NORM_FLAG_INDEX] != uint256(1) << scaleBits) {
+            revert RoundManagerNormBoundExceeded(roundId, msg.sender, bound);
+        }
+    }
+
+    /// @dev Reverts unless verifier `v` accepts the aggregation proof (see VerifierCalls).
+    function _verify(IHalo2Verifier v, uint256 roundId, bytes calldata proof, uint256[] calldata instances) internal {
+        if (!v.accepts(proof, instances)) revert RoundManagerProofRejected(roundId);
     }
 }

@@ -14,21 +14,21 @@ interface IConsortiumRegistry {
     }
 
     /// @notice The caller is not the consortium admin.
-    error RegistryNotAdmin(address caller);
+    error ConsortiumRegistryNotAdmin(address caller);
     /// @notice The zero address cannot be a member or the admin.
-    error RegistryZeroAddress();
+    error ConsortiumRegistryZeroAddress();
     /// @notice `Role.None` was given where a real role is required.
-    error RegistryInvalidRole();
+    error ConsortiumRegistryInvalidRole();
     /// @notice The account already holds a role; remove it first to change roles.
-    error RegistryAlreadyMember(address account, Role role);
+    error ConsortiumRegistryAlreadyMember(address account, Role role);
     /// @notice The account holds no role.
-    error RegistryNotMember(address account);
+    error ConsortiumRegistryNotMember(address account);
     /// @notice Only one aggregator enclave may be registered at a time.
-    error RegistryAggregatorAlreadySet(address current);
+    error ConsortiumRegistryAggregatorAlreadySet(address current);
     /// @notice The caller is not the registered aggregator.
-    error RegistryNotAggregator(address caller);
+    error ConsortiumRegistryNotAggregator(address caller);
     /// @notice An enclave key registration carried an empty hash or CID.
-    error RegistryInvalidEnclaveKey();
+    error ConsortiumRegistryInvalidEnclaveKey();
 
     /// @notice `account` was admitted with `role`; `name` is a human-readable label (no patient data).
     event MemberAdmitted(address indexed account, Role indexed role, string name);

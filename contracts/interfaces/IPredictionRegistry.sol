@@ -1,17 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.20;
 
+import {IHalo2Verifier} from "./IHalo2Verifier.sol";
 import {IRoundManager} from "./IRoundManager.sol";
 
 /// @title IPredictionRegistry
 /// @notice Records risk predictions proven (ezkl, Halo2/KZG) to come from the global model of a finalized
 /// round, without revealing the patient's features.
-/// @dev Inference circuit layout, with d model parameters (d = RoundManager.modelSize()):
-///   instances[0]          the risk: round(P(y = 1) * 2^13), a field element; probability = risk / 8192
-///   instances[1 .. d]     the global model's quantized parameters (the flat logreg layout [w_0 .. w_{d-2}, b])
-/// The patient's features are private inputs of the circuit. The proof is bound to round `roundId` by
-/// requiring uint256(keccak256(abi.encodePacked(instances[1 .. d]))) == getRound(roundId).newModelCommitment,
-/// the commitment RoundManager computed from the aggregation proof when it finalized the round.
+/// @dev An inference proof's public instances are the risk followed by the d = `modelSize()` parameters of the
+/// model it ran (layout: contracts/libraries/InstanceLayout.sol); the patient's features are private inputs of
+/// the circuit. The proof is bound to round `roundId` by requiring keccak256 over its d model instances
+/// (InstanceLayout.modelCommitment) == getRound(roundId).newModelCommitment, the commitment RoundManager
+/// computed the same way from the aggregation proof when it finalized the round.
 interface IPredictionRegistry {
     /// @notice The proof carries the wrong number of public instances (expected 1 + modelSize).
     error PredictionRegistryWrongInstanceCount(uint256 expected, uint256 actual);
@@ -39,4 +39,16 @@ interface IPredictionRegistry {
 
     /// @notice Whether a proof with this keccak256 hash was recorded.
     function isRecorded(bytes32 proofHash) external view returns (bool);
+
+    /// @notice Fixed-point scale of the risk: probability = risk / 2^RISK_SCALE_BITS.
+    function RISK_SCALE_BITS() external view returns (uint256);
+
+    /// @notice The round manager whose finalized models predictions must come from.
+    function roundManager() external view returns (IRoundManager);
+
+    /// @notice The generated inference circuit's verifier (contracts/generated/InferenceVerifier.sol).
+    function inferenceVerifier() external view returns (IHalo2Verifier);
+
+    /// @notice Number of model parameters d, read from the round manager at deployment.
+    function modelSize() external view returns (uint256);
 }

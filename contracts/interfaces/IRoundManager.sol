@@ -1,27 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.20;
 
+import {IConsortiumRegistry} from "./IConsortiumRegistry.sol";
+import {IHalo2Verifier} from "./IHalo2Verifier.sol";
+
 /// @title IRoundManager
 /// @notice Runs federated-learning rounds: hospitals commit to encrypted updates, the aggregator
 /// enclave finalizes with a zero-knowledge proof that the new global model is exactly the weighted
-/// average of the committed updates.
-/// @dev Aggregation circuit layout (ezkl, Halo2/KZG), with S slots, d model parameters:
-///   instances[0 .. S-1]        Poseidon hash of slot i's quantized update (= the hospital's commitment)
-///   instances[S]               Poseidon hash of the weight vector (bound to the public weights below)
-///   instances[S+1 .. S+d]      the new global model, quantized (fixed point, scale 2^weightScaleBits)
-///   instances[S+1+d .. 2S+d]   the weights w_i = round(n_i * 2^scale / sum(n)) of included slots, 0 otherwise
-/// The new model's commitment is keccak256 over the d model instances, computed by this contract.
-/// Median circuit layout (the robust rule; a slot without an included update carries the previous model g):
-///   instances[0 .. S-1]        Poseidon hash of slot i's update, or of g for an empty or excluded slot
-///   instances[S]               Poseidon hash of g
-///   instances[S+1 .. S+d]      the new global model: the coordinate-wise median of the S slots
-///   instances[S+1+d .. S+2d]   g, whose keccak256 must equal the round's previous-model commitment
-/// Norm circuit layout (checked in `submitBoundedUpdate`), u the hospital's update, b the round's bound:
-///   instances[0]               Poseidon hash of u (= the submitted commitment)
-///   instances[1], [2]          Poseidon hashes of g and of b
-///   instances[3]               2^weightScaleBits if sum_j rescale((u_j - g_j)^2) <= b, else 0
-///   instances[4]               b (= the round's `normBoundSq`)
-///   instances[5 .. 4+d]        g, whose keccak256 must equal the round's previous-model commitment
+/// average (or the coordinate-wise median) of the committed updates.
+/// @dev The public-instance layouts of the aggregation, median and norm circuits (S = `slots()`,
+/// d = `modelSize()`) are documented and computed in one place: `contracts/libraries/InstanceLayout.sol`.
+/// The new model's commitment is keccak256 over its d model instances, computed by this contract.
 interface IRoundManager {
     /// @notice How a round's updates are combined; each rule has its own circuit and verifier.
     enum AggregationRule {
@@ -163,7 +152,7 @@ interface IRoundManager {
     function openRound(uint64 deadline, uint32 quorum) external returns (uint256 roundId);
 
     /// @notice Open a round with an aggregation rule and a norm bound. `normBoundSq` bounds the squared L2
-    /// distance of every update to the previous global model, fixed point: round(B^2 * 2^weightScaleBits)
+    /// distance of every update to the previous global model, fixed point: round(B^2 * 2^scaleBits)
     /// for an L2 bound B; 0 means no bound. With a bound, every submission needs a norm proof.
     function openRoundWithPolicy(uint64 deadline, uint32 quorum, AggregationRule rule, uint256 normBoundSq)
         external
@@ -173,7 +162,7 @@ interface IRoundManager {
     /// number of local training samples. Member hospitals only, once per round, before the deadline.
     function submitUpdate(uint256 roundId, uint256 commitment, string calldata cid, uint64 sampleCount) external;
 
-    /// @notice `submitUpdate` for a round with a norm bound: `normProof` (norm circuit, layout above) must
+    /// @notice `submitUpdate` for a round with a norm bound: `normProof` (norm circuit, see InstanceLayout) must
     /// carry this `commitment`, the round's previous global model and bound, and the flag "within bound".
     /// A norm-violating update cannot be submitted at all.
     function submitBoundedUpdate(
@@ -187,7 +176,8 @@ interface IRoundManager {
 
     /// @notice Finalize with a proof of the round's rule: the weighted average (FedAvg) or the coordinate-wise
     /// median (Median). Aggregator only. Accepted only if the instances equal this round's commitments and
-    /// weights, or commitments and previous model (see the layouts above), and the rule's verifier accepts. `excludedMask` bit i leaves slot i out (zero weight, empty-slot commitment).
+    /// weights, or commitments and previous model (see InstanceLayout), and the rule's verifier accepts.
+    /// `excludedMask` bit i leaves slot i out (zero weight, empty-slot commitment).
     /// Allowed once every member hospital (up to the slot count) submitted, or after the deadline.
     /// `proofCid` names the ezkl proof file published for auditors.
     function finalizeRound(
@@ -226,4 +216,38 @@ interface IRoundManager {
 
     /// @notice The weights the proof must carry if the slots in `excludedMask` are left out.
     function expectedWeights(uint256 roundId, uint256 excludedMask) external view returns (uint256[] memory);
+
+    /// @notice BN254 scalar field modulus: every commitment and instance is an element of this field.
+    function FIELD_MODULUS() external view returns (uint256);
+
+    /// @notice Upper bound on one hospital's declared sample count.
+    function MAX_SAMPLE_COUNT() external view returns (uint64);
+
+    /// @notice Exclusive upper bound of a norm bound: the norm circuit compares values below 2^28 only.
+    function NORM_RANGE() external view returns (uint256);
+
+    /// @notice The consortium registry that says who is admin, hospital, auditor and aggregator.
+    function registry() external view returns (IConsortiumRegistry);
+
+    /// @notice The FedAvg aggregation circuit's verifier.
+    function fedAvgVerifier() external view returns (IHalo2Verifier);
+
+    /// @notice The median aggregation circuit's verifier (zero address: the Median rule is unavailable).
+    function medianVerifier() external view returns (IHalo2Verifier);
+
+    /// @notice The norm circuit's verifier (zero address: rounds cannot set a norm bound).
+    function normVerifier() external view returns (IHalo2Verifier);
+
+    /// @notice Number of update slots S of the aggregation circuits (the most hospitals one round can take).
+    function slots() external view returns (uint256);
+
+    /// @notice Number of model parameters d.
+    function modelSize() external view returns (uint256);
+
+    /// @notice Fixed-point scale of every circuit value (model parameters, weights, norms, the norm flag):
+    /// a real x is represented as round(x * 2^scaleBits).
+    function scaleBits() external view returns (uint256);
+
+    /// @notice Poseidon hash of an all-zero update: the commitment an empty or excluded FedAvg slot must carry.
+    function emptySlotCommitment() external view returns (uint256);
 }

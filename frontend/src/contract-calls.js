@@ -18,7 +18,7 @@ export const CALLS = {
     currentModel: 'currentModel',
     slots: 'slots',
     modelSize: 'modelSize',
-    scaleBits: 'weightScaleBits',
+    scaleBits: 'scaleBits',
     normVerifier: 'normVerifier',
   },
   PredictionRegistry: {
@@ -32,7 +32,7 @@ export const CALLS = {
 
 /** RoundManager's getter of each IRoundManager.AggregationRule's verifier, by rule name (one per rule). */
 export const RULE_VERIFIER = {
-  FedAvg: 'verifier',
+  FedAvg: 'fedAvgVerifier',
   Median: 'medianVerifier',
 };
 

@@ -110,10 +110,13 @@ def test_modelInstances_equalTheModelFileValues_bitForBit(proofs, round_models, 
     )
 
 
-def test_constructor_readsModelSizeAndBindings(registry, deployment):
-    assert registry.modelSize() == SPEC.model_size
-    assert registry.roundManager() == deployment.round_manager.address
-    assert registry.RISK_SCALE_BITS() == 13
+def test_constructor_readsModelSizeAndBindings(registry, deployment, project, chain):
+    reg = project.IPredictionRegistry.at(registry.address)  # every getter is declared by the interface
+    assert reg.modelSize() == SPEC.model_size
+    assert reg.roundManager() == deployment.round_manager.address
+    assert reg.RISK_SCALE_BITS() == 13
+    verifier_code = chain.provider.get_code(reg.inferenceVerifier())
+    assert verifier_code == project.InferenceVerifier.contract_type.get_runtime_bytecode()
 
 
 # --- recording -------------------------------------------------------------------------------

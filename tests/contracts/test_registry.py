@@ -21,27 +21,28 @@ def test_admitMember_recordsRoleAndEmits(deployment, admin, outsider):
 
 
 def test_admitMember_revertsWhen_notAdmin(deployment, outsider):
-    with ape.reverts(deployment.registry.RegistryNotAdmin, caller=outsider.address):
+    with ape.reverts(deployment.registry.ConsortiumRegistryNotAdmin, caller=outsider.address):
         deployment.registry.admitMember(outsider, int(Role.HOSPITAL), "x", sender=outsider)
 
 
 def test_admitMember_revertsWhen_alreadyMember(deployment, admin, hospitals):
-    with ape.reverts(deployment.registry.RegistryAlreadyMember, account=hospitals[0].address, role=Role.HOSPITAL):
+    reg = deployment.registry
+    with ape.reverts(reg.ConsortiumRegistryAlreadyMember, account=hospitals[0].address, role=Role.HOSPITAL):
         deployment.registry.admitMember(hospitals[0], int(Role.AUDITOR), "x", sender=admin)
 
 
 def test_admitMember_revertsWhen_roleNone(deployment, admin, outsider):
-    with ape.reverts(deployment.registry.RegistryInvalidRole):
+    with ape.reverts(deployment.registry.ConsortiumRegistryInvalidRole):
         deployment.registry.admitMember(outsider, int(Role.NONE), "x", sender=admin)
 
 
 def test_admitMember_revertsWhen_zeroAddress(deployment, admin):
-    with ape.reverts(deployment.registry.RegistryZeroAddress):
+    with ape.reverts(deployment.registry.ConsortiumRegistryZeroAddress):
         deployment.registry.admitMember("0x" + "00" * 20, int(Role.HOSPITAL), "x", sender=admin)
 
 
 def test_admitMember_revertsWhen_secondAggregator(deployment, admin, aggregator, outsider):
-    with ape.reverts(deployment.registry.RegistryAggregatorAlreadySet, current=aggregator.address):
+    with ape.reverts(deployment.registry.ConsortiumRegistryAggregatorAlreadySet, current=aggregator.address):
         deployment.registry.admitMember(outsider, int(Role.AGGREGATOR), "x", sender=admin)
 
 
@@ -55,7 +56,7 @@ def test_removeMember_clearsRoleAndEmits(deployment, admin, hospitals):
 
 
 def test_removeMember_revertsWhen_notMember(deployment, admin, outsider):
-    with ape.reverts(deployment.registry.RegistryNotMember, account=outsider.address):
+    with ape.reverts(deployment.registry.ConsortiumRegistryNotMember, account=outsider.address):
         deployment.registry.removeMember(outsider, sender=admin)
 
 
@@ -77,14 +78,14 @@ def test_registerEnclaveKey_storesAndEmits(deployment, aggregator):
 
 
 def test_registerEnclaveKey_revertsWhen_notAggregator(deployment, hospitals):
-    with ape.reverts(deployment.registry.RegistryNotAggregator, caller=hospitals[0].address):
+    with ape.reverts(deployment.registry.ConsortiumRegistryNotAggregator, caller=hospitals[0].address):
         deployment.registry.registerEnclaveKey(KEY_HASH, KEY_CID, b"\x00" * 32, sender=hospitals[0])
 
 
 def test_registerEnclaveKey_revertsWhen_emptyKey(deployment, aggregator):
-    with ape.reverts(deployment.registry.RegistryInvalidEnclaveKey):
+    with ape.reverts(deployment.registry.ConsortiumRegistryInvalidEnclaveKey):
         deployment.registry.registerEnclaveKey(b"\x00" * 32, KEY_CID, b"\x00" * 32, sender=aggregator)
-    with ape.reverts(deployment.registry.RegistryInvalidEnclaveKey):
+    with ape.reverts(deployment.registry.ConsortiumRegistryInvalidEnclaveKey):
         deployment.registry.registerEnclaveKey(KEY_HASH, "", b"\x00" * 32, sender=aggregator)
 
 
@@ -94,7 +95,7 @@ def test_transferAdmin_movesRightsAndEmits(deployment, admin, auditor):
     assert reg.admin() == auditor.address
     (event,) = tx.events.filter(reg.AdminTransferred)
     assert event.previousAdmin == admin.address and event.newAdmin == auditor.address
-    with ape.reverts(reg.RegistryNotAdmin, caller=admin.address):
+    with ape.reverts(reg.ConsortiumRegistryNotAdmin, caller=admin.address):
         reg.transferAdmin(admin, sender=admin)
 
 

@@ -381,6 +381,17 @@ def test_finalizeRound_revertsWhen_proofCidEmpty(full_round, aggregator):
 # --- publication and audit receipts ------------------------------------------------------------
 
 
+def test_constructor_setsDeploymentParametersReadableThroughTheInterface(deployment, project, empty_slot_commitment):
+    rm = project.IRoundManager.at(deployment.round_manager.address)  # every getter is declared by the interface
+    assert rm.registry() == deployment.registry.address
+    assert rm.fedAvgVerifier() == deployment.verifier.address
+    assert rm.medianVerifier() == deployment.median_verifier.address
+    assert rm.normVerifier() == deployment.norm_verifier.address
+    assert (rm.slots(), rm.modelSize(), rm.scaleBits()) == (SPEC.slots, SPEC.model_size, SPEC.scale_bits)
+    assert rm.emptySlotCommitment() == empty_slot_commitment
+    assert (rm.FIELD_MODULUS(), rm.MAX_SAMPLE_COUNT(), rm.NORM_RANGE()) == (FIELD_MODULUS, 1_000_000_000, 2**28)
+
+
 def test_constructor_publishesCircuitManifest(deployment):
     rm = deployment.round_manager
     assert rm.circuitCid() == CIRCUIT_CID

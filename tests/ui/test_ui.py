@@ -84,7 +84,7 @@ _ROUND_INFO = [
     ]
 ]
 RULES = ("FedAvg", "Median")  # IRoundManager.AggregationRule
-RULE_VERIFIER = ("verifier", "medianVerifier")  # RoundManager's getter of each rule's verifier
+RULE_VERIFIER = ("fedAvgVerifier", "medianVerifier")  # RoundManager's getter of each rule's verifier
 _SUBMISSION = [
     {"name": n, "type": t}
     for n, t in [("hospital", "address"), ("commitment", "uint256"), ("sampleCount", "uint64"), ("cid", "string")]
@@ -108,9 +108,9 @@ ROUND_MANAGER_ABI = [
         {"type": "function", "name": name, "stateMutability": "view", "inputs": [], "outputs": [{"type": t}]}
         for name, t in [
             ("circuitCid", "string"),
-            ("verifier", "address"),
+            ("fedAvgVerifier", "address"),
             ("medianVerifier", "address"),
-            ("weightScaleBits", "uint256"),
+            ("scaleBits", "uint256"),
         ]
     ),
 ]
@@ -259,7 +259,7 @@ def test_round_detail_matches_chain(env: Env, page, round_id: int) -> None:
     assert page.locator("[data-testid=round-rule]").get_attribute("data-rule") == RULES[info[10]]
     bound = page.locator("[data-testid=norm-bound]")
     assert bound.get_attribute("data-norm-bound-sq") == str(info[11])
-    scale = 2 ** env.rm.functions.weightScaleBits().call()
+    scale = 2 ** env.rm.functions.scaleBits().call()
     assert (f"{math.sqrt(info[11] / scale):.4f}" if info[11] else "none") in bound.inner_text()
     assert page.locator("[data-testid=model-commitment]").inner_text().strip() == _felt(info[6])
     assert page.locator(f"[data-testid=model-cid] [data-cid='{info[7]}'] .integrity.ok").count() == 1

@@ -75,7 +75,7 @@ def audit(
     chain = chain if chain is not None else ape.chain
     project = project if project is not None else ape.project
     registry = registry if registry is not None else project.ConsortiumRegistry.at(round_manager.registry())
-    verifier = verifier if verifier is not None else project.AggregationVerifier.at(round_manager.verifier())
+    verifier = verifier if verifier is not None else project.AggregationVerifier.at(round_manager.fedAvgVerifier())
     with tempfile.TemporaryDirectory(prefix="zkfl-audit-") as tmp:
         base = workdir if workdir is not None else Path(tmp)
         base.mkdir(parents=True, exist_ok=True)

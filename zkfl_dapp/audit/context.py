@@ -36,7 +36,7 @@ class AuditContext:
         self.progress = progress
         self.slots = int(round_manager.slots())
         self.model_size = int(round_manager.modelSize())
-        self.scale_bits = int(round_manager.weightScaleBits())
+        self.scale_bits = int(round_manager.scaleBits())
         self.empty_slot = int(round_manager.emptySlotCommitment())
         self.artifacts: dict[str, Path] | None = None  # settings, vk, srs fetched from the manifest
         self.median_artifacts: dict[str, Path] | None = None  # the same for the median circuit

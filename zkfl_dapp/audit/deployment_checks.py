@@ -73,7 +73,7 @@ class DeploymentChecks(AuditContext):
                 )
             )
         for name, contract, pointer in (
-            ("verifier", self.verifier, self.rm.verifier()),
+            ("fedAvgVerifier", self.verifier, self.rm.fedAvgVerifier()),
             ("registry", self.registry, self.rm.registry()),
         ):
             if not _same_address(contract.address, pointer):

@@ -128,7 +128,7 @@ def _gas(abi: list, bytecode: str, proof_path: Path, port: int) -> tuple[int, bo
             time.sleep(0.1)
         sender = w3.eth.accounts[0]
         tx = w3.eth.contract(abi=abi, bytecode=bytecode).constructor().transact({"from": sender})
-        verifier = w3.eth.contract(address=w3.eth.wait_for_transaction_receipt(tx).contractAddress, abi=abi)
+        verifier = w3.eth.contract(address=w3.eth.wait_for_transaction_receipt(tx)["contractAddress"], abi=abi)
         proof = read_kzg_norm_proof(proof_path)
         call = verifier.functions.verifyProof(proof.proof, list(proof.instances))
         ok = bool(call.call({"from": sender}))

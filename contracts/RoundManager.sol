@@ -18,7 +18,11 @@ contract RoundManager is IRoundManager {
     uint256 public constant FIELD_MODULUS =
         21888242871839275222246405745257275088548364400416034343698204186575808495617;
     /// @inheritdoc IRoundManager
-    uint64 public constant MAX_SAMPLE_COUNT = 1_000_000_000;
+    uint64 public constant MAX_SAMPLE_COUNT = 1_000_000;
+    /// @inheritdoc IRoundManager
+    uint64 public constant MAX_ROUND_DURATION = 30 days;
+    /// @inheritdoc IRoundManager
+    uint256 public constant MAX_CID_LENGTH = 128;
     /// @inheritdoc IRoundManager
     uint256 public constant NORM_RANGE = 1 << 28;
 
@@ -47,6 +51,7 @@ contract RoundManager is IRoundManager {
     mapping(uint256 roundId => Submission[]) private _submissions;
     mapping(uint256 roundId => mapping(address hospital => bool)) private _hasSubmitted;
     mapping(uint256 commitment => bool) private _commitmentUsed;
+    mapping(uint256 roundId => mapping(address hospital => bool)) private _reported;
 
     constructor(
         IConsortiumRegistry registry_,
@@ -119,7 +124,8 @@ contract RoundManager is IRoundManager {
         uint256 excludedMask
     ) external {
         uint32 quorum = _checkFinalizable(roundId);
-        if (bytes(newModelCid).length == 0 || bytes(proofCid).length == 0) revert RoundManagerEmptyCid();
+        _checkCid(newModelCid);
+        _checkCid(proofCid);
         uint256 included;
         if (_rounds[roundId].rule == AggregationRule.Median) {
             included = _checkMedianInstances(roundId, quorum, instances, excludedMask);
@@ -149,10 +155,29 @@ contract RoundManager is IRoundManager {
     }
 
     /// @inheritdoc IRoundManager
+    function reportModelUnavailable(uint256 roundId) external {
+        if (!registry.isHospital(msg.sender)) revert RoundManagerNotHospital(msg.sender);
+        if (roundId != _currentRoundId) revert RoundManagerNotLatestRound(roundId, _currentRoundId);
+        RoundInfo storage r = _rounds[roundId];
+        if (r.phase != Phase.Finalized) revert RoundManagerWrongPhase(roundId, Phase.Finalized, r.phase);
+        if (_reported[roundId][msg.sender]) revert RoundManagerAlreadyReported(roundId, msg.sender);
+
+        _reported[roundId][msg.sender] = true;
+        r.unavailableReports += 1;
+        emit ModelUnavailableReported(roundId, msg.sender, r.unavailableReports);
+        if (r.unavailableReports >= r.quorum) {
+            r.phase = Phase.RolledBack;
+            _modelCommitment = r.prevModelCommitment;
+            _modelCid = r.prevModelCid;
+            emit RoundRolledBack(roundId, r.prevModelCommitment, r.prevModelCid);
+        }
+    }
+
+    /// @inheritdoc IRoundManager
     function recordAudit(uint256 roundId, bool passed, string calldata reportCid) external {
         if (!registry.isAuditor(msg.sender)) revert RoundManagerNotAuditor(msg.sender);
         _requireClosed(roundId);
-        if (bytes(reportCid).length == 0) revert RoundManagerEmptyCid();
+        _checkCid(reportCid);
         emit AuditRecorded(roundId, msg.sender, passed, reportCid);
     }
 
@@ -160,7 +185,7 @@ contract RoundManager is IRoundManager {
     function publishRoundReport(uint256 roundId, string calldata reportCid) external {
         if (msg.sender != registry.admin()) revert RoundManagerNotAdmin(msg.sender);
         _requireClosed(roundId);
-        if (bytes(reportCid).length == 0) revert RoundManagerEmptyCid();
+        _checkCid(reportCid);
         emit RoundReportPublished(roundId, reportCid);
     }
 
@@ -203,9 +228,10 @@ contract RoundManager is IRoundManager {
         if (msg.sender != registry.admin()) revert RoundManagerNotAdmin(msg.sender);
         uint256 previous = _currentRoundId;
         if (previous != 0 && _rounds[previous].phase == Phase.Open) revert RoundManagerRoundStillOpen(previous);
-        if (quorum == 0 || quorum > slots || deadline <= block.timestamp) {
-            revert RoundManagerInvalidRoundParameters(deadline, quorum);
-        }
+        if (
+            quorum == 0 || quorum > slots || deadline <= block.timestamp
+                || deadline > block.timestamp + MAX_ROUND_DURATION
+        ) revert RoundManagerInvalidRoundParameters(deadline, quorum);
         if (
             (rule == AggregationRule.Median && address(medianVerifier) == address(0))
                 || (normBoundSq != 0 && (address(normVerifier) == address(0) || normBoundSq >= NORM_RANGE))
@@ -221,6 +247,8 @@ contract RoundManager is IRoundManager {
         r.prevModelCid = _modelCid;
         r.rule = rule;
         r.normBoundSq = normBoundSq;
+        uint256 members = registry.hospitalCount();
+        r.members = uint32(members < slots ? members : slots);
         emit RoundOpened(roundId, _modelCommitment, _modelCid, deadline, quorum);
         emit RoundPolicySet(roundId, rule, normBoundSq);
     }
@@ -243,7 +271,13 @@ contract RoundManager is IRoundManager {
         if (sampleCount == 0 || sampleCount > MAX_SAMPLE_COUNT) {
             revert RoundManagerInvalidSampleCount(sampleCount, MAX_SAMPLE_COUNT);
         }
-        if (bytes(cid).length == 0) revert RoundManagerEmptyCid();
+        _checkCid(cid);
+    }
+
+    function _checkCid(string calldata cid) internal pure {
+        uint256 length = bytes(cid).length;
+        if (length == 0) revert RoundManagerEmptyCid();
+        if (length > MAX_CID_LENGTH) revert RoundManagerCidTooLong(length, MAX_CID_LENGTH);
     }
 
     function _recordSubmission(uint256 roundId, uint256 commitment, string calldata cid, uint64 sampleCount)
@@ -263,9 +297,9 @@ contract RoundManager is IRoundManager {
         if (msg.sender != registry.aggregator()) revert RoundManagerNotAggregator(msg.sender);
         RoundInfo storage r = _rounds[roundId];
         if (r.phase != Phase.Open) revert RoundManagerWrongPhase(roundId, Phase.Open, r.phase);
-        uint256 expectedSubmissions = registry.hospitalCount();
-        if (expectedSubmissions > slots) expectedSubmissions = slots;
-        if (r.submissionCount < expectedSubmissions && block.timestamp <= r.deadline) {
+        // "every member submitted" counts the hospitals admitted when the round opened: removing a member
+        // meanwhile cannot let the round close early
+        if (r.submissionCount < r.members && block.timestamp <= r.deadline) {
             revert RoundManagerDeadlineNotReached(roundId, r.deadline, block.timestamp);
         }
         return r.quorum;
@@ -293,24 +327,46 @@ contract RoundManager is IRoundManager {
 
     function _requireClosed(uint256 roundId) internal view {
         Phase phase = _rounds[roundId].phase;
-        if (phase != Phase.Finalized && phase != Phase.Aborted) revert RoundManagerRoundNotClosed(roundId, phase);
+        if (phase == Phase.None || phase == Phase.Open) revert RoundManagerRoundNotClosed(roundId, phase);
     }
 
-    /// @dev w_i = round_half_up(n_i * 2^scaleBits / total) over included slots; zero for excluded or empty slots.
+    /// @dev Weights at scale 2^scaleBits that sum to exactly 2^scaleBits over the included slots: with m included
+    /// slots and N their total count, w_i = 1 + floor(n_i * (2^scaleBits - m) / N), and what the floors leave
+    /// (fewer than m units) goes to the first included slot. Every included slot weighs at least 1, so no
+    /// declared count can silently zero the others; excluded and empty slots weigh 0. Reverts without an
+    /// included slot.
     function _expectedWeights(uint256 roundId, uint256 excludedMask) internal view returns (uint256[] memory w) {
         Submission[] storage subs = _submissions[roundId];
         if (excludedMask >> subs.length != 0) revert RoundManagerInvalidExclusion(roundId, excludedMask);
         uint256 total = 0;
-        for (uint256 i = 0; i < subs.length; i++) {
-            if ((excludedMask >> i) & 1 == 0) total += subs[i].sampleCount;
-        }
-        w = new uint256[](slots);
-        if (total == 0) return w;
-        uint256 one = uint256(1) << scaleBits;
+        uint256 included = 0;
+        uint256 first = type(uint256).max;
         for (uint256 i = 0; i < subs.length; i++) {
             if ((excludedMask >> i) & 1 == 0) {
-                w[i] = (2 * uint256(subs[i].sampleCount) * one + total) / (2 * total);
+                total += subs[i].sampleCount;
+                included += 1;
+                if (first == type(uint256).max) first = i;
             }
+        }
+        w = new uint256[](slots);
+        if (included == 0) return w;
+        uint256 one = uint256(1) << scaleBits;
+        uint256 spare = one - included;
+        uint256 assigned = 0;
+        for (uint256 i = 0; i < subs.length; i++) {
+            if ((excludedMask >> i) & 1 == 0) {
+                w[i] = 1 + (uint256(subs[i].sampleCount) * spare) / total;
+                assigned += w[i];
+            }
+        }
+        w[first] += one - assigned;
+    }
+
+    /// @dev Submitted and not excluded: how the enclave counts included updates (never by weight).
+    function _includedCount(uint256 roundId, uint256 excludedMask) internal view returns (uint256 included) {
+        uint256 submitted = _submissions[roundId].length;
+        for (uint256 i = 0; i < submitted; i++) {
+            if ((excludedMask >> i) & 1 == 0) included += 1;
         }
     }
 
@@ -325,9 +381,7 @@ contract RoundManager is IRoundManager {
         returns (uint256 included)
     {
         uint256[] memory weights = _expectedWeights(roundId, excludedMask);
-        for (uint256 i = 0; i < weights.length; i++) {
-            if (weights[i] != 0) included += 1;
-        }
+        included = _includedCount(roundId, excludedMask);
         if (included < quorum) revert RoundManagerQuorumNotMet(roundId, included, quorum);
 
         uint256 s = slots;

@@ -18,12 +18,14 @@ interface IRoundManager {
         Median
     }
 
-    /// @notice Life cycle of a round.
+    /// @notice Life cycle of a round. A finalized round whose model file a quorum of hospitals reports
+    /// unavailable (or not matching its commitment) is rolled back: the previous global model is current again.
     enum Phase {
         None,
         Open,
         Finalized,
-        Aborted
+        Aborted,
+        RolledBack
     }
 
     /// @notice One round's public record.
@@ -40,6 +42,11 @@ interface IRoundManager {
         string proofCid;
         AggregationRule rule;
         uint256 normBoundSq;
+        /// Hospitals admitted when the round opened (at most `slots()`): finalizing before the deadline
+        /// needs this many submissions, whatever the membership does meanwhile.
+        uint32 members;
+        /// Hospitals that reported the round's new model file unavailable (see `reportModelUnavailable`).
+        uint32 unavailableReports;
     }
 
     /// @notice One hospital's submission in a round.
@@ -50,6 +57,12 @@ interface IRoundManager {
         string cid;
     }
 
+    /// @notice A CID string is longer than `MAX_CID_LENGTH()` bytes.
+    error RoundManagerCidTooLong(uint256 length, uint256 maximum);
+    /// @notice Only the latest round's model can be reported and rolled back.
+    error RoundManagerNotLatestRound(uint256 roundId, uint256 latest);
+    /// @notice The hospital already reported this round's model file.
+    error RoundManagerAlreadyReported(uint256 roundId, address hospital);
     /// @notice The caller is not the consortium admin.
     error RoundManagerNotAdmin(address caller);
     /// @notice The caller is not a member hospital.
@@ -72,7 +85,8 @@ interface IRoundManager {
     error RoundManagerInvalidCommitment(uint256 commitment);
     /// @notice A sample count was zero or above the maximum.
     error RoundManagerInvalidSampleCount(uint64 sampleCount, uint64 maximum);
-    /// @notice Quorum must be between 1 and the number of slots; the deadline must be in the future.
+    /// @notice Quorum must be between 1 and the number of slots; the deadline must be in the future and at
+    /// most `MAX_ROUND_DURATION()` away.
     error RoundManagerInvalidRoundParameters(uint64 deadline, uint32 quorum);
     /// @notice Fewer included updates than the round's quorum.
     error RoundManagerQuorumNotMet(uint256 roundId, uint256 included, uint32 quorum);
@@ -146,6 +160,10 @@ interface IRoundManager {
     event AuditRecorded(uint256 indexed roundId, address indexed auditor, bool passed, string reportCid);
     /// @notice The admin published the round's evaluation report (e.g. held-out accuracy) under `reportCid`.
     event RoundReportPublished(uint256 indexed roundId, string reportCid);
+    /// @notice A hospital could not fetch the round's new model file, or it did not match its commitment.
+    event ModelUnavailableReported(uint256 indexed roundId, address indexed hospital, uint256 reports);
+    /// @notice A quorum of reports rolled the round back: the previous global model is current again.
+    event RoundRolledBack(uint256 indexed roundId, uint256 restoredModelCommitment, string restoredModelCid);
 
     /// @notice Open a new round on top of the current global model. Admin only; no other round may be open.
     /// @return roundId the new round's id (ids start at 1)
@@ -193,6 +211,11 @@ interface IRoundManager {
     /// the admin may abort any round past its deadline (for example when the aggregator is unavailable).
     function abortRound(uint256 roundId) external;
 
+    /// @notice A member hospital reports that the latest finalized round's model file cannot be fetched or
+    /// does not match its commitment. Once as many hospitals as the round's quorum have reported, the round
+    /// is rolled back (`RoundRolledBack`): no single party can stall the consortium with a missing model.
+    function reportModelUnavailable(uint256 roundId) external;
+
     /// @notice Record an audit verdict for a finalized or aborted round. Registered auditors only.
     function recordAudit(uint256 roundId, bool passed, string calldata reportCid) external;
 
@@ -222,6 +245,12 @@ interface IRoundManager {
 
     /// @notice Upper bound on one hospital's declared sample count.
     function MAX_SAMPLE_COUNT() external view returns (uint64);
+
+    /// @notice The longest submission window a round may have, in seconds.
+    function MAX_ROUND_DURATION() external view returns (uint64);
+
+    /// @notice The longest CID string accepted, in bytes.
+    function MAX_CID_LENGTH() external view returns (uint256);
 
     /// @notice Exclusive upper bound of a norm bound: the norm circuit compares values below 2^28 only.
     function NORM_RANGE() external view returns (uint256);

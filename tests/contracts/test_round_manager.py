@@ -389,7 +389,8 @@ def test_constructor_setsDeploymentParametersReadableThroughTheInterface(deploym
     assert rm.normVerifier() == deployment.norm_verifier.address
     assert (rm.slots(), rm.modelSize(), rm.scaleBits()) == (SPEC.slots, SPEC.model_size, SPEC.scale_bits)
     assert rm.emptySlotCommitment() == empty_slot_commitment
-    assert (rm.FIELD_MODULUS(), rm.MAX_SAMPLE_COUNT(), rm.NORM_RANGE()) == (FIELD_MODULUS, 1_000_000_000, 2**28)
+    assert (rm.FIELD_MODULUS(), rm.MAX_SAMPLE_COUNT(), rm.NORM_RANGE()) == (FIELD_MODULUS, 1_000_000, 2**28)
+    assert (rm.MAX_ROUND_DURATION(), rm.MAX_CID_LENGTH()) == (30 * 24 * 3600, 128)
 
 
 def test_constructor_publishesCircuitManifest(deployment):

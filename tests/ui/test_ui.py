@@ -81,6 +81,8 @@ _ROUND_INFO = [
         ("proofCid", "string"),
         ("rule", "uint8"),
         ("normBoundSq", "uint256"),
+        ("members", "uint32"),
+        ("unavailableReports", "uint32"),
     ]
 ]
 RULES = ("FedAvg", "Median")  # IRoundManager.AggregationRule

@@ -1,4 +1,4 @@
-"""Tests of zkfl_dapp.aggregation: on-chain weights and the circuit's per-product-rounded weighted average."""
+"""Tests of zkfl_dapp.core.aggregation: on-chain weights and the circuit's per-product-rounded weighted average."""
 
 from __future__ import annotations
 
@@ -18,15 +18,22 @@ ONE = 2**SCALE
 
 def solidity_weights(counts: list[int], scale_bits: int) -> list[int]:
     """RoundManager._expectedWeights, transcribed: uint256 arithmetic, integer division truncates."""
-    total = sum(counts)
     one = 1 << scale_bits
-    return [(2 * n * one + total) // (2 * total) for n in counts]
-
-
-def rational_weights(counts: list[int], scale_bits: int) -> list[int]:
-    """The same weights from their definition: n_i * 2^s / N rounded to nearest, halves up."""
+    included = [i for i, n in enumerate(counts) if n > 0]
     total = sum(counts)
-    return [math.floor(Fraction(n * 2**scale_bits, total) + Fraction(1, 2)) for n in counts]
+    spare = one - len(included)
+    w = [0] * len(counts)
+    assigned = 0
+    for i in included:
+        w[i] = 1 + counts[i] * spare // total
+        assigned += w[i]
+    w[included[0]] += one - assigned
+    return w
+
+
+def share(counts: list[int], i: int, scale_bits: int) -> Fraction:
+    """Slot i's exact share of 2^s."""
+    return Fraction(counts[i] * 2**scale_bits, sum(counts))
 
 
 def half_away(q: Fraction) -> int:
@@ -44,14 +51,11 @@ def reference_average(updates: list[list[int]], weights: list[int], scale_bits: 
 
 
 # --- normalized_weights -------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    "counts",
-    [[1], [1, 1], [1, 2], [1, 2, 3, 4, 5], [100, 0, 37, 0, 5], [3, 3, 3], [1, 10**9], [7, 11, 13, 17, 19]],
-)
+
+
+@pytest.mark.parametrize("counts", [[1, 1, 1, 1, 1], [1, 2, 3, 4, 5], [569, 0, 3, 0, 1], [10**6, 90, 91, 92, 93]])
 def test_normalized_weights_match_the_solidity_formula(counts: list[int]) -> None:
-    expected = solidity_weights(counts, SCALE)
-    assert expected == rational_weights(counts, SCALE)
-    assert normalized_weights(counts, SCALE) == tuple(expected)
+    assert normalized_weights(counts, SCALE) == tuple(solidity_weights(counts, SCALE))
 
 
 def test_normalized_weights_match_solidity_on_random_counts() -> None:
@@ -60,24 +64,54 @@ def test_normalized_weights_match_solidity_on_random_counts() -> None:
         counts = [rng.choice([0, rng.randint(1, 50), rng.randint(1, 10**6)]) for _ in range(rng.randint(1, 8))]
         if sum(counts) == 0:
             counts[0] = 1
-        scale_bits = rng.randint(1, 20)
+        scale_bits = rng.randint(3, 20)
         assert normalized_weights(counts, scale_bits) == tuple(solidity_weights(counts, scale_bits)), counts
 
 
-def test_weights_round_exact_halves_up() -> None:
-    # 4 * 2^13 / 15 = 2184.53..; 1 * 2^1 / 4 = 0.5 exactly -> 1 (half up), 3 * 2 / 4 = 1.5 -> 2
-    assert normalized_weights([1, 3], 1) == (1, 2)
-    assert normalized_weights([1, 2, 3, 4, 5], SCALE) == (546, 1092, 1638, 2185, 2731)
+def test_weights_sum_to_exactly_one_and_follow_the_sample_shares() -> None:
+    """The property the contract relies on: the weights sum to 2^s exactly (the homomorphic aggregate's
+    constant term cancels), and each is its slot's share to within m units."""
+    rng = random.Random(7)
+    for _ in range(500):
+        counts = [rng.choice([0, rng.randint(1, 100), rng.randint(1, 10**6)]) for _ in range(rng.randint(1, 8))]
+        counts[rng.randrange(len(counts))] = rng.randint(1, 10**6)
+        weights = normalized_weights(counts, SCALE)
+        m = sum(1 for n in counts if n)
+        assert sum(weights) == ONE, counts
+        for i, (n, w) in enumerate(zip(counts, weights, strict=True)):
+            if n == 0:
+                assert w == 0
+            else:
+                assert w >= 1
+                assert abs(w - share(counts, i, SCALE)) <= m, (counts, i, w)
 
 
-def test_equal_counts_give_equal_weights_summing_to_one() -> None:
+def test_a_huge_declared_count_cannot_zero_the_others() -> None:
+    weights = normalized_weights([10**9, 90, 91, 92, 93], SCALE)
+    assert all(w >= 1 for w in weights) and sum(weights) == ONE
+
+
+def test_worked_example() -> None:
+    # m = 5, spare = 8187, N = 15: 1 + floor(n * 8187 / 15) = 546, 1092, 1638, 2184, 2730 (sum 8190);
+    # the 2 units the floors left go to the first included slot
+    assert normalized_weights([1, 2, 3, 4, 5], SCALE) == (548, 1092, 1638, 2184, 2730)
+    assert normalized_weights([1, 3], 1) == (1, 1)
+
+
+def test_equal_counts_give_equal_weights_up_to_the_remainder() -> None:
     assert normalized_weights([5, 5], SCALE) == (ONE // 2, ONE // 2)
     assert normalized_weights([42], SCALE) == (ONE,)
+    assert normalized_weights([1, 1, 1], SCALE) == (2732, 2730, 2730)
 
 
 def test_zero_counts_give_zero_weight() -> None:
     weights = normalized_weights([0, 10, 0, 30, 0], SCALE)
-    assert weights == (0, ONE // 4, 0, 3 * ONE // 4, 0)
+    assert weights == (0, 2049, 0, 6143, 0)  # 1 + floor(n * 8190 / 40), the remainder 1 to slot 1
+
+
+def test_more_included_slots_than_units_is_a_round_error() -> None:
+    with pytest.raises(RoundError, match="cannot share"):
+        normalized_weights([1, 1, 1], 1)
 
 
 @pytest.mark.parametrize("counts", [[], [0], [0, 0, 0, 0, 0]])
@@ -141,9 +175,9 @@ def test_fedavg_matches_the_reference_definition_on_random_inputs() -> None:
 def test_fedavg_is_within_slots_units_of_the_exact_weighted_mean() -> None:
     """Property (seeded): each coordinate is within ±(number of slots) units of sum_i n_i x_ij / N.
 
-    Two error sources, each at most half a unit per slot for parameters with |x| <= 1.0 (|x_ij| <= 2^s):
-    per-product rescaling, and the weights' own rounding (|w_i - n_i 2^s / N| <= 1/2, costing
-    |x_ij| / 2^(s+1) units). For larger parameters the weight term grows with |x|: that bound is checked too.
+    Two error sources: per-product rescaling (at most half a unit per slot), and the weights' own
+    rounding (|w_i - n_i 2^s / N| <= m units of weight for m included slots, costing m |x_ij| / 2^s
+    units). For larger parameters the weight term grows with |x|: that bound is checked too.
     """
     rng = random.Random(31337)
     worst_ratio = Fraction(0)
@@ -162,10 +196,11 @@ def test_fedavg_is_within_slots_units_of_the_exact_weighted_mean() -> None:
             with_rounded_weights = Fraction(sum(w * u[j] for w, u in zip(weights, updates, strict=True)), ONE)
             # per-product rescaling alone: at most half a unit per slot
             assert abs(result[j] - with_rounded_weights) <= Fraction(slots, 2)
-            # plus weight rounding: half a unit of weight times |x| / 2^s per slot
-            weight_error = sum(Fraction(abs(u[j]), 2 * ONE) for u in updates)
+            # plus weight rounding: up to m units of weight times |x| / 2^s per slot
+            m = sum(1 for n in counts if n)
+            weight_error = sum(Fraction(m * abs(u[j]), ONE) for u in updates)
             assert abs(result[j] - exact) <= Fraction(slots, 2) + weight_error
-            if small:  # |x| <= 1.0 in real terms: the whole error stays within ±slots units
-                assert abs(result[j] - exact) <= slots
+            if small:  # |x| <= 1.0 in real terms: the whole error stays within slots/2 + m * slots units
+                assert abs(result[j] - exact) <= Fraction(slots, 2) + m * slots
                 worst_ratio = max(worst_ratio, abs(result[j] - exact) / slots)
     assert worst_ratio > Fraction(1, 4)  # the bound is exercised, not vacuous

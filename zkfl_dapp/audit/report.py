@@ -66,7 +66,7 @@ class RoundAudit(BaseModel):
     """The audit of one round: what the chain says, and the verdict of every check."""
 
     round_id: int
-    phase: Literal["open", "finalized", "aborted"]
+    phase: Literal["open", "finalized", "aborted", "rolled back"]
     opened_block: int
     closed_block: int | None = None
     finalize_tx: str | None = None

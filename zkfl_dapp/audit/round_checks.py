@@ -93,7 +93,12 @@ class RoundChecks(ProofChecks):
         o = _args(opened)
         info = self.rm.getRound(round_id)
         phase = Phase(int(info.phase))
-        name = {Phase.OPEN: "open", Phase.FINALIZED: "finalized", Phase.ABORTED: "aborted"}.get(phase, "open")
+        name = {
+            Phase.OPEN: "open",
+            Phase.FINALIZED: "finalized",
+            Phase.ABORTED: "aborted",
+            Phase.ROLLED_BACK: "rolled back",
+        }.get(phase, "open")
         ex = excluded.get(round_id, set())
         subs = [
             SubmissionRecord(
@@ -119,6 +124,10 @@ class RoundChecks(ProofChecks):
         self._event_vs_state(ra, info, subs)
         if phase == Phase.ABORTED and abort_log is not None:
             ra.closed_block = int(abort_log.block_number)
+        if phase == Phase.ROLLED_BACK:
+            # a quorum of hospitals reported its model file unavailable: like an aborted round, it leaves the
+            # global model as it was, and its (unavailable) model is not audited
+            return ra
         if phase == Phase.FINALIZED:
             if fin_log is None:
                 self._fail(ra, "lineage", "RoundFinalized event", "an event for a finalized round", "none")

@@ -29,4 +29,5 @@ class Phase(IntEnum):
     OPEN = 1
     FINALIZED = 2
     ABORTED = 3
+    ROLLED_BACK = 4
 

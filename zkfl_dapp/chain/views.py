@@ -29,6 +29,10 @@ class RoundView:
     proof_cid: str
     rule: Rule
     norm_bound_sq: int
+    #: hospitals admitted when the round opened (at most the slots): "every member submitted" counts these
+    members: int
+    #: hospitals that reported the round's new model file unavailable
+    unavailable_reports: int
 
     @property
     def bounded(self) -> bool:
@@ -64,6 +68,8 @@ def read_round(round_manager: Any, round_id: int) -> RoundView:
         proof_cid=str(r.proofCid),
         rule=Rule(int(r.rule)),
         norm_bound_sq=int(r.normBoundSq),
+        members=int(r.members),
+        unavailable_reports=int(r.unavailableReports),
     )
 
 

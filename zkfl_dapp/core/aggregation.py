@@ -6,7 +6,7 @@ must equal :func:`fedavg_quantized` bit for bit.
 The circuit computes ``avg_j = sum_i rescale(w_i * x_ij)`` where ``w_i`` are the normalized weights at
 scale ``2**s`` and ``rescale`` divides by ``2**s`` rounding halves away from zero, *per product*
 (ezkl rescales each product before the sum). :func:`normalized_weights` is the same integer formula
-RoundManager uses on-chain: ``w_i = floor((2 * n_i * 2**s + N) / (2 * N))`` with ``N = sum(n)``.
+RoundManager uses on-chain; its weights sum to exactly ``2**s``.
 """
 
 from __future__ import annotations
@@ -17,14 +17,33 @@ from zkfl_dapp.exceptions import RoundError
 
 
 def normalized_weights(sample_counts: Sequence[int], scale_bits: int) -> tuple[int, ...]:
-    """Fixed-point weights ``round_half_up(n_i * 2**s / sum(n))``; zero counts give zero weight."""
+    """Integer weights at scale ``2**s`` that sum to exactly ``2**s`` over the included slots.
+
+    A slot is included when its count is positive (excluded and empty slots pass 0 and weigh 0). With
+    ``m`` included slots and ``N`` their total count, included slot ``i`` weighs
+    ``1 + floor(n_i * (2**s - m) / N)``, and what the floors leave (fewer than ``m`` units) goes to the
+    first included slot. Every included update keeps a weight of at least 1 (a hospital declaring a huge
+    count cannot silently zero the others), and the weights are the sample-count shares to within ``m``
+    units of ``2**-s``. RoundManager computes the same integers on-chain.
+
+    Raises:
+        RoundError: a negative count, no included slot, or more included slots than ``2**s``.
+    """
     if any(n < 0 for n in sample_counts):
         raise RoundError(f"sample counts must be non-negative, got {list(sample_counts)}")
-    total = sum(sample_counts)
-    if total == 0:
+    included = [i for i, n in enumerate(sample_counts) if n > 0]
+    if not included:
         raise RoundError("no samples to aggregate: every included update has zero weight")
     one = 1 << scale_bits
-    return tuple((2 * n * one + total) // (2 * total) for n in sample_counts)
+    if len(included) > one:
+        raise RoundError(f"{len(included)} included slots cannot share 2^{scale_bits} with a weight of 1 each")
+    total = sum(sample_counts)
+    spare = one - len(included)
+    weights = [0] * len(sample_counts)
+    for i in included:
+        weights[i] = 1 + sample_counts[i] * spare // total
+    weights[included[0]] += one - sum(weights)
+    return tuple(weights)
 
 
 def rescale(product: int, scale_bits: int) -> int:

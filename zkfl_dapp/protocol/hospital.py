@@ -180,6 +180,11 @@ class HospitalClient:
         workdir = (self.workdir or Path("build")) / "norm-proofs" / f"{self.name}-round-{round_id}"
         return prove_norm(self.norm_artifacts, values, prev, norm_bound_sq, workdir)
 
+    def report_unavailable_model(self, round_manager: Any, round_id: int) -> Any:
+        """Report on-chain that round ``round_id``'s new model file cannot be fetched or does not match its
+        commitment; a quorum of such reports rolls the round back. Returns the receipt."""
+        return round_manager.reportModelUnavailable(round_id, sender=self.account)
+
     def submit(self, round_manager: Any, update: PreparedUpdate) -> Any:
         """Submit (round, commitment, CID, sample count) on-chain, with the norm proof where the round has a
         bound; returns the receipt."""

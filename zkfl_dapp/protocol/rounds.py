@@ -17,7 +17,15 @@ from zkfl_dapp.core.fixedpoint import dequantize
 from zkfl_dapp.core.formats import ModelFile
 from zkfl_dapp.core.norms import bound_from_quantized, bound_sq_quantized
 from zkfl_dapp.core.policy import NormBoundPolicy, median_norm
-from zkfl_dapp.exceptions import ConfigError, NormBoundError, QuantizationError, RoundError
+from zkfl_dapp.exceptions import (
+    CommitmentMismatchError,
+    ConfigError,
+    ModelFileError,
+    NormBoundError,
+    QuantizationError,
+    RoundError,
+    StorageError,
+)
 from zkfl_dapp.ml.model import accuracy
 from zkfl_dapp.ml.training import fedavg_float, train_local
 from zkfl_dapp.protocol.enclave import Finalization
@@ -112,8 +120,36 @@ class RoundDriver:
             RoundError: the previous round is still open (see :meth:`resume_round`, :meth:`abort_open_round`).
         """
         started = time.perf_counter()
+        self.recover_unavailable_model()
         round_id = self._open_round(rule, norm_bound)
         return self._complete_round(round_id, absent, started)
+
+    def recover_unavailable_model(self) -> bool:
+        """Before a round opens, check that the current global model can be fetched and matches its commitment.
+        If the latest finalized round's model cannot, every hospital that sees so reports it on-chain, and a
+        quorum of reports rolls that round back: the previous model is current again and the consortium goes
+        on (no single party, not even the enclave, can stall it with a missing file). Returns whether a round
+        was rolled back."""
+        rm = self.deployment.round_manager
+        latest = int(rm.currentRoundId())
+        if latest == 0:
+            return False
+        info = read_round(rm, latest)
+        if info.phase != Phase.FINALIZED:
+            return False
+        try:
+            fetch_global_model(self.storage, self.spec, info.new_model_commitment, info.new_model_cid)
+            return False
+        except (StorageError, CommitmentMismatchError, ModelFileError) as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+        self.progress(f"round {latest}: its model {info.new_model_cid} is unusable ({problem}): hospitals report it")
+        for h in self.hospitals:
+            h.report_unavailable_model(rm, latest)
+            self.checkpoint()
+            if read_round(rm, latest).phase == Phase.ROLLED_BACK:
+                self.progress(f"round {latest}: rolled back by a quorum of reports; the previous model is current")
+                return True
+        raise RoundError(f"round {latest}: its model is unusable but the reports did not reach the round's quorum")
 
     def open_round_id(self) -> int:
         """The id of the round that is open now.

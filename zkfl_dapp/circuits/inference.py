@@ -40,7 +40,6 @@ made-up model with huge weights gets a :class:`CircuitError` instead of a proof.
 from __future__ import annotations
 
 import json
-import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -57,6 +56,7 @@ from zkfl_dapp.circuits.artifacts import (
     build_artifacts,
     install_verifier,
     load_proof,
+    run_ezkl,
     spec_digest,
 )
 from zkfl_dapp.circuits.layouts import InferenceLayout
@@ -239,32 +239,25 @@ def _input_data(spec: InferenceCircuitSpec, features: Sequence[float], model_val
 def witness_outputs(
     art: InferenceArtifacts, features: Sequence[float], model_values: Sequence[int], workdir: Path
 ) -> tuple[int, ...]:
-    """The circuit's public outputs (field elements) for one patient, without proving."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    input_path, witness_path = workdir / "input.json", workdir / "witness.json"
-    input_path.write_text(json.dumps(_input_data(art.spec, features, model_values)))
+    """The circuit's public outputs (field elements) for one patient, without proving (nothing stays on disk)."""
+    data = _input_data(art.spec, features, model_values)
+    outputs, _ = run_ezkl(art, data, workdir, prove=False, what="the inference circuit evaluating this input")
     try:
-        ezkl.gen_witness(str(input_path), str(art.compiled), str(witness_path))
-        outputs = json.loads(witness_path.read_text())["outputs"][0]
-    except (RuntimeError, KeyError, IndexError, ValueError) as exc:
-        raise CircuitError(f"the inference circuit could not evaluate this input: {exc}") from exc
-    return tuple(felt_from_hex(h) for h in outputs)
+        return tuple(felt_from_hex(h) for h in outputs[0])
+    except (IndexError, TypeError) as exc:
+        raise CircuitError(f"unexpected witness outputs from ezkl: {exc}") from exc
 
 
 def prove_inference(
     art: InferenceArtifacts, features: Sequence[float], model_values: Sequence[int], workdir: Path
 ) -> InferenceProof:
-    """Prove ``risk = sigmoid(x . w + b)`` for private standardized ``features`` and a quantized model."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    input_path, witness_path, proof_path = workdir / "input.json", workdir / "witness.json", workdir / "proof.json"
-    input_path.write_text(json.dumps(_input_data(art.spec, features, model_values)))
-    try:
-        ezkl.gen_witness(str(input_path), str(art.compiled), str(witness_path))
-        t0 = time.perf_counter()
-        ezkl.prove(str(witness_path), str(art.compiled), str(art.pk), str(proof_path), str(art.srs))
-        seconds = time.perf_counter() - t0
-    except RuntimeError as exc:
-        raise CircuitError(f"proving the prediction failed: {exc}") from exc
+    """Prove ``risk = sigmoid(x . w + b)`` for private standardized ``features`` and a quantized model.
+
+    Only ``workdir/proof.json`` (mode 0600) remains; the features (input and witness) are deleted.
+    """
+    data = _input_data(art.spec, features, model_values)
+    _, seconds = run_ezkl(art, data, workdir, prove=True, what="proving the prediction")
+    proof_path = workdir / "proof.json"
     loaded = load_proof(proof_path, seconds)
     if len(loaded.instances) != art.spec.num_instances:
         raise CircuitError(f"expected {art.spec.num_instances} instances, the proof has {len(loaded.instances)}")

@@ -94,7 +94,10 @@ class RoundDriver:
             f"round {round_id}: opened ({rule}, {bound_text}, quorum {self.settings.quorum}, deadline {deadline})"
         )
 
-        global_model = fetch_global_model(self.storage, self.spec, info.prev_model_commitment, info.prev_model_cid)
+        scale_bits = self.settings.scale_bits
+        global_model = fetch_global_model(
+            self.storage, self.spec, info.prev_model_commitment, info.prev_model_cid, scale_bits=scale_bits
+        )
         enclave_key = fetch_enclave_key(self.storage, self.deployment.registry)
         participants = [h for i, h in enumerate(self.hospitals) if i not in absent]
         updates: list[PreparedUpdate] = []

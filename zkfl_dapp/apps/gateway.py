@@ -117,6 +117,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             data = self.server.storage.get(cid)
+        except InvalidCidError as exc:  # a CID the stores refuse (not full-length sha2-256)
+            self._error(HTTPStatus.BAD_REQUEST, "bad_cid", str(exc), cid=cid_text)
+            return
         except CidNotFoundError as exc:
             self._error(HTTPStatus.NOT_FOUND, "not_found", str(exc), cid=cid_text)
             return

@@ -67,6 +67,11 @@ from zkfl_dapp.exceptions import CircuitError
 #: Bump when the inference circuit's construction changes in a way the spec does not capture.
 INFERENCE_REVISION = 1
 
+#: Largest standardized feature the circuit is given: ezkl quantizes each one at ``2^scale_bits`` in
+#: fixed-width integers and panics on a value like 1e300; a patient beyond a thousand standard deviations of
+#: the training data is no measurement either.
+MAX_FEATURE_ABS = 1000.0
+
 
 @dataclass(frozen=True)
 class InferenceCircuitSpec:
@@ -231,6 +236,12 @@ def _input_data(spec: InferenceCircuitSpec, features: Sequence[float], model_val
     x = np.asarray(features, dtype=np.float64)
     if x.shape != (spec.num_features,) or not np.all(np.isfinite(x)):
         raise CircuitError(f"features must be {spec.num_features} finite numbers, got shape {x.shape}")
+    for i, v in enumerate(x):
+        if abs(v) > MAX_FEATURE_ABS:
+            raise CircuitError(
+                f"standardized feature {i} is {v:.6g}: outside what the inference circuit represents "
+                f"(|x| <= {MAX_FEATURE_ABS:g})"
+            )
     if len(model_values) != spec.model_size:
         raise CircuitError(f"the model must have {spec.model_size} values, got {len(model_values)}")
     return {"input_data": [[float(v) for v in x], [felt_hex(v) for v in model_values]]}
@@ -265,6 +276,7 @@ def prove_inference(
 
 
 __all__ = [
+    "MAX_FEATURE_ABS",
     "InferenceArtifacts",
     "InferenceCircuitSpec",
     "InferenceProof",

@@ -11,14 +11,15 @@ values, out-of-range integers, and says which.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Annotated, Literal, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, Literal, TypeVar
 
+import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from zkfl_dapp.core.commitments import model_commitment, poseidon_commitment
 from zkfl_dapp.core.fixedpoint import MAX_QUANTIZED
-from zkfl_dapp.exceptions import ModelFileError
+from zkfl_dapp.exceptions import ModelFileError, ZkflError
 
 #: Bound on a global model's values. Updates are bounded by MAX_QUANTIZED; their weighted average can
 #: exceed that slightly, because the rounded weights may sum to a little more than 2^s (at most by
@@ -52,14 +53,47 @@ def _check_values(values: Sequence[int], limit: int = MAX_QUANTIZED) -> Sequence
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
-def validate_json(cls: type[ModelT], data: bytes, *, what: str) -> ModelT:
-    """Strict JSON validation of ``data`` as ``cls``; any problem becomes a ModelFileError naming its place."""
+def strict_json_loads(
+    data: str | bytes,
+    *,
+    what: str,
+    error: type[ZkflError],
+    parse_constant: Callable[[str], Any] | None = None,
+) -> Any:
+    """``json.loads`` for untrusted input: a duplicate key in any object is an ``error`` (Python's json keeps
+    the last one silently), and so is nesting beyond ~200 levels (checked first by pydantic's parser, which
+    has a recursion limit: the standard library's C parser can overflow the stack on deep input).
+    """
     try:
-        return cls.model_validate_json(data)
+        pydantic_core.from_json(data)
+    except ValueError as exc:
+        raise error(f"{what} is not valid JSON: {exc}") from None
+
+    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in obj:
+                raise error(f"{what} holds the duplicate key {key!r}: each key may appear once")
+            obj[key] = value
+        return obj
+
+    try:
+        return json.loads(data, object_pairs_hook=unique, parse_constant=parse_constant)
+    except ValueError as exc:  # JSONDecodeError, or an integer too long to convert
+        raise error(f"{what} is not valid JSON: {exc}") from None
+
+
+def validate_json(cls: type[ModelT], data: bytes, *, what: str) -> ModelT:
+    """Strict JSON validation of ``data`` as ``cls``; any problem (a duplicate key included) becomes a
+    ModelFileError naming its place."""
+    try:
+        parsed = cls.model_validate_json(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "file"
         raise ModelFileError(f"{what} is malformed at '{where}': {first['msg']}") from exc
+    strict_json_loads(data, what=what, error=ModelFileError)  # pydantic keeps the last of duplicate keys
+    return parsed
 
 
 class _CanonicalFile(BaseModel):

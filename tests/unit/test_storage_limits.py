@@ -133,3 +133,11 @@ def test_caps_must_be_positive(tmp_path: pathlib.Path) -> None:
         EmbeddedStore(tmp_path, max_depth=0)
     with pytest.raises(ConfigError):
         KuboRpcStore(max_bytes=-1)
+
+
+def test_open_storage_passes_the_cap_to_either_store(tmp_path: pathlib.Path) -> None:
+    from zkfl_dapp.storage.base import open_storage
+
+    assert open_storage("embedded", root=tmp_path, max_bytes=1000).max_bytes == 1000  # type: ignore[attr-defined]
+    assert open_storage("kubo", max_bytes=2000).max_bytes == 2000  # type: ignore[attr-defined]
+    assert open_storage("embedded", root=tmp_path).max_bytes == DEFAULT_MAX_GET_BYTES  # type: ignore[attr-defined]

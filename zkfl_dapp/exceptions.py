@@ -46,7 +46,15 @@ class CidMismatchError(StorageError):
 
 
 class InvalidCidError(StorageError):
-    """A string is not a valid CID."""
+    """A string is not a valid CID, or not one the stores accept (only full-length sha2-256, as Kubo makes)."""
+
+
+class ContentTooLargeError(StorageError):
+    """Content (or a DAG's declared size, block count or a single block) exceeds the store's cap on a ``get``."""
+
+
+class DagTooDeepError(StorageError):
+    """A UnixFS DAG is nested deeper than the store's depth cap (Kubo's own files are a few levels deep)."""
 
 
 # --- cryptography -----------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from tests.conftest import CIRCUIT_CID, GENESIS_CID, SPEC, make_updates
 from zkfl_dapp.core.aggregation import fedavg_quantized, normalized_weights
 from zkfl_dapp.chain.enums import Phase, Role
 from zkfl_dapp.core.fixedpoint import FIELD_MODULUS, from_field
+from zkfl_dapp.core.formats import MAX_SAMPLE_COUNT
 from zkfl_dapp.core.commitments import model_commitment, poseidon_commitment
 
 COUNTS = [50, 60, 70, 80, 90]
@@ -389,7 +390,7 @@ def test_constructor_setsDeploymentParametersReadableThroughTheInterface(deploym
     assert rm.normVerifier() == deployment.norm_verifier.address
     assert (rm.slots(), rm.modelSize(), rm.scaleBits()) == (SPEC.slots, SPEC.model_size, SPEC.scale_bits)
     assert rm.emptySlotCommitment() == empty_slot_commitment
-    assert (rm.FIELD_MODULUS(), rm.MAX_SAMPLE_COUNT(), rm.NORM_RANGE()) == (FIELD_MODULUS, 1_000_000, 2**28)
+    assert (rm.FIELD_MODULUS(), rm.MAX_SAMPLE_COUNT(), rm.NORM_RANGE()) == (FIELD_MODULUS, MAX_SAMPLE_COUNT, 2**28)
     assert (rm.MAX_ROUND_DURATION(), rm.MAX_CID_LENGTH()) == (30 * 24 * 3600, 128)
 
 

@@ -15,7 +15,9 @@ def open_round(c: Consortium) -> tuple[int, ModelFile, bytes]:
     rm.openRound(ape.chain.pending_timestamp + 3600, c.settings.quorum, sender=c.roles.admin)
     round_id = int(rm.currentRoundId())
     info = rm.getRound(round_id)
-    model = fetch_global_model(c.storage, c.spec, int(info.prevModelCommitment), info.prevModelCid)
+    model = fetch_global_model(
+        c.storage, c.spec, int(info.prevModelCommitment), info.prevModelCid, scale_bits=c.settings.scale_bits
+    )
     return round_id, model, fetch_enclave_key(c.storage, c.deployment.registry)
 
 

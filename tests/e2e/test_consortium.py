@@ -165,10 +165,10 @@ def test_hospital_refuses_global_model_not_matching_chain(consortium):
     swapped = genuine.model_copy(update={"values": tuple(v + 1 for v in genuine.values)})
     swapped_cid = str(c.storage.put(swapped.to_bytes()))
     with pytest.raises(CommitmentMismatchError, match="does not match its on-chain commitment"):
-        fetch_global_model(c.storage, c.spec, int(commitment), swapped_cid)
+        fetch_global_model(c.storage, c.spec, int(commitment), swapped_cid, scale_bits=c.settings.scale_bits)
     bad_cid = str(c.storage.put(b'{"format": "zkfl-model/v1", "values": [NaN]}'))
     with pytest.raises(ModelFileError):
-        fetch_global_model(c.storage, c.spec, int(commitment), bad_cid)
+        fetch_global_model(c.storage, c.spec, int(commitment), bad_cid, scale_bits=c.settings.scale_bits)
 
 
 def test_nan_update_never_leaves_the_hospital(consortium, monkeypatch):

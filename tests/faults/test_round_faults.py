@@ -43,7 +43,9 @@ def _interrupted_round(c: Consortium, submitting: int) -> int:
     round_id = c._open_round(None, None)
     rm = c.deployment.round_manager
     info = read_round(rm, round_id)
-    model = fetch_global_model(c.storage, c.spec, info.prev_model_commitment, info.prev_model_cid)
+    model = fetch_global_model(
+        c.storage, c.spec, info.prev_model_commitment, info.prev_model_cid, scale_bits=c.settings.scale_bits
+    )
     key = fetch_enclave_key(c.storage, c.deployment.registry)
     for h in c.hospitals[:submitting]:
         h.submit(rm, h.prepare_update(round_id, model, key))

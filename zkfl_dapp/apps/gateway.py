@@ -7,16 +7,24 @@ CID, so the gateway never serves content that does not match the CID asked for:
 - ``404`` (JSON ``{"error": "not_found", ...}``) when nothing is stored under the CID;
 - ``502`` (JSON ``{"error": "integrity", ...}``) when the stored content does not hash to its CID,
   which is how the UI shows a tampered artifact;
-- ``400`` for something that is not a CID.
+- ``400`` for something that is not a CID (or one the stores refuse: not full-length sha2-256);
+- ``502`` (JSON ``{"error": "too_large", ...}``) for content beyond the store's size or DAG limits.
 
 ``GET /config.json`` tells the UI where the chain's RPC endpoint is and the contract addresses.
-The server binds 127.0.0.1 only.
+
+The server binds 127.0.0.1 only, and still treats its clients as hostile: a request whose ``Host`` is not
+the gateway's own loopback address (``127.0.0.1``, ``localhost`` or ``[::1]`` with its port) gets ``421``
+(a web page that rebinds its DNS name to 127.0.0.1 cannot read the gateway); a connection idle for
+``idle_timeout_s`` (10 s) is closed; beyond ``max_connections`` concurrent connections a new one gets
+``503`` at once, without a thread; error bodies never name a server path.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import mimetypes
+import socket
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,12 +33,28 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from zkfl_dapp.config import REPO_ROOT
-from zkfl_dapp.exceptions import CidMismatchError, CidNotFoundError, InvalidCidError, StorageError
+from zkfl_dapp.exceptions import (
+    CidMismatchError,
+    CidNotFoundError,
+    ConfigError,
+    ContentTooLargeError,
+    DagTooDeepError,
+    InvalidCidError,
+    StorageError,
+)
 from zkfl_dapp.storage.base import Storage
 from zkfl_dapp.storage.cid import Cid
 
 DEFAULT_UI_DIR = REPO_ROOT / "frontend" / "dist"
 LOOPBACK = "127.0.0.1"
+
+#: Seconds a connection may sit idle (or half-send a request) before the gateway closes it.
+DEFAULT_IDLE_TIMEOUT_S = 10.0
+
+#: Connections served at once; one more is answered 503 and closed without a handler thread.
+DEFAULT_MAX_CONNECTIONS = 32
+
+_BUSY = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
 
 _TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -68,6 +92,10 @@ class _Handler(BaseHTTPRequestHandler):
     server: Gateway
     protocol_version = "HTTP/1.1"
 
+    def setup(self) -> None:
+        super().setup()
+        self.connection.settimeout(self.server.idle_timeout_s)  # an idle or half-sent request ends here
+
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.verbose:
             super().log_message(format, *args)
@@ -99,6 +127,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.do_GET()
 
     def do_GET(self) -> None:
+        host = (self.headers.get("Host") or "").strip().lower()
+        if host not in self.server.allowed_hosts:
+            self.close_connection = True
+            self._error(
+                HTTPStatus.MISDIRECTED_REQUEST,
+                "bad_host",
+                f"this gateway serves {self.server.url} only (Host {host[:100]!r} refused)",
+            )
+            return
         url = urlsplit(self.path)
         path = unquote(url.path)
         if path == "/config.json":
@@ -117,12 +154,21 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             data = self.server.storage.get(cid)
-        except CidNotFoundError as exc:
-            self._error(HTTPStatus.NOT_FOUND, "not_found", str(exc), cid=cid_text)
+        # The messages are the gateway's own: a store's errors may name its directory.
+        except InvalidCidError:  # a CID the stores refuse (not full-length sha2-256)
+            message = f"{cid_text!r} is not a CID the store accepts (full-length sha2-256 only)"
+            self._error(HTTPStatus.BAD_REQUEST, "bad_cid", message, cid=cid_text)
             return
-        except (CidMismatchError, StorageError) as exc:
+        except CidNotFoundError:
+            self._error(HTTPStatus.NOT_FOUND, "not_found", f"nothing is stored under {cid_text}", cid=cid_text)
+            return
+        except (ContentTooLargeError, DagTooDeepError) as exc:
+            message = f"the content under {cid_text} exceeds the store's limits ({type(exc).__name__})"
+            self._error(HTTPStatus.BAD_GATEWAY, "too_large", message, cid=cid_text)
+            return
+        except (CidMismatchError, StorageError):
             # the store holds something under this CID, but not content that hashes to it
-            self._error(HTTPStatus.BAD_GATEWAY, "integrity", f"content does not match its CID: {exc}", cid=cid_text)
+            self._error(HTTPStatus.BAD_GATEWAY, "integrity", "content does not match its CID", cid=cid_text)
             return
         extra = {"Cache-Control": "public, max-age=31536000, immutable", "X-Ipfs-Path": f"/ipfs/{cid_text}"}
         filename = (query.get("filename") or [""])[0]
@@ -141,7 +187,7 @@ class _Handler(BaseHTTPRequestHandler):
             target = target / "index.html"
         if not target.is_file():
             if rel == "index.html":
-                self._error(HTTPStatus.NOT_FOUND, "ui_not_built", f"no UI in {root}: run `make frontend` to build it")
+                self._error(HTTPStatus.NOT_FOUND, "ui_not_built", "the UI is not built: run `make frontend`")
             else:
                 self._error(HTTPStatus.NOT_FOUND, "not_found", f"no file {rel}")
             return
@@ -162,17 +208,50 @@ class Gateway(ThreadingHTTPServer):
         port: int = 8080,
         ui_dir: Path = DEFAULT_UI_DIR,
         verbose: bool = False,
+        idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
+        if idle_timeout_s <= 0 or max_connections < 1:
+            raise ConfigError(
+                f"the gateway needs a positive idle timeout and connection cap, got {idle_timeout_s} s "
+                f"and {max_connections}"
+            )
+        self.idle_timeout_s = idle_timeout_s
+        self._slots = threading.BoundedSemaphore(max_connections)
         self.storage = storage
         self.config = config
         self.ui_dir = Path(ui_dir)
         self.verbose = verbose
         self._thread: threading.Thread | None = None
         super().__init__((LOOPBACK, port), _Handler)
+        bound = self.server_address[1]
+        #: The Host header values this gateway answers (lower case): its own loopback names and port.
+        self.allowed_hosts = frozenset(f"{name}:{bound}" for name in (LOOPBACK, "localhost", "[::1]"))
 
     @property
     def url(self) -> str:
         return f"http://{LOOPBACK}:{self.server_address[1]}"
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Serve the connection in a thread if a slot is free; otherwise answer 503 and close it here."""
+        if not self._slots.acquire(blocking=False):
+            with contextlib.suppress(OSError):  # the client may be gone already: nothing left to tell it
+                request.settimeout(1.0)
+                request.sendall(_BUSY)
+                request.shutdown(socket.SHUT_WR)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
     def start(self) -> Gateway:
         self._thread = threading.Thread(target=self.serve_forever, name="zkfl-gateway", daemon=True)

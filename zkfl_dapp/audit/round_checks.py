@@ -312,7 +312,9 @@ class RoundChecks(ProofChecks):
 
     def _check_model_file(self, ra: RoundAudit, cid: str, commitment: int, item: str) -> None:
         try:
-            model = ModelFile.parse(self.storage.get(cid), expected_size=self.model_size)
+            model = ModelFile.parse(
+                self.storage.get(cid), expected_size=self.model_size, scale_bits=self.scale_bits
+            )
         except (StorageError, ModelFileError) as exc:
             self._fail(ra, "lineage", item, f"a model file under {cid}", describe_error(exc))
             return

@@ -17,8 +17,10 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -274,20 +276,86 @@ def install_verifier(art: ArtifactPaths, contracts_dir: Path) -> Path:
     return target
 
 
-def prove_rows(art: ArtifactPaths, rows: Sequence[Sequence[int]], workdir: Path) -> CircuitProof:
-    """Witness and prove one circuit from its inputs' quantized values (one row per ONNX input)."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    data = {"input_data": [[felt_hex(v) for v in row] for row in rows]}
-    input_path, witness_path, proof_path = workdir / "input.json", workdir / "witness.json", workdir / "proof.json"
-    input_path.write_text(json.dumps(data))
+@contextmanager
+def private_scratch(workdir: Path) -> Iterator[Path]:
+    """A fresh directory (mode 0700) inside ``workdir`` for plaintext circuit inputs and witnesses (a
+    hospital's update, the enclave's inputs, a patient's features); removed with everything in it on exit,
+    also when proving fails. ``workdir`` itself is created 0700 when missing.
+
+    Raises:
+        CircuitError: the directory cannot be created, or the plaintext cannot be deleted afterwards.
+    """
     try:
-        ezkl.gen_witness(str(input_path), str(art.compiled), str(witness_path))
-        t0 = time.perf_counter()
-        ezkl.prove(str(witness_path), str(art.compiled), str(art.pk), str(proof_path), str(art.srs))
-        seconds = time.perf_counter() - t0
-    except RuntimeError as exc:
-        raise CircuitError(f"proving failed: {exc}") from exc
-    return load_proof(proof_path, seconds)
+        workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        scratch = Path(tempfile.mkdtemp(prefix=".private-", dir=workdir))  # mkdtemp: mode 0700
+    except OSError as exc:
+        raise CircuitError(f"cannot create a private work directory in {workdir}: {exc}") from exc
+    try:
+        yield scratch
+    finally:
+        try:
+            shutil.rmtree(scratch)
+        except OSError as exc:
+            raise CircuitError(
+                f"could not delete the plaintext circuit inputs in {scratch}: {exc}; delete them by hand"
+            ) from exc
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Create ``path`` (it must not exist) with mode 0600 and write ``data``."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+
+
+def ezkl_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` is ezkl failing on its input: a RuntimeError, or a Rust panic (pyo3's
+    ``PanicException`` derives from BaseException and cannot be imported by name)."""
+    return isinstance(exc, RuntimeError) or type(exc).__name__ == "PanicException"
+
+
+def run_ezkl(
+    art: ArtifactPaths, input_data: dict[str, Any], workdir: Path, *, prove: bool, what: str
+) -> tuple[Any, float]:
+    """Witness (and, with ``prove``, prove into ``workdir/proof.json``, mode 0600) from ``input_data``.
+
+    The input and the witness live only in a :func:`private_scratch` directory, deleted before returning.
+    Returns the witness's ``outputs`` and the proving time.
+
+    Raises:
+        CircuitError: ezkl failed (``what`` says which step of which party).
+    """
+    with private_scratch(workdir) as scratch:
+        input_path, witness_path, proof_tmp = scratch / "input.json", scratch / "witness.json", scratch / "proof.json"
+        write_private(input_path, json.dumps(input_data).encode())
+        seconds = 0.0
+        try:
+            ezkl.gen_witness(str(input_path), str(art.compiled), str(witness_path))
+            os.chmod(witness_path, 0o600)
+            outputs = json.loads(witness_path.read_text())["outputs"]
+            if prove:
+                t0 = time.perf_counter()
+                ezkl.prove(str(witness_path), str(art.compiled), str(art.pk), str(proof_tmp), str(art.srs))
+                seconds = time.perf_counter() - t0
+                os.chmod(proof_tmp, 0o600)
+                os.replace(proof_tmp, workdir / "proof.json")
+        except (OSError, KeyError, ValueError) as exc:
+            raise CircuitError(f"{what} failed: {exc}") from exc
+        except BaseException as exc:
+            if not ezkl_failure(exc):
+                raise
+            raise CircuitError(f"{what} failed: {exc}") from exc
+    return outputs, seconds
+
+
+def prove_rows(art: ArtifactPaths, rows: Sequence[Sequence[int]], workdir: Path) -> CircuitProof:
+    """Witness and prove one circuit from its inputs' quantized values (one row per ONNX input).
+
+    Only ``workdir/proof.json`` (mode 0600) remains; the plaintext input and witness are deleted.
+    """
+    data = {"input_data": [[felt_hex(v) for v in row] for row in rows]}
+    _, seconds = run_ezkl(art, data, workdir, prove=True, what="proving")
+    return load_proof(workdir / "proof.json", seconds)
 
 
 def load_proof(path: Path, prove_seconds: float = 0.0) -> CircuitProof:

@@ -40,7 +40,6 @@ made-up model with huge weights gets a :class:`CircuitError` instead of a proof.
 from __future__ import annotations
 
 import json
-import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -57,6 +56,7 @@ from zkfl_dapp.circuits.artifacts import (
     build_artifacts,
     install_verifier,
     load_proof,
+    run_ezkl,
     spec_digest,
 )
 from zkfl_dapp.circuits.layouts import InferenceLayout
@@ -66,6 +66,11 @@ from zkfl_dapp.exceptions import CircuitError
 
 #: Bump when the inference circuit's construction changes in a way the spec does not capture.
 INFERENCE_REVISION = 1
+
+#: Largest standardized feature the circuit is given: ezkl quantizes each one at ``2^scale_bits`` in
+#: fixed-width integers and panics on a value like 1e300; a patient beyond a thousand standard deviations of
+#: the training data is no measurement either.
+MAX_FEATURE_ABS = 1000.0
 
 
 @dataclass(frozen=True)
@@ -231,6 +236,12 @@ def _input_data(spec: InferenceCircuitSpec, features: Sequence[float], model_val
     x = np.asarray(features, dtype=np.float64)
     if x.shape != (spec.num_features,) or not np.all(np.isfinite(x)):
         raise CircuitError(f"features must be {spec.num_features} finite numbers, got shape {x.shape}")
+    for i, v in enumerate(x):
+        if abs(v) > MAX_FEATURE_ABS:
+            raise CircuitError(
+                f"standardized feature {i} is {v:.6g}: outside what the inference circuit represents "
+                f"(|x| <= {MAX_FEATURE_ABS:g})"
+            )
     if len(model_values) != spec.model_size:
         raise CircuitError(f"the model must have {spec.model_size} values, got {len(model_values)}")
     return {"input_data": [[float(v) for v in x], [felt_hex(v) for v in model_values]]}
@@ -239,32 +250,25 @@ def _input_data(spec: InferenceCircuitSpec, features: Sequence[float], model_val
 def witness_outputs(
     art: InferenceArtifacts, features: Sequence[float], model_values: Sequence[int], workdir: Path
 ) -> tuple[int, ...]:
-    """The circuit's public outputs (field elements) for one patient, without proving."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    input_path, witness_path = workdir / "input.json", workdir / "witness.json"
-    input_path.write_text(json.dumps(_input_data(art.spec, features, model_values)))
+    """The circuit's public outputs (field elements) for one patient, without proving (nothing stays on disk)."""
+    data = _input_data(art.spec, features, model_values)
+    outputs, _ = run_ezkl(art, data, workdir, prove=False, what="the inference circuit evaluating this input")
     try:
-        ezkl.gen_witness(str(input_path), str(art.compiled), str(witness_path))
-        outputs = json.loads(witness_path.read_text())["outputs"][0]
-    except (RuntimeError, KeyError, IndexError, ValueError) as exc:
-        raise CircuitError(f"the inference circuit could not evaluate this input: {exc}") from exc
-    return tuple(felt_from_hex(h) for h in outputs)
+        return tuple(felt_from_hex(h) for h in outputs[0])
+    except (IndexError, TypeError) as exc:
+        raise CircuitError(f"unexpected witness outputs from ezkl: {exc}") from exc
 
 
 def prove_inference(
     art: InferenceArtifacts, features: Sequence[float], model_values: Sequence[int], workdir: Path
 ) -> InferenceProof:
-    """Prove ``risk = sigmoid(x . w + b)`` for private standardized ``features`` and a quantized model."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    input_path, witness_path, proof_path = workdir / "input.json", workdir / "witness.json", workdir / "proof.json"
-    input_path.write_text(json.dumps(_input_data(art.spec, features, model_values)))
-    try:
-        ezkl.gen_witness(str(input_path), str(art.compiled), str(witness_path))
-        t0 = time.perf_counter()
-        ezkl.prove(str(witness_path), str(art.compiled), str(art.pk), str(proof_path), str(art.srs))
-        seconds = time.perf_counter() - t0
-    except RuntimeError as exc:
-        raise CircuitError(f"proving the prediction failed: {exc}") from exc
+    """Prove ``risk = sigmoid(x . w + b)`` for private standardized ``features`` and a quantized model.
+
+    Only ``workdir/proof.json`` (mode 0600) remains; the features (input and witness) are deleted.
+    """
+    data = _input_data(art.spec, features, model_values)
+    _, seconds = run_ezkl(art, data, workdir, prove=True, what="proving the prediction")
+    proof_path = workdir / "proof.json"
     loaded = load_proof(proof_path, seconds)
     if len(loaded.instances) != art.spec.num_instances:
         raise CircuitError(f"expected {art.spec.num_instances} instances, the proof has {len(loaded.instances)}")
@@ -272,6 +276,7 @@ def prove_inference(
 
 
 __all__ = [
+    "MAX_FEATURE_ABS",
     "InferenceArtifacts",
     "InferenceCircuitSpec",
     "InferenceProof",

@@ -11,20 +11,36 @@ values, out-of-range integers, and says which.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Literal, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+import pydantic_core
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from zkfl_dapp.core.commitments import model_commitment, poseidon_commitment
 from zkfl_dapp.core.fixedpoint import MAX_QUANTIZED
-from zkfl_dapp.exceptions import ModelFileError
+from zkfl_dapp.exceptions import ModelFileError, ZkflError
 
 #: Bound on a global model's values. Updates are bounded by MAX_QUANTIZED; their weighted average can
 #: exceed that slightly, because the rounded weights may sum to a little more than 2^s (at most by
 #: slots/2 units), so a proven model gets twice the room. Models are never circuit inputs themselves:
 #: hospitals train from them and quantize a fresh, bounded update.
 MAX_MODEL_VALUE = 2 * MAX_QUANTIZED
+
+#: The model architectures a model file may declare (:mod:`zkfl_dapp.ml.model` builds them).
+ModelKind = Literal["logreg", "mlp"]
+MODEL_KINDS: tuple[ModelKind, ...] = ("logreg", "mlp")
+
+#: Fixed-point scales the circuits support (``2^1 .. 2^20``; the consortium pins one, 13 by default).
+MIN_SCALE_BITS, MAX_SCALE_BITS = 1, 20
+
+#: Bounds on the other metadata: far beyond any model or round here, small enough to stay cheap.
+MAX_NUM_FEATURES = 100_000
+MAX_VALUES = 10_000_000
+MAX_SAMPLE_COUNT = 2**64 - 1
+MAX_ROUND_ID = 2**256 - 1
+
+ScaleBits = Annotated[int, Field(ge=MIN_SCALE_BITS, le=MAX_SCALE_BITS)]
 
 
 def _check_values(values: Sequence[int], limit: int = MAX_QUANTIZED) -> Sequence[int]:
@@ -37,14 +53,47 @@ def _check_values(values: Sequence[int], limit: int = MAX_QUANTIZED) -> Sequence
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
-def validate_json(cls: type[ModelT], data: bytes, *, what: str) -> ModelT:
-    """Strict JSON validation of ``data`` as ``cls``; any problem becomes a ModelFileError naming its place."""
+def strict_json_loads(
+    data: str | bytes,
+    *,
+    what: str,
+    error: type[ZkflError],
+    parse_constant: Callable[[str], Any] | None = None,
+) -> Any:
+    """``json.loads`` for untrusted input: a duplicate key in any object is an ``error`` (Python's json keeps
+    the last one silently), and so is nesting beyond ~200 levels (checked first by pydantic's parser, which
+    has a recursion limit: the standard library's C parser can overflow the stack on deep input).
+    """
     try:
-        return cls.model_validate_json(data)
+        pydantic_core.from_json(data)
+    except ValueError as exc:
+        raise error(f"{what} is not valid JSON: {exc}") from None
+
+    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in obj:
+                raise error(f"{what} holds the duplicate key {key!r}: each key may appear once")
+            obj[key] = value
+        return obj
+
+    try:
+        return json.loads(data, object_pairs_hook=unique, parse_constant=parse_constant)
+    except ValueError as exc:  # JSONDecodeError, or an integer too long to convert
+        raise error(f"{what} is not valid JSON: {exc}") from None
+
+
+def validate_json(cls: type[ModelT], data: bytes, *, what: str) -> ModelT:
+    """Strict JSON validation of ``data`` as ``cls``; any problem (a duplicate key included) becomes a
+    ModelFileError naming its place."""
+    try:
+        parsed = cls.model_validate_json(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "file"
         raise ModelFileError(f"{what} is malformed at '{where}': {first['msg']}") from exc
+    strict_json_loads(data, what=what, error=ModelFileError)  # pydantic keeps the last of duplicate keys
+    return parsed
 
 
 class _CanonicalFile(BaseModel):
@@ -67,10 +116,10 @@ class ModelFile(_CanonicalFile):
     """A quantized global model."""
 
     format: Literal["zkfl-model/v1"] = "zkfl-model/v1"
-    model_kind: str
-    num_features: int
-    scale_bits: int
-    values: tuple[int, ...]
+    model_kind: ModelKind
+    num_features: Annotated[int, Field(ge=1, le=MAX_NUM_FEATURES)]
+    scale_bits: ScaleBits
+    values: Annotated[tuple[int, ...], Field(max_length=MAX_VALUES)]
 
     @field_validator("values")
     @classmethod
@@ -82,11 +131,34 @@ class ModelFile(_CanonicalFile):
         return model_commitment(self.values)
 
     @classmethod
-    def parse(cls, data: bytes, *, expected_size: int | None = None) -> ModelFile:
+    def parse(
+        cls,
+        data: bytes,
+        *,
+        expected_size: int | None = None,
+        kind: str | None = None,
+        num_features: int | None = None,
+        scale_bits: int | None = None,
+    ) -> ModelFile:
+        """Parse a model file; each expectation given (values, kind, feature count, scale) must hold.
+
+        The metadata is not covered by the model commitment, so whoever reads a global model passes the
+        consortium's own values: a file that declares others is refused, never reinterpreted.
+        """
         model = cls.from_bytes(data, what="model file")
         assert isinstance(model, ModelFile)
         if expected_size is not None and len(model.values) != expected_size:
             raise ModelFileError(f"model file has {len(model.values)} values, the circuit expects {expected_size}")
+        if kind is not None and model.model_kind != kind:
+            raise ModelFileError(f"model file declares kind {model.model_kind!r}, the consortium trains {kind!r}")
+        if num_features is not None and model.num_features != num_features:
+            raise ModelFileError(
+                f"model file declares {model.num_features} features, the consortium's models take {num_features}"
+            )
+        if scale_bits is not None and model.scale_bits != scale_bits:
+            raise ModelFileError(
+                f"model file declares scale 2^{model.scale_bits}, the consortium's circuits use 2^{scale_bits}"
+            )
         return model
 
 
@@ -94,11 +166,11 @@ class UpdatePayload(_CanonicalFile):
     """A hospital's quantized update: the plaintext that only the enclave sees."""
 
     format: Literal["zkfl-update/v1"] = "zkfl-update/v1"
-    round_id: int
-    hospital: str
-    sample_count: int
-    scale_bits: int
-    values: tuple[int, ...]
+    round_id: Annotated[int, Field(ge=0, le=MAX_ROUND_ID)]
+    hospital: Annotated[str, Field(min_length=1, max_length=256)]
+    sample_count: Annotated[int, Field(ge=0, le=MAX_SAMPLE_COUNT)]
+    scale_bits: ScaleBits
+    values: Annotated[tuple[int, ...], Field(max_length=MAX_VALUES)]
 
     @field_validator("values")
     @classmethod

@@ -24,20 +24,17 @@ deterministic random vector for the MLP (all-zero hidden units would stay identi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
 from numpy.typing import ArrayLike, NDArray
 from torch import nn
 
+from zkfl_dapp.core.formats import MODEL_KINDS as MODEL_KINDS  # the architectures are listed once, there
+from zkfl_dapp.core.formats import ModelKind as ModelKind
 from zkfl_dapp.exceptions import DataError, ModelFileError
 from zkfl_dapp.ml.data import Dataset
-
-ModelKind = Literal["logreg", "mlp"]
-"""Supported architectures."""
-
-MODEL_KINDS: tuple[ModelKind, ...] = ("logreg", "mlp")
 
 
 class LogisticRegression(nn.Module):

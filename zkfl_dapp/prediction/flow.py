@@ -80,7 +80,9 @@ def predict_for_round(
     if phase != Phase.FINALIZED:
         raise ChainError(f"round {round_id} is {phase.name.lower()}, not finalized: it has no proven global model")
     model_spec = ModelSpec(num_features=artifacts.spec.num_features)
-    model = fetch_global_model(storage, model_spec, info.new_model_commitment, info.new_model_cid)
+    model = fetch_global_model(
+        storage, model_spec, info.new_model_commitment, info.new_model_cid, scale_bits=artifacts.spec.scale_bits
+    )
     prediction = prove_prediction(
         artifacts, model, record.standardized(stats), workdir / "proofs" / f"round-{round_id}"
     )

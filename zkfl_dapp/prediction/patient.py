@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,11 +20,21 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from zkfl_dapp.circuits.inference import MAX_FEATURE_ABS
+from zkfl_dapp.core.formats import strict_json_loads
 from zkfl_dapp.exceptions import PatientRecordError
 from zkfl_dapp.ml.data import FeatureStatistics
 
 #: Largest accepted patient file (a record is a few kilobytes).
 MAX_RECORD_BYTES = 1 << 20
+
+#: Largest raw clinical value accepted (the breast-cancer features are all below 5,000); the standardized
+#: values must also stay within the inference circuit's range (:data:`MAX_FEATURE_ABS` standard deviations).
+MAX_RAW_VALUE = 1e9
+
+#: A plain decimal number, as a string cell may hold it: no ``_`` separators, hex, ``inf``/``nan`` or
+#: non-ASCII digits (all of which Python's ``float`` accepts).
+_PLAIN_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 @dataclass(frozen=True)
@@ -37,7 +48,14 @@ class PatientRecord:
         """The features on the training scale of the consortium's models."""
         if stats.feature_names != self.feature_names:
             raise PatientRecordError("the record's features are not the consortium's features")
-        return stats.standardize(np.asarray(self.values, dtype=np.float64))
+        standardized = stats.standardize(np.asarray(self.values, dtype=np.float64))
+        for name, value, x in zip(self.feature_names, self.values, standardized, strict=True):
+            if not abs(x) <= MAX_FEATURE_ABS:
+                raise PatientRecordError(
+                    f"field {name!r} = {value:g} is {x:.3g} standard deviations from the training mean: outside "
+                    f"the range the inference circuit can represent (at most {MAX_FEATURE_ABS:g}); check the record"
+                )
+        return standardized
 
     def to_json(self) -> str:
         return json.dumps({"features": dict(zip(self.feature_names, self.values, strict=True))}, indent=2)
@@ -64,10 +82,19 @@ class PatientRecord:
                 raise PatientRecordError(f"{where}: field {name!r} must be a number, got {raw!r}")
             try:
                 value = float(raw.strip()) if isinstance(raw, str) else float(raw)
-            except ValueError:
+            except (ValueError, OverflowError):
                 raise PatientRecordError(f"{where}: field {name!r} is not numeric: {raw!r}") from None
             if not math.isfinite(value):
                 raise PatientRecordError(f"{where}: field {name!r} is {raw!r}: values must be finite numbers")
+            if isinstance(raw, str) and not _PLAIN_DECIMAL.fullmatch(raw.strip()):
+                raise PatientRecordError(
+                    f"{where}: field {name!r} is not numeric: {raw!r} (only plain decimal numbers, e.g. 13.82 or 1e-3)"
+                )
+            if abs(value) > MAX_RAW_VALUE:
+                raise PatientRecordError(
+                    f"{where}: field {name!r} is {raw!r}: outside the range the inference circuit can represent "
+                    f"(|value| <= {MAX_RAW_VALUE:g})"
+                )
             values.append(value)
         return cls(names, tuple(values))
 
@@ -76,10 +103,7 @@ class PatientRecord:
         def reject_constant(token: str) -> float:
             raise PatientRecordError(f"{where}: {token} is not a valid value (values must be finite numbers)")
 
-        try:
-            data = json.loads(text, parse_constant=reject_constant)
-        except json.JSONDecodeError as exc:
-            raise PatientRecordError(f"{where} is not valid JSON: {exc}") from None
+        data = strict_json_loads(text, what=where, error=PatientRecordError, parse_constant=reject_constant)
         if not isinstance(data, dict) or set(data) != {"features"} or not isinstance(data["features"], dict):
             raise PatientRecordError(f'{where}: expected a JSON object {{"features": {{name: value, ...}}}}')
         return cls.from_mapping(data["features"], feature_names, where=where)

@@ -253,4 +253,6 @@ class Consortium(RoundDriver):
 
     def current_model(self) -> ModelFile:
         commitment, cid = self.deployment.round_manager.currentModel()
-        return fetch_global_model(self.storage, self.spec, int(commitment), str(cid))
+        return fetch_global_model(
+            self.storage, self.spec, int(commitment), str(cid), scale_bits=self.settings.scale_bits
+        )

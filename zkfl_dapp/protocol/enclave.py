@@ -183,7 +183,9 @@ class AggregatorEnclave:
         """Run the enclave's whole part of a round and finalize it on-chain."""
         outcomes = self.open_submissions(round_manager, round_id)
         info = read_round(round_manager, round_id)
-        prev = fetch_global_model(self.storage, self.spec, info.prev_model_commitment, info.prev_model_cid).values
+        prev = fetch_global_model(
+            self.storage, self.spec, info.prev_model_commitment, info.prev_model_cid, scale_bits=self.scale_bits
+        ).values
         median = info.rule == Rule.MEDIAN
         if median:
             proof, mask = self.aggregate_median(round_id, outcomes, info.quorum, prev)

@@ -45,9 +45,23 @@ class PreparedUpdate:
     norm_proof: CircuitProof | None = None
 
 
-def fetch_global_model(storage: Storage, spec: ModelSpec, commitment: int, cid: str) -> ModelFile:
-    """Fetch a global model by CID and check it against its on-chain commitment."""
-    model = ModelFile.parse(storage.get(cid), expected_size=num_params(spec))
+def fetch_global_model(storage: Storage, spec: ModelSpec, commitment: int, cid: str, *, scale_bits: int) -> ModelFile:
+    """Fetch a global model by CID and check it against its on-chain commitment and the consortium's
+    metadata (``spec``'s kind and feature count, the circuits' ``scale_bits``), which the commitment does
+    not cover.
+
+    Raises:
+        StorageError: the content is unavailable or does not match its CID.
+        ModelFileError: malformed, or metadata other than the consortium's.
+        CommitmentMismatchError: the values do not match the on-chain commitment.
+    """
+    model = ModelFile.parse(
+        storage.get(cid),
+        expected_size=num_params(spec),
+        kind=spec.kind,
+        num_features=spec.num_features,
+        scale_bits=scale_bits,
+    )
     if model.keccak_commitment() != commitment:
         raise CommitmentMismatchError(
             f"global model {cid} does not match its on-chain commitment {commitment:#x}: refusing to train on it"

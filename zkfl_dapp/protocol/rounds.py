@@ -138,7 +138,8 @@ class RoundDriver:
         if info.phase != Phase.FINALIZED:
             return False
         try:
-            fetch_global_model(self.storage, self.spec, info.new_model_commitment, info.new_model_cid)
+            scale = self.settings.scale_bits
+            fetch_global_model(self.storage, self.spec, info.new_model_commitment, info.new_model_cid, scale_bits=scale)
             return False
         except (StorageError, CommitmentMismatchError, ModelFileError) as exc:
             problem = f"{type(exc).__name__}: {exc}"
@@ -190,7 +191,10 @@ class RoundDriver:
         rm = self.deployment.round_manager
         info = read_round(rm, round_id)
         bound_sq = info.norm_bound_sq
-        global_model = fetch_global_model(self.storage, self.spec, info.prev_model_commitment, info.prev_model_cid)
+        scale = self.settings.scale_bits
+        global_model = fetch_global_model(
+            self.storage, self.spec, info.prev_model_commitment, info.prev_model_cid, scale_bits=scale
+        )
         enclave_key = fetch_enclave_key(self.storage, self.deployment.registry)
         on_chain = {s.hospital.lower() for s in read_submissions(rm, round_id)}
         participants = [h for i, h in enumerate(self.hospitals) if i not in absent]

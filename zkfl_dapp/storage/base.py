@@ -10,7 +10,7 @@ from zkfl_dapp.exceptions import (
     ConfigError,
 )
 from zkfl_dapp.storage.cid import Cid
-from zkfl_dapp.storage.embedded import EmbeddedStore
+from zkfl_dapp.storage.embedded import DEFAULT_MAX_GET_BYTES, EmbeddedStore
 from zkfl_dapp.storage.kubo import KuboRpcStore
 
 
@@ -39,10 +39,17 @@ class Storage(Protocol):
         ...
 
 
-def open_storage(kind: str, *, root: pathlib.Path | None = None, api_url: str | None = None) -> Storage:
+def open_storage(
+    kind: str,
+    *,
+    root: pathlib.Path | None = None,
+    api_url: str | None = None,
+    max_bytes: int = DEFAULT_MAX_GET_BYTES,
+) -> Storage:
     """Open the store named by ``kind``.
 
-    ``"embedded"`` needs ``root``; ``"kubo"`` takes an optional ``api_url``.
+    ``"embedded"`` needs ``root``; ``"kubo"`` takes an optional ``api_url``. ``max_bytes`` caps what one
+    ``get`` returns (:class:`ContentTooLargeError` beyond it).
 
     Arguments that do not apply to ``kind`` are ignored. Raises :class:`ConfigError` for an unknown
     kind or an embedded store without a root.
@@ -50,8 +57,10 @@ def open_storage(kind: str, *, root: pathlib.Path | None = None, api_url: str | 
     if kind == "embedded":
         if root is None:
             raise ConfigError("storage kind 'embedded' needs a root directory (root=...)")
-        return EmbeddedStore(pathlib.Path(root))
+        return EmbeddedStore(pathlib.Path(root), max_bytes=max_bytes)
     if kind == "kubo":
-        return KuboRpcStore(api_url) if api_url is not None else KuboRpcStore()
+        if api_url is not None:
+            return KuboRpcStore(api_url, max_bytes=max_bytes)
+        return KuboRpcStore(max_bytes=max_bytes)
     raise ConfigError(f"unknown storage kind {kind!r}; use 'embedded' or 'kubo'")
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from multiformats import CID, multihash
+from multiformats import CID, multicodec, multihash
 
 from zkfl_dapp.exceptions import (
     InvalidCidError,
@@ -97,15 +97,34 @@ def _make_cid(codec: int, digest: bytes) -> Cid:
     return str.__new__(Cid, text)
 
 
+def _require_sha2_256(cid: Cid) -> Cid:
+    """``cid`` when its multihash is a full 32-byte sha2-256 digest; anything weaker (a truncated digest,
+    the identity "hash", another function) could let a store verify swapped content."""
+    code, digest = multihash.unwrap_raw(cid.multihash)
+    if code != _SHA2_256 or len(digest) != 32:
+        try:
+            name = multicodec.get(code=code).name
+        except KeyError:
+            name = f"0x{code:x}"
+        raise InvalidCidError(
+            f"{cid} uses the multihash {name} with a {len(digest)}-byte digest: the stores accept only "
+            "full-length sha2-256 CIDs (32-byte digests, what Kubo makes by default)"
+        )
+    return cid
+
+
 def _as_cid(cid: Cid | str) -> Cid:
-    return cid if isinstance(cid, Cid) else Cid.parse(cid)
+    """A CID the stores put, get and pin: valid, and full-length sha2-256 (:class:`InvalidCidError`)."""
+    return _require_sha2_256(cid if isinstance(cid, Cid) else Cid.parse(cid))
 
 
 def _cid_from_bytes(raw: bytes) -> Cid:
+    """A dag-pb link's binary CID, held to the same rule as :func:`_as_cid`."""
     try:
         cid = CID.decode(raw)
+        multihash.unwrap(cid.digest)
     except Exception as exc:
         raise StorageError(f"dag-pb link holds an invalid binary CID: {exc}") from exc
     text = str(cid.set(base="base32")) if cid.version == 1 else str(cid)
-    return str.__new__(Cid, text)
+    return _require_sha2_256(str.__new__(Cid, text))
 

@@ -11,11 +11,15 @@ from zkfl_dapp.exceptions import (
     CidMismatchError,
     CidNotFoundError,
     ConfigError,
+    ContentTooLargeError,
     InvalidCidError,
     StorageError,
 )
 from zkfl_dapp.storage.cid import CHUNK_SIZE, Cid, _as_cid
 from zkfl_dapp.storage.unixfs import compute_cid
+
+#: Default cap on what one ``get`` returns (the embedded store's default too).
+DEFAULT_MAX_GET_BYTES = 64 << 20
 
 
 class KuboRpcStore:
@@ -32,9 +36,14 @@ class KuboRpcStore:
         api_url: str = "http://127.0.0.1:5001",
         timeout_s: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        *,
+        max_bytes: int = DEFAULT_MAX_GET_BYTES,
     ) -> None:
         if timeout_s <= 0:
             raise ConfigError(f"timeout_s must be positive, got {timeout_s}")
+        if max_bytes < 1:
+            raise ConfigError(f"max_bytes must be positive, got {max_bytes}")
+        self.max_bytes = max_bytes
         self.api_url = api_url.rstrip("/")
         self.timeout_s = timeout_s
         self._client = httpx.Client(base_url=self.api_url, timeout=timeout_s, transport=transport)
@@ -98,10 +107,13 @@ class KuboRpcStore:
         return expected
 
     def get(self, cid: Cid | str) -> bytes:
-        """``ipfs cat`` the CID and check the bytes hash to it."""
+        """``ipfs cat`` the CID and check the bytes hash to it.
+
+        The answer is read as a stream and refused (:class:`ContentTooLargeError`) as soon as it passes
+        ``max_bytes``; the node is asked for at most ``max_bytes + 1`` bytes in the first place.
+        """
         parsed = _as_cid(cid)
-        response = self._post("cat", params={"arg": str(parsed)}, cid=parsed)
-        content = response.content
+        content = self._cat(parsed)
         actual = compute_cid(content)
         if actual != parsed.canonical:
             raise CidMismatchError(f"Kubo at {self.api_url} served content for {parsed} that hashes to {actual}")
@@ -125,6 +137,36 @@ class KuboRpcStore:
         self._post("pin/add", params={"arg": str(parsed)}, cid=parsed)
 
     # -- internals
+    def _cat(self, cid: Cid) -> bytes:
+        params = {"arg": str(cid), "length": str(self.max_bytes + 1)}
+        out = bytearray()
+        try:
+            with self._client.stream("POST", "/api/v0/cat", params=params) as response:
+                if response.status_code != 200:
+                    response.read()
+                    self._check(response, "cat", cid)
+                for chunk in response.iter_bytes():
+                    if len(out) + len(chunk) > self.max_bytes:
+                        raise ContentTooLargeError(
+                            f"Kubo at {self.api_url} serves more than this store's cap of {self.max_bytes} bytes "
+                            f"(max_bytes) for {cid}: refusing to read further"
+                        )
+                    out += chunk
+        except httpx.TransportError as exc:
+            raise self._transport_error(exc, "cat", cid) from exc
+        return bytes(out)
+
+    def _transport_error(self, exc: httpx.TransportError, command: str, cid: Cid | None) -> StorageError:
+        if isinstance(exc, httpx.TimeoutException):
+            return StorageError(
+                f"Kubo RPC {command} at {self.api_url} timed out after {self.timeout_s} s"
+                + (f" (is {cid} available anywhere on the network?)" if cid is not None else "")
+            )
+        return StorageError(
+            f"cannot reach the Kubo RPC API at {self.api_url} ({type(exc).__name__}: {exc}); "
+            "is the IPFS daemon running (`ipfs daemon`) and is the API address right?"
+        )
+
     def _post(
         self,
         command: str,
@@ -136,16 +178,12 @@ class KuboRpcStore:
         url = f"/api/v0/{command}"
         try:
             response = self._client.post(url, params=params, files=files)
-        except httpx.TimeoutException as exc:
-            raise StorageError(
-                f"Kubo RPC {command} at {self.api_url} timed out after {self.timeout_s} s"
-                + (f" (is {cid} available anywhere on the network?)" if cid is not None else "")
-            ) from exc
         except httpx.TransportError as exc:
-            raise StorageError(
-                f"cannot reach the Kubo RPC API at {self.api_url} ({type(exc).__name__}: {exc}); "
-                "is the IPFS daemon running (`ipfs daemon`) and is the API address right?"
-            ) from exc
+            raise self._transport_error(exc, command, cid) from exc
+        return self._check(response, command, cid)
+
+    def _check(self, response: httpx.Response, command: str, cid: Cid | None) -> httpx.Response:
+        """The response when it is a success; otherwise the typed error it stands for."""
         if response.status_code == 200:
             return response
         message = _kubo_error_message(response)

@@ -12,7 +12,7 @@ from multiformats import CID, multihash
 
 from zkfl_dapp.exceptions import (
     CidMismatchError,
-    StorageError,
+    InvalidCidError,
 )
 from zkfl_dapp.storage.cid import _DAG_PB, _RAW, _SHA2_256, _UNIXFS_FILE, CHUNK_SIZE, MAX_LINKS, Cid, _make_cid
 
@@ -192,15 +192,9 @@ def compute_cid(data: bytes) -> Cid:
 
 
 def _verify_block(cid: Cid, block: bytes) -> None:
+    """``block`` hashes to ``cid``, a full-length sha2-256 CID (the stores accept no other)."""
     code, raw_digest = multihash.unwrap_raw(cid.multihash)
-    digest = bytes(raw_digest)
-    if code == _SHA2_256:
-        actual = hashlib.sha256(block).digest()
-    else:
-        try:
-            actual = multihash.unwrap(multihash.digest(block, code, size=len(digest)))
-        except Exception as exc:
-            raise StorageError(f"cannot verify {cid}: unsupported hash function 0x{code:x}") from exc
-    if actual != digest:
+    if code != _SHA2_256 or len(raw_digest) != 32:
+        raise InvalidCidError(f"cannot verify {cid}: only full-length sha2-256 CIDs are accepted")
+    if hashlib.sha256(block).digest() != bytes(raw_digest):
         raise CidMismatchError(f"block {cid} does not hash to its CID: the store is corrupt or was tampered with")
-

@@ -1,0 +1,51 @@
+"""Plaintext never stays on disk: a hospital's update, the enclave's inputs and a patient's features are
+written only with mode 0600 inside a 0700 scratch directory and removed after proving (also on failure)."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, SPEC
+from zkfl_dapp.circuits.artifacts import prove_rows
+from zkfl_dapp.circuits.inference import InferenceCircuitSpec, ensure_inference_artifacts, witness_outputs
+from zkfl_dapp.circuits.norm import prove_norm
+from zkfl_dapp.exceptions import CircuitError
+
+
+def _tree(workdir: Path) -> list[Path]:
+    return sorted(workdir.rglob("*"))
+
+
+def _assert_private(workdir: Path) -> None:
+    for path in [workdir, *_tree(workdir)]:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode & 0o077 == 0, f"{path} has mode {oct(mode)}: readable beyond its owner"
+
+
+def test_a_norm_proof_leaves_only_the_proof_and_nothing_world_readable(defence, tmp_path: Path) -> None:
+    workdir = tmp_path / "hospital" / "round-1"
+    update = [(-1) ** j * 100 * j for j in range(SPEC.model_size)]
+    proof = prove_norm(defence.norm, update, [0] * SPEC.model_size, 10**6, workdir)
+    assert proof.proof
+    assert [p.name for p in _tree(workdir)] == ["proof.json"]
+    _assert_private(workdir)
+
+
+def test_a_failed_proof_leaves_no_plaintext(defence, tmp_path: Path) -> None:
+    workdir = tmp_path / "failed"
+    with pytest.raises(CircuitError):
+        prove_rows(defence.norm, [[7] * SPEC.model_size], workdir)  # one input of three: ezkl panics
+    assert _tree(workdir) == []
+    _assert_private(workdir)
+
+
+def test_a_patient_witness_leaves_no_features_on_disk(tmp_path: Path) -> None:
+    art = ensure_inference_artifacts(InferenceCircuitSpec(), ROOT / "build" / "circuits")
+    workdir = tmp_path / "patient"
+    outputs = witness_outputs(art, [0.5] * 30, [100] * 31, workdir)
+    assert len(outputs) == 32
+    assert _tree(workdir) == []
+    _assert_private(workdir)

@@ -15,6 +15,7 @@ from zkfl_dapp.core.aggregation import fedavg_quantized, normalized_weights
 from zkfl_dapp.chain.enums import Phase, Role
 from zkfl_dapp.core.fixedpoint import FIELD_MODULUS, from_field
 from zkfl_dapp.core.formats import MAX_SAMPLE_COUNT
+from zkfl_dapp.core.formats import MAX_SAMPLE_COUNT
 from zkfl_dapp.core.commitments import model_commitment, poseidon_commitment
 
 COUNTS = [50, 60, 70, 80, 90]

@@ -93,3 +93,24 @@ def test_submitted_is_reported_only_after_the_chain_state_is_saved(consortium, j
     assert len(submitted) == 5
     assert all(journal[i - 1] == "<checkpoint>" for i in submitted)
     assert journal[-1] == "<checkpoint>"  # the finalization and its report are saved too
+
+
+def test_a_lost_model_file_is_reported_rolled_back_and_the_consortium_goes_on(consortium, journal):
+    """The enclave (or the store) loses the finalized model file: no single party can stall the consortium.
+    The hospitals report it, a quorum rolls the round back on-chain, and the next round starts from the
+    previous model and finalizes."""
+    rm = consortium.deployment.round_manager
+    first = consortium.run_round()
+    before = read_round(rm, first.round_id)
+    second = consortium.run_round()
+    lost = consortium.settings.store_dir / "blocks" / second.model_cid
+    assert lost.is_file()
+    lost.unlink()  # the published model is gone
+
+    third = consortium.run_round()
+
+    assert read_round(rm, second.round_id).phase == Phase.ROLLED_BACK
+    assert any("rolled back" in line for line in journal)
+    info = read_round(rm, third.round_id)
+    assert info.phase == Phase.FINALIZED
+    assert (info.prev_model_commitment, info.prev_model_cid) == (before.new_model_commitment, before.new_model_cid)

@@ -37,7 +37,8 @@ MIN_SCALE_BITS, MAX_SCALE_BITS = 1, 20
 #: Bounds on the other metadata: far beyond any model or round here, small enough to stay cheap.
 MAX_NUM_FEATURES = 100_000
 MAX_VALUES = 10_000_000
-MAX_SAMPLE_COUNT = 2**64 - 1
+#: Largest declared sample count: RoundManager.MAX_SAMPLE_COUNT (tests/contracts/test_round_manager.py checks it).
+MAX_SAMPLE_COUNT = 1_000_000
 MAX_ROUND_ID = 2**256 - 1
 
 ScaleBits = Annotated[int, Field(ge=MIN_SCALE_BITS, le=MAX_SCALE_BITS)]

@@ -15,7 +15,7 @@ pragma solidity ^0.8.20;
 ///   instances[S+1 .. S+d]      the new global model
 ///   instances[S+1+d .. 2S+d]   the weights w_i = round(n_i * 2^scaleBits / sum(n)) of included slots, 0 otherwise
 ///
-/// Median circuit (the robust rule; a slot without an included update carries the previous model g),
+/// Median circuit (the poisoning-resistant rule; a slot without an included update carries the previous model g),
 /// S + 1 + 2d instances:
 ///   instances[0 .. S-1]        Poseidon hash of slot i's update, or of g for an empty or excluded slot
 ///   instances[S]               Poseidon hash of g

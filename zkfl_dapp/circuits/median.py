@@ -1,4 +1,4 @@
-"""The coordinate-wise median circuit (``MedianVerifier``): the robust aggregation rule.
+"""The coordinate-wise median circuit (``MedianVerifier``): the poisoning-resistant aggregation rule.
 
 Inputs ``u_0 .. u_{S-1}`` and ``g``, all ``[1, d]`` and *hashed*; output ``[median ‖ g]``, the
 coordinate-wise median computed by a selection network of ``min/max`` pairs (``min = a - relu(a - b)``:

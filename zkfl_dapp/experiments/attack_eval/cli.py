@@ -7,11 +7,11 @@ Four systems each follow their own global-model trajectory from the same genesis
 * ``fedavg``: plain float FedAvg of all five submissions (:func:`~zkfl_dapp.ml.training.fedavg_float`).
 * ``norm``: norm proofs. Every submission is quantized at scale 2^13 (one that cannot be is rejected);
   one whose distance to the global model is not provable or above the round's bound is rejected
-  (:func:`~zkfl_dapp.robust.provable_distance`, :func:`~zkfl_dapp.robust.within_bound`); the accepted
+  (:func:`~zkfl_dapp.core.norms.provable_distance`, :func:`~zkfl_dapp.core.norms.within_bound`); the accepted
   ones are averaged exactly as the FedAvg circuit does (:func:`~zkfl_dapp.core.aggregation.fedavg_quantized`).
-  The bound follows :class:`~zkfl_dapp.robust.NormBoundPolicy`.
+  The bound follows :class:`~zkfl_dapp.core.policy.NormBoundPolicy`.
 * ``median``: norm proofs, then the coordinate-wise median circuit's rule over the five slots, a
-  rejected slot carrying the previous global model (:func:`~zkfl_dapp.robust.fill_slots`).
+  rejected slot carrying the previous global model (:func:`~zkfl_dapp.core.median.fill_slots`).
 * ``median_only``: the median of all five quantized submissions, no norm proofs.
 
 With fewer than :data:`QUORUM` accepted submissions a round of a proof system is skipped: the global

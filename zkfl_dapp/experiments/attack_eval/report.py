@@ -144,8 +144,8 @@ the same numbers.
 **What this is.** A simulation of {NUM_HOSPITALS} hospitals training the logistic regression (31
 parameters) on the Wisconsin breast-cancer split (`iid`, or `dirichlet` label skew with alpha 0.5),
 with the last 1 or 2 hospitals malicious. It runs the *quantized reference semantics* of the project's
-circuits (scale 2^{SCALE_BITS}): `robust.within_bound` / `robust.provable_distance` for the norm proof's
-flag, `aggregation.fedavg_quantized` for the FedAvg circuit and `robust.median_quantized` for the
+circuits (scale 2^{SCALE_BITS}): `core.norms.within_bound` / `core.norms.provable_distance` for the norm proof's
+flag, `core.aggregation.fedavg_quantized` for the FedAvg circuit and `core.median.median_quantized` for the
 median circuit, which the circuits reproduce bit for bit (as the project's circuit tests assert). It
 does **not** generate or verify real proofs for every round, and it leaves out the chain, storage and
 encryption, which change nothing about which update is accepted.
@@ -163,7 +163,7 @@ encryption, which change nothing about which update is accepted.
 A proof system with fewer than {QUORUM} accepted submissions skips the round: the global model and the
 bound stay as they were (no round is finalized, so no new norm statistic is published).
 
-**Bound policy** (`robust.NormBoundPolicy()`): round 1 bound ||u - g|| <= {policy.initial:g}; round r > 1
+**Bound policy** (`core.policy.NormBoundPolicy()`): round 1 bound ||u - g|| <= {policy.initial:g}; round r > 1
 bound = max({policy.floor:g}, min(previous bound, {policy.kappa:g} x median ||u - g|| of the previous
 round's accepted submissions)), the norms being the square roots of the norm circuit's quantized
 distances as the enclave computes them, and the previous bound the one the chain holds (its quantized

@@ -1,4 +1,4 @@
-"""The defences' reference semantics (zkfl_dapp.core.norms, .median, .policy): norm distance, bound encoding, median, policy.
+"""The defences' reference semantics (zkfl_dapp.core: norms, median, policy): distance, bound encoding, median.
 
 That the circuits reproduce these bit for bit is checked with real proofs in tests/contracts/test_defence.py.
 """

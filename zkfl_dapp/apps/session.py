@@ -22,6 +22,7 @@ from zkfl_dapp.circuits.aggregation import AggregationArtifacts, ensure_aggregat
 from zkfl_dapp.circuits.artifacts import install_verifier
 from zkfl_dapp.circuits.defence import DefenceCircuits
 from zkfl_dapp.circuits.inference import build_inference_circuit
+from zkfl_dapp.circuits.kzg_norm import KzgNormCircuitSpec, ensure_kzg_norm_artifacts
 from zkfl_dapp.config import Settings
 from zkfl_dapp.exceptions import ConfigError
 from zkfl_dapp.protocol.consortium import Consortium, Roles, circuit_spec_for, defence_for, load_split, model_spec_for
@@ -49,6 +50,11 @@ def build_circuits(settings: Settings) -> tuple[AggregationArtifacts, DefenceCir
         install_verifier(defence.median, settings.contracts_dir)
     if settings.model == "logreg":
         build_inference_circuit(settings, progress=say)
+    # the commit-and-prove norm circuit over homomorphic KZG commitments (circuits.kzg_norm): built and its
+    # verifier installed beside the others, ahead of its wiring into the protocol
+    kzg_spec = KzgNormCircuitSpec(model_size=spec.model_size, inner_cols=2 if spec.model_size <= 64 else 3)
+    kzg = ensure_kzg_norm_artifacts(kzg_spec, settings.artifacts_dir, ceremony_srs=settings.ceremony_srs, progress=say)
+    install_verifier(kzg, settings.contracts_dir)
     return art, defence
 
 

@@ -1,7 +1,7 @@
 """Install the solc shim where py-solc-x and ezkl look for a native solc.
 
 py-solc-x runs ``<dir>/solc-v<X.Y.Z>`` from ``$SOLCX_BINARY_PATH`` (the Makefile points it at
-``.toolchain/solcx``); ezkl's verifier generation runs ``~/.svm/<X.Y.Z>/solc-<X.Y.Z>``, and zkfl_dapp runs it with
+``.toolchain/solcx``); ezkl's verifier generation runs ``<HOME>/.svm/<X.Y.Z>/solc-<X.Y.Z>``, and zkfl_dapp runs it with
 ``HOME=.toolchain/home`` so that the shim stays inside the checkout. Both get a
 two-line wrapper that runs ``tools/solc-shim.js`` with this checkout's ``node_modules``.
 """
@@ -31,7 +31,7 @@ def main() -> int:
     wrapper = f'#!/bin/sh\nexec "{node}" "{ROOT / "tools" / "solc-shim.js"}" "$@"\n'
     targets = [
         ROOT / ".toolchain" / "solcx" / f"solc-v{version}",
-        # ezkl looks for ~/.svm/<v>/solc-<v>; zkfl_dapp runs it with HOME=.toolchain/home, so nothing is
+        # ezkl looks for <HOME>/.svm/<v>/solc-<v>; zkfl_dapp runs it with HOME=.toolchain/home, so nothing is
         # written outside this checkout and two checkouts never share (or overwrite) one shim
         ROOT / ".toolchain" / "home" / ".svm" / version / f"solc-{version}",
     ]

@@ -35,7 +35,7 @@ from zkfl_dapp.exceptions import CircuitError, QuantizationError
 EZKL_VERSION = "23.0.5"
 
 
-#: The HOME ezkl runs with: its ~/.svm holds the checkout's solc shim (tools/install_solc_shim.py).
+#: The HOME ezkl runs with: its .svm folder holds the checkout's solc shim (tools/install_solc_shim.py).
 TOOLCHAIN_HOME = REPO_ROOT / ".toolchain" / "home"
 #: Minimum logrows tried; ezkl needs room for blinding rows beyond the circuit's own rows.
 _MIN_LOGROWS = 10
@@ -151,7 +151,7 @@ def _generate_verifier(art: Any) -> None:
         "sys.stdout.flush(); os._exit(0)\n"
     )
     abi = art.directory / "verifier.abi"
-    # ezkl compiles the verifier with the solc it finds at ~/.svm: the checkout's own shim (tools/), never
+    # ezkl compiles the verifier with the solc it finds in HOME/.svm: the checkout's own shim (tools/), never
     # anything in the user's home
     env = {**os.environ, "HOME": str(TOOLCHAIN_HOME)}
     proc = subprocess.run(

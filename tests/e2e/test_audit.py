@@ -8,6 +8,7 @@ of its content store, each tampered in one way.
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 from pathlib import Path
 
@@ -119,13 +120,16 @@ class _ServesOtherContent:
 def test_clean_deployment_audits_green(clean_report, consortium):
     r = clean_report
     assert r.passed and r.findings == [], [f.line() for f in r.findings]
-    assert r.deployment_checks == {"circuit manifest": True, "verifier": True}
+    assert r.deployment_checks == {"circuit manifest": True, "verifier": True, "enclave key": True, "receipts": True}
     assert [x.phase for x in r.rounds] == ["finalized", "finalized", "finalized", "aborted", "finalized"]
     for x in r.rounds:
         if x.phase == "finalized":
-            assert all(x.checks[c] is True for c in CHECKS), (x.round_id, x.checks)
+            assert all(x.checks[c] is True for c in CHECKS if c != "report"), (x.round_id, x.checks)
         else:
             assert x.checks["lineage"] is True and x.checks["proof (off-chain)"] is None
+    # rounds the driver ran have a published report that agrees with the chain; 3 and 4 were played by hand
+    assert [x.checks["report"] for x in r.rounds] == [True, True, None, None, True]
+    assert r.enclave["attested"] is False  # the development enclave is labelled as such
     assert [x.included_count for x in r.rounds] == [5, 4, 4, 0, 5]
     assert [s.slot for s in r.round(3).submissions if s.excluded] == [4]
     assert int(consortium.deployment.round_manager.getRound(5).rule) == 1  # a median round audits green too
@@ -136,7 +140,8 @@ def test_clean_deployment_audits_green(clean_report, consortium):
     assert sum(1 for role, _ in admitted if role == "hospital") == 5
     assert any(m.action == "enclave key" for m in r.membership)
     md = r.to_markdown()
-    assert "PASSED" in md and "| 5 | finalized | 5 | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |" in md
+    assert "PASSED" in md and "| 5 | finalized | 5 | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |" in md
+    assert "**development enclave**" in md
     assert AuditReport.model_validate_json(r.to_json()).passed
 
 
@@ -247,6 +252,50 @@ def test_missing_ciphertext_of_an_excluded_update_is_only_a_warning(consortium, 
     assert [(f.round_id, f.item, f.severity) for f in report.findings] == [(3, "submission 4 ciphertext", "warning")]
 
 
+def _report_cids(c: Consortium, round_id: int) -> list[str]:
+    rm = c.deployment.round_manager
+    logs = rm.RoundReportPublished.range(0, ape.chain.blocks.height + 1)
+    return [str(log.reportCid) for log in logs if int(log.roundId) == round_id]
+
+
+def test_edited_round_report_is_named(consortium, clean_report, tmp_path):
+    store = _store_copy(consortium, tmp_path)
+    (cid,) = _report_cids(consortium, 1)
+    _block(store, cid).write_bytes(_block(store, cid).read_bytes().replace(b'"accuracy": 0.', b'"accuracy": 1.'))
+    report = _audit(consortium, store, tmp_path)
+    assert _errors(report) == {(1, f"round report {cid}")}, [f.line() for f in report.errors]
+    assert report.round(1).checks["report"] is False
+    assert "does not match its CID" in report.errors[0].actual
+
+
+def test_deleted_round_report_is_named(consortium, clean_report, tmp_path):
+    store = _store_copy(consortium, tmp_path)
+    (cid,) = _report_cids(consortium, 2)
+    _block(store, cid).unlink()
+    report = _audit(consortium, store, tmp_path)
+    assert _errors(report) == {(2, f"round report {cid}")}, [f.line() for f in report.errors]
+    assert "does not resolve" in report.errors[0].actual
+
+
+def test_round_report_that_misstates_the_model_is_named(consortium, clean_report, tmp_path):
+    """Served without a CID check (as a lying gateway would), a report naming another model is caught by
+    comparing it with the chain."""
+    (cid,) = _report_cids(consortium, 5)
+    genuine = json.loads(consortium.storage.get(cid))
+    lying = {**genuine, "model_cid": clean_report.round(1).new_model_cid, "rule": "fedavg"}
+    report = _audit(consortium, _ServesOtherContent(consortium.storage, cid, json.dumps(lying).encode()), tmp_path)
+    assert _errors(report) == {(5, f"round report {cid} / model CID"), (5, f"round report {cid} / rule")}
+
+
+def test_deleted_enclave_key_is_named(consortium, clean_report, tmp_path):
+    store = _store_copy(consortium, tmp_path)
+    _, key_cid, _ = consortium.deployment.registry.enclaveKey()
+    _block(store, str(key_cid)).unlink()
+    report = _audit(consortium, store, tmp_path)
+    assert _errors(report) == {(None, "enclave key file")}, [f.line() for f in report.errors]
+    assert report.deployment_checks["enclave key"] is False
+
+
 def test_record_puts_verdicts_on_chain(consortium, clean_report, auditor, tmp_path):
     rm = consortium.deployment.round_manager
     start = ape.chain.blocks.height + 1
@@ -265,6 +314,17 @@ def test_record_puts_verdicts_on_chain(consortium, clean_report, auditor, tmp_pa
     assert AuditReport.model_validate_json(consortium.storage.get(recorded[1])).passed
     assert not AuditReport.model_validate_json(store.get(bad_cids[2])).passed
     assert compute_cid(bad.to_json().encode()) == bad_cids[2]
+
+
+def test_receipt_whose_report_is_missing_is_named(consortium, clean_report, auditor, tmp_path):
+    """Runs after the receipts above: an audit receipt must point at a report that exists and agrees."""
+    rm = consortium.deployment.round_manager
+    missing = str(compute_cid(b"a report nobody stored"))
+    rm.recordAudit(1, True, missing, sender=auditor)
+    report = _audit(consortium, consortium.storage, tmp_path)
+    item = f"audit receipt of round 1 ({missing})"
+    assert (None, item) in _errors(report)
+    assert report.deployment_checks["receipts"] is False
 
 
 def test_ape_run_audit_on_persisted_deployment(tmp_path):

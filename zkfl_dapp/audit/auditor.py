@@ -21,6 +21,8 @@ Checks per finalized round (the table's columns):
   a warning: the enclave said so publicly);
 * ``lineage``: the round starts from the previous finalized round's model (the genesis model for the
   first), aborted rounds leave it unchanged, and the contract's current model is the last one.
+* ``report``: the round reports published for it resolve and agree with the chain
+  (:mod:`zkfl_dapp.audit.publication_checks`, which also checks the enclave key and the audit receipts).
 
 Deployment-level checks: the circuit manifest resolves, its artifacts match their SHA-256, its shape
 matches the RoundManager's, and the verifier has code.
@@ -35,6 +37,7 @@ from typing import Any
 from zkfl_dapp.audit.context import Progress
 from zkfl_dapp.audit.deployment_checks import DeploymentChecks
 from zkfl_dapp.audit.events import membership_history
+from zkfl_dapp.audit.publication_checks import PublicationChecks
 from zkfl_dapp.audit.report import AuditReport
 from zkfl_dapp.audit.round_checks import RoundChecks
 from zkfl_dapp.exceptions import (
@@ -47,8 +50,8 @@ def _quiet(_: str) -> None:
     return None
 
 
-class _Auditor(DeploymentChecks, RoundChecks):
-    """The whole audit: deployment checks, then every round."""
+class _Auditor(DeploymentChecks, RoundChecks, PublicationChecks):
+    """The whole audit: deployment checks, every round, then what was published beside the proofs."""
 
 
 
@@ -98,6 +101,7 @@ def audit(
         progress(f"circuit manifest {report.circuit_cid}: fetching settings, verifying key, SRS")
         auditor.deployment(report, head)
         auditor.rounds(report, head)
+        auditor.publication(report, head)
     return report
 
 

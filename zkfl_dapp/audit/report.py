@@ -9,11 +9,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 #: The per-round checks, in table order.
-CHECKS: tuple[str, ...] = ("proof (off-chain)", "proof (on-chain)", "instances", "model", "CIDs", "lineage")
+CHECKS: tuple[str, ...] = ("proof (off-chain)", "proof (on-chain)", "instances", "model", "CIDs", "lineage", "report")
 
 
 #: Deployment-level checks.
-DEPLOYMENT_CHECKS: tuple[str, ...] = ("circuit manifest", "verifier")
+DEPLOYMENT_CHECKS: tuple[str, ...] = ("circuit manifest", "verifier", "enclave key", "receipts")
 
 
 def _hex(value: int) -> str:
@@ -101,6 +101,8 @@ class AuditReport(BaseModel):
     membership: list[MembershipEvent] = Field(default_factory=list)
     rounds: list[RoundAudit] = Field(default_factory=list)
     deployment_checks: dict[str, bool] = Field(default_factory=dict)
+    #: the registered enclave key's CID and measurement; ``attested`` False labels a development enclave
+    enclave: dict[str, Any] = Field(default_factory=dict)
     deployment_findings: list[Finding] = Field(default_factory=list)
 
     @property
@@ -147,6 +149,12 @@ class AuditReport(BaseModel):
             "## Deployment",
             "",
             *(f"- {name}: {'✓' if ok else '✗'}" for name, ok in self.deployment_checks.items()),
+            *(
+                [f"- enclave: key `{self.enclave['key_cid']}`, "
+                 + ("attested measurement" if self.enclave["attested"] else "**development enclave** (no attestation)")]
+                if self.enclave
+                else []
+            ),
             "",
             "## Rounds",
             "",

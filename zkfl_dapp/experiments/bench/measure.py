@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from zkfl_dapp.circuits.aggregation import AggregationArtifacts
+from zkfl_dapp.core.aggregation import normalized_weights
+from zkfl_dapp.core.fixedpoint import felt_hex, quantize
 
 # A child process that imports only ezkl, runs one step and prints seconds and its own peak RSS.
 # The peak is VmHWM from /proc/self/status, the high-water mark of the child's own address space.
@@ -63,6 +65,23 @@ def measure_setup(art: AggregationArtifacts, scratch: Path) -> dict[str, Any]:
     scratch.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=scratch) as tmp:
         return _ezkl_child("setup", art.compiled, Path(tmp) / "vk.key", Path(tmp) / "pk.key", art.srs)
+
+
+def synthetic_witness(art: AggregationArtifacts, scratch: Path, seed: int = 0) -> Path:
+    """A witness of the aggregation circuit from random updates of the real shape. The enclave deletes its
+    plaintext witnesses after proving (they hold the hospitals' updates), so the bench makes its own."""
+    import ezkl
+    import numpy as np
+
+    spec = art.spec
+    rng = np.random.default_rng(seed)
+    rows = [quantize(rng.normal(0.0, 0.5, spec.model_size), spec.scale_bits) for _ in range(spec.slots)]
+    rows.append(normalized_weights([1] * spec.slots, spec.scale_bits))
+    scratch.mkdir(parents=True, exist_ok=True)
+    input_path, witness = scratch / "input.json", scratch / "witness.json"
+    input_path.write_text(json.dumps({"input_data": [[felt_hex(v) for v in row] for row in rows]}))
+    ezkl.gen_witness(str(input_path), str(art.compiled), str(witness))
+    return witness
 
 
 def measure_prove(art: AggregationArtifacts, witness: Path, scratch: Path) -> dict[str, Any]:

@@ -19,7 +19,14 @@ from zkfl_dapp.circuits.aggregation import AggregationArtifacts, ensure_aggregat
 from zkfl_dapp.circuits.artifacts import load_proof
 from zkfl_dapp.config import REPO_ROOT, Settings
 from zkfl_dapp.core.fixedpoint import dequantize
-from zkfl_dapp.experiments.bench.measure import BenchError, _mean, _self_peak_mb, measure_prove, measure_setup
+from zkfl_dapp.experiments.bench.measure import (
+    BenchError,
+    _mean,
+    _self_peak_mb,
+    measure_prove,
+    measure_setup,
+    synthetic_witness,
+)
 from zkfl_dapp.ml.training import TrainConfig, fedavg_float, train_local
 from zkfl_dapp.protocol.consortium import circuit_spec_for, load_split, model_spec_for
 from zkfl_dapp.protocol.reports import RoundReport
@@ -187,9 +194,9 @@ def bench_model(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     rss_after_proving = _self_peak_mb()
 
     # 4. the prover's own peak memory, in a clean child process.
-    last_witness = settings.workdir / "enclave" / "proofs" / f"round-{rounds[-1]['round_id']}" / "witness.json"
-    say(f"[{kind}] re-proving round {rounds[-1]['round_id']} in a child process to measure its peak RSS")
-    child_prove = measure_prove(art, last_witness, bench_dir / "scratch")
+    witness = synthetic_witness(art, bench_dir / "scratch")
+    say(f"[{kind}] proving an aggregation of the same shape in a child process to measure its peak RSS")
+    child_prove = measure_prove(art, witness, bench_dir / "scratch")
 
     def avg(key: str) -> float:
         return _mean([r[key] for r in rounds if r[key] is not None])

@@ -222,7 +222,7 @@ class RoundDriver:
             self.checkpoint()  # "submitted" is printed only once the chain state holding it is durable
             updates.append(update)
             self.progress(f"round {round_id}: {h.name} submitted {update.cid[:16]}... ({update.sample_count} samples)")
-        if read_round(rm, round_id).submission_count < len(self.hospitals):
+        if read_round(rm, round_id).submission_count < info.members:  # not every member at opening submitted
             self._wait_for_deadline(info.deadline)
 
         rule = "median" if info.rule == Rule.MEDIAN else "fedavg"

@@ -36,9 +36,8 @@ def cli(network: str | None, rounds: int | None, dropout: str, **overrides: obje
             "so give it a new or empty --workdir (nothing was deleted)"
         )
     with workdir_lock(settings.workdir):
-        if any(p.name not in (".lock", ".zkfl-workdir") for p in settings.workdir.iterdir()):
-            say(f"replacing the previous demo consortium in {settings.workdir}")
-        clear_workdir(settings.workdir)  # a demo always starts a new consortium
+        if clear_workdir(settings.workdir):  # a demo always starts a new consortium
+            say(f"replaced the previous demo consortium in {settings.workdir}")
         _run_demo(settings, network, absent_in)
 
 

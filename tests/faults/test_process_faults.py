@@ -91,8 +91,9 @@ def test_the_demo_replaces_only_a_zkfl_workdir(tmp_path: Path) -> None:
     with workdir_lock(ours):
         (ours / "ipfs").mkdir()
         (ours / "deployment.json").write_text("{}")
-        clear_workdir(ours)
+        assert clear_workdir(ours) is True
         assert sorted(p.name for p in ours.iterdir()) == [".lock", WORKDIR_MARKER]
+        assert clear_workdir(ours) is False  # nothing left to remove
     assert replaceable_workdir(ours)
     with pytest.raises(ConfigError, match="does not hold its lock"):
         clear_workdir(foreign)

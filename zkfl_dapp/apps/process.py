@@ -91,14 +91,18 @@ def replaceable_workdir(workdir: Path) -> bool:
     return not workdir.exists() or not any(workdir.iterdir()) or (workdir / WORKDIR_MARKER).exists()
 
 
-def clear_workdir(workdir: Path) -> None:
-    """Remove everything in a work directory whose lock this process holds, but the lock and the marker."""
+def clear_workdir(workdir: Path) -> bool:
+    """Remove everything in a work directory whose lock this process holds, but the lock and the marker;
+    returns whether there was anything to remove."""
     if workdir.resolve() not in _held:
         raise ConfigError(f"refusing to clear {workdir}: this process does not hold its lock")
+    removed = False
     for child in workdir.iterdir():
         if child.name in (_LOCK_FILE, WORKDIR_MARKER):
             continue
+        removed = True
         if child.is_dir() and not child.is_symlink():
             shutil.rmtree(child)
         else:
             child.unlink()
+    return removed

@@ -8,54 +8,65 @@ import {InstanceLayout} from "./libraries/InstanceLayout.sol";
 import {VerifierCalls} from "./libraries/VerifierCalls.sol";
 
 /// @title PredictionRegistry
-/// @notice Accepts an inference proof only if it verifies and was made with the global model of the named
-/// finalized round; records a receipt (round, risk, proof hash) as an event. Permissionless.
+/// @notice Accepts an inference proof only if it verifies, was made with the committed global model of the
+/// named finalized round and names the caller as requester; records a receipt (round, logit, proof hash) as an
+/// event. Permissionless.
 contract PredictionRegistry is IPredictionRegistry {
     using VerifierCalls for IHalo2Verifier;
 
-    /// @inheritdoc IPredictionRegistry
-    uint256 public constant RISK_SCALE_BITS = 13;
+    uint256 private constant FIELD_MODULUS =
+        21888242871839275222246405745257275088548364400416034343698204186575808495617;
 
+    /// @inheritdoc IPredictionRegistry
+    uint256 public immutable LOGIT_SCALE_BITS;
     /// @inheritdoc IPredictionRegistry
     IRoundManager public immutable roundManager;
     /// @inheritdoc IPredictionRegistry
     IHalo2Verifier public immutable inferenceVerifier;
-    /// @inheritdoc IPredictionRegistry
-    uint256 public immutable modelSize;
 
     mapping(bytes32 proofHash => bool) private _recorded;
 
     constructor(IRoundManager roundManager_, IHalo2Verifier inferenceVerifier_) {
         roundManager = roundManager_;
         inferenceVerifier = inferenceVerifier_;
-        modelSize = roundManager_.modelSize();
+        LOGIT_SCALE_BITS = 2 * roundManager_.scaleBits();
     }
 
     /// @inheritdoc IPredictionRegistry
     function recordPrediction(uint256 roundId, bytes calldata proof, uint256[] calldata instances)
         external
-        returns (uint256 risk)
+        returns (int256 logit)
     {
-        uint256 d = modelSize;
-        uint256 expectedLength = InstanceLayout.inferenceCount(d);
+        uint256 expectedLength = InstanceLayout.INFERENCE_COUNT;
         if (instances.length != expectedLength) {
             revert PredictionRegistryWrongInstanceCount(expectedLength, instances.length);
         }
-        IRoundManager.RoundInfo memory info = roundManager.getRound(roundId);
-        if (info.phase != IRoundManager.Phase.Finalized) {
-            revert PredictionRegistryRoundNotFinalized(roundId, info.phase);
+        IRoundManager.Phase phase = roundManager.getRound(roundId).phase;
+        if (phase != IRoundManager.Phase.Finalized) revert PredictionRegistryRoundNotFinalized(roundId, phase);
+        (uint256[2] memory model,) = roundManager.modelOf(roundId);
+        uint256[2] memory actual;
+        if (proof.length >= 64) {
+            actual[0] = uint256(bytes32(proof[0:32]));
+            actual[1] = uint256(bytes32(proof[32:64]));
         }
-        uint256 actual = InstanceLayout.modelCommitment(instances, InstanceLayout.INFERENCE_MODEL_OFFSET, d);
-        if (actual != info.newModelCommitment) {
-            revert PredictionRegistryModelMismatch(roundId, info.newModelCommitment, actual);
+        if (actual[0] != model[0] || actual[1] != model[1]) {
+            revert PredictionRegistryModelMismatch(roundId, model, actual);
+        }
+        uint256 sender = uint160(msg.sender);
+        for (uint256 i = 0; i < InstanceLayout.ADDRESS_LIMBS; i++) {
+            uint256 j = InstanceLayout.INFERENCE_ADDRESS_OFFSET + i;
+            uint256 limb = (sender >> (32 * i)) & 0xffffffff;
+            if (instances[j] != limb) revert PredictionRegistryRequesterMismatch(j, limb, instances[j]);
         }
         bytes32 proofHash = keccak256(proof);
         if (_recorded[proofHash]) revert PredictionRegistryProofAlreadyRecorded(proofHash);
         if (!inferenceVerifier.accepts(proof, instances)) revert PredictionRegistryProofRejected(roundId);
 
         _recorded[proofHash] = true;
-        risk = instances[InstanceLayout.INFERENCE_RISK_INDEX];
-        emit PredictionRecorded(roundId, msg.sender, risk, proofHash);
+        uint256 v = instances[InstanceLayout.INFERENCE_LOGIT_INDEX];
+        // a field element above (p - 1) / 2 stands for the negative value v - p
+        logit = v > FIELD_MODULUS / 2 ? -int256(FIELD_MODULUS - v) : int256(v);
+        emit PredictionRecorded(roundId, msg.sender, logit, proofHash);
     }
 
     /// @inheritdoc IPredictionRegistry

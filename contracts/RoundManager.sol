@@ -4,13 +4,16 @@ pragma solidity 0.8.20;
 import {IConsortiumRegistry} from "./interfaces/IConsortiumRegistry.sol";
 import {IHalo2Verifier} from "./interfaces/IHalo2Verifier.sol";
 import {IRoundManager} from "./interfaces/IRoundManager.sol";
+import {Bn254} from "./libraries/Bn254.sol";
 import {InstanceLayout} from "./libraries/InstanceLayout.sol";
 import {VerifierCalls} from "./libraries/VerifierCalls.sol";
 
 /// @title RoundManager
-/// @notice Federated-learning rounds whose aggregates are accepted only with a zero-knowledge proof
-/// bound to the commitments and sample counts recorded here.
-/// @dev Instance offsets come from InstanceLayout; every verifier call goes through VerifierCalls.
+/// @notice Federated-learning rounds over homomorphic KZG commitments: FedAvg's new model commitment is
+/// computed here from the hospitals' own commitments (no aggregation proof); every update in a bounded round
+/// carries a norm proof bound to its commitment, the previous aggregate, the bound and its sender.
+/// @dev Point arithmetic: Bn254 (ecAdd/ecMul precompiles); instance offsets: InstanceLayout; every verifier
+/// call goes through VerifierCalls.
 contract RoundManager is IRoundManager {
     using VerifierCalls for IHalo2Verifier;
 
@@ -24,12 +27,10 @@ contract RoundManager is IRoundManager {
     /// @inheritdoc IRoundManager
     uint256 public constant MAX_CID_LENGTH = 128;
     /// @inheritdoc IRoundManager
-    uint256 public constant NORM_RANGE = 1 << 28;
+    uint256 public constant NORM_RANGE = 1 << 36;
 
     /// @inheritdoc IRoundManager
     IConsortiumRegistry public immutable registry;
-    /// @inheritdoc IRoundManager
-    IHalo2Verifier public immutable fedAvgVerifier;
     /// @inheritdoc IRoundManager
     IHalo2Verifier public immutable medianVerifier;
     /// @inheritdoc IRoundManager
@@ -39,43 +40,49 @@ contract RoundManager is IRoundManager {
     /// @inheritdoc IRoundManager
     uint256 public immutable modelSize;
     /// @inheritdoc IRoundManager
+    uint256 public immutable padRows;
+    /// @inheritdoc IRoundManager
     uint256 public immutable scaleBits;
     /// @inheritdoc IRoundManager
-    uint256 public immutable emptySlotCommitment;
+    bytes32 public immutable kzgBasisDigest;
+    uint256 private immutable _kx;
+    uint256 private immutable _ky;
 
     string private _circuitCid;
     uint256 private _currentRoundId;
-    uint256 private _modelCommitment;
-    string private _modelCid;
+    /// The round whose model is current (0: genesis).
+    uint32 private _modelRound;
+    uint256[2] private _genesisCommitment;
+    string private _genesisCid;
     mapping(uint256 roundId => RoundInfo) private _rounds;
     mapping(uint256 roundId => Submission[]) private _submissions;
     mapping(uint256 roundId => mapping(address hospital => bool)) private _hasSubmitted;
-    mapping(uint256 commitment => bool) private _commitmentUsed;
+    mapping(bytes32 pointHash => bool) private _commitmentUsed;
     mapping(uint256 roundId => mapping(address hospital => bool)) private _reported;
 
     constructor(
         IConsortiumRegistry registry_,
-        IHalo2Verifier fedAvgVerifier_,
         IHalo2Verifier medianVerifier_,
         IHalo2Verifier normVerifier_,
-        uint256 slots_,
-        uint256 modelSize_,
-        uint256 scaleBits_,
-        uint256 emptySlotCommitment_,
-        uint256 genesisModelCommitment,
-        string memory genesisModelCid,
+        CommitmentScheme memory scheme,
+        uint256[2] memory genesisCommitment,
+        string memory genesisCid,
         string memory circuitCid_
     ) {
+        Bn254.validate(Bn254.G1Point(scheme.zeroCommitment[0], scheme.zeroCommitment[1]));
+        Bn254.validate(Bn254.G1Point(genesisCommitment[0], genesisCommitment[1]));
         registry = registry_;
-        fedAvgVerifier = fedAvgVerifier_;
         medianVerifier = medianVerifier_;
         normVerifier = normVerifier_;
-        slots = slots_;
-        modelSize = modelSize_;
-        scaleBits = scaleBits_;
-        emptySlotCommitment = emptySlotCommitment_;
-        _modelCommitment = genesisModelCommitment;
-        _modelCid = genesisModelCid;
+        slots = scheme.slots;
+        modelSize = scheme.modelSize;
+        padRows = scheme.padRows;
+        scaleBits = scheme.scaleBits;
+        _kx = scheme.zeroCommitment[0];
+        _ky = scheme.zeroCommitment[1];
+        kzgBasisDigest = scheme.kzgBasisDigest;
+        _genesisCommitment = genesisCommitment;
+        _genesisCid = genesisCid;
         _circuitCid = circuitCid_;
         emit CircuitPublished(circuitCid_);
     }
@@ -94,7 +101,9 @@ contract RoundManager is IRoundManager {
     }
 
     /// @inheritdoc IRoundManager
-    function submitUpdate(uint256 roundId, uint256 commitment, string calldata cid, uint64 sampleCount) external {
+    function submitUpdate(uint256 roundId, uint256[2] calldata commitment, string calldata cid, uint64 sampleCount)
+        external
+    {
         _checkSubmission(roundId, commitment, cid, sampleCount);
         if (_rounds[roundId].normBoundSq != 0) revert RoundManagerNormProofRequired(roundId);
         _recordSubmission(roundId, commitment, cid, sampleCount);
@@ -103,7 +112,7 @@ contract RoundManager is IRoundManager {
     /// @inheritdoc IRoundManager
     function submitBoundedUpdate(
         uint256 roundId,
-        uint256 commitment,
+        uint256[2] calldata commitment,
         string calldata cid,
         uint64 sampleCount,
         bytes calldata normProof,
@@ -115,7 +124,17 @@ contract RoundManager is IRoundManager {
     }
 
     /// @inheritdoc IRoundManager
-    function finalizeRound(
+    function finalizeRound(uint256 roundId, string calldata newModelCid, uint256 excludedMask) external {
+        RoundInfo storage r = _rounds[roundId];
+        _checkFinalizable(roundId, AggregationRule.FedAvg);
+        _checkCid(newModelCid);
+        (uint256[2] memory commitment, uint256 included) = _aggregate(roundId, excludedMask);
+        if (included < r.quorum) revert RoundManagerQuorumNotMet(roundId, included, r.quorum);
+        _finalize(roundId, commitment, newModelCid, included, excludedMask, bytes32(0), "");
+    }
+
+    /// @inheritdoc IRoundManager
+    function finalizeMedianRound(
         uint256 roundId,
         bytes calldata proof,
         uint256[] calldata instances,
@@ -123,24 +142,16 @@ contract RoundManager is IRoundManager {
         string calldata proofCid,
         uint256 excludedMask
     ) external {
-        uint32 quorum = _checkFinalizable(roundId);
+        RoundInfo storage r = _rounds[roundId];
+        _checkFinalizable(roundId, AggregationRule.Median);
         _checkCid(newModelCid);
         _checkCid(proofCid);
-        uint256 included;
-        if (_rounds[roundId].rule == AggregationRule.Median) {
-            included = _checkMedianInstances(roundId, quorum, instances, excludedMask);
-            _verify(medianVerifier, roundId, proof, instances);
-        } else {
-            included = _checkFedAvgInstances(roundId, quorum, instances, excludedMask);
-            _verify(fedAvgVerifier, roundId, proof, instances);
-        }
-
-        RoundInfo storage r = _rounds[roundId];
-        r.newModelCid = newModelCid;
+        uint256 included = _checkMedianProof(roundId, proof, instances, excludedMask);
+        if (included < r.quorum) revert RoundManagerQuorumNotMet(roundId, included, r.quorum);
+        bytes32 proofHash = keccak256(proof);
         r.proofCid = proofCid;
-        r.proofHash = keccak256(proof);
-        uint256 commitment = InstanceLayout.modelCommitment(instances, InstanceLayout.newModelOffset(slots), modelSize);
-        _finalize(roundId, commitment, included, excludedMask);
+        r.proofHash = proofHash;
+        _finalize(roundId, _point(proof, slots), newModelCid, included, excludedMask, proofHash, proofCid);
     }
 
     /// @inheritdoc IRoundManager
@@ -167,9 +178,8 @@ contract RoundManager is IRoundManager {
         emit ModelUnavailableReported(roundId, msg.sender, r.unavailableReports);
         if (r.unavailableReports >= r.quorum) {
             r.phase = Phase.RolledBack;
-            _modelCommitment = r.prevModelCommitment;
-            _modelCid = r.prevModelCid;
-            emit RoundRolledBack(roundId, r.prevModelCommitment, r.prevModelCid);
+            _modelRound = r.prevModelRound;
+            emit RoundRolledBack(roundId, r.prevModelCommitment, r.prevModelRound);
         }
     }
 
@@ -210,13 +220,29 @@ contract RoundManager is IRoundManager {
     }
 
     /// @inheritdoc IRoundManager
-    function currentModel() external view returns (uint256 commitment, string memory cid) {
-        return (_modelCommitment, _modelCid);
+    function currentModel() external view returns (uint256[2] memory commitment, string memory cid, uint256 modelRound) {
+        modelRound = _modelRound;
+        (commitment, cid) = _modelOf(modelRound);
+    }
+
+    /// @inheritdoc IRoundManager
+    function modelOf(uint256 roundId) external view returns (uint256[2] memory commitment, string memory cid) {
+        return _modelOf(roundId);
     }
 
     /// @inheritdoc IRoundManager
     function expectedWeights(uint256 roundId, uint256 excludedMask) external view returns (uint256[] memory) {
         return _expectedWeights(roundId, excludedMask);
+    }
+
+    /// @inheritdoc IRoundManager
+    function aggregateCommitment(uint256 roundId, uint256 excludedMask) external view returns (uint256[2] memory c) {
+        (c,) = _aggregate(roundId, excludedMask);
+    }
+
+    /// @inheritdoc IRoundManager
+    function zeroCommitment() external view returns (uint256[2] memory) {
+        return [_kx, _ky];
     }
 
     // --- rounds and submissions: guards, then effects and events ----------------------------------
@@ -241,20 +267,21 @@ contract RoundManager is IRoundManager {
         _currentRoundId = roundId;
         RoundInfo storage r = _rounds[roundId];
         r.phase = Phase.Open;
+        r.rule = rule;
         r.deadline = deadline;
         r.quorum = quorum;
-        r.prevModelCommitment = _modelCommitment;
-        r.prevModelCid = _modelCid;
-        r.rule = rule;
-        r.normBoundSq = normBoundSq;
         uint256 members = registry.hospitalCount();
         r.members = uint32(members < slots ? members : slots);
-        emit RoundOpened(roundId, _modelCommitment, _modelCid, deadline, quorum);
+        uint32 modelRound = _modelRound;
+        r.prevModelRound = modelRound;
+        (r.prevModelCommitment,) = _modelOf(modelRound);
+        r.normBoundSq = normBoundSq;
+        emit RoundOpened(roundId, r.prevModelCommitment, modelRound, deadline, quorum);
         emit RoundPolicySet(roundId, rule, normBoundSq);
     }
 
     /// @dev Every check of a submission except the norm proof: caller, phase, timing, slot, commitment, count, CID.
-    function _checkSubmission(uint256 roundId, uint256 commitment, string calldata cid, uint64 sampleCount)
+    function _checkSubmission(uint256 roundId, uint256[2] calldata commitment, string calldata cid, uint64 sampleCount)
         internal
         view
     {
@@ -264,14 +291,22 @@ contract RoundManager is IRoundManager {
         if (block.timestamp > r.deadline) revert RoundManagerDeadlinePassed(roundId, r.deadline, block.timestamp);
         if (_hasSubmitted[roundId][msg.sender]) revert RoundManagerAlreadySubmitted(roundId, msg.sender);
         if (r.submissionCount >= slots) revert RoundManagerRoundFull(roundId, slots);
-        if (
-            commitment == 0 || commitment >= FIELD_MODULUS || commitment == emptySlotCommitment
-                || _commitmentUsed[commitment]
-        ) revert RoundManagerInvalidCommitment(commitment);
+        _checkCommitment(commitment);
         if (sampleCount == 0 || sampleCount > MAX_SAMPLE_COUNT) {
             revert RoundManagerInvalidSampleCount(sampleCount, MAX_SAMPLE_COUNT);
         }
         _checkCid(cid);
+    }
+
+    /// @dev A finite curve point with canonical coordinates, not K (an all-zero update), never used before
+    /// (a replayed commitment is someone else's update or this hospital's old one).
+    function _checkCommitment(uint256[2] calldata c) internal view {
+        (uint256 x, uint256 y) = (c[0], c[1]);
+        bool onCurve = x < Bn254.P && y < Bn254.P && !(x == 0 && y == 0)
+            && mulmod(y, y, Bn254.P) == addmod(mulmod(mulmod(x, x, Bn254.P), x, Bn254.P), 3, Bn254.P);
+        if (!onCurve || (x == _kx && y == _ky) || _commitmentUsed[keccak256(abi.encode(x, y))]) {
+            revert RoundManagerInvalidCommitment(x, y);
+        }
     }
 
     function _checkCid(string calldata cid) internal pure {
@@ -280,38 +315,46 @@ contract RoundManager is IRoundManager {
         if (length > MAX_CID_LENGTH) revert RoundManagerCidTooLong(length, MAX_CID_LENGTH);
     }
 
-    function _recordSubmission(uint256 roundId, uint256 commitment, string calldata cid, uint64 sampleCount)
+    function _recordSubmission(uint256 roundId, uint256[2] calldata commitment, string calldata cid, uint64 sampleCount)
         internal
     {
         RoundInfo storage r = _rounds[roundId];
         uint256 slot = r.submissionCount;
         r.submissionCount += 1;
         _hasSubmitted[roundId][msg.sender] = true;
-        _commitmentUsed[commitment] = true;
-        _submissions[roundId].push(Submission(msg.sender, commitment, sampleCount, cid));
+        _commitmentUsed[keccak256(abi.encode(commitment[0], commitment[1]))] = true;
+        _submissions[roundId].push(Submission(msg.sender, sampleCount, commitment, cid));
         emit UpdateSubmitted(roundId, msg.sender, slot, commitment, cid, sampleCount);
     }
 
-    /// @dev Caller, phase and timing checks of a finalization; returns the round's quorum.
-    function _checkFinalizable(uint256 roundId) internal view returns (uint32) {
+    /// @dev Caller, rule, phase and timing checks of a finalization.
+    function _checkFinalizable(uint256 roundId, AggregationRule rule) internal view {
         if (msg.sender != registry.aggregator()) revert RoundManagerNotAggregator(msg.sender);
         RoundInfo storage r = _rounds[roundId];
         if (r.phase != Phase.Open) revert RoundManagerWrongPhase(roundId, Phase.Open, r.phase);
+        if (r.rule != rule) revert RoundManagerWrongRule(roundId, r.rule);
         // "every member submitted" counts the hospitals admitted when the round opened: removing a member
         // meanwhile cannot let the round close early
         if (r.submissionCount < r.members && block.timestamp <= r.deadline) {
             revert RoundManagerDeadlineNotReached(roundId, r.deadline, block.timestamp);
         }
-        return r.quorum;
     }
 
-    /// @dev Effects and events of a successful finalization (CIDs and proof hash are already stored).
-    function _finalize(uint256 roundId, uint256 commitment, uint256 included, uint256 excludedMask) internal {
+    /// @dev Effects and events of a successful finalization.
+    function _finalize(
+        uint256 roundId,
+        uint256[2] memory commitment,
+        string calldata newModelCid,
+        uint256 included,
+        uint256 excludedMask,
+        bytes32 proofHash,
+        string memory proofCid
+    ) internal {
         RoundInfo storage r = _rounds[roundId];
         r.phase = Phase.Finalized;
         r.newModelCommitment = commitment;
-        _modelCommitment = commitment;
-        _modelCid = r.newModelCid;
+        r.newModelCid = newModelCid;
+        _modelRound = uint32(roundId);
 
         Submission[] storage subs = _submissions[roundId];
         uint256 totalSamples = 0;
@@ -322,7 +365,7 @@ contract RoundManager is IRoundManager {
                 totalSamples += subs[i].sampleCount;
             }
         }
-        emit RoundFinalized(roundId, commitment, r.newModelCid, r.proofHash, r.proofCid, included, totalSamples);
+        emit RoundFinalized(roundId, commitment, newModelCid, proofHash, proofCid, included, totalSamples);
     }
 
     function _requireClosed(uint256 roundId) internal view {
@@ -330,20 +373,30 @@ contract RoundManager is IRoundManager {
         if (phase == Phase.None || phase == Phase.Open) revert RoundManagerRoundNotClosed(roundId, phase);
     }
 
+    function _modelOf(uint256 roundId) internal view returns (uint256[2] memory, string memory) {
+        if (roundId == 0) return (_genesisCommitment, _genesisCid);
+        RoundInfo storage r = _rounds[roundId];
+        if (r.phase != Phase.Finalized && r.phase != Phase.RolledBack) revert RoundManagerWrongPhase(roundId, Phase.Finalized, r.phase);
+        return (r.newModelCommitment, r.newModelCid);
+    }
+
+    // --- aggregation -------------------------------------------------------------------------------
+
     /// @dev Weights at scale 2^scaleBits that sum to exactly 2^scaleBits over the included slots: with m included
     /// slots and N their total count, w_i = 1 + floor(n_i * (2^scaleBits - m) / N), and what the floors leave
     /// (fewer than m units) goes to the first included slot. Every included slot weighs at least 1, so no
-    /// declared count can silently zero the others; excluded and empty slots weigh 0. Reverts without an
-    /// included slot.
+    /// declared count can silently zero the others; excluded and empty slots weigh 0.
     function _expectedWeights(uint256 roundId, uint256 excludedMask) internal view returns (uint256[] memory w) {
         Submission[] storage subs = _submissions[roundId];
         if (excludedMask >> subs.length != 0) revert RoundManagerInvalidExclusion(roundId, excludedMask);
         uint256 total = 0;
         uint256 included = 0;
         uint256 first = type(uint256).max;
+        uint256[] memory counts = new uint256[](subs.length);
         for (uint256 i = 0; i < subs.length; i++) {
             if ((excludedMask >> i) & 1 == 0) {
-                total += subs[i].sampleCount;
+                counts[i] = subs[i].sampleCount;
+                total += counts[i];
                 included += 1;
                 if (first == type(uint256).max) first = i;
             }
@@ -354,112 +407,120 @@ contract RoundManager is IRoundManager {
         uint256 spare = one - included;
         uint256 assigned = 0;
         for (uint256 i = 0; i < subs.length; i++) {
-            if ((excludedMask >> i) & 1 == 0) {
-                w[i] = 1 + (uint256(subs[i].sampleCount) * spare) / total;
+            if (counts[i] != 0) {
+                w[i] = 1 + (counts[i] * spare) / total;
                 assigned += w[i];
             }
         }
         w[first] += one - assigned;
     }
 
-    /// @dev Submitted and not excluded: how the enclave counts included updates (never by weight).
-    function _includedCount(uint256 roundId, uint256 excludedMask) internal view returns (uint256 included) {
-        uint256 submitted = _submissions[roundId].length;
-        for (uint256 i = 0; i < submitted; i++) {
-            if ((excludedMask >> i) & 1 == 0) included += 1;
-        }
-    }
-
-    // --- proof bindings: each circuit's instances against this round's records (offsets: InstanceLayout) ---
-
-    /// @dev FedAvg: checks the quorum, then binds the proof to this round: slot hashes equal the stored
-    /// commitments (or the empty-slot commitment), and the public weights equal those derived from the stored
-    /// sample counts. Returns the number of included slots.
-    function _checkFedAvgInstances(uint256 roundId, uint32 quorum, uint256[] calldata instances, uint256 excludedMask)
+    /// @dev C(S) = K + sum_i w_i (C(u_i) - K) over the included slots (Bn254.affineCombination of the weights,
+    /// which sum to 2^scaleBits) and the number of included slots. Reverts without an included slot.
+    function _aggregate(uint256 roundId, uint256 excludedMask)
         internal
         view
-        returns (uint256 included)
+        returns (uint256[2] memory commitment, uint256 included)
     {
-        uint256[] memory weights = _expectedWeights(roundId, excludedMask);
-        included = _includedCount(roundId, excludedMask);
-        if (included < quorum) revert RoundManagerQuorumNotMet(roundId, included, quorum);
-
-        uint256 s = slots;
-        uint256 expectedLength = InstanceLayout.aggregationCount(s, modelSize);
-        if (instances.length != expectedLength) revert RoundManagerWrongInstanceCount(expectedLength, instances.length);
+        uint256[] memory w = _expectedWeights(roundId, excludedMask);
         Submission[] storage subs = _submissions[roundId];
-        uint256 weightsOffset = InstanceLayout.weightsOffset(s, modelSize);
-        for (uint256 i = 0; i < s; i++) {
-            // slot i's hash is instances[i]
-            bool isIncluded = i < subs.length && (excludedMask >> i) & 1 == 0;
-            uint256 expectedHash = isIncluded ? subs[i].commitment : emptySlotCommitment;
-            if (instances[i] != expectedHash) revert RoundManagerInstanceMismatch(roundId, i, expectedHash, instances[i]);
-            uint256 j = weightsOffset + i;
-            if (instances[j] != weights[i]) revert RoundManagerInstanceMismatch(roundId, j, weights[i], instances[j]);
-        }
-    }
-
-    /// @dev Median: checks the quorum, then binds the proof to this round: included slots carry their
-    /// commitments, other slots the hash of the previous model g, and g's keccak256 is this round's
-    /// previous-model commitment. Returns the number of included slots.
-    function _checkMedianInstances(uint256 roundId, uint32 quorum, uint256[] calldata instances, uint256 excludedMask)
-        internal
-        view
-        returns (uint256 included)
-    {
-        Submission[] storage subs = _submissions[roundId];
-        if (excludedMask >> subs.length != 0) revert RoundManagerInvalidExclusion(roundId, excludedMask);
         for (uint256 i = 0; i < subs.length; i++) {
-            if ((excludedMask >> i) & 1 == 0) included += 1;
+            if (w[i] != 0) included += 1;
         }
-        if (included < quorum) revert RoundManagerQuorumNotMet(roundId, included, quorum);
-
-        uint256 s = slots;
-        uint256 d = modelSize;
-        uint256 expectedLength = InstanceLayout.medianCount(s, d);
-        if (instances.length != expectedLength) revert RoundManagerWrongInstanceCount(expectedLength, instances.length);
-        uint256 prevHash = instances[InstanceLayout.medianPreviousModelHashIndex(s)];
-        for (uint256 i = 0; i < s; i++) {
-            // slot i's hash is instances[i]
-            bool isIncluded = i < subs.length && (excludedMask >> i) & 1 == 0;
-            uint256 expectedHash = isIncluded ? subs[i].commitment : prevHash;
-            if (instances[i] != expectedHash) revert RoundManagerInstanceMismatch(roundId, i, expectedHash, instances[i]);
+        if (included == 0) revert RoundManagerQuorumNotMet(roundId, 0, _rounds[roundId].quorum);
+        Bn254.G1Point[] memory points = new Bn254.G1Point[](included);
+        uint256[] memory weights = new uint256[](included);
+        uint256 j = 0;
+        for (uint256 i = 0; i < subs.length; i++) {
+            if (w[i] != 0) {
+                uint256[2] storage c = subs[i].commitment;
+                points[j] = Bn254.G1Point(c[0], c[1]);
+                weights[j] = w[i];
+                j++;
+            }
         }
-        uint256 prev = InstanceLayout.modelCommitment(instances, InstanceLayout.medianPreviousModelOffset(s, d), d);
-        uint256 expectedPrev = _rounds[roundId].prevModelCommitment;
-        if (prev != expectedPrev) revert RoundManagerPreviousModelMismatch(roundId, expectedPrev, prev);
+        Bn254.G1Point memory s = Bn254.affineCombination(points, weights, Bn254.G1Point(_kx, _ky));
+        commitment = [s.x, s.y];
     }
 
-    /// @dev Norm: binds the proof to this submission (commitment) and round (bound, previous model g), then
-    /// verifies it, then requires its flag to say "within bound".
-    function _checkNormProof(uint256 roundId, uint256 commitment, bytes calldata proof, uint256[] calldata instances)
+    /// @dev C(2^scaleBits u) = K + 2^scaleBits (C(u) - K): the norm and median circuits take the update at the
+    /// aggregate's scale.
+    function _scaled(uint256[2] memory c) internal view returns (uint256[2] memory) {
+        Bn254.G1Point memory k = Bn254.G1Point(_kx, _ky);
+        Bn254.G1Point memory d = Bn254.add(Bn254.G1Point(c[0], c[1]), Bn254.negate(k));
+        Bn254.G1Point memory r = Bn254.add(k, Bn254.mul(d, uint256(1) << scaleBits));
+        return [r.x, r.y];
+    }
+
+    // --- proof bindings: committed points and instances against this round's records ----------------
+
+    /// @dev The `index`-th 64-byte committed point at the start of an ezkl proof (x || y, big-endian).
+    function _point(bytes calldata proof, uint256 index) internal pure returns (uint256[2] memory p) {
+        uint256 at = 64 * index;
+        if (proof.length < at + 64) return p; // (0, 0): matches no commitment
+        p[0] = uint256(bytes32(proof[at:at + 32]));
+        p[1] = uint256(bytes32(proof[at + 32:at + 64]));
+    }
+
+    function _requirePoint(uint256 roundId, bytes calldata proof, uint256 index, uint256[2] memory expected)
         internal
+        pure
     {
+        uint256[2] memory actual = _point(proof, index);
+        if (actual[0] != expected[0] || actual[1] != expected[1]) {
+            revert RoundManagerProofPointMismatch(roundId, index, expected, actual);
+        }
+    }
+
+    /// @dev Norm: the proof's committed inputs are C(2^scaleBits u) for this submission and the round's previous
+    /// aggregate; its instances are [flag, bound, sender limbs] (InstanceLayout); it verifies; the flag says
+    /// "within bound".
+    function _checkNormProof(
+        uint256 roundId,
+        uint256[2] calldata commitment,
+        bytes calldata proof,
+        uint256[] calldata instances
+    ) internal {
         RoundInfo storage r = _rounds[roundId];
         uint256 bound = r.normBoundSq;
         if (bound == 0) revert RoundManagerNoNormBound(roundId);
-        uint256 d = modelSize;
-        uint256 expectedLength = InstanceLayout.normCount(d);
-        if (instances.length != expectedLength) revert RoundManagerWrongInstanceCount(expectedLength, instances.length);
-
-        uint256 c = InstanceLayout.NORM_COMMITMENT_INDEX;
-        if (instances[c] != commitment) revert RoundManagerNormProofMismatch(roundId, c, commitment, instances[c]);
+        if (instances.length != InstanceLayout.NORM_COUNT) {
+            revert RoundManagerWrongInstanceCount(InstanceLayout.NORM_COUNT, instances.length);
+        }
+        _requirePoint(roundId, proof, InstanceLayout.NORM_UPDATE_POINT, _scaled(commitment));
+        _requirePoint(roundId, proof, InstanceLayout.NORM_AGGREGATE_POINT, r.prevModelCommitment);
         uint256 b = InstanceLayout.NORM_BOUND_INDEX;
         if (instances[b] != bound) revert RoundManagerNormProofMismatch(roundId, b, bound, instances[b]);
-        uint256 g = InstanceLayout.NORM_PREVIOUS_MODEL_OFFSET;
-        uint256 prev = InstanceLayout.modelCommitment(instances, g, d);
-        if (prev != r.prevModelCommitment) {
-            revert RoundManagerNormProofMismatch(roundId, g, r.prevModelCommitment, prev);
+        uint256 sender = uint160(msg.sender);
+        for (uint256 i = 0; i < InstanceLayout.ADDRESS_LIMBS; i++) {
+            uint256 j = InstanceLayout.NORM_ADDRESS_OFFSET + i;
+            uint256 limb = (sender >> (32 * i)) & 0xffffffff;
+            if (instances[j] != limb) revert RoundManagerNormProofMismatch(roundId, j, limb, instances[j]);
         }
 
         if (!normVerifier.accepts(proof, instances)) revert RoundManagerNormProofRejected(roundId, msg.sender);
-        if (instances[InstanceLayout.NORM_FLAG_INDEX] != uint256(1) << scaleBits) {
+        if (instances[InstanceLayout.NORM_FLAG_INDEX] != uint256(1) << (2 * scaleBits)) {
             revert RoundManagerNormBoundExceeded(roundId, msg.sender, bound);
         }
     }
 
-    /// @dev Reverts unless verifier `v` accepts the aggregation proof (see VerifierCalls).
-    function _verify(IHalo2Verifier v, uint256 roundId, bytes calldata proof, uint256[] calldata instances) internal {
-        if (!v.accepts(proof, instances)) revert RoundManagerProofRejected(roundId);
+    /// @dev Median: slot points are C(2^scaleBits u_i) for included slots, the previous aggregate for the others;
+    /// the proof verifies. Returns the number of included slots (the caller checks the quorum and takes the
+    /// result's point).
+    function _checkMedianProof(uint256 roundId, bytes calldata proof, uint256[] calldata instances, uint256 excludedMask)
+        internal
+        returns (uint256 included)
+    {
+        Submission[] storage subs = _submissions[roundId];
+        if (excludedMask >> subs.length != 0) revert RoundManagerInvalidExclusion(roundId, excludedMask);
+        uint256 expectedLength = InstanceLayout.MEDIAN_COUNT;
+        if (instances.length != expectedLength) revert RoundManagerWrongInstanceCount(expectedLength, instances.length);
+        uint256[2] memory prev = _rounds[roundId].prevModelCommitment;
+        for (uint256 i = 0; i < slots; i++) {
+            bool isIncluded = i < subs.length && (excludedMask >> i) & 1 == 0;
+            if (isIncluded) included += 1;
+            _requirePoint(roundId, proof, i, isIncluded ? _scaled(subs[i].commitment) : prev);
+        }
+        if (!medianVerifier.accepts(proof, instances)) revert RoundManagerProofRejected(roundId);
     }
 }

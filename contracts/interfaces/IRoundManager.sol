@@ -5,14 +5,16 @@ import {IConsortiumRegistry} from "./IConsortiumRegistry.sol";
 import {IHalo2Verifier} from "./IHalo2Verifier.sol";
 
 /// @title IRoundManager
-/// @notice Runs federated-learning rounds: hospitals commit to encrypted updates, the aggregator
-/// enclave finalizes with a zero-knowledge proof that the new global model is exactly the weighted
-/// average (or the coordinate-wise median) of the committed updates.
-/// @dev The public-instance layouts of the aggregation, median and norm circuits (S = `slots()`,
-/// d = `modelSize()`) are documented and computed in one place: `contracts/libraries/InstanceLayout.sol`.
-/// The new model's commitment is keccak256 over its d model instances, computed by this contract.
+/// @notice Runs federated-learning rounds over homomorphic KZG commitments. Hospitals commit to their
+/// quantized updates C(u_i) (ezkl polycommit, one pinned basis), prove each update within the round's norm
+/// bound against the previous aggregate's commitment, and the contract itself derives the new model's
+/// commitment: FedAvg is C(S) = sum_i w_i C(u_i) - (2^scaleBits - 1) K (no aggregation proof), the median
+/// rule is proven by a SNARK over the same commitments.
+/// @dev A commitment is an affine BN254 G1 point (x, y). The global model S = sum_i w_i u_i is exact, at
+/// scale 2^(2 scaleBits), with modelSize() model rows and padRows() hiding rows; the model hospitals train
+/// from is round-half-away(S / 2^scaleBits) over the model rows (zkfl_dapp.core.formats.ModelFile).
 interface IRoundManager {
-    /// @notice How a round's updates are combined; each rule has its own circuit and verifier.
+    /// @notice How a round's updates are combined: FedAvg on-chain from commitments, Median with a proof.
     enum AggregationRule {
         FedAvg,
         Median
@@ -31,29 +33,47 @@ interface IRoundManager {
     /// @notice One round's public record.
     struct RoundInfo {
         Phase phase;
+        AggregationRule rule;
         uint64 deadline;
         uint32 quorum;
         uint32 submissionCount;
-        uint256 prevModelCommitment;
-        string prevModelCid;
-        uint256 newModelCommitment;
-        string newModelCid;
-        bytes32 proofHash;
-        string proofCid;
-        AggregationRule rule;
-        uint256 normBoundSq;
         /// Hospitals admitted when the round opened (at most `slots()`): finalizing before the deadline
         /// needs this many submissions, whatever the membership does meanwhile.
         uint32 members;
         /// Hospitals that reported the round's new model file unavailable (see `reportModelUnavailable`).
         uint32 unavailableReports;
+        /// The round whose model this round started from (0: the genesis model).
+        uint32 prevModelRound;
+        uint256 normBoundSq;
+        uint256[2] prevModelCommitment;
+        uint256[2] newModelCommitment;
+        string newModelCid;
+        /// Median rounds only: keccak256 of the median proof and the CID of the proof file.
+        bytes32 proofHash;
+        string proofCid;
+    }
+
+    /// @notice The fixed shape of every committed vector, pinned at deployment.
+    struct CommitmentScheme {
+        /// update slots S (the most hospitals one round can take)
+        uint256 slots;
+        /// model parameters d
+        uint256 modelSize;
+        /// hiding-pad rows after the model rows
+        uint256 padRows;
+        /// fixed-point scale bits of updates and weights
+        uint256 scaleBits;
+        /// K = C(0) in the pinned basis
+        uint256[2] zeroCommitment;
+        /// SHA-256 of the pinned KZG basis (zkfl_dapp.circuits.kzg.KzgBasis.digest)
+        bytes32 kzgBasisDigest;
     }
 
     /// @notice One hospital's submission in a round.
     struct Submission {
         address hospital;
-        uint256 commitment;
         uint64 sampleCount;
+        uint256[2] commitment;
         string cid;
     }
 
@@ -81,8 +101,9 @@ interface IRoundManager {
     error RoundManagerAlreadySubmitted(uint256 roundId, address hospital);
     /// @notice All of the circuit's slots are taken in this round.
     error RoundManagerRoundFull(uint256 roundId, uint256 slots);
-    /// @notice A commitment was zero, not a field element, or already used in any round.
-    error RoundManagerInvalidCommitment(uint256 commitment);
+    /// @notice A commitment is not a finite BN254 G1 point with canonical coordinates, is the zero-vector
+    /// commitment K, or was already used in any round.
+    error RoundManagerInvalidCommitment(uint256 x, uint256 y);
     /// @notice A sample count was zero or above the maximum.
     error RoundManagerInvalidSampleCount(uint64 sampleCount, uint64 maximum);
     /// @notice Quorum must be between 1 and the number of slots; the deadline must be in the future and at
@@ -92,6 +113,14 @@ interface IRoundManager {
     error RoundManagerQuorumNotMet(uint256 roundId, uint256 included, uint32 quorum);
     /// @notice The exclusion mask names a slot that has no submission.
     error RoundManagerInvalidExclusion(uint256 roundId, uint256 excludedMask);
+    /// @notice A proof's committed-input point differs from the commitment the chain derives for it.
+    /// @param point index of the 64-byte point in the proof (norm: 0 the scaled update, 1 the previous
+    /// aggregate; median: 0 .. S-1 the slots, S the result is taken, never compared)
+    error RoundManagerProofPointMismatch(
+        uint256 roundId, uint256 point, uint256[2] expected, uint256[2] actual
+    );
+    /// @notice The call does not fit the round's aggregation rule (finalizeRound is FedAvg's, finalizeMedianRound the median's).
+    error RoundManagerWrongRule(uint256 roundId, AggregationRule rule);
     /// @notice The proof carries the wrong number of public instances.
     error RoundManagerWrongInstanceCount(uint256 expected, uint256 actual);
     /// @notice A public instance differs from what the chain recorded for this round.
@@ -111,43 +140,43 @@ interface IRoundManager {
     error RoundManagerNormProofRequired(uint256 roundId);
     /// @notice The round has no norm bound: submit with `submitUpdate`.
     error RoundManagerNoNormBound(uint256 roundId);
-    /// @notice A norm-proof instance differs from this submission (commitment), this round's bound, or this
-    /// round's previous global model (index 5: expected and actual are keccak256 commitments of the model).
+    /// @notice A norm-proof instance differs from this round's bound (index 1) or from the submitting
+    /// hospital's address (indices 2 .. 6, 32-bit limbs, least significant first).
     error RoundManagerNormProofMismatch(uint256 roundId, uint256 index, uint256 expected, uint256 actual);
     /// @notice The norm verifier rejected the proof.
     error RoundManagerNormProofRejected(uint256 roundId, address hospital);
     /// @notice The norm proof is valid and shows the update's distance to the previous model exceeds the bound.
     error RoundManagerNormBoundExceeded(uint256 roundId, address hospital, uint256 normBoundSq);
-    /// @notice The median proof's previous model (keccak256 of its g instances) is not the round's.
-    error RoundManagerPreviousModelMismatch(uint256 roundId, uint256 expected, uint256 actual);
 
-    /// @notice The aggregation circuit's public artifacts (verifying key, settings, SRS, verifier source,
-    /// with their SHA-256) are described by the JSON manifest stored under `circuitCid`. Emitted once, at
-    /// deployment: auditors re-verify every proof from these files and the chain alone.
+    /// @notice The circuits' public artifacts (norm and median verifying keys, settings, SRS, verifier
+    /// sources, the KZG basis with its zero-vector commitment K, with their SHA-256) are described by the
+    /// JSON manifest stored under `circuitCid`. Emitted once, at deployment: auditors re-verify every proof
+    /// and commitment from these files and the chain alone.
     event CircuitPublished(string circuitCid);
     /// @notice A round opened on top of the current global model.
     event RoundOpened(
-        uint256 indexed roundId, uint256 prevModelCommitment, string prevModelCid, uint64 deadline, uint32 quorum
+        uint256 indexed roundId, uint256[2] prevModelCommitment, uint32 prevModelRound, uint64 deadline, uint32 quorum
     );
     /// @notice The round's aggregation rule and norm bound (0: none), emitted right after `RoundOpened`.
     event RoundPolicySet(uint256 indexed roundId, AggregationRule rule, uint256 normBoundSq);
-    /// @notice A hospital committed to an encrypted update stored under `cid`.
+    /// @notice A hospital committed (KZG, G1 point) to an encrypted update stored under `cid`.
     event UpdateSubmitted(
         uint256 indexed roundId,
         address indexed hospital,
         uint256 slot,
-        uint256 commitment,
+        uint256[2] commitment,
         string cid,
         uint64 sampleCount
     );
     /// @notice The aggregator left a submitted update out of the aggregate (for example: its content did
-    /// not match its commitment); it carries zero weight in the proof.
+    /// not open its commitment); it carries zero weight.
     event UpdateExcluded(uint256 indexed roundId, address indexed hospital, uint256 slot);
-    /// @notice The round closed with a proven aggregate: the new global model, the proof's hash and the CID
-    /// of the ezkl proof file (the same bytes as in this transaction's calldata).
+    /// @notice The round closed with a new global model whose commitment this contract derived (FedAvg) or
+    /// took from a verified median proof; for a median round also the proof's hash and the CID of the ezkl
+    /// proof file (the same bytes as in this transaction's calldata); zero and "" for FedAvg.
     event RoundFinalized(
         uint256 indexed roundId,
-        uint256 newModelCommitment,
+        uint256[2] newModelCommitment,
         string newModelCid,
         bytes32 proofHash,
         string proofCid,
@@ -163,42 +192,51 @@ interface IRoundManager {
     /// @notice A hospital could not fetch the round's new model file, or it did not match its commitment.
     event ModelUnavailableReported(uint256 indexed roundId, address indexed hospital, uint256 reports);
     /// @notice A quorum of reports rolled the round back: the previous global model is current again.
-    event RoundRolledBack(uint256 indexed roundId, uint256 restoredModelCommitment, string restoredModelCid);
+    event RoundRolledBack(uint256 indexed roundId, uint256[2] restoredModelCommitment, uint32 restoredModelRound);
 
     /// @notice Open a new round on top of the current global model. Admin only; no other round may be open.
     /// @return roundId the new round's id (ids start at 1)
     function openRound(uint64 deadline, uint32 quorum) external returns (uint256 roundId);
 
     /// @notice Open a round with an aggregation rule and a norm bound. `normBoundSq` bounds the squared L2
-    /// distance of every update to the previous global model, fixed point: round(B^2 * 2^scaleBits)
+    /// distance of every update to the previous global model at the aggregate's scale: round(B^2 * 2^(2 scaleBits))
     /// for an L2 bound B; 0 means no bound. With a bound, every submission needs a norm proof.
     function openRoundWithPolicy(uint64 deadline, uint32 quorum, AggregationRule rule, uint256 normBoundSq)
         external
         returns (uint256 roundId);
 
-    /// @notice Commit to an encrypted update: its Poseidon `commitment`, the ciphertext's `cid` and the
-    /// number of local training samples. Member hospitals only, once per round, before the deadline.
-    function submitUpdate(uint256 roundId, uint256 commitment, string calldata cid, uint64 sampleCount) external;
+    /// @notice Commit to an encrypted update: its KZG `commitment` C(u) (a G1 point, in the basis of
+    /// `kzgBasisDigest()`), the ciphertext's `cid` and the number of local training samples. Member hospitals
+    /// only, once per round, before the deadline, in a round without a norm bound.
+    function submitUpdate(uint256 roundId, uint256[2] calldata commitment, string calldata cid, uint64 sampleCount)
+        external;
 
-    /// @notice `submitUpdate` for a round with a norm bound: `normProof` (norm circuit, see InstanceLayout) must
-    /// carry this `commitment`, the round's previous global model and bound, and the flag "within bound".
-    /// A norm-violating update cannot be submitted at all.
+    /// @notice `submitUpdate` for a round with a norm bound. The norm proof's first committed point must be
+    /// C(2^scaleBits u) = K + 2^scaleBits (C(u) - K), derived here from `commitment`; its second the round's
+    /// previous aggregate commitment; its instances [2^(2 scaleBits), bound, the caller's address in five
+    /// 32-bit limbs]. A norm-violating update cannot be submitted at all, and a copied proof only works for
+    /// the hospital that made it.
     function submitBoundedUpdate(
         uint256 roundId,
-        uint256 commitment,
+        uint256[2] calldata commitment,
         string calldata cid,
         uint64 sampleCount,
         bytes calldata normProof,
         uint256[] calldata normInstances
     ) external;
 
-    /// @notice Finalize with a proof of the round's rule: the weighted average (FedAvg) or the coordinate-wise
-    /// median (Median). Aggregator only. Accepted only if the instances equal this round's commitments and
-    /// weights, or commitments and previous model (see InstanceLayout), and the rule's verifier accepts.
-    /// `excludedMask` bit i leaves slot i out (zero weight, empty-slot commitment).
-    /// Allowed once every member hospital (up to the slot count) submitted, or after the deadline.
-    /// `proofCid` names the ezkl proof file published for auditors.
-    function finalizeRound(
+    /// @notice Finalize a FedAvg round without a proof: the contract computes the new model's commitment
+    /// C(S) = K + sum_i w_i (C(u_i) - K) from the stored commitments of the included slots and the weights of
+    /// `expectedWeights(roundId, excludedMask)` (they sum to exactly 2^scaleBits). Aggregator only; allowed once
+    /// every member hospital at opening submitted, or after the deadline. `excludedMask` bit i leaves slot i out.
+    /// `newModelCid` names the model file, which must open C(S): hospitals that find it does not (or cannot
+    /// fetch it) report it (`reportModelUnavailable`).
+    function finalizeRound(uint256 roundId, string calldata newModelCid, uint256 excludedMask) external;
+
+    /// @notice Finalize a Median round with a proof of the median circuit: its first S committed points are
+    /// the slots (C(2^scaleBits u_i) for an included slot, the previous aggregate otherwise) and point S is the
+    /// new model's commitment, which is stored. `proofCid` names the ezkl proof file published for auditors.
+    function finalizeMedianRound(
         uint256 roundId,
         bytes calldata proof,
         uint256[] calldata instances,
@@ -222,7 +260,7 @@ interface IRoundManager {
     /// @notice Publish the round's evaluation report. Admin only, for a finalized or aborted round.
     function publishRoundReport(uint256 roundId, string calldata reportCid) external;
 
-    /// @notice The CID of the aggregation circuit's artifact manifest (see `CircuitPublished`).
+    /// @notice The CID of the circuits' artifact manifest (see `CircuitPublished`).
     function circuitCid() external view returns (string memory);
 
     /// @notice The id of the latest round (0 before the first).
@@ -234,13 +272,19 @@ interface IRoundManager {
     /// @notice Slot `slot`'s submission in round `roundId`.
     function getSubmission(uint256 roundId, uint256 slot) external view returns (Submission memory);
 
-    /// @notice The current global model (genesis model until the first finalization).
-    function currentModel() external view returns (uint256 commitment, string memory cid);
+    /// @notice The current global model: its commitment, its file's CID, and the round that made it (0: genesis).
+    function currentModel() external view returns (uint256[2] memory commitment, string memory cid, uint256 modelRound);
 
-    /// @notice The weights the proof must carry if the slots in `excludedMask` are left out.
+    /// @notice The model of round `roundId` (0: the genesis model): its commitment and its file's CID.
+    function modelOf(uint256 roundId) external view returns (uint256[2] memory commitment, string memory cid);
+
+    /// @notice The FedAvg weights of the slots at scale 2^scaleBits if those in `excludedMask` are left out.
     function expectedWeights(uint256 roundId, uint256 excludedMask) external view returns (uint256[] memory);
 
-    /// @notice BN254 scalar field modulus: every commitment and instance is an element of this field.
+    /// @notice The commitment `finalizeRound(roundId, _, excludedMask)` would store.
+    function aggregateCommitment(uint256 roundId, uint256 excludedMask) external view returns (uint256[2] memory);
+
+    /// @notice BN254 scalar field modulus: every instance and weight is an element of this field.
     function FIELD_MODULUS() external view returns (uint256);
 
     /// @notice Upper bound on one hospital's declared sample count.
@@ -252,14 +296,11 @@ interface IRoundManager {
     /// @notice The longest CID string accepted, in bytes.
     function MAX_CID_LENGTH() external view returns (uint256);
 
-    /// @notice Exclusive upper bound of a norm bound: the norm circuit compares values below 2^28 only.
+    /// @notice Exclusive upper bound of a norm bound: the norm circuit range-checks every value below 2^36.
     function NORM_RANGE() external view returns (uint256);
 
     /// @notice The consortium registry that says who is admin, hospital, auditor and aggregator.
     function registry() external view returns (IConsortiumRegistry);
-
-    /// @notice The FedAvg aggregation circuit's verifier.
-    function fedAvgVerifier() external view returns (IHalo2Verifier);
 
     /// @notice The median aggregation circuit's verifier (zero address: the Median rule is unavailable).
     function medianVerifier() external view returns (IHalo2Verifier);
@@ -267,16 +308,23 @@ interface IRoundManager {
     /// @notice The norm circuit's verifier (zero address: rounds cannot set a norm bound).
     function normVerifier() external view returns (IHalo2Verifier);
 
-    /// @notice Number of update slots S of the aggregation circuits (the most hospitals one round can take).
+    /// @notice Number of update slots S (the most hospitals one round can take).
     function slots() external view returns (uint256);
 
     /// @notice Number of model parameters d.
     function modelSize() external view returns (uint256);
 
-    /// @notice Fixed-point scale of every circuit value (model parameters, weights, norms, the norm flag):
-    /// a real x is represented as round(x * 2^scaleBits).
+    /// @notice Number of hiding-pad rows after the model rows of every committed vector.
+    function padRows() external view returns (uint256);
+
+    /// @notice Fixed-point scale of updates and weights: a real x is round(x * 2^scaleBits); the aggregate,
+    /// the norm bound and the norm flag are at 2^(2 scaleBits).
     function scaleBits() external view returns (uint256);
 
-    /// @notice Poseidon hash of an all-zero update: the commitment an empty or excluded FedAvg slot must carry.
-    function emptySlotCommitment() external view returns (uint256);
+    /// @notice K = C(0), the commitment of the all-zero vector in the pinned basis (ezkl fills unusable rows with 1s).
+    function zeroCommitment() external view returns (uint256[2] memory);
+
+    /// @notice SHA-256 of the pinned KZG basis (logrows, unusable rows, SRS, norm vk and settings:
+    /// zkfl_dapp.circuits.kzg.KzgBasis.digest), which the circuit manifest publishes.
+    function kzgBasisDigest() external view returns (bytes32);
 }

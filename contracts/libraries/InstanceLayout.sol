@@ -2,106 +2,52 @@
 pragma solidity ^0.8.20;
 
 /// @title InstanceLayout
-/// @notice Where each circuit (ezkl, Halo2/KZG) puts its public instances, as functions of the number of
-/// update slots S and of the number of model parameters d. The one Solidity source of these offsets:
-/// RoundManager and PredictionRegistry bind proofs to on-chain state through it.
-/// @dev Every instance is a BN254 field element (big-endian uint256). Models are quantized fixed point,
-/// value = round(x * 2^scaleBits); a model's on-chain commitment is keccak256 over its d instances
-/// (see `modelCommitment`).
+/// @notice Where each circuit (ezkl, Halo2/KZG) puts its committed-input points and public instances. The one
+/// Solidity source of these positions: RoundManager and PredictionRegistry bind proofs to on-chain state
+/// through it (zkfl_dapp/circuits/layouts.py is the Python mirror, tests/contracts/test_interfaces.py checks both).
+/// @dev An ezkl proof over `polycommit` inputs starts with one 64-byte KZG point (x || y, big-endian) per
+/// committed input column, in input order. Instances are BN254 field elements (big-endian uint256).
 ///
-/// Aggregation (FedAvg) circuit, 2S + 1 + d instances:
-///   instances[0 .. S-1]        Poseidon hash of slot i's quantized update (= the hospital's commitment)
-///   instances[S]               Poseidon hash of the weight vector (bound to the public weights below)
-///   instances[S+1 .. S+d]      the new global model
-///   instances[S+1+d .. 2S+d]   the weights w_i = round(n_i * 2^scaleBits / sum(n)) of included slots, 0 otherwise
+/// Norm circuit (one hospital's update u against the previous aggregate S, bound b), points and 7 instances:
+///   point 0                    C(2^s u), which the contract derives from the submitted C(u)
+///   point 1                    C(S_prev), the round's previous aggregate commitment
+///   point 2                    the committed [b, address limbs] vector (ignored: its values are the instances)
+///   instances[0]               2^(2s) if rescale(||2^s u - S||^2) <= b, else 0
+///   instances[1]               b (= the round's `normBoundSq`)
+///   instances[2 .. 6]          the prover's address in five 32-bit limbs, least significant first
 ///
-/// Median circuit (the poisoning-resistant rule; a slot without an included update carries the previous model g),
-/// S + 1 + 2d instances:
-///   instances[0 .. S-1]        Poseidon hash of slot i's update, or of g for an empty or excluded slot
-///   instances[S]               Poseidon hash of g
-///   instances[S+1 .. S+d]      the new global model: the coordinate-wise median of the S slots
-///   instances[S+1+d .. S+2d]   g, whose keccak256 must equal the round's previous-model commitment
+/// Median circuit (S slots), points:
+///   points 0 .. S-1            slot i: C(2^s u_i) for an included slot, C(S_prev) otherwise
+///   point S                    the new aggregate, the coordinate-wise median: its commitment is stored
 ///
-/// Norm circuit (one hospital's update u against the previous model g and a bound b), 5 + d instances:
-///   instances[0]               Poseidon hash of u (= the submitted commitment)
-///   instances[1], [2]          Poseidon hashes of g and of b
-///   instances[3]               2^scaleBits if sum_j rescale((u_j - g_j)^2) <= b, else 0
-///   instances[4]               b (= the round's `normBoundSq`)
-///   instances[5 .. 4+d]        g, whose keccak256 must equal the round's previous-model commitment
-///
-/// Inference circuit (logistic regression; the patient's features are private inputs), 1 + d instances:
-///   instances[0]               the risk: round(P(y = 1) * 2^13), probability = risk / 8192
-///   instances[1 .. d]          the global model (the flat logreg layout [w_0 .. w_{d-2}, b])
+/// Inference circuit (a patient's features against a finalized aggregate S), points and 6 instances:
+///   point 0                    C(S): must equal the round's model commitment
+///   point 1                    the committed features (hidden by random pad rows), then the [address] vector
+///   instances[0]               the logit sum_j S_j x_j + S_bias at scale 2^(2s) (negative: wraps modulo p)
+///   instances[1 .. 5]          the requester's address in five 32-bit limbs, least significant first
 library InstanceLayout {
-    /// @notice Norm circuit: Poseidon hash of the update (the submitted commitment).
-    uint256 internal constant NORM_COMMITMENT_INDEX = 0;
-    /// @notice Norm circuit: the flag, 2^scaleBits if the update is within the bound, else 0.
-    uint256 internal constant NORM_FLAG_INDEX = 3;
+    /// @notice Norm circuit: number of public instances.
+    uint256 internal constant NORM_COUNT = 7;
+    /// @notice Norm circuit: the flag, 2^(2 scaleBits) if the update is within the bound, else 0.
+    uint256 internal constant NORM_FLAG_INDEX = 0;
     /// @notice Norm circuit: the bound b itself.
-    uint256 internal constant NORM_BOUND_INDEX = 4;
-    /// @notice Norm circuit: first of the d previous-model instances.
-    uint256 internal constant NORM_PREVIOUS_MODEL_OFFSET = 5;
+    uint256 internal constant NORM_BOUND_INDEX = 1;
+    /// @notice Norm circuit: first of the address limbs.
+    uint256 internal constant NORM_ADDRESS_OFFSET = 2;
+    /// @notice Address limbs (32 bits each) in the norm and inference circuits' instances.
+    uint256 internal constant ADDRESS_LIMBS = 5;
+    /// @notice Norm circuit: the point of the scaled update 2^s u.
+    uint256 internal constant NORM_UPDATE_POINT = 0;
+    /// @notice Norm circuit: the point of the previous aggregate.
+    uint256 internal constant NORM_AGGREGATE_POINT = 1;
 
-    /// @notice Inference circuit: the proven risk.
-    uint256 internal constant INFERENCE_RISK_INDEX = 0;
-    /// @notice Inference circuit: first of the d model instances.
-    uint256 internal constant INFERENCE_MODEL_OFFSET = 1;
+    /// @notice Inference circuit: number of public instances.
+    uint256 internal constant INFERENCE_COUNT = 6;
+    /// @notice Inference circuit: the logit.
+    uint256 internal constant INFERENCE_LOGIT_INDEX = 0;
+    /// @notice Inference circuit: first of the requester's address limbs.
+    uint256 internal constant INFERENCE_ADDRESS_OFFSET = 1;
 
-    // --- aggregation (FedAvg) ------------------------------------------------------------------
-
-    /// @notice Number of instances of the aggregation circuit.
-    function aggregationCount(uint256 slots, uint256 modelSize) internal pure returns (uint256) {
-        return 2 * slots + 1 + modelSize;
-    }
-
-    /// @notice Index of the first of the d new-model instances (aggregation and median circuits).
-    function newModelOffset(uint256 slots) internal pure returns (uint256) {
-        return slots + 1;
-    }
-
-    /// @notice Index of the first of the S public weights of the aggregation circuit.
-    function weightsOffset(uint256 slots, uint256 modelSize) internal pure returns (uint256) {
-        return slots + 1 + modelSize;
-    }
-
-    // --- median --------------------------------------------------------------------------------
-
-    /// @notice Number of instances of the median circuit.
-    function medianCount(uint256 slots, uint256 modelSize) internal pure returns (uint256) {
-        return slots + 1 + 2 * modelSize;
-    }
-
-    /// @notice Index of the Poseidon hash of the previous model g in the median circuit.
-    function medianPreviousModelHashIndex(uint256 slots) internal pure returns (uint256) {
-        return slots;
-    }
-
-    /// @notice Index of the first of the d previous-model instances of the median circuit.
-    function medianPreviousModelOffset(uint256 slots, uint256 modelSize) internal pure returns (uint256) {
-        return slots + 1 + modelSize;
-    }
-
-    // --- norm and inference --------------------------------------------------------------------
-
-    /// @notice Number of instances of the norm circuit.
-    function normCount(uint256 modelSize) internal pure returns (uint256) {
-        return NORM_PREVIOUS_MODEL_OFFSET + modelSize;
-    }
-
-    /// @notice Number of instances of the inference circuit.
-    function inferenceCount(uint256 modelSize) internal pure returns (uint256) {
-        return INFERENCE_MODEL_OFFSET + modelSize;
-    }
-
-    // --- models --------------------------------------------------------------------------------
-
-    /// @notice The on-chain commitment of the d-parameter model at `instances[offset .. offset + d - 1]`:
-    /// uint256(keccak256(abi.encodePacked(those instances))).
-    function modelCommitment(uint256[] calldata instances, uint256 offset, uint256 modelSize)
-        internal
-        pure
-        returns (uint256)
-    {
-        return uint256(keccak256(abi.encodePacked(instances[offset:offset + modelSize])));
-    }
+    /// @notice Median circuit: number of public instances.
+    uint256 internal constant MEDIAN_COUNT = 0;
 }

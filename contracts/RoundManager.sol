@@ -50,9 +50,8 @@ contract RoundManager is IRoundManager {
 
     string private _circuitCid;
     uint256 private _currentRoundId;
-    /// The round whose model is current (0: genesis).
-    uint32 private _modelRound;
     uint256[2] private _genesisCommitment;
+    bytes32 private _genesisHash;
     string private _genesisCid;
     mapping(uint256 roundId => RoundInfo) private _rounds;
     mapping(uint256 roundId => Submission[]) private _submissions;
@@ -82,6 +81,7 @@ contract RoundManager is IRoundManager {
         _ky = scheme.zeroCommitment[1];
         kzgBasisDigest = scheme.kzgBasisDigest;
         _genesisCommitment = genesisCommitment;
+        _genesisHash = keccak256(abi.encode(genesisCommitment[0], genesisCommitment[1]));
         _genesisCid = genesisCid;
         _circuitCid = circuitCid_;
         emit CircuitPublished(circuitCid_);
@@ -149,9 +149,17 @@ contract RoundManager is IRoundManager {
         uint256 included = _checkMedianProof(roundId, proof, instances, excludedMask);
         if (included < r.quorum) revert RoundManagerQuorumNotMet(roundId, included, r.quorum);
         bytes32 proofHash = keccak256(proof);
-        r.proofCid = proofCid;
         r.proofHash = proofHash;
         _finalize(roundId, _point(proof, slots), newModelCid, included, excludedMask, proofHash, proofCid);
+    }
+
+    /// @dev The round whose model is current: the latest finalized one (rolled-back and aborted rounds made
+    /// none), 0 for the genesis model. Computed, not stored: finalizing writes one slot less.
+    function _modelRound() internal view returns (uint32) {
+        for (uint256 id = _currentRoundId; id > 0; id--) {
+            if (_rounds[id].phase == Phase.Finalized) return uint32(id);
+        }
+        return 0;
     }
 
     /// @inheritdoc IRoundManager
@@ -177,9 +185,8 @@ contract RoundManager is IRoundManager {
         r.unavailableReports += 1;
         emit ModelUnavailableReported(roundId, msg.sender, r.unavailableReports);
         if (r.unavailableReports >= r.quorum) {
-            r.phase = Phase.RolledBack;
-            _modelRound = r.prevModelRound;
-            emit RoundRolledBack(roundId, r.prevModelCommitment, r.prevModelRound);
+            r.phase = Phase.RolledBack; // the previous model is current again: see _modelRound()
+            emit RoundRolledBack(roundId, r.prevModelHash, r.prevModelRound);
         }
     }
 
@@ -220,14 +227,24 @@ contract RoundManager is IRoundManager {
     }
 
     /// @inheritdoc IRoundManager
-    function currentModel() external view returns (uint256[2] memory commitment, string memory cid, uint256 modelRound) {
-        modelRound = _modelRound;
-        (commitment, cid) = _modelOf(modelRound);
+    function currentModel() external view returns (bytes32 modelHash, uint256 modelRound) {
+        modelRound = _modelRound();
+        modelHash = _modelOf(modelRound);
     }
 
     /// @inheritdoc IRoundManager
-    function modelOf(uint256 roundId) external view returns (uint256[2] memory commitment, string memory cid) {
+    function modelOf(uint256 roundId) external view returns (bytes32 modelHash) {
         return _modelOf(roundId);
+    }
+
+    /// @inheritdoc IRoundManager
+    function genesisModelCommitment() external view returns (uint256[2] memory) {
+        return _genesisCommitment;
+    }
+
+    /// @inheritdoc IRoundManager
+    function genesisModelCid() external view returns (string memory) {
+        return _genesisCid;
     }
 
     /// @inheritdoc IRoundManager
@@ -271,12 +288,13 @@ contract RoundManager is IRoundManager {
         r.deadline = deadline;
         r.quorum = quorum;
         uint256 members = registry.hospitalCount();
-        r.members = uint32(members < slots ? members : slots);
-        uint32 modelRound = _modelRound;
+        r.members = uint16(members < slots ? members : slots);
+        uint32 modelRound = _modelRound();
         r.prevModelRound = modelRound;
-        (r.prevModelCommitment,) = _modelOf(modelRound);
+        bytes32 prevHash = _modelOf(modelRound);
+        r.prevModelHash = prevHash;
         r.normBoundSq = normBoundSq;
-        emit RoundOpened(roundId, r.prevModelCommitment, modelRound, deadline, quorum);
+        emit RoundOpened(roundId, prevHash, modelRound, deadline, quorum);
         emit RoundPolicySet(roundId, rule, normBoundSq);
     }
 
@@ -352,9 +370,8 @@ contract RoundManager is IRoundManager {
     ) internal {
         RoundInfo storage r = _rounds[roundId];
         r.phase = Phase.Finalized;
-        r.newModelCommitment = commitment;
-        r.newModelCid = newModelCid;
-        _modelRound = uint32(roundId);
+        r.newModelHash = keccak256(abi.encode(commitment[0], commitment[1]));
+        r.finalizedBlock = uint48(block.number);
 
         Submission[] storage subs = _submissions[roundId];
         uint256 totalSamples = 0;
@@ -373,11 +390,13 @@ contract RoundManager is IRoundManager {
         if (phase == Phase.None || phase == Phase.Open) revert RoundManagerRoundNotClosed(roundId, phase);
     }
 
-    function _modelOf(uint256 roundId) internal view returns (uint256[2] memory, string memory) {
-        if (roundId == 0) return (_genesisCommitment, _genesisCid);
+    function _modelOf(uint256 roundId) internal view returns (bytes32) {
+        if (roundId == 0) return _genesisHash;
         RoundInfo storage r = _rounds[roundId];
-        if (r.phase != Phase.Finalized && r.phase != Phase.RolledBack) revert RoundManagerWrongPhase(roundId, Phase.Finalized, r.phase);
-        return (r.newModelCommitment, r.newModelCid);
+        if (r.phase != Phase.Finalized && r.phase != Phase.RolledBack) {
+            revert RoundManagerWrongPhase(roundId, Phase.Finalized, r.phase);
+        }
+        return r.newModelHash;
     }
 
     // --- aggregation -------------------------------------------------------------------------------
@@ -415,8 +434,9 @@ contract RoundManager is IRoundManager {
         w[first] += one - assigned;
     }
 
-    /// @dev C(S) = K + sum_i w_i (C(u_i) - K) over the included slots (Bn254.affineCombination of the weights,
-    /// which sum to 2^scaleBits) and the number of included slots. Reverts without an included slot.
+    /// @dev C(S) = K + sum_i w_i (C(u_i) - K) over the included slots, with the weights of `_expectedWeights`
+    /// (they sum to 2^scaleBits, so this is Bn254.affineCombination's point), and the number of included slots.
+    /// The stored commitments were validated at submission; each is read once. Reverts without an included slot.
     function _aggregate(uint256 roundId, uint256 excludedMask)
         internal
         view
@@ -424,23 +444,18 @@ contract RoundManager is IRoundManager {
     {
         uint256[] memory w = _expectedWeights(roundId, excludedMask);
         Submission[] storage subs = _submissions[roundId];
-        for (uint256 i = 0; i < subs.length; i++) {
-            if (w[i] != 0) included += 1;
+        Bn254.G1Point memory k = Bn254.G1Point(_kx, _ky);
+        Bn254.G1Point memory minusK = Bn254.negate(k);
+        Bn254.G1Point memory acc = k;
+        for (uint256 i = 0; i < w.length; i++) {
+            if (w[i] == 0) continue;
+            included += 1;
+            uint256[2] storage c = subs[i].commitment;
+            acc = Bn254.add(acc, Bn254.mul(Bn254.add(Bn254.G1Point(c[0], c[1]), minusK), w[i]));
         }
         if (included == 0) revert RoundManagerQuorumNotMet(roundId, 0, _rounds[roundId].quorum);
-        Bn254.G1Point[] memory points = new Bn254.G1Point[](included);
-        uint256[] memory weights = new uint256[](included);
-        uint256 j = 0;
-        for (uint256 i = 0; i < subs.length; i++) {
-            if (w[i] != 0) {
-                uint256[2] storage c = subs[i].commitment;
-                points[j] = Bn254.G1Point(c[0], c[1]);
-                weights[j] = w[i];
-                j++;
-            }
-        }
-        Bn254.G1Point memory s = Bn254.affineCombination(points, weights, Bn254.G1Point(_kx, _ky));
-        commitment = [s.x, s.y];
+        if (acc.x == 0 && acc.y == 0) revert Bn254.Bn254InvalidPoint(0, 0);
+        commitment = [acc.x, acc.y];
     }
 
     /// @dev C(2^scaleBits u) = K + 2^scaleBits (C(u) - K): the norm and median circuits take the update at the
@@ -462,14 +477,14 @@ contract RoundManager is IRoundManager {
         p[1] = uint256(bytes32(proof[at + 32:at + 64]));
     }
 
-    function _requirePoint(uint256 roundId, bytes calldata proof, uint256 index, uint256[2] memory expected)
-        internal
-        pure
-    {
-        uint256[2] memory actual = _point(proof, index);
-        if (actual[0] != expected[0] || actual[1] != expected[1]) {
-            revert RoundManagerProofPointMismatch(roundId, index, expected, actual);
-        }
+    /// @dev keccak256(x || y), how the contract stores a model commitment.
+    function _hash(uint256[2] memory p) internal pure returns (bytes32) {
+        return keccak256(abi.encode(p[0], p[1]));
+    }
+
+    function _requirePoint(uint256 roundId, bytes calldata proof, uint256 index, bytes32 expected) internal pure {
+        bytes32 actual = _hash(_point(proof, index));
+        if (actual != expected) revert RoundManagerProofPointMismatch(roundId, index, expected, actual);
     }
 
     /// @dev Norm: the proof's committed inputs are C(2^scaleBits u) for this submission and the round's previous
@@ -487,8 +502,8 @@ contract RoundManager is IRoundManager {
         if (instances.length != InstanceLayout.NORM_COUNT) {
             revert RoundManagerWrongInstanceCount(InstanceLayout.NORM_COUNT, instances.length);
         }
-        _requirePoint(roundId, proof, InstanceLayout.NORM_UPDATE_POINT, _scaled(commitment));
-        _requirePoint(roundId, proof, InstanceLayout.NORM_AGGREGATE_POINT, r.prevModelCommitment);
+        _requirePoint(roundId, proof, InstanceLayout.NORM_UPDATE_POINT, _hash(_scaled(commitment)));
+        _requirePoint(roundId, proof, InstanceLayout.NORM_AGGREGATE_POINT, r.prevModelHash);
         uint256 b = InstanceLayout.NORM_BOUND_INDEX;
         if (instances[b] != bound) revert RoundManagerNormProofMismatch(roundId, b, bound, instances[b]);
         uint256 sender = uint160(msg.sender);
@@ -515,11 +530,11 @@ contract RoundManager is IRoundManager {
         if (excludedMask >> subs.length != 0) revert RoundManagerInvalidExclusion(roundId, excludedMask);
         uint256 expectedLength = InstanceLayout.MEDIAN_COUNT;
         if (instances.length != expectedLength) revert RoundManagerWrongInstanceCount(expectedLength, instances.length);
-        uint256[2] memory prev = _rounds[roundId].prevModelCommitment;
+        bytes32 prev = _rounds[roundId].prevModelHash;
         for (uint256 i = 0; i < slots; i++) {
             bool isIncluded = i < subs.length && (excludedMask >> i) & 1 == 0;
             if (isIncluded) included += 1;
-            _requirePoint(roundId, proof, i, isIncluded ? _scaled(subs[i].commitment) : prev);
+            _requirePoint(roundId, proof, i, isIncluded ? _hash(_scaled(subs[i].commitment)) : prev);
         }
         if (!medianVerifier.accepts(proof, instances)) revert RoundManagerProofRejected(roundId);
     }

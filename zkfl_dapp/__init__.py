@@ -34,9 +34,7 @@ _EXPORTS: dict[str, str] = {
     "Settings": "zkfl_dapp.config",
     "quantize": "zkfl_dapp.core.fixedpoint",
     "dequantize": "zkfl_dapp.core.fixedpoint",
-    "poseidon_commitment": "zkfl_dapp.core.commitments",
-    "model_commitment": "zkfl_dapp.core.commitments",
-    "fedavg_quantized": "zkfl_dapp.core.aggregation",
+    "aggregate": "zkfl_dapp.core.aggregation",
     "normalized_weights": "zkfl_dapp.core.aggregation",
     "median_quantized": "zkfl_dapp.core.median",
     "NormBoundPolicy": "zkfl_dapp.core.policy",
@@ -52,8 +50,9 @@ _EXPORTS: dict[str, str] = {
     "associated_data": "zkfl_dapp.crypto",
     "seal": "zkfl_dapp.crypto",
     "open_sealed": "zkfl_dapp.crypto",
-    "AggregationCircuitSpec": "zkfl_dapp.circuits.aggregation",
-    "AggregationArtifacts": "zkfl_dapp.circuits.aggregation",
+    "G1Point": "zkfl_dapp.circuits.kzg",
+    "KzgBasis": "zkfl_dapp.circuits.kzg",
+    "CircuitSuite": "zkfl_dapp.circuits.suite",
     "CircuitProof": "zkfl_dapp.circuits.artifacts",
     "HospitalClient": "zkfl_dapp.protocol.hospital",
     "PreparedUpdate": "zkfl_dapp.protocol.hospital",
@@ -67,18 +66,19 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
-    "AggregationArtifacts",
-    "AggregationCircuitSpec",
     "AggregatorEnclave",
     "AuditReport",
     "Cid",
     "CircuitProof",
+    "CircuitSuite",
     "Consortium",
     "EmbeddedStore",
     "EnclaveKeyPair",
     "Finalization",
+    "G1Point",
     "HospitalClient",
     "KuboRpcStore",
+    "KzgBasis",
     "ModelFile",
     "NormBoundPolicy",
     "PreparedUpdate",
@@ -89,16 +89,14 @@ __all__ = [
     "Storage",
     "UpdatePayload",
     "ZkflError",
+    "aggregate",
     "associated_data",
     "compute_cid",
     "dequantize",
-    "fedavg_quantized",
     "median_quantized",
-    "model_commitment",
     "normalized_weights",
     "open_sealed",
     "open_storage",
-    "poseidon_commitment",
     "quantize",
     "seal",
 ]
@@ -119,11 +117,11 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
     from zkfl_dapp.audit import AuditReport
-    from zkfl_dapp.circuits.aggregation import AggregationArtifacts, AggregationCircuitSpec
     from zkfl_dapp.circuits.artifacts import CircuitProof
+    from zkfl_dapp.circuits.kzg import G1Point, KzgBasis
+    from zkfl_dapp.circuits.suite import CircuitSuite
     from zkfl_dapp.config import Settings
-    from zkfl_dapp.core.aggregation import fedavg_quantized, normalized_weights
-    from zkfl_dapp.core.commitments import model_commitment, poseidon_commitment
+    from zkfl_dapp.core.aggregation import aggregate, normalized_weights
     from zkfl_dapp.core.fixedpoint import dequantize, quantize
     from zkfl_dapp.core.formats import ModelFile, UpdatePayload
     from zkfl_dapp.core.median import median_quantized

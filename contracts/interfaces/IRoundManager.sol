@@ -39,18 +39,22 @@ interface IRoundManager {
         uint32 submissionCount;
         /// Hospitals admitted when the round opened (at most `slots()`): finalizing before the deadline
         /// needs this many submissions, whatever the membership does meanwhile.
-        uint32 members;
+        uint16 members;
         /// Hospitals that reported the round's new model file unavailable (see `reportModelUnavailable`).
-        uint32 unavailableReports;
+        uint16 unavailableReports;
         /// The round whose model this round started from (0: the genesis model).
         uint32 prevModelRound;
+        /// The block of the finalization: its `RoundFinalized` event carries the model file's and the proof
+        /// file's CIDs (kept in the log, not in storage: a string costs ~66k gas to store).
+        uint48 finalizedBlock;
         uint256 normBoundSq;
-        uint256[2] prevModelCommitment;
-        uint256[2] newModelCommitment;
-        string newModelCid;
-        /// Median rounds only: keccak256 of the median proof and the CID of the proof file.
+        /// keccak256(x || y) of the previous model's commitment (the point is in that round's
+        /// `RoundFinalized` event, or `genesisModelCommitment()`): storing a hash halves the storage cost.
+        bytes32 prevModelHash;
+        /// keccak256(x || y) of the new model's commitment, whose point `RoundFinalized` carries.
+        bytes32 newModelHash;
+        /// Median rounds only: keccak256 of the median proof.
         bytes32 proofHash;
-        string proofCid;
     }
 
     /// @notice The fixed shape of every committed vector, pinned at deployment.
@@ -116,9 +120,9 @@ interface IRoundManager {
     /// @notice A proof's committed-input point differs from the commitment the chain derives for it.
     /// @param point index of the 64-byte point in the proof (norm: 0 the scaled update, 1 the previous
     /// aggregate; median: 0 .. S-1 the slots, S the result is taken, never compared)
-    error RoundManagerProofPointMismatch(
-        uint256 roundId, uint256 point, uint256[2] expected, uint256[2] actual
-    );
+    /// @param expected keccak256(x || y) of the point the chain derives
+    /// @param actual keccak256 of the proof's 64 bytes at that position
+    error RoundManagerProofPointMismatch(uint256 roundId, uint256 point, bytes32 expected, bytes32 actual);
     /// @notice The call does not fit the round's aggregation rule (finalizeRound is FedAvg's, finalizeMedianRound the median's).
     error RoundManagerWrongRule(uint256 roundId, AggregationRule rule);
     /// @notice The proof carries the wrong number of public instances.
@@ -155,7 +159,7 @@ interface IRoundManager {
     event CircuitPublished(string circuitCid);
     /// @notice A round opened on top of the current global model.
     event RoundOpened(
-        uint256 indexed roundId, uint256[2] prevModelCommitment, uint32 prevModelRound, uint64 deadline, uint32 quorum
+        uint256 indexed roundId, bytes32 prevModelHash, uint32 prevModelRound, uint64 deadline, uint32 quorum
     );
     /// @notice The round's aggregation rule and norm bound (0: none), emitted right after `RoundOpened`.
     event RoundPolicySet(uint256 indexed roundId, AggregationRule rule, uint256 normBoundSq);
@@ -192,7 +196,7 @@ interface IRoundManager {
     /// @notice A hospital could not fetch the round's new model file, or it did not match its commitment.
     event ModelUnavailableReported(uint256 indexed roundId, address indexed hospital, uint256 reports);
     /// @notice A quorum of reports rolled the round back: the previous global model is current again.
-    event RoundRolledBack(uint256 indexed roundId, uint256[2] restoredModelCommitment, uint32 restoredModelRound);
+    event RoundRolledBack(uint256 indexed roundId, bytes32 restoredModelHash, uint32 restoredModelRound);
 
     /// @notice Open a new round on top of the current global model. Admin only; no other round may be open.
     /// @return roundId the new round's id (ids start at 1)
@@ -272,11 +276,20 @@ interface IRoundManager {
     /// @notice Slot `slot`'s submission in round `roundId`.
     function getSubmission(uint256 roundId, uint256 slot) external view returns (Submission memory);
 
-    /// @notice The current global model: its commitment, its file's CID, and the round that made it (0: genesis).
-    function currentModel() external view returns (uint256[2] memory commitment, string memory cid, uint256 modelRound);
+    /// @notice The current global model: keccak256 of its commitment and the round that made it (0: genesis).
+    /// The commitment point and the file's CID are in that round's `RoundFinalized` event (in block
+    /// `getRound(modelRound).finalizedBlock`), or `genesisModelCommitment()` / `genesisModelCid()`.
+    function currentModel() external view returns (bytes32 modelHash, uint256 modelRound);
 
-    /// @notice The model of round `roundId` (0: the genesis model): its commitment and its file's CID.
-    function modelOf(uint256 roundId) external view returns (uint256[2] memory commitment, string memory cid);
+    /// @notice keccak256(x || y) of round `roundId`'s model commitment (0: the genesis model); reverts for a
+    /// round that made no model.
+    function modelOf(uint256 roundId) external view returns (bytes32 modelHash);
+
+    /// @notice The genesis model's commitment.
+    function genesisModelCommitment() external view returns (uint256[2] memory);
+
+    /// @notice The CID of the genesis model file.
+    function genesisModelCid() external view returns (string memory);
 
     /// @notice The FedAvg weights of the slots at scale 2^scaleBits if those in `excludedMask` are left out.
     function expectedWeights(uint256 roundId, uint256 excludedMask) external view returns (uint256[] memory);

@@ -18,14 +18,12 @@ import click
 
 from zkfl_dapp.apps.process import terminate_as_exit, use_project_toolchain, workdir_lock
 from zkfl_dapp.chain.anvil import LocalAnvil
-from zkfl_dapp.circuits.aggregation import AggregationArtifacts, ensure_aggregation_artifacts
 from zkfl_dapp.circuits.artifacts import install_verifier
-from zkfl_dapp.circuits.defence import DefenceCircuits
 from zkfl_dapp.circuits.inference import build_inference_circuit
-from zkfl_dapp.circuits.kzg_norm import KzgNormCircuitSpec, ensure_kzg_norm_artifacts
+from zkfl_dapp.circuits.suite import CircuitSuite
 from zkfl_dapp.config import Settings
 from zkfl_dapp.exceptions import ConfigError
-from zkfl_dapp.protocol.consortium import Consortium, Roles, circuit_spec_for, defence_for, load_split, model_spec_for
+from zkfl_dapp.protocol.consortium import Consortium, Roles, circuits_for, load_split, model_spec_for
 from zkfl_dapp.protocol.reports import RoundReport
 from zkfl_dapp.storage.base import Storage, open_storage
 
@@ -34,28 +32,20 @@ def say(message: str) -> None:
     click.echo(f"[{time.strftime('%H:%M:%S')}] {message}", err=True)
 
 
-def build_circuits(settings: Settings) -> tuple[AggregationArtifacts, DefenceCircuits]:
-    """Build (or reuse) the consortium's circuits and install their verifiers; returns the aggregation
-    circuit and the defence circuits (norm bound; median for 5 hospitals).
+def build_circuits(settings: Settings) -> CircuitSuite:
+    """Build (or reuse) the consortium's circuits and install their verifiers; returns them.
 
-    They fit the configured model and hospitals; the inference circuit (proven predictions,
-    zkfl_dapp.inference) exists for the logistic regression.
+    They fit the configured model and hospitals: the commit-and-prove norm circuit (whose KZG basis every
+    commitment uses), the median circuit for 5 hospitals, and the inference circuit (proven predictions)
+    for the logistic regression.
     """
-    spec = circuit_spec_for(settings, model_spec_for(settings, load_split(settings)))
-    art = ensure_aggregation_artifacts(spec, settings.artifacts_dir, ceremony_srs=settings.ceremony_srs, progress=say)
-    install_verifier(art, settings.contracts_dir)
-    defence = defence_for(settings, art, progress=say)
-    install_verifier(defence.norm, settings.contracts_dir)
-    if defence.median is not None:
-        install_verifier(defence.median, settings.contracts_dir)
+    circuits = circuits_for(settings, model_spec_for(settings, load_split(settings)), progress=say)
+    install_verifier(circuits.norm, settings.contracts_dir)
+    if circuits.median is not None:
+        install_verifier(circuits.median, settings.contracts_dir)  # type: ignore[arg-type]
     if settings.model == "logreg":
         build_inference_circuit(settings, progress=say)
-    # the commit-and-prove norm circuit over homomorphic KZG commitments (circuits.kzg_norm): built and its
-    # verifier installed beside the others, ahead of its wiring into the protocol
-    kzg_spec = KzgNormCircuitSpec(model_size=spec.model_size, inner_cols=2 if spec.model_size <= 64 else 3)
-    kzg = ensure_kzg_norm_artifacts(kzg_spec, settings.artifacts_dir, ceremony_srs=settings.ceremony_srs, progress=say)
-    install_verifier(kzg, settings.contracts_dir)
-    return art, defence
+    return circuits
 
 
 def make_storage(settings: Settings) -> Storage:
@@ -71,23 +61,22 @@ class Session:
     project: Any
     roles: Roles
     storage: Storage
-    artifacts: AggregationArtifacts
-    defence: DefenceCircuits
+    circuits: CircuitSuite
     anvil: LocalAnvil | None
 
     def bootstrap(self) -> Consortium:
-        return Consortium.bootstrap(*self._args(), progress=say, defence=self.defence, checkpoint=self.checkpoint)
+        return Consortium.bootstrap(*self._args(), progress=say, checkpoint=self.checkpoint)
 
     def attach(self) -> Consortium:
-        return Consortium.attach(*self._args(), progress=say, defence=self.defence, checkpoint=self.checkpoint)
+        return Consortium.attach(*self._args(), progress=say, checkpoint=self.checkpoint)
 
     def checkpoint(self) -> None:
         """Make the chain's state durable: the embedded anvil's state file is rewritten now."""
         if self.anvil is not None:
             self.anvil.persist()
 
-    def _args(self) -> tuple[Settings, Any, Any, Roles, Storage, AggregationArtifacts]:
-        return (self.settings, self.project, self.chain, self.roles, self.storage, self.artifacts)
+    def _args(self) -> tuple[Settings, Any, Any, Roles, Storage, CircuitSuite]:
+        return (self.settings, self.project, self.chain, self.roles, self.storage, self.circuits)
 
 
 def _roles(settings: Settings, local: bool) -> Roles:
@@ -123,7 +112,7 @@ def session(settings: Settings, network: str | None) -> Iterator[Session]:
     with contextlib.ExitStack() as stack:
         stack.enter_context(workdir_lock(settings.workdir))
         stack.enter_context(terminate_as_exit())
-        artifacts, defence = build_circuits(settings)
+        circuits = build_circuits(settings)
         storage = make_storage(settings)
         if network is None:
             anvil = LocalAnvil(settings.chain_state, port=settings.anvil_port, mnemonic=settings.mnemonic)
@@ -139,7 +128,7 @@ def session(settings: Settings, network: str | None) -> Iterator[Session]:
             local = ape.chain.provider.network.is_local
             say(f"connected to {network}")
         roles = _roles(settings, local)
-        yield Session(settings, ape.chain, ape.project, roles, storage, artifacts, defence, anvil)
+        yield Session(settings, ape.chain, ape.project, roles, storage, circuits, anvil)
 
 
 def print_round(report: RoundReport) -> None:
@@ -152,8 +141,19 @@ def print_round(report: RoundReport) -> None:
         click.echo(f"  NOT accepted {ref['hospital']}: {ref['reason']}")
     click.echo(
         f"  global-model accuracy {report.accuracy:.2%} (plain FedAvg baseline {report.baseline_accuracy:.2%})\n"
-        f"  proof {report.prove_seconds:.2f} s, {report.proof_bytes} B; "
-        f"finalization gas {report.finalize_gas:,} (proof verified on-chain)\n"
+        f"  {_finalization_line(report)}\n"
         f"  finalize tx {report.finalize_tx}\n"
         f"  new model {report.model_cid} (commitment {report.model_commitment[:18]}...)"
+    )
+
+
+def _finalization_line(report: RoundReport) -> str:
+    if report.rule == "median":
+        return (
+            f"median proof {report.prove_seconds:.2f} s, {report.proof_bytes} B; "
+            f"finalization gas {report.finalize_gas:,} (proof verified on-chain)"
+        )
+    return (
+        f"aggregate {report.aggregate_seconds:.2f} s (no prover); finalization gas {report.finalize_gas:,} "
+        f"(the contract derived the model's KZG commitment from the hospitals' own)"
     )

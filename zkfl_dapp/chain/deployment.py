@@ -14,12 +14,36 @@ ZERO_ADDRESS = "0x" + "00" * 20
 
 
 @dataclass(frozen=True)
+class CommitmentScheme:
+    """``IRoundManager.CommitmentScheme``: the shape of every committed vector, pinned at deployment."""
+
+    slots: int
+    model_size: int
+    pad_rows: int
+    scale_bits: int
+    #: ``K = C(0)`` in the pinned basis, ``(x, y)``
+    zero_commitment: tuple[int, int]
+    #: sha256 hex of the pinned basis (KzgBasis.digest)
+    basis_digest: str
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        """The struct as the constructor takes it."""
+        return (
+            self.slots,
+            self.model_size,
+            self.pad_rows,
+            self.scale_bits,
+            list(self.zero_commitment),
+            bytes.fromhex(self.basis_digest),
+        )
+
+
+@dataclass(frozen=True)
 class Deployment:
     """The consortium's contracts on one network."""
 
     registry: Any
     round_manager: Any
-    verifier: Any
     norm_verifier: Any
     median_verifier: Any | None  # None where the consortium has no median circuit (it needs 5 slots)
 
@@ -27,11 +51,10 @@ class Deployment:
         out = {
             "ConsortiumRegistry": str(self.registry.address),
             "RoundManager": str(self.round_manager.address),
-            "AggregationVerifier": str(self.verifier.address),
-            "NormVerifier": str(self.norm_verifier.address),
+            "KzgNormVerifier": str(self.norm_verifier.address),
         }
         if self.median_verifier is not None:
-            out["MedianVerifier"] = str(self.median_verifier.address)
+            out["KzgMedianVerifier"] = str(self.median_verifier.address)
         return out
 
     def save(self, path: Path, **extra: Any) -> None:
@@ -47,53 +70,43 @@ class Deployment:
             return cls(
                 registry=project.ConsortiumRegistry.at(addresses["ConsortiumRegistry"]),
                 round_manager=project.RoundManager.at(addresses["RoundManager"]),
-                verifier=project.AggregationVerifier.at(addresses["AggregationVerifier"]),
-                norm_verifier=project.NormVerifier.at(addresses["NormVerifier"]),
-                median_verifier=project.MedianVerifier.at(addresses["MedianVerifier"])
-                if "MedianVerifier" in addresses
+                norm_verifier=project.KzgNormVerifier.at(addresses["KzgNormVerifier"]),
+                median_verifier=project.KzgMedianVerifier.at(addresses["KzgMedianVerifier"])
+                if "KzgMedianVerifier" in addresses
                 else None,
             )
         except FileNotFoundError as exc:
             raise ChainError(f"no deployment record at {path}: run `ape run deploy` first") from exc
         except (KeyError, ValueError) as exc:
-            raise ChainError(f"deployment record {path} is malformed: {exc}") from exc
+            raise ChainError(f"deployment record {path} is malformed (an older deployment?): {exc}") from exc
 
 
 def deploy_contracts(
     project: Any,
     admin: Any,
     *,
-    slots: int,
-    model_size: int,
-    scale_bits: int,
-    empty_slot_commitment: int,
-    genesis_commitment: int,
+    scheme: CommitmentScheme,
+    genesis_commitment: tuple[int, int],
     genesis_cid: str,
     circuit_cid: str,
     with_median: bool = True,
 ) -> Deployment:
-    """Deploy registry, the three verifiers (FedAvg, median, norm) and the round manager; ``admin`` becomes
-    the consortium admin.
+    """Deploy registry, the norm (and median) verifiers and the round manager; ``admin`` becomes the
+    consortium admin.
 
-    ``circuit_cid`` is the CID of the circuit's published artifact manifest (see zkfl_dapp.publication).
+    ``circuit_cid`` is the CID of the circuits' published artifact manifest (see zkfl_dapp.protocol.publication).
     """
     registry = project.ConsortiumRegistry.deploy(admin.address, sender=admin)
-    verifier = project.AggregationVerifier.deploy(sender=admin)
-    median_verifier = project.MedianVerifier.deploy(sender=admin) if with_median else None
-    norm_verifier = project.NormVerifier.deploy(sender=admin)
+    median_verifier = project.KzgMedianVerifier.deploy(sender=admin) if with_median else None
+    norm_verifier = project.KzgNormVerifier.deploy(sender=admin)
     round_manager = project.RoundManager.deploy(
         registry.address,
-        verifier.address,
         median_verifier.address if median_verifier is not None else ZERO_ADDRESS,
         norm_verifier.address,
-        slots,
-        model_size,
-        scale_bits,
-        empty_slot_commitment,
-        genesis_commitment,
+        scheme.as_tuple(),
+        list(genesis_commitment),
         genesis_cid,
         circuit_cid,
         sender=admin,
     )
-    return Deployment(registry, round_manager, verifier, norm_verifier, median_verifier)
-
+    return Deployment(registry, round_manager, norm_verifier, median_verifier)

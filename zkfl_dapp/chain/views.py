@@ -1,7 +1,8 @@
 """Typed views of the RoundManager's state: frozen dataclasses instead of ape's untyped call results.
 
 The readers take any object with the contract's ABI (an ape contract instance, or anything that answers
-``getRound``/``getSubmission`` the same way), so this module imports no chain client.
+``getRound``/``getSubmission``/``modelOf`` the same way), so this module imports no chain client.
+Commitments are affine BN254 points ``(x, y)``.
 """
 
 from __future__ import annotations
@@ -10,29 +11,44 @@ from dataclasses import dataclass
 from typing import Any
 
 from zkfl_dapp.chain.enums import Phase, Rule
+from zkfl_dapp.exceptions import ChainError
+
+#: A KZG commitment as the chain holds it: ``(x, y)``.
+Point = tuple[int, int]
+
+
+def as_point(value: Any) -> Point:
+    """A ``uint256[2]`` from ape (list or tuple) as ``(x, y)``."""
+    x, y = value
+    return (int(x), int(y))
 
 
 @dataclass(frozen=True)
 class RoundView:
-    """One round's public record (``IRoundManager.RoundInfo``)."""
+    """One round's public record (``IRoundManager.RoundInfo``), with the CIDs looked up: the previous model's,
+    and for a finalized round the new model's and the median proof's (from its ``RoundFinalized`` event)."""
 
     round_id: int
     phase: Phase
+    rule: Rule
     deadline: int
     quorum: int
     submission_count: int
-    prev_model_commitment: int
-    prev_model_cid: str
-    new_model_commitment: int
-    new_model_cid: str
-    proof_hash: bytes
-    proof_cid: str
-    rule: Rule
-    norm_bound_sq: int
     #: hospitals admitted when the round opened (at most the slots): "every member submitted" counts these
     members: int
     #: hospitals that reported the round's new model file unavailable
     unavailable_reports: int
+    #: the round whose model this round started from (0: genesis)
+    prev_model_round: int
+    #: the block of the finalization (0 before), where the RoundFinalized event lies
+    finalized_block: int
+    norm_bound_sq: int
+    prev_model_commitment: Point
+    prev_model_cid: str
+    new_model_commitment: Point
+    new_model_cid: str
+    proof_hash: bytes
+    proof_cid: str
 
     @property
     def bounded(self) -> bool:
@@ -46,40 +62,75 @@ class SubmissionView:
 
     slot: int
     hospital: str
-    commitment: int
+    commitment: Point
     sample_count: int
     cid: str
 
 
 def read_round(round_manager: Any, round_id: int) -> RoundView:
-    """``getRound(round_id)`` as a :class:`RoundView`."""
+    """``getRound(round_id)`` as a :class:`RoundView` (plus ``modelOf`` for the previous model's CID)."""
     r = round_manager.getRound(round_id)
+    phase = Phase(int(r.phase))
+    prev_round = int(r.prevModelRound)
+    prev_cid = model_cid(round_manager, prev_round) if phase != Phase.NONE else ""
+    new_cid = proof_cid = ""
+    if phase in (Phase.FINALIZED, Phase.ROLLED_BACK):
+        event = finalized_event(round_manager, round_id, int(r.finalizedBlock))
+        new_cid, proof_cid = str(event.newModelCid), str(event.proofCid)
     return RoundView(
         round_id=round_id,
-        phase=Phase(int(r.phase)),
+        phase=phase,
+        rule=Rule(int(r.rule)),
         deadline=int(r.deadline),
         quorum=int(r.quorum),
         submission_count=int(r.submissionCount),
-        prev_model_commitment=int(r.prevModelCommitment),
-        prev_model_cid=str(r.prevModelCid),
-        new_model_commitment=int(r.newModelCommitment),
-        new_model_cid=str(r.newModelCid),
-        proof_hash=bytes(r.proofHash),
-        proof_cid=str(r.proofCid),
-        rule=Rule(int(r.rule)),
-        norm_bound_sq=int(r.normBoundSq),
         members=int(r.members),
         unavailable_reports=int(r.unavailableReports),
+        prev_model_round=prev_round,
+        finalized_block=int(r.finalizedBlock),
+        norm_bound_sq=int(r.normBoundSq),
+        prev_model_commitment=as_point(r.prevModelCommitment),
+        prev_model_cid=prev_cid,
+        new_model_commitment=as_point(r.newModelCommitment),
+        new_model_cid=new_cid,
+        proof_hash=bytes(r.proofHash),
+        proof_cid=proof_cid,
     )
 
 
 def read_submission(round_manager: Any, round_id: int, slot: int) -> SubmissionView:
     """``getSubmission(round_id, slot)`` as a :class:`SubmissionView`."""
     s = round_manager.getSubmission(round_id, slot)
-    return SubmissionView(slot, str(s.hospital), int(s.commitment), int(s.sampleCount), str(s.cid))
+    return SubmissionView(slot, str(s.hospital), as_point(s.commitment), int(s.sampleCount), str(s.cid))
 
 
 def read_submissions(round_manager: Any, round_id: int) -> list[SubmissionView]:
     """Every submission of a round, in slot order."""
     count = read_round(round_manager, round_id).submission_count
     return [read_submission(round_manager, round_id, slot) for slot in range(count)]
+
+
+def finalized_event(round_manager: Any, round_id: int, block: int) -> Any:
+    """Round ``round_id``'s ``RoundFinalized`` event, looked up in its finalization block (stored on-chain).
+
+    Raises:
+        ChainError: the node has no such event (a pruned node, or not a finalized round).
+    """
+    for log in round_manager.RoundFinalized.range(block, block + 1, search_topics={"roundId": round_id}):
+        return log
+    raise ChainError(f"round {round_id}: no RoundFinalized event in block {block} (is the node pruning logs?)")
+
+
+def model_cid(round_manager: Any, model_round: int) -> str:
+    """The CID of round ``model_round``'s model file (0: the genesis model): the chain holds it in the round's
+    ``RoundFinalized`` event (the log, not storage, to keep finalization cheap)."""
+    if model_round == 0:
+        return str(round_manager.genesisModelCid())
+    block = int(round_manager.getRound(model_round).finalizedBlock)
+    return str(finalized_event(round_manager, model_round, block).newModelCid)
+
+
+def read_current_model(round_manager: Any) -> tuple[Point, str, int]:
+    """``currentModel()``: the current model's commitment, file CID and the round that made it (0: genesis)."""
+    commitment, model_round = round_manager.currentModel()
+    return as_point(commitment), model_cid(round_manager, int(model_round)), int(model_round)

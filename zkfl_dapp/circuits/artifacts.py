@@ -330,7 +330,10 @@ def run_ezkl(
         write_private(input_path, json.dumps(input_data).encode())
         seconds = 0.0
         try:
-            ezkl.gen_witness(str(input_path), str(art.compiled), str(witness_path))
+            # polycommit inputs: the witness carries their KZG commitments, computed with the vk and SRS
+            ezkl.gen_witness(
+                str(input_path), str(art.compiled), str(witness_path), vk_path=str(art.vk), srs_path=str(art.srs)
+            )
             os.chmod(witness_path, 0o600)
             outputs = json.loads(witness_path.read_text())["outputs"]
             if prove:

@@ -268,3 +268,27 @@ def hiding_pad(
             f"hiding needs at least {MIN_PAD_BITS} (use at least {-(-MIN_PAD_BITS // entry_bits)} spare rows)"
         )
     return (*(int(v) for v in values), *(rng.getrandbits(entry_bits) for _ in range(n_spare_rows)))
+
+
+def lagrange_points(basis: KzgBasis, rows: int, *, cache_dir: Path | None = None) -> list[G1Point]:
+    """``L_j = C(e_j) - K`` for ``j < rows``: with them anyone computes ``C(v) = K + sum_j v_j L_j`` (one
+    multi-scalar multiplication, e.g. in a browser) without ezkl or the SRS. Cached as JSON in ``cache_dir``
+    (keyed by the basis digest and ``rows``).
+
+    Raises:
+        KzgError: ``rows`` exceeds one column, or ezkl failed.
+    """
+    if not 0 < rows <= basis.usable_rows:
+        raise KzgError(f"{rows} rows do not fit one committed column of {basis.usable_rows}")
+    cache = cache_dir / f"lagrange-{basis.digest()[:16]}-{rows}.json" if cache_dir is not None else None
+    if cache is not None and cache.is_file():
+        return [G1Point(int(x, 16), int(y, 16)) for x, y in json.loads(cache.read_text())]
+    k = zero_commitment(basis)
+    minus_k = neg(k._jacobian())
+    points = []
+    for j in range(rows):
+        (c,) = commit([0] * j + [1], basis)
+        points.append(G1Point._from_jacobian(add(c._jacobian(), minus_k)))
+    if cache is not None:
+        cache.write_text(json.dumps([[hex(p.x), hex(p.y)] for p in points]))
+    return points

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -45,7 +44,15 @@ from typing import ClassVar
 
 import ezkl
 
-from zkfl_dapp.circuits.artifacts import ArtifactPaths, Progress, _quiet, build_artifacts, load_proof, spec_digest
+from zkfl_dapp.circuits.artifacts import (
+    ArtifactPaths,
+    Progress,
+    _quiet,
+    build_artifacts,
+    load_proof,
+    run_ezkl,
+    spec_digest,
+)
 from zkfl_dapp.circuits.kzg import G1Point, KzgBasis
 from zkfl_dapp.core.aggregation import rescale
 from zkfl_dapp.core.fixedpoint import felt_hex
@@ -259,21 +266,17 @@ def prove_kzg_norm(
 
 
 def prove_inputs(art: KzgNormArtifacts, rows: Sequence[Sequence[int]], workdir: Path) -> KzgNormProof:
-    """Witness and prove from raw field elements ``[x, S, p]`` (no checks: tests use it to try attacks)."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    input_path, witness_path, proof_path = workdir / "input.json", workdir / "witness.json", workdir / "proof.json"
-    input_path.write_text(json.dumps({"input_data": [[felt_hex(v) for v in row] for row in rows]}))
-    try:
-        # polycommit inputs: the witness carries their commitments, computed with the vk and SRS
-        ezkl.gen_witness(
-            str(input_path), str(art.compiled), str(witness_path), vk_path=str(art.vk), srs_path=str(art.srs)
-        )
-        t0 = time.perf_counter()
-        ezkl.prove(str(witness_path), str(art.compiled), str(art.pk), str(proof_path), str(art.srs))
-        seconds = time.perf_counter() - t0
-    except RuntimeError as exc:
-        raise CircuitError(f"norm proof failed: {exc}") from exc
-    return read_kzg_norm_proof(proof_path, seconds)
+    """Witness and prove from raw field elements ``[x, S, p]`` (no checks: tests use it to try attacks).
+
+    The plaintext input and witness live only in a private scratch directory (circuits.run_ezkl); only
+    ``workdir/proof.json`` remains.
+
+    Raises:
+        CircuitError: ezkl failed.
+    """
+    data = {"input_data": [[felt_hex(v) for v in row] for row in rows]}
+    _, seconds = run_ezkl(art, data, workdir, prove=True, what="norm proof")
+    return read_kzg_norm_proof(workdir / "proof.json", seconds)
 
 
 def read_kzg_norm_proof(path: Path, prove_seconds: float = 0.0) -> KzgNormProof:

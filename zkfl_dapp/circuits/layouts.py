@@ -1,126 +1,65 @@
-"""Every circuit's public-instance layout, in one place on the Python side.
+"""Where each circuit over committed vectors puts its points and public instances (Python side).
 
-A proof's instances are a flat vector of field elements; which position means what is fixed by the
-circuit's construction (input visibility, output order). The contracts read the same positions
-(``contracts/libraries/InstanceLayout.sol`` where present, ``IRoundManager``'s NatSpec); the enclave, the
-hospital, the auditor and the tests read them from here, never by retyped arithmetic. With ``S`` slots
-and ``d`` model parameters:
+An ezkl proof over ``polycommit`` inputs starts with one 64-byte KZG point per committed input column, in
+input order; its public instances are a flat vector of field elements. Which position means what is fixed by
+the circuit's construction; ``contracts/libraries/InstanceLayout.sol`` is the Solidity mirror, and
+tests/contracts/test_interfaces.py checks that the two agree. With ``S`` slots:
 
-* aggregation (FedAvg): ``[hash(u_0) .. hash(u_{S-1}), hash(w), avg_0 .. avg_{d-1}, w_0 .. w_{S-1}]``;
-* median: ``[hash(u_0) .. hash(u_{S-1}), hash(g), med_0 .. med_{d-1}, g_0 .. g_{d-1}]`` (a slot without an
-  included update carries ``g``);
-* norm: ``[hash(u), hash(g), hash(b), flag, b, g_0 .. g_{d-1}]``;
-* inference: ``[risk, m_0 .. m_{d-1}]`` (the model ``m`` public, the features private).
-
-The new global model sits at the same offset (``S + 1``) in the aggregation and median layouts.
+* norm: points ``[C(2^s u), C(S_prev), C(p)]``; instances ``[flag, b, a_0 .. a_4]`` (address limbs);
+* median: points ``[slot_0 .. slot_{S-1}, result]``; no instances;
+* inference: points ``[C(S), C(x), C(p)]``; instances ``[logit, a_0 .. a_4]``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class AggregationLayout:
-    """The FedAvg aggregation circuit's instances."""
-
-    slots: int
-    model_size: int
-
-    def slot_hash(self, slot: int) -> int:
-        """Position of slot ``slot``'s update commitment (Poseidon hash)."""
-        return slot
-
-    @property
-    def weights_hash(self) -> int:
-        return self.slots
-
-    @property
-    def model(self) -> slice:
-        """The new global model's values."""
-        return slice(self.slots + 1, self.slots + 1 + self.model_size)
-
-    @property
-    def weights(self) -> slice:
-        """The public weights, one per slot."""
-        start = self.slots + 1 + self.model_size
-        return slice(start, start + self.slots)
-
-    @property
-    def count(self) -> int:
-        return 2 * self.slots + 1 + self.model_size
-
-
-@dataclass(frozen=True)
-class MedianLayout:
-    """The coordinate-wise median circuit's instances."""
-
-    slots: int
-    model_size: int
-
-    def slot_hash(self, slot: int) -> int:
-        """Position of slot ``slot``'s commitment (or ``hash(g)`` where the slot has no included update)."""
-        return slot
-
-    @property
-    def prev_hash(self) -> int:
-        """Position of ``hash(g)``, the previous global model's Poseidon hash."""
-        return self.slots
-
-    @property
-    def model(self) -> slice:
-        """The new global model's values (the median)."""
-        return slice(self.slots + 1, self.slots + 1 + self.model_size)
-
-    @property
-    def prev(self) -> slice:
-        """The previous global model ``g``, whose keccak must equal the round's previous-model commitment."""
-        start = self.slots + 1 + self.model_size
-        return slice(start, start + self.model_size)
-
-    @property
-    def count(self) -> int:
-        return self.slots + 1 + 2 * self.model_size
+#: Address limbs (32 bits each, least significant first) in the norm and inference instances.
+ADDRESS_LIMBS = 5
 
 
 @dataclass(frozen=True)
 class NormLayout:
-    """The norm-bound circuit's instances."""
+    """The commit-and-prove norm circuit."""
 
-    model_size: int
+    #: point of ``C(2^s u)``, which RoundManager derives from the submitted ``C(u)``
+    update_point: int = 0
+    #: point of the previous aggregate ``C(S_prev)``
+    aggregate_point: int = 1
+    #: ``2**(2 s)`` when the update is within the bound, else 0
+    flag: int = 0
+    #: the bound itself (the round's ``normBoundSq``)
+    bound: int = 1
+    #: first of the prover's address limbs
+    address: int = 2
+    count: int = 2 + ADDRESS_LIMBS
 
-    update_hash: int = 0
-    prev_hash: int = 1
-    bound_hash: int = 2
-    #: ``2**s`` when the update is within the bound, else 0.
-    flag: int = 3
-    #: The bound itself (the round's ``normBoundSq``).
-    bound: int = 4
+
+@dataclass(frozen=True)
+class MedianLayout:
+    """The coordinate-wise median circuit over ``slots`` committed slots."""
+
+    slots: int
+
+    def slot_point(self, slot: int) -> int:
+        return slot
 
     @property
-    def prev(self) -> slice:
-        """The previous global model ``g``."""
-        return slice(5, 5 + self.model_size)
+    def result_point(self) -> int:
+        """The committed median: RoundManager stores this point as the new model commitment."""
+        return self.slots
 
-    @property
-    def count(self) -> int:
-        return 5 + self.model_size
+    count: int = 0
 
 
 @dataclass(frozen=True)
 class InferenceLayout:
-    """The inference circuit's instances."""
+    """The inference circuit over a committed aggregate."""
 
-    model_size: int
-
-    #: The proven risk ``round(P(y = 1) * 2**s)``.
-    risk: int = 0
-
-    @property
-    def model(self) -> slice:
-        """The model's values (public, equal to the finalized round's model file)."""
-        return slice(1, 1 + self.model_size)
-
-    @property
-    def count(self) -> int:
-        return 1 + self.model_size
+    #: point of ``C(S)``, which must equal the round's model commitment
+    model_point: int = 0
+    #: the logit at scale ``2**(2 s)``
+    logit: int = 0
+    #: first of the requester's address limbs
+    address: int = 1
+    count: int = 1 + ADDRESS_LIMBS

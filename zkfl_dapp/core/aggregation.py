@@ -1,12 +1,11 @@
-"""Weighted federated averaging, exactly as the aggregation circuit computes it.
+"""Weighted federated averaging over KZG-committed updates, exactly as RoundManager derives it.
 
-Pure functions: the enclave wraps them, the tests check them alone, and the proof's public output
-must equal :func:`fedavg_quantized` bit for bit.
-
-The circuit computes ``avg_j = sum_i rescale(w_i * x_ij)`` where ``w_i`` are the normalized weights at
-scale ``2**s`` and ``rescale`` divides by ``2**s`` rounding halves away from zero, *per product*
-(ezkl rescales each product before the sum). :func:`normalized_weights` is the same integer formula
-RoundManager uses on-chain; its weights sum to exactly ``2**s``.
+Pure functions: the enclave wraps them, the tests check them alone. Updates ``u_i`` are quantized at scale
+``2**s``; :func:`normalized_weights` (the same integer formula RoundManager uses on-chain) gives integer
+weights that sum to exactly ``2**s``, and the aggregate is :func:`aggregate`, ``S = sum_i w_i u_i``:
+exact, at scale ``2**(2 s)``, no rounding anywhere. Because KZG commitments are additively homomorphic,
+RoundManager computes ``C(S)`` from the hospitals' own ``C(u_i)`` (zkfl_dapp.circuits.kzg.combine) without
+any proof; the model file must then open ``C(S)``.
 """
 
 from __future__ import annotations
@@ -54,8 +53,13 @@ def rescale(product: int, scale_bits: int) -> int:
     return q if product >= 0 else -q
 
 
-def fedavg_quantized(updates: Sequence[Sequence[int]], weights: Sequence[int], scale_bits: int) -> tuple[int, ...]:
-    """The circuit's weighted average of quantized updates (one row per slot)."""
+def aggregate(updates: Sequence[Sequence[int]], weights: Sequence[int]) -> tuple[int, ...]:
+    """``S_j = sum_i w_i u_ij`` over every row (model and pad rows): the exact FedAvg aggregate whose
+    commitment RoundManager derives. Slots of weight 0 contribute nothing.
+
+    Raises:
+        RoundError: no update, or lengths that differ.
+    """
     if not updates:
         raise RoundError("nothing to aggregate")
     if len(updates) != len(weights):
@@ -63,4 +67,17 @@ def fedavg_quantized(updates: Sequence[Sequence[int]], weights: Sequence[int], s
     size = len(updates[0])
     if any(len(u) != size for u in updates):
         raise RoundError("updates differ in length")
-    return tuple(sum(rescale(w * u[j], scale_bits) for u, w in zip(updates, weights, strict=True)) for j in range(size))
+    return tuple(sum(w * u[j] for u, w in zip(updates, weights, strict=True) if w) for j in range(size))
+
+
+def training_values(aggregate_values: Sequence[int], model_size: int, scale_bits: int) -> tuple[int, ...]:
+    """The model hospitals train from: ``round_half_away(S_j / 2**s)`` over the first ``model_size`` rows
+    (scale ``2**s``). A public, documented function of the committed aggregate: nothing rounds in a proof."""
+    if len(aggregate_values) < model_size:
+        raise RoundError(f"the aggregate has {len(aggregate_values)} rows, the model {model_size}")
+    return tuple(rescale(v, scale_bits) for v in aggregate_values[:model_size])
+
+
+def scaled_update(update: Sequence[int], scale_bits: int) -> tuple[int, ...]:
+    """``2**s * u``: an update at the aggregate's scale (what the norm and median circuits take)."""
+    return tuple((1 << scale_bits) * int(v) for v in update)

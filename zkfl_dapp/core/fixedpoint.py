@@ -18,9 +18,14 @@ from zkfl_dapp.exceptions import QuantizationError
 FIELD_MODULUS = 21888242871839275222246405745257275088548364400416034343698204186575808495617
 
 
-#: Largest magnitude accepted for a quantized value. The aggregation circuit's range checks were
-#: exercised up to 2**24 (MockProver); at scale 13 this bounds parameters to |x| < 2048.
-MAX_QUANTIZED = 2**24
+#: Largest magnitude accepted for a quantized update value: the norm and median circuits take ``2**13 * u``
+#: and range-check every input below ``2**36`` (AGGREGATE_RANGE), so ``|u| < 2**23``; at scale 13 this
+#: bounds parameters to ``|x| < 1024``.
+MAX_QUANTIZED = 2**23
+#: Every value of an aggregate (scale ``2**26``) and of a scaled update lies below this in magnitude: the
+#: range check of the circuits over committed vectors (``kzg_norm.INPUT_RANGE``). A convex combination of
+#: updates below ``2**23`` at weights summing to ``2**13`` stays below it.
+AGGREGATE_RANGE = 2**36
 
 
 def round_half_away(x: float) -> int:

@@ -1,7 +1,9 @@
 """The files that travel through IPFS, with strict parsing.
 
-* :class:`ModelFile`: a global model, quantized (what RoundManager's commitment covers).
-* :class:`UpdatePayload`: one hospital's quantized update, the plaintext inside an encrypted envelope.
+* :class:`ModelFile`: a global model: the exact aggregate ``S`` (scale ``2**(2 s)``, model rows then
+  hiding-pad rows) whose KZG commitment RoundManager holds.
+* :class:`UpdatePayload`: one hospital's quantized update with its hiding pad, the plaintext inside an
+  encrypted envelope (its KZG commitment is what the hospital submits).
 
 Both serialize to canonical JSON (sorted keys, no whitespace) so the same content always has the same
 CID. Parsing rejects anything malformed: bad JSON, wrong format tag, wrong length, NaN or non-integer
@@ -17,15 +19,15 @@ from typing import Annotated, Any, Literal, TypeVar
 import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from zkfl_dapp.core.commitments import model_commitment, poseidon_commitment
-from zkfl_dapp.core.fixedpoint import MAX_QUANTIZED
+from zkfl_dapp.core.aggregation import training_values
+from zkfl_dapp.core.fixedpoint import AGGREGATE_RANGE, MAX_QUANTIZED
 from zkfl_dapp.exceptions import ModelFileError, ZkflError
 
-#: Bound on a global model's values. Updates are bounded by MAX_QUANTIZED; their weighted average can
-#: exceed that slightly, because the rounded weights may sum to a little more than 2^s (at most by
-#: slots/2 units), so a proven model gets twice the room. Models are never circuit inputs themselves:
-#: hospitals train from them and quantize a fresh, bounded update.
-MAX_MODEL_VALUE = 2 * MAX_QUANTIZED
+#: Bound on a global model's values: the aggregate's range (``|S_j| < 2**36``), which the circuits over
+#: committed vectors range-check.
+MAX_MODEL_VALUE = AGGREGATE_RANGE
+#: Most hiding-pad rows a file may declare.
+MAX_PAD_ROWS = 1024
 
 #: The model architectures a model file may declare (:mod:`zkfl_dapp.ml.model` builds them).
 ModelKind = Literal["logreg", "mlp"]
@@ -114,12 +116,20 @@ class _CanonicalFile(BaseModel):
 
 
 class ModelFile(_CanonicalFile):
-    """A quantized global model."""
+    """A global model: the exact aggregate ``S = sum_i w_i u_i`` at scale ``2**(2 * scale_bits)``.
 
-    format: Literal["zkfl-model/v1"] = "zkfl-model/v1"
+    ``values`` holds the model rows followed by ``pad_rows`` rows that carry the aggregated hiding pads
+    (nobody reads them). Hospitals train from :meth:`training_values`, ``round_half_away(S_j / 2**s)`` over
+    the model rows. The file opens the round's on-chain KZG commitment (zkfl_dapp.protocol.hospital checks
+    it with one commitment computation); the metadata is not committed, so readers pass the consortium's own.
+    """
+
+    format: Literal["zkfl-model/v2"] = "zkfl-model/v2"
     model_kind: ModelKind
     num_features: Annotated[int, Field(ge=1, le=MAX_NUM_FEATURES)]
+    #: The updates' scale ``s``; the values are at ``2**(2 s)``.
     scale_bits: ScaleBits
+    pad_rows: Annotated[int, Field(ge=0, le=MAX_PAD_ROWS)]
     values: Annotated[tuple[int, ...], Field(max_length=MAX_VALUES)]
 
     @field_validator("values")
@@ -127,9 +137,26 @@ class ModelFile(_CanonicalFile):
     def _in_range(cls, values: tuple[int, ...]) -> tuple[int, ...]:
         return tuple(_check_values(values, MAX_MODEL_VALUE))
 
-    def keccak_commitment(self) -> int:
-        """The model commitment RoundManager records for this model (keccak over the field elements)."""
-        return model_commitment(self.values)
+    @property
+    def model_size(self) -> int:
+        return len(self.values) - self.pad_rows
+
+    @property
+    def aggregate_scale_bits(self) -> int:
+        return 2 * self.scale_bits
+
+    def training_values(self) -> tuple[int, ...]:
+        """The model to train from, at scale ``2**s``: ``round_half_away(S_j / 2**s)`` over the model rows."""
+        return training_values(self.values, self.model_size, self.scale_bits)
+
+    @classmethod
+    def genesis(
+        cls, model_kind: ModelKind, num_features: int, scale_bits: int, quantized: tuple[int, ...], pad_rows: int
+    ) -> ModelFile:
+        """The genesis aggregate of quantized initial parameters: ``S0 = 2**s * q0`` with zero pad rows."""
+        one = 1 << scale_bits
+        values = tuple(one * q for q in quantized) + (0,) * pad_rows
+        return cls(model_kind=model_kind, num_features=num_features, scale_bits=scale_bits, pad_rows=pad_rows, values=values)
 
     @classmethod
     def parse(
@@ -137,19 +164,26 @@ class ModelFile(_CanonicalFile):
         data: bytes,
         *,
         expected_size: int | None = None,
+        pad_rows: int | None = None,
         kind: str | None = None,
         num_features: int | None = None,
         scale_bits: int | None = None,
     ) -> ModelFile:
-        """Parse a model file; each expectation given (values, kind, feature count, scale) must hold.
+        """Parse a model file; each expectation given (model rows, pad rows, kind, feature count, scale) must hold.
 
         The metadata is not covered by the model commitment, so whoever reads a global model passes the
         consortium's own values: a file that declares others is refused, never reinterpreted.
         """
         model = cls.from_bytes(data, what="model file")
         assert isinstance(model, ModelFile)
-        if expected_size is not None and len(model.values) != expected_size:
-            raise ModelFileError(f"model file has {len(model.values)} values, the circuit expects {expected_size}")
+        if model.pad_rows >= len(model.values) and model.values:
+            raise ModelFileError(f"model file declares {model.pad_rows} pad rows but holds {len(model.values)} values")
+        if pad_rows is not None and model.pad_rows != pad_rows:
+            raise ModelFileError(f"model file declares {model.pad_rows} pad rows, the consortium commits {pad_rows}")
+        if expected_size is not None and model.model_size != expected_size:
+            raise ModelFileError(
+                f"model file has {model.model_size} model values, the consortium's model has {expected_size}"
+            )
         if kind is not None and model.model_kind != kind:
             raise ModelFileError(f"model file declares kind {model.model_kind!r}, the consortium trains {kind!r}")
         if num_features is not None and model.num_features != num_features:
@@ -164,7 +198,8 @@ class ModelFile(_CanonicalFile):
 
 
 class UpdatePayload(_CanonicalFile):
-    """A hospital's quantized update: the plaintext that only the enclave sees."""
+    """A hospital's quantized update (model rows, then its random hiding-pad rows): the plaintext that only
+    the enclave sees. Its KZG commitment is what the hospital submitted."""
 
     format: Literal["zkfl-update/v1"] = "zkfl-update/v1"
     round_id: Annotated[int, Field(ge=0, le=MAX_ROUND_ID)]
@@ -178,14 +213,10 @@ class UpdatePayload(_CanonicalFile):
     def _in_range(cls, values: tuple[int, ...]) -> tuple[int, ...]:
         return tuple(_check_values(values))
 
-    def poseidon_commitment(self) -> int:
-        """The update commitment the hospital submits and the proof exposes (ezkl's Poseidon hash)."""
-        return poseidon_commitment(self.values)
-
     @classmethod
     def parse(cls, data: bytes, *, expected_size: int | None = None) -> UpdatePayload:
         update = cls.from_bytes(data, what="update payload")
         assert isinstance(update, UpdatePayload)
         if expected_size is not None and len(update.values) != expected_size:
-            raise ModelFileError(f"update has {len(update.values)} values, the circuit expects {expected_size}")
+            raise ModelFileError(f"update has {len(update.values)} values (model and pad rows), expected {expected_size}")
         return update

@@ -1,8 +1,9 @@
 """The coordinate-wise median rule (Flower's FedMedian), exactly as the median circuit computes it.
 
-Slots without an included update carry the previous global model ``g`` instead, so an absent or
-excluded hospital votes "no change" rather than being dropped from the median. The median circuit's
-public output must equal :func:`median_quantized` bit for bit; tests pin that.
+The circuit works at the aggregate's scale ``2**(2 s)``: an included slot carries ``2**s * u_i`` (its
+commitment derived on-chain from the hospital's ``C(u_i)``), a slot without an included update carries
+the previous aggregate ``S`` itself, so an absent or excluded hospital votes "no change" rather than being
+dropped from the median. The circuit's committed result must equal :func:`median_quantized` bit for bit.
 """
 
 from __future__ import annotations
@@ -15,16 +16,18 @@ from zkfl_dapp.exceptions import RoundError
 MEDIAN5_NETWORK: tuple[tuple[int, int], ...] = ((0, 1), (3, 4), (2, 4), (2, 3), (0, 3), (0, 2), (1, 4), (1, 3), (1, 2))
 
 
-def fill_slots(updates: Sequence[Sequence[int] | None], prev: Sequence[int]) -> list[tuple[int, ...]]:
-    """The median circuit's inputs: each slot's update, or the previous global model where there is none."""
+def fill_slots(updates: Sequence[Sequence[int] | None], prev: Sequence[int], scale_bits: int) -> list[tuple[int, ...]]:
+    """The median circuit's inputs: ``2**s * u_i`` for each slot's update, or the previous aggregate
+    ``prev`` (already at scale ``2**(2 s)``) where there is none."""
+    one = 1 << scale_bits
     out = []
     for i, u in enumerate(updates):
         if u is None:
             out.append(tuple(prev))
         elif len(u) != len(prev):
-            raise RoundError(f"slot {i}: update has {len(u)} values, the global model {len(prev)}")
+            raise RoundError(f"slot {i}: update has {len(u)} values, the aggregate {len(prev)}")
         else:
-            out.append(tuple(u))
+            out.append(tuple(one * v for v in u))
     return out
 
 

@@ -41,7 +41,7 @@ ENVELOPE_MAGIC: Final = b"ZKFLENC1"
 """First 8 bytes of every sealed envelope (format version 1)."""
 HKDF_INFO: Final = b"zkfl-dapp/update/v1"
 """HKDF ``info`` string for the update encryption key."""
-AD_DOMAIN: Final = b"zkfl-dapp/ad/v1"
+AD_DOMAIN: Final = b"zkfl-dapp/ad/v2"
 """Domain-separation prefix of :func:`associated_data`."""
 KEY_FILE_FORMAT: Final = "zkfl-dapp/enclave-key/v1"
 """``format`` tag of key files written by :func:`save_key_pair`."""
@@ -147,32 +147,33 @@ class EnclaveKeyPair:
         return hashlib.sha256(self.public_key).digest()
 
 
-def associated_data(round_id: int, hospital: str, commitment: int) -> bytes:
+def associated_data(round_id: int, hospital: str, commitment: bytes) -> bytes:
     """Builds the canonical AES-GCM associated data binding an update to its context.
 
-    Encoding: ``b"zkfl-dapp/ad/v1" || uint256_be(round_id) || address (20 bytes) ||
-    uint256_be(commitment)``; every field has a fixed size, so the encoding is injective.
+    Encoding: ``b"zkfl-dapp/ad/v2" || uint256_be(round_id) || address (20 bytes) || commitment (64 bytes)``;
+    every field has a fixed size, so the encoding is injective.
 
     Args:
         round_id: Federated round number, ``0 <= round_id < 2**256``.
         hospital: The hospital's Ethereum address, ``0x`` + 40 hex digits (any case; the
             EIP-55 checksum is not checked).
-        commitment: The update's on-chain commitment, ``0 <= commitment < 2**256``.
+        commitment: The update's on-chain KZG commitment, 64 bytes ``x || y`` (big-endian).
 
     Returns:
-        The associated-data bytes (111 bytes).
+        The associated-data bytes (163 bytes).
 
     Raises:
         CryptoError: If a field is out of range or the address is malformed.
     """
-    for name, value in (("round_id", round_id), ("commitment", commitment)):
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise CryptoError(f"{name} must be an int, got {type(value).__name__}")
-        if not 0 <= value < _UINT256_LIMIT:
-            raise CryptoError(f"{name} must fit in a uint256, got {value}")
+    if not isinstance(round_id, int) or isinstance(round_id, bool):
+        raise CryptoError(f"round_id must be an int, got {type(round_id).__name__}")
+    if not 0 <= round_id < _UINT256_LIMIT:
+        raise CryptoError(f"round_id must fit in a uint256, got {round_id}")
+    if not isinstance(commitment, bytes) or len(commitment) != 64:
+        raise CryptoError("commitment must be the 64-byte point encoding x || y")
     if not isinstance(hospital, str) or _ADDRESS_RE.fullmatch(hospital) is None:
         raise CryptoError(f"hospital must be a 0x-prefixed 20-byte hex address, got {hospital!r}")
-    return AD_DOMAIN + round_id.to_bytes(32, "big") + bytes.fromhex(hospital[2:]) + commitment.to_bytes(32, "big")
+    return AD_DOMAIN + round_id.to_bytes(32, "big") + bytes.fromhex(hospital[2:]) + commitment
 
 
 def _derive_key(shared_secret: bytes, kem_ciphertext: bytes) -> bytes:

@@ -5,8 +5,9 @@ This is the library behind ``ape run deploy``, ``ape run round`` and ``ape run d
 1. the admin opens it on top of the current global model;
 2. every participating hospital fetches the model, checks it against the chain, trains, commits,
    encrypts to the enclave's registered key and submits;
-3. once every member submitted (or the deadline passed with a quorum) the enclave decrypts, checks,
-   proves the weighted average and finalizes; the contract accepts only a proof bound to the round.
+3. once every member submitted (or the deadline passed with a quorum) the enclave decrypts, checks every
+   update against its KZG commitment, computes the exact weighted average (or proves the median) and
+   finalizes; for FedAvg the contract derives the new model's commitment from the hospitals' own.
 
 Beside the proven federation it runs plain floating-point FedAvg on the same splits and participants
 (the baseline), so every report shows what the proofs and the quantization cost in accuracy.
@@ -20,12 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from zkfl_dapp.chain.deployment import Deployment, deploy_contracts
+from zkfl_dapp.chain.deployment import CommitmentScheme, Deployment, deploy_contracts
 from zkfl_dapp.chain.enums import Role
-from zkfl_dapp.circuits.aggregation import AggregationArtifacts, AggregationCircuitSpec
-from zkfl_dapp.circuits.defence import DefenceCircuits, ensure_defence_circuits
+from zkfl_dapp.chain.views import read_current_model
+from zkfl_dapp.circuits.kzg import commit
+from zkfl_dapp.circuits.suite import CircuitSuite, ensure_circuit_suite
 from zkfl_dapp.config import Settings
-from zkfl_dapp.core.commitments import poseidon_commitment
 from zkfl_dapp.core.fixedpoint import quantize
 from zkfl_dapp.core.formats import ModelFile
 from zkfl_dapp.core.policy import NormBoundPolicy
@@ -68,17 +69,16 @@ def model_spec_for(settings: Settings, split: FederatedSplit) -> ModelSpec:
     return ModelSpec(num_features=split.num_features)
 
 
-def circuit_spec_for(settings: Settings, model: ModelSpec) -> AggregationCircuitSpec:
-    return AggregationCircuitSpec(
-        slots=settings.hospitals, model_size=num_params(model), scale_bits=settings.scale_bits
+def circuits_for(settings: Settings, model: ModelSpec, progress: Progress = _quiet) -> CircuitSuite:
+    """The consortium's circuits (norm; median for 5 hospitals), built or reused, in one KZG basis."""
+    return ensure_circuit_suite(
+        settings.hospitals,
+        num_params(model),
+        settings.scale_bits,
+        settings.artifacts_dir,
+        ceremony_srs=settings.ceremony_srs,
+        progress=progress,
     )
-
-
-def defence_for(settings: Settings, art: AggregationArtifacts, progress: Progress = _quiet) -> DefenceCircuits:
-    """The norm (and, for 5 slots, median) circuits that fit the aggregation circuit ``art``."""
-    s = art.spec
-    root, srs = settings.artifacts_dir, settings.ceremony_srs
-    return ensure_defence_circuits(s.slots, s.model_size, s.scale_bits, root, ceremony_srs=srs, progress=progress)
 
 
 def load_split(settings: Settings) -> FederatedSplit:
@@ -125,8 +125,7 @@ class Consortium(RoundDriver):
         settings: Settings,
         roles: Roles,
         storage: Storage,
-        artifacts: AggregationArtifacts,
-        defence: DefenceCircuits,
+        circuits: CircuitSuite,
         key_pair: EnclaveKeyPair,
         split: FederatedSplit,
     ) -> tuple[AggregatorEnclave, list[HospitalClient]]:
@@ -137,10 +136,9 @@ class Consortium(RoundDriver):
             roles.aggregator,
             key_pair,
             storage,
-            artifacts,
+            circuits,
             spec,
             settings.workdir / "enclave" / "proofs",
-            median_artifacts=defence.median,
         )
         cfg = TrainConfig(
             local_epochs=settings.local_epochs,
@@ -156,8 +154,7 @@ class Consortium(RoundDriver):
                 spec,
                 cfg,
                 storage,
-                settings.scale_bits,
-                defence.norm,
+                circuits,
                 settings.workdir,
                 index=i,
             )
@@ -173,40 +170,42 @@ class Consortium(RoundDriver):
         chain: Any,
         roles: Roles,
         storage: Storage,
-        artifacts: AggregationArtifacts,
+        circuits: CircuitSuite,
         progress: Progress = _quiet,
-        defence: DefenceCircuits | None = None,
         checkpoint: Callable[[], None] = _no_checkpoint,
     ) -> Consortium:
-        """Deploy the contracts, admit every party, publish the enclave key and the genesis model.
-
-        ``defence`` (the norm and median circuits) is built from the cache when not given.
-        """
+        """Deploy the contracts, admit every party, publish the enclave key and the genesis model."""
         split = load_split(settings)
         spec = model_spec_for(settings, split)
-        if artifacts.spec != circuit_spec_for(settings, spec):
-            raise ConfigError(f"circuit {artifacts.spec.name} does not fit {settings.hospitals} hospitals x {spec}")
-        defence = defence or defence_for(settings, artifacts, progress)
-        genesis = ModelFile(
-            model_kind=spec.kind,
-            num_features=spec.num_features,
-            scale_bits=settings.scale_bits,
-            values=quantize(spec.initial_params(settings.seed), settings.scale_bits),
+        if (circuits.slots, circuits.model_size) != (settings.hospitals, num_params(spec)):
+            raise ConfigError(f"circuits {circuits.name} do not fit {settings.hospitals} hospitals x {spec}")
+        genesis = ModelFile.genesis(
+            spec.kind,
+            spec.num_features,
+            settings.scale_bits,
+            quantize(spec.initial_params(settings.seed), settings.scale_bits),
+            circuits.pad_rows,
         )
         genesis_cid = str(storage.put(genesis.to_bytes()))
-        circuit_cid = publish_circuit(artifacts, storage, defence.median)
+        (genesis_commitment,) = commit(genesis.values, circuits.basis)
+        circuit_cid = publish_circuit(circuits, storage)
         progress(f"deploying contracts (genesis model {genesis_cid}, circuit manifest {circuit_cid})")
+        scheme = CommitmentScheme(
+            slots=circuits.slots,
+            model_size=circuits.model_size,
+            pad_rows=circuits.pad_rows,
+            scale_bits=circuits.scale_bits,
+            zero_commitment=circuits.zero.as_uint256(),
+            basis_digest=circuits.basis.digest(),
+        )
         deployment = deploy_contracts(
             project,
             roles.admin,
-            slots=artifacts.spec.slots,
-            model_size=artifacts.spec.model_size,
-            scale_bits=artifacts.spec.scale_bits,
-            empty_slot_commitment=poseidon_commitment((0,) * artifacts.spec.model_size),
-            genesis_commitment=genesis.keccak_commitment(),
+            scheme=scheme,
+            genesis_commitment=genesis_commitment.as_uint256(),
             genesis_cid=genesis_cid,
             circuit_cid=circuit_cid,
-            with_median=defence.median is not None,
+            with_median=circuits.median is not None,
         )
         registry = deployment.registry
         registry.admitMember(roles.aggregator, int(Role.AGGREGATOR), "aggregator-enclave", sender=roles.admin)
@@ -217,10 +216,10 @@ class Consortium(RoundDriver):
         key_pair = EnclaveKeyPair.generate()
         settings.enclave_key_file.parent.mkdir(parents=True, exist_ok=True)
         save_key_pair(key_pair, settings.enclave_key_file)
-        enclave, hospitals = cls._parties(settings, roles, storage, artifacts, defence, key_pair, split)
+        enclave, hospitals = cls._parties(settings, roles, storage, circuits, key_pair, split)
         key_cid = enclave.publish_key(registry)
         progress(f"admitted {len(hospitals)} hospitals and the aggregator; enclave key {key_cid}")
-        deployment.save(settings.deployment_file, chain_id=chain.chain_id, circuit=artifacts.spec.name)
+        deployment.save(settings.deployment_file, chain_id=chain.chain_id, circuit=circuits.name)
         consortium = cls(settings, chain, deployment, storage, roles, enclave, hospitals, split, progress, checkpoint)
         checkpoint()
         consortium._last_bound = consortium._last_median_norm = None  # a new consortium: old reports do not count
@@ -234,17 +233,21 @@ class Consortium(RoundDriver):
         chain: Any,
         roles: Roles,
         storage: Storage,
-        artifacts: AggregationArtifacts,
+        circuits: CircuitSuite,
         progress: Progress = _quiet,
-        defence: DefenceCircuits | None = None,
         checkpoint: Callable[[], None] = _no_checkpoint,
     ) -> Consortium:
         """Attach to a deployment made earlier by :meth:`bootstrap` (its record and enclave key file)."""
         deployment = Deployment.load(settings.deployment_file, project)
         split = load_split(settings)
         key_pair = load_key_pair(settings.enclave_key_file)
-        defence = defence or defence_for(settings, artifacts, progress)
-        enclave, hospitals = cls._parties(settings, roles, storage, artifacts, defence, key_pair, split)
+        enclave, hospitals = cls._parties(settings, roles, storage, circuits, key_pair, split)
+        digest = bytes(deployment.round_manager.kzgBasisDigest()).hex()
+        if digest != circuits.basis.digest():
+            raise ChainError(
+                f"the deployment's KZG basis ({digest[:16]}...) is not this checkout's circuits' "
+                f"({circuits.basis.digest()[:16]}...): rebuild the circuits it was deployed with, or redeploy"
+            )
         if str(deployment.registry.aggregator()).lower() != str(roles.aggregator.address).lower():
             raise ChainError("the deployment's aggregator is not this enclave's account")
         return cls(settings, chain, deployment, storage, roles, enclave, hospitals, split, progress, checkpoint)
@@ -252,7 +255,5 @@ class Consortium(RoundDriver):
     # --- rounds -------------------------------------------------------------------------------
 
     def current_model(self) -> ModelFile:
-        commitment, cid = self.deployment.round_manager.currentModel()
-        return fetch_global_model(
-            self.storage, self.spec, int(commitment), str(cid), scale_bits=self.settings.scale_bits
-        )
+        commitment, cid, _ = read_current_model(self.deployment.round_manager)
+        return fetch_global_model(self.storage, self.spec, commitment, cid, suite=self.enclave.circuits)

@@ -1,10 +1,15 @@
-"""The aggregator enclave: decrypt, check against commitments, average, prove, finalize.
+"""The aggregator enclave: decrypt, check each update opens its commitment, aggregate, finalize.
 
 The enclave is the only party that sees individual updates in the clear. It never trusts a
 submission: each ciphertext must authenticate under (round, hospital, commitment), its payload must
-name the same round, hospital and sample count as the chain, and its Poseidon hash must equal the
-on-chain commitment. A submission that fails any check is excluded from the aggregate (zero weight,
-an ``UpdateExcluded`` event on-chain) and the reason is reported; it is never silently dropped.
+name the same round, hospital and sample count as the chain, and its values (model and pad rows) must
+open the on-chain KZG commitment. A submission that fails any check is excluded from the aggregate (zero
+weight, an ``UpdateExcluded`` event on-chain) and the reason is reported; it is never silently dropped.
+
+FedAvg needs no proof: the enclave computes the exact aggregate ``S = sum_i w_i u_i`` (the on-chain
+weights), checks that it opens the commitment RoundManager will derive (``aggregateCommitment``),
+publishes the model file and finalizes; the contract derives ``C(S)`` itself. The median rule is proven
+with the median circuit over the same commitments.
 
 Attestation is not wired in yet: the measurement registered on-chain is zero, and this process is a
 stand-in for the TEE, not a TEE (see README, "Trust model").
@@ -19,22 +24,25 @@ from pathlib import Path
 from typing import Any
 
 from zkfl_dapp.chain.enums import Rule
-from zkfl_dapp.chain.views import SubmissionView, read_round, read_submissions
-from zkfl_dapp.circuits.aggregation import AggregationArtifacts, prove_aggregation
-from zkfl_dapp.circuits.artifacts import CircuitProof, verify_offchain
-from zkfl_dapp.circuits.median import MedianArtifacts, prove_median
-from zkfl_dapp.core.aggregation import fedavg_quantized, normalized_weights
-from zkfl_dapp.core.fixedpoint import from_field
+from zkfl_dapp.chain.views import Point, SubmissionView, as_point, read_round, read_submissions
+from zkfl_dapp.circuits.artifacts import verify_offchain
+from zkfl_dapp.circuits.suite import CircuitSuite
+from zkfl_dapp.core.aggregation import aggregate, normalized_weights
 from zkfl_dapp.core.formats import ModelFile, UpdatePayload
 from zkfl_dapp.core.median import fill_slots, median_quantized
 from zkfl_dapp.core.norms import update_norm
 from zkfl_dapp.crypto.envelope import EnclaveKeyPair, associated_data, open_sealed
 from zkfl_dapp.exceptions import CircuitError, CryptoError, ModelFileError, RoundError, StorageError
 from zkfl_dapp.ml.model import ModelSpec
-from zkfl_dapp.protocol.hospital import fetch_global_model
+from zkfl_dapp.protocol.hospital import fetch_global_model, opens
 from zkfl_dapp.storage.base import Storage
 
 NO_MEASUREMENT = b"\x00" * 32
+
+
+def point_bytes(point: Point) -> bytes:
+    """``x || y``, 32-byte big-endian each: how a commitment is bound into the envelope's associated data."""
+    return point[0].to_bytes(32, "big") + point[1].to_bytes(32, "big")
 
 
 @dataclass(frozen=True)
@@ -43,7 +51,7 @@ class SlotOutcome:
 
     slot: int
     hospital: str
-    commitment: int
+    commitment: Point
     sample_count: int
     cid: str
     values: tuple[int, ...] | None  # None when excluded
@@ -62,16 +70,28 @@ class Finalization:
     outcomes: tuple[SlotOutcome, ...]
     model: ModelFile
     model_cid: str
-    proof: CircuitProof
-    proof_cid: str
     excluded_mask: int
     tx_hash: str
     gas_used: int
-    verify_seconds: float
-    #: "fedavg" or "median": the rule the proof covers.
+    #: seconds to compute the aggregate and check that it opens the chain's commitment (no prover)
+    aggregate_seconds: float
+    #: "fedavg" or "median"
     rule: str = "fedavg"
     #: L2 distance of each included update to the previous global model (for the next round's norm bound).
     update_norms: tuple[float, ...] = ()
+    #: median rounds: the proof (an object with .proof, .instances, .prove_seconds), its file's CID, and
+    #: how long verifying it off-chain took
+    proof: Any = None
+    proof_cid: str = ""
+    verify_seconds: float = 0.0
+
+    @property
+    def prove_seconds(self) -> float:
+        return float(self.proof.prove_seconds) if self.proof is not None else 0.0
+
+    @property
+    def proof_bytes(self) -> int:
+        return len(self.proof.proof) if self.proof is not None else 0
 
 
 def _require_quorum(round_id: int, outcomes: list[SlotOutcome], quorum: int) -> None:
@@ -93,22 +113,20 @@ class AggregatorEnclave:
         account: Any,
         key_pair: EnclaveKeyPair,
         storage: Storage,
-        artifacts: AggregationArtifacts,
+        circuits: CircuitSuite,
         spec: ModelSpec,
         workdir: Path,
-        median_artifacts: MedianArtifacts | None = None,
     ) -> None:
         self.account = account
-        self.median_artifacts = median_artifacts
         self._key_pair = key_pair
         self.storage = storage
-        self.artifacts = artifacts
+        self.circuits = circuits
         self.spec = spec
         self.workdir = workdir
 
     @property
     def scale_bits(self) -> int:
-        return self.artifacts.spec.scale_bits
+        return self.circuits.scale_bits
 
     def publish_key(self, registry: Any) -> str:
         """Put the public key on IPFS and register its hash and CID on-chain; returns the CID."""
@@ -132,11 +150,12 @@ class AggregatorEnclave:
         except StorageError as exc:
             return excluded(f"ciphertext unavailable: {exc}")
         try:
-            plaintext = open_sealed(self._key_pair, envelope, associated_data(round_id, hospital, commitment))
+            ad = associated_data(round_id, hospital, point_bytes(commitment))
+            plaintext = open_sealed(self._key_pair, envelope, ad)
         except CryptoError as exc:
             return excluded(f"ciphertext rejected: {exc}")
         try:
-            payload = UpdatePayload.parse(plaintext, expected_size=self.artifacts.spec.model_size)
+            payload = UpdatePayload.parse(plaintext, expected_size=self.circuits.rows)
         except ModelFileError as exc:
             return excluded(f"malformed update: {exc}")
         if payload.round_id != round_id or payload.hospital.lower() != hospital.lower():
@@ -144,82 +163,91 @@ class AggregatorEnclave:
         if payload.sample_count != count:
             return excluded(f"update declares {payload.sample_count} samples, the chain says {count}")
         if payload.scale_bits != self.scale_bits:
-            return excluded(f"update quantized at 2^{payload.scale_bits}, the circuit uses 2^{self.scale_bits}")
-        if payload.poseidon_commitment() != commitment:
-            return excluded("update content does not match its on-chain commitment")
+            return excluded(f"update quantized at 2^{payload.scale_bits}, the circuits use 2^{self.scale_bits}")
+        if not opens(payload.values, commitment, self.circuits.basis):
+            return excluded("update does not open its on-chain commitment")
         return SlotOutcome(slot, hospital, commitment, count, cid, payload.values)
 
-    def aggregate(self, round_id: int, outcomes: list[SlotOutcome], quorum: int) -> tuple[CircuitProof, int]:
-        """Prove the weighted average of the included updates; returns the proof and the exclusion mask."""
-        circuit = self.artifacts.spec
+    def aggregate(self, round_id: int, outcomes: list[SlotOutcome], quorum: int) -> tuple[tuple[int, ...], int]:
+        """The exact FedAvg aggregate of the included updates (the chain's weights); returns it and the
+        exclusion mask."""
         _require_quorum(round_id, outcomes, quorum)
-        zero = (0,) * circuit.model_size
-        rows = [o.values if o.values is not None else zero for o in outcomes]
-        rows += [zero] * (circuit.slots - len(rows))
         counts = [o.sample_count if o.included else 0 for o in outcomes]
-        counts += [0] * (circuit.slots - len(counts))
-        weights = normalized_weights(counts, circuit.scale_bits)
-        proof = prove_aggregation(self.artifacts, rows, weights, self.workdir / f"round-{round_id}")
-        expected = fedavg_quantized(rows, weights, circuit.scale_bits)
-        if tuple(from_field(v) for v in proof.model_values(circuit)) != expected:
-            raise CircuitError("the proven aggregate differs from the reference average: refusing to publish it")
-        return proof, _excluded_mask(outcomes)
+        weights = normalized_weights(counts, self.scale_bits)
+        zero = (0,) * self.circuits.rows
+        rows = [o.values if o.values is not None else zero for o in outcomes]
+        return aggregate(rows, weights), _excluded_mask(outcomes)
 
     def aggregate_median(
         self, round_id: int, outcomes: list[SlotOutcome], quorum: int, prev: tuple[int, ...]
-    ) -> tuple[CircuitProof, int]:
-        """Prove the coordinate-wise median of the included updates (other slots carry the previous model)."""
-        if self.median_artifacts is None:
-            raise CircuitError(f"round {round_id} uses the median rule but this enclave has no median circuit")
-        circuit = self.median_artifacts.spec
+    ) -> tuple[tuple[int, ...], int, Any]:
+        """Prove the coordinate-wise median of the included updates (other slots carry the previous aggregate);
+        returns the median, the exclusion mask and the proof."""
+        median_art = self.circuits.median
+        if median_art is None:
+            raise CircuitError(f"round {round_id} uses the median rule but this consortium has no median circuit")
+        from zkfl_dapp.circuits.kzg_median import prove_kzg_median
+
         _require_quorum(round_id, outcomes, quorum)
-        slots = fill_slots([o.values for o in outcomes] + [None] * (circuit.slots - len(outcomes)), prev)
-        proof = prove_median(self.median_artifacts, slots, prev, self.workdir / f"round-{round_id}")
-        if tuple(from_field(v) for v in proof.model_values(circuit)) != median_quantized(slots):
-            raise CircuitError("the proven median differs from the reference median: refusing to publish it")
-        return proof, _excluded_mask(outcomes)
+        padded = [o.values for o in outcomes] + [None] * (self.circuits.slots - len(outcomes))
+        slots = fill_slots(padded, prev, self.scale_bits)
+        proof = prove_kzg_median(median_art, slots, self.workdir / f"round-{round_id}")
+        result = median_quantized(slots)
+        return result, _excluded_mask(outcomes), proof
 
     def finalize(self, round_manager: Any, round_id: int) -> Finalization:
         """Run the enclave's whole part of a round and finalize it on-chain."""
         outcomes = self.open_submissions(round_manager, round_id)
         info = read_round(round_manager, round_id)
         prev = fetch_global_model(
-            self.storage, self.spec, info.prev_model_commitment, info.prev_model_cid, scale_bits=self.scale_bits
+            self.storage, self.spec, info.prev_model_commitment, info.prev_model_cid, suite=self.circuits
         ).values
         median = info.rule == Rule.MEDIAN
-        if median:
-            proof, mask = self.aggregate_median(round_id, outcomes, info.quorum, prev)
-        else:
-            proof, mask = self.aggregate(round_id, outcomes, info.quorum)
-        norms = tuple(update_norm(o.values, prev, self.scale_bits) for o in outcomes if o.values is not None)
-        art = self.median_artifacts if median and self.median_artifacts is not None else self.artifacts
-        proof_file = self.workdir / f"round-{round_id}" / "proof.json"
+        s, d = self.scale_bits, self.circuits.model_size
+        norms = tuple(update_norm(o.values, prev, s, d) for o in outcomes if o.values is not None)
         t0 = time.perf_counter()
-        if not verify_offchain(art, proof_file):
-            raise CircuitError(f"round {round_id}: the proof does not verify off-chain")
-        verify_seconds = time.perf_counter() - t0
-        proof_cid = str(self.storage.put(proof_file.read_bytes()))
+        proof, proof_cid, verify_seconds = None, "", 0.0
+        if median:
+            values, mask, proof = self.aggregate_median(round_id, outcomes, info.quorum, prev)
+            t1 = time.perf_counter()
+            if not verify_offchain(self.circuits.median, proof.path):
+                raise CircuitError(f"round {round_id}: the median proof does not verify off-chain")
+            verify_seconds = time.perf_counter() - t1
+            proof_cid = str(self.storage.put(proof.path.read_bytes()))
+            expected = proof.commitments[-1].as_uint256()
+        else:
+            values, mask = self.aggregate(round_id, outcomes, info.quorum)
+            expected = as_point(round_manager.aggregateCommitment(round_id, mask))
+        # the model file must open the commitment the chain stores, or hospitals would report it
+        if not opens(values, expected, self.circuits.basis):
+            raise CircuitError(f"round {round_id}: the aggregate does not open the commitment the chain derives")
+        aggregate_seconds = time.perf_counter() - t0 - verify_seconds
         model = ModelFile(
             model_kind=self.spec.kind,
             num_features=self.spec.num_features,
-            scale_bits=self.scale_bits,
-            values=tuple(from_field(v) for v in proof.model_values(self.artifacts.spec)),  # same offset, both rules
+            scale_bits=s,
+            pad_rows=self.circuits.pad_rows,
+            values=values,
         )
         model_cid = str(self.storage.put(model.to_bytes()))
-        receipt = round_manager.finalizeRound(
-            round_id, proof.proof, list(proof.instances), model_cid, proof_cid, mask, sender=self.account
-        )
+        if median:
+            receipt = round_manager.finalizeMedianRound(
+                round_id, proof.proof, list(proof.instances), model_cid, proof_cid, mask, sender=self.account
+            )
+        else:
+            receipt = round_manager.finalizeRound(round_id, model_cid, mask, sender=self.account)
         return Finalization(
             round_id=round_id,
             outcomes=tuple(outcomes),
             model=model,
             model_cid=model_cid,
-            proof=proof,
-            proof_cid=proof_cid,
             excluded_mask=mask,
             tx_hash=str(receipt.txn_hash),
             gas_used=int(receipt.gas_used),
-            verify_seconds=verify_seconds,
+            aggregate_seconds=aggregate_seconds,
             rule="median" if median else "fedavg",
             update_norms=norms,
+            proof=proof,
+            proof_cid=proof_cid,
+            verify_seconds=verify_seconds,
         )

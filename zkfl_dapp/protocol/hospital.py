@@ -1,13 +1,15 @@
-"""A hospital: fetch and check the global model, train locally, commit, encrypt, submit.
+"""A hospital: fetch and check the global model, train locally, commit, prove, encrypt, submit.
 
-Only ciphertext, the Poseidon commitment and the sample count leave the hospital; the patient data and
-the plaintext update never do.
+Only ciphertext, the KZG commitment of the padded update, the norm proof and the sample count leave the
+hospital; the patient data and the plaintext update never do. The commitment hides the update: random
+pad rows (>= 128 bits, :func:`zkfl_dapp.circuits.kzg.hiding_pad`) go into it with the model rows.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,13 +18,21 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from zkfl_dapp.circuits.artifacts import CircuitProof
-from zkfl_dapp.circuits.norm import NormArtifacts, prove_norm
+from zkfl_dapp.chain.views import Point
+from zkfl_dapp.circuits.kzg import G1Point, KzgBasis, KzgError, commit, hiding_pad
+from zkfl_dapp.circuits.kzg_norm import PAD_ENTRY_BITS, KzgNormProof, prove_kzg_norm
+from zkfl_dapp.circuits.suite import CircuitSuite
 from zkfl_dapp.core.fixedpoint import dequantize, quantize
 from zkfl_dapp.core.formats import ModelFile, UpdatePayload
-from zkfl_dapp.core.norms import bound_from_quantized, provable_distance, squared_distance_quantized
+from zkfl_dapp.core.norms import bound_from_quantized, provable_distance, squared_distance
 from zkfl_dapp.crypto.envelope import associated_data, seal
-from zkfl_dapp.exceptions import ChainError, CommitmentMismatchError, DigestMismatchError, NormBoundError
+from zkfl_dapp.exceptions import (
+    ChainError,
+    CircuitError,
+    CommitmentMismatchError,
+    DigestMismatchError,
+    NormBoundError,
+)
 from zkfl_dapp.ml.data import Dataset
 from zkfl_dapp.ml.model import ModelSpec, num_params
 from zkfl_dapp.ml.training import TrainConfig, TrainingContext
@@ -34,7 +44,7 @@ class PreparedUpdate:
     """What a hospital submits for one round, plus how long each step took."""
 
     round_id: int
-    commitment: int
+    commitment: G1Point
     cid: str
     sample_count: int
     local_params: np.ndarray
@@ -42,29 +52,39 @@ class PreparedUpdate:
     commit_seconds: float
     encrypt_seconds: float
     #: The norm proof for a round with a norm bound (None for an unbounded round).
-    norm_proof: CircuitProof | None = None
+    norm_proof: KzgNormProof | None = None
 
 
-def fetch_global_model(storage: Storage, spec: ModelSpec, commitment: int, cid: str, *, scale_bits: int) -> ModelFile:
-    """Fetch a global model by CID and check it against its on-chain commitment and the consortium's
-    metadata (``spec``'s kind and feature count, the circuits' ``scale_bits``), which the commitment does
-    not cover.
+def opens(values: tuple[int, ...], commitment: Point, basis: KzgBasis) -> bool:
+    """Whether ``values`` open the on-chain commitment ``(x, y)`` in ``basis`` (one commitment computation)."""
+    try:
+        points = commit(values, basis)
+    except KzgError:
+        return False
+    return len(points) == 1 and points[0].as_uint256() == tuple(commitment)
+
+
+def fetch_global_model(storage: Storage, spec: ModelSpec, commitment: Point, cid: str, *, suite: CircuitSuite) -> ModelFile:
+    """Fetch a global model (an aggregate) by CID and check that it opens its on-chain KZG commitment, and
+    the consortium's metadata (``spec``'s kind and feature count, the circuits' scale and pad rows), which
+    the commitment does not cover.
 
     Raises:
         StorageError: the content is unavailable or does not match its CID.
         ModelFileError: malformed, or metadata other than the consortium's.
-        CommitmentMismatchError: the values do not match the on-chain commitment.
+        CommitmentMismatchError: the values do not open the on-chain commitment.
     """
     model = ModelFile.parse(
         storage.get(cid),
         expected_size=num_params(spec),
+        pad_rows=suite.pad_rows,
         kind=spec.kind,
         num_features=spec.num_features,
-        scale_bits=scale_bits,
+        scale_bits=suite.scale_bits,
     )
-    if model.keccak_commitment() != commitment:
+    if not opens(model.values, commitment, suite.basis):
         raise CommitmentMismatchError(
-            f"global model {cid} does not match its on-chain commitment {commitment:#x}: refusing to train on it"
+            f"global model {cid} does not open its on-chain commitment ({commitment[0]:#x}, ...): refusing to train on it"
         )
     return model
 
@@ -114,8 +134,7 @@ class HospitalClient:
     spec: ModelSpec
     train_config: TrainConfig
     storage: Storage
-    scale_bits: int
-    norm_artifacts: NormArtifacts | None = None
+    circuits: CircuitSuite
     workdir: Path | None = None
     index: int = 0
     #: Where the submitted parameters come from (honest local training unless an experiment injects another).
@@ -125,6 +144,10 @@ class HospitalClient:
     def address(self) -> str:
         return str(self.account.address)
 
+    @property
+    def scale_bits(self) -> int:
+        return self.circuits.scale_bits
+
     def with_source(self, source: UpdateSource) -> HospitalClient:
         """The same hospital (account, shard, circuits) submitting what ``source`` produces."""
         return dataclasses.replace(self, source=source)
@@ -132,7 +155,7 @@ class HospitalClient:
     def prepare_update(
         self, round_id: int, global_model: ModelFile, enclave_public_key: bytes, *, norm_bound_sq: int = 0
     ) -> PreparedUpdate:
-        """Train on local data from the global model; quantize, commit, encrypt and store the update.
+        """Train on local data from the global model; quantize, pad, commit, encrypt and store the update.
 
         With ``norm_bound_sq`` (the round's on-chain bound), also prove that the update is within it.
 
@@ -141,25 +164,29 @@ class HospitalClient:
                 is stored or submitted.
         """
         t0 = time.perf_counter()
-        start = dequantize(global_model.values, global_model.scale_bits)
+        start = dequantize(global_model.training_values(), self.scale_bits)
         bound = bound_from_quantized(norm_bound_sq, self.scale_bits) if norm_bound_sq else None
         ctx = TrainingContext(self.spec, start, self.shard, self.train_config, round_id, self.index, bound)
         local = self.source.local_update(ctx)
         t1 = time.perf_counter()
+        padded = hiding_pad(
+            quantize(local, self.scale_bits), self.circuits.pad_rows, secrets.SystemRandom(), entry_bits=PAD_ENTRY_BITS
+        )
         payload = UpdatePayload(
             round_id=round_id,
             hospital=self.address,
             sample_count=self.shard.num_samples,
             scale_bits=self.scale_bits,
-            values=quantize(local, self.scale_bits),
+            values=padded,
         )
-        commitment = payload.poseidon_commitment()
+        (commitment,) = commit(padded, self.circuits.basis)
         t2 = time.perf_counter()
         norm_proof = None
         if norm_bound_sq:
-            norm_proof = self.prove_within_bound(round_id, payload.values, global_model.values, norm_bound_sq)
+            norm_proof = self.prove_within_bound(round_id, padded, global_model.values, norm_bound_sq)
         t3 = time.perf_counter()  # the norm proof's own time is norm_proof.prove_seconds
-        envelope = seal(enclave_public_key, payload.to_bytes(), associated_data(round_id, self.address, commitment))
+        ad = associated_data(round_id, self.address, commitment.to_bytes())
+        envelope = seal(enclave_public_key, payload.to_bytes(), ad)
         cid = self.storage.put(envelope)
         t4 = time.perf_counter()
         return PreparedUpdate(
@@ -175,44 +202,40 @@ class HospitalClient:
         )
 
     def prove_within_bound(
-        self, round_id: int, values: tuple[int, ...], prev: tuple[int, ...], norm_bound_sq: int
-    ) -> CircuitProof:
-        """The norm proof of ``values`` against the previous global model ``prev`` and the round's bound.
+        self, round_id: int, padded: tuple[int, ...], aggregate: tuple[int, ...], norm_bound_sq: int
+    ) -> KzgNormProof:
+        """The norm proof of the padded update against the previous aggregate and the round's bound, bound
+        to this hospital's address.
 
         An honest hospital refuses (NormBoundError) to prove an update beyond the bound. A hospital whose
         source is an attack proves it anyway: its proof then shows the violation and the contract reverts.
         """
-        if self.norm_artifacts is None:
-            raise NormBoundError("this round has a norm bound but the hospital has no norm circuit")
-        dist2 = squared_distance_quantized(values, prev, self.scale_bits)
+        s, d = self.scale_bits, self.circuits.model_size
+        dist2 = squared_distance(padded, aggregate, s, d)
         beyond = dist2 > norm_bound_sq and self.source.refuses_out_of_bound
-        if not provable_distance(values, prev, self.scale_bits) or beyond:
+        if not provable_distance(padded, aggregate, s, d) or beyond:
             raise NormBoundError(
-                f"{self.name}: update is {bound_from_quantized(dist2, self.scale_bits):.4g} from the global model, "
-                f"the round's bound is {bound_from_quantized(norm_bound_sq, self.scale_bits):.4g}: not submitting"
+                f"{self.name}: update is {bound_from_quantized(dist2, s):.4g} from the global model, "
+                f"the round's bound is {bound_from_quantized(norm_bound_sq, s):.4g}: not submitting"
             )
         workdir = (self.workdir or Path("build")) / "norm-proofs" / f"{self.name}-round-{round_id}"
-        return prove_norm(self.norm_artifacts, values, prev, norm_bound_sq, workdir)
+        try:
+            return prove_kzg_norm(self.circuits.norm, padded, aggregate, norm_bound_sq, self.address, workdir)
+        except CircuitError as exc:
+            raise NormBoundError(f"{self.name}: the norm proof cannot be made: {exc}") from exc
 
     def report_unavailable_model(self, round_manager: Any, round_id: int) -> Any:
-        """Report on-chain that round ``round_id``'s new model file cannot be fetched or does not match its
+        """Report on-chain that round ``round_id``'s new model file cannot be fetched or does not open its
         commitment; a quorum of such reports rolls the round back. Returns the receipt."""
         return round_manager.reportModelUnavailable(round_id, sender=self.account)
 
     def submit(self, round_manager: Any, update: PreparedUpdate) -> Any:
         """Submit (round, commitment, CID, sample count) on-chain, with the norm proof where the round has a
         bound; returns the receipt."""
+        point = list(update.commitment.as_uint256())
         if update.norm_proof is not None:
             p = update.norm_proof
             return round_manager.submitBoundedUpdate(
-                update.round_id,
-                update.commitment,
-                update.cid,
-                update.sample_count,
-                p.proof,
-                list(p.instances),
-                sender=self.account,
+                update.round_id, point, update.cid, update.sample_count, p.proof, list(p.instances), sender=self.account
             )
-        return round_manager.submitUpdate(
-            update.round_id, update.commitment, update.cid, update.sample_count, sender=self.account
-        )
+        return round_manager.submitUpdate(update.round_id, point, update.cid, update.sample_count, sender=self.account)

@@ -1,22 +1,26 @@
 """What the system publishes for auditors, and how to fetch it back and check it.
 
-At deployment the aggregation circuit's public artifacts (settings, verifying key, SRS, the verifier's
-Solidity source) go to the content store, described by a :class:`CircuitManifest` whose CID the
-RoundManager records (``CircuitPublished``). Every finalization publishes the ezkl proof file (its CID in
-``RoundFinalized``). With these and the chain, anyone can re-verify every round; no file from the
-aggregator's disk is needed.
+At deployment the circuits' public artifacts (settings, verifying key, SRS, the verifier's Solidity source
+of the norm circuit and, for 5 slots, the median circuit) and the pinned KZG basis (logrows, unusable rows,
+``K = C(0)``, its digest, and the Lagrange points ``L_j = C(e_j) - K`` of every committed row, so that a
+browser can check a model file against its commitment with one multi-scalar multiplication) go to the
+content store, described by a :class:`CircuitManifest` whose CID the RoundManager records
+(``CircuitPublished``). Median finalizations publish their ezkl proof file (its CID in ``RoundFinalized``).
+With these and the chain, anyone can re-check every round; no file from the aggregator's disk is needed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from zkfl_dapp.circuits.aggregation import AggregationArtifacts, AggregationCircuitSpec
 from zkfl_dapp.circuits.artifacts import EZKL_VERSION, ArtifactPaths
+from zkfl_dapp.circuits.kzg import lagrange_points
+from zkfl_dapp.circuits.suite import CircuitSuite
 from zkfl_dapp.core.formats import validate_json
 from zkfl_dapp.exceptions import DigestMismatchError
 from zkfl_dapp.storage.base import Storage
@@ -33,7 +37,7 @@ class PublishedFile(BaseModel):
 
 
 class PublishedCircuit(BaseModel):
-    """The public artifacts of one more circuit of the deployment (the median rule's)."""
+    """The public artifacts of one circuit of the deployment."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -43,29 +47,38 @@ class PublishedCircuit(BaseModel):
     vk: PublishedFile
     srs: PublishedFile
     verifier_sol: PublishedFile
+
+
+class PublishedBasis(BaseModel):
+    """The pinned KZG basis every commitment of the consortium uses."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    logrows: int
+    unusable_rows: int
+    #: sha256 of (logrows, unusable rows, SRS, norm vk, norm settings): RoundManager.kzgBasisDigest
+    digest: str
+    #: K = C(0), hex coordinates
+    zero_commitment: tuple[str, str]
+    #: JSON list of [x, y] hex coordinates of L_j = C(e_j) - K for j < rows
+    lagrange: PublishedFile
 
 
 class CircuitManifest(BaseModel):
-    """The public description of a deployed aggregation circuit (and of the median circuit, if any)."""
+    """The public description of the deployment's circuits and commitment basis."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    format: Literal["zkfl-circuit/v1"] = "zkfl-circuit/v1"
-    circuit: str
+    format: Literal["zkfl-circuit/v2"] = "zkfl-circuit/v2"
     slots: int
     model_size: int
+    pad_rows: int
     scale_bits: int
     ezkl_version: str
-    logrows: int
     srs_kind: str
-    settings: PublishedFile
-    vk: PublishedFile
-    srs: PublishedFile
-    verifier_sol: PublishedFile
+    basis: PublishedBasis
+    norm: PublishedCircuit
     median: PublishedCircuit | None = None
-
-    def spec(self) -> AggregationCircuitSpec:
-        return AggregationCircuitSpec(slots=self.slots, model_size=self.model_size, scale_bits=self.scale_bits)
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()
@@ -75,38 +88,56 @@ class CircuitManifest(BaseModel):
         return validate_json(cls, data, what="circuit manifest")
 
 
-def _publish(storage: Storage, path: Path) -> PublishedFile:
-    data = path.read_bytes()
+def _publish_bytes(storage: Storage, data: bytes) -> PublishedFile:
     return PublishedFile(cid=str(storage.put(data)), sha256=hashlib.sha256(data).hexdigest(), size=len(data))
 
 
-def _publish_files(storage: Storage, art: ArtifactPaths) -> dict[str, PublishedFile]:
+def _publish(storage: Storage, path: Path) -> PublishedFile:
+    return _publish_bytes(storage, path.read_bytes())
+
+
+def _publish_circuit(storage: Storage, name: str, art: ArtifactPaths, logrows: int) -> PublishedCircuit:
     """Store what an auditor needs to re-verify one circuit's proofs: settings, vk, SRS, verifier source."""
-    return {
-        "settings": _publish(storage, art.settings),
-        "vk": _publish(storage, art.vk),
-        "srs": _publish(storage, art.srs),
-        "verifier_sol": _publish(storage, art.verifier_sol),
-    }
+    return PublishedCircuit(
+        circuit=name,
+        logrows=logrows,
+        settings=_publish(storage, art.settings),
+        vk=_publish(storage, art.vk),
+        srs=_publish(storage, art.srs),
+        verifier_sol=_publish(storage, art.verifier_sol),
+    )
 
 
-def publish_circuit(art: AggregationArtifacts, storage: Storage, median: ArtifactPaths | None = None) -> str:
-    """Store the circuits' public artifacts (aggregation, and median when given) and their manifest;
-    returns the manifest's CID."""
-    median_entry = None
-    if median is not None:
-        name = median.spec.name  # type: ignore[attr-defined]
-        median_entry = PublishedCircuit(circuit=name, logrows=median.logrows, **_publish_files(storage, median))
+def lagrange_file(points: list[tuple[int, int]]) -> bytes:
+    """The published Lagrange points: canonical JSON ``[["0x..", "0x.."], ...]``."""
+    return json.dumps([[hex(x), hex(y)] for x, y in points], separators=(",", ":")).encode()
+
+
+def publish_circuit(circuits: CircuitSuite, storage: Storage) -> str:
+    """Store the circuits' public artifacts, the basis and its Lagrange points, and the manifest; returns
+    the manifest's CID."""
+    basis = circuits.basis
+    k = circuits.zero
+    lagrange = lagrange_points(basis, circuits.rows, cache_dir=circuits.norm.directory)
+    published_basis = PublishedBasis(
+        logrows=basis.logrows,
+        unusable_rows=basis.unusable_rows,
+        digest=basis.digest(),
+        zero_commitment=(hex(k.x), hex(k.y)),
+        lagrange=_publish_bytes(storage, lagrange_file([p.as_uint256() for p in lagrange])),
+    )
+    norm = circuits.norm
+    median = circuits.median
     manifest = CircuitManifest(
-        circuit=art.spec.name,
-        slots=art.spec.slots,
-        model_size=art.spec.model_size,
-        scale_bits=art.spec.scale_bits,
+        slots=circuits.slots,
+        model_size=circuits.model_size,
+        pad_rows=circuits.pad_rows,
+        scale_bits=circuits.scale_bits,
         ezkl_version=EZKL_VERSION,
-        logrows=art.logrows,
-        srs_kind=art.srs_kind,
-        median=median_entry,
-        **_publish_files(storage, art),
+        srs_kind=norm.srs_kind,
+        basis=published_basis,
+        norm=_publish_circuit(storage, norm.spec.name, norm, norm.logrows),
+        median=_publish_circuit(storage, median.spec.name, median, median.logrows) if median is not None else None,  # type: ignore[attr-defined]
     )
     return str(storage.put(manifest.to_bytes()))
 

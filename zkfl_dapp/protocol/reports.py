@@ -23,6 +23,7 @@ class RoundReport:
     train_seconds: float
     commit_seconds: float
     encrypt_seconds: float
+    #: the median proof's proving and off-chain verification time (0 for FedAvg: no aggregation proof)
     prove_seconds: float
     verify_seconds: float
     finalize_gas: int
@@ -33,6 +34,8 @@ class RoundReport:
     proof_cid: str
     wall_seconds: float
     extras: dict[str, Any] = field(default_factory=dict)
+    #: the enclave's aggregation: the exact aggregate and the check that it opens the chain's commitment
+    aggregate_seconds: float = 0.0
     #: "fedavg" or "median"
     rule: str = "fedavg"
     #: the round's L2 norm bound (None: no bound)

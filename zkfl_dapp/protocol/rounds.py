@@ -138,8 +138,8 @@ class RoundDriver:
         if info.phase != Phase.FINALIZED:
             return False
         try:
-            scale = self.settings.scale_bits
-            fetch_global_model(self.storage, self.spec, info.new_model_commitment, info.new_model_cid, scale_bits=scale)
+            suite = self.enclave.circuits
+            fetch_global_model(self.storage, self.spec, info.new_model_commitment, info.new_model_cid, suite=suite)
             return False
         except (StorageError, CommitmentMismatchError, ModelFileError) as exc:
             problem = f"{type(exc).__name__}: {exc}"
@@ -191,9 +191,8 @@ class RoundDriver:
         rm = self.deployment.round_manager
         info = read_round(rm, round_id)
         bound_sq = info.norm_bound_sq
-        scale = self.settings.scale_bits
         global_model = fetch_global_model(
-            self.storage, self.spec, info.prev_model_commitment, info.prev_model_cid, scale_bits=scale
+            self.storage, self.spec, info.prev_model_commitment, info.prev_model_cid, suite=self.enclave.circuits
         )
         enclave_key = fetch_enclave_key(self.storage, self.deployment.registry)
         on_chain = {s.hospital.lower() for s in read_submissions(rm, round_id)}
@@ -264,12 +263,13 @@ class RoundDriver:
         # Baseline: plain float FedAvg over the same participants, continuing its own trajectory from the
         # first round this process runs (which starts from that round's global model: the genesis model's
         # initial parameters for a new consortium).
-        base_start = self._baseline if self._baseline is not None else dequantize(start.values, start.scale_bits)
+        s = start.scale_bits
+        base_start = self._baseline if self._baseline is not None else dequantize(start.training_values(), s)
         base_locals = [
             train_local(self.spec, base_start, h.shard, h.train_config, round_id=round_id) for h in participants
         ]
         self._baseline = fedavg_float(base_locals, [h.shard.num_samples for h in participants])
-        proven = dequantize(final.model.values, final.model.scale_bits)
+        proven = dequantize(final.model.training_values(), s)
         report = RoundReport(
             round_id=round_id,
             participants=[h.name for h in participants],
@@ -279,13 +279,14 @@ class RoundDriver:
             train_seconds=sum(u.train_seconds for u in updates),
             commit_seconds=sum(u.commit_seconds for u in updates),
             encrypt_seconds=sum(u.encrypt_seconds for u in updates),
-            prove_seconds=final.proof.prove_seconds,
+            prove_seconds=final.prove_seconds,
             verify_seconds=final.verify_seconds,
+            aggregate_seconds=final.aggregate_seconds,
             finalize_gas=final.gas_used,
             finalize_tx=final.tx_hash,
             model_cid=final.model_cid,
-            model_commitment=hex(final.model.keccak_commitment()),
-            proof_bytes=len(final.proof.proof),
+            model_commitment="0x" + "".join(f"{c:064x}" for c in read_round(self.deployment.round_manager, round_id).new_model_commitment),
+            proof_bytes=final.proof_bytes,
             proof_cid=final.proof_cid,
             wall_seconds=time.perf_counter() - started,
         )

@@ -21,7 +21,7 @@ from zkfl_dapp.chain.anvil import LocalAnvil
 from zkfl_dapp.circuits.aggregation import AggregationArtifacts, ensure_aggregation_artifacts
 from zkfl_dapp.circuits.artifacts import install_verifier
 from zkfl_dapp.circuits.defence import DefenceCircuits
-from zkfl_dapp.circuits.inference import build_inference_circuit
+from zkfl_dapp.circuits.kzg_inference import build_inference_circuit
 from zkfl_dapp.circuits.kzg_norm import KzgNormCircuitSpec, ensure_kzg_norm_artifacts
 from zkfl_dapp.config import Settings
 from zkfl_dapp.exceptions import ConfigError

@@ -10,7 +10,7 @@ and ``d`` model parameters:
 * median: ``[hash(u_0) .. hash(u_{S-1}), hash(g), med_0 .. med_{d-1}, g_0 .. g_{d-1}]`` (a slot without an
   included update carries ``g``);
 * norm: ``[hash(u), hash(g), hash(b), flag, b, g_0 .. g_{d-1}]``;
-* inference: ``[risk, m_0 .. m_{d-1}]`` (the model ``m`` public, the features private).
+* inference: ``[logit, a_0 .. a_4]`` (the model a committed input: the proof's first point is ``C(S)``).
 
 The new global model sits at the same offset (``S + 1``) in the aggregation and median layouts.
 """
@@ -109,18 +109,22 @@ class NormLayout:
 
 @dataclass(frozen=True)
 class InferenceLayout:
-    """The inference circuit's instances."""
+    """The commit-and-prove inference circuit's instances (InstanceLayout.INFERENCE_*): the logit at scale
+    ``2**26``, then the requester's address in five 32-bit limbs. Its points: ``C(S)``, ``C(x)``, ``C(p)``."""
 
-    model_size: int
-
-    #: The proven risk ``round(P(y = 1) * 2**s)``.
-    risk: int = 0
+    #: The proven logit (a field element; negative values wrap modulo p).
+    logit: int = 0
+    #: First of the address limbs.
+    address_offset: int = 1
+    #: Address limbs.
+    address_limbs: int = 5
+    #: The point of the committed aggregate S (must equal RoundManager.modelOf).
+    model_point: int = 0
 
     @property
-    def model(self) -> slice:
-        """The model's values (public, equal to the finalized round's model file)."""
-        return slice(1, 1 + self.model_size)
+    def address(self) -> slice:
+        return slice(self.address_offset, self.address_offset + self.address_limbs)
 
     @property
     def count(self) -> int:
-        return 1 + self.model_size
+        return self.address_offset + self.address_limbs

@@ -43,15 +43,14 @@ contract PredictionRegistry is IPredictionRegistry {
         }
         IRoundManager.Phase phase = roundManager.getRound(roundId).phase;
         if (phase != IRoundManager.Phase.Finalized) revert PredictionRegistryRoundNotFinalized(roundId, phase);
-        (uint256[2] memory model,) = roundManager.modelOf(roundId);
-        uint256[2] memory actual;
+        bytes32 model = roundManager.modelOf(roundId);
+        uint256[2] memory point;
         if (proof.length >= 64) {
-            actual[0] = uint256(bytes32(proof[0:32]));
-            actual[1] = uint256(bytes32(proof[32:64]));
+            point[0] = uint256(bytes32(proof[0:32]));
+            point[1] = uint256(bytes32(proof[32:64]));
         }
-        if (actual[0] != model[0] || actual[1] != model[1]) {
-            revert PredictionRegistryModelMismatch(roundId, model, actual);
-        }
+        bytes32 actual = keccak256(abi.encode(point[0], point[1]));
+        if (actual != model) revert PredictionRegistryModelMismatch(roundId, model, actual);
         uint256 sender = uint160(msg.sender);
         for (uint256 i = 0; i < InstanceLayout.ADDRESS_LIMBS; i++) {
             uint256 j = InstanceLayout.INFERENCE_ADDRESS_OFFSET + i;

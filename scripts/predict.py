@@ -8,9 +8,9 @@ import click
 
 from zkfl_dapp.apps.cli import build_settings, clean_errors, network_option, settings_options
 from zkfl_dapp.apps.session import say, session
-from zkfl_dapp.circuits.inference import build_inference_circuit
+from zkfl_dapp.circuits.kzg_inference import build_inference_circuit
 from zkfl_dapp.ml.data import training_statistics
-from zkfl_dapp.prediction.flow import predict_for_round
+from zkfl_dapp.prediction.flow import aggregate_from_storage, predict_for_round
 from zkfl_dapp.prediction.patient import PatientRecord
 
 
@@ -36,10 +36,10 @@ def cli(network: str | None, patient: Path, round_id: int | None, **overrides: o
             project=s.project,
             chain=s.chain,
             round_manager=consortium.deployment.round_manager,
-            storage=s.storage,
             artifacts=artifacts,
             record=record,
             stats=stats,
+            load_aggregate=aggregate_from_storage(s.storage),
             workdir=settings.workdir,
             sender=requester,
             round_id=round_id,
@@ -47,10 +47,10 @@ def cli(network: str | None, patient: Path, round_id: int | None, **overrides: o
         )
     r = report.receipt
     click.echo(
-        f"\nrisk score {report.probability:.4f} = P(y = 1) (risk {report.risk} / 8192; the floating-point model "
-        f"gives {report.float_probability:.4f}). In this data set y = 1 is benign: malignancy risk "
+        f"\nrisk score {report.probability:.4f} = P(y = 1) = sigmoid(logit {report.logit} / 2^26) (the floating-point "
+        f"model gives {report.float_probability:.4f}). In this data set y = 1 is benign: malignancy risk "
         f"{1 - report.probability:.4f}\n"
-        f"  round {report.round_id}, model {report.model_cid} (commitment {report.model_commitment[:18]}...)\n"
+        f"  round {report.round_id}, model {report.model_cid} (commitment {report.model_commitment[:24]}...)\n"
         f"  proof {report.prove_seconds:.2f} s, {report.proof_bytes} B; verified off-chain "
         f"({report.verify_seconds:.3f} s) and on-chain\n"
         f"  receipt: tx {r.tx_hash}, gas {r.gas_used:,}, proof hash {r.proof_hash}\n"

@@ -8,7 +8,7 @@ import {IRoundManager} from "./IRoundManager.sol";
 /// @notice Records risk predictions proven (ezkl, Halo2/KZG) to come from the global model of a finalized
 /// round, without revealing the patient's features.
 /// @dev The inference circuit takes the global aggregate S as a committed (polycommit) input in the same KZG
-/// basis as RoundManager: the proof's first point must equal the round's model commitment
+/// basis as RoundManager: keccak256 of the proof's first point must equal the round's stored model hash
 /// (RoundManager.modelOf). Its instances (InstanceLayout) are the logit at scale 2^(2 scaleBits) (a field
 /// element; negative values wrap modulo FIELD_MODULUS) and the requester's address in five 32-bit limbs, so a
 /// proof copied from the mempool records nothing for the copier. The risk is sigmoid(logit), a public,
@@ -19,7 +19,9 @@ interface IPredictionRegistry {
     /// @notice The named round is not finalized, so it has no global model.
     error PredictionRegistryRoundNotFinalized(uint256 roundId, IRoundManager.Phase phase);
     /// @notice The proof was made with another model than the named round's global model.
-    error PredictionRegistryModelMismatch(uint256 roundId, uint256[2] expected, uint256[2] actual);
+    /// @param expected keccak256(x || y) of the round's model commitment (RoundManager.modelOf)
+    /// @param actual keccak256 of the proof's first 64 bytes
+    error PredictionRegistryModelMismatch(uint256 roundId, bytes32 expected, bytes32 actual);
     /// @notice The proof names another requester than the caller (limb `index` of the address differs).
     error PredictionRegistryRequesterMismatch(uint256 index, uint256 expected, uint256 actual);
     /// @notice The inference verifier rejected the proof (for example: a changed logit or a tampered proof).

@@ -12,11 +12,12 @@ from pathlib import Path
 import ape
 import pytest
 
-from zkfl_dapp.circuits.inference import InferenceArtifacts, build_inference_circuit
+from zkfl_dapp.circuits.kzg_inference import KzgInferenceArtifacts as InferenceArtifacts
+from zkfl_dapp.circuits.kzg_inference import build_inference_circuit
 from zkfl_dapp.config import Settings
 from zkfl_dapp.exceptions import ChainError
 from zkfl_dapp.ml.data import training_statistics
-from zkfl_dapp.prediction.flow import predict_for_round
+from zkfl_dapp.prediction.flow import aggregate_from_storage, predict_for_round
 from zkfl_dapp.prediction.patient import PatientRecord
 from zkfl_dapp.prediction.registry import registry_file
 from zkfl_dapp.protocol.consortium import Consortium, Roles
@@ -45,7 +46,7 @@ def _predict(c: Consortium, art: InferenceArtifacts, patient: Path, sender, roun
         project=ape.project,
         chain=ape.chain,
         round_manager=c.deployment.round_manager,
-        storage=c.storage,
+        load_aggregate=aggregate_from_storage(c.storage),
         artifacts=art,
         record=PatientRecord.load(patient, STATS.feature_names),
         stats=STATS,
@@ -66,21 +67,21 @@ def test_prediction_under_finalized_round_is_proven_and_recorded(consortium, inf
     assert first.verified_offchain and abs(first.probability - first.float_probability) < 0.01
     assert first.probability < 0.5  # the example is a held-out malignant tumour (label 0); P(benign) is low
     receipt = first.receipt
-    assert receipt.round_id == 1 and receipt.risk == first.risk and receipt.requester == outsider.address
+    assert receipt.round_id == 1 and receipt.logit == first.logit and receipt.requester == outsider.address
     registry = ape.project.PredictionRegistry.at(first.registry)
     assert registry.isRecorded(bytes.fromhex(receipt.proof_hash[2:]))
     assert json.loads(registry_file(consortium.settings.workdir).read_text())["contracts"]["PredictionRegistry"] == (
         first.registry
     )
     print(
-        f"\npredict: risk {first.risk} (p = {first.probability:.4f}, float {first.float_probability:.4f}); "
+        f"\npredict: logit {first.logit} (p = {first.probability:.4f}, float {first.float_probability:.4f}); "
         f"prove {first.prove_seconds:.1f} s, verify {first.verify_seconds:.3f} s, proof {first.proof_bytes} B, "
         f"gas {receipt.gas_used:,}"
     )
 
     second = _predict(consortium, inference_circuit, ROOT / "examples" / "patient.csv", outsider, round_id=1)
     assert second.registry == first.registry  # deployed once, reused from the workdir record
-    assert second.risk == first.risk  # same patient, same model: same proven risk
+    assert second.logit == first.logit  # same patient, same model: same proven logit
     assert second.receipt.proof_hash != receipt.proof_hash  # a fresh proof (ezkl proofs are randomized)
 
 

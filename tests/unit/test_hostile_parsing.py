@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from zkfl_dapp.circuits.inference import InferenceCircuitSpec, witness_outputs
+from zkfl_dapp.circuits.kzg_inference import KzgInferenceCircuitSpec, prove_kzg_inference
 from zkfl_dapp.core.formats import ModelFile, UpdatePayload
 from zkfl_dapp.exceptions import CircuitError, ModelFileError, PatientRecordError
 from zkfl_dapp.ml.data import training_statistics
@@ -43,9 +43,9 @@ def test_a_value_far_outside_the_training_distribution_is_refused_when_standardi
 
 
 def test_the_inference_circuit_refuses_unrepresentable_features_before_ezkl() -> None:
-    art = SimpleNamespace(spec=InferenceCircuitSpec())
+    art = SimpleNamespace(spec=KzgInferenceCircuitSpec())
     with pytest.raises(CircuitError, match="feature 3"):
-        witness_outputs(art, [0.0, 0.0, 0.0, 1e300] + [0.0] * 26, [0] * 31, None)  # type: ignore[arg-type]
+        prove_kzg_inference(art, [0] * 41, [0.0, 0.0, 0.0, 1e300] + [0.0] * 26, 0, None)  # type: ignore[arg-type]
 
 
 # --- duplicate keys -----------------------------------------------------------------------------

@@ -10,7 +10,11 @@ import pytest
 
 from tests.conftest import ROOT, SPEC
 from zkfl_dapp.circuits.artifacts import prove_rows
-from zkfl_dapp.circuits.inference import InferenceCircuitSpec, ensure_inference_artifacts, witness_outputs
+from zkfl_dapp.circuits.kzg_inference import (
+    KzgInferenceCircuitSpec,
+    ensure_kzg_inference_artifacts,
+    prove_kzg_inference,
+)
 from zkfl_dapp.circuits.norm import prove_norm
 from zkfl_dapp.exceptions import CircuitError
 
@@ -42,10 +46,10 @@ def test_a_failed_proof_leaves_no_plaintext(defence, tmp_path: Path) -> None:
     _assert_private(workdir)
 
 
-def test_a_patient_witness_leaves_no_features_on_disk(tmp_path: Path) -> None:
-    art = ensure_inference_artifacts(InferenceCircuitSpec(), ROOT / "build" / "circuits")
+def test_a_patient_proof_leaves_no_features_on_disk(tmp_path: Path) -> None:
+    art = ensure_kzg_inference_artifacts(KzgInferenceCircuitSpec(), ROOT / "build" / "circuits")
     workdir = tmp_path / "patient"
-    outputs = witness_outputs(art, [0.5] * 30, [100] * 31, workdir)
-    assert len(outputs) == 32
-    assert _tree(workdir) == []
+    proof = prove_kzg_inference(art, [100] * 41, [0.5] * 30, "0x" + "11" * 20, workdir)
+    assert len(proof.instances) == 6
+    assert [p.name for p in _tree(workdir)] == ["proof.json"]
     _assert_private(workdir)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from eth_utils import keccak
+
 from zkfl_dapp.chain.enums import Phase, Rule
 from zkfl_dapp.exceptions import ChainError
 
@@ -21,6 +23,11 @@ def as_point(value: Any) -> Point:
     """A ``uint256[2]`` from ape (list or tuple) as ``(x, y)``."""
     x, y = value
     return (int(x), int(y))
+
+
+def point_hash(point: Point) -> bytes:
+    """keccak256(x || y): how RoundManager stores a model commitment (``modelOf``, ``newModelHash``)."""
+    return keccak(point[0].to_bytes(32, "big") + point[1].to_bytes(32, "big"))
 
 
 @dataclass(frozen=True)
@@ -72,11 +79,13 @@ def read_round(round_manager: Any, round_id: int) -> RoundView:
     r = round_manager.getRound(round_id)
     phase = Phase(int(r.phase))
     prev_round = int(r.prevModelRound)
-    prev_cid = model_cid(round_manager, prev_round) if phase != Phase.NONE else ""
-    new_cid = proof_cid = ""
+    prev_point, prev_cid = model_record(round_manager, prev_round) if phase != Phase.NONE else ((0, 0), "")
+    new_point, new_cid, proof_cid = (0, 0), "", ""
     if phase in (Phase.FINALIZED, Phase.ROLLED_BACK):
         event = finalized_event(round_manager, round_id, int(r.finalizedBlock))
-        new_cid, proof_cid = str(event.newModelCid), str(event.proofCid)
+        new_point, new_cid, proof_cid = as_point(event.newModelCommitment), str(event.newModelCid), str(event.proofCid)
+        if point_hash(new_point) != bytes(r.newModelHash):
+            raise ChainError(f"round {round_id}: the RoundFinalized event's commitment does not match the stored hash")
     return RoundView(
         round_id=round_id,
         phase=phase,
@@ -89,9 +98,9 @@ def read_round(round_manager: Any, round_id: int) -> RoundView:
         prev_model_round=prev_round,
         finalized_block=int(r.finalizedBlock),
         norm_bound_sq=int(r.normBoundSq),
-        prev_model_commitment=as_point(r.prevModelCommitment),
+        prev_model_commitment=prev_point,
         prev_model_cid=prev_cid,
-        new_model_commitment=as_point(r.newModelCommitment),
+        new_model_commitment=new_point,
         new_model_cid=new_cid,
         proof_hash=bytes(r.proofHash),
         proof_cid=proof_cid,
@@ -121,16 +130,27 @@ def finalized_event(round_manager: Any, round_id: int, block: int) -> Any:
     raise ChainError(f"round {round_id}: no RoundFinalized event in block {block} (is the node pruning logs?)")
 
 
-def model_cid(round_manager: Any, model_round: int) -> str:
-    """The CID of round ``model_round``'s model file (0: the genesis model): the chain holds it in the round's
-    ``RoundFinalized`` event (the log, not storage, to keep finalization cheap)."""
+def model_record(round_manager: Any, model_round: int) -> tuple[Point, str]:
+    """Round ``model_round``'s model (0: the genesis model): its commitment point and its file's CID. The
+    chain stores keccak256 of the point and keeps the point and the CID in the round's ``RoundFinalized``
+    event (the log, not storage, to keep finalization cheap); the point is checked against the stored hash.
+
+    Raises:
+        ChainError: the round made no model, or the event does not match the stored hash.
+    """
     if model_round == 0:
-        return str(round_manager.genesisModelCid())
-    block = int(round_manager.getRound(model_round).finalizedBlock)
-    return str(finalized_event(round_manager, model_round, block).newModelCid)
+        point, cid = as_point(round_manager.genesisModelCommitment()), str(round_manager.genesisModelCid())
+    else:
+        block = int(round_manager.getRound(model_round).finalizedBlock)
+        event = finalized_event(round_manager, model_round, block)
+        point, cid = as_point(event.newModelCommitment), str(event.newModelCid)
+    if point_hash(point) != bytes(round_manager.modelOf(model_round)):
+        raise ChainError(f"round {model_round}: the model commitment in its event does not match the stored hash")
+    return point, cid
 
 
 def read_current_model(round_manager: Any) -> tuple[Point, str, int]:
     """``currentModel()``: the current model's commitment, file CID and the round that made it (0: genesis)."""
-    commitment, model_round = round_manager.currentModel()
-    return as_point(commitment), model_cid(round_manager, int(model_round)), int(model_round)
+    _hash, model_round = round_manager.currentModel()
+    point, cid = model_record(round_manager, int(model_round))
+    return point, cid, int(model_round)

@@ -54,12 +54,22 @@ class MedianLayout:
 
 @dataclass(frozen=True)
 class InferenceLayout:
-    """The inference circuit over a committed aggregate."""
+    """The commit-and-prove inference circuit's instances (InstanceLayout.INFERENCE_*): the logit at scale
+    ``2**26``, then the requester's address in five 32-bit limbs. Its points: ``C(S)``, ``C(x)``, ``C(p)``."""
 
-    #: point of ``C(S)``, which must equal the round's model commitment
-    model_point: int = 0
-    #: the logit at scale ``2**(2 s)``
+    #: The proven logit (a field element; negative values wrap modulo p).
     logit: int = 0
-    #: first of the requester's address limbs
-    address: int = 1
-    count: int = 1 + ADDRESS_LIMBS
+    #: First of the address limbs.
+    address_offset: int = 1
+    #: Address limbs.
+    address_limbs: int = 5
+    #: The point of the committed aggregate S (must equal RoundManager.modelOf).
+    model_point: int = 0
+
+    @property
+    def address(self) -> slice:
+        return slice(self.address_offset, self.address_offset + self.address_limbs)
+
+    @property
+    def count(self) -> int:
+        return self.address_offset + self.address_limbs

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from zkfl_dapp.circuits.inference import MAX_FEATURE_ABS
+from zkfl_dapp.circuits.kzg_inference import MAX_FEATURE_ABS
 from zkfl_dapp.core.formats import strict_json_loads
 from zkfl_dapp.exceptions import PatientRecordError
 from zkfl_dapp.ml.data import FeatureStatistics
@@ -145,4 +145,3 @@ class PatientRecord:
         if suffix == ".json" or (suffix != ".csv" and text.lstrip().startswith("{")):
             return cls.parse_json(text, feature_names, where=where)
         return cls.parse_csv(text, feature_names, where=where)
-

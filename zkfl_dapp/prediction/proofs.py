@@ -1,15 +1,24 @@
-"""Proven predictions: :func:`prove_prediction` proves the risk with the inference circuit (features
-private, model public and equal to the round's ModelFile values); :func:`verify_prediction_offchain`
-checks it with ezkl; :func:`record_prediction` submits it to ``PredictionRegistry``, which accepts it
-only for the model the chain finalized in that round, and returns the receipt (the
-``PredictionRecorded`` event).
+"""Proven predictions over the committed global model.
+
+:func:`prove_prediction` proves the logit that a finalized round's aggregate ``S`` gives a patient's
+standardized features (private, hidden behind a random pad in the proof's second point) for one requester
+(:mod:`zkfl_dapp.circuits.kzg_inference`); :func:`verify_prediction_offchain` checks it with ezkl and checks
+that its first point is the round's model commitment; :func:`record_prediction` submits it to
+``PredictionRegistry``, which accepts it only for that round's model and that caller, and returns the
+receipt (the ``PredictionRecorded`` event).
+
+The circuit proves the *logit* (scale ``2**26``); the risk is :func:`risk_of_logit`, the logistic
+function of it. That function is public and monotone, so applying it outside the circuit loses nothing:
+anyone recomputes the same probability from the recorded logit.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from random import Random
 from typing import Any
 
 import numpy as np
@@ -17,24 +26,41 @@ from eth_utils import keccak
 from numpy.typing import ArrayLike
 
 from zkfl_dapp.chain.enums import Phase
-from zkfl_dapp.chain.views import read_round
-from zkfl_dapp.circuits.artifacts import verify_offchain
-from zkfl_dapp.circuits.inference import InferenceArtifacts, InferenceProof, prove_inference
-from zkfl_dapp.core.commitments import model_commitment
-from zkfl_dapp.core.formats import ModelFile
-from zkfl_dapp.exceptions import ChainError, CircuitError
+from zkfl_dapp.chain.views import model_record
+from zkfl_dapp.circuits.kzg import G1Point
+from zkfl_dapp.circuits.kzg_inference import (
+    KzgInferenceArtifacts,
+    KzgInferenceProof,
+    prove_kzg_inference,
+    verify_kzg_inference_offchain,
+)
+from zkfl_dapp.exceptions import ChainError
 
-# --- proving and recording ----------------------------------------------------------------------
+#: Scale bits of the proven logit (``2 * scale_bits`` of the consortium's updates).
+LOGIT_SCALE_BITS = 26
+
+
+def risk_of_logit(logit: int, scale_bits: int = LOGIT_SCALE_BITS) -> float:
+    """``P(y = 1) = sigmoid(logit / 2**scale_bits)``."""
+    return _sigmoid(logit / float(1 << scale_bits))
+
+
+def _sigmoid(z: float) -> float:
+    """The logistic function, numerically stable for any sign."""
+    if z >= 0:
+        return 1.0 / (1.0 + math.exp(-z))
+    e = math.exp(z)
+    return e / (1.0 + e)
 
 
 @dataclass(frozen=True)
 class Prediction:
     """A proven prediction, ready for the chain."""
 
-    proof: InferenceProof
-    risk: int  # round(P(y = 1) * 2^scale_bits), as the chain records it
-    probability: float  # risk / 2^scale_bits
-    float_probability: float  # the floating-point sigmoid of the same quantized model
+    proof: KzgInferenceProof
+    logit: int  # scale 2**26, as the chain records it
+    probability: float  # risk_of_logit(logit)
+    float_probability: float  # the floating-point logistic model over the same aggregate and features
 
     @property
     def proof_hash(self) -> bytes:
@@ -47,45 +73,57 @@ class PredictionReceipt:
 
     round_id: int
     requester: str
-    risk: int
+    logit: int
+    probability: float  # risk_of_logit(logit)
     proof_hash: str
     tx_hash: str
     gas_used: int
 
 
-def float_probability(model: ModelFile, features_std: ArrayLike) -> float:
-    """The floating-point model's probability for the same quantized parameters (dequantized)."""
-    params = np.asarray(model.values, dtype=np.float64) / float(2**model.scale_bits)
-    logit = float(np.dot(np.asarray(features_std, dtype=np.float64), params[:-1]) + params[-1])
-    return 1.0 / (1.0 + math.exp(-logit))
+def float_probability(aggregate: Sequence[int], features_std: ArrayLike, scale_bits: int = LOGIT_SCALE_BITS) -> float:
+    """The floating-point model's probability for the aggregate's model rows (dequantized)."""
+    x = np.asarray(features_std, dtype=np.float64)
+    params = np.asarray([int(v) for v in aggregate[: len(x) + 1]], dtype=np.float64) / float(1 << scale_bits)
+    z = float(np.dot(x, params[:-1]) + params[-1])
+    return _sigmoid(z)
 
 
 def prove_prediction(
-    artifacts: InferenceArtifacts, model_file: ModelFile, features_std: ArrayLike, workdir: Path
+    artifacts: KzgInferenceArtifacts,
+    aggregate: Sequence[int],
+    features_std: ArrayLike,
+    requester: str | int,
+    workdir: Path,
+    *,
+    rng: Random | None = None,
 ) -> Prediction:
-    """Prove the risk ``model_file`` gives the standardized features (kept private in the proof).
+    """Prove the logit the round's aggregate ``S`` (``d + P`` values at scale ``2**26``, exactly as committed
+    on-chain) gives the standardized features, for ``requester`` (the address that will record it).
 
     Raises:
-        CircuitError: the model does not fit the circuit, or proving failed.
+        CircuitError: the inputs do not fit the circuit, or proving failed.
     """
-    spec = artifacts.spec
-    if model_file.model_kind != "logreg" or model_file.num_features != spec.num_features:
-        raise CircuitError(
-            f"the inference circuit takes a logreg model over {spec.num_features} features, "
-            f"got {model_file.model_kind} over {model_file.num_features}"
-        )
-    if model_file.scale_bits != spec.scale_bits:
-        raise CircuitError(f"model scale 2^{model_file.scale_bits} differs from the circuit's 2^{spec.scale_bits}")
-    proof = prove_inference(artifacts, np.asarray(features_std, dtype=np.float64).tolist(), model_file.values, workdir)
-    risk = proof.risk
-    return Prediction(proof, risk, risk / float(2**spec.scale_bits), float_probability(model_file, features_std))
+    features = np.asarray(features_std, dtype=np.float64).tolist()
+    proof = prove_kzg_inference(artifacts, aggregate, features, requester, workdir, rng=rng)
+    scale = artifacts.spec.logit_scale_bits
+    return Prediction(
+        proof, proof.logit, risk_of_logit(proof.logit, scale), float_probability(aggregate, features, scale)
+    )
 
 
-def verify_prediction_offchain(artifacts: InferenceArtifacts, prediction: Prediction, model_file: ModelFile) -> bool:
-    """ezkl accepts the proof, and its model instances are exactly ``model_file`` (the round's model)."""
-    if model_commitment(prediction.proof.model_values) != model_file.keccak_commitment():
+def round_model_commitment(round_manager: Any, round_id: int) -> G1Point:
+    """The round's model commitment ``C(S)`` (its RoundFinalized event, checked against RoundManager.modelOf)."""
+    commitment, _cid = model_record(round_manager, round_id)
+    return G1Point(int(commitment[0]), int(commitment[1]))
+
+
+def verify_prediction_offchain(
+    artifacts: KzgInferenceArtifacts, prediction: Prediction, model_commitment: G1Point | None = None
+) -> bool:
+    """ezkl accepts the proof, and (when given) its first point is ``model_commitment`` (the round's model)."""
+    if model_commitment is not None and prediction.proof.model_commitment != model_commitment:
         return False
-    return verify_offchain(artifacts, prediction.proof.proof_path)
+    return verify_kzg_inference_offchain(artifacts, prediction.proof)
 
 
 def record_prediction(registry: Any, round_id: int, prediction: Prediction, sender: Any) -> PredictionReceipt:
@@ -95,14 +133,20 @@ def record_prediction(registry: Any, round_id: int, prediction: Prediction, send
     if len(events) != 1:
         raise ChainError(f"expected one PredictionRecorded event in {tx.txn_hash}, got {len(events)}")
     (event,) = events
+    logit = int(event.logit)
     return PredictionReceipt(
         round_id=int(event.roundId),
         requester=str(event.requester),
-        risk=int(event.risk),
+        logit=logit,
+        probability=risk_of_logit(logit, int(registry.LOGIT_SCALE_BITS())),
         proof_hash="0x" + bytes(event.proofHash).hex(),
         tx_hash=str(tx.txn_hash),
         gas_used=int(tx.gas_used),
     )
+
+
+def round_phase(round_manager: Any, round_id: int) -> Phase:
+    return Phase(int(round_manager.getRound(round_id).phase))
 
 
 def latest_finalized_round(round_manager: Any) -> int:
@@ -112,7 +156,6 @@ def latest_finalized_round(round_manager: Any) -> int:
         ChainError: no round has been finalized yet.
     """
     for round_id in range(int(round_manager.currentRoundId()), 0, -1):
-        if read_round(round_manager, round_id).phase == Phase.FINALIZED:
+        if round_phase(round_manager, round_id) == Phase.FINALIZED:
             return round_id
     raise ChainError("no round has been finalized yet: there is no proven global model to predict with")
-

@@ -1,5 +1,4 @@
-"""The PredictionRegistry deployment beside a consortium: deployed once, its address kept in the workdir.
-"""
+"""The PredictionRegistry deployment beside a consortium: deployed once, its address kept in the workdir."""
 
 from __future__ import annotations
 
@@ -56,4 +55,3 @@ def ensure_prediction_registry(project: Any, chain: Any, round_manager: Any, wor
         )
     )
     return registry
-

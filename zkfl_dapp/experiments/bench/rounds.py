@@ -41,9 +41,9 @@ PLAIN_REPEATS = 5
 
 def bench_inference(settings: Settings, s: Any, consortium: Any) -> dict[str, Any]:
     """One proven private prediction on the consortium's latest model: the inference circuit's cost."""
-    from zkfl_dapp.circuits.inference import build_inference_circuit
+    from zkfl_dapp.circuits.kzg_inference import build_inference_circuit
     from zkfl_dapp.ml.data import training_statistics
-    from zkfl_dapp.prediction.flow import predict_for_round
+    from zkfl_dapp.prediction.flow import aggregate_from_storage, predict_for_round
     from zkfl_dapp.prediction.patient import PatientRecord
 
     art = build_inference_circuit(settings, progress=say)
@@ -55,10 +55,10 @@ def bench_inference(settings: Settings, s: Any, consortium: Any) -> dict[str, An
         project=s.project,
         chain=s.chain,
         round_manager=consortium.deployment.round_manager,
-        storage=s.storage,
         artifacts=art,
         record=record,
         stats=stats,
+        load_aggregate=aggregate_from_storage(s.storage),
         workdir=settings.workdir / "prediction",
         sender=s.roles.admin,
     )
@@ -274,4 +274,3 @@ def recompile_verifier(art: AggregationArtifacts) -> None:
         raise BenchError(
             f"`ape compile --force` of the verifiers failed; run `ape compile --force`:\n{proc.stderr[-2000:]}"
         )
-

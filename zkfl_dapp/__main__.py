@@ -12,10 +12,12 @@ def main(argv: list[str]) -> int:
     if argv[1:] != ["circuits"]:
         print("usage: python -m zkfl_dapp circuits", file=sys.stderr)
         return 2
-    art, defence = build_circuits(Settings())
-    for a in (art, defence.norm, defence.median):
+    circuits = build_circuits(Settings())
+    for a in (circuits.norm, circuits.median):
         if a is not None:
-            say(f"verifier installed: contracts/generated/{a.verifier_sol.name} ({a.spec.name}, {a.srs_kind} SRS)")
+            say(f"verifier installed: contracts/generated/{a.verifier_sol.name} ({a.spec.name}, {a.srs_kind} SRS)")  # type: ignore[attr-defined]
+    basis = circuits.basis
+    say(f"KZG basis: logrows {basis.logrows}, {basis.unusable_rows} unusable rows, digest {basis.digest()[:16]}...")
     return 0
 
 

@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 
 from zkfl_dapp.chain.enums import Phase
+from zkfl_dapp.chain.views import point_hash, read_current_model, read_round
+from zkfl_dapp.circuits.kzg import commit
 from zkfl_dapp.config import Settings
 from zkfl_dapp.core.fixedpoint import quantize
 from zkfl_dapp.core.formats import ModelFile, UpdatePayload
@@ -30,20 +32,20 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def consortium(tmp_path, circuit, admin, aggregator, hospitals, auditor) -> Consortium:
+def consortium(tmp_path, suite, admin, aggregator, hospitals, auditor) -> Consortium:
     settings = Settings(workdir=tmp_path / "consortium", hospitals=5, rounds=2)
     roles = Roles(admin, aggregator, tuple(hospitals[:5]), auditor)
     store = EmbeddedStore(settings.store_dir)
-    return Consortium.bootstrap(settings, ape.project, ape.chain, roles, store, circuit)
+    return Consortium.bootstrap(settings, ape.project, ape.chain, roles, store, suite)
 
 
 @pytest.mark.parametrize("split", ["iid", "dirichlet"])
 def test_five_proven_rounds_stay_within_one_point_of_plain_fedavg(
-    split, tmp_path, circuit, admin, aggregator, hospitals, auditor
+    split, tmp_path, suite, admin, aggregator, hospitals, auditor
 ):
     settings = Settings(workdir=tmp_path / "consortium", hospitals=5, split=split)
     roles = Roles(admin, aggregator, tuple(hospitals[:5]), auditor)
-    c = Consortium.bootstrap(settings, ape.project, ape.chain, roles, EmbeddedStore(settings.store_dir), circuit)
+    c = Consortium.bootstrap(settings, ape.project, ape.chain, roles, EmbeddedStore(settings.store_dir), suite)
     reports = [c.run_round() for _ in range(5)]
     assert all(abs(r.accuracy - r.baseline_accuracy) <= 0.01 for r in reports), [
         (r.accuracy, r.baseline_accuracy) for r in reports
@@ -51,16 +53,28 @@ def test_five_proven_rounds_stay_within_one_point_of_plain_fedavg(
     assert reports[-1].accuracy > 0.9
 
 
-def test_rounds_finalize_with_proofs_and_chain_their_models(consortium):
+def test_rounds_finalize_and_chain_their_committed_models(consortium):
     reports = [consortium.run_round() for _ in range(2)]
     rm = consortium.deployment.round_manager
+    basis = consortium.enclave.circuits.basis
     for r in reports:
-        info = rm.getRound(r.round_id)
-        assert info.phase == Phase.FINALIZED
+        info = read_round(rm, r.round_id)
+        assert info.phase == Phase.FINALIZED and info.new_model_cid == r.model_cid
         model = ModelFile.parse(consortium.storage.get(r.model_cid))
-        assert model.keccak_commitment() == info.newModelCommitment  # the stored model is the proven one
+        (opened,) = commit(model.values, basis)
+        assert opened.as_uint256() == info.new_model_commitment  # the stored model opens the derived commitment
+        assert point_hash(info.new_model_commitment) == bytes(rm.getRound(r.round_id).newModelHash)
         assert len(r.participants) == 5 and not r.excluded
-    assert rm.getRound(2).prevModelCommitment == rm.getRound(1).newModelCommitment  # lineage
+    assert rm.getRound(2).prevModelHash == rm.getRound(1).newModelHash and rm.getRound(2).prevModelRound == 1
+
+
+def test_commitments_hide_equal_updates(consortium):
+    """The hiding pad: the same update committed twice gives two different points (and both open)."""
+    round_id, model, key = open_round(consortium)
+    h = consortium.hospitals[0]
+    first, second = h.prepare_update(round_id, model, key), h.prepare_update(round_id, model, key)
+    assert (first.local_params == second.local_params).all()
+    assert first.commitment != second.commitment
 
 
 def test_only_ciphertext_leaves_a_hospital(consortium):
@@ -100,13 +114,13 @@ def test_enclave_excludes_update_not_matching_its_commitment(consortium):
             hospital=cheat.address,
             sample_count=honest.sample_count,
             scale_bits=13,
-            values=tuple(v + 100 for v in quantize(honest.local_params, 13)),
+            values=tuple(v + 100 for v in quantize(honest.local_params, 13)) + (0,) * c.enclave.circuits.pad_rows,
         )
-        ad = associated_data(honest.round_id, cheat.address, honest.commitment)  # AD bound to the commitment
+        ad = associated_data(honest.round_id, cheat.address, honest.commitment.to_bytes())  # AD bound to it
         return dataclasses.replace(honest, cid=str(c.storage.put(seal(key, forged.to_bytes(), ad))))
 
     bad = _round_with_one_cheat(consortium, 2, commit_to_one_update_encrypt_another)
-    assert "does not match its on-chain commitment" in bad.reason
+    assert "does not open its on-chain commitment" in bad.reason
 
 
 def test_enclave_excludes_ciphertext_failing_authentication(consortium):
@@ -120,7 +134,7 @@ def test_enclave_excludes_ciphertext_failing_authentication(consortium):
 
 def test_enclave_excludes_update_replayed_from_another_round(consortium):
     def replay_an_update_sealed_for_another_round(c, cheat, honest, key):
-        model = ModelFile.parse(c.storage.get(c.deployment.round_manager.currentModel()[1]))
+        model = ModelFile.parse(c.storage.get(read_current_model(c.deployment.round_manager)[1]))
         old = cheat.prepare_update(honest.round_id + 7, model, key)
         return dataclasses.replace(old, round_id=honest.round_id)
 
@@ -160,15 +174,15 @@ def test_absent_hospital_round_finalizes_on_quorum(consortium):
 
 def test_hospital_refuses_global_model_not_matching_chain(consortium):
     c = consortium
-    commitment, cid = c.deployment.round_manager.currentModel()
+    commitment, cid, _ = read_current_model(c.deployment.round_manager)
     genuine = ModelFile.parse(c.storage.get(cid))
     swapped = genuine.model_copy(update={"values": tuple(v + 1 for v in genuine.values)})
     swapped_cid = str(c.storage.put(swapped.to_bytes()))
-    with pytest.raises(CommitmentMismatchError, match="does not match its on-chain commitment"):
-        fetch_global_model(c.storage, c.spec, int(commitment), swapped_cid, scale_bits=c.settings.scale_bits)
-    bad_cid = str(c.storage.put(b'{"format": "zkfl-model/v1", "values": [NaN]}'))
+    with pytest.raises(CommitmentMismatchError, match="does not open its on-chain commitment"):
+        fetch_global_model(c.storage, c.spec, commitment, swapped_cid, suite=c.enclave.circuits)
+    bad_cid = str(c.storage.put(b'{"format": "zkfl-model/v2", "values": [NaN]}'))
     with pytest.raises(ModelFileError):
-        fetch_global_model(c.storage, c.spec, int(commitment), bad_cid, scale_bits=c.settings.scale_bits)
+        fetch_global_model(c.storage, c.spec, commitment, bad_cid, suite=c.enclave.circuits)
 
 
 def test_nan_update_never_leaves_the_hospital(consortium, monkeypatch):

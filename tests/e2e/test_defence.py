@@ -19,11 +19,11 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def consortium(tmp_path, circuit, defence, admin, aggregator, hospitals, auditor) -> Consortium:
+def consortium(tmp_path, suite, admin, aggregator, hospitals, auditor) -> Consortium:
     settings = Settings(workdir=tmp_path / "consortium", hospitals=5)
     roles = Roles(admin, aggregator, tuple(hospitals[:5]), auditor)
     store = EmbeddedStore(settings.store_dir)
-    return Consortium.bootstrap(settings, ape.project, ape.chain, roles, store, circuit, defence=defence)
+    return Consortium.bootstrap(settings, ape.project, ape.chain, roles, store, suite)
 
 
 def test_bounded_rounds_with_both_rules_and_the_bound_policy(consortium):
@@ -62,7 +62,7 @@ def test_poisoning_hospital_is_stopped_by_its_own_norm_proof(consortium):
     model = c.current_model()
     key = c.enclave._key_pair.public_key
     update = attacker.prepare_update(99, model, key, norm_bound_sq=bound_sq_quantized(0.5, 13))
-    assert update.norm_proof is not None and update.norm_proof.instances[NormLayout.flag] == 0  # proven "not within"
+    assert update.norm_proof is not None and update.norm_proof.instances[NormLayout().flag] == 0  # proven "not within"
     tiny = bound_sq_quantized(0.02, 13)
     with pytest.raises(NormBoundError, match="the round's bound is"):
         honest.prepare_update(99, model, key, norm_bound_sq=tiny)

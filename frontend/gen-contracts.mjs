@@ -128,10 +128,10 @@ export function generate(manifest) {
     enums.set(short, [qualified, members]);
   }
   const rules = enums.get('AggregationRule')?.[1] ?? [];
-  const unmapped = rules.filter((r) => !RULE_VERIFIER[r]).concat(Object.keys(RULE_VERIFIER).filter((r) => !rules.includes(r)));
+  const unmapped = rules.filter((r) => !Object.hasOwn(RULE_VERIFIER, r)).concat(Object.keys(RULE_VERIFIER).filter((r) => !rules.includes(r)));
   if (unmapped.length) {
     throw new BuildError(`RULE_VERIFIER in frontend/src/contract-calls.js and IRoundManager.AggregationRule (${rules.join(', ')}) `
-      + `disagree on ${unmapped.join(', ')}: give each rule its RoundManager verifier getter`);
+      + `disagree on ${unmapped.join(', ')}: give each rule its RoundManager verifier getter (null: no proof)`);
   }
   const lines = [
     '// GENERATED FILE: do not edit. Written by frontend/gen-contracts.mjs (run by `node frontend/build.mjs`)',

@@ -16,13 +16,20 @@ export const CALLS = {
     circuitCid: 'circuitCid',
     getRound: 'getRound',
     currentModel: 'currentModel',
+    modelOf: 'modelOf',
+    genesisModelCommitment: 'genesisModelCommitment',
+    genesisModelCid: 'genesisModelCid',
+    expectedWeights: 'expectedWeights',
+    zeroCommitment: 'zeroCommitment',
+    kzgBasisDigest: 'kzgBasisDigest',
     slots: 'slots',
     modelSize: 'modelSize',
+    padRows: 'padRows',
     scaleBits: 'scaleBits',
     normVerifier: 'normVerifier',
   },
   PredictionRegistry: {
-    riskScaleBits: 'RISK_SCALE_BITS',
+    logitScaleBits: 'LOGIT_SCALE_BITS',
   },
   // Not deployed under this name: the interface of the ezkl verifiers, whose code verify.js runs in the page.
   IHalo2Verifier: {
@@ -30,9 +37,12 @@ export const CALLS = {
   },
 };
 
-/** RoundManager's getter of each IRoundManager.AggregationRule's verifier, by rule name (one per rule). */
+/**
+ * RoundManager's getter of each IRoundManager.AggregationRule's proof verifier, by rule name (one entry per rule);
+ * null for a rule finalized without a proof (FedAvg: the contract derives the model's commitment itself).
+ */
 export const RULE_VERIFIER = {
-  FedAvg: 'fedAvgVerifier',
+  FedAvg: null,
   Median: 'medianVerifier',
 };
 
@@ -42,6 +52,7 @@ export const EVENTS = {
   RoundManager: [
     'CircuitPublished', 'RoundOpened', 'RoundPolicySet', 'UpdateSubmitted', 'UpdateExcluded',
     'RoundFinalized', 'RoundAborted', 'AuditRecorded', 'RoundReportPublished',
+    'ModelUnavailableReported', 'RoundRolledBack',
   ],
   PredictionRegistry: ['PredictionRecorded'],
 };
@@ -49,7 +60,7 @@ export const EVENTS = {
 /** The functions the UI calls on `contract`: its CALLS and, for RoundManager, the verifier getters. */
 export function functionsOf(contract) {
   const names = Object.values(CALLS[contract] ?? {});
-  return contract === 'RoundManager' ? [...names, ...Object.values(RULE_VERIFIER)] : names;
+  return contract === 'RoundManager' ? [...names, ...Object.values(RULE_VERIFIER).filter(Boolean)] : names;
 }
 
 /** The events the UI reads from `contract`. */

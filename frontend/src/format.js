@@ -4,6 +4,8 @@
 export const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
 /** A field element as 32-byte hex. */
 export const felt = (v) => '0x' + BigInt(v).toString(16).padStart(64, '0');
+/** A G1 point [x, y] as two 32-byte hex coordinates. */
+export const point = (p) => `<code>${felt(p[0])}</code><br><code>${felt(p[1])}</code>`;
 export const pct = (x) => (x * 100).toFixed(2) + '%';
 export const fmtInt = (v) => BigInt(v).toLocaleString('en-US');
 /** A block timestamp (seconds) in UTC. */

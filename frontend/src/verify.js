@@ -1,23 +1,28 @@
-// Verifying a finalized round's proof in the browser, without trusting any server: the proof file (by CID) must
-// be the one the chain accepted, then the deployed verifier's code (eth_getCode) runs on it in an in-page EVM
-// (evm.js, its own chunk, loaded only here), next to a tampered copy that the same code must reject.
-import { bytesToHex, encodePacked, hexToBytes, keccak256 } from 'viem';
+// Checking a finalized round in the browser, without trusting any server.
+// - checkModel: the round's model file (by CID, hashed here) opens the on-chain commitment: C(S) = K + sum_j S_j L_j
+//   computed here (kzg.js) from the circuit manifest's published basis, against the RoundFinalized event's point and
+//   getRound(r).newModelHash; for a FedAvg round the same point is also re-derived from the hospitals' on-chain
+//   commitments and the contract's expectedWeights.
+// - verifyRound (median rounds, the only ones with a proof): the proof file must be the one the chain accepted,
+//   then the deployed verifier's code (eth_getCode) runs on it in an in-page EVM (evm.js, its own chunk, loaded only
+//   here), next to a tampered copy that the same code must reject.
+import { bytesToHex, hexToBytes, keccak256 } from 'viem';
 import { CALLS, RULE_VERIFIER } from './contract-calls.js';
-import { fetchJson } from './content.js';
+import { fetchCid, fetchJson, matchesCid } from './content.js';
 import { esc } from './format.js';
 import { AggregationRule } from './generated/contracts.js';
+import { commit, combine, pointHash, samePoint } from './kzg.js';
 
 /* global __EVM_VERSION__ */
 export const EVM_VERSION = typeof __EVM_VERSION__ === 'string' ? __EVM_VERSION__ : 'unknown';
-const FIELD_MODULUS = 21888242871839275222246405745257275088548364400416034343698204186575808495617n;
+const RM = CALLS.RoundManager;
+const short = (h) => `${String(h).slice(0, 10)}…`;
 
-// ezkl writes field elements as 32-byte little-endian hex (as zkfl_dapp/quantization.py felt_from_hex reads them).
+// ezkl writes field elements as 32-byte little-endian hex (as zkfl_dapp/core/fixedpoint.py felt_from_hex reads them).
 export function feltFromHex(text) {
   const bytes = hexToBytes(String(text).startsWith('0x') ? text : `0x${text}`);
   if (bytes.length !== 32) throw new Error(`instance ${text} is not 32 bytes`);
-  const value = BigInt(bytesToHex(bytes.reverse()));
-  if (value >= FIELD_MODULUS) throw new Error(`instance ${text} is not below the BN254 modulus`);
-  return value;
+  return BigInt(bytesToHex(bytes.reverse()));
 }
 
 /** Whether the published proof file's `hex_proof` hashes to the on-chain proofHash. */
@@ -26,27 +31,114 @@ export function proofHashMatches(proof, proofHash) {
   return keccak256(hex) === proofHash;
 }
 
-// What ties the proof file to the round the chain finalized; each entry is [what, holds].
-export function chainBindings(r, proofHex, instances, slots, modelSize) {
-  const f = r.finalized.args;
-  const checks = [[`keccak256 of the proof is the on-chain proofHash <code>${esc(f.proofHash)}</code>`, keccak256(proofHex) === f.proofHash]];
-  if (instances.length < slots + 1 + modelSize) {
-    checks.push([`the proof has ${instances.length} instances, fewer than the ${slots + 1 + modelSize} of the circuit layout`, false]);
-    return checks;
-  }
-  const model = instances.slice(slots + 1, slots + 1 + modelSize);
-  const modelHash = BigInt(keccak256(encodePacked(model.map(() => 'uint256'), model)));
-  checks.push([`keccak256 of its ${modelSize} model instances is the round's new model commitment`, modelHash === BigInt(f.newModelCommitment)]);
-  const excluded = new Set(r.excluded.map((e) => Number(e.args.slot)));
-  const included = r.submissions.filter((s) => !excluded.has(Number(s.args.slot)));
-  const mismatched = included.filter((s) => instances[Number(s.args.slot)] !== BigInt(s.args.commitment)).map((s) => Number(s.args.slot));
-  checks.push([mismatched.length ? `instances ${mismatched.join(', ')} differ from those slots' on-chain commitments`
-    : `its instances 0..${slots - 1} carry the ${included.length} included updates' on-chain commitments`, mismatched.length === 0]);
-  return checks;
+/** The excluded-slot mask of round `r` (bit i: slot i left out), from its UpdateExcluded events. */
+export const excludedMask = (r) => r.excluded.reduce((m, e) => m | (1n << BigInt(e.args.slot)), 0n);
+
+/** The circuit manifest (zkfl-circuit/v2) the chain names, with its Lagrange points; both hashed to their CIDs here. */
+export async function loadBasis(chain) {
+  const manifestCid = await chain.read('RoundManager', RM.circuitCid);
+  const manifest = await fetchJson(manifestCid);
+  if (manifest.format !== 'zkfl-circuit/v2') throw new Error(`the circuit manifest ${manifestCid} is ${manifest.format}, not zkfl-circuit/v2`);
+  const lagrange = await fetchJson(manifest.basis.lagrange.cid);
+  return { manifestCid, manifest, lagrange };
 }
 
 /**
- * Verifies finalized round `r` (whose getRound is `info`) in this page. Calls `onExecute({ruleName, code})` just
+ * Checks finalized round `r` (getRound = `info`) in this page. Returns `{checks, model, reported}` where each check
+ * is `{id, what, ok}` (ok: true, false, or null for "could not be checked"). Throws ChainUnreachable when the chain
+ * does not answer; a content problem becomes a failed check.
+ */
+export async function checkModel(chain, r, info) {
+  const f = r.finalized.args;
+  const event = f.newModelCommitment;
+  const checks = [];
+  const add = (id, ok, what) => checks.push({ id, ok, what });
+  add('event-hash', pointHash(event) === info.newModelHash,
+    `keccak256(x || y) of the RoundFinalized event's point is getRound(${r.id}).newModelHash <code>${short(info.newModelHash)}</code>`);
+  const [zero, digest, modelSize, padRows] = await Promise.all([
+    chain.read('RoundManager', RM.zeroCommitment), chain.read('RoundManager', RM.kzgBasisDigest),
+    chain.read('RoundManager', RM.modelSize), chain.read('RoundManager', RM.padRows),
+  ]);
+  const rows = Number(modelSize) + Number(padRows);
+
+  // The model file opens the commitment: C(S) from the published basis.
+  let basis = null;
+  try {
+    basis = await loadBasis(chain);
+    const b = basis.manifest.basis;
+    const kOk = samePoint(b.zero_commitment, zero);
+    const dOk = BigInt(`0x${String(b.digest).replace(/^0x/, '')}`) === BigInt(digest);
+    add('basis', kOk && dOk && basis.lagrange.length === rows,
+      `the circuit manifest's basis is the chain's: K = zeroCommitment() ${kOk ? '✓' : '✗'}, digest = kzgBasisDigest() ${dOk ? '✓' : '✗'}, `
+      + `${basis.lagrange.length} Lagrange points for d + P = ${rows} rows ${basis.lagrange.length === rows ? '✓' : '✗'}`);
+  } catch (e) {
+    add('basis', false, `the circuit manifest's basis could not be had: ${esc(e.message || e)}`);
+  }
+  let model = null;
+  try {
+    // Fetched without the CID check first, so that a file that does not hash to its CID is still opened here
+    // (the CID check and the commitment check are separate verdicts).
+    const bytes = await fetchRaw(f.newModelCid);
+    const cidOk = matchesCid(f.newModelCid, bytes);
+    add('model-cid', cidOk, cidOk === null ? 'the model file\'s CID is not a raw block: checked by the gateway only'
+      : `the model file hashes to its CID <code>${esc(f.newModelCid)}</code> (sha2-256 computed here)`);
+    model = JSON.parse(new TextDecoder().decode(bytes));
+    if (model.format !== 'zkfl-model/v2') throw new Error(`format ${model.format}, not zkfl-model/v2`);
+    const values = model.values.map((v) => BigInt(v));
+    if (values.length !== rows) throw new Error(`${values.length} values, not d + P = ${rows}`);
+    if (!basis) throw new Error('no basis to commit with');
+    const c = commit(values, basis.manifest.basis.zero_commitment, basis.lagrange);
+    const ok = samePoint(c, event) && pointHash(c) === info.newModelHash;
+    add('model-opens', ok, ok ? `model file opens the on-chain commitment: C(S) = K + Σ S_j L_j over its ${rows} values, computed here, is the finalized point`
+      : `the model file does NOT open the on-chain commitment: C(S) computed here is (<code>${short(`0x${c[0].toString(16)}`)}</code>, …), not the finalized point`);
+  } catch (e) {
+    add('model-opens', false, `the model file does NOT open the on-chain commitment: ${esc(e.message || e)}`);
+  }
+
+  // FedAvg: the same point from the hospitals' commitments and the contract's weights.
+  if (AggregationRule[Number(info.rule)] === 'FedAvg') {
+    const mask = excludedMask(r);
+    const weights = await chain.read('RoundManager', RM.expectedWeights, [BigInt(r.id), mask]);
+    const bySlot = new Map(r.submissions.map((s) => [Number(s.args.slot), s.args.commitment]));
+    const used = weights.map((w, i) => [i, w]).filter(([i, w]) => w !== 0n && bySlot.has(i));
+    const c = combine(used.map(([i]) => bySlot.get(i)), used.map(([, w]) => w), zero);
+    const ok = samePoint(c, event) && pointHash(c) === info.newModelHash;
+    add('fedavg-derived', ok, `${ok ? 'commitment re-derived from the hospitals\' commitments' : 'the commitment does NOT follow from the hospitals\' commitments'}: `
+      + `K + Σ w_i (C_i − K) over slots ${used.map(([i]) => i).join(', ')} with expectedWeights(${r.id}, mask 0b${mask.toString(2)}) = [${weights.join(', ')}]`);
+  }
+  return { checks, model };
+}
+
+/** The bytes the gateway serves for `cid`, without failing on a CID mismatch (the caller checks it). */
+async function fetchRaw(cid) {
+  try {
+    return await fetchCid(cid);
+  } catch (e) {
+    if (e.kind !== 'integrity') throw e;
+    const res = await fetch(`ipfs/${encodeURIComponent(cid)}`);
+    if (!res.ok) throw e;
+    return new Uint8Array(await res.arrayBuffer());
+  }
+}
+
+/** The `index`-th 64-byte committed point at the start of an ezkl proof (RoundManager._point). */
+function proofPoint(proofHex, index) {
+  const b = hexToBytes(proofHex).slice(64 * index, 64 * index + 64);
+  if (b.length < 64) return [0n, 0n];
+  return [BigInt(bytesToHex(b.slice(0, 32))), BigInt(bytesToHex(b.slice(32)))];
+}
+
+// What ties a median proof file to the round the chain finalized; each entry is [what, holds].
+export function chainBindings(r, proofHex, slots) {
+  const f = r.finalized.args;
+  return [
+    [`keccak256 of the proof is the on-chain proofHash <code>${esc(f.proofHash)}</code>`, keccak256(proofHex) === f.proofHash],
+    [`its committed point ${slots} (the median) is the round's new model commitment`, samePoint(proofPoint(proofHex, slots), f.newModelCommitment)],
+  ];
+}
+
+/**
+ * Verifies median round `r` (whose getRound is `info`) in this page. Calls `onExecute({ruleName, code})` just
  * before the verifier's code runs. Returns `{state: 'malformed', error}` for a file that is not an ezkl proof,
  * `{state: 'mismatch', bindings}` for a proof the chain did not accept, otherwise `{state}` 'verified',
  * 'rejected' or 'control-failed' with what ran. Throws ContentError or ChainUnreachable when it cannot get
@@ -54,13 +146,10 @@ export function chainBindings(r, proofHex, instances, slots, modelSize) {
  */
 export async function verifyRound(chain, r, info, onExecute) {
   const f = r.finalized;
-  const rule = Number(info.rule);
-  const ruleName = AggregationRule[rule];
+  const ruleName = AggregationRule[Number(info.rule)];
   const getter = RULE_VERIFIER[ruleName];
-  if (!getter) throw new Error(`round ${r.id} has an aggregation rule (${info.rule}) this page does not know`);
-  const [address, slots, modelSize] = await Promise.all([
-    chain.read('RoundManager', getter), chain.read('RoundManager', CALLS.RoundManager.slots), chain.read('RoundManager', CALLS.RoundManager.modelSize),
-  ]);
+  if (!getter) throw new Error(`round ${r.id} (${ruleName ?? info.rule}) was finalized without a proof`);
+  const [address, slots] = await Promise.all([chain.read('RoundManager', getter), chain.read('RoundManager', RM.slots)]);
   const code = await chain.rpc((c) => c.getCode({ address }));
   if (!code || code === '0x') throw new Error(`no contract code at the ${ruleName} verifier address ${address}`);
   const proof = await fetchJson(f.args.proofCid);
@@ -68,11 +157,11 @@ export async function verifyRound(chain, r, info, onExecute) {
   try {
     proofHex = String(proof.hex_proof).startsWith('0x') ? proof.hex_proof : `0x${proof.hex_proof}`;
     hexToBytes(proofHex);
-    instances = proof.instances[0].map(feltFromHex);
+    instances = (proof.instances?.[0] ?? []).map(feltFromHex);
   } catch (e) {
     return { state: 'malformed', error: e };
   }
-  const bindings = chainBindings(r, proofHex, instances, Number(slots), Number(modelSize));
+  const bindings = chainBindings(r, proofHex, Number(slots));
   if (bindings.some(([, ok]) => !ok)) return { state: 'mismatch', bindings };
   onExecute({ ruleName, code });
   const { runVerifier } = await import('./evm.js');

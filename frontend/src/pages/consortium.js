@@ -1,20 +1,33 @@
-// #/consortium: members and their roles over time, the aggregator enclave's key and attestation, the circuit.
+// #/consortium: members and their roles over time, the aggregator enclave's key and attestation, the pinned KZG
+// basis (checked against the chain's zeroCommitment and kzgBasisDigest) and the circuits' published artifacts.
 import { CALLS } from '../contract-calls.js';
 import { artifact, checkArtifacts, fetchJson } from '../content.js';
 import { esc, tid, who } from '../format.js';
 import { Role } from '../generated/contracts.js';
 import { loadHistory } from '../history.js';
+import { samePoint } from '../kzg.js';
+
+/** A check of a manifest value against the chain's, as an integrity badge. */
+const basisCheck = (ok, what, id) => `<span class="integrity ${ok ? 'ok' : 'bad'}" ${tid(id)}>${ok ? '✓ equals' : '✗ differs from'} RoundManager.${what}</span>`;
+
+/** One published circuit's artifacts. */
+const circuitRows = (c, role) => `<dt>${esc(role)} circuit</dt><dd>${esc(c.circuit)} (logrows ${c.logrows})</dd>
+      <dt>Settings / vk / SRS</dt><dd>${artifact(c.settings.cid, `${role}-settings.json`, `${role}-settings`)}<br>${artifact(c.vk.cid, `${role}-vk.key`, `${role}-vk`)}<br>${artifact(c.srs.cid, `kzg${c.logrows}.srs`, `${role}-srs`)}</dd>
+      <dt>Verifier source</dt><dd>${artifact(c.verifier_sol.cid, `${role}-verifier.sol`, `${role}-verifier-sol`)}</dd>`;
 
 const R = CALLS.ConsortiumRegistry;
 
 export async function render({ app, config, chain }) {
   const data = await loadHistory(chain);
-  const [admin, aggregator, hospitalCount, key, circuitCid] = await Promise.all([
+  const RM = CALLS.RoundManager;
+  const [admin, aggregator, hospitalCount, key, circuitCid, zero, digest] = await Promise.all([
     chain.read('ConsortiumRegistry', R.admin),
     chain.read('ConsortiumRegistry', R.aggregator),
     chain.read('ConsortiumRegistry', R.hospitalCount),
     chain.read('ConsortiumRegistry', R.enclaveKey),
-    chain.read('RoundManager', CALLS.RoundManager.circuitCid),
+    chain.read('RoundManager', RM.circuitCid),
+    chain.read('RoundManager', RM.zeroCommitment),
+    chain.read('RoundManager', RM.kzgBasisDigest),
   ]);
   const members = new Map();
   for (const l of data.regLogs) {
@@ -53,14 +66,17 @@ export async function render({ app, config, chain }) {
         : '<span class="badge warn">none</span> the registered measurement is zero: the enclave is a software stand-in and no attestation was performed'}</dd>
       <dt>Key registered in tx</dt><dd>${keyLogs.map((l) => `<code>${esc(l.transactionHash)}</code>`).join('<br>') || '—'}</dd>
     </dl>
-    <h3>Aggregation circuit</h3>
+    <h3>Commitment basis and circuits</h3>
     <dl class="kv">
       <dt>Manifest</dt><dd>${artifact(circuitCid, 'circuit-manifest.json', 'circuit-manifest')}</dd>
-      ${manifest ? `<dt>Circuit</dt><dd>${esc(manifest.circuit)} (${manifest.slots} slots, d = ${manifest.model_size}, scale 2^${manifest.scale_bits}, logrows ${manifest.logrows}, ezkl ${esc(manifest.ezkl_version)}, SRS: ${esc(manifest.srs_kind)})</dd>
-      <dt>Settings</dt><dd>${artifact(manifest.settings.cid, 'settings.json', 'settings')}</dd>
-      <dt>Verifying key</dt><dd>${artifact(manifest.vk.cid, 'vk.key', 'vk')}</dd>
-      <dt>SRS</dt><dd>${artifact(manifest.srs.cid, `kzg${manifest.logrows}.srs`, 'srs')}</dd>
-      <dt>Verifier source</dt><dd>${artifact(manifest.verifier_sol.cid, 'AggregationVerifier.sol', 'verifier-sol')}</dd>`
+      ${manifest ? `<dt>Scheme</dt><dd ${tid('scheme')}>KZG commitments (BN254) to d + P = ${manifest.model_size} + ${manifest.pad_rows} rows, ${manifest.slots} slots,
+        scale 2^${manifest.scale_bits}; ezkl ${esc(manifest.ezkl_version)}, SRS: ${esc(manifest.srs_kind)}</dd>
+      <dt>Basis</dt><dd ${tid('basis')}>logrows ${manifest.basis.logrows}, ${manifest.basis.unusable_rows} unusable rows; digest <code>${esc(manifest.basis.digest)}</code>
+        ${basisCheck(BigInt(`0x${String(manifest.basis.digest).replace(/^0x/, '')}`) === BigInt(digest), 'kzgBasisDigest()', 'basis-digest')}</dd>
+      <dt>K = C(0)</dt><dd><code>${esc(manifest.basis.zero_commitment[0])}</code>, <code>${esc(manifest.basis.zero_commitment[1])}</code>
+        ${basisCheck(samePoint(manifest.basis.zero_commitment, zero), 'zeroCommitment()', 'zero-commitment')}</dd>
+      <dt>Lagrange points L_j</dt><dd>${artifact(manifest.basis.lagrange.cid, 'lagrange.json', 'lagrange')}</dd>
+      ${circuitRows(manifest.norm, 'norm')}${manifest.median ? circuitRows(manifest.median, 'median') : '<dt>Median circuit</dt><dd class="muted">not in this deployment</dd>'}`
         : `<dt>Content</dt><dd class="integrity bad">${esc(manifestError)}</dd>`}
     </dl>`;
   checkArtifacts(app);

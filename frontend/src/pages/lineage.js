@@ -1,30 +1,39 @@
-// #/lineage: each global model, from the genesis model on, with its parent, proof and accuracy.
+// #/lineage: each global model, from the genesis model on: the round it was made in, the model it started from
+// (prevModelRound), its commitment point (whose keccak256(x || y) is checked here against modelOf(round)),
+// its file, and its reported accuracy. Rolled-back rounds are shown, marked; the current model is currentModel()'s.
 import { CALLS } from '../contract-calls.js';
 import { artifact, checkArtifacts } from '../content.js';
 import { esc, felt, pct, tid } from '../format.js';
-import { latestReport, loadHistory } from '../history.js';
+import { latestReport, loadHistory, modelRecord } from '../history.js';
+import { pointHash } from '../kzg.js';
+
+const RM = CALLS.RoundManager;
 
 export async function render({ app, chain }) {
   const data = await loadHistory(chain);
-  const current = await chain.read('RoundManager', CALLS.RoundManager.currentModel);
-  const finalized = data.rounds.filter((r) => r.finalized);
-  const first = data.rounds.find((r) => r.opened);
-  const nodes = [];
-  if (first) nodes.push({ label: 'genesis', cid: first.opened.args.prevModelCid, commitment: first.opened.args.prevModelCommitment });
-  else nodes.push({ label: 'genesis', cid: current[1], commitment: current[0] });
-  for (const r of finalized) {
-    const report = await latestReport(r);
-    nodes.push({ label: `round ${r.id}`, round: r.id, cid: r.finalized.args.newModelCid, commitment: r.finalized.args.newModelCommitment,
-      parent: r.opened?.args.prevModelCid, proofCid: r.finalized.args.proofCid, accuracy: report?.data?.accuracy });
+  const [, currentRound] = await chain.read('RoundManager', RM.currentModel);
+  const genesis = await modelRecord(chain, data, 0);
+  const nodes = [{ label: 'genesis', round: 0, cid: genesis.cid, point: genesis.point }];
+  for (const r of data.rounds.filter((x) => x.finalized)) {
+    const [report, info] = await Promise.all([latestReport(r), chain.read('RoundManager', RM.getRound, [BigInt(r.id)])]);
+    nodes.push({ label: `round ${r.id}`, round: r.id, cid: r.finalized.args.newModelCid, point: r.finalized.args.newModelCommitment,
+      parent: Number(info.prevModelRound), rolledBack: Boolean(r.rolledBack), proofCid: r.finalized.args.proofCid, accuracy: report?.data?.accuracy });
   }
-  const rows = nodes.map((n) => `<tr ${tid('lineage-node')} data-cid="${esc(n.cid)}">
-      <td>${n.round ? `<a href="#/round/${n.round}">${esc(n.label)}</a>` : esc(n.label)}${n.cid === current[1] ? ' <span class="badge ok">current</span>' : ''}</td>
-      <td>${artifact(n.cid, `model-${n.label.replace(' ', '-')}.json`, 'model')}<br><code class="muted">${felt(n.commitment)}</code></td>
-      <td>${n.parent ? `<code>${esc(n.parent)}</code>` : '—'}</td>
-      <td>${n.proofCid ? artifact(n.proofCid, `proof-${n.label.replace(' ', '-')}.json`, 'proof') : '—'}</td>
-      <td>${n.accuracy !== undefined ? pct(n.accuracy) : '—'}</td></tr>`).join('');
+  const hashes = await Promise.all(nodes.map((n) => (n.rolledBack ? null : chain.read('RoundManager', RM.modelOf, [BigInt(n.round)]))));
+  const rows = nodes.map((n, i) => {
+    const bound = hashes[i] === null ? null : pointHash(n.point) === hashes[i];
+    return `<tr ${tid('lineage-node')} data-cid="${esc(n.cid)}" data-round="${n.round}" data-bound="${bound}">
+      <td>${n.round ? `<a href="#/round/${n.round}">${esc(n.label)}</a>` : esc(n.label)}${BigInt(n.round) === BigInt(currentRound) ? ' <span class="badge ok">current</span>' : ''}${n.rolledBack ? ' <span class="badge bad">rolled back</span>' : ''}</td>
+      <td>${artifact(n.cid, `model-${n.label.replace(' ', '-')}.json`, 'model')}<br><code class="muted">(${felt(n.point[0])},<br>${felt(n.point[1])})</code>
+        <br><span class="integrity ${bound === null ? 'missing' : bound ? 'ok' : 'bad'}" ${tid('model-of')}>${bound === null ? '⚠ rolled back: no modelOf'
+          : bound ? `✓ keccak256(x || y) = modelOf(${n.round})` : `✗ keccak256(x || y) ≠ modelOf(${n.round})`}</span></td>
+      <td>${n.parent !== undefined ? (n.parent === 0 ? 'genesis' : `<a href="#/round/${n.parent}">round ${n.parent}</a>`) : '—'}</td>
+      <td>${n.proofCid ? artifact(n.proofCid, `proof-${n.label.replace(' ', '-')}.json`, 'proof') : n.round ? '<span class="muted">derived on-chain (FedAvg)</span>' : '—'}</td>
+      <td>${n.accuracy !== undefined ? `${pct(n.accuracy)} <span class="muted">(reported, not proven)</span>` : '—'}</td></tr>`;
+  }).join('');
   app.innerHTML = `<h2>Model lineage</h2>
-    <p class="muted">Each global model is derived, by a proven weighted average, from the one before it.</p>
-    <table><thead><tr><th>Model</th><th>CID / commitment</th><th>Parent</th><th>Proof</th><th>Accuracy</th></tr></thead><tbody>${rows}</tbody></table>`;
+    <p class="muted">Each global model is derived from the one before it: a FedAvg model's commitment is computed by the contract
+    from the hospitals' commitments, a median model's is proven. The chain stores keccak256(x || y) of each commitment (modelOf).</p>
+    <table><thead><tr><th>Model</th><th>CID / commitment</th><th>Started from</th><th>Proof</th><th>Accuracy</th></tr></thead><tbody>${rows}</tbody></table>`;
   checkArtifacts(app);
 }

@@ -1,6 +1,12 @@
-// #/predictions: the proven predictions the PredictionRegistry recorded (round, requester, risk, proof hash).
+// #/predictions: the proven predictions the PredictionRegistry recorded (round, requester, logit, risk, proof hash).
 import { CALLS } from '../contract-calls.js';
 import { esc, tid } from '../format.js';
+
+/** P(y = 1) = sigmoid(logit / 2^scaleBits) (zkfl_dapp.prediction.proofs.risk_of_logit), stable for either sign. */
+export function riskOfLogit(logit, scaleBits) {
+  const z = Number(logit) / 2 ** Number(scaleBits);
+  return z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));
+}
 
 export async function render({ app, config, chain }) {
   const address = config.contracts.PredictionRegistry;
@@ -10,23 +16,23 @@ export async function render({ app, config, chain }) {
   }
   const [logs, scaleBits] = await Promise.all([
     chain.logs('PredictionRegistry'),
-    chain.read('PredictionRegistry', CALLS.PredictionRegistry.riskScaleBits),
+    chain.read('PredictionRegistry', CALLS.PredictionRegistry.logitScaleBits),
   ]);
-  const scale = 2 ** Number(scaleBits);
   const intro = `<h2>Proven predictions</h2>
-    <p class="muted">Each receipt was accepted by <code>${esc(address)}</code> only because its proof verified and its model
-    instances hash to the named round's on-chain model commitment; the patient's features never left the prover.
-    The circuit outputs P(y = 1), which in this data set means <em>benign</em>; the malignancy risk is 1 − P.</p>`;
+    <p class="muted">Each receipt was accepted by <code>${esc(address)}</code> only because its proof verified and the proof's
+    committed model is the named round's on-chain model commitment (modelOf); the patient's features never left the prover.
+    The proof fixes the logit (scale 2^${scaleBits}); P(y = 1) = 1 / (1 + exp(−logit / 2^${scaleBits})) is computed here from it.</p>`;
   if (!logs.length) {
     app.innerHTML = intro + '<p class="state empty" data-testid="empty">No prediction has been recorded yet.</p>';
     return;
   }
-  app.innerHTML = intro + `<table><thead><tr><th>Round</th><th>Requester</th><th>P(y = 1)</th><th>Malignancy risk</th><th>Proof hash</th><th>Tx</th></tr></thead><tbody>
+  app.innerHTML = intro + `<table><thead><tr><th>Round</th><th>Requester</th><th>Logit (proven)</th><th>Risk P(y = 1)</th><th>Proof hash</th><th>Tx</th></tr></thead><tbody>
     ${logs.map((l) => {
-      const p = Number(l.args.risk) / scale;
-      return `<tr ${tid('prediction')} data-round="${l.args.roundId}" data-risk="${l.args.risk}">
+      const p = riskOfLogit(l.args.logit, scaleBits);
+      return `<tr ${tid('prediction')} data-round="${l.args.roundId}" data-logit="${l.args.logit}">
         <td><a href="#/round/${l.args.roundId}">Round ${l.args.roundId}</a></td><td><code>${esc(l.args.requester)}</code></td>
-        <td ${tid('probability')}>${p.toFixed(4)}</td><td>${(1 - p).toFixed(4)}</td>
+        <td ${tid('logit')}>${l.args.logit} <span class="muted">(${(Number(l.args.logit) / 2 ** Number(scaleBits)).toFixed(4)})</span></td>
+        <td ${tid('probability')}>${p.toFixed(4)}</td>
         <td><code ${tid('proof-hash')}>${esc(l.args.proofHash)}</code></td><td><code>${esc(l.transactionHash)}</code> (block ${l.blockNumber})</td></tr>`;
     }).join('')}
     </tbody></table>`;

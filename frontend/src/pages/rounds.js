@@ -1,6 +1,7 @@
-// #/rounds: the rounds timeline, one row per round with its phase, submissions, new model and audits.
-import { esc, fmtInt, tid, time } from '../format.js';
-import { loadHistory } from '../history.js';
+// #/rounds: the rounds timeline, one row per round with its phase (Open, Finalized, RolledBack, Aborted),
+// submissions, new model (CID and commitment) and audits.
+import { esc, felt, fmtInt, tid, time } from '../format.js';
+import { loadHistory, phaseOf } from '../history.js';
 
 export async function render({ app, chain }) {
   const data = await loadHistory(chain);
@@ -13,8 +14,8 @@ export async function render({ app, chain }) {
     if (r.opened) blocks.set(r.opened.blockNumber, await chain.rpc((c) => c.getBlock({ blockNumber: r.opened.blockNumber })));
   }));
   const rows = data.rounds.map((r) => {
-    const phase = r.finalized ? 'Finalized' : r.aborted ? 'Aborted' : 'Open';
-    const cls = r.finalized ? 'ok' : r.aborted ? 'bad' : 'neutral';
+    const phase = phaseOf(r);
+    const cls = phase === 'Finalized' ? 'ok' : phase === 'Open' ? 'neutral' : 'bad';
     const f = r.finalized?.args;
     const b = r.opened && blocks.get(r.opened.blockNumber);
     return `<tr ${tid('round-row')} data-round="${r.id}" data-phase="${phase}">
@@ -23,7 +24,7 @@ export async function render({ app, chain }) {
       <td><span class="badge ${cls}" ${tid('phase')}>${phase}</span></td>
       <td>${r.submissions.length}${r.excluded.length ? ` (${r.excluded.length} excluded)` : ''}</td>
       <td>${f ? `${f.includedCount} / ${fmtInt(f.totalSamples)} samples` : '—'}</td>
-      <td>${f ? `<code>${esc(f.newModelCid)}</code>` : '—'}</td>
+      <td>${f ? `<code>${esc(f.newModelCid)}</code><br><span class="muted">C = (<code>${esc(felt(f.newModelCommitment[0]).slice(0, 12))}…</code>, …)</span>` : '—'}</td>
       <td>${r.audits.length ? r.audits.map((a) => `<span class="badge ${a.args.passed ? 'ok' : 'bad'}">${a.args.passed ? 'passed' : 'failed'}</span>`).join(' ') : '<span class="muted">none</span>'}</td></tr>`;
   }).join('');
   app.innerHTML = `<h2>Rounds timeline</h2>

@@ -386,4 +386,3 @@ def verify_offchain(art: ArtifactPaths, proof_path: Path) -> bool:
         return bool(ezkl.verify(str(proof_path), str(art.settings), str(art.vk), str(art.srs)))
     except (CircuitError, RuntimeError):
         return False
-

@@ -131,8 +131,9 @@ class KzgMedianCircuitSpec:
 
 def default_median_spec(model_size: int, pad_rows: int = 10, *, logrows: int | None = None) -> KzgMedianCircuitSpec:
     """The spec measured to fit the norm circuit's rows: logrows 10 / 8 inner columns at d = 31 (894 rows;
-    the norm circuit: 2 columns), logrows 13 / 14 inner columns at d = 513 (8,075 rows; norm: 3). Pass ``logrows`` (the norm
-    circuit's, ``KzgNormArtifacts.logrows``) for other sizes; the build fails if the circuit does not fit."""
+    the norm circuit: 2 columns), logrows 13 / 14 inner columns at d = 513 (8,075 rows; norm: 3).
+    Pass ``logrows`` (the norm circuit's, ``KzgNormArtifacts.logrows``) for other sizes; the build fails
+    if the circuit does not fit."""
     if logrows is None:
         logrows = 10 if model_size <= 64 else 13
     cols = 8 if logrows == 10 else 14
@@ -229,7 +230,9 @@ def _settle(spec: KzgMedianCircuitSpec, art_dir: Path) -> int:
             f"the median circuit needs {rows} rows at {spec.inner_cols} inner columns: more than logrows "
             f"{spec.logrows} holds (the norm circuit's basis); widen it (inner_cols)"
         )
-    ezkl.gen_settings(str(art_dir / "network.onnx"), str(art_dir / "settings.json"), py_run_args=_run_args(spec, spec.logrows))
+    ezkl.gen_settings(
+        str(art_dir / "network.onnx"), str(art_dir / "settings.json"), py_run_args=_run_args(spec, spec.logrows)
+    )
     return spec.logrows
 
 

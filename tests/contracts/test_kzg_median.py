@@ -1,5 +1,7 @@
-"""The commit-and-prove median circuit's generated Solidity verifier (KzgMedianVerifier) on anvil: a real
-proof verifies; replaced points (a slot's or the median's) and a forged instance are rejected."""
+"""The commit-and-prove median circuit's verifier on anvil: ezkl's shared reusable verifier
+(Halo2VerifierReusable) plus the generated VKA wrapper KzgMedianVerifier (IHalo2Verifier), both under
+EIP-170; a real proof verifies; replaced points (a slot's or the median's), flipped bytes, a forged
+instance and another circuit's VKA are rejected."""
 
 # ruff: noqa: F811  (the shared fixtures are imported by name, then requested as arguments)
 
@@ -10,7 +12,7 @@ import pytest
 
 from tests.kzg_fixtures import ROOT, SPEC, basis, kzg_norm, prev_aggregate, updates  # noqa: F401
 from zkfl_dapp.circuits import kzg_median as km
-from zkfl_dapp.circuits.artifacts import install_verifier
+from zkfl_dapp.circuits.artifacts import install_verifier, read_vka_words, vka_digest
 from zkfl_dapp.circuits.kzg import commit
 from zkfl_dapp.core.median import median_quantized
 
@@ -34,13 +36,16 @@ def median_proof(kzg_median, slots, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def verifier(kzg_median, admin, basis, median_proof):
+def reusable(kzg_median, admin):
+    install_verifier(kzg_median, ROOT / "contracts")
+    return ape.project.Halo2VerifierReusable.deploy(sender=admin)
+
+
+@pytest.fixture(scope="module")
+def verifier(kzg_median, admin, reusable):
     installed = install_verifier(kzg_median, ROOT / "contracts")
     assert installed.read_bytes() == kzg_median.verifier_sol.read_bytes()
-    try:
-        return ape.project.KzgMedianVerifier.deploy(sender=admin)
-    except ape.exceptions.VirtualMachineError as exc:  # CreateContractSizeLimit: 29,414 bytes at 8 inner cols
-        pytest.xfail(f"KzgMedianVerifier exceeds EIP-170 at d=31, 8 inner columns: {exc}")
+    return ape.project.KzgMedianVerifier.deploy(reusable.address, sender=admin)
 
 
 def _accepts(verifier, proof: bytes, instances) -> bool:
@@ -50,10 +55,14 @@ def _accepts(verifier, proof: bytes, instances) -> bool:
         return False
 
 
-def test_verifier_fitsEip170(verifier):
-    size = len(ape.chain.provider.get_code(verifier.address))
-    print(f"\nKzgMedianVerifier runtime bytecode: {size} bytes")
-    assert size <= EIP170_LIMIT
+def test_verifier_fitsEip170(verifier, reusable, kzg_median):
+    for contract in (reusable, verifier):
+        size = len(ape.chain.provider.get_code(contract.address))
+        print(f"\n{contract.contract_type.name} runtime bytecode: {size} bytes")
+        assert size <= EIP170_LIMIT
+    words = read_vka_words(kzg_median.vka)
+    assert [bytes(w) for w in verifier.vka()] == words
+    assert bytes(verifier.VKA_DIGEST()) == vka_digest(words)
 
 
 def test_verifyProof_acceptsARealProof(verifier, median_proof, slots, basis, admin):
@@ -80,3 +89,35 @@ def test_verifyProof_rejectsWhen_bytesFlipped(verifier, median_proof):
 
 def test_verifyProof_rejectsWhen_instanceForged(verifier, median_proof):
     assert not _accepts(verifier, median_proof.proof, [1])
+
+
+def test_reusableVerifier_directCall_returnsTheVkaDigest(reusable, verifier, median_proof, admin):
+    """What the wrapper does: call the shared verifier with the VKA; it reports the digest to compare."""
+    vka = list(verifier.vka())
+    tx = reusable.verifyProof(median_proof.proof, list(median_proof.instances), vka, sender=admin)
+    print(f"\nHalo2VerifierReusable.verifyProof direct: {tx.gas_used} gas, VKA {32 * len(vka)} bytes calldata")
+    assert not tx.failed
+
+
+def test_reusableVerifier_rejectsWhen_vkaUnregistered(reusable, verifier, median_proof):
+    vka = list(verifier.vka())
+    vka[-1] = bytes(31) + b"\x01"
+    with pytest.raises(ape.exceptions.ContractLogicError):
+        reusable.verifyProof.call(median_proof.proof, list(median_proof.instances), vka)
+
+
+def test_reusableVerifier_rejectsWhen_otherCircuitsVka(reusable, verifier, median_proof, kzg_norm, admin, tmp_path):
+    """A proof of the median circuit does not verify under another registered circuit's VKA (the norm's)."""
+    from zkfl_dapp.circuits.artifacts import _generate_reusable_verifier
+
+    class NormAsReusable(type(kzg_norm)):  # type: ignore[misc]
+        reusable = True
+
+    norm = NormAsReusable(kzg_norm.spec, tmp_path, kzg_norm.logrows, kzg_norm.srs_kind)
+    for path in (kzg_norm.vk, kzg_norm.settings, kzg_norm.srs):
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    _generate_reusable_verifier(norm)
+    other = read_vka_words(norm.vka)
+    reusable.registerVka(other, sender=admin)
+    with pytest.raises(ape.exceptions.ContractLogicError):
+        reusable.verifyProof.call(median_proof.proof, list(median_proof.instances), other)

@@ -43,7 +43,21 @@ circuit's range) and coordinates whose slots spread ``2**36`` or more (no proof 
 ``logrows`` and unusable rows (:class:`zkfl_dapp.circuits.kzg.KzgBasis`). The spec pins ``logrows`` to
 the norm circuit's and the build copies the norm circuit's SRS; the circuit is fitted in those rows by
 widening it (``inner_cols``), which does not change the basis. Building fails rather than silently
-taking more rows. Inputs are at ezkl scale 0: the values are taken as field elements and no rescaling
+taking more rows.
+
+**On chain: ezkl's reusable verifier.** At d = 31 the circuit needs 8 inner columns in ``2**10`` rows, and
+ezkl's plain verifier (which inlines the verifying key and gate evaluation) is then 29,414 bytes of runtime
+code, over EIP-170's 24,576. So :class:`KzgMedianArtifacts` is ``reusable``: the build writes ezkl's
+circuit-independent ``Halo2VerifierReusable`` (10,896 bytes; one deployment serves every circuit), the
+circuit's verifying-key artifact ``vka.bin`` (343 words) and ``KzgMedianVerifier`` (12,250 bytes): a wrapper
+that embeds the VKA, pins ``VKA_DIGEST = keccak256(words)``, registers the VKA in its constructor
+(``constructor(IHalo2VerifierReusable)``) and implements ``IHalo2Verifier.verifyProof(bytes, uint256[])``
+by calling ``reusable.verifyProof(proof, instances, vka)`` and requiring the returned digest to be its own.
+A contract (RoundManager) calls ``KzgMedianVerifier.verifyProof(proof, [z])`` like any other verifier and
+must still require ``z == 0``. Measured on anvil: 1,482,104 gas per ``verifyProof`` through the wrapper
+(the VKA costs ~11 KB of memory/calldata to the inner call). ezkl marks the reusable verifier experimental.
+The fallback without it, the norm circuit at ``logrows = 11`` (not taken): 4 inner columns (1,580 rows), a
+plain verifier of 21,367 bytes. Inputs are at ezkl scale 0: the values are taken as field elements and no rescaling
 ever happens (the ``2**26`` is the protocol's convention, not the circuit's).
 """
 
@@ -75,7 +89,7 @@ from zkfl_dapp.core.median import median_quantized
 from zkfl_dapp.exceptions import CircuitError
 
 #: Bump when the circuit's construction changes in a way its spec does not capture.
-KZG_MEDIAN_REVISION = 1
+KZG_MEDIAN_REVISION = 2  # 2: reusable verifier + VKA wrapper (EIP-170)
 DECOMP_BASE = 2**9
 DECOMP_LEGS = 4
 #: Each ``x_i - m`` must satisfy ``|x_i - m| < SIGN_RANGE`` for a proof to exist; inputs keep the norm
@@ -145,6 +159,9 @@ class KzgMedianArtifacts(ArtifactPaths):
     """Paths of one commit-and-prove median circuit's generated artifacts."""
 
     contract_name: ClassVar[str] = "KzgMedianVerifier"
+    #: The plain verifier is 29,414 bytes at d = 31 / 8 inner columns (over EIP-170): ``KzgMedianVerifier``
+    #: is the VKA wrapper around ezkl's shared reusable verifier (module docstring, "On chain").
+    reusable: ClassVar[bool] = True
 
     spec: KzgMedianCircuitSpec
     directory: Path

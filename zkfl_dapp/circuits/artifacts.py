@@ -37,6 +37,8 @@ EZKL_VERSION = "23.0.5"
 
 #: The HOME ezkl runs with: its .svm folder holds the checkout's solc shim (tools/install_solc_shim.py).
 TOOLCHAIN_HOME = REPO_ROOT / ".toolchain" / "home"
+#: ezkl's reusable verifier contract: the same source for every circuit (deployed once).
+REUSABLE_VERIFIER_NAME = "Halo2VerifierReusable"
 #: Minimum logrows tried; ezkl needs room for blinding rows beyond the circuit's own rows.
 _MIN_LOGROWS = 10
 
@@ -63,6 +65,10 @@ class ArtifactPaths:
 
     #: Name of the generated verifier contract (ezkl's ``Halo2Verifier``, renamed).
     contract_name: ClassVar[str] = "AggregationVerifier"
+    #: Generate ezkl's reusable verifier instead: ``verifier_sol`` is then a small wrapper holding the
+    #: circuit's verifying-key artifact (VKA) that calls the shared ``reusable_verifier_sol`` (see
+    #: :func:`_generate_reusable_verifier`). For circuits whose plain verifier is over EIP-170's size limit.
+    reusable: ClassVar[bool] = False
 
     @property
     def onnx(self) -> Path:
@@ -91,6 +97,21 @@ class ArtifactPaths:
     @property
     def verifier_sol(self) -> Path:
         return self.directory / f"{self.contract_name}.sol"
+
+    @property
+    def reusable_verifier_sol(self) -> Path:
+        """ezkl's circuit-independent reusable verifier (only when ``reusable``)."""
+        return self.directory / f"{REUSABLE_VERIFIER_NAME}.sol"
+
+    @property
+    def vka(self) -> Path:
+        """The verifying-key artifact, ezkl's bincode file (only when ``reusable``)."""
+        return self.directory / "vka.bin"
+
+    @property
+    def verifier_sources(self) -> tuple[Path, ...]:
+        """Every generated Solidity file that must be installed and deployed."""
+        return (self.verifier_sol, self.reusable_verifier_sol) if self.reusable else (self.verifier_sol,)
 
     @property
     def manifest(self) -> Path:
@@ -142,6 +163,9 @@ def _generate_verifier(art: Any) -> None:
 
     Runs in a child process: ezkl's async entry points can crash the interpreter at exit.
     """
+    if art.reusable:
+        _generate_reusable_verifier(art)
+        return
     raw = art.directory / "Halo2Verifier.raw.sol"
     code = (
         "import asyncio, ezkl, os, sys\n"
@@ -165,13 +189,107 @@ def _generate_verifier(art: Any) -> None:
     source = raw.read_text()
     if source.count("contract Halo2Verifier") != 1:
         raise CircuitError("unexpected verifier source from ezkl: expected one `contract Halo2Verifier`")
-    header = (
+    art.verifier_sol.write_text(
+        _generated_header(art) + source.replace("contract Halo2Verifier", f"contract {art.contract_name}")
+    )
+    raw.unlink()
+
+
+def _generated_header(art: Any) -> str:
+    return (
         "// GENERATED FILE: do not edit. Produced by zkfl_dapp.circuits from pinned inputs:\n"
         f"// circuit {art.spec.name} (digest {art.spec.digest()}), ezkl {EZKL_VERSION}, logrows {art.logrows},\n"
         f"// {art.srs_kind} SRS. Regenerate with `make circuits`.\n"
     )
-    art.verifier_sol.write_text(header + source.replace("contract Halo2Verifier", f"contract {art.contract_name}"))
+
+
+def read_vka_words(path: Path) -> list[bytes]:
+    """The 32-byte words of an ezkl VKA file (bincode: a little-endian u64 count, then the words)."""
+    data = path.read_bytes()
+    count = int.from_bytes(data[:8], "little")
+    if len(data) != 8 + 32 * count:
+        raise CircuitError(f"{path} is not an ezkl VKA file ({len(data)} bytes for {count} words)")
+    return [data[8 + 32 * i : 40 + 32 * i] for i in range(count)]
+
+
+def vka_digest(words: Sequence[bytes]) -> bytes:
+    """What the reusable verifier registers and returns for a VKA: keccak256 of its words."""
+    from eth_utils import keccak
+
+    return bytes(keccak(b"".join(words)))
+
+
+def _generate_reusable_verifier(art: Any) -> None:
+    """ezkl's reusable verifier (``reusable_verifier_sol``, circuit-independent), the circuit's VKA
+    (``vka``), and ``verifier_sol``: a wrapper contract ``art.contract_name`` that embeds the VKA, pins its
+    digest, registers it in its constructor and exposes ``IHalo2Verifier.verifyProof(bytes, uint256[])``.
+
+    Why: the plain verifier inlines the verifying key and its gate evaluation as code; for wide circuits
+    that exceeds EIP-170's 24,576 bytes. The reusable verifier interprets the VKA instead (ezkl 23: marked
+    experimental). The wrapper is what a caller trusts: it passes only its own VKA and checks the digest
+    the reusable verifier reports, so the reusable verifier's open registry gives nobody a way in.
+    """
+    raw = art.directory / f"{REUSABLE_VERIFIER_NAME}.raw.sol"
+    code = (
+        "import asyncio, ezkl, os, sys\n"
+        "a = sys.argv[1:]\n"
+        "async def main():\n"
+        "    await ezkl.create_evm_verifier(a[0], a[1], a[2], a[3], a[4], reusable=True)\n"
+        "    await ezkl.create_evm_vka(a[0], a[1], a[5], a[4], 0)\n"
+        "asyncio.run(main())\n"
+        "sys.stdout.flush(); os._exit(0)\n"
+    )
+    abi = art.directory / "verifier.abi"
+    env = {**os.environ, "HOME": str(TOOLCHAIN_HOME)}
+    argv = [str(p) for p in (art.vk, art.settings, raw, abi, art.srs, art.vka)]
+    proc = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, env=env)
+    if proc.returncode != 0 or not raw.exists() or not art.vka.exists():
+        raise CircuitError(f"ezkl could not generate the reusable verifier:\n{proc.stderr[-2000:]}")
+    source = raw.read_text()
+    if source.count(f"contract {REUSABLE_VERIFIER_NAME}") != 1:
+        raise CircuitError(f"unexpected verifier source from ezkl: expected one `contract {REUSABLE_VERIFIER_NAME}`")
+    header = (
+        "// GENERATED FILE: do not edit. ezkl's reusable Halo2/KZG verifier (ezkl "
+        f"{EZKL_VERSION}), the same for every\n// circuit: deploy once. Regenerate with `make circuits`.\n"
+    )
+    art.reusable_verifier_sol.write_text(header + source)
     raw.unlink()
+    words = read_vka_words(art.vka)
+    encoded = (32).to_bytes(32, "big") + len(words).to_bytes(32, "big") + b"".join(words)  # abi.encode(bytes32[])
+    art.verifier_sol.write_text(
+        _generated_header(art)
+        + f"""// The circuit's verifying-key artifact (VKA, {len(words)} words) for ezkl's reusable verifier.
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.20;
+
+import {{IHalo2VerifierReusable}} from "../interfaces/IHalo2VerifierReusable.sol";
+
+/// @notice Verifies proofs of circuit {art.spec.name} through the shared {REUSABLE_VERIFIER_NAME}
+/// (IHalo2Verifier.verifyProof: an invalid proof reverts).
+contract {art.contract_name} {{
+    IHalo2VerifierReusable public immutable reusableVerifier;
+    /// @notice keccak256 of the VKA words: what the reusable verifier must report back.
+    bytes32 public constant VKA_DIGEST = 0x{vka_digest(words).hex()};
+    /// @dev abi.encode(bytes32[] vka)
+    bytes private constant VKA_ABI = hex"{encoded.hex()}";
+
+    constructor(IHalo2VerifierReusable verifier) {{
+        reusableVerifier = verifier;
+        require(verifier.registerVka(vka()) == VKA_DIGEST, "VKA digest mismatch");
+    }}
+
+    /// @notice The circuit's VKA, as the reusable verifier takes it.
+    function vka() public pure returns (bytes32[] memory) {{
+        return abi.decode(VKA_ABI, (bytes32[]));
+    }}
+
+    function verifyProof(bytes calldata proof, uint256[] calldata instances) external returns (bool) {{
+        (bool success, bytes32 digest) = reusableVerifier.verifyProof(proof, instances, vka());
+        return success && digest == VKA_DIGEST;
+    }}
+}}
+"""
+    )
 
 
 def _sha256(path: Path) -> str:
@@ -196,6 +314,7 @@ def build_artifacts(
     ceremony_srs: Path | None = None,
     shared_srs: Path | None = None,
     progress: Progress = _quiet,
+    srs_kind: str | None = None,
 ) -> ArtT:
     """Build (or reuse from ``root``) every artifact of one circuit: the machinery behind
     :func:`ensure_aggregation_artifacts`, reusable for other circuits.
@@ -211,14 +330,16 @@ def build_artifacts(
         shared_srs: without ``ceremony_srs``, another circuit's development SRS to copy instead of generating
             one (circuits whose KZG commitments must share a basis); the kind stays "development".
         progress: called with one line per step.
+        srs_kind: the label of a copied ``ceremony_srs`` (default ``"ceremony"``): ``"development"`` for a
+            development SRS shared with another circuit (commitments must agree across circuits).
     """
-    srs_kind = "ceremony" if ceremony_srs else "development"
+    srs_kind = srs_kind or ("ceremony" if ceremony_srs else "development")
     art_dir = root / f"{spec.name}-{spec.digest()}-{srs_kind}"
     manifest_path = art_dir / "manifest.json"
     if manifest_path.exists():
         manifest = json.loads(manifest_path.read_text())
         art = make(art_dir, int(manifest["logrows"]), srs_kind)
-        if all(p.exists() for p in (art.settings, art.compiled, art.pk, art.vk, art.srs, art.verifier_sol)):
+        if all(p.exists() for p in (art.settings, art.compiled, art.pk, art.vk, art.srs, *art.verifier_sources)):
             progress(f"circuit {spec.name}: reusing cached artifacts in {art_dir}")
             return art
     if art_dir.exists():
@@ -260,12 +381,12 @@ def build_artifacts(
             "kind": srs_kind,
             "note": f"ceremony SRS copied from {ceremony_srs}"
             if srs_kind == "ceremony"
-            else f"development SRS copied from {shared_srs}: its toxic waste was not destroyed"
-            if shared_srs
+            else f"development SRS copied from {shared_srs or ceremony_srs}: its toxic waste was not destroyed"
+            if shared_srs or ceremony_srs
             else "self-generated by ezkl.gen_srs: development only, its toxic waste was not destroyed",
             "sha256": _sha256(art.srs),
         },
-        "sha256": {p.name: _sha256(p) for p in (art.onnx, art.settings, art.vk, art.verifier_sol)},
+        "sha256": {p.name: _sha256(p) for p in (art.onnx, art.settings, art.vk, *art.verifier_sources)},
         "setup_seconds": round(setup_seconds, 3),
         "build_seconds": round(time.perf_counter() - started, 3),
     }
@@ -275,13 +396,15 @@ def build_artifacts(
 
 
 def install_verifier(art: ArtifactPaths, contracts_dir: Path) -> Path:
-    """Copy the generated verifier into ``contracts/generated/`` (git-ignored) for ape to compile."""
-    target = contracts_dir / "generated" / art.verifier_sol.name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    source = art.verifier_sol.read_bytes()
-    if not target.exists() or target.read_bytes() != source:
-        target.write_bytes(source)
-    return target
+    """Copy the generated verifier (with a reusable one, the shared reusable verifier too) into
+    ``contracts/generated/`` (git-ignored) for ape to compile; returns the path of ``art.verifier_sol``'s copy."""
+    for path in art.verifier_sources:
+        target = contracts_dir / "generated" / path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        source = path.read_bytes()
+        if not target.exists() or target.read_bytes() != source:
+            target.write_bytes(source)
+    return contracts_dir / "generated" / art.verifier_sol.name
 
 
 @contextmanager

@@ -537,5 +537,8 @@ contract RoundManager is IRoundManager {
             _requirePoint(roundId, proof, i, isIncluded ? _hash(_scaled(subs[i].commitment)) : prev);
         }
         if (!medianVerifier.accepts(proof, instances)) revert RoundManagerProofRejected(roundId);
+        // a wrong claimed median still proves, with a non-zero certificate
+        uint256 z = instances[InstanceLayout.MEDIAN_CERTIFICATE_INDEX];
+        if (z != 0) revert RoundManagerInstanceMismatch(roundId, InstanceLayout.MEDIAN_CERTIFICATE_INDEX, 0, z);
     }
 }

@@ -18,7 +18,9 @@ pragma solidity ^0.8.20;
 ///
 /// Median circuit (S slots), points:
 ///   points 0 .. S-1            slot i: C(2^s u_i) for an included slot, C(S_prev) otherwise
-///   point S                    the new aggregate, the coordinate-wise median: its commitment is stored
+///   point S                    the claimed new aggregate m (the coordinate-wise median): its commitment is stored
+///   instances[0]               z = sum_j [A(A-2)(A-4) + B(B-2)(B-4)], 0 exactly when m is the median of the
+///                              slots at every row (zkfl_dapp/circuits/kzg_median.py); the contract requires 0
 ///
 /// Inference circuit (a patient's features against a finalized aggregate S), points and 6 instances:
 ///   point 0                    C(S): must equal the round's model commitment
@@ -49,5 +51,7 @@ library InstanceLayout {
     uint256 internal constant INFERENCE_ADDRESS_OFFSET = 1;
 
     /// @notice Median circuit: number of public instances.
-    uint256 internal constant MEDIAN_COUNT = 0;
+    uint256 internal constant MEDIAN_COUNT = 1;
+    /// @notice Median circuit: the certificate z, which must be 0.
+    uint256 internal constant MEDIAN_CERTIFICATE_INDEX = 0;
 }

@@ -97,7 +97,12 @@ def deploy_contracts(
     ``circuit_cid`` is the CID of the circuits' published artifact manifest (see zkfl_dapp.protocol.publication).
     """
     registry = project.ConsortiumRegistry.deploy(admin.address, sender=admin)
-    median_verifier = project.KzgMedianVerifier.deploy(sender=admin) if with_median else None
+    median_verifier = None
+    if with_median:
+        # ezkl's shared reusable verifier, and the median circuit's wrapper pinning its verifying key
+        # (the plain median verifier is over EIP-170's contract size limit)
+        reusable = project.Halo2VerifierReusable.deploy(sender=admin)
+        median_verifier = project.KzgMedianVerifier.deploy(reusable.address, sender=admin)
     norm_verifier = project.KzgNormVerifier.deploy(sender=admin)
     round_manager = project.RoundManager.deploy(
         registry.address,

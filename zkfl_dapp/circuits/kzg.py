@@ -164,6 +164,11 @@ class KzgBasis:
             )
         return cls(logrows, _probe_unusable_rows(srs, vk, settings, logrows), srs, vk, settings)
 
+    def digest_rows(self) -> tuple[int, int, str]:
+        """What makes two circuits' commitments agree: logrows, unusable rows and the SRS file's sha256
+        (the vk and settings differ between circuits of one basis)."""
+        return (self.logrows, self.unusable_rows, _sha256(self.srs))
+
     def digest(self) -> str:
         """sha256 over the row layout and the SRS, vk and settings files (for manifests)."""
         pinned = {

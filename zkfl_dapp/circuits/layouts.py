@@ -6,7 +6,7 @@ the circuit's construction; ``contracts/libraries/InstanceLayout.sol`` is the So
 tests/contracts/test_interfaces.py checks that the two agree. With ``S`` slots:
 
 * norm: points ``[C(2^s u), C(S_prev), C(p)]``; instances ``[flag, b, a_0 .. a_4]`` (address limbs);
-* median: points ``[slot_0 .. slot_{S-1}, result]``; no instances;
+* median: points ``[slot_0 .. slot_{S-1}, m]``; instances ``[z]`` (the certificate, 0 when ``m`` is the median);
 * inference: points ``[C(S), C(x), C(p)]``; instances ``[logit, a_0 .. a_4]``.
 """
 
@@ -49,7 +49,9 @@ class MedianLayout:
         """The committed median: RoundManager stores this point as the new model commitment."""
         return self.slots
 
-    count: int = 0
+    #: the certificate ``z``: 0 exactly when the committed ``m`` is the median (RoundManager requires it)
+    certificate: int = 0
+    count: int = 1
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from zkfl_dapp.circuits.artifacts import Progress, _quiet
 from zkfl_dapp.circuits.kzg import G1Point, KzgBasis, KzgError, zero_commitment
+from zkfl_dapp.circuits.kzg_median import KzgMedianArtifacts, default_median_spec, ensure_kzg_median_artifacts
 from zkfl_dapp.circuits.kzg_norm import KzgNormArtifacts, KzgNormCircuitSpec, ensure_kzg_norm_artifacts
 from zkfl_dapp.exceptions import CircuitError
 
@@ -28,7 +29,7 @@ class CircuitSuite:
 
     slots: int
     norm: KzgNormArtifacts
-    median: object | None = None  # KzgMedianArtifacts once built
+    median: KzgMedianArtifacts | None = None
 
     @property
     def model_size(self) -> int:
@@ -85,7 +86,18 @@ def ensure_circuit_suite(
     """
     norm = ensure_kzg_norm_artifacts(norm_spec_for(model_size, scale_bits), root, ceremony_srs=ceremony_srs, progress=progress)
     try:
-        norm.basis()
+        basis = norm.basis()
     except KzgError as exc:
         raise CircuitError(f"the norm circuit's KZG basis is unusable: {exc}") from exc
-    return CircuitSuite(slots, norm, None)
+    median = None
+    if slots == 5:
+        median = ensure_kzg_median_artifacts(
+            default_median_spec(model_size, norm.spec.pad_rows, logrows=norm.logrows),
+            root,
+            shared_srs=norm.srs,
+            ceremony_srs=norm.srs_kind == "ceremony",
+            progress=progress,
+        )
+        if median.basis().digest_rows() != basis.digest_rows():
+            raise CircuitError(f"the median circuit's KZG basis differs from the norm circuit's: {median.basis()}")
+    return CircuitSuite(slots, norm, median)

@@ -15,7 +15,7 @@ def main(argv: list[str]) -> int:
     circuits = build_circuits(Settings())
     for a in (circuits.norm, circuits.median):
         if a is not None:
-            say(f"verifier installed: contracts/generated/{a.verifier_sol.name} ({a.spec.name}, {a.srs_kind} SRS)")  # type: ignore[attr-defined]
+            say(f"verifier installed: contracts/generated/{a.verifier_sol.name} ({a.spec.name}, {a.srs_kind} SRS)")
     basis = circuits.basis
     say(f"KZG basis: logrows {basis.logrows}, {basis.unusable_rows} unusable rows, digest {basis.digest()[:16]}...")
     return 0

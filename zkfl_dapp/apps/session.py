@@ -42,7 +42,7 @@ def build_circuits(settings: Settings) -> CircuitSuite:
     circuits = circuits_for(settings, model_spec_for(settings, load_split(settings)), progress=say)
     install_verifier(circuits.norm, settings.contracts_dir)
     if circuits.median is not None:
-        install_verifier(circuits.median, settings.contracts_dir)  # type: ignore[arg-type]
+        install_verifier(circuits.median, settings.contracts_dir)
     if settings.model == "logreg":
         build_inference_circuit(settings, progress=say)
     return circuits

@@ -1,5 +1,4 @@
-"""Deploying the consortium's contracts, and the deployment record that can be saved and reloaded.
-"""
+"""Deploying the consortium's contracts, and the deployment record that can be saved and reloaded."""
 
 from __future__ import annotations
 

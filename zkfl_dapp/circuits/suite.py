@@ -84,7 +84,9 @@ def ensure_circuit_suite(
     Raises:
         CircuitError: a circuit cannot be built, or the median's basis differs from the norm's.
     """
-    norm = ensure_kzg_norm_artifacts(norm_spec_for(model_size, scale_bits), root, ceremony_srs=ceremony_srs, progress=progress)
+    norm = ensure_kzg_norm_artifacts(
+        norm_spec_for(model_size, scale_bits), root, ceremony_srs=ceremony_srs, progress=progress
+    )
     try:
         basis = norm.basis()
     except KzgError as exc:

@@ -156,7 +156,9 @@ class ModelFile(_CanonicalFile):
         """The genesis aggregate of quantized initial parameters: ``S0 = 2**s * q0`` with zero pad rows."""
         one = 1 << scale_bits
         values = tuple(one * q for q in quantized) + (0,) * pad_rows
-        return cls(model_kind=model_kind, num_features=num_features, scale_bits=scale_bits, pad_rows=pad_rows, values=values)
+        return cls(
+            model_kind=model_kind, num_features=num_features, scale_bits=scale_bits, pad_rows=pad_rows, values=values
+        )
 
     @classmethod
     def parse(
@@ -218,5 +220,7 @@ class UpdatePayload(_CanonicalFile):
         update = cls.from_bytes(data, what="update payload")
         assert isinstance(update, UpdatePayload)
         if expected_size is not None and len(update.values) != expected_size:
-            raise ModelFileError(f"update has {len(update.values)} values (model and pad rows), expected {expected_size}")
+            raise ModelFileError(
+                f"update has {len(update.values)} values (model and pad rows), expected {expected_size}"
+            )
         return update

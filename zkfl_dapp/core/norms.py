@@ -57,7 +57,9 @@ def bound_from_quantized(bound_sq: int, scale_bits: int) -> float:
     return math.sqrt(bound_sq / float(1 << (2 * scale_bits)))
 
 
-def within_bound(update: Sequence[int], aggregate: Sequence[int], bound_sq: int, scale_bits: int, model_size: int) -> bool:
+def within_bound(
+    update: Sequence[int], aggregate: Sequence[int], bound_sq: int, scale_bits: int, model_size: int
+) -> bool:
     """The norm circuit's flag: ``dist2(u, S) <= b``."""
     return squared_distance(update, aggregate, scale_bits, model_size) <= bound_sq
 

@@ -26,6 +26,7 @@ from typing import Any
 from zkfl_dapp.chain.enums import Rule
 from zkfl_dapp.chain.views import Point, SubmissionView, as_point, read_round, read_submissions
 from zkfl_dapp.circuits.artifacts import verify_offchain
+from zkfl_dapp.circuits.kzg_median import KzgMedianProof, prove_kzg_median
 from zkfl_dapp.circuits.suite import CircuitSuite
 from zkfl_dapp.core.aggregation import aggregate, normalized_weights
 from zkfl_dapp.core.formats import ModelFile, UpdatePayload
@@ -79,9 +80,8 @@ class Finalization:
     rule: str = "fedavg"
     #: L2 distance of each included update to the previous global model (for the next round's norm bound).
     update_norms: tuple[float, ...] = ()
-    #: median rounds: the proof (an object with .proof, .instances, .prove_seconds), its file's CID, and
-    #: how long verifying it off-chain took
-    proof: Any = None
+    #: median rounds: the proof, its file's CID, and how long verifying it off-chain took
+    proof: KzgMedianProof | None = None
     proof_cid: str = ""
     verify_seconds: float = 0.0
 
@@ -180,14 +180,12 @@ class AggregatorEnclave:
 
     def aggregate_median(
         self, round_id: int, outcomes: list[SlotOutcome], quorum: int, prev: tuple[int, ...]
-    ) -> tuple[tuple[int, ...], int, Any]:
+    ) -> tuple[tuple[int, ...], int, KzgMedianProof]:
         """Prove the coordinate-wise median of the included updates (other slots carry the previous aggregate);
         returns the median, the exclusion mask and the proof."""
         median_art = self.circuits.median
         if median_art is None:
             raise CircuitError(f"round {round_id} uses the median rule but this consortium has no median circuit")
-        from zkfl_dapp.circuits.kzg_median import prove_kzg_median
-
         _require_quorum(round_id, outcomes, quorum)
         padded = [o.values for o in outcomes] + [None] * (self.circuits.slots - len(outcomes))
         slots = fill_slots(padded, prev, self.scale_bits)
@@ -206,10 +204,12 @@ class AggregatorEnclave:
         s, d = self.scale_bits, self.circuits.model_size
         norms = tuple(update_norm(o.values, prev, s, d) for o in outcomes if o.values is not None)
         t0 = time.perf_counter()
-        proof, proof_cid, verify_seconds = None, "", 0.0
+        proof: KzgMedianProof | None = None
+        proof_cid, verify_seconds = "", 0.0
         if median:
             values, mask, proof = self.aggregate_median(round_id, outcomes, info.quorum, prev)
             t1 = time.perf_counter()
+            assert self.circuits.median is not None  # aggregate_median refuses otherwise
             if not verify_offchain(self.circuits.median, proof.path):
                 raise CircuitError(f"round {round_id}: the median proof does not verify off-chain")
             verify_seconds = time.perf_counter() - t1
@@ -230,7 +230,7 @@ class AggregatorEnclave:
             values=values,
         )
         model_cid = str(self.storage.put(model.to_bytes()))
-        if median:
+        if proof is not None:
             receipt = round_manager.finalizeMedianRound(
                 round_id, proof.proof, list(proof.instances), model_cid, proof_cid, mask, sender=self.account
             )

@@ -64,7 +64,9 @@ def opens(values: tuple[int, ...], commitment: Point, basis: KzgBasis) -> bool:
     return len(points) == 1 and points[0].as_uint256() == tuple(commitment)
 
 
-def fetch_global_model(storage: Storage, spec: ModelSpec, commitment: Point, cid: str, *, suite: CircuitSuite) -> ModelFile:
+def fetch_global_model(
+    storage: Storage, spec: ModelSpec, commitment: Point, cid: str, *, suite: CircuitSuite
+) -> ModelFile:
     """Fetch a global model (an aggregate) by CID and check that it opens its on-chain KZG commitment, and
     the consortium's metadata (``spec``'s kind and feature count, the circuits' scale and pad rows), which
     the commitment does not cover.
@@ -84,7 +86,8 @@ def fetch_global_model(storage: Storage, spec: ModelSpec, commitment: Point, cid
     )
     if not opens(model.values, commitment, suite.basis):
         raise CommitmentMismatchError(
-            f"global model {cid} does not open its on-chain commitment ({commitment[0]:#x}, ...): refusing to train on it"
+            f"global model {cid} does not open its on-chain commitment ({commitment[0]:#x}, ...): "
+            "refusing to train on it"
         )
     return model
 

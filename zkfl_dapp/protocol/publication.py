@@ -137,7 +137,7 @@ def publish_circuit(circuits: CircuitSuite, storage: Storage) -> str:
         srs_kind=norm.srs_kind,
         basis=published_basis,
         norm=_publish_circuit(storage, norm.spec.name, norm, norm.logrows),
-        median=_publish_circuit(storage, median.spec.name, median, median.logrows) if median is not None else None,  # type: ignore[attr-defined]
+        median=_publish_circuit(storage, median.spec.name, median, median.logrows) if median is not None else None,
     )
     return str(storage.put(manifest.to_bytes()))
 

@@ -285,7 +285,7 @@ class RoundDriver:
             finalize_gas=final.gas_used,
             finalize_tx=final.tx_hash,
             model_cid=final.model_cid,
-            model_commitment="0x" + "".join(f"{c:064x}" for c in read_round(self.deployment.round_manager, round_id).new_model_commitment),
+            model_commitment=_point_hex(read_round(self.deployment.round_manager, round_id).new_model_commitment),
             proof_bytes=final.proof_bytes,
             proof_cid=final.proof_cid,
             wall_seconds=time.perf_counter() - started,
@@ -299,3 +299,8 @@ class RoundDriver:
         (self.settings.reports_dir / f"round-{report.round_id}.json").write_text(report.to_json())
         report_cid = str(self.storage.put(report.to_json().encode()))
         self.deployment.round_manager.publishRoundReport(report.round_id, report_cid, sender=self.roles.admin)
+
+
+def _point_hex(point: tuple[int, int]) -> str:
+    """A commitment as ``0x`` + x || y (64 hex digits each)."""
+    return "0x" + "".join(f"{c:064x}" for c in point)

@@ -44,7 +44,7 @@ contract PredictionRegistry is IPredictionRegistry {
         IRoundManager.Phase phase = roundManager.getRound(roundId).phase;
         if (phase != IRoundManager.Phase.Finalized) revert PredictionRegistryRoundNotFinalized(roundId, phase);
         bytes32 model = roundManager.modelOf(roundId);
-        uint256[2] memory point;
+        uint256[2] memory point = [uint256(0), uint256(0)]; // (0, 0) unless the proof has a point: matches no model
         if (proof.length >= 64) {
             point[0] = uint256(bytes32(proof[0:32]));
             point[1] = uint256(bytes32(proof[32:64]));
@@ -61,6 +61,7 @@ contract PredictionRegistry is IPredictionRegistry {
         if (_recorded[proofHash]) revert PredictionRegistryProofAlreadyRecorded(proofHash);
         if (!inferenceVerifier.accepts(proof, instances)) revert PredictionRegistryProofRejected(roundId);
 
+        // slither-disable-next-line reentrancy-no-eth -- the only external call is the immutable inference verifier
         _recorded[proofHash] = true;
         uint256 v = instances[InstanceLayout.INFERENCE_LOGIT_INDEX];
         // a field element above (p - 1) / 2 stands for the negative value v - p

@@ -120,6 +120,7 @@ contract RoundManager is IRoundManager {
     ) external {
         _checkSubmission(roundId, commitment, cid, sampleCount);
         _checkNormProof(roundId, commitment, normProof, normInstances);
+        // slither-disable-next-line reentrancy-no-eth -- the only external call is the immutable norm verifier
         _recordSubmission(roundId, commitment, cid, sampleCount);
     }
 
@@ -149,6 +150,7 @@ contract RoundManager is IRoundManager {
         uint256 included = _checkMedianProof(roundId, proof, instances, excludedMask);
         if (included < r.quorum) revert RoundManagerQuorumNotMet(roundId, included, r.quorum);
         bytes32 proofHash = keccak256(proof);
+        // slither-disable-next-line reentrancy-no-eth -- the only external call is the immutable median verifier
         r.proofHash = proofHash;
         _finalize(roundId, _point(proof, slots), newModelCid, included, excludedMask, proofHash, proofCid);
     }
@@ -157,6 +159,7 @@ contract RoundManager is IRoundManager {
     /// none), 0 for the genesis model. Computed, not stored: finalizing writes one slot less.
     function _modelRound() internal view returns (uint32) {
         for (uint256 id = _currentRoundId; id > 0; id--) {
+            // slither-disable-next-line incorrect-equality -- enum phase, not a balance or timestamp: == is exact
             if (_rounds[id].phase == Phase.Finalized) return uint32(id);
         }
         return 0;
@@ -270,6 +273,7 @@ contract RoundManager is IRoundManager {
     {
         if (msg.sender != registry.admin()) revert RoundManagerNotAdmin(msg.sender);
         uint256 previous = _currentRoundId;
+        // slither-disable-next-line incorrect-equality -- enum phase, not a balance or timestamp: == is exact
         if (previous != 0 && _rounds[previous].phase == Phase.Open) revert RoundManagerRoundStillOpen(previous);
         if (
             quorum == 0 || quorum > slots || deadline <= block.timestamp
@@ -387,6 +391,7 @@ contract RoundManager is IRoundManager {
 
     function _requireClosed(uint256 roundId) internal view {
         Phase phase = _rounds[roundId].phase;
+        // slither-disable-next-line incorrect-equality -- enum phase, not a balance or timestamp: == is exact
         if (phase == Phase.None || phase == Phase.Open) revert RoundManagerRoundNotClosed(roundId, phase);
     }
 

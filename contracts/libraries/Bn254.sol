@@ -73,7 +73,7 @@ library Bn254 {
         uint256 n = points.length;
         if (n == 0 || n != weights.length) revert Bn254LengthMismatch(n, weights.length);
         validate(k);
-        uint256 total;
+        uint256 total = 0;
         for (uint256 i; i < n; ++i) {
             validate(points[i]);
             total += weights[i];

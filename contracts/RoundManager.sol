@@ -51,7 +51,7 @@ contract RoundManager is IRoundManager {
     string private _circuitCid;
     uint256 private _currentRoundId;
     uint256[2] private _genesisCommitment;
-    bytes32 private _genesisHash;
+    bytes32 private immutable _genesisHash;
     string private _genesisCid;
     mapping(uint256 roundId => RoundInfo) private _rounds;
     mapping(uint256 roundId => Submission[]) private _submissions;

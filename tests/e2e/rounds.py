@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ape
 
+from zkfl_dapp.chain.views import read_round
 from zkfl_dapp.core.formats import ModelFile
 from zkfl_dapp.protocol.consortium import Consortium
 from zkfl_dapp.protocol.hospital import fetch_enclave_key, fetch_global_model
@@ -14,9 +15,9 @@ def open_round(c: Consortium) -> tuple[int, ModelFile, bytes]:
     rm = c.deployment.round_manager
     rm.openRound(ape.chain.pending_timestamp + 3600, c.settings.quorum, sender=c.roles.admin)
     round_id = int(rm.currentRoundId())
-    info = rm.getRound(round_id)
+    info = read_round(rm, round_id)
     model = fetch_global_model(
-        c.storage, c.spec, int(info.prevModelCommitment), info.prevModelCid, scale_bits=c.settings.scale_bits
+        c.storage, c.spec, info.prev_model_commitment, info.prev_model_cid, suite=c.enclave.circuits
     )
     return round_id, model, fetch_enclave_key(c.storage, c.deployment.registry)
 

@@ -25,7 +25,7 @@ def _table(report: AuditReport) -> str:
     return "\n".join(lines)
 
 
-@click.command(short_help="Audit a deployment: re-check every round's weights, commitment, proofs, model, CIDs, lineage")
+@click.command(short_help="Audit a deployment: re-check every round: weights, commitment, proofs, model, lineage")
 @network_option
 @settings_options
 @click.option("--round-manager", "round_manager", default=None, help="address (default: <workdir>/deployment.json)")

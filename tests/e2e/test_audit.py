@@ -19,6 +19,7 @@ import pytest
 
 from zkfl_dapp.audit.auditor import audit, record_audit
 from zkfl_dapp.audit.report import AuditReport
+from zkfl_dapp.chain.views import read_round
 from zkfl_dapp.config import Settings
 from zkfl_dapp.core.fixedpoint import quantize
 from zkfl_dapp.core.formats import ModelFile, UpdatePayload
@@ -368,3 +369,21 @@ def test_ape_run_audit_on_persisted_deployment(tmp_path):
     assert tampered.returncode == 1, tampered.stdout[-3000:]
     assert "round 1: model file: expected the global model under" in tampered.stdout
     assert "AUDIT FAILED" in tampered.stderr and "Traceback" not in tampered.stderr
+
+
+def test_rolled_back_round_is_reported_as_such(consortium, tmp_path):
+    """Runs last (it adds a round): a round whose model file vanished is rolled back by the hospitals'
+    reports; the audit reports it as rolled back, and the current model is round 5's again."""
+    c = consortium
+    c.run_round()  # 6
+    rm = c.deployment.round_manager
+    cid = read_round(rm, 6).new_model_cid
+    assert isinstance(c.storage, EmbeddedStore)
+    _block(c.storage, cid).unlink()
+    assert c.recover_unavailable_model()
+    report = _audit(c, c.storage, tmp_path)
+    r6 = report.round(6)
+    assert r6.phase == "rolled back" and r6.new_model_cid == cid
+    assert r6.checks["lineage"] is True and all(r6.checks[k] is None for k in ("weights", "commitment", "model"))
+    assert [f.line() for r in report.rounds for f in r.findings if f.severity == "error"] == []
+    assert int(rm.currentModel()[1]) == 5

@@ -125,7 +125,7 @@ class RoundChecks(ProofChecks):
             prev_error = None
         ra = RoundAudit(
             round_id=round_id,
-            phase=_PHASES.get(phase, "open"),  # type: ignore[arg-type]
+            phase=_PHASES.get(phase, "open"),
             rule="median" if rule == Rule.MEDIAN else "fedavg",
             norm_bound_sq=int(info.normBoundSq),
             opened_block=int(opened.block_number),
@@ -226,6 +226,14 @@ class RoundChecks(ProofChecks):
         included = [s for s in ra.submissions if not s.excluded]
         if ra.rule == "median":
             count = self._median_proof(ra, prev_point, new_point)
+            if bytes(info.proofHash) != proof_ref[0]:
+                self._fail(
+                    ra,
+                    "median proof",
+                    "proof hash",
+                    f"0x{bytes(info.proofHash).hex()} (getRound().proofHash)",
+                    f"0x{proof_ref[0].hex()} (RoundFinalized)",
+                )
             if count is not None and count != len(included):
                 self._fail(ra, "weights", "included slots", f"{len(included)} (submissions)", f"{count} (proof)")
         else:

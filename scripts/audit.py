@@ -1,4 +1,6 @@
-"""`ape run audit`: re-verify every round of a deployment from the chain and the content store alone."""
+"""`ape run audit`: re-check a deployment and every round from the chain and the content store alone: the
+published circuits and KZG basis, each FedAvg commitment (derived on-chain, re-derived here), the norm and
+median proofs, the model files, the CIDs and the lineage."""
 
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ def _table(report: AuditReport) -> str:
     return "\n".join(lines)
 
 
-@click.command(short_help="Audit a deployment: re-verify every round's proof, instances, model, CIDs, lineage")
+@click.command(short_help="Audit a deployment: re-check every round: weights, commitment, proofs, model, lineage")
 @network_option
 @settings_options
 @click.option("--round-manager", "round_manager", default=None, help="address (default: <workdir>/deployment.json)")

@@ -1,13 +1,15 @@
 """The auditor, end to end: a clean deployment audits green; every tampering is caught and named.
 
-One consortium is built once per module (four rounds: all present, one absent hospital, one excluded
-update, one aborted, and one finalized after the abort); the tests only read its chain and audit copies
-of its content store, each tampered in one way.
+One consortium is built once per module (five rounds: all present, one absent hospital, one excluded
+update in a round without a norm bound, one aborted, and one finalized after the abort; the rounds the
+driver runs have a norm bound, so their submissions carry norm proofs); the tests only read its chain and
+audit copies of its content store, each tampered in one way.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -16,13 +18,14 @@ import ape
 import pytest
 
 from zkfl_dapp.audit.auditor import audit, record_audit
-from zkfl_dapp.audit.report import CHECKS, AuditReport
+from zkfl_dapp.audit.report import AuditReport
+from zkfl_dapp.chain.views import read_round
 from zkfl_dapp.config import Settings
 from zkfl_dapp.core.fixedpoint import quantize
 from zkfl_dapp.core.formats import ModelFile, UpdatePayload
 from zkfl_dapp.crypto.envelope import associated_data, seal
 from zkfl_dapp.protocol.consortium import Consortium, Roles
-from zkfl_dapp.protocol.publication import CircuitManifest
+from zkfl_dapp.protocol.publication import CircuitManifest, lagrange_file
 from zkfl_dapp.storage.embedded import EmbeddedStore
 from zkfl_dapp.storage.unixfs import compute_cid
 
@@ -42,9 +45,9 @@ def _round_with_excluded_update(c: Consortium) -> None:
         hospital=cheat.address,
         sample_count=honest.sample_count,
         scale_bits=13,
-        values=tuple(v + 100 for v in quantize(honest.local_params, 13)),
-    )
-    envelope = seal(key, forged.to_bytes(), associated_data(round_id, cheat.address, honest.commitment))
+        values=(*(v + 100 for v in quantize(honest.local_params, 13)), *(0,) * c.enclave.circuits.pad_rows),
+    )  # does not open the commitment it is submitted under
+    envelope = seal(key, forged.to_bytes(), associated_data(round_id, cheat.address, honest.commitment.to_bytes()))
     cheat.submit(c.deployment.round_manager, dataclasses.replace(honest, cid=str(c.storage.put(envelope))))
     final = c.enclave.finalize(c.deployment.round_manager, round_id)
     assert final.excluded_mask == 1 << 4  # the cheat submitted last: slot 4
@@ -60,15 +63,15 @@ def _aborted_round(c: Consortium) -> None:
 
 
 @pytest.fixture(scope="module")
-def consortium(tmp_path_factory, circuit, admin, aggregator, hospitals, auditor) -> Consortium:
+def consortium(tmp_path_factory, suite, admin, aggregator, hospitals, auditor) -> Consortium:
     settings = Settings(workdir=tmp_path_factory.mktemp("audit") / "consortium", hospitals=5)
     roles = Roles(admin, aggregator, tuple(hospitals[:5]), auditor)
-    c = Consortium.bootstrap(settings, ape.project, ape.chain, roles, EmbeddedStore(settings.store_dir), circuit)
-    c.run_round()  # 1: every hospital
+    c = Consortium.bootstrap(settings, ape.project, ape.chain, roles, EmbeddedStore(settings.store_dir), suite)
+    c.run_round()  # 1: every hospital (a norm bound: norm proofs)
     c.run_round(absent=frozenset({3}))  # 2: an empty slot
-    _round_with_excluded_update(c)  # 3: an excluded update
+    _round_with_excluded_update(c)  # 3: an excluded update, no norm bound
     _aborted_round(c)  # 4: aborted, the model stays
-    c.run_round(rule="median")  # 5: continues from round 3's model, under the median rule
+    c.run_round()  # 5: continues from round 3's model
     return c
 
 
@@ -120,27 +123,42 @@ class _ServesOtherContent:
 def test_clean_deployment_audits_green(clean_report, consortium):
     r = clean_report
     assert r.passed and r.findings == [], [f.line() for f in r.findings]
-    assert r.deployment_checks == {"circuit manifest": True, "verifier": True, "enclave key": True, "receipts": True}
+    assert r.deployment_checks == {
+        "circuit manifest": True,
+        "basis": True,
+        "lagrange": True,
+        "genesis model": True,
+        "verifier": True,
+        "enclave key": True,
+        "receipts": True,
+    }
     assert [x.phase for x in r.rounds] == ["finalized", "finalized", "finalized", "aborted", "finalized"]
     for x in r.rounds:
         if x.phase == "finalized":
-            assert all(x.checks[c] is True for c in CHECKS if c != "report"), (x.round_id, x.checks)
+            for c in ("weights", "commitment", "model", "CIDs", "lineage"):
+                assert x.checks[c] is True, (x.round_id, x.checks)
+            assert x.checks["median proof"] is None  # FedAvg: derived on-chain, no proof
         else:
-            assert x.checks["lineage"] is True and x.checks["proof (off-chain)"] is None
+            assert x.checks["lineage"] is True and x.checks["commitment"] is None and x.checks["model"] is None
+    # the rounds the driver ran had a norm bound: every submission's norm proof was re-verified from calldata
+    assert [x.checks["norm proofs"] for x in r.rounds] == [True, True, None, None, True]
+    assert all(x.norm_bound_sq > 0 for x in (r.round(1), r.round(2), r.round(5))) and r.round(3).norm_bound_sq == 0
     # rounds the driver ran have a published report that agrees with the chain; 3 and 4 were played by hand
     assert [x.checks["report"] for x in r.rounds] == [True, True, None, None, True]
     assert r.enclave["attested"] is False  # the development enclave is labelled as such
     assert [x.included_count for x in r.rounds] == [5, 4, 4, 0, 5]
     assert [s.slot for s in r.round(3).submissions if s.excluded] == [4]
-    assert int(consortium.deployment.round_manager.getRound(5).rule) == 1  # a median round audits green too
     # lineage across the abort: round 5 starts from round 3's model
     assert r.round(5).prev_model_cid == r.round(3).new_model_cid == r.round(4).prev_model_cid
+    assert (r.round(5).prev_model_round, r.round(1).prev_model_round) == (3, 0)
     admitted = [(m.role, m.name) for m in r.membership if m.action == "admitted"]
     assert ("aggregator", "aggregator-enclave") in admitted and ("auditor", "auditor-0") in admitted
     assert sum(1 for role, _ in admitted if role == "hospital") == 5
     assert any(m.action == "enclave key" for m in r.membership)
     md = r.to_markdown()
-    assert "PASSED" in md and "| 5 | finalized | 5 | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |" in md
+    assert "PASSED" in md and "| 5 | finalized | 5 | ✓ | ✓ | ✓ | – | ✓ | ✓ | ✓ | ✓ |" in md
+    assert "| 3 | finalized | 4 | ✓ | ✓ | – | – | ✓ | ✓ | ✓ | – |" in md
+    assert "derived on-chain" in md and "re-derived by the auditor" in md
     assert "**development enclave**" in md
     assert AuditReport.model_validate_json(r.to_json()).passed
 
@@ -151,84 +169,87 @@ def test_replaced_model_file_is_named(consortium, clean_report, tmp_path):
     _block(store, cid).write_bytes(b'{"format":"zkfl-model/v1","values":[1,2,3]}')
     report = _audit(consortium, store, tmp_path)
     assert _errors(report) == {(2, "model file")}, [f.line() for f in report.errors]
-    assert report.round(2).checks["model"] is False and report.round(2).checks["proof (off-chain)"] is True
+    assert report.round(2).checks["model"] is False and report.round(2).checks["commitment"] is True
     (f,) = report.errors
     assert cid in f.expected and "does not match its CID" in f.actual
 
 
-def test_model_file_served_with_other_values_is_named(consortium, clean_report, tmp_path):
+def test_model_file_that_does_not_open_its_commitment_is_named(consortium, clean_report, tmp_path):
+    """Served without a CID check (as a lying gateway would), a well-formed model file with other values is
+    caught only by opening the round's commitment."""
     cid = str(clean_report.round(1).new_model_cid)
     genuine = ModelFile.parse(consortium.storage.get(cid))
     other = genuine.model_copy(update={"values": tuple(v + 1 for v in genuine.values)})
     report = _audit(consortium, _ServesOtherContent(consortium.storage, cid, other.to_bytes()), tmp_path)
-    assert (1, "model file") in _errors(report)
-    assert {f.round_id for f in report.errors} == {1}
-    assert any(f.item == "model file" and "commitment" in f.expected for f in report.errors)
+    assert _errors(report) == {(1, "model file")}, [f.line() for f in report.errors]
+    (f,) = report.errors
+    assert "opening the commitment" in f.expected and "do not open" in f.actual
+    assert report.round(1).checks["model"] is False and report.round(1).checks["commitment"] is True
 
 
-def test_swapped_verifying_key_is_named(consortium, clean_report, circuit, tmp_path):
+def test_swapped_verifying_key_is_named(consortium, clean_report, suite, tmp_path):
     store = _store_copy(consortium, tmp_path)
     manifest = CircuitManifest.parse(store.get(clean_report.circuit_cid))
-    other_vk = bytearray(circuit.vk.read_bytes())
+    other_vk = bytearray(suite.norm.vk.read_bytes())
     other_vk[100:132] = bytes(32)  # another verifying key
-    _block(store, manifest.vk.cid).write_bytes(bytes(other_vk))
+    _block(store, manifest.norm.vk.cid).write_bytes(bytes(other_vk))
     report = _audit(consortium, store, tmp_path)
     assert (None, "circuit manifest / vk") in _errors(report)
     assert report.deployment_checks["circuit manifest"] is False
-    finalized = [x for x in report.rounds if x.phase == "finalized"]
-    fedavg = [x for x in finalized if x.round_id != 5]
-    assert all(x.checks["proof (off-chain)"] is False for x in fedavg)
-    assert report.round(5).checks["proof (off-chain)"] is True  # the median round has its own, untouched vk
-    assert all(x.checks["proof (on-chain)"] is True for x in finalized)  # the chain's verifier is not the store's
+    assert report.deployment_checks["basis"] is False  # the basis cannot be recomputed without the vk
+    bounded = [report.round(i) for i in (1, 2, 5)]
+    assert all(x.checks["norm proofs"] is False for x in bounded)  # nor can the norm proofs be verified
+    assert report.round(3).checks["norm proofs"] is None
 
 
-def test_swapped_median_verifying_key_is_named(consortium, clean_report, defence, tmp_path):
-    store = _store_copy(consortium, tmp_path)
-    manifest = CircuitManifest.parse(store.get(clean_report.circuit_cid))
-    assert manifest.median is not None
-    other_vk = bytearray(defence.median.vk.read_bytes())
-    other_vk[100:132] = bytes(32)
-    _block(store, manifest.median.vk.cid).write_bytes(bytes(other_vk))
-    report = _audit(consortium, store, tmp_path)
-    assert (None, "circuit manifest / median vk") in _errors(report)
-    assert report.round(5).checks["proof (off-chain)"] is False  # the median round cannot be re-verified
-    assert report.round(1).checks["proof (off-chain)"] is True  # FedAvg rounds use the other vk
-
-
-def test_verifying_key_served_with_other_content_fails_off_chain_verification(consortium, clean_report, tmp_path):
+def test_verifying_key_served_with_other_content_is_named(consortium, clean_report, tmp_path):
     """Even a store that skips CID checks cannot pass a different vk: the manifest's SHA-256 catches it."""
     manifest = CircuitManifest.parse(consortium.storage.get(clean_report.circuit_cid))
-    store = _ServesOtherContent(consortium.storage, manifest.vk.cid, b"not the vk")
+    store = _ServesOtherContent(consortium.storage, manifest.norm.vk.cid, b"not the vk")
     report = _audit(consortium, store, tmp_path)
-    (f,) = [f for f in report.errors if f.round_id is None]
-    assert f.item == "circuit manifest / vk" and manifest.vk.sha256 in f.expected
+    (f,) = [f for f in report.errors if f.item == "circuit manifest / vk"]
+    assert manifest.norm.vk.sha256 in f.expected
 
 
-def test_altered_proof_file_is_named(consortium, clean_report, tmp_path):
+def _serve_manifest(c: Consortium, report: AuditReport, tmp_path: Path, manifest: CircuitManifest):
+    """A store copy that answers the deployment's manifest CID with ``manifest`` (a lying gateway)."""
+    return _ServesOtherContent(_store_copy(c, tmp_path), report.circuit_cid, manifest.to_bytes())
+
+
+def test_wrong_lagrange_file_is_named(consortium, clean_report, tmp_path):
+    """A Lagrange file with two points swapped, published with its own (matching) SHA-256: only the spot
+    checks of K + sum_j S_j L_j against kzg.commit catch it."""
+    genuine = CircuitManifest.parse(consortium.storage.get(clean_report.circuit_cid))
+    points = [(int(x, 16), int(y, 16)) for x, y in json.loads(consortium.storage.get(genuine.basis.lagrange.cid))]
+    points[0], points[1] = points[1], points[0]
     store = _store_copy(consortium, tmp_path)
-    cid = clean_report.round(3).proof_cid
-    block = _block(store, cid)
-    data = bytearray(block.read_bytes())
-    data[len(data) // 2] ^= 0x01
-    block.write_bytes(bytes(data))
-    report = _audit(consortium, store, tmp_path)
-    assert _errors(report) == {(3, "proof file")}, [f.line() for f in report.errors]
-    assert report.round(3).checks["proof (off-chain)"] is False
+    data = lagrange_file(points)
+    published = genuine.basis.lagrange.model_copy(
+        update={"cid": str(store.put(data)), "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+    )
+    manifest = genuine.model_copy(update={"basis": genuine.basis.model_copy(update={"lagrange": published})})
+    report = _audit(consortium, _ServesOtherContent(store, clean_report.circuit_cid, manifest.to_bytes()), tmp_path)
+    errors = _errors(report)
+    assert {
+        (None, "Lagrange points / the current model"),
+        (None, "Lagrange points / a random vector over every row"),
+    } <= errors
+    assert all(f.round_id is None and f.check == "lagrange" for f in report.errors), [f.line() for f in report.errors]
+    assert report.deployment_checks["lagrange"] is False
+    assert all(ok for name, ok in report.deployment_checks.items() if name != "lagrange")
 
 
-def test_proof_served_with_other_bytes_fails_every_proof_check(consortium, clean_report, tmp_path):
-    import json
-
-    cid = str(clean_report.round(5).proof_cid)
-    raw = json.loads(consortium.storage.get(cid))
-    proof = bytearray(raw["proof"])
-    proof[200] ^= 0x01  # one bit of the proof, consistently in both encodings
-    raw["proof"], raw["hex_proof"] = list(proof), "0x" + bytes(proof).hex()
-    report = _audit(consortium, _ServesOtherContent(consortium.storage, cid, json.dumps(raw).encode()), tmp_path)
-    items = {f.item for f in report.errors if f.round_id == 5}
-    assert {"proof bytes", "proof file hash", "proof (off-chain)"} <= items, [f.line() for f in report.errors]
-    assert {f.round_id for f in report.errors} == {5}
-    assert report.round(5).checks["proof (on-chain)"] is False
+def test_wrong_basis_digest_is_named(consortium, clean_report, tmp_path):
+    genuine = CircuitManifest.parse(consortium.storage.get(clean_report.circuit_cid))
+    wrong = "00" * 32
+    manifest = genuine.model_copy(update={"basis": genuine.basis.model_copy(update={"digest": wrong})})
+    report = _audit(consortium, _serve_manifest(consortium, clean_report, tmp_path, manifest), tmp_path)
+    assert _errors(report) == {(None, "basis digest"), (None, "basis digest (recomputed)")}, [
+        f.line() for f in report.errors
+    ]
+    assert report.deployment_checks["basis"] is False
+    f = next(f for f in report.errors if f.item == "basis digest")
+    assert wrong in f.actual and genuine.basis.digest in f.expected  # the chain's digest is the genuine one
 
 
 def test_unresolvable_ciphertext_cid_is_named(consortium, clean_report, tmp_path):
@@ -282,7 +303,7 @@ def test_round_report_that_misstates_the_model_is_named(consortium, clean_report
     comparing it with the chain."""
     (cid,) = _report_cids(consortium, 5)
     genuine = json.loads(consortium.storage.get(cid))
-    lying = {**genuine, "model_cid": clean_report.round(1).new_model_cid, "rule": "fedavg"}
+    lying = {**genuine, "model_cid": clean_report.round(1).new_model_cid, "rule": "median"}
     report = _audit(consortium, _ServesOtherContent(consortium.storage, cid, json.dumps(lying).encode()), tmp_path)
     assert _errors(report) == {(5, f"round report {cid} / model CID"), (5, f"round report {cid} / rule")}
 
@@ -336,7 +357,7 @@ def test_ape_run_audit_on_persisted_deployment(tmp_path):
 
     clean = _ape_run("audit", *common, "--record")
     assert clean.returncode == 0, clean.stderr[-3000:] + clean.stdout[-3000:]
-    assert "round  phase      included  proof (off-chain)" in clean.stdout
+    assert "round  phase      included  weights  commitment  norm proofs  median proof" in clean.stdout
     assert "1      finalized  4         ✓" in clean.stdout and "audit passed" in clean.stdout
     assert (workdir / "audit" / "audit.json").exists() and (workdir / "audit" / "audit.md").exists()
     assert "recorded 1 verdicts on-chain" in clean.stderr
@@ -348,3 +369,21 @@ def test_ape_run_audit_on_persisted_deployment(tmp_path):
     assert tampered.returncode == 1, tampered.stdout[-3000:]
     assert "round 1: model file: expected the global model under" in tampered.stdout
     assert "AUDIT FAILED" in tampered.stderr and "Traceback" not in tampered.stderr
+
+
+def test_rolled_back_round_is_reported_as_such(consortium, tmp_path):
+    """Runs last (it adds a round): a round whose model file vanished is rolled back by the hospitals'
+    reports; the audit reports it as rolled back, and the current model is round 5's again."""
+    c = consortium
+    c.run_round()  # 6
+    rm = c.deployment.round_manager
+    cid = read_round(rm, 6).new_model_cid
+    assert isinstance(c.storage, EmbeddedStore)
+    _block(c.storage, cid).unlink()
+    assert c.recover_unavailable_model()
+    report = _audit(c, c.storage, tmp_path)
+    r6 = report.round(6)
+    assert r6.phase == "rolled back" and r6.new_model_cid == cid
+    assert r6.checks["lineage"] is True and all(r6.checks[k] is None for k in ("weights", "commitment", "model"))
+    assert [f.line() for r in report.rounds for f in r.findings if f.severity == "error"] == []
+    assert int(rm.currentModel()[1]) == 5

@@ -1,31 +1,37 @@
 """Independent audit of a deployment, from the chain and the content store alone.
 
 The auditor walks a RoundManager's and its registry's events from the first block and re-checks every
-round with nothing but what the system itself published: the proof file under the CID in
-``RoundFinalized``, the circuit's settings, verifying key and SRS through the manifest CID recorded at
-deployment (``CircuitPublished``), the finalization transaction's calldata, and the models and
+round with nothing but what the system itself published: the circuit manifest under the CID recorded at
+deployment (``CircuitPublished``) with the KZG basis, its Lagrange points and the circuits' settings,
+verifying keys and SRS; the submission and finalization transactions' calldata; and the models and
 ciphertexts under the CIDs on-chain. No file from the aggregator's disk is needed.
+
+Deployment checks (:mod:`.deployment_checks`): ``circuit manifest``, ``basis``, ``lagrange``,
+``genesis model``, ``verifier``; and (:mod:`.publication_checks`) ``enclave key``, ``receipts``.
 
 Checks per finalized round (the table's columns):
 
-* ``proof (off-chain)``: the proof file resolves, parses, and ``ezkl.verify`` accepts it with the
-  published settings, verifying key and SRS;
-* ``proof (on-chain)``: the proof's keccak equals ``proofHash``, the proof and instances equal those in
-  the finalization transaction's calldata, and the verifier contract's ``verifyProof`` returns true;
-* ``instances``: the slot hashes equal the on-chain submission commitments (the empty-slot commitment
-  for empty or excluded slots), the public weights equal :func:`normalized_weights` of the on-chain
-  sample counts, the instance count fits the circuit;
-* ``model``: the new model file resolves, parses, its values equal the proven ones and its commitment
-  equals ``newModelCommitment`` (which must equal keccak over the model instances);
+* ``weights``: the submissions (events and state agree), the exclusions (``UpdateExcluded``, and the
+  mask in the finalization calldata), the weights :func:`normalized_weights` gives the included slots'
+  sample counts equal ``RoundManager.expectedWeights``, the included count and samples equal
+  ``RoundFinalized``'s, and the quorum was met;
+* ``commitment``: FedAvg has no aggregation proof: the contract derived the new model's commitment
+  ``K + sum_i w_i (C(u_i) - K)`` from the submitted commitments, and the auditor re-derives it
+  (:func:`~zkfl_dapp.circuits.kzg.combine`), which must equal the ``RoundFinalized`` point, whose keccak
+  must equal ``getRound().newModelHash``;
+* ``norm proofs`` (rounds with a norm bound): every accepted norm proof, from its submission's calldata,
+  verifies with the published norm circuit and is bound to that submission (:mod:`.proof_checks`);
+* ``median proof`` (median rounds): the published proof file matches ``proofHash`` and the calldata,
+  verifies with the published median circuit, and its points are the slots' and the new model's;
+* ``model``: the new model file resolves, has the consortium's shape and opens the commitment;
 * ``CIDs``: every submission's ciphertext resolves (a missing ciphertext of an excluded update is only
   a warning: the enclave said so publicly);
-* ``lineage``: the round starts from the previous finalized round's model (the genesis model for the
-  first), aborted rounds leave it unchanged, and the contract's current model is the last one.
+* ``lineage``: the round starts from the latest finalized round's model (the genesis model for the
+  first), aborted and rolled-back rounds leave it unchanged, and the contract's current model is the last;
 * ``report``: the round reports published for it resolve and agree with the chain
-  (:mod:`zkfl_dapp.audit.publication_checks`, which also checks the enclave key and the audit receipts).
+  (:mod:`zkfl_dapp.audit.publication_checks`).
 
-Deployment-level checks: the circuit manifest resolves, its artifacts match their SHA-256, its shape
-matches the RoundManager's, and the verifier has code.
+Aborted and rolled-back rounds are reported as such, with only their lineage (and reports) checked.
 """
 
 from __future__ import annotations
@@ -40,9 +46,7 @@ from zkfl_dapp.audit.events import membership_history
 from zkfl_dapp.audit.publication_checks import PublicationChecks
 from zkfl_dapp.audit.report import AuditReport
 from zkfl_dapp.audit.round_checks import RoundChecks
-from zkfl_dapp.exceptions import (
-    ChainError,
-)
+from zkfl_dapp.exceptions import ChainError
 from zkfl_dapp.storage.base import Storage
 
 
@@ -52,7 +56,6 @@ def _quiet(_: str) -> None:
 
 class _Auditor(DeploymentChecks, RoundChecks, PublicationChecks):
     """The whole audit: deployment checks, every round, then what was published beside the proofs."""
-
 
 
 def audit(
@@ -78,7 +81,8 @@ def audit(
     chain = chain if chain is not None else ape.chain
     project = project if project is not None else ape.project
     registry = registry if registry is not None else project.ConsortiumRegistry.at(round_manager.registry())
-    verifier = verifier if verifier is not None else project.AggregationVerifier.at(round_manager.fedAvgVerifier())
+    verifier = verifier if verifier is not None else project.KzgNormVerifier.at(round_manager.normVerifier())
+    median_address = str(round_manager.medianVerifier())
     with tempfile.TemporaryDirectory(prefix="zkfl-audit-") as tmp:
         base = workdir if workdir is not None else Path(tmp)
         base.mkdir(parents=True, exist_ok=True)
@@ -89,16 +93,16 @@ def audit(
             round_manager=str(round_manager.address),
             registry=str(registry.address),
             verifier=str(verifier.address),
+            median_verifier=median_address if int(median_address, 16) != 0 else None,
             circuit_cid=str(round_manager.circuitCid()),
         )
         progress(f"auditing RoundManager {report.round_manager} on chain {report.chain_id} up to block {head}")
         auditor = _Auditor(chain, round_manager, registry, verifier, storage, base, progress)
-        median_address = str(round_manager.medianVerifier())
         if int(median_address, 16) != 0:
-            auditor.median_verifier = project.MedianVerifier.at(median_address)
+            auditor.median_verifier = project.KzgMedianVerifier.at(median_address)
         report.membership = membership_history(registry, head)
         progress(f"membership: {len(report.membership)} registry events")
-        progress(f"circuit manifest {report.circuit_cid}: fetching settings, verifying key, SRS")
+        progress(f"circuit manifest {report.circuit_cid}: fetching the basis, Lagrange points, settings, vk, SRS")
         auditor.deployment(report, head)
         auditor.rounds(report, head)
         auditor.publication(report, head)
@@ -122,4 +126,3 @@ def record_audit(report: AuditReport, round_manager: Any, storage: Storage, audi
             raise ChainError(f"recordAudit for round {r.round_id} failed: {exc}") from exc
         recorded[r.round_id] = cid
     return recorded
-

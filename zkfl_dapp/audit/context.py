@@ -1,5 +1,6 @@
-"""What every audit check works with: the contracts, the store, a scratch directory, the circuit
-artifacts fetched through the published manifest, and one way to record a failed check."""
+"""What every audit check works with: the contracts, the store, a scratch directory, what the deployment
+checks establish (the circuit manifest, the fetched circuit files, the recomputed KZG basis and ``K``), and
+one way to record a failed check."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from zkfl_dapp.audit.report import Finding, RoundAudit
+from zkfl_dapp.audit.report import AuditReport, Finding, RoundAudit
+from zkfl_dapp.circuits.kzg import G1Point, KzgBasis
 from zkfl_dapp.exceptions import CidMismatchError, CidNotFoundError, DigestMismatchError
+from zkfl_dapp.protocol.publication import CircuitManifest
 from zkfl_dapp.storage.base import Storage
 
 Progress = Callable[[str], None]
@@ -30,21 +33,41 @@ class AuditContext:
         self.chain = chain
         self.rm = round_manager
         self.registry = registry
-        self.verifier = verifier
+        self.verifier = verifier  # the norm circuit's verifier contract
         self.storage = storage
         self.workdir = workdir
         self.progress = progress
         self.slots = int(round_manager.slots())
         self.model_size = int(round_manager.modelSize())
+        self.pad_rows = int(round_manager.padRows())
         self.scale_bits = int(round_manager.scaleBits())
-        self.empty_slot = int(round_manager.emptySlotCommitment())
-        self.artifacts: dict[str, Path] | None = None  # settings, vk, srs fetched from the manifest
-        self.median_artifacts: dict[str, Path] | None = None  # the same for the median circuit
+        kx, ky = round_manager.zeroCommitment()
+        #: K = C(0) as the chain holds it (checked against the manifest and the recomputed basis)
+        self.zero = G1Point(int(kx), int(ky))
+        self.manifest: CircuitManifest | None = None
+        #: the norm circuit's settings, vk, SRS and verifier source fetched through the manifest
+        self.artifacts: dict[str, Path] | None = None
+        #: the same for the median circuit, where the manifest has one
+        self.median_artifacts: dict[str, Path] | None = None
+        #: the KZG basis loaded from the fetched norm circuit files (None: they did not check out)
+        self.basis: KzgBasis | None = None
         self.median_verifier: Any = None  # the median rule's verifier contract, where the deployment has one
+
+    @property
+    def rows(self) -> int:
+        """Values of every committed vector (model rows plus hiding-pad rows)."""
+        return self.model_size + self.pad_rows
+
+    def _deployment_fail(self, report: AuditReport, check: str, item: str, expected: str, actual: str) -> None:
+        report.deployment_findings.append(
+            Finding(round_id=None, check=check, item=item, expected=expected, actual=actual)
+        )
+        report.deployment_checks[check] = False
 
     def _fail(self, ra: RoundAudit, check: str, item: str, expected: str, actual: str) -> None:
         ra.findings.append(Finding(round_id=ra.round_id, check=check, item=item, expected=expected, actual=actual))
         ra.checks[check] = False
+
 
 def describe_error(exc: BaseException) -> str:
     kind = {

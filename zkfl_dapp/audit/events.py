@@ -1,5 +1,4 @@
-"""Reading the contracts' events and the registry's membership history for the audit.
-"""
+"""Reading the contracts' events and the registry's membership history for the audit."""
 
 from __future__ import annotations
 
@@ -60,4 +59,3 @@ def membership_history(registry: Any, head: int) -> list[MembershipEvent]:
         )
         events.append((int(log.block_number), int(log.log_index), ev))
     return [e for _, _, e in sorted(events, key=lambda t: (t[0], t[1]))]
-

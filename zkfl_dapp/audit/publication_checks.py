@@ -20,7 +20,7 @@ from typing import Any
 
 from zkfl_dapp.audit.context import AuditContext, describe_error
 from zkfl_dapp.audit.events import _args, _logs
-from zkfl_dapp.audit.report import AuditReport, Finding, RoundAudit
+from zkfl_dapp.audit.report import AuditReport, RoundAudit, _point_hex
 from zkfl_dapp.chain.enums import Phase, Rule
 from zkfl_dapp.chain.views import read_round
 from zkfl_dapp.core.norms import bound_sq_quantized
@@ -52,12 +52,6 @@ class PublicationChecks(AuditContext):
         self._enclave_key(report)
         self._round_reports(report, head)
         self._receipts(report, head)
-
-    def _deployment_fail(self, report: AuditReport, check: str, item: str, expected: str, actual: str) -> None:
-        report.deployment_findings.append(
-            Finding(round_id=None, check=check, item=item, expected=expected, actual=actual)
-        )
-        report.deployment_checks[check] = False
 
     def _enclave_key(self, report: AuditReport) -> None:
         report.deployment_checks["enclave key"] = True
@@ -111,7 +105,7 @@ class PublicationChecks(AuditContext):
         claims.append(("norm bound (normBoundSq)", info.norm_bound_sq, bound_sq))
         if info.phase in (Phase.FINALIZED, Phase.ROLLED_BACK):
             claims.append(("model CID", info.new_model_cid, rr.model_cid))
-            claims.append(("model commitment", f"0x{info.new_model_commitment:x}", rr.model_commitment.lower()))
+            claims.append(("model commitment", _point_hex(info.new_model_commitment), rr.model_commitment.lower()))
         for what, chain, claimed in claims:
             if chain != claimed:
                 self._fail(ra, "report", f"round report {cid} / {what}", f"{chain} (chain)", f"{claimed}")

@@ -1,5 +1,4 @@
-"""The audit report: findings, per-round results, and their JSON and Markdown renderings.
-"""
+"""The audit report: findings, per-round results, and their JSON and Markdown renderings."""
 
 from __future__ import annotations
 
@@ -9,15 +8,37 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 #: The per-round checks, in table order.
-CHECKS: tuple[str, ...] = ("proof (off-chain)", "proof (on-chain)", "instances", "model", "CIDs", "lineage", "report")
+CHECKS: tuple[str, ...] = (
+    "weights",
+    "commitment",
+    "norm proofs",
+    "median proof",
+    "model",
+    "CIDs",
+    "lineage",
+    "report",
+)
 
 
 #: Deployment-level checks.
-DEPLOYMENT_CHECKS: tuple[str, ...] = ("circuit manifest", "verifier", "enclave key", "receipts")
+DEPLOYMENT_CHECKS: tuple[str, ...] = (
+    "circuit manifest",
+    "basis",
+    "lagrange",
+    "genesis model",
+    "verifier",
+    "enclave key",
+    "receipts",
+)
 
 
 def _hex(value: int) -> str:
     return f"0x{value:064x}"
+
+
+def _point_hex(point: tuple[int, int]) -> str:
+    """A commitment point as ``0x`` + x + y (64 hex digits each), as round reports write it."""
+    return "0x" + "".join(f"{c:064x}" for c in point)
 
 
 class Finding(BaseModel):
@@ -56,10 +77,11 @@ class SubmissionRecord(BaseModel):
 
     slot: int
     hospital: str
-    commitment: str
+    commitment: str  # the KZG point C(u), "0x" + x + y
     cid: str
     sample_count: int
     excluded: bool = False
+    tx: str | None = None  # the submission's transaction (its calldata carries a bounded round's norm proof)
 
 
 class RoundAudit(BaseModel):
@@ -67,15 +89,20 @@ class RoundAudit(BaseModel):
 
     round_id: int
     phase: Literal["open", "finalized", "aborted", "rolled back"]
+    rule: Literal["fedavg", "median"] = "fedavg"
+    #: the squared norm bound at scale 2^(2 scale bits); 0: no bound (no norm proofs)
+    norm_bound_sq: int = 0
     opened_block: int
     closed_block: int | None = None
     finalize_tx: str | None = None
-    prev_model_commitment: str
+    #: the round whose model this round starts from (0: the genesis model)
+    prev_model_round: int = 0
+    prev_model_commitment: str  # "0x" + x + y of the KZG point
     prev_model_cid: str
     new_model_commitment: str | None = None
     new_model_cid: str | None = None
-    proof_cid: str | None = None
-    proof_hash: str | None = None
+    proof_cid: str | None = None  # median rounds only
+    proof_hash: str | None = None  # median rounds only
     included_count: int = 0
     total_samples: int = 0
     submissions: list[SubmissionRecord] = Field(default_factory=list)
@@ -90,12 +117,15 @@ class RoundAudit(BaseModel):
 class AuditReport(BaseModel):
     """Everything the audit found, JSON- and Markdown-serializable."""
 
-    format: Literal["zkfl-audit/v1"] = "zkfl-audit/v1"
+    format: Literal["zkfl-audit/v2"] = "zkfl-audit/v2"
     chain_id: int
     head_block: int
     round_manager: str
     registry: str
+    #: the norm circuit's verifier (RoundManager.normVerifier)
     verifier: str
+    #: the median circuit's verifier; None where the deployment has none
+    median_verifier: str | None = None
     circuit_cid: str
     circuit: dict[str, Any] = Field(default_factory=dict)
     membership: list[MembershipEvent] = Field(default_factory=list)
@@ -142,16 +172,28 @@ class AuditReport(BaseModel):
             "",
             f"- verdict: **{verdict}**",
             f"- chain id {self.chain_id}, audited up to block {self.head_block}",
-            f"- RoundManager `{self.round_manager}`, registry `{self.registry}`, verifier `{self.verifier}`",
+            f"- RoundManager `{self.round_manager}`, registry `{self.registry}`, norm verifier `{self.verifier}`"
+            + (f", median verifier `{self.median_verifier}`" if self.median_verifier else ""),
             f"- circuit manifest `{self.circuit_cid}`"
-            + (f" ({self.circuit.get('circuit')}, ezkl {self.circuit.get('ezkl_version')})" if self.circuit else ""),
+            + (
+                f" ({self.circuit.get('slots')} slots, d = {self.circuit.get('model_size')}, "
+                f"{self.circuit.get('pad_rows')} pad rows, ezkl {self.circuit.get('ezkl_version')})"
+                if self.circuit
+                else ""
+            ),
             "",
             "## Deployment",
             "",
             *(f"- {name}: {'✓' if ok else '✗'}" for name, ok in self.deployment_checks.items()),
             *(
-                [f"- enclave: key `{self.enclave['key_cid']}`, "
-                 + ("attested measurement" if self.enclave["attested"] else "**development enclave** (no attestation)")]
+                [
+                    f"- enclave: key `{self.enclave['key_cid']}`, "
+                    + (
+                        "attested measurement"
+                        if self.enclave["attested"]
+                        else "**development enclave** (no attestation)"
+                    )
+                ]
                 if self.enclave
                 else []
             ),
@@ -165,10 +207,21 @@ class AuditReport(BaseModel):
         out += ["| " + " | ".join(row) + " |" for row in rows[1:]]
         for r in self.rounds:
             out += ["", f"### Round {r.round_id} ({r.phase})", ""]
-            out.append(f"- starts from model `{r.prev_model_cid}` (commitment `{r.prev_model_commitment}`)")
-            if r.phase == "finalized":
+            bound = f"norm bound {r.norm_bound_sq} (scale 2^26)" if r.norm_bound_sq else "no norm bound"
+            out.append(f"- rule {r.rule}, {bound}")
+            start = f"round {r.prev_model_round}'s" if r.prev_model_round else "the genesis"
+            out.append(f"- starts from {start} model `{r.prev_model_cid}` (commitment `{r.prev_model_commitment}`)")
+            if r.phase in ("finalized", "rolled back"):
                 out.append(f"- new model `{r.new_model_cid}` (commitment `{r.new_model_commitment}`)")
-                out.append(f"- proof `{r.proof_cid}` (keccak `{r.proof_hash}`), finalized in `{r.finalize_tx}`")
+                if r.rule == "median":
+                    out.append(
+                        f"- median proof `{r.proof_cid}` (keccak `{r.proof_hash}`), finalized in `{r.finalize_tx}`"
+                    )
+                else:
+                    out.append(
+                        f"- commitment derived on-chain in `{r.finalize_tx}` and re-derived by the auditor "
+                        "from the submitted commitments and weights"
+                    )
                 out.append(f"- {r.included_count} included updates, {r.total_samples} samples")
             for s in r.submissions:
                 tag = " **excluded**" if s.excluded else ""
@@ -180,4 +233,3 @@ class AuditReport(BaseModel):
             f"| {m.block} | {m.action} | `{m.account}` | {m.role} | {m.name or m.detail} |" for m in self.membership
         ]
         return "\n".join(out) + "\n"
-

@@ -1,36 +1,40 @@
-"""Per-round checks: events against state, the proof (via :class:`ProofChecks`), the new model file,
-the ciphertexts' CIDs, and the lineage of global models from genesis to the contract's current one."""
+"""Per-round checks: events against state, the FedAvg weights and the commitment the chain derived, the
+proofs (via :class:`ProofChecks`), the new model file, the ciphertexts' CIDs, and the lineage of global
+models from genesis to the contract's current one."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
-
-from eth_utils import keccak
 
 from zkfl_dapp.audit.context import describe_error
 from zkfl_dapp.audit.events import _args, _logs
 from zkfl_dapp.audit.proof_checks import ProofChecks
-from zkfl_dapp.audit.report import CHECKS, AuditReport, Finding, RoundAudit, SubmissionRecord, _hex
+from zkfl_dapp.audit.report import CHECKS, AuditReport, Finding, RoundAudit, SubmissionRecord, _point_hex
 from zkfl_dapp.chain.enums import Phase, Rule
-from zkfl_dapp.circuits.layouts import AggregationLayout
-from zkfl_dapp.core.commitments import model_commitment
-from zkfl_dapp.core.fixedpoint import from_field
+from zkfl_dapp.chain.views import Point, as_point, model_record, point_hash, read_submissions
+from zkfl_dapp.circuits.kzg import G1Point, KzgError, combine
+from zkfl_dapp.core.aggregation import normalized_weights
 from zkfl_dapp.core.formats import ModelFile
-from zkfl_dapp.exceptions import (
-    ModelFileError,
-    QuantizationError,
-    StorageError,
-)
+from zkfl_dapp.exceptions import ChainError, ModelFileError, RoundError, StorageError
+from zkfl_dapp.protocol.hospital import opens
+
+_PHASES = {Phase.OPEN: "open", Phase.FINALIZED: "finalized", Phase.ABORTED: "aborted", Phase.ROLLED_BACK: "rolled back"}
+
+
+def _point_of(text: str) -> Point:
+    """The inverse of :func:`_point_hex`."""
+    return int(text[2:66], 16), int(text[66:130], 16)
 
 
 class RoundChecks(ProofChecks):
     """Every round from the first block to the head."""
 
     def rounds(self, report: AuditReport, head: int) -> None:
-        opened = {int(_args(log)["roundId"]): log for log in _logs(self.rm.RoundOpened, head)}
-        finalized = {int(_args(log)["roundId"]): log for log in _logs(self.rm.RoundFinalized, head)}
-        aborted = {int(_args(log)["roundId"]): log for log in _logs(self.rm.RoundAborted, head)}
+        def by_round(event: Any) -> dict[int, Any]:
+            return {int(_args(log)["roundId"]): log for log in _logs(event, head)}
+
+        opened, policies = by_round(self.rm.RoundOpened), by_round(self.rm.RoundPolicySet)
+        finalized, aborted = by_round(self.rm.RoundFinalized), by_round(self.rm.RoundAborted)
         submitted: dict[int, list[Any]] = {}
         for log in _logs(self.rm.UpdateSubmitted, head):
             submitted.setdefault(int(_args(log)["roundId"]), []).append(log)
@@ -38,20 +42,23 @@ class RoundChecks(ProofChecks):
         for log in _logs(self.rm.UpdateExcluded, head):
             excluded.setdefault(int(_args(log)["roundId"]), set()).add(int(_args(log)["slot"]))
 
-        lineage: tuple[int, str] | None = None  # the current model as the events tell it
+        gx, gy = self.rm.genesisModelCommitment()
+        # the current model as the events tell it: (its round, its commitment, its file's CID)
+        lineage: tuple[int, Point, str] = (0, (int(gx), int(gy)), str(self.rm.genesisModelCid()))
         for round_id in sorted(opened):
             self.progress(f"round {round_id}: auditing")
             ra = self._round(
-                round_id, opened[round_id], finalized.get(round_id), aborted.get(round_id), submitted, excluded
+                round_id,
+                opened[round_id],
+                policies.get(round_id),
+                finalized.get(round_id),
+                aborted.get(round_id),
+                submitted.get(round_id, []),
+                excluded.get(round_id, set()),
             )
-            if lineage is None:
-                self._genesis(ra)
-            else:
-                self._lineage(ra, lineage)
+            self._lineage(ra, lineage)
             if ra.phase == "finalized" and ra.new_model_commitment is not None and ra.new_model_cid is not None:
-                lineage = (int(ra.new_model_commitment, 16), ra.new_model_cid)
-            elif lineage is None:
-                lineage = (int(ra.prev_model_commitment, 16), ra.prev_model_cid)
+                lineage = (round_id, _point_of(ra.new_model_commitment), ra.new_model_cid)
             report.rounds.append(ra)
             verdict = "ok" if ra.passed else f"{len([f for f in ra.findings if f.severity == 'error'])} discrepancies"
             self.progress(f"round {round_id}: {ra.phase}, {verdict}")
@@ -66,228 +73,258 @@ class RoundChecks(ProofChecks):
                     actual=f"{sorted(opened)}",
                 )
             )
-        if lineage is not None:
-            commitment, cid = self.rm.currentModel()
-            if (int(commitment), str(cid)) != lineage:
-                last = report.rounds[-1]
-                last.findings.append(
-                    Finding(
-                        round_id=last.round_id,
-                        check="lineage",
-                        item="current model",
-                        expected=f"{_hex(lineage[0])} / {lineage[1]} (the last finalized round's)",
-                        actual=f"{_hex(int(commitment))} / {cid} (RoundManager.currentModel())",
-                    )
+        model_hash, model_round = self.rm.currentModel()
+        current = ("0x" + bytes(model_hash).hex(), int(model_round))
+        expected = ("0x" + point_hash(lineage[1]).hex(), lineage[0])
+        if current != expected and report.rounds:
+            last = report.rounds[-1]
+            last.findings.append(
+                Finding(
+                    round_id=last.round_id,
+                    check="lineage",
+                    item="current model",
+                    expected=f"hash {expected[0]} of round {expected[1]}'s model (the last finalized round's)",
+                    actual=f"hash {current[0]}, round {current[1]} (RoundManager.currentModel())",
                 )
-                last.checks["lineage"] = False
+            )
+            last.checks["lineage"] = False
 
     def _round(
         self,
         round_id: int,
         opened: Any,
+        policy: Any | None,
         fin_log: Any | None,
         abort_log: Any | None,
-        submitted: dict[int, list[Any]],
-        excluded: dict[int, set[int]],
+        submitted: list[Any],
+        excluded: set[int],
     ) -> RoundAudit:
         o = _args(opened)
         info = self.rm.getRound(round_id)
         phase = Phase(int(info.phase))
-        name = {
-            Phase.OPEN: "open",
-            Phase.FINALIZED: "finalized",
-            Phase.ABORTED: "aborted",
-            Phase.ROLLED_BACK: "rolled back",
-        }.get(phase, "open")
-        ex = excluded.get(round_id, set())
+        rule = Rule(int(info.rule))
         subs = [
             SubmissionRecord(
                 slot=int(_args(log)["slot"]),
                 hospital=str(_args(log)["hospital"]),
-                commitment=_hex(int(_args(log)["commitment"])),
+                commitment=_point_hex(as_point(_args(log)["commitment"])),
                 cid=str(_args(log)["cid"]),
                 sample_count=int(_args(log)["sampleCount"]),
-                excluded=int(_args(log)["slot"]) in ex,
+                excluded=int(_args(log)["slot"]) in excluded,
+                tx=str(log.transaction_hash),
             )
-            for log in submitted.get(round_id, [])
+            for log in submitted
         ]
+        prev_round = int(o["prevModelRound"])
+        try:
+            prev_point, prev_cid = model_record(self.rm, prev_round)
+        except ChainError as exc:
+            prev_point, prev_cid = (0, 0), ""
+            prev_error: str | None = str(exc)
+        else:
+            prev_error = None
         ra = RoundAudit(
             round_id=round_id,
-            phase=name,
+            phase=_PHASES.get(phase, "open"),
+            rule="median" if rule == Rule.MEDIAN else "fedavg",
+            norm_bound_sq=int(info.normBoundSq),
             opened_block=int(opened.block_number),
-            prev_model_commitment=_hex(int(o["prevModelCommitment"])),
-            prev_model_cid=str(o["prevModelCid"]),
+            prev_model_round=prev_round,
+            prev_model_commitment=_point_hex(prev_point),
+            prev_model_cid=prev_cid,
             submissions=subs,
             checks=dict.fromkeys(CHECKS),
         )
         ra.checks["lineage"] = True
-        self._event_vs_state(ra, info, subs)
+        if prev_error is not None:
+            self._fail(ra, "lineage", "previous model", f"round {prev_round}'s model on-chain", prev_error)
+        on_chain = (bytes(info.prevModelHash), int(info.prevModelRound))
+        if (bytes(o["prevModelHash"]), prev_round) != on_chain or on_chain[0] != point_hash(prev_point):
+            self._fail(
+                ra,
+                "lineage",
+                "RoundOpened event",
+                f"prevModelHash 0x{on_chain[0].hex()} of round {on_chain[1]} (getRound) = keccak of its commitment",
+                f"0x{bytes(o['prevModelHash']).hex()} of round {prev_round} (event)",
+            )
+        if policy is None or (int(_args(policy)["rule"]), int(_args(policy)["normBoundSq"])) != (
+            int(rule),
+            ra.norm_bound_sq,
+        ):
+            self._fail(
+                ra, "lineage", "RoundPolicySet event", f"rule {int(rule)}, bound {ra.norm_bound_sq} (getRound)", "other"
+            )
+        self._event_vs_state(ra, info)
         if phase == Phase.ABORTED and abort_log is not None:
             ra.closed_block = int(abort_log.block_number)
-        if phase == Phase.ROLLED_BACK:
-            # a quorum of hospitals reported its model file unavailable: like an aborted round, it leaves the
-            # global model as it was, and its (unavailable) model is not audited
+        if phase not in (Phase.FINALIZED, Phase.ROLLED_BACK):
             return ra
-        if phase == Phase.FINALIZED:
-            if fin_log is None:
-                self._fail(ra, "lineage", "RoundFinalized event", "an event for a finalized round", "none")
-                return ra
-            f = _args(fin_log)
-            ra.closed_block = int(fin_log.block_number)
-            ra.finalize_tx = str(fin_log.transaction_hash)
-            ra.new_model_commitment = _hex(int(f["newModelCommitment"]))
-            ra.new_model_cid = str(f["newModelCid"])
+        if fin_log is None:
+            self._fail(ra, "lineage", "RoundFinalized event", "an event for a finalized round", "none")
+            return ra
+        f = _args(fin_log)
+        new_point = as_point(f["newModelCommitment"])
+        ra.closed_block = int(fin_log.block_number)
+        ra.finalize_tx = str(fin_log.transaction_hash)
+        ra.new_model_commitment = _point_hex(new_point)
+        ra.new_model_cid = str(f["newModelCid"])
+        ra.included_count = int(f["includedCount"])
+        ra.total_samples = int(f["totalSamples"])
+        if rule == Rule.MEDIAN:
             ra.proof_cid = str(f["proofCid"])
             ra.proof_hash = "0x" + bytes(f["proofHash"]).hex()
-            ra.included_count = int(f["includedCount"])
-            ra.total_samples = int(f["totalSamples"])
-            self._finalized(ra, info)
+        if phase == Phase.ROLLED_BACK:
+            # a quorum of hospitals reported its model file unavailable (or not opening its commitment): like an
+            # aborted round, it leaves the global model as it was, and its model is not audited
+            return ra
+        self._finalized(ra, info, prev_point, new_point, (bytes(f["proofHash"]), str(f["proofCid"])))
         return ra
 
-    def _event_vs_state(self, ra: RoundAudit, info: Any, subs: Sequence[SubmissionRecord]) -> None:
+    def _event_vs_state(self, ra: RoundAudit, info: Any) -> None:
         """The events and the contract's state tell the same story."""
-        if int(info.submissionCount) != len(subs):
+        state_subs = read_submissions(self.rm, ra.round_id)
+        if int(info.submissionCount) != len(ra.submissions) or len(state_subs) != len(ra.submissions):
             self._fail(
-                ra, "CIDs", "submissions", f"{int(info.submissionCount)} (getRound)", f"{len(subs)} UpdateSubmitted"
+                ra,
+                "CIDs",
+                "submissions",
+                f"{int(info.submissionCount)} (getRound)",
+                f"{len(ra.submissions)} UpdateSubmitted",
             )
-        for s in subs:
-            st = self.rm.getSubmission(ra.round_id, s.slot)
-            state = (str(st.hospital).lower(), _hex(int(st.commitment)), str(st.cid), int(st.sampleCount))
-            event = (s.hospital.lower(), s.commitment, s.cid, s.sample_count)
+        for s, st in zip(ra.submissions, state_subs, strict=False):
+            state = (st.slot, st.hospital.lower(), _point_hex(st.commitment), st.cid, st.sample_count)
+            event = (s.slot, s.hospital.lower(), s.commitment, s.cid, s.sample_count)
             if state != event:
-                self._fail(ra, "instances", f"submission {s.slot}", f"{state} (contract state)", f"{event} (event)")
-
-    def _finalized(self, ra: RoundAudit, info: Any) -> None:
-        assert ra.new_model_cid is not None and ra.proof_cid is not None and ra.finalize_tx is not None
-        state = (
-            _hex(int(info.newModelCommitment)),
-            str(info.newModelCid),
-            "0x" + bytes(info.proofHash).hex(),
-            str(info.proofCid),
-        )
-        event = (ra.new_model_commitment, ra.new_model_cid, ra.proof_hash, ra.proof_cid)
-        if state != event:
-            self._fail(ra, "lineage", "RoundFinalized event", f"{state} (getRound)", f"{event} (event)")
-        for c in CHECKS[:-1]:
-            ra.checks[c] = True
-
-        # what the chain accepted: the finalization's calldata
-        calldata = self._calldata(ra)
-        # what is published: the proof file
-        proof, proof_path = self._proof_file(ra)
-
-        instances: tuple[int, ...] | None = None
-        if calldata is not None:
-            instances = calldata[1]
-            if proof is not None:
-                if proof.proof != calldata[0]:
-                    self._fail(
-                        ra,
-                        "proof (on-chain)",
-                        "proof bytes",
-                        "the proof in the finalization calldata",
-                        f"different bytes in the proof file {ra.proof_cid}",
+                ra.checks["weights"] = False
+                ra.findings.append(
+                    Finding(
+                        round_id=ra.round_id,
+                        check="weights",
+                        item=f"submission {s.slot}",
+                        expected=f"{state} (contract state)",
+                        actual=f"{event} (event)",
                     )
-                if proof.instances != instances:
-                    bad = [i for i, (a, b) in enumerate(zip(proof.instances, instances, strict=False)) if a != b]
-                    self._fail(
-                        ra,
-                        "instances",
-                        "proof file instances",
-                        "the instances in the finalization calldata",
-                        f"differences at {bad or 'length'}",
-                    )
-        elif proof is not None:
-            instances = proof.instances
+                )
 
-        on_chain_proof = calldata[0] if calldata is not None else (proof.proof if proof is not None else None)
-        if on_chain_proof is not None:
-            digest = "0x" + keccak(on_chain_proof).hex()
-            if digest != ra.proof_hash:
-                self._fail(ra, "proof (on-chain)", "proof hash", f"{ra.proof_hash} (proofHash)", digest)
-        if proof is not None and "0x" + keccak(proof.proof).hex() != ra.proof_hash:
+    def _finalized(
+        self, ra: RoundAudit, info: Any, prev_point: Point, new_point: Point, proof_ref: tuple[bytes, str]
+    ) -> None:
+        assert ra.new_model_cid is not None
+        for c in ("weights", "commitment", "model", "CIDs"):
+            ra.checks[c] = ra.checks[c] if ra.checks[c] is False else True
+        # the stored hash is the keccak of the event's point
+        if point_hash(new_point) != bytes(info.newModelHash):
             self._fail(
                 ra,
-                "proof (on-chain)",
-                "proof file hash",
-                f"{ra.proof_hash} (proofHash)",
-                "0x" + keccak(proof.proof).hex(),
+                "commitment",
+                "new model hash",
+                f"0x{bytes(info.newModelHash).hex()} (getRound().newModelHash)",
+                f"0x{point_hash(new_point).hex()} (keccak of the RoundFinalized commitment)",
             )
-
-        median = Rule(int(info.rule)) == Rule.MEDIAN
-        artifacts = self.median_artifacts if median else self.artifacts
-        # off-chain verification with the published artifacts (of the round rule's circuit)
-        if proof_path is None:
-            ra.checks["proof (off-chain)"] = False
-        elif artifacts is None:
+        if ra.norm_bound_sq:
+            self._norm_proofs(ra, prev_point)
+        included = [s for s in ra.submissions if not s.excluded]
+        if ra.rule == "median":
+            count = self._median_proof(ra, prev_point, new_point)
+            if bytes(info.proofHash) != proof_ref[0]:
+                self._fail(
+                    ra,
+                    "median proof",
+                    "proof hash",
+                    f"0x{bytes(info.proofHash).hex()} (getRound().proofHash)",
+                    f"0x{proof_ref[0].hex()} (RoundFinalized)",
+                )
+            if count is not None and count != len(included):
+                self._fail(ra, "weights", "included slots", f"{len(included)} (submissions)", f"{count} (proof)")
+        else:
+            if proof_ref != (bytes(32), ""):
+                self._fail(ra, "commitment", "RoundFinalized event", "no proof hash or CID (FedAvg)", str(proof_ref))
+            self._fedavg(ra, new_point)
+        samples = sum(s.sample_count for s in included)
+        if (len(included), samples) != (ra.included_count, ra.total_samples):
             self._fail(
                 ra,
-                "proof (off-chain)",
-                "proof (off-chain)",
-                "verification with the published settings, vk and SRS",
-                "not possible: the circuit manifest's artifacts did not check out (see deployment findings)",
+                "weights",
+                "included count / samples",
+                f"{len(included)} / {samples} (from the submissions)",
+                f"{ra.included_count} / {ra.total_samples} (RoundFinalized)",
             )
-        else:
-            ok, why = self._verify_offchain(proof_path, artifacts)
-            if not ok:
-                self._fail(ra, "proof (off-chain)", "proof (off-chain)", "ezkl.verify accepts the proof", why)
-
-        # on-chain verification: the verifier contract, on what the chain accepted (else on the file)
-        if on_chain_proof is None or instances is None:
-            ra.checks["proof (on-chain)"] = False
-        else:
-            verifier = self.median_verifier if median else self.verifier
-            ok, why = self._verify_onchain(verifier, on_chain_proof, instances)
-            if not ok:
-                self._fail(ra, "proof (on-chain)", "verifyProof", "the verifier contract returns true", why)
-
-        # instances bound to the round
-        if instances is None:
-            ra.checks["instances"] = False
-            ra.checks["model"] = False
-        else:
-            if median:
-                self._median_instances(ra, instances)
-            else:
-                self._instances(ra, instances)
-            self._model(ra, instances)
+        if len(included) < int(info.quorum):
+            self._fail(ra, "weights", "quorum", f"at least {int(info.quorum)} included updates", str(len(included)))
+        self._model(ra, new_point)
         self._ciphertexts(ra)
 
-    def _model(self, ra: RoundAudit, instances: Sequence[int]) -> None:
-        assert ra.new_model_cid is not None and ra.new_model_commitment is not None
-        d = self.model_size
-        proven = instances[AggregationLayout(self.slots, d).model]  # the median layout's model sits there too
-        on_chain = int(ra.new_model_commitment, 16)
-        if len(proven) == d and model_commitment(proven) != on_chain:
+    def _fedavg(self, ra: RoundAudit, new_point: Point) -> None:
+        """FedAvg: the weights from the on-chain sample counts and exclusions, and the new model's commitment
+        the contract derived from the submitted ones, re-derived here."""
+        mask = sum(1 << s.slot for s in ra.submissions if s.excluded)
+        try:
+            assert ra.finalize_tx is not None
+            _tx, method, args = self._decode(ra.finalize_tx)
+            if not method.startswith("finalizeRound"):
+                raise ValueError(f"not a finalizeRound call: {method}")
+            called = (int(args[0]), str(args[1]), int(args[2]))
+            if called != (ra.round_id, ra.new_model_cid, mask):
+                expected = f"round, model CID, excluded mask {(ra.round_id, ra.new_model_cid, mask)} (events)"
+                self._fail(ra, "weights", "finalize calldata", expected, str(called))
+        except Exception as exc:
+            self._fail(
+                ra, "weights", "finalize calldata", f"a finalizeRound call in {ra.finalize_tx}", describe_error(exc)
+            )
+        counts = [0] * self.slots
+        for s in ra.submissions:
+            if not s.excluded and s.slot < self.slots:
+                counts[s.slot] = s.sample_count
+        try:
+            weights = normalized_weights(counts, self.scale_bits)
+        except RoundError as exc:
+            self._fail(ra, "weights", "weights", "weights of the included slots", str(exc))
+            ra.checks["commitment"] = False
+            return
+        on_chain = tuple(int(w) for w in self.rm.expectedWeights(ra.round_id, mask))
+        if on_chain != weights:
+            expected = f"{weights} (normalized_weights of sample counts {counts})"
+            self._fail(ra, "weights", "weights", expected, f"{on_chain} (RoundManager.expectedWeights)")
+        chosen = [(G1Point(*_point_of(s.commitment)), weights[s.slot]) for s in ra.submissions if weights[s.slot]]
+        try:
+            derived = combine([c for c, _ in chosen], [w for _, w in chosen], self.zero)
+        except KzgError as exc:
+            self._fail(
+                ra, "commitment", "new model commitment", "the combination of the submitted commitments", str(exc)
+            )
+            return
+        if derived.as_uint256() != new_point:
             self._fail(
                 ra,
-                "model",
-                "model commitment",
-                f"{ra.new_model_commitment} (newModelCommitment)",
-                f"{_hex(model_commitment(proven))} (keccak over the proven model instances)",
+                "commitment",
+                "new model commitment",
+                f"{_point_hex(derived.as_uint256())} (re-derived: K + sum_i w_i (C(u_i) - K))",
+                f"{_point_hex(new_point)} (RoundFinalized)",
             )
+
+    def _model(self, ra: RoundAudit, point: Point) -> None:
+        """The new model file resolves, has the consortium's shape and opens the round's commitment."""
+        assert ra.new_model_cid is not None
         try:
-            model = ModelFile.parse(self.storage.get(ra.new_model_cid), expected_size=d)
+            model = ModelFile.parse(
+                self.storage.get(ra.new_model_cid),
+                expected_size=self.model_size,
+                pad_rows=self.pad_rows,
+                scale_bits=self.scale_bits,
+            )
         except (StorageError, ModelFileError) as exc:
             self._fail(ra, "model", "model file", f"the global model under {ra.new_model_cid}", describe_error(exc))
             return
-        if model.keccak_commitment() != on_chain:
+        if self.basis is None:
+            self._fail(ra, "model", "model file", "a check against the commitment", "not possible: no verified basis")
+        elif not opens(model.values, point, self.basis):
             self._fail(
                 ra,
                 "model",
                 "model file",
-                f"content with commitment {ra.new_model_commitment}",
-                f"content with commitment {_hex(model.keccak_commitment())}",
+                f"content opening the commitment {ra.new_model_commitment}",
+                "values that do not open it",
             )
-        try:
-            proven_values = tuple(from_field(v) for v in proven)
-        except QuantizationError as exc:
-            self._fail(ra, "model", "model instances", "field elements", str(exc))
-            return
-        if len(proven) == d and model.values != proven_values:
-            self._fail(ra, "model", "model file values", "the proven model instances", "different values")
-        if model.scale_bits != self.scale_bits:
-            self._fail(ra, "model", "model file scale", f"2^{self.scale_bits}", f"2^{model.scale_bits}")
 
     def _ciphertexts(self, ra: RoundAudit) -> None:
         for sub in ra.submissions:
@@ -306,29 +343,15 @@ class RoundChecks(ProofChecks):
                 if not sub.excluded:
                     ra.checks["CIDs"] = False
 
-    def _genesis(self, ra: RoundAudit) -> None:
-        """The first round starts from the genesis model: it must resolve and match its commitment."""
-        self._check_model_file(ra, ra.prev_model_cid, int(ra.prev_model_commitment, 16), "genesis model file")
-
-    def _check_model_file(self, ra: RoundAudit, cid: str, commitment: int, item: str) -> None:
-        try:
-            model = ModelFile.parse(
-                self.storage.get(cid), expected_size=self.model_size, scale_bits=self.scale_bits
-            )
-        except (StorageError, ModelFileError) as exc:
-            self._fail(ra, "lineage", item, f"a model file under {cid}", describe_error(exc))
-            return
-        if model.keccak_commitment() != commitment:
-            actual = f"content with commitment {_hex(model.keccak_commitment())}"
-            self._fail(ra, "lineage", item, f"commitment {_hex(commitment)}", actual)
-
-    def _lineage(self, ra: RoundAudit, current: tuple[int, str]) -> None:
-        start = (int(ra.prev_model_commitment, 16), ra.prev_model_cid)
-        if start != current:
+    def _lineage(self, ra: RoundAudit, current: tuple[int, Point, str]) -> None:
+        """The round starts from the latest finalized round's model (the genesis model before any)."""
+        start = (ra.prev_model_round, ra.prev_model_commitment, ra.prev_model_cid)
+        expected = (current[0], _point_hex(current[1]), current[2])
+        if start != expected:
             self._fail(
                 ra,
                 "lineage",
                 "lineage",
-                f"starts from {_hex(current[0])} / {current[1]} (the previous finalized round's model)",
-                f"{ra.prev_model_commitment} / {ra.prev_model_cid}",
+                f"starts from round {expected[0]}'s model {expected[1]} / {expected[2]} (the latest finalized)",
+                f"round {start[0]}'s {start[1]} / {start[2]}",
             )

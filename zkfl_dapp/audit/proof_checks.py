@@ -148,8 +148,8 @@ class ProofChecks(AuditContext):
     def _median_proof(self, ra: RoundAudit, prev_point: tuple[int, int], new_point: tuple[int, int]) -> int | None:
         """Check the median round's proof; returns the number of included slots (None: not determinable).
 
-        Untested against a real median circuit: this branch has no ``circuits/kzg_median.py``; the points'
-        layout is DESIGN-KZG.md's (slots 0 .. S-1, then the new model at point S).
+        The points' layout is circuits.layouts.MedianLayout's (slots 0 .. S-1, then the new model at point S);
+        the single instance is the certificate z, which must be 0.
         """
         check = "median proof"
         ra.checks[check] = True
@@ -219,6 +219,10 @@ class ProofChecks(AuditContext):
                     ok, why = self._verify_offchain(path, self.median_artifacts)
                     if not ok:
                         self._fail(ra, check, "proof (off-chain)", "ezkl.verify accepts the median proof", why)
+        if calldata is not None and calldata[1] != (0,):
+            # a wrong claimed median still verifies, with a non-zero certificate z (circuits/kzg_median.py)
+            self._fail(ra, check, "median certificate", "instances [0] (z = 0: the result is the median)",
+                       str(list(calldata[1])))
         if proof_bytes is None and calldata is not None:
             proof_bytes = calldata[0]
         if proof_bytes is None:

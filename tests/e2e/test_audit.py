@@ -71,7 +71,7 @@ def consortium(tmp_path_factory, suite, admin, aggregator, hospitals, auditor) -
     c.run_round(absent=frozenset({3}))  # 2: an empty slot
     _round_with_excluded_update(c)  # 3: an excluded update, no norm bound
     _aborted_round(c)  # 4: aborted, the model stays
-    c.run_round()  # 5: continues from round 3's model
+    c.run_round(rule="median")  # 5: the median rule (a median proof), continues from round 3's model
     return c
 
 
@@ -135,9 +135,11 @@ def test_clean_deployment_audits_green(clean_report, consortium):
     assert [x.phase for x in r.rounds] == ["finalized", "finalized", "finalized", "aborted", "finalized"]
     for x in r.rounds:
         if x.phase == "finalized":
-            for c in ("weights", "commitment", "model", "CIDs", "lineage"):
+            for c in ("weights", "model", "CIDs", "lineage"):
                 assert x.checks[c] is True, (x.round_id, x.checks)
-            assert x.checks["median proof"] is None  # FedAvg: derived on-chain, no proof
+            # FedAvg: derived on-chain, no proof; the median round's proof re-verified with the published circuit
+            assert x.checks["median proof"] is (True if x.round_id == 5 else None), (x.round_id, x.checks)
+            assert x.checks["commitment"] is (None if x.round_id == 5 else True)
         else:
             assert x.checks["lineage"] is True and x.checks["commitment"] is None and x.checks["model"] is None
     # the rounds the driver ran had a norm bound: every submission's norm proof was re-verified from calldata
@@ -303,7 +305,7 @@ def test_round_report_that_misstates_the_model_is_named(consortium, clean_report
     comparing it with the chain."""
     (cid,) = _report_cids(consortium, 5)
     genuine = json.loads(consortium.storage.get(cid))
-    lying = {**genuine, "model_cid": clean_report.round(1).new_model_cid, "rule": "median"}
+    lying = {**genuine, "model_cid": clean_report.round(1).new_model_cid, "rule": "fedavg"}
     report = _audit(consortium, _ServesOtherContent(consortium.storage, cid, json.dumps(lying).encode()), tmp_path)
     assert _errors(report) == {(5, f"round report {cid} / model CID"), (5, f"round report {cid} / rule")}
 
@@ -387,3 +389,14 @@ def test_rolled_back_round_is_reported_as_such(consortium, tmp_path):
     assert r6.checks["lineage"] is True and all(r6.checks[k] is None for k in ("weights", "commitment", "model"))
     assert [f.line() for r in report.rounds for f in r.findings if f.severity == "error"] == []
     assert int(rm.currentModel()[1]) == 5
+
+
+def test_altered_median_proof_file_is_named(consortium, clean_report, tmp_path):
+    """The published median proof must be the one the chain accepted (its keccak is proofHash)."""
+    cid = clean_report.round(5).proof_cid
+    genuine = json.loads(consortium.storage.get(cid))
+    flipped = bytearray(bytes.fromhex(genuine["hex_proof"].removeprefix("0x")))
+    flipped[400] ^= 1
+    altered = {**genuine, "hex_proof": "0x" + flipped.hex(), "proof": list(flipped)}
+    report = _audit(consortium, _ServesOtherContent(consortium.storage, cid, json.dumps(altered).encode()), tmp_path)
+    assert (5, "median proof file hash") in _errors(report), [f.line() for f in report.errors]

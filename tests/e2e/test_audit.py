@@ -135,11 +135,10 @@ def test_clean_deployment_audits_green(clean_report, consortium):
     assert [x.phase for x in r.rounds] == ["finalized", "finalized", "finalized", "aborted", "finalized"]
     for x in r.rounds:
         if x.phase == "finalized":
-            for c in ("weights", "model", "CIDs", "lineage"):
+            for c in ("weights", "commitment", "model", "CIDs", "lineage"):
                 assert x.checks[c] is True, (x.round_id, x.checks)
             # FedAvg: derived on-chain, no proof; the median round's proof re-verified with the published circuit
             assert x.checks["median proof"] is (True if x.round_id == 5 else None), (x.round_id, x.checks)
-            assert x.checks["commitment"] is (None if x.round_id == 5 else True)
         else:
             assert x.checks["lineage"] is True and x.checks["commitment"] is None and x.checks["model"] is None
     # the rounds the driver ran had a norm bound: every submission's norm proof was re-verified from calldata
@@ -158,7 +157,7 @@ def test_clean_deployment_audits_green(clean_report, consortium):
     assert sum(1 for role, _ in admitted if role == "hospital") == 5
     assert any(m.action == "enclave key" for m in r.membership)
     md = r.to_markdown()
-    assert "PASSED" in md and "| 5 | finalized | 5 | ✓ | ✓ | ✓ | – | ✓ | ✓ | ✓ | ✓ |" in md
+    assert "PASSED" in md and "| 5 | finalized | 5 | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |" in md
     assert "| 3 | finalized | 4 | ✓ | ✓ | – | – | ✓ | ✓ | ✓ | – |" in md
     assert "derived on-chain" in md and "re-derived by the auditor" in md
     assert "**development enclave**" in md
@@ -399,4 +398,4 @@ def test_altered_median_proof_file_is_named(consortium, clean_report, tmp_path):
     flipped[400] ^= 1
     altered = {**genuine, "hex_proof": "0x" + flipped.hex(), "proof": list(flipped)}
     report = _audit(consortium, _ServesOtherContent(consortium.storage, cid, json.dumps(altered).encode()), tmp_path)
-    assert (5, "median proof file hash") in _errors(report), [f.line() for f in report.errors]
+    assert (5, "proof file hash") in _errors(report), [f.line() for f in report.errors]

@@ -35,10 +35,10 @@ def inference_circuit() -> InferenceArtifacts:
 
 
 @pytest.fixture
-def consortium(tmp_path, circuit, admin, aggregator, hospitals, auditor) -> Consortium:
+def consortium(tmp_path, suite, admin, aggregator, hospitals, auditor) -> Consortium:
     settings = Settings(workdir=tmp_path / "consortium", hospitals=5, rounds=1)
     roles = Roles(admin, aggregator, tuple(hospitals[:5]), auditor)
-    return Consortium.bootstrap(settings, ape.project, ape.chain, roles, EmbeddedStore(settings.store_dir), circuit)
+    return Consortium.bootstrap(settings, ape.project, ape.chain, roles, EmbeddedStore(settings.store_dir), suite)
 
 
 def _predict(c: Consortium, art: InferenceArtifacts, patient: Path, sender, round_id: int | None = None):

@@ -145,3 +145,20 @@ def test_bound_policy_continues_from_the_latest_bounded_report(tmp_path):
         )
     (settings.reports_dir / "round-9.json").write_text("{not json")
     assert _last_norm_statistics(settings) == (1.5, 0.3)  # round 3 had no bound; round 9 is unreadable
+
+
+def test_median_resists_a_boosted_update_that_fedavg_follows():
+    """Why the median rule exists: one wild slot moves FedAvg's aggregate arbitrarily far, the median (over
+    the scaled updates, as the median circuit takes them) stays within the honest slots' range."""
+    from zkfl_dapp.core.aggregation import aggregate, normalized_weights
+
+    rng = np.random.default_rng(5)
+    honest = [tuple(int(v) for v in rng.integers(-ONE, ONE, size=31)) for _ in range(4)]
+    boosted = tuple(50 * ONE for _ in range(31))
+    slots = fill_slots([*honest, boosted], [0] * 31, Q)
+    med = median_quantized(slots)
+    for j in range(31):
+        column = [ONE * u[j] for u in honest]
+        assert min(column) <= med[j] <= max(column)
+    fedavg = aggregate([*honest, boosted], normalized_weights([1] * 5, Q))
+    assert all(v > 9 * ONE * ONE for v in fedavg)  # dragged to ~1/5 of the boosted value

@@ -1,36 +1,31 @@
-"""Shared fixtures: roles and the consortium's circuits.
+"""Shared fixtures: roles, the consortium's circuit suite (the norm circuit and its KZG basis), fresh
+deployments of a real KZG RoundManager, padded updates with their commitments, and cached norm proofs.
 
-Run through ``make test`` (which builds the circuit artifacts and installs the generated verifier
-before ape compiles the project) or ``ape test`` once ``make circuits`` has run.
-
-The old Poseidon aggregation fixtures (``circuit``, ``defence``, ``prove``, ``deployment``) went with
-``circuits/aggregation.py``; modules that still use them need the new KZG fixtures (tests/kzg_fixtures.py).
+Run through ``make test`` (which builds the circuit artifacts and installs the generated verifier before ape
+compiles the project) or ``ape test`` once ``make circuits`` has run: the ``suite`` fixture installs the norm
+verifier too, but ape compiles the project when it first loads it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import random
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import ape
-import numpy as np
 import pytest
 
+from zkfl_dapp.chain.deployment import CommitmentScheme, Deployment, deploy_contracts
+from zkfl_dapp.chain.enums import Role
 from zkfl_dapp.circuits.artifacts import install_verifier
+from zkfl_dapp.circuits.kzg import G1Point, commit, hiding_pad
+from zkfl_dapp.circuits.kzg_norm import PAD_ENTRY_BITS, KzgNormProof, prove_inputs, prove_kzg_norm
 from zkfl_dapp.circuits.suite import CircuitSuite, ensure_circuit_suite
-from zkfl_dapp.core.fixedpoint import quantize
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@dataclass(frozen=True)
-class _Shape:
-    slots: int
-    model_size: int
-    scale_bits: int
-
-
-SPEC = _Shape(slots=5, model_size=31, scale_bits=13)
+SLOTS = 5
+MODEL_SIZE = 31
+SCALE_BITS = 13
 GENESIS_CID = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"
 CIRCUIT_CID = "bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e"
 
@@ -41,13 +36,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def suite() -> CircuitSuite:
-    """The consortium circuits of SPEC (norm; median once merged), their verifiers installed for ape."""
-    circuits = ensure_circuit_suite(SPEC.slots, SPEC.model_size, SPEC.scale_bits, ROOT / "build" / "circuits")
-    for art in (circuits.norm, circuits.median):
-        if art is not None:
-            installed = install_verifier(art, ROOT / "contracts")  # type: ignore[arg-type]
-            assert installed.read_bytes() == art.verifier_sol.read_bytes()  # type: ignore[attr-defined]
-    return circuits
+    """The consortium's circuits for 5 slots x 31 parameters (norm and median), their verifiers installed for ape."""
+    s = ensure_circuit_suite(SLOTS, MODEL_SIZE, SCALE_BITS, ROOT / "build" / "circuits")
+    assert install_verifier(s.norm, ROOT / "contracts").read_bytes() == s.norm.verifier_sol.read_bytes()
+    if s.median is not None:
+        assert install_verifier(s.median, ROOT / "contracts").read_bytes() == s.median.verifier_sol.read_bytes()
+    return s
 
 
 @pytest.fixture(scope="session")
@@ -62,7 +56,7 @@ def aggregator():
 
 @pytest.fixture(scope="session")
 def hospitals():
-    return [ape.accounts.test_accounts[i] for i in range(2, 8)]  # six: one more than the circuit's slots
+    return [ape.accounts.test_accounts[i] for i in range(2, 8)]  # six: one more than the slots
 
 
 @pytest.fixture(scope="session")
@@ -75,6 +69,115 @@ def outsider():
     return ape.accounts.test_accounts[9]
 
 
-def make_updates(seed: int, count: int) -> list[tuple[int, ...]]:
-    rng = np.random.default_rng(seed)
-    return [quantize(rng.normal(0.0, 1.0, SPEC.model_size), SPEC.scale_bits) for _ in range(count)]
+def genesis_model(seed: int = 0) -> tuple[int, ...]:
+    """A genesis aggregate S0 = 2^13 q0 (scale 2^26) with zero pad rows, as ModelFile.genesis builds it."""
+    rng = random.Random(seed)
+    q0 = [rng.randint(-(2**12), 2**12) for _ in range(MODEL_SIZE)]
+    return (*((1 << SCALE_BITS) * q for q in q0), *([0] * 10))
+
+
+def padded_update(seed: int, prev: Sequence[int] = (), step: int = 50) -> tuple[int, ...]:
+    """A padded update at scale 2^13: near round(prev / 2^13) on the model rows (random in +-2^13 without
+    ``prev``), then a 10-row hiding pad."""
+    rng = random.Random(seed)
+    if prev:
+        model = [round(s / 2**SCALE_BITS) + rng.randint(-step, step) for s in prev[:MODEL_SIZE]]
+    else:
+        model = [rng.randint(-(2**13), 2**13) for _ in range(MODEL_SIZE)]
+    return hiding_pad(model, 10, rng, entry_bits=PAD_ENTRY_BITS)
+
+
+@pytest.fixture(scope="session")
+def genesis() -> tuple[int, ...]:
+    return genesis_model()
+
+
+@pytest.fixture(scope="session")
+def commit_of(suite) -> Callable[[Sequence[int]], G1Point]:
+    """C(v) in the suite's basis, cached per vector (one ezkl call each)."""
+    cache: dict[tuple[int, ...], G1Point] = {}
+
+    def _commit(values: Sequence[int]) -> G1Point:
+        key = tuple(int(v) for v in values)
+        if key not in cache:
+            (cache[key],) = commit(key, suite.basis)
+        return cache[key]
+
+    return _commit
+
+
+@pytest.fixture(scope="session")
+def scheme(suite) -> CommitmentScheme:
+    return CommitmentScheme(
+        slots=SLOTS,
+        model_size=MODEL_SIZE,
+        pad_rows=suite.pad_rows,
+        scale_bits=SCALE_BITS,
+        zero_commitment=suite.zero.as_uint256(),
+        basis_digest=suite.basis.digest(),
+    )
+
+
+def deploy(admin, aggregator, auditor, members, scheme: CommitmentScheme, genesis_point: G1Point) -> Deployment:
+    """A fresh consortium (FedAvg and norm bounds; no median verifier) with ``members`` admitted as hospitals."""
+    dep = deploy_contracts(
+        ape.project,
+        admin,
+        scheme=scheme,
+        genesis_commitment=genesis_point.as_uint256(),
+        genesis_cid=GENESIS_CID,
+        circuit_cid=CIRCUIT_CID,
+        with_median=False,
+    )
+    dep.registry.admitMember(aggregator, int(Role.AGGREGATOR), "enclave", sender=admin)
+    dep.registry.admitMember(auditor, int(Role.AUDITOR), "regulator", sender=admin)
+    for i, h in enumerate(members):
+        dep.registry.admitMember(h, int(Role.HOSPITAL), f"hospital-{i}", sender=admin)
+    return dep
+
+
+@pytest.fixture
+def deployment(suite, scheme, genesis, commit_of, admin, aggregator, hospitals, auditor) -> Deployment:
+    """A fresh consortium: 5 member hospitals (the sixth is admitted only where a test needs it)."""
+    return deploy(admin, aggregator, auditor, hospitals[:5], scheme, commit_of(genesis))
+
+
+NormProver = Callable[[Sequence[int], Sequence[int], int, str], KzgNormProof]
+
+
+@pytest.fixture(scope="session")
+def norm_proof(suite, tmp_path_factory) -> NormProver:
+    """``norm_proof(update, prev_aggregate, bound, address)``: a real norm proof, cached per input."""
+    cache: dict[tuple, KzgNormProof] = {}
+
+    def _prove(update: Sequence[int], prev: Sequence[int], bound: int, address: str) -> KzgNormProof:
+        key = (tuple(update), tuple(prev), bound, address.lower())
+        if key not in cache:
+            cache[key] = prove_kzg_norm(suite.norm, update, prev, bound, address, tmp_path_factory.mktemp("norm"))
+        return cache[key]
+
+    return _prove
+
+
+@pytest.fixture(scope="session")
+def raw_norm_proof(suite, tmp_path_factory) -> Callable[[Sequence[Sequence[int]]], KzgNormProof]:
+    """A norm proof of raw field-element rows ``[x, S, p]`` (no checks: attacks), cached per input."""
+    cache: dict[tuple, KzgNormProof] = {}
+
+    def _prove(rows: Sequence[Sequence[int]]) -> KzgNormProof:
+        key = tuple(tuple(r) for r in rows)
+        if key not in cache:
+            cache[key] = prove_inputs(suite.norm, rows, tmp_path_factory.mktemp("rawnorm"))
+        return cache[key]
+
+    return _prove
+
+
+def open_round(dep: Deployment, admin, chain, *, quorum: int = 3, duration: int = 3600, bound: int = 0, rule: int = 0):
+    """Open the next round (FedAvg without a bound unless told); returns (round id, deadline, receipt)."""
+    deadline = chain.pending_timestamp + duration
+    if bound or rule:
+        tx = dep.round_manager.openRoundWithPolicy(deadline, quorum, rule, bound, sender=admin)
+    else:
+        tx = dep.round_manager.openRound(deadline, quorum, sender=admin)
+    return int(dep.round_manager.currentRoundId()), deadline, tx

@@ -1,5 +1,6 @@
-"""Shared fixtures of the homomorphic-commitment tests: the d = 31 commit-and-prove norm circuit (built
-once, cached under build/circuits by its spec digest), its basis, and deterministic sample vectors.
+"""Shared fixtures of the homomorphic-commitment tests: the d = 31 commit-and-prove norm circuit of the
+consortium's suite (circuits.suite.norm_spec_for: built once, cached under build/circuits by its spec digest),
+its basis, and deterministic sample vectors.
 
 Import the fixtures into a test module (``from tests.kzg_fixtures import kzg_norm, basis, ...``).
 """
@@ -13,9 +14,11 @@ import pytest
 
 from zkfl_dapp.circuits.kzg import G1Point, KzgBasis, hiding_pad, zero_commitment
 from zkfl_dapp.circuits.kzg_norm import PAD_ENTRY_BITS, KzgNormArtifacts, KzgNormCircuitSpec, ensure_kzg_norm_artifacts
+from zkfl_dapp.circuits.suite import norm_spec_for
 
 ROOT = Path(__file__).resolve().parent.parent
-SPEC = KzgNormCircuitSpec(model_size=31)
+#: The norm circuit of the consortium's suite at d = 31 (the basis every commitment of the tests uses).
+SPEC = norm_spec_for(31)
 ADDRESS = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 #: Weights summing to 2**13, as RoundManager derives them from sample counts.
 WEIGHTS = (1000, 2000, 3000, 1192, 1000)

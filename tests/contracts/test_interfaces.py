@@ -1,4 +1,5 @@
-"""The interfaces carry each contract's whole public surface, and errors name the contract that raises them.
+"""The interfaces carry each contract's whole public surface, errors name the contract that raises them, and
+the proof layouts of contracts/libraries/InstanceLayout.sol equal their Python mirror (circuits/layouts.py).
 
 Clients (the Python package, the web UI, other contracts) compile against ``contracts/interfaces/``: a public
 function, error or event that only the implementation declares would be invisible to them.
@@ -6,13 +7,23 @@ function, error or event that only the implementation declares would be invisibl
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
+
+from zkfl_dapp.circuits import kzg_norm, layouts
+
+ROOT = Path(__file__).resolve().parents[2]
 
 CONTRACTS = [
     ("ConsortiumRegistry", "IConsortiumRegistry"),
     ("RoundManager", "IRoundManager"),
     ("PredictionRegistry", "IPredictionRegistry"),
 ]
+
+#: Libraries whose errors the contracts may raise (their ABIs include them): each prefixes its errors too.
+LIBRARIES = ["Bn254"]
 
 
 def _selectors(abis) -> set[str]:
@@ -24,7 +35,10 @@ def test_interface_declaresEveryPublicFunctionErrorAndEvent(project, name, inter
     impl = getattr(project, name).contract_type
     iface = getattr(project, interface).contract_type
     assert _selectors(impl.methods) == _selectors(iface.methods)
-    assert _selectors(impl.errors) == _selectors(iface.errors)
+    # a library's errors (e.g. Bn254InvalidPoint) reach the contract's ABI without being its own: they are
+    # declared, and named, by the library
+    library_errors = {e.selector for lib in LIBRARIES for e in getattr(project, lib).contract_type.errors}
+    assert _selectors(impl.errors) - library_errors == _selectors(iface.errors)
     assert _selectors(impl.events) == _selectors(iface.events)
 
 
@@ -32,3 +46,46 @@ def test_interface_declaresEveryPublicFunctionErrorAndEvent(project, name, inter
 def test_everyError_isPrefixedByItsContractName(project, name, interface):
     errors = [e.name for e in getattr(project, interface).contract_type.errors]
     assert errors and all(e.startswith(name) for e in errors), errors
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_everyLibraryError_isPrefixedByItsLibraryName(project, library):
+    errors = [e.name for e in getattr(project, library).contract_type.errors]
+    assert errors and all(e.startswith(library) for e in errors), errors
+
+
+#: InstanceLayout.sol constant -> its value in zkfl_dapp.circuits.layouts (the Python mirror).
+PYTHON_LAYOUT = {
+    "NORM_COUNT": layouts.NormLayout().count,
+    "NORM_FLAG_INDEX": layouts.NormLayout().flag,
+    "NORM_BOUND_INDEX": layouts.NormLayout().bound,
+    "NORM_ADDRESS_OFFSET": layouts.NormLayout().address,
+    "ADDRESS_LIMBS": layouts.ADDRESS_LIMBS,
+    "NORM_UPDATE_POINT": layouts.NormLayout().update_point,
+    "NORM_AGGREGATE_POINT": layouts.NormLayout().aggregate_point,
+    "INFERENCE_COUNT": layouts.InferenceLayout().count,
+    "INFERENCE_LOGIT_INDEX": layouts.InferenceLayout().logit,
+    "INFERENCE_ADDRESS_OFFSET": layouts.InferenceLayout().address_offset,
+    "MEDIAN_COUNT": layouts.MedianLayout(5).count,
+}
+
+
+def _solidity_constants() -> dict[str, int]:
+    source = (ROOT / "contracts" / "libraries" / "InstanceLayout.sol").read_text()
+    found = re.findall(r"uint256\s+internal\s+constant\s+(\w+)\s*=\s*(\d+)\s*;", source)
+    assert found, "no constants parsed from InstanceLayout.sol"
+    return {name: int(value) for name, value in found}
+
+
+def test_instanceLayout_solidityConstantsEqualThePythonMirror():
+    """Every InstanceLayout.sol constant has a Python twin with the same value (a new one must be mirrored)."""
+    assert _solidity_constants() == PYTHON_LAYOUT
+
+
+def test_instanceLayout_matchesTheCircuits():
+    """The layouts describe what the circuits produce: the norm circuit's instance count and address limbs."""
+    spec = kzg_norm.KzgNormCircuitSpec()
+    assert spec.num_instances == layouts.NormLayout().count
+    assert kzg_norm.ADDRESS_LIMBS == layouts.ADDRESS_LIMBS == layouts.InferenceLayout().address_limbs
+    norm = layouts.NormLayout()
+    assert norm.address + layouts.ADDRESS_LIMBS == norm.count

@@ -1,7 +1,6 @@
-"""RoundManager: the round state machine and the binding of proofs to on-chain commitments.
-
-Proofs are real ezkl proofs checked by the generated verifier contract; they are cached per input
-(see ``prove`` in conftest) and reused across fresh deployments.
+"""RoundManager: the round state machine, the checks on submitted KZG commitments, and FedAvg finalization,
+where the contract derives the new model's commitment ``C(S) = K + sum_i w_i (C(u_i) - K)`` from the
+hospitals' own commitments (real ezkl commitments of padded updates in the norm circuit's basis).
 """
 
 from __future__ import annotations
@@ -10,48 +9,58 @@ import ape
 import pytest
 from eth_utils import keccak
 
-from tests.conftest import CIRCUIT_CID, GENESIS_CID, SPEC, make_updates
-from zkfl_dapp.core.aggregation import fedavg_quantized, normalized_weights
-from zkfl_dapp.chain.enums import Phase, Role
-from zkfl_dapp.core.fixedpoint import FIELD_MODULUS, from_field
+from tests.conftest import CIRCUIT_CID, GENESIS_CID, MODEL_SIZE, SCALE_BITS, SLOTS, open_round, padded_update
+from zkfl_dapp.chain.enums import Phase, Role, Rule
+from zkfl_dapp.chain.views import model_record, point_hash, read_round, read_submissions
+from zkfl_dapp.circuits.kzg import BASE_FIELD_MODULUS, combine
+from zkfl_dapp.core.aggregation import aggregate, normalized_weights
+from zkfl_dapp.core.fixedpoint import FIELD_MODULUS
 from zkfl_dapp.core.formats import MAX_SAMPLE_COUNT
-from zkfl_dapp.core.formats import MAX_SAMPLE_COUNT
-from zkfl_dapp.core.commitments import model_commitment, poseidon_commitment
 
-COUNTS = [50, 60, 70, 80, 90]
+COUNTS = (50, 60, 70, 80, 90)
 NEW_CID = "bafkreibm6jg3ux5qumhcn2b3flc3tyu6dmlb4xa7u5bf44yegnrjhc4yeq"
-PROOF_CID = "bafkreiabcproofcidforthetestsonlyaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-WEIGHTS_AT = SPEC.slots + 1 + SPEC.model_size  # index of the first public weight
+#: The design's budget for a FedAvg finalization at 5 slots (DESIGN-KZG.md measured 148,844 at d = 31).
+FINALIZE_GAS_BUDGET = 150_000
+UPDATES = tuple(padded_update(seed) for seed in range(1, 7))
 
 
 @pytest.fixture(scope="module")
-def updates():
-    return make_updates(seed=1, count=5)
+def points(commit_of):
+    """C(u_i) of the six test updates, in the suite's basis."""
+    return [commit_of(u) for u in UPDATES]
 
 
-def open_round(dep, admin, chain, *, quorum=3, duration=3600):
-    deadline = chain.pending_timestamp + duration
-    tx = dep.round_manager.openRound(deadline, quorum, sender=admin)
-    return dep.round_manager.currentRoundId(), deadline, tx
+def submit(dep, round_id, hospital, point, count, cid=None):
+    xy = list(point.as_uint256())
+    return dep.round_manager.submitUpdate(round_id, xy, cid or f"cid-{xy[0] % 10**8}", count, sender=hospital)
 
 
-def submit_all(dep, round_id, hospitals, updates, counts):
-    for h, u, n in zip(hospitals, updates, counts, strict=False):
-        dep.round_manager.submitUpdate(round_id, poseidon_commitment(u), f"cid-{poseidon_commitment(u)}", n, sender=h)
+def submit_all(dep, round_id, hospitals, points, counts=COUNTS):
+    for h, p, n in zip(hospitals, points, counts, strict=False):
+        submit(dep, round_id, h, p, n)
+
+
+def expected_point(points, weights, zero):
+    """The Python twin of the contract's aggregation, over the slots that weigh something."""
+    kept = [(p, w) for p, w in zip(points, weights, strict=False) if w]
+    return combine([p for p, _ in kept], [w for _, w in kept], zero)
 
 
 # --- opening rounds ----------------------------------------------------------------------------
 
 
-def test_openRound_recordsPreviousModelAndEmits(deployment, admin, chain):
+def test_openRound_recordsPreviousModelAndEmits(deployment, admin, chain, commit_of, genesis):
     rm = deployment.round_manager
     round_id, deadline, tx = open_round(deployment, admin, chain)
     assert round_id == 1
     info = rm.getRound(1)
-    assert info.phase == Phase.OPEN and info.deadline == deadline and info.quorum == 3
-    assert info.prevModelCommitment == 123 and info.prevModelCid == GENESIS_CID
+    genesis_hash = point_hash(commit_of(genesis).as_uint256())
+    assert info.phase == Phase.OPEN and info.deadline == deadline and info.quorum == 3 and info.members == 5
+    assert bytes(info.prevModelHash) == genesis_hash and info.prevModelRound == 0 and info.normBoundSq == 0
     (event,) = tx.events.filter(rm.RoundOpened)
-    assert event.roundId == 1 and event.prevModelCommitment == 123 and event.quorum == 3
+    assert event.roundId == 1 and bytes(event.prevModelHash) == genesis_hash and event.quorum == 3
+    (policy,) = tx.events.filter(rm.RoundPolicySet)
+    assert policy.rule == Rule.FEDAVG and policy.normBoundSq == 0
 
 
 def test_openRound_revertsWhen_notAdmin(deployment, outsider, chain):
@@ -65,7 +74,7 @@ def test_openRound_revertsWhen_anotherRoundOpen(deployment, admin, chain):
         open_round(deployment, admin, chain)
 
 
-@pytest.mark.parametrize("quorum", [0, 6])
+@pytest.mark.parametrize("quorum", [0, SLOTS + 1])
 def test_openRound_revertsWhen_quorumOutOfRange(deployment, admin, chain, quorum):
     with ape.reverts(deployment.round_manager.RoundManagerInvalidRoundParameters):
         deployment.round_manager.openRound(chain.pending_timestamp + 100, quorum, sender=admin)
@@ -76,266 +85,316 @@ def test_openRound_revertsWhen_deadlineInPast(deployment, admin, chain):
         deployment.round_manager.openRound(chain.pending_timestamp - 1, 3, sender=admin)
 
 
+def test_openRoundWithPolicy_revertsWhen_medianWithoutVerifier(deployment, admin, chain):
+    rm = deployment.round_manager
+    assert rm.medianVerifier() == "0x" + "00" * 20
+    with ape.reverts(rm.RoundManagerInvalidPolicy, rule=Rule.MEDIAN, normBoundSq=0):
+        rm.openRoundWithPolicy(chain.pending_timestamp + 100, 3, int(Rule.MEDIAN), 0, sender=admin)
+
+
 # --- submissions -------------------------------------------------------------------------------
 
 
-def test_submitUpdate_recordsSlotAndEmits(deployment, admin, hospitals, chain, updates):
+def test_submitUpdate_recordsSlotAndEmits(deployment, admin, hospitals, chain, points):
     rm = deployment.round_manager
     open_round(deployment, admin, chain)
-    c = poseidon_commitment(updates[0])
+    c = list(points[0].as_uint256())
     tx = rm.submitUpdate(1, c, "bafy-update", 50, sender=hospitals[0])
     sub = rm.getSubmission(1, 0)
-    assert (sub.hospital, sub.commitment, sub.sampleCount, sub.cid) == (hospitals[0].address, c, 50, "bafy-update")
+    assert (sub.hospital, list(sub.commitment), sub.sampleCount, sub.cid) == (
+        hospitals[0].address,
+        c,
+        50,
+        "bafy-update",
+    )
     assert rm.getRound(1).submissionCount == 1
     (event,) = tx.events.filter(rm.UpdateSubmitted)
     assert event.roundId == 1 and event.hospital == hospitals[0].address and event.slot == 0
-    assert event.commitment == c and event.cid == "bafy-update" and event.sampleCount == 50
+    assert list(event.commitment) == c and event.cid == "bafy-update" and event.sampleCount == 50
+    (view,) = read_submissions(rm, 1)
+    assert view.commitment == tuple(c) and view.sample_count == 50
+    print(f"\nsubmitUpdate: {tx.gas_used} gas")
 
 
-def test_submitUpdate_revertsWhen_notMember(deployment, admin, outsider, auditor, chain):
+def test_submitUpdate_revertsWhen_notMember(deployment, admin, outsider, auditor, chain, points):
     open_round(deployment, admin, chain)
     for caller in (outsider, auditor):
         with ape.reverts(deployment.round_manager.RoundManagerNotHospital, caller=caller.address):
-            deployment.round_manager.submitUpdate(1, 7, "cid", 10, sender=caller)
+            submit(deployment, 1, caller, points[0], 10)
 
 
-def test_submitUpdate_revertsWhen_removedMember(deployment, admin, hospitals, chain):
+def test_submitUpdate_revertsWhen_removedMember(deployment, admin, hospitals, chain, points):
     open_round(deployment, admin, chain)
     deployment.registry.removeMember(hospitals[0], sender=admin)
     with ape.reverts(deployment.round_manager.RoundManagerNotHospital, caller=hospitals[0].address):
-        deployment.round_manager.submitUpdate(1, 7, "cid", 10, sender=hospitals[0])
+        submit(deployment, 1, hospitals[0], points[0], 10)
 
 
-def test_submitUpdate_revertsWhen_duplicate(deployment, admin, hospitals, chain):
+def test_submitUpdate_revertsWhen_duplicate(deployment, admin, hospitals, chain, points):
     open_round(deployment, admin, chain)
-    deployment.round_manager.submitUpdate(1, 7, "cid", 10, sender=hospitals[0])
+    submit(deployment, 1, hospitals[0], points[0], 10)
     with ape.reverts(deployment.round_manager.RoundManagerAlreadySubmitted, roundId=1, hospital=hospitals[0].address):
-        deployment.round_manager.submitUpdate(1, 8, "cid", 10, sender=hospitals[0])
+        submit(deployment, 1, hospitals[0], points[1], 10)
 
 
-def test_submitUpdate_revertsWhen_late(deployment, admin, hospitals, chain):
+def test_submitUpdate_revertsWhen_late(deployment, admin, hospitals, chain, points):
     _, deadline, _ = open_round(deployment, admin, chain, duration=100)
     chain.pending_timestamp = deadline + 1
     with ape.reverts(deployment.round_manager.RoundManagerDeadlinePassed, roundId=1, deadline=deadline):
-        deployment.round_manager.submitUpdate(1, 7, "cid", 10, sender=hospitals[0])
+        submit(deployment, 1, hospitals[0], points[0], 10)
 
 
-def test_submitUpdate_revertsWhen_roundNotOpen(deployment, hospitals):
+def test_submitUpdate_revertsWhen_roundNotOpen(deployment, hospitals, points):
     with ape.reverts(
         deployment.round_manager.RoundManagerWrongPhase, roundId=1, expected=Phase.OPEN, actual=Phase.NONE
     ):
-        deployment.round_manager.submitUpdate(1, 7, "cid", 10, sender=hospitals[0])
+        submit(deployment, 1, hospitals[0], points[0], 10)
 
 
-def test_submitUpdate_revertsWhen_roundFull(deployment, admin, hospitals, chain):
+def test_submitUpdate_revertsWhen_roundFull(deployment, admin, hospitals, chain, points):
     deployment.registry.admitMember(hospitals[5], int(Role.HOSPITAL), "sixth", sender=admin)
     open_round(deployment, admin, chain)
-    for i in range(5):
-        deployment.round_manager.submitUpdate(1, 100 + i, "cid", 10, sender=hospitals[i])
-    with ape.reverts(deployment.round_manager.RoundManagerRoundFull, roundId=1, slots=5):
-        deployment.round_manager.submitUpdate(1, 200, "cid", 10, sender=hospitals[5])
+    submit_all(deployment, 1, hospitals[:5], points[:5])
+    with ape.reverts(deployment.round_manager.RoundManagerRoundFull, roundId=1, slots=SLOTS):
+        submit(deployment, 1, hospitals[5], points[5], 10)
 
 
-def test_submitUpdate_revertsWhen_commitmentInvalid(deployment, admin, hospitals, chain, empty_slot_commitment):
-    rm = deployment.round_manager
+@pytest.mark.parametrize("count", [0, MAX_SAMPLE_COUNT + 1, 10**9])
+def test_submitUpdate_revertsWhen_sampleCountInvalid(deployment, admin, hospitals, chain, points, count):
     open_round(deployment, admin, chain)
-    rm.submitUpdate(1, 42, "cid", 10, sender=hospitals[0])
-    for bad in (0, FIELD_MODULUS, empty_slot_commitment, 42):  # zero, not a field element, empty slot, reused
-        with ape.reverts(rm.RoundManagerInvalidCommitment, commitment=bad):
-            rm.submitUpdate(1, bad, "cid", 10, sender=hospitals[1])
+    with ape.reverts(
+        deployment.round_manager.RoundManagerInvalidSampleCount, sampleCount=count, maximum=MAX_SAMPLE_COUNT
+    ):
+        submit(deployment, 1, hospitals[0], points[0], count)
 
 
-@pytest.mark.parametrize("count", [0, 1_000_000_001])
-def test_submitUpdate_revertsWhen_sampleCountInvalid(deployment, admin, hospitals, chain, count):
-    open_round(deployment, admin, chain)
-    with ape.reverts(deployment.round_manager.RoundManagerInvalidSampleCount, sampleCount=count):
-        deployment.round_manager.submitUpdate(1, 7, "cid", count, sender=hospitals[0])
-
-
-def test_submitUpdate_revertsWhen_cidEmpty(deployment, admin, hospitals, chain):
+def test_submitUpdate_revertsWhen_cidEmpty(deployment, admin, hospitals, chain, points):
     open_round(deployment, admin, chain)
     with ape.reverts(deployment.round_manager.RoundManagerEmptyCid):
-        deployment.round_manager.submitUpdate(1, 7, "", 10, sender=hospitals[0])
+        deployment.round_manager.submitUpdate(1, list(points[0].as_uint256()), "", 10, sender=hospitals[0])
 
 
-# --- finalization ------------------------------------------------------------------------------
+# --- the commitment checks ---------------------------------------------------------------------
+
+#: (1, 2) is the BN254 generator: a valid point, so each bad case below differs from an accepted one.
+GENERATOR = (1, 2)
+BAD_POINTS = {
+    "not on the curve": (1, 3),
+    "infinity (0, 0)": (0, 0),
+    "x >= p (x - p is on the curve)": (1 + BASE_FIELD_MODULUS, 2),
+    "y >= p (y - p is on the curve)": (1, 2 + BASE_FIELD_MODULUS),
+    "x = 2^256 - 1": (2**256 - 1, 2),
+}
 
 
-def test_finalizeRound_acceptsProofBoundToCommitments(deployment, admin, aggregator, hospitals, chain, updates, prove):
-    rm = deployment.round_manager
+def test_submitUpdate_acceptsAnyValidPointOtherThanK(deployment, admin, hospitals, chain):
     open_round(deployment, admin, chain)
-    submit_all(deployment, 1, hospitals, updates, COUNTS)
-    proof = prove(updates, COUNTS)
-    assert list(rm.expectedWeights(1, 0)) == list(normalized_weights(COUNTS, SPEC.scale_bits))
-
-    tx = rm.finalizeRound(1, proof.proof, list(proof.instances), NEW_CID, PROOF_CID, 0, sender=aggregator)
-
-    expected_model = fedavg_quantized(updates, normalized_weights(COUNTS, SPEC.scale_bits), SPEC.scale_bits)
-    assert tuple(from_field(v) for v in proof.model_values(SPEC)) == expected_model
-    info = rm.getRound(1)
-    assert info.phase == Phase.FINALIZED
-    assert info.newModelCommitment == model_commitment(expected_model)
-    assert info.newModelCid == NEW_CID and info.proofHash == keccak(proof.proof) and info.proofCid == PROOF_CID
-    assert rm.currentModel() == (model_commitment(expected_model), NEW_CID)
-    (event,) = tx.events.filter(rm.RoundFinalized)
-    assert event.roundId == 1 and event.newModelCommitment == model_commitment(expected_model)
-    assert event.includedCount == 5 and event.totalSamples == sum(COUNTS)
-    assert event.proofCid == PROOF_CID and event.proofHash == keccak(proof.proof)
-    assert tx.gas_used < 1_500_000
+    deployment.round_manager.submitUpdate(1, list(GENERATOR), "cid", 10, sender=hospitals[0])
 
 
-def test_finalizeRound_revertsWhen_notAggregator(deployment, admin, hospitals, chain, updates, prove):
+@pytest.mark.parametrize("name", list(BAD_POINTS))
+def test_submitUpdate_revertsWhen_commitmentNotAValidPoint(deployment, admin, hospitals, chain, name):
+    x, y = BAD_POINTS[name]
     open_round(deployment, admin, chain)
-    submit_all(deployment, 1, hospitals, updates, COUNTS)
-    proof = prove(updates, COUNTS)
-    for caller in (admin, hospitals[0]):
-        with ape.reverts(deployment.round_manager.RoundManagerNotAggregator, caller=caller.address):
-            deployment.round_manager.finalizeRound(1, proof.proof, list(proof.instances), NEW_CID, PROOF_CID, 0, sender=caller)
+    with ape.reverts(deployment.round_manager.RoundManagerInvalidCommitment, x=x, y=y):
+        deployment.round_manager.submitUpdate(1, [x, y], "cid", 10, sender=hospitals[0])
 
 
-def test_finalizeRound_revertsWhen_twice(deployment, admin, aggregator, hospitals, chain, updates, prove):
-    rm = deployment.round_manager
+def test_submitUpdate_revertsWhen_commitmentIsK(deployment, admin, hospitals, chain, suite):
+    """K = C(0): the commitment of an all-zero update (which adds nothing and hides nothing)."""
+    x, y = suite.zero.as_uint256()
+    assert list(deployment.round_manager.zeroCommitment()) == [x, y]
     open_round(deployment, admin, chain)
-    submit_all(deployment, 1, hospitals, updates, COUNTS)
-    proof = prove(updates, COUNTS)
-    rm.finalizeRound(1, proof.proof, list(proof.instances), NEW_CID, PROOF_CID, 0, sender=aggregator)
-    with ape.reverts(rm.RoundManagerWrongPhase, roundId=1, expected=Phase.OPEN, actual=Phase.FINALIZED):
-        rm.finalizeRound(1, proof.proof, list(proof.instances), NEW_CID, PROOF_CID, 0, sender=aggregator)
+    with ape.reverts(deployment.round_manager.RoundManagerInvalidCommitment, x=x, y=y):
+        deployment.round_manager.submitUpdate(1, [x, y], "cid", 10, sender=hospitals[0])
 
 
-def _attempt(dep, aggregator, proof_bytes, instances, mask=0):
-    return dep.round_manager.finalizeRound(1, proof_bytes, list(instances), NEW_CID, PROOF_CID, mask, sender=aggregator)
-
-
-@pytest.fixture
-def full_round(deployment, admin, hospitals, chain, updates, prove):
-    """Round 1 with all five hospitals submitted and a valid proof for it (not yet finalized)."""
+def test_submitUpdate_revertsWhen_commitmentReusedInTheSameRound(deployment, admin, hospitals, chain, points):
     open_round(deployment, admin, chain)
-    submit_all(deployment, 1, hospitals, updates, COUNTS)
-    return deployment, prove(updates, COUNTS)
+    submit(deployment, 1, hospitals[0], points[0], 10)
+    x, y = points[0].as_uint256()
+    with ape.reverts(deployment.round_manager.RoundManagerInvalidCommitment, x=x, y=y):
+        submit(deployment, 1, hospitals[1], points[0], 10)  # another hospital replays it
 
 
-def test_finalizeRound_revertsWhen_updateOmitted(full_round, aggregator):
-    dep, proof = full_round
-    inst = list(proof.instances)
-    del inst[4]  # drop one update's hash
-    with ape.reverts(dep.round_manager.RoundManagerWrongInstanceCount, expected=SPEC.num_instances):
-        _attempt(dep, aggregator, proof.proof, inst)
-
-
-def test_finalizeRound_revertsWhen_updateReplaced(full_round, aggregator, updates):
-    dep, proof = full_round
-    inst = list(proof.instances)
-    inst[2] = poseidon_commitment(make_updates(seed=99, count=1)[0])
-    with ape.reverts(dep.round_manager.RoundManagerInstanceMismatch, roundId=1, index=2, actual=inst[2]):
-        _attempt(dep, aggregator, proof.proof, inst)
-
-
-def test_finalizeRound_revertsWhen_updatesReordered(full_round, aggregator):
-    dep, proof = full_round
-    inst = list(proof.instances)
-    inst[0], inst[1] = inst[1], inst[0]
-    with ape.reverts(dep.round_manager.RoundManagerInstanceMismatch, roundId=1, index=0, expected=inst[1]):
-        _attempt(dep, aggregator, proof.proof, inst)
-
-
-def test_finalizeRound_revertsWhen_weightChanged(full_round, aggregator):
-    dep, proof = full_round
-    inst = list(proof.instances)
-    inst[WEIGHTS_AT + 3] += 1
-    with ape.reverts(dep.round_manager.RoundManagerInstanceMismatch, roundId=1, index=WEIGHTS_AT + 3):
-        _attempt(dep, aggregator, proof.proof, inst)
-
-
-def test_finalizeRound_revertsWhen_modelValueChanged(full_round, aggregator):
-    dep, proof = full_round
-    inst = list(proof.instances)
-    inst[SPEC.slots + 1] = (inst[SPEC.slots + 1] + 1) % FIELD_MODULUS  # claim a different global model
-    with ape.reverts(dep.round_manager.RoundManagerProofRejected, roundId=1):
-        _attempt(dep, aggregator, proof.proof, inst)
-
-
-def test_finalizeRound_revertsWhen_proofTampered(full_round, aggregator):
-    dep, proof = full_round
-    tampered = bytearray(proof.proof)
-    tampered[len(tampered) // 2] ^= 0x01
-    with ape.reverts(dep.round_manager.RoundManagerProofRejected, roundId=1):
-        _attempt(dep, aggregator, bytes(tampered), proof.instances)
-    with ape.reverts(dep.round_manager.RoundManagerProofRejected, roundId=1):
-        _attempt(dep, aggregator, proof.proof[:-32], proof.instances)
-    assert dep.round_manager.getRound(1).phase == Phase.OPEN  # nothing lost: the round can still finalize
-    _attempt(dep, aggregator, proof.proof, proof.instances)
-
-
-def test_finalizeRound_revertsWhen_proofReplayedFromEarlierRound(
-    deployment, admin, aggregator, hospitals, chain, updates, prove
+def test_submitUpdate_revertsWhen_commitmentReusedInALaterRound(
+    deployment, admin, aggregator, hospitals, chain, points
 ):
     rm = deployment.round_manager
     open_round(deployment, admin, chain)
-    submit_all(deployment, 1, hospitals, updates, COUNTS)
-    old = prove(updates, COUNTS)
-    rm.finalizeRound(1, old.proof, list(old.instances), NEW_CID, PROOF_CID, 0, sender=aggregator)
-
+    submit_all(deployment, 1, hospitals[:5], points[:5])
+    rm.finalizeRound(1, NEW_CID, 0, sender=aggregator)
     open_round(deployment, admin, chain)
-    fresh = make_updates(seed=2, count=5)
-    submit_all(deployment, 2, hospitals, fresh, COUNTS)
-    with ape.reverts(rm.RoundManagerInstanceMismatch, roundId=2, index=0, actual=old.instances[0]):
-        rm.finalizeRound(2, old.proof, list(old.instances), NEW_CID, PROOF_CID, 0, sender=aggregator)
+    x, y = points[0].as_uint256()
+    for h in (hospitals[0], hospitals[1]):  # neither its author nor anyone else may submit it again
+        with ape.reverts(rm.RoundManagerInvalidCommitment, x=x, y=y):
+            submit(deployment, 2, h, points[0], 10)
+    submit(deployment, 2, hospitals[0], points[5], 10)  # a fresh commitment is fine
 
 
-def test_finalizeRound_revertsWhen_membersMissingBeforeDeadline(deployment, admin, aggregator, hospitals, chain, updates, prove):
-    open_round(deployment, admin, chain, quorum=3)
-    submit_all(deployment, 1, hospitals[:3], updates[:3], COUNTS[:3])
-    proof = prove(updates[:3], COUNTS[:3])
-    with ape.reverts(deployment.round_manager.RoundManagerDeadlineNotReached, roundId=1):
-        _attempt(deployment, aggregator, proof.proof, proof.instances)
+def test_submitUpdate_aRevertedSubmissionDoesNotBurnItsCommitment(deployment, admin, hospitals, chain, points):
+    open_round(deployment, admin, chain)
+    with ape.reverts(deployment.round_manager.RoundManagerEmptyCid):
+        deployment.round_manager.submitUpdate(1, list(points[0].as_uint256()), "", 10, sender=hospitals[0])
+    submit(deployment, 1, hospitals[0], points[0], 10)
 
 
-def test_finalizeRound_quorumOnlyRoundAfterDeadline(deployment, admin, aggregator, hospitals, chain, updates, prove,
-                                                    empty_slot_commitment):
+# --- FedAvg finalization -----------------------------------------------------------------------
+
+
+def test_finalizeRound_storesTheCommitmentOfTheWeightedAggregate(
+    deployment, admin, aggregator, hospitals, chain, points, suite, commit_of
+):
+    rm = deployment.round_manager
+    open_round(deployment, admin, chain)
+    submit_all(deployment, 1, hospitals[:5], points[:5])
+    weights = normalized_weights(COUNTS, SCALE_BITS)
+    assert [int(w) for w in rm.expectedWeights(1, 0)] == list(weights) and sum(weights) == 2**SCALE_BITS
+
+    tx = rm.finalizeRound(1, NEW_CID, 0, sender=aggregator)  # every member submitted: no need to wait
+
+    s = aggregate(UPDATES[:5], weights)
+    assert len(s) == MODEL_SIZE + suite.pad_rows
+    expected = commit_of(s)  # the commitment of the real aggregate of the padded updates
+    assert combine(points[:5], list(weights), suite.zero) == expected
+    (event,) = tx.events.filter(rm.RoundFinalized)
+    assert tuple(event.newModelCommitment) == expected.as_uint256() and event.newModelCid == NEW_CID
+    assert event.includedCount == 5 and event.totalSamples == sum(COUNTS)
+    assert event.proofHash == b"\x00" * 32 and event.proofCid == ""
+    info = rm.getRound(1)
+    assert info.phase == Phase.FINALIZED and info.finalizedBlock == tx.block_number
+    assert bytes(info.newModelHash) == keccak(expected.to_bytes()) == point_hash(expected.as_uint256())
+    assert bytes(rm.modelOf(1)) == bytes(info.newModelHash)
+    assert tuple(rm.currentModel()) == (info.newModelHash, 1)
+    assert model_record(rm, 1) == (expected.as_uint256(), NEW_CID)
+    view = read_round(rm, 1)
+    assert (view.new_model_commitment, view.new_model_cid) == (expected.as_uint256(), NEW_CID)
+    print(f"\nfinalizeRound (FedAvg, {SLOTS} slots, d = {MODEL_SIZE}): {tx.gas_used} gas")
+    assert tx.gas_used <= FINALIZE_GAS_BUDGET
+
+
+def test_aggregateCommitment_viewMatchesFinalizationForEveryMask(deployment, admin, hospitals, chain, points, suite):
+    rm = deployment.round_manager
+    open_round(deployment, admin, chain)
+    submit_all(deployment, 1, hospitals[:5], points[:5])
+    for mask in (0, 0b00001, 0b10100, 0b01111):
+        counts = [0 if mask >> i & 1 else n for i, n in enumerate(COUNTS)]
+        weights = normalized_weights(counts, SCALE_BITS)
+        assert [int(w) for w in rm.expectedWeights(1, mask)] == list(weights)
+        assert tuple(rm.aggregateCommitment(1, mask)) == expected_point(points, weights, suite.zero).as_uint256()
+
+
+def test_finalizeRound_excludedUpdateCarriesZeroWeight(
+    deployment, admin, aggregator, hospitals, chain, points, commit_of
+):
+    rm = deployment.round_manager
+    open_round(deployment, admin, chain)
+    submit_all(deployment, 1, hospitals[:5], points[:5])
+    mask = 0b00100
+    counts = [0 if mask >> i & 1 else n for i, n in enumerate(COUNTS)]
+    weights = normalized_weights(counts, SCALE_BITS)
+    assert weights[2] == 0 and sum(weights) == 2**SCALE_BITS
+    tx = rm.finalizeRound(1, NEW_CID, mask, sender=aggregator)
+    (excluded,) = tx.events.filter(rm.UpdateExcluded)
+    assert excluded.slot == 2 and excluded.hospital == hospitals[2].address
+    (event,) = tx.events.filter(rm.RoundFinalized)
+    assert tuple(event.newModelCommitment) == commit_of(aggregate(UPDATES[:5], weights)).as_uint256()
+    assert event.includedCount == 4 and event.totalSamples == sum(counts)
+
+
+def test_finalizeRound_emptySlotsWeighNothing_afterTheDeadline(
+    deployment, admin, aggregator, hospitals, chain, points, commit_of
+):
     rm = deployment.round_manager
     _, deadline, _ = open_round(deployment, admin, chain, quorum=3)
-    submit_all(deployment, 1, hospitals[:3], updates[:3], COUNTS[:3])
-    proof = prove(updates[:3], COUNTS[:3])
-    assert proof.instances[3] == proof.instances[4] == empty_slot_commitment  # absent slots: zero update
+    submit_all(deployment, 1, hospitals[:3], points[:3])
+    weights = [int(w) for w in rm.expectedWeights(1, 0)]
+    assert weights[3:] == [0, 0] and weights == list(normalized_weights([*COUNTS[:3], 0, 0], SCALE_BITS))
     chain.pending_timestamp = deadline + 1
-    tx = _attempt(deployment, aggregator, proof.proof, proof.instances)
+    tx = rm.finalizeRound(1, NEW_CID, 0, sender=aggregator)
     (event,) = tx.events.filter(rm.RoundFinalized)
-    assert event.includedCount == 3 and event.totalSamples == sum(COUNTS[:3])
-    expected = fedavg_quantized(
-        [*updates[:3], (0,) * 31, (0,) * 31], normalized_weights([*COUNTS[:3], 0, 0], SPEC.scale_bits), SPEC.scale_bits
-    )
-    assert rm.getRound(1).newModelCommitment == model_commitment(expected)
+    assert tuple(event.newModelCommitment) == commit_of(aggregate(UPDATES[:3], weights[:3])).as_uint256()
+    assert event.includedCount == 3
 
 
-def test_finalizeRound_excludedUpdateCarriesZeroWeight(full_round, aggregator, hospitals, updates, prove):
-    dep, _ = full_round
-    rm = dep.round_manager
-    counts = [COUNTS[0], COUNTS[1], 0, COUNTS[3], COUNTS[4]]
-    proof = prove([updates[0], updates[1], None, updates[3], updates[4]], counts)
-    # The aggregator must declare the slot it left out: without the mask, the chain derives weights over
-    # all five submissions, and the proof's first weight already differs.
-    with ape.reverts(rm.RoundManagerInstanceMismatch, roundId=1, index=WEIGHTS_AT):
-        _attempt(dep, aggregator, proof.proof, proof.instances, mask=0)
-    tx = _attempt(dep, aggregator, proof.proof, proof.instances, mask=0b00100)
-    (excluded,) = tx.events.filter(rm.UpdateExcluded)
-    assert excluded.roundId == 1 and excluded.hospital == hospitals[2].address and excluded.slot == 2
-    (final,) = tx.events.filter(rm.RoundFinalized)
-    assert final.includedCount == 4 and final.totalSamples == sum(counts)
-
-
-def test_finalizeRound_revertsWhen_exclusionBreaksQuorum(deployment, admin, aggregator, hospitals, chain, updates):
+def test_finalizeRound_revertsWhen_quorumNotMet(deployment, admin, aggregator, hospitals, chain, points):
+    rm = deployment.round_manager
     _, deadline, _ = open_round(deployment, admin, chain, quorum=3)
-    submit_all(deployment, 1, hospitals[:3], updates[:3], COUNTS[:3])
+    submit_all(deployment, 1, hospitals[:2], points[:2])
     chain.pending_timestamp = deadline + 1
-    with ape.reverts(deployment.round_manager.RoundManagerQuorumNotMet, roundId=1, included=2, quorum=3):
-        _attempt(deployment, aggregator, b"", [0] * SPEC.num_instances, mask=0b001)
+    with ape.reverts(rm.RoundManagerQuorumNotMet, roundId=1, included=2, quorum=3):
+        rm.finalizeRound(1, NEW_CID, 0, sender=aggregator)
 
 
-def test_finalizeRound_revertsWhen_exclusionNamesEmptySlot(full_round, aggregator):
-    dep, proof = full_round
-    with ape.reverts(dep.round_manager.RoundManagerInvalidExclusion, roundId=1, excludedMask=0b100000):
-        _attempt(dep, aggregator, proof.proof, proof.instances, mask=0b100000)
+def test_finalizeRound_revertsWhen_exclusionBreaksQuorum(deployment, admin, aggregator, hospitals, chain, points):
+    rm = deployment.round_manager
+    _, deadline, _ = open_round(deployment, admin, chain, quorum=3)
+    submit_all(deployment, 1, hospitals[:3], points[:3])
+    chain.pending_timestamp = deadline + 1
+    with ape.reverts(rm.RoundManagerQuorumNotMet, roundId=1, included=2, quorum=3):
+        rm.finalizeRound(1, NEW_CID, 0b010, sender=aggregator)
+    with ape.reverts(rm.RoundManagerQuorumNotMet, roundId=1, included=0, quorum=3):
+        rm.finalizeRound(1, NEW_CID, 0b111, sender=aggregator)
+
+
+def test_finalizeRound_revertsWhen_exclusionNamesAnEmptySlot(deployment, admin, aggregator, hospitals, chain, points):
+    rm = deployment.round_manager
+    _, deadline, _ = open_round(deployment, admin, chain, quorum=3)
+    submit_all(deployment, 1, hospitals[:4], points[:4])
+    chain.pending_timestamp = deadline + 1
+    for mask in (0b10000, 0b10001, 1 << 200):
+        with ape.reverts(rm.RoundManagerInvalidExclusion, roundId=1, excludedMask=mask):
+            rm.finalizeRound(1, NEW_CID, mask, sender=aggregator)
+        with ape.reverts(rm.RoundManagerInvalidExclusion, roundId=1, excludedMask=mask):
+            rm.expectedWeights(1, mask)
+
+
+def test_finalizeRound_revertsBeforeTheDeadline_untilEveryMemberSubmitted(
+    deployment, admin, aggregator, hospitals, chain, points
+):
+    rm = deployment.round_manager
+    _, deadline, _ = open_round(deployment, admin, chain, quorum=3)
+    submit_all(deployment, 1, hospitals[:4], points[:4])
+    with ape.reverts(rm.RoundManagerDeadlineNotReached, roundId=1, deadline=deadline):
+        rm.finalizeRound(1, NEW_CID, 0, sender=aggregator)
+    submit(deployment, 1, hospitals[4], points[4], 10)
+    rm.finalizeRound(1, NEW_CID, 0, sender=aggregator)
+
+
+def test_finalizeRound_revertsWhen_notAggregator(deployment, admin, hospitals, chain, points):
+    rm = deployment.round_manager
+    open_round(deployment, admin, chain)
+    submit_all(deployment, 1, hospitals[:5], points[:5])
+    for caller in (admin, hospitals[0]):
+        with ape.reverts(rm.RoundManagerNotAggregator, caller=caller.address):
+            rm.finalizeRound(1, NEW_CID, 0, sender=caller)
+
+
+def test_finalizeRound_revertsWhen_twice(deployment, admin, aggregator, hospitals, chain, points):
+    rm = deployment.round_manager
+    open_round(deployment, admin, chain)
+    submit_all(deployment, 1, hospitals[:5], points[:5])
+    rm.finalizeRound(1, NEW_CID, 0, sender=aggregator)
+    with ape.reverts(rm.RoundManagerWrongPhase, roundId=1, expected=Phase.OPEN, actual=Phase.FINALIZED):
+        rm.finalizeRound(1, NEW_CID, 0, sender=aggregator)
+
+
+def test_finalizeMedianRound_revertsWhen_roundIsFedAvg(deployment, admin, aggregator, hospitals, chain, points):
+    rm = deployment.round_manager
+    open_round(deployment, admin, chain)
+    submit_all(deployment, 1, hospitals[:5], points[:5])
+    with ape.reverts(rm.RoundManagerWrongRule, roundId=1, rule=Rule.FEDAVG):
+        rm.finalizeMedianRound(1, b"\x00" * 64 * 6, [], NEW_CID, NEW_CID, 0, sender=aggregator)
+
+
+@pytest.mark.parametrize("cid", ["", "b" * 129])
+def test_finalizeRound_revertsWhen_modelCidEmptyOrTooLong(deployment, admin, aggregator, hospitals, chain, points, cid):
+    rm = deployment.round_manager
+    open_round(deployment, admin, chain)
+    submit_all(deployment, 1, hospitals[:5], points[:5])
+    error = rm.RoundManagerEmptyCid if not cid else rm.RoundManagerCidTooLong
+    with ape.reverts(error):
+        rm.finalizeRound(1, cid, 0, sender=aggregator)
 
 
 # --- aborting ----------------------------------------------------------------------------------
@@ -347,26 +406,27 @@ def test_abortRound_revertsWhen_beforeDeadline(deployment, admin, chain):
         deployment.round_manager.abortRound(1, sender=admin)
 
 
-def test_abortRound_anyoneWhenQuorumMissed(deployment, admin, hospitals, outsider, chain):
+def test_abortRound_anyoneWhenQuorumMissed(deployment, admin, hospitals, outsider, chain, points):
     rm = deployment.round_manager
+    genesis_model = tuple(rm.currentModel())
     _, deadline, _ = open_round(deployment, admin, chain, quorum=3)
-    rm.submitUpdate(1, 7, "cid", 10, sender=hospitals[0])
+    submit(deployment, 1, hospitals[0], points[0], 10)
     chain.pending_timestamp = deadline + 1
     tx = rm.abortRound(1, sender=outsider)
     (event,) = tx.events.filter(rm.RoundAborted)
     assert event.roundId == 1 and event.submissionCount == 1 and event.by == outsider.address
     assert rm.getRound(1).phase == Phase.ABORTED
-    assert rm.currentModel() == (123, GENESIS_CID)  # the previous model stays current
+    assert tuple(rm.currentModel()) == genesis_model and genesis_model[1] == 0  # the previous model stays current
     with ape.reverts(rm.RoundManagerWrongPhase, roundId=1, expected=Phase.OPEN, actual=Phase.ABORTED):
-        rm.submitUpdate(1, 8, "cid", 10, sender=hospitals[1])
+        submit(deployment, 1, hospitals[1], points[1], 10)
     round_id, _, _ = open_round(deployment, admin, chain)  # and the consortium can go on
-    assert round_id == 2 and rm.getRound(2).prevModelCommitment == 123
+    assert round_id == 2 and rm.getRound(2).prevModelHash == genesis_model[0] and rm.getRound(2).prevModelRound == 0
 
 
-def test_abortRound_onlyAdminWhenQuorumMet(deployment, admin, hospitals, outsider, chain):
+def test_abortRound_onlyAdminWhenQuorumMet(deployment, admin, hospitals, outsider, chain, points):
     rm = deployment.round_manager
     _, deadline, _ = open_round(deployment, admin, chain, quorum=1)
-    rm.submitUpdate(1, 7, "cid", 10, sender=hospitals[0])
+    submit(deployment, 1, hospitals[0], points[0], 10)
     chain.pending_timestamp = deadline + 1
     with ape.reverts(rm.RoundManagerNotAdmin, caller=outsider.address):
         rm.abortRound(1, sender=outsider)
@@ -374,25 +434,46 @@ def test_abortRound_onlyAdminWhenQuorumMet(deployment, admin, hospitals, outside
     assert rm.getRound(1).phase == Phase.ABORTED
 
 
-def test_finalizeRound_revertsWhen_proofCidEmpty(full_round, aggregator):
-    dep, proof = full_round
-    with ape.reverts(dep.round_manager.RoundManagerEmptyCid):
-        dep.round_manager.finalizeRound(1, proof.proof, list(proof.instances), NEW_CID, "", 0, sender=aggregator)
+# --- deployment parameters, publication and audit receipts -------------------------------------
 
 
-# --- publication and audit receipts ------------------------------------------------------------
-
-
-def test_constructor_setsDeploymentParametersReadableThroughTheInterface(deployment, project, empty_slot_commitment):
+def test_constructor_setsDeploymentParametersReadableThroughTheInterface(
+    deployment, project, suite, commit_of, genesis
+):
     rm = project.IRoundManager.at(deployment.round_manager.address)  # every getter is declared by the interface
     assert rm.registry() == deployment.registry.address
-    assert rm.fedAvgVerifier() == deployment.verifier.address
-    assert rm.medianVerifier() == deployment.median_verifier.address
+    assert rm.medianVerifier() == "0x" + "00" * 20
     assert rm.normVerifier() == deployment.norm_verifier.address
-    assert (rm.slots(), rm.modelSize(), rm.scaleBits()) == (SPEC.slots, SPEC.model_size, SPEC.scale_bits)
-    assert rm.emptySlotCommitment() == empty_slot_commitment
-    assert (rm.FIELD_MODULUS(), rm.MAX_SAMPLE_COUNT(), rm.NORM_RANGE()) == (FIELD_MODULUS, MAX_SAMPLE_COUNT, 2**28)
+    assert (rm.slots(), rm.modelSize(), rm.padRows(), rm.scaleBits()) == (SLOTS, MODEL_SIZE, 10, SCALE_BITS)
+    assert tuple(rm.zeroCommitment()) == suite.zero.as_uint256()
+    assert bytes(rm.kzgBasisDigest()).hex() == suite.basis.digest()
+    assert tuple(rm.genesisModelCommitment()) == commit_of(genesis).as_uint256()
+    assert rm.genesisModelCid() == GENESIS_CID
+    assert bytes(rm.modelOf(0)) == point_hash(commit_of(genesis).as_uint256())
+    assert tuple(rm.currentModel()) == (rm.modelOf(0), 0)
+    assert model_record(rm, 0) == (commit_of(genesis).as_uint256(), GENESIS_CID)
+    assert (rm.FIELD_MODULUS(), rm.MAX_SAMPLE_COUNT(), rm.NORM_RANGE()) == (FIELD_MODULUS, MAX_SAMPLE_COUNT, 2**36)
     assert (rm.MAX_ROUND_DURATION(), rm.MAX_CID_LENGTH()) == (30 * 24 * 3600, 128)
+
+
+@pytest.mark.parametrize("bad", [(1, 3), (0, 0)])
+def test_constructor_revertsWhen_zeroOrGenesisCommitmentInvalid(project, admin, scheme, suite, bad):
+    registry = project.ConsortiumRegistry.deploy(admin.address, sender=admin)
+    k = list(suite.zero.as_uint256())
+    good_scheme = list(scheme.as_tuple())
+    bad_scheme = [*good_scheme[:4], list(bad), good_scheme[5]]
+    for scheme_arg, genesis_arg in ((bad_scheme, k), (good_scheme, list(bad))):
+        with ape.reverts():
+            project.RoundManager.deploy(
+                registry, registry, registry, scheme_arg, genesis_arg, GENESIS_CID, CIRCUIT_CID, sender=admin
+            )
+
+
+def test_modelOf_revertsWhen_roundMadeNoModel(deployment, admin, chain):
+    rm = deployment.round_manager
+    open_round(deployment, admin, chain)
+    with ape.reverts(rm.RoundManagerWrongPhase, roundId=1, expected=Phase.FINALIZED, actual=Phase.OPEN):
+        rm.modelOf(1)
 
 
 def test_constructor_publishesCircuitManifest(deployment):
@@ -403,10 +484,11 @@ def test_constructor_publishesCircuitManifest(deployment):
 
 
 @pytest.fixture
-def finalized_round(full_round, aggregator):
-    dep, proof = full_round
-    dep.round_manager.finalizeRound(1, proof.proof, list(proof.instances), NEW_CID, PROOF_CID, 0, sender=aggregator)
-    return dep
+def finalized_round(deployment, admin, aggregator, hospitals, chain, points):
+    open_round(deployment, admin, chain)
+    submit_all(deployment, 1, hospitals[:5], points[:5])
+    deployment.round_manager.finalizeRound(1, NEW_CID, 0, sender=aggregator)
+    return deployment
 
 
 def test_recordAudit_emitsReceipt(finalized_round, auditor):

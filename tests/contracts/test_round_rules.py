@@ -1,185 +1,244 @@
-"""RoundManager rules that keep one party from blocking, skewing or stalling the consortium.
-
-Weights that sum to exactly 2^13 with no included update zeroed, a cap on declared sample counts, "every
-member submitted" counted at round opening, bounded deadlines and CID lengths, and the roll-back of a
-round whose model file a quorum of hospitals cannot fetch. Real proofs where a round finalizes.
-"""
+"""RoundManager's round rules: sample-count weights (exactly 2^13 in all, the same integers as
+core.aggregation.normalized_weights), the sample-count cap, membership changes mid-round, the deadline and
+CID caps, and rolling back a round whose model file a quorum of hospitals cannot fetch."""
 
 from __future__ import annotations
 
+import random
+
 import ape
 import pytest
+from py_ecc.optimized_bn128 import G1, multiply, normalize
 
-from tests.conftest import GENESIS_CID, SPEC, make_updates
+from tests.conftest import GENESIS_CID, SCALE_BITS, open_round, padded_update
 from zkfl_dapp.chain.enums import Phase
-from zkfl_dapp.core.aggregation import normalized_weights
-from zkfl_dapp.core.commitments import poseidon_commitment
+from zkfl_dapp.chain.views import model_record, point_hash, read_round
+from zkfl_dapp.core.aggregation import aggregate, normalized_weights
+from zkfl_dapp.core.formats import MAX_SAMPLE_COUNT
 
-NEW_CID = "bafkreibm6jg3ux5qumhcn2b3flc3tyu6dmlb4xa7u5bf44yegnrjhc4yeq"
-PROOF_CID = "bafkreiabcproofcidforthetestsonlyaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-ONE = 2**SPEC.scale_bits
-MAX_SAMPLES = 1_000_000
+ONE = 2**SCALE_BITS
 MAX_DURATION = 30 * 24 * 3600
+NEW_CID = "bafkreibm6jg3ux5qumhcn2b3flc3tyu6dmlb4xa7u5bf44yegnrjhc4yeq"
+SECOND_CID = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"
 
 
-@pytest.fixture(scope="module")
-def updates():
-    return make_updates(seed=11, count=5)
+def _counts_cases() -> list[list[int]]:
+    rng = random.Random(7)
+    cases = [
+        [1, 1, 1, 1, 1],
+        [MAX_SAMPLE_COUNT, 1, 1, 1, 1],
+        [1, MAX_SAMPLE_COUNT, MAX_SAMPLE_COUNT, MAX_SAMPLE_COUNT, MAX_SAMPLE_COUNT],
+        [MAX_SAMPLE_COUNT] * 5,
+        [3, 7],
+        [MAX_SAMPLE_COUNT],
+        [999_999, 2, 77_777],
+    ]
+    for _ in range(12):
+        k = rng.randint(1, 5)
+        top = rng.choice([10, 1000, MAX_SAMPLE_COUNT])
+        cases.append([rng.randint(1, top) for _ in range(k)])
+    return cases
 
 
-def open_round(dep, admin, chain, *, quorum=3, duration=3600):
-    dep.round_manager.openRound(chain.pending_timestamp + duration, quorum, sender=admin)
-    return int(dep.round_manager.currentRoundId())
+def _generator_multiple(k: int) -> list[int]:
+    """k * G: a valid curve point, distinct per k (the weights need no real commitments)."""
+    x, y = normalize(multiply(G1, k))
+    return [int(x), int(y)]
 
 
-def submit(dep, round_id, hospital, update, count):
-    c = poseidon_commitment(update)
-    return dep.round_manager.submitUpdate(round_id, c, f"cid-{c}"[:60], count, sender=hospital)
+def submit(dep, round_id, hospital, update, count, commit_of, cid="bafkreiupdatecid"):
+    return dep.round_manager.submitUpdate(round_id, list(commit_of(update).as_uint256()), cid, count, sender=hospital)
 
 
-# --- weights -----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "counts", [[50, 60, 70, 80, 90], [1, 1, 1, 1, 1], [MAX_SAMPLES, 1, 1, 1, 1], [7, 1000, 3, 999_999, 12]]
-)
-def test_expectedWeights_sumToExactlyOneUnit_andMatchTheCore(deployment, admin, hospitals, chain, updates, counts):
+def test_expectedWeights_sumToExactlyOneUnit_andMatchTheCore_forManyCountVectors(deployment, admin, hospitals, chain):
     rm = deployment.round_manager
-    open_round(deployment, admin, chain)
-    for h, u, n in zip(hospitals[:5], updates, counts, strict=True):
-        submit(deployment, 1, h, u, n)
-    for mask in (0, 0b00010, 0b10101):
-        weights = list(rm.expectedWeights(1, mask))
-        assert sum(weights) == ONE
-        assert all(w >= 1 for i, w in enumerate(weights) if not (mask >> i) & 1)
-        assert all(w == 0 for i, w in enumerate(weights) if (mask >> i) & 1)
-        masked = [0 if (mask >> i) & 1 else n for i, n in enumerate(counts)]
-        assert weights == list(normalized_weights(masked, SPEC.scale_bits))
+    rng = random.Random(11)
+    point = 1000
+    for case, counts in enumerate(_counts_cases()):
+        round_id, deadline, _ = open_round(deployment, admin, chain, quorum=1)
+        for h, n in zip(hospitals, counts, strict=False):
+            point += 1
+            rm.submitUpdate(round_id, _generator_multiple(point), "cid", n, sender=h)
+        masks = {0, (1 << len(counts)) - 1, *(rng.randrange(1 << len(counts)) for _ in range(3))}
+        for mask in sorted(masks):
+            got = [int(w) for w in rm.expectedWeights(round_id, mask)]
+            included = [0 if mask >> i & 1 else n for i, n in enumerate(counts)]
+            assert len(got) == 5 and got[len(counts) :] == [0] * (5 - len(counts)), (case, mask)  # empty slots
+            assert all(got[i] == 0 for i in range(len(counts)) if mask >> i & 1), (case, mask)  # excluded slots
+            if any(included):
+                assert sum(got) == ONE, (counts, mask, got)
+                assert got[: len(counts)] == list(normalized_weights(included, SCALE_BITS)), (counts, mask)
+                assert all(got[i] >= 1 for i, n in enumerate(included) if n), (counts, mask)
+            else:
+                assert got == [0] * 5
+        chain.pending_timestamp = deadline + 1
+        rm.abortRound(round_id, sender=admin)
 
 
-def test_submitUpdate_revertsWhen_sampleCountAboveTheCap(deployment, admin, hospitals, chain, updates):
+@pytest.mark.parametrize("count", [MAX_SAMPLE_COUNT + 1, 10**9, 2**64 - 1])
+def test_submitUpdate_revertsWhen_sampleCountAboveTheCap(deployment, admin, hospitals, chain, count):
     open_round(deployment, admin, chain)
     with ape.reverts(
-        deployment.round_manager.RoundManagerInvalidSampleCount, sampleCount=10**9, maximum=MAX_SAMPLES
+        deployment.round_manager.RoundManagerInvalidSampleCount, sampleCount=count, maximum=MAX_SAMPLE_COUNT
     ):
-        submit(deployment, 1, hospitals[0], updates[0], 10**9)
+        deployment.round_manager.submitUpdate(1, _generator_multiple(5), "cid", count, sender=hospitals[0])
 
 
 def test_aHugeDeclaredCount_neitherZeroesTheOthersNorBlocksFinalization(
-    deployment, admin, aggregator, hospitals, chain, updates, prove
+    deployment, admin, aggregator, hospitals, chain, commit_of
 ):
     rm = deployment.round_manager
-    counts = [MAX_SAMPLES, 90, 91, 92, 93]
+    counts = [MAX_SAMPLE_COUNT, 1, 2, 3, 4]
+    updates = [padded_update(seed) for seed in range(20, 25)]
     open_round(deployment, admin, chain)
     for h, u, n in zip(hospitals[:5], updates, counts, strict=True):
-        submit(deployment, 1, h, u, n)
-    weights = list(rm.expectedWeights(1, 0))
-    assert min(weights) >= 1 and sum(weights) == ONE
-    proof = prove(updates, counts)
-    tx = rm.finalizeRound(1, proof.proof, list(proof.instances), NEW_CID, PROOF_CID, 0, sender=aggregator)
+        submit(deployment, 1, h, u, n, commit_of)
+    weights = [int(w) for w in rm.expectedWeights(1, 0)]
+    assert min(weights) >= 1 and sum(weights) == ONE and weights == list(normalized_weights(counts, SCALE_BITS))
+    tx = rm.finalizeRound(1, NEW_CID, 0, sender=aggregator)
     (event,) = tx.events.filter(rm.RoundFinalized)
-    assert event.includedCount == 5  # counted as the enclave counts: submitted and not excluded
+    assert event.includedCount == 5 and event.totalSamples == sum(counts)
+    assert tuple(event.newModelCommitment) == commit_of(aggregate(updates, weights)).as_uint256()
 
 
 # --- membership, deadlines, CIDs ---------------------------------------------------------------
 
 
 def test_finalizeRound_revertsBeforeTheDeadline_whenAMemberIsRemovedMidRound(
-    deployment, admin, aggregator, hospitals, chain, updates, prove
+    deployment, admin, aggregator, hospitals, chain, commit_of
 ):
     """Four of the five members at opening submitted; removing the fifth must not close the round early."""
     rm = deployment.round_manager
     open_round(deployment, admin, chain)
     assert rm.getRound(1).members == 5
-    for h, u in zip(hospitals[:4], updates[:4], strict=True):
-        submit(deployment, 1, h, u, 50)
+    for h, seed in zip(hospitals[:4], range(30, 34), strict=True):
+        submit(deployment, 1, h, padded_update(seed), 50, commit_of)
     deployment.registry.removeMember(hospitals[4], sender=admin)
-    proof = prove(updates[:4], [50] * 4)
-    with ape.reverts(rm.RoundManagerDeadlineNotReached):
-        rm.finalizeRound(1, proof.proof, list(proof.instances), NEW_CID, PROOF_CID, 0, sender=aggregator)
+    assert deployment.registry.hospitalCount() == 4
+    with ape.reverts(rm.RoundManagerDeadlineNotReached, roundId=1):
+        rm.finalizeRound(1, NEW_CID, 0, sender=aggregator)
     chain.pending_timestamp = rm.getRound(1).deadline + 1
-    rm.finalizeRound(1, proof.proof, list(proof.instances), NEW_CID, PROOF_CID, 0, sender=aggregator)
+    rm.finalizeRound(1, NEW_CID, 0, sender=aggregator)
     assert rm.getRound(1).phase == Phase.FINALIZED
+
+
+def test_openRound_countsAtMostSlotsMembers(deployment, admin, hospitals, chain):
+    from zkfl_dapp.chain.enums import Role
+
+    deployment.registry.admitMember(hospitals[5], int(Role.HOSPITAL), "sixth", sender=admin)
+    open_round(deployment, admin, chain)
+    assert deployment.round_manager.getRound(1).members == 5  # six members, five slots
 
 
 def test_openRound_revertsWhen_deadlineBeyondTheMaximumDuration(deployment, admin, chain):
     rm = deployment.round_manager
+    assert rm.MAX_ROUND_DURATION() == MAX_DURATION
     with ape.reverts(rm.RoundManagerInvalidRoundParameters):
         rm.openRound(chain.pending_timestamp + MAX_DURATION + 60, 3, sender=admin)
     rm.openRound(chain.pending_timestamp + MAX_DURATION - 60, 3, sender=admin)  # within the cap
 
 
-def test_cidsLongerThanTheCap_revertEverywhere(deployment, admin, aggregator, hospitals, chain, updates, prove):
+def test_cidsLongerThanTheCap_revertEverywhere(deployment, admin, aggregator, auditor, hospitals, chain, commit_of):
     rm = deployment.round_manager
-    long_cid = "b" + "a" * 128
+    at_cap, long_cid = "b" * 128, "b" + "a" * 128
+    updates = [padded_update(seed) for seed in range(40, 45)]
     open_round(deployment, admin, chain)
     with ape.reverts(rm.RoundManagerCidTooLong, length=129, maximum=128):
-        rm.submitUpdate(1, poseidon_commitment(updates[0]), long_cid, 50, sender=hospitals[0])
+        submit(deployment, 1, hospitals[0], updates[0], 50, commit_of, cid=long_cid)
     for h, u in zip(hospitals[:5], updates, strict=True):
-        submit(deployment, 1, h, u, 50)
-    proof = prove(updates, [50] * 5)
+        submit(deployment, 1, h, u, 50, commit_of, cid=at_cap)  # exactly the cap is fine
     with ape.reverts(rm.RoundManagerCidTooLong, length=129, maximum=128):
-        rm.finalizeRound(1, proof.proof, list(proof.instances), long_cid, PROOF_CID, 0, sender=aggregator)
+        rm.finalizeRound(1, long_cid, 0, sender=aggregator)
+    rm.finalizeRound(1, at_cap, 0, sender=aggregator)
     with ape.reverts(rm.RoundManagerCidTooLong, length=129, maximum=128):
-        rm.finalizeRound(1, proof.proof, list(proof.instances), NEW_CID, long_cid, 0, sender=aggregator)
+        rm.recordAudit(1, True, long_cid, sender=auditor)
+    with ape.reverts(rm.RoundManagerCidTooLong, length=129, maximum=128):
+        rm.publishRoundReport(1, long_cid, sender=admin)
 
 
 # --- an unavailable model file -------------------------------------------------------------------
 
 
 @pytest.fixture
-def finalized(deployment, admin, aggregator, hospitals, chain, updates, prove):
+def two_rounds(deployment, admin, aggregator, hospitals, chain, commit_of):
+    """Rounds 1 and 2 finalized (FedAvg, real commitments): round 2 built on round 1's model."""
     rm = deployment.round_manager
-    open_round(deployment, admin, chain)
-    for h, u in zip(hospitals[:5], updates, strict=True):
-        submit(deployment, 1, h, u, 50)
-    proof = prove(updates, [50] * 5)
-    rm.finalizeRound(1, proof.proof, list(proof.instances), NEW_CID, PROOF_CID, 0, sender=aggregator)
+    for round_id, cid, seeds in ((1, NEW_CID, range(50, 55)), (2, SECOND_CID, range(60, 65))):
+        open_round(deployment, admin, chain)
+        for h, seed in zip(hospitals[:5], seeds, strict=True):
+            submit(deployment, round_id, h, padded_update(seed), 50, commit_of)
+        rm.finalizeRound(round_id, cid, 0, sender=aggregator)
+    assert rm.getRound(2).prevModelRound == 1
     return rm
 
 
-def test_aQuorumOfReports_rollsTheRoundBack_andTheConsortiumGoesOn(finalized, deployment, admin, hospitals, chain):
-    rm = finalized
-    assert rm.currentModel()[1] == NEW_CID
+def test_aQuorumOfReports_rollsTheRoundBack_andTheConsortiumGoesOn(two_rounds, deployment, admin, hospitals, chain):
+    rm = two_rounds
+    first_hash = bytes(rm.modelOf(1))
+    second_hash = bytes(rm.modelOf(2))
+    assert tuple(rm.currentModel()) == (second_hash, 2)
     for i, h in enumerate(hospitals[:2]):
-        tx = rm.reportModelUnavailable(1, sender=h)
+        tx = rm.reportModelUnavailable(2, sender=h)
         (event,) = tx.events.filter(rm.ModelUnavailableReported)
-        assert event.roundId == 1 and event.hospital == h.address and event.reports == i + 1
-        assert rm.getRound(1).phase == Phase.FINALIZED  # below the round's quorum (3): nothing changes
-    tx = rm.reportModelUnavailable(1, sender=hospitals[2])
+        assert event.roundId == 2 and event.hospital == h.address and event.reports == i + 1
+        assert rm.getRound(2).phase == Phase.FINALIZED  # below the round's quorum (3): nothing changes
+    tx = rm.reportModelUnavailable(2, sender=hospitals[2])
     (event,) = tx.events.filter(rm.RoundRolledBack)
-    assert event.roundId == 1 and event.restoredModelCommitment == 123 and event.restoredModelCid == GENESIS_CID
-    info = rm.getRound(1)
+    assert event.roundId == 2 and bytes(event.restoredModelHash) == first_hash and event.restoredModelRound == 1
+    info = rm.getRound(2)
     assert info.phase == Phase.ROLLED_BACK and info.unavailableReports == 3
-    assert rm.currentModel() == (123, GENESIS_CID)
-    round_id = open_round(deployment, admin, chain)  # the next round starts from the restored model
-    assert rm.getRound(round_id).prevModelCid == GENESIS_CID
+    assert tuple(rm.currentModel()) == (first_hash, 1)  # the previous model's hash and round
+    assert bytes(rm.modelOf(2)) == second_hash  # the rolled-back round keeps its record
+    round_id, _, open_tx = open_round(deployment, admin, chain)  # the next round starts from the restored model
+    (opened,) = open_tx.events.filter(rm.RoundOpened)
+    assert bytes(opened.prevModelHash) == first_hash and opened.prevModelRound == 1
+    assert rm.getRound(round_id).prevModelRound == 1 and bytes(rm.getRound(round_id).prevModelHash) == first_hash
+    assert read_round(rm, round_id).prev_model_commitment == model_record(rm, 1)[0]
+    assert read_round(rm, round_id).prev_model_cid == NEW_CID
 
 
-def test_reportModelUnavailable_revertsWhen_notAHospital(finalized, outsider, auditor, aggregator):
-    for caller in (outsider, auditor, aggregator):
-        with ape.reverts(finalized.RoundManagerNotHospital, caller=caller.address):
-            finalized.reportModelUnavailable(1, sender=caller)
-
-
-def test_reportModelUnavailable_revertsWhen_reportedTwice(finalized, hospitals):
-    finalized.reportModelUnavailable(1, sender=hospitals[0])
-    with ape.reverts(finalized.RoundManagerAlreadyReported, roundId=1, hospital=hospitals[0].address):
-        finalized.reportModelUnavailable(1, sender=hospitals[0])
-
-
-def test_reportModelUnavailable_revertsWhen_notTheLatestRound(finalized, deployment, admin, hospitals, chain):
+def test_aRollbackOfTheFirstRound_restoresTheGenesisModel(
+    deployment, admin, aggregator, hospitals, chain, commit_of, genesis
+):
+    rm = deployment.round_manager
     open_round(deployment, admin, chain)
-    with ape.reverts(finalized.RoundManagerNotLatestRound, roundId=1, latest=2):
-        finalized.reportModelUnavailable(1, sender=hospitals[0])
-    with ape.reverts(finalized.RoundManagerWrongPhase, roundId=2, expected=Phase.FINALIZED, actual=Phase.OPEN):
-        finalized.reportModelUnavailable(2, sender=hospitals[0])
-
-
-def test_aRolledBackRound_isClosedForAuditsAndReports(finalized, hospitals, auditor, admin):
+    for h, seed in zip(hospitals[:5], range(70, 75), strict=True):
+        submit(deployment, 1, h, padded_update(seed), 50, commit_of)
+    rm.finalizeRound(1, NEW_CID, 0, sender=aggregator)
     for h in hospitals[:3]:
-        finalized.reportModelUnavailable(1, sender=h)
-    finalized.recordAudit(1, False, "bafkreiauditreport", sender=auditor)
-    finalized.publishRoundReport(1, "bafkreiroundreport", sender=admin)
-    with ape.reverts(finalized.RoundManagerWrongPhase):
-        finalized.reportModelUnavailable(1, sender=hospitals[3])
+        rm.reportModelUnavailable(1, sender=h)
+    assert tuple(rm.currentModel()) == (point_hash(commit_of(genesis).as_uint256()), 0)
+    round_id, _, _ = open_round(deployment, admin, chain)
+    assert read_round(rm, round_id).prev_model_cid == GENESIS_CID
+
+
+def test_reportModelUnavailable_revertsWhen_notAHospital(two_rounds, outsider, auditor, aggregator):
+    for caller in (outsider, auditor, aggregator):
+        with ape.reverts(two_rounds.RoundManagerNotHospital, caller=caller.address):
+            two_rounds.reportModelUnavailable(2, sender=caller)
+
+
+def test_reportModelUnavailable_revertsWhen_reportedTwice(two_rounds, hospitals):
+    two_rounds.reportModelUnavailable(2, sender=hospitals[0])
+    with ape.reverts(two_rounds.RoundManagerAlreadyReported, roundId=2, hospital=hospitals[0].address):
+        two_rounds.reportModelUnavailable(2, sender=hospitals[0])
+    assert two_rounds.getRound(2).unavailableReports == 1
+
+
+def test_reportModelUnavailable_revertsWhen_notTheLatestRound(two_rounds, deployment, admin, hospitals, chain):
+    with ape.reverts(two_rounds.RoundManagerNotLatestRound, roundId=1, latest=2):
+        two_rounds.reportModelUnavailable(1, sender=hospitals[0])
+    open_round(deployment, admin, chain)
+    with ape.reverts(two_rounds.RoundManagerNotLatestRound, roundId=2, latest=3):
+        two_rounds.reportModelUnavailable(2, sender=hospitals[0])
+    with ape.reverts(two_rounds.RoundManagerWrongPhase, roundId=3, expected=Phase.FINALIZED, actual=Phase.OPEN):
+        two_rounds.reportModelUnavailable(3, sender=hospitals[0])
+
+
+def test_aRolledBackRound_isClosedForAuditsAndReports(two_rounds, hospitals, auditor, admin):
+    for h in hospitals[:3]:
+        two_rounds.reportModelUnavailable(2, sender=h)
+    two_rounds.recordAudit(2, False, "bafkreiauditreport", sender=auditor)
+    two_rounds.publishRoundReport(2, "bafkreiroundreport", sender=admin)
+    with ape.reverts(two_rounds.RoundManagerWrongPhase):
+        two_rounds.reportModelUnavailable(2, sender=hospitals[3])

@@ -1,15 +1,15 @@
-"""Tests of zkfl_dapp.core.aggregation: on-chain weights and the circuit's per-product-rounded weighted average."""
+"""Tests of zkfl_dapp.core.aggregation: the on-chain weights, the exact aggregate S = sum_i w_i u_i (scale 2^26)
+and the model hospitals train from, round_half_away(S / 2^13) over the model rows."""
 
 from __future__ import annotations
 
-import math
 import random
 from fractions import Fraction
 
 import pytest
 
-from zkfl_dapp.core.aggregation import fedavg_quantized, normalized_weights
-from zkfl_dapp.core.fixedpoint import MAX_QUANTIZED
+from zkfl_dapp.core.aggregation import aggregate, normalized_weights, rescale, scaled_update, training_values
+from zkfl_dapp.core.fixedpoint import AGGREGATE_RANGE, MAX_QUANTIZED
 from zkfl_dapp.exceptions import RoundError
 
 SCALE = 13
@@ -34,20 +34,6 @@ def solidity_weights(counts: list[int], scale_bits: int) -> list[int]:
 def share(counts: list[int], i: int, scale_bits: int) -> Fraction:
     """Slot i's exact share of 2^s."""
     return Fraction(counts[i] * 2**scale_bits, sum(counts))
-
-
-def half_away(q: Fraction) -> int:
-    """Round a rational to the nearest integer, halves away from zero."""
-    magnitude = math.floor(abs(q) + Fraction(1, 2))
-    return magnitude if q >= 0 else -magnitude
-
-
-def reference_average(updates: list[list[int]], weights: list[int], scale_bits: int) -> list[int]:
-    """The circuit's output, written from its definition: sum_i half_away(w_i * x_ij / 2^s)."""
-    return [
-        sum(half_away(Fraction(w * u[j], 2**scale_bits)) for u, w in zip(updates, weights, strict=True))
-        for j in range(len(updates[0]))
-    ]
 
 
 # --- normalized_weights -------------------------------------------------------------------------
@@ -126,42 +112,18 @@ def test_negative_counts_are_a_round_error(counts: list[int]) -> None:
         normalized_weights(counts, SCALE)
 
 
-# --- fedavg_quantized ---------------------------------------------------------------------------
-def test_fedavg_rejects_mismatched_inputs() -> None:
+# --- aggregate, training_values, scaled_update ------------------------------------------------
+def test_aggregate_rejects_mismatched_inputs() -> None:
     with pytest.raises(RoundError, match="2 updates but 3 weights"):
-        fedavg_quantized([[1, 2], [3, 4]], [1, 2, 3], SCALE)
+        aggregate([[1, 2], [3, 4]], [1, 2, 3])
     with pytest.raises(RoundError, match="differ in length"):
-        fedavg_quantized([[1, 2], [3, 4, 5]], [1, 2], SCALE)
+        aggregate([[1, 2], [3, 4, 5]], [1, 2])
     with pytest.raises(RoundError, match="nothing to aggregate"):
-        fedavg_quantized([], [], SCALE)
+        aggregate([], [])
 
 
-def test_fedavg_of_identical_updates_with_unit_weights_is_the_update() -> None:
-    update = [0, 1, -1, 4096, -4096, MAX_QUANTIZED - 1, -(MAX_QUANTIZED - 1)]
-    assert fedavg_quantized([update], [ONE], SCALE) == tuple(update)
-    half = normalized_weights([1, 1], SCALE)
-    assert fedavg_quantized([[2 * v for v in update]] * 2, half, SCALE) == tuple(2 * v for v in update)
-
-
-def test_rescale_rounds_each_product_half_away_from_zero() -> None:
-    # w * x / 2^13 = +-0.5, +-1.5, +-2.5: halves go away from zero, for positive and negative products.
-    assert fedavg_quantized([[4096, -4096, 12288, -12288, 20480, -20480]], [1], SCALE) == (1, -1, 2, -2, 3, -3)
-    # just below / above a half
-    assert fedavg_quantized([[4095, -4095, 4097, -4097]], [1], SCALE) == (0, 0, 1, -1)
-
-
-def test_rounding_happens_per_product_not_on_the_sum() -> None:
-    """Pins the docstring: ``avg_j = sum_i rescale(w_i * x_ij)``, as ezkl rescales each product."""
-    updates, weights = [[1], [1]], [ONE // 2, ONE // 2]  # each product is 0.5 after rescaling
-    per_product = fedavg_quantized(updates, weights, SCALE)
-    rounded_sum = half_away(Fraction(sum(w * u[0] for u, w in zip(updates, weights, strict=True)), ONE))
-    assert per_product == (2,)  # 0.5 -> 1, twice
-    assert rounded_sum == 1  # 1.0 -> 1: a sum-then-round implementation would say 1
-    assert fedavg_quantized([[-1], [-1]], weights, SCALE) == (-2,)  # negative halves too: -1 + -1, not -1
-    assert fedavg_quantized([[1], [-1]], weights, SCALE) == (0,)  # +1 + -1
-
-
-def test_fedavg_matches_the_reference_definition_on_random_inputs() -> None:
+def test_aggregate_is_the_exact_weighted_sum_over_every_row() -> None:
+    """S_j = sum_i w_i u_ij: no rounding anywhere, pad rows included, zero-weight slots contribute nothing."""
     rng = random.Random(2024)
     for _ in range(200):
         slots, size = rng.randint(1, 6), rng.randint(1, 12)
@@ -169,38 +131,41 @@ def test_fedavg_matches_the_reference_definition_on_random_inputs() -> None:
         counts[rng.randrange(slots)] = rng.randint(1, 1000)
         weights = normalized_weights(counts, SCALE)
         updates = [[rng.randint(-(MAX_QUANTIZED - 1), MAX_QUANTIZED - 1) for _ in range(size)] for _ in range(slots)]
-        assert fedavg_quantized(updates, weights, SCALE) == tuple(reference_average(updates, weights, SCALE))
+        expected = tuple(sum(w * u[j] for u, w in zip(updates, weights, strict=True)) for j in range(size))
+        assert aggregate(updates, weights) == expected
+        assert all(abs(v) < AGGREGATE_RANGE for v in expected)  # |S| < 2^23 * 2^13 = 2^36
 
 
-def test_fedavg_is_within_slots_units_of_the_exact_weighted_mean() -> None:
-    """Property (seeded): each coordinate is within ±(number of slots) units of sum_i n_i x_ij / N.
+def test_aggregate_of_one_update_at_full_weight_is_the_update_at_scale_2s() -> None:
+    update = [0, 1, -1, 4096, -4096, MAX_QUANTIZED - 1, -(MAX_QUANTIZED - 1)]
+    assert aggregate([update], [ONE]) == tuple(ONE * v for v in update) == scaled_update(update, SCALE)
+    assert training_values(aggregate([update], [ONE]), len(update), SCALE) == tuple(update)
 
-    Two error sources: per-product rescaling (at most half a unit per slot), and the weights' own
-    rounding (|w_i - n_i 2^s / N| <= m units of weight for m included slots, costing m |x_ij| / 2^s
-    units). For larger parameters the weight term grows with |x|: that bound is checked too.
-    """
+
+def test_training_values_round_half_away_from_zero_over_the_model_rows() -> None:
+    # S / 2^13 = +-0.5, +-1.5, +-2.5 (halves away from zero), just below / above a half; then two pad rows
+    s = [4096, -4096, 12288, -12288, 20480, -20480, 4095, -4095, 4097, -4097, 99, 12345]
+    assert training_values(s, 10, SCALE) == (1, -1, 2, -2, 3, -3, 0, 0, 1, -1)
+    assert rescale(4096, SCALE) == 1 and rescale(-4096, SCALE) == -1
+    with pytest.raises(RoundError, match="the aggregate has 2 rows, the model 3"):
+        training_values([1, 2], 3, SCALE)
+
+
+def test_training_values_are_within_half_a_unit_of_the_exact_weighted_mean() -> None:
+    """Property (seeded): rounding happens once, on S: |t_j - sum_i w_i x_ij / 2^s| <= 1/2, and against the
+    sample-count mean sum_i n_i x_ij / N the only extra error is the weights' rounding (m units of weight)."""
     rng = random.Random(31337)
-    worst_ratio = Fraction(0)
     for _ in range(300):
         slots, size = rng.randint(1, 5), 31
         counts = [rng.choice([0, rng.randint(1, 5000)]) for _ in range(slots)]
         counts[rng.randrange(slots)] = rng.randint(1, 5000)
         total = sum(counts)
         weights = normalized_weights(counts, SCALE)
-        small = rng.random() < 0.5
-        bound_x = ONE if small else MAX_QUANTIZED - 1
-        updates = [[rng.randint(-bound_x, bound_x) for _ in range(size)] for _ in range(slots)]
-        result = fedavg_quantized(updates, weights, SCALE)
+        updates = [[rng.randint(-ONE, ONE) for _ in range(size)] for _ in range(slots)]
+        result = training_values(aggregate(updates, weights), size, SCALE)
+        m = sum(1 for n in counts if n)
         for j in range(size):
+            with_weights = Fraction(sum(w * u[j] for w, u in zip(weights, updates, strict=True)), ONE)
+            assert abs(result[j] - with_weights) <= Fraction(1, 2)
             exact = Fraction(sum(n * u[j] for n, u in zip(counts, updates, strict=True)), total)
-            with_rounded_weights = Fraction(sum(w * u[j] for w, u in zip(weights, updates, strict=True)), ONE)
-            # per-product rescaling alone: at most half a unit per slot
-            assert abs(result[j] - with_rounded_weights) <= Fraction(slots, 2)
-            # plus weight rounding: up to m units of weight times |x| / 2^s per slot
-            m = sum(1 for n in counts if n)
-            weight_error = sum(Fraction(m * abs(u[j]), ONE) for u in updates)
-            assert abs(result[j] - exact) <= Fraction(slots, 2) + weight_error
-            if small:  # |x| <= 1.0 in real terms: the whole error stays within slots/2 + m * slots units
-                assert abs(result[j] - exact) <= Fraction(slots, 2) + m * slots
-                worst_ratio = max(worst_ratio, abs(result[j] - exact) / slots)
-    assert worst_ratio > Fraction(1, 4)  # the bound is exercised, not vacuous
+            assert abs(result[j] - exact) <= Fraction(1, 2) + sum(Fraction(m * abs(u[j]), ONE) for u in updates)

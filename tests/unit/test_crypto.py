@@ -30,6 +30,9 @@ from zkfl_dapp.exceptions import CryptoError, DecryptionError
 HOSPITAL = "0x" + "ab" * 20
 OTHER_HOSPITAL = "0x" + "cd" * 20
 PLAINTEXT = b'{"update": [0.125, -3.5, 42]}'
+#: A commitment as the envelope binds it: the 64-byte point x || y (any 64 bytes to the envelope itself).
+POINT = (1).to_bytes(32, "big") + (2).to_bytes(32, "big")
+OTHER_POINT = (1).to_bytes(32, "big") + (3).to_bytes(32, "big")
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +42,7 @@ def key_pair() -> EnclaveKeyPair:
 
 @pytest.fixture(scope="module")
 def ad() -> bytes:
-    return associated_data(7, HOSPITAL, 123456789)
+    return associated_data(7, HOSPITAL, POINT)
 
 
 @pytest.fixture(scope="module")
@@ -89,9 +92,9 @@ def test_wrong_key(ad: bytes, envelope: bytes) -> None:
 @pytest.mark.parametrize(
     "wrong_ad",
     [
-        associated_data(8, HOSPITAL, 123456789),
-        associated_data(7, OTHER_HOSPITAL, 123456789),
-        associated_data(7, HOSPITAL, 123456788),
+        associated_data(8, HOSPITAL, POINT),
+        associated_data(7, OTHER_HOSPITAL, POINT),
+        associated_data(7, HOSPITAL, OTHER_POINT),
         b"",
     ],
     ids=["round", "hospital", "commitment", "empty"],
@@ -170,28 +173,31 @@ def test_open_rejects_invalid_seed(ad: bytes, envelope: bytes) -> None:
 
 
 def test_associated_data_encoding() -> None:
-    ad = associated_data(1, HOSPITAL.upper().replace("0X", "0x"), 2)
-    assert ad == associated_data(1, HOSPITAL, 2)
-    assert ad == b"zkfl-dapp/ad/v1" + (1).to_bytes(32, "big") + b"\xab" * 20 + (2).to_bytes(32, "big")
-    assert associated_data(2**256 - 1, HOSPITAL, 0) != associated_data(0, HOSPITAL, 2**256 - 1)
+    ad = associated_data(1, HOSPITAL.upper().replace("0X", "0x"), POINT)
+    assert ad == associated_data(1, HOSPITAL, POINT)
+    assert ad == b"zkfl-dapp/ad/v2" + (1).to_bytes(32, "big") + b"\xab" * 20 + POINT
+    assert len(ad) == 15 + 32 + 20 + 64  # fixed-size fields: the encoding is injective
+    assert associated_data(2**256 - 1, HOSPITAL, b"\x00" * 64) != associated_data(0, HOSPITAL, b"\xff" * 64)
 
 
 @pytest.mark.parametrize(
     ("round_id", "hospital", "commitment"),
     [
-        (-1, HOSPITAL, 0),
-        (2**256, HOSPITAL, 0),
-        (0, HOSPITAL, -1),
-        (0, HOSPITAL, 2**256),
-        (True, HOSPITAL, 0),
-        (0, "ab" * 20, 0),
-        (0, "0x" + "ab" * 19, 0),
-        (0, "0x" + "ab" * 21, 0),
-        (0, "0x" + "zz" * 20, 0),
-        (0, HOSPITAL + "\n", 0),
+        (-1, HOSPITAL, POINT),
+        (2**256, HOSPITAL, POINT),
+        (0, HOSPITAL, POINT[:63]),
+        (0, HOSPITAL, POINT + b"\x00"),
+        (0, HOSPITAL, 123456789),
+        (0, HOSPITAL, POINT.hex()),
+        (True, HOSPITAL, POINT),
+        (0, "ab" * 20, POINT),
+        (0, "0x" + "ab" * 19, POINT),
+        (0, "0x" + "ab" * 21, POINT),
+        (0, "0x" + "zz" * 20, POINT),
+        (0, HOSPITAL + "\n", POINT),
     ],
 )
-def test_associated_data_rejects_bad_fields(round_id: int, hospital: str, commitment: int) -> None:
+def test_associated_data_rejects_bad_fields(round_id: int, hospital: str, commitment: object) -> None:
     with pytest.raises(CryptoError):
         associated_data(round_id, hospital, commitment)
 

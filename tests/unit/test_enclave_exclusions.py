@@ -6,29 +6,31 @@ from __future__ import annotations
 import hashlib
 import json
 import pathlib
-from types import SimpleNamespace
 
 import pytest
 
+from tests.conftest import padded_update
 from zkfl_dapp.chain.views import SubmissionView
-from zkfl_dapp.core.commitments import poseidon_commitment
+from zkfl_dapp.circuits.suite import CircuitSuite
 from zkfl_dapp.core.formats import UpdatePayload
 from zkfl_dapp.crypto.envelope import EnclaveKeyPair, associated_data, seal
 from zkfl_dapp.ml.model import ModelSpec
 from zkfl_dapp.protocol import enclave as enclave_module
-from zkfl_dapp.protocol.enclave import AggregatorEnclave
+from zkfl_dapp.protocol.enclave import AggregatorEnclave, point_bytes
 from zkfl_dapp.storage.cid import _DAG_PB, _RAW, _make_cid
 from zkfl_dapp.storage.embedded import EmbeddedStore
 from zkfl_dapp.storage.unixfs import _encode_file_node
 
 ROUND = 4
 HOSPITAL = "0x" + "ab" * 20
-VALUES = (10, -20, 30)
+VALUES = padded_update(1)  # 31 model rows and 10 pad rows
+OTHER = padded_update(2)
 KEY = EnclaveKeyPair.generate()
 
 
-def _sealed(store: EmbeddedStore, payload: bytes, commitment: int) -> str:
-    return str(store.put(seal(KEY.public_key, payload, associated_data(ROUND, HOSPITAL, commitment))))
+def _sealed(store: EmbeddedStore, payload: bytes, commitment: tuple[int, int]) -> str:
+    ad = associated_data(ROUND, HOSPITAL, point_bytes(commitment))
+    return str(store.put(seal(KEY.public_key, payload, ad)))
 
 
 def _deep(store: EmbeddedStore, depth: int) -> str:
@@ -44,20 +46,31 @@ def _deep(store: EmbeddedStore, depth: int) -> str:
 
 
 @pytest.fixture
-def enclave(tmp_path: pathlib.Path) -> AggregatorEnclave:
+def enclave(tmp_path: pathlib.Path, suite: CircuitSuite) -> AggregatorEnclave:
     store = EmbeddedStore(tmp_path / "store", max_bytes=4096)
-    artifacts = SimpleNamespace(spec=SimpleNamespace(model_size=len(VALUES), scale_bits=13))
-    return AggregatorEnclave(None, KEY, store, artifacts, ModelSpec(num_features=2), tmp_path)  # type: ignore[arg-type]
+    return AggregatorEnclave(None, KEY, store, suite, ModelSpec(num_features=30), tmp_path)
 
 
-def test_every_hostile_slot_is_an_exclusion_with_a_reason(enclave: AggregatorEnclave, monkeypatch) -> None:
+def test_every_hostile_slot_is_an_exclusion_with_a_reason(
+    enclave: AggregatorEnclave, suite: CircuitSuite, commit_of, monkeypatch
+) -> None:
     store = enclave.storage
     assert isinstance(store, EmbeddedStore)
     good = UpdatePayload(round_id=ROUND, hospital=HOSPITAL, sample_count=5, scale_bits=13, values=VALUES)
-    commitment = poseidon_commitment(VALUES)
+    commitment = commit_of(VALUES).as_uint256()
     huge_scale = json.loads(good.to_bytes()) | {"scale_bits": 10**6}
+
+    def payload(**changes: object) -> bytes:
+        return json.dumps(json.loads(good.to_bytes()) | changes).encode()
+
     cases = {
         "valid": (_sealed(store, good.to_bytes(), commitment), None),
+        "does not open": (_sealed(store, payload(values=list(OTHER)), commitment), "does not open its on-chain"),
+        "model rows only": (_sealed(store, payload(values=list(VALUES[:31])), commitment), "malformed update"),
+        "other round": (_sealed(store, payload(round_id=ROUND + 1), commitment), "names round 5"),
+        "other count": (_sealed(store, payload(sample_count=6), commitment), "declares 6 samples"),
+        "other scale": (_sealed(store, payload(scale_bits=12), commitment), "quantized at 2^12"),
+        "other point in AD": (_sealed(store, good.to_bytes(), commit_of(OTHER).as_uint256()), "ciphertext rejected"),
         "too large": (str(store.put(bytes(100_000))), "cap of 4096 bytes"),
         "too deep": (_deep(store, 3000), "too deep"),
         "not a CID": ("not-a-cid", "not a valid CID"),

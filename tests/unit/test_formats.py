@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from zkfl_dapp.core.commitments import model_commitment, poseidon_commitment
+from zkfl_dapp.core.aggregation import aggregate, normalized_weights
 from zkfl_dapp.core.fixedpoint import MAX_QUANTIZED
 from zkfl_dapp.core.formats import MAX_MODEL_VALUE, ModelFile, UpdatePayload
 from zkfl_dapp.exceptions import ModelFileError
@@ -15,12 +15,13 @@ from zkfl_dapp.storage.unixfs import compute_cid
 HOSPITAL = "0x" + "ab" * 20
 VALUES = (0, 1, -1, 4096, -8192, MAX_QUANTIZED - 1, -(MAX_QUANTIZED - 1))
 
-MODEL_FIELDS = {"format": "zkfl-model/v1", "model_kind": "mlp", "num_features": 4, "scale_bits": 13}
+PAD = 2  # the last two of VALUES are pad rows in a model file
+MODEL_FIELDS = {"format": "zkfl-model/v2", "model_kind": "mlp", "num_features": 4, "scale_bits": 13, "pad_rows": PAD}
 UPDATE_FIELDS = {"format": "zkfl-update/v1", "round_id": 3, "hospital": HOSPITAL, "sample_count": 120, "scale_bits": 13}
 
 
-def make_model(values: tuple[int, ...] = VALUES) -> ModelFile:
-    return ModelFile(model_kind="mlp", num_features=4, scale_bits=13, values=values)
+def make_model(values: tuple[int, ...] = VALUES, pad_rows: int = PAD) -> ModelFile:
+    return ModelFile(model_kind="mlp", num_features=4, scale_bits=13, pad_rows=pad_rows, values=values)
 
 
 def make_update(values: tuple[int, ...] = VALUES) -> UpdatePayload:
@@ -34,8 +35,8 @@ def model_json(**changes: object) -> bytes:
 
 # --- canonical bytes ----------------------------------------------------------------------------
 def test_model_file_canonical_bytes_are_sorted_compact_json() -> None:
-    assert make_model((1, -2)).to_bytes() == (
-        b'{"format":"zkfl-model/v1","model_kind":"mlp","num_features":4,"scale_bits":13,"values":[1,-2]}'
+    assert make_model((1, -2, 3)).to_bytes() == (
+        b'{"format":"zkfl-model/v2","model_kind":"mlp","num_features":4,"pad_rows":2,"scale_bits":13,"values":[1,-2,3]}'
     )
 
 
@@ -66,21 +67,32 @@ def test_parsing_non_canonical_json_reserializes_to_the_canonical_bytes() -> Non
     assert parsed.to_bytes() == canonical
 
 
-@pytest.mark.parametrize(("cls", "make"), [(ModelFile, make_model), (UpdatePayload, make_update)])
-def test_round_trip(cls, make) -> None:
-    original = make()
-    assert cls.parse(original.to_bytes(), expected_size=len(VALUES)) == original
-    assert cls.parse(original.to_bytes()).values == VALUES
+def test_round_trip() -> None:
+    model = make_model()
+    assert ModelFile.parse(model.to_bytes(), expected_size=len(VALUES) - PAD, pad_rows=PAD) == model
+    assert ModelFile.parse(model.to_bytes()).values == VALUES
+    update = make_update()
+    assert UpdatePayload.parse(update.to_bytes(), expected_size=len(VALUES)) == update
+    assert UpdatePayload.parse(update.to_bytes()).values == VALUES
 
 
-# --- commitments --------------------------------------------------------------------------------
-def test_update_commitment_is_the_poseidon_commitment_of_its_values() -> None:
-    assert make_update().poseidon_commitment() == poseidon_commitment(VALUES)
-    assert make_update((1, 2, 3)).poseidon_commitment() != make_update((1, 2, 4)).poseidon_commitment()
+# --- the aggregate and its model rows --------------------------------------------------------------
+def test_model_rows_are_the_values_before_the_pad_rows() -> None:
+    model = make_model()
+    assert model.model_size == len(VALUES) - PAD and model.aggregate_scale_bits == 26
 
 
-def test_model_commitment_is_the_keccak_model_commitment_of_its_values() -> None:
-    assert make_model().keccak_commitment() == model_commitment(VALUES)
+def test_training_values_round_the_model_rows_half_away_from_zero() -> None:
+    model = make_model((4096, -4096, 12288, 8191, -8192, 99, -99), pad_rows=2)
+    assert model.training_values() == (1, -1, 2, 1, -1)
+
+
+def test_genesis_is_the_quantized_model_at_scale_2_26_with_zero_pad_rows() -> None:
+    q0 = (3, -1, 0, MAX_QUANTIZED - 1)
+    genesis = ModelFile.genesis("logreg", 3, 13, q0, 10)
+    assert genesis.values == (*(8192 * q for q in q0), *([0] * 10))
+    assert genesis.pad_rows == 10 and genesis.model_size == 4 and genesis.training_values() == q0
+    assert genesis.format == "zkfl-model/v2"
 
 
 # --- strict parsing -----------------------------------------------------------------------------
@@ -122,7 +134,7 @@ def test_parse_rejects_non_integer_header_fields(field: str, bad: object) -> Non
         ModelFile.parse(model_json(**{field: bad}))
 
 
-@pytest.mark.parametrize("field", ["format", "model_kind", "num_features", "scale_bits", "values"])
+@pytest.mark.parametrize("field", ["format", "model_kind", "num_features", "scale_bits", "pad_rows", "values"])
 def test_parse_rejects_missing_fields(field: str) -> None:
     doc = {**MODEL_FIELDS, "values": list(VALUES)}
     del doc[field]
@@ -146,9 +158,9 @@ def test_parse_rejects_extra_fields() -> None:
         UpdatePayload.parse(json.dumps(doc).encode())
 
 
-@pytest.mark.parametrize("tag", ["zkfl-update/v1", "zkfl-model/v2", "", "ZKFL-MODEL/V1"])
+@pytest.mark.parametrize("tag", ["zkfl-update/v1", "zkfl-model/v1", "", "ZKFL-MODEL/V2"])
 def test_parse_rejects_a_wrong_format_tag(tag: str) -> None:
-    with pytest.raises(ModelFileError, match=r"at 'format'.*zkfl-model/v1"):
+    with pytest.raises(ModelFileError, match=r"at 'format'.*zkfl-model/v2"):
         ModelFile.parse(model_json(format=tag))
 
 
@@ -174,7 +186,7 @@ def test_parse_rejects_out_of_range_update_values(bad: int) -> None:
 def test_values_at_the_range_limits_are_accepted() -> None:
     # A proven average may exceed the update bound slightly (weights round to a sum just above 2^s).
     model_edge = [MAX_MODEL_VALUE - 1, -(MAX_MODEL_VALUE - 1)]
-    assert ModelFile.parse(model_json(values=model_edge)).values == tuple(model_edge)
+    assert ModelFile.parse(model_json(values=model_edge, pad_rows=1)).values == tuple(model_edge)
     update_edge = [MAX_QUANTIZED - 1, -(MAX_QUANTIZED - 1)]
     update = json.dumps({**UPDATE_FIELDS, "values": update_edge}).encode()
     assert UpdatePayload.parse(update).values == tuple(update_edge)
@@ -186,10 +198,33 @@ def test_constructing_out_of_range_values_fails_too() -> None:
 
 
 def test_parse_rejects_the_wrong_expected_size() -> None:
-    with pytest.raises(ModelFileError, match=rf"model file has {len(VALUES)} values, the circuit expects 31"):
+    size = len(VALUES) - PAD
+    with pytest.raises(ModelFileError, match=rf"model file has {size} model values, the consortium's model has 31"):
         ModelFile.parse(make_model().to_bytes(), expected_size=31)
-    with pytest.raises(ModelFileError, match=rf"update has {len(VALUES)} values, the circuit expects 6"):
+    with pytest.raises(ModelFileError, match=rf"update has {len(VALUES)} values \(model and pad rows\), expected 6"):
         UpdatePayload.parse(make_update().to_bytes(), expected_size=len(VALUES) - 1)
+
+
+def test_parse_rejects_the_wrong_pad_rows() -> None:
+    with pytest.raises(ModelFileError, match="declares 2 pad rows, the consortium commits 10"):
+        ModelFile.parse(make_model().to_bytes(), pad_rows=10)
+    with pytest.raises(ModelFileError, match="declares 7 pad rows but holds 7 values"):
+        ModelFile.parse(model_json(pad_rows=len(VALUES)))
+    with pytest.raises(ModelFileError, match="at 'pad_rows'"):
+        ModelFile.parse(model_json(pad_rows=-1))
+
+
+@pytest.mark.parametrize(
+    ("expectation", "message"),
+    [
+        ({"kind": "logreg"}, "declares kind 'mlp', the consortium trains 'logreg'"),
+        ({"num_features": 5}, "declares 4 features, the consortium's models take 5"),
+        ({"scale_bits": 12}, "declares scale 2\\^13, the consortium's circuits use 2\\^12"),
+    ],
+)
+def test_parse_rejects_metadata_other_than_the_consortiums(expectation: dict, message: str) -> None:
+    with pytest.raises(ModelFileError, match=message):
+        ModelFile.parse(make_model().to_bytes(), **expectation)
 
 
 def test_values_must_be_an_array() -> None:
@@ -197,12 +232,10 @@ def test_values_must_be_an_array() -> None:
         ModelFile.parse(model_json(values={"0": 1}))
 
 
-def test_a_proven_average_of_extreme_updates_still_makes_a_model_file() -> None:
-    # Counts [1, 1, 1] round each weight up to 2731/8192: the weights sum to 8193 > 2^13, so the
-    # average of updates at the update bound lands just above that bound. It must still be publishable.
-    from zkfl_dapp.core.aggregation import fedavg_quantized, normalized_weights
-
-    top = (MAX_QUANTIZED - 1,) * 3
-    avg = fedavg_quantized([top, top, top], normalized_weights([1, 1, 1], 13), 13)
-    assert max(avg) >= MAX_QUANTIZED
-    assert make_model(avg).values == avg
+def test_the_aggregate_of_extreme_updates_still_makes_a_model_file() -> None:
+    """Weights sum to exactly 2^13, so S = sum w_i u_i stays below 2^13 * 2^23 = 2^36 = MAX_MODEL_VALUE."""
+    top, bottom = (MAX_QUANTIZED - 1,) * 3, (-(MAX_QUANTIZED - 1),) * 3
+    for updates in ([top, top, top], [bottom, bottom, bottom]):
+        s = aggregate(updates, normalized_weights([1, 1, 1], 13))
+        assert max(abs(v) for v in s) == 8192 * (MAX_QUANTIZED - 1) < MAX_MODEL_VALUE
+        assert make_model(s, pad_rows=1).values == s

@@ -8,14 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, SPEC
+from tests.conftest import ROOT, padded_update
 from zkfl_dapp.circuits.artifacts import prove_rows
 from zkfl_dapp.circuits.kzg_inference import (
     KzgInferenceCircuitSpec,
     ensure_kzg_inference_artifacts,
     prove_kzg_inference,
 )
-from zkfl_dapp.circuits.norm import prove_norm
+from zkfl_dapp.circuits.kzg_norm import prove_kzg_norm
+from zkfl_dapp.circuits.suite import CircuitSuite
 from zkfl_dapp.exceptions import CircuitError
 
 
@@ -29,19 +30,20 @@ def _assert_private(workdir: Path) -> None:
         assert mode & 0o077 == 0, f"{path} has mode {oct(mode)}: readable beyond its owner"
 
 
-def test_a_norm_proof_leaves_only_the_proof_and_nothing_world_readable(defence, tmp_path: Path) -> None:
+def test_a_norm_proof_leaves_only_the_proof_and_nothing_world_readable(
+    suite: CircuitSuite, genesis: tuple[int, ...], tmp_path: Path
+) -> None:
     workdir = tmp_path / "hospital" / "round-1"
-    update = [(-1) ** j * 100 * j for j in range(SPEC.model_size)]
-    proof = prove_norm(defence.norm, update, [0] * SPEC.model_size, 10**6, workdir)
+    proof = prove_kzg_norm(suite.norm, padded_update(9, genesis), genesis, 10**6, "0x" + "11" * 20, workdir)
     assert proof.proof
     assert [p.name for p in _tree(workdir)] == ["proof.json"]
     _assert_private(workdir)
 
 
-def test_a_failed_proof_leaves_no_plaintext(defence, tmp_path: Path) -> None:
+def test_a_failed_proof_leaves_no_plaintext(suite: CircuitSuite, tmp_path: Path) -> None:
     workdir = tmp_path / "failed"
     with pytest.raises(CircuitError):
-        prove_rows(defence.norm, [[7] * SPEC.model_size], workdir)  # one input of three: ezkl panics
+        prove_rows(suite.norm, [[7] * suite.rows], workdir)  # one input of three: ezkl panics
     assert _tree(workdir) == []
     _assert_private(workdir)
 

@@ -1,21 +1,18 @@
-"""Tests of zkfl_dapp.core.fixedpoint and .commitments: ezkl-exact fixed point, field encodings, the commitments.
+"""Tests of zkfl_dapp.core.fixedpoint: ezkl-exact fixed point, field encodings, the update range.
 
-The references are independent: ezkl itself (``float_to_felt``, ``poseidon_hash``) for what the circuit
-sees, and eth_utils' keccak over a hand-built big-endian encoding for what RoundManager computes.
+The reference is independent: ezkl itself (``float_to_felt``) for what the circuits see.
 """
 
 from __future__ import annotations
 
 import math
-import random
 
 import ezkl
 import numpy as np
 import pytest
-from eth_utils import keccak
 
-from zkfl_dapp.core.commitments import model_commitment, poseidon_commitment
 from zkfl_dapp.core.fixedpoint import (
+    AGGREGATE_RANGE,
     FIELD_MODULUS,
     MAX_QUANTIZED,
     dequantize,
@@ -92,7 +89,7 @@ def test_quantize_equals_ezkl_float_to_felt_on_a_batch() -> None:
     xs = np.concatenate(
         [
             rng.normal(0.0, 1.0, 500),
-            rng.uniform(-2000.0, 2000.0, 200),
+            rng.uniform(-1000.0, 1000.0, 200),
             halves,
             [0.0, -0.0, 1 / ONE, -1 / ONE, 0.49999999999999994 / ONE, -0.49999999999999994 / ONE],
         ]
@@ -123,11 +120,11 @@ def test_non_finite_values_are_rejected_naming_the_index(bad: float) -> None:
 
 
 def test_values_beyond_the_circuit_range_are_rejected_naming_the_limit() -> None:
-    limit = MAX_QUANTIZED / ONE  # 2048 at scale 13
+    limit = MAX_QUANTIZED / ONE  # 1024 at scale 13
     largest_ok = (MAX_QUANTIZED - 1) / ONE
     assert quantize([largest_ok, -largest_ok], SCALE) == (MAX_QUANTIZED - 1, -(MAX_QUANTIZED - 1))
     for too_big in (limit, -limit, (MAX_QUANTIZED - 0.5) / ONE, 1e6):
-        with pytest.raises(QuantizationError, match=r"index 1\b.*\|x\| < 2048 at scale 2\^13"):
+        with pytest.raises(QuantizationError, match=r"index 1\b.*\|x\| < 1024 at scale 2\^13"):
             quantize([0.0, too_big], SCALE)
 
 
@@ -204,55 +201,10 @@ def test_felt_from_hex_rejects_values_not_below_the_modulus() -> None:
         felt_from_hex("ff" * 32)
 
 
-# --- commitments --------------------------------------------------------------------------------
-@pytest.mark.parametrize("length", [1, 2, 5, 31])
-def test_poseidon_commitment_equals_ezkl_poseidon_hash(length: int) -> None:
-    rng = random.Random(length)
-    values = [rng.randint(-(MAX_QUANTIZED - 1), MAX_QUANTIZED - 1) for _ in range(length)]
-    digest = ezkl.poseidon_hash([ezkl.float_to_felt(float(v), 0, ezkl.PyInputType.F64) for v in values])
-    assert len(digest) == 1
-    expected = int.from_bytes(bytes.fromhex(digest[0]), "little")
-    assert poseidon_commitment(values) == expected
-    assert 0 < expected < FIELD_MODULUS
+# --- the ranges --------------------------------------------------------------------------------
+def test_update_range_times_the_scale_is_the_circuits_input_range() -> None:
+    """|u| < 2^23 at scale 2^13: the norm and median circuits take 2^13 u and range-check it below 2^36."""
+    from zkfl_dapp.circuits.kzg_norm import INPUT_RANGE
 
-
-def test_poseidon_commitment_is_sensitive_to_every_value_and_order() -> None:
-    base = [5, -3, 0, 17, 4096]
-    reference = poseidon_commitment(base)
-    assert poseidon_commitment(list(base)) == reference
-    for i in range(len(base)):
-        changed = list(base)
-        changed[i] += 1
-        assert poseidon_commitment(changed) != reference
-    assert poseidon_commitment(list(reversed(base))) != reference
-
-
-def _keccak_reference(values: list[int]) -> int:
-    """RoundManager's commitment, rebuilt by hand: keccak256(abi.encodePacked(uint256[] field elements))."""
-    words = b""
-    for v in values:
-        element = v if v >= 0 else FIELD_MODULUS + v
-        words += element.to_bytes(32, "big")
-    return int.from_bytes(keccak(words), "big")
-
-
-def test_model_commitment_equals_keccak_over_big_endian_field_elements() -> None:
-    values = [0, 1, -1, 8191, -8192, MAX_QUANTIZED - 1, -(MAX_QUANTIZED - 1)]
-    assert model_commitment(values) == _keccak_reference(values)
-    # spot-check the encoding of -1 against a literal
-    literal = bytes.fromhex("30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000000")
-    assert model_commitment([-1]) == int.from_bytes(keccak(literal), "big")
-    assert model_commitment([]) == int.from_bytes(keccak(b""), "big")
-
-
-def test_model_commitment_changes_when_any_value_changes() -> None:
-    rng = random.Random(7)
-    values = [rng.randint(-100_000, 100_000) for _ in range(31)]
-    reference = model_commitment(values)
-    assert reference == _keccak_reference(values)
-    for i in range(len(values)):
-        changed = list(values)
-        changed[i] += 1
-        assert model_commitment(changed) != reference, i
-    assert model_commitment(values[:-1]) != reference
-    assert model_commitment([*values, 0]) != reference
+    assert MAX_QUANTIZED == 2**23
+    assert ONE * MAX_QUANTIZED == AGGREGATE_RANGE == INPUT_RANGE

@@ -86,6 +86,9 @@ def run_proven(
         )
         progress(f"[proven {system}] {scenario.label}, seed {seed}: fresh consortium in {workdir}")
         with session(settings, None) as s:
+            if rule == "median" and s.circuits.median is None:
+                progress(f"[proven {system}] skipped: this checkout builds no median circuit for the consortium")
+                continue
             consortium = s.bootstrap()
             for i in scenario.malicious_set:
                 consortium.hospitals[i] = consortium.hospitals[i].with_source(attack)
@@ -146,6 +149,12 @@ def format_proven(scenario: Scenario, seed: int, rows: list[ProvenRound]) -> str
             f"| {r.malignant_recall:.3f} | {r.malicious_not_accepted} / {r.honest_not_accepted} "
             f"| {r.finalize_gas:,} |"
         )
+    missing = [s for s in PROVEN_SYSTEMS if s not in {r.system for r in rows}]
+    if missing:
+        lines += [
+            "",
+            "Not played (this checkout builds no median circuit for the consortium): " + ", ".join(missing) + ".",
+        ]
     reasons = sorted({x["reason"].split("(")[0] for r in rows for x in r.not_accepted})
     if reasons:
         lines += ["", "Why submissions did not go in: " + "; ".join(f"`{x}`" for x in reasons) + "."]

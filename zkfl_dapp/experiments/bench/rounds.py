@@ -135,7 +135,10 @@ def bench_model(kind: str, args: argparse.Namespace) -> dict[str, Any]:
 
     say(f"[{kind}] one norm proof of the same shape in a child process (its seconds and peak RSS)")
     prover = measure_norm_prover(d, settings.artifacts_dir, bench_dir / "scratch")
-    say(f"[{kind}] norm prover child: {prover['seconds']:.2f} s, peak RSS {prover['peak_rss_mb']:.0f} MB")
+    say(
+        f"[{kind}] norm prover child: {prover['seconds']:.2f} s (CPU {prover['cpu_seconds']:.2f} s), "
+        f"peak RSS {prover['peak_rss_mb']:.0f} MB"
+    )
 
     rows: list[dict[str, Any]] = []
     with session(settings, None) as s:
@@ -242,6 +245,7 @@ def bench_model(kind: str, args: argparse.Namespace) -> dict[str, Any]:
             "norm_prove_seconds": mean(flat(seq, "norm_prove_seconds")),
             "norm_prove_seconds_parallel": mean(flat(par, "norm_prove_seconds")) if par else None,
             "norm_prove_child_seconds": prover["seconds"],
+            "norm_prove_child_cpu_seconds": prover["cpu_seconds"],
             "norm_prove_peak_rss_mb": prover["peak_rss_mb"],
             "norm_prove_rss_before_mb": prover["before_prove_rss_mb"],
             "aggregate_seconds": mean([r["aggregate_seconds"] for r in rows]),

@@ -101,7 +101,7 @@ def format_table(results: Sequence[dict[str, Any]]) -> str:
     """One row per metric; per model a column of new figures and one of the recorded previous-design figures."""
     headers = ["metric"]
     for r in results:
-        headers += [f"d={r['parameters']} new", f"d={r['parameters']} old*"]
+        headers += [f"d={r['parameters']} new", f"d={r['parameters']} old (6ecabea)*"]
     body: list[list[str]] = []
     for label, key, old_key, spec in _ROWS:
         cells = [label]

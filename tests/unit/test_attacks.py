@@ -10,7 +10,10 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer
 
-from zkfl_dapp.core.fixedpoint import quantize
+from zkfl_dapp.circuits.suite import PAD_ROWS
+from zkfl_dapp.core.aggregation import aggregate, normalized_weights, scaled_update, training_values
+from zkfl_dapp.core.fixedpoint import dequantize, quantize
+from zkfl_dapp.core.median import fill_slots, median_quantized
 from zkfl_dapp.core.norms import bound_sq_quantized, within_bound
 from zkfl_dapp.core.policy import NormBoundPolicy
 from zkfl_dapp.exceptions import ConfigError
@@ -21,6 +24,9 @@ from zkfl_dapp.experiments.attack_eval.simulate import (
     SCALE_BITS,
     SYSTEMS,
     Scenario,
+    _norm_check,
+    _step_bounded,
+    _Trajectory,
     run_scenario,
 )
 from zkfl_dapp.experiments.attack_eval.summary import summarize
@@ -61,11 +67,16 @@ def context(
     return TrainingContext(spec, g, split.shards[hospital], TrainConfig(seed=0), round_id, hospital, bound)
 
 
+def padded(values: np.ndarray, pad: int = 0) -> tuple[int, ...]:
+    """``values`` quantized at 2^13 with PAD_ROWS pad rows of value ``pad``."""
+    return (*quantize(values, SCALE_BITS), *(pad,) * PAD_ROWS)
+
+
 def in_bound(u: np.ndarray, g: np.ndarray, bound: float) -> bool:
-    """The norm circuit's flag for ``u`` against ``g`` under the L2 bound ``bound``."""
-    return within_bound(
-        quantize(u, SCALE_BITS), quantize(g, SCALE_BITS), bound_sq_quantized(bound, SCALE_BITS), SCALE_BITS
-    )
+    """The norm circuit's flag for ``u`` against the aggregate ``S = 2^13 q(g)`` (a genesis-like model)
+    under the L2 bound ``bound``."""
+    s = scaled_update(padded(g), SCALE_BITS)
+    return within_bound(padded(u, 12345), s, bound_sq_quantized(bound, SCALE_BITS), SCALE_BITS, g.shape[0])
 
 
 # --- attacks ------------------------------------------------------------------------------------
@@ -259,3 +270,48 @@ def test_quick_run_defences_stop_the_blatant_attacks(quick_run: tuple[Path, Path
         for system in ("norm", "median"):
             assert summary[attack][system]["violation_rejection_rate"] == 1.0
             assert summary[attack][system]["honest_false_rejection_rate"] == 0.0
+
+
+# --- the protocol's semantics -------------------------------------------------------------------
+
+
+def _aggregate_state(d: int) -> tuple[int, ...]:
+    """An aggregate off the 2^13 grid (a real S after some round: each value 4095 / 2^13 past a multiple, so
+    the model hospitals train from is rounded down by almost half a unit), with non-zero pad rows."""
+    rng = np.random.default_rng(7)
+    return tuple(int(k) * (1 << SCALE_BITS) + 4095 for k in rng.integers(-(2**12), 2**12, d + PAD_ROWS))
+
+
+def test_norm_check_measures_against_the_previous_aggregate_not_the_rounded_model() -> None:
+    d = 31
+    s = _aggregate_state(d)
+    model = training_values(s, d, SCALE_BITS)
+    u = (*model, *(0,) * PAD_ROWS)  # exactly the rounded model hospitals train from
+    # its distance to S is the rounding residue, not 0: a bound between the two tells them apart
+    residue = sum(((1 << SCALE_BITS) * m - v) ** 2 for m, v in zip(model, s[:d], strict=False))
+    assert residue > 0
+    tiny = 2.0**-SCALE_BITS  # b = 1; the residue is rescale(31 * 4095^2, 26) = 8
+    slots, violations = _norm_check([u], s, tiny, d)
+    assert violations == (0,) and slots == [None]
+    slots, violations = _norm_check([u], s, 1.0, d)
+    assert violations == () and slots == [u]
+
+
+def test_bounded_step_aggregates_exactly_and_trains_from_training_values() -> None:
+    d = 31
+    prev = _aggregate_state(d)
+    model = training_values(prev, d, SCALE_BITS)
+    rng = np.random.default_rng(3)
+    subs = [
+        (*(m + int(rng.integers(-50, 50)) for m in model), *(int(x) for x in rng.integers(0, 2**22, PAD_ROWS)))
+        for _ in range(5)
+    ]
+    counts = [80, 90, 100, 70, 115]
+    state = _Trajectory(dequantize(model, SCALE_BITS), prev, 1.0)
+    step = _step_bounded("norm", state, list(subs), counts, NormBoundPolicy(), d)
+    expected = aggregate(subs, normalized_weights(counts, SCALE_BITS))
+    assert step.aggregate == expected  # exact, every row, pad rows too
+    np.testing.assert_array_equal(step.params, dequantize(training_values(expected, d, SCALE_BITS), SCALE_BITS))
+    step = _step_bounded("median", state, [*subs[:4], None], counts, NormBoundPolicy(), d)
+    assert step.aggregate == median_quantized(fill_slots([*subs[:4], None], prev, SCALE_BITS))
+    assert step.violations == (4,)

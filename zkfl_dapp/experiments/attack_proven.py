@@ -3,16 +3,17 @@
 :mod:`zkfl_dapp.experiments.attack_eval` evaluates every scenario on the quantized reference semantics. This module
 plays one scenario on the real stack, for each defended configuration: a fresh consortium on anvil,
 real encryption and storage, the malicious hospitals running an attack from :mod:`zkfl_dapp.experiments.attacks`,
-real norm proofs verified in ``submitBoundedUpdate``, real aggregation proofs (FedAvg or median)
-verified in ``finalizeRound``. It records per round the proven model's accuracy, which hospitals'
-submissions did not go in and why (refused, or reverted on-chain), and puts the simulation's figures
-for the same scenario and seed beside them.
+real norm proofs (against the previous committed aggregate) verified in ``submitBoundedUpdate``, FedAvg
+finalized without a proof (the contract derives the aggregate's KZG commitment from the hospitals' own and
+the enclave's exact aggregate must open it), the median proven and verified in ``finalizeMedianRound``.
+It records per round the proven model's accuracy, which hospitals' submissions did not go in and why
+(refused, or reverted on-chain), and puts the simulation's figures for the same scenario and seed beside them.
 
 Systems played (the simulation's names):
 
-* ``fedavg``: FedAvg proofs, no norm bound (what plain FL gets, proven);
-* ``norm``: norm proofs + FedAvg proofs;
-* ``median``: norm proofs + median proofs.
+* ``fedavg``: exact FedAvg over commitments, no norm bound (what plain FL gets, verifiable);
+* ``norm``: norm proofs + exact FedAvg;
+* ``median``: norm proofs + median proofs (needs the consortium's median circuit).
 """
 
 from __future__ import annotations
@@ -85,6 +86,9 @@ def run_proven(
         )
         progress(f"[proven {system}] {scenario.label}, seed {seed}: fresh consortium in {workdir}")
         with session(settings, None) as s:
+            if rule == "median" and s.circuits.median is None:
+                progress(f"[proven {system}] skipped: this checkout builds no median circuit for the consortium")
+                continue
             consortium = s.bootstrap()
             for i in scenario.malicious_set:
                 consortium.hospitals[i] = consortium.hospitals[i].with_source(attack)
@@ -94,7 +98,7 @@ def run_proven(
                 t0 = time.perf_counter()
                 report = consortium.run_round()
                 model = consortium.current_model()
-                params = dequantize(model.values, model.scale_bits)
+                params = dequantize(model.training_values(), model.scale_bits)
                 out_of = report.norm_refused + report.excluded
                 bad = [names.get(x["hospital"], names.get(x["hospital"].lower(), -1)) for x in out_of]
                 row = ProvenRound(
@@ -129,9 +133,10 @@ def format_proven(scenario: Scenario, seed: int, rows: list[ProvenRound]) -> str
         "",
         "The same scenario played on the real stack (`ape run attack`): anvil, the contracts, encryption,",
         "the store, the malicious hospitals running the attack, real norm proofs checked in",
-        "`submitBoundedUpdate` and real FedAvg or median proofs checked in `finalizeRound`. The simulated",
-        "accuracy is the evaluation's figure for the same scenario and seed (the `fedavg` simulation",
-        "averages in float, the proven `fedavg` quantizes, so small differences could appear there).",
+        "`submitBoundedUpdate`, FedAvg finalized by the contract deriving the aggregate's KZG commitment",
+        "(no proof) and median proofs checked in `finalizeMedianRound`. The simulated accuracy is the",
+        "evaluation's figure for the same scenario and seed (the `fedavg` simulation averages in float, the",
+        "real `fedavg` quantizes and aggregates exactly, so small differences could appear there).",
         "",
         "| system | round | bound | proven accuracy | simulated accuracy | malignant recall "
         "| not accepted (malicious / honest) | finalize gas |",
@@ -144,6 +149,12 @@ def format_proven(scenario: Scenario, seed: int, rows: list[ProvenRound]) -> str
             f"| {r.malignant_recall:.3f} | {r.malicious_not_accepted} / {r.honest_not_accepted} "
             f"| {r.finalize_gas:,} |"
         )
+    missing = [s for s in PROVEN_SYSTEMS if s not in {r.system for r in rows}]
+    if missing:
+        lines += [
+            "",
+            "Not played (this checkout builds no median circuit for the consortium): " + ", ".join(missing) + ".",
+        ]
     reasons = sorted({x["reason"].split("(")[0] for r in rows for x in r.not_accepted})
     if reasons:
         lines += ["", "Why submissions did not go in: " + "; ".join(f"`{x}`" for x in reasons) + "."]

@@ -52,8 +52,6 @@ TARGETED_BOUND_FRACTION: Final = 0.95
 TARGETED_UNBOUNDED_BOOST: Final = 5.0
 
 
-
-
 class Attack(ABC):
     """A malicious hospital's behaviour: builds the vector it submits in place of its honest update."""
 

@@ -5,18 +5,20 @@ the last ``k`` of them (``k`` in ``--malicious``) run one of the attacks of :mod
 Four systems each follow their own global-model trajectory from the same genesis model:
 
 * ``fedavg``: plain float FedAvg of all five submissions (:func:`~zkfl_dapp.ml.training.fedavg_float`).
-* ``norm``: norm proofs. Every submission is quantized at scale 2^13 (one that cannot be is rejected);
-  one whose distance to the global model is not provable or above the round's bound is rejected
-  (:func:`~zkfl_dapp.core.norms.provable_distance`, :func:`~zkfl_dapp.core.norms.within_bound`); the accepted
-  ones are averaged exactly as the FedAvg circuit does (:func:`~zkfl_dapp.core.aggregation.fedavg_quantized`).
+* ``norm``: norm proofs. Every submission is quantized at scale 2^13 (one that cannot be is rejected)
+  and padded with hiding-pad rows; one whose distance to the previous aggregate ``S`` (scale 2^26, the
+  committed global model) is not provable or above the round's bound ``b = round(B^2 * 2^26)`` is
+  rejected (:func:`~zkfl_dapp.core.norms.provable_distance`, :func:`~zkfl_dapp.core.norms.within_bound`); the
+  accepted ones are aggregated exactly as the contract derives it (:func:`~zkfl_dapp.core.aggregation.aggregate`,
+  no rounding), and hospitals train from :func:`~zkfl_dapp.core.aggregation.training_values` of it.
   The bound follows :class:`~zkfl_dapp.core.policy.NormBoundPolicy`.
 * ``median``: norm proofs, then the coordinate-wise median circuit's rule over the five slots, a
-  rejected slot carrying the previous global model (:func:`~zkfl_dapp.core.median.fill_slots`).
+  rejected slot carrying the previous aggregate (:func:`~zkfl_dapp.core.median.fill_slots`).
 * ``median_only``: the median of all five quantized submissions, no norm proofs.
 
 With fewer than :data:`QUORUM` accepted submissions a round of a proof system is skipped: the global
 model and the bound stay as they were. This harness runs the quantized reference semantics that the
-circuits reproduce bit for bit; it makes no proofs. Outputs (in ``--out``): ``results.json`` (every
+circuits and the contract reproduce bit for bit; it makes no proofs. Outputs (in ``--out``): ``results.json`` (every
 round of every run), ``report.md`` and one accuracy plot per attack; ``--report-dir docs`` also writes
 ``docs/attack-eval.md`` with its plots in ``docs/attack-eval/``.
 """
@@ -211,4 +213,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{time.perf_counter() - began:.0f} s; results in {out}"
     )
     return 0
-

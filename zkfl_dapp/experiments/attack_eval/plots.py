@@ -1,5 +1,4 @@
-"""Accuracy plots of the attack evaluation (matplotlib, written as PNG).
-"""
+"""Accuracy plots of the attack evaluation (matplotlib, written as PNG)."""
 
 from __future__ import annotations
 
@@ -76,4 +75,3 @@ def write_plots(results: dict[Scenario, list[RunResult]], out_dir: Path, attacks
         plt.close(fig)
         written.append(path)
     return written
-

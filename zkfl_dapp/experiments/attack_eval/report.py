@@ -1,5 +1,4 @@
-"""The attack evaluation's Markdown report: tables, findings and prose, and the JSON results.
-"""
+"""The attack evaluation's Markdown report: tables, findings and prose, and the JSON results."""
 
 from __future__ import annotations
 
@@ -144,20 +143,25 @@ the same numbers.
 **What this is.** A simulation of {NUM_HOSPITALS} hospitals training the logistic regression (31
 parameters) on the Wisconsin breast-cancer split (`iid`, or `dirichlet` label skew with alpha 0.5),
 with the last 1 or 2 hospitals malicious. It runs the *quantized reference semantics* of the project's
-circuits (scale 2^{SCALE_BITS}): `core.norms.within_bound` / `core.norms.provable_distance` for the norm proof's
-flag, `core.aggregation.fedavg_quantized` for the FedAvg circuit and `core.median.median_quantized` for the
-median circuit, which the circuits reproduce bit for bit (as the project's circuit tests assert). It
-does **not** generate or verify real proofs for every round, and it leaves out the chain, storage and
-encryption, which change nothing about which update is accepted.
+protocol over KZG commitments: updates quantized at 2^{SCALE_BITS} and padded with hiding-pad rows, the
+global model being the previous aggregate `S` (scale 2^{2 * SCALE_BITS}, what RoundManager commits to),
+`core.norms.within_bound` / `core.norms.provable_distance` (`squared_distance(u, S)` against
+`b = round(B^2 * 2^{2 * SCALE_BITS})`) for the norm proof's flag, the exact aggregate
+`core.aggregation.aggregate` for FedAvg (whose commitment the contract derives; no rounding), and
+`core.median.median_quantized` over `core.median.fill_slots(updates, S)` for the median circuit; hospitals
+train from `core.aggregation.training_values(S)`. The circuits and the contract reproduce these bit for
+bit (as the project's circuit and contract tests assert). It does **not** generate or verify real proofs
+for every round, and it leaves out the chain, storage and encryption, which change nothing about which
+update is accepted.
 
 **Systems**, each on its own global-model trajectory from the same genesis model:
 
 * `fedavg`: plain float FedAvg of all {NUM_HOSPITALS} submissions, weighted by sample counts.
-* `norm`: norm proofs + the FedAvg circuit: a submission that cannot be quantized, whose distance to
-  the global model the norm circuit cannot prove, or whose distance is above the round's bound is
-  rejected; the rest are averaged with the on-chain normalized weights.
+* `norm`: norm proofs + exact FedAvg: a submission that cannot be quantized, whose distance to the
+  previous aggregate the norm circuit cannot prove, or whose distance is above the round's bound is
+  rejected; the rest are aggregated with the on-chain normalized weights.
 * `median`: norm proofs + the coordinate-wise median circuit; a rejected slot carries the previous
-  global model ("no change" vote).
+  aggregate ("no change" vote).
 * `median_only`: the median circuit over all {NUM_HOSPITALS} submissions, no norm proofs.
 
 A proof system with fewer than {QUORUM} accepted submissions skips the round: the global model and the
@@ -258,4 +262,3 @@ def _json_ready(results: dict[Scenario, list[RunResult]], summaries: dict[Scenar
             for sc in _scenario_order(summaries)
         ],
     }
-

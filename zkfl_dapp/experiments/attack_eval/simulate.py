@@ -1,10 +1,19 @@
 """The simulator: one scenario's global-model trajectories under the four systems, on the quantized
-reference semantics that the circuits reproduce bit for bit (no proofs are made here).
+reference semantics that the circuits and the contract reproduce bit for bit (no proofs are made here).
+
+The proof systems follow the protocol over KZG commitments: each hospital quantizes its local model at
+``2**13`` and appends :data:`PAD_ROWS` hiding-pad rows (seeded here, random in the real system; no rule
+reads them), the global model is the previous *aggregate* ``S`` (scale ``2**26``, what RoundManager
+commits to), a norm proof compares ``core.norms.squared_distance(u, S)`` with ``b = round(B**2 * 2**26)``,
+FedAvg is the exact ``core.aggregation.aggregate`` (no rounding), the median rule runs
+``core.median.median_quantized`` over ``core.median.fill_slots(updates, S)``, and hospitals train from
+``core.aggregation.training_values(S)``. Genesis is ``S0 = 2**13 * q0`` with zero pad rows.
 """
 
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -12,7 +21,10 @@ from typing import Final
 import numpy as np
 from numpy.typing import NDArray
 
-from zkfl_dapp.core.aggregation import fedavg_quantized, normalized_weights
+from zkfl_dapp.circuits.kzg import hiding_pad
+from zkfl_dapp.circuits.kzg_norm import PAD_ENTRY_BITS
+from zkfl_dapp.circuits.suite import PAD_ROWS
+from zkfl_dapp.core.aggregation import aggregate, normalized_weights, scaled_update, training_values
 from zkfl_dapp.core.fixedpoint import dequantize, quantize
 from zkfl_dapp.core.median import fill_slots, median_quantized
 from zkfl_dapp.core.norms import bound_from_quantized, bound_sq_quantized, provable_distance, update_norm, within_bound
@@ -39,7 +51,7 @@ NUM_HOSPITALS: Final = 5
 QUORUM: Final = 3
 
 
-#: The circuits' fixed-point scale (2^13).
+#: The circuits' fixed-point scale of an update (2^13; an aggregate is at 2^26).
 SCALE_BITS: Final = 13
 
 
@@ -122,17 +134,18 @@ class RunResult:
 
 @dataclass
 class _Trajectory:
-    """A system's current global model (float, and quantized for the circuit systems) and bound."""
+    """A system's current global model: the float parameters hospitals train from and, for the circuit
+    systems, the committed aggregate ``S`` (scale ``2**26``, model and pad rows) they derive from; and the bound."""
 
     params: NDArray[np.float64]
-    quantized: tuple[int, ...] | None = None
+    aggregate: tuple[int, ...] | None = None
     bound: float | None = None
 
 
 @dataclass
 class _Step:
     params: NDArray[np.float64]
-    quantized: tuple[int, ...] | None = None
+    aggregate: tuple[int, ...] | None = None
     bound: float | None = None
     violations: tuple[int, ...] | None = None
     rejected: tuple[int, ...] = ()
@@ -148,23 +161,38 @@ def malignant_recall(spec: ModelSpec, params: NDArray[np.float64], test: Dataset
     return float(np.mean(predict_proba(spec, params, test.x[mask]) < 0.5))
 
 
-def _try_quantize(u: NDArray[np.float64]) -> tuple[int, ...] | None:
+def _try_quantize(u: NDArray[np.float64], pad: random.Random) -> tuple[int, ...] | None:
+    """The padded quantized update a hospital commits to (``None`` when ``u`` cannot be quantized)."""
     try:
-        return quantize(u, SCALE_BITS)
+        return hiding_pad(quantize(u, SCALE_BITS), PAD_ROWS, pad, entry_bits=PAD_ENTRY_BITS)
     except QuantizationError:
         return None
 
 
+def _pad_rng(seed: int, round_id: int, system: str, hospital: int) -> random.Random:
+    """A seeded stand-in for the hospital's random pad (no rule reads the pad rows)."""
+    return random.Random(f"{seed}/{round_id}/{system}/{hospital}")
+
+
+def _model_of(s: tuple[int, ...], model_size: int) -> NDArray[np.float64]:
+    """The float parameters hospitals train from: ``training_values(S)`` at ``2**13``."""
+    return dequantize(training_values(s, model_size, SCALE_BITS), SCALE_BITS)
+
+
 def _norm_check(
-    submissions: Sequence[NDArray[np.float64]], g_q: tuple[int, ...], bound: float
+    padded: Sequence[tuple[int, ...] | None], s: tuple[int, ...], bound: float, model_size: int
 ) -> tuple[list[tuple[int, ...] | None], tuple[int, ...]]:
-    """Quantize and check every submission against the bound: the accepted vectors (``None`` where rejected)."""
+    """Check every padded submission against the previous aggregate ``s`` and the bound: the accepted
+    vectors (``None`` where rejected) and the violations."""
     b = bound_sq_quantized(bound, SCALE_BITS)
     slots: list[tuple[int, ...] | None] = []
     violations = []
-    for i, u in enumerate(submissions):
-        q = _try_quantize(u)
-        if q is None or not provable_distance(q, g_q, SCALE_BITS) or not within_bound(q, g_q, b, SCALE_BITS):
+    for i, q in enumerate(padded):
+        if (
+            q is None
+            or not provable_distance(q, s, SCALE_BITS, model_size)
+            or not within_bound(q, s, b, SCALE_BITS, model_size)
+        ):
             violations.append(i)
             slots.append(None)
         else:
@@ -176,40 +204,42 @@ def _step_fedavg(state: _Trajectory, subs: Sequence[NDArray[np.float64]], counts
     return _Step(params=fedavg_float(subs, counts))
 
 
-def _step_median_only(state: _Trajectory, subs: Sequence[NDArray[np.float64]], counts: Sequence[int]) -> _Step:
-    assert state.quantized is not None
-    slots = [_try_quantize(u) for u in subs]  # an unquantizable vector cannot enter the circuit at all
-    new_q = median_quantized(fill_slots(slots, state.quantized))
-    rejected = tuple(i for i, q in enumerate(slots) if q is None)
-    return _Step(params=dequantize(new_q, SCALE_BITS), quantized=new_q, rejected=rejected)
+def _step_median_only(state: _Trajectory, padded: Sequence[tuple[int, ...] | None], model_size: int) -> _Step:
+    assert state.aggregate is not None
+    # an unquantizable vector cannot be committed at all: its slot carries the previous aggregate
+    new_s = median_quantized(fill_slots(padded, state.aggregate, SCALE_BITS))
+    rejected = tuple(i for i, q in enumerate(padded) if q is None)
+    return _Step(params=_model_of(new_s, model_size), aggregate=new_s, rejected=rejected)
 
 
 def _step_bounded(
     system: str,
     state: _Trajectory,
-    subs: Sequence[NDArray[np.float64]],
+    padded: Sequence[tuple[int, ...] | None],
     counts: Sequence[int],
     policy: NormBoundPolicy,
+    model_size: int,
 ) -> _Step:
-    assert state.quantized is not None and state.bound is not None
-    g_q = state.quantized
-    slots, violations = _norm_check(subs, g_q, state.bound)
-    accepted = [i for i, q in enumerate(slots) if q is not None]
+    assert state.aggregate is not None and state.bound is not None
+    prev = state.aggregate
+    slots, violations = _norm_check(padded, prev, state.bound, model_size)
+    accepted = [q for q in slots if q is not None]
     if len(accepted) < QUORUM:
         # No finalized round, no round report, no new norm statistic: the model and the bound stay.
-        return _Step(state.params, g_q, state.bound, violations, violations, skipped=True, next_bound=state.bound)
-    acc_q = [q for q in slots if q is not None]
+        return _Step(state.params, prev, state.bound, violations, violations, skipped=True, next_bound=state.bound)
     if system == "norm":
-        weights = normalized_weights([counts[i] for i in accepted], SCALE_BITS)
-        new_q = fedavg_quantized(acc_q, weights, SCALE_BITS)
+        # the on-chain weights over every slot (a rejected one declares nothing: weight 0)
+        weights = normalized_weights([counts[i] if q is not None else 0 for i, q in enumerate(slots)], SCALE_BITS)
+        zero = (0,) * len(prev)
+        new_s = aggregate([q if q is not None else zero for q in slots], weights)
     else:
-        new_q = median_quantized(fill_slots(slots, g_q))
-    # The statistic as the enclave computes it (the circuit's quantized distance), and the previous bound as
-    # the chain holds it (the quantized b): zkfl_dapp.enclave and zkfl_dapp.consortium.
-    norms = [update_norm(q, g_q, SCALE_BITS) for q in acc_q]
+        new_s = median_quantized(fill_slots(slots, prev, SCALE_BITS))
+    # The statistic as the enclave computes it (the circuit's quantized distance to the previous aggregate),
+    # and the previous bound as the chain holds it (the quantized b): zkfl_dapp.protocol.{enclave,rounds}.
+    norms = [update_norm(q, prev, SCALE_BITS, model_size) for q in accepted]
     previous = bound_from_quantized(bound_sq_quantized(state.bound, SCALE_BITS), SCALE_BITS)
     next_bound = policy.next_bound(previous, median_norm(norms))
-    return _Step(dequantize(new_q, SCALE_BITS), new_q, state.bound, violations, violations, next_bound=next_bound)
+    return _Step(_model_of(new_s, model_size), new_s, state.bound, violations, violations, next_bound=next_bound)
 
 
 def run_scenario(scenario: Scenario, seed: int, rounds: int, policy: NormBoundPolicy | None = None) -> RunResult:
@@ -224,12 +254,15 @@ def run_scenario(scenario: Scenario, seed: int, rounds: int, policy: NormBoundPo
     attack: Attack | None = None if scenario.attack == NO_ATTACK else get_attack(scenario.attack)
     bad = scenario.malicious_set
     genesis = spec.initial_params(seed)
-    genesis_q = quantize(genesis, SCALE_BITS)
+    model_size = genesis.shape[0]
+    # S0 = 2**13 * q0 with zero pad rows (core.formats.ModelFile.genesis)
+    genesis_s = scaled_update((*quantize(genesis, SCALE_BITS), *(0,) * PAD_ROWS), SCALE_BITS)
+    genesis_g = _model_of(genesis_s, model_size)
     states = {
         "fedavg": _Trajectory(params=genesis.copy()),
-        "norm": _Trajectory(dequantize(genesis_q, SCALE_BITS), genesis_q, policy.next_bound(None, None)),
-        "median": _Trajectory(dequantize(genesis_q, SCALE_BITS), genesis_q, policy.next_bound(None, None)),
-        "median_only": _Trajectory(dequantize(genesis_q, SCALE_BITS), genesis_q),
+        "norm": _Trajectory(genesis_g, genesis_s, policy.next_bound(None, None)),
+        "median": _Trajectory(genesis_g, genesis_s, policy.next_bound(None, None)),
+        "median_only": _Trajectory(genesis_g, genesis_s),
     }
     honest_cache: dict[tuple[bytes, int], NDArray[np.float64]] = {}  # systems often share a global model
     records: dict[str, list[RoundRecord]] = {s: [] for s in SYSTEMS}
@@ -250,11 +283,13 @@ def run_scenario(scenario: Scenario, seed: int, rounds: int, policy: NormBoundPo
                 subs.append(honest_cache[key])
             if system == "fedavg":
                 step = _step_fedavg(state, subs, counts)
-            elif system == "median_only":
-                step = _step_median_only(state, subs, counts)
             else:
-                step = _step_bounded(system, state, subs, counts, policy)
-            states[system] = _Trajectory(step.params, step.quantized, step.next_bound)
+                padded = [_try_quantize(u, _pad_rng(seed, round_id, system, i)) for i, u in enumerate(subs)]
+                if system == "median_only":
+                    step = _step_median_only(state, padded, model_size)
+                else:
+                    step = _step_bounded(system, state, padded, counts, policy, model_size)
+            states[system] = _Trajectory(step.params, step.aggregate, step.next_bound)
             records[system].append(
                 RoundRecord(
                     round_id=round_id,
@@ -277,5 +312,3 @@ def run_scenario(scenario: Scenario, seed: int, rounds: int, policy: NormBoundPo
         initial_malignant_recall=malignant_recall(spec, genesis, split.test),
         systems={s: tuple(r) for s, r in records.items()},
     )
-
-

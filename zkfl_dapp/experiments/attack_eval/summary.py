@@ -1,5 +1,4 @@
-"""Summaries of many runs of one scenario: accuracy, recall, rejection rates per system.
-"""
+"""Summaries of many runs of one scenario: accuracy, recall, rejection rates per system."""
 
 from __future__ import annotations
 
@@ -67,4 +66,3 @@ def summarize(runs: Sequence[RunResult], system: str) -> SystemSummary:
         honest_false_rejection_rate=_rate(hon_rej, (NUM_HOSPITALS - k) * submitted_rounds),
         skipped_rounds=sum(rec.skipped for row in rows for rec in row),
     )
-

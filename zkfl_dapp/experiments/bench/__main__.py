@@ -4,4 +4,5 @@ import sys
 
 from zkfl_dapp.experiments.bench.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # the hospital worker processes (spawn) import this module
+    sys.exit(main())

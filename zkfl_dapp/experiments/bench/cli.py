@@ -1,33 +1,33 @@
-"""`make bench` (= ``python -m zkfl_dapp.experiments.bench``): what a proven round costs, per model size.
+"""`make bench` (= ``python -m zkfl_dapp.experiments.bench``): what a round of the protocol over KZG
+commitments costs, per model size, against a plain FedAvg round and the previous design's recorded figures.
 
 For every model asked for (default: logistic regression, d = 31, and the MLP 30-16-1, d = 513) it
 
-1. builds or reuses the aggregation circuit (``ensure_aggregation_artifacts``, same cache as the demo)
-   and times a fresh ``ezkl.setup`` on the compiled circuit in a child process (seconds and the child's
-   peak RSS; ``--skip-setup`` reports the build-time figure from the circuit's manifest instead);
-2. runs a real consortium for ``--rounds`` rounds exactly as ``ape run demo`` does
-   (:func:`zkfl_dapp.apps.session.session`: its own anvil on ``--anvil-port``, workdir ``build/bench/<model>``)
-   and collects every :class:`~zkfl_dapp.protocol.reports.RoundReport`, plus the verifier contract's own gas
-   (``verifyProof`` gas estimate on the round's real proof);
-3. times the baseline, a plain FedAvg round (the same hospitals train from the same global model, then
-   ``fedavg_float``: no quantization, crypto, chain or proof; repeated, median reported), and reports
-   ``ratio = proven round wall time / plain round wall time``. Torch runs single-threaded for all
-   training, proven and plain alike (``--torch-threads``), which is both faster for these small
-   models and far less sensitive to other load on a small shared machine;
-4. re-proves the last round's witness in a child process to measure the prover's peak RSS.
+1. builds or reuses the consortium's norm circuit (``build_circuits``, the demo's cache; at d = 513
+   ``KzgNormCircuitSpec(513, inner_cols=3)``, logrows 13), installs its ``KzgNormVerifier`` and
+   recompiles it in a fresh process;
+2. proves one norm statement of the consortium's shape in a child process: its seconds and the child's
+   peak RSS (VmHWM);
+3. runs a real consortium on its own anvil (``--anvil-port``, workdir ``build/bench/<model>``) exactly as
+   the protocol says: ``--rounds`` norm-bounded FedAvg rounds with the hospitals preparing their updates
+   one after another in this process, then ``--parallel-rounds`` with one process per hospital
+   (``spawn``, started and warmed up before the round; on a 2-core machine 5 processes share 2 cores).
+   Each round is timed from ``openRound`` to the finalize receipt; per hospital it records the
+   commitment (quantize, pad, ``kzg.commit``), norm proof and encryption times, and per round the
+   ``submitBoundedUpdate`` and ``finalizeRound`` gas and the enclave's aggregation time (exact aggregate
+   plus the check that it opens the commitment the contract derives; no prover);
+4. times a plain FedAvg round from the same global model (the same hospitals train, then
+   ``fedavg_float``: no quantization, commitment, proof, encryption, storage or chain; median of 5) and
+   follows a plain float FedAvg trajectory beside the proven one for the accuracy comparison.
 
-It prints one table (a row per metric, a column per model) on stdout, progress on stderr, and writes
-every figure, per round too, to ``build/bench/results.json`` (``--json``).
+Torch runs single-threaded (``--torch-threads``) for all training, proven and plain alike. It prints a
+table (new figures beside those recorded for the previous design at commit 6ecabea) and the targets met
+or not on stdout, progress on stderr, and writes every figure, per round too, to
+``build/bench/results.json`` (``--json``).
 
-Every round is norm-bounded (each hospital proves its norm, as in the demo), and one extra round per
-model runs under the median rule. Several models are benchmarked one child process each.
-
-Side effect: each model's generated verifiers (aggregation, median, norm) are installed into
-``contracts/generated/`` and force-recompiled in a fresh process before its consortium is deployed; a
-non-default model replaces the demo's verifiers there. At the end (also after a failure) the bench
-re-installs the default ones with ``build_circuits(Settings())`` and recompiles them (see
-:func:`recompile_verifier`), so ``make test`` and ``make demo`` keep working. Do not run the bench at
-the same time as the test suite or the demo.
+Side effect: each model's ``KzgNormVerifier`` is installed into ``contracts/generated/`` and recompiled;
+at the end (also after a failure) the bench re-installs the default model's and recompiles it, so
+``make test`` and ``make demo`` keep working. Do not run the bench at the same time as the tests or the demo.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ from zkfl_dapp.config import REPO_ROOT, Settings
 from zkfl_dapp.exceptions import ZkflError
 from zkfl_dapp.experiments.bench.measure import BenchError
 from zkfl_dapp.experiments.bench.rounds import _SETTINGS_KEPT, bench_model, recompile_verifier
-from zkfl_dapp.experiments.bench.table import format_inference, format_table
+from zkfl_dapp.experiments.bench.table import format_table, format_targets
 from zkfl_dapp.ml.model import MODEL_KINDS
 
 DEFAULT_JSON = REPO_ROOT / "build" / "bench" / "results.json"
@@ -58,10 +58,25 @@ DEFAULT_JSON = REPO_ROOT / "build" / "bench" / "results.json"
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m zkfl_dapp.experiments.bench",
-        description="Benchmark proven FedAvg rounds (circuit setup, proving, verification, gas, memory) "
-        "against plain FedAvg, for one or more model sizes.",
+        description="Benchmark rounds over KZG commitments (commitments, norm proofs, aggregation, gas, "
+        "memory, wall time) against plain FedAvg, for one or more model sizes.",
     )
-    parser.add_argument("--rounds", type=int, default=2, help="proven rounds per model (default 2)")
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="rounds with hospitals one after another, per model (default 5)"
+    )
+    parser.add_argument(
+        "--parallel-rounds",
+        type=int,
+        default=2,
+        help="then rounds with one process per hospital (default 2; 0 skips them)",
+    )
+    parser.add_argument(
+        "--worker-threads",
+        type=int,
+        default=1,
+        help="prover threads per hospital process in the parallel rounds (RAYON_NUM_THREADS; default 1; "
+        "0 keeps the prover's default, one per CPU)",
+    )
     parser.add_argument(
         "--models",
         default="logreg,mlp",
@@ -76,11 +91,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=1,
         help="torch threads for all local training, proven and plain alike (default 1; 0 keeps torch's default)",
     )
-    parser.add_argument(
-        "--skip-setup",
-        action="store_true",
-        help="do not time a fresh ezkl.setup; report the manifest's build-time figure instead",
-    )
     args = parser.parse_args(argv)
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     bad = [m for m in models if m not in MODEL_KINDS]
@@ -88,6 +98,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error(f"--models: unknown model kind(s) {bad or models}; choose from {', '.join(MODEL_KINDS)}")
     if args.rounds < 1:
         parser.error("--rounds must be >= 1")
+    if args.parallel_rounds < 0:
+        parser.error("--parallel-rounds must be >= 0")
     args.model_list = models
     return args
 
@@ -99,9 +111,10 @@ def _bench_in_children(args: argparse.Namespace) -> list[dict[str, Any]]:
     for kind in args.model_list:
         child_json = args.json.with_name(f"results-{kind}.json")
         cmd = [sys.executable, "-m", "zkfl_dapp.experiments.bench", "--models", kind, "--json", str(child_json)]
-        cmd += ["--rounds", str(args.rounds), "--hospitals", str(args.hospitals)]
+        cmd += ["--rounds", str(args.rounds), "--parallel-rounds", str(args.parallel_rounds)]
+        cmd += ["--worker-threads", str(args.worker_threads)]
+        cmd += ["--hospitals", str(args.hospitals)]
         cmd += ["--anvil-port", str(args.anvil_port), "--torch-threads", str(args.torch_threads)]
-        cmd += ["--skip-setup"] if args.skip_setup else []
         say(f"[{kind}] benchmarking in a child process: {' '.join(cmd[1:])}")
         if subprocess.run(cmd, stdout=subprocess.DEVNULL).returncode != 0:  # progress (stderr) passes through
             raise BenchError(f"the {kind} benchmark failed (see above)")
@@ -137,8 +150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if len(args.model_list) == 1 and args.model_list[0] != default_kind:
             say(f"re-installing the default ({default_kind}) verifier in contracts/generated/")
             try:
-                art, _ = build_circuits(Settings())
-                recompile_verifier(art)
+                build_circuits(Settings())
+                recompile_verifier()
             except Exception as exc:
                 failure = failure or f"could not re-install the default verifier: {exc}"
     elapsed = time.perf_counter() - began
@@ -156,19 +169,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
         "bench_seconds": elapsed,
         "torch_threads": args.torch_threads or "default",
+        "worker_threads": args.worker_threads or "default",
+        "load_average": os.getloadavg(),
         "settings": Settings().model_dump(mode="json", include=_SETTINGS_KEPT),
         "results": results,
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(doc, indent=2, default=str))
     print(format_table(results))
-    for result in results:
-        if result.get("inference"):
-            print()
-            print(format_inference(result["inference"]))
+    print()
+    print(format_targets(results))
     print(
-        f"\n{len(results)} model(s), {args.rounds} proven round(s) each, {os.cpu_count()} CPUs; "
+        f"\n{len(results)} model(s), {args.rounds} sequential + {args.parallel_rounds} parallel round(s) each, "
+        f"{os.cpu_count()} CPUs (the parallel rounds run {args.hospitals} hospital processes on them); "
         f"bench took {elapsed:.0f} s; details in {args.json}"
     )
     return 0
-

@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export SOLCX_BINARY_PATH := $(CURDIR)/.toolchain/solcx
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install solc-shim frontend browser circuits demo test test-fast bench attack-eval lint clean
+.PHONY: install solc-shim frontend browser circuits demo test test-fast forge-test fuzz bench attack-eval lint clean
 .DEFAULT_GOAL := demo
 
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -57,7 +57,16 @@ circuits: install
 demo: circuits
 	$(VENV)/bin/ape run demo
 
-test: circuits browser
+# Foundry tests of the contracts (forge/: invariant campaigns over RoundManager + ConsortiumRegistry, fuzzed entry
+# points), offline, compiled by the project's solc shim. CI-sized here (forge/foundry.toml: fuzz 256 runs,
+# invariant 128 runs x depth 32); `make fuzz` is the long campaign (10,000 runs of each, a fresh seed).
+forge-test: node_modules/.installed solc-shim
+	cd forge && forge test --offline
+
+fuzz: node_modules/.installed solc-shim
+	cd forge && FOUNDRY_PROFILE=fuzz forge test --offline --fuzz-seed $$(od -An -N8 -tu8 /dev/urandom | tr -d ' ')
+
+test: circuits browser forge-test
 	$(VENV)/bin/ape test tests
 
 test-fast: circuits

@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.20;
+
+import {ConsortiumRegistry} from "@zkfl/ConsortiumRegistry.sol";
+import {IConsortiumRegistry} from "@zkfl/interfaces/IConsortiumRegistry.sol";
+import {IHalo2Verifier} from "@zkfl/interfaces/IHalo2Verifier.sol";
+import {IRoundManager} from "@zkfl/interfaces/IRoundManager.sol";
+import {RoundManager} from "@zkfl/RoundManager.sol";
+import {ScriptedVerifier} from "../mocks/ScriptedVerifier.sol";
+import {G1} from "../utils/G1.sol";
+import {ForgeTest} from "../utils/Vm.sol";
+
+/// @title RoundManagerFuzzTest
+/// @notice Stateless fuzzing of RoundManager's entry points: commitments, sample counts, CIDs, exclusion masks,
+/// weights, norm-proof bindings.
+contract RoundManagerFuzzTest is ForgeTest {
+    uint256 internal constant SLOTS = 5;
+    uint256 internal constant K_LOG = 7;
+    address internal constant AGGREGATOR = address(0xA66);
+
+    ConsortiumRegistry internal registry;
+    ScriptedVerifier internal norm;
+    RoundManager internal rm;
+
+    function setUp() public {
+        vm.warp(1_700_000_000);
+        registry = new ConsortiumRegistry(address(this));
+        norm = new ScriptedVerifier();
+        rm = new RoundManager(
+            IConsortiumRegistry(address(registry)),
+            IHalo2Verifier(address(new ScriptedVerifier())),
+            IHalo2Verifier(address(norm)),
+            IRoundManager.CommitmentScheme(SLOTS, 31, 10, 13, G1.mulG(K_LOG), keccak256("basis")),
+            G1.mulG(11),
+            "genesis",
+            "circuit"
+        );
+        registry.admitMember(AGGREGATOR, IConsortiumRegistry.Role.Aggregator, "enclave");
+        for (uint256 i = 0; i < SLOTS; i++) {
+            registry.admitMember(_hospital(i), IConsortiumRegistry.Role.Hospital, "h");
+        }
+    }
+
+    function _hospital(uint256 i) internal pure returns (address) {
+        return address(uint160(0x1000 + i));
+    }
+
+    function _cid(uint256 length) internal pure returns (string memory) {
+        bytes memory b = new bytes(length);
+        for (uint256 i = 0; i < length; i++) {
+            b[i] = "c";
+        }
+        return string(b);
+    }
+
+    function _open() internal returns (uint256) {
+        return rm.openRound(uint64(block.timestamp + 1 days), 1);
+    }
+
+    function _invalidCommitment(uint256 x, uint256 y) internal {
+        _invalidCommitment(_open(), x, y);
+    }
+
+    function _invalidCommitment(uint256 id, uint256 x, uint256 y) internal {
+        vm.prank(_hospital(0));
+        vm.expectRevert(abi.encodeWithSelector(IRoundManager.RoundManagerInvalidCommitment.selector, x, y));
+        rm.submitUpdate(id, [x, y], "cid", 10);
+        uint256[] memory inst = new uint256[](7);
+        vm.prank(_hospital(0));
+        vm.expectRevert(abi.encodeWithSelector(IRoundManager.RoundManagerInvalidCommitment.selector, x, y));
+        rm.submitBoundedUpdate(id, [x, y], "cid", 10, "", inst);
+    }
+
+    /// @notice Random coordinates: off the curve (almost always) -> RoundManagerInvalidCommitment.
+    function testFuzz_randomCoordinatesRevert(uint256 x, uint256 y) public {
+        vm.assume(!G1.isCanonicalPoint(x, y));
+        _invalidCommitment(x, y);
+    }
+
+    /// @notice A point of the curve written with x + p or y + p (the same point mod p, non-canonical) reverts.
+    function testFuzz_nonCanonicalCoordinatesRevert(uint256 s, bool shiftY) public {
+        uint256[2] memory c = G1.mulG(bound(s, 1, G1.R - 1));
+        if (shiftY) {
+            vm.assume(c[1] <= type(uint256).max - G1.P);
+            c[1] += G1.P;
+        } else {
+            vm.assume(c[0] <= type(uint256).max - G1.P);
+            c[0] += G1.P;
+        }
+        _invalidCommitment(c[0], c[1]);
+    }
+
+    /// @notice Infinity, K (an all-zero update) and a replayed commitment revert.
+    function testFuzz_infinityZeroAndReplayRevert(uint256 s) public {
+        uint256 id = _open();
+        _invalidCommitment(id, 0, 0);
+        uint256[2] memory k = G1.mulG(K_LOG);
+        vm.prank(_hospital(0));
+        vm.expectRevert(abi.encodeWithSelector(IRoundManager.RoundManagerInvalidCommitment.selector, k[0], k[1]));
+        rm.submitUpdate(id, k, "cid", 10);
+        uint256 log = bound(s, 1, G1.R - 1);
+        vm.assume(log != K_LOG);
+        uint256[2] memory c = G1.mulG(log);
+        vm.prank(_hospital(0));
+        rm.submitUpdate(id, c, "cid", 10);
+        vm.prank(_hospital(1));
+        vm.expectRevert(abi.encodeWithSelector(IRoundManager.RoundManagerInvalidCommitment.selector, c[0], c[1]));
+        rm.submitUpdate(id, c, "cid", 10);
+    }
+
+    /// @notice Any multiple of the generator but K is accepted; the sample count must be 1..MAX_SAMPLE_COUNT and
+    /// the CID 1..MAX_CID_LENGTH bytes.
+    function testFuzz_submitUpdate(uint256 s, uint64 samples, uint8 cidLength) public {
+        uint256 log = bound(s, 1, G1.R - 1);
+        vm.assume(log != K_LOG);
+        uint256 id = _open();
+        uint256[2] memory c = G1.mulG(log);
+        string memory cid = _cid(cidLength);
+        uint64 maxSamples = rm.MAX_SAMPLE_COUNT();
+        uint256 maxCid = rm.MAX_CID_LENGTH();
+        if (samples == 0 || samples > maxSamples) {
+            vm.expectRevert(
+                abi.encodeWithSelector(IRoundManager.RoundManagerInvalidSampleCount.selector, samples, maxSamples)
+            );
+        } else if (cidLength == 0) {
+            vm.expectRevert(IRoundManager.RoundManagerEmptyCid.selector);
+        } else if (cidLength > maxCid) {
+            vm.expectRevert(abi.encodeWithSelector(IRoundManager.RoundManagerCidTooLong.selector, cidLength, maxCid));
+        }
+        vm.prank(_hospital(2)); // last: a call in between (even to a precompile) would take the prank
+        rm.submitUpdate(id, c, cid, samples);
+        if (samples != 0 && samples <= maxSamples && cidLength != 0 && cidLength <= maxCid) {
+            IRoundManager.Submission memory sub = rm.getSubmission(id, 0);
+            assertEq(sub.hospital, _hospital(2), "hospital");
+            assertEq(sub.sampleCount, samples, "samples");
+            assertEq(rm.getRound(id).submissionCount, 1, "count");
+        }
+    }
+
+    /// @notice A non-member never submits, whatever it sends.
+    function testFuzz_nonMemberCannotSubmit(address who, uint256 s) public {
+        vm.assume(!registry.isHospital(who));
+        uint256 id = _open();
+        uint256[2] memory c = G1.mulG(bound(s, 1, G1.R - 1));
+        vm.expectRevert(abi.encodeWithSelector(IRoundManager.RoundManagerNotHospital.selector, who));
+        vm.prank(who);
+        rm.submitUpdate(id, c, "cid", 10);
+    }
+
+    /// @notice With n submissions of random counts and a random mask: expectedWeights reverts iff the mask names a
+    /// slot past n; otherwise the included weights are >= 1 and sum to 2^13 (0 if none is included), the
+    /// excluded ones are 0, and finalizeRound stores keccak(K + sum w_i (C_i - K)) (recomputed from the logs).
+    function testFuzz_weightsAndAggregate(uint8 nSeed, uint64[5] memory counts, uint256 mask, uint256 logSeed)
+        public
+    {
+        uint256 n = bound(nSeed, 1, SLOTS);
+        uint256 id = _open();
+        uint256[] memory logs = new uint256[](n);
+        for (uint256 i = 0; i < n; i++) {
+            counts[i] = uint64(bound(counts[i], 1, rm.MAX_SAMPLE_COUNT()));
+            logs[i] = bound(uint256(keccak256(abi.encode(logSeed, i))), K_LOG + 1, G1.R - 1);
+            uint256[2] memory c = G1.mulG(logs[i]);
+            vm.prank(_hospital(i));
+            rm.submitUpdate(id, c, "cid", counts[i]);
+        }
+        mask = mask % 4 == 0 ? mask >> 2 : (mask >> 2) % (uint256(1) << n); // mostly valid
+        if (mask >> n != 0) {
+            vm.expectRevert(abi.encodeWithSelector(IRoundManager.RoundManagerInvalidExclusion.selector, id, mask));
+            rm.expectedWeights(id, mask);
+            return;
+        }
+        uint256[] memory w = rm.expectedWeights(id, mask);
+        uint256 sum;
+        uint256 log = K_LOG;
+        for (uint256 i = 0; i < SLOTS; i++) {
+            bool included = i < n && (mask >> i) & 1 == 0;
+            if (included) assertTrue(w[i] >= 1, "an included slot weighs 0");
+            else assertEq(w[i], 0, "an excluded slot has weight");
+            sum += w[i];
+            if (included) log = addmod(log, mulmod(w[i], logs[i] - K_LOG, G1.R), G1.R);
+        }
+        vm.warp(block.timestamp + 2 days);
+        vm.prank(AGGREGATOR);
+        if (sum == 0) {
+            vm.expectRevert(abi.encodeWithSelector(IRoundManager.RoundManagerQuorumNotMet.selector, id, 0, 1));
+            rm.finalizeRound(id, "model", mask);
+            return;
+        }
+        assertEq(sum, 1 << 13, "weights do not sum to 2^13");
+        rm.finalizeRound(id, "model", mask);
+        assertEq(rm.getRound(id).newModelHash, G1.hash(G1.mulG(log)), "stored model hash");
+    }
+
+    /// @notice A norm proof bound to anything but (C(2^13 u), previous model, bound, sender) is refused even when
+    /// the verifier accepts it; the honest statement is accepted.
+    function testFuzz_normProofBinding(uint256 s, uint8 field, uint256 wrong, address sender) public {
+        vm.assume(sender != address(0) && !registry.isHospital(sender) && sender != AGGREGATOR);
+        vm.assume(uint160(sender) > 0xffff); // not a precompile or the cheatcode's neighbourhood
+        registry.admitMember(sender, IConsortiumRegistry.Role.Hospital, "fuzzed");
+        uint256 boundSq = 1 << 30;
+        uint256 id = rm.openRoundWithPolicy(uint64(block.timestamp + 1 days), 1, IRoundManager.AggregationRule.FedAvg, boundSq);
+        uint256 log = bound(s, K_LOG + 1, G1.R - 1);
+        uint256[4] memory logs = [G1.scaled(K_LOG, log, 13), 11, 99, 0];
+        uint256[] memory inst = new uint256[](7);
+        inst[0] = 1 << 26;
+        inst[1] = boundSq;
+        for (uint256 i = 0; i < 5; i++) {
+            inst[2 + i] = (uint256(uint160(sender)) >> (32 * i)) & 0xffffffff;
+        }
+        field = uint8(bound(field, 0, 8)); // 0: honest; 1-2: a point; 3: the bound; 4-8: an address limb
+        if (field == 1 || field == 2) {
+            uint256 other = bound(wrong, 1, G1.R - 1);
+            vm.assume(other != logs[field - 1]);
+            logs[field - 1] = other;
+        } else if (field >= 3) {
+            vm.assume(wrong != inst[field - 2]);
+            inst[field - 2] = wrong;
+        }
+        bytes memory proof = abi.encodePacked(G1.mulG(logs[0]), G1.mulG(logs[1]), G1.mulG(logs[2]));
+        norm.set(true, false);
+        uint256[2] memory c = G1.mulG(log);
+        if (field == 1 || field == 2) {
+            vm.expectPartialRevert(IRoundManager.RoundManagerProofPointMismatch.selector);
+        } else if (field >= 3) {
+            vm.expectPartialRevert(IRoundManager.RoundManagerNormProofMismatch.selector);
+        }
+        vm.prank(sender);
+        rm.submitBoundedUpdate(id, c, "cid", 10, proof, inst);
+        assertEq(rm.getRound(id).submissionCount, field == 0 ? 1 : 0, "submission count");
+    }
+}

@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.20;
+
+import {IRoundManager} from "@zkfl/interfaces/IRoundManager.sol";
+import {RoundManager} from "@zkfl/RoundManager.sol";
+import {ForgeTest} from "../utils/Vm.sol";
+import {RoundManagerHandler} from "./RoundManagerHandler.sol";
+
+/// @title RoundManagerHandlerTest
+/// @notice The handler's honest paths succeed (so the invariant campaign reaches every phase), and its
+/// deliberately wrong inputs are rejected without a violation.
+contract RoundManagerHandlerTest is ForgeTest {
+    RoundManagerHandler internal handler;
+    RoundManager internal rm;
+
+    function setUp() public {
+        handler = new RoundManagerHandler();
+        rm = handler.rm();
+    }
+
+    function _clean() internal view {
+        assertTrue(bytes(handler.violation()).length == 0, handler.violation());
+    }
+
+    function test_fedAvgRoundThenRollback() public {
+        handler.open(0, false, false, 1, 1 days); // quorum 2
+        for (uint256 i = 0; i < 5; i++) {
+            handler.submit(4 * i + 1, 2 + 16 * i, 100 * (i + 1), 16 * i + 2); // seed % 4 != 0: a member yet to submit
+        }
+        assertEq(handler.successes("submit"), 5, "submissions");
+        handler.finalize(0, 2, false);
+        assertEq(handler.successes("finalize"), 1, "finalized");
+        assertEq(uint256(rm.getRound(1).phase), uint256(IRoundManager.Phase.Finalized), "phase");
+        handler.reportUnavailable(0, 1);
+        handler.reportUnavailable(4, 1); // seed % 4 == 0: hospital(seed >> 2)
+        assertEq(uint256(rm.getRound(1).phase), uint256(IRoundManager.Phase.RolledBack), "rolled back");
+        _clean();
+    }
+
+    function test_boundedRoundEveryMode() public {
+        handler.open(12345, false, true, 0, 1 days); // quorum 1, bounded
+        for (uint256 mode = 9; mode < 16; mode++) {
+            handler.submitBounded(0, 2 + 16 * mode, 10, mode);
+        }
+        assertEq(handler.successes("submitBounded"), 0, "a wrong statement was accepted");
+        handler.submitBounded(0, 2, 10, 0);
+        handler.submitBounded(1, 3, 10, 1);
+        assertEq(handler.successes("submitBounded"), 2, "honest bounded submissions");
+        handler.submit(2, 4, 10, 2); // an unbounded submission in a bounded round
+        assertEq(handler.successes("submit"), 0, "unbounded submission accepted");
+        handler.finalize(0, 2, true);
+        assertEq(handler.successes("finalize"), 1, "finalized");
+        _clean();
+    }
+
+    function test_medianRoundEveryMode() public {
+        handler.open(0, true, false, 1, 1 days);
+        handler.submit(0, 2, 10, 2);
+        handler.submit(1, 3, 20, 2);
+        handler.submit(2, 4, 30, 2);
+        for (uint256 mode = 11; mode < 16; mode++) {
+            handler.finalizeMedian(0, mode, 99, true);
+        }
+        assertEq(handler.successes("finalizeMedian"), 0, "a wrong median proof was accepted");
+        handler.finalizeMedian(0, 0, 99, true);
+        assertEq(handler.successes("finalizeMedian"), 1, "median finalized");
+        // the next round starts from the median's model
+        handler.open(7, false, true, 0, 1 days);
+        handler.submitBounded(3, 5, 10, 0);
+        assertEq(handler.successes("submitBounded"), 1, "bound to the median model");
+        _clean();
+    }
+
+    function test_abortAndOutsider() public {
+        handler.open(0, false, false, 1, 1 hours);
+        handler.submit(0, 2, 10, 2);
+        for (uint256 which = 0; which < 9; which++) {
+            handler.outsiderCall(which, 2, 0);
+        }
+        handler.abort(3, true); // the outsider may abort an expired round short of its quorum
+        assertEq(handler.successes("abort"), 1, "aborted");
+        handler.remove(0);
+        handler.admit(5);
+        _clean();
+    }
+}

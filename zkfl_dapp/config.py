@@ -39,18 +39,24 @@ class Settings(BaseSettings):
     rounds: int = Field(5, ge=1)
     quorum: int = Field(3, ge=1)
     round_seconds: int = Field(3600, ge=60, description="submission window in chain time")
+    dataset: Literal["breast-cancer", "support2"] = Field(
+        "breast-cancer", description="bundled data set (zkfl_dapp.ml.data); support2 = SUPPORT2 6-month mortality"
+    )
     split: Literal["iid", "dirichlet"] = "iid"
     dirichlet_alpha: float = Field(0.5, gt=0)
     seed: int = 0
 
     # model
-    model: Literal["logreg", "mlp"] = "logreg"
-    mlp_hidden: int = Field(16, ge=1)
+    model: Literal["logreg", "mlp", "mlp-large"] = Field(
+        "logreg", description="model preset (zkfl_dapp.ml.model.spec_for_preset); mlp-large = MLP 256-256-128"
+    )
+    mlp_hidden: int = Field(16, ge=1, description="hidden units of the one-layer 'mlp' preset")
 
     # local training
     local_epochs: int = Field(5, ge=1)
     batch_size: int = Field(32, ge=1)
     learning_rate: float = Field(0.1, gt=0)
+    weight_decay: float = Field(0.0, ge=0, description="SGD L2 penalty of local training (mlp-large: 0.03)")
 
     # poisoning defence (see README, "Poisoning defence")
     rule: Literal["fedavg", "median"] = Field("fedavg", description="aggregation rule of new rounds")

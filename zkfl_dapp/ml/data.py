@@ -1,15 +1,60 @@
-"""Federated splits of the Wisconsin breast-cancer data set.
+"""Federated splits of a bundled clinical data set: Wisconsin breast cancer or SUPPORT2 6-month mortality.
 
-:func:`load_federated` loads scikit-learn's bundled copy (569 samples, 30 features; label 1 =
-benign, 0 = malignant), holds out a stratified test set, standardizes every feature with the
-mean and standard deviation of the training part only, and partitions the training part across
-hospitals either IID or with Dirichlet label skew.
+:func:`load_federated` loads one of :data:`DATASETS`, holds out a stratified test set, imputes and
+standardizes every feature with statistics of the training part only, and partitions the training part
+across hospitals either IID or with Dirichlet label skew. Both data sets ship inside installed packages:
+nothing is downloaded at run time.
+
+``"breast-cancer"`` (the default)
+    scikit-learn's bundled copy of the Wisconsin diagnostic breast-cancer set (BSD-3 via scikit-learn;
+    originally UCI, CC BY 4.0): 569 patients, 30 numeric features, no missing values; label 1 = benign,
+    0 = malignant.
+
+``"support2"``
+    SUPPORT2 (Study to Understand Prognoses and Preferences for Outcomes and Risks of Treatments; Knaus et
+    al., Ann Intern Med 1995), 9,105 seriously ill hospitalized adults, as shipped in the ``SurvSet`` wheel
+    (GPL-3.0; pinned in ``requirements.txt``; ``SurvLoader().load_dataset("support2")``, a pickled pandas
+    frame built by ``SurvSet._datagen.Cprocess.vanderbilt.process_support2`` from Vanderbilt's
+    ``support2.csv``, https://hbiostat.org/data/repo/Csupport2.html).
+
+    *Outcome.* Label 1 = death within :data:`SUPPORT2_HORIZON_DAYS` = 180 days of study entry
+    (``event == 1 and time <= 180``), 0 = alive at day 180. Censoring: a patient censored before the
+    horizon (``event == 0 and time < 180``) has an unknown label and is dropped; in SurvSet 0.2.11 there is
+    none (the shortest censored follow-up is 344 days), so all 9,105 patients are kept (4,265 positives,
+    46.8 %). A censored patient with ``time >= 180`` is known alive at the horizon: label 0.
+
+    *Dropped columns (leakage).* ``pid``, ``event``, ``time`` (identifier and outcome); ``surv2m`` and
+    ``surv6m`` (the SUPPORT prognostic model's 2- and 6-month survival estimates: a model's answer to this
+    very question); ``sfdm2`` (functional disability at the 2-month interview; its level
+    ``"<2 mo. follow-up"`` means the patient died before it, i.e. it encodes the outcome); ``dnr`` (a do-not-
+    resuscitate order, mostly written after study entry, ``"dnr after sadm"``: post-baseline information);
+    ``dzclass`` (a coarsening of ``dzgroup``) and SurvSet's categorical copy of ``num.co`` (a duplicate of
+    the numeric one). Vanderbilt's other outcome or post-entry columns (``hospdead``, ``slos``, ``dnrday``,
+    ``charges``, ``totcst``, ``totmcst``) are not in SurvSet's frame.
+
+    *Features* (:data:`SUPPORT2_FEATURES`, 59 columns). 22 numeric baseline measurements (age, number of
+    comorbidities, education, coma score, day of entry, SUPPORT physiology score, vital signs, laboratory
+    values, activities-of-daily-living indices); categoricals encoded with SurvSet's fixed category lists
+    (not learnt from the data): ``sex``, ``diabetes``, ``dementia`` as one 0/1 column each, ``dzgroup``
+    (8), ``race`` (6, including SurvSet's ``"missing"`` level), ``ca`` (3) and ``income`` (5, including
+    ``"missing"``) one-hot; plus a 0/1 missingness indicator ``"<name>_missing"`` for each of the 12 numeric
+    features with substantial missingness (:data:`SUPPORT2_MISSING_INDICATORS`: in SUPPORT an unmeasured
+    laboratory value is itself informative).
+
+    *Imputation.* Every remaining missing numeric value (NaN) is replaced by the median of that feature over
+    the training part only (the test patients do not influence it); see :attr:`FeatureStatistics.fill`.
+    The SUPPORT documentation's fixed "normal values" would be an alternative; medians keep one rule for
+    every feature.
+
+Every feature of both data sets is then standardized with the mean and standard deviation of the training
+part only.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from functools import cache
+from typing import Any, Final, Literal, get_args
 
 import numpy as np
 from numpy.typing import NDArray
@@ -20,6 +65,32 @@ from zkfl_dapp.exceptions import DataError
 
 SplitKind = Literal["iid", "dirichlet"]
 """How the training data is partitioned across hospitals."""
+
+DatasetName = Literal["breast-cancer", "support2"]
+"""A bundled data set (see the module docstring)."""
+DATASETS: Final[tuple[DatasetName, ...]] = get_args(DatasetName)
+DEFAULT_DATASET: Final[DatasetName] = "breast-cancer"
+
+SUPPORT2_HORIZON_DAYS: Final = 180
+"""SUPPORT2's label: death within this many days of study entry."""
+SUPPORT2_NUMERIC: Final = (
+    "age", "num_co", "edu", "scoma", "hday", "sps", "meanbp", "wblc", "hrt", "resp", "temp",
+    "pafi", "alb", "bili", "crea", "sod", "ph", "glucose", "bun", "urine", "adlp", "adls",
+)  # fmt: skip
+"""SUPPORT2's numeric features (SurvSet's ``num_<name>`` columns), in column order."""
+SUPPORT2_BINARY: Final = {"sex": "male", "diabetes": 1, "dementia": 1}
+"""SUPPORT2's two-level categoricals, each one 0/1 column ``<name>=<level>``."""
+SUPPORT2_ONE_HOT: Final = ("dzgroup", "race", "ca", "income")
+"""SUPPORT2's categoricals encoded one-hot over SurvSet's fixed category list, ``<name>=<level>``."""
+SUPPORT2_MISSING_INDICATORS: Final = (
+    "edu", "wblc", "pafi", "alb", "bili", "crea", "ph", "glucose", "bun", "urine", "adlp", "adls",
+)  # fmt: skip
+"""Numeric SUPPORT2 features that also get a 0/1 column ``<name>_missing`` (each is missing for 0.7-62 %
+of patients; the other numeric features are missing for at most one patient)."""
+SUPPORT2_DROPPED: Final = (
+    "pid", "event", "time", "num_surv2m", "num_surv6m", "fac_sfdm2", "fac_dnr", "fac_dzclass", "fac_num_co",
+)  # fmt: skip
+"""SurvSet's ``support2`` columns that never become features (outcome, leakage, duplicates: module docstring)."""
 
 DEFAULT_MIN_SAMPLES: Final = 10
 """Default minimum number of training samples per hospital."""
@@ -124,17 +195,94 @@ def _check_split_args(test_fraction: float, seed: int) -> None:
         raise DataError(f"seed must be non-negative, got {seed!r}")
 
 
-def _train_test(
-    test_fraction: float, seed: int
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64], NDArray[np.int64], tuple[str, ...]]:
-    """The data set's stratified train/test split (raw features): x_train, x_test, y_train, y_test, names."""
+def _breast_cancer() -> tuple[NDArray[np.float64], NDArray[np.int64], tuple[str, ...]]:
     bunch = load_breast_cancer()
-    x_all = np.asarray(bunch.data, dtype=np.float64)
-    y_all = np.asarray(bunch.target, dtype=np.int64)
+    names = tuple(str(name) for name in bunch.feature_names)
+    return np.asarray(bunch.data, dtype=np.float64), np.asarray(bunch.target, dtype=np.int64), names
+
+
+def _support2() -> tuple[NDArray[np.float64], NDArray[np.int64], tuple[str, ...]]:
+    """SUPPORT2 encoded as in the module docstring; missing numeric values stay NaN (imputed after the split)."""
+    try:
+        from SurvSet.data import SurvLoader
+    except ImportError as exc:  # pragma: no cover - the package is pinned in requirements.txt
+        raise DataError("the support2 data set needs the SurvSet package (pip install SurvSet==0.2.11)") from exc
+    frame = SurvLoader().load_dataset("support2")["df"]
+    expected = {
+        *SUPPORT2_DROPPED,
+        *(f"num_{n}" for n in SUPPORT2_NUMERIC),
+        *(f"fac_{n}" for n in (*SUPPORT2_BINARY, *SUPPORT2_ONE_HOT)),
+    }
+    if set(frame.columns) != expected:
+        raise DataError(f"SurvSet's support2 has unexpected columns {sorted(set(frame.columns) ^ expected)}")
+    event = frame["event"].to_numpy(dtype=np.int64)
+    time = frame["time"].to_numpy(dtype=np.int64)
+    known = (event == 1) | (time >= SUPPORT2_HORIZON_DAYS)  # censored before the horizon: label unknown
+    label = ((event == 1) & (time <= SUPPORT2_HORIZON_DAYS)).astype(np.int64)
+
+    columns: list[NDArray[np.float64]] = []
+    names: list[str] = []
+    for name in SUPPORT2_NUMERIC:
+        columns.append(frame[f"num_{name}"].to_numpy(dtype=np.float64, na_value=np.nan))
+        names.append(name)
+    for name, level in SUPPORT2_BINARY.items():
+        column = frame[f"fac_{name}"]
+        if len(column.cat.categories) != 2 or level not in set(column.cat.categories) or column.isna().any():
+            raise DataError(f"SurvSet's support2 column {name!r} is not binary with level {level!r}")
+        columns.append((column == level).to_numpy(dtype=np.float64))
+        names.append(f"{name}={level}")
+    for name in SUPPORT2_ONE_HOT:
+        column = frame[f"fac_{name}"]
+        if column.isna().any():
+            raise DataError(f"SurvSet's support2 column {name!r} has missing categories")
+        for level in column.cat.categories:
+            columns.append((column == level).to_numpy(dtype=np.float64))
+            names.append(f"{name}={level}")
+    for name in SUPPORT2_MISSING_INDICATORS:
+        columns.append(frame[f"num_{name}"].isna().to_numpy(dtype=np.float64))
+        names.append(f"{name}_missing")
+    x_all = np.stack(columns, axis=1)
+    return x_all[known], label[known], tuple(names)
+
+
+@cache
+def _raw(dataset: DatasetName) -> tuple[NDArray[np.float64], NDArray[np.int64], tuple[str, ...]]:
+    """The whole data set (features may hold NaN for missing values), labels and feature names; read-only."""
+    x_all, y_all, names = _support2() if dataset == "support2" else _breast_cancer()
+    x_all.flags.writeable = False
+    y_all.flags.writeable = False
+    return x_all, y_all, names
+
+
+def _check_dataset(dataset: str) -> None:
+    if dataset not in DATASETS:
+        raise DataError(f"dataset must be one of {DATASETS}, got {dataset!r}")
+
+
+def _impute(
+    x_train: NDArray[np.float64], *others: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], tuple[NDArray[np.float64], ...]]:
+    """Training medians per feature (``fill``) and the arrays with every NaN replaced by them."""
+    observed = ~np.isnan(x_train)
+    if not np.all(observed.any(axis=0)):
+        raise DataError("a feature has no observed value in the training part; use a larger training part")
+    fill = np.nanmedian(x_train, axis=0)
+    return fill, tuple(np.where(np.isnan(a), fill, a) for a in (x_train, *others))
+
+
+def _train_test(
+    dataset: DatasetName, test_fraction: float, seed: int
+) -> tuple[
+    NDArray[np.float64], NDArray[np.float64], NDArray[np.int64], NDArray[np.int64], tuple[str, ...], NDArray[np.float64]
+]:
+    """The data set's stratified train/test split, imputed with training medians (raw scale otherwise):
+    x_train, x_test, y_train, y_test, names, fill (the per-feature training medians)."""
+    x_all, y_all, names = _raw(dataset)
     x_train, x_test, y_train, y_test = train_test_split(
         x_all, y_all, test_size=test_fraction, stratify=y_all, random_state=seed
     )
-    return x_train, x_test, y_train, y_test, tuple(str(name) for name in bunch.feature_names)
+    fill, (x_train, x_test) = _impute(x_train, x_test)
+    return x_train, x_test, y_train, y_test, names, fill
 
 
 def _iid_partition(n: int, num_hospitals: int, rng: np.random.Generator) -> list[NDArray[np.int64]]:
@@ -193,21 +341,24 @@ def _dirichlet_partition(
 def load_federated(
     num_hospitals: int,
     *,
+    dataset: DatasetName = DEFAULT_DATASET,
     split: SplitKind = "iid",
     alpha: float = 0.5,
     test_fraction: float = 0.2,
     seed: int = 0,
     min_samples: int = DEFAULT_MIN_SAMPLES,
 ) -> FederatedSplit:
-    """Loads the breast-cancer data set split across ``num_hospitals`` hospitals.
+    """Loads a bundled data set split across ``num_hospitals`` hospitals.
 
-    Steps: stratified held-out test split; standardization with training statistics only;
+    Steps: stratified held-out test split; imputation of missing values with training medians and
+    standardization with training mean and std (training statistics only, see :func:`training_statistics`);
     partition of the training part (IID: shuffled near-equal parts; ``"dirichlet"``: per-class
     Dirichlet(``alpha``) proportions, smaller ``alpha`` = more label skew). Shards are shuffled.
     The result depends only on the arguments.
 
     Args:
         num_hospitals: Number of training shards (>= 1).
+        dataset: One of :data:`DATASETS` (module docstring).
         split: ``"iid"`` or ``"dirichlet"``.
         alpha: Dirichlet concentration (> 0); ignored for IID.
         test_fraction: Fraction of samples held out for testing, in (0, 1).
@@ -223,6 +374,7 @@ def load_federated(
     """
     if isinstance(num_hospitals, bool) or not isinstance(num_hospitals, int) or num_hospitals < 1:
         raise DataError(f"num_hospitals must be a positive int, got {num_hospitals!r}")
+    _check_dataset(dataset)
     if split not in ("iid", "dirichlet"):
         raise DataError(f"split must be 'iid' or 'dirichlet', got {split!r}")
     if not (np.isfinite(alpha) and alpha > 0):
@@ -231,7 +383,7 @@ def load_federated(
     if min_samples < 1:
         raise DataError(f"min_samples must be >= 1, got {min_samples!r}")
 
-    x_train, x_test, y_train, y_test, feature_names = _train_test(test_fraction, seed)
+    x_train, x_test, y_train, y_test, feature_names, _ = _train_test(dataset, test_fraction, seed)
     if len(y_train) < num_hospitals * min_samples:
         raise DataError(
             f"{len(y_train)} training samples cannot give {num_hospitals} hospitals "
@@ -252,31 +404,41 @@ def load_federated(
 
 @dataclass(frozen=True)
 class FeatureStatistics:
-    """The per-feature mean and standard deviation of a split's training part (what :func:`standardize` uses).
+    """The statistics of a split's training part that :func:`load_federated` imputes and standardizes with.
 
     Attributes:
         feature_names: The ``f`` feature names, in column order.
-        mean: Per-feature mean, shape ``[f]``.
-        std: Per-feature standard deviation, shape ``[f]`` (1.0 for a constant feature: it is only centred).
+        mean: Per-feature mean (after imputation), shape ``[f]``.
+        std: Per-feature standard deviation (after imputation), shape ``[f]`` (1.0 for a constant feature: it
+            is only centred).
+        fill: Per-feature training median that replaces a missing (NaN) raw value, shape ``[f]``; ``None``
+            means no imputation (NaN stays NaN).
     """
 
     feature_names: tuple[str, ...]
     mean: NDArray[np.float64]
     std: NDArray[np.float64]
+    fill: NDArray[np.float64] | None = None
 
     def standardize(self, raw: NDArray[np.floating[Any]]) -> NDArray[np.float64]:
-        """Raw feature values ``[..., f]`` on the scale the consortium's models were trained on."""
-        return (np.asarray(raw, dtype=np.float64) - self.mean) / self.std
+        """Raw feature values ``[..., f]`` (NaN = missing) on the scale the consortium's models were trained on."""
+        values = np.asarray(raw, dtype=np.float64)
+        if self.fill is not None:
+            values = np.where(np.isnan(values), self.fill, values)
+        return (values - self.mean) / self.std
 
 
-def training_statistics(*, test_fraction: float = 0.2, seed: int = 0) -> FeatureStatistics:
-    """The training-set statistics :func:`load_federated` standardizes with, for the same ``test_fraction`` and
-    ``seed`` (the hospital partition does not change them).
+def training_statistics(
+    *, dataset: DatasetName = DEFAULT_DATASET, test_fraction: float = 0.2, seed: int = 0
+) -> FeatureStatistics:
+    """The training-set statistics :func:`load_federated` imputes and standardizes with, for the same
+    ``dataset``, ``test_fraction`` and ``seed`` (the hospital partition does not change them).
 
     Raises:
-        DataError: On an invalid ``test_fraction`` or ``seed``.
+        DataError: On an unknown ``dataset`` or an invalid ``test_fraction`` or ``seed``.
     """
+    _check_dataset(dataset)
     _check_split_args(test_fraction, seed)
-    x_train, _, _, _, feature_names = _train_test(test_fraction, seed)
+    x_train, _, _, _, feature_names, fill = _train_test(dataset, test_fraction, seed)
     mean, std = _mean_std(x_train)
-    return FeatureStatistics(feature_names=feature_names, mean=mean, std=std)
+    return FeatureStatistics(feature_names=feature_names, mean=mean, std=std, fill=fill)

@@ -15,6 +15,16 @@ flattened row-major (C order). With ``f`` features:
        b2]                                                   # output.bias, [1]
 
   (length ``d = f*h + h + h + 1``; 513 for ``f = 30, h = 16``).
+* ``"mlp"`` with several hidden layers ``hidden = (h_1, ..., h_k)`` (``f -> h_1 -> ... -> h_k -> 1``, ReLU
+  between the layers; :class:`DeepMLP`): for each hidden layer in order its weight ``[h_i, h_{i-1}]`` row by
+  row then its bias ``[h_i]`` (``h_0 = f``), then the output weight ``[1, h_k]`` and bias, i.e. the same
+  rule as the one-layer MLP (length ``d = sum_i (h_{i-1} + 1) h_i + h_k + 1``; 114,177 for the
+  :data:`MLP_LARGE_HIDDEN` preset over SUPPORT2's ``f = 59`` features).
+
+Named presets (:data:`MODEL_PRESETS`, ``Settings.model`` / ``ZKFL_MODEL``; :func:`spec_for_preset`):
+``"logreg"``; ``"mlp"`` (one hidden layer of ``Settings.mlp_hidden`` units); ``"mlp-large"`` (hidden layers
+:data:`MLP_LARGE_HIDDEN` = (256, 256, 128), about 10^5 parameters: a protocol-scale model for the 9,105-patient
+SUPPORT2 data set, ``ZKFL_DATASET=support2 ZKFL_MODEL=mlp-large``).
 
 :meth:`ModelSpec.build` always returns all-zero parameters. Training starts from
 :meth:`ModelSpec.initial_params`: zeros for logistic regression (a convex problem), a small
@@ -23,8 +33,10 @@ deterministic random vector for the MLP (all-zero hidden units would stay identi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from itertools import pairwise
+from typing import Any, Final, Literal, get_args
 
 import numpy as np
 import torch
@@ -77,6 +89,32 @@ class MLP(nn.Module):
         return logits
 
 
+class DeepMLP(nn.Module):
+    """Several hidden ReLU layers: ``Linear(f, h_1) -> ReLU -> ... -> Linear(h_k, 1)``; returns logits ``[n]``.
+
+    Parameters start at zero (load :meth:`ModelSpec.initial_params` before training) and construction does
+    not touch torch's global RNG. No dropout: the forward pass is deterministic.
+    """
+
+    def __init__(self, num_features: int, hidden: Sequence[int]) -> None:
+        super().__init__()
+        widths = (num_features, *hidden)
+        self.hidden_layers: nn.ModuleList = nn.ModuleList(
+            nn.utils.skip_init(nn.Linear, fan_in, fan_out) for fan_in, fan_out in pairwise(widths)
+        )
+        self.output: nn.Linear = nn.utils.skip_init(nn.Linear, widths[-1], 1)
+        with torch.no_grad():
+            for p in self.parameters():
+                p.zero_()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Returns the logit of class 1 for each row of ``x`` (``[n, f]`` -> ``[n]``)."""
+        for layer in self.hidden_layers:
+            x = torch.relu(layer(x))
+        logits: torch.Tensor = self.output(x).squeeze(-1)
+        return logits
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -88,34 +126,51 @@ class ModelSpec:
     Attributes:
         num_features: Input dimension ``f``.
         kind: Architecture: ``"logreg"`` or ``"mlp"``.
-        hidden: Hidden units ``h`` of the MLP (``>= 1``); must be 0 for ``"logreg"``.
+        hidden: Hidden units of the MLP: an int ``h >= 1`` (one hidden layer, :class:`MLP`) or a tuple of
+            widths ``(h_1, ..., h_k)``, each ``>= 1`` (:class:`DeepMLP`; a 1-tuple or a list is normalized,
+            so ``hidden=(16,)`` is ``hidden=16``); must be 0 for ``"logreg"``.
     """
 
     num_features: int
     kind: ModelKind = "logreg"
-    hidden: int = 0
+    hidden: int | tuple[int, ...] = 0
 
     def __post_init__(self) -> None:
         if self.kind not in MODEL_KINDS:
             raise ModelFileError(f"unsupported model kind {self.kind!r}; expected one of {MODEL_KINDS}")
         if not _is_int(self.num_features) or self.num_features < 1:
             raise ModelFileError(f"num_features must be a positive int, got {self.num_features!r}")
-        if not _is_int(self.hidden):
-            raise ModelFileError(f"hidden must be an int, got {self.hidden!r}")
-        if self.kind == "mlp" and self.hidden < 1:
+        hidden = self.hidden
+        if isinstance(hidden, list | tuple):
+            if self.kind != "mlp" or not hidden or not all(_is_int(h) for h in hidden):
+                raise ModelFileError(f"hidden must be an int or, for an mlp, a non-empty tuple of ints, got {hidden!r}")
+            hidden = hidden[0] if len(hidden) == 1 else tuple(hidden)
+            object.__setattr__(self, "hidden", hidden)
+        elif not _is_int(hidden):
+            raise ModelFileError(f"hidden must be an int, got {hidden!r}")
+        if self.kind == "mlp" and min(self.hidden_layers) < 1:
             raise ModelFileError(f"an mlp needs hidden >= 1, got {self.hidden}")
         if self.kind == "logreg" and self.hidden != 0:
             raise ModelFileError(f"logreg has no hidden layer; hidden must be 0, got {self.hidden}")
 
     @property
+    def hidden_layers(self) -> tuple[int, ...]:
+        """The hidden widths ``(h_1, ..., h_k)``; ``()`` for logistic regression."""
+        if self.kind == "logreg":
+            return ()
+        return self.hidden if isinstance(self.hidden, tuple) else (self.hidden,)
+
+    @property
     def num_params(self) -> int:
         """Length ``d`` of the flat parameter vector (layout in the module docstring)."""
-        f, h = self.num_features, self.hidden
-        return f + 1 if self.kind == "logreg" else f * h + h + h + 1
+        widths = (self.num_features, *self.hidden_layers, 1)
+        return sum((fan_in + 1) * fan_out for fan_in, fan_out in pairwise(widths))
 
     def build(self) -> nn.Module:
         """Returns a fresh model with all parameters zero."""
         if self.kind == "mlp":
+            if isinstance(self.hidden, tuple):
+                return DeepMLP(self.num_features, self.hidden)
             return MLP(self.num_features, self.hidden)
         return LogisticRegression(self.num_features)
 
@@ -123,23 +178,25 @@ class ModelSpec:
         """The federation's starting point (the genesis model), a deterministic function of ``seed``.
 
         ``"logreg"``: all zeros. ``"mlp"``: weights drawn uniformly from ``+-1/sqrt(fan_in)``
-        (torch's default ``Linear`` range) with a NumPy generator seeded by ``seed``, biases zero;
-        nonzero so that the hidden units differ. Every value is well inside the circuit's range.
-        Torch's and NumPy's global RNGs are untouched.
+        (torch's default ``Linear`` range) with a NumPy generator seeded by ``(seed, f, h_1, ..., h_k)``,
+        layer by layer in the flat order, biases zero; nonzero so that the hidden units differ. Every value
+        is well inside the circuit's range (at most 1). Torch's and NumPy's global RNGs are untouched.
         """
         if self.kind == "logreg":
             return np.zeros(self.num_params, dtype=np.float64)
-        f, h = self.num_features, self.hidden
-        rng = np.random.default_rng(np.random.SeedSequence([seed, f, h]))
-        w1 = rng.uniform(-1.0, 1.0, size=f * h) / np.sqrt(f)
-        w2 = rng.uniform(-1.0, 1.0, size=h) / np.sqrt(h)
-        return np.concatenate([w1, np.zeros(h), w2, np.zeros(1)]).astype(np.float64)
+        widths = (self.num_features, *self.hidden_layers, 1)
+        rng = np.random.default_rng(np.random.SeedSequence([seed, *widths[:-1]]))
+        chunks = []
+        for fan_in, fan_out in pairwise(widths):
+            chunks += [rng.uniform(-1.0, 1.0, size=fan_in * fan_out) / np.sqrt(fan_in), np.zeros(fan_out)]
+        return np.concatenate(chunks).astype(np.float64)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form: ``{"kind", "num_features"}``, plus ``"hidden"`` for an MLP."""
+        """JSON-ready form: ``{"kind", "num_features"}``, plus ``"hidden"`` for an MLP (an int for one hidden
+        layer, a list of widths for several)."""
         out: dict[str, Any] = {"kind": self.kind, "num_features": self.num_features}
         if self.kind == "mlp":
-            out["hidden"] = self.hidden
+            out["hidden"] = list(self.hidden) if isinstance(self.hidden, tuple) else self.hidden
         return out
 
     @classmethod
@@ -158,8 +215,37 @@ class ModelSpec:
 
 
 def num_params(spec: ModelSpec) -> int:
-    """Length of the flat parameter vector of ``spec`` (``f + 1`` for logreg, ``f*h + 2h + 1`` for mlp)."""
+    """Length of the flat parameter vector of ``spec`` (``f + 1`` for logreg, ``f*h + 2h + 1`` for a one-layer
+    mlp; the general rule is in the module docstring)."""
     return spec.num_params
+
+
+ModelPreset = Literal["logreg", "mlp", "mlp-large"]
+"""A named architecture (``Settings.model``)."""
+MODEL_PRESETS: Final[tuple[ModelPreset, ...]] = get_args(ModelPreset)
+MLP_LARGE_HIDDEN: Final = (256, 256, 128)
+"""Hidden widths of the ``"mlp-large"`` preset: 114,177 parameters over SUPPORT2's 59 features (108,801 over
+38; 106,753 over the breast-cancer set's 30)."""
+
+
+def spec_for_preset(preset: str, num_features: int, *, mlp_hidden: int = 16) -> ModelSpec:
+    """The :class:`ModelSpec` of a named preset (module docstring) over ``num_features`` features.
+
+    Args:
+        preset: One of :data:`MODEL_PRESETS`.
+        num_features: Input dimension.
+        mlp_hidden: Hidden units of the ``"mlp"`` preset (``Settings.mlp_hidden``); unused otherwise.
+
+    Raises:
+        ModelFileError: On an unknown preset or invalid sizes.
+    """
+    if preset == "mlp":
+        return ModelSpec(num_features=num_features, kind="mlp", hidden=mlp_hidden)
+    if preset == "mlp-large":
+        return ModelSpec(num_features=num_features, kind="mlp", hidden=MLP_LARGE_HIDDEN)
+    if preset == "logreg":
+        return ModelSpec(num_features=num_features)
+    raise ModelFileError(f"unknown model preset {preset!r}; expected one of {MODEL_PRESETS}")
 
 
 def zero_params(spec: ModelSpec) -> NDArray[np.float64]:

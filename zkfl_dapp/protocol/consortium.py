@@ -33,7 +33,7 @@ from zkfl_dapp.core.policy import NormBoundPolicy
 from zkfl_dapp.crypto.envelope import EnclaveKeyPair, load_key_pair, save_key_pair
 from zkfl_dapp.exceptions import ChainError, ConfigError
 from zkfl_dapp.ml.data import FederatedSplit, load_federated
-from zkfl_dapp.ml.model import ModelSpec, num_params
+from zkfl_dapp.ml.model import ModelSpec, num_params, spec_for_preset
 from zkfl_dapp.ml.training import TrainConfig
 from zkfl_dapp.protocol.enclave import AggregatorEnclave
 from zkfl_dapp.protocol.hospital import HospitalClient, fetch_global_model
@@ -64,9 +64,7 @@ class Roles:
 
 
 def model_spec_for(settings: Settings, split: FederatedSplit) -> ModelSpec:
-    if settings.model == "mlp":
-        return ModelSpec(num_features=split.num_features, kind="mlp", hidden=settings.mlp_hidden)
-    return ModelSpec(num_features=split.num_features)
+    return spec_for_preset(settings.model, split.num_features, mlp_hidden=settings.mlp_hidden)
 
 
 def circuits_for(settings: Settings, model: ModelSpec, progress: Progress = _quiet) -> CircuitSuite:
@@ -82,7 +80,13 @@ def circuits_for(settings: Settings, model: ModelSpec, progress: Progress = _qui
 
 
 def load_split(settings: Settings) -> FederatedSplit:
-    return load_federated(settings.hospitals, split=settings.split, alpha=settings.dirichlet_alpha, seed=settings.seed)
+    return load_federated(
+        settings.hospitals,
+        dataset=settings.dataset,
+        split=settings.split,
+        alpha=settings.dirichlet_alpha,
+        seed=settings.seed,
+    )
 
 
 class Consortium(RoundDriver):
@@ -145,6 +149,7 @@ class Consortium(RoundDriver):
             batch_size=settings.batch_size,
             lr=settings.learning_rate,
             seed=settings.seed,
+            weight_decay=settings.weight_decay,
         )
         hospitals = [
             HospitalClient(

@@ -13,6 +13,7 @@ from eth_utils import keccak
 
 from tests.kzg_fixtures import ROOT, aggregate, basis, kzg_norm, prev_aggregate, updates, zero  # noqa: F401
 from zkfl_dapp.chain.enums import Phase, Role
+from zkfl_dapp.chain.views import point_hash
 from zkfl_dapp.circuits import kzg_inference as ki
 from zkfl_dapp.circuits.artifacts import install_verifier
 from zkfl_dapp.circuits.kzg import G1Point, combine, commit
@@ -59,7 +60,8 @@ def chain_state(inference, basis, zero, updates, admin, aggregator, hospitals, o
     s = aggregate(updates, weights)
     assert sum(weights) == 2**13
     assert (
-        tuple(rm.modelOf(1)[0]) == combine(commitments, weights, zero).as_uint256() == commit(s, basis)[0].as_uint256()
+        combine(commitments, weights, zero).as_uint256() == commit(s, basis)[0].as_uint256()
+        and bytes(rm.modelOf(1)) == point_hash(commit(s, basis)[0].as_uint256())
     )
     predictions = project.PredictionRegistry.deploy(rm, verifier, sender=admin)
     return rm, predictions, verifier, s
@@ -108,8 +110,8 @@ def test_recordPrediction_revertsWhen_proofForAnotherModel(
 ):
     rm, registry, _, _ = chain_state
     other = prove_prediction(inference, prev_aggregate, FEATURES, outsider.address, tmp_path)
-    expected = list(rm.modelOf(1)[0])
-    actual = list(commit(prev_aggregate, basis)[0].as_uint256())
+    expected = bytes(rm.modelOf(1))
+    actual = point_hash(commit(prev_aggregate, basis)[0].as_uint256())
     with ape.reverts(registry.PredictionRegistryModelMismatch, roundId=1, expected=expected, actual=actual):
         _record(registry, other, outsider)
 
@@ -168,4 +170,4 @@ def test_recordPrediction_revertsWhen_sameProofTwice(chain_state, prediction, ou
 
 def test_modelPoint_isWhatTheRegistryCompares(chain_state, prediction):
     rm, _, _, _ = chain_state
-    assert G1Point.from_bytes(prediction.proof.proof[:64]).as_uint256() == tuple(rm.modelOf(1)[0])
+    assert point_hash(G1Point.from_bytes(prediction.proof.proof[:64]).as_uint256()) == bytes(rm.modelOf(1))

@@ -65,7 +65,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -81,6 +80,7 @@ from zkfl_dapp.circuits.artifacts import (
     _sha256,
     build_artifacts,
     load_proof,
+    run_ezkl,
     spec_digest,
 )
 from zkfl_dapp.circuits.kzg import G1Point, KzgBasis
@@ -321,24 +321,17 @@ def prove_kzg_median(art: KzgMedianArtifacts, slots: Sequence[Sequence[int]], wo
 
 
 def prove_inputs(art: KzgMedianArtifacts, rows: Sequence[Sequence[int]], workdir: Path) -> KzgMedianProof:
-    """Witness and prove from raw field elements ``[x_0..x_4, m]`` (no checks: tests use it to try attacks)."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    input_path, witness_path, proof_path = workdir / "input.json", workdir / "witness.json", workdir / "proof.json"
-    input_path.write_text(json.dumps({"input_data": [[felt_hex(v) for v in row] for row in rows]}))
-    try:
-        # polycommit inputs: the witness carries their commitments, computed with the vk and SRS
-        ezkl.gen_witness(
-            str(input_path), str(art.compiled), str(witness_path), vk_path=str(art.vk), srs_path=str(art.srs)
-        )
-        t0 = time.perf_counter()
-        ezkl.prove(str(witness_path), str(art.compiled), str(art.pk), str(proof_path), str(art.srs))
-        seconds = time.perf_counter() - t0
-    except RuntimeError as exc:
-        raise CircuitError(f"median proof failed: {exc}") from exc
-    finally:
-        input_path.unlink(missing_ok=True)
-        witness_path.unlink(missing_ok=True)
-    return read_kzg_median_proof(proof_path, seconds)
+    """Witness and prove from raw field elements ``[x_0..x_4, m]`` (no checks: tests use it to try attacks).
+
+    The plaintext slots (the hospitals' updates) and the witness live only in a private scratch directory
+    (circuits.run_ezkl: mode 0700, deleted afterwards); only ``workdir/proof.json`` (0600) remains.
+
+    Raises:
+        CircuitError: ezkl failed.
+    """
+    data = {"input_data": [[felt_hex(v) for v in row] for row in rows]}
+    _, seconds = run_ezkl(art, data, workdir, prove=True, what="median proof")
+    return read_kzg_median_proof(workdir / "proof.json", seconds)
 
 
 def read_kzg_median_proof(path: Path, prove_seconds: float = 0.0) -> KzgMedianProof:

@@ -67,6 +67,7 @@ PYTHON_LAYOUT = {
     "INFERENCE_LOGIT_INDEX": layouts.InferenceLayout().logit,
     "INFERENCE_ADDRESS_OFFSET": layouts.InferenceLayout().address_offset,
     "MEDIAN_COUNT": layouts.MedianLayout(5).count,
+    "MEDIAN_CERTIFICATE_INDEX": layouts.MedianLayout(5).certificate,
 }
 
 

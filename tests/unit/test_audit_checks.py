@@ -119,8 +119,8 @@ class _MedianChecks(ProofChecks):
 
 
 def test_median_proof_points_are_checked_against_the_layout(basis, zero, updates, prev_aggregate, tmp_path):  # noqa: F811
-    """DESIGN-KZG.md's layout (the median circuit is not on this branch: a stub proof of points only):
-    slots 0..4 are C(2^13 u_i) of included slots or the previous model, point 5 the new model."""
+    """The median layout on a stub proof of points only: slots 0..4 are C(2^13 u_i) of included slots or the
+    previous model, point 5 the new model, and the one instance (the certificate) must be 0."""
     from eth_utils import keccak
 
     from zkfl_dapp.circuits.kzg import combine
@@ -130,17 +130,18 @@ def test_median_proof_points_are_checked_against_the_layout(basis, zero, updates
     new = commitments[0]
     scaled = [combine([c], [2**13], zero) for c in commitments]
     proof = b"".join(p.to_bytes() for p in (*scaled, prev, new)) + bytes(64)
-    proof_file = write_proof_file(tmp_path / "median.json", proof, ()).read_bytes()
+    proof_file = write_proof_file(tmp_path / "median.json", proof, (0,)).read_bytes()
     subs = [
         SubmissionRecord(slot=i, hospital=ADDRESS, commitment=_point_hex(c.as_uint256()), cid="x", sample_count=1)
         for i, c in enumerate(commitments)
     ]
 
-    def run(prev_point):
+    def run(prev_point, certificate=0):
         ra = RoundAudit(round_id=2, phase="finalized", rule="median", opened_block=1, prev_model_commitment="0x",
                         prev_model_cid="", submissions=subs, checks=dict.fromkeys(CHECKS), proof_cid="bafy-proof",
                         proof_hash="0x" + keccak(proof).hex(), finalize_tx="0x02")  # fmt: skip
-        checks = _MedianChecks(zero, tmp_path, proof_file, (2, proof, [], "bafy-model", "bafy-proof", 0))
+        calldata = (2, proof, [certificate], "bafy-model", "bafy-proof", 0)
+        checks = _MedianChecks(zero, tmp_path, proof_file, calldata)
         return ra, checks._median_proof(ra, prev_point.as_uint256(), new.as_uint256())
 
     ra, included = run(prev)
@@ -148,3 +149,5 @@ def test_median_proof_points_are_checked_against_the_layout(basis, zero, updates
     assert [(f.severity, f.item) for f in ra.findings] == [("warning", "proof (off-chain)")]  # no median circuit
     ra, _ = run(commitments[1])  # another previous model: the empty slot's point is not it
     assert [f.item for f in ra.findings if f.severity == "error"] == ["median proof / slot point 4"]
+    ra, _ = run(prev, certificate=5)  # a proof of a wrong claimed median: its certificate is not 0
+    assert "median certificate" in [f.item for f in ra.findings if f.severity == "error"]

@@ -58,7 +58,7 @@ def test_duplicate_keys_in_patient_json_are_refused() -> None:
 
 
 def test_duplicate_keys_in_the_strict_file_formats_are_refused() -> None:
-    model = ModelFile(model_kind="logreg", num_features=2, scale_bits=13, values=(1, 2, 3)).to_bytes()
+    model = ModelFile(model_kind="logreg", num_features=2, scale_bits=13, pad_rows=0, values=(1, 2, 3)).to_bytes()
     with pytest.raises(ModelFileError, match="duplicate key 'values'"):
         ModelFile.parse(model[:-1] + b',"values":[4,5,6]}')
     update = UpdatePayload(round_id=1, hospital="0x" + "ab" * 20, sample_count=3, scale_bits=13, values=(1,))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from zkfl_dapp.circuits.kzg import commit
 from zkfl_dapp.core.formats import MAX_SCALE_BITS, ModelFile, UpdatePayload
 from zkfl_dapp.exceptions import ModelFileError
 from zkfl_dapp.ml.model import ModelSpec
@@ -16,7 +17,14 @@ from zkfl_dapp.protocol.hospital import fetch_global_model
 from zkfl_dapp.storage.embedded import EmbeddedStore
 
 VALUES = [1, -2, 3, 4096]
-GOOD = {"format": "zkfl-model/v1", "model_kind": "logreg", "num_features": 3, "scale_bits": 13, "values": VALUES}
+GOOD = {
+    "format": "zkfl-model/v2",
+    "model_kind": "logreg",
+    "num_features": 3,
+    "scale_bits": 13,
+    "pad_rows": 0,
+    "values": VALUES,
+}
 
 
 def _bytes(**changes: object) -> bytes:
@@ -42,8 +50,14 @@ def test_out_of_range_metadata_is_a_model_file_error(changes: dict[str, object],
 
 def test_a_huge_scale_never_reaches_arithmetic() -> None:
     with pytest.raises(ModelFileError, match="scale_bits"):
-        float_probability(ModelFile.parse(_bytes(scale_bits=10**6)), [0.0, 0.0, 0.0])
+        float_probability(ModelFile.parse(_bytes(scale_bits=10**6)).values, [0.0, 0.0, 0.0])
     assert MAX_SCALE_BITS == 20
+
+
+@pytest.mark.parametrize(("pad_rows", "where"), [(-1, "pad_rows"), (10**6, "pad_rows"), (4, "pad rows")])
+def test_pad_rows_are_bounded(pad_rows: int, where: str) -> None:
+    with pytest.raises(ModelFileError, match=where):
+        ModelFile.parse(_bytes(pad_rows=pad_rows))
 
 
 def test_update_payload_metadata_is_bounded() -> None:
@@ -71,16 +85,21 @@ def test_update_payload_metadata_is_bounded() -> None:
     ],
 )
 def test_fetch_global_model_requires_the_consortium_metadata(
-    tmp_path: Path, changes: dict[str, object], message: str
+    tmp_path: Path, suite, changes: dict[str, object], message: str
 ) -> None:
     store = EmbeddedStore(tmp_path / "store")
-    genuine = ModelFile.parse(_bytes())
-    spec, commitment = ModelSpec(num_features=3), genuine.keccak_commitment()
-    assert fetch_global_model(store, spec, commitment, store.put(genuine.to_bytes()), scale_bits=13) == genuine
+    values = list(range(-15, 16)) + [0] * suite.pad_rows  # d = 31 model rows (3 features: d = 4 below)
+    spec = ModelSpec(num_features=30)
+    good = {**GOOD, "num_features": 30, "pad_rows": suite.pad_rows, "values": values}
+    genuine = ModelFile.parse(json.dumps(good).encode())
+    (point,) = commit(values, suite.basis)
+    commitment = point.as_uint256()
+    assert fetch_global_model(store, spec, commitment, store.put(genuine.to_bytes()), suite=suite) == genuine
     # same values, hence the same commitment: only the metadata differs
-    cid = store.put(_bytes(**changes))
-    with pytest.raises(ModelFileError, match=message):
-        fetch_global_model(store, spec, commitment, cid, scale_bits=13)
+    changes = {**changes, "num_features": 29} if "num_features" in changes else changes
+    cid = store.put(json.dumps({**good, **changes}).encode())
+    with pytest.raises(ModelFileError, match=message.replace("2 features.*3", "29 features.*30")):
+        fetch_global_model(store, spec, commitment, cid, suite=suite)
 
 
 def test_parse_checks_each_expected_field() -> None:

@@ -4,8 +4,8 @@ Artifacts (ONNX, settings, compiled circuit, SRS, keys, Solidity verifier) are g
 inputs only (a circuit's frozen spec dataclass, its construction revision, the ezkl version) and cached
 under a directory named by a digest of those inputs; ``manifest.json`` records their provenance. A
 self-generated SRS is for development only and is labelled so; pass a ceremony SRS file
-(``ceremony_srs``) for anything else. Each circuit module (:mod:`.aggregation`, :mod:`.norm`,
-:mod:`.median`, :mod:`.kzg_norm`, :mod:`.kzg_inference`) supplies its spec, ONNX export and run arguments.
+(``ceremony_srs``) for anything else. Each circuit module (:mod:`.kzg_norm`, :mod:`.kzg_median`,
+:mod:`.kzg_chunk_norm`, :mod:`.kzg_inference`) supplies its spec, ONNX export and run arguments.
 """
 
 from __future__ import annotations

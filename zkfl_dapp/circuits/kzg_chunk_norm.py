@@ -1,0 +1,513 @@
+"""Chunked commit-and-prove norm proofs: ``sum_c ss_c <= b`` for models too large for one norm circuit.
+
+One norm proof over ~109k values does not fit in memory (ezkl 23.0.5), so the update is split into
+``n = ceil(d / CHUNK)`` chunks of ``CHUNK`` model values (the last one zero-filled; :func:`split_chunks`),
+each followed by its own ``P`` hiding-pad rows, and every chunk gets its own proof of ONE shared chunk
+circuit. Inputs, every one ``polycommit`` (its KZG commitment is one of the proof's first three points),
+at ezkl scale ``2**26``:
+
+* ``x_c [1, CHUNK + P]``: ``2**13 * u_c`` (chunk ``c`` of the quantized update and its pad rows, times
+  ``2**13``); the contract derives ``C(x_c) = combine([C(u_c)], [2**13], K)`` from the hospital's chunk
+  commitment ``C(u_c)``;
+* ``S_c [1, CHUNK + P]``: chunk ``c`` of the previous aggregate ``sum w_i u_i`` (scale ``2**26``) with its
+  spare rows ``sum w_i pad_ic``: the per-chunk combination RoundManager would compute;
+* ``p [1, 2 + 5]``: ``[c, n, a_0..a_4]``: the chunk index, the number of chunks and the hospital's address
+  in five 32-bit limbs, copied to public outputs.
+
+Public instances (uint256)::
+
+    [ss_c, c, n, a_0, a_1, a_2, a_3, a_4]      ss_c = rescale(sum_{j < CHUNK} (x_cj - S_cj)**2, 26)
+
+``rescale`` is ezkl's (half away from zero; :func:`zkfl_dapp.core.aggregation.rescale` is the bit-exact
+Python twin, :func:`chunk_sum_of_squares`). The pad rows are sliced off and never enter ``ss_c``. The
+copies of ``c``, ``n`` and the limbs are constrained, so a proof for another chunk index, chunk count or
+hospital has other instances (and changing an instance breaks the proof).
+
+**The round's norm** is ``sum_c ss_c <= b``, summed by the verifier (the contract or the enclave) over
+the ``n`` accepted chunk proofs, as integers (not in the field). It differs from the one-circuit norm
+``rescale(T, 26)`` of :mod:`.kzg_norm` (``T = sum_c T_c`` the exact integer sum of squares at scale
+``2**52``) by rounding only: with ``f_c = (T_c mod 2**26) / 2**26`` and ``round(x) = floor(x + 1/2)``,
+``sum_c ss_c - rescale(T, 26) = sum_c round(f_c) - round(sum_c f_c)``, an integer in
+``(-(n + 1)/2, (n + 1)/2)``: at most ``floor(n / 2)`` units of ``2**-26`` (of the real squared distance)
+either way, i.e. ``(n - 1)/2 = 13`` units at ``n = 27``, and both extremes are reachable (every
+``f_c = 1/2`` gives ``+floor(n/2)``). Against the exact ``T / 2**26`` the sum is within ``n / 2`` units.
+
+**Range checks stay on** (``ignore_range_check_inputs_outputs = False``), as in :mod:`.kzg_norm`: every
+input and output ``|v| < 2**36`` (4 legs of base ``2**9``). Consequences:
+
+* inputs: ``|u| < 2**23`` at scale ``2**13`` and pad entries of 22 bits (:data:`PAD_ENTRY_BITS`), so
+  ``x`` and ``S`` (weights summing to ``2**13``) stay below ``2**36``; the limbs (``< 2**32``), ``c`` and
+  ``n`` fit too;
+* the output ``ss_c < 2**36``: a chunk whose real squared distance is ``>= 2**10`` (rounded at scale
+  ``2**26``) cannot be proven at all. That costs an honest hospital nothing as long as ``b < 2**36`` (the
+  one-circuit norm's limit too): ``sum_c ss_c <= b`` with non-negative terms implies every ``ss_c <= b``.
+  A larger ``b`` would be pointless: chunks beyond ``2**36`` fail anyway.
+* **The ``sqrt(-1)`` argument still holds, per chunk and across chunks.** Without the input range checks a
+  witness ``diff = (1, sqrt(-1) mod r)`` has ``diff . diff = 0`` in the field. With them, every
+  ``diff_j = x_cj - S_cj`` is (the image of) an integer with ``|diff_j| < 2**37``, so
+  ``sum_j diff_j**2 < CHUNK * 2**74 <= 2**87 < r`` (``CHUNK <= 2**13``, checked by the spec): the field sum
+  equals the integer sum of squares, which is at least every ``diff_j**2``. Across chunks nothing is
+  summed in the field: the verifier adds the instances ``ss_c`` as integers, each of which it must
+  require ``< 2**36`` (:data:`INPUT_RANGE`): then no uint256 sum of ``n`` of them wraps, and a field
+  element ``r - k`` (a "negative" ``ss_c``, which a sound rescale of a non-negative sum never yields)
+  is rejected outright.
+
+**One basis for every chunk.** All chunks share one circuit and so one basis (its logrows, unusable rows
+and SRS file; :meth:`KzgChunkNormArtifacts.basis`): ``C(u_c) = kzg.commit(chunk c padded, basis)[0]``.
+An update's commitment is the ordered list ``[C(u_0), .., C(u_{n-1})]`` (:func:`commit_chunks`); the
+aggregate's is the per-chunk combination ``K + sum_i w_i (C(u_ic) - K)`` (:func:`combine_chunks`, which
+is :func:`zkfl_dapp.circuits.kzg.combine` per chunk). This basis is NOT the d = 31 norm circuit's.
+
+**On chain: ezkl's reusable verifier** (as :mod:`.kzg_median`): the chunk circuit's plain verifier is
+30.8 KB at 4,096 values / 8 inner columns, over EIP-170; :class:`KzgChunkNormArtifacts` is ``reusable``,
+so the build writes the shared ``Halo2VerifierReusable`` and the VKA wrapper ``KzgChunkNormVerifier``
+(``constructor(IHalo2VerifierReusable)``, ``IHalo2Verifier.verifyProof``).
+
+**Measured** (d = 108,801, 4,096 values / 8 inner columns, ezkl 23.0.5, 2 shared cores;
+``zkfl_dapp/experiments/kzg_chunk_measure.py`` and ``ZKFL_CHUNK_SPEC=large`` of
+``tests/contracts/test_kzg_chunk_norm.py``): 27 chunks; 22,652 rows, logrows 15, 6 unusable rows;
+setup 102 s; proving key 1.15 GB; proof 7,232 bytes; ``kzg.commit`` of all 27 padded chunks 3.3 s;
+``prove_chunks`` with 2 workers 932 s wall on a machine shared with other sessions (load 1-11), 43 CPU-s
+per chunk (~580 s on 2 free cores), peak RSS 5.8 GB for the process tree (2.8 GB per prover);
+``KzgChunkNormVerifier`` 12,826 bytes + ``Halo2VerifierReusable`` 10,896 bytes of runtime code,
+1,469,704 gas per ``verifyProof``. So 27 chunk proofs cost ~39.7M gas: more than one block; they must
+be verified across several transactions (or by the enclave). 2,048 values / 8 columns would take 11,388
+rows (logrows 14) and 54 chunks: half the key and prover memory, about the same total proving work,
+twice the proofs and points on chain (not measured further).
+
+**Privacy:** unlike :mod:`.kzg_norm` (which publishes only a flag), every ``ss_c`` is public: a
+hospital's per-chunk squared distance from the previous model is revealed (27 numbers per update).
+
+**What a verifier of the n chunk proofs must check** (contract or enclave), for a hospital with chunk
+commitments ``C(u_0..u_{n-1})`` and the previous aggregate's chunk points ``C(S_0..S_{n-1})``: for every
+``c < n``, proof ``c``'s point 0 equals ``combine([C(u_c)], [2**13], K)``, its point 1 equals
+``C(S_c)`` (point 2, ``C(p)``, is ignored), its instances are ``[ss_c, c, n, limbs(sender)]`` with the
+pinned ``n`` and ``ss_c < 2**36``, and the verifier accepts it; each index is used exactly once; then
+``sum_c ss_c <= b``. Proving cost: see :func:`prove_chunks` and ``zkfl_dapp/experiments/kzg_chunk_measure.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+import warnings
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import ClassVar
+
+import ezkl
+
+from zkfl_dapp.circuits.artifacts import (
+    ArtifactPaths,
+    Progress,
+    _quiet,
+    build_artifacts,
+    load_proof,
+    run_ezkl,
+    spec_digest,
+)
+from zkfl_dapp.circuits.kzg import G1Point, KzgBasis, combine, commit, hiding_pad
+from zkfl_dapp.circuits.kzg_norm import (
+    ADDRESS_LIMBS,
+    DECOMP_BASE,
+    DECOMP_LEGS,
+    INPUT_RANGE,
+    PAD_ENTRY_BITS,
+    address_limbs,
+)
+from zkfl_dapp.core.aggregation import aggregate, rescale
+from zkfl_dapp.core.fixedpoint import felt_hex
+from zkfl_dapp.exceptions import CircuitError
+
+__all__ = [
+    "INPUT_RANGE",
+    "PAD_ENTRY_BITS",
+    "KzgChunkNormArtifacts",
+    "KzgChunkNormSpec",
+    "KzgChunkProof",
+    "aggregate_chunks",
+    "chunk_count",
+    "chunk_sum_of_squares",
+    "combine_chunks",
+    "commit_chunks",
+    "ensure_kzg_chunk_norm_artifacts",
+    "expected_chunk_instances",
+    "pad_chunks",
+    "prove_chunk",
+    "prove_chunks",
+    "read_kzg_chunk_proof",
+    "split_chunks",
+]
+
+#: Bump when the circuit's construction changes in a way its spec does not capture.
+KZG_CHUNK_NORM_REVISION = 1
+#: Largest chunk the no-wrap argument (module docstring) covers.
+MAX_CHUNK = 2**13
+#: Rows kept free for halo2's blinding rows (as the norm circuit's ``_settle``).
+_BLINDING_MARGIN = 64
+
+
+@dataclass(frozen=True)
+class KzgChunkNormSpec:
+    """The pinned inputs of the chunk norm circuit (one circuit, one basis, for every chunk of a model).
+
+    ``chunk``: model values per chunk; ``pad_rows``: hiding-pad rows per chunk (each chunk commitment is
+    public, so each needs its own 10 x 22 bits); ``inner_cols``: ezkl's ``num_inner_cols``, which trades
+    rows (logrows, hence FFT size and proving-key size) for width. Measured at 4,096 values / 8 columns:
+    logrows 15 (``zkfl_dapp/experiments/kzg_chunk_measure.py``; :data:`LARGE_CHUNK_SPEC`).
+    """
+
+    chunk: int = 4096
+    pad_rows: int = 10
+    scale_bits: int = 13
+    inner_cols: int = 8
+    min_logrows: int = 10
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.chunk <= MAX_CHUNK or self.pad_rows < 0 or self.inner_cols < 1:
+            raise CircuitError(f"invalid chunk spec {self} (need 1 <= chunk <= {MAX_CHUNK})")
+        if self.scale_bits != 13:
+            raise CircuitError(f"the range analysis (module docstring) assumes scale_bits = 13, got {self.scale_bits}")
+
+    @property
+    def name(self) -> str:
+        return f"kzgchunknorm-c{self.chunk}-p{self.pad_rows}-x{self.inner_cols}-q{self.scale_bits}"
+
+    @property
+    def rows(self) -> int:
+        """Values in each committed chunk vector (model rows plus pad rows)."""
+        return self.chunk + self.pad_rows
+
+    @property
+    def aggregate_scale_bits(self) -> int:
+        return 2 * self.scale_bits
+
+    @property
+    def num_instances(self) -> int:
+        return 3 + ADDRESS_LIMBS
+
+    def digest(self) -> str:
+        return spec_digest(self, KZG_CHUNK_NORM_REVISION)
+
+
+#: The spec measured for a ~109k-parameter model (27 chunks at d = 108,801).
+LARGE_CHUNK_SPEC = KzgChunkNormSpec(chunk=4096, inner_cols=8)
+
+
+@dataclass(frozen=True)
+class KzgChunkNormArtifacts(ArtifactPaths):
+    """Paths of the chunk norm circuit's generated artifacts."""
+
+    contract_name: ClassVar[str] = "KzgChunkNormVerifier"
+    #: The plain verifier is ~30.8 KB at 4,096 values / 8 columns (over EIP-170): the VKA wrapper around
+    #: ezkl's shared reusable verifier instead (module docstring, "On chain").
+    reusable: ClassVar[bool] = True
+
+    spec: KzgChunkNormSpec
+    directory: Path
+    logrows: int
+    srs_kind: str
+
+    def basis(self) -> KzgBasis:
+        """The chunk basis: every chunk commitment ``C(u_c)`` and every proof's first points live in it."""
+        return KzgBasis.load(self.srs, self.vk, self.settings)
+
+
+@dataclass(frozen=True)
+class KzgChunkProof:
+    """One chunk's proof, its instances ``(ss_c, c, n, limbs..)`` and points ``(C(x_c), C(S_c), C(p))``."""
+
+    proof: bytes
+    instances: tuple[int, ...]
+    commitments: tuple[G1Point, G1Point, G1Point]
+    path: Path
+    prove_seconds: float
+
+    @property
+    def sum_of_squares(self) -> int:
+        """``ss_c`` (an integer; a field-negative value would be ``>= 2**36`` and must be rejected)."""
+        return self.instances[0]
+
+    @property
+    def index(self) -> int:
+        return self.instances[1]
+
+    @property
+    def count(self) -> int:
+        return self.instances[2]
+
+    @property
+    def limbs(self) -> tuple[int, ...]:
+        return self.instances[3:]
+
+
+def chunk_count(model_size: int, chunk: int) -> int:
+    """``ceil(model_size / chunk)``: 27 for d = 108,801 at 4,096."""
+    if model_size < 1 or chunk < 1:
+        raise CircuitError(f"need model_size >= 1 and chunk >= 1, got {model_size}, {chunk}")
+    return -(-model_size // chunk)
+
+
+def split_chunks(values: Sequence[int], chunk: int) -> list[list[int]]:
+    """The model values in ``ceil(len / chunk)`` lists of exactly ``chunk`` ints, the last zero-filled.
+
+    Pass model values only (no pad); add each chunk's hiding pad afterwards (:func:`pad_chunks`). The
+    zero fill is part of the convention: rows beyond ``d`` enter ``ss_c`` like any model row, so an honest
+    update and aggregate hold 0 there (a nonzero value only spends the norm budget).
+    """
+    n = chunk_count(len(values), chunk)
+    flat = [int(v) for v in values] + [0] * (n * chunk - len(values))
+    return [flat[c * chunk : (c + 1) * chunk] for c in range(n)]
+
+
+def pad_chunks(chunks: Sequence[Sequence[int]], spec: KzgChunkNormSpec, rng: random.Random) -> list[list[int]]:
+    """Each chunk followed by ``spec.pad_rows`` random entries of :data:`PAD_ENTRY_BITS` bits
+    (``secrets.SystemRandom()`` as ``rng`` for real submissions)."""
+    for c, values in enumerate(chunks):
+        if len(values) != spec.chunk:
+            raise CircuitError(f"chunk {c} has {len(values)} values, the spec takes {spec.chunk}")
+    return [list(hiding_pad(values, spec.pad_rows, rng, entry_bits=PAD_ENTRY_BITS)) for values in chunks]
+
+
+def aggregate_chunks(updates: Sequence[Sequence[Sequence[int]]], weights: Sequence[int]) -> list[tuple[int, ...]]:
+    """Per chunk ``S_c = sum_i w_i u_ic`` over padded chunk vectors (``updates[i][c]``)."""
+    n = len(updates[0])
+    if any(len(u) != n for u in updates):
+        raise CircuitError("every update must have the same number of chunks")
+    return [aggregate([u[c] for u in updates], weights) for c in range(n)]
+
+
+def commit_chunks(chunks: Sequence[Sequence[int]], basis: KzgBasis) -> list[G1Point]:
+    """The ordered list ``[C(v_0), .., C(v_{n-1})]``: one point per padded chunk, in the chunk basis."""
+    points = []
+    for c, values in enumerate(chunks):
+        if len(values) > basis.usable_rows:
+            raise CircuitError(f"chunk {c} has {len(values)} values: more than one column ({basis.usable_rows})")
+        points.append(commit(values, basis)[0])
+    return points
+
+
+def combine_chunks(commitments: Sequence[Sequence[G1Point]], weights: Sequence[int], k: G1Point) -> list[G1Point]:
+    """Per chunk ``K + sum_i w_i (C(u_ic) - K)`` (``commitments[i][c]``): the aggregate's chunk points."""
+    n = len(commitments[0])
+    if any(len(cs) != n for cs in commitments):
+        raise CircuitError("every update must commit to the same number of chunks")
+    return [combine([cs[c] for cs in commitments], weights, k) for c in range(n)]
+
+
+def chunk_sum_of_squares(spec: KzgChunkNormSpec, update_chunk: Sequence[int], prev_chunk: Sequence[int]) -> int:
+    """``ss_c = rescale(sum_{j < chunk} (2**13 u_cj - S_cj)**2, 26)``: the circuit's output, bit-exact."""
+    one = 1 << spec.scale_bits
+    k = spec.chunk
+    total = sum((one * int(u) - int(s)) ** 2 for u, s in zip(update_chunk[:k], prev_chunk[:k], strict=True))
+    return rescale(total, spec.aggregate_scale_bits)
+
+
+def expected_chunk_instances(ss: int, index: int, count: int, address: str | int) -> tuple[int, ...]:
+    """``(ss_c, c, n, limbs..)``: what a verifier passes for chunk ``c`` of ``n`` of ``address``."""
+    return (ss, index, count, *address_limbs(address))
+
+
+def export_kzg_chunk_norm_onnx(spec: KzgChunkNormSpec, path: Path) -> None:
+    """Write the ONNX graph: ``[diff . diff, p]`` with ``diff = x[:CHUNK] - S[:CHUNK]``."""
+    import torch
+
+    k = spec.chunk
+
+    class KzgChunkNorm(torch.nn.Module):
+        def forward(self, x: torch.Tensor, s: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+            diff = x[:, :k] - s[:, :k]
+            return torch.cat([torch.matmul(diff, diff.transpose(0, 1)), p], dim=1)  # [1, 1 + 2 + 5]
+
+    example = (torch.zeros(1, spec.rows), torch.zeros(1, spec.rows), torch.zeros(1, 2 + ADDRESS_LIMBS))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            KzgChunkNorm(), example, str(path), input_names=["x", "s", "p"], output_names=["out"],
+            opset_version=17, dynamo=False,
+        )  # fmt: skip
+
+
+def _run_args(spec: KzgChunkNormSpec, logrows: int) -> ezkl.PyRunArgs:
+    args = ezkl.PyRunArgs()
+    args.input_visibility = "polycommit"
+    args.output_visibility = "public"
+    args.param_visibility = "fixed"
+    args.input_scale = spec.aggregate_scale_bits
+    args.param_scale = spec.aggregate_scale_bits
+    args.scale_rebase_multiplier = 1  # rescale the dot product (scale 52) back to 26
+    args.decomp_base = DECOMP_BASE
+    args.decomp_legs = DECOMP_LEGS
+    args.ignore_range_check_inputs_outputs = False  # the norm's soundness rests on these (module docstring)
+    args.num_inner_cols = spec.inner_cols
+    args.logrows = logrows
+    return args
+
+
+def circuit_rows(spec: KzgChunkNormSpec, art_dir: Path) -> int:
+    """ezkl's row count of the circuit (settings written into ``art_dir`` at logrows 20)."""
+    onnx, settings = art_dir / "network.onnx", art_dir / "settings.json"
+    ezkl.gen_settings(str(onnx), str(settings), py_run_args=_run_args(spec, 20))
+    return int(json.loads(settings.read_text())["num_rows"])
+
+
+def _settle(spec: KzgChunkNormSpec, art_dir: Path) -> int:
+    rows = circuit_rows(spec, art_dir)
+    logrows = max(spec.min_logrows, math.ceil(math.log2(rows + 1)))
+    if 2**logrows - rows < _BLINDING_MARGIN:
+        logrows += 1
+    ezkl.gen_settings(
+        str(art_dir / "network.onnx"), str(art_dir / "settings.json"), py_run_args=_run_args(spec, logrows)
+    )
+    if spec.rows > 2**logrows - _BLINDING_MARGIN:
+        raise CircuitError(f"{spec.rows} values do not fit one committed column at logrows {logrows}")
+    return logrows
+
+
+def ensure_kzg_chunk_norm_artifacts(
+    spec: KzgChunkNormSpec, root: Path, *, ceremony_srs: Path | None = None, progress: Progress = _quiet
+) -> KzgChunkNormArtifacts:
+    """Build (or reuse from ``root``) every artifact of the chunk circuit, with the reusable verifier and
+    the ``KzgChunkNormVerifier`` wrapper (see circuits.build_artifacts). ``ceremony_srs``: a ceremony SRS
+    of exactly the circuit's logrows; without it a development SRS is generated."""
+    return build_artifacts(
+        spec,
+        root,
+        export=lambda path: export_kzg_chunk_norm_onnx(spec, path),
+        settle=lambda art_dir: _settle(spec, art_dir),
+        make=lambda art_dir, logrows, srs_kind: KzgChunkNormArtifacts(spec, art_dir, logrows, srs_kind),
+        revision=KZG_CHUNK_NORM_REVISION,
+        ceremony_srs=ceremony_srs,
+        progress=progress,
+    )
+
+
+def check_chunk_inputs(
+    spec: KzgChunkNormSpec, index: int, count: int, update_chunk: Sequence[int], prev_chunk: Sequence[int]
+) -> None:
+    """Raise CircuitError unless the chunk can be proven (lengths, index, range of inputs and ``ss_c``)."""
+    if not 0 <= index < count or count >= INPUT_RANGE:
+        raise CircuitError(f"chunk index {index} of {count} chunks is invalid")
+    if len(update_chunk) != spec.rows or len(prev_chunk) != spec.rows:
+        raise CircuitError(
+            f"the chunk circuit takes {spec.rows} values (chunk + pad), got {len(update_chunk)} and {len(prev_chunk)}"
+        )
+    x = [(1 << spec.scale_bits) * int(u) for u in update_chunk]
+    for name, vec in (("2^13 * update", x), ("previous aggregate", prev_chunk)):
+        bad = next((j for j, v in enumerate(vec) if abs(int(v)) >= INPUT_RANGE), None)
+        if bad is not None:
+            raise CircuitError(f"chunk {index}: {name}[{bad}] = {vec[bad]} is outside the circuit's range (|v| < 2^36)")
+    if chunk_sum_of_squares(spec, update_chunk, prev_chunk) >= INPUT_RANGE:
+        raise CircuitError(f"chunk {index}: its sum of squares is >= 2^36 (no proof exists; module docstring)")
+
+
+def prove_chunk(
+    art: KzgChunkNormArtifacts,
+    index: int,
+    count: int,
+    update_chunk: Sequence[int],
+    prev_chunk: Sequence[int],
+    address: str | int,
+    workdir: Path,
+) -> KzgChunkProof:
+    """Prove ``ss_c`` of chunk ``index`` of ``count``: ``update_chunk`` = padded ``u_c`` (scale 2**13),
+    ``prev_chunk`` = padded ``S_c`` (scale 2**26). Only ``workdir/proof.json`` remains.
+
+    Raises:
+        CircuitError: wrong lengths or index, a value outside the range check, ``ss_c >= 2**36``, or ezkl failed.
+    """
+    spec = art.spec
+    check_chunk_inputs(spec, index, count, update_chunk, prev_chunk)
+    x = [(1 << spec.scale_bits) * int(u) for u in update_chunk]
+    rows = [x, [int(s) for s in prev_chunk], [index, count, *address_limbs(address)]]
+    return prove_inputs(art, rows, workdir)
+
+
+def prove_inputs(art: KzgChunkNormArtifacts, rows: Sequence[Sequence[int]], workdir: Path) -> KzgChunkProof:
+    """Witness and prove from raw field elements ``[x_c, S_c, p]`` (no checks: tests use it to try attacks)."""
+    data = {"input_data": [[felt_hex(v) for v in row] for row in rows]}
+    _, seconds = run_ezkl(art, data, workdir, prove=True, what="chunk norm proof")
+    return read_kzg_chunk_proof(workdir / "proof.json", seconds)
+
+
+def read_kzg_chunk_proof(path: Path, prove_seconds: float = 0.0) -> KzgChunkProof:
+    """Read a proof file; its first three 64-byte points are the committed inputs ``x_c``, ``S_c``, ``p``."""
+    base = load_proof(path, prove_seconds)
+    points = tuple(G1Point.from_bytes(base.proof[64 * i : 64 * (i + 1)]) for i in range(3))
+    return KzgChunkProof(base.proof, base.instances, points, path, prove_seconds)  # type: ignore[arg-type]
+
+
+def _worker_init(threads: int) -> None:
+    # rayon reads this when ezkl first builds its thread pool (on the first proof, after this runs)
+    os.environ["RAYON_NUM_THREADS"] = str(threads)
+
+
+def _prove_one(
+    art: KzgChunkNormArtifacts, index: int, count: int, update_chunk: list[int], prev_chunk: list[int],
+    address: str | int, workdir: Path,
+) -> KzgChunkProof:  # fmt: skip
+    return prove_chunk(art, index, count, update_chunk, prev_chunk, address, workdir)
+
+
+def prove_chunks(
+    art: KzgChunkNormArtifacts,
+    update_chunks: Sequence[Sequence[int]],
+    prev_chunks: Sequence[Sequence[int]],
+    address: str | int,
+    workdir: Path,
+    *,
+    workers: int = 2,
+    threads_per_worker: int | None = None,
+    progress: Progress = _quiet,
+) -> list[KzgChunkProof]:
+    """Prove every chunk (``workdir/chunk-<c>/proof.json``) in a pool of ``workers`` processes; returns the
+    proofs in chunk order and reports ``chunk i of n`` with an ETA after each.
+
+    Each worker loads the proving key (~1.1 GB at 4,096 values, ~2.5 GB peak per proof), so ``workers``
+    bounds memory; ``threads_per_worker`` (default ``cpu_count // workers``) bounds each prover's threads.
+    All inputs are checked before any proof starts.
+
+    Raises:
+        CircuitError: a chunk cannot be proven (nothing is proven then), or a proof failed.
+    """
+    n = len(update_chunks)
+    if n == 0 or len(prev_chunks) != n:
+        raise CircuitError(f"need one previous-aggregate chunk per update chunk, got {n} and {len(prev_chunks)}")
+    for c in range(n):
+        check_chunk_inputs(art.spec, c, n, update_chunks[c], prev_chunks[c])
+    threads = threads_per_worker or max(1, (os.cpu_count() or 1) // max(1, workers))
+    proofs: dict[int, KzgChunkProof] = {}
+    started = time.perf_counter()
+    with ProcessPoolExecutor(
+        max_workers=max(1, workers), mp_context=get_context("spawn"), initializer=_worker_init, initargs=(threads,)
+    ) as pool:
+        pending: dict[Future[KzgChunkProof], int] = {
+            pool.submit(
+                _prove_one, art, c, n, [int(v) for v in update_chunks[c]], [int(v) for v in prev_chunks[c]],
+                address, workdir / f"chunk-{c:03d}",
+            ): c
+            for c in range(n)
+        }  # fmt: skip
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                c = pending.pop(future)
+                try:
+                    proofs[c] = future.result()
+                except CircuitError:
+                    for other in pending:
+                        other.cancel()
+                    raise
+                elapsed = time.perf_counter() - started
+                eta = elapsed / len(proofs) * (n - len(proofs))
+                progress(
+                    f"chunk {c + 1} of {n} proven in {proofs[c].prove_seconds:.1f} s "
+                    f"({len(proofs)}/{n} done, {elapsed:.0f} s elapsed, ETA {eta:.0f} s)"
+                )
+    return [proofs[c] for c in range(n)]

@@ -57,14 +57,15 @@ def spec_digest(spec: Any, revision: int) -> str:
 
 
 class ArtifactPaths:
-    """Paths of one circuit's generated artifacts, shared by every circuit kind (see AggregationArtifacts)."""
+    """Paths of one circuit's generated artifacts, shared by every circuit kind (e.g. KzgNormArtifacts);
+    each subclass names its verifier contract."""
 
     directory: Path
     logrows: int
     srs_kind: str
 
     #: Name of the generated verifier contract (ezkl's ``Halo2Verifier``, renamed).
-    contract_name: ClassVar[str] = "AggregationVerifier"
+    contract_name: ClassVar[str] = "Halo2Verifier"
     #: Generate ezkl's reusable verifier instead: ``verifier_sol`` is then a small wrapper holding the
     #: circuit's verifying-key artifact (VKA) that calls the shared ``reusable_verifier_sol`` (see
     #: :func:`_generate_reusable_verifier`). For circuits whose plain verifier is over EIP-170's size limit.

@@ -14,7 +14,9 @@ from zkfl_dapp.apps.cli import build_settings, clean_errors, network_option, set
 from zkfl_dapp.apps.session import say, session
 from zkfl_dapp.audit.auditor import audit, record_audit
 from zkfl_dapp.audit.report import AuditReport
+from zkfl_dapp.core.policy import NormBoundPolicy
 from zkfl_dapp.exceptions import ChainError, ConfigError
+from zkfl_dapp.prediction.registry import registry_file
 
 
 def _table(report: AuditReport) -> str:
@@ -25,12 +27,29 @@ def _table(report: AuditReport) -> str:
     return "\n".join(lines)
 
 
+def _recorded_prediction_registry(workdir: Path) -> str | None:
+    """The PredictionRegistry that `ape run predict` deployed for this workdir, if any."""
+    path = registry_file(workdir)
+    if not path.is_file():
+        return None
+    try:
+        return str(json.loads(path.read_text())["contracts"]["PredictionRegistry"])
+    except (KeyError, ValueError) as exc:
+        raise ConfigError(f"prediction registry record {path} is malformed: {exc}") from exc
+
+
 @click.command(short_help="Audit a deployment: re-check every round: weights, commitment, proofs, model, lineage")
 @network_option
 @settings_options
 @click.option("--round-manager", "round_manager", default=None, help="address (default: <workdir>/deployment.json)")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, help="JSON report path")
 @click.option("--markdown", "md_path", type=click.Path(path_type=Path), default=None, help="Markdown report path")
+@click.option(
+    "--prediction-registry",
+    "prediction_registry",
+    default=None,
+    help="PredictionRegistry whose receipts to re-check (default: <workdir>/prediction-registry.json, if any)",
+)
 @click.option("--record", is_flag=True, help="as the auditor account, publish the report and record verdicts on-chain")
 @clean_errors
 def cli(
@@ -38,6 +57,7 @@ def cli(
     round_manager: str | None,
     json_path: Path | None,
     md_path: Path | None,
+    prediction_registry: str | None,
     record: bool,
     **overrides: object,
 ) -> None:
@@ -58,7 +78,18 @@ def cli(
         if not s.chain.provider.get_code(round_manager):
             raise ChainError(f"no contract at {round_manager} on this network")
         rm = s.project.RoundManager.at(round_manager)
-        report = audit(rm, s.storage, chain=s.chain, project=s.project, workdir=out_dir / "work", progress=say)
+        registry_address = prediction_registry or _recorded_prediction_registry(settings.workdir)
+        predictions = s.project.PredictionRegistry.at(registry_address) if registry_address else None
+        report = audit(
+            rm,
+            s.storage,
+            chain=s.chain,
+            project=s.project,
+            workdir=out_dir / "work",
+            progress=say,
+            prediction_registry=predictions,
+            policy=NormBoundPolicy(settings.norm_bound_initial, settings.norm_bound_kappa, settings.norm_bound_floor),
+        )
         json_path.parent.mkdir(parents=True, exist_ok=True)
         md_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(report.to_json())
@@ -71,7 +102,7 @@ def cli(
             say(f"recorded {len(recorded)} verdicts on-chain (report {next(iter(recorded.values()), '-')})")
     click.echo(_table(report))
     for name, ok in report.deployment_checks.items():
-        click.echo(f"deployment {name}: {'✓' if ok else '✗'}")
+        click.echo(f"deployment {name}: {'–' if ok is None else '✓' if ok else '✗'}")
     if report.findings:
         click.echo("\nfindings:")
         for f in report.findings:

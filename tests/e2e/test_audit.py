@@ -131,6 +131,7 @@ def test_clean_deployment_audits_green(clean_report, consortium):
         "verifier": True,
         "enclave key": True,
         "receipts": True,
+        "predictions": None,  # no PredictionRegistry given: not applicable
     }
     assert [x.phase for x in r.rounds] == ["finalized", "finalized", "finalized", "aborted", "finalized"]
     for x in r.rounds:
@@ -146,6 +147,8 @@ def test_clean_deployment_audits_green(clean_report, consortium):
     assert all(x.norm_bound_sq > 0 for x in (r.round(1), r.round(2), r.round(5))) and r.round(3).norm_bound_sq == 0
     # rounds the driver ran have a published report that agrees with the chain; 3 and 4 were played by hand
     assert [x.checks["report"] for x in r.rounds] == [True, True, None, None, True]
+    # and their bounds follow the published policy (round 5's from round 2's published figures)
+    assert [x.checks["policy"] for x in r.rounds] == [True, True, None, None, True]
     assert r.enclave["attested"] is False  # the development enclave is labelled as such
     assert [x.included_count for x in r.rounds] == [5, 4, 4, 0, 5]
     assert [s.slot for s in r.round(3).submissions if s.excluded] == [4]
@@ -157,8 +160,8 @@ def test_clean_deployment_audits_green(clean_report, consortium):
     assert sum(1 for role, _ in admitted if role == "hospital") == 5
     assert any(m.action == "enclave key" for m in r.membership)
     md = r.to_markdown()
-    assert "PASSED" in md and "| 5 | finalized | 5 | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |" in md
-    assert "| 3 | finalized | 4 | ✓ | ✓ | – | – | ✓ | ✓ | ✓ | – |" in md
+    assert "PASSED" in md and "| 5 | finalized | 5 | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |" in md
+    assert "| 3 | finalized | 4 | ✓ | ✓ | – | – | ✓ | ✓ | ✓ | – | – |" in md
     assert "derived on-chain" in md and "re-derived by the auditor" in md
     assert "**development enclave**" in md
     assert AuditReport.model_validate_json(r.to_json()).passed
@@ -399,3 +402,14 @@ def test_altered_median_proof_file_is_named(consortium, clean_report, tmp_path):
     altered = {**genuine, "hex_proof": "0x" + flipped.hex(), "proof": list(flipped)}
     report = _audit(consortium, _ServesOtherContent(consortium.storage, cid, json.dumps(altered).encode()), tmp_path)
     assert (5, "proof file hash") in _errors(report), [f.line() for f in report.errors]
+
+
+def test_bound_that_does_not_follow_the_policy_is_named(consortium, clean_report, tmp_path):
+    """Round 5's bound derives from round 2's published bound and median norm: a report of round 2 claiming
+    another median norm (served as a lying gateway would) makes round 5's bound a policy violation."""
+    (cid,) = _report_cids(consortium, 2)
+    genuine = json.loads(consortium.storage.get(cid))
+    lying = {**genuine, "update_norm_median": genuine["update_norm_median"] / 10}
+    report = _audit(consortium, _ServesOtherContent(consortium.storage, cid, json.dumps(lying).encode()), tmp_path)
+    assert (5, "norm bound (normBoundSq)") in _errors(report), [f.line() for f in report.errors]
+    assert report.round(5).checks["policy"] is False

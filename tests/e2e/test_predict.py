@@ -98,3 +98,32 @@ def test_cli_reports_malformed_patient_file_clearly(tmp_path):
     )
     assert proc.returncode != 0
     assert "PatientRecordError" in proc.stderr and "missing field(s)" in proc.stderr
+
+
+class _LyingEvents:
+    """A PredictionRegistry as a lying node or indexer would show it: every receipt's logit off by one."""
+
+    def __init__(self, registry) -> None:
+        self._registry = registry
+        self.PredictionRecorded = self  # the event: .range(start, stop) below
+
+    def __getattr__(self, name):
+        return getattr(self._registry, name)
+
+    def range(self, start, stop):
+        for log in self._registry.PredictionRecorded.range(start, stop):
+            yield log.model_copy(update={"event_arguments": {**log.event_arguments, "logit": log.logit + 1}})
+
+
+def test_audit_rechecks_the_prediction_receipts(consortium, inference_circuit, outsider, tmp_path):
+    from zkfl_dapp.audit import audit
+
+    consortium.run_round()
+    first = _predict(consortium, inference_circuit, ROOT / "examples" / "patient.json", outsider)
+    registry = ape.project.PredictionRegistry.at(first.registry)
+    rm = consortium.deployment.round_manager
+    clean = audit(rm, consortium.storage, workdir=tmp_path / "a", prediction_registry=registry)
+    assert clean.deployment_checks["predictions"] is True and clean.passed, [f.line() for f in clean.findings]
+    assert audit(rm, consortium.storage, workdir=tmp_path / "b").deployment_checks["predictions"] is None
+    lying = audit(rm, consortium.storage, workdir=tmp_path / "c", prediction_registry=_LyingEvents(registry))
+    assert not lying.passed and any(f.item.endswith("/ logit") for f in lying.deployment_findings)

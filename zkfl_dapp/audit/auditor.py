@@ -7,7 +7,8 @@ verifying keys and SRS; the submission and finalization transactions' calldata; 
 ciphertexts under the CIDs on-chain. No file from the aggregator's disk is needed.
 
 Deployment checks (:mod:`.deployment_checks`): ``circuit manifest``, ``basis``, ``lagrange``,
-``genesis model``, ``verifier``; and (:mod:`.publication_checks`) ``enclave key``, ``receipts``.
+``genesis model``, ``verifier``; and (:mod:`.publication_checks`) ``enclave key``, ``receipts``,
+``predictions`` (the PredictionRegistry's receipts, when its address is given).
 
 Checks per finalized round (the table's columns):
 
@@ -29,7 +30,9 @@ Checks per finalized round (the table's columns):
 * ``lineage``: the round starts from the latest finalized round's model (the genesis model for the
   first), aborted and rolled-back rounds leave it unchanged, and the contract's current model is the last;
 * ``report``: the round reports published for it resolve and agree with the chain
-  (:mod:`zkfl_dapp.audit.publication_checks`).
+  (:mod:`zkfl_dapp.audit.publication_checks`);
+* ``policy``: a bounded round's bound is what the declared bound policy gives from the previous bounded
+  round's published figures.
 
 Aborted and rolled-back rounds are reported as such, with only their lineage (and reports) checked.
 """
@@ -46,6 +49,7 @@ from zkfl_dapp.audit.events import membership_history
 from zkfl_dapp.audit.publication_checks import PublicationChecks
 from zkfl_dapp.audit.report import AuditReport
 from zkfl_dapp.audit.round_checks import RoundChecks
+from zkfl_dapp.core.policy import NormBoundPolicy
 from zkfl_dapp.exceptions import ChainError
 from zkfl_dapp.storage.base import Storage
 
@@ -68,13 +72,17 @@ def audit(
     project: Any = None,
     workdir: Path | None = None,
     progress: Progress = _quiet,
+    prediction_registry: Any = None,
+    policy: NormBoundPolicy | None = None,
 ) -> AuditReport:
     """Audit the deployment behind ``round_manager`` from its first block to the head.
 
     ``registry`` and ``verifier`` default to the contracts the RoundManager points at (``project``
     defaults to ``ape.project``, ``chain`` to ``ape.chain``). Artifacts fetched from the store are
-    written under ``workdir`` (a temporary directory when None). Never raises for a discrepancy:
-    every one is a :class:`Finding` in the report.
+    written under ``workdir`` (a temporary directory when None). ``prediction_registry`` (a
+    PredictionRegistry contract) has its receipts re-checked; ``policy`` is the norm-bound policy the
+    consortium declared (default: the README's). Never raises for a discrepancy: every one is a
+    :class:`Finding` in the report.
     """
     import ape
 
@@ -98,6 +106,10 @@ def audit(
         )
         progress(f"auditing RoundManager {report.round_manager} on chain {report.chain_id} up to block {head}")
         auditor = _Auditor(chain, round_manager, registry, verifier, storage, base, progress)
+        auditor.project = project
+        auditor.prediction_registry = prediction_registry
+        if policy is not None:
+            auditor.policy = policy
         if int(median_address, 16) != 0:
             auditor.median_verifier = project.KzgMedianVerifier.at(median_address)
         report.membership = membership_history(registry, head)

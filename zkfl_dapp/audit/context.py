@@ -52,6 +52,7 @@ class AuditContext:
         #: the KZG basis loaded from the fetched norm circuit files (None: they did not check out)
         self.basis: KzgBasis | None = None
         self.median_verifier: Any = None  # the median rule's verifier contract, where the deployment has one
+        self.project: Any = None  # the ape project (contract types), for contracts found at audit time
 
     @property
     def rows(self) -> int:

@@ -221,8 +221,13 @@ class ProofChecks(AuditContext):
                         self._fail(ra, check, "proof (off-chain)", "ezkl.verify accepts the median proof", why)
         if calldata is not None and calldata[1] != (0,):
             # a wrong claimed median still verifies, with a non-zero certificate z (circuits/kzg_median.py)
-            self._fail(ra, check, "median certificate", "instances [0] (z = 0: the result is the median)",
-                       str(list(calldata[1])))
+            self._fail(
+                ra,
+                check,
+                "median certificate",
+                "instances [0] (z = 0: the result is the median)",
+                str(list(calldata[1])),
+            )
         if proof_bytes is None and calldata is not None:
             proof_bytes = calldata[0]
         if proof_bytes is None:

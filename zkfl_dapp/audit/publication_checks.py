@@ -9,6 +9,15 @@ nothing is taken on the word of the party that published it.
   not proven. Publishing a report is optional: a round without one gets "–".
 * ``receipts``: every ``AuditRecorded`` report resolves, parses as an audit report, and its verdict for
   that round is the one the receipt recorded.
+* ``policy`` (per bounded round with a published report): the round's on-chain bound is the one the
+  published bound policy (:class:`~zkfl_dapp.core.policy.NormBoundPolicy`, the README's defaults unless
+  given) derives from the previous bounded round's published bound and median update norm. The median norm
+  is the enclave's statistic (published, not proven): the check shows that the admin followed the declared
+  policy on the published figures, not that the figures are true.
+* ``predictions`` (with a PredictionRegistry address): every ``PredictionRecorded`` receipt is re-checked
+  from its transaction's calldata: the proof hashes to ``proofHash``, its committed model point hashes to
+  the round's stored model hash (the round is finalized), its address limbs are the requester's, its logit
+  instance is the recorded logit, and the registry's inference verifier accepts it (an ``eth_call``).
 """
 
 from __future__ import annotations
@@ -18,12 +27,17 @@ import json
 from dataclasses import fields
 from typing import Any
 
+from eth_utils import keccak
+
 from zkfl_dapp.audit.context import AuditContext, describe_error
 from zkfl_dapp.audit.events import _args, _logs
 from zkfl_dapp.audit.report import AuditReport, RoundAudit, _point_hex
 from zkfl_dapp.chain.enums import Phase, Rule
-from zkfl_dapp.chain.views import read_round
+from zkfl_dapp.chain.views import point_hash, read_round
+from zkfl_dapp.circuits.kzg_norm import address_limbs
+from zkfl_dapp.core.fixedpoint import FIELD_MODULUS
 from zkfl_dapp.core.norms import bound_sq_quantized
+from zkfl_dapp.core.policy import NormBoundPolicy
 from zkfl_dapp.exceptions import StorageError
 from zkfl_dapp.protocol.reports import RoundReport
 
@@ -48,10 +62,17 @@ def _parse_round_report(data: bytes) -> RoundReport:
 class PublicationChecks(AuditContext):
     """The enclave key, the round reports and the audit receipts, fetched and checked against the chain."""
 
+    #: the norm-bound policy the consortium declared (the README's defaults unless the caller sets another)
+    policy: NormBoundPolicy = NormBoundPolicy()
+    #: the PredictionRegistry whose receipts to re-check (None: not applicable)
+    prediction_registry: Any = None
+
     def publication(self, report: AuditReport, head: int) -> None:
         self._enclave_key(report)
-        self._round_reports(report, head)
+        reports = self._round_reports(report, head)
+        self._bound_policy(report, reports)
         self._receipts(report, head)
+        self._predictions(report, head)
 
     def _enclave_key(self, report: AuditReport) -> None:
         report.deployment_checks["enclave key"] = True
@@ -77,26 +98,51 @@ class PublicationChecks(AuditContext):
             "attested": any(bytes(measurement)),
         }
 
-    def _round_reports(self, report: AuditReport, head: int) -> None:
+    def _round_reports(self, report: AuditReport, head: int) -> dict[int, RoundReport]:
+        """Check every published round report; returns the last valid one of each round."""
         published: dict[int, list[str]] = {}
         for log in _logs(self.rm.RoundReportPublished, head):
             a = _args(log)
             published.setdefault(int(a["roundId"]), []).append(str(a["reportCid"]))
+        parsed: dict[int, RoundReport] = {}
         for ra in report.rounds:
             cids = published.get(ra.round_id, [])
             ra.checks["report"] = True if cids else None
             for cid in cids:
-                self._round_report(ra, cid)
+                rr = self._round_report(ra, cid)
+                if rr is not None:
+                    parsed[ra.round_id] = rr
+        return parsed
 
-    def _round_report(self, ra: RoundAudit, cid: str) -> None:
+    def _bound_policy(self, report: AuditReport, reports: dict[int, RoundReport]) -> None:
+        """Each bounded round's bound against the policy applied to the previous bounded round's figures, in
+        round order, as the round driver applies it (protocol.reports._last_norm_statistics)."""
+        last_bound: float | None = None
+        last_median: float | None = None
+        for ra in sorted(report.rounds, key=lambda r: r.round_id):
+            rr = reports.get(ra.round_id)
+            ra.checks["policy"] = None
+            if ra.norm_bound_sq and rr is not None:
+                ra.checks["policy"] = True
+                expected = bound_sq_quantized(self.policy.next_bound(last_bound, last_median), self.scale_bits)
+                if expected != ra.norm_bound_sq:
+                    why = (
+                        f"{expected} = the policy's bound from the previous bounded round's published bound "
+                        f"{last_bound} and median update norm {last_median}"
+                    )
+                    self._fail(ra, "policy", "norm bound (normBoundSq)", why, f"{ra.norm_bound_sq} (chain)")
+            if rr is not None and rr.norm_bound is not None and rr.update_norm_median is not None:
+                last_bound, last_median = float(rr.norm_bound), float(rr.update_norm_median)
+
+    def _round_report(self, ra: RoundAudit, cid: str) -> RoundReport | None:
         try:
             rr = _parse_round_report(self.storage.get(cid))
         except StorageError as exc:
             self._fail(ra, "report", f"round report {cid}", "a report under the published CID", describe_error(exc))
-            return
+            return None
         except (ValueError, TypeError) as exc:
             self._fail(ra, "report", f"round report {cid}", "a round report", str(exc))
-            return
+            return None
         info = read_round(self.rm, ra.round_id)
         claims: list[tuple[str, Any, Any]] = [("round", ra.round_id, rr.round_id)]
         rule = "median" if info.rule == Rule.MEDIAN else "fedavg"
@@ -109,6 +155,7 @@ class PublicationChecks(AuditContext):
         for what, chain, claimed in claims:
             if chain != claimed:
                 self._fail(ra, "report", f"round report {cid} / {what}", f"{chain} (chain)", f"{claimed}")
+        return rr
 
     def _receipts(self, report: AuditReport, head: int) -> None:
         report.deployment_checks["receipts"] = True
@@ -130,3 +177,54 @@ class PublicationChecks(AuditContext):
             if verdict != passed:
                 expected = f"passed={passed} (the receipt)"
                 self._deployment_fail(report, "receipts", item, expected, f"{verdict} (its report)")
+
+    def _predictions(self, report: AuditReport, head: int) -> None:
+        registry = self.prediction_registry
+        if registry is None:
+            report.deployment_checks["predictions"] = None
+            return
+        report.deployment_checks["predictions"] = True
+        check = "predictions"
+        verifier_address = str(registry.inferenceVerifier())
+        for log in _logs(registry.PredictionRecorded, head):
+            a = _args(log)
+            round_id, requester = int(a["roundId"]), str(a["requester"])
+            item = f"prediction receipt (round {round_id}, tx {log.transaction_hash})"
+            try:
+                tx = self.chain.provider.get_receipt(log.transaction_hash).transaction
+                method, args = registry.decode_input(bytes(tx.data))
+                if not str(method).startswith("recordPrediction") or len(args) != 3:
+                    raise ValueError(f"not a recordPrediction call: {method}")
+                call_round, raw_proof, raw_instances = args.values()
+                proof, instances = bytes(raw_proof), [int(v) for v in raw_instances]
+            except Exception as exc:
+                self._deployment_fail(report, check, item, "recordPrediction calldata", describe_error(exc))
+                continue
+            facts: list[tuple[str, Any, Any]] = [
+                ("round", round_id, int(call_round)),
+                ("proof hash", "0x" + bytes(a["proofHash"]).hex(), "0x" + keccak(proof).hex()),
+                ("requester limbs", list(address_limbs(requester)), instances[1:6]),
+            ]
+            logit = instances[0] - FIELD_MODULUS if instances and instances[0] > FIELD_MODULUS // 2 else instances[0]
+            facts.append(("logit", int(a["logit"]), logit))
+            try:
+                info = read_round(self.rm, round_id)
+                model = "0x" + bytes(self.rm.modelOf(round_id)).hex()
+                point = (int.from_bytes(proof[:32], "big"), int.from_bytes(proof[32:64], "big"))
+                facts.append(("round phase", "FINALIZED", info.phase.name))
+                facts.append(("model point (keccak)", model, "0x" + point_hash(point).hex()))
+            except Exception as exc:
+                self._deployment_fail(report, check, item, f"round {round_id}'s model", describe_error(exc))
+                continue
+            for what, expected, actual in facts:
+                if expected != actual:
+                    self._deployment_fail(report, check, f"{item} / {what}", str(expected), str(actual))
+            try:
+                verifier = self.project.InferenceVerifier.at(verifier_address)
+                accepted = bool(verifier.verifyProof.call(proof, instances))
+            except Exception as exc:
+                accepted, why = False, describe_error(exc)
+            else:
+                why = "rejected"
+            if not accepted:
+                self._deployment_fail(report, check, f"{item} / proof", "the inference verifier accepts it", why)

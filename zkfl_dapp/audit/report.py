@@ -17,6 +17,7 @@ CHECKS: tuple[str, ...] = (
     "CIDs",
     "lineage",
     "report",
+    "policy",
 )
 
 
@@ -29,6 +30,7 @@ DEPLOYMENT_CHECKS: tuple[str, ...] = (
     "verifier",
     "enclave key",
     "receipts",
+    "predictions",
 )
 
 
@@ -130,7 +132,8 @@ class AuditReport(BaseModel):
     circuit: dict[str, Any] = Field(default_factory=dict)
     membership: list[MembershipEvent] = Field(default_factory=list)
     rounds: list[RoundAudit] = Field(default_factory=list)
-    deployment_checks: dict[str, bool] = Field(default_factory=dict)
+    #: check -> passed (True/False), or None where not applicable (e.g. no PredictionRegistry given)
+    deployment_checks: dict[str, bool | None] = Field(default_factory=dict)
     #: the registered enclave key's CID and measurement; ``attested`` False labels a development enclave
     enclave: dict[str, Any] = Field(default_factory=dict)
     deployment_findings: list[Finding] = Field(default_factory=list)
@@ -184,7 +187,7 @@ class AuditReport(BaseModel):
             "",
             "## Deployment",
             "",
-            *(f"- {name}: {'✓' if ok else '✗'}" for name, ok in self.deployment_checks.items()),
+            *(f"- {name}: {'–' if ok is None else '✓' if ok else '✗'}" for name, ok in self.deployment_checks.items()),
             *(
                 [
                     f"- enclave: key `{self.enclave['key_cid']}`, "

@@ -23,3 +23,33 @@ export const who = (names, addr) => {
   const name = names.get(String(addr).toLowerCase());
   return `${name ? `<strong>${esc(name)}</strong> ` : ''}<code>${esc(addr)}</code>`;
 };
+
+/**
+ * A term's explanation where the term appears: a collapsed <details> whose summary is `label` (a "?" by default)
+ * and whose body is `html` (trusted markup written by the pages). `data-testid="explain-<id>"`.
+ */
+export const explain = (id, html, label = 'what is this?') => `<details class="explain" ${tid(`explain-${id}`)}><summary>${esc(label)}</summary><div>${html}</div></details>`;
+
+/** The shared explanations, one per term, by `explain` id. `scale` is the aggregate's scale bits (2 scaleBits). */
+export const TERMS = {
+  normBound: (scale) => `<code>normBoundSq</code> is the round's bound on the squared L2 distance of each hospital's update to the
+    previous aggregate (the previous global model), as an integer at scale 2^${scale}: the bound on the distance itself is
+    B = √(normBoundSq / 2^${scale}). Each submission carried a norm proof that its update is within it; 0 means no bound.`,
+  commitment: `A commitment is a KZG commitment: one point (x, y) of the BN254 curve's group G1 that binds the committed vector
+    (the update's d model values plus P random hiding-pad values) without revealing it. K = C(0) is the commitment to the
+    all-zero vector in the consortium's pinned basis. Commitments add up: C(Σ w_i u_i) = K + Σ w_i (C(u_i) − K), which is how
+    the chain derives the new model's point from the hospitals' points.`,
+  derived: `“Derived on-chain”: the RoundManager contract computed the new model's commitment itself, in the finalizing
+    transaction, from the included hospitals' on-chain commitments and the weights it computes from their sample counts.
+    No proof is involved and nobody's word is taken for the point; the model file is then checked against that point.`,
+  modelHash: `The model hash is keccak256(x || y) of the model's commitment point (x and y as 32-byte big-endian words). The
+    contract stores this 32-byte hash instead of the point (half the storage cost); the point itself is in the
+    RoundFinalized event, and this page checks that it hashes to the stored value.`,
+  reported: `“Reported, not proven”: the administrator's own evaluation on held-out data, published as a report file. Nothing
+    on-chain or in this page proves the figure; what is proven is each model's commitment, not its accuracy.`,
+  excluded: `“Excluded by the enclave”: the aggregator enclave left this submission out of the aggregate (UpdateExcluded,
+    with zero weight), for example because its encrypted content did not open its commitment. That is the enclave's
+    statement, not proven: the contract only records which slots the enclave excluded.`,
+  absent: `A member hospital that was admitted when the round opened (RoundInfo.members counts them; the registry's
+    MemberAdmitted and MemberRemoved events say who) but did not submit an update before the round finalized.`,
+};

@@ -1,6 +1,7 @@
 // The consortium's history as the chain's events tell it: registry and round-manager logs, grouped per round.
 import { CALLS } from './contract-calls.js';
 import { fetchJson } from './content.js';
+import { Role } from './generated/contracts.js';
 
 /** Every registry and round-manager event, fetched once per page view, with the rounds and member names. */
 export async function loadHistory(chain) {
@@ -64,4 +65,48 @@ export async function latestReport(r) {
   } catch (e) {
     return { cid: log.args.reportCid, error: e.message };
   }
+}
+
+/** Whether log `a` comes before log `b` on the chain (block, then position in the block). */
+const before = (a, b) => a.blockNumber < b.blockNumber || (a.blockNumber === b.blockNumber && a.logIndex < b.logIndex);
+
+/**
+ * The member hospitals when round `r` opened, from the registry's MemberAdmitted / MemberRemoved events before its
+ * RoundOpened log: `[{account, name}]` in admission order (RoundInfo.members counts them, capped at the slots).
+ */
+export function hospitalsAtOpening(data, r) {
+  const members = new Map();
+  if (!r.opened) return [];
+  for (const l of data.regLogs) {
+    if (!before(l, r.opened)) continue;
+    const key = String(l.args.account).toLowerCase();
+    if (l.eventName === 'MemberAdmitted' && Role[Number(l.args.role)] === 'Hospital') members.set(key, { account: l.args.account, name: l.args.name });
+    else if (l.eventName === 'MemberRemoved' && members.has(key)) members.delete(key);
+  }
+  return [...members.values()];
+}
+
+/**
+ * Who of round `r`'s members took part, given its RoundInfo `info`: `{members, submitted, absent, included,
+ * excluded, quorum, onQuorum}`. `members` is RoundInfo.members (the count at opening), `absent` the hospitals that were
+ * members at opening and did not submit, `onQuorum` whether the round finalized with fewer submissions than members
+ * (which the contract allows only after the deadline, with at least `quorum` included updates).
+ */
+export function attendance(data, r, info) {
+  const submitters = new Set(r.submissions.map((s) => String(s.args.hospital).toLowerCase()));
+  const absent = hospitalsAtOpening(data, r).filter((m) => !submitters.has(m.account.toLowerCase()));
+  const members = Number(info.members);
+  const submitted = r.submissions.length;
+  const included = r.finalized ? Number(r.finalized.args.includedCount) : null;
+  return {
+    members, submitted, absent, included, excluded: r.excluded.length, quorum: Number(info.quorum),
+    onQuorum: Boolean(r.finalized) && submitted < members,
+  };
+}
+
+/** The plain-words account of `attendance(...)`'s quorum finalization, or '' when every member submitted. */
+export function quorumSentence(a) {
+  if (!a.onQuorum) return '';
+  const inc = a.excluded ? `, ${a.included} included after ${a.excluded} excluded by the enclave` : '';
+  return `finalized on quorum after the deadline: ${a.submitted} of ${a.members} members submitted${inc}, quorum ${a.quorum}`;
 }

@@ -1,12 +1,14 @@
 """The web UI in a real browser: headless Chromium (Debian's package) driven by Playwright.
 
-One fixture runs ``ape run demo --rounds 2`` and ``ape run predict`` in subprocesses (a real consortium with
+One fixture runs ``ape run demo --rounds 2 --dropout 2:3`` (hospital-3 sits round 2 out, which then finalizes
+on quorum after the deadline) and ``ape run predict`` in subprocesses (a real consortium with
 two FedAvg rounds over KZG commitments and one proven prediction), restarts its anvil from the persisted state
 and serves the built UI with the gateway. The tests compare what the pages show with values read from the
 chain directly (web3, plain RPC), check in the browser that each round's model file opens its on-chain
 commitment and that the commitment follows from the hospitals' commitments, flag a tampered model file, a
 gateway that lies about the contract's weights, a tampered and a missing artifact, and show the
-chain-unreachable state. (The median rule has no verifier in this deployment yet, so no round carries a
+chain-unreachable state, and that absent hospitals, quorum finalizations, enclave exclusions and the pages' terms are
+shown and explained. (The median rule has no verifier in this deployment yet, so no round carries a
 proof; the in-browser proof verifier is not exercised here.)
 """
 
@@ -25,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from eth_utils import keccak
 
 from zkfl_dapp.apps.gateway import DEFAULT_UI_DIR, Gateway, config_from_deployment, ui_config
 from zkfl_dapp.chain.anvil import LocalAnvil
@@ -49,6 +52,8 @@ CHROMIUM_ARGS = [
 ]
 ROUNDS = 2  # the demo's FedAvg rounds
 HOSPITALS = 5
+ABSENT_ROUND, ABSENT_HOSPITAL = ROUNDS, 3  # the demo's --dropout: hospital-3 does not submit in the last round
+QUORUM = 3  # Settings().quorum
 LOGIT_SCALE_BITS = 26  # PredictionRegistry.LOGIT_SCALE_BITS
 
 REGISTRY_ABI = [
@@ -65,6 +70,16 @@ REGISTRY_ABI = [
         "stateMutability": "view",
         "inputs": [],
         "outputs": [{"type": "bytes32"}, {"type": "string"}, {"type": "bytes32"}],
+    },
+    {
+        "type": "event",
+        "name": "MemberAdmitted",
+        "anonymous": False,
+        "inputs": [
+            {"name": "account", "type": "address", "indexed": True},
+            {"name": "role", "type": "uint8", "indexed": True},
+            {"name": "name", "type": "string", "indexed": False},
+        ],
     },
 ]
 _ROUND_INFO = [
@@ -168,6 +183,11 @@ class Env:
         (event,) = self.rm.events.RoundFinalized.get_logs(from_block=0, argument_filters={"roundId": round_id})
         return event.args
 
+    def member(self, name: str) -> str:
+        """The address the registry admitted under ``name``."""
+        (event,) = [e for e in self.registry.events.MemberAdmitted.get_logs(from_block=0) if e.args.name == name]
+        return str(event.args.account)
+
     def report(self, round_id: int) -> dict:
         return json.loads((self.workdir / "reports" / f"round-{round_id}.json").read_text())
 
@@ -179,7 +199,9 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     workdir = tmp_path_factory.mktemp("ui") / "consortium"
     ape = str(Path(sys.executable).with_name("ape"))
     demo_rounds = str(ROUNDS)
-    cmd = [ape, "run", "demo", "--rounds", demo_rounds, "--workdir", str(workdir), "--anvil-port", str(_free_port())]
+    dropout = f"{ABSENT_ROUND}:{ABSENT_HOSPITAL}"
+    cmd = [ape, "run", "demo", "--rounds", demo_rounds, "--dropout", dropout, "--workdir", str(workdir)]
+    cmd += ["--anvil-port", str(_free_port())]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=os.environ.copy(), timeout=900)
     assert proc.returncode == 0, f"demo failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     # One real proven prediction on the latest model, so the Predictions page has a receipt to show.
@@ -269,7 +291,10 @@ def test_rounds_timeline_shows_finalized_rounds(env: Env, page) -> None:
 def test_round_detail_matches_chain(env: Env, page, round_id: int) -> None:
     _open(page, env, f"round/{round_id}", "[data-testid=finalize-gas]")
     _settle_integrity(page)
-    for slot in range(HOSPITALS):
+    info = env.round(round_id)
+    assert info[4] == (HOSPITALS - 1 if round_id == ABSENT_ROUND else HOSPITALS)  # submissionCount
+    assert page.locator("[data-testid=submission]").count() == info[4]
+    for slot in range(info[4]):
         hospital, samples, (x, y), cid = env.rm.functions.getSubmission(round_id, slot).call()
         row = page.locator(f"[data-testid=submission][data-slot='{slot}']")
         commitment = row.locator("[data-testid=commitment]")
@@ -278,7 +303,6 @@ def test_round_detail_matches_chain(env: Env, page, round_id: int) -> None:
         assert row.locator("[data-testid=sample-count]").inner_text().strip() == str(samples)
         assert row.locator(f"[data-testid=artifact-ciphertext][data-cid='{cid}'] .integrity.ok").count() == 1
         assert hospital in row.inner_text()
-    info = env.round(round_id)
     assert info[0] == 2  # Finalized
     assert page.locator("[data-testid=round-rule]").get_attribute("data-rule") == RULES[info[1]] == "FedAvg"
     bound = page.locator("[data-testid=norm-bound]")
@@ -304,6 +328,142 @@ def test_round_detail_matches_chain(env: Env, page, round_id: int) -> None:
     assert "reported, not proven" in accuracy.locator("[data-testid=reported]").inner_text()
     assert page.locator(".integrity.bad").count() == 0
     _shot(page, f"round-{round_id}")
+
+
+def _quorum_wording(env: Env, round_id: int) -> str:
+    info = env.round(round_id)
+    return f"finalized on quorum after the deadline: {info[4]} of {info[5]} members submitted, quorum {info[3]}"
+
+
+@pytest.mark.parametrize("round_id", range(1, ROUNDS + 1))
+def test_round_page_names_absent_hospitals_and_quorum_finalization(env: Env, page, round_id: int) -> None:
+    _open(page, env, f"round/{round_id}", "[data-testid=finalize-gas]")
+    info = env.round(round_id)
+    attendance = page.locator("[data-testid=attendance]")
+    assert attendance.get_attribute("data-members") == str(info[5]) == str(HOSPITALS)
+    absent = page.locator("[data-testid=attendance] [data-testid=absent-hospital]")
+    if round_id != ABSENT_ROUND:
+        assert f"{HOSPITALS} hospitals; {HOSPITALS} submitted" in attendance.inner_text()
+        assert absent.count() == 0
+        assert page.locator("[data-testid=quorum-finalization]").count() == 0
+        return
+    name = f"hospital-{ABSENT_HOSPITAL}"
+    address = env.member(name)
+    submitters = {env.rm.functions.getSubmission(round_id, s).call()[0] for s in range(info[4])}
+    assert address not in submitters and info[4] == HOSPITALS - 1 and info[3] == QUORUM
+    assert f"{HOSPITALS} hospitals; {HOSPITALS - 1} submitted" in attendance.inner_text()
+    assert absent.count() == 1 and absent.get_attribute("data-address") == address
+    assert f"did not submit: absent {name} {address}" in attendance.inner_text()
+    wording = (
+        f"finalized on quorum after the deadline: {HOSPITALS - 1} of {HOSPITALS} members submitted, quorum {QUORUM}"
+    )
+    assert wording == _quorum_wording(env, round_id)
+    assert page.locator("[data-testid=quorum-finalization]").inner_text().strip() == wording
+    assert page.locator("[data-testid=quorum-summary]").inner_text().strip() == wording
+    _shot(page, f"round-{round_id}-absent")
+
+
+def test_rounds_timeline_names_absent_hospitals_and_quorum_finalization(env: Env, page) -> None:
+    _open(page, env, "rounds", "[data-testid=round-row]")
+    name = f"hospital-{ABSENT_HOSPITAL}"
+    for r in range(1, ROUNDS + 1):
+        row = page.locator(f"[data-testid=round-row][data-round='{r}']")
+        cell = row.locator("[data-testid=round-attendance]")
+        absent = row.locator("[data-testid=absent-hospital]")
+        if r == ABSENT_ROUND:
+            assert f"{HOSPITALS - 1} of {HOSPITALS} members" in cell.inner_text()
+            assert absent.count() == 1 and absent.get_attribute("data-address") == env.member(name)
+            assert name in cell.inner_text()
+            assert row.locator("[data-testid=quorum-finalization]").inner_text().strip() == _quorum_wording(env, r)
+        else:
+            assert f"{HOSPITALS} of {HOSPITALS} members" in cell.inner_text()
+            assert absent.count() == 0 and row.locator("[data-testid=quorum-finalization]").count() == 0
+
+
+UPDATE_EXCLUDED_TOPIC = "0x" + keccak(text="UpdateExcluded(uint256,address,uint256)").hex()
+
+
+def test_excluded_slot_is_labelled_as_the_enclaves_statement(env: Env, page) -> None:
+    """The demo's enclave excludes nobody, so an RPC endpoint adds one UpdateExcluded log (slot 0 of the last round)
+    to the RoundManager's logs: the round page and the timeline label it as excluded by the enclave, not proven."""
+    hospital = env.rm.functions.getSubmission(ROUNDS, 0).call()[0]
+    fin = env.rm.events.RoundFinalized.get_logs(from_block=0, argument_filters={"roundId": ROUNDS})[0]
+    log = {
+        "address": env.rm.address.lower(),
+        "topics": [UPDATE_EXCLUDED_TOPIC, _felt(ROUNDS), _felt(int(hospital, 16))],
+        "data": _felt(0),
+        "blockNumber": hex(fin.blockNumber),
+        "blockHash": "0x" + bytes(fin.blockHash).hex().removeprefix("0x"),
+        "transactionHash": "0x" + bytes(fin.transactionHash).hex().removeprefix("0x"),
+        "transactionIndex": hex(fin.transactionIndex),
+        "logIndex": hex(fin.logIndex + 100),
+        "removed": False,
+    }
+
+    def add_exclusion(route) -> None:
+        request = json.loads(route.request.post_data or "{}")
+        params = request.get("params") if isinstance(request, dict) else None
+        if not (
+            request.get("method") == "eth_getLogs"
+            and str(params[0].get("address", "")).lower() == env.rm.address.lower()
+        ):
+            route.continue_()
+            return
+        response = route.fetch()
+        answer = response.json()
+        answer["result"] = [*answer["result"], log]
+        headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+        route.fulfill(status=response.status, headers=headers, body=json.dumps(answer))
+
+    page.route(f"{env.anvil.url}**", add_exclusion)
+    _open(page, env, f"round/{ROUNDS}", "[data-testid=finalize-gas]")
+    row = page.locator("[data-testid=submission][data-slot='0']")
+    assert row.locator("[data-testid=excluded]").inner_text().strip() == "excluded by the enclave"
+    assert "(its statement, not proven)" in row.inner_text()
+    assert page.locator("[data-testid=submission] [data-testid=excluded]").count() == 1
+    explained = page.locator("[data-testid=explain-excluded]").first.text_content()
+    assert "statement, not proven" in explained
+    _open(page, env, "rounds", "[data-testid=round-row]")
+    cell = page.locator(f"[data-testid=round-row][data-round='{ROUNDS}'] [data-testid=round-attendance]")
+    assert "1 excluded by the enclave" in cell.inner_text() and "(its statement, not proven)" in cell.inner_text()
+    _shot(page, "rounds-excluded")
+
+
+def _explained(page, term: str) -> str:
+    """The text of the page's explanation of ``term`` (a collapsed <details>; its content counts, shown or not)."""
+    box = page.locator(f"[data-testid=explain-{term}]")
+    assert box.count() >= 1, f"no explanation of {term}"
+    return " ".join(box.first.text_content().split())
+
+
+def test_round_page_explains_its_terms(env: Env, page) -> None:
+    _open(page, env, f"round/{ROUNDS}", "[data-testid=finalize-gas]")
+    scale = 2 * env.rm.functions.scaleBits().call()
+    bound = _explained(page, "norm-bound")
+    assert "squared L2 distance" in bound and "previous aggregate" in bound
+    assert f"at scale 2^{scale}" in bound and f"B = √(normBoundSq / 2^{scale})" in bound
+    commitment = _explained(page, "commitment")
+    assert "KZG commitment" in commitment and "K = C(0)" in commitment and "G1" in commitment
+    assert "K = C(0)" in _explained(page, "model-commitment")
+    assert "computed the new model's commitment itself" in _explained(page, "derived")
+    assert "keccak256(x || y) of the model's commitment point" in _explained(page, "model-hash")
+    assert "Nothing on-chain or in this page proves the figure" in _explained(page, "reported")
+    assert "RoundInfo.members" in _explained(page, "absent")
+    # Collapsed until asked for: the details open on a click.
+    page.locator("[data-testid=explain-norm-bound] summary").click()
+    assert "squared L2 distance" in page.locator("[data-testid=explain-norm-bound]").inner_text()
+    _shot(page, "round-explained")
+
+
+def test_predictions_and_accuracy_pages_explain_their_terms(env: Env, page) -> None:
+    _open(page, env, "predictions", "[data-testid=prediction]")
+    logit = _explained(page, "logit")
+    assert f"scale 2^{LOGIT_SCALE_BITS}" in logit
+    risk = _explained(page, "risk")
+    assert f"sigmoid(logit / 2^{LOGIT_SCALE_BITS})" in risk and "= P(y = 1)" in risk
+    assert "y = 1 means BENIGN" in risk and "malignancy risk is 1 − P" in risk
+    _open(page, env, "accuracy", "[data-testid=accuracy-plot]")
+    assert "Nothing on-chain or in this page proves the figure" in _explained(page, "reported")
 
 
 def _model_check(page, env: Env, round_id: int):
@@ -441,7 +601,8 @@ def test_tampered_and_missing_artifacts_are_flagged(env: Env, page) -> None:
         cipher = page.locator(f"[data-testid=submission][data-slot='0'] [data-cid='{cipher_cid}']")
         assert cipher.get_attribute("data-state") == "missing"
         assert "CID missing" in cipher.inner_text()
-        assert page.locator("[data-testid=submission] .integrity.ok").count() == HOSPITALS - 1  # the rest stays intact
+        intact = env.round(ROUNDS)[4] - 1  # the other submissions stay intact
+        assert page.locator("[data-testid=submission] .integrity.ok").count() == intact
         result = page.locator("[data-testid=model-check] [data-state]:not([data-state=running])")
         result.wait_for(timeout=60_000)
         assert result.get_attribute("data-state") == "failed"

@@ -1,7 +1,7 @@
 // #/accuracy: the global model's accuracy per round, from the published round reports (reported, not proven),
 // plotted against the plain floating-point FedAvg baseline.
 import { artifact, checkArtifacts } from '../content.js';
-import { esc, pct, tid } from '../format.js';
+import { TERMS, esc, explain, pct, tid } from '../format.js';
 import { latestReport, loadHistory } from '../history.js';
 
 export async function render({ app, chain }) {
@@ -20,6 +20,7 @@ export async function render({ app, chain }) {
   app.innerHTML = `<h2>Global-model accuracy per round</h2>
     <p class="muted" ${tid('reported-note')}><span class="badge warn">reported, not proven</span> the administrator's evaluation on held-out
     data, from the published round reports: what is proven is each model's commitment (round pages), not these numbers.</p>
+    ${explain('reported', TERMS.reported, 'what does “reported, not proven” mean?')}
     <p class="legend"><span><i class="swatch" style="background:#2454a6"></i>global model</span><span><i class="swatch" style="background:#9a6700"></i>plain floating-point FedAvg baseline</span></p>
     ${plot(points)}
     <table><thead><tr><th>Round</th><th>Accuracy</th><th>Baseline</th><th>Report</th></tr></thead><tbody>

@@ -2,7 +2,7 @@
 // basis (checked against the chain's zeroCommitment and kzgBasisDigest) and the circuits' published artifacts.
 import { CALLS } from '../contract-calls.js';
 import { artifact, checkArtifacts, fetchJson } from '../content.js';
-import { esc, tid, who } from '../format.js';
+import { TERMS, esc, explain, tid, who } from '../format.js';
 import { Role } from '../generated/contracts.js';
 import { loadHistory } from '../history.js';
 import { samePoint } from '../kzg.js';
@@ -74,7 +74,7 @@ export async function render({ app, config, chain }) {
       <dt>Basis</dt><dd ${tid('basis')}>logrows ${manifest.basis.logrows}, ${manifest.basis.unusable_rows} unusable rows; digest <code>${esc(manifest.basis.digest)}</code>
         ${basisCheck(BigInt(`0x${String(manifest.basis.digest).replace(/^0x/, '')}`) === BigInt(digest), 'kzgBasisDigest()', 'basis-digest')}</dd>
       <dt>K = C(0)</dt><dd><code>${esc(manifest.basis.zero_commitment[0])}</code>, <code>${esc(manifest.basis.zero_commitment[1])}</code>
-        ${basisCheck(samePoint(manifest.basis.zero_commitment, zero), 'zeroCommitment()', 'zero-commitment')}</dd>
+        ${basisCheck(samePoint(manifest.basis.zero_commitment, zero), 'zeroCommitment()', 'zero-commitment')}${explain('commitment', TERMS.commitment, 'what are K and the commitment points?')}</dd>
       <dt>Lagrange points L_j</dt><dd>${artifact(manifest.basis.lagrange.cid, 'lagrange.json', 'lagrange')}</dd>
       ${circuitRows(manifest.norm, 'norm')}${manifest.median ? circuitRows(manifest.median, 'median') : '<dt>Median circuit</dt><dd class="muted">not in this deployment</dd>'}`
         : `<dt>Content</dt><dd class="integrity bad">${esc(manifestError)}</dd>`}

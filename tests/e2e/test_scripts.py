@@ -70,3 +70,37 @@ def test_deploy_with_unreachable_kubo_node_fails_with_clear_error(tmp_path):
     )  # fmt: skip
     assert result.returncode != 0
     assert "StorageError" in result.stderr and dead_api in result.stderr and "Traceback" not in result.stderr
+
+
+def test_anvil_killed_mid_round_gives_a_clear_error_and_the_round_resumes(tmp_path):
+    """The chain dies after two submissions: `ape run round` stops with one clear line (no traceback); what it
+    printed as submitted is in the persisted state, and `ape run round --resume` completes the round without
+    sending those submissions again."""
+    port = _free_port()
+    common = ["--workdir", str(tmp_path / "w"), "--anvil-port", str(port)]
+    assert _ape_run("deploy", *common).returncode == 0
+    proc = subprocess.Popen(
+        [APE, "run", "round", *common], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stderr is not None
+    seen: list[str] = []
+    for line in proc.stderr:  # progress lines go to stderr
+        seen.append(line)
+        if "hospital-1 submitted" in line:
+            break
+    else:
+        pytest.fail("the round never reported a submission:\n" + "".join(seen))
+    killed = subprocess.run(["pkill", "-KILL", "-f", f"anvil.*--port {port}"], check=False)
+    assert killed.returncode == 0, "no anvil to kill"
+    out, err = proc.communicate(timeout=300)
+    stderr = "".join(seen) + err
+    assert proc.returncode != 0
+    assert "Traceback" not in stderr
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("Error:") and "chain" in last.lower(), stderr[-2000:]  # one line: the chain was lost
+
+    resumed = _ape_run("round", *common, "--resume")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    for name in ("hospital-0", "hospital-1"):  # printed as submitted: durable, never sent twice
+        assert f"{name} already submitted (on-chain): not sending again" in resumed.stderr
+    assert "round 1: 5 participants" in resumed.stdout

@@ -116,13 +116,15 @@ class PublicationChecks(AuditContext):
 
     def _bound_policy(self, report: AuditReport, reports: dict[int, RoundReport]) -> None:
         """Each bounded round's bound against the policy applied to the previous bounded round's figures, in
-        round order, as the round driver applies it (protocol.reports._last_norm_statistics)."""
+        round order, as the round driver applies it (protocol.reports._last_norm_statistics). After a bounded
+        round whose report (with its figures) is missing, later bounds cannot be checked: "–", not a guess."""
         last_bound: float | None = None
         last_median: float | None = None
+        known = True
         for ra in sorted(report.rounds, key=lambda r: r.round_id):
             rr = reports.get(ra.round_id)
             ra.checks["policy"] = None
-            if ra.norm_bound_sq and rr is not None:
+            if ra.norm_bound_sq and rr is not None and known:
                 ra.checks["policy"] = True
                 expected = bound_sq_quantized(self.policy.next_bound(last_bound, last_median), self.scale_bits)
                 if expected != ra.norm_bound_sq:
@@ -133,6 +135,8 @@ class PublicationChecks(AuditContext):
                     self._fail(ra, "policy", "norm bound (normBoundSq)", why, f"{ra.norm_bound_sq} (chain)")
             if rr is not None and rr.norm_bound is not None and rr.update_norm_median is not None:
                 last_bound, last_median = float(rr.norm_bound), float(rr.update_norm_median)
+            elif ra.norm_bound_sq and ra.phase == "finalized":
+                known = False  # its figures would feed the next bound, and they are not published
 
     def _round_report(self, ra: RoundAudit, cid: str) -> RoundReport | None:
         try:

@@ -6,13 +6,24 @@ Every field can be set from the environment with the ``ZKFL_`` prefix (``ZKFL_RO
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from zkfl_dapp.exceptions import ConfigError
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+DEV_ENCLAVE_PASSPHRASE = "zkfl-dapp development passphrase: NOT A SECRET"
+"""The passphrase of the enclave key file on the embedded local chain when none is set (demo, tests)."""
+DEV_PASSPHRASE_WARNING = (
+    "WARNING: ZKFL_ENCLAVE_PASSPHRASE is not set: the enclave key file is protected only by the fixed "
+    "development passphrase (acceptable for the local demo chain only)"
+)
+_log = logging.getLogger(__name__)
 
 
 class Settings(BaseSettings):
@@ -87,6 +98,30 @@ class Settings(BaseSettings):
     @property
     def reports_dir(self) -> Path:
         return self.workdir / "reports"
+
+    # enclave key file (secret: SecretStr never prints its value; excluded from dumps)
+    enclave_passphrase: SecretStr | None = Field(
+        None, exclude=True, description="passphrase the enclave's ML-KEM seed is encrypted under at rest"
+    )
+
+    def enclave_key_passphrase(self, *, local: bool) -> tuple[str, bool]:
+        """The passphrase of the enclave key file, and whether it is the development one.
+
+        ``ZKFL_ENCLAVE_PASSPHRASE`` when set; else, on the embedded local chain only, the fixed
+        :data:`DEV_ENCLAVE_PASSPHRASE` (with a logged warning).
+
+        Raises:
+            ConfigError: On a non-local network with no passphrase set.
+        """
+        if self.enclave_passphrase is not None and self.enclave_passphrase.get_secret_value():
+            return self.enclave_passphrase.get_secret_value(), False
+        if not local:
+            raise ConfigError(
+                "set ZKFL_ENCLAVE_PASSPHRASE: on a non-local network the enclave key file must be encrypted "
+                "under a passphrase of your own (the development passphrase is for the local chain only)"
+            )
+        _log.warning(DEV_PASSPHRASE_WARNING)
+        return DEV_ENCLAVE_PASSPHRASE, True
 
     # accounts on non-local networks (ape account aliases)
     admin_alias: str | None = None

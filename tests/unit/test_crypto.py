@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -13,6 +14,7 @@ import pytest
 from zkfl_dapp.crypto.envelope import (
     ENVELOPE_MAGIC,
     KEM_CIPHERTEXT_SIZE,
+    KEY_FILE_FORMAT,
     MIN_ENVELOPE_SIZE,
     NONCE_SIZE,
     PUBLIC_KEY_SIZE,
@@ -22,6 +24,7 @@ from zkfl_dapp.crypto.envelope import (
     load_key_pair,
     open_sealed,
     public_key_hash_of,
+    reencrypt_legacy_key_file,
     save_key_pair,
     seal,
 )
@@ -202,20 +205,120 @@ def test_associated_data_rejects_bad_fields(round_id: int, hospital: str, commit
         associated_data(round_id, hospital, commitment)
 
 
+PASS = "correct horse battery staple"
+
+
 def test_key_file_round_trip(key_pair: EnclaveKeyPair, tmp_path: Path, ad: bytes, envelope: bytes) -> None:
     path = tmp_path / "enclave.key"
-    save_key_pair(key_pair, path)
+    save_key_pair(key_pair, path, PASS)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    loaded = load_key_pair(path)
+    loaded = load_key_pair(path, PASS)
     assert loaded == key_pair
     assert open_sealed(loaded, envelope, ad) == PLAINTEXT
+    document = json.loads(path.read_text())
+    assert document["format"] == KEY_FILE_FORMAT == "zkfl-dapp/enclave-key/v2"
+    assert document["kdf"] == {"name": "scrypt", "n": 2**17, "r": 8, "p": 1, "salt": document["kdf"]["salt"]}
     # Overwriting keeps the 0600 mode and leaves no temporary files behind.
-    save_key_pair(EnclaveKeyPair.generate(), path)
+    save_key_pair(EnclaveKeyPair.generate(), path, PASS)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert [p.name for p in tmp_path.iterdir()] == ["enclave.key"]
 
 
-def _valid_document(key_pair: EnclaveKeyPair) -> dict[str, str]:
+def test_key_file_mode_0600_even_with_permissive_umask(key_pair: EnclaveKeyPair, tmp_path: Path) -> None:
+    old = os.umask(0)
+    try:
+        save_key_pair(key_pair, tmp_path / "enclave.key", PASS)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(tmp_path / "enclave.key").st_mode) == 0o600
+
+
+def test_key_file_never_holds_the_seed(key_pair: EnclaveKeyPair, tmp_path: Path) -> None:
+    path = tmp_path / "enclave.key"
+    save_key_pair(key_pair, path, PASS)
+    raw = path.read_bytes()
+    seed = key_pair.private_key
+    for needle in (seed, seed.hex().encode(), seed.hex().upper().encode(), seed[:32].hex().encode(),
+                   seed[32:].hex().encode()):
+        assert needle not in raw
+    assert "private_seed" not in json.loads(raw)
+
+
+def test_two_saves_differ(key_pair: EnclaveKeyPair, tmp_path: Path) -> None:
+    a, b = tmp_path / "a.key", tmp_path / "b.key"
+    save_key_pair(key_pair, a, PASS)
+    save_key_pair(key_pair, b, PASS)
+    da, db = json.loads(a.read_text()), json.loads(b.read_text())
+    assert da["kdf"]["salt"] != db["kdf"]["salt"]
+    assert da["cipher"]["nonce"] != db["cipher"]["nonce"]
+    assert da["ciphertext"] != db["ciphertext"]
+    assert da["public_key"] == db["public_key"]
+
+
+def test_wrong_passphrase(key_pair: EnclaveKeyPair, tmp_path: Path) -> None:
+    path = tmp_path / "enclave.key"
+    save_key_pair(key_pair, path, PASS)
+    with pytest.raises(CryptoError, match="wrong passphrase or corrupted key file"):
+        load_key_pair(path, PASS + "!")
+
+
+def test_empty_passphrase_refused(key_pair: EnclaveKeyPair, tmp_path: Path) -> None:
+    with pytest.raises(CryptoError, match="non-empty"):
+        save_key_pair(key_pair, tmp_path / "enclave.key", "")
+
+
+@pytest.fixture(scope="module")
+def saved_document(key_pair: EnclaveKeyPair, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    path = tmp_path_factory.mktemp("key") / "enclave.key"
+    save_key_pair(key_pair, path, PASS)
+    return json.loads(path.read_text())
+
+
+def _flip_hex(value: str, index: int = 0) -> str:
+    raw = bytearray(bytes.fromhex(value))
+    raw[index] ^= 0x01
+    return raw.hex()
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda d: d.update(ciphertext=_flip_hex(d["ciphertext"], 0)),
+        lambda d: d.update(ciphertext=_flip_hex(d["ciphertext"], -1)),  # the tag
+        lambda d: d["kdf"].update(salt=_flip_hex(d["kdf"]["salt"])),
+        lambda d: d["cipher"].update(nonce=_flip_hex(d["cipher"]["nonce"])),
+        lambda d: d["kdf"].update(n=2**16),  # a header field the tag covers, still in bounds
+        lambda d: d.update(extra="field"),  # any added header field changes the associated data
+        lambda d: d.update(public_key=_flip_hex(d["public_key"], 5)),
+    ],
+    ids=["ciphertext", "tag", "salt", "nonce", "kdf-n", "extra-header", "public-key"],
+)
+def test_tampered_key_file(saved_document: dict[str, object], tmp_path: Path, mutate: object) -> None:
+    document = copy.deepcopy(saved_document)
+    mutate(document)  # type: ignore[operator]
+    path = tmp_path / "enclave.key"
+    path.write_text(json.dumps(document))
+    with pytest.raises(CryptoError, match="wrong passphrase or corrupted key file"):
+        load_key_pair(path, PASS)
+
+
+def test_truncated_key_file(key_pair: EnclaveKeyPair, tmp_path: Path) -> None:
+    path = tmp_path / "enclave.key"
+    save_key_pair(key_pair, path, PASS)
+    path.write_bytes(path.read_bytes()[:-40])
+    with pytest.raises(CryptoError, match="truncated"):
+        load_key_pair(path, PASS)
+
+
+def test_short_ciphertext(saved_document: dict[str, object], tmp_path: Path) -> None:
+    document = dict(saved_document, ciphertext=saved_document["ciphertext"][:-2])  # type: ignore[index]
+    path = tmp_path / "enclave.key"
+    path.write_text(json.dumps(document))
+    with pytest.raises(CryptoError, match="truncated or corrupted"):
+        load_key_pair(path, PASS)
+
+
+def _legacy_document(key_pair: EnclaveKeyPair) -> dict[str, str]:
     return {
         "format": "zkfl-dapp/enclave-key/v1",
         "kem": "ML-KEM-768",
@@ -224,36 +327,57 @@ def _valid_document(key_pair: EnclaveKeyPair) -> dict[str, str]:
     }
 
 
+def test_legacy_plaintext_file_refused_then_migrated(key_pair: EnclaveKeyPair, tmp_path: Path) -> None:
+    path = tmp_path / "enclave.key"
+    path.write_text(json.dumps(_legacy_document(key_pair)))
+    with pytest.raises(CryptoError, match="old plaintext format.*reencrypt"):
+        load_key_pair(path, PASS)
+    assert reencrypt_legacy_key_file(path, PASS) == key_pair
+    assert key_pair.private_key.hex() not in path.read_text()
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert load_key_pair(path, PASS) == key_pair
+
+
 @pytest.mark.parametrize(
     "mutate",
     [
-        lambda d: d.update(format="other/v1"),
+        lambda d: d.update(format="other/v2"),
         lambda d: d.update(kem="ML-KEM-1024"),
-        lambda d: d.pop("private_seed"),
-        lambda d: d.update(private_seed="zz"),
-        lambda d: d.update(private_seed=d["private_seed"][:-2]),
+        lambda d: d.pop("ciphertext"),
+        lambda d: d.update(ciphertext="zz"),
         lambda d: d.update(public_key=d["public_key"][:-2]),
-        lambda d: d.update(public_key=EnclaveKeyPair.generate().public_key.hex()),
         lambda d: d.update(public_key=123),
+        lambda d: d.update(kdf="scrypt"),
+        lambda d: d["kdf"].update(n=2**30),
+        lambda d: d["kdf"].update(n=3 * 2**15),
+        lambda d: d["kdf"].update(r=True),
+        lambda d: d["kdf"].update(salt=d["kdf"]["salt"][:-2]),
+        lambda d: d["cipher"].update(name="AES-128-CBC"),
+        lambda d: d["cipher"].update(nonce=d["cipher"]["nonce"][:-2]),
     ],
     ids=[
         "format",
         "kem",
-        "missing-seed",
+        "missing-ciphertext",
         "non-hex",
-        "short-seed",
         "short-public",
-        "mismatched-public",
         "public-not-string",
+        "kdf-not-object",
+        "n-too-large",
+        "n-not-power-of-two",
+        "r-bool",
+        "short-salt",
+        "cipher",
+        "short-nonce",
     ],
 )
-def test_malformed_key_file(key_pair: EnclaveKeyPair, tmp_path: Path, mutate: object) -> None:
-    document = _valid_document(key_pair)
+def test_malformed_key_file(saved_document: dict[str, object], tmp_path: Path, mutate: object) -> None:
+    document = copy.deepcopy(saved_document)
     mutate(document)  # type: ignore[operator]
     path = tmp_path / "enclave.key"
     path.write_text(json.dumps(document))
     with pytest.raises(CryptoError):
-        load_key_pair(path)
+        load_key_pair(path, PASS)
 
 
 @pytest.mark.parametrize("content", [b"", b"not json", b"\xff\xfe", b"[1, 2]", b"null"])
@@ -261,14 +385,31 @@ def test_key_file_not_json_object(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "enclave.key"
     path.write_bytes(content)
     with pytest.raises(CryptoError):
-        load_key_pair(path)
+        load_key_pair(path, PASS)
 
 
 def test_missing_key_file(tmp_path: Path) -> None:
     with pytest.raises(CryptoError, match="cannot read"):
-        load_key_pair(tmp_path / "absent.key")
+        load_key_pair(tmp_path / "absent.key", PASS)
 
 
 def test_save_into_missing_directory(key_pair: EnclaveKeyPair, tmp_path: Path) -> None:
     with pytest.raises(CryptoError, match="cannot write"):
-        save_key_pair(key_pair, tmp_path / "no-such-dir" / "enclave.key")
+        save_key_pair(key_pair, tmp_path / "no-such-dir" / "enclave.key", PASS)
+
+
+def test_passphrase_from_settings_and_dev_fallback(caplog: pytest.LogCaptureFixture) -> None:
+    from pydantic import SecretStr
+
+    from zkfl_dapp.config import DEV_ENCLAVE_PASSPHRASE, Settings
+    from zkfl_dapp.exceptions import ConfigError
+
+    secret = Settings(enclave_passphrase=SecretStr("s3cret-pass"))
+    assert secret.enclave_key_passphrase(local=False) == ("s3cret-pass", False)
+    assert "s3cret-pass" not in repr(secret) and "s3cret-pass" not in secret.model_dump_json()
+    bare = Settings(enclave_passphrase=None)
+    with pytest.raises(ConfigError, match="ZKFL_ENCLAVE_PASSPHRASE"):
+        bare.enclave_key_passphrase(local=False)
+    with caplog.at_level("WARNING"):
+        assert bare.enclave_key_passphrase(local=True) == (DEV_ENCLAVE_PASSPHRASE, True)
+    assert "development passphrase" in caplog.text

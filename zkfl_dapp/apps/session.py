@@ -65,10 +65,16 @@ class Session:
     anvil: LocalAnvil | None
 
     def bootstrap(self) -> Consortium:
-        return Consortium.bootstrap(*self._args(), progress=say, checkpoint=self.checkpoint)
+        return Consortium.bootstrap(*self._args(), progress=say, checkpoint=self.checkpoint, local=self.embedded)
 
     def attach(self) -> Consortium:
-        return Consortium.attach(*self._args(), progress=say, checkpoint=self.checkpoint)
+        return Consortium.attach(*self._args(), progress=say, checkpoint=self.checkpoint, local=self.embedded)
+
+    @property
+    def embedded(self) -> bool:
+        """True on the embedded default anvil (no ``--network``): only there may the enclave key file
+        fall back to the development passphrase."""
+        return self.anvil is not None
 
     def checkpoint(self) -> None:
         """Make the chain's state durable: the embedded anvil's state file is rewritten now."""
@@ -108,6 +114,8 @@ def session(settings: Settings, network: str | None) -> Iterator[Session]:
 
     logger.set_level(LogLevel.WARNING)  # one line per step from us, not one per transaction from ape
     use_project_toolchain()
+    if network is not None:
+        settings.enclave_key_passphrase(local=False)  # fail fast: ZKFL_ENCLAVE_PASSPHRASE is required there
     anvil: LocalAnvil | None = None
     with contextlib.ExitStack() as stack:
         stack.enter_context(workdir_lock(settings.workdir))

@@ -26,7 +26,7 @@ from zkfl_dapp.chain.enums import Role
 from zkfl_dapp.chain.views import read_current_model
 from zkfl_dapp.circuits.kzg import commit
 from zkfl_dapp.circuits.suite import CircuitSuite, ensure_circuit_suite
-from zkfl_dapp.config import Settings
+from zkfl_dapp.config import DEV_PASSPHRASE_WARNING, Settings
 from zkfl_dapp.core.fixedpoint import quantize
 from zkfl_dapp.core.formats import ModelFile
 from zkfl_dapp.core.policy import NormBoundPolicy
@@ -61,6 +61,19 @@ class Roles:
     aggregator: Any
     hospitals: tuple[Any, ...]
     auditor: Any | None = None  # admitted as the consortium's auditor when given
+
+
+def _key_passphrase(settings: Settings, chain: Any, local: bool | None, progress: Progress) -> str:
+    """The enclave key file's passphrase (see :meth:`Settings.enclave_key_passphrase`)."""
+    if local is None:
+        try:
+            local = bool(chain.provider.network.is_local)
+        except Exception:  # no provider to ask: be strict
+            local = False
+    passphrase, development = settings.enclave_key_passphrase(local=local)
+    if development:
+        progress(DEV_PASSPHRASE_WARNING)
+    return passphrase
 
 
 def model_spec_for(settings: Settings, split: FederatedSplit) -> ModelSpec:
@@ -178,8 +191,14 @@ class Consortium(RoundDriver):
         circuits: CircuitSuite,
         progress: Progress = _quiet,
         checkpoint: Callable[[], None] = _no_checkpoint,
+        local: bool | None = None,
     ) -> Consortium:
-        """Deploy the contracts, admit every party, publish the enclave key and the genesis model."""
+        """Deploy the contracts, admit every party, publish the enclave key and the genesis model.
+
+        ``local`` says whether the chain is the local development one (the enclave key file may then
+        fall back to the development passphrase); None asks the chain's provider.
+        """
+        passphrase = _key_passphrase(settings, chain, local, progress)
         split = load_split(settings)
         spec = model_spec_for(settings, split)
         if (circuits.slots, circuits.model_size) != (settings.hospitals, num_params(spec)):
@@ -220,7 +239,7 @@ class Consortium(RoundDriver):
             registry.admitMember(roles.auditor, int(Role.AUDITOR), "auditor-0", sender=roles.admin)
         key_pair = EnclaveKeyPair.generate()
         settings.enclave_key_file.parent.mkdir(parents=True, exist_ok=True)
-        save_key_pair(key_pair, settings.enclave_key_file)
+        save_key_pair(key_pair, settings.enclave_key_file, passphrase)
         enclave, hospitals = cls._parties(settings, roles, storage, circuits, key_pair, split)
         key_cid = enclave.publish_key(registry)
         progress(f"admitted {len(hospitals)} hospitals and the aggregator; enclave key {key_cid}")
@@ -241,11 +260,13 @@ class Consortium(RoundDriver):
         circuits: CircuitSuite,
         progress: Progress = _quiet,
         checkpoint: Callable[[], None] = _no_checkpoint,
+        local: bool | None = None,
     ) -> Consortium:
         """Attach to a deployment made earlier by :meth:`bootstrap` (its record and enclave key file)."""
+        passphrase = _key_passphrase(settings, chain, local, progress)
         deployment = Deployment.load(settings.deployment_file, project)
         split = load_split(settings)
-        key_pair = load_key_pair(settings.enclave_key_file)
+        key_pair = load_key_pair(settings.enclave_key_file, passphrase)
         enclave, hospitals = cls._parties(settings, roles, storage, circuits, key_pair, split)
         digest = bytes(deployment.round_manager.kzgBasisDigest()).hex()
         if digest != circuits.basis.digest():

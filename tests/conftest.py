@@ -32,6 +32,9 @@ CIRCUIT_CID = "bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e"
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "e2e: end-to-end tests over the whole stack (slow)")
+    config.addinivalue_line(
+        "markers", "kubo: opt-in tests against a real Kubo-compatible daemon (ZKFL_JSIPFS_TESTS=1 or ZKFL_KUBO_API_URL)"
+    )
 
 
 @pytest.fixture(scope="session")

@@ -3,15 +3,16 @@
 The layers, lowest first (a module may import its own layer and any lower one, never a higher one, and
 never a different package of the same rank):
 
-    0  exceptions, config
-    1  core
-    2  ml | storage | crypto
-    3  circuits
-    4  chain
-    5  protocol
-    6  audit | prediction
-    7  apps
-    8  experiments           (nothing outside it imports it)
+    0  exceptions
+    1  config                (the settings raise the package's errors)
+    2  core
+    3  ml | storage | crypto
+    4  circuits
+    5  chain
+    6  protocol
+    7  audit | prediction
+    8  apps
+    9  experiments           (nothing outside it imports it)
 
 Imports inside functions count too: a lazy upward import is still an upward dependency.
 """
@@ -29,18 +30,18 @@ PACKAGE = Path(__file__).resolve().parents[2] / "zkfl_dapp"
 
 RANK: dict[str, int] = {
     "exceptions": 0,
-    "config": 0,
-    "core": 1,
-    "ml": 2,
-    "storage": 2,
-    "crypto": 2,
-    "circuits": 3,
-    "chain": 4,
-    "protocol": 5,
-    "audit": 6,
-    "prediction": 6,
-    "apps": 7,
-    "experiments": 8,
+    "config": 1,
+    "core": 2,
+    "ml": 3,
+    "storage": 3,
+    "crypto": 3,
+    "circuits": 4,
+    "chain": 5,
+    "protocol": 6,
+    "audit": 7,
+    "prediction": 7,
+    "apps": 8,
+    "experiments": 9,
 }
 #: Layers that must import without ape (a Flower environment cannot install ape beside flwr).
 APE_FREE = ("core", "ml", "storage", "crypto", "circuits", "chain")

@@ -44,17 +44,12 @@ contract PredictionRegistry is IPredictionRegistry {
         IRoundManager.Phase phase = roundManager.getRound(roundId).phase;
         if (phase != IRoundManager.Phase.Finalized) revert PredictionRegistryRoundNotFinalized(roundId, phase);
         bytes32 model = roundManager.modelOf(roundId);
-        uint256[2] memory point = [uint256(0), uint256(0)]; // (0, 0) unless the proof has a point: matches no model
-        if (proof.length >= 64) {
-            point[0] = uint256(bytes32(proof[0:32]));
-            point[1] = uint256(bytes32(proof[32:64]));
-        }
+        uint256[2] memory point = InstanceLayout.committedPoint(proof, InstanceLayout.INFERENCE_MODEL_POINT);
         bytes32 actual = keccak256(abi.encode(point[0], point[1]));
         if (actual != model) revert PredictionRegistryModelMismatch(roundId, model, actual);
-        uint256 sender = uint160(msg.sender);
         for (uint256 i = 0; i < InstanceLayout.ADDRESS_LIMBS; i++) {
             uint256 j = InstanceLayout.INFERENCE_ADDRESS_OFFSET + i;
-            uint256 limb = (sender >> (32 * i)) & 0xffffffff;
+            uint256 limb = InstanceLayout.addressLimb(msg.sender, i);
             if (instances[j] != limb) revert PredictionRegistryRequesterMismatch(j, limb, instances[j]);
         }
         bytes32 proofHash = keccak256(proof);

@@ -152,7 +152,7 @@ contract RoundManager is IRoundManager {
         bytes32 proofHash = keccak256(proof);
         // slither-disable-next-line reentrancy-no-eth -- the only external call is the immutable median verifier
         r.proofHash = proofHash;
-        _finalize(roundId, _point(proof, slots), newModelCid, included, excludedMask, proofHash, proofCid);
+        _finalize(roundId, InstanceLayout.committedPoint(proof, slots), newModelCid, included, excludedMask, proofHash, proofCid);
     }
 
     /// @dev The round whose model is current: the latest finalized one (rolled-back and aborted rounds made
@@ -474,21 +474,13 @@ contract RoundManager is IRoundManager {
 
     // --- proof bindings: committed points and instances against this round's records ----------------
 
-    /// @dev The `index`-th 64-byte committed point at the start of an ezkl proof (x || y, big-endian).
-    function _point(bytes calldata proof, uint256 index) internal pure returns (uint256[2] memory p) {
-        uint256 at = 64 * index;
-        if (proof.length < at + 64) return p; // (0, 0): matches no commitment
-        p[0] = uint256(bytes32(proof[at:at + 32]));
-        p[1] = uint256(bytes32(proof[at + 32:at + 64]));
-    }
-
     /// @dev keccak256(x || y), how the contract stores a model commitment.
     function _hash(uint256[2] memory p) internal pure returns (bytes32) {
         return keccak256(abi.encode(p[0], p[1]));
     }
 
     function _requirePoint(uint256 roundId, bytes calldata proof, uint256 index, bytes32 expected) internal pure {
-        bytes32 actual = _hash(_point(proof, index));
+        bytes32 actual = _hash(InstanceLayout.committedPoint(proof, index));
         if (actual != expected) revert RoundManagerProofPointMismatch(roundId, index, expected, actual);
     }
 
@@ -511,10 +503,9 @@ contract RoundManager is IRoundManager {
         _requirePoint(roundId, proof, InstanceLayout.NORM_AGGREGATE_POINT, r.prevModelHash);
         uint256 b = InstanceLayout.NORM_BOUND_INDEX;
         if (instances[b] != bound) revert RoundManagerNormProofMismatch(roundId, b, bound, instances[b]);
-        uint256 sender = uint160(msg.sender);
         for (uint256 i = 0; i < InstanceLayout.ADDRESS_LIMBS; i++) {
             uint256 j = InstanceLayout.NORM_ADDRESS_OFFSET + i;
-            uint256 limb = (sender >> (32 * i)) & 0xffffffff;
+            uint256 limb = InstanceLayout.addressLimb(msg.sender, i);
             if (instances[j] != limb) revert RoundManagerNormProofMismatch(roundId, j, limb, instances[j]);
         }
 

@@ -45,10 +45,27 @@ library InstanceLayout {
 
     /// @notice Inference circuit: number of public instances.
     uint256 internal constant INFERENCE_COUNT = 6;
+    /// @notice Inference circuit: the point of the committed aggregate C(S).
+    uint256 internal constant INFERENCE_MODEL_POINT = 0;
     /// @notice Inference circuit: the logit.
     uint256 internal constant INFERENCE_LOGIT_INDEX = 0;
     /// @notice Inference circuit: first of the requester's address limbs.
     uint256 internal constant INFERENCE_ADDRESS_OFFSET = 1;
+
+    /// @notice The `index`-th 64-byte committed-input point at the start of an ezkl proof (x || y, big-endian).
+    /// A proof too short to hold it gives (0, 0), which is no commitment and matches none.
+    function committedPoint(bytes calldata proof, uint256 index) internal pure returns (uint256[2] memory p) {
+        uint256 at = 64 * index;
+        if (proof.length < at + 64) return p;
+        p[0] = uint256(bytes32(proof[at:at + 32]));
+        p[1] = uint256(bytes32(proof[at + 32:at + 64]));
+    }
+
+    /// @notice Limb `i` (32 bits, least significant first) of `account`, as the norm and inference circuits
+    /// carry the prover's address (zkfl_dapp.circuits.kzg_norm.address_limbs).
+    function addressLimb(address account, uint256 i) internal pure returns (uint256) {
+        return (uint256(uint160(account)) >> (32 * i)) & 0xffffffff;
+    }
 
     /// @notice Median circuit: number of public instances.
     uint256 internal constant MEDIAN_COUNT = 1;

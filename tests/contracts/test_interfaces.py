@@ -64,6 +64,7 @@ PYTHON_LAYOUT = {
     "NORM_UPDATE_POINT": layouts.NormLayout().update_point,
     "NORM_AGGREGATE_POINT": layouts.NormLayout().aggregate_point,
     "INFERENCE_COUNT": layouts.InferenceLayout().count,
+    "INFERENCE_MODEL_POINT": layouts.InferenceLayout().model_point,
     "INFERENCE_LOGIT_INDEX": layouts.InferenceLayout().logit,
     "INFERENCE_ADDRESS_OFFSET": layouts.InferenceLayout().address_offset,
     "MEDIAN_COUNT": layouts.MedianLayout(5).count,

@@ -27,6 +27,7 @@ from typing import Any, ClassVar, TypeVar
 
 import ezkl
 
+from zkfl_dapp.circuits.kzg import G1Point, KzgBasis, KzgError, proof_points
 from zkfl_dapp.config import REPO_ROOT
 from zkfl_dapp.core.fixedpoint import felt_from_hex, felt_hex
 from zkfl_dapp.exceptions import CircuitError, QuantizationError
@@ -40,7 +41,8 @@ TOOLCHAIN_HOME = REPO_ROOT / ".toolchain" / "home"
 #: ezkl's reusable verifier contract: the same source for every circuit (deployed once).
 REUSABLE_VERIFIER_NAME = "Halo2VerifierReusable"
 #: Minimum logrows tried; ezkl needs room for blinding rows beyond the circuit's own rows.
-_MIN_LOGROWS = 10
+#: Rows kept free of the circuit at the end of every column: halo2's blinding rows and ezkl's filler.
+_BLINDING_MARGIN = 64
 
 
 Progress = Callable[[str], None]
@@ -118,6 +120,11 @@ class ArtifactPaths:
     def manifest(self) -> Path:
         return self.directory / "manifest.json"
 
+    def basis(self) -> KzgBasis:
+        """The circuit's KZG basis (its SRS, vk and settings): the commitments its proofs' committed points are.
+        Circuits that must agree on commitments share it (see circuits.suite)."""
+        return KzgBasis.load(self.srs, self.vk, self.settings)
+
 
 @dataclass(frozen=True)
 class CircuitProof:
@@ -127,34 +134,25 @@ class CircuitProof:
     instances: tuple[int, ...]
     prove_seconds: float
 
-    def model_values(self, spec: Any) -> tuple[int, ...]:
-        """The field elements of the proven new global model (``spec``: the aggregation or median circuit's,
-        whose ``layout.model`` says where the model sits)."""
-        return self.instances[spec.layout.model]
 
+def settle_logrows(
+    art_dir: Path, run_args: Callable[[int], ezkl.PyRunArgs], min_logrows: int, committed_rows: int
+) -> int:
+    """Write ``art_dir/settings.json`` at the smallest logrows (at least ``min_logrows``) that holds the circuit
+    with room for the blinding rows; returns it.
 
-def _run_args(spec: Any, logrows: int) -> ezkl.PyRunArgs:
-    """Run args of every circuit with hashed inputs and a public output (``spec`` has ``scale_bits``)."""
-    args = ezkl.PyRunArgs()
-    args.input_visibility = "hashed/public"
-    args.output_visibility = "public"
-    args.param_visibility = "fixed"
-    args.input_scale = spec.scale_bits
-    args.param_scale = spec.scale_bits
-    args.logrows = logrows
-    return args
-
-
-def _settle_logrows(spec: Any, art_dir: Path) -> int:
-    """Generate settings at the smallest logrows that holds the circuit (and is at least the spec's
-    ``min_logrows`` where it has one); returns it."""
+    Raises:
+        CircuitError: ``committed_rows`` values (model and pad rows) do not fit one committed column there.
+    """
     onnx, settings = art_dir / "network.onnx", art_dir / "settings.json"
-    ezkl.gen_settings(str(onnx), str(settings), py_run_args=_run_args(spec, 20))
+    ezkl.gen_settings(str(onnx), str(settings), py_run_args=run_args(20))
     rows = int(json.loads(settings.read_text())["num_rows"])
-    logrows = max(getattr(spec, "min_logrows", _MIN_LOGROWS), math.ceil(math.log2(rows + 1)))
-    if 2**logrows - rows < 64:  # keep room for blinding factors
+    logrows = max(min_logrows, math.ceil(math.log2(rows + 1)))
+    if 2**logrows - rows < _BLINDING_MARGIN:  # keep room for blinding rows
         logrows += 1
-    ezkl.gen_settings(str(onnx), str(settings), py_run_args=_run_args(spec, logrows))
+    ezkl.gen_settings(str(onnx), str(settings), py_run_args=run_args(logrows))
+    if committed_rows > 2**logrows - _BLINDING_MARGIN:
+        raise CircuitError(f"{committed_rows} values do not fit one committed column at logrows {logrows}")
     return logrows
 
 
@@ -491,6 +489,21 @@ def prove_rows(art: ArtifactPaths, rows: Sequence[Sequence[int]], workdir: Path)
     data = {"input_data": [[felt_hex(v) for v in row] for row in rows]}
     _, seconds = run_ezkl(art, data, workdir, prove=True, what="proving")
     return load_proof(workdir / "proof.json", seconds)
+
+
+def load_committed_proof(
+    path: Path, points: int, prove_seconds: float = 0.0
+) -> tuple[CircuitProof, tuple[G1Point, ...]]:
+    """:func:`load_proof`, and the proof's first ``points`` committed-input points (``kzg.proof_points``).
+
+    Raises:
+        CircuitError: not an ezkl proof file, or a committed point is malformed.
+    """
+    base = load_proof(path, prove_seconds)
+    try:
+        return base, proof_points(base.proof, points)
+    except KzgError as exc:
+        raise CircuitError(f"{path}: malformed committed-input point: {exc}") from exc
 
 
 def load_proof(path: Path, prove_seconds: float = 0.0) -> CircuitProof:

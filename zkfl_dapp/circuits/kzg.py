@@ -113,6 +113,18 @@ class G1Point:
         return cls(int(x), int(y))
 
 
+def proof_points(proof: bytes, count: int) -> tuple[G1Point, ...]:
+    """The first ``count`` committed-input points of an ezkl proof over ``polycommit`` inputs: 64 bytes each
+    (``x || y``, big-endian), in input order.
+
+    Raises:
+        KzgError: the proof is too short, or a point is not a finite BN254 point.
+    """
+    if len(proof) < POINT_BYTES * count:
+        raise KzgError(f"a proof of {len(proof)} bytes cannot hold {count} committed points")
+    return tuple(G1Point.from_bytes(proof[POINT_BYTES * i : POINT_BYTES * (i + 1)]) for i in range(count))
+
+
 def _srs_logrows(srs: Path) -> int:
     """The ``k`` written at the start of a halo2 KZG parameter file (u32, little-endian)."""
     with srs.open("rb") as f:

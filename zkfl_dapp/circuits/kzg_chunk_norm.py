@@ -89,7 +89,6 @@ pinned ``n`` and ``ss_c < 2**36``, and the verifier accepts it; each index is us
 from __future__ import annotations
 
 import json
-import math
 import os
 import random
 import time
@@ -108,8 +107,9 @@ from zkfl_dapp.circuits.artifacts import (
     Progress,
     _quiet,
     build_artifacts,
-    load_proof,
+    load_committed_proof,
     run_ezkl,
+    settle_logrows,
     spec_digest,
 )
 from zkfl_dapp.circuits.kzg import G1Point, KzgBasis, combine, commit, hiding_pad
@@ -213,10 +213,6 @@ class KzgChunkNormArtifacts(ArtifactPaths):
     directory: Path
     logrows: int
     srs_kind: str
-
-    def basis(self) -> KzgBasis:
-        """The chunk basis: every chunk commitment ``C(u_c)`` and every proof's first points live in it."""
-        return KzgBasis.load(self.srs, self.vk, self.settings)
 
 
 @dataclass(frozen=True)
@@ -358,16 +354,7 @@ def circuit_rows(spec: KzgChunkNormSpec, art_dir: Path) -> int:
 
 
 def _settle(spec: KzgChunkNormSpec, art_dir: Path) -> int:
-    rows = circuit_rows(spec, art_dir)
-    logrows = max(spec.min_logrows, math.ceil(math.log2(rows + 1)))
-    if 2**logrows - rows < _BLINDING_MARGIN:
-        logrows += 1
-    ezkl.gen_settings(
-        str(art_dir / "network.onnx"), str(art_dir / "settings.json"), py_run_args=_run_args(spec, logrows)
-    )
-    if spec.rows > 2**logrows - _BLINDING_MARGIN:
-        raise CircuitError(f"{spec.rows} values do not fit one committed column at logrows {logrows}")
-    return logrows
+    return settle_logrows(art_dir, lambda logrows: _run_args(spec, logrows), spec.min_logrows, spec.rows)
 
 
 def ensure_kzg_chunk_norm_artifacts(
@@ -438,8 +425,7 @@ def prove_inputs(art: KzgChunkNormArtifacts, rows: Sequence[Sequence[int]], work
 
 def read_kzg_chunk_proof(path: Path, prove_seconds: float = 0.0) -> KzgChunkProof:
     """Read a proof file; its first three 64-byte points are the committed inputs ``x_c``, ``S_c``, ``p``."""
-    base = load_proof(path, prove_seconds)
-    points = tuple(G1Point.from_bytes(base.proof[64 * i : 64 * (i + 1)]) for i in range(3))
+    base, points = load_committed_proof(path, 3, prove_seconds)
     return KzgChunkProof(base.proof, base.instances, points, path, prove_seconds)  # type: ignore[arg-type]
 
 

@@ -63,13 +63,13 @@ from zkfl_dapp.circuits.artifacts import (
     build_artifacts,
     ezkl_failure,
     install_verifier,
-    load_proof,
+    load_committed_proof,
     private_scratch,
     spec_digest,
     verify_offchain,
     write_private,
 )
-from zkfl_dapp.circuits.kzg import MIN_PAD_BITS, G1Point, KzgBasis, KzgError, hiding_pad
+from zkfl_dapp.circuits.kzg import MIN_PAD_BITS, G1Point, KzgError, hiding_pad
 from zkfl_dapp.circuits.kzg_norm import (
     ADDRESS_LIMBS,
     DECOMP_BASE,
@@ -163,10 +163,6 @@ class KzgInferenceArtifacts(ArtifactPaths):
     directory: Path
     logrows: int
     srs_kind: str
-
-    def basis(self) -> KzgBasis:
-        """This circuit's KZG basis (equal in layout and SRS to the norm circuit's, checked at build)."""
-        return KzgBasis.load(self.srs, self.vk, self.settings)
 
 
 @dataclass(frozen=True)
@@ -381,13 +377,9 @@ def prove_inputs(art: KzgInferenceArtifacts, rows: Sequence[Sequence[int]], work
 
 def read_kzg_inference_proof(path: Path, prove_seconds: float = 0.0) -> KzgInferenceProof:
     """Read a proof file; its first three 64-byte points are the committed inputs ``m``, ``x``, ``p``."""
-    base = load_proof(path, prove_seconds)
+    base, points = load_committed_proof(path, 3, prove_seconds)
     if len(base.instances) != 1 + ADDRESS_LIMBS:
         raise CircuitError(f"{path}: expected {1 + ADDRESS_LIMBS} instances, got {len(base.instances)}")
-    try:
-        points = tuple(G1Point.from_bytes(base.proof[64 * i : 64 * (i + 1)]) for i in range(3))
-    except KzgError as exc:
-        raise CircuitError(f"{path}: malformed committed-input point: {exc}") from exc
     return KzgInferenceProof(base.proof, base.instances, points, path, prove_seconds)  # type: ignore[arg-type]
 
 

@@ -79,11 +79,11 @@ from zkfl_dapp.circuits.artifacts import (
     _quiet,
     _sha256,
     build_artifacts,
-    load_proof,
+    load_committed_proof,
     run_ezkl,
     spec_digest,
 )
-from zkfl_dapp.circuits.kzg import G1Point, KzgBasis
+from zkfl_dapp.circuits.kzg import G1Point
 from zkfl_dapp.core.fixedpoint import felt_hex
 from zkfl_dapp.core.median import median_quantized
 from zkfl_dapp.exceptions import CircuitError
@@ -167,10 +167,6 @@ class KzgMedianArtifacts(ArtifactPaths):
     directory: Path
     logrows: int
     srs_kind: str
-
-    def basis(self) -> KzgBasis:
-        """The KZG basis of this circuit (equal to the norm circuit's: same SRS, logrows, unusable rows)."""
-        return KzgBasis.load(self.srs, self.vk, self.settings)
 
 
 @dataclass(frozen=True)
@@ -336,6 +332,5 @@ def prove_inputs(art: KzgMedianArtifacts, rows: Sequence[Sequence[int]], workdir
 
 def read_kzg_median_proof(path: Path, prove_seconds: float = 0.0) -> KzgMedianProof:
     """Read a proof file; its first six 64-byte points are ``C(x_0) .. C(x_4), C(m)``."""
-    base = load_proof(path, prove_seconds)
-    points = tuple(G1Point.from_bytes(base.proof[64 * i : 64 * (i + 1)]) for i in range(SLOTS + 1))
+    base, points = load_committed_proof(path, SLOTS + 1, prove_seconds)
     return KzgMedianProof(base.proof, base.instances, points, path, prove_seconds)

@@ -34,8 +34,6 @@ to ``2**13``) stay below ``2**36``. Base ``2**9`` keeps the range table inside `
 
 from __future__ import annotations
 
-import json
-import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -49,11 +47,12 @@ from zkfl_dapp.circuits.artifacts import (
     Progress,
     _quiet,
     build_artifacts,
-    load_proof,
+    load_committed_proof,
     run_ezkl,
+    settle_logrows,
     spec_digest,
 )
-from zkfl_dapp.circuits.kzg import G1Point, KzgBasis
+from zkfl_dapp.circuits.kzg import G1Point
 from zkfl_dapp.core.aggregation import rescale
 from zkfl_dapp.core.fixedpoint import felt_hex
 from zkfl_dapp.exceptions import CircuitError
@@ -124,10 +123,6 @@ class KzgNormArtifacts(ArtifactPaths):
     directory: Path
     logrows: int
     srs_kind: str
-
-    def basis(self) -> KzgBasis:
-        """The KZG basis of this circuit: commitments that its proofs' first points must equal."""
-        return KzgBasis.load(self.srs, self.vk, self.settings)
 
 
 @dataclass(frozen=True)
@@ -205,16 +200,7 @@ def _run_args(spec: KzgNormCircuitSpec, logrows: int) -> ezkl.PyRunArgs:
 
 
 def _settle(spec: KzgNormCircuitSpec, art_dir: Path) -> int:
-    onnx, settings = art_dir / "network.onnx", art_dir / "settings.json"
-    ezkl.gen_settings(str(onnx), str(settings), py_run_args=_run_args(spec, 20))
-    rows = int(json.loads(settings.read_text())["num_rows"])
-    logrows = max(spec.min_logrows, math.ceil(math.log2(rows + 1)))
-    if 2**logrows - rows < 64:  # keep room for blinding rows
-        logrows += 1
-    ezkl.gen_settings(str(onnx), str(settings), py_run_args=_run_args(spec, logrows))
-    if spec.rows > 2**logrows - 64:
-        raise CircuitError(f"{spec.rows} values do not fit one committed column at logrows {logrows}")
-    return logrows
+    return settle_logrows(art_dir, lambda logrows: _run_args(spec, logrows), spec.min_logrows, spec.rows)
 
 
 def ensure_kzg_norm_artifacts(
@@ -281,6 +267,5 @@ def prove_inputs(art: KzgNormArtifacts, rows: Sequence[Sequence[int]], workdir: 
 
 def read_kzg_norm_proof(path: Path, prove_seconds: float = 0.0) -> KzgNormProof:
     """Read a proof file; its first three 64-byte points are the committed inputs ``x``, ``S``, ``p``."""
-    base = load_proof(path, prove_seconds)
-    points = tuple(G1Point.from_bytes(base.proof[64 * i : 64 * (i + 1)]) for i in range(3))
+    base, points = load_committed_proof(path, 3, prove_seconds)
     return KzgNormProof(base.proof, base.instances, points, path, prove_seconds)  # type: ignore[arg-type]

@@ -1,5 +1,4 @@
-"""Helpers shared by the circuit modules: exporting a torch module to ONNX, and spec checks.
-"""
+"""Helpers shared by the circuit modules: exporting a torch module to ONNX, and spec checks."""
 
 from __future__ import annotations
 
@@ -31,4 +30,3 @@ def export_onnx(module: object, inputs: dict[str, tuple[int, int]], path: Path) 
             opset_version=17,
             dynamo=False,
         )
-

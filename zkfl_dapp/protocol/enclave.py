@@ -76,6 +76,8 @@ class Finalization:
     gas_used: int
     #: seconds to compute the aggregate and check that it opens the chain's commitment (no prover)
     aggregate_seconds: float
+    #: the new model's commitment (x, y), which the model file opens and the chain stored
+    commitment: Point = (0, 0)
     #: "fedavg" or "median"
     rule: str = "fedavg"
     #: L2 distance of each included update to the previous global model (for the next round's norm bound).
@@ -245,6 +247,7 @@ class AggregatorEnclave:
             tx_hash=str(receipt.txn_hash),
             gas_used=int(receipt.gas_used),
             aggregate_seconds=aggregate_seconds,
+            commitment=expected,
             rule="median" if median else "fedavg",
             update_norms=norms,
             proof=proof,

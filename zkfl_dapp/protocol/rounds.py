@@ -285,7 +285,7 @@ class RoundDriver:
             finalize_gas=final.gas_used,
             finalize_tx=final.tx_hash,
             model_cid=final.model_cid,
-            model_commitment=_point_hex(read_round(self.deployment.round_manager, round_id).new_model_commitment),
+            model_commitment=_point_hex(final.commitment),
             proof_bytes=final.proof_bytes,
             proof_cid=final.proof_cid,
             wall_seconds=time.perf_counter() - started,

@@ -102,6 +102,54 @@ def load_split(settings: Settings) -> FederatedSplit:
     )
 
 
+def deploy_consortium(
+    settings: Settings,
+    project: Any,
+    admin: Any,
+    storage: Storage,
+    circuits: CircuitSuite,
+    split: FederatedSplit,
+    progress: Progress = _quiet,
+) -> Deployment:
+    """The admin's part of a new consortium: publish the genesis model and the circuit manifest, deploy the
+    contracts pinned to the circuits' commitment scheme. Members are admitted afterwards.
+
+    Raises:
+        ConfigError: the circuits do not fit the configured hospitals and model.
+    """
+    spec = model_spec_for(settings, split)
+    if (circuits.slots, circuits.model_size) != (settings.hospitals, num_params(spec)):
+        raise ConfigError(f"circuits {circuits.name} do not fit {settings.hospitals} hospitals x {spec}")
+    genesis = ModelFile.genesis(
+        spec.kind,
+        spec.num_features,
+        settings.scale_bits,
+        quantize(spec.initial_params(settings.seed), settings.scale_bits),
+        circuits.pad_rows,
+    )
+    genesis_cid = str(storage.put(genesis.to_bytes()))
+    (genesis_commitment,) = commit(genesis.values, circuits.basis)
+    circuit_cid = publish_circuit(circuits, storage)
+    progress(f"deploying contracts (genesis model {genesis_cid}, circuit manifest {circuit_cid})")
+    scheme = CommitmentScheme(
+        slots=circuits.slots,
+        model_size=circuits.model_size,
+        pad_rows=circuits.pad_rows,
+        scale_bits=circuits.scale_bits,
+        zero_commitment=circuits.zero.as_uint256(),
+        basis_digest=circuits.basis.digest(),
+    )
+    return deploy_contracts(
+        project,
+        admin,
+        scheme=scheme,
+        genesis_commitment=genesis_commitment.as_uint256(),
+        genesis_cid=genesis_cid,
+        circuit_cid=circuit_cid,
+        with_median=circuits.median is not None,
+    )
+
+
 class Consortium(RoundDriver):
     """A deployed consortium and the parties acting in it."""
 
@@ -200,37 +248,7 @@ class Consortium(RoundDriver):
         """
         passphrase = _key_passphrase(settings, chain, local, progress)
         split = load_split(settings)
-        spec = model_spec_for(settings, split)
-        if (circuits.slots, circuits.model_size) != (settings.hospitals, num_params(spec)):
-            raise ConfigError(f"circuits {circuits.name} do not fit {settings.hospitals} hospitals x {spec}")
-        genesis = ModelFile.genesis(
-            spec.kind,
-            spec.num_features,
-            settings.scale_bits,
-            quantize(spec.initial_params(settings.seed), settings.scale_bits),
-            circuits.pad_rows,
-        )
-        genesis_cid = str(storage.put(genesis.to_bytes()))
-        (genesis_commitment,) = commit(genesis.values, circuits.basis)
-        circuit_cid = publish_circuit(circuits, storage)
-        progress(f"deploying contracts (genesis model {genesis_cid}, circuit manifest {circuit_cid})")
-        scheme = CommitmentScheme(
-            slots=circuits.slots,
-            model_size=circuits.model_size,
-            pad_rows=circuits.pad_rows,
-            scale_bits=circuits.scale_bits,
-            zero_commitment=circuits.zero.as_uint256(),
-            basis_digest=circuits.basis.digest(),
-        )
-        deployment = deploy_contracts(
-            project,
-            roles.admin,
-            scheme=scheme,
-            genesis_commitment=genesis_commitment.as_uint256(),
-            genesis_cid=genesis_cid,
-            circuit_cid=circuit_cid,
-            with_median=circuits.median is not None,
-        )
+        deployment = deploy_consortium(settings, project, roles.admin, storage, circuits, split, progress)
         registry = deployment.registry
         registry.admitMember(roles.aggregator, int(Role.AGGREGATOR), "aggregator-enclave", sender=roles.admin)
         for i, acct in enumerate(roles.hospitals):

@@ -1,0 +1,362 @@
+"""``zkfl``: one command per party, each its own process with its own key, talking only through the chain and
+the content store.
+
+    zkfl keys new --role hospital-0        # an encrypted keyfile (<workdir>/keys/hospital-0.json)
+    zkfl chain                             # the local development chain (anvil, state persisted)
+    zkfl admin deploy | admit | remove | open-round | abort | status
+    zkfl aggregator                        # the enclave service: finalizes rounds as they become finalizable
+    zkfl hospital --index 0                # a hospital's agent: serves every round it can
+    zkfl auditor [--follow]                # audits the deployment (each round as it closes)
+    zkfl demo                              # anvil + aggregator + 5 hospitals as separate processes
+
+Every party command takes ``--rpc-url`` (default: the local anvil at ``--anvil-port``) or ``--network`` (an ape
+network choice), and ``--workdir`` (its keys, journal and, on one machine, the shared embedded store and the
+deployment record; ``--storage kubo --kubo-api-url`` for a Kubo node instead).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import click
+
+from zkfl_dapp.apps import keys as keystore
+from zkfl_dapp.apps import parties
+from zkfl_dapp.apps.cli import build_settings, clean_errors, settings_options
+from zkfl_dapp.apps.process import terminate_as_exit, workdir_lock
+from zkfl_dapp.apps.session import make_storage, say
+from zkfl_dapp.config import Settings
+from zkfl_dapp.exceptions import ConfigError
+
+rpc_option = click.option("--rpc-url", default=None, help="the chain's RPC (default: local anvil at --anvil-port)")
+network_option = click.option("--network", default=None, help="an ape network choice instead of --rpc-url")
+poll_option = click.option("--poll", "interval", type=float, default=1.0, show_default=True, help="seconds")
+
+
+def party_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    return settings_options(rpc_option(network_option(func)))
+
+
+@contextlib.contextmanager
+def acting_as(role: str, settings: Settings, rpc_url: str | None, network: str | None) -> Iterator[tuple[Any, Any]]:
+    """Connected to the chain as ``role`` (its keyfile decrypted), holding the role's lock in the work directory;
+    yields (connection, account)."""
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(workdir_lock(parties.party_dir(settings.workdir, role)))
+        stack.enter_context(terminate_as_exit())
+        conn = stack.enter_context(parties.connect(settings, rpc_url=rpc_url, network=network))
+        passphrase = keystore.resolve_passphrase(
+            role, local=conn.local, env=os.environ, prompt=keystore.prompt_on_terminal()
+        )
+        account = keystore.load_signer(keystore.keyfile_path(settings.workdir, role), passphrase)
+        say(f"{role}: acting as {account.address}")
+        yield conn, account
+
+
+@click.group()
+def main() -> None:
+    """zkFL consortium parties: each its own process and key."""
+
+
+# --- keys ------------------------------------------------------------------------------------------
+
+
+@main.group()
+def keys() -> None:
+    """Encrypted keyfiles, one per role, in <workdir>/keys/."""
+
+
+@keys.command("new")
+@settings_options
+@click.option("--role", required=True, help="admin, aggregator, auditor or hospital-<i>")
+@clean_errors
+def keys_new(role: str, **overrides: Any) -> None:
+    """A new random key for ROLE, encrypted under ZKFL_<ROLE>_PASSPHRASE (or a passphrase asked twice)."""
+    settings = build_settings(**overrides)
+    passphrase = os.environ.get(keystore.passphrase_env(role))
+    if not passphrase:
+        if not sys.stdin.isatty():
+            raise ConfigError(f"set {keystore.passphrase_env(role)} or run on a terminal to choose a passphrase")
+        passphrase = click.prompt(f"passphrase for {role}'s keyfile", hide_input=True, confirmation_prompt=True)
+    address = keystore.new_keyfile(settings.workdir, role, passphrase)
+    click.echo(f"{role}: {address} ({keystore.keyfile_path(settings.workdir, role)})")
+
+
+@keys.command("dev")
+@settings_options
+@clean_errors
+def keys_dev(**overrides: Any) -> None:
+    """Development keyfiles for every role from the test mnemonic (local chain only: public keys)."""
+    settings = build_settings(**overrides)
+    for role, address in keystore.dev_keyfiles(settings.workdir, settings.mnemonic, settings.hospitals).items():
+        click.echo(f"{role}: {address}")
+
+
+@keys.command("list")
+@settings_options
+@clean_errors
+def keys_list(**overrides: Any) -> None:
+    """The roles with a keyfile in the work directory, and their addresses."""
+    settings = build_settings(**overrides)
+    for path in sorted((settings.workdir / "keys").glob("*.json")):
+        click.echo(f"{path.stem}: {keystore.keyfile_address(path)}")
+
+
+# --- chain -----------------------------------------------------------------------------------------
+
+
+@main.command()
+@settings_options
+@clean_errors
+def chain(**overrides: Any) -> None:
+    """Run the local development chain (anvil on loopback, state persisted in <workdir>/chain) until Ctrl-C."""
+    import time
+
+    from zkfl_dapp.chain.anvil import LocalAnvil
+
+    settings = build_settings(**overrides)
+    with terminate_as_exit(), LocalAnvil(settings.chain_state, port=settings.anvil_port, mnemonic=settings.mnemonic):
+        say(f"anvil at http://127.0.0.1:{settings.anvil_port}, state in {settings.chain_state}")
+        while True:
+            time.sleep(3600)
+
+
+# --- admin -----------------------------------------------------------------------------------------
+
+
+@main.group()
+def admin() -> None:
+    """The consortium admin: deploy, admit/remove members, open and abort rounds."""
+
+
+@admin.command("deploy")
+@party_options
+@clean_errors
+def admin_deploy(rpc_url: str | None, network: str | None, **overrides: Any) -> None:
+    """Deploy a new consortium; admit the aggregator, the hospitals and the auditor whose keyfiles (addresses
+    only) are in <workdir>/keys/."""
+    from zkfl_dapp.apps.session import build_circuits
+
+    settings = build_settings(**overrides)
+    members = {}
+    for role in ["aggregator", *(f"hospital-{i}" for i in range(settings.hospitals)), "auditor"]:
+        path = keystore.keyfile_path(settings.workdir, role)
+        if path.is_file():
+            members[role] = keystore.keyfile_address(path)
+        elif role != "auditor":
+            raise ConfigError(f"no keyfile (or address) for {role} at {path}: the admin admits every member")
+    build_circuits(settings)
+    with acting_as("admin", settings, rpc_url, network) as (conn, account):
+        dep = parties.deploy(settings, conn, account, make_storage(settings), members, progress=say)
+    for name, address in dep.addresses().items():
+        click.echo(f"{name}: {address}")
+
+
+@admin.command("admit")
+@party_options
+@click.option("--role", required=True)
+@click.option("--address", required=True)
+@clean_errors
+def admin_admit(rpc_url: str | None, network: str | None, role: str, address: str, **overrides: Any) -> None:
+    """Admit ADDRESS as ROLE (aggregator, auditor, hospital-<i>)."""
+    settings = build_settings(**overrides)
+    with acting_as("admin", settings, rpc_url, network) as (conn, account):
+        parties.admit(conn.deployment(settings), account, role, address)
+    say(f"admitted {address} as {role}")
+
+
+@admin.command("remove")
+@party_options
+@click.option("--address", required=True)
+@clean_errors
+def admin_remove(rpc_url: str | None, network: str | None, address: str, **overrides: Any) -> None:
+    """Remove the member ADDRESS."""
+    settings = build_settings(**overrides)
+    with acting_as("admin", settings, rpc_url, network) as (conn, account):
+        parties.remove(conn.deployment(settings), account, address)
+    say(f"removed {address}")
+
+
+@admin.command("open-round")
+@party_options
+@click.option("--bound", type=float, default=None, help="L2 norm bound (default: the bound policy)")
+@clean_errors
+def admin_open(rpc_url: str | None, network: str | None, bound: float | None, **overrides: Any) -> None:
+    """Open the next round (rule --rule, norm bound --bound or the policy; --norm-bound off for none)."""
+    settings = build_settings(**overrides)
+    with acting_as("admin", settings, rpc_url, network) as (conn, account):
+        round_id = parties.open_round(
+            settings, conn, conn.deployment(settings), account, norm_bound=bound, progress=say
+        )
+    click.echo(round_id)
+
+
+@admin.command("abort")
+@party_options
+@clean_errors
+def admin_abort(rpc_url: str | None, network: str | None, **overrides: Any) -> None:
+    """Abort the open round after its deadline (moved to on the local chain)."""
+    settings = build_settings(**overrides)
+    with acting_as("admin", settings, rpc_url, network) as (conn, account):
+        parties.abort_round(conn, conn.deployment(settings), account, progress=say)
+
+
+@main.command()
+@party_options
+@clean_errors
+def status(rpc_url: str | None, network: str | None, **overrides: Any) -> None:
+    """The rounds and their submissions as JSON (no key needed)."""
+    from zkfl_dapp.chain.views import read_round, read_submissions
+
+    settings = build_settings(**overrides)
+    with parties.connect(settings, rpc_url=rpc_url, network=network) as conn:
+        rm = conn.deployment(settings).round_manager
+        rounds = []
+        for r in range(1, int(rm.currentRoundId()) + 1):
+            info = read_round(rm, r)
+            subs = read_submissions(rm, r)
+            rounds.append(
+                {
+                    "round": r,
+                    "phase": info.phase.name,
+                    "members": info.members,
+                    "submissions": [{"hospital": s.hospital, "cid": s.cid} for s in subs],
+                    "model_cid": info.new_model_cid,
+                }
+            )
+    click.echo(json.dumps({"rounds": rounds}, indent=2))
+
+
+# --- hospital, aggregator, auditor ----------------------------------------------------------------
+
+
+@main.command()
+@party_options
+@click.option("--index", type=int, required=True, help="this hospital's index (its role is hospital-<index>)")
+@click.option("--sit-out", type=int, multiple=True, help="a round this hospital skips (demo dropout)")
+@click.option("--once", is_flag=True, help="one poll, then exit")
+@poll_option
+@clean_errors
+def hospital(
+    rpc_url: str | None,
+    network: str | None,
+    index: int,
+    sit_out: tuple[int, ...],
+    once: bool,
+    interval: float,
+    **overrides: Any,
+) -> None:
+    """A hospital's agent: serve every open round from the chain's state, until Ctrl-C."""
+    settings = build_settings(**overrides)
+    role = f"hospital-{index}"
+    with acting_as(role, settings, rpc_url, network) as (conn, account):
+        storage = make_storage(settings)
+        agent = parties.hospital_agent(
+            settings, conn, account, storage, index, progress=say, sit_out=frozenset(sit_out)
+        )
+        say(f"{role}: watching rounds ({agent.client.shard.num_samples} local records)")
+        if once:
+            agent.step()
+        else:
+            parties.poll(agent.step, interval=interval)
+
+
+@main.command()
+@party_options
+@click.option("--once", is_flag=True, help="one poll, then exit")
+@poll_option
+@clean_errors
+def aggregator(rpc_url: str | None, network: str | None, once: bool, interval: float, **overrides: Any) -> None:
+    """The enclave service: register the enclave key, finalize each round once finalizable, until Ctrl-C."""
+    settings = build_settings(**overrides)
+    with acting_as("aggregator", settings, rpc_url, network) as (conn, account):
+        service = parties.aggregator_service(settings, conn, account, make_storage(settings), progress=say)
+        service.ensure_key_registered()
+        say("aggregator: watching rounds")
+        if once:
+            service.step()
+        else:
+            parties.poll(service.step, interval=interval)
+
+
+@main.command()
+@party_options
+@click.option("--follow", is_flag=True, help="keep running: audit each round as it closes")
+@click.option("--record", is_flag=True, help="as the auditor, publish each report and record the verdicts")
+@poll_option
+@clean_errors
+def auditor(
+    rpc_url: str | None, network: str | None, follow: bool, record: bool, interval: float, **overrides: Any
+) -> None:
+    """Audit the deployment from the chain and the store alone (once, or each round as it closes)."""
+    from zkfl_dapp.audit.auditor import audit, record_audit
+
+    settings = build_settings(**overrides)
+    storage = make_storage(settings)
+    out_dir = settings.workdir / "parties" / "auditor"
+    with contextlib.ExitStack() as stack:
+        if record:
+            conn, account = stack.enter_context(acting_as("auditor", settings, rpc_url, network))
+        else:
+            stack.enter_context(workdir_lock(out_dir))
+            stack.enter_context(terminate_as_exit())
+            conn, account = stack.enter_context(parties.connect(settings, rpc_url=rpc_url, network=network)), None
+        dep = conn.deployment(settings)
+        rm = dep.round_manager
+
+        def run() -> Any:
+            report = audit(
+                rm, storage, chain=conn.chain, project=conn.project, workdir=out_dir / "work",
+                policy=parties.policy_of(settings),
+            )  # fmt: skip
+            out_dir.mkdir(parents=True, exist_ok=True)
+            (out_dir / "audit.json").write_text(report.to_json())
+            (out_dir / "audit.md").write_text(report.to_markdown())
+            for ra in report.rounds:
+                verdict = "passed" if not [f for f in report.errors if f.round_id == ra.round_id] else "FAILED"
+                click.echo(f"round {ra.round_id}: {ra.phase}: audit {verdict}")
+            if record and account is not None:
+                record_audit(report, rm, storage, account)
+            if not report.passed:
+                for f in report.errors:
+                    click.echo(f"  {f.line()}", err=True)
+            return report
+
+        follower = parties.AuditFollower(run, dep, progress=say)
+        if not follow:
+            report = run()
+            if not report.passed:
+                raise click.ClickException(f"AUDIT FAILED: {len(report.errors)} discrepancies")
+            return
+        parties.poll(follower.step, interval=interval)
+
+
+# --- the demo --------------------------------------------------------------------------------------
+
+
+@main.command()
+@settings_options
+@click.option("--rounds", type=int, default=None, help="number of rounds (default 5)")
+@click.option(
+    "--dropout",
+    default="4:4",
+    show_default=True,
+    help="ROUND:HOSPITAL: that hospital sits that round out, which closes on quorum at the deadline ('' for none)",
+)
+@clean_errors
+def demo(rounds: int | None, dropout: str, **overrides: Any) -> None:
+    """anvil, the aggregator and every hospital as separate processes (hospitals proving in parallel); the
+    admin (this process) opens the rounds and shows them as they close."""
+    from zkfl_dapp.apps.launcher import parse_dropout, run_demo
+
+    settings = build_settings(rounds=rounds, **overrides)
+    run_demo(settings, absent=parse_dropout(dropout), progress=say, show=click.echo)
+
+
+if __name__ == "__main__":
+    main()

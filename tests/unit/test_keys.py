@@ -1,0 +1,128 @@
+"""Each party's encrypted keyfile, its passphrase rules, and the parties' journals."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from zkfl_dapp.apps.journal import Journal
+from zkfl_dapp.apps.keys import (
+    DEV_KEY_PASSPHRASE,
+    check_role,
+    dev_account_index,
+    dev_keyfiles,
+    keyfile_address,
+    keyfile_path,
+    load_signer,
+    new_keyfile,
+    passphrase_env,
+    resolve_passphrase,
+    write_keyfile,
+)
+from zkfl_dapp.apps.launcher import parse_dropout
+from zkfl_dapp.exceptions import ConfigError
+
+MNEMONIC = "test test test test test test test test test test test junk"
+KEY = bytes.fromhex("4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318")
+
+
+def test_a_keyfile_round_trips_and_is_private(tmp_path: Path) -> None:
+    path = tmp_path / "keys" / "hospital-0.json"
+    address = write_keyfile(path, KEY, "correct horse", scrypt_n=2**12)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert KEY.hex() not in path.read_text()  # encrypted at rest
+    assert keyfile_address(path).lower() == address.lower()
+    assert load_signer(path, "correct horse").address == address
+
+
+def test_the_wrong_passphrase_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "k.json"
+    write_keyfile(path, KEY, "right", scrypt_n=2**12)
+    with pytest.raises(ConfigError, match="cannot decrypt .*wrong passphrase"):
+        load_signer(path, "wrong")
+
+
+def test_a_keyfile_is_never_overwritten_nor_written_without_a_passphrase(tmp_path: Path) -> None:
+    path = tmp_path / "k.json"
+    write_keyfile(path, KEY, "pw", scrypt_n=2**12)
+    before = path.read_text()
+    with pytest.raises(ConfigError, match="never overwritten"):
+        write_keyfile(path, KEY, "other", scrypt_n=2**12)
+    assert path.read_text() == before
+    with pytest.raises(ConfigError, match="empty passphrase"):
+        write_keyfile(tmp_path / "other.json", KEY, "")
+
+
+def test_a_new_key_refuses_the_public_development_passphrase(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="public"):
+        new_keyfile(tmp_path, "admin", DEV_KEY_PASSPHRASE)
+    assert not keyfile_path(tmp_path, "admin").exists()
+
+
+def test_roles_are_checked_so_no_name_escapes_the_keys_folder(tmp_path: Path) -> None:
+    for role in ("admin", "aggregator", "auditor", "hospital-0", "hospital-12"):
+        assert check_role(role) == role
+    for bad in ("../admin", "hospital-", "hospital-x", "root", "hospital-0/../../x"):
+        with pytest.raises(ConfigError, match="unknown role"):
+            keyfile_path(tmp_path, bad)
+    assert passphrase_env("hospital-3") == "ZKFL_HOSPITAL_3_PASSPHRASE"
+
+
+def test_development_keyfiles_are_the_test_mnemonic_accounts_anvil_funds(tmp_path: Path) -> None:
+    roles = dev_keyfiles(tmp_path, MNEMONIC, 2)
+    assert list(roles) == ["admin", "aggregator", "hospital-0", "hospital-1", "auditor"]
+    assert roles["admin"] == "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"  # anvil's account 0
+    assert roles["hospital-0"] == "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"  # ape test account 2
+    assert load_signer(keyfile_path(tmp_path, "hospital-1"), DEV_KEY_PASSPHRASE).address == roles["hospital-1"]
+    again = dev_keyfiles(tmp_path, MNEMONIC, 2)  # kept, not rewritten
+    assert again == roles
+    assert dev_account_index("auditor", 2) == 4
+    with pytest.raises(ConfigError, match="2 hospitals"):
+        dev_account_index("hospital-2", 2)  # would be the auditor's account
+
+
+def test_passphrase_from_the_role_environment_variable() -> None:
+    env = {"ZKFL_HOSPITAL_1_PASSPHRASE": "s3cret", "ZKFL_ADMIN_PASSPHRASE": "other"}
+    assert resolve_passphrase("hospital-1", local=False, env=env) == "s3cret"
+
+
+def test_the_development_passphrase_is_refused_off_the_local_chain() -> None:
+    env = {"ZKFL_ADMIN_PASSPHRASE": DEV_KEY_PASSPHRASE}
+    with pytest.raises(ConfigError, match="local chain only"):
+        resolve_passphrase("admin", local=False, env=env)
+    assert resolve_passphrase("admin", local=True, env=env) == DEV_KEY_PASSPHRASE
+    assert resolve_passphrase("admin", local=True, env={}) == DEV_KEY_PASSPHRASE  # the demo's keyfiles
+
+
+def test_without_a_passphrase_off_the_local_chain_it_asks_or_fails() -> None:
+    with pytest.raises(ConfigError, match="set ZKFL_AGGREGATOR_PASSPHRASE"):
+        resolve_passphrase("aggregator", local=False, env={})
+    asked: list[str] = []
+    got = resolve_passphrase("aggregator", local=False, env={}, prompt=lambda text: asked.append(text) or "typed")
+    assert got == "typed" and "aggregator" in asked[0]
+
+
+def test_a_journal_appends_and_survives_a_torn_last_line(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.jsonl")
+    journal.append("sent", round=1, tx="0x01")
+    journal.append("skipped", round=2, reason="told to sit this round out")
+    with journal.path.open("a") as f:
+        f.write('{"event": "sent", "rou')  # a crash mid-write
+    assert [e["round"] for e in journal.entries("sent")] == [1]
+    assert len(journal.entries()) == 2
+
+
+def test_a_corrupt_journal_line_is_an_error(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.jsonl")
+    journal.path.write_text("not json\n" + json.dumps({"event": "sent", "round": 1}) + "\n")
+    with pytest.raises(ConfigError, match="line 1"):
+        journal.entries()
+
+
+def test_dropout_is_round_colon_hospital() -> None:
+    assert parse_dropout("4:4") == {4: 4} and parse_dropout("") == {}
+    with pytest.raises(ConfigError, match="ROUND:HOSPITAL"):
+        parse_dropout("four")

@@ -1,5 +1,6 @@
 # zkFL dApp. Two commands do everything on a fresh machine:
-#   make demo   - install, build the circuit, run a 5-hospital consortium for 5 proven rounds
+#   make demo   - install, build the circuit, run a 5-hospital consortium for 5 proven rounds: anvil, the
+#                 aggregator and each hospital as separate processes, each with its own keyfile
 #   make test   - install, build the circuit, run the whole test suite
 # Needs: python3.11 (venv), node >= 20 with npm. Everything else is installed from this repo's files.
 
@@ -11,7 +12,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export SOLCX_BINARY_PATH := $(CURDIR)/.toolchain/solcx
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install solc-shim frontend browser circuits demo test test-fast forge-test fuzz bench attack-eval lint clean
+.PHONY: install solc-shim frontend browser circuits demo parties-measure test test-fast forge-test fuzz bench attack-eval lint clean
 .DEFAULT_GOAL := demo
 
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -54,8 +55,13 @@ install: $(VENV)/.installed node_modules/.installed solc-shim frontend
 circuits: install
 	$(PY) -m zkfl_dapp circuits
 
+# Every party its own process (zkfl_dapp/apps/launcher.py); `ape run demo` is the in-process runner.
 demo: circuits
-	$(VENV)/bin/ape run demo
+	$(VENV)/bin/zkfl demo
+
+# Round wall time: separate party processes against the in-process runner, in one run.
+parties-measure: circuits
+	$(PY) -m zkfl_dapp.experiments.parties_measure --rounds 3 --out build/parties-measure.json
 
 # Foundry tests of the contracts (forge/: invariant campaigns over RoundManager + ConsortiumRegistry, fuzzed entry
 # points), offline, compiled by the project's solc shim. CI-sized here (forge/foundry.toml: fuzz 256 runs,

@@ -96,6 +96,7 @@ def connect(settings: Settings, *, rpc_url: str | None = None, network: str | No
         ChainError: nothing answers at ``rpc_url``.
     """
     import ape
+    from ape.exceptions import ProviderError
     from ape.logging import LogLevel, logger
 
     logger.set_level(LogLevel.WARNING)
@@ -109,10 +110,11 @@ def connect(settings: Settings, *, rpc_url: str | None = None, network: str | No
         )
     try:
         ctx.__enter__()
-    except Exception as exc:  # ape-foundry raises its own provider errors for a node that does not answer
+    except (ProviderError, ConnectionError) as exc:
         if network is not None:
             raise
-        raise ChainError(f"no chain answers at {rpc_url or settings.anvil_port}: start it (`zkfl chain`)") from exc
+        where = rpc_url or f"http://127.0.0.1:{settings.anvil_port}"
+        raise ChainError(f"no chain answers at {where}: start it (`zkfl chain`) or give --rpc-url") from exc
     try:
         yield Connection(ape.chain, ape.project, bool(ape.chain.provider.network.is_local))
     finally:

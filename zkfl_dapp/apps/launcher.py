@@ -8,7 +8,6 @@ keyfile (``keys/<role>.json``), lock and journal (``parties/<role>/``) and log (
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import signal
 import subprocess
@@ -23,12 +22,14 @@ from zkfl_dapp.apps import keys as keystore
 from zkfl_dapp.apps import parties
 from zkfl_dapp.apps.process import clear_workdir, replaceable_workdir, terminate_as_exit, workdir_lock
 from zkfl_dapp.apps.session import build_circuits, make_storage
+from zkfl_dapp.audit.report import _point_hex
 from zkfl_dapp.chain.anvil import LocalAnvil
-from zkfl_dapp.chain.enums import Phase
+from zkfl_dapp.chain.enums import Phase, Rule
 from zkfl_dapp.chain.views import read_round, read_submissions
 from zkfl_dapp.config import REPO_ROOT, Settings
 from zkfl_dapp.core.fixedpoint import dequantize
 from zkfl_dapp.core.formats import ModelFile
+from zkfl_dapp.core.norms import bound_from_quantized
 from zkfl_dapp.exceptions import ConfigError, RoundError, ZkflError
 from zkfl_dapp.ml.model import accuracy
 from zkfl_dapp.protocol.consortium import load_split, model_spec_for
@@ -149,7 +150,8 @@ class ClosedRound:
 
     round_id: int
     phase: str
-    participants: int
+    #: the hospitals whose submissions the round holds
+    participants: tuple[str, ...]
     model_cid: str
     accuracy: float | None
     wall_seconds: float
@@ -195,11 +197,13 @@ def publish_round_report(
     settings: Settings, deployment: Any, admin: Any, storage: Any, closed: ClosedRound, norm_bound: float | None
 ) -> None:
     """The admin's round report (accuracy on the held-out set, the enclave's statistics from its journal),
-    written to the reports folder and published: the next round's norm bound follows the policy from it."""
+    written to the reports folder and published: the next round's norm bound follows the policy from it. The
+    model's CID and commitment, the rule and the bound are the chain's (the auditor checks them)."""
     fin = closed.finalized or {}
+    info = read_round(deployment.round_manager, closed.round_id)
     report = RoundReport(
         round_id=closed.round_id,
-        participants=[],
+        participants=list(closed.participants),
         excluded=list(fin.get("excluded", [])),
         accuracy=closed.accuracy or 0.0,
         baseline_accuracy=0.0,
@@ -211,17 +215,16 @@ def publish_round_report(
         finalize_gas=int(fin.get("gas", 0)),
         finalize_tx=str(fin.get("tx", "")),
         model_cid=closed.model_cid,
-        model_commitment="",
+        model_commitment=_point_hex(info.new_model_commitment),
         proof_bytes=0,
         proof_cid="",
         wall_seconds=closed.wall_seconds,
         extras={"runner": "separate processes"},
         aggregate_seconds=float(fin.get("aggregate_seconds", 0.0)),
-        rule=str(fin.get("rule", "fedavg")),
+        rule="median" if info.rule == Rule.MEDIAN else "fedavg",
         norm_bound=norm_bound,
         update_norm_median=fin.get("update_norm_median"),
     )
-    report = dataclasses.replace(report, participants=[f"{closed.participants} hospitals"])
     settings.reports_dir.mkdir(parents=True, exist_ok=True)
     (settings.reports_dir / f"round-{report.round_id}.json").write_text(report.to_json())
     cid = str(storage.put(report.to_json().encode()))
@@ -277,20 +280,29 @@ def run_rounds(
             if phase == Phase.FINALIZED:
                 model = ModelFile.parse(storage.get(info.new_model_cid))
                 acc = accuracy(spec, dequantize(model.training_values(), settings.scale_bits), split.test)
-            fin = next((e for e in aggregator_journal.entries("finalized") if e["round"] == round_id), None)
-            c = ClosedRound(
-                round_id, phase.name.lower(), len(read_submissions(deployment.round_manager, round_id)),
-                info.new_model_cid, acc, wall, fin,
-            )  # fmt: skip
+            fin = _journal_entry(aggregator_journal, round_id) if phase == Phase.FINALIZED else None
+            names = {address.lower(): role for role, address in members.items()}
+            subs = read_submissions(deployment.round_manager, round_id)
+            who = tuple(names.get(sub.hospital.lower(), sub.hospital) for sub in subs)
+            c = ClosedRound(round_id, phase.name.lower(), who, info.new_model_cid, acc, wall, fin)
             if phase == Phase.FINALIZED:
-                from zkfl_dapp.core.norms import bound_from_quantized
-
                 bound = bound_from_quantized(bound_sq, settings.scale_bits) if bound_sq else None
                 publish_round_report(settings, deployment, admin, storage, c, bound)
             anvil.persist()
             closed.append(c)
             on_close(c)
     return closed
+
+
+def _journal_entry(journal: Any, round_id: int, timeout: float = 10.0) -> dict[str, Any] | None:
+    """The aggregator's ``finalized`` entry for the round (written just after the receipt; None if it never
+    comes, e.g. when the aggregator crashed in between)."""
+    until = time.monotonic() + timeout
+    while True:
+        entry = next((e for e in journal.entries("finalized") if e["round"] == round_id), None)
+        if entry is not None or time.monotonic() > until:
+            return entry
+        time.sleep(0.1)
 
 
 def _wait_for_key(deployment: Any, processes: Sequence[PartyProcess], progress: Progress, timeout: float = 300) -> None:
@@ -308,7 +320,10 @@ def _wait_for_key(deployment: Any, processes: Sequence[PartyProcess], progress: 
 
 def format_round(c: ClosedRound) -> str:
     acc = f", global-model accuracy {c.accuracy:.2%}" if c.accuracy is not None else ""
-    line = f"round {c.round_id}: {c.phase}, {c.participants} submissions{acc}, closed in {c.wall_seconds:.1f} s"
+    who = f" ({', '.join(c.participants)})" if c.participants else ""
+    line = (
+        f"round {c.round_id}: {c.phase}, {len(c.participants)} submissions{who}{acc}, closed in {c.wall_seconds:.1f} s"
+    )
     if c.finalized:
         line += f"\n  model {c.model_cid}, finalize gas {int(c.finalized.get('gas', 0)):,}"
         for ex in c.finalized.get("excluded", []):

@@ -309,6 +309,8 @@ def auditor(
         dep = conn.deployment(settings)
         rm = dep.round_manager
 
+        shown: set[int] = set()
+
         def run() -> Any:
             report = audit(
                 rm, storage, chain=conn.chain, project=conn.project, workdir=out_dir / "work",
@@ -318,6 +320,9 @@ def auditor(
             (out_dir / "audit.json").write_text(report.to_json())
             (out_dir / "audit.md").write_text(report.to_markdown())
             for ra in report.rounds:
+                if ra.round_id in shown and ra.phase != "open":
+                    continue  # follow mode: each round once, when it closed
+                shown.add(ra.round_id)
                 verdict = "passed" if not [f for f in report.errors if f.round_id == ra.round_id] else "FAILED"
                 click.echo(f"round {ra.round_id}: {ra.phase}: audit {verdict}")
             if record and account is not None:

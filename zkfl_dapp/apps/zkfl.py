@@ -320,9 +320,10 @@ def auditor(
             (out_dir / "audit.json").write_text(report.to_json())
             (out_dir / "audit.md").write_text(report.to_markdown())
             for ra in report.rounds:
-                if ra.round_id in shown and ra.phase != "open":
-                    continue  # follow mode: each round once, when it closed
-                shown.add(ra.round_id)
+                if ra.round_id in shown:
+                    continue  # each closed round once (follow mode re-audits everything as rounds close)
+                if ra.phase != "open":
+                    shown.add(ra.round_id)
                 verdict = "passed" if not [f for f in report.errors if f.round_id == ra.round_id] else "FAILED"
                 click.echo(f"round {ra.round_id}: {ra.phase}: audit {verdict}")
             if record and account is not None:

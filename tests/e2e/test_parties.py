@@ -10,6 +10,7 @@ import pytest
 from zkfl_dapp.apps.journal import Journal
 from zkfl_dapp.apps.parties import (
     AggregatorService,
+    AuditFollower,
     Connection,
     HospitalAgent,
     abort_round,
@@ -17,6 +18,7 @@ from zkfl_dapp.apps.parties import (
     hospital_agent,
     open_round,
 )
+from zkfl_dapp.audit.auditor import audit
 from zkfl_dapp.chain.enums import Phase
 from zkfl_dapp.chain.views import read_round
 from zkfl_dapp.config import Settings
@@ -116,3 +118,24 @@ def test_a_party_refuses_a_deployment_it_does_not_belong_to(consortium, conn, ho
         aggregator_service(c.settings, conn, hospitals[0], c.storage)
     with pytest.raises(ConfigError, match="hospital index 7"):
         hospital_agent(c.settings, conn, hospitals[0], c.storage, 7)
+
+
+def test_the_auditor_follows_rounds_as_they_close(consortium, conn, tmp_path):
+    c = consortium
+    audits: list[object] = []
+
+    def run_audit() -> object:
+        report = audit(c.deployment.round_manager, c.storage, chain=ape.chain, project=ape.project)
+        audits.append(report)
+        return report
+
+    follower = AuditFollower(run_audit, c.deployment)
+    assert follower.step() is None  # nothing closed yet
+    open_round(c.settings, conn, c.deployment, c.roles.admin)
+    for i in range(5):
+        _agent(c, i, tmp_path).step()
+    assert follower.step() is None  # open: not audited yet
+    _service(c, tmp_path).step()
+    report = follower.step()
+    assert report is not None and report.passed and [r.round_id for r in report.rounds] == [1]
+    assert follower.step() is None and len(audits) == 1  # each closed round once

@@ -22,10 +22,9 @@ from zkfl_dapp.apps import keys as keystore
 from zkfl_dapp.apps import parties
 from zkfl_dapp.apps.process import clear_workdir, replaceable_workdir, terminate_as_exit, workdir_lock
 from zkfl_dapp.apps.session import build_circuits, make_storage
-from zkfl_dapp.audit.report import _point_hex
 from zkfl_dapp.chain.anvil import LocalAnvil
 from zkfl_dapp.chain.enums import Phase, Rule
-from zkfl_dapp.chain.views import read_round, read_submissions
+from zkfl_dapp.chain.views import commitment_hex, read_round, read_submissions
 from zkfl_dapp.config import REPO_ROOT, Settings
 from zkfl_dapp.core.fixedpoint import dequantize
 from zkfl_dapp.core.formats import ModelFile
@@ -215,7 +214,7 @@ def publish_round_report(
         finalize_gas=int(fin.get("gas", 0)),
         finalize_tx=str(fin.get("tx", "")),
         model_cid=closed.model_cid,
-        model_commitment=_point_hex(info.new_model_commitment),
+        model_commitment=commitment_hex(info.new_model_commitment),
         proof_bytes=0,
         proof_cid="",
         wall_seconds=closed.wall_seconds,

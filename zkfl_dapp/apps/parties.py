@@ -303,6 +303,8 @@ def hospital_agent(
         circuits,
         settings.workdir,
         index=index,
+        prover_workers=settings.prover_workers,
+        progress=progress,
     )
     return HospitalAgent(client, deployment, conn.chain, journal_for(settings.workdir, name), progress, sit_out=sit_out)
 

@@ -47,7 +47,8 @@ def _round_with_excluded_update(c: Consortium) -> None:
         scale_bits=13,
         values=(*(v + 100 for v in quantize(honest.local_params, 13)), *(0,) * c.enclave.circuits.pad_rows),
     )  # does not open the commitment it is submitted under
-    envelope = seal(key, forged.to_bytes(), associated_data(round_id, cheat.address, honest.commitment.to_bytes()))
+    points = b"".join(p.to_bytes() for p in honest.commitment)
+    envelope = seal(key, forged.to_bytes(), associated_data(round_id, cheat.address, points))
     cheat.submit(c.deployment.round_manager, dataclasses.replace(honest, cid=str(c.storage.put(envelope))))
     final = c.enclave.finalize(c.deployment.round_manager, round_id)
     assert final.excluded_mask == 1 << 4  # the cheat submitted last: slot 4
@@ -163,6 +164,14 @@ def test_clean_deployment_audits_green(clean_report, consortium):
     assert "PASSED" in md and "| 5 | finalized | 5 | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |" in md
     assert "| 3 | finalized | 4 | ✓ | ✓ | – | – | ✓ | ✓ | ✓ | – | – |" in md
     assert "derived on-chain" in md and "re-derived by the auditor" in md
+    # which proofs were checked where: on-chain, and again by the auditor
+    assert "## Proofs: where each was checked" in md
+    assert "norm proofs (rounds [1, 2, 5]): verified on-chain by RoundManager in `submitBoundedUpdate`" in md
+    assert "median proof (rounds [5]): verified on-chain by RoundManager in `finalizeMedianRound`" in md
+    for x in (r.round(1), r.round(2), r.round(5)):
+        assert all("verified on-chain by RoundManager" in str(s.proof) for s in x.submissions), x.submissions
+    assert all(s.proof is None for s in r.round(3).submissions)  # no norm bound, no proof
+    assert r.chunks == 1 and r.notes == []
     assert "**development enclave**" in md
     assert AuditReport.model_validate_json(r.to_json()).passed
 

@@ -382,7 +382,8 @@ class AggregatorService:
         return self._say(round_id, f"finalized: model {final.model_cid} (gas {final.gas_used:,})")
 
     def _recorded(self, round_id: int) -> bool:
-        return any(e.get("round") == round_id for e in self.journal.entries() if e["event"].startswith("f"))
+        done = ("finalized", "found-finalized")
+        return any(e.get("round") == round_id and e.get("event") in done for e in self.journal.entries())
 
     def _say(self, round_id: int, text: str, *, once: bool = False) -> str:
         if not once or (round_id, text) not in self._said:

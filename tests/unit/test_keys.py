@@ -1,12 +1,16 @@
-"""Each party's encrypted keyfile, its passphrase rules, and the parties' journals."""
+"""Each party's encrypted keyfile, its passphrase rules, the parties' journals, and the guards of the `zkfl`
+commands that need no chain."""
 
 from __future__ import annotations
 
 import json
 import stat
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from zkfl_dapp.apps.journal import Journal
 from zkfl_dapp.apps.keys import (
@@ -23,7 +27,9 @@ from zkfl_dapp.apps.keys import (
     write_keyfile,
 )
 from zkfl_dapp.apps.launcher import parse_dropout
-from zkfl_dapp.exceptions import ConfigError
+from zkfl_dapp.apps.parties import Connection, check_basis, warp_past_deadline
+from zkfl_dapp.apps.zkfl import main
+from zkfl_dapp.exceptions import ChainError, ConfigError
 
 MNEMONIC = "test test test test test test test test test test test junk"
 KEY = bytes.fromhex("4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318")
@@ -126,3 +132,48 @@ def test_dropout_is_round_colon_hospital() -> None:
     assert parse_dropout("4:4") == {4: 4} and parse_dropout("") == {}
     with pytest.raises(ConfigError, match="ROUND:HOSPITAL"):
         parse_dropout("four")
+
+
+def test_a_missing_or_foreign_keyfile_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no keyfile at .*zkfl keys new"):
+        load_signer(tmp_path / "absent.json", "pw")
+    (tmp_path / "notes.json").write_text('{"hello": 1}')
+    with pytest.raises(ConfigError, match="not an Ethereum keyfile"):
+        load_signer(tmp_path / "notes.json", "pw")
+
+
+def test_keys_new_wants_a_passphrase_off_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ZKFL_HOSPITAL_0_PASSPHRASE", raising=False)
+    result = CliRunner().invoke(main, ["keys", "new", "--role", "hospital-0", "--workdir", str(tmp_path)])
+    assert result.exit_code == 1 and "set ZKFL_HOSPITAL_0_PASSPHRASE" in result.output
+    assert not keyfile_path(tmp_path, "hospital-0").exists()
+    monkeypatch.setenv("ZKFL_HOSPITAL_0_PASSPHRASE", "mine")
+    result = CliRunner().invoke(main, ["keys", "new", "--role", "hospital-0", "--workdir", str(tmp_path)])
+    assert result.exit_code == 0 and result.output.startswith("hospital-0: 0x")
+
+
+def test_the_admin_deploys_only_with_every_members_address(tmp_path: Path) -> None:
+    dev_keyfiles(tmp_path, MNEMONIC, 5)
+    keyfile_path(tmp_path, "hospital-3").unlink()
+    result = CliRunner().invoke(main, ["admin", "deploy", "--workdir", str(tmp_path)])
+    assert result.exit_code == 1 and "no keyfile (or address) for hospital-3" in result.output
+
+
+def test_chain_time_moves_on_the_local_chain_only() -> None:
+    chain = SimpleNamespace(pending_timestamp=0, mine=lambda: None)
+    with pytest.raises(ChainError, match="local development chain only"):
+        warp_past_deadline(Connection(chain, None, local=False), 100)
+    assert chain.pending_timestamp == 0
+    warp_past_deadline(Connection(chain, None, local=True), 100)
+    assert chain.pending_timestamp == 101
+
+
+def test_a_party_refuses_a_deployment_of_other_circuits() -> None:
+    circuits = SimpleNamespace(basis=SimpleNamespace(digest=lambda: "ab" * 32))
+
+    def deployment(digest: str) -> Any:
+        return SimpleNamespace(round_manager=SimpleNamespace(kzgBasisDigest=lambda: bytes.fromhex(digest)))
+
+    with pytest.raises(ChainError, match="KZG basis"):
+        check_basis(deployment("cd" * 32), circuits)  # type: ignore[arg-type]
+    check_basis(deployment("ab" * 32), circuits)  # type: ignore[arg-type]

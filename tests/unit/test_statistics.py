@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from zkfl_dapp.exceptions import DigestMismatchError, StatisticsError
-from zkfl_dapp.ml.data import load_federated, training_statistics
+from zkfl_dapp.ml.data import FeatureStatistics, load_federated, training_statistics
 from zkfl_dapp.ml.records import bundled_schema, bundled_statistics
 from zkfl_dapp.ml.schema import FeatureSpec, OutcomeSpec, RecordSchema
 from zkfl_dapp.ml.statistics import (
@@ -72,6 +72,9 @@ def test_the_bundled_consortium_statistics_are_the_shards_sums_combined():
     np.testing.assert_allclose(published.divisor, pooled.std, rtol=1e-9)
     assert split.statistics is not None
     np.testing.assert_array_equal(published.mean, split.statistics.mean)
+    feature_stats = FeatureStatistics.from_published(published)  # what patient files are standardized with
+    assert feature_stats.feature_names == split.feature_names and feature_stats.fill is None
+    np.testing.assert_array_equal(feature_stats.standardize(split.test.x), published.standardize(split.test.x))
     raw = load_federated(5, seed=0, raw=True)  # raw shards are float32: standardized again, equal to ~1e-7
     for shard, raw_shard in zip(split.shards, raw.shards, strict=True):
         np.testing.assert_allclose(published.standardize(raw_shard.x), shard.x, atol=1e-6)

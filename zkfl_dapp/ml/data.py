@@ -66,7 +66,7 @@ from sklearn.datasets import load_breast_cancer
 from sklearn.model_selection import train_test_split
 
 from zkfl_dapp.exceptions import DataError
-from zkfl_dapp.ml.statistics import SufficientStatistics, combined_mean_std
+from zkfl_dapp.ml.statistics import PublishedStatistics, SufficientStatistics, combined_mean_std
 
 SplitKind = Literal["iid", "dirichlet"]
 """How the training data is partitioned across hospitals."""
@@ -453,6 +453,11 @@ class FeatureStatistics:
     mean: NDArray[np.float64]
     std: NDArray[np.float64]
     fill: NDArray[np.float64] | None = None
+
+    @classmethod
+    def from_published(cls, published: PublishedStatistics) -> FeatureStatistics:
+        """The consortium's published statistics (:mod:`zkfl_dapp.ml.statistics`); no imputation."""
+        return cls(feature_names=published.feature_names, mean=published.mean, std=published.divisor)
 
     def standardize(self, raw: NDArray[np.floating[Any]]) -> NDArray[np.float64]:
         """Raw feature values ``[..., f]`` (NaN = missing) on the scale the consortium's models were trained on."""

@@ -3,7 +3,8 @@
 * ``circuit manifest``: one ``CircuitPublished`` event names ``circuitCid()``; the manifest under it parses
   (:class:`~zkfl_dapp.protocol.publication.CircuitManifest`); its shape (slots, model size, pad rows, scale)
   is the RoundManager's; every file it publishes (the Lagrange points, each circuit's settings, verifying
-  key, SRS and verifier source) resolves and matches its SHA-256.
+  key, SRS and verifier source, the standardisation statistics) resolves and matches its SHA-256, and the
+  statistics file parses (:class:`~zkfl_dapp.ml.statistics.PublishedStatistics`).
 * ``basis``: the manifest's basis digest equals ``RoundManager.kzgBasisDigest()`` and the digest of the
   :class:`~zkfl_dapp.circuits.kzg.KzgBasis` loaded from the fetched SRS, vk and settings (whose logrows and
   unusable rows are the manifest's); ``K`` in the manifest equals ``RoundManager.zeroCommitment()`` and
@@ -32,7 +33,8 @@ from zkfl_dapp.audit.report import AuditReport
 from zkfl_dapp.chain.views import read_current_model
 from zkfl_dapp.circuits.kzg import G1Point, KzgBasis, KzgError, commit, zero_commitment
 from zkfl_dapp.core.formats import ModelFile
-from zkfl_dapp.exceptions import ChainError, DigestMismatchError, ModelFileError, StorageError
+from zkfl_dapp.exceptions import ChainError, DigestMismatchError, ModelFileError, StatisticsError, StorageError
+from zkfl_dapp.ml.statistics import PublishedStatistics
 from zkfl_dapp.protocol.hospital import opens
 from zkfl_dapp.protocol.publication import CircuitManifest, PublishedCircuit, PublishedFile, fetch_published
 
@@ -103,7 +105,20 @@ class DeploymentChecks(AuditContext):
         self.artifacts = self._fetch_circuit(report, "", manifest.norm, "KzgNormVerifier.sol")
         if manifest.median is not None:
             self.median_artifacts = self._fetch_circuit(report, "median ", manifest.median, "KzgMedianVerifier.sol")
+        if manifest.statistics is not None:
+            self._statistics_check(report, manifest.statistics)
         return lagrange
+
+    def _statistics_check(self, report: AuditReport, item: PublishedFile) -> None:
+        """The published standardisation statistics resolve, match their SHA-256 and parse."""
+        path = self._fetch_artifact(report, "statistics", item, self.workdir / "statistics.json")
+        if path is None:
+            return
+        try:
+            PublishedStatistics.parse(path.read_bytes(), where=f"statistics file {item.cid}")
+        except StatisticsError as exc:
+            expected = "a zkfl-stats/v1 statistics file"
+            self._deployment_fail(report, "circuit manifest", "circuit manifest / statistics", expected, str(exc))
 
     def _fetch_circuit(
         self, report: AuditReport, prefix: str, entry: PublishedCircuit, verifier_file: str

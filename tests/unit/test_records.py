@@ -109,6 +109,7 @@ CELL_CASES = {
     "below min": ("pid,age,sbp,died\nA1,54,130,no\nA2,54,39.9,no\n", 2, "sbp", "outside the schema's plausible range"),
     "above max": ("pid,age,sbp,died\nA1,121,130,no\n", 1, "age", "[0, 120] years"),
     "too large for float32": ("pid,age,sbp,died\nA1,1e39,130,no\n", 1, "age", "too large"),
+    "too large for float64": ("pid,age,sbp,died\nA1,54,130,no\nA2,1e999,130,no\n", 2, "age", "inf is too large"),
     "undeclared label": ("pid,age,sbp,died\nA1,54,130,no\nA2,54,130,maybe\n", 2, "died", "'maybe' is not one of"),
     "empty label": ("pid,age,sbp,died\nA1,54,130,\n", 1, "died", "'' is not one of the declared outcome labels"),
     "label case": ("pid,age,sbp,died\nA1,54,130,Yes\n", 1, "died", "'Yes' is not one of"),

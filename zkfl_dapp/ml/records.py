@@ -70,8 +70,8 @@ __all__ = [
 
 #: Largest records file read (512 MiB).
 MAX_RECORDS_BYTES: Final = 512 << 20
-#: Most data rows read.
-MAX_RECORDS_ROWS: Final = 5_000_000
+#: Most data rows read (a CSV file is held as text cells while it is checked: several times its size in memory).
+MAX_RECORDS_ROWS: Final = 1_000_000
 #: Largest magnitude a feature value may have (it is trained on as float32).
 MAX_ABS_VALUE: Final = float(np.finfo(np.float32).max)
 

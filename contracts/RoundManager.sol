@@ -494,10 +494,18 @@ contract RoundManager is IRoundManager {
     /// (fewer than m units) goes to the first included slot. Every included slot weighs at least 1, so no
     /// declared count can silently zero the others; excluded and empty slots weigh 0.
     function _expectedWeights(uint256 roundId, uint256 excludedMask) internal view returns (uint256[] memory w) {
+        (w,) = _weights(roundId, excludedMask);
+    }
+
+    /// @dev `_expectedWeights` and the number of included slots.
+    function _weights(uint256 roundId, uint256 excludedMask)
+        internal
+        view
+        returns (uint256[] memory w, uint256 included)
+    {
         Submission[] storage subs = _submissions[roundId];
         if (excludedMask >> subs.length != 0) revert RoundManagerInvalidExclusion(roundId, excludedMask);
         uint256 total = 0;
-        uint256 included = 0;
         uint256 first = type(uint256).max;
         uint256[] memory counts = new uint256[](subs.length);
         for (uint256 i = 0; i < subs.length; i++) {
@@ -509,7 +517,7 @@ contract RoundManager is IRoundManager {
             }
         }
         w = new uint256[](slots);
-        if (included == 0) return w;
+        if (included == 0) return (w, 0);
         uint256 one = uint256(1) << scaleBits;
         uint256 spare = one - included;
         uint256 assigned = 0;
@@ -531,10 +539,8 @@ contract RoundManager is IRoundManager {
         view
         returns (uint256[2][] memory commitment, uint256 included)
     {
-        uint256[] memory w = _expectedWeights(roundId, excludedMask);
-        for (uint256 i = 0; i < w.length; i++) {
-            if (w[i] != 0) included += 1;
-        }
+        uint256[] memory w;
+        (w, included) = _weights(roundId, excludedMask);
         if (included == 0) revert RoundManagerQuorumNotMet(roundId, 0, _rounds[roundId].quorum);
         Submission[] storage subs = _submissions[roundId];
         Bn254.G1Point memory k = Bn254.G1Point(_kx, _ky);
@@ -544,11 +550,28 @@ contract RoundManager is IRoundManager {
             Bn254.G1Point memory acc = k;
             for (uint256 i = 0; i < w.length; i++) {
                 if (w[i] == 0) continue;
-                uint256[2] storage p = subs[i].commitment[c];
-                acc = Bn254.add(acc, Bn254.mul(Bn254.add(Bn254.G1Point(p[0], p[1]), minusK), w[i]));
+                (uint256 x, uint256 y) = _storedPoint(subs, i, c);
+                acc = Bn254.add(acc, Bn254.mul(Bn254.add(Bn254.G1Point(x, y), minusK), w[i]));
             }
             if (acc.x == 0 && acc.y == 0) revert Bn254.Bn254InvalidPoint(0, 0);
-            commitment[c] = [acc.x, acc.y];
+            commitment[c][0] = acc.x;
+            commitment[c][1] = acc.y;
+        }
+    }
+
+    /// @dev Point `c` of slot `i`'s stored commitment, read without Solidity's two bounds checks (a cold SLOAD of
+    /// the points array's length per slot): callers pass an `i` that has a submission (a non-zero weight) and
+    /// c < chunks, the length every stored commitment has (checked at submission). Submission's storage layout:
+    /// slot 0 hospital and sampleCount, slot 1 the points array, slot 2 cid (3 slots per element).
+    function _storedPoint(Submission[] storage subs, uint256 i, uint256 c) internal view returns (uint256 x, uint256 y) {
+        // slither-disable-next-line assembly -- Solidity's storage layout of arrays and structs is fixed
+        assembly {
+            mstore(0x00, subs.slot)
+            let element := add(keccak256(0x00, 0x20), mul(i, 3))
+            mstore(0x00, add(element, 1))
+            let base := add(keccak256(0x00, 0x20), mul(c, 2))
+            x := sload(base)
+            y := sload(add(base, 1))
         }
     }
 
@@ -571,6 +594,7 @@ contract RoundManager is IRoundManager {
     /// @dev keccak256(x_0 || y_0 || x_1 || ..), how the contract stores a model commitment (for one point the
     /// same as `_hash`).
     function _hashPoints(uint256[2][] memory points) internal pure returns (bytes32) {
+        if (points.length == 1) return _hash(points[0]);
         return keccak256(abi.encodePacked(points));
     }
 

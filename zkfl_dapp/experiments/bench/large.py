@@ -185,7 +185,7 @@ def format_summary(summary: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from zkfl_dapp.apps.process import clear_workdir, replaceable_workdir
+    from zkfl_dapp.apps.process import clear_workdir, replaceable_workdir, workdir_lock
     from zkfl_dapp.apps.session import say, session
     from zkfl_dapp.ml.model import num_params
     from zkfl_dapp.protocol.consortium import load_split, model_spec_for
@@ -195,14 +195,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not replaceable_workdir(settings.workdir):
         print(f"{settings.workdir} exists and is not a zkFL work directory: give another --workdir", file=sys.stderr)
         return 2
-    clear_workdir(settings.workdir)
     started = time.perf_counter()
-    with TreeMemory() as memory, session(settings, None) as s:
-        consortium = s.bootstrap()
-        reports = []
-        for _ in range(settings.rounds):
-            reports.append(consortium.run_round())
-            say(f"round {reports[-1].round_id} closed: {json.dumps(reports[-1].extras)[:200]}")
+    with workdir_lock(settings.workdir), TreeMemory() as memory:
+        clear_workdir(settings.workdir)  # a new consortium, as the demo
+        with session(settings, None) as s:
+            consortium = s.bootstrap()
+            reports = []
+            for _ in range(settings.rounds):
+                reports.append(consortium.run_round())
+                say(f"round {reports[-1].round_id} closed: {json.dumps(reports[-1].extras)[:200]}")
     summary = summarize(reports, settings.hospitals, memory.peak_kb / 1024)
     summary["model_size"] = num_params(model_spec_for(settings, load_split(settings)))
     summary["wall_s"] = time.perf_counter() - started

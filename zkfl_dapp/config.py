@@ -54,15 +54,18 @@ class Settings(BaseSettings):
         "breast-cancer", description="bundled data set (zkfl_dapp.ml.data); support2 = SUPPORT2 6-month mortality"
     )
     split: Literal["iid", "dirichlet"] = "iid"
+    dirichlet_alpha: float = Field(0.5, gt=0)
+    seed: int = 0
+
     # bring your own data (a hospital process; see README, "Bring your own data")
     records: Path | None = Field(None, description="this hospital's records file (.csv or .parquet)")
     records_schema: Path | None = Field(None, description="the consortium's schema of records files (.json/.yaml)")
     statistics: Path | None = Field(None, description="the consortium's published standardisation statistics file")
     statistics_max_shift: float = Field(
-        3.0, gt=0, description="refuse records whose local feature mean is more published stds from the published"
+        3.0,
+        gt=0,
+        description="refuse records whose local mean of a feature is more published stds than this from its mean",
     )
-    dirichlet_alpha: float = Field(0.5, gt=0)
-    seed: int = 0
 
     # model
     model: Literal["logreg", "mlp", "mlp-large"] = Field(

@@ -25,7 +25,7 @@ from zkfl_dapp.core.fixedpoint import quantize
 from zkfl_dapp.core.formats import ModelFile, UpdatePayload
 from zkfl_dapp.crypto.envelope import associated_data, seal
 from zkfl_dapp.protocol.consortium import Consortium, Roles
-from zkfl_dapp.protocol.publication import CircuitManifest, lagrange_file
+from zkfl_dapp.protocol.publication import CircuitManifest, PublishedFile, lagrange_file
 from zkfl_dapp.storage.embedded import EmbeddedStore
 from zkfl_dapp.storage.unixfs import compute_cid
 
@@ -222,6 +222,29 @@ def test_verifying_key_served_with_other_content_is_named(consortium, clean_repo
     report = _audit(consortium, store, tmp_path)
     (f,) = [f for f in report.errors if f.item == "circuit manifest / vk"]
     assert manifest.norm.vk.sha256 in f.expected
+
+
+def test_statistics_served_with_other_content_are_named(consortium, clean_report, tmp_path):
+    """The published standardisation statistics are checked like every other file the manifest names."""
+    manifest = CircuitManifest.parse(consortium.storage.get(clean_report.circuit_cid))
+    assert manifest.statistics is not None and clean_report.deployment_checks["circuit manifest"] is True
+    store = _ServesOtherContent(consortium.storage, manifest.statistics.cid, b'{"format":"zkfl-stats/v1"}')
+    report = _audit(consortium, store, tmp_path)
+    (f,) = [f for f in report.errors if f.item == "circuit manifest / statistics"]
+    assert manifest.statistics.sha256 in f.expected and report.deployment_checks["circuit manifest"] is False
+
+
+def test_a_manifest_naming_malformed_statistics_is_named(consortium, clean_report, tmp_path):
+    manifest = CircuitManifest.parse(consortium.storage.get(clean_report.circuit_cid))
+    store = _store_copy(consortium, tmp_path)
+    bad = b'{"format":"zkfl-stats/v1"}'
+    entry = PublishedFile(cid=str(store.put(bad)), sha256=hashlib.sha256(bad).hexdigest(), size=len(bad))
+    lying = _ServesOtherContent(
+        store, clean_report.circuit_cid, manifest.model_copy(update={"statistics": entry}).to_bytes()
+    )
+    report = _audit(consortium, lying, tmp_path)
+    (f,) = [f for f in report.errors if f.item == "circuit manifest / statistics"]
+    assert "zkfl-stats/v1" in f.expected and "invalid at" in f.actual
 
 
 def _serve_manifest(c: Consortium, report: AuditReport, tmp_path: Path, manifest: CircuitManifest):

@@ -5,6 +5,7 @@ reason) and never sends twice; when the aggregator finalizes, and that it does s
 from __future__ import annotations
 
 import ape
+import numpy as np
 import pytest
 
 from zkfl_dapp.apps.journal import Journal
@@ -21,8 +22,8 @@ from zkfl_dapp.apps.parties import (
 from zkfl_dapp.audit.auditor import audit
 from zkfl_dapp.chain.enums import Phase
 from zkfl_dapp.chain.views import read_round
-from zkfl_dapp.config import Settings
-from zkfl_dapp.exceptions import ChainError, ConfigError, RoundError
+from zkfl_dapp.config import REPO_ROOT, Settings
+from zkfl_dapp.exceptions import ChainError, ConfigError, RoundError, ZkflError
 from zkfl_dapp.protocol.consortium import Consortium, Roles
 from zkfl_dapp.storage.embedded import EmbeddedStore
 
@@ -139,3 +140,20 @@ def test_the_auditor_follows_rounds_as_they_close(consortium, conn, tmp_path):
     report = follower.step()
     assert report is not None and report.passed and [r.round_id for r in report.rounds] == [1]
     assert follower.step() is None and len(audits) == 1  # each closed round once
+
+
+def test_a_hospital_trains_on_its_own_records_file_standardised_by_the_chain(consortium, conn, hospitals):
+    """hospital-0's shard as a records file (examples/hospital-data): the agent reads it and standardises it with
+    the statistics the deployment published (followed from the circuit manifest on-chain), which gives back
+    exactly the shard the simulated consortium trains on."""
+    c = consortium
+    data = REPO_ROOT / "examples" / "hospital-data"
+    settings = c.settings.model_copy(update={"records": data / "records.csv", "records_schema": data / "schema.json"})
+    agent = hospital_agent(settings, conn, hospitals[0], c.storage, 0)
+    shard = c.split.shards[0]
+    assert agent.client.shard.num_samples == shard.num_samples == 91
+    assert np.array_equal(agent.client.shard.y, shard.y)
+    assert np.allclose(agent.client.shard.x, shard.x, atol=1e-6)
+    bad = c.settings.model_copy(update={"records": data / "records.csv", "records_schema": data / "absent.json"})
+    with pytest.raises(ZkflError):
+        hospital_agent(bad, conn, hospitals[0], c.storage, 0)

@@ -47,11 +47,13 @@ from zkfl_dapp.exceptions import (
 )
 from zkfl_dapp.ml.data import Dataset, FederatedSplit
 from zkfl_dapp.ml.model import ModelSpec
+from zkfl_dapp.ml.records import load_hospital_dataset
 from zkfl_dapp.ml.training import TrainConfig
 from zkfl_dapp.protocol.consortium import circuits_for, deploy_consortium, load_split, model_spec_for
 from zkfl_dapp.protocol.enclave import AggregatorEnclave
 from zkfl_dapp.protocol.hospital import HospitalClient, fetch_enclave_key, fetch_global_model
 from zkfl_dapp.protocol.reports import _last_norm_statistics
+from zkfl_dapp.protocol.standardization import deployment_statistics
 from zkfl_dapp.storage.base import Storage
 
 Progress = Callable[[str], None]
@@ -151,14 +153,23 @@ def train_config(settings: Settings) -> TrainConfig:
     )
 
 
-def hospital_dataset(settings: Settings, index: int, split: FederatedSplit) -> Dataset:
-    """A hospital's own records: for now its shard of the bundled data set's split.
+def hospital_dataset(
+    settings: Settings, index: int, split: FederatedSplit, *, deployment: Deployment, storage: Storage
+) -> Dataset:
+    """A hospital's own records: its records file (``ZKFL_RECORDS`` with ``ZKFL_RECORDS_SCHEMA``), checked
+    against and standardized with the statistics the deployment published (followed from the chain's circuit
+    manifest, or ``ZKFL_STATISTICS``); without a records file, its shard of the bundled data set's split.
 
-    Hook: a hospital with its own file (CSV/Parquet) loads it here instead (``load_hospital_dataset``).
+    Raises:
+        ConfigError: ``index`` is not one of the consortium's hospitals.
+        RecordsError, StatisticsError: a bad records file, or records that do not fit the statistics.
     """
     if not 0 <= index < len(split.shards):
         raise ConfigError(f"hospital index {index}: the consortium has {len(split.shards)} hospitals")
-    return split.shards[index]
+    if settings.records is None:
+        return split.shards[index]
+    statistics = None if settings.statistics else deployment_statistics(deployment.round_manager, storage)
+    return load_hospital_dataset(settings, statistics)
 
 
 # --- the hospital ----------------------------------------------------------------------------------
@@ -296,7 +307,7 @@ def hospital_agent(
     client = HospitalClient(
         name,
         account,
-        hospital_dataset(settings, index, split),
+        hospital_dataset(settings, index, split, deployment=deployment, storage=storage),
         spec,
         train_config(settings),
         storage,

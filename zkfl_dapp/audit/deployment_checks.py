@@ -5,7 +5,9 @@
   is the RoundManager's, and so is its layout: ``chunk = 0`` (one vector) exactly when ``chunks() == 1``,
   otherwise ``ceil(d / chunk) == chunks()`` (the chunk size sets the auditor's
   :class:`~zkfl_dapp.core.layout.CommitmentLayout`); every file it publishes (the Lagrange points where it has
-  them, each circuit's settings, verifying key, SRS and verifier source) resolves and matches its SHA-256.
+  them, each circuit's settings, verifying key, SRS and verifier source, the standardisation statistics)
+  resolves and matches its SHA-256, and the statistics file parses
+  (:class:`~zkfl_dapp.ml.statistics.PublishedStatistics`).
 * ``basis``: the manifest's basis digest equals ``RoundManager.kzgBasisDigest()`` and the digest of the
   :class:`~zkfl_dapp.circuits.kzg.KzgBasis` loaded from the fetched SRS, vk and settings (whose logrows and
   unusable rows are the manifest's); ``K`` in the manifest equals ``RoundManager.zeroCommitment()`` and
@@ -38,7 +40,8 @@ from zkfl_dapp.chain.views import as_commitment, commitment_hex, read_current_mo
 from zkfl_dapp.circuits.kzg import G1Point, KzgBasis, KzgError, commit, zero_commitment
 from zkfl_dapp.core.formats import ModelFile
 from zkfl_dapp.core.layout import CommitmentLayout
-from zkfl_dapp.exceptions import ChainError, DigestMismatchError, ModelFileError, StorageError
+from zkfl_dapp.exceptions import ChainError, DigestMismatchError, ModelFileError, StatisticsError, StorageError
+from zkfl_dapp.ml.statistics import PublishedStatistics
 from zkfl_dapp.protocol.hospital import opens
 from zkfl_dapp.protocol.publication import CircuitManifest, PublishedCircuit, PublishedFile, fetch_published
 
@@ -118,6 +121,8 @@ class DeploymentChecks(AuditContext):
         self.artifacts = self._fetch_circuit(report, "", manifest.norm, verifier_file)
         if manifest.median is not None:
             self.median_artifacts = self._fetch_circuit(report, "median ", manifest.median, "KzgMedianVerifier.sol")
+        if manifest.statistics is not None:
+            self._statistics_check(report, manifest.statistics)
         return lagrange
 
     def _layout_checks(self, report: AuditReport, manifest: CircuitManifest) -> None:
@@ -140,6 +145,17 @@ class DeploymentChecks(AuditContext):
             self._deployment_fail(report, check, "circuit manifest / chunk", expected, found)
             return
         self.layout = layout
+
+    def _statistics_check(self, report: AuditReport, item: PublishedFile) -> None:
+        """The published standardisation statistics resolve, match their SHA-256 and parse."""
+        path = self._fetch_artifact(report, "statistics", item, self.workdir / "statistics.json")
+        if path is None:
+            return
+        try:
+            PublishedStatistics.parse(path.read_bytes(), where=f"statistics file {item.cid}")
+        except StatisticsError as exc:
+            expected = "a zkfl-stats/v1 statistics file"
+            self._deployment_fail(report, "circuit manifest", "circuit manifest / statistics", expected, str(exc))
 
     def _fetch_circuit(
         self, report: AuditReport, prefix: str, entry: PublishedCircuit, verifier_file: str

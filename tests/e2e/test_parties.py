@@ -4,9 +4,12 @@ reason) and never sends twice; when the aggregator finalizes, and that it does s
 
 from __future__ import annotations
 
+import dataclasses
+
 import ape
 import numpy as np
 import pytest
+from ape.exceptions import TransactionNotFoundError
 
 from zkfl_dapp.apps.journal import Journal
 from zkfl_dapp.apps.parties import (
@@ -25,6 +28,7 @@ from zkfl_dapp.chain.views import read_round
 from zkfl_dapp.config import REPO_ROOT, Settings
 from zkfl_dapp.exceptions import ChainError, ConfigError, RoundError, ZkflError
 from zkfl_dapp.protocol.consortium import Consortium, Roles
+from zkfl_dapp.protocol.hospital import HospitalClient
 from zkfl_dapp.storage.embedded import EmbeddedStore
 
 pytestmark = pytest.mark.e2e
@@ -157,3 +161,24 @@ def test_a_hospital_trains_on_its_own_records_file_standardised_by_the_chain(con
     bad = c.settings.model_copy(update={"records": data / "records.csv", "records_schema": data / "absent.json"})
     with pytest.raises(ZkflError):
         hospital_agent(bad, conn, hospitals[0], c.storage, 0)
+
+
+@dataclasses.dataclass(frozen=True)
+class _ReceiptLost(HospitalClient):
+    """Sends nothing and reports a receipt that never came (a node that dropped the transaction)."""
+
+    def submit(self, round_manager, update):
+        raise TransactionNotFoundError("0x" + "00" * 32, "not in the chain after 20 seconds")
+
+
+def test_a_lost_receipt_is_retried_from_chain_state_not_fatal(consortium, conn, tmp_path):
+    c = consortium
+    h = c.hospitals[0]
+    lost = _ReceiptLost(**{f.name: getattr(h, f.name) for f in dataclasses.fields(h)})
+    open_round(c.settings, conn, c.deployment, c.roles.admin)
+    agent = HospitalAgent(lost, c.deployment, ape.chain, Journal(tmp_path / "h0.jsonl"))
+    assert "waiting: no receipt for the submission" in (agent.step() or "")
+    assert not agent.journal.entries()  # neither sent nor skipped
+    agent.client = h  # the node answers again: the next poll serves the round
+    assert "submitted" in (agent.step() or "")
+    assert len(agent.journal.entries("sent")) == 1

@@ -236,7 +236,7 @@ class HospitalAgent:
         return text
 
     def _serve(self, round_id: int, info: Any) -> str:
-        from ape.exceptions import ContractLogicError
+        from ape.exceptions import ContractLogicError, TransactionNotFoundError
 
         rm = self.deployment.round_manager
         if round_id in self.sit_out:
@@ -275,6 +275,8 @@ class HospitalAgent:
             receipt = self.client.submit(rm, update)
         except ContractLogicError as exc:
             raise Skip(f"the submission reverted: {type(exc).__name__}({exc})") from exc
+        except TransactionNotFoundError as exc:  # sent, but no receipt in time: the chain decides on the next poll
+            raise Skip(f"no receipt for the submission yet ({exc}): checking the chain again", transient=True) from exc
         self._done.add(round_id)
         self.journal.append(
             "sent",

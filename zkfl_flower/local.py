@@ -1,0 +1,55 @@
+"""Run a Flower app against a consortium deployed on the embedded local chain (``ape run deploy``).
+
+``ape run deploy --workdir W`` leaves the chain's state in ``W/chain/anvil-state.json``; :func:`local_chain`
+serves it again on loopback (zkfl_dapp's own :class:`~zkfl_dapp.chain.anvil.LocalAnvil`, ape-free) while the
+Flower simulation runs, and writes the state back when it stops, so that ``ape run audit --workdir W`` (or
+``ape run round``) continues from what the Flower rounds did.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+from zkfl_dapp.chain.anvil import LocalAnvil
+from zkfl_dapp.config import Settings
+from zkfl_dapp.exceptions import ConfigError
+
+
+def local_rpc_url(settings: Settings) -> str:
+    """The embedded anvil's URL for these settings (loopback, ``settings.anvil_port``)."""
+    return f"http://127.0.0.1:{settings.anvil_port}"
+
+
+@contextlib.contextmanager
+def local_chain(settings: Settings) -> Iterator[str]:
+    """Serve the deployment's persisted chain state on loopback; yields the RPC URL.
+
+    The ``ZKFL_*`` environment of this process is what Flower's simulated nodes (Ray workers, started
+    from it) build their settings from, so the workdir, hospitals and port are exported here too.
+
+    Raises:
+        ConfigError: no chain state in the workdir (deploy first).
+    """
+    if not settings.chain_state.is_file():
+        raise ConfigError(
+            f"no chain state at {settings.chain_state}: deploy first (`ape run deploy --workdir {settings.workdir}`)"
+        )
+    exported = {
+        "ZKFL_WORKDIR": str(settings.workdir),
+        "ZKFL_HOSPITALS": str(settings.hospitals),
+        "ZKFL_QUORUM": str(settings.quorum),
+        "ZKFL_ANVIL_PORT": str(settings.anvil_port),
+    }
+    saved = {k: os.environ.get(k) for k in exported}
+    os.environ.update(exported)
+    try:
+        with LocalAnvil(settings.chain_state, port=settings.anvil_port, mnemonic=settings.mnemonic):
+            yield local_rpc_url(settings)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

@@ -26,7 +26,15 @@ _EXPORTS: dict[str, str] = {
     "dev_account": "zkfl_flower.chain",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "Chain",
+    "Contract",
+    "FlowerConsortium",
+    "TrainedParameters",
+    "ZkflStrategy",
+    "dev_account",
+    "zkfl_mod",
+]
 
 
 def __getattr__(name: str) -> Any:

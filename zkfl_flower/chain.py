@@ -236,7 +236,9 @@ class Contract:
             raise ChainError(f"{name}: transaction {tx_hash.hex()} not mined in {RECEIPT_TIMEOUT_S:.0f} s") from exc
         if int(receipt["status"]) != 1:
             raise ChainError(f"{name}: transaction 0x{tx_hash.hex()} reverted when mined")
-        return Receipt("0x" + bytes(receipt["transactionHash"]).hex(), int(receipt["gasUsed"]), int(receipt["blockNumber"]))
+        return Receipt(
+            "0x" + bytes(receipt["transactionHash"]).hex(), int(receipt["gasUsed"]), int(receipt["blockNumber"])
+        )
 
 
 def _type_of(param: AbiEntry) -> str:

@@ -48,7 +48,9 @@ class FlowerConsortium:
     spec: ModelSpec
 
     @classmethod
-    def connect(cls, settings: Settings, rpc_url: str, *, abi_manifest: Path = DEFAULT_ABI_MANIFEST) -> FlowerConsortium:
+    def connect(
+        cls, settings: Settings, rpc_url: str, *, abi_manifest: Path = DEFAULT_ABI_MANIFEST
+    ) -> FlowerConsortium:
         """Attach to the deployment recorded in ``settings.deployment_file`` on the node at ``rpc_url``.
 
         Raises:
@@ -59,7 +61,9 @@ class FlowerConsortium:
             addresses = json.loads(settings.deployment_file.read_text())["contracts"]
             rm_address, registry_address = addresses["RoundManager"], addresses["ConsortiumRegistry"]
         except FileNotFoundError as exc:
-            raise ConfigError(f"no deployment record at {settings.deployment_file}: run `ape run deploy` first") from exc
+            raise ConfigError(
+                f"no deployment record at {settings.deployment_file}: run `ape run deploy --workdir ...` first"
+            ) from exc
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"deployment record {settings.deployment_file} is malformed: {exc}") from exc
         chain = Chain(rpc_url)

@@ -10,11 +10,44 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
 from collections.abc import Iterator
 
 from zkfl_dapp.chain.anvil import LocalAnvil
-from zkfl_dapp.config import Settings
-from zkfl_dapp.exceptions import ConfigError
+from zkfl_dapp.config import REPO_ROOT, Settings
+from zkfl_dapp.exceptions import ConfigError, ToolchainError
+
+#: The main environment's ape (``make install``), which deploys and audits: ape cannot live in this one.
+MAIN_APE = REPO_ROOT / ".venv" / "bin" / "ape"
+
+
+def main_env(settings: Settings) -> dict[str, str]:
+    """Environment variables for ``ape run`` in the main environment on this consortium (its settings as
+    ``ZKFL_*``, the checkout's toolchain on PATH)."""
+    bin_dirs = [str(REPO_ROOT / "node_modules" / ".bin"), str(REPO_ROOT / ".venv" / "bin")]
+    return {
+        **os.environ,
+        "PATH": os.pathsep.join([*bin_dirs, os.environ.get("PATH", "")]),
+        "SOLCX_BINARY_PATH": str(REPO_ROOT / ".toolchain" / "solcx"),
+        "VIRTUAL_ENV": str(REPO_ROOT / ".venv"),
+        "PYTHONPATH": str(REPO_ROOT),
+        "ZKFL_WORKDIR": str(settings.workdir),
+        "ZKFL_HOSPITALS": str(settings.hospitals),
+        "ZKFL_QUORUM": str(settings.quorum),
+        "ZKFL_ANVIL_PORT": str(settings.anvil_port),
+    }
+
+
+def ape_run(settings: Settings, *args: str, timeout_s: float = 900) -> subprocess.CompletedProcess[str]:
+    """``ape run <args> --workdir <workdir>`` in the main environment (deploy, audit, round ...), captured.
+
+    Raises:
+        ToolchainError: the main environment is not installed (``make install``).
+    """
+    if not MAIN_APE.is_file():
+        raise ToolchainError(f"no ape at {MAIN_APE}: run `make install` (the main environment deploys and audits)")
+    cmd = [str(MAIN_APE), "run", *args, "--workdir", str(settings.workdir)]
+    return subprocess.run(cmd, cwd=REPO_ROOT, env=main_env(settings), capture_output=True, text=True, timeout=timeout_s)
 
 
 def local_rpc_url(settings: Settings) -> str:

@@ -89,9 +89,9 @@ def zkfl_mod(
     def mod(msg: Message, context: Context, call_next: ClientAppCallable) -> Message:
         if msg.metadata.message_type != MessageType.TRAIN:
             return call_next(msg, context)
+        round_id = _round_id(msg, configrecord_key)
         consortium, hospital = hospital_for(context)
         rm = consortium.round_manager
-        round_id = _round_id(msg, configrecord_key)
         info = read_round(rm, round_id)
         if info.phase != Phase.OPEN:
             raise RoundError(f"round {round_id} is {info.phase.name.lower()}, not open: not training for it")
@@ -108,10 +108,9 @@ def zkfl_mod(
         if trained is None:
             raise DataError(f"the ClientApp's train reply has no {arrayrecord_key!r} ArrayRecord")
         local = flatten(trained)
-        if len(local) != num_params(consortium.spec):
-            raise DataError(
-                f"the ClientApp trained {len(local)} parameters, the consortium's model has {num_params(consortium.spec)}"
-            )
+        expected = num_params(consortium.spec)
+        if len(local) != expected:
+            raise DataError(f"the ClientApp trained {len(local)} parameters, the consortium's model has {expected}")
         declared = _num_examples(reply, weighted_by_key)
         if declared != hospital.shard.num_samples:
             raise DataError(

@@ -200,4 +200,3 @@ class ZkflStrategy(Strategy):
         round_id = int(rm.currentRoundId())
         self.progress(f"round {round_id}: opened ({self.rule.name}, bound {bound}, quorum {s.quorum})")
         return round_id, bound
-

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,15 +22,21 @@ import pytest
 
 pytest.importorskip("flwr", reason="runs in the Flower environment (.venv-flower); `make test` runs it there")
 
+from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict  # noqa: E402
+from flwr.clientapp.typing import ClientAppCallable  # noqa: E402
+from flwr.serverapp.strategy import FedAvg  # noqa: E402
 from flwr.simulation import run_simulation  # noqa: E402
+from flwr.supercore.task_identity import TaskIdentity  # noqa: E402
 
 from zkfl_dapp.chain.enums import Phase  # noqa: E402
 from zkfl_dapp.chain.views import read_round, read_submissions  # noqa: E402
 from zkfl_dapp.config import Settings  # noqa: E402
-from zkfl_dapp.exceptions import ChainError  # noqa: E402
+from zkfl_dapp.exceptions import ChainError, ZkflError  # noqa: E402
 from zkfl_flower.consortium import FlowerConsortium  # noqa: E402
-from zkfl_flower.local import local_chain  # noqa: E402
-from zkfl_flower.records import model_values  # noqa: E402
+from zkfl_flower.local import ape_run, local_chain  # noqa: E402
+from zkfl_flower.mod import zkfl_mod  # noqa: E402
+from zkfl_flower.records import RECEIPT_KEY, ROUND_KEY, flatten, model_values, unflatten  # noqa: E402
+from zkfl_flower.strategy import ZkflStrategy  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "flower-app"
@@ -44,26 +49,6 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def main_env(settings: Settings) -> dict[str, str]:
-    """The main (ape) environment's variables for `ape run` on this consortium."""
-    bin_dirs = [str(ROOT / "node_modules" / ".bin"), str(ROOT / ".venv" / "bin")]
-    return {
-        **os.environ,
-        "PATH": os.pathsep.join([*bin_dirs, os.environ.get("PATH", "")]),
-        "SOLCX_BINARY_PATH": str(ROOT / ".toolchain" / "solcx"),
-        "VIRTUAL_ENV": str(ROOT / ".venv"),
-        "ZKFL_HOSPITALS": str(settings.hospitals),
-        "ZKFL_QUORUM": str(settings.quorum),
-        "ZKFL_ANVIL_PORT": str(settings.anvil_port),
-        "PYTHONPATH": str(ROOT),
-    }
-
-
-def ape_run(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    cmd = [str(ROOT / ".venv" / "bin" / "ape"), "run", *args, "--workdir", str(settings.workdir)]
-    return subprocess.run(cmd, cwd=ROOT, env=main_env(settings), capture_output=True, text=True, timeout=600)
-
-
 @dataclass(frozen=True)
 class FlowerRun:
     settings: Settings
@@ -73,11 +58,87 @@ class FlowerRun:
     submissions: list[list[Any]]
     shard_sizes: tuple[int, ...]
     revert: str  # what a non-admin's openRound reverted with
+    refusals: dict[str, str]  # what the mod raised on each bad reply, with nothing submitted
+    submitted: int  # round 3's submissions after the refusals and one honest update
+    honest: Message  # the mod's reply to the honest update
+    trained_from: np.ndarray  # what the mod handed the ClientApp (the server sent zeros)
+    quorum_miss: tuple[Any, Any]  # the strategy's aggregate_train on round 3 (1 update, quorum 2)
+    round_3: Any  # round 3 afterwards
+
+
+class _Grid:
+    """Just enough of a Flower Grid for FedAvg.configure_train: three connected nodes."""
+
+    def get_node_ids(self) -> list[int]:
+        return [1, 2, 3]
+
+
+def _reply_with(arrays: ArrayRecord, examples: int, seen: list[np.ndarray]) -> ClientAppCallable:
+    """A ClientApp that 'trained' ``arrays`` on ``examples`` samples (and records what it was given)."""
+
+    def app(msg: Message, _context: Context) -> Message:
+        seen.append(flatten(msg.content["arrays"]))
+        content = RecordDict({"arrays": arrays, "metrics": MetricRecord({"num-examples": examples})})
+        return Message(content, reply_to=msg)
+
+    return app
+
+
+def _mod_scenarios(consortium: FlowerConsortium) -> dict[str, Any]:
+    """Round 3, opened by the strategy outside Flower's loop: the mod on bad replies (each refused, nothing
+    submitted), one honest update, then the strategy's aggregate_train with the quorum missed."""
+    from flower_app import task
+
+    TaskIdentity.run_id, TaskIdentity.node_id, TaskIdentity.task_id = 1, 0, 1
+    strategy = ZkflStrategy.on_dev_chain(FedAvg(min_train_nodes=3, min_available_nodes=3), consortium)
+    template = ArrayRecord(consortium.spec.build().state_dict())
+    zeros = unflatten(np.zeros(len(flatten(template))), template)
+    sent = next(iter(strategy.configure_train(3, zeros, ConfigRecord(), _Grid())))  # type: ignore[arg-type]
+    round_id = int(sent.content["config"][ROUND_KEY])
+    g = model_values(consortium.current_model())
+    n = consortium.split.shards[0].num_samples
+    context = Context(run_id=1, node_id=1, node_config={"partition-id": 0}, state=RecordDict(), run_config={})
+    mod = zkfl_mod(task.hospital_for)
+    seen: list[np.ndarray] = []
+
+    def train_message(config: dict[str, Any]) -> Message:
+        content = RecordDict({"arrays": zeros, "config": ConfigRecord(config)})
+        return Message(content, dst_node_id=1, message_type="train")
+
+    bigger = ArrayRecord({**dict(unflatten(g, template)), "extra": Array(np.zeros(1))})
+    cases = {
+        "no round": (train_message({}), unflatten(g, template), n),
+        "sample count": (train_message({ROUND_KEY: round_id}), unflatten(g, template), n + 1),
+        "model size": (train_message({ROUND_KEY: round_id}), bigger, n),
+        "norm bound": (train_message({ROUND_KEY: round_id}), unflatten(g + 1.0, template), n),
+    }
+    refusals = {}
+    for name, (msg, trained, examples) in cases.items():
+        try:
+            mod(msg, context, _reply_with(trained, examples, seen))
+            refusals[name] = "accepted"
+        except ZkflError as exc:
+            refusals[name] = f"{type(exc).__name__}: {exc}"
+    submitted_before = read_round(consortium.round_manager, round_id).submission_count
+    honest = mod(train_message({ROUND_KEY: round_id}), context, _reply_with(unflatten(g + 0.01, template), n, seen))
+    submitted = read_round(consortium.round_manager, round_id).submission_count
+    assert submitted_before == 0
+    quorum_miss = strategy.aggregate_train(3, [honest])
+    return {
+        "refusals": refusals,
+        "submitted": submitted,
+        "honest": honest,
+        "trained_from": seen[-1],
+        "quorum_miss": quorum_miss,
+        "round_3": read_round(consortium.round_manager, round_id),
+    }
 
 
 @pytest.fixture(scope="module")
 def flower_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlowerRun]:
-    settings = Settings(workdir=tmp_path_factory.mktemp("flower"), hospitals=HOSPITALS, quorum=2, anvil_port=_free_port())
+    settings = Settings(
+        workdir=tmp_path_factory.mktemp("flower"), hospitals=HOSPITALS, quorum=2, anvil_port=_free_port()
+    )
     deployed = ape_run(settings, "deploy")
     assert deployed.returncode == 0, deployed.stdout + deployed.stderr
     # Ray's workers import the example app and this checkout by path
@@ -105,9 +166,10 @@ def flower_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlowerRun]:
             revert = str(exc)
         chain_model = model_values(consortium.current_model())
         shard_sizes = consortium.split.shard_sizes()
+        scenarios = _mod_scenarios(consortium)
     with np.load(settings.workdir / "flower" / "global-model.npz") as saved:
         result = {k: saved[k] for k in saved.files}
-    yield FlowerRun(settings, result, chain_model, rounds, submissions, shard_sizes, revert)
+    yield FlowerRun(settings, result, chain_model, rounds, submissions, shard_sizes, revert, **scenarios)
 
 
 def test_every_round_is_finalized_on_chain_from_the_clients_submissions(flower_run: FlowerRun) -> None:
@@ -133,4 +195,32 @@ def test_the_audit_passes_on_the_flower_rounds(flower_run: FlowerRun) -> None:
     audited = ape_run(flower_run.settings, "audit", "--json", str(flower_run.settings.workdir / "audit.json"))
     assert audited.returncode == 0, audited.stdout + audited.stderr
     report = json.loads((flower_run.settings.workdir / "audit.json").read_text())
-    assert [(r["round_id"], r["phase"]) for r in report["rounds"]] == [(1, "finalized"), (2, "finalized")]
+    phases = [(r["round_id"], r["phase"]) for r in report["rounds"]]
+    assert phases == [(1, "finalized"), (2, "finalized"), (3, "aborted")]
+    assert report["passed"]
+
+
+@pytest.mark.parametrize(
+    ("case", "refused_with"),
+    [
+        ("no round", "RoundError: the train message carries no 'zkfl-round-id'"),
+        ("sample count", "DataError: the ClientApp reports"),
+        ("model size", "DataError: the ClientApp trained 32 parameters"),
+        ("norm bound", "NormBoundError: hospital-0: update is"),
+    ],
+)
+def test_the_mod_refuses_a_bad_update_and_submits_nothing(flower_run: FlowerRun, case: str, refused_with: str) -> None:
+    assert flower_run.refusals[case].startswith(refused_with), flower_run.refusals[case]
+
+
+def test_the_mod_trains_from_the_chain_model_and_keeps_the_update_off_the_reply(flower_run: FlowerRun) -> None:
+    assert np.array_equal(flower_run.trained_from, flower_run.chain_model)  # not the zeros the server sent
+    assert flower_run.submitted == 1
+    content = flower_run.honest.content
+    assert "arrays" not in content  # the plaintext update never reaches the server
+    assert int(content[RECEIPT_KEY]["round-id"]) == 3
+
+
+def test_a_round_that_misses_its_quorum_is_aborted_and_the_model_stays(flower_run: FlowerRun) -> None:
+    assert flower_run.quorum_miss == (None, None)
+    assert flower_run.round_3.phase == Phase.ABORTED

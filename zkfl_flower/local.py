@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from zkfl_dapp.chain.anvil import LocalAnvil
 from zkfl_dapp.config import REPO_ROOT, Settings
-from zkfl_dapp.exceptions import ConfigError, ToolchainError
+from zkfl_dapp.exceptions import ChainError, ConfigError, ToolchainError
 
 #: The main environment's ape (``make install``), which deploys and audits: ape cannot live in this one.
 MAIN_APE = REPO_ROOT / ".venv" / "bin" / "ape"
@@ -57,7 +57,8 @@ def local_rpc_url(settings: Settings) -> str:
 
 @contextlib.contextmanager
 def local_chain(settings: Settings) -> Iterator[str]:
-    """Serve the deployment's persisted chain state on loopback; yields the RPC URL.
+    """Serve the deployment's persisted chain state on loopback; yields the RPC URL. The state is saved
+    back when the block ends (also on an exception, where anvil still answers).
 
     The ``ZKFL_*`` environment of this process is what Flower's simulated nodes (Ray workers, started
     from it) build their settings from, so the workdir, hospitals and port are exported here too.
@@ -78,11 +79,43 @@ def local_chain(settings: Settings) -> Iterator[str]:
     saved = {k: os.environ.get(k) for k in exported}
     os.environ.update(exported)
     try:
-        with LocalAnvil(settings.chain_state, port=settings.anvil_port, mnemonic=settings.mnemonic):
-            yield local_rpc_url(settings)
+        with LocalAnvil(settings.chain_state, port=settings.anvil_port, mnemonic=settings.mnemonic) as anvil:
+            # the state file keeps what the Flower rounds did, however the block ends and anvil is stopped
+            try:
+                yield anvil.url
+            except BaseException:
+                with contextlib.suppress(ChainError):
+                    anvil.persist()
+                raise
+            anvil.persist()
     finally:
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def main() -> int:
+    """``python -m zkfl_flower.local``: serve the deployment's chain (``ZKFL_WORKDIR`` ...) until interrupted
+    (SIGINT or SIGTERM), then save its state, for ``flwr run`` and the ``ape run`` commands after it."""
+    import signal
+    import threading
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    settings = Settings()
+    try:
+        with local_chain(settings) as url:
+            print(f"serving {settings.workdir}'s chain at {url} (Ctrl-C saves its state and stops)", flush=True)
+            threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

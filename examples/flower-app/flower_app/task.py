@@ -80,7 +80,7 @@ def train(model: nn.Module, data: Dataset, *, epochs: int, lr: float, batch_size
             loss = loss_fn(model(x[batch]), y[batch])
             loss.backward()
             optimizer.step()
-            loss_sum += float(loss) * len(batch)
+            loss_sum += loss.item() * len(batch)
     return loss_sum / data.num_samples
 
 

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -77,7 +77,7 @@ def _reply_with(arrays: ArrayRecord, examples: int, seen: list[np.ndarray]) -> C
     """A ClientApp that 'trained' ``arrays`` on ``examples`` samples (and records what it was given)."""
 
     def app(msg: Message, _context: Context) -> Message:
-        seen.append(flatten(msg.content["arrays"]))
+        seen.append(flatten(msg.content.array_records["arrays"]))
         content = RecordDict({"arrays": arrays, "metrics": MetricRecord({"num-examples": examples})})
         return Message(content, reply_to=msg)
 
@@ -94,7 +94,7 @@ def _mod_scenarios(consortium: FlowerConsortium) -> dict[str, Any]:
     template = ArrayRecord(consortium.spec.build().state_dict())
     zeros = unflatten(np.zeros(len(flatten(template))), template)
     sent = next(iter(strategy.configure_train(3, zeros, ConfigRecord(), _Grid())))  # type: ignore[arg-type]
-    round_id = int(sent.content["config"][ROUND_KEY])
+    round_id = int(cast(int, sent.content.config_records["config"][ROUND_KEY]))
     g = model_values(consortium.current_model())
     n = consortium.split.shards[0].num_samples
     context = Context(run_id=1, node_id=1, node_config={"partition-id": 0}, state=RecordDict(), run_config={})
@@ -218,7 +218,7 @@ def test_the_mod_trains_from_the_chain_model_and_keeps_the_update_off_the_reply(
     assert flower_run.submitted == 1
     content = flower_run.honest.content
     assert "arrays" not in content  # the plaintext update never reaches the server
-    assert int(content[RECEIPT_KEY]["round-id"]) == 3
+    assert content.config_records[RECEIPT_KEY]["round-id"] == 3
 
 
 def test_a_round_that_misses_its_quorum_is_aborted_and_the_model_stays(flower_run: FlowerRun) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from flwr.app import ArrayRecord, Context, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
 
@@ -16,7 +18,7 @@ app = ClientApp(mods=[zkfl_mod(task.hospital_for)])
 def train(msg: Message, context: Context) -> Message:
     run_config = dict(context.run_config)
     model = task.build_model(run_config)
-    model.load_state_dict(msg.content["arrays"].to_torch_state_dict())
+    model.load_state_dict(msg.content.array_records["arrays"].to_torch_state_dict())
     shard, _test = task.load_data(run_config, int(context.node_config["partition-id"]))
     loss = task.train(
         model,
@@ -24,7 +26,7 @@ def train(msg: Message, context: Context) -> Message:
         epochs=int(run_config.get("local-epochs", 5)),
         lr=float(run_config.get("lr", 0.1)),
         batch_size=int(run_config.get("batch-size", 32)),
-        seed=int(msg.content["config"]["server-round"]),
+        seed=int(cast(int, msg.content.config_records["config"]["server-round"])),
     )
     metrics = MetricRecord({"train-loss": loss, "num-examples": shard.num_samples})
     return Message(RecordDict({"arrays": ArrayRecord(model.state_dict()), "metrics": metrics}), reply_to=msg)
@@ -34,7 +36,7 @@ def train(msg: Message, context: Context) -> Message:
 def evaluate(msg: Message, context: Context) -> Message:
     run_config = dict(context.run_config)
     model = task.build_model(run_config)
-    model.load_state_dict(msg.content["arrays"].to_torch_state_dict())
+    model.load_state_dict(msg.content.array_records["arrays"].to_torch_state_dict())
     _shard, test = task.load_data(run_config, int(context.node_config["partition-id"]))
     loss, acc = task.evaluate(model, test)
     metrics = MetricRecord({"eval-loss": loss, "eval-acc": acc, "num-examples": test.num_samples})

@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export SOLCX_BINARY_PATH := $(CURDIR)/.toolchain/solcx
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install solc-shim frontend browser circuits demo test test-fast forge-test fuzz bench attack-eval lint clean \
+.PHONY: install solc-shim frontend browser circuits demo demo-large test test-fast forge-test fuzz bench bench-large attack-eval lint clean \
 	flower-env flower-bench
 .DEFAULT_GOAL := demo
 
@@ -91,6 +91,21 @@ test-fast: circuits
 
 bench: circuits
 	$(PY) -m zkfl_dapp.experiments.bench
+
+# The ~114k-parameter model (SUPPORT2, MLP 59-256-256-128-1) committed and norm-proven in 28 chunks of 4,096
+# values: 2 rounds of 2 hospitals, each proving its chunks with 2 prover processes (~7 min per hospital on 2
+# idle cores; the chunk circuit's key takes ~2 min to build once), then the audit of those rounds. Figures:
+# build/bench/large.json and docs/benchmarks.md ("The large model").
+LARGE_ENV := ZKFL_DATASET=support2 ZKFL_MODEL=mlp-large ZKFL_WEIGHT_DECAY=0.03 ZKFL_NORM_BOUND_INITIAL=15
+demo-large: install
+	$(LARGE_ENV) $(PY) -m zkfl_dapp circuits
+	$(LARGE_ENV) ZKFL_HOSPITALS=2 ZKFL_QUORUM=2 $(VENV)/bin/ape run demo --rounds 2 --dropout '' --workdir build/large --anvil-port 8547
+	$(LARGE_ENV) ZKFL_HOSPITALS=2 ZKFL_QUORUM=2 $(VENV)/bin/ape run audit --workdir build/large --anvil-port 8547
+
+bench-large: install
+	$(LARGE_ENV) $(PY) -m zkfl_dapp circuits
+	$(PY) -m zkfl_dapp.experiments.bench.large --workdir build/large
+	$(LARGE_ENV) ZKFL_HOSPITALS=2 ZKFL_QUORUM=2 $(VENV)/bin/ape run audit --workdir build/large --anvil-port 8547
 
 # One Flower FedAvg round against one zkFL round (ZkflStrategy + zkfl_mod) on the same data, in one run.
 flower-bench: circuits flower-env

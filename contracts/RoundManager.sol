@@ -44,13 +44,15 @@ contract RoundManager is IRoundManager {
     /// @inheritdoc IRoundManager
     uint256 public immutable scaleBits;
     /// @inheritdoc IRoundManager
+    uint256 public immutable chunks;
+    /// @inheritdoc IRoundManager
     bytes32 public immutable kzgBasisDigest;
     uint256 private immutable _kx;
     uint256 private immutable _ky;
 
     string private _circuitCid;
     uint256 private _currentRoundId;
-    uint256[2] private _genesisCommitment;
+    uint256[2][] private _genesisCommitment;
     bytes32 private immutable _genesisHash;
     string private _genesisCid;
     mapping(uint256 roundId => RoundInfo) private _rounds;
@@ -58,18 +60,33 @@ contract RoundManager is IRoundManager {
     mapping(uint256 roundId => mapping(address hospital => bool)) private _hasSubmitted;
     mapping(bytes32 pointHash => bool) private _commitmentUsed;
     mapping(uint256 roundId => mapping(address hospital => bool)) private _reported;
+    /// chunked schemes only: keccak256(x || y) of each chunk point of the model round `roundId` made (0: genesis)
+    mapping(uint256 roundId => bytes32[]) private _modelChunkHashes;
+    mapping(uint256 roundId => mapping(address hospital => mapping(uint256 chunk => ChunkRecord))) private _chunkProofs;
+
+    /// @dev An accepted chunk proof: keccak256 of C(2^scaleBits u_c) and its sum of squares (< NORM_RANGE).
+    struct ChunkRecord {
+        bytes32 pointHash;
+        uint256 sumOfSquares;
+    }
 
     constructor(
         IConsortiumRegistry registry_,
         IHalo2Verifier medianVerifier_,
         IHalo2Verifier normVerifier_,
         CommitmentScheme memory scheme,
-        uint256[2] memory genesisCommitment,
+        uint256[2][] memory genesisCommitment,
         string memory genesisCid,
         string memory circuitCid_
     ) {
         Bn254.validate(Bn254.G1Point(scheme.zeroCommitment[0], scheme.zeroCommitment[1]));
-        Bn254.validate(Bn254.G1Point(genesisCommitment[0], genesisCommitment[1]));
+        if (scheme.chunks == 0 || genesisCommitment.length != scheme.chunks) {
+            revert RoundManagerWrongChunkCount(scheme.chunks, genesisCommitment.length);
+        }
+        for (uint256 c = 0; c < genesisCommitment.length; c++) {
+            Bn254.validate(Bn254.G1Point(genesisCommitment[c][0], genesisCommitment[c][1]));
+            _genesisCommitment.push(genesisCommitment[c]);
+        }
         registry = registry_;
         medianVerifier = medianVerifier_;
         normVerifier = normVerifier_;
@@ -77,11 +94,12 @@ contract RoundManager is IRoundManager {
         modelSize = scheme.modelSize;
         padRows = scheme.padRows;
         scaleBits = scheme.scaleBits;
+        chunks = scheme.chunks;
         _kx = scheme.zeroCommitment[0];
         _ky = scheme.zeroCommitment[1];
         kzgBasisDigest = scheme.kzgBasisDigest;
-        _genesisCommitment = genesisCommitment;
-        _genesisHash = keccak256(abi.encode(genesisCommitment[0], genesisCommitment[1]));
+        _genesisHash = _hashPoints(genesisCommitment);
+        if (scheme.chunks > 1) _storeChunkHashes(0, genesisCommitment);
         _genesisCid = genesisCid;
         _circuitCid = circuitCid_;
         emit CircuitPublished(circuitCid_);
@@ -101,25 +119,70 @@ contract RoundManager is IRoundManager {
     }
 
     /// @inheritdoc IRoundManager
-    function submitUpdate(uint256 roundId, uint256[2] calldata commitment, string calldata cid, uint64 sampleCount)
+    function submitUpdate(uint256 roundId, uint256[2][] calldata commitment, string calldata cid, uint64 sampleCount)
         external
     {
         _checkSubmission(roundId, commitment, cid, sampleCount);
-        if (_rounds[roundId].normBoundSq != 0) revert RoundManagerNormProofRequired(roundId);
+        if (_rounds[roundId].normBoundSq != 0) {
+            if (chunks == 1) revert RoundManagerNormProofRequired(roundId);
+            _checkChunkProofs(roundId, commitment);
+        }
         _recordSubmission(roundId, commitment, cid, sampleCount);
+    }
+
+    /// @inheritdoc IRoundManager
+    function submitChunkProof(uint256 roundId, uint256 chunk, bytes calldata proof, uint256[] calldata instances)
+        external
+    {
+        if (chunks == 1) revert RoundManagerWrongScheme(chunks);
+        if (!registry.isHospital(msg.sender)) revert RoundManagerNotHospital(msg.sender);
+        RoundInfo storage r = _rounds[roundId];
+        if (r.phase != Phase.Open) revert RoundManagerWrongPhase(roundId, Phase.Open, r.phase);
+        if (block.timestamp > r.deadline) revert RoundManagerDeadlinePassed(roundId, r.deadline, block.timestamp);
+        if (_hasSubmitted[roundId][msg.sender]) revert RoundManagerAlreadySubmitted(roundId, msg.sender);
+        if (r.normBoundSq == 0) revert RoundManagerNoNormBound(roundId);
+        if (chunk >= chunks) revert RoundManagerWrongChunkCount(chunks, chunk + 1);
+        if (instances.length != InstanceLayout.CHUNK_COUNT) {
+            revert RoundManagerWrongInstanceCount(InstanceLayout.CHUNK_COUNT, instances.length);
+        }
+        _requireInstance(roundId, instances, InstanceLayout.CHUNK_INDEX_INDEX, chunk);
+        _requireInstance(roundId, instances, InstanceLayout.CHUNK_TOTAL_INDEX, chunks);
+        for (uint256 i = 0; i < InstanceLayout.ADDRESS_LIMBS; i++) {
+            uint256 j = InstanceLayout.CHUNK_ADDRESS_OFFSET + i;
+            _requireInstance(roundId, instances, j, InstanceLayout.addressLimb(msg.sender, i));
+        }
+        uint256 ss = instances[InstanceLayout.CHUNK_SUM_INDEX];
+        if (ss >= NORM_RANGE) revert RoundManagerChunkSumOutOfRange(roundId, chunk, ss);
+        _requirePoint(roundId, proof, InstanceLayout.NORM_AGGREGATE_POINT, _modelChunkHashes[r.prevModelRound][chunk]);
+        if (!normVerifier.accepts(proof, instances)) revert RoundManagerNormProofRejected(roundId, msg.sender);
+
+        bytes32 pointHash = _hash(InstanceLayout.committedPoint(proof, InstanceLayout.NORM_UPDATE_POINT));
+        _chunkProofs[roundId][msg.sender][chunk] = ChunkRecord(pointHash, ss);
+        emit ChunkProofAccepted(roundId, msg.sender, chunk, ss, pointHash);
+    }
+
+    /// @inheritdoc IRoundManager
+    function chunkProof(uint256 roundId, address hospital, uint256 chunk)
+        external
+        view
+        returns (bytes32 pointHash, uint256 sumOfSquares)
+    {
+        ChunkRecord storage rec = _chunkProofs[roundId][hospital][chunk];
+        return (rec.pointHash, rec.sumOfSquares);
     }
 
     /// @inheritdoc IRoundManager
     function submitBoundedUpdate(
         uint256 roundId,
-        uint256[2] calldata commitment,
+        uint256[2][] calldata commitment,
         string calldata cid,
         uint64 sampleCount,
         bytes calldata normProof,
         uint256[] calldata normInstances
     ) external {
+        if (chunks != 1) revert RoundManagerWrongScheme(chunks);
         _checkSubmission(roundId, commitment, cid, sampleCount);
-        _checkNormProof(roundId, commitment, normProof, normInstances);
+        _checkNormProof(roundId, commitment[0], normProof, normInstances);
         // slither-disable-next-line reentrancy-no-eth -- the only external call is the immutable norm verifier
         _recordSubmission(roundId, commitment, cid, sampleCount);
     }
@@ -129,7 +192,7 @@ contract RoundManager is IRoundManager {
         RoundInfo storage r = _rounds[roundId];
         _checkFinalizable(roundId, AggregationRule.FedAvg);
         _checkCid(newModelCid);
-        (uint256[2] memory commitment, uint256 included) = _aggregate(roundId, excludedMask);
+        (uint256[2][] memory commitment, uint256 included) = _aggregate(roundId, excludedMask);
         if (included < r.quorum) revert RoundManagerQuorumNotMet(roundId, included, r.quorum);
         _finalize(roundId, commitment, newModelCid, included, excludedMask, bytes32(0), "");
     }
@@ -152,7 +215,9 @@ contract RoundManager is IRoundManager {
         bytes32 proofHash = keccak256(proof);
         // slither-disable-next-line reentrancy-no-eth -- the only external call is the immutable median verifier
         r.proofHash = proofHash;
-        _finalize(roundId, InstanceLayout.committedPoint(proof, slots), newModelCid, included, excludedMask, proofHash, proofCid);
+        uint256[2][] memory median = new uint256[2][](1);
+        median[0] = InstanceLayout.committedPoint(proof, slots);
+        _finalize(roundId, median, newModelCid, included, excludedMask, proofHash, proofCid);
     }
 
     /// @dev The round whose model is current: the latest finalized one (rolled-back and aborted rounds made
@@ -241,7 +306,7 @@ contract RoundManager is IRoundManager {
     }
 
     /// @inheritdoc IRoundManager
-    function genesisModelCommitment() external view returns (uint256[2] memory) {
+    function genesisModelCommitment() external view returns (uint256[2][] memory) {
         return _genesisCommitment;
     }
 
@@ -256,7 +321,7 @@ contract RoundManager is IRoundManager {
     }
 
     /// @inheritdoc IRoundManager
-    function aggregateCommitment(uint256 roundId, uint256 excludedMask) external view returns (uint256[2] memory c) {
+    function aggregateCommitment(uint256 roundId, uint256 excludedMask) external view returns (uint256[2][] memory c) {
         (c,) = _aggregate(roundId, excludedMask);
     }
 
@@ -280,7 +345,7 @@ contract RoundManager is IRoundManager {
                 || deadline > block.timestamp + MAX_ROUND_DURATION
         ) revert RoundManagerInvalidRoundParameters(deadline, quorum);
         if (
-            (rule == AggregationRule.Median && address(medianVerifier) == address(0))
+            (rule == AggregationRule.Median && (address(medianVerifier) == address(0) || chunks != 1))
                 || (normBoundSq != 0 && (address(normVerifier) == address(0) || normBoundSq >= NORM_RANGE))
         ) revert RoundManagerInvalidPolicy(rule, normBoundSq);
 
@@ -303,25 +368,31 @@ contract RoundManager is IRoundManager {
     }
 
     /// @dev Every check of a submission except the norm proof: caller, phase, timing, slot, commitment, count, CID.
-    function _checkSubmission(uint256 roundId, uint256[2] calldata commitment, string calldata cid, uint64 sampleCount)
-        internal
-        view
-    {
+    function _checkSubmission(
+        uint256 roundId,
+        uint256[2][] calldata commitment,
+        string calldata cid,
+        uint64 sampleCount
+    ) internal view {
         if (!registry.isHospital(msg.sender)) revert RoundManagerNotHospital(msg.sender);
         RoundInfo storage r = _rounds[roundId];
         if (r.phase != Phase.Open) revert RoundManagerWrongPhase(roundId, Phase.Open, r.phase);
         if (block.timestamp > r.deadline) revert RoundManagerDeadlinePassed(roundId, r.deadline, block.timestamp);
         if (_hasSubmitted[roundId][msg.sender]) revert RoundManagerAlreadySubmitted(roundId, msg.sender);
         if (r.submissionCount >= slots) revert RoundManagerRoundFull(roundId, slots);
-        _checkCommitment(commitment);
+        if (commitment.length != chunks) revert RoundManagerWrongChunkCount(chunks, commitment.length);
+        for (uint256 c = 0; c < commitment.length; c++) {
+            _checkCommitment(commitment[c]);
+        }
         if (sampleCount == 0 || sampleCount > MAX_SAMPLE_COUNT) {
             revert RoundManagerInvalidSampleCount(sampleCount, MAX_SAMPLE_COUNT);
         }
         _checkCid(cid);
     }
 
-    /// @dev A finite curve point with canonical coordinates, not K (an all-zero update), never used before
-    /// (a replayed commitment is someone else's update or this hospital's old one).
+    /// @dev A finite curve point with canonical coordinates, not K (an all-zero update or chunk), never used
+    /// before (a replayed commitment is someone else's update or this hospital's old one). Each point of a
+    /// chunked commitment is checked; the same point twice in one commitment is caught when it is recorded.
     function _checkCommitment(uint256[2] calldata c) internal view {
         (uint256 x, uint256 y) = (c[0], c[1]);
         bool onCurve = x < Bn254.P && y < Bn254.P && !(x == 0 && y == 0)
@@ -337,15 +408,26 @@ contract RoundManager is IRoundManager {
         if (length > MAX_CID_LENGTH) revert RoundManagerCidTooLong(length, MAX_CID_LENGTH);
     }
 
-    function _recordSubmission(uint256 roundId, uint256[2] calldata commitment, string calldata cid, uint64 sampleCount)
-        internal
-    {
+    function _recordSubmission(
+        uint256 roundId,
+        uint256[2][] calldata commitment,
+        string calldata cid,
+        uint64 sampleCount
+    ) internal {
         RoundInfo storage r = _rounds[roundId];
         uint256 slot = r.submissionCount;
         r.submissionCount += 1;
         _hasSubmitted[roundId][msg.sender] = true;
-        _commitmentUsed[keccak256(abi.encode(commitment[0], commitment[1]))] = true;
-        _submissions[roundId].push(Submission(msg.sender, sampleCount, commitment, cid));
+        Submission storage sub = _submissions[roundId].push();
+        sub.hospital = msg.sender;
+        sub.sampleCount = sampleCount;
+        sub.cid = cid;
+        for (uint256 c = 0; c < commitment.length; c++) {
+            bytes32 h = keccak256(abi.encode(commitment[c][0], commitment[c][1]));
+            if (_commitmentUsed[h]) revert RoundManagerInvalidCommitment(commitment[c][0], commitment[c][1]);
+            _commitmentUsed[h] = true;
+            sub.commitment.push(commitment[c]);
+        }
         emit UpdateSubmitted(roundId, msg.sender, slot, commitment, cid, sampleCount);
     }
 
@@ -365,7 +447,7 @@ contract RoundManager is IRoundManager {
     /// @dev Effects and events of a successful finalization.
     function _finalize(
         uint256 roundId,
-        uint256[2] memory commitment,
+        uint256[2][] memory commitment,
         string calldata newModelCid,
         uint256 included,
         uint256 excludedMask,
@@ -374,7 +456,8 @@ contract RoundManager is IRoundManager {
     ) internal {
         RoundInfo storage r = _rounds[roundId];
         r.phase = Phase.Finalized;
-        r.newModelHash = keccak256(abi.encode(commitment[0], commitment[1]));
+        r.newModelHash = _hashPoints(commitment);
+        if (chunks > 1) _storeChunkHashes(roundId, commitment);
         r.finalizedBlock = uint48(block.number);
 
         Submission[] storage subs = _submissions[roundId];
@@ -411,10 +494,18 @@ contract RoundManager is IRoundManager {
     /// (fewer than m units) goes to the first included slot. Every included slot weighs at least 1, so no
     /// declared count can silently zero the others; excluded and empty slots weigh 0.
     function _expectedWeights(uint256 roundId, uint256 excludedMask) internal view returns (uint256[] memory w) {
+        (w,) = _weights(roundId, excludedMask);
+    }
+
+    /// @dev `_expectedWeights` and the number of included slots.
+    function _weights(uint256 roundId, uint256 excludedMask)
+        internal
+        view
+        returns (uint256[] memory w, uint256 included)
+    {
         Submission[] storage subs = _submissions[roundId];
         if (excludedMask >> subs.length != 0) revert RoundManagerInvalidExclusion(roundId, excludedMask);
         uint256 total = 0;
-        uint256 included = 0;
         uint256 first = type(uint256).max;
         uint256[] memory counts = new uint256[](subs.length);
         for (uint256 i = 0; i < subs.length; i++) {
@@ -426,7 +517,7 @@ contract RoundManager is IRoundManager {
             }
         }
         w = new uint256[](slots);
-        if (included == 0) return w;
+        if (included == 0) return (w, 0);
         uint256 one = uint256(1) << scaleBits;
         uint256 spare = one - included;
         uint256 assigned = 0;
@@ -439,28 +530,49 @@ contract RoundManager is IRoundManager {
         w[first] += one - assigned;
     }
 
-    /// @dev C(S) = K + sum_i w_i (C(u_i) - K) over the included slots, with the weights of `_expectedWeights`
-    /// (they sum to 2^scaleBits, so this is Bn254.affineCombination's point), and the number of included slots.
-    /// The stored commitments were validated at submission; each is read once. Reverts without an included slot.
+    /// @dev Per chunk c, C(S_c) = K + sum_i w_i (C(u_ic) - K) over the included slots, with the weights of
+    /// `_expectedWeights` (they sum to 2^scaleBits, so this is Bn254.affineCombination's point), and the number of
+    /// included slots. The stored commitments were validated at submission; each point is read once. Reverts
+    /// without an included slot.
     function _aggregate(uint256 roundId, uint256 excludedMask)
         internal
         view
-        returns (uint256[2] memory commitment, uint256 included)
+        returns (uint256[2][] memory commitment, uint256 included)
     {
-        uint256[] memory w = _expectedWeights(roundId, excludedMask);
+        uint256[] memory w;
+        (w, included) = _weights(roundId, excludedMask);
+        if (included == 0) revert RoundManagerQuorumNotMet(roundId, 0, _rounds[roundId].quorum);
         Submission[] storage subs = _submissions[roundId];
         Bn254.G1Point memory k = Bn254.G1Point(_kx, _ky);
         Bn254.G1Point memory minusK = Bn254.negate(k);
-        Bn254.G1Point memory acc = k;
-        for (uint256 i = 0; i < w.length; i++) {
-            if (w[i] == 0) continue;
-            included += 1;
-            uint256[2] storage c = subs[i].commitment;
-            acc = Bn254.add(acc, Bn254.mul(Bn254.add(Bn254.G1Point(c[0], c[1]), minusK), w[i]));
+        commitment = new uint256[2][](chunks);
+        for (uint256 c = 0; c < chunks; c++) {
+            Bn254.G1Point memory acc = k;
+            for (uint256 i = 0; i < w.length; i++) {
+                if (w[i] == 0) continue;
+                (uint256 x, uint256 y) = _storedPoint(subs, i, c);
+                acc = Bn254.add(acc, Bn254.mul(Bn254.add(Bn254.G1Point(x, y), minusK), w[i]));
+            }
+            if (acc.x == 0 && acc.y == 0) revert Bn254.Bn254InvalidPoint(0, 0);
+            commitment[c][0] = acc.x;
+            commitment[c][1] = acc.y;
         }
-        if (included == 0) revert RoundManagerQuorumNotMet(roundId, 0, _rounds[roundId].quorum);
-        if (acc.x == 0 && acc.y == 0) revert Bn254.Bn254InvalidPoint(0, 0);
-        commitment = [acc.x, acc.y];
+    }
+
+    /// @dev Point `c` of slot `i`'s stored commitment, read without Solidity's two bounds checks (a cold SLOAD of
+    /// the points array's length per slot): callers pass an `i` that has a submission (a non-zero weight) and
+    /// c < chunks, the length every stored commitment has (checked at submission). Submission's storage layout:
+    /// slot 0 hospital and sampleCount, slot 1 the points array, slot 2 cid (3 slots per element).
+    function _storedPoint(Submission[] storage subs, uint256 i, uint256 c) internal view returns (uint256 x, uint256 y) {
+        // slither-disable-next-line assembly -- Solidity's storage layout of arrays and structs is fixed
+        assembly {
+            mstore(0x00, subs.slot)
+            let element := add(keccak256(0x00, 0x20), mul(i, 3))
+            mstore(0x00, add(element, 1))
+            let base := add(keccak256(0x00, 0x20), mul(c, 2))
+            x := sload(base)
+            y := sload(add(base, 1))
+        }
     }
 
     /// @dev C(2^scaleBits u) = K + 2^scaleBits (C(u) - K): the norm and median circuits take the update at the
@@ -474,9 +586,46 @@ contract RoundManager is IRoundManager {
 
     // --- proof bindings: committed points and instances against this round's records ----------------
 
-    /// @dev keccak256(x || y), how the contract stores a model commitment.
+    /// @dev keccak256(x || y) of one point.
     function _hash(uint256[2] memory p) internal pure returns (bytes32) {
         return keccak256(abi.encode(p[0], p[1]));
+    }
+
+    /// @dev keccak256(x_0 || y_0 || x_1 || ..), how the contract stores a model commitment (for one point the
+    /// same as `_hash`).
+    function _hashPoints(uint256[2][] memory points) internal pure returns (bytes32) {
+        if (points.length == 1) return _hash(points[0]);
+        return keccak256(abi.encodePacked(points));
+    }
+
+    function _storeChunkHashes(uint256 roundId, uint256[2][] memory points) internal {
+        bytes32[] storage hashes = _modelChunkHashes[roundId];
+        for (uint256 c = 0; c < points.length; c++) {
+            hashes.push(_hash(points[c]));
+        }
+    }
+
+    function _requireInstance(uint256 roundId, uint256[] calldata instances, uint256 index, uint256 expected)
+        internal
+        pure
+    {
+        if (instances[index] != expected) revert RoundManagerNormProofMismatch(roundId, index, expected, instances[index]);
+    }
+
+    /// @dev Chunked schemes: every chunk of `commitment` has an accepted proof by the caller whose first point is
+    /// C(2^scaleBits u_c) of this chunk (so a proof of another chunk, or of a reordered list, does not match), and
+    /// the chunks' sums of squares add up to at most the round's bound (each is < NORM_RANGE: no overflow).
+    function _checkChunkProofs(uint256 roundId, uint256[2][] calldata commitment) internal view {
+        uint256 total = 0;
+        for (uint256 c = 0; c < commitment.length; c++) {
+            ChunkRecord storage rec = _chunkProofs[roundId][msg.sender][c];
+            if (rec.pointHash == bytes32(0)) revert RoundManagerChunkProofMissing(roundId, msg.sender, c);
+            bytes32 expected = _hash(_scaled(commitment[c]));
+            if (rec.pointHash != expected) revert RoundManagerProofPointMismatch(roundId, c, expected, rec.pointHash);
+            total += rec.sumOfSquares;
+        }
+        uint256 bound = _rounds[roundId].normBoundSq;
+        if (total > bound) revert RoundManagerNormBoundExceeded(roundId, msg.sender, bound);
     }
 
     function _requirePoint(uint256 roundId, bytes calldata proof, uint256 index, bytes32 expected) internal pure {
@@ -530,7 +679,7 @@ contract RoundManager is IRoundManager {
         for (uint256 i = 0; i < slots; i++) {
             bool isIncluded = i < subs.length && (excludedMask >> i) & 1 == 0;
             if (isIncluded) included += 1;
-            _requirePoint(roundId, proof, i, isIncluded ? _hash(_scaled(subs[i].commitment)) : prev);
+            _requirePoint(roundId, proof, i, isIncluded ? _hash(_scaled(subs[i].commitment[0])) : prev);
         }
         if (!medianVerifier.accepts(proof, instances)) revert RoundManagerProofRejected(roundId);
         // a wrong claimed median still proves, with a non-zero certificate

@@ -115,19 +115,24 @@ def scheme(suite) -> CommitmentScheme:
         slots=SLOTS,
         model_size=MODEL_SIZE,
         pad_rows=suite.pad_rows,
+        chunks=1,
         scale_bits=SCALE_BITS,
         zero_commitment=suite.zero.as_uint256(),
         basis_digest=suite.basis.digest(),
     )
 
 
-def deploy(admin, aggregator, auditor, members, scheme: CommitmentScheme, genesis_point: G1Point) -> Deployment:
-    """A fresh consortium (FedAvg and norm bounds; no median verifier) with ``members`` admitted as hospitals."""
+def deploy(
+    admin, aggregator, auditor, members, scheme: CommitmentScheme, genesis_point: G1Point | Sequence[G1Point]
+) -> Deployment:
+    """A fresh consortium (FedAvg and norm bounds; no median verifier) with ``members`` admitted as hospitals;
+    ``genesis_point``: the genesis commitment (one point, or one per chunk for a chunked scheme)."""
+    points = [genesis_point] if isinstance(genesis_point, G1Point) else list(genesis_point)
     dep = deploy_contracts(
         ape.project,
         admin,
         scheme=scheme,
-        genesis_commitment=genesis_point.as_uint256(),
+        genesis_commitment=tuple(p.as_uint256() for p in points),
         genesis_cid=GENESIS_CID,
         circuit_cid=CIRCUIT_CID,
         with_median=False,
@@ -174,6 +179,11 @@ def raw_norm_proof(suite, tmp_path_factory) -> Callable[[Sequence[Sequence[int]]
         return cache[key]
 
     return _prove
+
+
+def points(*commitments: G1Point) -> list[list[int]]:
+    """A commitment as RoundManager takes it (``uint256[2][]``): ``points(c)`` for a one-point scheme."""
+    return [list(c.as_uint256()) for c in commitments]
 
 
 def open_round(dep: Deployment, admin, chain, *, quorum: int = 3, duration: int = 3600, bound: int = 0, rule: int = 0):

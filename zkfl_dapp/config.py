@@ -77,6 +77,12 @@ class Settings(BaseSettings):
     norm_bound_floor: float = Field(0.05, gt=0, description="the bound never goes below this")
 
     # circuit
+    chunk_size: int | None = Field(
+        None, ge=1, description="commit and prove in chunks of this many values (default: 4,096 above 4,096 params)"
+    )
+    prover_workers: int = Field(
+        2, ge=1, le=64, description="chunked models: parallel chunk provers per hospital (~2.8 GB peak each)"
+    )
     scale_bits: int = Field(13, ge=1, le=20, description="fixed-point scale 2^scale_bits, pinned")
 
     @property

@@ -14,7 +14,7 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
-from zkfl_dapp.chain.views import read_current_model, read_round
+from zkfl_dapp.chain.views import Commitment, read_current_model, read_round
 from zkfl_dapp.circuits.suite import CircuitSuite
 from zkfl_dapp.config import Settings
 from zkfl_dapp.core.formats import ModelFile
@@ -91,7 +91,7 @@ class FlowerConsortium:
             spec=spec,
         )
 
-    def model_of(self, commitment: tuple[int, int], cid: str) -> ModelFile:
+    def model_of(self, commitment: Commitment, cid: str) -> ModelFile:
         """A model file fetched by CID and checked to open its on-chain commitment (and the consortium's shape)."""
         return fetch_global_model(self.storage, self.spec, commitment, cid, suite=self.circuits)
 

@@ -48,10 +48,10 @@ interface IRoundManager {
         /// file's CIDs (kept in the log, not in storage: a string costs ~66k gas to store).
         uint48 finalizedBlock;
         uint256 normBoundSq;
-        /// keccak256(x || y) of the previous model's commitment (the point is in that round's
+        /// keccak256(x_0 || y_0 || x_1 || ..) (one point: keccak256(x || y)) of the previous model's commitment (the point is in that round's
         /// `RoundFinalized` event, or `genesisModelCommitment()`): storing a hash halves the storage cost.
         bytes32 prevModelHash;
-        /// keccak256(x || y) of the new model's commitment, whose point `RoundFinalized` carries.
+        /// keccak256 of the points of the new model's commitment, whose point `RoundFinalized` carries.
         bytes32 newModelHash;
         /// Median rounds only: keccak256 of the median proof.
         bytes32 proofHash;
@@ -63,8 +63,11 @@ interface IRoundManager {
         uint256 slots;
         /// model parameters d
         uint256 modelSize;
-        /// hiding-pad rows after the model rows
+        /// hiding-pad rows after the model rows of every chunk
         uint256 padRows;
+        /// points per commitment: 1 (the whole padded vector is one point), or n > 1 for a model committed in
+        /// n chunks of equal length, each with its own pad rows (zkfl_dapp.circuits.kzg_chunk_norm)
+        uint256 chunks;
         /// fixed-point scale bits of updates and weights
         uint256 scaleBits;
         /// K = C(0) in the pinned basis
@@ -77,7 +80,8 @@ interface IRoundManager {
     struct Submission {
         address hospital;
         uint64 sampleCount;
-        uint256[2] commitment;
+        /// one G1 point per chunk, in chunk order
+        uint256[2][] commitment;
         string cid;
     }
 
@@ -151,6 +155,15 @@ interface IRoundManager {
     error RoundManagerNormProofRejected(uint256 roundId, address hospital);
     /// @notice The norm proof is valid and shows the update's distance to the previous model exceeds the bound.
     error RoundManagerNormBoundExceeded(uint256 roundId, address hospital, uint256 normBoundSq);
+    /// @notice A commitment must have exactly `chunks()` points.
+    error RoundManagerWrongChunkCount(uint256 expected, uint256 actual);
+    /// @notice This action needs a chunked scheme (`chunks() > 1`) or, for `submitBoundedUpdate`, a one-point one.
+    error RoundManagerWrongScheme(uint256 chunks);
+    /// @notice No accepted chunk proof of `chunk` by `hospital` in this round: every chunk needs one before
+    /// the update can be submitted.
+    error RoundManagerChunkProofMissing(uint256 roundId, address hospital, uint256 chunk);
+    /// @notice A chunk proof's public sum of squares is not below `NORM_RANGE()` (a field-negative value).
+    error RoundManagerChunkSumOutOfRange(uint256 roundId, uint256 chunk, uint256 sumOfSquares);
 
     /// @notice The circuits' public artifacts (norm and median verifying keys, settings, SRS, verifier
     /// sources, the KZG basis with its zero-vector commitment K, with their SHA-256) are described by the
@@ -168,7 +181,7 @@ interface IRoundManager {
         uint256 indexed roundId,
         address indexed hospital,
         uint256 slot,
-        uint256[2] commitment,
+        uint256[2][] commitment,
         string cid,
         uint64 sampleCount
     );
@@ -180,12 +193,17 @@ interface IRoundManager {
     /// proof file (the same bytes as in this transaction's calldata); zero and "" for FedAvg.
     event RoundFinalized(
         uint256 indexed roundId,
-        uint256[2] newModelCommitment,
+        uint256[2][] newModelCommitment,
         string newModelCid,
         bytes32 proofHash,
         string proofCid,
         uint256 includedCount,
         uint256 totalSamples
+    );
+    /// @notice A chunked scheme's chunk norm proof was accepted: chunk `chunk` of `hospital`'s coming update,
+    /// with public sum of squares `sumOfSquares` (scale 2^(2 scaleBits)) and keccak256 of its first committed point.
+    event ChunkProofAccepted(
+        uint256 indexed roundId, address indexed hospital, uint256 chunk, uint256 sumOfSquares, bytes32 pointHash
     );
     /// @notice The round closed without a new model; the previous global model stays current.
     event RoundAborted(uint256 indexed roundId, uint256 submissionCount, address indexed by);
@@ -209,20 +227,37 @@ interface IRoundManager {
         external
         returns (uint256 roundId);
 
-    /// @notice Commit to an encrypted update: its KZG `commitment` C(u) (a G1 point, in the basis of
-    /// `kzgBasisDigest()`), the ciphertext's `cid` and the number of local training samples. Member hospitals
-    /// only, once per round, before the deadline, in a round without a norm bound.
-    function submitUpdate(uint256 roundId, uint256[2] calldata commitment, string calldata cid, uint64 sampleCount)
+    /// @notice Commit to an encrypted update: its KZG `commitment` (`chunks()` G1 points C(u_c), one per chunk,
+    /// in the basis of `kzgBasisDigest()`), the ciphertext's `cid` and the number of local training samples.
+    /// Member hospitals only, once per round, before the deadline. A one-point scheme takes this in rounds
+    /// without a norm bound only; a chunked scheme in a bounded round needs an accepted `submitChunkProof` of
+    /// every chunk from the caller first, whose first points are C(2^scaleBits u_c) of these points in this
+    /// order, and whose sums of squares add up to at most the bound.
+    function submitUpdate(uint256 roundId, uint256[2][] calldata commitment, string calldata cid, uint64 sampleCount)
         external;
 
-    /// @notice `submitUpdate` for a round with a norm bound. The norm proof's first committed point must be
+    /// @notice A chunked scheme's norm proof of one chunk (zkfl_dapp.circuits.kzg_chunk_norm), in a bounded round,
+    /// before the caller's `submitUpdate`: its first committed point is C(2^scaleBits u_c) of the update's chunk
+    /// `chunk`, its second the previous model's chunk `chunk`; instances [ss_c, chunk, chunks(), the caller's
+    /// address in five 32-bit limbs], ss_c < NORM_RANGE. Proving a chunk again replaces the earlier record.
+    function submitChunkProof(uint256 roundId, uint256 chunk, bytes calldata proof, uint256[] calldata instances)
+        external;
+
+    /// @notice The record of `hospital`'s accepted proof of `chunk` in `roundId`: keccak256 of
+    /// its first committed point (0: none) and its sum of squares.
+    function chunkProof(uint256 roundId, address hospital, uint256 chunk)
+        external
+        view
+        returns (bytes32 pointHash, uint256 sumOfSquares);
+
+    /// @notice `submitUpdate` for a round with a norm bound, one-point schemes only. The norm proof's first committed point must be
     /// C(2^scaleBits u) = K + 2^scaleBits (C(u) - K), derived here from `commitment`; its second the round's
     /// previous aggregate commitment; its instances [2^(2 scaleBits), bound, the caller's address in five
     /// 32-bit limbs]. A norm-violating update cannot be submitted at all, and a copied proof only works for
     /// the hospital that made it.
     function submitBoundedUpdate(
         uint256 roundId,
-        uint256[2] calldata commitment,
+        uint256[2][] calldata commitment,
         string calldata cid,
         uint64 sampleCount,
         bytes calldata normProof,
@@ -281,12 +316,12 @@ interface IRoundManager {
     /// `getRound(modelRound).finalizedBlock`), or `genesisModelCommitment()` / `genesisModelCid()`.
     function currentModel() external view returns (bytes32 modelHash, uint256 modelRound);
 
-    /// @notice keccak256(x || y) of round `roundId`'s model commitment (0: the genesis model); reverts for a
+    /// @notice keccak256(x_0 || y_0 || ..) of round `roundId`'s model commitment (0: the genesis model); reverts for a
     /// round that made no model.
     function modelOf(uint256 roundId) external view returns (bytes32 modelHash);
 
     /// @notice The genesis model's commitment.
-    function genesisModelCommitment() external view returns (uint256[2] memory);
+    function genesisModelCommitment() external view returns (uint256[2][] memory);
 
     /// @notice The CID of the genesis model file.
     function genesisModelCid() external view returns (string memory);
@@ -295,7 +330,7 @@ interface IRoundManager {
     function expectedWeights(uint256 roundId, uint256 excludedMask) external view returns (uint256[] memory);
 
     /// @notice The commitment `finalizeRound(roundId, _, excludedMask)` would store.
-    function aggregateCommitment(uint256 roundId, uint256 excludedMask) external view returns (uint256[2] memory);
+    function aggregateCommitment(uint256 roundId, uint256 excludedMask) external view returns (uint256[2][] memory);
 
     /// @notice BN254 scalar field modulus: every instance and weight is an element of this field.
     function FIELD_MODULUS() external view returns (uint256);
@@ -329,6 +364,9 @@ interface IRoundManager {
 
     /// @notice Number of hiding-pad rows after the model rows of every committed vector.
     function padRows() external view returns (uint256);
+
+    /// @notice Points per commitment (1, or the number of chunks of a chunked scheme).
+    function chunks() external view returns (uint256);
 
     /// @notice Fixed-point scale of updates and weights: a real x is round(x * 2^scaleBits); the aggregate,
     /// the norm bound and the norm flag are at 2^(2 scaleBits).

@@ -183,6 +183,16 @@ def test_associated_data_encoding() -> None:
     assert associated_data(2**256 - 1, HOSPITAL, b"\x00" * 64) != associated_data(0, HOSPITAL, b"\xff" * 64)
 
 
+def test_associated_data_binds_every_chunk_point() -> None:
+    """A chunked commitment (several points) is bound in full and in order: AD is 99 + 64 bytes per point."""
+    two = POINT + OTHER_POINT
+    assert associated_data(1, HOSPITAL, two) == b"zkfl-dapp/ad/v2" + (1).to_bytes(32, "big") + b"\xab" * 20 + two
+    assert len(associated_data(1, HOSPITAL, two)) == 15 + 32 + 20 + 128
+    assert associated_data(1, HOSPITAL, two) != associated_data(1, HOSPITAL, OTHER_POINT + POINT)
+    assert associated_data(1, HOSPITAL, two) != associated_data(1, HOSPITAL, POINT)
+    assert len(associated_data(1, HOSPITAL, POINT * 4096)) == 15 + 32 + 20 + 64 * 4096  # the most points taken
+
+
 @pytest.mark.parametrize(
     ("round_id", "hospital", "commitment"),
     [
@@ -190,6 +200,8 @@ def test_associated_data_encoding() -> None:
         (2**256, HOSPITAL, POINT),
         (0, HOSPITAL, POINT[:63]),
         (0, HOSPITAL, POINT + b"\x00"),
+        (0, HOSPITAL, b""),
+        (0, HOSPITAL, POINT * 4097),
         (0, HOSPITAL, 123456789),
         (0, HOSPITAL, POINT.hex()),
         (True, HOSPITAL, POINT),
@@ -238,8 +250,13 @@ def test_key_file_never_holds_the_seed(key_pair: EnclaveKeyPair, tmp_path: Path)
     save_key_pair(key_pair, path, PASS)
     raw = path.read_bytes()
     seed = key_pair.private_key
-    for needle in (seed, seed.hex().encode(), seed.hex().upper().encode(), seed[:32].hex().encode(),
-                   seed[32:].hex().encode()):
+    for needle in (
+        seed,
+        seed.hex().encode(),
+        seed.hex().upper().encode(),
+        seed[:32].hex().encode(),
+        seed[32:].hex().encode(),
+    ):
         assert needle not in raw
     assert "private_seed" not in json.loads(raw)
 

@@ -19,6 +19,8 @@ class CommitmentScheme:
     slots: int
     model_size: int
     pad_rows: int
+    #: points per commitment (1, or the number of chunks)
+    chunks: int
     scale_bits: int
     #: ``K = C(0)`` in the pinned basis, ``(x, y)``
     zero_commitment: tuple[int, int]
@@ -31,6 +33,7 @@ class CommitmentScheme:
             self.slots,
             self.model_size,
             self.pad_rows,
+            self.chunks,
             self.scale_bits,
             list(self.zero_commitment),
             bytes.fromhex(self.basis_digest),
@@ -45,12 +48,14 @@ class Deployment:
     round_manager: Any
     norm_verifier: Any
     median_verifier: Any | None  # None where the consortium has no median circuit (it needs 5 slots)
+    #: the norm verifier's contract: KzgNormVerifier, or KzgChunkNormVerifier for a chunked scheme
+    norm_contract: str = "KzgNormVerifier"
 
     def addresses(self) -> dict[str, str]:
         out = {
             "ConsortiumRegistry": str(self.registry.address),
             "RoundManager": str(self.round_manager.address),
-            "KzgNormVerifier": str(self.norm_verifier.address),
+            self.norm_contract: str(self.norm_verifier.address),
         }
         if self.median_verifier is not None:
             out["KzgMedianVerifier"] = str(self.median_verifier.address)
@@ -66,13 +71,15 @@ class Deployment:
         """Attach to the contracts recorded in ``path``."""
         try:
             addresses = json.loads(path.read_text())["contracts"]
+            norm = "KzgChunkNormVerifier" if "KzgChunkNormVerifier" in addresses else "KzgNormVerifier"
             return cls(
                 registry=project.ConsortiumRegistry.at(addresses["ConsortiumRegistry"]),
                 round_manager=project.RoundManager.at(addresses["RoundManager"]),
-                norm_verifier=project.KzgNormVerifier.at(addresses["KzgNormVerifier"]),
+                norm_verifier=getattr(project, norm).at(addresses[norm]),
                 median_verifier=project.KzgMedianVerifier.at(addresses["KzgMedianVerifier"])
                 if "KzgMedianVerifier" in addresses
                 else None,
+                norm_contract=norm,
             )
         except FileNotFoundError as exc:
             raise ChainError(f"no deployment record at {path}: run `ape run deploy` first") from exc
@@ -85,32 +92,41 @@ def deploy_contracts(
     admin: Any,
     *,
     scheme: CommitmentScheme,
-    genesis_commitment: tuple[int, int],
+    genesis_commitment: tuple[tuple[int, int], ...],
     genesis_cid: str,
     circuit_cid: str,
     with_median: bool = True,
 ) -> Deployment:
     """Deploy registry, the norm (and median) verifiers and the round manager; ``admin`` becomes the
-    consortium admin.
+    consortium admin. A chunked scheme (``scheme.chunks > 1``) gets the chunk norm circuit's verifier
+    (ezkl's reusable verifier and the KzgChunkNormVerifier wrapper) and no median verifier.
 
     ``circuit_cid`` is the CID of the circuits' published artifact manifest (see zkfl_dapp.protocol.publication).
     """
     registry = project.ConsortiumRegistry.deploy(admin.address, sender=admin)
     median_verifier = None
-    if with_median:
+    chunked = scheme.chunks > 1
+    reusable = None
+    if with_median and not chunked:
         # ezkl's shared reusable verifier, and the median circuit's wrapper pinning its verifying key
         # (the plain median verifier is over EIP-170's contract size limit)
         reusable = project.Halo2VerifierReusable.deploy(sender=admin)
         median_verifier = project.KzgMedianVerifier.deploy(reusable.address, sender=admin)
-    norm_verifier = project.KzgNormVerifier.deploy(sender=admin)
+    if chunked:
+        # the chunk circuit's plain verifier is over EIP-170 too (kzg_chunk_norm, "On chain")
+        reusable = reusable or project.Halo2VerifierReusable.deploy(sender=admin)
+        norm_verifier = project.KzgChunkNormVerifier.deploy(reusable.address, sender=admin)
+    else:
+        norm_verifier = project.KzgNormVerifier.deploy(sender=admin)
     round_manager = project.RoundManager.deploy(
         registry.address,
         median_verifier.address if median_verifier is not None else ZERO_ADDRESS,
         norm_verifier.address,
         scheme.as_tuple(),
-        list(genesis_commitment),
+        [list(p) for p in genesis_commitment],
         genesis_cid,
         circuit_cid,
         sender=admin,
     )
-    return Deployment(registry, round_manager, norm_verifier, median_verifier)
+    norm_contract = "KzgChunkNormVerifier" if chunked else "KzgNormVerifier"
+    return Deployment(registry, round_manager, norm_verifier, median_verifier, norm_contract)

@@ -2,7 +2,8 @@
 
 The readers take any object with the contract's ABI (an ape contract instance, or anything that answers
 ``getRound``/``getSubmission``/``modelOf`` the same way), so this module imports no chain client.
-Commitments are affine BN254 points ``(x, y)``.
+A commitment is an ordered tuple of affine BN254 points ``(x, y)``: one per chunk
+(``RoundManager.chunks()``; one point for a model committed as one vector).
 """
 
 from __future__ import annotations
@@ -15,8 +16,12 @@ from eth_utils import keccak
 from zkfl_dapp.chain.enums import Phase, Rule
 from zkfl_dapp.exceptions import ChainError
 
-#: A KZG commitment as the chain holds it: ``(x, y)``.
+#: One KZG point as the chain holds it: ``(x, y)``.
 Point = tuple[int, int]
+#: A commitment: one point per chunk, in chunk order.
+Commitment = tuple[Point, ...]
+#: The empty commitment of a round that has no such model (yet).
+NO_COMMITMENT: Commitment = ()
 
 
 def as_point(value: Any) -> Point:
@@ -25,9 +30,41 @@ def as_point(value: Any) -> Point:
     return (int(x), int(y))
 
 
+def as_commitment(value: Any) -> Commitment:
+    """A ``uint256[2][]`` from ape as a tuple of points."""
+    return tuple(as_point(p) for p in value)
+
+
 def point_hash(point: Point) -> bytes:
-    """keccak256(x || y): how RoundManager stores a model commitment (``modelOf``, ``newModelHash``)."""
+    """keccak256(x || y) of one point (a chunk's: RoundManager's chunk proof records)."""
     return keccak(point[0].to_bytes(32, "big") + point[1].to_bytes(32, "big"))
+
+
+def commitment_bytes(commitment: Commitment) -> bytes:
+    """``x_0 || y_0 || x_1 || ..``, 64 bytes per point (what the envelope's associated data and the hash take)."""
+    return b"".join(x.to_bytes(32, "big") + y.to_bytes(32, "big") for x, y in commitment)
+
+
+def commitment_hash(commitment: Commitment) -> bytes:
+    """keccak256(x_0 || y_0 || ..): how RoundManager stores a model commitment (``modelOf``, ``newModelHash``);
+    for one point the same as :func:`point_hash`."""
+    return keccak(commitment_bytes(commitment))
+
+
+def commitment_hex(commitment: Commitment) -> str:
+    """``0x`` and the 64-byte points in hex, concatenated (how reports print a commitment)."""
+    return "0x" + commitment_bytes(commitment).hex()
+
+
+def parse_commitment_hex(text: str) -> Commitment:
+    """The inverse of :func:`commitment_hex`."""
+    raw = bytes.fromhex(text.removeprefix("0x"))
+    if not raw or len(raw) % 64:
+        raise ChainError(f"a commitment is a non-empty sequence of 64-byte points, got {len(raw)} bytes")
+    return tuple(
+        (int.from_bytes(raw[i : i + 32], "big"), int.from_bytes(raw[i + 32 : i + 64], "big"))
+        for i in range(0, len(raw), 64)
+    )
 
 
 @dataclass(frozen=True)
@@ -50,9 +87,9 @@ class RoundView:
     #: the block of the finalization (0 before), where the RoundFinalized event lies
     finalized_block: int
     norm_bound_sq: int
-    prev_model_commitment: Point
+    prev_model_commitment: Commitment
     prev_model_cid: str
-    new_model_commitment: Point
+    new_model_commitment: Commitment
     new_model_cid: str
     proof_hash: bytes
     proof_cid: str
@@ -69,7 +106,7 @@ class SubmissionView:
 
     slot: int
     hospital: str
-    commitment: Point
+    commitment: Commitment
     sample_count: int
     cid: str
 
@@ -79,12 +116,13 @@ def read_round(round_manager: Any, round_id: int) -> RoundView:
     r = round_manager.getRound(round_id)
     phase = Phase(int(r.phase))
     prev_round = int(r.prevModelRound)
-    prev_point, prev_cid = model_record(round_manager, prev_round) if phase != Phase.NONE else ((0, 0), "")
-    new_point, new_cid, proof_cid = (0, 0), "", ""
+    prev_point, prev_cid = model_record(round_manager, prev_round) if phase != Phase.NONE else (NO_COMMITMENT, "")
+    new_point, new_cid, proof_cid = NO_COMMITMENT, "", ""
     if phase in (Phase.FINALIZED, Phase.ROLLED_BACK):
         event = finalized_event(round_manager, round_id, int(r.finalizedBlock))
-        new_point, new_cid, proof_cid = as_point(event.newModelCommitment), str(event.newModelCid), str(event.proofCid)
-        if point_hash(new_point) != bytes(r.newModelHash):
+        new_point = as_commitment(event.newModelCommitment)
+        new_cid, proof_cid = str(event.newModelCid), str(event.proofCid)
+        if commitment_hash(new_point) != bytes(r.newModelHash):
             raise ChainError(f"round {round_id}: the RoundFinalized event's commitment does not match the stored hash")
     return RoundView(
         round_id=round_id,
@@ -110,7 +148,7 @@ def read_round(round_manager: Any, round_id: int) -> RoundView:
 def read_submission(round_manager: Any, round_id: int, slot: int) -> SubmissionView:
     """``getSubmission(round_id, slot)`` as a :class:`SubmissionView`."""
     s = round_manager.getSubmission(round_id, slot)
-    return SubmissionView(slot, str(s.hospital), as_point(s.commitment), int(s.sampleCount), str(s.cid))
+    return SubmissionView(slot, str(s.hospital), as_commitment(s.commitment), int(s.sampleCount), str(s.cid))
 
 
 def read_submissions(round_manager: Any, round_id: int) -> list[SubmissionView]:
@@ -130,7 +168,7 @@ def finalized_event(round_manager: Any, round_id: int, block: int) -> Any:
     raise ChainError(f"round {round_id}: no RoundFinalized event in block {block} (is the node pruning logs?)")
 
 
-def model_record(round_manager: Any, model_round: int) -> tuple[Point, str]:
+def model_record(round_manager: Any, model_round: int) -> tuple[Commitment, str]:
     """Round ``model_round``'s model (0: the genesis model): its commitment point and its file's CID. The
     chain stores keccak256 of the point and keeps the point and the CID in the round's ``RoundFinalized``
     event (the log, not storage, to keep finalization cheap); the point is checked against the stored hash.
@@ -139,17 +177,17 @@ def model_record(round_manager: Any, model_round: int) -> tuple[Point, str]:
         ChainError: the round made no model, or the event does not match the stored hash.
     """
     if model_round == 0:
-        point, cid = as_point(round_manager.genesisModelCommitment()), str(round_manager.genesisModelCid())
+        point, cid = as_commitment(round_manager.genesisModelCommitment()), str(round_manager.genesisModelCid())
     else:
         block = int(round_manager.getRound(model_round).finalizedBlock)
         event = finalized_event(round_manager, model_round, block)
-        point, cid = as_point(event.newModelCommitment), str(event.newModelCid)
-    if point_hash(point) != bytes(round_manager.modelOf(model_round)):
+        point, cid = as_commitment(event.newModelCommitment), str(event.newModelCid)
+    if not point or commitment_hash(point) != bytes(round_manager.modelOf(model_round)):
         raise ChainError(f"round {model_round}: the model commitment in its event does not match the stored hash")
     return point, cid
 
 
-def read_current_model(round_manager: Any) -> tuple[Point, str, int]:
+def read_current_model(round_manager: Any) -> tuple[Commitment, str, int]:
     """``currentModel()``: the current model's commitment, file CID and the round that made it (0: genesis)."""
     _hash, model_round = round_manager.currentModel()
     point, cid = model_record(round_manager, int(model_round))

@@ -46,6 +46,7 @@ import ezkl
 from py_ecc.optimized_bn128 import FQ, add, curve_order, field_modulus, multiply, neg, normalize
 
 from zkfl_dapp.core.fixedpoint import FIELD_MODULUS, felt_hex
+from zkfl_dapp.core.layout import CommitmentLayout
 from zkfl_dapp.exceptions import ZkflError
 
 #: BN254 base field prime: every point coordinate is below it.
@@ -232,6 +233,18 @@ def commit(values: Sequence[int], basis: KzgBasis) -> list[G1Point]:
     if len(points) not in (expected, expected + 1) or (len(points) == expected + 1 and len(values) % n != 0):
         raise KzgError(f"ezkl returned {len(points)} points for {len(values)} values at {n} rows per point")
     return points[:expected]
+
+
+def commit_vectors(values: Sequence[int], layout: CommitmentLayout, basis: KzgBasis) -> tuple[G1Point, ...]:
+    """The commitment of a flat ``layout`` vector: one point per committed vector (chunk), in chunk order.
+
+    Raises:
+        KzgError: a vector is longer than one column, or ezkl failed.
+        ModelFileError: ``values`` does not have the layout's length.
+    """
+    if layout.rows > basis.usable_rows:
+        raise KzgError(f"a committed vector of {layout.rows} rows does not fit one column of {basis.usable_rows}")
+    return tuple(commit(vector, basis)[0] for vector in layout.vectors(values))
 
 
 def zero_commitment(basis: KzgBasis) -> G1Point:

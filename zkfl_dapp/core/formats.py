@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from zkfl_dapp.core.aggregation import training_values
 from zkfl_dapp.core.fixedpoint import AGGREGATE_RANGE, MAX_QUANTIZED
+from zkfl_dapp.core.layout import CommitmentLayout
 from zkfl_dapp.exceptions import ModelFileError, ZkflError
 
 #: Bound on a global model's values: the aggregate's range (``|S_j| < 2**36``), which the circuits over
@@ -119,8 +120,10 @@ class ModelFile(_CanonicalFile):
     """A global model: the exact aggregate ``S = sum_i w_i u_i`` at scale ``2**(2 * scale_bits)``.
 
     ``values`` holds the model rows followed by ``pad_rows`` rows that carry the aggregated hiding pads
-    (nobody reads them). Hospitals train from :meth:`training_values`, ``round_half_away(S_j / 2**s)`` over
-    the model rows. The file opens the round's on-chain KZG commitment (zkfl_dapp.protocol.hospital checks
+    (nobody reads them); a chunked model (``chunk > 0``, ``model_rows = d``) holds the flat layout of
+    :class:`zkfl_dapp.core.layout.CommitmentLayout` instead: per chunk, ``chunk`` model rows then its pad rows.
+    Hospitals train from :meth:`training_values`, ``round_half_away(S_j / 2**s)`` over the model rows.
+    The file opens the round's on-chain KZG commitment (zkfl_dapp.protocol.hospital checks
     it with one commitment computation); the metadata is not committed, so readers pass the consortium's own.
     """
 
@@ -130,6 +133,10 @@ class ModelFile(_CanonicalFile):
     #: The updates' scale ``s``; the values are at ``2**(2 s)``.
     scale_bits: ScaleBits
     pad_rows: Annotated[int, Field(ge=0, le=MAX_PAD_ROWS)]
+    #: Model rows per committed chunk; 0: one vector, the model rows then the pad rows.
+    chunk: Annotated[int, Field(ge=0, le=MAX_VALUES)] = 0
+    #: The model's size d when chunked (the last chunk is zero-filled, so the length alone does not say).
+    model_rows: Annotated[int, Field(ge=0, le=MAX_VALUES)] = 0
     values: Annotated[tuple[int, ...], Field(max_length=MAX_VALUES)]
 
     @field_validator("values")
@@ -139,7 +146,16 @@ class ModelFile(_CanonicalFile):
 
     @property
     def model_size(self) -> int:
-        return len(self.values) - self.pad_rows
+        return self.model_rows if self.chunk else len(self.values) - self.pad_rows
+
+    def layout(self) -> CommitmentLayout:
+        """The layout of :attr:`values` (raises ModelFileError when the file's fields contradict it)."""
+        if self.chunk:
+            layout = CommitmentLayout(self.model_rows, self.chunk, self.pad_rows)
+        else:
+            layout = CommitmentLayout.single(self.model_size, self.pad_rows)
+        layout.check_flat(self.values, "model file")
+        return layout
 
     @property
     def aggregate_scale_bits(self) -> int:
@@ -147,17 +163,49 @@ class ModelFile(_CanonicalFile):
 
     def training_values(self) -> tuple[int, ...]:
         """The model to train from, at scale ``2**s``: ``round_half_away(S_j / 2**s)`` over the model rows."""
-        return training_values(self.values, self.model_size, self.scale_bits)
+        model = self.layout().model_values(self.values)
+        return training_values(model, self.model_size, self.scale_bits)
 
     @classmethod
     def genesis(
-        cls, model_kind: ModelKind, num_features: int, scale_bits: int, quantized: tuple[int, ...], pad_rows: int
+        cls,
+        model_kind: ModelKind,
+        num_features: int,
+        scale_bits: int,
+        quantized: tuple[int, ...],
+        pad_rows: int,
+        *,
+        chunk: int = 0,
     ) -> ModelFile:
-        """The genesis aggregate of quantized initial parameters: ``S0 = 2**s * q0`` with zero pad rows."""
+        """The genesis aggregate of quantized initial parameters: ``S0 = 2**s * q0`` with zero pad rows (in
+        chunks of ``chunk`` model rows when ``chunk`` is given)."""
         one = 1 << scale_bits
-        values = tuple(one * q for q in quantized) + (0,) * pad_rows
+        d = len(quantized)
+        layout = CommitmentLayout(d, chunk, pad_rows) if chunk else CommitmentLayout.single(d, pad_rows)
+        values = layout.assemble([one * q for q in quantized], [[0] * pad_rows for _ in range(layout.chunks)])
+        return cls.of_layout(
+            layout, model_kind=model_kind, num_features=num_features, scale_bits=scale_bits, values=values
+        )
+
+    @classmethod
+    def of_layout(
+        cls,
+        layout: CommitmentLayout,
+        *,
+        model_kind: ModelKind,
+        num_features: int,
+        scale_bits: int,
+        values: tuple[int, ...],
+    ) -> ModelFile:
+        """A model file of flat ``values`` in ``layout`` (chunk fields set only for a chunked layout)."""
         return cls(
-            model_kind=model_kind, num_features=num_features, scale_bits=scale_bits, pad_rows=pad_rows, values=values
+            model_kind=model_kind,
+            num_features=num_features,
+            scale_bits=scale_bits,
+            pad_rows=layout.pad_rows,
+            chunk=layout.chunk if layout.chunked else 0,
+            model_rows=layout.model_size if layout.chunked else 0,
+            values=values,
         )
 
     @classmethod
@@ -166,6 +214,7 @@ class ModelFile(_CanonicalFile):
         data: bytes,
         *,
         expected_size: int | None = None,
+        chunk: int | None = None,
         pad_rows: int | None = None,
         kind: str | None = None,
         num_features: int | None = None,
@@ -180,11 +229,20 @@ class ModelFile(_CanonicalFile):
         assert isinstance(model, ModelFile)
         if model.pad_rows >= len(model.values) and model.values:
             raise ModelFileError(f"model file declares {model.pad_rows} pad rows but holds {len(model.values)} values")
+        if bool(model.chunk) != bool(model.model_rows):
+            raise ModelFileError("model file declares only one of 'chunk' and 'model_rows' (a chunked file needs both)")
+        if model.values:
+            model.layout()
         if pad_rows is not None and model.pad_rows != pad_rows:
             raise ModelFileError(f"model file declares {model.pad_rows} pad rows, the consortium commits {pad_rows}")
         if expected_size is not None and model.model_size != expected_size:
             raise ModelFileError(
                 f"model file has {model.model_size} model values, the consortium's model has {expected_size}"
+            )
+        if chunk is not None and model.chunk != chunk:
+            raise ModelFileError(
+                f"model file declares chunks of {model.chunk or 'all'} rows, "
+                f"the consortium commits {chunk or 'one vector'}"
             )
         if kind is not None and model.model_kind != kind:
             raise ModelFileError(f"model file declares kind {model.model_kind!r}, the consortium trains {kind!r}")

@@ -9,6 +9,11 @@ rows never enter) the circuit computes
 
 one dot product rescaled once, half away from zero. The norm circuit's public flag must equal
 :func:`within_bound` bit for bit; tests pin that.
+
+A model committed in chunks (:class:`zkfl_dapp.core.layout.CommitmentLayout`) is proven chunk by chunk:
+each chunk proof publishes ``ss_c = rescale(sum_{j in chunk c} (2**s u_j - S_j)**2, 2 s)`` and the round's
+distance is ``sum_c ss_c`` (added as integers by the contract). The functions below take a layout in place of
+``model_size`` for that case.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from collections.abc import Sequence
 
 from zkfl_dapp.core.aggregation import rescale
 from zkfl_dapp.core.fixedpoint import AGGREGATE_RANGE, round_half_away
+from zkfl_dapp.core.layout import CommitmentLayout
 from zkfl_dapp.exceptions import ConfigError, RoundError
 
 #: The norm circuit's comparison range: every input and output is range-checked below 2**36, so a bound
@@ -25,8 +31,27 @@ from zkfl_dapp.exceptions import ConfigError, RoundError
 NORM_CIRCUIT_RANGE = AGGREGATE_RANGE
 
 
-def squared_distance(update: Sequence[int], aggregate: Sequence[int], scale_bits: int, model_size: int) -> int:
-    """``rescale(sum_{j < d} (2**s u_j - S_j)**2, 2 s)``: the norm circuit's left-hand side."""
+def chunk_distances(
+    update: Sequence[int], aggregate: Sequence[int], scale_bits: int, layout: CommitmentLayout
+) -> tuple[int, ...]:
+    """Per committed vector ``c``: ``ss_c = rescale(sum_{model rows j of c} (2**s u_j - S_j)**2, 2 s)`` (the
+    chunk circuit's public output; one value for a one-vector layout), over flat ``layout`` vectors."""
+    one, k = 1 << scale_bits, layout.chunk
+    return tuple(
+        rescale(sum((one * int(a) - int(b)) ** 2 for a, b in zip(u[:k], g[:k], strict=True)), 2 * scale_bits)
+        for u, g in zip(layout.vectors(update), layout.vectors(aggregate), strict=True)
+    )
+
+
+def squared_distance(
+    update: Sequence[int], aggregate: Sequence[int], scale_bits: int, model_size: int | CommitmentLayout
+) -> int:
+    """``rescale(sum_{j < d} (2**s u_j - S_j)**2, 2 s)``: the norm circuit's left-hand side; for a chunked
+    layout the sum of the chunks' (:func:`chunk_distances`)."""
+    if isinstance(model_size, CommitmentLayout):
+        if model_size.chunked:
+            return sum(chunk_distances(update, aggregate, scale_bits, model_size))
+        model_size = model_size.model_size
     if len(update) < model_size or len(aggregate) < model_size:
         raise RoundError(f"update has {len(update)} values, the aggregate {len(aggregate)}, the model {model_size}")
     one = 1 << scale_bits
@@ -34,7 +59,9 @@ def squared_distance(update: Sequence[int], aggregate: Sequence[int], scale_bits
     return rescale(total, 2 * scale_bits)
 
 
-def update_norm(update: Sequence[int], aggregate: Sequence[int], scale_bits: int, model_size: int) -> float:
+def update_norm(
+    update: Sequence[int], aggregate: Sequence[int], scale_bits: int, model_size: int | CommitmentLayout
+) -> float:
     """``||u - S||`` as the norm circuit measures it (the statistic the enclave publishes for the policy)."""
     return bound_from_quantized(squared_distance(update, aggregate, scale_bits, model_size), scale_bits)
 
@@ -58,14 +85,19 @@ def bound_from_quantized(bound_sq: int, scale_bits: int) -> float:
 
 
 def within_bound(
-    update: Sequence[int], aggregate: Sequence[int], bound_sq: int, scale_bits: int, model_size: int
+    update: Sequence[int], aggregate: Sequence[int], bound_sq: int, scale_bits: int, model_size: int | CommitmentLayout
 ) -> bool:
     """The norm circuit's flag: ``dist2(u, S) <= b``."""
     return squared_distance(update, aggregate, scale_bits, model_size) <= bound_sq
 
 
-def provable_distance(update: Sequence[int], aggregate: Sequence[int], scale_bits: int, model_size: int) -> bool:
+def provable_distance(
+    update: Sequence[int], aggregate: Sequence[int], scale_bits: int, model_size: int | CommitmentLayout
+) -> bool:
     """Whether the norm circuit can prove anything about ``update``: its distance fits the range check (and
     so, for any valid bound, can be compared with it). Outside it no proof exists at all, so such an update
-    can never be submitted to a bounded round."""
+    can never be submitted to a bounded round. (Chunked: every chunk's and so the total's.)"""
+    if isinstance(model_size, CommitmentLayout) and model_size.chunked:
+        parts = chunk_distances(update, aggregate, scale_bits, model_size)
+        return sum(parts) < NORM_CIRCUIT_RANGE
     return squared_distance(update, aggregate, scale_bits, model_size) < NORM_CIRCUIT_RANGE

@@ -34,7 +34,7 @@ from zkfl_dapp.circuits.kzg_inference import (
     prove_kzg_inference,
     verify_kzg_inference_offchain,
 )
-from zkfl_dapp.exceptions import ChainError
+from zkfl_dapp.exceptions import ChainError, CircuitError
 
 #: Scale bits of the proven logit (``2 * scale_bits`` of the consortium's updates).
 LOGIT_SCALE_BITS = 26
@@ -112,9 +112,20 @@ def prove_prediction(
 
 
 def round_model_commitment(round_manager: Any, round_id: int) -> G1Point:
-    """The round's model commitment ``C(S)`` (its RoundFinalized event, checked against RoundManager.modelOf)."""
+    """The round's model commitment ``C(S)`` (its RoundFinalized event, checked against RoundManager.modelOf).
+
+    Raises:
+        CircuitError: the model is committed in chunks: the inference circuit takes one committed vector
+            (a chunked model's predictions are not supported; see README).
+    """
     commitment, _cid = model_record(round_manager, round_id)
-    return G1Point(int(commitment[0]), int(commitment[1]))
+    if len(commitment) != 1:
+        raise CircuitError(
+            f"round {round_id}'s model is committed in {len(commitment)} chunks: proven predictions need a model "
+            "committed as one vector (the inference circuit takes one)"
+        )
+    (point,) = commitment
+    return G1Point(int(point[0]), int(point[1]))
 
 
 def verify_prediction_offchain(

@@ -24,7 +24,7 @@ import numpy as np
 from zkfl_dapp.chain.deployment import CommitmentScheme, Deployment, deploy_contracts
 from zkfl_dapp.chain.enums import Role
 from zkfl_dapp.chain.views import read_current_model
-from zkfl_dapp.circuits.kzg import commit
+from zkfl_dapp.circuits.kzg import commit_vectors
 from zkfl_dapp.circuits.suite import CircuitSuite
 from zkfl_dapp.config import DEV_PASSPHRASE_WARNING, Settings
 from zkfl_dapp.core.fixedpoint import quantize
@@ -120,6 +120,7 @@ class Consortium(RoundDriver):
         circuits: CircuitSuite,
         key_pair: EnclaveKeyPair,
         split: FederatedSplit,
+        progress: Progress = _quiet,
     ) -> tuple[AggregatorEnclave, list[HospitalClient]]:
         if len(roles.hospitals) != settings.hospitals:
             raise ConfigError(f"{settings.hospitals} hospitals configured but {len(roles.hospitals)} accounts given")
@@ -150,6 +151,8 @@ class Consortium(RoundDriver):
                 circuits,
                 settings.workdir,
                 index=i,
+                prover_workers=settings.prover_workers,
+                progress=progress,
             )
             for i, (acct, shard) in enumerate(zip(roles.hospitals, split.shards, strict=True))
         ]
@@ -184,9 +187,10 @@ class Consortium(RoundDriver):
             settings.scale_bits,
             quantize(spec.initial_params(settings.seed), settings.scale_bits),
             circuits.pad_rows,
+            chunk=circuits.layout.chunk if circuits.chunked else 0,
         )
         genesis_cid = str(storage.put(genesis.to_bytes()))
-        (genesis_commitment,) = commit(genesis.values, circuits.basis)
+        genesis_commitment = commit_vectors(genesis.values, circuits.layout, circuits.basis)
         circuit_cid = publish_circuit(circuits, storage)
         progress(f"deploying contracts (genesis model {genesis_cid}, circuit manifest {circuit_cid})")
         scheme = CommitmentScheme(
@@ -194,6 +198,7 @@ class Consortium(RoundDriver):
             model_size=circuits.model_size,
             pad_rows=circuits.pad_rows,
             scale_bits=circuits.scale_bits,
+            chunks=circuits.chunks,
             zero_commitment=circuits.zero.as_uint256(),
             basis_digest=circuits.basis.digest(),
         )
@@ -201,7 +206,7 @@ class Consortium(RoundDriver):
             project,
             roles.admin,
             scheme=scheme,
-            genesis_commitment=genesis_commitment.as_uint256(),
+            genesis_commitment=tuple(p.as_uint256() for p in genesis_commitment),
             genesis_cid=genesis_cid,
             circuit_cid=circuit_cid,
             with_median=circuits.median is not None,
@@ -215,7 +220,7 @@ class Consortium(RoundDriver):
         key_pair = EnclaveKeyPair.generate()
         settings.enclave_key_file.parent.mkdir(parents=True, exist_ok=True)
         save_key_pair(key_pair, settings.enclave_key_file, passphrase)
-        enclave, hospitals = cls._parties(settings, roles, storage, circuits, key_pair, split)
+        enclave, hospitals = cls._parties(settings, roles, storage, circuits, key_pair, split, progress)
         key_cid = enclave.publish_key(registry)
         progress(f"admitted {len(hospitals)} hospitals and the aggregator; enclave key {key_cid}")
         deployment.save(settings.deployment_file, chain_id=chain.chain_id, circuit=circuits.name)
@@ -242,7 +247,7 @@ class Consortium(RoundDriver):
         deployment = Deployment.load(settings.deployment_file, project)
         split = load_split(settings)
         key_pair = load_key_pair(settings.enclave_key_file, passphrase)
-        enclave, hospitals = cls._parties(settings, roles, storage, circuits, key_pair, split)
+        enclave, hospitals = cls._parties(settings, roles, storage, circuits, key_pair, split, progress)
         digest = bytes(deployment.round_manager.kzgBasisDigest()).hex()
         if digest != circuits.basis.digest():
             raise ChainError(

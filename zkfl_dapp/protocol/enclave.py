@@ -3,8 +3,9 @@
 The enclave is the only party that sees individual updates in the clear. It never trusts a
 submission: each ciphertext must authenticate under (round, hospital, commitment), its payload must
 name the same round, hospital and sample count as the chain, and its values (model and pad rows) must
-open the on-chain KZG commitment. A submission that fails any check is excluded from the aggregate (zero
-weight, an ``UpdateExcluded`` event on-chain) and the reason is reported; it is never silently dropped.
+open the on-chain KZG commitment (every chunk's point, for a chunked model). A submission that fails any
+check is excluded from the aggregate (zero weight, an ``UpdateExcluded`` event on-chain) and the reason is
+reported; it is never silently dropped.
 
 FedAvg needs no proof: the enclave computes the exact aggregate ``S = sum_i w_i u_i`` (the on-chain
 weights), checks that it opens the commitment RoundManager will derive (``aggregateCommitment``),
@@ -24,7 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from zkfl_dapp.chain.enums import Rule
-from zkfl_dapp.chain.views import Point, SubmissionView, as_point, read_round, read_submissions
+from zkfl_dapp.chain.views import (
+    Commitment,
+    SubmissionView,
+    as_commitment,
+    commitment_bytes,
+    read_round,
+    read_submissions,
+)
 from zkfl_dapp.circuits.artifacts import verify_offchain
 from zkfl_dapp.circuits.kzg_median import KzgMedianProof, prove_kzg_median
 from zkfl_dapp.circuits.suite import CircuitSuite
@@ -41,18 +49,13 @@ from zkfl_dapp.storage.base import Storage
 NO_MEASUREMENT = b"\x00" * 32
 
 
-def point_bytes(point: Point) -> bytes:
-    """``x || y``, 32-byte big-endian each: how a commitment is bound into the envelope's associated data."""
-    return point[0].to_bytes(32, "big") + point[1].to_bytes(32, "big")
-
-
 @dataclass(frozen=True)
 class SlotOutcome:
     """What the enclave made of one submission."""
 
     slot: int
     hospital: str
-    commitment: Point
+    commitment: Commitment
     sample_count: int
     cid: str
     values: tuple[int, ...] | None  # None when excluded
@@ -76,8 +79,8 @@ class Finalization:
     gas_used: int
     #: seconds to compute the aggregate and check that it opens the chain's commitment (no prover)
     aggregate_seconds: float
-    #: the new model's commitment (x, y), which the model file opens and the chain stored
-    commitment: Point = (0, 0)
+    #: the new model's commitment (a point per chunk), which the model file opens and the chain stored
+    commitment: Commitment = ()
     #: "fedavg" or "median"
     rule: str = "fedavg"
     #: L2 distance of each included update to the previous global model (for the next round's norm bound).
@@ -152,7 +155,7 @@ class AggregatorEnclave:
         except StorageError as exc:
             return excluded(f"ciphertext unavailable: {exc}")
         try:
-            ad = associated_data(round_id, hospital, point_bytes(commitment))
+            ad = associated_data(round_id, hospital, commitment_bytes(commitment))
             plaintext = open_sealed(self._key_pair, envelope, ad)
         except CryptoError as exc:
             return excluded(f"ciphertext rejected: {exc}")
@@ -166,7 +169,7 @@ class AggregatorEnclave:
             return excluded(f"update declares {payload.sample_count} samples, the chain says {count}")
         if payload.scale_bits != self.scale_bits:
             return excluded(f"update quantized at 2^{payload.scale_bits}, the circuits use 2^{self.scale_bits}")
-        if not opens(payload.values, commitment, self.circuits.basis):
+        if not opens(payload.values, commitment, self.circuits.basis, self.circuits.layout):
             return excluded("update does not open its on-chain commitment")
         return SlotOutcome(slot, hospital, commitment, count, cid, payload.values)
 
@@ -203,8 +206,8 @@ class AggregatorEnclave:
             self.storage, self.spec, info.prev_model_commitment, info.prev_model_cid, suite=self.circuits
         ).values
         median = info.rule == Rule.MEDIAN
-        s, d = self.scale_bits, self.circuits.model_size
-        norms = tuple(update_norm(o.values, prev, s, d) for o in outcomes if o.values is not None)
+        s, layout = self.scale_bits, self.circuits.layout
+        norms = tuple(update_norm(o.values, prev, s, layout) for o in outcomes if o.values is not None)
         t0 = time.perf_counter()
         proof: KzgMedianProof | None = None
         proof_cid, verify_seconds = "", 0.0
@@ -216,20 +219,16 @@ class AggregatorEnclave:
                 raise CircuitError(f"round {round_id}: the median proof does not verify off-chain")
             verify_seconds = time.perf_counter() - t1
             proof_cid = str(self.storage.put(proof.path.read_bytes()))
-            expected = proof.commitments[-1].as_uint256()
+            expected: Commitment = (proof.commitments[-1].as_uint256(),)
         else:
             values, mask = self.aggregate(round_id, outcomes, info.quorum)
-            expected = as_point(round_manager.aggregateCommitment(round_id, mask))
+            expected = as_commitment(round_manager.aggregateCommitment(round_id, mask))
         # the model file must open the commitment the chain stores, or hospitals would report it
-        if not opens(values, expected, self.circuits.basis):
+        if not opens(values, expected, self.circuits.basis, self.circuits.layout):
             raise CircuitError(f"round {round_id}: the aggregate does not open the commitment the chain derives")
         aggregate_seconds = time.perf_counter() - t0 - verify_seconds
-        model = ModelFile(
-            model_kind=self.spec.kind,
-            num_features=self.spec.num_features,
-            scale_bits=s,
-            pad_rows=self.circuits.pad_rows,
-            values=values,
+        model = ModelFile.of_layout(
+            layout, model_kind=self.spec.kind, num_features=self.spec.num_features, scale_bits=s, values=values
         )
         model_cid = str(self.storage.put(model.to_bytes()))
         if proof is not None:

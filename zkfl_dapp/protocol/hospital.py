@@ -3,6 +3,10 @@
 Only ciphertext, the KZG commitment of the padded update, the norm proof and the sample count leave the
 hospital; the patient data and the plaintext update never do. The commitment hides the update: random
 pad rows (>= 128 bits, :func:`zkfl_dapp.circuits.kzg.hiding_pad`) go into it with the model rows.
+
+A large model is committed and proven in chunks (:class:`zkfl_dapp.core.layout.CommitmentLayout`): one point
+and one pad per chunk, one chunk norm proof per chunk (proven in parallel worker processes, with progress),
+each submitted with ``submitChunkProof`` before ``submitUpdate`` (the contract checks them all and their sum).
 """
 
 from __future__ import annotations
@@ -18,12 +22,15 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from zkfl_dapp.chain.views import Point
-from zkfl_dapp.circuits.kzg import G1Point, KzgBasis, KzgError, commit, hiding_pad
+from zkfl_dapp.chain.views import Commitment, commitment_bytes, point_hash
+from zkfl_dapp.circuits.artifacts import Progress, _quiet
+from zkfl_dapp.circuits.kzg import G1Point, KzgBasis, KzgError, commit_vectors, hiding_pad
+from zkfl_dapp.circuits.kzg_chunk_norm import KzgChunkProof, prove_chunks
 from zkfl_dapp.circuits.kzg_norm import PAD_ENTRY_BITS, KzgNormProof, prove_kzg_norm
 from zkfl_dapp.circuits.suite import CircuitSuite
 from zkfl_dapp.core.fixedpoint import dequantize, quantize
 from zkfl_dapp.core.formats import ModelFile, UpdatePayload
+from zkfl_dapp.core.layout import CommitmentLayout
 from zkfl_dapp.core.norms import bound_from_quantized, provable_distance, squared_distance
 from zkfl_dapp.crypto.envelope import associated_data, seal
 from zkfl_dapp.exceptions import (
@@ -32,6 +39,7 @@ from zkfl_dapp.exceptions import (
     CommitmentMismatchError,
     DigestMismatchError,
     NormBoundError,
+    ZkflError,
 )
 from zkfl_dapp.ml.data import Dataset
 from zkfl_dapp.ml.model import ModelSpec, num_params
@@ -44,28 +52,49 @@ class PreparedUpdate:
     """What a hospital submits for one round, plus how long each step took."""
 
     round_id: int
-    commitment: G1Point
+    #: one point per committed vector (chunk)
+    commitment: tuple[G1Point, ...]
     cid: str
     sample_count: int
     local_params: np.ndarray
     train_seconds: float
     commit_seconds: float
     encrypt_seconds: float
-    #: The norm proof for a round with a norm bound (None for an unbounded round).
+    #: The norm proof for a round with a norm bound (None for an unbounded round or a chunked model).
     norm_proof: KzgNormProof | None = None
+    #: A chunked model's chunk norm proofs, in chunk order (empty for an unbounded round or one vector).
+    chunk_proofs: tuple[KzgChunkProof, ...] = ()
+    #: Wall time of the norm proof(s) (chunk proofs run in parallel: less than :attr:`prove_seconds`).
+    prove_wall_seconds: float = 0.0
+
+    @property
+    def points(self) -> list[list[int]]:
+        """The commitment as the contract takes it (``uint256[2][]``)."""
+        return [list(p.as_uint256()) for p in self.commitment]
+
+    @property
+    def prove_seconds(self) -> float:
+        """Proving time summed over the norm proof or the chunk proofs (CPU-side, not wall time in parallel)."""
+        if self.norm_proof is not None:
+            return float(self.norm_proof.prove_seconds)
+        return float(sum(p.prove_seconds for p in self.chunk_proofs))
 
 
-def opens(values: tuple[int, ...], commitment: Point, basis: KzgBasis) -> bool:
-    """Whether ``values`` open the on-chain commitment ``(x, y)`` in ``basis`` (one commitment computation)."""
+def opens(
+    values: tuple[int, ...], commitment: Commitment, basis: KzgBasis, layout: CommitmentLayout | None = None
+) -> bool:
+    """Whether flat ``values`` open the on-chain ``commitment`` (a point per vector of ``layout``; default: one
+    vector of all the values) in ``basis``: one commitment computation per vector."""
     try:
-        points = commit(values, basis)
-    except KzgError:
+        layout = layout or CommitmentLayout(len(values), len(values), 0)
+        points = commit_vectors(values, layout, basis)
+    except (KzgError, ZkflError):
         return False
-    return len(points) == 1 and points[0].as_uint256() == tuple(commitment)
+    return tuple(p.as_uint256() for p in points) == tuple(tuple(p) for p in commitment)
 
 
 def fetch_global_model(
-    storage: Storage, spec: ModelSpec, commitment: Point, cid: str, *, suite: CircuitSuite
+    storage: Storage, spec: ModelSpec, commitment: Commitment, cid: str, *, suite: CircuitSuite
 ) -> ModelFile:
     """Fetch a global model (an aggregate) by CID and check that it opens its on-chain KZG commitment, and
     the consortium's metadata (``spec``'s kind and feature count, the circuits' scale and pad rows), which
@@ -79,14 +108,16 @@ def fetch_global_model(
     model = ModelFile.parse(
         storage.get(cid),
         expected_size=num_params(spec),
+        chunk=suite.layout.chunk if suite.chunked else 0,
         pad_rows=suite.pad_rows,
         kind=spec.kind,
         num_features=spec.num_features,
         scale_bits=suite.scale_bits,
     )
-    if not opens(model.values, commitment, suite.basis):
+    if not opens(model.values, commitment, suite.basis, suite.layout):
         raise CommitmentMismatchError(
-            f"global model {cid} does not open its on-chain commitment ({commitment[0]:#x}, ...): "
+            f"global model {cid} does not open its on-chain commitment "
+            f"(0x{commitment_bytes(commitment)[:8].hex()}...): "
             "refusing to train on it"
         )
     return model
@@ -140,6 +171,10 @@ class HospitalClient:
     circuits: CircuitSuite
     workdir: Path | None = None
     index: int = 0
+    #: Chunked models: parallel prover processes (each holds the chunk circuit's ~1.1 GB proving key).
+    prover_workers: int = 2
+    #: Where chunk-proof progress lines go ("chunk i of n ... ETA").
+    progress: Progress = _quiet
     #: Where the submitted parameters come from (honest local training unless an experiment injects another).
     source: UpdateSource = field(default_factory=LocalTraining)
 
@@ -172,9 +207,10 @@ class HospitalClient:
         ctx = TrainingContext(self.spec, start, self.shard, self.train_config, round_id, self.index, bound)
         local = self.source.local_update(ctx)
         t1 = time.perf_counter()
-        padded = hiding_pad(
-            quantize(local, self.scale_bits), self.circuits.pad_rows, secrets.SystemRandom(), entry_bits=PAD_ENTRY_BITS
-        )
+        layout = self.circuits.layout
+        rng = secrets.SystemRandom()
+        pads = [hiding_pad((), layout.pad_rows, rng, entry_bits=PAD_ENTRY_BITS) for _ in range(layout.chunks)]
+        padded = layout.assemble(quantize(local, self.scale_bits), pads)
         payload = UpdatePayload(
             round_id=round_id,
             hospital=self.address,
@@ -182,13 +218,16 @@ class HospitalClient:
             scale_bits=self.scale_bits,
             values=padded,
         )
-        (commitment,) = commit(padded, self.circuits.basis)
+        commitment = commit_vectors(padded, layout, self.circuits.basis)
         t2 = time.perf_counter()
-        norm_proof = None
-        if norm_bound_sq:
+        norm_proof: KzgNormProof | None = None
+        chunk_proofs: tuple[KzgChunkProof, ...] = ()
+        if norm_bound_sq and self.circuits.chunked:
+            chunk_proofs = self.prove_chunks_within_bound(round_id, padded, global_model.values, norm_bound_sq)
+        elif norm_bound_sq:
             norm_proof = self.prove_within_bound(round_id, padded, global_model.values, norm_bound_sq)
-        t3 = time.perf_counter()  # the norm proof's own time is norm_proof.prove_seconds
-        ad = associated_data(round_id, self.address, commitment.to_bytes())
+        t3 = time.perf_counter()  # the norm proofs' own time is prove_seconds
+        ad = associated_data(round_id, self.address, b"".join(p.to_bytes() for p in commitment))
         envelope = seal(enclave_public_key, payload.to_bytes(), ad)
         cid = self.storage.put(envelope)
         t4 = time.perf_counter()
@@ -202,6 +241,8 @@ class HospitalClient:
             commit_seconds=t2 - t1,
             encrypt_seconds=t4 - t3,
             norm_proof=norm_proof,
+            chunk_proofs=chunk_proofs,
+            prove_wall_seconds=t3 - t2,
         )
 
     def prove_within_bound(
@@ -213,19 +254,49 @@ class HospitalClient:
         An honest hospital refuses (NormBoundError) to prove an update beyond the bound. A hospital whose
         source is an attack proves it anyway: its proof then shows the violation and the contract reverts.
         """
-        s, d = self.scale_bits, self.circuits.model_size
-        dist2 = squared_distance(padded, aggregate, s, d)
+        self._check_provable(padded, aggregate, norm_bound_sq)
+        workdir = (self.workdir or Path("build")) / "norm-proofs" / f"{self.name}-round-{round_id}"
+        try:
+            return prove_kzg_norm(self.circuits.single_norm, padded, aggregate, norm_bound_sq, self.address, workdir)
+        except CircuitError as exc:
+            raise NormBoundError(f"{self.name}: the norm proof cannot be made: {exc}") from exc
+
+    def _check_provable(self, padded: tuple[int, ...], aggregate: tuple[int, ...], norm_bound_sq: int) -> None:
+        s, layout = self.scale_bits, self.circuits.layout
+        dist2 = squared_distance(padded, aggregate, s, layout)
         beyond = dist2 > norm_bound_sq and self.source.refuses_out_of_bound
-        if not provable_distance(padded, aggregate, s, d) or beyond:
+        if not provable_distance(padded, aggregate, s, layout) or beyond:
             raise NormBoundError(
                 f"{self.name}: update is {bound_from_quantized(dist2, s):.4g} from the global model, "
                 f"the round's bound is {bound_from_quantized(norm_bound_sq, s):.4g}: not submitting"
             )
+
+    def prove_chunks_within_bound(
+        self, round_id: int, padded: tuple[int, ...], aggregate: tuple[int, ...], norm_bound_sq: int
+    ) -> tuple[KzgChunkProof, ...]:
+        """A chunked model's chunk norm proofs (one per chunk, :attr:`prover_workers` in parallel, progress to
+        :attr:`progress`), each bound to its chunk of the update, the previous aggregate's chunk, the chunk
+        index and count, and this hospital's address. The same refusal rules as :meth:`prove_within_bound`."""
+        self._check_provable(padded, aggregate, norm_bound_sq)
+        layout = self.circuits.layout
         workdir = (self.workdir or Path("build")) / "norm-proofs" / f"{self.name}-round-{round_id}"
+
+        def report(line: str) -> None:
+            self.progress(f"{self.name}: {line}")
+
         try:
-            return prove_kzg_norm(self.circuits.norm, padded, aggregate, norm_bound_sq, self.address, workdir)
+            proofs = prove_chunks(
+                self.circuits.chunk_norm,
+                layout.vectors(padded),
+                layout.vectors(aggregate),
+                self.address,
+                workdir,
+                workers=self.prover_workers,
+                progress=report,
+            )
         except CircuitError as exc:
-            raise NormBoundError(f"{self.name}: the norm proof cannot be made: {exc}") from exc
+            raise NormBoundError(f"{self.name}: the chunk norm proofs cannot be made: {exc}") from exc
+        return tuple(proofs)
 
     def report_unavailable_model(self, round_manager: Any, round_id: int) -> Any:
         """Report on-chain that round ``round_id``'s new model file cannot be fetched or does not open its
@@ -234,11 +305,34 @@ class HospitalClient:
 
     def submit(self, round_manager: Any, update: PreparedUpdate) -> Any:
         """Submit (round, commitment, CID, sample count) on-chain, with the norm proof where the round has a
-        bound; returns the receipt."""
-        point = list(update.commitment.as_uint256())
+        bound; a chunked model's chunk proofs go first, one transaction each (:meth:`submit_chunk_proofs`).
+        Returns the submission's receipt."""
+        points = update.points
         if update.norm_proof is not None:
             p = update.norm_proof
             return round_manager.submitBoundedUpdate(
-                update.round_id, point, update.cid, update.sample_count, p.proof, list(p.instances), sender=self.account
+                update.round_id,
+                points,
+                update.cid,
+                update.sample_count,
+                p.proof,
+                list(p.instances),
+                sender=self.account,
             )
-        return round_manager.submitUpdate(update.round_id, point, update.cid, update.sample_count, sender=self.account)
+        self.submit_chunk_proofs(round_manager, update)
+        return round_manager.submitUpdate(update.round_id, points, update.cid, update.sample_count, sender=self.account)
+
+    def submit_chunk_proofs(self, round_manager: Any, update: PreparedUpdate) -> list[Any]:
+        """``submitChunkProof`` for every chunk proof whose record on-chain is not already this one (so a
+        restarted hospital does not pay twice); returns the receipts of those sent."""
+        receipts = []
+        for c, proof in enumerate(update.chunk_proofs):
+            recorded, _ = round_manager.chunkProof(update.round_id, self.address, c)
+            if bytes(recorded) == point_hash(proof.commitments[0].as_uint256()):
+                continue
+            receipts.append(
+                round_manager.submitChunkProof(
+                    update.round_id, c, proof.proof, list(proof.instances), sender=self.account
+                )
+            )
+        return receipts

@@ -7,6 +7,10 @@ browser can check a model file against its commitment with one multi-scalar mult
 content store, described by a :class:`CircuitManifest` whose CID the RoundManager records
 (``CircuitPublished``). Median finalizations publish their ezkl proof file (its CID in ``RoundFinalized``).
 With these and the chain, anyone can re-check every round; no file from the aggregator's disk is needed.
+
+A chunked consortium (a large model; :class:`zkfl_dapp.core.layout.CommitmentLayout`) publishes the chunk norm
+circuit as ``norm``, ``chunk`` > 0, and no Lagrange file: its 4,106 points would take one ezkl commitment each
+to compute; auditors open its model files with ezkl instead, and the web UI says it does not check them.
 """
 
 from __future__ import annotations
@@ -60,8 +64,8 @@ class PublishedBasis(BaseModel):
     digest: str
     #: K = C(0), hex coordinates
     zero_commitment: tuple[str, str]
-    #: JSON list of [x, y] hex coordinates of L_j = C(e_j) - K for j < rows
-    lagrange: PublishedFile
+    #: JSON list of [x, y] hex coordinates of L_j = C(e_j) - K for j < rows (None for a chunked layout)
+    lagrange: PublishedFile | None = None
 
 
 class CircuitManifest(BaseModel):
@@ -73,6 +77,8 @@ class CircuitManifest(BaseModel):
     slots: int
     model_size: int
     pad_rows: int
+    #: model rows per committed chunk (0: the model is one committed vector)
+    chunk: int = 0
     scale_bits: int
     ezkl_version: str
     srs_kind: str
@@ -118,13 +124,16 @@ def publish_circuit(circuits: CircuitSuite, storage: Storage) -> str:
     the manifest's CID."""
     basis = circuits.basis
     k = circuits.zero
-    lagrange = lagrange_points(basis, circuits.rows, cache_dir=circuits.norm.directory)
+    lagrange = None
+    if not circuits.chunked:
+        points = lagrange_points(basis, circuits.rows, cache_dir=circuits.norm.directory)
+        lagrange = _publish_bytes(storage, lagrange_file([p.as_uint256() for p in points]))
     published_basis = PublishedBasis(
         logrows=basis.logrows,
         unusable_rows=basis.unusable_rows,
         digest=basis.digest(),
         zero_commitment=(hex(k.x), hex(k.y)),
-        lagrange=_publish_bytes(storage, lagrange_file([p.as_uint256() for p in lagrange])),
+        lagrange=lagrange,
     )
     norm = circuits.norm
     median = circuits.median
@@ -132,6 +141,7 @@ def publish_circuit(circuits: CircuitSuite, storage: Storage) -> str:
         slots=circuits.slots,
         model_size=circuits.model_size,
         pad_rows=circuits.pad_rows,
+        chunk=circuits.layout.chunk if circuits.chunked else 0,
         scale_bits=circuits.scale_bits,
         ezkl_version=EZKL_VERSION,
         srs_kind=norm.srs_kind,

@@ -32,6 +32,7 @@ def circuits_for(settings: Settings, model: ModelSpec, progress: Callable[[str],
         settings.artifacts_dir,
         ceremony_srs=settings.ceremony_srs,
         progress=progress,
+        chunk=settings.chunk_size,
     )
 
 

@@ -44,7 +44,8 @@ def test_a_fedmedian_round_is_proven_finalized_and_audited(tmp_path: Path) -> No
     assert deployed.returncode == 0, deployed.stdout + deployed.stderr
     os.environ["PYTHONPATH"] = os.pathsep.join([str(EXAMPLE), str(ROOT), os.environ.get("PYTHONPATH", "")])
     sys.path[:0] = [str(EXAMPLE)]
-    from flower_app import client_app, task
+    from flower_app import task
+    from flower_app.client_app import app as client_app
 
     out: dict[str, Any] = {}
     server_app = ServerApp()
@@ -60,7 +61,7 @@ def test_a_fedmedian_round_is_proven_finalized_and_audited(tmp_path: Path) -> No
 
     backend: dict[str, dict[str, Any]] = {"client_resources": {"num_cpus": 1, "num_gpus": 0.0}}
     with local_chain(settings) as rpc_url:
-        run_simulation(server_app, client_app.app, 5, backend_config=backend)
+        run_simulation(server_app, client_app, 5, backend_config=backend)
         consortium = FlowerConsortium.connect(settings, rpc_url)
         info = read_round(consortium.round_manager, 1)
         chain_model = model_values(consortium.current_model())

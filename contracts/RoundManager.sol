@@ -141,7 +141,7 @@ contract RoundManager is IRoundManager {
         if (block.timestamp > r.deadline) revert RoundManagerDeadlinePassed(roundId, r.deadline, block.timestamp);
         if (_hasSubmitted[roundId][msg.sender]) revert RoundManagerAlreadySubmitted(roundId, msg.sender);
         if (r.normBoundSq == 0) revert RoundManagerNoNormBound(roundId);
-        if (chunk >= chunks) revert RoundManagerWrongChunkCount(chunks, chunk + 1);
+        if (chunk >= chunks) revert RoundManagerChunkIndexOutOfRange(chunk, chunks);
         if (instances.length != InstanceLayout.CHUNK_COUNT) {
             revert RoundManagerWrongInstanceCount(InstanceLayout.CHUNK_COUNT, instances.length);
         }

@@ -1,6 +1,7 @@
 """`ape run audit`: re-check a deployment and every round from the chain and the content store alone: the
-published circuits and KZG basis, each FedAvg commitment (derived on-chain, re-derived here), the norm and
-median proofs, the model files, the CIDs and the lineage."""
+published circuits and KZG basis, each FedAvg commitment (derived on-chain, re-derived here; per chunk for a
+model committed in chunks), the norm proofs (or every chunk proof) and median proofs, the model files, the CIDs
+and the lineage. Prints which proofs were checked where (on-chain, and again by the auditor)."""
 
 from __future__ import annotations
 
@@ -103,6 +104,11 @@ def cli(
     click.echo(_table(report))
     for name, ok in report.deployment_checks.items():
         click.echo(f"deployment {name}: {'–' if ok is None else '✓' if ok else '✗'}")
+    for note in report.notes:
+        click.echo(f"note: {note}")
+    click.echo("\nproofs, and where each was checked:")
+    for line in report.proof_sites():
+        click.echo(f"  {line}")
     if report.findings:
         click.echo("\nfindings:")
         for f in report.findings:

@@ -9,9 +9,10 @@ import click
 from zkfl_dapp.apps.cli import build_settings, clean_errors, network_option, settings_options
 from zkfl_dapp.apps.session import say, session
 from zkfl_dapp.circuits.kzg_inference import build_inference_circuit
-from zkfl_dapp.ml.data import training_statistics
+from zkfl_dapp.ml.data import FeatureStatistics, feature_names
 from zkfl_dapp.prediction.flow import aggregate_from_storage, predict_for_round
 from zkfl_dapp.prediction.patient import PatientRecord
+from zkfl_dapp.protocol.standardization import deployment_statistics
 
 
 @click.command(short_help="Prove a patient's risk under a finalized global model and record the receipt")
@@ -22,11 +23,12 @@ from zkfl_dapp.prediction.patient import PatientRecord
 @clean_errors
 def cli(network: str | None, patient: Path, round_id: int | None, **overrides: object) -> None:
     settings = build_settings(**overrides)
-    stats = training_statistics(seed=settings.seed)
-    record = PatientRecord.load(patient, stats.feature_names)  # fail on a bad file before any heavy work
+    record = PatientRecord.load(patient, feature_names())  # fail on a bad file before any heavy work
     artifacts = build_inference_circuit(settings, progress=say)
     with session(settings, network) as s:
         consortium = s.attach()
+        # standardized with the statistics the deployment published (circuit manifest -> statistics file)
+        stats = FeatureStatistics.from_published(deployment_statistics(consortium.deployment.round_manager, s.storage))
         import ape
 
         local = bool(s.chain.provider.network.is_local)

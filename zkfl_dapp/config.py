@@ -57,6 +57,16 @@ class Settings(BaseSettings):
     dirichlet_alpha: float = Field(0.5, gt=0)
     seed: int = 0
 
+    # bring your own data (a hospital process; see README, "Bring your own data")
+    records: Path | None = Field(None, description="this hospital's records file (.csv or .parquet)")
+    records_schema: Path | None = Field(None, description="the consortium's schema of records files (.json/.yaml)")
+    statistics: Path | None = Field(None, description="the consortium's published standardisation statistics file")
+    statistics_max_shift: float = Field(
+        3.0,
+        gt=0,
+        description="refuse records whose local mean of a feature is more published stds than this from its mean",
+    )
+
     # model
     model: Literal["logreg", "mlp", "mlp-large"] = Field(
         "logreg", description="model preset (zkfl_dapp.ml.model.spec_for_preset); mlp-large = MLP 256-256-128"

@@ -24,6 +24,24 @@ class DataError(ZkflError):
     """A data set or a data split is unusable (empty shard, wrong feature count, ...)."""
 
 
+class RecordsError(DataError):
+    """A hospital's own records file or its schema is unusable. The message names the file and, for a bad
+    cell, the row (1-based, counting data rows from the first one after the header: row ``r`` is spreadsheet
+    row ``r + 1``) and the column; so do the attributes :attr:`path`, :attr:`row` and :attr:`column` (``None``
+    when the problem is not one cell's)."""
+
+    def __init__(self, message: str, *, path: str | None = None, row: int | None = None, column: str | None = None):
+        super().__init__(message)
+        self.path = path
+        self.row = row
+        self.column = column
+
+
+class StatisticsError(DataError):
+    """Published standardisation statistics are malformed, or do not fit a hospital's schema or data (another
+    schema digest, other features, a local mean implausibly far from the published one)."""
+
+
 class ModelFileError(ZkflError):
     """A model or update file is malformed: bad JSON, wrong format tag, wrong shape, NaN or inf."""
 

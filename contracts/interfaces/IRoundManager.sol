@@ -122,8 +122,9 @@ interface IRoundManager {
     /// @notice The exclusion mask names a slot that has no submission.
     error RoundManagerInvalidExclusion(uint256 roundId, uint256 excludedMask);
     /// @notice A proof's committed-input point differs from the commitment the chain derives for it.
-    /// @param point index of the 64-byte point in the proof (norm: 0 the scaled update, 1 the previous
-    /// aggregate; median: 0 .. S-1 the slots, S the result is taken, never compared)
+    /// @param point index of the 64-byte point in the proof (norm and chunk proofs: 0 the scaled update, 1 the
+    /// previous aggregate; median: 0 .. S-1 the slots, S the result is taken, never compared); raised by a chunked
+    /// `submitUpdate`, the chunk whose accepted proof does not match the list
     /// @param expected keccak256(x || y) of the point the chain derives
     /// @param actual keccak256 of the proof's 64 bytes at that position
     error RoundManagerProofPointMismatch(uint256 roundId, uint256 point, bytes32 expected, bytes32 actual);
@@ -149,7 +150,8 @@ interface IRoundManager {
     /// @notice The round has no norm bound: submit with `submitUpdate`.
     error RoundManagerNoNormBound(uint256 roundId);
     /// @notice A norm-proof instance differs from this round's bound (index 1) or from the submitting
-    /// hospital's address (indices 2 .. 6, 32-bit limbs, least significant first).
+    /// hospital's address (indices 2 .. 6, 32-bit limbs, least significant first); for a chunk proof, from the
+    /// chunk index (1), the chunk count (2) or the address (3 .. 7).
     error RoundManagerNormProofMismatch(uint256 roundId, uint256 index, uint256 expected, uint256 actual);
     /// @notice The norm verifier rejected the proof.
     error RoundManagerNormProofRejected(uint256 roundId, address hospital);
@@ -157,6 +159,8 @@ interface IRoundManager {
     error RoundManagerNormBoundExceeded(uint256 roundId, address hospital, uint256 normBoundSq);
     /// @notice A commitment must have exactly `chunks()` points.
     error RoundManagerWrongChunkCount(uint256 expected, uint256 actual);
+    /// @notice A chunk index is not below `chunks()`.
+    error RoundManagerChunkIndexOutOfRange(uint256 chunk, uint256 chunks);
     /// @notice This action needs a chunked scheme (`chunks() > 1`) or, for `submitBoundedUpdate`, a one-point one.
     error RoundManagerWrongScheme(uint256 chunks);
     /// @notice No accepted chunk proof of `chunk` by `hospital` in this round: every chunk needs one before

@@ -43,7 +43,6 @@ library InstanceLayout {
     /// @notice Norm circuit: the point of the previous aggregate.
     uint256 internal constant NORM_AGGREGATE_POINT = 1;
 
-    /// @notice Inference circuit: number of public instances.
     /// @notice Chunk norm proof (zkfl_dapp.circuits.kzg_chunk_norm): [ss_c, c, n, address limbs..]; points
     /// [C(2^scaleBits u_c), C(S_c), C(p)].
     uint256 internal constant CHUNK_COUNT = 8;
@@ -52,6 +51,7 @@ library InstanceLayout {
     uint256 internal constant CHUNK_TOTAL_INDEX = 2;
     uint256 internal constant CHUNK_ADDRESS_OFFSET = 3;
 
+    /// @notice Inference circuit: number of public instances.
     uint256 internal constant INFERENCE_COUNT = 6;
     /// @notice Inference circuit: the point of the committed aggregate C(S).
     uint256 internal constant INFERENCE_MODEL_POINT = 0;

@@ -25,6 +25,7 @@ export const CALLS = {
     slots: 'slots',
     modelSize: 'modelSize',
     padRows: 'padRows',
+    chunks: 'chunks',
     scaleBits: 'scaleBits',
     normVerifier: 'normVerifier',
   },
@@ -52,7 +53,7 @@ export const EVENTS = {
   RoundManager: [
     'CircuitPublished', 'RoundOpened', 'RoundPolicySet', 'UpdateSubmitted', 'UpdateExcluded',
     'RoundFinalized', 'RoundAborted', 'AuditRecorded', 'RoundReportPublished',
-    'ModelUnavailableReported', 'RoundRolledBack',
+    'ModelUnavailableReported', 'RoundRolledBack', 'ChunkProofAccepted',
   ],
   PredictionRegistry: ['PredictionRecorded'],
 };

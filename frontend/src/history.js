@@ -10,7 +10,7 @@ export async function loadHistory(chain) {
   const rounds = new Map();
   const round = (id) => {
     const k = Number(id);
-    if (!rounds.has(k)) rounds.set(k, { id: k, submissions: [], excluded: [], audits: [], reports: [], unavailable: [] });
+    if (!rounds.has(k)) rounds.set(k, { id: k, submissions: [], excluded: [], audits: [], reports: [], unavailable: [], chunkProofs: [] });
     return rounds.get(k);
   };
   for (const l of rmLogs) {
@@ -26,6 +26,7 @@ export async function loadHistory(chain) {
       case 'RoundReportPublished': round(a.roundId).reports.push(l); break;
       case 'ModelUnavailableReported': round(a.roundId).unavailable.push(l); break;
       case 'RoundRolledBack': round(a.roundId).rolledBack = l; break;
+      case 'ChunkProofAccepted': round(a.roundId).chunkProofs.push(l); break;
       default: break;
     }
   }
@@ -42,18 +43,31 @@ export async function loadHistory(chain) {
 export const phaseOf = (r) => (r.rolledBack ? 'RolledBack' : r.finalized ? 'Finalized' : r.aborted ? 'Aborted' : 'Open');
 
 /**
- * The model round `round` made (0: the genesis model): `{point: [x, y], cid}`, from that round's RoundFinalized
- * event or the genesis getters; null when the round made no model.
+ * The model round `round` made (0: the genesis model): `{commitment: [[x, y], ..], cid}` (one point per chunk), from
+ * that round's RoundFinalized event or the genesis getters; null when the round made no model.
  */
 export async function modelRecord(chain, data, round) {
   if (Number(round) === 0) {
-    const [point, cid] = await Promise.all([
+    const [commitment, cid] = await Promise.all([
       chain.read('RoundManager', CALLS.RoundManager.genesisModelCommitment), chain.read('RoundManager', CALLS.RoundManager.genesisModelCid),
     ]);
-    return { point, cid };
+    return { commitment, cid };
   }
   const f = data.rounds.find((x) => x.id === Number(round))?.finalized;
-  return f ? { point: f.args.newModelCommitment, cid: f.args.newModelCid } : null;
+  return f ? { commitment: f.args.newModelCommitment, cid: f.args.newModelCid } : null;
+}
+
+/**
+ * The chunk proofs that count for submission `s` (an UpdateSubmitted log) of round `r`: its hospital's
+ * ChunkProofAccepted logs before it, the last one per chunk (proving a chunk again overwrites the record), by chunk.
+ */
+export function chunkProofsOf(r, s) {
+  const hospital = String(s.args.hospital).toLowerCase();
+  const counted = new Map();
+  for (const l of r.chunkProofs) {
+    if (String(l.args.hospital).toLowerCase() === hospital && before(l, s)) counted.set(Number(l.args.chunk), l);
+  }
+  return counted;
 }
 
 /** The round's latest published run report: `{cid, data}`, `{cid, error}`, or null when none. */

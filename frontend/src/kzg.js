@@ -2,9 +2,12 @@
 // in one pinned basis, C(S) = K + sum_j S_j L_j, where K = C(0) and L_j = C(e_j) - K are published in the circuit
 // manifest (protocol/publication.py). The map S -> C(S) - K is linear, so a FedAvg round's model commitment is
 // also K + sum_i w_i (C(u_i) - K) over the hospitals' commitments (circuits.kzg.combine, RoundManager._aggregate).
-// The chain stores a model commitment as keccak256(x || y) (RoundManager._hash).
+// A commitment is an ordered list of points, one per committed vector: ONE point for a model committed as one
+// vector, one per chunk for a large model committed chunk by chunk (RoundManager.chunks(); the combination then
+// holds per chunk). The chain stores a model commitment as keccak256(x_0 || y_0 || x_1 || ..) (RoundManager.
+// _hashPoints; for one point keccak256(x || y)).
 import { bn254 } from '@noble/curves/bn254';
-import { encodeAbiParameters, keccak256 } from 'viem';
+import { encodeAbiParameters, encodePacked, keccak256 } from 'viem';
 
 const G1 = bn254.G1.ProjectivePoint;
 /** The BN254 scalar field modulus r: a signed value v is committed as v mod r. */
@@ -30,11 +33,27 @@ export function affine(q) {
   return [x, y];
 }
 
-/** keccak256(x || y), how RoundManager stores a model commitment. */
+/** keccak256(x || y) of one point (a chunk point, as RoundManager records a chunk proof's). */
 export const pointHash = (p) => {
   const [x, y] = Array.isArray(p) ? p : affine(p);
   return keccak256(encodeAbiParameters([{ type: 'uint256' }, { type: 'uint256' }], [BigInt(x), BigInt(y)]));
 };
+
+/** keccak256(x_0 || y_0 || x_1 || ..) of a commitment (a list of [x, y] points): how RoundManager stores a model commitment. */
+export const commitmentHash = (points) => {
+  const words = points.flatMap(([x, y]) => [BigInt(x), BigInt(y)]);
+  return keccak256(encodePacked(words.map(() => 'uint256'), words));
+};
+
+/** Whether two commitments (lists of [x, y] points) are the same points in the same order. */
+export const sameCommitment = (a, b) => a.length === b.length && a.every((p, i) => samePoint(p, b[i]));
+
+/** K + sum_i w_i (C_ic - K) for every chunk c: the aggregate commitment of `commitments` (each a list of points). */
+export function combineChunks(commitments, weights, zero) {
+  const n = commitments[0]?.length ?? 0;
+  if (commitments.some((c) => c.length !== n)) throw new Error('the commitments do not have the same number of points');
+  return Array.from({ length: n }, (_, c) => combine(commitments.map((pts) => pts[c]), weights, zero));
+}
 
 /** sum_j s_j P_j (scalars signed, reduced mod r). */
 function msm(points, scalars) {

@@ -2,7 +2,10 @@
 // - checkModel: the round's model file (by CID, hashed here) opens the on-chain commitment: C(S) = K + sum_j S_j L_j
 //   computed here (kzg.js) from the circuit manifest's published basis, against the RoundFinalized event's point and
 //   getRound(r).newModelHash; for a FedAvg round the same point is also re-derived from the hospitals' on-chain
-//   commitments and the contract's expectedWeights.
+//   commitments and the contract's expectedWeights (per chunk for a chunked model). A model committed in chunks
+//   (RoundManager.chunks() > 1, ~114k values) is NOT opened here: its manifest publishes no Lagrange file (by design)
+//   and the multi-scalar multiplication would be too large for a page; that check says so ("not checked in the
+//   browser: checked by the auditor") instead of passing.
 // - verifyRound (median rounds, the only ones with a proof): the proof file must be the one the chain accepted,
 //   then the deployed verifier's code (eth_getCode) runs on it in an in-page EVM (evm.js, its own chunk, loaded only
 //   here), next to a tampered copy that the same code must reject.
@@ -11,7 +14,7 @@ import { CALLS, RULE_VERIFIER } from './contract-calls.js';
 import { fetchCid, fetchJson, matchesCid } from './content.js';
 import { esc } from './format.js';
 import { AggregationRule } from './generated/contracts.js';
-import { commit, combine, pointHash, samePoint } from './kzg.js';
+import { combineChunks, commit, commitmentHash, sameCommitment, samePoint } from './kzg.js';
 
 /* global __EVM_VERSION__ */
 export const EVM_VERSION = typeof __EVM_VERSION__ === 'string' ? __EVM_VERSION__ : 'unknown';
@@ -34,43 +37,60 @@ export function proofHashMatches(proof, proofHash) {
 /** The excluded-slot mask of round `r` (bit i: slot i left out), from its UpdateExcluded events. */
 export const excludedMask = (r) => r.excluded.reduce((m, e) => m | (1n << BigInt(e.args.slot)), 0n);
 
-/** The circuit manifest (zkfl-circuit/v2) the chain names, with its Lagrange points; both hashed to their CIDs here. */
+/**
+ * The circuit manifest (zkfl-circuit/v2) the chain names, with its Lagrange points (null for a chunked model, whose
+ * manifest has none by design); both hashed to their CIDs here.
+ */
 export async function loadBasis(chain) {
   const manifestCid = await chain.read('RoundManager', RM.circuitCid);
   const manifest = await fetchJson(manifestCid);
   if (manifest.format !== 'zkfl-circuit/v2') throw new Error(`the circuit manifest ${manifestCid} is ${manifest.format}, not zkfl-circuit/v2`);
-  const lagrange = await fetchJson(manifest.basis.lagrange.cid);
+  const lagrange = manifest.basis.lagrange ? await fetchJson(manifest.basis.lagrange.cid) : null;
   return { manifestCid, manifest, lagrange };
 }
 
+/** What the model check says for a chunked model instead of opening it (shown as "not checked", never a pass). */
+export const NOT_OPENED_IN_BROWSER = 'not checked in the browser: checked by the auditor';
+
 /**
- * Checks finalized round `r` (getRound = `info`) in this page. Returns `{checks, model, reported}` where each check
- * is `{id, what, ok}` (ok: true, false, or null for "could not be checked"). Throws ChainUnreachable when the chain
- * does not answer; a content problem becomes a failed check.
+ * Checks finalized round `r` (getRound = `info`) in this page. Returns `{checks, model, chunks}` where each check
+ * is `{id, what, ok}` (ok: true, false, or null for "not checked here") and `chunks` the points per commitment.
+ * Throws ChainUnreachable when the chain does not answer; a content problem becomes a failed check.
  */
 export async function checkModel(chain, r, info) {
   const f = r.finalized.args;
   const event = f.newModelCommitment;
   const checks = [];
   const add = (id, ok, what) => checks.push({ id, ok, what });
-  add('event-hash', pointHash(event) === info.newModelHash,
-    `keccak256(x || y) of the RoundFinalized event's point is getRound(${r.id}).newModelHash <code>${short(info.newModelHash)}</code>`);
-  const [zero, digest, modelSize, padRows] = await Promise.all([
+  const [zero, digest, modelSize, padRows, chunkCount] = await Promise.all([
     chain.read('RoundManager', RM.zeroCommitment), chain.read('RoundManager', RM.kzgBasisDigest),
-    chain.read('RoundManager', RM.modelSize), chain.read('RoundManager', RM.padRows),
+    chain.read('RoundManager', RM.modelSize), chain.read('RoundManager', RM.padRows), chain.read('RoundManager', RM.chunks),
   ]);
-  const rows = Number(modelSize) + Number(padRows);
+  const chunks = Number(chunkCount);
+  const hashed = chunks > 1 ? 'keccak256(x_0 || y_0 || …) of the RoundFinalized event\'s points' : 'keccak256(x || y) of the RoundFinalized event\'s point';
+  add('event-hash', event.length === chunks && commitmentHash(event) === info.newModelHash,
+    `${hashed} is getRound(${r.id}).newModelHash <code>${short(info.newModelHash)}</code>${chunks > 1 ? ` (${event.length} of ${chunks} chunk points)` : ''}`);
 
-  // The model file opens the commitment: C(S) from the published basis.
+  // The model file opens the commitment: C(S) from the published basis (one-vector models only).
   let basis = null;
+  let rows = Number(modelSize) + Number(padRows);
   try {
     basis = await loadBasis(chain);
     const b = basis.manifest.basis;
     const kOk = samePoint(b.zero_commitment, zero);
     const dOk = BigInt(`0x${String(b.digest).replace(/^0x/, '')}`) === BigInt(digest);
-    add('basis', kOk && dOk && basis.lagrange.length === rows,
-      `the circuit manifest's basis is the chain's: K = zeroCommitment() ${kOk ? '✓' : '✗'}, digest = kzgBasisDigest() ${dOk ? '✓' : '✗'}, `
-      + `${basis.lagrange.length} Lagrange points for d + P = ${rows} rows ${basis.lagrange.length === rows ? '✓' : '✗'}`);
+    if (chunks > 1) {
+      const chunk = Number(basis.manifest.chunk ?? 0);
+      const cOk = chunk > 0 && Math.ceil(Number(modelSize) / chunk) === chunks;
+      rows = chunks * (chunk + Number(padRows));
+      add('basis', kOk && dOk && cOk,
+        `the circuit manifest's basis is the chain's: K = zeroCommitment() ${kOk ? '✓' : '✗'}, digest = kzgBasisDigest() ${dOk ? '✓' : '✗'}, `
+        + `${chunks} chunks of ${chunk} model + ${padRows} pad rows = chunks() ${cOk ? '✓' : '✗'}`);
+    } else {
+      add('basis', kOk && dOk && basis.lagrange?.length === rows,
+        `the circuit manifest's basis is the chain's: K = zeroCommitment() ${kOk ? '✓' : '✗'}, digest = kzgBasisDigest() ${dOk ? '✓' : '✗'}, `
+        + `${basis.lagrange?.length ?? 'no'} Lagrange points for d + P = ${rows} rows ${basis.lagrange?.length === rows ? '✓' : '✗'}`);
+    }
   } catch (e) {
     add('basis', false, `the circuit manifest's basis could not be had: ${esc(e.message || e)}`);
   }
@@ -84,30 +104,44 @@ export async function checkModel(chain, r, info) {
       : `the model file hashes to its CID <code>${esc(f.newModelCid)}</code> (sha2-256 computed here)`);
     model = JSON.parse(new TextDecoder().decode(bytes));
     if (model.format !== 'zkfl-model/v2') throw new Error(`format ${model.format}, not zkfl-model/v2`);
-    const values = model.values.map((v) => BigInt(v));
-    if (values.length !== rows) throw new Error(`${values.length} values, not d + P = ${rows}`);
-    if (!basis) throw new Error('no basis to commit with');
-    const c = commit(values, basis.manifest.basis.zero_commitment, basis.lagrange);
-    const ok = samePoint(c, event) && pointHash(c) === info.newModelHash;
-    add('model-opens', ok, ok ? `model file opens the on-chain commitment: C(S) = K + Σ S_j L_j over its ${rows} values, computed here, is the finalized point`
-      : `the model file does NOT open the on-chain commitment: C(S) computed here is (<code>${short(`0x${c[0].toString(16)}`)}</code>, …), not the finalized point`);
+    if ((chunks === 1 || basis) && model.values.length !== rows) throw new Error(`${model.values.length} values, not ${chunks > 1 ? `${chunks} chunks of chunk + P` : 'd + P'} = ${rows}`);
+    if (chunks > 1) {
+      add('model-opens', null, `model file against the on-chain commitment: ${NOT_OPENED_IN_BROWSER} (a model of ${fmtRows(model.values.length)} values `
+        + `committed in ${chunks} chunks: its circuit manifest has no Lagrange file, by design, and the multi-scalar multiplication is too large `
+        + 'for this page; the auditor (<code>ape run audit</code>) opens it with ezkl, one commitment per chunk, and hospitals do before training on it)');
+    } else {
+      const values = model.values.map((v) => BigInt(v));
+      if (!basis?.lagrange) throw new Error('no basis to commit with');
+      const c = commit(values, basis.manifest.basis.zero_commitment, basis.lagrange);
+      const ok = sameCommitment([c], event) && commitmentHash([c]) === info.newModelHash;
+      add('model-opens', ok, ok ? `model file opens the on-chain commitment: C(S) = K + Σ S_j L_j over its ${rows} values, computed here, is the finalized point`
+        : `the model file does NOT open the on-chain commitment: C(S) computed here is (<code>${short(`0x${c[0].toString(16)}`)}</code>, …), not the finalized point`);
+    }
   } catch (e) {
     add('model-opens', false, `the model file does NOT open the on-chain commitment: ${esc(e.message || e)}`);
   }
 
-  // FedAvg: the same point from the hospitals' commitments and the contract's weights.
+  // FedAvg: the same points from the hospitals' commitments and the contract's weights (chunk by chunk).
   if (AggregationRule[Number(info.rule)] === 'FedAvg') {
     const mask = excludedMask(r);
     const weights = await chain.read('RoundManager', RM.expectedWeights, [BigInt(r.id), mask]);
     const bySlot = new Map(r.submissions.map((s) => [Number(s.args.slot), s.args.commitment]));
     const used = weights.map((w, i) => [i, w]).filter(([i, w]) => w !== 0n && bySlot.has(i));
-    const c = combine(used.map(([i]) => bySlot.get(i)), used.map(([, w]) => w), zero);
-    const ok = samePoint(c, event) && pointHash(c) === info.newModelHash;
-    add('fedavg-derived', ok, `${ok ? 'commitment re-derived from the hospitals\' commitments' : 'the commitment does NOT follow from the hospitals\' commitments'}: `
-      + `K + Σ w_i (C_i − K) over slots ${used.map(([i]) => i).join(', ')} with expectedWeights(${r.id}, mask 0b${mask.toString(2)}) = [${weights.join(', ')}]`);
+    let ok = false; let why = '';
+    try {
+      const c = combineChunks(used.map(([i]) => bySlot.get(i)), used.map(([, w]) => w), zero);
+      ok = sameCommitment(c, event) && commitmentHash(c) === info.newModelHash;
+    } catch (e) {
+      why = ` (${esc(e.message || e)})`;
+    }
+    const perChunk = chunks > 1 ? `, for each of the ${chunks} chunks,` : '';
+    add('fedavg-derived', ok, `${ok ? 'commitment re-derived from the hospitals\' commitments' : 'the commitment does NOT follow from the hospitals\' commitments'}${why}: `
+      + `K + Σ w_i (C_i − K)${perChunk} over slots ${used.map(([i]) => i).join(', ')} with expectedWeights(${r.id}, mask 0b${mask.toString(2)}) = [${weights.join(', ')}]`);
   }
-  return { checks, model };
+  return { checks, model, chunks };
 }
+
+const fmtRows = (n) => Number(n).toLocaleString('en-US');
 
 /** The bytes the gateway serves for `cid`, without failing on a CID mismatch (the caller checks it). */
 async function fetchRaw(cid) {
@@ -133,7 +167,7 @@ export function chainBindings(r, proofHex, slots) {
   const f = r.finalized.args;
   return [
     [`keccak256 of the proof is the on-chain proofHash <code>${esc(f.proofHash)}</code>`, keccak256(proofHex) === f.proofHash],
-    [`its committed point ${slots} (the median) is the round's new model commitment`, samePoint(proofPoint(proofHex, slots), f.newModelCommitment)],
+    [`its committed point ${slots} (the median) is the round's new model commitment`, f.newModelCommitment.length === 1 && samePoint(proofPoint(proofHex, slots), f.newModelCommitment[0])],
   ];
 }
 

@@ -201,7 +201,7 @@ def test_submitChunkProof_revertsWhen_chunkIndexOutOfRange_or_wrongInstanceCount
     rm = bounded.round_manager
     h = hospitals[0]
     proof = prover(update_of(chunked, genesis_flat, 1), genesis_flat, h.address)[0]
-    with ape.reverts(rm.RoundManagerWrongChunkCount, expected=2, actual=3):
+    with ape.reverts(rm.RoundManagerChunkIndexOutOfRange, chunk=2, chunks=2):
         send_proof(rm, 1, 2, proof, h)
     with ape.reverts(rm.RoundManagerWrongInstanceCount, expected=8, actual=7):
         send_proof(rm, 1, 0, proof, h, instances=proof.instances[:-1])

@@ -16,10 +16,10 @@ from eth_abi import encode
 from eth_utils import keccak
 from web3.exceptions import ContractCustomError
 
-from tests.conftest import CIRCUIT_CID, GENESIS_CID, MODEL_SIZE, SCALE_BITS, open_round, padded_update
+from tests.conftest import CIRCUIT_CID, GENESIS_CID, MODEL_SIZE, SCALE_BITS, open_round, padded_update, points
 from zkfl_dapp.chain.deployment import deploy_contracts
 from zkfl_dapp.chain.enums import Role, Rule
-from zkfl_dapp.chain.views import point_hash
+from zkfl_dapp.chain.views import as_commitment, point_hash
 from zkfl_dapp.circuits import kzg_norm as kc
 from zkfl_dapp.circuits.artifacts import build_artifacts
 from zkfl_dapp.circuits.kzg import combine, commit
@@ -45,10 +45,13 @@ def violating(seed: int, prev) -> tuple[int, ...]:
     return u
 
 
-def submit_bounded(dep, round_id, hospital, point, proof, *, instances=None, proof_bytes=None, count=50):
+def submit_bounded(
+    dep, round_id, hospital, point, proof, *, instances=None, proof_bytes=None, count=50, commitment=None
+):
+    """``submitBoundedUpdate`` of ``point`` (or of the raw ``uint256[2][]`` ``commitment`` where given)."""
     return dep.round_manager.submitBoundedUpdate(
         round_id,
-        list(point.as_uint256()),
+        points(point) if commitment is None else commitment,
         "bafkreiupdatecid",
         count,
         proof.proof if proof_bytes is None else proof_bytes,
@@ -105,12 +108,12 @@ def test_submitBoundedUpdate_acceptsHonestUpdates_andTheRoundFinalizes(
         tx = submit_bounded(bounded, 1, h, commit_of(u), proof)
         gas.append(tx.gas_used)
         (event,) = tx.events.filter(rm.UpdateSubmitted)
-        assert event.hospital == h.address and tuple(event.commitment) == commit_of(u).as_uint256()
+        assert event.hospital == h.address and as_commitment(event.commitment) == (commit_of(u).as_uint256(),)
     print(f"\nsubmitBoundedUpdate (d = {MODEL_SIZE}, norm proof): {max(gas)} gas (max of {gas})")
     weights = [int(w) for w in rm.expectedWeights(1, 0)]
     tx = rm.finalizeRound(1, NEW_CID, 0, sender=aggregator)
     (event,) = tx.events.filter(rm.RoundFinalized)
-    assert tuple(event.newModelCommitment) == commit_of(aggregate(updates, weights)).as_uint256()
+    assert as_commitment(event.newModelCommitment) == (commit_of(aggregate(updates, weights)).as_uint256(),)
 
 
 def test_submitBoundedUpdate_proofsFirstPoint_isWhatTheContractDerives(
@@ -128,7 +131,7 @@ def test_submitBoundedUpdate_proofsFirstPoint_isWhatTheContractDerives(
 def test_submitUpdate_revertsWhen_roundHasABound(bounded, hospitals, genesis, commit_of):
     rm = bounded.round_manager
     with ape.reverts(rm.RoundManagerNormProofRequired, roundId=1):
-        rm.submitUpdate(1, list(commit_of(honest(100, genesis)).as_uint256()), "cid", 50, sender=hospitals[0])
+        rm.submitUpdate(1, points(commit_of(honest(100, genesis))), "cid", 50, sender=hospitals[0])
 
 
 def test_submitBoundedUpdate_revertsWhen_roundHasNoBound(
@@ -138,6 +141,31 @@ def test_submitBoundedUpdate_revertsWhen_roundHasNoBound(
     u = honest(100, genesis)
     with ape.reverts(deployment.round_manager.RoundManagerNoNormBound, roundId=1):
         submit_bounded(deployment, 1, hospitals[0], commit_of(u), norm_proof(u, genesis, BOUND, hospitals[0].address))
+
+
+@pytest.mark.parametrize("n", [0, 2])
+def test_submitBoundedUpdate_revertsWhen_commitmentHasAnotherNumberOfPoints(
+    bounded, hospitals, genesis, commit_of, norm_proof, n
+):
+    """The one-point scheme's bounded submission takes exactly one point, even with a valid proof of the first."""
+    rm = bounded.round_manager
+    h = hospitals[0]
+    u = honest(100, genesis)
+    proof = norm_proof(u, genesis, BOUND, h.address)
+    commitment = points(*[commit_of(u), commit_of(honest(101, genesis))][:n])
+    with ape.reverts(rm.RoundManagerWrongChunkCount, expected=1, actual=n):
+        submit_bounded(bounded, 1, h, commit_of(u), proof, commitment=commitment)
+    submit_bounded(bounded, 1, h, commit_of(u), proof)  # the first point alone, with the same proof, is accepted
+
+
+def test_submitChunkProof_revertsWhen_schemeHasOnePoint(bounded, hospitals, genesis, norm_proof):
+    """Chunk proofs are for chunked schemes only: the one-point scheme takes its norm proof with the update."""
+    rm = bounded.round_manager
+    h = hospitals[0]
+    assert rm.chunks() == 1
+    proof = norm_proof(honest(100, genesis), genesis, BOUND, h.address)
+    with ape.reverts(rm.RoundManagerWrongScheme, chunks=1):
+        rm.submitChunkProof(1, 0, proof.proof, list(proof.instances), sender=h)
 
 
 # --- proofs that belong elsewhere ----------------------------------------------------------------
@@ -353,7 +381,7 @@ def test_finalizeRound_revertsWhen_roundIsMedian(admin, aggregator, chain, schem
         ape.project,
         admin,
         scheme=scheme,
-        genesis_commitment=commit_of(genesis).as_uint256(),
+        genesis_commitment=(commit_of(genesis).as_uint256(),),
         genesis_cid=GENESIS_CID,
         circuit_cid=CIRCUIT_CID,
         with_median=True,
@@ -394,7 +422,7 @@ def _median_round(admin, aggregator, auditor, hospitals, chain, scheme, genesis,
         ape.project,
         admin,
         scheme=scheme,
-        genesis_commitment=commit_of(genesis).as_uint256(),
+        genesis_commitment=(commit_of(genesis).as_uint256(),),
         genesis_cid=GENESIS_CID,
         circuit_cid=CIRCUIT_CID,
         with_median=True,
@@ -405,7 +433,7 @@ def _median_round(admin, aggregator, auditor, hospitals, chain, scheme, genesis,
     _, deadline, _ = open_round(dep, admin, chain, rule=int(Rule.MEDIAN))
     updates = [padded_update(100 + i, genesis) for i in range(MEDIAN_MEMBERS)]
     for h, u in zip(hospitals, updates, strict=False):
-        dep.round_manager.submitUpdate(1, commit_of(u).as_uint256(), f"cid-{h.address[-4:]}", 10, sender=h)
+        dep.round_manager.submitUpdate(1, points(commit_of(u)), f"cid-{h.address[-4:]}", 10, sender=h)
     chain.pending_timestamp = deadline + 1
     return dep, updates
 

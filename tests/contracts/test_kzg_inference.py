@@ -45,24 +45,23 @@ def chain_state(inference, basis, zero, updates, admin, aggregator, hospitals, o
     for i, h in enumerate(hospitals[:5]):
         registry.admitMember(h, int(Role.HOSPITAL), f"hospital-{i}", sender=admin)
     registry.admitMember(aggregator, int(Role.AGGREGATOR), "enclave", sender=admin)
-    scheme = (5, 31, 10, 13, zero.as_uint256(), bytes.fromhex(basis.digest()))
+    scheme = (5, 31, 10, 1, 13, zero.as_uint256(), bytes.fromhex(basis.digest()))  # one point per commitment
     rm = project.RoundManager.deploy(
-        registry, verifier, verifier, scheme, zero.as_uint256(), GENESIS_CID, CIRCUIT_CID, sender=admin
+        registry, verifier, verifier, scheme, [zero.as_uint256()], GENESIS_CID, CIRCUIT_CID, sender=admin
     )  # the median / norm verifiers are never called by a FedAvg round without a norm bound
     commitments = [commit(list(u), basis)[0] for u in updates]
     deadline = ape.chain.pending_timestamp + 3600
     rm.openRound(deadline, 3, sender=admin)
     for h, c, n in zip(hospitals, commitments, COUNTS, strict=False):
-        rm.submitUpdate(1, c.as_uint256(), f"cid-{n}", n, sender=h)
+        rm.submitUpdate(1, [c.as_uint256()], f"cid-{n}", n, sender=h)
     ape.chain.pending_timestamp = deadline + 1
     weights = [int(w) for w in rm.expectedWeights(1, 0)]
     rm.finalizeRound(1, NEW_CID, 0, sender=aggregator)
     s = aggregate(updates, weights)
     assert sum(weights) == 2**13
-    assert (
-        combine(commitments, weights, zero).as_uint256() == commit(s, basis)[0].as_uint256()
-        and bytes(rm.modelOf(1)) == point_hash(commit(s, basis)[0].as_uint256())
-    )
+    (model,) = commit(s, basis)
+    assert combine(commitments, weights, zero).as_uint256() == model.as_uint256()
+    assert bytes(rm.modelOf(1)) == point_hash(model.as_uint256())
     predictions = project.PredictionRegistry.deploy(rm, verifier, sender=admin)
     return rm, predictions, verifier, s
 

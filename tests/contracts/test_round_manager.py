@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import ape
 import pytest
+from eth_abi import encode
 from eth_utils import keccak
+from web3.exceptions import ContractCustomError
 
 from tests.conftest import CIRCUIT_CID, GENESIS_CID, MODEL_SIZE, SCALE_BITS, SLOTS, open_round, padded_update
+from tests.conftest import points as onchain
 from zkfl_dapp.chain.enums import Phase, Role, Rule
-from zkfl_dapp.chain.views import model_record, point_hash, read_round, read_submissions
+from zkfl_dapp.chain.views import as_commitment, commitment_hash, model_record, point_hash, read_round, read_submissions
 from zkfl_dapp.circuits.kzg import BASE_FIELD_MODULUS, combine
 from zkfl_dapp.core.aggregation import aggregate, normalized_weights
 from zkfl_dapp.core.fixedpoint import FIELD_MODULUS
@@ -19,8 +22,9 @@ from zkfl_dapp.core.formats import MAX_SAMPLE_COUNT
 
 COUNTS = (50, 60, 70, 80, 90)
 NEW_CID = "bafkreibm6jg3ux5qumhcn2b3flc3tyu6dmlb4xa7u5bf44yegnrjhc4yeq"
-#: The design's budget for a FedAvg finalization at 5 slots (DESIGN-KZG.md measured 148,844 at d = 31).
-FINALIZE_GAS_BUDGET = 150_000
+#: The budget for a FedAvg finalization at 5 slots: 162,578 gas measured at d = 31 with ``uint256[2][]``
+#: commitments (issue 11; 148,844 when a commitment was one ``uint256[2]``).
+FINALIZE_GAS_BUDGET = 165_000
 UPDATES = tuple(padded_update(seed) for seed in range(1, 7))
 
 
@@ -31,8 +35,8 @@ def points(commit_of):
 
 
 def submit(dep, round_id, hospital, point, count, cid=None):
-    xy = list(point.as_uint256())
-    return dep.round_manager.submitUpdate(round_id, xy, cid or f"cid-{xy[0] % 10**8}", count, sender=hospital)
+    xy = onchain(point)
+    return dep.round_manager.submitUpdate(round_id, xy, cid or f"cid-{xy[0][0] % 10**8}", count, sender=hospital)
 
 
 def submit_all(dep, round_id, hospitals, points, counts=COUNTS):
@@ -98,10 +102,10 @@ def test_openRoundWithPolicy_revertsWhen_medianWithoutVerifier(deployment, admin
 def test_submitUpdate_recordsSlotAndEmits(deployment, admin, hospitals, chain, points):
     rm = deployment.round_manager
     open_round(deployment, admin, chain)
-    c = list(points[0].as_uint256())
+    c = onchain(points[0])
     tx = rm.submitUpdate(1, c, "bafy-update", 50, sender=hospitals[0])
     sub = rm.getSubmission(1, 0)
-    assert (sub.hospital, list(sub.commitment), sub.sampleCount, sub.cid) == (
+    assert (sub.hospital, [list(p) for p in sub.commitment], sub.sampleCount, sub.cid) == (
         hospitals[0].address,
         c,
         50,
@@ -110,9 +114,9 @@ def test_submitUpdate_recordsSlotAndEmits(deployment, admin, hospitals, chain, p
     assert rm.getRound(1).submissionCount == 1
     (event,) = tx.events.filter(rm.UpdateSubmitted)
     assert event.roundId == 1 and event.hospital == hospitals[0].address and event.slot == 0
-    assert list(event.commitment) == c and event.cid == "bafy-update" and event.sampleCount == 50
+    assert [list(p) for p in event.commitment] == c and event.cid == "bafy-update" and event.sampleCount == 50
     (view,) = read_submissions(rm, 1)
-    assert view.commitment == tuple(c) and view.sample_count == 50
+    assert view.commitment == (points[0].as_uint256(),) and view.sample_count == 50
     print(f"\nsubmitUpdate: {tx.gas_used} gas")
 
 
@@ -171,7 +175,7 @@ def test_submitUpdate_revertsWhen_sampleCountInvalid(deployment, admin, hospital
 def test_submitUpdate_revertsWhen_cidEmpty(deployment, admin, hospitals, chain, points):
     open_round(deployment, admin, chain)
     with ape.reverts(deployment.round_manager.RoundManagerEmptyCid):
-        deployment.round_manager.submitUpdate(1, list(points[0].as_uint256()), "", 10, sender=hospitals[0])
+        deployment.round_manager.submitUpdate(1, onchain(points[0]), "", 10, sender=hospitals[0])
 
 
 # --- the commitment checks ---------------------------------------------------------------------
@@ -189,7 +193,7 @@ BAD_POINTS = {
 
 def test_submitUpdate_acceptsAnyValidPointOtherThanK(deployment, admin, hospitals, chain):
     open_round(deployment, admin, chain)
-    deployment.round_manager.submitUpdate(1, list(GENERATOR), "cid", 10, sender=hospitals[0])
+    deployment.round_manager.submitUpdate(1, [list(GENERATOR)], "cid", 10, sender=hospitals[0])
 
 
 @pytest.mark.parametrize("name", list(BAD_POINTS))
@@ -197,7 +201,7 @@ def test_submitUpdate_revertsWhen_commitmentNotAValidPoint(deployment, admin, ho
     x, y = BAD_POINTS[name]
     open_round(deployment, admin, chain)
     with ape.reverts(deployment.round_manager.RoundManagerInvalidCommitment, x=x, y=y):
-        deployment.round_manager.submitUpdate(1, [x, y], "cid", 10, sender=hospitals[0])
+        deployment.round_manager.submitUpdate(1, [[x, y]], "cid", 10, sender=hospitals[0])
 
 
 def test_submitUpdate_revertsWhen_commitmentIsK(deployment, admin, hospitals, chain, suite):
@@ -206,7 +210,7 @@ def test_submitUpdate_revertsWhen_commitmentIsK(deployment, admin, hospitals, ch
     assert list(deployment.round_manager.zeroCommitment()) == [x, y]
     open_round(deployment, admin, chain)
     with ape.reverts(deployment.round_manager.RoundManagerInvalidCommitment, x=x, y=y):
-        deployment.round_manager.submitUpdate(1, [x, y], "cid", 10, sender=hospitals[0])
+        deployment.round_manager.submitUpdate(1, [[x, y]], "cid", 10, sender=hospitals[0])
 
 
 def test_submitUpdate_revertsWhen_commitmentReusedInTheSameRound(deployment, admin, hospitals, chain, points):
@@ -232,10 +236,21 @@ def test_submitUpdate_revertsWhen_commitmentReusedInALaterRound(
     submit(deployment, 2, hospitals[0], points[5], 10)  # a fresh commitment is fine
 
 
+@pytest.mark.parametrize("n", [0, 2, 3])
+def test_submitUpdate_revertsWhen_commitmentHasAnotherNumberOfPoints(deployment, admin, hospitals, chain, points, n):
+    """The one-point scheme takes exactly one point: none, or valid fresh points beyond the first, revert."""
+    rm = deployment.round_manager
+    open_round(deployment, admin, chain)
+    with ape.reverts(rm.RoundManagerWrongChunkCount, expected=1, actual=n):
+        rm.submitUpdate(1, onchain(*points[:n]), "cid", 10, sender=hospitals[0])
+    assert rm.getRound(1).submissionCount == 0
+    submit(deployment, 1, hospitals[0], points[0], 10)  # the same first point alone is accepted
+
+
 def test_submitUpdate_aRevertedSubmissionDoesNotBurnItsCommitment(deployment, admin, hospitals, chain, points):
     open_round(deployment, admin, chain)
     with ape.reverts(deployment.round_manager.RoundManagerEmptyCid):
-        deployment.round_manager.submitUpdate(1, list(points[0].as_uint256()), "", 10, sender=hospitals[0])
+        deployment.round_manager.submitUpdate(1, onchain(points[0]), "", 10, sender=hospitals[0])
     submit(deployment, 1, hospitals[0], points[0], 10)
 
 
@@ -258,17 +273,18 @@ def test_finalizeRound_storesTheCommitmentOfTheWeightedAggregate(
     expected = commit_of(s)  # the commitment of the real aggregate of the padded updates
     assert combine(points[:5], list(weights), suite.zero) == expected
     (event,) = tx.events.filter(rm.RoundFinalized)
-    assert tuple(event.newModelCommitment) == expected.as_uint256() and event.newModelCid == NEW_CID
+    assert as_commitment(event.newModelCommitment) == (expected.as_uint256(),) and event.newModelCid == NEW_CID
     assert event.includedCount == 5 and event.totalSamples == sum(COUNTS)
     assert event.proofHash == b"\x00" * 32 and event.proofCid == ""
     info = rm.getRound(1)
     assert info.phase == Phase.FINALIZED and info.finalizedBlock == tx.block_number
     assert bytes(info.newModelHash) == keccak(expected.to_bytes()) == point_hash(expected.as_uint256())
+    assert bytes(info.newModelHash) == commitment_hash((expected.as_uint256(),))  # one point: the same hash
     assert bytes(rm.modelOf(1)) == bytes(info.newModelHash)
     assert tuple(rm.currentModel()) == (info.newModelHash, 1)
-    assert model_record(rm, 1) == (expected.as_uint256(), NEW_CID)
+    assert model_record(rm, 1) == ((expected.as_uint256(),), NEW_CID)
     view = read_round(rm, 1)
-    assert (view.new_model_commitment, view.new_model_cid) == (expected.as_uint256(), NEW_CID)
+    assert (view.new_model_commitment, view.new_model_cid) == ((expected.as_uint256(),), NEW_CID)
     print(f"\nfinalizeRound (FedAvg, {SLOTS} slots, d = {MODEL_SIZE}): {tx.gas_used} gas")
     assert tx.gas_used <= FINALIZE_GAS_BUDGET
 
@@ -281,7 +297,8 @@ def test_aggregateCommitment_viewMatchesFinalizationForEveryMask(deployment, adm
         counts = [0 if mask >> i & 1 else n for i, n in enumerate(COUNTS)]
         weights = normalized_weights(counts, SCALE_BITS)
         assert [int(w) for w in rm.expectedWeights(1, mask)] == list(weights)
-        assert tuple(rm.aggregateCommitment(1, mask)) == expected_point(points, weights, suite.zero).as_uint256()
+        expected = (expected_point(points, weights, suite.zero).as_uint256(),)
+        assert as_commitment(rm.aggregateCommitment(1, mask)) == expected
 
 
 def test_finalizeRound_excludedUpdateCarriesZeroWeight(
@@ -298,7 +315,7 @@ def test_finalizeRound_excludedUpdateCarriesZeroWeight(
     (excluded,) = tx.events.filter(rm.UpdateExcluded)
     assert excluded.slot == 2 and excluded.hospital == hospitals[2].address
     (event,) = tx.events.filter(rm.RoundFinalized)
-    assert tuple(event.newModelCommitment) == commit_of(aggregate(UPDATES[:5], weights)).as_uint256()
+    assert as_commitment(event.newModelCommitment) == (commit_of(aggregate(UPDATES[:5], weights)).as_uint256(),)
     assert event.includedCount == 4 and event.totalSamples == sum(counts)
 
 
@@ -313,7 +330,7 @@ def test_finalizeRound_emptySlotsWeighNothing_afterTheDeadline(
     chain.pending_timestamp = deadline + 1
     tx = rm.finalizeRound(1, NEW_CID, 0, sender=aggregator)
     (event,) = tx.events.filter(rm.RoundFinalized)
-    assert tuple(event.newModelCommitment) == commit_of(aggregate(UPDATES[:3], weights[:3])).as_uint256()
+    assert as_commitment(event.newModelCommitment) == (commit_of(aggregate(UPDATES[:3], weights[:3])).as_uint256(),)
     assert event.includedCount == 3
 
 
@@ -445,13 +462,14 @@ def test_constructor_setsDeploymentParametersReadableThroughTheInterface(
     assert rm.medianVerifier() == "0x" + "00" * 20
     assert rm.normVerifier() == deployment.norm_verifier.address
     assert (rm.slots(), rm.modelSize(), rm.padRows(), rm.scaleBits()) == (SLOTS, MODEL_SIZE, 10, SCALE_BITS)
+    assert rm.chunks() == 1
     assert tuple(rm.zeroCommitment()) == suite.zero.as_uint256()
     assert bytes(rm.kzgBasisDigest()).hex() == suite.basis.digest()
-    assert tuple(rm.genesisModelCommitment()) == commit_of(genesis).as_uint256()
+    assert as_commitment(rm.genesisModelCommitment()) == (commit_of(genesis).as_uint256(),)
     assert rm.genesisModelCid() == GENESIS_CID
     assert bytes(rm.modelOf(0)) == point_hash(commit_of(genesis).as_uint256())
     assert tuple(rm.currentModel()) == (rm.modelOf(0), 0)
-    assert model_record(rm, 0) == (commit_of(genesis).as_uint256(), GENESIS_CID)
+    assert model_record(rm, 0) == ((commit_of(genesis).as_uint256(),), GENESIS_CID)
     assert (rm.FIELD_MODULUS(), rm.MAX_SAMPLE_COUNT(), rm.NORM_RANGE()) == (FIELD_MODULUS, MAX_SAMPLE_COUNT, 2**36)
     assert (rm.MAX_ROUND_DURATION(), rm.MAX_CID_LENGTH()) == (30 * 24 * 3600, 128)
 
@@ -461,12 +479,63 @@ def test_constructor_revertsWhen_zeroOrGenesisCommitmentInvalid(project, admin, 
     registry = project.ConsortiumRegistry.deploy(admin.address, sender=admin)
     k = list(suite.zero.as_uint256())
     good_scheme = list(scheme.as_tuple())
-    bad_scheme = [*good_scheme[:4], list(bad), good_scheme[5]]
-    for scheme_arg, genesis_arg in ((bad_scheme, k), (good_scheme, list(bad))):
+    assert good_scheme[5] == k  # (slots, d, pad rows, chunks, scale bits, K, basis digest)
+    bad_scheme = [*good_scheme[:5], list(bad), good_scheme[6]]
+    for scheme_arg, genesis_arg in ((bad_scheme, [k]), (good_scheme, [list(bad)])):
         with ape.reverts():
             project.RoundManager.deploy(
                 registry, registry, registry, scheme_arg, genesis_arg, GENESIS_CID, CIRCUIT_CID, sender=admin
             )
+
+
+def _deploy_revert_data(project, admin, args) -> bytes:
+    """The revert data of deploying RoundManager with constructor ``args`` (an eth_call of the creation code)."""
+    types = [
+        "address",
+        "address",
+        "address",
+        "(uint256,uint256,uint256,uint256,uint256,uint256[2],bytes32)",
+        "uint256[2][]",
+        "string",
+        "string",
+    ]
+    creation = bytes.fromhex(project.RoundManager.contract_type.deployment_bytecode.bytecode.removeprefix("0x"))
+    data = "0x" + (creation + encode(types, args)).hex()
+    with pytest.raises(ContractCustomError) as raised:
+        ape.chain.provider.web3.eth.call({"from": admin.address, "data": data})
+    return bytes.fromhex(raised.value.data.removeprefix("0x"))
+
+
+def _wrong_chunk_count(expected: int, actual: int) -> bytes:
+    return keccak(text="RoundManagerWrongChunkCount(uint256,uint256)")[:4] + encode(
+        ["uint256", "uint256"], [expected, actual]
+    )
+
+
+@pytest.mark.parametrize("n", [0, 2])
+def test_constructor_revertsWhen_genesisHasAnotherNumberOfPointsThanTheScheme(
+    project, admin, scheme, genesis, commit_of, n
+):
+    registry = project.ConsortiumRegistry.deploy(admin.address, sender=admin)
+    a = registry.address
+    g = commit_of(genesis)
+    scheme_arg = (*scheme.as_tuple()[:5], list(scheme.zero_commitment), scheme.as_tuple()[6])
+    good = (a, a, a, scheme_arg, onchain(g), GENESIS_CID, CIRCUIT_CID)
+    project.RoundManager.deploy(*good, sender=admin)  # the same arguments with one point deploy
+    genesis_arg = onchain(*[g, commit_of(padded_update(1))][:n])
+    data = _deploy_revert_data(project, admin, (a, a, a, scheme_arg, genesis_arg, GENESIS_CID, CIRCUIT_CID))
+    assert data == _wrong_chunk_count(1, n)
+
+
+def test_constructor_revertsWhen_schemeHasZeroChunks(project, admin, scheme, genesis, commit_of):
+    registry = project.ConsortiumRegistry.deploy(admin.address, sender=admin)
+    a = registry.address
+    t = scheme.as_tuple()
+    zero_chunks = (*t[:3], 0, t[4], list(t[5]), t[6])
+    data = _deploy_revert_data(
+        project, admin, (a, a, a, zero_chunks, onchain(commit_of(genesis)), GENESIS_CID, CIRCUIT_CID)
+    )
+    assert data == _wrong_chunk_count(0, 1)
 
 
 def test_modelOf_revertsWhen_roundMadeNoModel(deployment, admin, chain):

@@ -10,9 +10,9 @@ import ape
 import pytest
 from py_ecc.optimized_bn128 import G1, multiply, normalize
 
-from tests.conftest import GENESIS_CID, SCALE_BITS, open_round, padded_update
+from tests.conftest import GENESIS_CID, SCALE_BITS, open_round, padded_update, points
 from zkfl_dapp.chain.enums import Phase
-from zkfl_dapp.chain.views import model_record, point_hash, read_round
+from zkfl_dapp.chain.views import as_commitment, model_record, point_hash, read_round
 from zkfl_dapp.core.aggregation import aggregate, normalized_weights
 from zkfl_dapp.core.formats import MAX_SAMPLE_COUNT
 
@@ -40,14 +40,15 @@ def _counts_cases() -> list[list[int]]:
     return cases
 
 
-def _generator_multiple(k: int) -> list[int]:
-    """k * G: a valid curve point, distinct per k (the weights need no real commitments)."""
+def _generator_multiple(k: int) -> list[list[int]]:
+    """The one-point commitment of k * G: a valid curve point, distinct per k (the weights need no real
+    commitments)."""
     x, y = normalize(multiply(G1, k))
-    return [int(x), int(y)]
+    return [[int(x), int(y)]]
 
 
 def submit(dep, round_id, hospital, update, count, commit_of, cid="bafkreiupdatecid"):
-    return dep.round_manager.submitUpdate(round_id, list(commit_of(update).as_uint256()), cid, count, sender=hospital)
+    return dep.round_manager.submitUpdate(round_id, points(commit_of(update)), cid, count, sender=hospital)
 
 
 def test_expectedWeights_sumToExactlyOneUnit_andMatchTheCore_forManyCountVectors(deployment, admin, hospitals, chain):
@@ -98,7 +99,7 @@ def test_aHugeDeclaredCount_neitherZeroesTheOthersNorBlocksFinalization(
     tx = rm.finalizeRound(1, NEW_CID, 0, sender=aggregator)
     (event,) = tx.events.filter(rm.RoundFinalized)
     assert event.includedCount == 5 and event.totalSamples == sum(counts)
-    assert tuple(event.newModelCommitment) == commit_of(aggregate(updates, weights)).as_uint256()
+    assert as_commitment(event.newModelCommitment) == (commit_of(aggregate(updates, weights)).as_uint256(),)
 
 
 # --- membership, deadlines, CIDs ---------------------------------------------------------------
@@ -193,7 +194,8 @@ def test_aQuorumOfReports_rollsTheRoundBack_andTheConsortiumGoesOn(two_rounds, d
     (opened,) = open_tx.events.filter(rm.RoundOpened)
     assert bytes(opened.prevModelHash) == first_hash and opened.prevModelRound == 1
     assert rm.getRound(round_id).prevModelRound == 1 and bytes(rm.getRound(round_id).prevModelHash) == first_hash
-    assert read_round(rm, round_id).prev_model_commitment == model_record(rm, 1)[0]
+    restored = model_record(rm, 1)[0]
+    assert len(restored) == 1 and read_round(rm, round_id).prev_model_commitment == restored
     assert read_round(rm, round_id).prev_model_cid == NEW_CID
 
 

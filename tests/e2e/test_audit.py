@@ -25,7 +25,7 @@ from zkfl_dapp.core.fixedpoint import quantize
 from zkfl_dapp.core.formats import ModelFile, UpdatePayload
 from zkfl_dapp.crypto.envelope import associated_data, seal
 from zkfl_dapp.protocol.consortium import Consortium, Roles
-from zkfl_dapp.protocol.publication import CircuitManifest, lagrange_file
+from zkfl_dapp.protocol.publication import CircuitManifest, PublishedFile, lagrange_file
 from zkfl_dapp.storage.embedded import EmbeddedStore
 from zkfl_dapp.storage.unixfs import compute_cid
 
@@ -47,7 +47,8 @@ def _round_with_excluded_update(c: Consortium) -> None:
         scale_bits=13,
         values=(*(v + 100 for v in quantize(honest.local_params, 13)), *(0,) * c.enclave.circuits.pad_rows),
     )  # does not open the commitment it is submitted under
-    envelope = seal(key, forged.to_bytes(), associated_data(round_id, cheat.address, honest.commitment.to_bytes()))
+    points = b"".join(p.to_bytes() for p in honest.commitment)
+    envelope = seal(key, forged.to_bytes(), associated_data(round_id, cheat.address, points))
     cheat.submit(c.deployment.round_manager, dataclasses.replace(honest, cid=str(c.storage.put(envelope))))
     final = c.enclave.finalize(c.deployment.round_manager, round_id)
     assert final.excluded_mask == 1 << 4  # the cheat submitted last: slot 4
@@ -163,6 +164,14 @@ def test_clean_deployment_audits_green(clean_report, consortium):
     assert "PASSED" in md and "| 5 | finalized | 5 | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ |" in md
     assert "| 3 | finalized | 4 | ✓ | ✓ | – | – | ✓ | ✓ | ✓ | – | – |" in md
     assert "derived on-chain" in md and "re-derived by the auditor" in md
+    # which proofs were checked where: on-chain, and again by the auditor
+    assert "## Proofs: where each was checked" in md
+    assert "norm proofs (rounds [1, 2, 5]): verified on-chain by RoundManager in `submitBoundedUpdate`" in md
+    assert "median proof (rounds [5]): verified on-chain by RoundManager in `finalizeMedianRound`" in md
+    for x in (r.round(1), r.round(2), r.round(5)):
+        assert all("verified on-chain by RoundManager" in str(s.proof) for s in x.submissions), x.submissions
+    assert all(s.proof is None for s in r.round(3).submissions)  # no norm bound, no proof
+    assert r.chunks == 1 and r.notes == []
     assert "**development enclave**" in md
     assert AuditReport.model_validate_json(r.to_json()).passed
 
@@ -213,6 +222,29 @@ def test_verifying_key_served_with_other_content_is_named(consortium, clean_repo
     report = _audit(consortium, store, tmp_path)
     (f,) = [f for f in report.errors if f.item == "circuit manifest / vk"]
     assert manifest.norm.vk.sha256 in f.expected
+
+
+def test_statistics_served_with_other_content_are_named(consortium, clean_report, tmp_path):
+    """The published standardisation statistics are checked like every other file the manifest names."""
+    manifest = CircuitManifest.parse(consortium.storage.get(clean_report.circuit_cid))
+    assert manifest.statistics is not None and clean_report.deployment_checks["circuit manifest"] is True
+    store = _ServesOtherContent(consortium.storage, manifest.statistics.cid, b'{"format":"zkfl-stats/v1"}')
+    report = _audit(consortium, store, tmp_path)
+    (f,) = [f for f in report.errors if f.item == "circuit manifest / statistics"]
+    assert manifest.statistics.sha256 in f.expected and report.deployment_checks["circuit manifest"] is False
+
+
+def test_a_manifest_naming_malformed_statistics_is_named(consortium, clean_report, tmp_path):
+    manifest = CircuitManifest.parse(consortium.storage.get(clean_report.circuit_cid))
+    store = _store_copy(consortium, tmp_path)
+    bad = b'{"format":"zkfl-stats/v1"}'
+    entry = PublishedFile(cid=str(store.put(bad)), sha256=hashlib.sha256(bad).hexdigest(), size=len(bad))
+    lying = _ServesOtherContent(
+        store, clean_report.circuit_cid, manifest.model_copy(update={"statistics": entry}).to_bytes()
+    )
+    report = _audit(consortium, lying, tmp_path)
+    (f,) = [f for f in report.errors if f.item == "circuit manifest / statistics"]
+    assert "zkfl-stats/v1" in f.expected and "invalid at" in f.actual
 
 
 def _serve_manifest(c: Consortium, report: AuditReport, tmp_path: Path, manifest: CircuitManifest):

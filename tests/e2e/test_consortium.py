@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from zkfl_dapp.chain.enums import Phase
-from zkfl_dapp.chain.views import point_hash, read_current_model, read_round
+from zkfl_dapp.chain.views import commitment_bytes, commitment_hash, point_hash, read_current_model, read_round
 from zkfl_dapp.circuits.kzg import commit
 from zkfl_dapp.config import Settings
 from zkfl_dapp.core.fixedpoint import quantize
@@ -62,8 +62,10 @@ def test_rounds_finalize_and_chain_their_committed_models(consortium):
         assert info.phase == Phase.FINALIZED and info.new_model_cid == r.model_cid
         model = ModelFile.parse(consortium.storage.get(r.model_cid))
         (opened,) = commit(model.values, basis)
-        assert opened.as_uint256() == info.new_model_commitment  # the stored model opens the derived commitment
-        assert point_hash(info.new_model_commitment) == bytes(rm.getRound(r.round_id).newModelHash)
+        # the stored model opens the derived commitment: one point for this small model
+        assert info.new_model_commitment == (opened.as_uint256(),)
+        stored_hash = bytes(rm.getRound(r.round_id).newModelHash)
+        assert commitment_hash(info.new_model_commitment) == point_hash(opened.as_uint256()) == stored_hash
         assert len(r.participants) == 5 and not r.excluded
     assert rm.getRound(2).prevModelHash == rm.getRound(1).newModelHash and rm.getRound(2).prevModelRound == 1
 
@@ -74,7 +76,7 @@ def test_commitments_hide_equal_updates(consortium):
     h = consortium.hospitals[0]
     first, second = h.prepare_update(round_id, model, key), h.prepare_update(round_id, model, key)
     assert (first.local_params == second.local_params).all()
-    assert first.commitment != second.commitment
+    assert len(first.commitment) == len(second.commitment) == 1 and first.commitment != second.commitment
 
 
 def test_only_ciphertext_leaves_a_hospital(consortium):
@@ -116,7 +118,8 @@ def test_enclave_excludes_update_not_matching_its_commitment(consortium):
             scale_bits=13,
             values=tuple(v + 100 for v in quantize(honest.local_params, 13)) + (0,) * c.enclave.circuits.pad_rows,
         )
-        ad = associated_data(honest.round_id, cheat.address, honest.commitment.to_bytes())  # AD bound to it
+        points = tuple(p.as_uint256() for p in honest.commitment)
+        ad = associated_data(honest.round_id, cheat.address, commitment_bytes(points))  # AD bound to it
         return dataclasses.replace(honest, cid=str(c.storage.put(seal(key, forged.to_bytes(), ad))))
 
     bad = _round_with_one_cheat(consortium, 2, commit_to_one_update_encrypt_another)

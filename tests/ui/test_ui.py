@@ -103,7 +103,7 @@ _ROUND_INFO = [
 RULES = ("FedAvg", "Median")  # IRoundManager.AggregationRule
 _SUBMISSION = [
     {"name": n, "type": t}
-    for n, t in [("hospital", "address"), ("sampleCount", "uint64"), ("commitment", "uint256[2]"), ("cid", "string")]
+    for n, t in [("hospital", "address"), ("sampleCount", "uint64"), ("commitment", "uint256[2][]"), ("cid", "string")]
 ]
 ROUND_MANAGER_ABI = [
     {
@@ -137,7 +137,7 @@ ROUND_MANAGER_ABI = [
         "anonymous": False,
         "inputs": [
             {"name": "roundId", "type": "uint256", "indexed": True},
-            {"name": "newModelCommitment", "type": "uint256[2]", "indexed": False},
+            {"name": "newModelCommitment", "type": "uint256[2][]", "indexed": False},
             {"name": "newModelCid", "type": "string", "indexed": False},
             {"name": "proofHash", "type": "bytes32", "indexed": False},
             {"name": "proofCid", "type": "string", "indexed": False},
@@ -295,10 +295,11 @@ def test_round_detail_matches_chain(env: Env, page, round_id: int) -> None:
     assert info[4] == (HOSPITALS - 1 if round_id == ABSENT_ROUND else HOSPITALS)  # submissionCount
     assert page.locator("[data-testid=submission]").count() == info[4]
     for slot in range(info[4]):
-        hospital, samples, (x, y), cid = env.rm.functions.getSubmission(round_id, slot).call()
+        hospital, samples, ((x, y),), cid = env.rm.functions.getSubmission(round_id, slot).call()  # one point
         row = page.locator(f"[data-testid=submission][data-slot='{slot}']")
         commitment = row.locator("[data-testid=commitment]")
         assert (commitment.get_attribute("data-x"), commitment.get_attribute("data-y")) == (_felt(x), _felt(y))
+        assert commitment.get_attribute("data-points") == "1" and row.locator("[data-testid=chunk-points]").count() == 0
         assert _felt(x) in commitment.inner_text() and _felt(y) in commitment.inner_text()
         assert row.locator("[data-testid=sample-count]").inner_text().strip() == str(samples)
         assert row.locator(f"[data-testid=artifact-ciphertext][data-cid='{cid}'] .integrity.ok").count() == 1
@@ -312,8 +313,17 @@ def test_round_detail_matches_chain(env: Env, page, round_id: int) -> None:
     assert page.locator("[data-testid=prev-model]").get_attribute("data-round") == str(info[7]) == str(round_id - 1)
     event = env.finalized(round_id)
     shown = page.locator("[data-testid=model-commitment]")
-    x, y = event.newModelCommitment
+    ((x, y),) = event.newModelCommitment
     assert (shown.get_attribute("data-x"), shown.get_attribute("data-y")) == (_felt(x), _felt(y))
+    assert shown.get_attribute("data-points") == "1"
+    # which proofs were checked where: on-chain, by the auditor, in this browser
+    sites = {r.locator("td").first.inner_text(): r.inner_text() for r in page.locator("[data-testid=proof-site]").all()}
+    if info[9]:
+        assert "submitBoundedUpdate" in sites["norm proofs"] and "re-verified by the auditor" in sites["norm proofs"]
+    assert "derived on-chain" in sites["new model commitment (FedAvg, no proof)"]
+    assert "re-derived here" in sites["new model commitment (FedAvg, no proof)"]
+    assert "opened here" in sites["model file against its commitment"]
+    assert "opened by the auditor" in sites["model file against its commitment"]
     assert page.locator("[data-testid=model-hash]").inner_text().strip() == "0x" + info[11].hex().removeprefix("0x")
     assert page.locator(f"[data-testid=model-cid] [data-cid='{event.newModelCid}'] .integrity.ok").count() == 1
     tx = page.locator("[data-testid=finalize-tx] code").inner_text().strip()

@@ -12,7 +12,8 @@ import pytest
 from tests.kzg_fixtures import ADDRESS, basis, kzg_norm, prev_aggregate, updates, zero  # noqa: F401
 from zkfl_dapp.audit.deployment_checks import lagrange_msm
 from zkfl_dapp.audit.proof_checks import ProofChecks, write_proof_file
-from zkfl_dapp.audit.report import CHECKS, RoundAudit, SubmissionRecord, _point_hex
+from zkfl_dapp.audit.report import CHECKS, RoundAudit, SubmissionRecord
+from zkfl_dapp.chain.views import commitment_hex
 from zkfl_dapp.circuits.artifacts import load_proof
 from zkfl_dapp.circuits.kzg import commit, lagrange_points
 from zkfl_dapp.circuits.kzg_norm import prove_kzg_norm
@@ -35,7 +36,7 @@ class _Checks(ProofChecks):
     """ProofChecks over one stubbed submission transaction (no chain)."""
 
     def __init__(self, kzg_norm: Any, zero: Any, workdir: Path, call: tuple[Any, ...], sender: str) -> None:  # noqa: F811
-        self.scale_bits = 13
+        self.scale_bits, self.chunks = 13, 1
         self.zero = zero
         self.workdir = workdir
         self.artifacts = {"settings": kzg_norm.settings, "vk": kzg_norm.vk, "srs": kzg_norm.srs}
@@ -44,7 +45,7 @@ class _Checks(ProofChecks):
 
     def _decode(self, tx_hash: str) -> tuple[Any, str, list[Any]]:
         tx = SimpleNamespace(receiver=ROUND_MANAGER, sender=self._sender)
-        return tx, "submitBoundedUpdate(uint256,uint256[2],string,uint64,bytes,uint256[])", list(self._call)
+        return tx, "submitBoundedUpdate(uint256,uint256[2][],string,uint64,bytes,uint256[])", list(self._call)
 
 
 @pytest.fixture(scope="module")
@@ -59,19 +60,36 @@ def norm_submission(kzg_norm, basis, updates, prev_aggregate, tmp_path_factory):
 def _audit_norm_proof(norm_submission, kzg_norm, zero, tmp_path, *, proof=None, prev=None, hospital=ADDRESS):  # noqa: F811
     genuine, c, prev_point = norm_submission
     proof = genuine.proof if proof is None else proof
-    call = (3, [c.x, c.y], "bafy-update", 17, proof, list(genuine.instances))
-    sub = SubmissionRecord(slot=0, hospital=hospital, commitment=_point_hex(c.as_uint256()), cid="bafy-update",
+    call = (3, [[c.x, c.y]], "bafy-update", 17, proof, list(genuine.instances))
+    sub = SubmissionRecord(slot=0, hospital=hospital, commitment=commitment_hex((c.as_uint256(),)), cid="bafy-update",
                            sample_count=17, tx="0x01")  # fmt: skip
     ra = RoundAudit(round_id=3, phase="finalized", norm_bound_sq=BOUND, opened_block=1, prev_model_commitment="0x",
                     prev_model_cid="", submissions=[sub], checks=dict.fromkeys(CHECKS))  # fmt: skip
     checks = _Checks(kzg_norm, zero, tmp_path, call, sender=hospital)
-    checks._norm_proofs(ra, (prev or prev_point).as_uint256())
+    checks._norm_proofs(ra, ((prev or prev_point).as_uint256(),))
     return ra
 
 
 def test_accepted_norm_proof_re_verifies(norm_submission, kzg_norm, zero, tmp_path):  # noqa: F811
     ra = _audit_norm_proof(norm_submission, kzg_norm, zero, tmp_path)
     assert ra.findings == [] and ra.checks["norm proofs"] is True
+    proof = ra.submissions[0].proof
+    assert proof is not None and "verified on-chain by RoundManager (submitBoundedUpdate" in proof
+    assert "re-verified by the auditor" in proof
+
+
+def test_norm_proof_under_another_commitment_is_named(norm_submission, kzg_norm, zero, basis, updates, tmp_path):  # noqa: F811
+    """The submission record (event and state) names another commitment than the calldata's."""
+    genuine, c, prev_point = norm_submission
+    (other,) = commit(updates[1], basis)
+    call = (3, [[c.x, c.y]], "bafy-update", 17, genuine.proof, list(genuine.instances))
+    sub = SubmissionRecord(slot=0, hospital=ADDRESS, commitment=commitment_hex((other.as_uint256(),)),
+                           cid="bafy-update", sample_count=17, tx="0x01")  # fmt: skip
+    ra = RoundAudit(round_id=3, phase="finalized", norm_bound_sq=BOUND, opened_block=1, prev_model_commitment="0x",
+                    prev_model_cid="", submissions=[sub], checks=dict.fromkeys(CHECKS))  # fmt: skip
+    _Checks(kzg_norm, zero, tmp_path, call, sender=ADDRESS)._norm_proofs(ra, (prev_point.as_uint256(),))
+    assert [f.item for f in ra.findings] == ["submission 0 norm proof / calldata"]
+    assert "discrepancies" in str(ra.submissions[0].proof)
 
 
 def test_norm_proof_against_another_previous_model_is_named(norm_submission, kzg_norm, zero, basis, updates, tmp_path):  # noqa: F811
@@ -105,7 +123,7 @@ class _MedianChecks(ProofChecks):
     """ProofChecks of a median round over a stubbed finalization and store (no chain, no median circuit)."""
 
     def __init__(self, zero: Any, workdir: Path, proof_file: bytes, call: tuple[Any, ...]) -> None:  # noqa: F811
-        self.scale_bits, self.slots, self.zero, self.workdir = 13, 5, zero, workdir
+        self.scale_bits, self.slots, self.zero, self.workdir, self.chunks = 13, 5, zero, workdir, 1
         self.rm = SimpleNamespace(address=ROUND_MANAGER)
         self.manifest = SimpleNamespace(median=None)  # type: ignore[assignment]
         self.median_artifacts = None
@@ -132,7 +150,9 @@ def test_median_proof_points_are_checked_against_the_layout(basis, zero, updates
     proof = b"".join(p.to_bytes() for p in (*scaled, prev, new)) + bytes(64)
     proof_file = write_proof_file(tmp_path / "median.json", proof, (0,)).read_bytes()
     subs = [
-        SubmissionRecord(slot=i, hospital=ADDRESS, commitment=_point_hex(c.as_uint256()), cid="x", sample_count=1)
+        SubmissionRecord(
+            slot=i, hospital=ADDRESS, commitment=commitment_hex((c.as_uint256(),)), cid="x", sample_count=1
+        )
         for i, c in enumerate(commitments)
     ]
 
@@ -142,7 +162,7 @@ def test_median_proof_points_are_checked_against_the_layout(basis, zero, updates
                         proof_hash="0x" + keccak(proof).hex(), finalize_tx="0x02")  # fmt: skip
         calldata = (2, proof, [certificate], "bafy-model", "bafy-proof", 0)
         checks = _MedianChecks(zero, tmp_path, proof_file, calldata)
-        return ra, checks._median_proof(ra, prev_point.as_uint256(), new.as_uint256())
+        return ra, checks._median_proof(ra, (prev_point.as_uint256(),), (new.as_uint256(),))
 
     ra, included = run(prev)
     assert included == 4 and ra.checks["median proof"] is True

@@ -32,7 +32,9 @@ def _weak_cid_and_swapped_content() -> tuple[str, bytes]:
 WEAK_CID, SWAPPED_CONTENT = _weak_cid_and_swapped_content()
 WEAK = {
     "1-byte sha2-512": WEAK_CID,
-    "truncated sha2-256": str(CID("base32", 1, "raw", multihash.wrap(hashlib.sha256(GENUINE).digest()[:20], "sha2-256"))),  # noqa: E501
+    "truncated sha2-256": str(
+        CID("base32", 1, "raw", multihash.wrap(hashlib.sha256(GENUINE).digest()[:20], "sha2-256"))
+    ),
     "identity": str(CID("base32", 1, "raw", multihash.wrap(GENUINE, "identity"))),
     "full sha2-512": str(CID("base32", 1, "raw", multihash.wrap(hashlib.sha512(GENUINE).digest(), "sha2-512"))),
 }

@@ -10,13 +10,13 @@ import pathlib
 import pytest
 
 from tests.conftest import padded_update
-from zkfl_dapp.chain.views import SubmissionView
+from zkfl_dapp.chain.views import Commitment, SubmissionView, commitment_bytes
 from zkfl_dapp.circuits.suite import CircuitSuite
 from zkfl_dapp.core.formats import UpdatePayload
 from zkfl_dapp.crypto.envelope import EnclaveKeyPair, associated_data, seal
 from zkfl_dapp.ml.model import ModelSpec
 from zkfl_dapp.protocol import enclave as enclave_module
-from zkfl_dapp.protocol.enclave import AggregatorEnclave, point_bytes
+from zkfl_dapp.protocol.enclave import AggregatorEnclave
 from zkfl_dapp.storage.cid import _DAG_PB, _RAW, _make_cid
 from zkfl_dapp.storage.embedded import EmbeddedStore
 from zkfl_dapp.storage.unixfs import _encode_file_node
@@ -28,8 +28,8 @@ OTHER = padded_update(2)
 KEY = EnclaveKeyPair.generate()
 
 
-def _sealed(store: EmbeddedStore, payload: bytes, commitment: tuple[int, int]) -> str:
-    ad = associated_data(ROUND, HOSPITAL, point_bytes(commitment))
+def _sealed(store: EmbeddedStore, payload: bytes, commitment: Commitment) -> str:
+    ad = associated_data(ROUND, HOSPITAL, commitment_bytes(commitment))
     return str(store.put(seal(KEY.public_key, payload, ad)))
 
 
@@ -57,7 +57,9 @@ def test_every_hostile_slot_is_an_exclusion_with_a_reason(
     store = enclave.storage
     assert isinstance(store, EmbeddedStore)
     good = UpdatePayload(round_id=ROUND, hospital=HOSPITAL, sample_count=5, scale_bits=13, values=VALUES)
-    commitment = commit_of(VALUES).as_uint256()
+    commitment = (commit_of(VALUES).as_uint256(),)  # the one-point scheme: one point per commitment
+    # the right point and another one, bound into the ciphertext and on the chain alike: a point too many
+    two_points = (*commitment, commit_of(OTHER).as_uint256())
     huge_scale = json.loads(good.to_bytes()) | {"scale_bits": 10**6}
 
     def payload(**changes: object) -> bytes:
@@ -70,7 +72,8 @@ def test_every_hostile_slot_is_an_exclusion_with_a_reason(
         "other round": (_sealed(store, payload(round_id=ROUND + 1), commitment), "names round 5"),
         "other count": (_sealed(store, payload(sample_count=6), commitment), "declares 6 samples"),
         "other scale": (_sealed(store, payload(scale_bits=12), commitment), "quantized at 2^12"),
-        "other point in AD": (_sealed(store, good.to_bytes(), commit_of(OTHER).as_uint256()), "ciphertext rejected"),
+        "other point in AD": (_sealed(store, good.to_bytes(), (commit_of(OTHER).as_uint256(),)), "ciphertext rejected"),
+        "two points": (_sealed(store, good.to_bytes(), two_points), "does not open its on-chain"),
         "too large": (str(store.put(bytes(100_000))), "cap of 4096 bytes"),
         "too deep": (_deep(store, 3000), "too deep"),
         "not a CID": ("not-a-cid", "not a valid CID"),
@@ -79,8 +82,14 @@ def test_every_hostile_slot_is_an_exclusion_with_a_reason(
         "huge scale": (_sealed(store, json.dumps(huge_scale).encode(), commitment), "scale_bits"),
     }
     subs = [
-        SubmissionView(slot=i, hospital=HOSPITAL, commitment=commitment, sample_count=5, cid=cid)
-        for i, (cid, _) in enumerate(cases.values())
+        SubmissionView(
+            slot=i,
+            hospital=HOSPITAL,
+            commitment=two_points if name == "two points" else commitment,
+            sample_count=5,
+            cid=cid,
+        )
+        for i, (name, (cid, _)) in enumerate(cases.items())
     ]
     monkeypatch.setattr(enclave_module, "read_submissions", lambda rm, round_id: subs)
     outcomes = enclave.open_submissions(object(), ROUND)

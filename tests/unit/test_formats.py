@@ -239,3 +239,70 @@ def test_the_aggregate_of_extreme_updates_still_makes_a_model_file() -> None:
         s = aggregate(updates, normalized_weights([1, 1, 1], 13))
         assert max(abs(v) for v in s) == 8192 * (MAX_QUANTIZED - 1) < MAX_MODEL_VALUE
         assert make_model(s, pad_rows=1).values == s
+
+
+# --- chunked model files (one committed vector per chunk) ---------------------------------------------
+CHUNKED_Q0 = (3, -1, 0, 5, 7)  # d = 5 in chunks of 2 rows: the last chunk is one model row and one zero fill
+
+
+def test_chunked_genesis_lays_out_every_chunk_with_its_own_pad_rows() -> None:
+    genesis = ModelFile.genesis("logreg", 4, 13, CHUNKED_Q0, 2, chunk=2)
+    one = 8192
+    assert genesis.values == (3 * one, -one, 0, 0, 0, 5 * one, 0, 0, 7 * one, 0, 0, 0)
+    assert (genesis.chunk, genesis.model_rows, genesis.pad_rows, genesis.model_size) == (2, 5, 2, 5)
+    assert genesis.layout().chunks == 3 and genesis.training_values() == CHUNKED_Q0
+    assert b'"chunk":2' in genesis.to_bytes() and b'"model_rows":5' in genesis.to_bytes()
+    parsed = ModelFile.parse(genesis.to_bytes(), expected_size=5, chunk=2, pad_rows=2)
+    assert parsed == genesis and parsed.to_bytes() == genesis.to_bytes()
+
+
+def test_a_genesis_in_one_chunk_of_the_whole_model_is_the_one_vector_file() -> None:
+    single = ModelFile.genesis("logreg", 4, 13, CHUNKED_Q0, 2)
+    assert ModelFile.genesis("logreg", 4, 13, CHUNKED_Q0, 2, chunk=len(CHUNKED_Q0)) == single
+    assert (single.chunk, single.model_rows) == (0, 0) and single.layout().chunks == 1
+
+
+@pytest.mark.parametrize("fields", [{"chunk": 2}, {"model_rows": 5}])
+def test_parse_rejects_a_chunked_file_without_both_chunk_fields(fields: dict[str, int]) -> None:
+    with pytest.raises(ModelFileError, match="only one of 'chunk' and 'model_rows'"):
+        ModelFile.parse(model_json(**fields))
+
+
+def test_parse_rejects_a_chunked_file_of_the_wrong_flat_length() -> None:
+    # d = 5 in chunks of 2 with 2 pad rows takes 3 x (2 + 2) = 12 values; VALUES has 7
+    with pytest.raises(ModelFileError, match=r"model file has 7 values, the layout takes 12 \(3 x \(2 model"):
+        ModelFile.parse(model_json(chunk=2, model_rows=5))
+    genesis = ModelFile.genesis("logreg", 4, 13, CHUNKED_Q0, 2, chunk=2)
+    short = json.loads(genesis.to_bytes()) | {"values": list(genesis.values[:-1])}
+    with pytest.raises(ModelFileError, match="model file has 11 values, the layout takes 12"):
+        ModelFile.parse(json.dumps(short).encode())
+
+
+def test_parse_rejects_a_chunk_longer_than_the_model() -> None:
+    with pytest.raises(ModelFileError, match="invalid commitment layout: d = 5, chunk = 9"):
+        ModelFile.parse(model_json(chunk=9, model_rows=5))
+
+
+@pytest.mark.parametrize(("field", "bad"), [("chunk", -1), ("model_rows", -1), ("chunk", 10**8)])
+def test_chunk_fields_are_bounded(field: str, bad: int) -> None:
+    with pytest.raises(ModelFileError, match=rf"at '{field}'"):
+        ModelFile.parse(model_json(**({"chunk": 2, "model_rows": 5} | {field: bad})))
+
+
+def test_parse_rejects_another_chunking_than_the_consortiums() -> None:
+    chunked = ModelFile.genesis("logreg", 4, 13, CHUNKED_Q0, 2, chunk=2).to_bytes()
+    with pytest.raises(ModelFileError, match="declares chunks of 2 rows, the consortium commits one vector"):
+        ModelFile.parse(chunked, chunk=0)
+    with pytest.raises(ModelFileError, match="declares chunks of 2 rows, the consortium commits 3"):
+        ModelFile.parse(chunked, chunk=3)
+    with pytest.raises(ModelFileError, match="declares chunks of all rows, the consortium commits 2"):
+        ModelFile.parse(make_model().to_bytes(), chunk=2)
+    assert ModelFile.parse(make_model().to_bytes(), chunk=0) == make_model()
+
+
+def test_a_constructed_chunked_file_of_the_wrong_length_has_no_layout() -> None:
+    model = ModelFile(
+        model_kind="mlp", num_features=4, scale_bits=13, pad_rows=PAD, chunk=2, model_rows=5, values=VALUES
+    )
+    with pytest.raises(ModelFileError, match="the layout takes 12"):
+        model.training_values()

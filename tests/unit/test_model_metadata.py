@@ -82,6 +82,8 @@ def test_update_payload_metadata_is_bounded() -> None:
         ({"scale_bits": 12}, "scale 2\\^12.*2\\^13"),
         ({"model_kind": "mlp"}, "kind 'mlp'.*'logreg'"),
         ({"num_features": 2}, "2 features.*3"),
+        # the same values as one chunk of 31 rows: the same flat vector and point, but another layout
+        ({"chunk": 31, "model_rows": 31}, "chunks of 31 rows, the consortium commits one vector"),
     ],
 )
 def test_fetch_global_model_requires_the_consortium_metadata(
@@ -93,7 +95,7 @@ def test_fetch_global_model_requires_the_consortium_metadata(
     good = {**GOOD, "num_features": 30, "pad_rows": suite.pad_rows, "values": values}
     genuine = ModelFile.parse(json.dumps(good).encode())
     (point,) = commit(values, suite.basis)
-    commitment = point.as_uint256()
+    commitment = (point.as_uint256(),)
     assert fetch_global_model(store, spec, commitment, store.put(genuine.to_bytes()), suite=suite) == genuine
     # same values, hence the same commitment: only the metadata differs
     changes = {**changes, "num_features": 29} if "num_features" in changes else changes

@@ -18,6 +18,7 @@ def test_publish_circuit_round_trips_every_artifact(suite, tmp_path):
     store = EmbeddedStore(tmp_path / "store")
     manifest = CircuitManifest.parse(store.get(publish_circuit(suite, store)))
     assert (manifest.slots, manifest.model_size, manifest.pad_rows, manifest.scale_bits) == (5, 31, 10, 13)
+    assert manifest.chunk == 0  # the small model is one committed vector
     assert manifest.srs_kind == "development" and manifest.ezkl_version == "23.0.5"
     assert manifest.norm.circuit == suite.norm.spec.name and manifest.norm.logrows == suite.norm.logrows
     norm = suite.norm
@@ -42,6 +43,7 @@ def test_published_basis_lets_anyone_commit_without_ezkl(suite, commit_of, tmp_p
     )
     k = tuple(int(c, 16) for c in basis.zero_commitment)
     assert k == suite.zero.as_uint256()
+    assert basis.lagrange is not None  # published for a model committed as one vector
     lagrange = json.loads(fetch_published(store, basis.lagrange, tmp_path / "lagrange.json").read_bytes())
     assert len(lagrange) == suite.rows
     values = padded_update(5)

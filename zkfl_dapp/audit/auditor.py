@@ -17,14 +17,19 @@ Checks per finalized round (the table's columns):
   sample counts equal ``RoundManager.expectedWeights``, the included count and samples equal
   ``RoundFinalized``'s, and the quorum was met;
 * ``commitment``: FedAvg has no aggregation proof: the contract derived the new model's commitment
-  ``K + sum_i w_i (C(u_i) - K)`` from the submitted commitments, and the auditor re-derives it
-  (:func:`~zkfl_dapp.circuits.kzg.combine`), which must equal the ``RoundFinalized`` point, whose keccak
-  must equal ``getRound().newModelHash``;
+  ``K + sum_i w_i (C(u_i) - K)`` from the submitted commitments (per chunk: a commitment is one point per
+  chunk, ``RoundManager.chunks()``), and the auditor re-derives it (:func:`~zkfl_dapp.circuits.kzg.combine`
+  per chunk), which must equal the ``RoundFinalized`` points, whose keccak must equal
+  ``getRound().newModelHash``;
 * ``norm proofs`` (rounds with a norm bound): every accepted norm proof, from its submission's calldata,
-  verifies with the published norm circuit and is bound to that submission (:mod:`.proof_checks`);
+  verifies with the published norm circuit and is bound to that submission; in a chunked deployment every
+  chunk proof the contract accepted (``ChunkProofAccepted``, from its ``submitChunkProof`` calldata) is
+  re-verified with the published chunk circuit and bound to its chunk, and their sum to the bound
+  (:mod:`.proof_checks`). The report says per submission what was verified where;
 * ``median proof`` (median rounds): the published proof file matches ``proofHash`` and the calldata,
   verifies with the published median circuit, and its points are the slots' and the new model's;
-* ``model``: the new model file resolves, has the consortium's shape and opens the commitment;
+* ``model``: the new model file resolves, has the consortium's shape and layout and opens the commitment
+  (one ezkl commitment per chunk);
 * ``CIDs``: every submission's ciphertext resolves (a missing ciphertext of an excluded update is only
   a warning: the enclave said so publicly);
 * ``lineage``: the round starts from the latest finalized round's model (the genesis model for the
@@ -77,7 +82,8 @@ def audit(
 ) -> AuditReport:
     """Audit the deployment behind ``round_manager`` from its first block to the head.
 
-    ``registry`` and ``verifier`` default to the contracts the RoundManager points at (``project``
+    ``registry`` and ``verifier`` default to the contracts the RoundManager points at (the norm verifier is a
+    ``KzgChunkNormVerifier`` when ``chunks() > 1``, a ``KzgNormVerifier`` otherwise; ``project``
     defaults to ``ape.project``, ``chain`` to ``ape.chain``). Artifacts fetched from the store are
     written under ``workdir`` (a temporary directory when None). ``prediction_registry`` (a
     PredictionRegistry contract) has its receipts re-checked; ``policy`` is the norm-bound policy the
@@ -89,7 +95,9 @@ def audit(
     chain = chain if chain is not None else ape.chain
     project = project if project is not None else ape.project
     registry = registry if registry is not None else project.ConsortiumRegistry.at(round_manager.registry())
-    verifier = verifier if verifier is not None else project.KzgNormVerifier.at(round_manager.normVerifier())
+    if verifier is None:
+        norm_type = project.KzgChunkNormVerifier if int(round_manager.chunks()) > 1 else project.KzgNormVerifier
+        verifier = norm_type.at(round_manager.normVerifier())
     median_address = str(round_manager.medianVerifier())
     with tempfile.TemporaryDirectory(prefix="zkfl-audit-") as tmp:
         base = workdir if workdir is not None else Path(tmp)

@@ -1,6 +1,6 @@
 """What every audit check works with: the contracts, the store, a scratch directory, what the deployment
-checks establish (the circuit manifest, the fetched circuit files, the recomputed KZG basis and ``K``), and
-one way to record a failed check."""
+checks establish (the circuit manifest, the fetched circuit files, the recomputed KZG basis and ``K``, the
+commitment layout: one point, or one per chunk), and one way to record a failed check."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 from zkfl_dapp.audit.report import AuditReport, Finding, RoundAudit
 from zkfl_dapp.circuits.kzg import G1Point, KzgBasis
+from zkfl_dapp.core.layout import CommitmentLayout
 from zkfl_dapp.exceptions import CidMismatchError, CidNotFoundError, DigestMismatchError
 from zkfl_dapp.protocol.publication import CircuitManifest
 from zkfl_dapp.storage.base import Storage
@@ -41,11 +42,19 @@ class AuditContext:
         self.model_size = int(round_manager.modelSize())
         self.pad_rows = int(round_manager.padRows())
         self.scale_bits = int(round_manager.scaleBits())
+        #: points per commitment: 1, or the number of chunks of a model committed chunk by chunk
+        self.chunks = int(round_manager.chunks())
+        #: how model values sit in the committed vectors; a chunked layout's chunk size comes from the circuit
+        #: manifest (the chain holds only the number of chunks), so it is None until the manifest checks out
+        self.layout: CommitmentLayout | None = (
+            CommitmentLayout.single(self.model_size, self.pad_rows) if self.chunks == 1 else None
+        )
         kx, ky = round_manager.zeroCommitment()
         #: K = C(0) as the chain holds it (checked against the manifest and the recomputed basis)
         self.zero = G1Point(int(kx), int(ky))
         self.manifest: CircuitManifest | None = None
-        #: the norm circuit's settings, vk, SRS and verifier source fetched through the manifest
+        #: the norm circuit's (a chunked deployment's: the chunk norm circuit's) settings, vk, SRS and verifier
+        #: source fetched through the manifest
         self.artifacts: dict[str, Path] | None = None
         #: the same for the median circuit, where the manifest has one
         self.median_artifacts: dict[str, Path] | None = None
@@ -56,8 +65,12 @@ class AuditContext:
 
     @property
     def rows(self) -> int:
-        """Values of every committed vector (model rows plus hiding-pad rows)."""
-        return self.model_size + self.pad_rows
+        """Values of one committed vector (a chunk's, or the whole model's: model rows plus hiding-pad rows)."""
+        return self.layout.rows if self.layout is not None else self.model_size + self.pad_rows
+
+    @property
+    def chunked(self) -> bool:
+        return self.chunks > 1
 
     def _deployment_fail(self, report: AuditReport, check: str, item: str, expected: str, actual: str) -> None:
         report.deployment_findings.append(

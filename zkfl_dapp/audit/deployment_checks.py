@@ -2,17 +2,24 @@
 
 * ``circuit manifest``: one ``CircuitPublished`` event names ``circuitCid()``; the manifest under it parses
   (:class:`~zkfl_dapp.protocol.publication.CircuitManifest`); its shape (slots, model size, pad rows, scale)
-  is the RoundManager's; every file it publishes (the Lagrange points, each circuit's settings, verifying
-  key, SRS and verifier source) resolves and matches its SHA-256.
+  is the RoundManager's, and so is its layout: ``chunk = 0`` (one vector) exactly when ``chunks() == 1``,
+  otherwise ``ceil(d / chunk) == chunks()`` (the chunk size sets the auditor's
+  :class:`~zkfl_dapp.core.layout.CommitmentLayout`); every file it publishes (the Lagrange points where it has
+  them, each circuit's settings, verifying key, SRS and verifier source, the standardisation statistics)
+  resolves and matches its SHA-256, and the statistics file parses
+  (:class:`~zkfl_dapp.ml.statistics.PublishedStatistics`).
 * ``basis``: the manifest's basis digest equals ``RoundManager.kzgBasisDigest()`` and the digest of the
   :class:`~zkfl_dapp.circuits.kzg.KzgBasis` loaded from the fetched SRS, vk and settings (whose logrows and
   unusable rows are the manifest's); ``K`` in the manifest equals ``RoundManager.zeroCommitment()`` and
   :func:`~zkfl_dapp.circuits.kzg.zero_commitment` of that basis.
-* ``lagrange``: the published ``L_j`` (one per committed row) are points, and ``K + sum_j S_j L_j`` (one
-  multi-scalar multiplication, what the web UI computes) equals ``kzg.commit(S)`` for the genesis model, the
-  current global model (where a round made one) and a random vector that fills every row (pad rows too).
-* ``genesis model``: the file under ``genesisModelCid()`` parses with the consortium's shape and opens
-  ``genesisModelCommitment()``.
+* ``lagrange`` (one-vector deployments): the published ``L_j`` (one per committed row) are points, and
+  ``K + sum_j S_j L_j`` (one multi-scalar multiplication, what the web UI computes) equals ``kzg.commit(S)``
+  for the genesis model, the current global model (where a round made one) and a random vector that fills
+  every row (pad rows too). A chunked deployment publishes no Lagrange file (by design: its model files are
+  opened with ezkl, one commitment per chunk, and the web UI does not check them): not applicable, with a
+  note in the report.
+* ``genesis model``: the file under ``genesisModelCid()`` parses with the consortium's shape and layout and
+  opens ``genesisModelCommitment()`` (one point per chunk, in chunk order).
 * ``verifier``: the norm verifier (and the median verifier, where there is one) has code, and the
   RoundManager points at the contracts audited.
 """
@@ -29,10 +36,12 @@ from py_ecc.optimized_bn128 import FQ, add, curve_order, multiply, normalize
 from zkfl_dapp.audit.context import AuditContext, describe_error
 from zkfl_dapp.audit.events import _args, _logs, _same_address
 from zkfl_dapp.audit.report import AuditReport
-from zkfl_dapp.chain.views import read_current_model
+from zkfl_dapp.chain.views import as_commitment, commitment_hex, read_current_model
 from zkfl_dapp.circuits.kzg import G1Point, KzgBasis, KzgError, commit, zero_commitment
 from zkfl_dapp.core.formats import ModelFile
-from zkfl_dapp.exceptions import ChainError, DigestMismatchError, ModelFileError, StorageError
+from zkfl_dapp.core.layout import CommitmentLayout
+from zkfl_dapp.exceptions import ChainError, DigestMismatchError, ModelFileError, StatisticsError, StorageError
+from zkfl_dapp.ml.statistics import PublishedStatistics
 from zkfl_dapp.protocol.hospital import opens
 from zkfl_dapp.protocol.publication import CircuitManifest, PublishedCircuit, PublishedFile, fetch_published
 
@@ -65,6 +74,7 @@ class DeploymentChecks(AuditContext):
     """Checks of the deployment as a whole; fetches the circuit files and loads the basis the rounds use."""
 
     def deployment(self, report: AuditReport, head: int) -> None:
+        report.chunks = self.chunks
         lagrange_path = self._manifest_checks(report, head)
         self._basis_checks(report)
         genesis = self._genesis_checks(report)
@@ -94,16 +104,58 @@ class DeploymentChecks(AuditContext):
         if shape != on_chain:
             expected = f"slots, model size, pad rows, scale bits {on_chain} (RoundManager)"
             self._deployment_fail(report, check, "circuit manifest / shape", expected, f"{shape}")
+        self._layout_checks(report, manifest)
         if manifest.norm.logrows != manifest.basis.logrows:
             expected = f"the basis's logrows {manifest.basis.logrows}"
             self._deployment_fail(
                 report, check, "circuit manifest / norm logrows", expected, str(manifest.norm.logrows)
             )
-        lagrange = self._fetch_artifact(report, "lagrange", manifest.basis.lagrange, self.workdir / "lagrange.json")
-        self.artifacts = self._fetch_circuit(report, "", manifest.norm, "KzgNormVerifier.sol")
+        lagrange = None
+        if manifest.basis.lagrange is not None:
+            dest = self.workdir / "lagrange.json"
+            lagrange = self._fetch_artifact(report, "lagrange", manifest.basis.lagrange, dest)
+        elif not self.chunked:
+            expected = "a Lagrange file (a one-vector deployment: the web UI opens model files with it)"
+            self._deployment_fail(report, check, "circuit manifest / lagrange", expected, "none in the manifest")
+        verifier_file = "KzgChunkNormVerifier.sol" if self.chunked else "KzgNormVerifier.sol"
+        self.artifacts = self._fetch_circuit(report, "", manifest.norm, verifier_file)
         if manifest.median is not None:
             self.median_artifacts = self._fetch_circuit(report, "median ", manifest.median, "KzgMedianVerifier.sol")
+        if manifest.statistics is not None:
+            self._statistics_check(report, manifest.statistics)
         return lagrange
+
+    def _layout_checks(self, report: AuditReport, manifest: CircuitManifest) -> None:
+        """The manifest's ``chunk`` against ``RoundManager.chunks()``; sets the auditor's layout."""
+        check = "circuit manifest"
+        if not self.chunked:
+            if manifest.chunk != 0:
+                expected = "chunk 0: one committed vector (RoundManager.chunks() = 1)"
+                self._deployment_fail(report, check, "circuit manifest / chunk", expected, f"chunk {manifest.chunk}")
+            return
+        try:
+            layout = CommitmentLayout(self.model_size, manifest.chunk, self.pad_rows)
+        except ModelFileError:
+            layout = None
+        if layout is None or layout.chunks != self.chunks:
+            expected = (
+                f"chunks of c rows with ceil(d / c) = {self.chunks} (RoundManager.chunks(), d = {self.model_size})"
+            )
+            found = f"chunk {manifest.chunk}" + (f": {layout.chunks} chunks" if layout is not None else "")
+            self._deployment_fail(report, check, "circuit manifest / chunk", expected, found)
+            return
+        self.layout = layout
+
+    def _statistics_check(self, report: AuditReport, item: PublishedFile) -> None:
+        """The published standardisation statistics resolve, match their SHA-256 and parse."""
+        path = self._fetch_artifact(report, "statistics", item, self.workdir / "statistics.json")
+        if path is None:
+            return
+        try:
+            PublishedStatistics.parse(path.read_bytes(), where=f"statistics file {item.cid}")
+        except StatisticsError as exc:
+            expected = "a zkfl-stats/v1 statistics file"
+            self._deployment_fail(report, "circuit manifest", "circuit manifest / statistics", expected, str(exc))
 
     def _fetch_circuit(
         self, report: AuditReport, prefix: str, entry: PublishedCircuit, verifier_file: str
@@ -190,9 +242,10 @@ class DeploymentChecks(AuditContext):
         if recomputed_k != self.zero:
             expected = f"{_point_text(self.zero)} (RoundManager.zeroCommitment())"
             self._deployment_fail(report, check, "zero commitment K (recomputed)", expected, _point_text(recomputed_k))
-        if self.rows > basis.usable_rows:
-            expected = f"at most {basis.usable_rows} committed rows"
-            self._deployment_fail(report, check, "basis rows", expected, f"{self.rows} (model + pad rows)")
+        if self.layout is not None and self.rows > basis.usable_rows:
+            expected = f"at most {basis.usable_rows} rows per committed vector"
+            what = "chunk + pad rows" if self.chunked else "model + pad rows"
+            self._deployment_fail(report, check, "basis rows", expected, f"{self.rows} ({what})")
         self.basis = basis
 
     # --- genesis model and Lagrange points ----------------------------------------------------------
@@ -201,31 +254,51 @@ class DeploymentChecks(AuditContext):
         check = "genesis model"
         report.deployment_checks[check] = True
         cid = str(self.rm.genesisModelCid())
-        gx, gy = self.rm.genesisModelCommitment()
-        point = (int(gx), int(gy))
+        commitment = as_commitment(self.rm.genesisModelCommitment())
+        if len(commitment) != self.chunks:
+            expected = f"{self.chunks} points (RoundManager.chunks())"
+            self._deployment_fail(report, check, "genesisModelCommitment()", expected, f"{len(commitment)} points")
         try:
             model = ModelFile.parse(
-                self.storage.get(cid), expected_size=self.model_size, pad_rows=self.pad_rows, scale_bits=self.scale_bits
+                self.storage.get(cid),
+                expected_size=self.model_size,
+                pad_rows=self.pad_rows,
+                scale_bits=self.scale_bits,
+                chunk=self._expected_chunk(),
             )
         except (StorageError, ModelFileError) as exc:
             self._deployment_fail(report, check, "genesis model file", f"a model file under {cid}", describe_error(exc))
             return None
-        if self.basis is None:
+        if self.basis is None or self.layout is None:
+            missing = "no verified basis" if self.basis is None else "no verified chunk layout"
             self._deployment_fail(
-                report,
-                check,
-                "genesis model file",
-                "opens genesisModelCommitment()",
-                "not checkable: no verified basis",
+                report, check, "genesis model file", "opens genesisModelCommitment()", f"not checkable: {missing}"
             )
-        elif not opens(model.values, point, self.basis):
-            expected = f"content opening genesisModelCommitment() {_point_text(point)}"
+        elif not opens(model.values, commitment, self.basis, self.layout):
+            expected = f"content opening genesisModelCommitment() {commitment_hex(commitment)[:130]}"
+            if self.chunked:
+                expected += f"… ({len(commitment)} chunk points, one ezkl commitment per chunk)"
             self._deployment_fail(report, check, "genesis model file", expected, "values that do not open it")
         return model
+
+    def _expected_chunk(self) -> int | None:
+        """The ``chunk`` a model file must declare: 0 for one vector, the layout's chunk (None: unknown)."""
+        if not self.chunked:
+            return 0
+        return self.layout.chunk if self.layout is not None else None
 
     def _lagrange_checks(self, report: AuditReport, path: Path | None, genesis: ModelFile | None) -> None:
         check = "lagrange"
         report.deployment_checks[check] = True
+        if self.chunked:
+            report.deployment_checks[check] = None
+            report.notes.append(
+                f"lagrange: not applicable: the model is committed in {self.chunks} chunks and the circuit manifest "
+                "has no Lagrange file, by design (its points would take one ezkl commitment per row to publish); "
+                "the auditor opens every model file with ezkl, one commitment per chunk, and the web UI does not "
+                "check model files against their commitment (it says so)"
+            )
+            return
         if path is None:
             self._deployment_fail(
                 report,

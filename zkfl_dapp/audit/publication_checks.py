@@ -31,9 +31,9 @@ from eth_utils import keccak
 
 from zkfl_dapp.audit.context import AuditContext, describe_error
 from zkfl_dapp.audit.events import _args, _logs
-from zkfl_dapp.audit.report import AuditReport, RoundAudit, _point_hex
+from zkfl_dapp.audit.report import AuditReport, RoundAudit
 from zkfl_dapp.chain.enums import Phase, Rule
-from zkfl_dapp.chain.views import point_hash, read_round
+from zkfl_dapp.chain.views import commitment_hex, point_hash, read_round
 from zkfl_dapp.circuits.kzg_norm import address_limbs
 from zkfl_dapp.core.fixedpoint import FIELD_MODULUS
 from zkfl_dapp.core.norms import bound_sq_quantized
@@ -155,7 +155,7 @@ class PublicationChecks(AuditContext):
         claims.append(("norm bound (normBoundSq)", info.norm_bound_sq, bound_sq))
         if info.phase in (Phase.FINALIZED, Phase.ROLLED_BACK):
             claims.append(("model CID", info.new_model_cid, rr.model_cid))
-            claims.append(("model commitment", _point_hex(info.new_model_commitment), rr.model_commitment.lower()))
+            claims.append(("model commitment", commitment_hex(info.new_model_commitment), rr.model_commitment.lower()))
         for what, chain, claimed in claims:
             if chain != claimed:
                 self._fail(ra, "report", f"round report {cid} / {what}", f"{chain} (chain)", f"{claimed}")

@@ -38,9 +38,11 @@ def _hex(value: int) -> str:
     return f"0x{value:064x}"
 
 
-def _point_hex(point: tuple[int, int]) -> str:
-    """A commitment point as ``0x`` + x + y (64 hex digits each), as round reports write it."""
-    return "0x" + "".join(f"{c:064x}" for c in point)
+def short_commitment(text: str) -> str:
+    """A commitment as :func:`~zkfl_dapp.chain.views.commitment_hex` writes it, shortened for prose: the whole
+    of a one-point commitment, the first point and the number of points of a chunked one."""
+    points = (len(text) - 2) // 128
+    return text if points <= 1 else f"{text[:130]}… ({points} chunk points)"
 
 
 class Finding(BaseModel):
@@ -79,11 +81,16 @@ class SubmissionRecord(BaseModel):
 
     slot: int
     hospital: str
-    commitment: str  # the KZG point C(u), "0x" + x + y
+    #: the KZG commitment, one point C(u_c) per chunk: "0x" + x_0 + y_0 + x_1 + .. (64 hex digits each)
+    commitment: str
     cid: str
     sample_count: int
     excluded: bool = False
-    tx: str | None = None  # the submission's transaction (its calldata carries a bounded round's norm proof)
+    tx: str | None = None  # the submission's transaction (its calldata carries a one-point norm proof)
+    #: bounded rounds: which norm proofs of this submission were checked, where (None before the check ran)
+    proof: str | None = None
+    #: chunked deployments, bounded rounds: the sum of the accepted chunk proofs' sums of squares
+    chunk_sum_sq: int | None = None
 
 
 class RoundAudit(BaseModel):
@@ -99,7 +106,7 @@ class RoundAudit(BaseModel):
     finalize_tx: str | None = None
     #: the round whose model this round starts from (0: the genesis model)
     prev_model_round: int = 0
-    prev_model_commitment: str  # "0x" + x + y of the KZG point
+    prev_model_commitment: str  # "0x" + the 64-byte points of the commitment (x || y each)
     prev_model_cid: str
     new_model_commitment: str | None = None
     new_model_cid: str | None = None
@@ -130,6 +137,10 @@ class AuditReport(BaseModel):
     median_verifier: str | None = None
     circuit_cid: str
     circuit: dict[str, Any] = Field(default_factory=dict)
+    #: points per commitment (RoundManager.chunks()): 1, or the chunks of a model committed chunk by chunk
+    chunks: int = 1
+    #: what the reader should know about how the deployment was checked (not findings)
+    notes: list[str] = Field(default_factory=list)
     membership: list[MembershipEvent] = Field(default_factory=list)
     rounds: list[RoundAudit] = Field(default_factory=list)
     #: check -> passed (True/False), or None where not applicable (e.g. no PredictionRegistry given)
@@ -168,6 +179,47 @@ class AuditReport(BaseModel):
             rows.append([str(r.round_id), r.phase, included, *(mark[r.checks.get(c)] for c in CHECKS)])
         return rows
 
+    def proof_sites(self) -> list[str]:
+        """Which proofs and derivations this deployment's rounds rest on, and where each was checked (on-chain, by
+        the auditor, or both), one line each."""
+        bounded = [r.round_id for r in self.rounds if r.norm_bound_sq and r.phase != "open"]
+        median = [r.round_id for r in self.rounds if r.rule == "median" and r.phase in ("finalized", "rolled back")]
+        fedavg = [r.round_id for r in self.rounds if r.rule == "fedavg" and r.phase in ("finalized", "rolled back")]
+        lines = []
+        if self.chunks > 1:
+            lines.append(
+                f"chunk norm proofs (rounds {bounded or 'none'}): one `submitChunkProof` transaction per chunk, "
+                f"verified on-chain by the norm verifier `{self.verifier}` (event `ChunkProofAccepted`); at "
+                "`submitUpdate` RoundManager checked that the hospital's accepted proofs cover each of its "
+                f"{self.chunks} chunk points in order and that their sums of squares add up to at most the bound; "
+                "re-verified by the auditor with ezkl and the published chunk circuit from each transaction's "
+                "calldata (the last accepted proof per chunk), with the same bindings and sum"
+            )
+        else:
+            lines.append(
+                f"norm proofs (rounds {bounded or 'none'}): verified on-chain by RoundManager in "
+                f"`submitBoundedUpdate` with the norm verifier `{self.verifier}`; re-verified by the auditor with "
+                "ezkl and the published norm circuit from the transaction's calldata, and bound to the submission"
+            )
+        if median or self.median_verifier:
+            lines.append(
+                f"median proof (rounds {median or 'none'}): verified on-chain by RoundManager in "
+                f"`finalizeMedianRound` with the median verifier `{self.median_verifier}`; re-verified by the auditor "
+                "with ezkl and the published median circuit from the published proof file (= the calldata)"
+            )
+        lines.append(
+            f"FedAvg commitments (rounds {fedavg or 'none'}): no proof; derived on-chain by RoundManager at "
+            "finalization (K + sum_i w_i (C(u_i) - K)"
+            + (", per chunk" if self.chunks > 1 else "")
+            + "), re-derived by the auditor from the submitted commitments and expectedWeights"
+        )
+        lines.append(
+            "model files: opened against their on-chain commitment by the auditor (an ezkl commitment"
+            + (" per chunk" if self.chunks > 1 else "")
+            + "; nobody checks them on-chain)"
+        )
+        return lines
+
     def to_markdown(self) -> str:
         verdict = "PASSED" if self.passed else f"FAILED ({len(self.errors)} discrepancies)"
         out = [
@@ -180,7 +232,9 @@ class AuditReport(BaseModel):
             f"- circuit manifest `{self.circuit_cid}`"
             + (
                 f" ({self.circuit.get('slots')} slots, d = {self.circuit.get('model_size')}, "
-                f"{self.circuit.get('pad_rows')} pad rows, ezkl {self.circuit.get('ezkl_version')})"
+                f"{self.circuit.get('pad_rows')} pad rows"
+                + (f", {self.chunks} chunks of {self.circuit.get('chunk')} rows" if self.chunks > 1 else "")
+                + f", ezkl {self.circuit.get('ezkl_version')})"
                 if self.circuit
                 else ""
             ),
@@ -200,6 +254,11 @@ class AuditReport(BaseModel):
                 if self.enclave
                 else []
             ),
+            *(f"- {note}" for note in self.notes),
+            "",
+            "## Proofs: where each was checked",
+            "",
+            *(f"- {line}" for line in self.proof_sites()),
             "",
             "## Rounds",
             "",
@@ -213,9 +272,11 @@ class AuditReport(BaseModel):
             bound = f"norm bound {r.norm_bound_sq} (scale 2^26)" if r.norm_bound_sq else "no norm bound"
             out.append(f"- rule {r.rule}, {bound}")
             start = f"round {r.prev_model_round}'s" if r.prev_model_round else "the genesis"
-            out.append(f"- starts from {start} model `{r.prev_model_cid}` (commitment `{r.prev_model_commitment}`)")
+            prev = short_commitment(r.prev_model_commitment)
+            out.append(f"- starts from {start} model `{r.prev_model_cid}` (commitment `{prev}`)")
             if r.phase in ("finalized", "rolled back"):
-                out.append(f"- new model `{r.new_model_cid}` (commitment `{r.new_model_commitment}`)")
+                new = short_commitment(r.new_model_commitment or "0x")
+                out.append(f"- new model `{r.new_model_cid}` (commitment `{new}`)")
                 if r.rule == "median":
                     out.append(
                         f"- median proof `{r.proof_cid}` (keccak `{r.proof_hash}`), finalized in `{r.finalize_tx}`"
@@ -229,6 +290,8 @@ class AuditReport(BaseModel):
             for s in r.submissions:
                 tag = " **excluded**" if s.excluded else ""
                 out.append(f"- slot {s.slot}: `{s.hospital}`, {s.sample_count} samples, `{s.cid}`{tag}")
+                if s.proof:
+                    out.append(f"  - {s.proof}")
         out += ["", "## Findings", ""]
         out += [f"- {f.line()}" for f in self.findings] or ["none"]
         out += ["", "## Membership", "", "| block | event | account | role | name |", "|---|---|---|---|---|"]

@@ -1,6 +1,10 @@
-"""Per-round checks: events against state, the FedAvg weights and the commitment the chain derived, the
-proofs (via :class:`ProofChecks`), the new model file, the ciphertexts' CIDs, and the lineage of global
-models from genesis to the contract's current one."""
+"""Per-round checks: events against state, the FedAvg weights and the commitment the chain derived (per chunk
+for a chunked deployment), the proofs (via :class:`ProofChecks`), the new model file (opened chunk by chunk),
+the ciphertexts' CIDs, and the lineage of global models from genesis to the contract's current one.
+
+Commitments are tuples of points (:data:`~zkfl_dapp.chain.views.Commitment`, one per chunk); the report
+writes them with :func:`~zkfl_dapp.chain.views.commitment_hex` and the chain stores
+:func:`~zkfl_dapp.chain.views.commitment_hash` of them."""
 
 from __future__ import annotations
 
@@ -8,10 +12,19 @@ from typing import Any
 
 from zkfl_dapp.audit.context import describe_error
 from zkfl_dapp.audit.events import _args, _logs
-from zkfl_dapp.audit.proof_checks import ProofChecks
-from zkfl_dapp.audit.report import CHECKS, AuditReport, Finding, RoundAudit, SubmissionRecord, _point_hex
+from zkfl_dapp.audit.proof_checks import ChunkProofEvent, Position, ProofChecks
+from zkfl_dapp.audit.report import CHECKS, AuditReport, Finding, RoundAudit, SubmissionRecord, short_commitment
 from zkfl_dapp.chain.enums import Phase, Rule
-from zkfl_dapp.chain.views import Point, as_point, model_record, point_hash, read_submissions
+from zkfl_dapp.chain.views import (
+    NO_COMMITMENT,
+    Commitment,
+    as_commitment,
+    commitment_hash,
+    commitment_hex,
+    model_record,
+    parse_commitment_hex,
+    read_submissions,
+)
 from zkfl_dapp.circuits.kzg import G1Point, KzgError, combine
 from zkfl_dapp.core.aggregation import normalized_weights
 from zkfl_dapp.core.formats import ModelFile
@@ -21,9 +34,13 @@ from zkfl_dapp.protocol.hospital import opens
 _PHASES = {Phase.OPEN: "open", Phase.FINALIZED: "finalized", Phase.ABORTED: "aborted", Phase.ROLLED_BACK: "rolled back"}
 
 
-def _point_of(text: str) -> Point:
-    """The inverse of :func:`_point_hex`."""
-    return int(text[2:66], 16), int(text[66:130], 16)
+def _commitment_of(text: str) -> Commitment:
+    """A commitment as the report writes it, back as points (no points for an empty or malformed one: the checks
+    that compare it then fail and say so)."""
+    try:
+        return parse_commitment_hex(text)
+    except (ChainError, ValueError):
+        return NO_COMMITMENT
 
 
 class RoundChecks(ProofChecks):
@@ -41,10 +58,15 @@ class RoundChecks(ProofChecks):
         excluded: dict[int, set[int]] = {}
         for log in _logs(self.rm.UpdateExcluded, head):
             excluded.setdefault(int(_args(log)["roundId"]), set()).add(int(_args(log)["slot"]))
+        chunk_proofs: dict[int, list[ChunkProofEvent]] = {}
+        if self.chunked:
+            for log in _logs(self.rm.ChunkProofAccepted, head):
+                event = ChunkProofEvent.from_log(log)
+                chunk_proofs.setdefault(event.round_id, []).append(event)
 
-        gx, gy = self.rm.genesisModelCommitment()
+        genesis = as_commitment(self.rm.genesisModelCommitment())
         # the current model as the events tell it: (its round, its commitment, its file's CID)
-        lineage: tuple[int, Point, str] = (0, (int(gx), int(gy)), str(self.rm.genesisModelCid()))
+        lineage: tuple[int, Commitment, str] = (0, genesis, str(self.rm.genesisModelCid()))
         for round_id in sorted(opened):
             self.progress(f"round {round_id}: auditing")
             ra = self._round(
@@ -55,10 +77,11 @@ class RoundChecks(ProofChecks):
                 aborted.get(round_id),
                 submitted.get(round_id, []),
                 excluded.get(round_id, set()),
+                chunk_proofs.get(round_id, []),
             )
             self._lineage(ra, lineage)
             if ra.phase == "finalized" and ra.new_model_commitment is not None and ra.new_model_cid is not None:
-                lineage = (round_id, _point_of(ra.new_model_commitment), ra.new_model_cid)
+                lineage = (round_id, _commitment_of(ra.new_model_commitment), ra.new_model_cid)
             report.rounds.append(ra)
             verdict = "ok" if ra.passed else f"{len([f for f in ra.findings if f.severity == 'error'])} discrepancies"
             self.progress(f"round {round_id}: {ra.phase}, {verdict}")
@@ -75,7 +98,7 @@ class RoundChecks(ProofChecks):
             )
         model_hash, model_round = self.rm.currentModel()
         current = ("0x" + bytes(model_hash).hex(), int(model_round))
-        expected = ("0x" + point_hash(lineage[1]).hex(), lineage[0])
+        expected = ("0x" + commitment_hash(lineage[1]).hex(), lineage[0])
         if current != expected and report.rounds:
             last = report.rounds[-1]
             last.findings.append(
@@ -98,6 +121,7 @@ class RoundChecks(ProofChecks):
         abort_log: Any | None,
         submitted: list[Any],
         excluded: set[int],
+        chunk_proofs: list[ChunkProofEvent] | None = None,
     ) -> RoundAudit:
         o = _args(opened)
         info = self.rm.getRound(round_id)
@@ -107,7 +131,7 @@ class RoundChecks(ProofChecks):
             SubmissionRecord(
                 slot=int(_args(log)["slot"]),
                 hospital=str(_args(log)["hospital"]),
-                commitment=_point_hex(as_point(_args(log)["commitment"])),
+                commitment=commitment_hex(as_commitment(_args(log)["commitment"])),
                 cid=str(_args(log)["cid"]),
                 sample_count=int(_args(log)["sampleCount"]),
                 excluded=int(_args(log)["slot"]) in excluded,
@@ -115,11 +139,14 @@ class RoundChecks(ProofChecks):
             )
             for log in submitted
         ]
+        submitted_at: dict[int, Position] = {
+            int(_args(log)["slot"]): (int(log.block_number), int(log.log_index)) for log in submitted
+        }
         prev_round = int(o["prevModelRound"])
         try:
             prev_point, prev_cid = model_record(self.rm, prev_round)
         except ChainError as exc:
-            prev_point, prev_cid = (0, 0), ""
+            prev_point, prev_cid = NO_COMMITMENT, ""
             prev_error: str | None = str(exc)
         else:
             prev_error = None
@@ -130,7 +157,7 @@ class RoundChecks(ProofChecks):
             norm_bound_sq=int(info.normBoundSq),
             opened_block=int(opened.block_number),
             prev_model_round=prev_round,
-            prev_model_commitment=_point_hex(prev_point),
+            prev_model_commitment=commitment_hex(prev_point),
             prev_model_cid=prev_cid,
             submissions=subs,
             checks=dict.fromkeys(CHECKS),
@@ -139,7 +166,7 @@ class RoundChecks(ProofChecks):
         if prev_error is not None:
             self._fail(ra, "lineage", "previous model", f"round {prev_round}'s model on-chain", prev_error)
         on_chain = (bytes(info.prevModelHash), int(info.prevModelRound))
-        if (bytes(o["prevModelHash"]), prev_round) != on_chain or on_chain[0] != point_hash(prev_point):
+        if (bytes(o["prevModelHash"]), prev_round) != on_chain or on_chain[0] != commitment_hash(prev_point):
             self._fail(
                 ra,
                 "lineage",
@@ -163,10 +190,10 @@ class RoundChecks(ProofChecks):
             self._fail(ra, "lineage", "RoundFinalized event", "an event for a finalized round", "none")
             return ra
         f = _args(fin_log)
-        new_point = as_point(f["newModelCommitment"])
+        new_point = as_commitment(f["newModelCommitment"])
         ra.closed_block = int(fin_log.block_number)
         ra.finalize_tx = str(fin_log.transaction_hash)
-        ra.new_model_commitment = _point_hex(new_point)
+        ra.new_model_commitment = commitment_hex(new_point)
         ra.new_model_cid = str(f["newModelCid"])
         ra.included_count = int(f["includedCount"])
         ra.total_samples = int(f["totalSamples"])
@@ -177,7 +204,8 @@ class RoundChecks(ProofChecks):
             # a quorum of hospitals reported its model file unavailable (or not opening its commitment): like an
             # aborted round, it leaves the global model as it was, and its model is not audited
             return ra
-        self._finalized(ra, info, prev_point, new_point, (bytes(f["proofHash"]), str(f["proofCid"])))
+        proof_ref = (bytes(f["proofHash"]), str(f["proofCid"]))
+        self._finalized(ra, info, prev_point, new_point, proof_ref, chunk_proofs or [], submitted_at)
         return ra
 
     def _event_vs_state(self, ra: RoundAudit, info: Any) -> None:
@@ -192,7 +220,7 @@ class RoundChecks(ProofChecks):
                 f"{len(ra.submissions)} UpdateSubmitted",
             )
         for s, st in zip(ra.submissions, state_subs, strict=False):
-            state = (st.slot, st.hospital.lower(), _point_hex(st.commitment), st.cid, st.sample_count)
+            state = (st.slot, st.hospital.lower(), commitment_hex(st.commitment), st.cid, st.sample_count)
             event = (s.slot, s.hospital.lower(), s.commitment, s.cid, s.sample_count)
             if state != event:
                 ra.checks["weights"] = False
@@ -207,22 +235,32 @@ class RoundChecks(ProofChecks):
                 )
 
     def _finalized(
-        self, ra: RoundAudit, info: Any, prev_point: Point, new_point: Point, proof_ref: tuple[bytes, str]
+        self,
+        ra: RoundAudit,
+        info: Any,
+        prev_point: Commitment,
+        new_point: Commitment,
+        proof_ref: tuple[bytes, str],
+        chunk_proofs: list[ChunkProofEvent],
+        submitted_at: dict[int, Position],
     ) -> None:
         assert ra.new_model_cid is not None
         for c in ("weights", "commitment", "model", "CIDs"):
             ra.checks[c] = ra.checks[c] if ra.checks[c] is False else True
-        # the stored hash is the keccak of the event's point
-        if point_hash(new_point) != bytes(info.newModelHash):
+        # the stored hash is the keccak of the event's points
+        if commitment_hash(new_point) != bytes(info.newModelHash):
             self._fail(
                 ra,
                 "commitment",
                 "new model hash",
                 f"0x{bytes(info.newModelHash).hex()} (getRound().newModelHash)",
-                f"0x{point_hash(new_point).hex()} (keccak of the RoundFinalized commitment)",
+                f"0x{commitment_hash(new_point).hex()} (keccak of the RoundFinalized commitment)",
             )
+        if len(new_point) != self.chunks:
+            expected = f"{self.chunks} points (RoundManager.chunks())"
+            self._fail(ra, "commitment", "new model commitment", expected, f"{len(new_point)} points")
         if ra.norm_bound_sq:
-            self._norm_proofs(ra, prev_point)
+            self._norm_proofs(ra, prev_point, chunk_proofs, submitted_at)
         included = [s for s in ra.submissions if not s.excluded]
         if ra.rule == "median":
             count = self._median_proof(ra, prev_point, new_point)
@@ -254,9 +292,10 @@ class RoundChecks(ProofChecks):
         self._model(ra, new_point)
         self._ciphertexts(ra)
 
-    def _fedavg(self, ra: RoundAudit, new_point: Point) -> None:
+    def _fedavg(self, ra: RoundAudit, new_point: Commitment) -> None:
         """FedAvg: the weights from the on-chain sample counts and exclusions, and the new model's commitment
-        the contract derived from the submitted ones, re-derived here."""
+        the contract derived from the submitted ones, re-derived here chunk by chunk:
+        ``C(S_c) = K + sum_i w_i (C(u_ic) - K)``."""
         mask = sum(1 << s.slot for s in ra.submissions if s.excluded)
         try:
             assert ra.finalize_tx is not None
@@ -285,25 +324,33 @@ class RoundChecks(ProofChecks):
         if on_chain != weights:
             expected = f"{weights} (normalized_weights of sample counts {counts})"
             self._fail(ra, "weights", "weights", expected, f"{on_chain} (RoundManager.expectedWeights)")
-        chosen = [(G1Point(*_point_of(s.commitment)), weights[s.slot]) for s in ra.submissions if weights[s.slot]]
         try:
-            derived = combine([c for c, _ in chosen], [w for _, w in chosen], self.zero)
-        except KzgError as exc:
+            chosen = [(parse_commitment_hex(s.commitment), weights[s.slot]) for s in ra.submissions if weights[s.slot]]
+            if any(len(points) != self.chunks for points, _ in chosen):
+                raise KzgError(f"a submitted commitment does not have {self.chunks} points (RoundManager.chunks())")
+            derived = tuple(
+                combine([G1Point(*points[c]) for points, _ in chosen], [w for _, w in chosen], self.zero).as_uint256()
+                for c in range(self.chunks)
+            )
+        except (KzgError, ChainError, ValueError) as exc:
             self._fail(
                 ra, "commitment", "new model commitment", "the combination of the submitted commitments", str(exc)
             )
             return
-        if derived.as_uint256() != new_point:
+        if derived != new_point:
+            wrong = [c for c, (a, b) in enumerate(zip(derived, new_point, strict=False)) if a != b]
+            where = f" (chunk{'s' if len(wrong) > 1 else ''} {', '.join(map(str, wrong[:8]))})" if self.chunked else ""
             self._fail(
                 ra,
                 "commitment",
                 "new model commitment",
-                f"{_point_hex(derived.as_uint256())} (re-derived: K + sum_i w_i (C(u_i) - K))",
-                f"{_point_hex(new_point)} (RoundFinalized)",
+                f"{short_commitment(commitment_hex(derived))} (re-derived: K + sum_i w_i (C(u_i) - K){where})",
+                f"{short_commitment(commitment_hex(new_point))} (RoundFinalized)",
             )
 
-    def _model(self, ra: RoundAudit, point: Point) -> None:
-        """The new model file resolves, has the consortium's shape and opens the round's commitment."""
+    def _model(self, ra: RoundAudit, point: Commitment) -> None:
+        """The new model file resolves, has the consortium's shape and layout and opens the round's commitment
+        (one ezkl commitment per chunk)."""
         assert ra.new_model_cid is not None
         try:
             model = ModelFile.parse(
@@ -311,18 +358,20 @@ class RoundChecks(ProofChecks):
                 expected_size=self.model_size,
                 pad_rows=self.pad_rows,
                 scale_bits=self.scale_bits,
+                chunk=(self.layout.chunk if self.layout is not None else None) if self.chunked else 0,
             )
         except (StorageError, ModelFileError) as exc:
             self._fail(ra, "model", "model file", f"the global model under {ra.new_model_cid}", describe_error(exc))
             return
-        if self.basis is None:
-            self._fail(ra, "model", "model file", "a check against the commitment", "not possible: no verified basis")
-        elif not opens(model.values, point, self.basis):
+        if self.basis is None or self.layout is None:
+            missing = "no verified basis" if self.basis is None else "no verified chunk layout"
+            self._fail(ra, "model", "model file", "a check against the commitment", f"not possible: {missing}")
+        elif not opens(model.values, point, self.basis, self.layout):
             self._fail(
                 ra,
                 "model",
                 "model file",
-                f"content opening the commitment {ra.new_model_commitment}",
+                f"content opening the commitment {short_commitment(ra.new_model_commitment or '0x')}",
                 "values that do not open it",
             )
 
@@ -343,15 +392,16 @@ class RoundChecks(ProofChecks):
                 if not sub.excluded:
                     ra.checks["CIDs"] = False
 
-    def _lineage(self, ra: RoundAudit, current: tuple[int, Point, str]) -> None:
+    def _lineage(self, ra: RoundAudit, current: tuple[int, Commitment, str]) -> None:
         """The round starts from the latest finalized round's model (the genesis model before any)."""
         start = (ra.prev_model_round, ra.prev_model_commitment, ra.prev_model_cid)
-        expected = (current[0], _point_hex(current[1]), current[2])
+        expected = (current[0], commitment_hex(current[1]), current[2])
         if start != expected:
+            model, found = short_commitment(expected[1]), short_commitment(start[1])
             self._fail(
                 ra,
                 "lineage",
                 "lineage",
-                f"starts from round {expected[0]}'s model {expected[1]} / {expected[2]} (the latest finalized)",
-                f"round {start[0]}'s {start[1]} / {start[2]}",
+                f"starts from round {expected[0]}'s model {model} / {expected[2]} (the latest finalized)",
+                f"round {start[0]}'s {found} / {start[2]}",
             )

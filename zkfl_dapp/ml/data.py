@@ -47,7 +47,11 @@ nothing is downloaded at run time.
     every feature.
 
 Every feature of both data sets is then standardized with the mean and standard deviation of the training
-part only.
+part only, combined from each hospital's count, sum and sum of squares
+(:class:`~zkfl_dapp.ml.statistics.SufficientStatistics`, :attr:`FederatedSplit.contributions`), not from
+the pooled rows: the statistics a consortium publishes (:mod:`zkfl_dapp.ml.statistics`). The SUPPORT2
+imputation medians are still taken over the whole training part (medians do not combine from sums);
+records files a hospital brings itself (:mod:`zkfl_dapp.ml.records`) may not hold missing values.
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ from sklearn.datasets import load_breast_cancer
 from sklearn.model_selection import train_test_split
 
 from zkfl_dapp.exceptions import DataError
+from zkfl_dapp.ml.statistics import PublishedStatistics, SufficientStatistics, combined_mean_std
 
 SplitKind = Literal["iid", "dirichlet"]
 """How the training data is partitioned across hospitals."""
@@ -148,11 +153,17 @@ class FederatedSplit:
         shards: One training data set per hospital, disjoint.
         test: The held-out test set (standardized with the training statistics).
         feature_names: Names of the ``f`` feature columns.
+        statistics: The statistics the shards and the test set were standardized with, combined from
+            ``contributions`` (None for a split built by hand).
+        contributions: Each hospital's count, sum and sum of squares over its raw (imputed) shard, in shard
+            order: all that the statistics are computed from.
     """
 
     shards: tuple[Dataset, ...]
     test: Dataset
     feature_names: tuple[str, ...]
+    statistics: FeatureStatistics | None = None
+    contributions: tuple[SufficientStatistics, ...] = ()
 
     @property
     def num_features(self) -> int:
@@ -254,6 +265,12 @@ def _raw(dataset: DatasetName) -> tuple[NDArray[np.float64], NDArray[np.int64], 
     return x_all, y_all, names
 
 
+def feature_names(dataset: DatasetName = DEFAULT_DATASET) -> tuple[str, ...]:
+    """The feature names of a bundled data set, in column order."""
+    _check_dataset(dataset)
+    return _raw(dataset)[2]
+
+
 def _check_dataset(dataset: str) -> None:
     if dataset not in DATASETS:
         raise DataError(f"dataset must be one of {DATASETS}, got {dataset!r}")
@@ -347,13 +364,15 @@ def load_federated(
     test_fraction: float = 0.2,
     seed: int = 0,
     min_samples: int = DEFAULT_MIN_SAMPLES,
+    raw: bool = False,
 ) -> FederatedSplit:
     """Loads a bundled data set split across ``num_hospitals`` hospitals.
 
-    Steps: stratified held-out test split; imputation of missing values with training medians and
-    standardization with training mean and std (training statistics only, see :func:`training_statistics`);
-    partition of the training part (IID: shuffled near-equal parts; ``"dirichlet"``: per-class
-    Dirichlet(``alpha``) proportions, smaller ``alpha`` = more label skew). Shards are shuffled.
+    Steps: stratified held-out test split; imputation of missing values with training medians; partition
+    of the training part (IID: shuffled near-equal parts; ``"dirichlet"``: per-class Dirichlet(``alpha``)
+    proportions, smaller ``alpha`` = more label skew), shards shuffled; standardization of every shard and
+    the test set with the training mean and std combined from each shard's sums
+    (:attr:`FederatedSplit.contributions`; equal, up to float rounding, to :func:`training_statistics`).
     The result depends only on the arguments.
 
     Args:
@@ -364,6 +383,8 @@ def load_federated(
         test_fraction: Fraction of samples held out for testing, in (0, 1).
         seed: Seed for the test split, the partition and the shuffles.
         min_samples: Minimum training samples per hospital (>= 1).
+        raw: Keep the shards and the test set on their raw (imputed, unstandardized) scale; the statistics
+            are computed all the same.
 
     Returns:
         The federated split.
@@ -383,13 +404,12 @@ def load_federated(
     if min_samples < 1:
         raise DataError(f"min_samples must be >= 1, got {min_samples!r}")
 
-    x_train, x_test, y_train, y_test, feature_names, _ = _train_test(dataset, test_fraction, seed)
+    x_train, x_test, y_train, y_test, feature_names, fill = _train_test(dataset, test_fraction, seed)
     if len(y_train) < num_hospitals * min_samples:
         raise DataError(
             f"{len(y_train)} training samples cannot give {num_hospitals} hospitals "
             f"{min_samples} samples each; use fewer hospitals or a smaller test_fraction"
         )
-    xs_train, xs_test = standardize(x_train, x_test)
     ys_train, ys_test = y_train.astype(np.float32), y_test.astype(np.float32)
 
     rng = np.random.default_rng([seed, 0x5A4B464C])  # independent of sklearn's stream
@@ -398,8 +418,22 @@ def load_federated(
     else:
         parts = _dirichlet_partition(y_train, num_hospitals, alpha, min_samples, rng)
 
-    shards = tuple(Dataset(x=xs_train[p], y=ys_train[p]) for p in (rng.permutation(q) for q in parts))
-    return FederatedSplit(shards=shards, test=Dataset(x=xs_test, y=ys_test), feature_names=feature_names)
+    shard_rows = [rng.permutation(q) for q in parts]
+    contributions = tuple(SufficientStatistics.of(x_train[p]) for p in shard_rows)
+    _, mean, std = combined_mean_std(contributions)
+    stats = FeatureStatistics(feature_names=feature_names, mean=mean, std=np.where(std > 0, std, 1.0), fill=fill)
+
+    def scale(x: NDArray[np.float64]) -> NDArray[np.floating[Any]]:
+        return x if raw else stats.standardize(x)
+
+    shards = tuple(Dataset(x=scale(x_train[p]), y=ys_train[p]) for p in shard_rows)
+    return FederatedSplit(
+        shards=shards,
+        test=Dataset(x=scale(x_test), y=ys_test),
+        feature_names=feature_names,
+        statistics=stats,
+        contributions=contributions,
+    )
 
 
 @dataclass(frozen=True)
@@ -420,6 +454,11 @@ class FeatureStatistics:
     std: NDArray[np.float64]
     fill: NDArray[np.float64] | None = None
 
+    @classmethod
+    def from_published(cls, published: PublishedStatistics) -> FeatureStatistics:
+        """The consortium's published statistics (:mod:`zkfl_dapp.ml.statistics`); no imputation."""
+        return cls(feature_names=published.feature_names, mean=published.mean, std=published.divisor)
+
     def standardize(self, raw: NDArray[np.floating[Any]]) -> NDArray[np.float64]:
         """Raw feature values ``[..., f]`` (NaN = missing) on the scale the consortium's models were trained on."""
         values = np.asarray(raw, dtype=np.float64)
@@ -432,7 +471,10 @@ def training_statistics(
     *, dataset: DatasetName = DEFAULT_DATASET, test_fraction: float = 0.2, seed: int = 0
 ) -> FeatureStatistics:
     """The training-set statistics :func:`load_federated` imputes and standardizes with, for the same
-    ``dataset``, ``test_fraction`` and ``seed`` (the hospital partition does not change them).
+    ``dataset``, ``test_fraction`` and ``seed``, computed here over the pooled training part: a reference
+    for tests and the bundled simulation, equal up to float rounding to what :func:`load_federated`
+    combines from the shards' sums (the hospital partition does not change them otherwise). A consortium's
+    parties use the published statistics instead (:mod:`zkfl_dapp.ml.statistics`).
 
     Raises:
         DataError: On an unknown ``dataset`` or an invalid ``test_fraction`` or ``seed``.

@@ -1,8 +1,8 @@
 """Patient files: CSV (a header row of the 30 breast-cancer feature names as in scikit-learn's
 ``load_breast_cancer().feature_names``, then exactly one data row) or JSON
 (``{"features": {name: value, ...}}``). Every problem is a :class:`PatientRecordError` naming the field.
-The raw clinical values are standardized with the consortium's training-set statistics
-(:func:`zkfl_dapp.ml.data.training_statistics`), as the models were trained.
+The raw clinical values are standardized with the consortium's published statistics
+(:class:`~zkfl_dapp.ml.data.FeatureStatistics`, e.g. ``FeatureStatistics.from_published``), as the models were trained.
 """
 
 from __future__ import annotations

@@ -34,6 +34,7 @@ from zkfl_dapp.crypto.envelope import EnclaveKeyPair, load_key_pair, save_key_pa
 from zkfl_dapp.exceptions import ChainError, ConfigError
 from zkfl_dapp.ml.data import FederatedSplit
 from zkfl_dapp.ml.model import num_params
+from zkfl_dapp.ml.records import bundled_statistics
 from zkfl_dapp.ml.training import TrainConfig
 from zkfl_dapp.protocol.enclave import AggregatorEnclave
 from zkfl_dapp.protocol.hospital import HospitalClient, fetch_global_model
@@ -191,7 +192,8 @@ class Consortium(RoundDriver):
         )
         genesis_cid = str(storage.put(genesis.to_bytes()))
         genesis_commitment = commit_vectors(genesis.values, circuits.layout, circuits.basis)
-        circuit_cid = publish_circuit(circuits, storage)
+        statistics = bundled_statistics(settings.dataset, split)  # from the hospitals' sums, not pooled rows
+        circuit_cid = publish_circuit(circuits, storage, statistics=statistics.to_bytes())
         progress(f"deploying contracts (genesis model {genesis_cid}, circuit manifest {circuit_cid})")
         scheme = CommitmentScheme(
             slots=circuits.slots,

@@ -85,6 +85,8 @@ class CircuitManifest(BaseModel):
     basis: PublishedBasis
     norm: PublishedCircuit
     median: PublishedCircuit | None = None
+    #: the consortium's standardisation statistics (zkfl-stats/v1, zkfl_dapp.ml.statistics); None: not published
+    statistics: PublishedFile | None = None
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()
@@ -119,9 +121,9 @@ def lagrange_file(points: list[tuple[int, int]]) -> bytes:
     return json.dumps([[hex(x), hex(y)] for x, y in points], separators=(",", ":")).encode()
 
 
-def publish_circuit(circuits: CircuitSuite, storage: Storage) -> str:
-    """Store the circuits' public artifacts, the basis and its Lagrange points, and the manifest; returns
-    the manifest's CID."""
+def publish_circuit(circuits: CircuitSuite, storage: Storage, *, statistics: bytes | None = None) -> str:
+    """Store the circuits' public artifacts, the basis and its Lagrange points, the standardisation
+    ``statistics`` file when given, and the manifest; returns the manifest's CID."""
     basis = circuits.basis
     k = circuits.zero
     lagrange = None
@@ -148,6 +150,7 @@ def publish_circuit(circuits: CircuitSuite, storage: Storage) -> str:
         basis=published_basis,
         norm=_publish_circuit(storage, norm.spec.name, norm, norm.logrows),
         median=_publish_circuit(storage, median.spec.name, median, median.logrows) if median is not None else None,
+        statistics=_publish_bytes(storage, statistics) if statistics is not None else None,
     )
     return str(storage.put(manifest.to_bytes()))
 

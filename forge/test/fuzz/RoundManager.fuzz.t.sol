@@ -30,8 +30,8 @@ contract RoundManagerFuzzTest is ForgeTest {
             IConsortiumRegistry(address(registry)),
             IHalo2Verifier(address(new ScriptedVerifier())),
             IHalo2Verifier(address(norm)),
-            IRoundManager.CommitmentScheme(SLOTS, 31, 10, 13, G1.mulG(K_LOG), keccak256("basis")),
-            G1.mulG(11),
+            IRoundManager.CommitmentScheme(SLOTS, 31, 10, 1, 13, G1.mulG(K_LOG), keccak256("basis")),
+            G1.one(G1.mulG(11)),
             "genesis",
             "circuit"
         );
@@ -64,11 +64,11 @@ contract RoundManagerFuzzTest is ForgeTest {
     function _invalidCommitment(uint256 id, uint256 x, uint256 y) internal {
         vm.prank(_hospital(0));
         vm.expectRevert(abi.encodeWithSelector(IRoundManager.RoundManagerInvalidCommitment.selector, x, y));
-        rm.submitUpdate(id, [x, y], "cid", 10);
+        rm.submitUpdate(id, G1.one([x, y]), "cid", 10);
         uint256[] memory inst = new uint256[](7);
         vm.prank(_hospital(0));
         vm.expectRevert(abi.encodeWithSelector(IRoundManager.RoundManagerInvalidCommitment.selector, x, y));
-        rm.submitBoundedUpdate(id, [x, y], "cid", 10, "", inst);
+        rm.submitBoundedUpdate(id, G1.one([x, y]), "cid", 10, "", inst);
     }
 
     /// @notice Random coordinates: off the curve (almost always) -> RoundManagerInvalidCommitment.
@@ -97,15 +97,15 @@ contract RoundManagerFuzzTest is ForgeTest {
         uint256[2] memory k = G1.mulG(K_LOG);
         vm.prank(_hospital(0));
         vm.expectRevert(abi.encodeWithSelector(IRoundManager.RoundManagerInvalidCommitment.selector, k[0], k[1]));
-        rm.submitUpdate(id, k, "cid", 10);
+        rm.submitUpdate(id, G1.one(k), "cid", 10);
         uint256 log = bound(s, 1, G1.R - 1);
         vm.assume(log != K_LOG);
         uint256[2] memory c = G1.mulG(log);
         vm.prank(_hospital(0));
-        rm.submitUpdate(id, c, "cid", 10);
+        rm.submitUpdate(id, G1.one(c), "cid", 10);
         vm.prank(_hospital(1));
         vm.expectRevert(abi.encodeWithSelector(IRoundManager.RoundManagerInvalidCommitment.selector, c[0], c[1]));
-        rm.submitUpdate(id, c, "cid", 10);
+        rm.submitUpdate(id, G1.one(c), "cid", 10);
     }
 
     /// @notice Any multiple of the generator but K is accepted; the sample count must be 1..MAX_SAMPLE_COUNT and
@@ -128,13 +128,34 @@ contract RoundManagerFuzzTest is ForgeTest {
             vm.expectRevert(abi.encodeWithSelector(IRoundManager.RoundManagerCidTooLong.selector, cidLength, maxCid));
         }
         vm.prank(_hospital(2)); // last: a call in between (even to a precompile) would take the prank
-        rm.submitUpdate(id, c, cid, samples);
+        rm.submitUpdate(id, G1.one(c), cid, samples);
         if (samples != 0 && samples <= maxSamples && cidLength != 0 && cidLength <= maxCid) {
             IRoundManager.Submission memory sub = rm.getSubmission(id, 0);
             assertEq(sub.hospital, _hospital(2), "hospital");
             assertEq(sub.sampleCount, samples, "samples");
             assertEq(rm.getRound(id).submissionCount, 1, "count");
         }
+    }
+
+    /// @notice A one-point scheme takes exactly one point (chunks() == 1), on both submission paths; its model hash
+    /// is keccak256(x || y) of that point (testFuzz_weightsAndAggregate).
+    function testFuzz_onePointSchemeWrongPointCount(uint8 nSeed, uint256 s) public {
+        assertEq(rm.chunks(), 1, "chunks");
+        uint256 n = bound(nSeed, 0, 4);
+        vm.assume(n != 1);
+        uint256 id = _open();
+        uint256[2][] memory c = new uint256[2][](n);
+        for (uint256 i = 0; i < n; i++) {
+            c[i] = G1.mulG(bound(uint256(keccak256(abi.encode(s, i))), K_LOG + 1, G1.R - 1));
+        }
+        uint256[] memory inst = new uint256[](7);
+        bytes memory err = abi.encodeWithSelector(IRoundManager.RoundManagerWrongChunkCount.selector, 1, n);
+        vm.prank(_hospital(0));
+        vm.expectRevert(err);
+        rm.submitUpdate(id, c, "cid", 10);
+        vm.prank(_hospital(0));
+        vm.expectRevert(err);
+        rm.submitBoundedUpdate(id, c, "cid", 10, "", inst);
     }
 
     /// @notice A non-member never submits, whatever it sends.
@@ -144,7 +165,7 @@ contract RoundManagerFuzzTest is ForgeTest {
         uint256[2] memory c = G1.mulG(bound(s, 1, G1.R - 1));
         vm.expectRevert(abi.encodeWithSelector(IRoundManager.RoundManagerNotHospital.selector, who));
         vm.prank(who);
-        rm.submitUpdate(id, c, "cid", 10);
+        rm.submitUpdate(id, G1.one(c), "cid", 10);
     }
 
     /// @notice With n submissions of random counts and a random mask: expectedWeights reverts iff the mask names a
@@ -161,7 +182,7 @@ contract RoundManagerFuzzTest is ForgeTest {
             logs[i] = bound(uint256(keccak256(abi.encode(logSeed, i))), K_LOG + 1, G1.R - 1);
             uint256[2] memory c = G1.mulG(logs[i]);
             vm.prank(_hospital(i));
-            rm.submitUpdate(id, c, "cid", counts[i]);
+            rm.submitUpdate(id, G1.one(c), "cid", counts[i]);
         }
         mask = mask % 4 == 0 ? mask >> 2 : (mask >> 2) % (uint256(1) << n); // mostly valid
         if (mask >> n != 0) {
@@ -225,7 +246,7 @@ contract RoundManagerFuzzTest is ForgeTest {
             vm.expectPartialRevert(IRoundManager.RoundManagerNormProofMismatch.selector);
         }
         vm.prank(sender);
-        rm.submitBoundedUpdate(id, c, "cid", 10, proof, inst);
+        rm.submitBoundedUpdate(id, G1.one(c), "cid", 10, proof, inst);
         assertEq(rm.getRound(id).submissionCount, field == 0 ? 1 : 0, "submission count");
     }
 }

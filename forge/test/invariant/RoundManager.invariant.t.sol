@@ -19,8 +19,13 @@ contract RoundManagerInvariantTest is ForgeTest {
     RoundManagerHandler internal handler;
     RoundManager internal rm;
 
+    /// @dev Points per commitment of the deployment under test (RoundManagerChunkedInvariantTest: 3).
+    function _chunks() internal pure virtual returns (uint256) {
+        return 1;
+    }
+
     function setUp() public {
-        handler = new RoundManagerHandler();
+        handler = new RoundManagerHandler(_chunks());
         rm = handler.rm();
         vm.label(address(handler), "handler");
         vm.label(address(rm), "RoundManager");
@@ -97,18 +102,22 @@ contract RoundManagerInvariantTest is ForgeTest {
         }
     }
 
-    /// @notice A finalized (or since rolled back) FedAvg round stores keccak(K + sum_i w_i (C_i - K)), recomputed
-    /// here from the submissions' discrete logs; a median round stores the proof's point 5.
+    /// @notice A finalized (or since rolled back) FedAvg round stores the keccak of its points K + sum_i w_i (C_ic - K),
+    /// one per chunk, recomputed from the submissions' discrete logs; a median round stores the proof's point 5.
     function _storedModelHash() internal view {
         uint256 current = rm.currentRoundId();
         for (uint256 id = 1; id <= current; id++) {
             IRoundManager.RoundInfo memory r = rm.getRound(id);
             if (r.phase != IRoundManager.Phase.Finalized && r.phase != IRoundManager.Phase.RolledBack) continue;
             RoundManagerHandler.GhostRound memory g = handler.ghostRound(id);
-            uint256 log = r.rule == IRoundManager.AggregationRule.FedAvg ? handler.fedAvgLog(id, g.mask) : g.modelLog;
-            assertEq(r.newModelHash, G1.hash(G1.mulG(log)), "stored model hash");
+            assertEq(r.newModelHash, handler.modelHashOf(id), "stored model hash");
+            if (handler.CHUNKS() == 1) {
+                uint256 log = r.rule == IRoundManager.AggregationRule.FedAvg ? handler.fedAvgLog(id, g.mask) : g.modelLog;
+                assertEq(r.newModelHash, G1.hash(G1.mulG(log)), "one-point model hash: keccak(x || y)");
+            }
             assertEq(rm.modelOf(id), r.newModelHash, "modelOf");
-            assertEq(r.prevModelHash, G1.hash(G1.mulG(g.prevLog)), "stored previous model hash");
+            assertEq(r.prevModelHash, handler.modelHashOf(g.prevRound), "stored previous model hash");
+            assertEq(r.prevModelRound, g.prevRound, "previous model round");
         }
     }
 
@@ -126,8 +135,11 @@ contract RoundManagerInvariantTest is ForgeTest {
                 IRoundManager.Submission memory s = rm.getSubmission(id, i);
                 assertEq(s.hospital, subs[i].hospital, "submitter");
                 assertEq(s.sampleCount, subs[i].samples, "sample count");
-                uint256[2] memory c = G1.mulG(subs[i].log);
-                assertTrue(s.commitment[0] == c[0] && s.commitment[1] == c[1], "commitment");
+                uint256[2][] memory c = handler.commitmentOf(subs[i].log);
+                assertEq(s.commitment.length, handler.CHUNKS(), "commitment points");
+                for (uint256 j = 0; j < c.length; j++) {
+                    assertTrue(s.commitment[j][0] == c[j][0] && s.commitment[j][1] == c[j][1], "commitment");
+                }
                 assertTrue(subs[i].log != k, "K accepted as a commitment");
                 for (uint256 j = 0; j < i; j++) {
                     assertTrue(subs[j].hospital != subs[i].hospital, "two submissions from one hospital");
@@ -153,9 +165,19 @@ contract RoundManagerInvariantTest is ForgeTest {
         for (uint256 id = 1; id <= current; id++) {
             assertEq(uint256(rm.getRound(id).phase), uint256(handler.ghostRound(id).phase), "phase");
         }
-        (uint256 expectedRound, uint256 log) = handler.currentModel();
+        (uint256 expectedRound,) = handler.currentModel();
         (bytes32 hash, uint256 modelRound) = rm.currentModel();
         assertEq(modelRound, expectedRound, "current model round");
-        assertEq(hash, G1.hash(G1.mulG(log)), "current model hash");
+        assertEq(hash, handler.modelHashOf(expectedRound), "current model hash");
+    }
+}
+
+/// @title RoundManagerChunkedInvariantTest
+/// @notice The same campaign and invariants over a chunked deployment (3 points per commitment): bounded
+/// submissions go through submitChunkProof for every chunk and then submitUpdate, FedAvg aggregates chunk by chunk,
+/// median rounds are refused.
+contract RoundManagerChunkedInvariantTest is RoundManagerInvariantTest {
+    function _chunks() internal pure override returns (uint256) {
+        return 3;
     }
 }

@@ -16,6 +16,9 @@ import {ForgeTest} from "../utils/Vm.sol";
 /// records what succeeded in ghost state (discrete logs of every point, masks, phases). Violations that can
 /// only be seen at call time (an accepted submission whose norm proof was not bound to it, a state change by
 /// a non-member, an illegal phase transition) set flags that the invariants assert to be false.
+/// @dev Deployed for a one-point scheme (`chunks` = 1: submitBoundedUpdate, median rounds) or a chunked one
+/// (`chunks` > 1: a bounded submission is `chunks` submitChunkProof calls, then submitUpdate). A submission's
+/// ghost `log` is its chunk 0's discrete log; chunk c's is `chunkLog(log, c)`.
 contract RoundManagerHandler is ForgeTest {
     uint256 public constant SLOTS = 5;
     uint256 public constant SCALE_BITS = 13;
@@ -24,6 +27,8 @@ contract RoundManagerHandler is ForgeTest {
     uint256 public constant K_LOG = 7; // K = 7 G
     uint256 public constant GENESIS_LOG = 11; // genesis model = 11 G
     uint256 public constant POOL = 7; // candidate hospitals; SLOTS + 2 so that rounds can fill up
+    uint256 public constant CHUNK_STRIDE = 1_000_003; // chunk c of a commitment with chunk-0 log s: s + c * stride
+    uint256 public immutable CHUNKS;
 
     ConsortiumRegistry public immutable registry;
     RoundManager public immutable rm;
@@ -43,7 +48,8 @@ contract RoundManagerHandler is ForgeTest {
         IRoundManager.Phase phase;
         IRoundManager.AggregationRule rule;
         uint256 normBoundSq;
-        uint256 prevLog; // discrete log of the previous model's commitment
+        uint256 prevLog; // discrete log of the previous model's commitment (chunk 0)
+        uint256 prevRound; // the round that made the previous model (0: genesis)
         uint256 mask; // excluded mask at finalization
         uint256 modelLog; // discrete log of the new model's commitment (Finalized / RolledBack)
         uint256 reports;
@@ -63,7 +69,8 @@ contract RoundManagerHandler is ForgeTest {
     mapping(bytes32 => uint256) public calls;
     mapping(bytes32 => uint256) public successes;
 
-    constructor() {
+    constructor(uint256 chunks_) {
+        CHUNKS = chunks_;
         registry = new ConsortiumRegistry(address(this));
         normVerifier = new ScriptedVerifier();
         medianVerifier = new ScriptedVerifier();
@@ -72,6 +79,7 @@ contract RoundManagerHandler is ForgeTest {
             slots: SLOTS,
             modelSize: 31,
             padRows: 10,
+            chunks: chunks_,
             scaleBits: SCALE_BITS,
             zeroCommitment: k,
             kzgBasisDigest: keccak256("test basis")
@@ -81,7 +89,7 @@ contract RoundManagerHandler is ForgeTest {
             IHalo2Verifier(address(medianVerifier)),
             IHalo2Verifier(address(normVerifier)),
             scheme,
-            G1.mulG(GENESIS_LOG),
+            _genesis(chunks_),
             "genesis-cid",
             "circuit-cid"
         );
@@ -123,16 +131,18 @@ contract RoundManagerHandler is ForgeTest {
         uint32 quorum = uint32(q < 5 ? 1 + (q % 3) : q == 5 ? 0 : q == 6 ? SLOTS + 1 : bound(quorumSeed >> 3, 1, SLOTS));
         uint64 deadline = uint64(ghostTime + bound(durationSeed, 0, 2 days)); // 0: deadline == now, invalid
         uint256 boundSq = bounded ? bound(seed, 1, rm.NORM_RANGE() - 1) : 0;
+        if (CHUNKS > 1 && median && seed % 4 != 0) median = false; // a chunked scheme refuses median rounds
         IRoundManager.AggregationRule rule =
             median ? IRoundManager.AggregationRule.Median : IRoundManager.AggregationRule.FedAvg;
         try rm.openRoundWithPolicy(deadline, quorum, rule, boundSq) returns (uint256 id) {
             successes["open"] += 1;
+            if (median && CHUNKS > 1) _flag("median round opened on a chunked scheme");
             lastRound = id;
             GhostRound storage g = _rounds[id];
             g.phase = IRoundManager.Phase.Open;
             g.rule = rule;
             g.normBoundSq = boundSq;
-            g.prevLog = currentModelLog();
+            (g.prevRound, g.prevLog) = currentModel();
         } catch {}
     }
 
@@ -171,12 +181,13 @@ contract RoundManagerHandler is ForgeTest {
         uint256 log = _commitmentLog(logSeed);
         uint64 samples = uint64(bound(samplesSeed, 0, rm.MAX_SAMPLE_COUNT() + 1));
         uint256 roundId = lastRound;
-        uint256[2] memory c = G1.mulG(log);
+        uint256[2][] memory c = commitmentOf(log);
         string memory cid = _cid(cidSeed);
         vm.prank(h);
         try rm.submitUpdate(roundId, c, cid, samples) {
             successes["submit"] += 1;
-            if (_rounds[roundId].normBoundSq != 0) _flag("unbounded submission accepted in a bounded round");
+            // chunked: a fresh commitment has no chunk proofs (and a replayed one is refused anyway)
+            if (_rounds[roundId].normBoundSq != 0) _flag("submission without a norm proof accepted in a bounded round");
             _subs[roundId].push(GhostSubmission(h, log, samples));
         } catch {}
     }
@@ -197,11 +208,15 @@ contract RoundManagerHandler is ForgeTest {
         uint256 log = _commitmentLog(logSeed);
         uint64 samples = uint64(bound(samplesSeed, 1, rm.MAX_SAMPLE_COUNT()));
         uint256 roundId = lastRound;
+        if (CHUNKS > 1) {
+            _submitChunked(h, log, samples, mode % 16, uint256(keccak256(abi.encode(actorSeed, mode))));
+            return;
+        }
         mode = mode % 16;
         address limbsOf = mode == 12 ? hospital(actorSeed + 1) : h;
         (bytes memory proof, uint256[] memory inst) = _normStatement(roundId, log, mode, limbsOf);
         normVerifier.set(mode != 9, mode == 10);
-        uint256[2] memory c = G1.mulG(log);
+        uint256[2][] memory c = commitmentOf(log);
         vm.prank(h);
         try rm.submitBoundedUpdate(roundId, c, "cid", samples, proof, inst) {
             successes["submitBounded"] += 1;
@@ -232,6 +247,71 @@ contract RoundManagerHandler is ForgeTest {
         inst[1] = mode == 15 ? g.normBoundSq + 1 : g.normBoundSq;
         for (uint256 i = 0; i < 5; i++) {
             inst[2 + i] = (uint256(uint160(limbsOf)) >> (32 * i)) & 0xffffffff;
+        }
+    }
+
+    /// @dev A chunked scheme's bounded submission: one chunk proof per chunk, then submitUpdate. `mode` (of 16):
+    /// 0-8 honest; otherwise one thing wrong: 9 the verifier rejects one chunk's proof, 10 it reverts on it,
+    /// 11 the chunks' sums of squares add up to more than the bound, 12 every proof carries another member's
+    /// limbs, 13 one chunk's point 0 is C(u_c) instead of C(2^s u_c), 14 one chunk's point 1 is not the previous
+    /// model's chunk, 15 the submitted list has chunks 0 and 1 swapped. `seed` picks the spoilt chunk. In an unbounded round every chunk proof
+    /// must be refused (and the update is not submitted: `submit` covers that round).
+    function _submitChunked(address h, uint256 log, uint64 samples, uint256 mode, uint256 seed) internal {
+        uint256 roundId = lastRound;
+        uint256 boundSq = _rounds[roundId].normBoundSq;
+        uint256 bad = seed % CHUNKS; // the chunk that modes 9, 10, 13 and 14 spoil
+        address limbsOf = mode == 12 ? address(uint160(h) ^ 1) : h; // another address, never h
+        uint256 accepted;
+        for (uint256 c = 0; c < CHUNKS; c++) {
+            (bytes memory proof, uint256[] memory inst) = _chunkStatement(roundId, log, c, c == bad ? mode : 0, limbsOf);
+            if (mode == 11) inst[0] = boundSq / CHUNKS + 1;
+            normVerifier.set(!(mode == 9 && c == bad), mode == 10 && c == bad);
+            calls["chunkProof"] += 1;
+            vm.prank(h);
+            try rm.submitChunkProof(roundId, c, proof, inst) {
+                successes["chunkProof"] += 1;
+                accepted += 1;
+                if (boundSq == 0) _flag("chunk proof accepted in an unbounded round");
+                if ((mode == 9 || mode == 10) && c == bad) _flag("chunk proof accepted without the verifier's approval");
+                if (limbsOf != h) _flag("chunk proof accepted with another sender's limbs");
+                if (mode == 14 && c == bad) _flag("chunk proof accepted against another previous model chunk");
+            } catch {}
+        }
+        if (boundSq == 0) return;
+        uint256[2][] memory list = commitmentOf(log);
+        if (mode == 15) (list[0], list[1]) = (list[1], list[0]);
+        vm.prank(h);
+        try rm.submitUpdate(roundId, list, "cid", samples) {
+            successes["submitBounded"] += 1;
+            if (accepted < CHUNKS) _flag("chunked submission accepted without a proof of every chunk");
+            if (mode >= 9) _flag("chunked submission accepted with a spoilt statement");
+            if (mode == 15) {
+                _flag("chunked submission accepted with a reordered list");
+            } else {
+                _subs[roundId].push(GhostSubmission(h, log, samples));
+            }
+        } catch {}
+    }
+
+    /// @dev Chunk `c`'s proof [C(2^s u_c), previous model chunk c, C(p)] and instances [ss, c, CHUNKS, limbs of
+    /// `limbsOf`], ss a third of the bound (rounded down: the chunks fit), with mode 13 or 14 applied.
+    function _chunkStatement(uint256 roundId, uint256 log, uint256 c, uint256 mode, address limbsOf)
+        internal
+        view
+        returns (bytes memory proof, uint256[] memory inst)
+    {
+        GhostRound storage g = _rounds[roundId];
+        uint256 u = chunkLog(log, c);
+        uint256 point0 = mode == 13 ? u : G1.scaled(K_LOG, u, SCALE_BITS);
+        uint256 prev = modelChunkLog(g.prevRound, c);
+        uint256 point1 = mode == 14 ? addmod(prev, 1, G1.R) : prev;
+        proof = abi.encodePacked(G1.mulG(point0), G1.mulG(point1), G1.mulG(12345), "chunk-proof-body");
+        inst = new uint256[](8);
+        inst[0] = g.normBoundSq / CHUNKS;
+        inst[1] = c;
+        inst[2] = CHUNKS;
+        for (uint256 i = 0; i < 5; i++) {
+            inst[3 + i] = (uint256(uint160(limbsOf)) >> (32 * i)) & 0xffffffff;
         }
     }
 
@@ -356,8 +436,11 @@ contract RoundManagerHandler is ForgeTest {
         bytes32 before = stateDigest();
         uint256 roundId = lastRound;
         IRoundManager.RoundInfo memory r = rm.getRound(roundId);
-        uint256[2] memory c = G1.mulG(_commitmentLog(logSeed));
+        uint256 log = _commitmentLog(logSeed);
+        uint256[2][] memory c = commitmentOf(log);
         uint256[] memory inst = new uint256[](7);
+        bytes memory chunkProofBytes;
+        if (CHUNKS > 1) (chunkProofBytes, inst) = _chunkStatement(roundId, log, 0, 0, OUTSIDER);
         which = which % 9;
         bool ok;
         vm.prank(OUTSIDER);
@@ -367,6 +450,10 @@ contract RoundManagerHandler is ForgeTest {
             } catch {}
         } else if (which == 1) {
             try rm.submitUpdate(roundId, c, "cid", 10) {
+                ok = true;
+            } catch {}
+        } else if (which == 2 && CHUNKS > 1) {
+            try rm.submitChunkProof(roundId, 0, chunkProofBytes, inst) {
                 ok = true;
             } catch {}
         } else if (which == 2) {
@@ -429,6 +516,36 @@ contract RoundManagerHandler is ForgeTest {
         return log;
     }
 
+    /// @notice Discrete log of chunk `c` of a commitment whose chunk 0 has discrete log `log`.
+    function chunkLog(uint256 log, uint256 c) public pure returns (uint256) {
+        return addmod(log, mulmod(c, CHUNK_STRIDE, G1.R), G1.R);
+    }
+
+    /// @notice The commitment list of a submission with ghost log `log`: chunkLog(log, c) * G for each chunk.
+    function commitmentOf(uint256 log) public view returns (uint256[2][] memory points) {
+        points = new uint256[2][](CHUNKS);
+        for (uint256 c = 0; c < CHUNKS; c++) {
+            points[c] = G1.mulG(chunkLog(log, c));
+        }
+    }
+
+    /// @notice Discrete log of chunk `c` of the model round `roundId` made (0: genesis, GENESIS_LOG + c).
+    function modelChunkLog(uint256 roundId, uint256 c) public view returns (uint256) {
+        if (roundId == 0) return GENESIS_LOG + c;
+        GhostRound storage g = _rounds[roundId];
+        if (g.rule == IRoundManager.AggregationRule.Median) return g.modelLog;
+        return fedAvgChunkLog(roundId, g.mask, c);
+    }
+
+    /// @notice keccak256 of the packed points of the model round `roundId` made, recomputed from discrete logs.
+    function modelHashOf(uint256 roundId) public view returns (bytes32) {
+        uint256[2][] memory points = new uint256[2][](CHUNKS);
+        for (uint256 c = 0; c < CHUNKS; c++) {
+            points[c] = G1.mulG(modelChunkLog(roundId, c));
+        }
+        return G1.hashPoints(points);
+    }
+
     function currentModel() public view returns (uint256 roundId, uint256 log) {
         for (uint256 id = lastRound; id > 0; id--) {
             if (_rounds[id].phase == IRoundManager.Phase.Finalized) return (id, _rounds[id].modelLog);
@@ -462,13 +579,19 @@ contract RoundManagerHandler is ForgeTest {
         w[first] += ONE - sum;
     }
 
-    /// @notice log(K + sum_i w_i (C_i - K)) modulo the group order.
-    function fedAvgLog(uint256 id, uint256 mask) public view returns (uint256 acc) {
+    /// @notice log(K + sum_i w_i (C_i - K)) modulo the group order (chunk 0).
+    function fedAvgLog(uint256 id, uint256 mask) public view returns (uint256) {
+        return fedAvgChunkLog(id, mask, 0);
+    }
+
+    /// @notice log(K + sum_i w_i (C_ic - K)) modulo the group order: chunk c of the FedAvg aggregate.
+    function fedAvgChunkLog(uint256 id, uint256 mask, uint256 c) public view returns (uint256 acc) {
         uint256[] memory w = weights(id, mask);
         GhostSubmission[] storage subs = _subs[id];
         acc = K_LOG;
         for (uint256 i = 0; i < subs.length; i++) {
-            if (w[i] != 0) acc = addmod(acc, mulmod(w[i], addmod(subs[i].log, G1.R - K_LOG, G1.R), G1.R), G1.R);
+            uint256 u = chunkLog(subs[i].log, c);
+            if (w[i] != 0) acc = addmod(acc, mulmod(w[i], addmod(u, G1.R - K_LOG, G1.R), G1.R), G1.R);
         }
     }
 
@@ -483,6 +606,10 @@ contract RoundManagerHandler is ForgeTest {
             for (uint256 s = 0; s < r.submissionCount; s++) {
                 d = keccak256(abi.encode(d, rm.getSubmission(id, s)));
             }
+            for (uint256 c = 0; c < CHUNKS; c++) {
+                (bytes32 pointHash, uint256 ss) = rm.chunkProof(id, OUTSIDER, c);
+                d = keccak256(abi.encode(d, pointHash, ss));
+            }
         }
         for (uint256 i = 0; i < POOL; i++) {
             d = keccak256(abi.encode(d, registry.roleOf(hospital(i))));
@@ -491,6 +618,13 @@ contract RoundManagerHandler is ForgeTest {
     }
 
     // --- internals ------------------------------------------------------------------------------------
+
+    function _genesis(uint256 chunks_) internal view returns (uint256[2][] memory points) {
+        points = new uint256[2][](chunks_);
+        for (uint256 c = 0; c < chunks_; c++) {
+            points[c] = G1.mulG(GENESIS_LOG + c);
+        }
+    }
 
     /// @dev Three times in four the first pool member (from the seed on) that has not submitted to the latest
     /// round yet; otherwise any pool member (possibly a non-member, possibly one that already submitted).

@@ -14,7 +14,7 @@ contract RoundManagerHandlerTest is ForgeTest {
     RoundManager internal rm;
 
     function setUp() public {
-        handler = new RoundManagerHandler();
+        handler = new RoundManagerHandler(1);
         rm = handler.rm();
     }
 
@@ -81,6 +81,62 @@ contract RoundManagerHandlerTest is ForgeTest {
         assertEq(handler.successes("abort"), 1, "aborted");
         handler.remove(0);
         handler.admit(5);
+        _clean();
+    }
+}
+
+/// @title RoundManagerChunkedHandlerTest
+/// @notice The handler over a chunked deployment (3 points per commitment): its honest chunked submissions
+/// succeed, every spoilt mode is refused, median rounds are refused, FedAvg rounds finalize and bind the next
+/// round's chunk proofs.
+contract RoundManagerChunkedHandlerTest is ForgeTest {
+    RoundManagerHandler internal handler;
+    RoundManager internal rm;
+
+    function setUp() public {
+        handler = new RoundManagerHandler(3);
+        rm = handler.rm();
+    }
+
+    function _clean() internal view {
+        assertTrue(bytes(handler.violation()).length == 0, handler.violation());
+    }
+
+    function test_chunkedBoundedRoundEveryMode() public {
+        handler.open(12345, false, true, 0, 1 days); // quorum 1, bounded
+        for (uint256 mode = 9; mode < 16; mode++) {
+            handler.submitBounded(1, 2 + 16 * mode, 10, mode);
+        }
+        assertEq(handler.successes("submitBounded"), 0, "a spoilt chunked statement was accepted");
+        handler.submitBounded(1, 2, 10, 0);
+        handler.submitBounded(1, 3, 20, 1);
+        assertEq(handler.successes("submitBounded"), 2, "honest chunked submissions");
+        handler.submit(1, 4, 10, 2); // no chunk proofs in a bounded round
+        assertEq(handler.successes("submit"), 0, "submission without chunk proofs accepted");
+        handler.finalize(0, 2, true);
+        assertEq(handler.successes("finalize"), 1, "finalized");
+        assertEq(rm.modelOf(1), handler.modelHashOf(1), "model hash");
+        // the next bounded round's chunk proofs are bound to round 1's chunks
+        handler.open(777, false, true, 0, 1 days);
+        handler.submitBounded(1, 5, 10, 0);
+        assertEq(handler.successes("submitBounded"), 3, "bound to round 1's model");
+        _clean();
+    }
+
+    function test_chunkedUnboundedRoundAndMedianRefused() public {
+        handler.open(0, true, false, 1, 1 days); // median: seed % 4 == 0 keeps it, and it is refused
+        assertEq(handler.successes("open"), 0, "median round opened on a chunked scheme");
+        handler.open(0, false, false, 1, 1 days); // quorum 2
+        handler.submitBounded(1, 2, 10, 0); // chunk proofs in an unbounded round: all refused
+        assertEq(handler.successes("chunkProof"), 0, "chunk proof in an unbounded round");
+        handler.submit(1, 2, 10, 2);
+        handler.submit(1, 3, 20, 2);
+        assertEq(handler.successes("submit"), 2, "plain submissions");
+        handler.finalize(0, 2, true);
+        assertEq(rm.modelOf(1), handler.modelHashOf(1), "model hash");
+        for (uint256 which = 0; which < 9; which++) {
+            handler.outsiderCall(which, 2, 0);
+        }
         _clean();
     }
 }

@@ -26,6 +26,30 @@ library G1 {
         return keccak256(abi.encode(p[0], p[1]));
     }
 
+    /// @notice keccak256(x_0 || y_0 || x_1 || y_1 || ..), how RoundManager stores a chunked model commitment
+    /// (for one point the same as `hash`). Written out with encodePacked per point, not over the array.
+    function hashPoints(uint256[2][] memory points) internal pure returns (bytes32) {
+        bytes memory packed;
+        for (uint256 c = 0; c < points.length; c++) {
+            packed = abi.encodePacked(packed, points[c][0], points[c][1]);
+        }
+        return keccak256(packed);
+    }
+
+    /// @notice A one-point commitment list [p], the shape of a one-chunk scheme's commitment.
+    function one(uint256[2] memory p) internal pure returns (uint256[2][] memory list) {
+        list = new uint256[2][](1);
+        list[0] = p;
+    }
+
+    /// @notice s_c * G for each discrete log, in order: a chunked commitment.
+    function mulGs(uint256[] memory logs) internal view returns (uint256[2][] memory points) {
+        points = new uint256[2][](logs.length);
+        for (uint256 c = 0; c < logs.length; c++) {
+            points[c] = mulG(logs[c]);
+        }
+    }
+
     /// @notice The discrete log of K + 2^bits (C - K) given those of K and C.
     function scaled(uint256 k, uint256 c, uint256 bits) internal pure returns (uint256) {
         return addmod(k, mulmod(uint256(1) << bits, addmod(c, R - k, R), R), R);

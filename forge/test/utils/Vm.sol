@@ -18,6 +18,10 @@ interface Vm {
     function expectRevert(bytes4 revertData) external;
     /// @notice The next call must revert with a custom error of this selector, whatever its arguments.
     function expectPartialRevert(bytes4 revertData) external;
+    /// @notice The next call must emit the event emitted right after this (all topics and data checked).
+    function expectEmit() external;
+    /// @notice Mark the current test as skipped (a known contract bug whose fix is pending, say).
+    function skip(bool skipTest) external;
     /// @notice Discard the current fuzz input when `condition` is false.
     function assume(bool condition) external pure;
     /// @notice Name an address in traces.

@@ -69,13 +69,17 @@ export async function render({ app, config, chain }) {
     <h3>Commitment basis and circuits</h3>
     <dl class="kv">
       <dt>Manifest</dt><dd>${artifact(circuitCid, 'circuit-manifest.json', 'circuit-manifest')}</dd>
-      ${manifest ? `<dt>Scheme</dt><dd ${tid('scheme')}>KZG commitments (BN254) to d + P = ${manifest.model_size} + ${manifest.pad_rows} rows, ${manifest.slots} slots,
+      ${manifest ? `<dt>Scheme</dt><dd ${tid('scheme')} data-chunk="${Number(manifest.chunk ?? 0)}">${Number(manifest.chunk ?? 0) > 0
+        ? `KZG commitments (BN254) in chunks: d = ${manifest.model_size} model values in ${Math.ceil(manifest.model_size / manifest.chunk)} chunks of
+          ${manifest.chunk} values + P = ${manifest.pad_rows} pad rows each, one point per chunk`
+        : `KZG commitments (BN254) to d + P = ${manifest.model_size} + ${manifest.pad_rows} rows`}, ${manifest.slots} slots,
         scale 2^${manifest.scale_bits}; ezkl ${esc(manifest.ezkl_version)}, SRS: ${esc(manifest.srs_kind)}</dd>
       <dt>Basis</dt><dd ${tid('basis')}>logrows ${manifest.basis.logrows}, ${manifest.basis.unusable_rows} unusable rows; digest <code>${esc(manifest.basis.digest)}</code>
         ${basisCheck(BigInt(`0x${String(manifest.basis.digest).replace(/^0x/, '')}`) === BigInt(digest), 'kzgBasisDigest()', 'basis-digest')}</dd>
       <dt>K = C(0)</dt><dd><code>${esc(manifest.basis.zero_commitment[0])}</code>, <code>${esc(manifest.basis.zero_commitment[1])}</code>
         ${basisCheck(samePoint(manifest.basis.zero_commitment, zero), 'zeroCommitment()', 'zero-commitment')}${explain('commitment', TERMS.commitment, 'what are K and the commitment points?')}</dd>
-      <dt>Lagrange points L_j</dt><dd>${artifact(manifest.basis.lagrange.cid, 'lagrange.json', 'lagrange')}</dd>
+      <dt>Lagrange points L_j</dt><dd>${manifest.basis.lagrange ? artifact(manifest.basis.lagrange.cid, 'lagrange.json', 'lagrange')
+        : `<span class="muted" ${tid('no-lagrange')}>none, by design: the model is committed in chunks; model files are not checked in this browser (the auditor opens them with ezkl)</span>`}</dd>
       ${circuitRows(manifest.norm, 'norm')}${manifest.median ? circuitRows(manifest.median, 'median') : '<dt>Median circuit</dt><dd class="muted">not in this deployment</dd>'}`
         : `<dt>Content</dt><dd class="integrity bad">${esc(manifestError)}</dd>`}
     </dl>`;

@@ -1,14 +1,16 @@
-// #/round/<id>: one round: its rule and norm bound, each hospital's submission (a KZG commitment, a G1 point), the
-// finalization, the in-browser check that the model file opens the on-chain commitment (and, for FedAvg, that the
-// commitment follows from the hospitals' commitments), the median proof when there is one, auditor receipts and
-// the run report (whose numbers are reported, not proven). It names the member hospitals (at opening) that did not
-// submit, says so plainly when a round finalized on quorum, and explains its terms where they appear.
+// #/round/<id>: one round: its rule and norm bound, each hospital's submission (a KZG commitment: one G1 point, or one
+// per chunk for a large model, shown as its first point and the number of points), the finalization, which proofs
+// were checked where (on-chain, by the auditor, in this browser), the in-browser check that the model file opens the
+// on-chain commitment (one-vector models; a chunked model's file is not opened here, and the page says so) and, for
+// FedAvg, that the commitment follows from the hospitals' commitments, the median proof when there is one, auditor
+// receipts and the run report (whose numbers are reported, not proven). It names the member hospitals (at opening)
+// that did not submit, says so plainly when a round finalized on quorum, and explains its terms where they appear.
 import { CALLS, RULE_VERIFIER } from '../contract-calls.js';
 import { artifact, checkArtifacts, fetchJson } from '../content.js';
-import { TERMS, esc, explain, felt, fmtInt, normBound, pct, point, tid, time, who } from '../format.js';
+import { TERMS, commitment, commitmentData, esc, explain, fmtInt, normBound, pct, tid, time, who } from '../format.js';
 import { AggregationRule, Phase } from '../generated/contracts.js';
-import { attendance, latestReport, loadHistory, modelRecord, quorumSentence } from '../history.js';
-import { EVM_VERSION, checkModel, proofHashMatches } from '../verify.js';
+import { attendance, chunkProofsOf, latestReport, loadHistory, modelRecord, quorumSentence } from '../history.js';
+import { EVM_VERSION, NOT_OPENED_IN_BROWSER, checkModel, proofHashMatches } from '../verify.js';
 import { mountVerify } from './round-verify.js';
 
 const RM = CALLS.RoundManager;
@@ -21,8 +23,12 @@ export async function render({ app, chain }, arg) {
     app.innerHTML = `<h2>Round ${id}</h2><p class="state empty" data-testid="empty">Round ${id} does not exist on this chain (yet).</p>`;
     return;
   }
-  const [info, scaleBits] = await Promise.all([chain.read('RoundManager', RM.getRound, [BigInt(id)]), chain.read('RoundManager', RM.scaleBits)]);
-  const normVerifier = BigInt(info.normBoundSq) === 0n ? null : await chain.read('RoundManager', RM.normVerifier);
+  const [info, scaleBits, chunkCount] = await Promise.all([
+    chain.read('RoundManager', RM.getRound, [BigInt(id)]), chain.read('RoundManager', RM.scaleBits), chain.read('RoundManager', RM.chunks),
+  ]);
+  const chunks = Number(chunkCount);
+  const bounded = BigInt(info.normBoundSq) !== 0n;
+  const normVerifier = bounded ? await chain.read('RoundManager', RM.normVerifier) : null;
   const prev = await modelRecord(chain, data, info.prevModelRound);
   const f = r.finalized;
   const receipt = f ? await chain.rpc((c) => c.getTransactionReceipt({ hash: f.transactionHash })) : null;
@@ -35,7 +41,7 @@ export async function render({ app, chain }, arg) {
   const scale = 2 * Number(scaleBits); // the aggregate's (and the norm bound's) scale bits
   const subs = r.submissions.map((s, i) => `<tr ${tid('submission')} data-slot="${s.args.slot}">
       <td>${s.args.slot}</td><td>${who(data.names, s.args.hospital)}</td>
-      <td ${tid('commitment')} data-x="${felt(s.args.commitment[0])}" data-y="${felt(s.args.commitment[1])}">${point(s.args.commitment)}</td>
+      <td ${tid('commitment')} ${commitmentData(s.args.commitment)}>${commitment(s.args.commitment)}${chunks > 1 && bounded ? chunkProofCell(r, s, chunks) : ''}</td>
       <td>${artifact(s.args.cid, `round-${id}-slot-${s.args.slot}.ciphertext`, 'ciphertext')}</td>
       <td ${tid('sample-count')}>${s.args.sampleCount}</td>
       <td>${excludedSlots.has(Number(s.args.slot))
@@ -55,16 +61,21 @@ export async function render({ app, chain }, arg) {
       <dt>Gas used</dt><dd ${tid('finalize-gas')}>${fmtInt(receipt.gasUsed)}</dd>
       <dt>Included</dt><dd>${a.includedCount} updates, ${fmtInt(a.totalSamples)} samples${att.onQuorum
         ? `<br><span class="badge warn" ${tid('quorum-finalization')}>${esc(quorumSentence(att))}</span>` : ''}</dd>
-      <dt>New model commitment</dt><dd><span ${tid('model-commitment')} data-x="${felt(a.newModelCommitment[0])}" data-y="${felt(a.newModelCommitment[1])}">${point(a.newModelCommitment)}</span>${explain('model-commitment', TERMS.commitment, 'what is a commitment point? what is K?')}</dd>
-      <dt>Model hash: keccak256(x || y) (on-chain)</dt><dd><code ${tid('model-hash')}>${esc(info.newModelHash)}</code>${explain('model-hash', TERMS.modelHash, 'what is the model hash?')}</dd>
+      <dt>New model commitment</dt><dd><span ${tid('model-commitment')} ${commitmentData(a.newModelCommitment)}>${commitment(a.newModelCommitment)}</span>${explain('model-commitment', TERMS.commitment, 'what is a commitment point? what is K?')}</dd>
+      <dt>Model hash: keccak256(${chunks > 1 ? 'x_0 || y_0 || …' : 'x || y'}) (on-chain)</dt><dd><code ${tid('model-hash')}>${esc(info.newModelHash)}</code>${explain('model-hash', TERMS.modelHash, 'what is the model hash?')}</dd>
       <dt>New model CID</dt><dd ${tid('model-cid')}>${artifact(a.newModelCid, `model-round-${id}.json`, 'model')}</dd>
       ${proven ? `<dt>Proof</dt><dd ${tid('proof-cid')}>${artifact(a.proofCid, `proof-round-${id}.json`, 'proof')}</dd>
       <dt>Proof hash (on-chain)</dt><dd><code>${esc(a.proofHash)}</code> <span ${tid('proof-hash-check')} class="integrity pending">checking…</span></dd>` : ''}
     </dl>
+    <h3>Proofs: where each was checked</h3>
+    ${proofSites(rule, proven, bounded, chunks, normVerifier)}
     <h3>Check the model in this browser</h3>
-    <p class="muted">Fetches the circuit manifest's KZG basis (K and the Lagrange points L_j) and the model file, hashes each to its
+    <p class="muted">${chunks > 1
+    ? `This model is committed in ${chunks} chunks: the page checks the commitment's hash, the basis and the model file's CID, but does not
+    open the model file against its commitment (${NOT_OPENED_IN_BROWSER}: the circuit manifest has no Lagrange file for a chunked model, by design).`
+    : `Fetches the circuit manifest's KZG basis (K and the Lagrange points L_j) and the model file, hashes each to its
     CID, and computes C(S) = K + Σ S_j L_j here (BN254, @noble/curves), against the point in the RoundFinalized event and the
-    hash the contract stores.${proven ? '' : ' For a FedAvg round it also re-derives the point from the hospitals\' on-chain commitments and the contract\'s <code>expectedWeights</code>.'}</p>
+    hash the contract stores.`}${proven ? '' : ` For a FedAvg round it also re-derives the ${chunks > 1 ? 'points, chunk by chunk,' : 'point'} from the hospitals' on-chain commitments and the contract's <code>expectedWeights</code>.`}</p>
     <div id="model-check" ${tid('model-check')}><p class="state" data-state="running">Checking…</p></div>
     ${proven ? `<h3>Verify the proof in this browser</h3>
     <p class="muted">Runs the deployed ${esc(rule)} verifier contract's code (ezkl's generated Halo2 verifier, read from the
@@ -100,7 +111,9 @@ export async function render({ app, chain }, arg) {
         : ''}${att.onQuorum ? `<br><span class="badge warn" ${tid('quorum-summary')}>${esc(quorumSentence(att))}</span>` : ''}${explain('absent', TERMS.absent, 'who counts as absent?')}</dd>
       <dt>Aggregation rule</dt><dd ${tid('round-rule')} data-rule="${esc(rule ?? info.rule)}">${esc(rule ?? `unknown (${info.rule})`)}</dd>
       <dt>Norm bound</dt><dd><span ${tid('norm-bound')} data-norm-bound-sq="${info.normBoundSq}">${normBound(info.normBoundSq, scale)}${normVerifier
-        ? `<br><span class="muted">every submission carried a norm proof against the previous model's commitment, checked on-chain by the norm verifier <code>${esc(normVerifier)}</code></span>` : ''}</span>${explain('norm-bound', TERMS.normBound(scale), 'what is normBoundSq?')}</dd>
+        ? `<br><span class="muted">${chunks > 1
+          ? `every submission was preceded by ${chunks} chunk norm proofs against the previous model's chunk points, one <code>submitChunkProof</code> transaction each, verified on-chain by the norm verifier <code>${esc(normVerifier)}</code>`
+          : `every submission carried a norm proof against the previous model's commitment, checked on-chain by the norm verifier <code>${esc(normVerifier)}</code>`}</span>` : ''}</span>${explain('norm-bound', TERMS.normBound(scale), 'what is normBoundSq?')}</dd>
       <dt>Previous model</dt><dd ${tid('prev-model')} data-round="${info.prevModelRound}">${Number(info.prevModelRound) === 0 ? 'genesis' : `<a href="#/round/${info.prevModelRound}">round ${info.prevModelRound}</a>`}:
         ${prev ? artifact(prev.cid, `model-before-round-${id}.json`, 'prev-model') : '—'}<br><code>${esc(info.prevModelHash)}</code></dd>
       <dt>Opened in tx</dt><dd><code>${esc(r.opened?.transactionHash ?? '—')}</code></dd></dl>
@@ -129,10 +142,43 @@ async function showModelCheck(chain, r, info, out) {
   try {
     const { checks } = await checkModel(chain, r, info);
     const ok = checks.every((c) => c.ok !== false);
+    const partial = checks.some((c) => c.ok === null);
+    const badge = !ok ? '<span class="badge bad">flagged</span>'
+      : partial ? `<span class="badge warn" ${tid('model-not-opened')}>checked in browser, except: ${esc(NOT_OPENED_IN_BROWSER)}</span>`
+        : '<span class="badge ok">model checked in browser</span>';
     out.innerHTML = `<div class="state ${ok ? '' : 'error'}" data-state="${ok ? 'ok' : 'failed'}">
-      <span class="badge ${ok ? 'ok' : 'bad'}">${ok ? 'model checked in browser' : 'flagged'}</span>
+      ${badge}
       <ul class="bindings">${checks.map((c) => `<li ${tid('check')} data-check="${c.id}" data-ok="${c.ok}" class="integrity ${c.ok === false ? 'bad' : c.ok ? 'ok' : 'missing'}">${c.ok === false ? '✗' : c.ok ? '✓' : '⚠'} ${c.what}</li>`).join('')}</ul></div>`;
   } catch (e) {
     out.innerHTML = `<div class="state error" data-state="error"><span class="badge bad">flagged</span> Could not check the model: ${esc(e.message || e)}</div>`;
   }
+}
+
+/** Submission `s`'s chunk proofs as the chain's ChunkProofAccepted events tell them: how many chunks, and their sum. */
+function chunkProofCell(r, s, chunks) {
+  const counted = chunkProofsOf(r, s);
+  const total = [...counted.values()].reduce((acc, l) => acc + BigInt(l.args.sumOfSquares), 0n);
+  const all = counted.size === chunks;
+  return `<br><span class="integrity ${all ? 'ok' : 'bad'}" ${tid('chunk-proofs')} data-chunks="${counted.size}">${all ? '✓' : '✗'} ${counted.size} of ${chunks} chunk proofs
+    accepted on-chain (ChunkProofAccepted), Σ ss_c = ${fmtInt(total)}</span>`;
+}
+
+/** Which of the round's proofs and derivations were checked where: on-chain, by the auditor, in this browser. */
+function proofSites(rule, proven, bounded, chunks, normVerifier) {
+  const rows = [];
+  const auditor = 're-verified by the auditor (<code>ape run audit</code>, ezkl with the published circuit, from the transaction calldata)';
+  if (bounded) {
+    rows.push(chunks > 1
+      ? ['chunk norm proofs', `one <code>submitChunkProof</code> transaction per chunk (${chunks} per submission), verified by the norm verifier <code>${esc(normVerifier)}</code>; at <code>submitUpdate</code> RoundManager checked that they cover every chunk point in order and that their sums of squares add up to at most the bound`, auditor, 'not run here']
+      : ['norm proofs', `verified in <code>submitBoundedUpdate</code> by the norm verifier <code>${esc(normVerifier)}</code> and bound by RoundManager to the submission's commitment`, auditor, 'not run here']);
+  }
+  if (proven) {
+    rows.push([`${esc(rule)} proof`, 'verified at finalization by RoundManager with the verifier', 're-verified by the auditor from the published proof file', 'yes: “Verify proof in browser” runs the deployed verifier\'s code']);
+  } else {
+    rows.push(['new model commitment (FedAvg, no proof)', `derived on-chain by RoundManager at finalization${chunks > 1 ? ', chunk by chunk' : ''}`, 're-derived by the auditor', 're-derived here (below)']);
+  }
+  rows.push(['model file against its commitment', 'not on-chain', `opened by the auditor (ezkl${chunks > 1 ? ', one commitment per chunk' : ''})`,
+    chunks > 1 ? `<span class="badge warn" ${tid('model-not-opened-site')}>${esc(NOT_OPENED_IN_BROWSER)}</span>` : 'opened here (below)']);
+  return `<table ${tid('proof-sites')}><thead><tr><th>What</th><th>On-chain</th><th>Auditor</th><th>This browser</th></tr></thead><tbody>
+    ${rows.map(([what, chain, audit, here]) => `<tr ${tid('proof-site')}><td>${what}</td><td>${chain}</td><td>${audit}</td><td>${here}</td></tr>`).join('')}</tbody></table>`;
 }

@@ -31,7 +31,7 @@ export async function render({ app, chain }) {
         ? `<br>${att.absent.map((m) => `<span class="badge bad" ${tid('absent-hospital')} data-address="${esc(m.account)}">absent</span> ${who(data.names, m.account)}`).join('<br>')}` : ''}${att.onQuorum
         ? `<br><span class="badge warn" ${tid('quorum-finalization')}>${esc(quorumSentence(att))}</span>` : ''}</td>
       <td>${f ? `${f.includedCount} / ${fmtInt(f.totalSamples)} samples` : '—'}</td>
-      <td>${f ? `<code>${esc(f.newModelCid)}</code><br><span class="muted">C = (<code>${esc(felt(f.newModelCommitment[0]).slice(0, 12))}…</code>, …)</span>` : '—'}</td>
+      <td>${f ? `<code>${esc(f.newModelCid)}</code><br><span class="muted">C = (<code>${esc(felt(f.newModelCommitment[0][0]).slice(0, 12))}…</code>, …)${f.newModelCommitment.length > 1 ? ` <span ${tid('chunk-points')} data-points="${f.newModelCommitment.length}">(${f.newModelCommitment.length} chunk points)</span>` : ''}</span>` : '—'}</td>
       <td>${r.audits.length ? r.audits.map((a) => `<span class="badge ${a.args.passed ? 'ok' : 'bad'}">${a.args.passed ? 'passed' : 'failed'}</span>`).join(' ') : '<span class="muted">none</span>'}</td></tr>`;
   }).join('');
   app.innerHTML = `<h2>Rounds timeline</h2>

@@ -1,0 +1,47 @@
+"""The consortium's standardisation statistics on the store, bound to the chain through the circuit manifest.
+
+At bootstrap the consortium combines the hospitals' count, sum and sum-of-squares contributions into a
+:class:`~zkfl_dapp.ml.statistics.PublishedStatistics` file (:func:`~zkfl_dapp.ml.records.bundled_statistics`
+for the bundled data sets) and publishes it
+with the circuit manifest (``publish_circuit(..., statistics=...)``): the manifest's ``statistics`` entry
+holds the file's CID and SHA-256, and RoundManager holds the manifest's CID (``circuitCid()``, set once at
+deployment). :func:`fetch_statistics` follows that chain back, so a hospital standardises with exactly the
+statistics the deployment names, not with a file someone handed it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from zkfl_dapp.exceptions import DigestMismatchError, StatisticsError
+from zkfl_dapp.ml.statistics import PublishedStatistics
+from zkfl_dapp.protocol.publication import CircuitManifest
+from zkfl_dapp.storage.base import Storage
+
+
+def fetch_statistics(storage: Storage, circuit_cid: str) -> PublishedStatistics:
+    """The statistics named by the circuit manifest under ``circuit_cid`` (RoundManager's ``circuitCid()``),
+    checked against the manifest's SHA-256 and parsed strictly.
+
+    Raises:
+        StatisticsError: When the manifest publishes no statistics, or the file is malformed.
+        DigestMismatchError: When the stored file does not match the manifest's SHA-256.
+        StorageError, ModelFileError: When the manifest cannot be fetched or parsed.
+    """
+    manifest = CircuitManifest.parse(storage.get(circuit_cid))
+    if manifest.statistics is None:
+        raise StatisticsError(
+            f"the circuit manifest {circuit_cid} publishes no standardisation statistics (a deployment made before "
+            "they were published): redeploy, or set ZKFL_STATISTICS to a statistics file the consortium agreed on"
+        )
+    item = manifest.statistics
+    data = storage.get(item.cid)
+    if hashlib.sha256(data).hexdigest() != item.sha256:
+        raise DigestMismatchError(f"{item.cid}: the statistics file does not match the manifest's SHA-256")
+    return PublishedStatistics.parse(data, where=f"statistics file {item.cid}")
+
+
+def deployment_statistics(round_manager: Any, storage: Storage) -> PublishedStatistics:
+    """:func:`fetch_statistics` for the manifest a deployed RoundManager names (``circuitCid()``)."""
+    return fetch_statistics(storage, str(round_manager.circuitCid()))

@@ -297,6 +297,7 @@ class RoundDriver:
                 "chunks": len(final.commitment),
                 "norm_prove_wall_seconds": [u.prove_wall_seconds for u in updates],
                 "chunk_prove_seconds": [p.prove_seconds for u in updates for p in u.chunk_proofs],
+                "chunk_cpu_seconds": [p.cpu_seconds for u in updates for p in u.chunk_proofs],
             },
             proof_bytes=final.proof_bytes,
             proof_cid=final.proof_cid,

@@ -119,6 +119,8 @@ def summarize(reports: Sequence[Any], hospitals: int, peak_mb: float) -> dict[st
     rounds = []
     for r in reports:
         chunk_times = r.extras.get("chunk_prove_seconds", [])
+        chunk_cpu = r.extras.get("chunk_cpu_seconds", [])
+        per_hospital_cpu = sum(chunk_cpu) / max(1, hospitals)
         walls = r.extras.get("norm_prove_wall_seconds", [])
         rounds.append(
             {
@@ -126,6 +128,10 @@ def summarize(reports: Sequence[Any], hospitals: int, peak_mb: float) -> dict[st
                 "chunks": r.extras.get("chunks"),
                 "chunk_proof_mean_s": statistics.fmean(chunk_times) if chunk_times else None,
                 "chunk_proof_max_s": max(chunk_times) if chunk_times else None,
+                "chunk_proof_cpu_mean_s": statistics.fmean(chunk_cpu) if chunk_cpu else None,
+                # the contention-free estimate: a hospital's proving CPU spread over its 2 cores
+                "norm_proof_cpu_per_hospital_s": per_hospital_cpu,
+                "norm_proof_idle_2core_estimate_s": per_hospital_cpu / 2,
                 "norm_proof_wall_per_hospital_s": walls,
                 "commit_s_per_hospital": r.commit_seconds / max(1, hospitals),
                 "train_s_per_hospital": r.train_seconds / max(1, hospitals),
@@ -145,6 +151,7 @@ def summarize(reports: Sequence[Any], hospitals: int, peak_mb: float) -> dict[st
             }
         )
     worst_wall = max((w for r in rounds for w in r["norm_proof_wall_per_hospital_s"]), default=float("nan"))
+    worst_cpu_estimate = max((r["norm_proof_idle_2core_estimate_s"] for r in rounds), default=float("nan"))
     worst_aggregate = max((r["aggregate_s"] for r in rounds), default=float("nan"))
     return {
         "model": "mlp-large",
@@ -153,7 +160,14 @@ def summarize(reports: Sequence[Any], hospitals: int, peak_mb: float) -> dict[st
         "peak_memory_mb": peak_mb,
         "rounds": rounds,
         "targets": {
-            "norm proof per hospital <= 600 s": (worst_wall, worst_wall <= PROOF_SECONDS_TARGET),
+            "norm proof per hospital <= 600 s (wall, as measured here)": (
+                worst_wall,
+                worst_wall <= PROOF_SECONDS_TARGET,
+            ),
+            "norm proof per hospital <= 600 s (its CPU-s / 2 cores)": (
+                worst_cpu_estimate,
+                worst_cpu_estimate <= PROOF_SECONDS_TARGET,
+            ),
             "norm proof peak memory <= 8 GB": (peak_mb, peak_mb <= MEMORY_MB_TARGET),
             "aggregation <= 2 s": (worst_aggregate, worst_aggregate <= AGGREGATION_SECONDS_TARGET),
         },
@@ -164,16 +178,19 @@ def format_summary(summary: dict[str, Any]) -> str:
     lines = [
         f"mlp-large (d = {summary['model_size']:,}), {summary['hospitals']} hospitals, "
         f"peak memory of the run's process tree {summary['peak_memory_mb']:,.0f} MB",
-        "| round | chunks | chunk proof mean / max (s) | norm proof wall per hospital (s) | commit (s) | aggregate (s) "
-        "| gas per hospital | finalize gas | round wall (s) | plain FedAvg (s) | ratio | accuracy proven / plain |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| round | chunks | chunk proof wall mean / max (s) | chunk proof CPU-s | norm proof wall per hospital (s) "
+        "| its CPU-s / 2 | commit (s) | aggregate (s) | gas per hospital | finalize gas | round wall (s) "
+        "| plain FedAvg (s) | ratio | accuracy proven / plain |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in summary["rounds"]:
         walls = ", ".join(f"{w:.0f}" for w in r["norm_proof_wall_per_hospital_s"])
         mean = r["chunk_proof_mean_s"]
         chunk = f"{mean:.1f} / {r['chunk_proof_max_s']:.1f}" if mean is not None else "n/a"
+        cpu = r["chunk_proof_cpu_mean_s"]
         lines.append(
-            f"| {r['round']} | {r['chunks']} | {chunk} | {walls} | {r['commit_s_per_hospital']:.2f} | "
+            f"| {r['round']} | {r['chunks']} | {chunk} | {cpu if cpu is None else f'{cpu:.1f}'} | {walls} | "
+            f"{r['norm_proof_idle_2core_estimate_s']:.0f} | {r['commit_s_per_hospital']:.2f} | "
             f"{r['aggregate_s']:.2f} | {r['submit_gas_per_hospital']:,.0f} | {r['finalize_gas']:,} | "
             f"{r['round_wall_s']:.0f} | {r['plain_fedavg_s']:.1f} | {r['ratio_to_plain']:.1f} | "
             f"{r['accuracy']:.2%} / {r['plain_accuracy']:.2%} |"

@@ -115,7 +115,7 @@ def _table(result: dict[str, Any]) -> str:
         "round  plain FedAvg (s)  zkFL (s)  overhead",
     ]
     for i, (p, z) in enumerate(zip(result["plain_fedavg_round_seconds"], result["zkfl_round_seconds"], strict=True)):
-        lines.append(f"{i + 1:>5}  {p:>16.2f}  {z:>8.2f}  {z / p:>7.1f}x  (+{z - p:.2f} s)")
+        lines.append(f"{i + 1:>5}  {p:>16.2f}  {z:>8.2f}  {z / p:>7.1f}x  ({z - p:+.2f} s)")
     return "\n".join(lines)
 
 

@@ -12,7 +12,8 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export SOLCX_BINARY_PATH := $(CURDIR)/.toolchain/solcx
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install solc-shim frontend browser circuits demo demo-large parties-measure test test-fast forge-test fuzz bench bench-large attack-eval lint clean
+.PHONY: install solc-shim frontend browser circuits demo demo-large parties-measure test test-fast forge-test fuzz bench bench-large attack-eval lint clean \
+	flower-env flower-bench
 .DEFAULT_GOAL := demo
 
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -23,6 +24,21 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $@
+
+# The Flower integration's own environment (zkfl_flower, examples/flower-app): flwr and ape cannot share one
+# (packaging, protobuf and certifi pins). Torch first, then the pinned lock, then the project without its
+# dependencies: only its ape-free layers and zkfl_flower are used there.
+FLOWER_VENV := .venv-flower
+FLOWER_PY := $(FLOWER_VENV)/bin/python
+$(FLOWER_VENV)/.installed: flower/requirements.lock pyproject.toml
+	@test -x $(FLOWER_PY) || $(PYTHON) -m venv $(FLOWER_VENV)
+	$(FLOWER_PY) -m pip install --quiet --upgrade pip==24.3.1
+	$(FLOWER_PY) -m pip install --quiet torch==2.13.0
+	$(FLOWER_PY) -m pip install --quiet -r flower/requirements.lock
+	$(FLOWER_PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	@touch $@
+
+flower-env: $(FLOWER_VENV)/.installed
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -72,8 +88,9 @@ forge-test: node_modules/.installed solc-shim
 fuzz: node_modules/.installed solc-shim
 	cd forge && FOUNDRY_PROFILE=fuzz forge test --offline --fuzz-seed $$(od -An -N8 -tu8 /dev/urandom | tr -d ' ')
 
-test: circuits browser forge-test
+test: circuits browser forge-test flower-env
 	$(VENV)/bin/ape test tests
+	FLWR_TELEMETRY_ENABLED=0 $(FLOWER_PY) -m pytest tests/flower --confcutdir tests/flower -p no:cacheprovider
 
 test-fast: circuits
 	$(VENV)/bin/ape test tests -m "not e2e and not ui"
@@ -95,6 +112,10 @@ bench-large: install
 	$(LARGE_ENV) $(PY) -m zkfl_dapp circuits
 	$(PY) -m zkfl_dapp.experiments.bench.large --workdir build/large
 	$(LARGE_ENV) ZKFL_HOSPITALS=2 ZKFL_QUORUM=2 $(VENV)/bin/ape run audit --workdir build/large --anvil-port 8547
+
+# One Flower FedAvg round against one zkFL round (ZkflStrategy + zkfl_mod) on the same data, in one run.
+flower-bench: circuits flower-env
+	FLWR_TELEMETRY_ENABLED=0 $(FLOWER_PY) -m zkfl_flower.bench
 
 # Poisoning attacks against plain FedAvg, norm proofs and the median rule: every scenario on the
 # circuits' reference semantics (docs/attack-eval.md), then one scenario on the real stack with real

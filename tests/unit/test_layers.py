@@ -45,6 +45,13 @@ RANK: dict[str, int] = {
 }
 #: Layers that must import without ape (a Flower environment cannot install ape beside flwr).
 APE_FREE = ("core", "ml", "storage", "crypto", "circuits", "chain")
+#: The parties' modules the Flower integration (zkfl_flower, an environment without ape) runs as they are.
+APE_FREE_PARTIES = (
+    "zkfl_dapp.protocol.wiring",
+    "zkfl_dapp.protocol.hospital",
+    "zkfl_dapp.protocol.enclave",
+    "zkfl_dapp.protocol.reports",
+)
 
 
 def layer_of(module: str) -> str | None:
@@ -151,6 +158,12 @@ def test_ape_free_layers_import_without_ape() -> None:
     modules = sorted(m for m in import_graph() if layer_of(m) in APE_FREE)
     assert len(modules) > 20
     assert "ape" not in _loaded_after_import(modules)
+
+
+def test_parties_used_by_flower_import_without_ape() -> None:
+    """The hospital, the enclave and the consortium's wiring import without ape: zkfl_flower runs them on
+    web3.py (see zkfl_flower.chain)."""
+    assert "ape" not in _loaded_after_import(list(APE_FREE_PARTIES))
 
 
 def test_core_imports_nothing_heavy() -> None:

@@ -31,8 +31,8 @@ from zkfl_dapp.core.formats import ModelFile
 from zkfl_dapp.core.norms import bound_from_quantized
 from zkfl_dapp.exceptions import ConfigError, RoundError, ZkflError
 from zkfl_dapp.ml.model import accuracy
-from zkfl_dapp.protocol.consortium import load_split, model_spec_for
 from zkfl_dapp.protocol.reports import RoundReport
+from zkfl_dapp.protocol.wiring import load_split, model_spec_for
 
 Progress = Callable[[str], None]
 

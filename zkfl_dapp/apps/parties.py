@@ -49,11 +49,12 @@ from zkfl_dapp.ml.data import Dataset, FederatedSplit
 from zkfl_dapp.ml.model import ModelSpec
 from zkfl_dapp.ml.records import load_hospital_dataset
 from zkfl_dapp.ml.training import TrainConfig
-from zkfl_dapp.protocol.consortium import circuits_for, deploy_consortium, load_split, model_spec_for
+from zkfl_dapp.protocol.consortium import deploy_consortium
 from zkfl_dapp.protocol.enclave import AggregatorEnclave
 from zkfl_dapp.protocol.hospital import HospitalClient, fetch_enclave_key, fetch_global_model
 from zkfl_dapp.protocol.reports import _last_norm_statistics
 from zkfl_dapp.protocol.standardization import deployment_statistics
+from zkfl_dapp.protocol.wiring import circuits_for, load_split, model_spec_for
 from zkfl_dapp.storage.base import Storage
 
 Progress = Callable[[str], None]

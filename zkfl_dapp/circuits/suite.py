@@ -139,7 +139,7 @@ def ensure_circuit_suite(
     """
     if chunk is not None or model_size > MAX_SINGLE_MODEL:
         spec = LARGE_CHUNK_SPEC if chunk is None else KzgChunkNormSpec(chunk, PAD_ROWS, scale_bits, inner_cols=2)
-        if spec.scale_bits != scale_bits or spec.chunk > model_size:
+        if spec.scale_bits != scale_bits or spec.chunk >= model_size:  # one chunk: use the one-vector circuit
             raise CircuitError(f"the chunk norm circuit {spec.name} does not fit d = {model_size} at 2^{scale_bits}")
         art = ensure_kzg_chunk_norm_artifacts(spec, root, ceremony_srs=ceremony_srs, progress=progress)
         return CircuitSuite(slots, art, None, model_size)

@@ -148,6 +148,14 @@ class ModelFile(_CanonicalFile):
     def model_size(self) -> int:
         return self.model_rows if self.chunk else len(self.values) - self.pad_rows
 
+    def to_bytes(self) -> bytes:
+        """Canonical JSON; a one-vector file leaves the chunk fields out (its bytes, and so its CID, are those
+        of a file that predates chunking)."""
+        doc = self.model_dump(mode="json")
+        if not self.chunk and not self.model_rows:
+            del doc["chunk"], doc["model_rows"]
+        return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+
     def layout(self) -> CommitmentLayout:
         """The layout of :attr:`values` (raises ModelFileError when the file's fields contradict it)."""
         if self.chunk:

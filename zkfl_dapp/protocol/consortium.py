@@ -25,15 +25,15 @@ from zkfl_dapp.chain.deployment import CommitmentScheme, Deployment, deploy_cont
 from zkfl_dapp.chain.enums import Role
 from zkfl_dapp.chain.views import read_current_model
 from zkfl_dapp.circuits.kzg import commit_vectors
-from zkfl_dapp.circuits.suite import CircuitSuite, ensure_circuit_suite
+from zkfl_dapp.circuits.suite import CircuitSuite
 from zkfl_dapp.config import DEV_PASSPHRASE_WARNING, Settings
 from zkfl_dapp.core.fixedpoint import quantize
 from zkfl_dapp.core.formats import ModelFile
 from zkfl_dapp.core.policy import NormBoundPolicy
 from zkfl_dapp.crypto.envelope import EnclaveKeyPair, load_key_pair, save_key_pair
 from zkfl_dapp.exceptions import ChainError, ConfigError
-from zkfl_dapp.ml.data import FederatedSplit, load_federated
-from zkfl_dapp.ml.model import ModelSpec, num_params, spec_for_preset
+from zkfl_dapp.ml.data import FederatedSplit
+from zkfl_dapp.ml.model import num_params
 from zkfl_dapp.ml.records import bundled_statistics
 from zkfl_dapp.ml.training import TrainConfig
 from zkfl_dapp.protocol.enclave import AggregatorEnclave
@@ -41,6 +41,7 @@ from zkfl_dapp.protocol.hospital import HospitalClient, fetch_global_model
 from zkfl_dapp.protocol.publication import publish_circuit
 from zkfl_dapp.protocol.reports import _last_norm_statistics
 from zkfl_dapp.protocol.rounds import RoundDriver
+from zkfl_dapp.protocol.wiring import load_split, model_spec_for
 from zkfl_dapp.storage.base import Storage
 
 Progress = Callable[[str], None]
@@ -77,33 +78,6 @@ def _key_passphrase(settings: Settings, chain: Any, local: bool | None, progress
     return passphrase
 
 
-def model_spec_for(settings: Settings, split: FederatedSplit) -> ModelSpec:
-    return spec_for_preset(settings.model, split.num_features, mlp_hidden=settings.mlp_hidden)
-
-
-def circuits_for(settings: Settings, model: ModelSpec, progress: Progress = _quiet) -> CircuitSuite:
-    """The consortium's circuits (norm; median for 5 hospitals), built or reused, in one KZG basis."""
-    return ensure_circuit_suite(
-        settings.hospitals,
-        num_params(model),
-        settings.scale_bits,
-        settings.artifacts_dir,
-        ceremony_srs=settings.ceremony_srs,
-        progress=progress,
-        chunk=settings.chunk_size,
-    )
-
-
-def load_split(settings: Settings) -> FederatedSplit:
-    return load_federated(
-        settings.hospitals,
-        dataset=settings.dataset,
-        split=settings.split,
-        alpha=settings.dirichlet_alpha,
-        seed=settings.seed,
-    )
-
-
 def deploy_consortium(
     settings: Settings,
     project: Any,
@@ -113,8 +87,9 @@ def deploy_consortium(
     split: FederatedSplit,
     progress: Progress = _quiet,
 ) -> Deployment:
-    """The admin's part of a new consortium: publish the genesis model and the circuit manifest, deploy the
-    contracts pinned to the circuits' commitment scheme. Members are admitted afterwards.
+    """The admin's part of a new consortium: publish the genesis model and the circuit manifest (with the
+    standardisation statistics), deploy the contracts pinned to the circuits' commitment scheme. Members are
+    admitted afterwards.
 
     Raises:
         ConfigError: the circuits do not fit the configured hospitals and model.

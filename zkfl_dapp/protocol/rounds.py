@@ -212,6 +212,7 @@ class RoundDriver:
                 continue
             try:
                 # a chunked model's chunk proofs: one transaction each, before the submission that checks them
+                # (submit() sends only those not yet recorded on-chain: none left here)
                 chunk_gas = sum(int(r.gas_used) for r in h.submit_chunk_proofs(rm, update))
                 receipt = h.submit(rm, update)
             except ContractLogicError as exc:  # an attacker's proof showing a violated bound, for one

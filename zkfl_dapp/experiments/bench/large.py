@@ -205,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from zkfl_dapp.apps.process import clear_workdir, replaceable_workdir, workdir_lock
     from zkfl_dapp.apps.session import say, session
     from zkfl_dapp.ml.model import num_params
-    from zkfl_dapp.protocol.consortium import load_split, model_spec_for
+    from zkfl_dapp.protocol.wiring import load_split, model_spec_for
 
     args = parse_args(argv)
     settings = large_settings(args)

@@ -84,8 +84,8 @@ _WORKER: dict[str, Any] = {}
 def init_worker(settings_json: str, addresses: Sequence[str], torch_threads: int) -> None:
     """Per worker process: the consortium's circuits, data and storage, and one hospital client per index."""
     from zkfl_dapp.apps.session import make_storage
-    from zkfl_dapp.protocol.consortium import circuits_for, load_split, model_spec_for
     from zkfl_dapp.protocol.hospital import HospitalClient
+    from zkfl_dapp.protocol.wiring import circuits_for, load_split, model_spec_for
 
     if torch_threads > 0:
         import torch

@@ -1,0 +1,46 @@
+"""What a consortium's settings pin: its data split, model architecture and circuits.
+
+Ape-free (unlike :mod:`.consortium`, whose round driver drives ape), so that an environment without ape, the
+Flower integration's (``zkfl_flower``), derives exactly the consortium's model and circuits from the same
+settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from zkfl_dapp.circuits.suite import CircuitSuite, ensure_circuit_suite
+from zkfl_dapp.config import Settings
+from zkfl_dapp.ml.data import FederatedSplit, load_federated
+from zkfl_dapp.ml.model import ModelSpec, num_params, spec_for_preset
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+def model_spec_for(settings: Settings, split: FederatedSplit) -> ModelSpec:
+    return spec_for_preset(settings.model, split.num_features, mlp_hidden=settings.mlp_hidden)
+
+
+def circuits_for(settings: Settings, model: ModelSpec, progress: Callable[[str], None] = _quiet) -> CircuitSuite:
+    """The consortium's circuits (norm; median for 5 hospitals), built or reused, in one KZG basis."""
+    return ensure_circuit_suite(
+        settings.hospitals,
+        num_params(model),
+        settings.scale_bits,
+        settings.artifacts_dir,
+        ceremony_srs=settings.ceremony_srs,
+        progress=progress,
+        chunk=settings.chunk_size,
+    )
+
+
+def load_split(settings: Settings) -> FederatedSplit:
+    return load_federated(
+        settings.hospitals,
+        dataset=settings.dataset,
+        split=settings.split,
+        alpha=settings.dirichlet_alpha,
+        seed=settings.seed,
+    )

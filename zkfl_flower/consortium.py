@@ -1,0 +1,149 @@
+"""A deployed zkFL consortium as the Flower side sees it: the contracts over web3.py, the content store, the
+circuits and the model architecture, all derived from the same settings as ``ape run deploy`` used.
+
+The parties are zkfl_dapp's own (:class:`~zkfl_dapp.protocol.hospital.HospitalClient`,
+:class:`~zkfl_dapp.protocol.enclave.AggregatorEnclave`), handed the web3 contracts of :mod:`.chain`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+
+from zkfl_dapp.chain.views import Commitment, read_current_model, read_round
+from zkfl_dapp.circuits.suite import CircuitSuite
+from zkfl_dapp.config import Settings
+from zkfl_dapp.core.formats import ModelFile
+from zkfl_dapp.crypto.envelope import EnclaveKeyPair, load_key_pair
+from zkfl_dapp.exceptions import ChainError, ConfigError
+from zkfl_dapp.ml.data import FederatedSplit
+from zkfl_dapp.ml.model import ModelSpec
+from zkfl_dapp.ml.training import TrainConfig
+from zkfl_dapp.protocol.enclave import AggregatorEnclave
+from zkfl_dapp.protocol.hospital import HospitalClient, fetch_global_model
+from zkfl_dapp.protocol.wiring import circuits_for, load_split, model_spec_for
+from zkfl_dapp.storage.base import Storage, open_storage
+from zkfl_flower.chain import DEFAULT_ABI_MANIFEST, Chain, Contract, dev_account, load_abis
+
+#: The development roles' account indexes in the test mnemonic, as ``ape run deploy`` admits them on the
+#: embedded anvil (zkfl_dapp.apps.session): admin 0, aggregator 1, hospitals from 2.
+DEV_ADMIN, DEV_AGGREGATOR, DEV_FIRST_HOSPITAL = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class FlowerConsortium:
+    """One consortium's contracts, store, circuits and model, connected for the Flower side."""
+
+    settings: Settings
+    chain: Chain
+    registry: Contract
+    round_manager: Contract
+    storage: Storage
+    circuits: CircuitSuite
+    split: FederatedSplit
+    spec: ModelSpec
+
+    @classmethod
+    def connect(
+        cls, settings: Settings, rpc_url: str, *, abi_manifest: Path = DEFAULT_ABI_MANIFEST
+    ) -> FlowerConsortium:
+        """Attach to the deployment recorded in ``settings.deployment_file`` on the node at ``rpc_url``.
+
+        Raises:
+            ConfigError: no deployment record, or no compiled contracts.
+            ChainError: no node, no contract at the recorded address, or a KZG basis other than the circuits'.
+        """
+        try:
+            addresses = json.loads(settings.deployment_file.read_text())["contracts"]
+            rm_address, registry_address = addresses["RoundManager"], addresses["ConsortiumRegistry"]
+        except FileNotFoundError as exc:
+            raise ConfigError(
+                f"no deployment record at {settings.deployment_file}: run `ape run deploy --workdir ...` first"
+            ) from exc
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"deployment record {settings.deployment_file} is malformed: {exc}") from exc
+        chain = Chain(rpc_url)
+        if not chain.w3.eth.get_code(chain.w3.to_checksum_address(rm_address)):
+            raise ChainError(f"no RoundManager at {rm_address} on the node at {rpc_url} (another chain?)")
+        abis = load_abis(abi_manifest)
+        split = load_split(settings)
+        spec = model_spec_for(settings, split)
+        circuits = circuits_for(settings, spec)
+        round_manager = chain.contract(rm_address, abis["RoundManager"])
+        digest = bytes(round_manager.kzgBasisDigest()).hex()
+        if digest != circuits.basis.digest():
+            raise ChainError(
+                f"the deployment's KZG basis ({digest[:16]}...) is not these circuits' "
+                f"({circuits.basis.digest()[:16]}...): use the artifacts it was deployed with"
+            )
+        return cls(
+            settings=settings,
+            chain=chain,
+            registry=chain.contract(registry_address, abis["ConsortiumRegistry"]),
+            round_manager=round_manager,
+            storage=open_storage(settings.storage, root=settings.store_dir, api_url=settings.kubo_api_url),
+            circuits=circuits,
+            split=split,
+            spec=spec,
+        )
+
+    def model_of(self, commitment: Commitment, cid: str) -> ModelFile:
+        """A model file fetched by CID and checked to open its on-chain commitment (and the consortium's shape)."""
+        return fetch_global_model(self.storage, self.spec, commitment, cid, suite=self.circuits)
+
+    def current_model(self) -> ModelFile:
+        """The chain's current global model (the latest finalized round's; the genesis model before any)."""
+        commitment, cid, _ = read_current_model(self.round_manager)
+        return self.model_of(commitment, cid)
+
+    def finalized_model(self, round_id: int) -> ModelFile:
+        """The model round ``round_id`` finalized, as the chain recorded it."""
+        info = read_round(self.round_manager, round_id)
+        if not info.new_model_cid:
+            raise ChainError(f"round {round_id} is {info.phase.name.lower()}: it has no finalized model")
+        return self.model_of(info.new_model_commitment, info.new_model_cid)
+
+    def hospital(self, index: int, account: Any, train_config: TrainConfig | None = None) -> HospitalClient:
+        """Hospital ``index`` of the split (its shard: the sample count it declares) acting as ``account``."""
+        if not 0 <= index < len(self.split.shards):
+            raise ConfigError(f"no hospital {index}: the consortium has {len(self.split.shards)}")
+        s = self.settings
+        cfg = train_config or TrainConfig(
+            local_epochs=s.local_epochs, batch_size=s.batch_size, lr=s.learning_rate, seed=s.seed
+        )
+        return HospitalClient(
+            f"hospital-{index}",
+            account,
+            self.split.shards[index],
+            self.spec,
+            cfg,
+            self.storage,
+            self.circuits,
+            s.workdir / "flower",
+            index=index,
+        )
+
+    def enclave(self, account: Any, key_pair: EnclaveKeyPair) -> AggregatorEnclave:
+        """The aggregator enclave acting as ``account`` with the ML-KEM key pair."""
+        return AggregatorEnclave(
+            account, key_pair, self.storage, self.circuits, self.spec, self.settings.workdir / "enclave" / "proofs"
+        )
+
+    def load_enclave_key(self) -> EnclaveKeyPair:
+        """The enclave's key pair from the key file ``ape run deploy`` wrote (development passphrase only on anvil)."""
+        passphrase, _development = self.settings.enclave_key_passphrase(local=self.chain.is_local_dev)
+        return load_key_pair(self.settings.enclave_key_file, passphrase)
+
+    def dev_account(self, index: int) -> LocalAccount:
+        """Account ``index`` of the settings' mnemonic: for a local development chain only.
+
+        Raises:
+            ConfigError: the node is not a local anvil (use real keys there).
+        """
+        if not self.chain.is_local_dev:
+            raise ConfigError("development accounts (the test mnemonic) are for a local anvil only: use your keys")
+        return dev_account(self.settings.mnemonic, index)

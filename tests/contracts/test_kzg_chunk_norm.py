@@ -6,9 +6,9 @@ Runs the SMALL chunk circuit (64 values); ``ZKFL_CHUNK_SPEC=large`` runs the mea
 (build it first: it takes minutes; one chunk proof ~15-60 s).
 
 Self-contained (``--noconftest`` works): only ape's own fixtures and test accounts. Opt-in
-(``ZKFL_CHUNK_CONTRACT_TESTS=1``): the chunk circuit is groundwork for the large-model issue, not yet part of the
-protocol, so ``make circuits`` does not build it and ape must compile its generated verifier first (run
-``python -c "from zkfl_dapp.circuits import kzg_chunk_norm as kc; ..."`` to build, then ``ape compile``).
+(``ZKFL_CHUNK_CONTRACT_TESTS=1``): it measures the verifier alone (sizes, gas); the chunked protocol on
+RoundManager, with real chunk proofs, is ``tests/contracts/test_chunked_rounds.py`` (always run), and the
+large spec's circuit is built by ``make demo-large`` / ``make bench-large``.
 """
 
 from __future__ import annotations

@@ -76,8 +76,8 @@ demo: circuits
 	$(VENV)/bin/zkfl demo
 
 # Round wall time: separate party processes against the in-process runner, in one run.
-parties-measure: circuits
-	$(PY) -m zkfl_dapp.experiments.parties_measure --rounds 3 --out build/parties-measure.json
+parties-measure: circuits flower-env
+	$(PY) -m zkfl_dapp.experiments.parties_measure --rounds 3 --with-flower --out build/parties-measure.json
 
 # Foundry tests of the contracts (forge/: invariant campaigns over RoundManager + ConsortiumRegistry, fuzzed entry
 # points), offline, compiled by the project's solc shim. CI-sized here (forge/foundry.toml: fuzz 256 runs,

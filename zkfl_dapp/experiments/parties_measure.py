@@ -12,7 +12,11 @@ bound policy) for ``--rounds`` rounds, each on its own new local anvil and work 
 A round's wall time runs from opening it to seeing it finalized. Process start-up (about 5 s per process
 on an idle machine) comes before the first round and is reported apart.
 
-    python -m zkfl_dapp.experiments.parties_measure --rounds 3 [--out build/parties-measure.json]
+With ``--with-flower`` (needs ``make flower-env``) the same invocation then runs the Flower bench
+(:mod:`zkfl_flower.bench`, in the Flower environment) with the same hospitals, data and rounds: a plain Flower
+FedAvg round and the zkFL-wrapped Flower round, so all four figures come from one run on one machine state.
+
+    python -m zkfl_dapp.experiments.parties_measure --rounds 3 [--with-flower] [--out build/parties-measure.json]
 
 Nothing imports this file.
 """
@@ -23,6 +27,8 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -57,12 +63,27 @@ def _in_process(settings: Settings, rounds: int) -> tuple[list[float], float]:
     return walls, time.perf_counter() - started - sum(walls)
 
 
+def _flower(hospitals: int, rounds: int, anvil_port: int) -> dict[str, object]:
+    """The Flower bench in the Flower environment (plain FedAvg and zkFL rounds, same data), its JSON."""
+    python = REPO_ROOT / ".venv-flower" / "bin" / "python"
+    if not python.exists():
+        raise SystemExit("--with-flower needs the Flower environment: run `make flower-env` first")
+    with tempfile.TemporaryDirectory(prefix="zkfl-parties-flower-") as tmp:
+        out = Path(tmp) / "flower.json"
+        args = ["--hospitals", str(hospitals), "--rounds", str(rounds), "--anvil-port", str(anvil_port)]
+        env = {**os.environ, "FLWR_TELEMETRY_ENABLED": "0"}
+        subprocess.run([str(python), "-m", "zkfl_flower.bench", *args, "--json", str(out)], check=True, env=env)
+        loaded: dict[str, object] = json.loads(out.read_text())
+        return loaded
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workdir", type=Path, default=REPO_ROOT / "build" / "parties-measure")
     parser.add_argument("--anvil-port", type=int, default=8571)
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
+    parser.add_argument("--with-flower", action="store_true", help="also plain and zkFL Flower rounds")
     args = parser.parse_args(argv)
     separate = Settings(workdir=args.workdir / "separate", anvil_port=args.anvil_port)
     inproc = Settings(workdir=args.workdir / "in-process", anvil_port=args.anvil_port + 1)
@@ -87,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         "cpu_cores": os.cpu_count(),
         "load_average_1min_at_end": round(load, 1),
     }
+    if args.with_flower:
+        result["flower"] = _flower(separate.hospitals, args.rounds, args.anvil_port + 2)
     text = json.dumps(result, indent=2)
     print(text)
     if args.out:

@@ -295,6 +295,8 @@ class RoundDriver:
             model_commitment=commitment_hex(final.commitment),
             extras={
                 "plain_fedavg_seconds": plain_seconds,
+                "aggregate_check_seconds": final.check_seconds,
+                "finalize_tx_seconds": final.finalize_seconds,
                 "chunks": len(final.commitment),
                 "norm_prove_wall_seconds": [u.prove_wall_seconds for u in updates],
                 "chunk_prove_seconds": [p.prove_seconds for u in updates for p in u.chunk_proofs],
@@ -313,4 +315,3 @@ class RoundDriver:
         (self.settings.reports_dir / f"round-{report.round_id}.json").write_text(report.to_json())
         report_cid = str(self.storage.put(report.to_json().encode()))
         self.deployment.round_manager.publishRoundReport(report.round_id, report_cid, sender=self.roles.admin)
-

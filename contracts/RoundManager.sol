@@ -61,6 +61,7 @@ contract RoundManager is IRoundManager {
     mapping(bytes32 pointHash => bool) private _commitmentUsed;
     mapping(uint256 roundId => mapping(address hospital => bool)) private _reported;
     /// chunked schemes only: keccak256(x || y) of each chunk point of the model round `roundId` made (0: genesis)
+    // slither-disable-next-line uninitialized-state -- written through a storage pointer in _storeChunkHashes
     mapping(uint256 roundId => bytes32[]) private _modelChunkHashes;
     mapping(uint256 roundId => mapping(address hospital => mapping(uint256 chunk => ChunkRecord))) private _chunkProofs;
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from zkfl_dapp.circuits import kzg_norm, layouts
+from zkfl_dapp.circuits import kzg_chunk_norm, kzg_norm, layouts
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -67,6 +67,11 @@ PYTHON_LAYOUT = {
     "INFERENCE_MODEL_POINT": layouts.InferenceLayout().model_point,
     "INFERENCE_LOGIT_INDEX": layouts.InferenceLayout().logit,
     "INFERENCE_ADDRESS_OFFSET": layouts.InferenceLayout().address_offset,
+    "CHUNK_COUNT": layouts.ChunkNormLayout().count,
+    "CHUNK_SUM_INDEX": layouts.ChunkNormLayout().sum_of_squares,
+    "CHUNK_INDEX_INDEX": layouts.ChunkNormLayout().index,
+    "CHUNK_TOTAL_INDEX": layouts.ChunkNormLayout().total,
+    "CHUNK_ADDRESS_OFFSET": layouts.ChunkNormLayout().address,
     "MEDIAN_COUNT": layouts.MedianLayout(5).count,
     "MEDIAN_CERTIFICATE_INDEX": layouts.MedianLayout(5).certificate,
 }
@@ -82,6 +87,16 @@ def _solidity_constants() -> dict[str, int]:
 def test_instanceLayout_solidityConstantsEqualThePythonMirror():
     """Every InstanceLayout.sol constant has a Python twin with the same value (a new one must be mirrored)."""
     assert _solidity_constants() == PYTHON_LAYOUT
+
+
+def test_chunkLayout_matchesTheChunkCircuit():
+    """The chunk layout is what kzg_chunk_norm publishes: [ss_c, c, n, limbs]."""
+    chunk = layouts.ChunkNormLayout()
+    spec = kzg_chunk_norm.KzgChunkNormSpec(16, inner_cols=2)
+    assert spec.num_instances == chunk.count
+    inst = kzg_chunk_norm.expected_chunk_instances(7, 3, 28, "0x" + "ab" * 20)
+    assert (inst[chunk.sum_of_squares], inst[chunk.index], inst[chunk.total]) == (7, 3, 28)
+    assert inst[chunk.address :] == tuple(kzg_norm.address_limbs("0x" + "ab" * 20))
 
 
 def test_instanceLayout_matchesTheCircuits():

@@ -36,6 +36,26 @@ class NormLayout:
 
 
 @dataclass(frozen=True)
+class ChunkNormLayout:
+    """The chunk norm circuit (:mod:`zkfl_dapp.circuits.kzg_chunk_norm`): ``[ss_c, c, n, address limbs..]``;
+    its points are ``C(2^s u_c)``, ``C(S_c)``, ``C(p)`` (RoundManager.submitChunkProof)."""
+
+    #: point of ``C(2^s u_c)``, which RoundManager compares with the submitted chunk point at submitUpdate
+    update_point: int = 0
+    #: point of the previous model's chunk ``C(S_c)``
+    aggregate_point: int = 1
+    #: the chunk's sum of squares ``ss_c`` (scale ``2**(2 s)``)
+    sum_of_squares: int = 0
+    #: the chunk index ``c``
+    index: int = 1
+    #: the chunk count ``n``
+    total: int = 2
+    #: first of the prover's address limbs
+    address: int = 3
+    count: int = 3 + ADDRESS_LIMBS
+
+
+@dataclass(frozen=True)
 class MedianLayout:
     """The coordinate-wise median circuit over ``slots`` committed slots."""
 

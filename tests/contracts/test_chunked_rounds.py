@@ -41,6 +41,10 @@ def chunked() -> CircuitSuite:
     s = ensure_circuit_suite(5, MODEL_SIZE, SCALE_BITS, ROOT / "build" / "circuits", chunk=CHUNK)
     assert s.chunked and s.chunks == 2
     install_verifier(s.norm, ROOT / "contracts")
+    # `make circuits` installs only the default consortium's verifiers before ape loads the project: make ape
+    # see (and compile) this new generated source now
+    ape.project.sources.refresh()
+    ape.project.load_contracts()
     return s
 
 

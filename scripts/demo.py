@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from zkfl_dapp.apps.cli import build_settings, clean_errors, network_option, settings_options
+from zkfl_dapp.apps.launcher import parse_dropout
 from zkfl_dapp.apps.process import clear_workdir, replaceable_workdir, workdir_lock
 from zkfl_dapp.apps.session import print_round, say, session
 from zkfl_dapp.config import Settings
@@ -23,13 +24,7 @@ from zkfl_dapp.config import Settings
 @clean_errors
 def cli(network: str | None, rounds: int | None, dropout: str, **overrides: object) -> None:
     settings = build_settings(rounds=rounds, **overrides)
-    absent_in: dict[int, int] = {}
-    if dropout:
-        try:
-            r, h = (int(x) for x in dropout.split(":"))
-        except ValueError as exc:
-            raise click.BadParameter("expected ROUND:HOSPITAL, e.g. 4:4", param_hint="--dropout") from exc
-        absent_in[r] = h
+    absent_in = parse_dropout(dropout)
     if not replaceable_workdir(settings.workdir):
         raise click.ClickException(
             f"{settings.workdir} exists and is not a zkFL work directory: the demo replaces its work directory, "

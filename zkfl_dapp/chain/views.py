@@ -37,7 +37,7 @@ def as_commitment(value: Any) -> Commitment:
 
 def point_hash(point: Point) -> bytes:
     """keccak256(x || y) of one point (a chunk's: RoundManager's chunk proof records)."""
-    return keccak(point[0].to_bytes(32, "big") + point[1].to_bytes(32, "big"))
+    return commitment_hash((point,))
 
 
 def commitment_bytes(commitment: Commitment) -> bytes:

@@ -305,12 +305,17 @@ class HospitalClient:
 
     def submit(self, round_manager: Any, update: PreparedUpdate) -> Any:
         """Submit (round, commitment, CID, sample count) on-chain, with the norm proof where the round has a
-        bound; a chunked model's chunk proofs go first, one transaction each (:meth:`submit_chunk_proofs`).
-        Returns the submission's receipt."""
+        bound; a chunked model's chunk proofs go first, one transaction each (:meth:`submit_all`). Returns the
+        submission's receipt."""
+        return self.submit_all(round_manager, update)[-1]
+
+    def submit_all(self, round_manager: Any, update: PreparedUpdate) -> list[Any]:
+        """:meth:`submit`, returning every receipt: the chunk proofs sent (:meth:`submit_chunk_proofs`), then
+        the submission's, last."""
         points = update.points
         if update.norm_proof is not None:
             p = update.norm_proof
-            return round_manager.submitBoundedUpdate(
+            bounded = round_manager.submitBoundedUpdate(
                 update.round_id,
                 points,
                 update.cid,
@@ -319,8 +324,12 @@ class HospitalClient:
                 list(p.instances),
                 sender=self.account,
             )
-        self.submit_chunk_proofs(round_manager, update)
-        return round_manager.submitUpdate(update.round_id, points, update.cid, update.sample_count, sender=self.account)
+            return [bounded]
+        receipts = self.submit_chunk_proofs(round_manager, update)
+        receipts.append(
+            round_manager.submitUpdate(update.round_id, points, update.cid, update.sample_count, sender=self.account)
+        )
+        return receipts
 
     def submit_chunk_proofs(self, round_manager: Any, update: PreparedUpdate) -> list[Any]:
         """``submitChunkProof`` for every chunk proof whose record on-chain is not already this one (so a

@@ -211,16 +211,14 @@ class RoundDriver:
                 self.progress(f"round {round_id}: {h.name} NOT submitting: {exc}")
                 continue
             try:
-                # a chunked model's chunk proofs: one transaction each, before the submission that checks them
-                # (submit() sends only those not yet recorded on-chain: none left here)
-                chunk_gas = sum(int(r.gas_used) for r in h.submit_chunk_proofs(rm, update))
-                receipt = h.submit(rm, update)
+                # a chunked model's chunk proofs (one transaction each) come before the submission that checks them
+                receipts = h.submit_all(rm, update)
             except ContractLogicError as exc:  # an attacker's proof showing a violated bound, for one
                 why = f"{type(exc).__name__}({exc})"  # ape names the class after the custom error
                 refused.append({"hospital": h.name, "reason": f"rejected on-chain: {why}"})
                 self.progress(f"round {round_id}: {h.name}'s submission REVERTED: {why}")
                 continue
-            submit_gas.append(int(receipt.gas_used) + chunk_gas)
+            submit_gas.append(sum(int(r.gas_used) for r in receipts))
             self.checkpoint()  # "submitted" is printed only once the chain state holding it is durable
             updates.append(update)
             self.progress(f"round {round_id}: {h.name} submitted {update.cid[:16]}... ({update.sample_count} samples)")

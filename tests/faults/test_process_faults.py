@@ -169,3 +169,70 @@ def test_terminate_as_exit_restores_the_previous_handler() -> None:
     with terminate_as_exit():
         assert signal.getsignal(signal.SIGTERM) is not before
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def _wait_port_closed(port: int, timeout_s: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) != 0:
+                return True
+        time.sleep(0.1)
+    return False
+
+
+def test_sigkill_of_the_parent_takes_anvil_down(tmp_path: Path) -> None:
+    """`kill -9` of `zkfl chain` (or any command that started anvil) does not orphan anvil: the kernel sends it
+    SIGTERM (parent-death signal), so it dumps its state and frees the port."""
+    port = _free_port()
+    state = tmp_path / "anvil-state.json"
+    code = textwrap.dedent(
+        f"""
+        import time
+        from pathlib import Path
+        from zkfl_dapp.chain.anvil import LocalAnvil
+        with LocalAnvil(Path({str(state)!r}), port={port}, mnemonic={MNEMONIC!r}):
+            print("up", flush=True)
+            time.sleep(60)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "up"
+    proc.kill()
+    proc.wait(timeout=10)
+    assert _wait_port_closed(port), f"anvil still listens on {port} after its parent was SIGKILLed (orphaned)"
+    assert state.is_file()  # SIGTERM is a clean stop: the state was dumped
+
+
+def test_a_new_chain_recovers_an_orphaned_anvil(tmp_path: Path) -> None:
+    """An anvil that an earlier run left on the port (started without the parent-death signal, as older runs
+    did) is recognised from the pidfile and stopped cleanly, keeping its state; the new one serves it."""
+    port = _free_port()
+    state = tmp_path / "anvil-state.json"
+    first = LocalAnvil(state, port=port, mnemonic=MNEMONIC)
+    first.start()
+    _rpc(first.url, "anvil_mine", ["0x4"])
+    # forget it, as a SIGKILLed parent would: the process and its pidfile stay
+    assert first._proc is not None
+    orphan = first._proc
+    first._proc = None
+    try:
+        with LocalAnvil(state, port=port, mnemonic=MNEMONIC) as again:
+            assert orphan.wait(timeout=15) is not None
+            assert _block(again.url) == 4  # the orphan dumped its state on the clean stop
+    finally:
+        if orphan.poll() is None:
+            orphan.kill()
+
+
+def test_a_foreign_process_on_the_port_is_not_killed(tmp_path: Path) -> None:
+    """The pidfile only names an anvil serving this state file: anything else on the port is an error to
+    report, never a process to stop."""
+    port = _free_port()
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", port))
+        listener.listen()
+        state = tmp_path / "anvil-state.json"
+        state.with_name(state.name + ".pid").write_text(f"{os.getpid()} {port}\n")  # a lie: this is pytest
+        with pytest.raises(ChainError, match="already in use"):
+            LocalAnvil(state, port=port, mnemonic=MNEMONIC).start()

@@ -1,9 +1,16 @@
 """A local anvil on loopback whose state persists across runs (the embedded default chain).
+
+anvil goes down with the process that started it, even when that process is SIGKILLed: on Linux it is
+started with a parent-death signal (SIGTERM, so it still dumps its state). An anvil left running by an
+older run (another platform, or a version without the signal) is recognised from the pidfile beside the
+state file and stopped cleanly before a new one starts on its port.
 """
 
 from __future__ import annotations
 
+import ctypes
 import gzip
+import logging
 import os
 import shutil
 import signal
@@ -17,11 +24,36 @@ import httpx
 from zkfl_dapp.config import REPO_ROOT
 from zkfl_dapp.exceptions import ChainError, ToolchainError
 
+_log = logging.getLogger(__name__)
+
 
 def _project_anvil() -> str | None:
     """The anvil this checkout installs (npm @foundry-rs/anvil-linux-amd64), found without PATH."""
     candidate = REPO_ROOT / "node_modules" / ".bin" / "anvil"
     return str(candidate) if candidate.is_file() else None
+
+
+#: prctl(2) option: the signal the kernel sends this process when its parent thread exits.
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """preexec_fn of anvil: SIGTERM when the process that started it dies (SIGKILL included). Linux only;
+    elsewhere the pidfile recovery below still applies."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+def _process_cmdline(pid: int) -> list[str] | None:
+    """The command line of a live process (Linux /proc), None where it is gone or cannot be read."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -61,9 +93,41 @@ class LocalAnvil:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def pid_file(self) -> Path:
+        """``<state>.pid``: the pid and port of the anvil serving this state file."""
+        return self.state_file.with_name(self.state_file.name + ".pid")
+
+    def _orphan_pid(self) -> int | None:
+        """The pid of an anvil that an earlier run started on this state file and port and left running
+        (its parent was killed before it could stop it), or None."""
+        try:
+            pid_text, port_text = self.pid_file.read_text().split()
+            pid, port = int(pid_text), int(port_text)
+        except (OSError, ValueError):
+            return None
+        cmdline = _process_cmdline(pid)
+        if port != self.port or not cmdline or "anvil" not in Path(cmdline[0]).name:
+            return None
+        return pid if str(self.state_file) in cmdline else None
+
+    def _stop_orphan(self, pid: int, timeout_s: float = 15.0) -> None:
+        """SIGINT (anvil dumps its state on a clean exit), SIGKILL if it does not go within ``timeout_s``."""
+        os.kill(pid, signal.SIGINT)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if _process_cmdline(pid) is None or not _port_open("127.0.0.1", self.port):
+                return
+            time.sleep(0.1)
+        os.kill(pid, signal.SIGKILL)
+
     def start(self, timeout_s: float = 20.0) -> None:
         if self.anvil_bin is None:
             raise ToolchainError("anvil is neither on PATH nor in node_modules: run `make install` (npm anvil 1.7.1)")
+        orphan = self._orphan_pid()
+        if orphan is not None:
+            _log.warning("stopping anvil %d left on port %d by an earlier run (its state is kept)", orphan, self.port)
+            self._stop_orphan(orphan)
         if _port_open("127.0.0.1", self.port):
             raise ChainError(f"port {self.port} is already in use: stop the other node or pick another --anvil-port")
         self.state_file.parent.mkdir(parents=True, exist_ok=True)
@@ -81,7 +145,8 @@ class LocalAnvil:
             "--gas-price", "0",
         ]  # fmt: skip
         log = self.log_file.open("ab")
-        self._proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        self._proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+        self.pid_file.write_text(f"{self._proc.pid} {self.port}\n")
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
@@ -125,6 +190,7 @@ class LocalAnvil:
                 self._proc.kill()
                 self._proc.wait()
         self._proc = None
+        self.pid_file.unlink(missing_ok=True)
 
     def __enter__(self) -> LocalAnvil:
         self.start()

@@ -18,6 +18,8 @@ from zkfl_dapp.apps.keys import (
     check_role,
     dev_account_index,
     dev_keyfiles,
+    expects_local_chain,
+    is_development_keyfile,
     keyfile_address,
     keyfile_path,
     load_signer,
@@ -177,3 +179,41 @@ def test_a_party_refuses_a_deployment_of_other_circuits() -> None:
     with pytest.raises(ChainError, match="KZG basis"):
         check_basis(deployment("cd" * 32), circuits)  # type: ignore[arg-type]
     check_basis(deployment("ab" * 32), circuits)  # type: ignore[arg-type]
+
+
+def test_a_users_keyfile_is_never_tried_with_the_development_passphrase(tmp_path: Path) -> None:
+    """On the local chain without ZKFL_<ROLE>_PASSPHRASE, only a development keyfile falls back to the public
+    passphrase; a `keys new` keyfile is asked for on a terminal, else the error names the variable to set."""
+    new_keyfile(tmp_path, "hospital-2", "mine")
+    path = keyfile_path(tmp_path, "hospital-2")
+    assert not is_development_keyfile(path)
+    with pytest.raises(ConfigError, match="set ZKFL_HOSPITAL_2_PASSPHRASE: .*no terminal"):
+        resolve_passphrase("hospital-2", local=True, env={}, keyfile=path)
+    assert resolve_passphrase("hospital-2", local=True, env={}, keyfile=path, prompt=lambda _: "typed") == "typed"
+    dev_keyfiles(tmp_path, MNEMONIC, 2)
+    dev = keyfile_path(tmp_path, "hospital-0")
+    assert is_development_keyfile(dev)
+    assert resolve_passphrase("hospital-0", local=True, env={}, keyfile=dev) == DEV_KEY_PASSPHRASE
+
+
+def test_the_local_chain_is_recognised_before_connecting() -> None:
+    assert expects_local_chain(None, None)
+    assert expects_local_chain("http://127.0.0.1:8547", None)
+    assert expects_local_chain("http://localhost:8545", None)
+    assert expects_local_chain(None, "ethereum:local:foundry")
+    assert not expects_local_chain("https://rpc.example.org", None)
+    assert not expects_local_chain(None, "ethereum:sepolia:node")
+
+
+def test_a_wrong_passphrase_is_said_before_connecting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No chain runs on the port: the error is the passphrase's, so the key was checked first."""
+    new_keyfile(tmp_path, "admin", "right")
+    monkeypatch.setenv("ZKFL_ADMIN_PASSPHRASE", "wrong")
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = CliRunner().invoke(main, ["admin", "abort", "--workdir", str(tmp_path), "--anvil-port", str(port)])
+    assert result.exit_code == 1
+    assert "cannot decrypt" in result.output and "no chain answers" not in result.output

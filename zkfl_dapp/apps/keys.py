@@ -123,18 +123,31 @@ def keyfile_address(path: Path) -> str:
         raise ConfigError(f"{path} is not an Ethereum keyfile: {exc}") from exc
 
 
+def is_development_keyfile(path: Path) -> bool:
+    """Whether ``path`` was written by :func:`dev_keyfiles` (its scrypt cost is :data:`DEV_SCRYPT_N`, which no
+    ``keys new`` keyfile uses): only such a keyfile is tried with the public development passphrase."""
+    try:
+        params = json.loads(path.read_text())["crypto"]["kdfparams"]
+        return int(params["n"]) == DEV_SCRYPT_N
+    except (OSError, KeyError, TypeError, ValueError):
+        return False
+
+
 def resolve_passphrase(
     role: str,
     *,
     local: bool,
     env: Mapping[str, str],
     prompt: Callable[[str], str] | None = None,
+    keyfile: Path | None = None,
 ) -> str:
-    """``role``'s keyfile passphrase: ``ZKFL_<ROLE>_PASSPHRASE`` in ``env``; else the development passphrase on
-    the local chain; else ``prompt`` (a terminal).
+    """``role``'s keyfile passphrase: ``ZKFL_<ROLE>_PASSPHRASE`` in ``env``; else, on the local chain, the
+    development passphrase for a development keyfile (any keyfile when ``keyfile`` is not given); else ``prompt``
+    (a terminal).
 
     Raises:
-        ConfigError: the development passphrase off the local chain, or no passphrase and no prompt.
+        ConfigError: the development passphrase off the local chain, or no passphrase and no prompt (the error
+            names the variable to set).
     """
     name = passphrase_env(role)
     given = env.get(name)
@@ -142,12 +155,26 @@ def resolve_passphrase(
         if given == DEV_KEY_PASSPHRASE and not local:
             raise ConfigError(f"{name} is the public development passphrase: it is accepted on the local chain only")
         return given
-    if local:
+    if local and (keyfile is None or is_development_keyfile(keyfile)):
         _log.warning("%s is not set: using the development key passphrase (local chain only)", name)
         return DEV_KEY_PASSPHRASE
     if prompt is None:
-        raise ConfigError(f"set {name} (or run on a terminal to be asked): {role}'s keyfile is encrypted")
+        where = f" {keyfile}" if keyfile is not None else ""
+        raise ConfigError(f"set {name}: {role}'s keyfile{where} is encrypted and there is no terminal to ask on")
     return prompt(f"passphrase of {role}'s keyfile")
+
+
+def expects_local_chain(rpc_url: str | None, network: str | None) -> bool:
+    """Whether a party command will talk to the local development chain, decided before connecting (so a key is
+    unlocked, or refused, before the slow chain connection): the default anvil, a loopback ``--rpc-url``, or an
+    ape ``...:local:...`` network. The connection itself is checked again once made."""
+    if network is not None:
+        return ":local" in network or network == "local"
+    if rpc_url is None:
+        return True
+    from urllib.parse import urlparse
+
+    return urlparse(rpc_url).hostname in ("127.0.0.1", "localhost", "::1")
 
 
 def load_signer(path: Path, passphrase: str) -> Any:
@@ -164,6 +191,25 @@ def load_signer(path: Path, passphrase: str) -> Any:
     except ValueError as exc:
         raise ConfigError(f"cannot decrypt {path}: {exc} (wrong passphrase?)") from exc
     return ApeSigner(private_key="0x" + bytes(key).hex())
+
+
+def fund_on_local_chain(rpc_url: str, address: str, wei: int) -> None:
+    """Give ``address`` a balance of ``wei`` on the local anvil at ``rpc_url`` (``anvil_setBalance``).
+
+    Raises:
+        ChainError: nothing answers at ``rpc_url``, or it is not an anvil (a real network cannot be funded so).
+    """
+    import httpx
+
+    from zkfl_dapp.exceptions import ChainError
+
+    body = {"jsonrpc": "2.0", "id": 1, "method": "anvil_setBalance", "params": [address, hex(wei)]}
+    try:
+        reply = httpx.post(rpc_url, json=body, timeout=10).json()
+    except (httpx.HTTPError, ValueError) as exc:
+        raise ChainError(f"no local chain answers at {rpc_url}: start it with `zkfl chain` ({exc})") from exc
+    if "error" in reply:
+        raise ChainError(f"{rpc_url} refused anvil_setBalance ({reply['error'].get('message')}): not a local anvil")
 
 
 def prompt_on_terminal() -> Callable[[str], str] | None:

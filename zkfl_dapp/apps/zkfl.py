@@ -45,15 +45,24 @@ def party_options(func: Callable[..., Any]) -> Callable[..., Any]:
 @contextlib.contextmanager
 def acting_as(role: str, settings: Settings, rpc_url: str | None, network: str | None) -> Iterator[tuple[Any, Any]]:
     """Connected to the chain as ``role`` (its keyfile decrypted), holding the role's lock in the work directory;
-    yields (connection, account)."""
+    yields (connection, account). The key is unlocked first, so a missing keyfile or a wrong passphrase is said
+    before the (slow) chain connection."""
     with contextlib.ExitStack() as stack:
         stack.enter_context(workdir_lock(parties.party_dir(settings.workdir, role)))
         stack.enter_context(terminate_as_exit())
-        conn = stack.enter_context(parties.connect(settings, rpc_url=rpc_url, network=network))
+        local = keystore.expects_local_chain(rpc_url, network)
+        path = keystore.keyfile_path(settings.workdir, role)
         passphrase = keystore.resolve_passphrase(
-            role, local=conn.local, env=os.environ, prompt=keystore.prompt_on_terminal()
+            role, local=local, env=os.environ, prompt=keystore.prompt_on_terminal(), keyfile=path
         )
-        account = keystore.load_signer(keystore.keyfile_path(settings.workdir, role), passphrase)
+        account = keystore.load_signer(path, passphrase)
+        say(f"{role}: key unlocked ({account.address}); connecting to the chain")
+        conn = stack.enter_context(parties.connect(settings, rpc_url=rpc_url, network=network))
+        if passphrase == keystore.DEV_KEY_PASSPHRASE and not conn.local:
+            raise ConfigError(f"{path} is a development keyfile (public passphrase): refused off the local chain")
+        if conn.chain.provider.get_balance(account.address) == 0:
+            how = f"`zkfl keys fund --role {role}`" if conn.local else "send it ether from an account of yours"
+            raise ConfigError(f"{role} {account.address} has no ether on this chain to pay for transactions: {how}")
         say(f"{role}: acting as {account.address}")
         yield conn, account
 
@@ -71,12 +80,35 @@ def keys() -> None:
     """Encrypted keyfiles, one per role, in <workdir>/keys/."""
 
 
+#: What `keys new` / `keys fund` give a key on the local chain: enough for thousands of rounds at any gas price.
+LOCAL_FUNDING_ETH = 1000
+fund_option = click.option(
+    "--fund/--no-fund",
+    default=True,
+    show_default=True,
+    help=f"on the local chain (running `zkfl chain`), give the key {LOCAL_FUNDING_ETH} ETH",
+)
+
+
+def _fund_local(settings: Settings, role: str, address: str, rpc_url: str | None) -> None:
+    if not keystore.expects_local_chain(rpc_url, None):
+        raise ConfigError(f"{rpc_url} is not the local chain: fund {address} on that network yourself")
+    url = rpc_url or f"http://127.0.0.1:{settings.anvil_port}"
+    keystore.fund_on_local_chain(url, address, LOCAL_FUNDING_ETH * 10**18)
+    click.echo(f"{role}: funded with {LOCAL_FUNDING_ETH} ETH on the local chain at {url}")
+
+
 @keys.command("new")
 @settings_options
 @click.option("--role", required=True, help="admin, aggregator, auditor or hospital-<i>")
+@fund_option
+@rpc_option
 @clean_errors
-def keys_new(role: str, **overrides: Any) -> None:
-    """A new random key for ROLE, encrypted under ZKFL_<ROLE>_PASSPHRASE (or a passphrase asked twice)."""
+def keys_new(role: str, fund: bool, rpc_url: str | None, **overrides: Any) -> None:
+    """A new random key for ROLE, encrypted under ZKFL_<ROLE>_PASSPHRASE (or a passphrase asked twice); funded on
+    the local chain when `zkfl chain` runs (otherwise it says how)."""
+    from zkfl_dapp.exceptions import ChainError
+
     settings = build_settings(**overrides)
     passphrase = os.environ.get(keystore.passphrase_env(role))
     if not passphrase:
@@ -85,6 +117,24 @@ def keys_new(role: str, **overrides: Any) -> None:
         passphrase = click.prompt(f"passphrase for {role}'s keyfile", hide_input=True, confirmation_prompt=True)
     address = keystore.new_keyfile(settings.workdir, role, passphrase)
     click.echo(f"{role}: {address} ({keystore.keyfile_path(settings.workdir, role)})")
+    if fund and keystore.expects_local_chain(rpc_url, None):
+        try:
+            _fund_local(settings, role, address, rpc_url)
+        except ChainError as exc:
+            click.echo(f"{role}: not funded ({exc}); later: `zkfl keys fund --role {role}`")
+
+
+@keys.command("fund")
+@settings_options
+@click.option("--role", required=True, help="admin, aggregator, auditor or hospital-<i>")
+@rpc_option
+@clean_errors
+def keys_fund(role: str, rpc_url: str | None, **overrides: Any) -> None:
+    """Give ROLE's key 1000 ETH on the local development chain (anvil_setBalance); on any other network, fund
+    the address shown by `zkfl keys list` from an account of yours."""
+    settings = build_settings(**overrides)
+    address = keystore.keyfile_address(keystore.keyfile_path(settings.workdir, role))
+    _fund_local(settings, role, address, rpc_url)
 
 
 @keys.command("dev")

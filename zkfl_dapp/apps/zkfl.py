@@ -30,6 +30,7 @@ from zkfl_dapp.apps import parties
 from zkfl_dapp.apps.cli import build_settings, clean_errors, settings_options
 from zkfl_dapp.apps.process import terminate_as_exit, workdir_lock
 from zkfl_dapp.apps.session import make_storage, say
+from zkfl_dapp.apps.verdicts import RoundVerdicts
 from zkfl_dapp.config import Settings
 from zkfl_dapp.exceptions import ConfigError
 
@@ -359,7 +360,7 @@ def auditor(
         dep = conn.deployment(settings)
         rm = dep.round_manager
 
-        shown: set[int] = set()
+        verdicts = RoundVerdicts(out_dir / "shown.json")
 
         def run() -> Any:
             report = audit(
@@ -369,13 +370,8 @@ def auditor(
             out_dir.mkdir(parents=True, exist_ok=True)
             (out_dir / "audit.json").write_text(report.to_json())
             (out_dir / "audit.md").write_text(report.to_markdown())
-            for ra in report.rounds:
-                if ra.round_id in shown:
-                    continue  # each closed round once (follow mode re-audits everything as rounds close)
-                if ra.phase != "open":
-                    shown.add(ra.round_id)
-                verdict = "passed" if not [f for f in report.errors if f.round_id == ra.round_id] else "FAILED"
-                click.echo(f"round {ra.round_id}: {ra.phase}: audit {verdict}")
+            for line in verdicts.new_lines(report.rounds, report.errors):
+                click.echo(line)
             if record and account is not None:
                 record_audit(report, rm, storage, account)
             if not report.passed:

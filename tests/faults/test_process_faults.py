@@ -5,6 +5,7 @@ Real processes and a real anvil on loopback; each test fails when the guard it c
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -205,24 +206,36 @@ def test_sigkill_of_the_parent_takes_anvil_down(tmp_path: Path) -> None:
 
 
 def test_a_new_chain_recovers_an_orphaned_anvil(tmp_path: Path) -> None:
-    """An anvil that an earlier run left on the port (started without the parent-death signal, as older runs
-    did) is recognised from the pidfile and stopped cleanly, keeping its state; the new one serves it."""
+    """An anvil that an earlier run left on the port after its owner was SIGKILLed (started without the
+    parent-death signal, as older runs did) is recognised from the pidfile and stopped cleanly, keeping its
+    state; the new one serves it."""
     port = _free_port()
     state = tmp_path / "anvil-state.json"
-    first = LocalAnvil(state, port=port, mnemonic=MNEMONIC)
-    first.start()
-    _rpc(first.url, "anvil_mine", ["0x4"])
-    # forget it, as a SIGKILLed parent would: the process and its pidfile stay
-    assert first._proc is not None
-    orphan = first._proc
-    first._proc = None
+    code = textwrap.dedent(
+        f"""
+        import time, httpx
+        from pathlib import Path
+        import zkfl_dapp.chain.anvil as anvil_module
+        anvil_module._die_with_parent = lambda: None  # an older run: no parent-death signal
+        a = anvil_module.LocalAnvil(Path({str(state)!r}), port={port}, mnemonic={MNEMONIC!r})
+        a.start()
+        httpx.post(a.url, json={{"jsonrpc": "2.0", "id": 1, "method": "anvil_mine", "params": ["0x4"]}})
+        print("up", a._proc.pid, flush=True)
+        time.sleep(60)
+        """
+    )
+    owner = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert owner.stdout is not None
+    up, orphan_pid = owner.stdout.readline().split()
+    assert up == "up"
+    owner.kill()
+    owner.wait(timeout=10)
     try:
         with LocalAnvil(state, port=port, mnemonic=MNEMONIC) as again:
-            assert orphan.wait(timeout=15) is not None
             assert _block(again.url) == 4  # the orphan dumped its state on the clean stop
     finally:
-        if orphan.poll() is None:
-            orphan.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(orphan_pid), signal.SIGKILL)
 
 
 def test_a_foreign_process_on_the_port_is_not_killed(tmp_path: Path) -> None:
@@ -233,6 +246,17 @@ def test_a_foreign_process_on_the_port_is_not_killed(tmp_path: Path) -> None:
         listener.bind(("127.0.0.1", port))
         listener.listen()
         state = tmp_path / "anvil-state.json"
-        state.with_name(state.name + ".pid").write_text(f"{os.getpid()} {port}\n")  # a lie: this is pytest
+        state.with_name(state.name + ".pid").write_text(f"{os.getpid()} {port} 1\n")  # a lie: this is pytest
         with pytest.raises(ChainError, match="already in use"):
             LocalAnvil(state, port=port, mnemonic=MNEMONIC).start()
+
+
+def test_an_anvil_whose_owner_still_runs_is_not_stopped(tmp_path: Path) -> None:
+    """A second `zkfl chain` on the same work directory while the first runs: the first's anvil is live, not an
+    orphan; the second says the port is in use and the first keeps serving."""
+    port = _free_port()
+    state = tmp_path / "anvil-state.json"
+    with LocalAnvil(state, port=port, mnemonic=MNEMONIC) as first:
+        with pytest.raises(ChainError, match="already in use"):
+            LocalAnvil(state, port=port, mnemonic=MNEMONIC).start()
+        assert _block(first.url) == 0

@@ -56,6 +56,15 @@ def _process_cmdline(pid: int) -> list[str] | None:
     return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
 
 
+def _parent_pid(pid: int) -> int | None:
+    """The parent pid of a live process (Linux /proc/<pid>/stat, field 4), None where it cannot be read."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return int(stat.rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def _port_open(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.2)
@@ -99,17 +108,21 @@ class LocalAnvil:
         return self.state_file.with_name(self.state_file.name + ".pid")
 
     def _orphan_pid(self) -> int | None:
-        """The pid of an anvil that an earlier run started on this state file and port and left running
-        (its parent was killed before it could stop it), or None."""
+        """The pid of an anvil that an earlier run started on this state file and port and left running after
+        its owner died (a SIGKILLed parent), or None. An anvil whose owner still runs (another `zkfl chain` on
+        this work directory) is never an orphan: its port is in use, and that is an error to report."""
         try:
-            pid_text, port_text = self.pid_file.read_text().split()
-            pid, port = int(pid_text), int(port_text)
+            pid_text, port_text, owner_text = self.pid_file.read_text().split()
+            pid, port, owner = int(pid_text), int(port_text), int(owner_text)
         except (OSError, ValueError):
             return None
         cmdline = _process_cmdline(pid)
         if port != self.port or not cmdline or "anvil" not in Path(cmdline[0]).name:
             return None
-        return pid if str(self.state_file) in cmdline else None
+        if str(self.state_file) not in cmdline:
+            return None
+        owner_alive = _process_cmdline(owner) is not None and _parent_pid(pid) == owner
+        return None if owner_alive else pid
 
     def _stop_orphan(self, pid: int, timeout_s: float = 15.0) -> None:
         """SIGINT (anvil dumps its state on a clean exit), SIGKILL if it does not go within ``timeout_s``."""
@@ -146,7 +159,7 @@ class LocalAnvil:
         ]  # fmt: skip
         log = self.log_file.open("ab")
         self._proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
-        self.pid_file.write_text(f"{self._proc.pid} {self.port}\n")
+        self.pid_file.write_text(f"{self._proc.pid} {self.port} {os.getpid()}\n")
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:

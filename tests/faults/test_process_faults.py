@@ -260,3 +260,33 @@ def test_an_anvil_whose_owner_still_runs_is_not_stopped(tmp_path: Path) -> None:
         with pytest.raises(ChainError, match="already in use"):
             LocalAnvil(state, port=port, mnemonic=MNEMONIC).start()
         assert _block(first.url) == 0
+
+
+def test_zkfl_chain_persists_every_block_so_a_receipt_survives_a_sigkill(tmp_path: Path) -> None:
+    """`zkfl chain` saves the state after each new block: a transaction whose receipt a party saw survives the
+    chain being SIGKILLed right after (anvil's own dump comes only every 5 s), and wait_until_persisted tells
+    the party when that is so."""
+    from zkfl_dapp.chain.anvil import wait_until_persisted
+
+    port = _free_port()
+    state = tmp_path / "chain" / "anvil-state.json"
+    exe = str(Path(sys.executable).with_name("zkfl"))
+    chain = subprocess.Popen(
+        [exe, "chain", "--workdir", str(tmp_path), "--anvil-port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        assert chain.stdout is not None
+        for line in chain.stdout:
+            if "saved after every block" in line:
+                break
+        url = f"http://127.0.0.1:{port}"
+        for height in (1, 2, 3):  # anvil's own dump (every 5 s) cannot land in each of three 2.5-s windows
+            _rpc(url, "anvil_mine", ["0x1"])
+            assert wait_until_persisted(state, height, timeout_s=2.5), f"block {height} not saved in 2.5 s"
+    finally:
+        os.killpg(chain.pid, signal.SIGKILL)  # the whole group: zkfl chain and its anvil, no clean dump
+        chain.wait(timeout=10)
+    assert _wait_port_closed(port)
+    with LocalAnvil(state, port=port, mnemonic=MNEMONIC) as again:
+        assert _block(again.url) == 3

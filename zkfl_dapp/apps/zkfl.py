@@ -165,16 +165,15 @@ def keys_list(**overrides: Any) -> None:
 @settings_options
 @clean_errors
 def chain(**overrides: Any) -> None:
-    """Run the local development chain (anvil on loopback, state persisted in <workdir>/chain) until Ctrl-C."""
-    import time
-
+    """Run the local development chain (anvil on loopback, state persisted in <workdir>/chain after every block)
+    until Ctrl-C."""
     from zkfl_dapp.chain.anvil import LocalAnvil
 
     settings = build_settings(**overrides)
-    with terminate_as_exit(), LocalAnvil(settings.chain_state, port=settings.anvil_port, mnemonic=settings.mnemonic):
-        say(f"anvil at http://127.0.0.1:{settings.anvil_port}, state in {settings.chain_state}")
-        while True:
-            time.sleep(3600)
+    anvil = LocalAnvil(settings.chain_state, port=settings.anvil_port, mnemonic=settings.mnemonic)
+    with terminate_as_exit(), anvil:
+        say(f"anvil at {anvil.url}, state in {settings.chain_state} (saved after every block)")
+        anvil.serve_durably()
 
 
 # --- admin -----------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import gzip
+import json
 import logging
 import os
 import shutil
@@ -17,6 +18,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -63,6 +65,27 @@ def _parent_pid(pid: int) -> int | None:
         return int(stat.rsplit(")", 1)[1].split()[1])
     except (OSError, ValueError, IndexError):
         return None
+
+
+def persisted_block(state_file: Path) -> int | None:
+    """The latest block an anvil state file holds (None: no readable state file)."""
+    try:
+        return int(str(json.loads(state_file.read_text())["block"]["number"]), 16)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def wait_until_persisted(state_file: Path, block: int, *, timeout_s: float = 30.0) -> bool:
+    """Wait until the local chain's state file holds ``block`` (see :meth:`LocalAnvil.serve_durably`); False if
+    it does not within ``timeout_s`` (then the caller must not yet call the transaction durable)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        held = persisted_block(state_file)
+        if held is not None and held >= block:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -190,6 +213,30 @@ class LocalAnvil:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, self.state_file)
+
+    def block_number(self) -> int:
+        """The chain's latest block number.
+
+        Raises:
+            ChainError: anvil does not answer.
+        """
+        try:
+            body = {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []}
+            return int(str(httpx.post(self.url, json=body, timeout=10).json()["result"]), 16)
+        except (httpx.HTTPError, KeyError, ValueError) as exc:
+            raise ChainError(f"anvil at {self.url} does not answer: {exc}") from exc
+
+    def serve_durably(self, *, interval_s: float = 0.2, stop: Callable[[], bool] = lambda: False) -> None:
+        """Persist the state after every new block until ``stop()``: what a party was told is on this chain
+        (a receipt) is on disk within ``interval_s`` plus one dump, not within anvil's own 5-second interval.
+        A party on the same machine waits for it with :func:`wait_until_persisted` before it says "submitted"."""
+        persisted = -1
+        while not stop():
+            block = self.block_number()
+            if block != persisted:
+                self.persist()
+                persisted = block
+            time.sleep(interval_s)
 
     def stop(self) -> None:
         """Stop cleanly so anvil dumps its state."""

@@ -194,7 +194,7 @@ def check_ape_run(words: list[str]) -> list[str]:
         else:
             commands.append(command)
     if commands:
-        known = set().union(*(option_names(c) for c in commands))
+        known = set().union(*(option_names(c) for c in commands)) | {"--verbosity"}  # ape run adds it
         problems += _check_options(words[1:], known, f"`ape run {words[0]}`")
     return problems
 

@@ -8,7 +8,9 @@ Checked, for README.md and every ``docs/*.md``:
 - ``zkfl SUB ... --option``: every subcommand and option is in the click command tree the ``zkfl`` console
   script (``pyproject.toml``) points at, imported, not spawned;
 - ``ape run NAME ... --option``: ``scripts/NAME.py`` exists and its click command takes each option;
-- ``ape test PATH`` and ``python -m zkfl_dapp...`` / ``zkfl_flower...``: loosely, the path or module file exists.
+- ``ape test PATH`` and ``python -m zkfl_dapp...`` / ``zkfl_flower...``: loosely, the path or module file exists;
+- an inline code span that is a checkout path (``zkfl_dapp/core/layout.py``) or a dotted project name
+  (``zkfl_dapp.core.aggregation.normalized_weights``): the file exists, the name is defined in its module's text.
 
 Commands are read from code only (inline code spans and fenced blocks), so prose ("make sure") is not a
 command. Skipped: external tools (``flwr``, ``flower-superlink``, ``forge``, ``npm``, ``ipfs``, ``anvil``,
@@ -227,6 +229,34 @@ def check_code(snippet: str) -> list[str]:
     return problems
 
 
+_TOP_FOLDERS = "zkfl_dapp|zkfl_flower|tests|scripts|examples|forge|tools|flower|contracts|frontend"
+_REPO_PATH = re.compile(rf"^({_TOP_FOLDERS})/[\w./-]*$")
+_MODULE = re.compile(r"^(zkfl_dapp|zkfl_flower)(\.\w+)+$")
+
+
+def check_reference(snippet: str) -> list[str]:
+    """An inline code span naming a checkout path or a dotted ``zkfl_dapp``/``zkfl_flower`` name: it exists.
+
+    Build outputs (``generated/``, ``dist/``) are not checked; a dotted name is a module file, or a module file
+    and a name defined in it (read as text, not imported).
+    """
+    text = snippet.strip().rstrip(".,;:")
+    if _REPO_PATH.match(text) and "generated" not in text and "/dist" not in text:
+        return [] if (ROOT / text).exists() else [f"`{text}`: no such path in the checkout"]
+    if _MODULE.match(text):
+        parts = text.split(".")
+        for n in range(len(parts), 0, -1):
+            base = ROOT.joinpath(*parts[:n])
+            source = base.with_suffix(".py") if base.with_suffix(".py").is_file() else base / "__init__.py"
+            if source.is_file() or base.is_dir():
+                rest = parts[n:]
+                if not rest or (source.is_file() and re.search(rf"\b{re.escape(rest[0])}\b", source.read_text())):
+                    return []
+                break
+        return [f"`{text}`: no such module or name in the checkout"]
+    return []
+
+
 def check_links(text: str, page: Path, read: Callable[[Path], str] = lambda p: p.read_text()) -> list[str]:
     problems = []
     own = anchors(text)
@@ -251,7 +281,7 @@ def check_markdown(text: str, page: Path) -> list[str]:
     """Every problem in one Markdown page: broken links and anchors, commands or options that do not exist."""
     problems = check_links(text, page)
     for snippet in split_markdown(text)[1]:
-        problems += check_code(snippet)
+        problems += check_code(snippet) + check_reference(snippet)
     return sorted(set(problems))
 
 
@@ -300,6 +330,8 @@ python -m zkfl_dapp.experiments.bench --models logreg
 flwr run examples/flower-app offline --whatever
 ```
 
+`zkfl_dapp/core/`, `zkfl_dapp.core.aggregation.normalized_weights`, `contracts/generated/`, `a/b`.
+
 | `zkfl admin deploy\\|admit` | `ape run round [--rule fedavg\\|median]` | `zkfl admin ...` |
 """
     assert _problems(page) == []
@@ -319,6 +351,8 @@ flwr run examples/flower-app offline --whatever
         ("`ape run round --fast`", "`ape run round`: no option --fast"),
         ("`ape test tests/unit/test_nothing.py`", "`ape test tests/unit/test_nothing.py`: no such path"),
         ("`python -m zkfl_dapp.nothing`", "`python -m zkfl_dapp.nothing`: no such module in the checkout"),
+        ("see `zkfl_dapp/no_such.py`", "`zkfl_dapp/no_such.py`: no such path in the checkout"),
+        ("`zkfl_dapp.core.aggregation.no_such`", "`zkfl_dapp.core.aggregation.no_such`: no such module or name"),
     ],
 )
 def test_checker_finds(markdown: str, expected: str) -> None:

@@ -32,9 +32,9 @@ from zkfl_dapp.core.formats import ModelFile
 from zkfl_dapp.core.policy import NormBoundPolicy
 from zkfl_dapp.crypto.envelope import EnclaveKeyPair, load_key_pair, save_key_pair
 from zkfl_dapp.exceptions import ChainError, ConfigError
+from zkfl_dapp.ml.bundled_records import bundled_statistics
 from zkfl_dapp.ml.data import FederatedSplit
 from zkfl_dapp.ml.model import num_params
-from zkfl_dapp.ml.records import bundled_statistics
 from zkfl_dapp.ml.training import TrainConfig
 from zkfl_dapp.protocol.enclave import AggregatorEnclave
 from zkfl_dapp.protocol.hospital import HospitalClient, fetch_global_model

@@ -12,7 +12,8 @@ from typing import Final
 import numpy as np
 
 from zkfl_dapp.exceptions import StatisticsError
-from zkfl_dapp.ml.data import SUPPORT2_NUMERIC, DatasetName, FederatedSplit, feature_names, load_federated
+from zkfl_dapp.ml.data import FederatedSplit, load_federated
+from zkfl_dapp.ml.datasets import SUPPORT2_NUMERIC, DatasetName, feature_names
 from zkfl_dapp.ml.schema import FeatureSpec, OutcomeSpec, RecordSchema
 from zkfl_dapp.ml.statistics import PublishedStatistics, combine_statistics
 

@@ -30,7 +30,8 @@ from zkfl_dapp.config import DEV_PASSPHRASE_WARNING, Settings
 from zkfl_dapp.core.fixedpoint import quantize
 from zkfl_dapp.core.formats import ModelFile
 from zkfl_dapp.core.policy import NormBoundPolicy
-from zkfl_dapp.crypto.envelope import EnclaveKeyPair, load_key_pair, save_key_pair
+from zkfl_dapp.crypto.envelope import EnclaveKeyPair
+from zkfl_dapp.crypto.key_file import load_key_pair, save_key_pair
 from zkfl_dapp.exceptions import ChainError, ConfigError
 from zkfl_dapp.ml.bundled_records import bundled_statistics
 from zkfl_dapp.ml.data import FederatedSplit

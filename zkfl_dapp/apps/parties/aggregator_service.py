@@ -26,7 +26,8 @@ from zkfl_dapp.chain.enums import Phase, Rule
 from zkfl_dapp.chain.views import read_round
 from zkfl_dapp.config import DEV_PASSPHRASE_WARNING, Settings
 from zkfl_dapp.core.policy import median_norm
-from zkfl_dapp.crypto.envelope import EnclaveKeyPair, load_key_pair, save_key_pair
+from zkfl_dapp.crypto.envelope import EnclaveKeyPair
+from zkfl_dapp.crypto.key_file import load_key_pair, save_key_pair
 from zkfl_dapp.exceptions import ChainError, RoundError
 from zkfl_dapp.protocol.enclave import AggregatorEnclave
 from zkfl_dapp.protocol.wiring import load_split

@@ -17,10 +17,10 @@ import pytest
 
 from zkfl_dapp.chain.deployment import CommitmentScheme, Deployment, deploy_contracts
 from zkfl_dapp.chain.enums import Role
-from zkfl_dapp.circuits.artifacts import install_verifier
 from zkfl_dapp.circuits.kzg import G1Point, commit, hiding_pad
 from zkfl_dapp.circuits.kzg_norm import PAD_ENTRY_BITS, KzgNormProof, prove_inputs, prove_kzg_norm
 from zkfl_dapp.circuits.suite import CircuitSuite, ensure_circuit_suite
+from zkfl_dapp.circuits.verifier_codegen import install_verifier
 
 ROOT = Path(__file__).resolve().parent.parent
 SLOTS = 5

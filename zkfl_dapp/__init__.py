@@ -53,7 +53,7 @@ _EXPORTS: dict[str, str] = {
     "G1Point": "zkfl_dapp.circuits.kzg",
     "KzgBasis": "zkfl_dapp.circuits.kzg",
     "CircuitSuite": "zkfl_dapp.circuits.suite",
-    "CircuitProof": "zkfl_dapp.circuits.artifacts",
+    "CircuitProof": "zkfl_dapp.circuits.proving",
     "HospitalClient": "zkfl_dapp.protocol.hospital",
     "PreparedUpdate": "zkfl_dapp.protocol.hospital",
     "AggregatorEnclave": "zkfl_dapp.protocol.enclave",
@@ -117,8 +117,8 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
     from zkfl_dapp.audit import AuditReport
-    from zkfl_dapp.circuits.artifacts import CircuitProof
     from zkfl_dapp.circuits.kzg import G1Point, KzgBasis
+    from zkfl_dapp.circuits.proving import CircuitProof
     from zkfl_dapp.circuits.suite import CircuitSuite
     from zkfl_dapp.config import Settings
     from zkfl_dapp.core.aggregation import aggregate, normalized_weights

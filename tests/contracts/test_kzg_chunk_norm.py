@@ -21,8 +21,8 @@ import ape
 import pytest
 
 from zkfl_dapp.circuits import kzg_chunk_norm as kc
-from zkfl_dapp.circuits.artifacts import install_verifier
 from zkfl_dapp.circuits.kzg import commit
+from zkfl_dapp.circuits.verifier_codegen import install_verifier
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("ZKFL_CHUNK_CONTRACT_TESTS"), reason="opt-in: ZKFL_CHUNK_CONTRACT_TESTS=1 (see the docstring)"

@@ -22,8 +22,8 @@ from tests.kzg_fixtures import (  # noqa: F401
     zero,
 )
 from zkfl_dapp.circuits import kzg_norm as kc
-from zkfl_dapp.circuits.artifacts import install_verifier
 from zkfl_dapp.circuits.kzg import combine, commit, hiding_pad
+from zkfl_dapp.circuits.verifier_codegen import install_verifier
 
 EIP170_LIMIT = 24_576
 

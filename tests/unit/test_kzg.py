@@ -23,8 +23,8 @@ from tests.kzg_fixtures import (  # noqa: F401
     zero,
 )
 from zkfl_dapp.circuits import kzg_norm as kc
-from zkfl_dapp.circuits.artifacts import verify_offchain
 from zkfl_dapp.circuits.kzg import BASE_FIELD_MODULUS, G1Point, KzgBasis, KzgError, combine, commit, hiding_pad
+from zkfl_dapp.circuits.proving import verify_offchain
 from zkfl_dapp.core.fixedpoint import FIELD_MODULUS
 from zkfl_dapp.exceptions import CircuitError, ZkflError
 

@@ -14,8 +14,9 @@ import ezkl
 import pytest
 
 from zkfl_dapp.circuits import kzg_chunk_norm as kc
-from zkfl_dapp.circuits.artifacts import _generated_header, verify_offchain
 from zkfl_dapp.circuits.kzg import combine, commit, zero_commitment
+from zkfl_dapp.circuits.proving import verify_offchain
+from zkfl_dapp.circuits.verifier_codegen import _generated_header
 from zkfl_dapp.core.aggregation import rescale
 from zkfl_dapp.core.fixedpoint import felt_hex
 from zkfl_dapp.exceptions import CircuitError

@@ -103,16 +103,8 @@ from typing import ClassVar
 
 import ezkl
 
-from zkfl_dapp.circuits.artifacts import (
-    ArtifactPaths,
-    Progress,
-    _quiet,
-    build_artifacts,
-    load_committed_proof,
-    run_ezkl,
-    settle_logrows,
-    spec_digest,
-)
+from zkfl_dapp.circuits.artifact_paths import ArtifactPaths, spec_digest
+from zkfl_dapp.circuits.artifacts import Progress, _quiet, build_artifacts, settle_logrows
 from zkfl_dapp.circuits.kzg import G1Point, KzgBasis, combine, commit, hiding_pad
 from zkfl_dapp.circuits.kzg_norm import (
     ADDRESS_LIMBS,
@@ -122,6 +114,7 @@ from zkfl_dapp.circuits.kzg_norm import (
     PAD_ENTRY_BITS,
     address_limbs,
 )
+from zkfl_dapp.circuits.proving import load_committed_proof, run_ezkl
 from zkfl_dapp.core.aggregation import aggregate, rescale
 from zkfl_dapp.core.fixedpoint import felt_hex
 from zkfl_dapp.exceptions import CircuitError

@@ -55,20 +55,8 @@ from typing import ClassVar
 
 import ezkl
 
-from zkfl_dapp.circuits.artifacts import (
-    ArtifactPaths,
-    Progress,
-    _quiet,
-    _sha256,
-    build_artifacts,
-    ezkl_failure,
-    install_verifier,
-    load_committed_proof,
-    private_scratch,
-    spec_digest,
-    verify_offchain,
-    write_private,
-)
+from zkfl_dapp.circuits.artifact_paths import ArtifactPaths, spec_digest
+from zkfl_dapp.circuits.artifacts import Progress, _quiet, _sha256, build_artifacts
 from zkfl_dapp.circuits.kzg import MIN_PAD_BITS, G1Point, KzgError, hiding_pad
 from zkfl_dapp.circuits.kzg_norm import (
     ADDRESS_LIMBS,
@@ -79,6 +67,14 @@ from zkfl_dapp.circuits.kzg_norm import (
     address_limbs,
     ensure_kzg_norm_artifacts,
 )
+from zkfl_dapp.circuits.proving import (
+    ezkl_failure,
+    load_committed_proof,
+    private_scratch,
+    verify_offchain,
+    write_private,
+)
+from zkfl_dapp.circuits.verifier_codegen import install_verifier
 from zkfl_dapp.config import Settings
 from zkfl_dapp.core.aggregation import rescale
 from zkfl_dapp.core.fixedpoint import felt_hex, from_field, round_half_away, to_field

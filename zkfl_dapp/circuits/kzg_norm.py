@@ -42,17 +42,10 @@ from typing import ClassVar
 
 import ezkl
 
-from zkfl_dapp.circuits.artifacts import (
-    ArtifactPaths,
-    Progress,
-    _quiet,
-    build_artifacts,
-    load_committed_proof,
-    run_ezkl,
-    settle_logrows,
-    spec_digest,
-)
+from zkfl_dapp.circuits.artifact_paths import ArtifactPaths, spec_digest
+from zkfl_dapp.circuits.artifacts import Progress, _quiet, build_artifacts, settle_logrows
 from zkfl_dapp.circuits.kzg import G1Point
+from zkfl_dapp.circuits.proving import load_committed_proof, run_ezkl
 from zkfl_dapp.core.aggregation import rescale
 from zkfl_dapp.core.fixedpoint import felt_hex
 from zkfl_dapp.exceptions import CircuitError

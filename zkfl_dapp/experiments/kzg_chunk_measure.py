@@ -88,7 +88,7 @@ def _inputs(model_size: int, spec: Any, rng: random.Random) -> tuple[list[list[i
 
 def main() -> int:
     from zkfl_dapp.circuits import kzg_chunk_norm as kc
-    from zkfl_dapp.circuits.artifacts import verify_offchain
+    from zkfl_dapp.circuits.proving import verify_offchain
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-size", type=int, default=108_801)

@@ -18,7 +18,8 @@ import pytest
 from zkfl_dapp.chain.deployment import CommitmentScheme, Deployment, deploy_contracts
 from zkfl_dapp.chain.enums import Role
 from zkfl_dapp.circuits.kzg import G1Point, commit, hiding_pad
-from zkfl_dapp.circuits.kzg_norm import PAD_ENTRY_BITS, KzgNormProof, prove_inputs, prove_kzg_norm
+from zkfl_dapp.circuits.kzg_distance import PAD_ENTRY_BITS
+from zkfl_dapp.circuits.kzg_norm import KzgNormProof, prove_inputs, prove_kzg_norm
 from zkfl_dapp.circuits.suite import CircuitSuite, ensure_circuit_suite
 from zkfl_dapp.circuits.verifier_codegen import install_verifier
 

@@ -41,8 +41,8 @@ from zkfl_dapp.audit.events import _same_address
 from zkfl_dapp.audit.report import Finding, RoundAudit, SubmissionRecord
 from zkfl_dapp.chain.views import Commitment, as_commitment, commitment_hex, parse_commitment_hex, point_hash
 from zkfl_dapp.circuits.kzg import POINT_BYTES, G1Point, KzgError, combine
-from zkfl_dapp.circuits.kzg_chunk_norm import INPUT_RANGE, expected_chunk_instances
-from zkfl_dapp.circuits.kzg_norm import address_limbs
+from zkfl_dapp.circuits.kzg_chunk_norm import expected_chunk_instances
+from zkfl_dapp.circuits.kzg_distance import INPUT_RANGE, address_limbs
 from zkfl_dapp.circuits.proving import load_proof
 from zkfl_dapp.core.fixedpoint import felt_hex
 from zkfl_dapp.exceptions import ChainError, CircuitError, StorageError

@@ -60,7 +60,7 @@ _EXPORTS: dict[str, str] = {
     "Finalization": "zkfl_dapp.protocol.enclave",
     "SlotOutcome": "zkfl_dapp.protocol.enclave",
     "Consortium": "zkfl_dapp.protocol.consortium",
-    "Roles": "zkfl_dapp.protocol.consortium",
+    "Roles": "zkfl_dapp.protocol.roles",
     "RoundReport": "zkfl_dapp.protocol.reports",
     "AuditReport": "zkfl_dapp.audit",
 }
@@ -128,8 +128,9 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from zkfl_dapp.core.policy import NormBoundPolicy
     from zkfl_dapp.crypto import EnclaveKeyPair, associated_data, open_sealed, seal
     from zkfl_dapp.exceptions import ZkflError
-    from zkfl_dapp.protocol.consortium import Consortium, Roles
+    from zkfl_dapp.protocol.consortium import Consortium
     from zkfl_dapp.protocol.enclave import AggregatorEnclave, Finalization, SlotOutcome
     from zkfl_dapp.protocol.hospital import HospitalClient, PreparedUpdate
     from zkfl_dapp.protocol.reports import RoundReport
+    from zkfl_dapp.protocol.roles import Roles
     from zkfl_dapp.storage import Cid, EmbeddedStore, KuboRpcStore, Storage, compute_cid, open_storage

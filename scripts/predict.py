@@ -9,7 +9,8 @@ import click
 from zkfl_dapp.apps.cli import build_settings, clean_errors, network_option, settings_options
 from zkfl_dapp.apps.session import say, session
 from zkfl_dapp.circuits.kzg_inference import build_inference_circuit
-from zkfl_dapp.ml.data import FeatureStatistics, feature_names
+from zkfl_dapp.ml.data import FeatureStatistics
+from zkfl_dapp.ml.datasets import feature_names
 from zkfl_dapp.prediction.flow import aggregate_from_storage, predict_for_round
 from zkfl_dapp.prediction.patient import PatientRecord
 from zkfl_dapp.protocol.standardization import deployment_statistics

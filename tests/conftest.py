@@ -18,10 +18,11 @@ import pytest
 from zkfl_dapp.apps.process import use_project_toolchain
 from zkfl_dapp.chain.deployment import CommitmentScheme, Deployment, deploy_contracts
 from zkfl_dapp.chain.enums import Role
-from zkfl_dapp.circuits.artifacts import install_verifier
 from zkfl_dapp.circuits.kzg import G1Point, commit, hiding_pad
-from zkfl_dapp.circuits.kzg_norm import PAD_ENTRY_BITS, KzgNormProof, prove_inputs, prove_kzg_norm
+from zkfl_dapp.circuits.kzg_distance import PAD_ENTRY_BITS
+from zkfl_dapp.circuits.kzg_norm import KzgNormProof, prove_inputs, prove_kzg_norm
 from zkfl_dapp.circuits.suite import CircuitSuite, ensure_circuit_suite
+from zkfl_dapp.circuits.verifier_codegen import install_verifier
 
 # `ape test` outside make: the checkout's own anvil and solc shim, found before ape starts its provider
 use_project_toolchain()

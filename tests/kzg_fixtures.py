@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from zkfl_dapp.circuits.kzg import G1Point, KzgBasis, hiding_pad, zero_commitment
-from zkfl_dapp.circuits.kzg_norm import PAD_ENTRY_BITS, KzgNormArtifacts, KzgNormCircuitSpec, ensure_kzg_norm_artifacts
+from zkfl_dapp.circuits.kzg_distance import PAD_ENTRY_BITS
+from zkfl_dapp.circuits.kzg_norm import KzgNormArtifacts, KzgNormCircuitSpec, ensure_kzg_norm_artifacts
 from zkfl_dapp.circuits.suite import norm_spec_for
 
 ROOT = Path(__file__).resolve().parent.parent

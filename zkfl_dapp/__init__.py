@@ -53,14 +53,14 @@ _EXPORTS: dict[str, str] = {
     "G1Point": "zkfl_dapp.circuits.kzg",
     "KzgBasis": "zkfl_dapp.circuits.kzg",
     "CircuitSuite": "zkfl_dapp.circuits.suite",
-    "CircuitProof": "zkfl_dapp.circuits.artifacts",
+    "CircuitProof": "zkfl_dapp.circuits.proving",
     "HospitalClient": "zkfl_dapp.protocol.hospital",
     "PreparedUpdate": "zkfl_dapp.protocol.hospital",
     "AggregatorEnclave": "zkfl_dapp.protocol.enclave",
     "Finalization": "zkfl_dapp.protocol.enclave",
     "SlotOutcome": "zkfl_dapp.protocol.enclave",
     "Consortium": "zkfl_dapp.protocol.consortium",
-    "Roles": "zkfl_dapp.protocol.consortium",
+    "Roles": "zkfl_dapp.protocol.roles",
     "RoundReport": "zkfl_dapp.protocol.reports",
     "AuditReport": "zkfl_dapp.audit",
 }
@@ -117,8 +117,8 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
     from zkfl_dapp.audit import AuditReport
-    from zkfl_dapp.circuits.artifacts import CircuitProof
     from zkfl_dapp.circuits.kzg import G1Point, KzgBasis
+    from zkfl_dapp.circuits.proving import CircuitProof
     from zkfl_dapp.circuits.suite import CircuitSuite
     from zkfl_dapp.config import Settings
     from zkfl_dapp.core.aggregation import aggregate, normalized_weights
@@ -128,8 +128,9 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from zkfl_dapp.core.policy import NormBoundPolicy
     from zkfl_dapp.crypto import EnclaveKeyPair, associated_data, open_sealed, seal
     from zkfl_dapp.exceptions import ZkflError
-    from zkfl_dapp.protocol.consortium import Consortium, Roles
+    from zkfl_dapp.protocol.consortium import Consortium
     from zkfl_dapp.protocol.enclave import AggregatorEnclave, Finalization, SlotOutcome
     from zkfl_dapp.protocol.hospital import HospitalClient, PreparedUpdate
     from zkfl_dapp.protocol.reports import RoundReport
+    from zkfl_dapp.protocol.roles import Roles
     from zkfl_dapp.storage import Cid, EmbeddedStore, KuboRpcStore, Storage, compute_cid, open_storage

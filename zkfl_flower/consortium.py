@@ -18,7 +18,8 @@ from zkfl_dapp.chain.views import Commitment, read_current_model, read_round
 from zkfl_dapp.circuits.suite import CircuitSuite
 from zkfl_dapp.config import Settings
 from zkfl_dapp.core.formats import ModelFile
-from zkfl_dapp.crypto.envelope import EnclaveKeyPair, load_key_pair
+from zkfl_dapp.crypto.envelope import EnclaveKeyPair
+from zkfl_dapp.crypto.key_file import load_key_pair
 from zkfl_dapp.exceptions import ChainError, ConfigError
 from zkfl_dapp.ml.data import FederatedSplit
 from zkfl_dapp.ml.model import ModelSpec

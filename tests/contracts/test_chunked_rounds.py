@@ -21,9 +21,10 @@ from tests.conftest import MODEL_SIZE, ROOT, SCALE_BITS, deploy, open_round
 from zkfl_dapp.chain.deployment import CommitmentScheme
 from zkfl_dapp.chain.views import as_commitment, commitment_hash, point_hash
 from zkfl_dapp.circuits import kzg_chunk_norm as kc
-from zkfl_dapp.circuits.artifacts import install_verifier
+from zkfl_dapp.circuits import chunk_prover
 from zkfl_dapp.circuits.kzg import G1Point, combine, commit_vectors, hiding_pad
 from zkfl_dapp.circuits.suite import CircuitSuite, ensure_circuit_suite
+from zkfl_dapp.circuits.verifier_codegen import install_verifier
 from zkfl_dapp.core.aggregation import aggregate, normalized_weights
 from zkfl_dapp.core.formats import ModelFile
 from zkfl_dapp.core.norms import chunk_distances
@@ -73,7 +74,7 @@ def prover(chunked, tmp_path_factory):
         key = (tuple(update), tuple(prev), address.lower())
         if key not in cache:
             layout = chunked.layout
-            cache[key] = kc.prove_chunks(
+            cache[key] = chunk_prover.prove_chunks(
                 chunked.chunk_norm,
                 layout.vectors(update),
                 layout.vectors(prev),

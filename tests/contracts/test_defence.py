@@ -21,6 +21,7 @@ from zkfl_dapp.chain.deployment import deploy_contracts
 from zkfl_dapp.chain.enums import Role, Rule
 from zkfl_dapp.chain.views import as_commitment, point_hash
 from zkfl_dapp.circuits import kzg_norm as kc
+from zkfl_dapp.circuits import kzg_distance as kd
 from zkfl_dapp.circuits.artifacts import build_artifacts
 from zkfl_dapp.circuits.kzg import combine, commit
 from zkfl_dapp.core.aggregation import aggregate
@@ -318,7 +319,7 @@ def unchecked_norm(suite, tmp_path_factory):
     """The norm circuit with its input/output range checks switched off, in the consortium's SRS: the
     circuit an attacker would need for the wrap-around witness (its verifying key is not the deployed one)."""
     spec = replace(suite.norm.spec, min_logrows=suite.norm.logrows)
-    checked = kc._run_args
+    checked = kd.run_args
 
     def run_args(s, logrows):
         args = checked(s, logrows)
@@ -326,12 +327,12 @@ def unchecked_norm(suite, tmp_path_factory):
         return args
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(kc, "_run_args", run_args)
+        mp.setattr(kd, "run_args", run_args)
         return build_artifacts(
             spec,
             tmp_path_factory.mktemp("unchecked"),
             export=lambda path: kc.export_kzg_norm_onnx(spec, path),
-            settle=lambda art_dir: kc._settle(spec, art_dir),
+            settle=lambda art_dir: kd.settle(spec, art_dir),
             make=lambda art_dir, logrows, kind: kc.KzgNormArtifacts(spec, art_dir, logrows, kind),
             revision=kc.KZG_NORM_REVISION,
             shared_srs=suite.norm.srs,

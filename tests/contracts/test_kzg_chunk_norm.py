@@ -21,8 +21,9 @@ import ape
 import pytest
 
 from zkfl_dapp.circuits import kzg_chunk_norm as kc
-from zkfl_dapp.circuits.artifacts import install_verifier
+from zkfl_dapp.circuits import chunks as model_chunks
 from zkfl_dapp.circuits.kzg import commit
+from zkfl_dapp.circuits.verifier_codegen import install_verifier
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("ZKFL_CHUNK_CONTRACT_TESTS"), reason="opt-in: ZKFL_CHUNK_CONTRACT_TESTS=1 (see the docstring)"
@@ -51,7 +52,7 @@ def chunks():
     base = [rng.randint(-(2**12), 2**12) for _ in range(SPEC.chunk)]
     prev = [2**13 * b + rng.randint(-(2**12), 2**12) for b in base]
     prev += [rng.getrandbits(34) for _ in range(SPEC.pad_rows)]  # aggregated pad rows
-    (update,) = kc.pad_chunks([[b + rng.randint(-30, 30) for b in base]], SPEC, rng)
+    (update,) = model_chunks.pad_chunks([[b + rng.randint(-30, 30) for b in base]], SPEC, rng)
     return update, prev
 
 

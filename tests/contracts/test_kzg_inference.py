@@ -15,9 +15,9 @@ from tests.kzg_fixtures import ROOT, aggregate, basis, kzg_norm, prev_aggregate,
 from zkfl_dapp.chain.enums import Phase, Role
 from zkfl_dapp.chain.views import point_hash
 from zkfl_dapp.circuits import kzg_inference as ki
-from zkfl_dapp.circuits.artifacts import install_verifier
 from zkfl_dapp.circuits.kzg import G1Point, combine, commit
-from zkfl_dapp.circuits.kzg_norm import address_limbs
+from zkfl_dapp.circuits.kzg_distance import address_limbs
+from zkfl_dapp.circuits.verifier_codegen import install_verifier
 from zkfl_dapp.core.fixedpoint import to_field
 from zkfl_dapp.prediction.proofs import Prediction, prove_prediction, record_prediction, risk_of_logit
 

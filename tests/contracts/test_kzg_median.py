@@ -12,8 +12,8 @@ import pytest
 
 from tests.kzg_fixtures import ROOT, SPEC, basis, kzg_norm, prev_aggregate, updates  # noqa: F401
 from zkfl_dapp.circuits import kzg_median as km
-from zkfl_dapp.circuits.artifacts import install_verifier, read_vka_words, vka_digest
 from zkfl_dapp.circuits.kzg import commit
+from zkfl_dapp.circuits.verifier_codegen import install_verifier, read_vka_words, vka_digest
 from zkfl_dapp.core.median import median_quantized
 
 EIP170_LIMIT = 24_576
@@ -108,7 +108,7 @@ def test_reusableVerifier_rejectsWhen_vkaUnregistered(reusable, verifier, median
 
 def test_reusableVerifier_rejectsWhen_otherCircuitsVka(reusable, verifier, median_proof, kzg_norm, admin, tmp_path):
     """A proof of the median circuit does not verify under another registered circuit's VKA (the norm's)."""
-    from zkfl_dapp.circuits.artifacts import _generate_reusable_verifier
+    from zkfl_dapp.circuits.verifier_codegen import _generate_reusable_verifier
 
     class NormAsReusable(type(kzg_norm)):  # type: ignore[misc]
         reusable = True

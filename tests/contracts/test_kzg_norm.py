@@ -22,8 +22,9 @@ from tests.kzg_fixtures import (  # noqa: F401
     zero,
 )
 from zkfl_dapp.circuits import kzg_norm as kc
-from zkfl_dapp.circuits.artifacts import install_verifier
+from zkfl_dapp.circuits import kzg_distance as kd
 from zkfl_dapp.circuits.kzg import combine, commit, hiding_pad
+from zkfl_dapp.circuits.verifier_codegen import install_verifier
 
 EIP170_LIMIT = 24_576
 
@@ -39,7 +40,7 @@ def verifier(kzg_norm, admin, basis, zero, updates, hospitals, norm_proof):
 def _near(prev, seed, step):
     rng = random.Random(seed)
     model = [round(s / 2**13) + rng.randint(-step, step) for s in prev[: SPEC.model_size]]
-    return hiding_pad(model, SPEC.pad_rows, rng, entry_bits=kc.PAD_ENTRY_BITS)
+    return hiding_pad(model, SPEC.pad_rows, rng, entry_bits=kd.PAD_ENTRY_BITS)
 
 
 @pytest.fixture(scope="module")

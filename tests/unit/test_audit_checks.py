@@ -14,9 +14,9 @@ from zkfl_dapp.audit.deployment_checks import lagrange_msm
 from zkfl_dapp.audit.proof_checks import ProofChecks, write_proof_file
 from zkfl_dapp.audit.report import CHECKS, RoundAudit, SubmissionRecord
 from zkfl_dapp.chain.views import commitment_hex
-from zkfl_dapp.circuits.artifacts import load_proof
 from zkfl_dapp.circuits.kzg import commit, lagrange_points
 from zkfl_dapp.circuits.kzg_norm import prove_kzg_norm
+from zkfl_dapp.circuits.proving import load_proof
 
 ROUND_MANAGER = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 OTHER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"

@@ -16,8 +16,9 @@ import pytest
 
 from tests.conftest import padded_update
 from zkfl_dapp.circuits import kzg_norm as kc
-from zkfl_dapp.circuits.artifacts import EZKL_VERSION, load_proof, verify_offchain
+from zkfl_dapp.circuits.artifact_paths import EZKL_VERSION
 from zkfl_dapp.circuits.kzg_norm import KzgNormArtifacts, KzgNormCircuitSpec, KzgNormProof, ensure_kzg_norm_artifacts
+from zkfl_dapp.circuits.proving import load_proof, verify_offchain
 from zkfl_dapp.circuits.suite import CircuitSuite
 from zkfl_dapp.core.fixedpoint import FIELD_MODULUS, felt_hex, from_field
 from zkfl_dapp.exceptions import CircuitError

@@ -14,20 +14,17 @@ import pytest
 from zkfl_dapp.crypto.envelope import (
     ENVELOPE_MAGIC,
     KEM_CIPHERTEXT_SIZE,
-    KEY_FILE_FORMAT,
     MIN_ENVELOPE_SIZE,
     NONCE_SIZE,
     PUBLIC_KEY_SIZE,
     SEED_SIZE,
     EnclaveKeyPair,
     associated_data,
-    load_key_pair,
     open_sealed,
     public_key_hash_of,
-    reencrypt_legacy_key_file,
-    save_key_pair,
     seal,
 )
+from zkfl_dapp.crypto.key_file import KEY_FILE_FORMAT, load_key_pair, reencrypt_legacy_key_file, save_key_pair
 from zkfl_dapp.exceptions import CryptoError, DecryptionError
 
 HOSPITAL = "0x" + "ab" * 20

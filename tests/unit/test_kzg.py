@@ -22,9 +22,10 @@ from tests.kzg_fixtures import (  # noqa: F401
     updates,
     zero,
 )
+from zkfl_dapp.circuits import kzg_distance as kd
 from zkfl_dapp.circuits import kzg_norm as kc
-from zkfl_dapp.circuits.artifacts import verify_offchain
 from zkfl_dapp.circuits.kzg import BASE_FIELD_MODULUS, G1Point, KzgBasis, KzgError, combine, commit, hiding_pad
+from zkfl_dapp.circuits.proving import verify_offchain
 from zkfl_dapp.core.fixedpoint import FIELD_MODULUS
 from zkfl_dapp.exceptions import CircuitError, ZkflError
 
@@ -132,10 +133,10 @@ def test_zeroPadding_leavesTheCommitmentUnchanged(basis):
 
 def test_hidingPads_makeCommitmentsOfTheSameUpdateDiffer(basis):
     model = sample_update(3)[: SPEC.model_size]
-    a = hiding_pad(model, SPEC.pad_rows, random.Random(1), entry_bits=kc.PAD_ENTRY_BITS)
-    b = hiding_pad(model, SPEC.pad_rows, random.Random(2), entry_bits=kc.PAD_ENTRY_BITS)
+    a = hiding_pad(model, SPEC.pad_rows, random.Random(1), entry_bits=kd.PAD_ENTRY_BITS)
+    b = hiding_pad(model, SPEC.pad_rows, random.Random(2), entry_bits=kd.PAD_ENTRY_BITS)
     assert a[: SPEC.model_size] == b[: SPEC.model_size] == model
-    assert all(0 <= v < 2**kc.PAD_ENTRY_BITS for v in a[SPEC.model_size :])
+    assert all(0 <= v < 2**kd.PAD_ENTRY_BITS for v in a[SPEC.model_size :])
     assert commit(a, basis) != commit(b, basis)
 
 
@@ -146,7 +147,7 @@ def test_hidingPad_refusesLessThan128Bits():
 
 
 def test_padRows_stayInRangeAfterScalingAndAggregation():
-    worst = 2**kc.PAD_ENTRY_BITS - 1
+    worst = 2**kd.PAD_ENTRY_BITS - 1
     assert 2**13 * worst < kc.INPUT_RANGE  # the hospital's x = 2^13 u
     assert sum(WEIGHTS) * worst < kc.INPUT_RANGE  # the aggregate's spare rows
 
@@ -156,7 +157,7 @@ def _near(prev, seed, step):
     """A fresh padded update whose model rows lie close to prev / 2**13."""
     rng = random.Random(seed)
     model = [round(s / 2**13) + rng.randint(-step, step) for s in prev[: SPEC.model_size]]
-    return hiding_pad(model, SPEC.pad_rows, rng, entry_bits=kc.PAD_ENTRY_BITS)
+    return hiding_pad(model, SPEC.pad_rows, rng, entry_bits=kd.PAD_ENTRY_BITS)
 
 
 def test_normProof_firstPointsAreTheCommitmentsOfItsInputs(kzg_norm, basis, zero, prev_aggregate, tmp_path):
@@ -183,7 +184,7 @@ def test_normFlag_isExactlyRescaledDistanceAtMostBound(kzg_norm, prev_aggregate,
 def test_normProof_ignoresPadRows(kzg_norm, prev_aggregate, tmp_path):
     """Other hiding pads: other commitments, the same distance and the same instances."""
     u = _near(prev_aggregate, 5, 50)
-    v = hiding_pad(u[: SPEC.model_size], SPEC.pad_rows, random.Random(99), entry_bits=kc.PAD_ENTRY_BITS)
+    v = hiding_pad(u[: SPEC.model_size], SPEC.pad_rows, random.Random(99), entry_bits=kd.PAD_ENTRY_BITS)
     assert u[SPEC.model_size :] != v[SPEC.model_size :]
     bound = kc.squared_distance(SPEC, u, prev_aggregate)
     assert kc.squared_distance(SPEC, v, prev_aggregate) == bound
@@ -251,14 +252,14 @@ def test_sqrtMinusOneWrapAround_isRefusedByTheInputRangeChecks(kzg_norm, prev_ag
 
 def test_sqrtMinusOneWrapAround_provesFlagOneWithoutRangeChecks(prev_aggregate, tmp_path, monkeypatch):
     """The witness above is a real attack: the same circuit with I/O range checks off proves flag 1."""
-    unchecked = kc._run_args
+    unchecked = kd.run_args
 
     def run_args(spec, logrows):
         args = unchecked(spec, logrows)
         args.ignore_range_check_inputs_outputs = True
         return args
 
-    monkeypatch.setattr(kc, "_run_args", run_args)
+    monkeypatch.setattr(kd, "run_args", run_args)
     art = kc.ensure_kzg_norm_artifacts(SPEC, tmp_path / "unchecked")
     proof = kc.prove_inputs(art, _wraparound_witness(prev_aggregate), tmp_path / "w")
     assert proof.instances[:2] == (2**26, 1) and verify_offchain(art, proof.path)

@@ -13,9 +13,12 @@ from pathlib import Path
 import ezkl
 import pytest
 
+from zkfl_dapp.circuits import chunk_prover
+from zkfl_dapp.circuits import chunks as model_chunks
 from zkfl_dapp.circuits import kzg_chunk_norm as kc
-from zkfl_dapp.circuits.artifacts import _generated_header, verify_offchain
 from zkfl_dapp.circuits.kzg import combine, commit, zero_commitment
+from zkfl_dapp.circuits.proving import verify_offchain
+from zkfl_dapp.circuits.verifier_codegen import _generated_header
 from zkfl_dapp.core.aggregation import rescale
 from zkfl_dapp.core.fixedpoint import felt_hex
 from zkfl_dapp.exceptions import CircuitError
@@ -43,23 +46,25 @@ def hospitals() -> list[list[list[int]]]:
     """Three hospitals' padded chunks (model |u| < 2**13, real < 1)."""
     rng = random.Random(5)
     return [
-        kc.pad_chunks(kc.split_chunks([rng.randint(-(2**13), 2**13) for _ in range(MODEL_SIZE)], 64), SMALL, rng)
+        model_chunks.pad_chunks(
+            model_chunks.split_chunks([rng.randint(-(2**13), 2**13) for _ in range(MODEL_SIZE)], 64), SMALL, rng
+        )
         for _ in WEIGHTS
     ]
 
 
 @pytest.fixture(scope="module")
 def prev(hospitals) -> list[tuple[int, ...]]:
-    return kc.aggregate_chunks(hospitals, (*WEIGHTS[:2], 2**13 - 7000))
+    return model_chunks.aggregate_chunks(hospitals, (*WEIGHTS[:2], 2**13 - 7000))
 
 
 @pytest.fixture(scope="module")
 def update(prev) -> list[list[int]]:
     rng = random.Random(9)
     model = [round(s / 2**13) + rng.randint(-300, 300) for chunk in prev for s in chunk[: SMALL.chunk]]
-    chunks = kc.split_chunks(model, SMALL.chunk)
+    chunks = model_chunks.split_chunks(model, SMALL.chunk)
     chunks[-1][MODEL_SIZE - SMALL.chunk :] = [0] * (2 * SMALL.chunk - MODEL_SIZE)
-    return kc.pad_chunks(chunks, SMALL, rng)
+    return model_chunks.pad_chunks(chunks, SMALL, rng)
 
 
 @pytest.fixture(scope="module")
@@ -80,10 +85,10 @@ def _verify_with(art, proof, tmp_path: Path, *, instances=None, raw: bytes | Non
 
 
 def test_splitChunks_exactChunksLastZeroFilled():
-    chunks = kc.split_chunks(list(range(1, 11)), 4)
+    chunks = model_chunks.split_chunks(list(range(1, 11)), 4)
     assert chunks == [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 0, 0]]
-    assert kc.chunk_count(108_801, 4096) == 27 and len(kc.split_chunks([1] * 108_801, 4096)) == 27
-    assert kc.split_chunks([1] * 8, 4) == [[1] * 4, [1] * 4]
+    assert model_chunks.chunk_count(108_801, 4096) == 27 and len(model_chunks.split_chunks([1] * 108_801, 4096)) == 27
+    assert model_chunks.split_chunks([1] * 8, 4) == [[1] * 4, [1] * 4]
 
 
 def test_chunkProof_verifies_andSumOfSquaresIsTheReference(art, proof, update, prev):
@@ -159,14 +164,14 @@ def test_proofPoints_areKzgCommitsInTheChunkBasis(proof, basis, update, prev):
     k = zero_commitment(basis)
     assert proof.commitments[0] == commit([2**13 * v for v in update[1]], basis)[0]
     assert proof.commitments[0] == combine([commit(update[1], basis)[0]], [2**13], k)  # what a contract derives
-    assert proof.commitments[1] == kc.commit_chunks(prev, basis)[1]
+    assert proof.commitments[1] == model_chunks.commit_chunks(prev, basis)[1]
 
 
 def test_combinePerChunk_equalsCommitOfThePerChunkAggregate(basis, hospitals, prev):
     weights = (*WEIGHTS[:2], 2**13 - 7000)
-    per_hospital = [kc.commit_chunks(h, basis) for h in hospitals]
-    combined = kc.combine_chunks(per_hospital, weights, zero_commitment(basis))
-    assert combined == kc.commit_chunks(prev, basis)
+    per_hospital = [model_chunks.commit_chunks(h, basis) for h in hospitals]
+    combined = model_chunks.combine_chunks(per_hospital, weights, zero_commitment(basis))
+    assert combined == model_chunks.commit_chunks(prev, basis)
     assert combined[0] != combined[1]  # chunk order matters: each chunk has its own point
 
 
@@ -198,7 +203,7 @@ def test_proveChunk_refusesWhatNoProofCovers(art, update, prev, tmp_path):
 
 def test_proveChunks_poolOfTwo_inOrder_withProgress(art, update, prev, tmp_path):
     lines: list[str] = []
-    proofs = kc.prove_chunks(art, update, prev, ADDRESS, tmp_path, workers=2, progress=lines.append)
+    proofs = chunk_prover.prove_chunks(art, update, prev, ADDRESS, tmp_path, workers=2, progress=lines.append)
     assert [p.index for p in proofs] == [0, 1] and all(p.count == 2 for p in proofs)
     assert [p.sum_of_squares for p in proofs] == [
         kc.chunk_sum_of_squares(SMALL, u, s) for u, s in zip(update, prev, strict=True)

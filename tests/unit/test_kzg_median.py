@@ -12,8 +12,8 @@ import pytest
 
 from tests.kzg_fixtures import ROOT, SPEC, basis, kzg_norm, prev_aggregate, updates  # noqa: F401
 from zkfl_dapp.circuits import kzg_median as km
-from zkfl_dapp.circuits.artifacts import verify_offchain
 from zkfl_dapp.circuits.kzg import KzgBasis, combine, commit, zero_commitment
+from zkfl_dapp.circuits.proving import verify_offchain
 from zkfl_dapp.core.fixedpoint import FIELD_MODULUS
 from zkfl_dapp.core.median import median_quantized
 from zkfl_dapp.exceptions import CircuitError

@@ -15,6 +15,14 @@ never a different package of the same rank):
     9  experiments           (nothing outside it imports it)
 
 Imports inside functions count too: a lazy upward import is still an upward dependency.
+
+Two more rules keep the modules small and their dependencies a tree of layers rather than a knot:
+
+* no import cycle between modules (a strongly connected component of the module graph, lazy and
+  ``TYPE_CHECKING`` imports included): two modules that need each other share a third, or one of them
+  takes what it needs as an argument;
+* no Python file of the package, the Flower integration, ``scripts/`` or ``tools/`` over
+  :data:`MAX_LINES` lines: one concept per module.
 """
 
 from __future__ import annotations
@@ -26,7 +34,12 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[2] / "zkfl_dapp"
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "zkfl_dapp"
+#: The most lines a Python file may have (style: one concept per module).
+MAX_LINES = 450
+#: The folders whose Python files :data:`MAX_LINES` covers.
+SIZED = ("zkfl_dapp", "zkfl_flower", "scripts", "tools")
 
 RANK: dict[str, int] = {
     "exceptions": 0,
@@ -175,3 +188,120 @@ def test_core_imports_nothing_heavy() -> None:
 def test_package_root_is_lazy() -> None:
     """``import zkfl_dapp`` loads nothing heavy until a name is used."""
     assert _loaded_after_import(["zkfl_dapp"]) == set()
+
+
+# --- import cycles ----------------------------------------------------------------------------------
+
+
+def module_graph() -> dict[str, set[str]]:
+    """Module -> the package's modules it imports, at any depth; ``from pkg import mod`` counts as ``pkg.mod``
+    when ``mod`` is a module (not a name defined in ``pkg``). Importing a module is an edge to it only, not to
+    its parent packages."""
+    paths = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+    graph: dict[str, set[str]] = {}
+    for module, path in paths.items():
+        out: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                if node.module.startswith("zkfl_dapp"):
+                    for alias in node.names:
+                        sub = f"{node.module}.{alias.name}"
+                        out.add(sub if sub in paths else node.module)
+            elif isinstance(node, ast.Import):
+                out.update(a.name for a in node.names if a.name.startswith("zkfl_dapp"))
+        graph[module] = out & paths.keys()
+    return graph
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (or a module importing itself): each is a
+    set of modules that import each other, directly or around a loop (Tarjan's algorithm, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work: list[tuple[str, list[str]]] = [(root, sorted(graph.get(root, ())))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, todo = work[-1]
+            if todo:
+                nxt = todo.pop()
+                if nxt not in index:
+                    index[nxt] = low[nxt] = len(index)
+                    stack.append(nxt)
+                    on_stack.add(nxt)
+                    work.append((nxt, sorted(graph.get(nxt, ()))))
+                elif nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1 or node in graph.get(node, ()):
+                    cycles.append(sorted(component))
+    return sorted(cycles)
+
+
+def test_no_import_cycles() -> None:
+    """No two modules of the package need each other, inside a layer or across layers."""
+    assert import_cycles(module_graph()) == []
+
+
+def test_module_graph_resolves_submodules_and_lazy_imports() -> None:
+    graph = module_graph()
+    assert "zkfl_dapp.apps.parties" in graph["zkfl_dapp.apps.zkfl"]  # from zkfl_dapp.apps import parties
+    assert "zkfl_dapp.protocol.roles" in graph["zkfl_dapp.protocol.rounds"]  # under TYPE_CHECKING
+    assert "zkfl_dapp.protocol.consortium" not in graph["zkfl_dapp.protocol.rounds"]
+
+
+@pytest.mark.parametrize(
+    ("graph", "expected"),
+    [
+        ({"a": {"b"}, "b": {"a"}}, [["a", "b"]]),
+        ({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}, [["a", "b", "c"]]),
+        ({"a": {"a"}}, [["a"]]),
+        ({"a": {"b"}, "b": {"c"}, "c": set(), "d": {"c"}}, []),
+        ({"a": {"b"}, "b": {"a"}, "c": {"d"}, "d": {"c"}}, [["a", "b"], ["c", "d"]]),
+    ],
+)
+def test_the_cycle_check_catches(graph: dict[str, set[str]], expected: list[list[str]]) -> None:
+    """The checker itself: a loop of any length is reported, a tree is not."""
+    assert import_cycles(graph) == expected
+
+
+# --- file size --------------------------------------------------------------------------------------
+
+
+def long_files(limit: int = MAX_LINES) -> list[str]:
+    """``path: N lines`` for every Python file of :data:`SIZED` over ``limit`` lines."""
+    out = []
+    for folder in SIZED:
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            lines = len(path.read_text().splitlines())
+            if lines > limit:
+                out.append(f"{path.relative_to(ROOT)}: {lines} lines")
+    return out
+
+
+def test_no_python_file_is_over_the_line_limit() -> None:
+    assert long_files() == []
+
+
+def test_the_line_limit_catches() -> None:
+    """The checker itself: with a limit below the largest file, that file is reported."""
+    assert any(line.startswith("zkfl_dapp/") for line in long_files(limit=100))

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, padded_update
-from zkfl_dapp.circuits.artifacts import prove_rows
 from zkfl_dapp.circuits.kzg_inference import (
     KzgInferenceCircuitSpec,
     ensure_kzg_inference_artifacts,
     prove_kzg_inference,
 )
 from zkfl_dapp.circuits.kzg_norm import prove_kzg_norm
+from zkfl_dapp.circuits.proving import prove_rows
 from zkfl_dapp.circuits.suite import CircuitSuite
 from zkfl_dapp.exceptions import CircuitError
 

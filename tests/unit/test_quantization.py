@@ -204,7 +204,7 @@ def test_felt_from_hex_rejects_values_not_below_the_modulus() -> None:
 # --- the ranges --------------------------------------------------------------------------------
 def test_update_range_times_the_scale_is_the_circuits_input_range() -> None:
     """|u| < 2^23 at scale 2^13: the norm and median circuits take 2^13 u and range-check it below 2^36."""
-    from zkfl_dapp.circuits.kzg_norm import INPUT_RANGE
+    from zkfl_dapp.circuits.kzg_distance import INPUT_RANGE
 
     assert MAX_QUANTIZED == 2**23
     assert ONE * MAX_QUANTIZED == AGGREGATE_RANGE == INPUT_RANGE

@@ -11,15 +11,9 @@ import pytest
 
 from zkfl_dapp.config import Settings
 from zkfl_dapp.exceptions import ConfigError, RecordsError, StatisticsError
+from zkfl_dapp.ml.bundled_records import bundled_schema, bundled_statistics, write_hospital_example
 from zkfl_dapp.ml.data import load_federated
-from zkfl_dapp.ml.records import (
-    bundled_schema,
-    bundled_statistics,
-    load_hospital_dataset,
-    load_records,
-    read_records,
-    write_hospital_example,
-)
+from zkfl_dapp.ml.records import load_hospital_dataset, load_records, read_records
 from zkfl_dapp.ml.schema import FeatureSpec, OutcomeSpec, RecordSchema, load_schema, parse_schema
 from zkfl_dapp.ml.statistics import PublishedStatistics
 

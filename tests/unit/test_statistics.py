@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from zkfl_dapp.exceptions import DigestMismatchError, StatisticsError
+from zkfl_dapp.ml.bundled_records import bundled_schema, bundled_statistics
 from zkfl_dapp.ml.data import FeatureStatistics, load_federated, training_statistics
-from zkfl_dapp.ml.records import bundled_schema, bundled_statistics
 from zkfl_dapp.ml.schema import FeatureSpec, OutcomeSpec, RecordSchema
 from zkfl_dapp.ml.statistics import (
     MAX_MEAN_SHIFT,

@@ -10,14 +10,8 @@ from sklearn.model_selection import train_test_split
 from zkfl_dapp.config import Settings
 from zkfl_dapp.core.fixedpoint import MAX_QUANTIZED, quantize
 from zkfl_dapp.exceptions import ConfigError, DataError, ModelFileError
-from zkfl_dapp.ml.data import (
-    SUPPORT2_HORIZON_DAYS,
-    Dataset,
-    FederatedSplit,
-    _raw,
-    load_federated,
-    training_statistics,
-)
+from zkfl_dapp.ml.data import Dataset, FederatedSplit, load_federated, training_statistics
+from zkfl_dapp.ml.datasets import SUPPORT2_HORIZON_DAYS, raw_dataset
 from zkfl_dapp.ml.model import (
     MLP,
     MLP_LARGE_HIDDEN,
@@ -72,7 +66,7 @@ def test_no_leakage_columns(split: FederatedSplit) -> None:
 
 
 def test_imputation_and_standardization_use_training_rows_only(split: FederatedSplit) -> None:
-    x_all, y_all, _ = _raw("support2")
+    x_all, y_all, _ = raw_dataset("support2")
     assert np.isnan(x_all).any()  # there is something to impute
     raw_train, raw_test, _, _ = train_test_split(x_all, y_all, test_size=0.2, stratify=y_all, random_state=0)
     fill = np.nanmedian(raw_train, axis=0)

@@ -20,6 +20,7 @@ from typing import IO, Any
 
 from zkfl_dapp.apps import keys as keystore
 from zkfl_dapp.apps import parties
+from zkfl_dapp.apps.parties.context import _quiet
 from zkfl_dapp.apps.process import clear_workdir, replaceable_workdir, terminate_as_exit, workdir_lock
 from zkfl_dapp.apps.session import build_circuits, make_storage
 from zkfl_dapp.chain.anvil import LocalAnvil
@@ -165,7 +166,7 @@ def wait_closed(
     *,
     expected: int,
     timeout: float = 600.0,
-    progress: Progress = parties._quiet,
+    progress: Progress = _quiet,
 ) -> Phase:
     """Wait for round ``round_id`` to close. On the local chain, once ``expected`` submissions are in but the
     round waits for members who sit it out, chain time is moved past the deadline (the round then closes on
@@ -235,7 +236,7 @@ def run_rounds(
     rounds: int,
     *,
     absent: dict[int, int] | None = None,
-    progress: Progress = parties._quiet,
+    progress: Progress = _quiet,
     on_close: Callable[[ClosedRound], None] = lambda _: None,
 ) -> list[ClosedRound]:
     """Deploy a new consortium in ``settings.workdir`` (replaced) on a new local anvil, start the aggregator and

@@ -18,13 +18,14 @@ import click
 
 from zkfl_dapp.apps.process import terminate_as_exit, use_project_toolchain, workdir_lock
 from zkfl_dapp.chain.anvil import LocalAnvil
-from zkfl_dapp.circuits.artifacts import install_verifier
 from zkfl_dapp.circuits.kzg_inference import build_inference_circuit
 from zkfl_dapp.circuits.suite import CircuitSuite
+from zkfl_dapp.circuits.verifier_codegen import install_verifier
 from zkfl_dapp.config import Settings
 from zkfl_dapp.exceptions import ConfigError
-from zkfl_dapp.protocol.consortium import Consortium, Roles
+from zkfl_dapp.protocol.consortium import Consortium
 from zkfl_dapp.protocol.reports import RoundReport
+from zkfl_dapp.protocol.roles import Roles
 from zkfl_dapp.protocol.wiring import circuits_for, load_split, model_spec_for
 from zkfl_dapp.storage.base import Storage, open_storage
 

@@ -34,7 +34,7 @@ from zkfl_dapp.audit.events import _args, _logs
 from zkfl_dapp.audit.report import AuditReport, RoundAudit
 from zkfl_dapp.chain.enums import Phase, Rule
 from zkfl_dapp.chain.views import commitment_hex, point_hash, read_round
-from zkfl_dapp.circuits.kzg_norm import address_limbs
+from zkfl_dapp.circuits.kzg_distance import address_limbs
 from zkfl_dapp.core.fixedpoint import FIELD_MODULUS
 from zkfl_dapp.core.norms import bound_sq_quantized
 from zkfl_dapp.core.policy import NormBoundPolicy

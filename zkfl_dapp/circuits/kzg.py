@@ -285,7 +285,7 @@ def hiding_pad(
 
     Use ``secrets.SystemRandom()`` as ``rng`` for real submissions (a seeded ``random.Random`` only in
     tests). ``entry_bits`` must keep the padded rows inside the circuit's input range *after* scaling and
-    aggregation (see ``zkfl_dapp.circuits.kzg_norm.PAD_ENTRY_BITS``); the norm circuit never reads these rows.
+    aggregation (see ``zkfl_dapp.circuits.kzg_distance.PAD_ENTRY_BITS``); the norm circuit never reads these rows.
 
     Raises:
         KzgError: fewer than :data:`MIN_PAD_BITS` bits of randomness in total.

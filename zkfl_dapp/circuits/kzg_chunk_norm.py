@@ -1,7 +1,7 @@
 """Chunked commit-and-prove norm proofs: ``sum_c ss_c <= b`` for models too large for one norm circuit.
 
 One norm proof over ~109k values does not fit in memory (ezkl 23.0.5), so the update is split into
-``n = ceil(d / CHUNK)`` chunks of ``CHUNK`` model values (the last one zero-filled; :func:`split_chunks`),
+``n = ceil(d / CHUNK)`` chunks of ``CHUNK`` model values (the last one zero-filled; :func:`~.chunks.split_chunks`),
 each followed by its own ``P`` hiding-pad rows, and every chunk gets its own proof of ONE shared chunk
 circuit. Inputs, every one ``polycommit`` (its KZG commitment is one of the proof's first three points),
 at ezkl scale ``2**26``:
@@ -54,8 +54,8 @@ input and output ``|v| < 2**36`` (4 legs of base ``2**9``). Consequences:
 
 **One basis for every chunk.** All chunks share one circuit and so one basis (its logrows, unusable rows
 and SRS file; :meth:`KzgChunkNormArtifacts.basis`): ``C(u_c) = kzg.commit(chunk c padded, basis)[0]``.
-An update's commitment is the ordered list ``[C(u_0), .., C(u_{n-1})]`` (:func:`commit_chunks`); the
-aggregate's is the per-chunk combination ``K + sum_i w_i (C(u_ic) - K)`` (:func:`combine_chunks`, which
+An update's commitment is the ordered list ``[C(u_0), .., C(u_{n-1})]`` (:func:`~.chunks.commit_chunks`); the
+aggregate's is the per-chunk combination ``K + sum_i w_i (C(u_ic) - K)`` (:func:`~.chunks.combine_chunks`, which
 is :func:`zkfl_dapp.circuits.kzg.combine` per chunk). This basis is NOT the d = 31 norm circuit's.
 
 **On chain: ezkl's reusable verifier** (as :mod:`.kzg_median`): the chunk circuit's plain verifier is
@@ -83,47 +83,38 @@ commitments ``C(u_0..u_{n-1})`` and the previous aggregate's chunk points ``C(S_
 ``c < n``, proof ``c``'s point 0 equals ``combine([C(u_c)], [2**13], K)``, its point 1 equals
 ``C(S_c)`` (point 2, ``C(p)``, is ignored), its instances are ``[ss_c, c, n, limbs(sender)]`` with the
 pinned ``n`` and ``ss_c < 2**36``, and the verifier accepts it; each index is used exactly once; then
-``sum_c ss_c <= b``. Proving cost: see :func:`prove_chunks` and ``zkfl_dapp/experiments/kzg_chunk_measure.py``.
+``sum_c ss_c <= b``. Proving cost: see :func:`~.chunk_prover.prove_chunks` and
+``zkfl_dapp/experiments/kzg_chunk_measure.py``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import os
-import random
-import time
-import warnings
 from collections.abc import Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 from typing import ClassVar
 
 import ezkl
 
-from zkfl_dapp.circuits.artifacts import (
-    ArtifactPaths,
-    Progress,
-    _quiet,
-    build_artifacts,
-    load_committed_proof,
-    run_ezkl,
-    settle_logrows,
-    spec_digest,
-)
-from zkfl_dapp.circuits.kzg import G1Point, KzgBasis, combine, commit, hiding_pad
-from zkfl_dapp.circuits.kzg_norm import (
+from zkfl_dapp.circuits.artifact_paths import ArtifactPaths, spec_digest
+from zkfl_dapp.circuits.artifacts import Progress, _quiet, build_artifacts
+from zkfl_dapp.circuits.kzg_distance import (
     ADDRESS_LIMBS,
-    DECOMP_BASE,
-    DECOMP_LEGS,
     INPUT_RANGE,
     PAD_ENTRY_BITS,
+    DistanceProof,
     address_limbs,
+    check_in_range,
+    check_scale_bits,
+    export_distance_onnx,
+    prove_distance,
+    read_distance_proof,
+    run_args,
+    scaled_squared_distance,
+    scaled_update,
+    settle,
 )
-from zkfl_dapp.core.aggregation import aggregate, rescale
-from zkfl_dapp.core.fixedpoint import felt_hex
 from zkfl_dapp.exceptions import CircuitError
 
 __all__ = [
@@ -132,26 +123,17 @@ __all__ = [
     "KzgChunkNormArtifacts",
     "KzgChunkNormSpec",
     "KzgChunkProof",
-    "aggregate_chunks",
-    "chunk_count",
     "chunk_sum_of_squares",
-    "combine_chunks",
-    "commit_chunks",
     "ensure_kzg_chunk_norm_artifacts",
     "expected_chunk_instances",
-    "pad_chunks",
     "prove_chunk",
-    "prove_chunks",
     "read_kzg_chunk_proof",
-    "split_chunks",
 ]
 
 #: Bump when the circuit's construction changes in a way its spec does not capture.
 KZG_CHUNK_NORM_REVISION = 1
 #: Largest chunk the no-wrap argument (module docstring) covers.
 MAX_CHUNK = 2**13
-#: Rows kept free for halo2's blinding rows (as the norm circuit's ``_settle``).
-_BLINDING_MARGIN = 64
 
 
 @dataclass(frozen=True)
@@ -173,8 +155,7 @@ class KzgChunkNormSpec:
     def __post_init__(self) -> None:
         if not 1 <= self.chunk <= MAX_CHUNK or self.pad_rows < 0 or self.inner_cols < 1:
             raise CircuitError(f"invalid chunk spec {self} (need 1 <= chunk <= {MAX_CHUNK})")
-        if self.scale_bits != 13:
-            raise CircuitError(f"the range analysis (module docstring) assumes scale_bits = 13, got {self.scale_bits}")
+        check_scale_bits(self.scale_bits)
 
     @property
     def name(self) -> str:
@@ -217,14 +198,9 @@ class KzgChunkNormArtifacts(ArtifactPaths):
 
 
 @dataclass(frozen=True)
-class KzgChunkProof:
+class KzgChunkProof(DistanceProof):
     """One chunk's proof, its instances ``(ss_c, c, n, limbs..)`` and points ``(C(x_c), C(S_c), C(p))``."""
 
-    proof: bytes
-    instances: tuple[int, ...]
-    commitments: tuple[G1Point, G1Point, G1Point]
-    path: Path
-    prove_seconds: float
     #: CPU seconds of the proving process (all its threads) for this proof, where measured (prove_chunks):
     #: unlike wall time, not inflated by other jobs on a shared machine.
     cpu_seconds: float = 0.0
@@ -247,66 +223,9 @@ class KzgChunkProof:
         return self.instances[3:]
 
 
-def chunk_count(model_size: int, chunk: int) -> int:
-    """``ceil(model_size / chunk)``: 27 for d = 108,801 at 4,096."""
-    if model_size < 1 or chunk < 1:
-        raise CircuitError(f"need model_size >= 1 and chunk >= 1, got {model_size}, {chunk}")
-    return -(-model_size // chunk)
-
-
-def split_chunks(values: Sequence[int], chunk: int) -> list[list[int]]:
-    """The model values in ``ceil(len / chunk)`` lists of exactly ``chunk`` ints, the last zero-filled.
-
-    Pass model values only (no pad); add each chunk's hiding pad afterwards (:func:`pad_chunks`). The
-    zero fill is part of the convention: rows beyond ``d`` enter ``ss_c`` like any model row, so an honest
-    update and aggregate hold 0 there (a nonzero value only spends the norm budget).
-    """
-    n = chunk_count(len(values), chunk)
-    flat = [int(v) for v in values] + [0] * (n * chunk - len(values))
-    return [flat[c * chunk : (c + 1) * chunk] for c in range(n)]
-
-
-def pad_chunks(chunks: Sequence[Sequence[int]], spec: KzgChunkNormSpec, rng: random.Random) -> list[list[int]]:
-    """Each chunk followed by ``spec.pad_rows`` random entries of :data:`PAD_ENTRY_BITS` bits
-    (``secrets.SystemRandom()`` as ``rng`` for real submissions)."""
-    for c, values in enumerate(chunks):
-        if len(values) != spec.chunk:
-            raise CircuitError(f"chunk {c} has {len(values)} values, the spec takes {spec.chunk}")
-    return [list(hiding_pad(values, spec.pad_rows, rng, entry_bits=PAD_ENTRY_BITS)) for values in chunks]
-
-
-def aggregate_chunks(updates: Sequence[Sequence[Sequence[int]]], weights: Sequence[int]) -> list[tuple[int, ...]]:
-    """Per chunk ``S_c = sum_i w_i u_ic`` over padded chunk vectors (``updates[i][c]``)."""
-    n = len(updates[0])
-    if any(len(u) != n for u in updates):
-        raise CircuitError("every update must have the same number of chunks")
-    return [aggregate([u[c] for u in updates], weights) for c in range(n)]
-
-
-def commit_chunks(chunks: Sequence[Sequence[int]], basis: KzgBasis) -> list[G1Point]:
-    """The ordered list ``[C(v_0), .., C(v_{n-1})]``: one point per padded chunk, in the chunk basis."""
-    points = []
-    for c, values in enumerate(chunks):
-        if len(values) > basis.usable_rows:
-            raise CircuitError(f"chunk {c} has {len(values)} values: more than one column ({basis.usable_rows})")
-        points.append(commit(values, basis)[0])
-    return points
-
-
-def combine_chunks(commitments: Sequence[Sequence[G1Point]], weights: Sequence[int], k: G1Point) -> list[G1Point]:
-    """Per chunk ``K + sum_i w_i (C(u_ic) - K)`` (``commitments[i][c]``): the aggregate's chunk points."""
-    n = len(commitments[0])
-    if any(len(cs) != n for cs in commitments):
-        raise CircuitError("every update must commit to the same number of chunks")
-    return [combine([cs[c] for cs in commitments], weights, k) for c in range(n)]
-
-
 def chunk_sum_of_squares(spec: KzgChunkNormSpec, update_chunk: Sequence[int], prev_chunk: Sequence[int]) -> int:
     """``ss_c = rescale(sum_{j < chunk} (2**13 u_cj - S_cj)**2, 26)``: the circuit's output, bit-exact."""
-    one = 1 << spec.scale_bits
-    k = spec.chunk
-    total = sum((one * int(u) - int(s)) ** 2 for u, s in zip(update_chunk[:k], prev_chunk[:k], strict=True))
-    return rescale(total, spec.aggregate_scale_bits)
+    return scaled_squared_distance(spec, spec.chunk, update_chunk, prev_chunk)
 
 
 def expected_chunk_instances(ss: int, index: int, count: int, address: str | int) -> tuple[int, ...]:
@@ -325,40 +244,14 @@ def export_kzg_chunk_norm_onnx(spec: KzgChunkNormSpec, path: Path) -> None:
             diff = x[:, :k] - s[:, :k]
             return torch.cat([torch.matmul(diff, diff.transpose(0, 1)), p], dim=1)  # [1, 1 + 2 + 5]
 
-    example = (torch.zeros(1, spec.rows), torch.zeros(1, spec.rows), torch.zeros(1, 2 + ADDRESS_LIMBS))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            KzgChunkNorm(), example, str(path), input_names=["x", "s", "p"], output_names=["out"],
-            opset_version=17, dynamo=False,
-        )  # fmt: skip
-
-
-def _run_args(spec: KzgChunkNormSpec, logrows: int) -> ezkl.PyRunArgs:
-    args = ezkl.PyRunArgs()
-    args.input_visibility = "polycommit"
-    args.output_visibility = "public"
-    args.param_visibility = "fixed"
-    args.input_scale = spec.aggregate_scale_bits
-    args.param_scale = spec.aggregate_scale_bits
-    args.scale_rebase_multiplier = 1  # rescale the dot product (scale 52) back to 26
-    args.decomp_base = DECOMP_BASE
-    args.decomp_legs = DECOMP_LEGS
-    args.ignore_range_check_inputs_outputs = False  # the norm's soundness rests on these (module docstring)
-    args.num_inner_cols = spec.inner_cols
-    args.logrows = logrows
-    return args
+    export_distance_onnx(KzgChunkNorm(), spec, 2 + ADDRESS_LIMBS, path)
 
 
 def circuit_rows(spec: KzgChunkNormSpec, art_dir: Path) -> int:
     """ezkl's row count of the circuit (settings written into ``art_dir`` at logrows 20)."""
     onnx, settings = art_dir / "network.onnx", art_dir / "settings.json"
-    ezkl.gen_settings(str(onnx), str(settings), py_run_args=_run_args(spec, 20))
+    ezkl.gen_settings(str(onnx), str(settings), py_run_args=run_args(spec, 20))
     return int(json.loads(settings.read_text())["num_rows"])
-
-
-def _settle(spec: KzgChunkNormSpec, art_dir: Path) -> int:
-    return settle_logrows(art_dir, lambda logrows: _run_args(spec, logrows), spec.min_logrows, spec.rows)
 
 
 def ensure_kzg_chunk_norm_artifacts(
@@ -371,7 +264,7 @@ def ensure_kzg_chunk_norm_artifacts(
         spec,
         root,
         export=lambda path: export_kzg_chunk_norm_onnx(spec, path),
-        settle=lambda art_dir: _settle(spec, art_dir),
+        settle=lambda art_dir: settle(spec, art_dir),
         make=lambda art_dir, logrows, srs_kind: KzgChunkNormArtifacts(spec, art_dir, logrows, srs_kind),
         revision=KZG_CHUNK_NORM_REVISION,
         ceremony_srs=ceremony_srs,
@@ -389,11 +282,7 @@ def check_chunk_inputs(
         raise CircuitError(
             f"the chunk circuit takes {spec.rows} values (chunk + pad), got {len(update_chunk)} and {len(prev_chunk)}"
         )
-    x = [(1 << spec.scale_bits) * int(u) for u in update_chunk]
-    for name, vec in (("2^13 * update", x), ("previous aggregate", prev_chunk)):
-        bad = next((j for j, v in enumerate(vec) if abs(int(v)) >= INPUT_RANGE), None)
-        if bad is not None:
-            raise CircuitError(f"chunk {index}: {name}[{bad}] = {vec[bad]} is outside the circuit's range (|v| < 2^36)")
+    check_in_range(scaled_update(spec, update_chunk), prev_chunk, where=f"chunk {index}: ")
     if chunk_sum_of_squares(spec, update_chunk, prev_chunk) >= INPUT_RANGE:
         raise CircuitError(f"chunk {index}: its sum of squares is >= 2^36 (no proof exists; module docstring)")
 
@@ -415,92 +304,16 @@ def prove_chunk(
     """
     spec = art.spec
     check_chunk_inputs(spec, index, count, update_chunk, prev_chunk)
-    x = [(1 << spec.scale_bits) * int(u) for u in update_chunk]
-    rows = [x, [int(s) for s in prev_chunk], [index, count, *address_limbs(address)]]
+    rows = [scaled_update(spec, update_chunk), [int(s) for s in prev_chunk], [index, count, *address_limbs(address)]]
     return prove_inputs(art, rows, workdir)
 
 
 def prove_inputs(art: KzgChunkNormArtifacts, rows: Sequence[Sequence[int]], workdir: Path) -> KzgChunkProof:
     """Witness and prove from raw field elements ``[x_c, S_c, p]`` (no checks: tests use it to try attacks)."""
-    data = {"input_data": [[felt_hex(v) for v in row] for row in rows]}
-    _, seconds = run_ezkl(art, data, workdir, prove=True, what="chunk norm proof")
-    return read_kzg_chunk_proof(workdir / "proof.json", seconds)
+    path, seconds = prove_distance(art, rows, workdir, what="chunk norm proof")
+    return read_kzg_chunk_proof(path, seconds)
 
 
 def read_kzg_chunk_proof(path: Path, prove_seconds: float = 0.0) -> KzgChunkProof:
     """Read a proof file; its first three 64-byte points are the committed inputs ``x_c``, ``S_c``, ``p``."""
-    base, points = load_committed_proof(path, 3, prove_seconds)
-    return KzgChunkProof(base.proof, base.instances, points, path, prove_seconds)  # type: ignore[arg-type]
-
-
-def _worker_init(threads: int) -> None:
-    # rayon reads this when ezkl first builds its thread pool (on the first proof, after this runs)
-    os.environ["RAYON_NUM_THREADS"] = str(threads)
-
-
-def _prove_one(
-    art: KzgChunkNormArtifacts, index: int, count: int, update_chunk: list[int], prev_chunk: list[int],
-    address: str | int, workdir: Path,
-) -> KzgChunkProof:  # fmt: skip
-    cpu = time.process_time()
-    proof = prove_chunk(art, index, count, update_chunk, prev_chunk, address, workdir)
-    return dataclasses.replace(proof, cpu_seconds=time.process_time() - cpu)
-
-
-def prove_chunks(
-    art: KzgChunkNormArtifacts,
-    update_chunks: Sequence[Sequence[int]],
-    prev_chunks: Sequence[Sequence[int]],
-    address: str | int,
-    workdir: Path,
-    *,
-    workers: int = 2,
-    threads_per_worker: int | None = None,
-    progress: Progress = _quiet,
-) -> list[KzgChunkProof]:
-    """Prove every chunk (``workdir/chunk-<c>/proof.json``) in a pool of ``workers`` processes; returns the
-    proofs in chunk order and reports ``chunk i of n`` with an ETA after each.
-
-    Each worker loads the proving key (~1.1 GB at 4,096 values, ~2.5 GB peak per proof), so ``workers``
-    bounds memory; ``threads_per_worker`` (default ``cpu_count // workers``) bounds each prover's threads.
-    All inputs are checked before any proof starts.
-
-    Raises:
-        CircuitError: a chunk cannot be proven (nothing is proven then), or a proof failed.
-    """
-    n = len(update_chunks)
-    if n == 0 or len(prev_chunks) != n:
-        raise CircuitError(f"need one previous-aggregate chunk per update chunk, got {n} and {len(prev_chunks)}")
-    for c in range(n):
-        check_chunk_inputs(art.spec, c, n, update_chunks[c], prev_chunks[c])
-    threads = threads_per_worker or max(1, (os.cpu_count() or 1) // max(1, workers))
-    proofs: dict[int, KzgChunkProof] = {}
-    started = time.perf_counter()
-    with ProcessPoolExecutor(
-        max_workers=max(1, workers), mp_context=get_context("spawn"), initializer=_worker_init, initargs=(threads,)
-    ) as pool:
-        pending: dict[Future[KzgChunkProof], int] = {
-            pool.submit(
-                _prove_one, art, c, n, [int(v) for v in update_chunks[c]], [int(v) for v in prev_chunks[c]],
-                address, workdir / f"chunk-{c:03d}",
-            ): c
-            for c in range(n)
-        }  # fmt: skip
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                c = pending.pop(future)
-                try:
-                    proofs[c] = future.result()
-                except CircuitError:
-                    for other in pending:
-                        other.cancel()
-                    raise
-                elapsed = time.perf_counter() - started
-                eta = elapsed / len(proofs) * (n - len(proofs))
-                progress(
-                    f"chunk {c + 1} of {n} proven in {proofs[c].prove_seconds:.1f} s "
-                    f"({proofs[c].cpu_seconds:.0f} CPU-s) "
-                    f"({len(proofs)}/{n} done, {elapsed:.0f} s elapsed, ETA {eta:.0f} s)"
-                )
-    return [proofs[c] for c in range(n)]
+    return read_distance_proof(KzgChunkProof, path, prove_seconds)

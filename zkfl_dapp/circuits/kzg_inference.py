@@ -8,7 +8,7 @@ aggregate's scale ``2**26`` (``input_scale = 2 * scale_bits``):
   model rows ``[w_0 .. w_{f-1}, b]`` (scale ``2**26``) and the ``P`` aggregated hiding-pad rows;
 * ``x [1, f + Q]``: the patient's standardized features at scale ``2**26`` followed by ``Q`` random
   hiding-pad rows (:data:`FEATURE_PAD_BITS` bits each, at least 128 bits in all), which the graph ignores;
-* ``p [1, 5]``: the requester's address in five 32-bit limbs (:func:`~.kzg_norm.address_limbs`).
+* ``p [1, 5]``: the requester's address in five 32-bit limbs (:func:`~.kzg_distance.address_limbs`).
 
 The graph is one dot product, rescaled once by ``2**26`` (half away from zero), plus the bias::
 
@@ -55,30 +55,19 @@ from typing import ClassVar
 
 import ezkl
 
-from zkfl_dapp.circuits.artifacts import (
-    ArtifactPaths,
-    Progress,
-    _quiet,
-    _sha256,
-    build_artifacts,
+from zkfl_dapp.circuits.artifact_paths import ArtifactPaths, spec_digest
+from zkfl_dapp.circuits.artifacts import Progress, _quiet, _sha256, build_artifacts
+from zkfl_dapp.circuits.kzg import MIN_PAD_BITS, G1Point, KzgError, hiding_pad
+from zkfl_dapp.circuits.kzg_distance import ADDRESS_LIMBS, DECOMP_BASE, DECOMP_LEGS, INPUT_RANGE, address_limbs
+from zkfl_dapp.circuits.kzg_norm import KzgNormCircuitSpec, ensure_kzg_norm_artifacts
+from zkfl_dapp.circuits.proving import (
     ezkl_failure,
-    install_verifier,
     load_committed_proof,
     private_scratch,
-    spec_digest,
     verify_offchain,
     write_private,
 )
-from zkfl_dapp.circuits.kzg import MIN_PAD_BITS, G1Point, KzgError, hiding_pad
-from zkfl_dapp.circuits.kzg_norm import (
-    ADDRESS_LIMBS,
-    DECOMP_BASE,
-    DECOMP_LEGS,
-    INPUT_RANGE,
-    KzgNormCircuitSpec,
-    address_limbs,
-    ensure_kzg_norm_artifacts,
-)
+from zkfl_dapp.circuits.verifier_codegen import install_verifier
 from zkfl_dapp.config import Settings
 from zkfl_dapp.core.aggregation import rescale
 from zkfl_dapp.core.fixedpoint import felt_hex, from_field, round_half_away, to_field

@@ -73,17 +73,10 @@ from typing import ClassVar
 
 import ezkl
 
-from zkfl_dapp.circuits.artifacts import (
-    ArtifactPaths,
-    Progress,
-    _quiet,
-    _sha256,
-    build_artifacts,
-    load_committed_proof,
-    run_ezkl,
-    spec_digest,
-)
+from zkfl_dapp.circuits.artifact_paths import ArtifactPaths, spec_digest
+from zkfl_dapp.circuits.artifacts import Progress, _quiet, _sha256, build_artifacts
 from zkfl_dapp.circuits.kzg import G1Point
+from zkfl_dapp.circuits.proving import load_committed_proof, run_ezkl
 from zkfl_dapp.core.fixedpoint import felt_hex
 from zkfl_dapp.core.median import median_quantized
 from zkfl_dapp.exceptions import CircuitError

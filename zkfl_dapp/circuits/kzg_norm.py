@@ -27,46 +27,38 @@ decomposed in ``DECOMP_LEGS`` legs of base ``DECOMP_BASE``, so ``|v| < 2**36``. 
 norm sound: without them a witness with ``diff = (1, sqrt(-1) mod r)`` has ``diff . diff = 0`` in the
 field. Consequences: ``|u| < 2**23`` at scale 2**13 (real ``|u| < 1024``), ``b < 2**36`` (a real bound
 below 32), and a distance with ``rescale(diff . diff) >= 2**36`` cannot be proven at all. Pad entries have
-:data:`PAD_ENTRY_BITS` bits so that ``2**13 * pad`` and the aggregate ``sum w_i pad_i`` (weights summing
+:data:`~.kzg_distance.PAD_ENTRY_BITS` bits so that ``2**13 * pad`` and the aggregate ``sum w_i pad_i`` (weights summing
 to ``2**13``) stay below ``2**36``. Base ``2**9`` keeps the range table inside ``2**10`` rows: base
 ``2**14`` (ezkl's default) needs 17 table columns at logrows 10 and proves ~10x slower.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-import ezkl
-
-from zkfl_dapp.circuits.artifacts import (
-    ArtifactPaths,
-    Progress,
-    _quiet,
-    build_artifacts,
-    load_committed_proof,
-    run_ezkl,
-    settle_logrows,
-    spec_digest,
+from zkfl_dapp.circuits.artifact_paths import ArtifactPaths, spec_digest
+from zkfl_dapp.circuits.artifacts import Progress, _quiet, build_artifacts
+from zkfl_dapp.circuits.kzg_distance import (
+    ADDRESS_LIMBS,
+    INPUT_RANGE,
+    DistanceProof,
+    address_limbs,
+    check_in_range,
+    check_scale_bits,
+    export_distance_onnx,
+    prove_distance,
+    read_distance_proof,
+    scaled_squared_distance,
+    scaled_update,
+    settle,
 )
-from zkfl_dapp.circuits.kzg import G1Point
-from zkfl_dapp.core.aggregation import rescale
-from zkfl_dapp.core.fixedpoint import felt_hex
 from zkfl_dapp.exceptions import CircuitError
 
 #: Bump when the circuit's construction changes in a way its spec does not capture.
 KZG_NORM_REVISION = 1
-DECOMP_BASE = 2**9
-DECOMP_LEGS = 4
-#: Every input and output of the circuit is range-checked to ``|v| < INPUT_RANGE``.
-INPUT_RANGE = DECOMP_BASE**DECOMP_LEGS  # 2**36
-#: Bits of one hiding-pad entry of ``u``: ``2**13 * 2**22 = 2**35 < INPUT_RANGE``, and so is the aggregate.
-PAD_ENTRY_BITS = 22
-ADDRESS_LIMBS = 5
-ADDRESS_LIMB_BITS = 32
 
 
 @dataclass(frozen=True)
@@ -89,8 +81,7 @@ class KzgNormCircuitSpec:
     def __post_init__(self) -> None:
         if self.model_size < 1 or self.pad_rows < 0:
             raise CircuitError(f"need model_size >= 1 and pad_rows >= 0, got {self.model_size}, {self.pad_rows}")
-        if self.scale_bits != 13:
-            raise CircuitError(f"the range analysis (module docstring) assumes scale_bits = 13, got {self.scale_bits}")
+        check_scale_bits(self.scale_bits)
 
     @property
     def name(self) -> str:
@@ -126,27 +117,12 @@ class KzgNormArtifacts(ArtifactPaths):
 
 
 @dataclass(frozen=True)
-class KzgNormProof:
+class KzgNormProof(DistanceProof):
     """A norm proof, its instances (uint256) and its committed inputs' points ``(C(x), C(S), C(p))``."""
-
-    proof: bytes
-    instances: tuple[int, ...]
-    commitments: tuple[G1Point, G1Point, G1Point]
-    path: Path
-    prove_seconds: float
 
     @property
     def flag(self) -> bool:
         return self.instances[0] != 0
-
-
-def address_limbs(address: str | int) -> tuple[int, ...]:
-    """The address as ``ADDRESS_LIMBS`` little-endian 32-bit limbs (what the contract must compute too)."""
-    value = int(address, 16) if isinstance(address, str) else address
-    if not 0 <= value < 2**160:
-        raise CircuitError(f"{address!r} is not a 160-bit address")
-    mask = 2**ADDRESS_LIMB_BITS - 1
-    return tuple((value >> (ADDRESS_LIMB_BITS * i)) & mask for i in range(ADDRESS_LIMBS))
 
 
 def expected_instances(spec: KzgNormCircuitSpec, bound: int, address: str | int) -> tuple[int, ...]:
@@ -156,10 +132,7 @@ def expected_instances(spec: KzgNormCircuitSpec, bound: int, address: str | int)
 
 def squared_distance(spec: KzgNormCircuitSpec, update: Sequence[int], prev_aggregate: Sequence[int]) -> int:
     """``rescale(sum_j (2**13 u_j - S_j)**2, 26)`` over the model rows: the circuit's left-hand side."""
-    one = 1 << spec.scale_bits
-    d = spec.model_size
-    total = sum((one * u - s) ** 2 for u, s in zip(update[:d], prev_aggregate[:d], strict=True))
-    return rescale(total, spec.aggregate_scale_bits)
+    return scaled_squared_distance(spec, spec.model_size, update, prev_aggregate)
 
 
 def export_kzg_norm_onnx(spec: KzgNormCircuitSpec, path: Path) -> None:
@@ -174,33 +147,7 @@ def export_kzg_norm_onnx(spec: KzgNormCircuitSpec, path: Path) -> None:
             dist2 = torch.matmul(diff, diff.transpose(0, 1))  # one dot product: [1, 1]
             return torch.cat([(dist2 <= p[:, 0:1]).float(), p], dim=1)
 
-    example = (torch.zeros(1, spec.rows), torch.zeros(1, spec.rows), torch.zeros(1, 1 + ADDRESS_LIMBS))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            KzgNorm(), example, str(path), input_names=["x", "s", "p"], output_names=["out"],
-            opset_version=17, dynamo=False,
-        )  # fmt: skip
-
-
-def _run_args(spec: KzgNormCircuitSpec, logrows: int) -> ezkl.PyRunArgs:
-    args = ezkl.PyRunArgs()
-    args.input_visibility = "polycommit"
-    args.output_visibility = "public"
-    args.param_visibility = "fixed"
-    args.input_scale = spec.aggregate_scale_bits
-    args.param_scale = spec.aggregate_scale_bits
-    args.scale_rebase_multiplier = 1  # rescale the dot product (scale 52) back to 26 before comparing
-    args.decomp_base = DECOMP_BASE
-    args.decomp_legs = DECOMP_LEGS
-    args.ignore_range_check_inputs_outputs = False  # the norm's soundness rests on these (module docstring)
-    args.num_inner_cols = spec.inner_cols
-    args.logrows = logrows
-    return args
-
-
-def _settle(spec: KzgNormCircuitSpec, art_dir: Path) -> int:
-    return settle_logrows(art_dir, lambda logrows: _run_args(spec, logrows), spec.min_logrows, spec.rows)
+    export_distance_onnx(KzgNorm(), spec, 1 + ADDRESS_LIMBS, path)
 
 
 def ensure_kzg_norm_artifacts(
@@ -211,7 +158,7 @@ def ensure_kzg_norm_artifacts(
         spec,
         root,
         export=lambda path: export_kzg_norm_onnx(spec, path),
-        settle=lambda art_dir: _settle(spec, art_dir),
+        settle=lambda art_dir: settle(spec, art_dir),
         make=lambda art_dir, logrows, srs_kind: KzgNormArtifacts(spec, art_dir, logrows, srs_kind),
         revision=KZG_NORM_REVISION,
         ceremony_srs=ceremony_srs,
@@ -238,11 +185,8 @@ def prove_kzg_norm(
         raise CircuitError(
             f"the circuit takes {spec.rows} values (model + pad), got {len(update)} and {len(prev_aggregate)}"
         )
-    x = [(1 << spec.scale_bits) * int(u) for u in update]
-    for name, vec in (("2^13 * update", x), ("previous aggregate", prev_aggregate)):
-        bad = next((i for i, v in enumerate(vec) if abs(v) >= INPUT_RANGE), None)
-        if bad is not None:
-            raise CircuitError(f"{name}[{bad}] = {vec[bad]} is outside the circuit's range (|v| < 2^36)")
+    x = scaled_update(spec, update)
+    check_in_range(x, prev_aggregate)
     if not 0 < bound < INPUT_RANGE:
         raise CircuitError(f"the bound must be in 1..2^36-1, got {bound}")
     if abs(bound - squared_distance(spec, update, prev_aggregate)) >= INPUT_RANGE:
@@ -260,12 +204,10 @@ def prove_inputs(art: KzgNormArtifacts, rows: Sequence[Sequence[int]], workdir: 
     Raises:
         CircuitError: ezkl failed.
     """
-    data = {"input_data": [[felt_hex(v) for v in row] for row in rows]}
-    _, seconds = run_ezkl(art, data, workdir, prove=True, what="norm proof")
-    return read_kzg_norm_proof(workdir / "proof.json", seconds)
+    path, seconds = prove_distance(art, rows, workdir, what="norm proof")
+    return read_kzg_norm_proof(path, seconds)
 
 
 def read_kzg_norm_proof(path: Path, prove_seconds: float = 0.0) -> KzgNormProof:
     """Read a proof file; its first three 64-byte points are the committed inputs ``x``, ``S``, ``p``."""
-    base, points = load_committed_proof(path, 3, prove_seconds)
-    return KzgNormProof(base.proof, base.instances, points, path, prove_seconds)  # type: ignore[arg-type]
+    return read_distance_proof(KzgNormProof, path, prove_seconds)

@@ -23,7 +23,7 @@ FIELD_MODULUS = 2188824287183927522224640574525727508854836440041603434369820418
 #: bounds parameters to ``|x| < 1024``.
 MAX_QUANTIZED = 2**23
 #: Every value of an aggregate (scale ``2**26``) and of a scaled update lies below this in magnitude: the
-#: range check of the circuits over committed vectors (``kzg_norm.INPUT_RANGE``). A convex combination of
+#: range check of the circuits over committed vectors (``kzg_distance.INPUT_RANGE``). A convex combination of
 #: updates below ``2**23`` at weights summing to ``2**13`` stays below it.
 AGGREGATE_RANGE = 2**36
 

@@ -75,20 +75,27 @@ class RssSampler(threading.Thread):
 
 def _inputs(model_size: int, spec: Any, rng: random.Random) -> tuple[list[list[int]], list[tuple[int, ...]]]:
     """Padded chunks of an update and of the previous aggregate of 5 hospitals (weights summing to 2**13)."""
-    from zkfl_dapp.circuits import kzg_chunk_norm as kc
+    from zkfl_dapp.circuits import chunks as model_chunks
 
     base = [rng.randint(-(2**12), 2**12) for _ in range(model_size)]
     hospitals = [
-        kc.pad_chunks(kc.split_chunks([b + rng.randint(-40, 40) for b in base], spec.chunk), spec, rng) for _ in WEIGHTS
+        model_chunks.pad_chunks(
+            model_chunks.split_chunks([b + rng.randint(-40, 40) for b in base], spec.chunk), spec, rng
+        )
+        for _ in WEIGHTS
     ]
-    prev = kc.aggregate_chunks(hospitals, WEIGHTS)
-    update = kc.pad_chunks(kc.split_chunks([b + rng.randint(-40, 40) for b in base], spec.chunk), spec, rng)
+    prev = model_chunks.aggregate_chunks(hospitals, WEIGHTS)
+    update = model_chunks.pad_chunks(
+        model_chunks.split_chunks([b + rng.randint(-40, 40) for b in base], spec.chunk), spec, rng
+    )
     return update, prev
 
 
 def main() -> int:
+    from zkfl_dapp.circuits import chunk_prover
+    from zkfl_dapp.circuits import chunks as model_chunks
     from zkfl_dapp.circuits import kzg_chunk_norm as kc
-    from zkfl_dapp.circuits.artifacts import verify_offchain
+    from zkfl_dapp.circuits.proving import verify_offchain
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-size", type=int, default=108_801)
@@ -107,7 +114,7 @@ def main() -> int:
     update, prev = _inputs(args.model_size, spec, random.Random(args.model_size))
     n = len(update)
     t0 = time.perf_counter()
-    kc.commit_chunks(update, basis)
+    model_chunks.commit_chunks(update, basis)
     commit_s = time.perf_counter() - t0
     count = args.prove or n
     workdir = ROOT / "build" / "kzg-chunk-measure" / spec.name
@@ -115,7 +122,9 @@ def main() -> int:
     sampler.start()
     t0 = time.perf_counter()
     cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    proofs = kc.prove_chunks(art, update[:count], prev[:count], ADDRESS, workdir, workers=args.workers, progress=print)
+    proofs = chunk_prover.prove_chunks(
+        art, update[:count], prev[:count], ADDRESS, workdir, workers=args.workers, progress=print
+    )
     wall = time.perf_counter() - t0
     cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)  # the pool's workers, reaped at its shutdown
     worker_cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)

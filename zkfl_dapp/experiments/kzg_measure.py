@@ -31,7 +31,8 @@ ADDRESS = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 def _inputs(model_size: int, inner_cols: int) -> tuple[list[int], list[int], int]:
     """A padded update close to a padded previous aggregate (5 hospitals, weights summing to 2**13)."""
     from zkfl_dapp.circuits.kzg import hiding_pad
-    from zkfl_dapp.circuits.kzg_norm import PAD_ENTRY_BITS, KzgNormCircuitSpec, squared_distance
+    from zkfl_dapp.circuits.kzg_distance import PAD_ENTRY_BITS
+    from zkfl_dapp.circuits.kzg_norm import KzgNormCircuitSpec, squared_distance
 
     spec = KzgNormCircuitSpec(model_size=model_size, inner_cols=inner_cols)
     rng = random.Random(model_size)

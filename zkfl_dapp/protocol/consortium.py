@@ -16,7 +16,6 @@ Beside the proven federation it runs plain floating-point FedAvg on the same spl
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,16 +29,18 @@ from zkfl_dapp.config import DEV_PASSPHRASE_WARNING, Settings
 from zkfl_dapp.core.fixedpoint import quantize
 from zkfl_dapp.core.formats import ModelFile
 from zkfl_dapp.core.policy import NormBoundPolicy
-from zkfl_dapp.crypto.envelope import EnclaveKeyPair, load_key_pair, save_key_pair
+from zkfl_dapp.crypto.envelope import EnclaveKeyPair
+from zkfl_dapp.crypto.key_file import load_key_pair, save_key_pair
 from zkfl_dapp.exceptions import ChainError, ConfigError
+from zkfl_dapp.ml.bundled_records import bundled_statistics
 from zkfl_dapp.ml.data import FederatedSplit
 from zkfl_dapp.ml.model import num_params
-from zkfl_dapp.ml.records import bundled_statistics
 from zkfl_dapp.ml.training import TrainConfig
 from zkfl_dapp.protocol.enclave import AggregatorEnclave
 from zkfl_dapp.protocol.hospital import HospitalClient, fetch_global_model
 from zkfl_dapp.protocol.publication import publish_circuit
 from zkfl_dapp.protocol.reports import _last_norm_statistics
+from zkfl_dapp.protocol.roles import Roles
 from zkfl_dapp.protocol.rounds import RoundDriver
 from zkfl_dapp.protocol.wiring import load_split, model_spec_for
 from zkfl_dapp.storage.base import Storage
@@ -53,16 +54,6 @@ def _quiet(_: str) -> None:
 
 def _no_checkpoint() -> None:
     """A chain whose node persists its own state (any network but the embedded anvil) needs nothing."""
-
-
-@dataclass(frozen=True)
-class Roles:
-    """The accounts that act in the consortium."""
-
-    admin: Any
-    aggregator: Any
-    hospitals: tuple[Any, ...]
-    auditor: Any | None = None  # admitted as the consortium's auditor when given
 
 
 def _key_passphrase(settings: Settings, chain: Any, local: bool | None, progress: Progress) -> str:

@@ -33,8 +33,8 @@ from zkfl_dapp.chain.views import (
     read_round,
     read_submissions,
 )
-from zkfl_dapp.circuits.artifacts import verify_offchain
 from zkfl_dapp.circuits.kzg_median import KzgMedianProof, prove_kzg_median
+from zkfl_dapp.circuits.proving import verify_offchain
 from zkfl_dapp.circuits.suite import CircuitSuite
 from zkfl_dapp.core.aggregation import aggregate, normalized_weights
 from zkfl_dapp.core.formats import ModelFile, UpdatePayload

@@ -24,9 +24,11 @@ from numpy.typing import NDArray
 
 from zkfl_dapp.chain.views import Commitment, commitment_bytes, point_hash
 from zkfl_dapp.circuits.artifacts import Progress, _quiet
+from zkfl_dapp.circuits.chunk_prover import prove_chunks
 from zkfl_dapp.circuits.kzg import G1Point, KzgBasis, KzgError, commit_vectors, hiding_pad
-from zkfl_dapp.circuits.kzg_chunk_norm import KzgChunkProof, prove_chunks
-from zkfl_dapp.circuits.kzg_norm import PAD_ENTRY_BITS, KzgNormProof, prove_kzg_norm
+from zkfl_dapp.circuits.kzg_chunk_norm import KzgChunkProof
+from zkfl_dapp.circuits.kzg_distance import PAD_ENTRY_BITS
+from zkfl_dapp.circuits.kzg_norm import KzgNormProof, prove_kzg_norm
 from zkfl_dapp.circuits.suite import CircuitSuite
 from zkfl_dapp.core.fixedpoint import dequantize, quantize
 from zkfl_dapp.core.formats import ModelFile, UpdatePayload

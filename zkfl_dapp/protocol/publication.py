@@ -22,7 +22,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from zkfl_dapp.circuits.artifacts import EZKL_VERSION, ArtifactPaths
+from zkfl_dapp.circuits.artifact_paths import EZKL_VERSION, ArtifactPaths
 from zkfl_dapp.circuits.kzg import lagrange_points
 from zkfl_dapp.circuits.suite import CircuitSuite
 from zkfl_dapp.core.formats import validate_json

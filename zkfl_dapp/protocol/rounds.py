@@ -37,8 +37,8 @@ if TYPE_CHECKING:
     from zkfl_dapp.config import Settings
     from zkfl_dapp.ml.data import FederatedSplit
     from zkfl_dapp.ml.model import ModelSpec
-    from zkfl_dapp.protocol.consortium import Roles
     from zkfl_dapp.protocol.enclave import AggregatorEnclave
+    from zkfl_dapp.protocol.roles import Roles
     from zkfl_dapp.storage.base import Storage
 
 

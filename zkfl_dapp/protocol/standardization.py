@@ -1,7 +1,7 @@
 """The consortium's standardisation statistics on the store, bound to the chain through the circuit manifest.
 
 At bootstrap the consortium combines the hospitals' count, sum and sum-of-squares contributions into a
-:class:`~zkfl_dapp.ml.statistics.PublishedStatistics` file (:func:`~zkfl_dapp.ml.records.bundled_statistics`
+:class:`~zkfl_dapp.ml.statistics.PublishedStatistics` file (:func:`~zkfl_dapp.ml.bundled_records.bundled_statistics`
 for the bundled data sets) and publishes it
 with the circuit manifest (``publish_circuit(..., statistics=...)``): the manifest's ``statistics`` entry
 holds the file's CID and SHA-256, and RoundManager holds the manifest's CID (``circuitCid()``, set once at

@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from zkfl_dapp.circuits.kzg import hiding_pad
-from zkfl_dapp.circuits.kzg_norm import PAD_ENTRY_BITS
+from zkfl_dapp.circuits.kzg_distance import PAD_ENTRY_BITS
 from zkfl_dapp.circuits.suite import PAD_ROWS
 from zkfl_dapp.core.aggregation import aggregate, normalized_weights, scaled_update, training_values
 from zkfl_dapp.core.fixedpoint import dequantize, quantize

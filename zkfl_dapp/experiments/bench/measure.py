@@ -31,7 +31,8 @@ def hwm_mb():
     with open("/proc/self/status") as f:
         return int(next(line for line in f if line.startswith("VmHWM:")).split()[1]) / 1024
 from zkfl_dapp.circuits.kzg import hiding_pad
-from zkfl_dapp.circuits.kzg_norm import PAD_ENTRY_BITS, ensure_kzg_norm_artifacts, prove_kzg_norm, squared_distance
+from zkfl_dapp.circuits.kzg_distance import PAD_ENTRY_BITS
+from zkfl_dapp.circuits.kzg_norm import ensure_kzg_norm_artifacts, prove_kzg_norm, squared_distance
 from zkfl_dapp.circuits.suite import norm_spec_for
 d, root, workdir = int(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 spec = norm_spec_for(d)

@@ -1,0 +1,134 @@
+"""The admin's actions: deploy a consortium, admit and remove members, open and abort rounds.
+
+Each is one call a CLI command (``zkfl admin ...``) or the launcher makes; none keeps state between calls.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zkfl_dapp.apps.parties.context import Connection, Progress, _quiet, consortium_circuits
+from zkfl_dapp.chain.deployment import Deployment
+from zkfl_dapp.chain.enums import Phase, Role, Rule
+from zkfl_dapp.chain.views import read_round
+from zkfl_dapp.config import Settings
+from zkfl_dapp.core.norms import bound_sq_quantized
+from zkfl_dapp.core.policy import NormBoundPolicy
+from zkfl_dapp.exceptions import ChainError, ConfigError, RoundError
+from zkfl_dapp.protocol.consortium import deploy_consortium
+from zkfl_dapp.protocol.reports import _last_norm_statistics
+from zkfl_dapp.protocol.wiring import load_split
+from zkfl_dapp.storage.base import Storage
+
+
+def deploy(
+    settings: Settings,
+    conn: Connection,
+    admin: Any,
+    storage: Storage,
+    members: dict[str, str],
+    *,
+    progress: Progress = _quiet,
+) -> Deployment:
+    """Deploy a new consortium and admit ``members`` (role -> address: ``aggregator``, ``hospital-<i>``,
+    ``auditor``); records the deployment in the work directory. The aggregator registers its own key."""
+    split = load_split(settings)
+    circuits, _spec = consortium_circuits(settings, split)
+    deployment = deploy_consortium(settings, conn.project, admin, storage, circuits, split, progress)
+    for role, address in members.items():
+        admit(deployment, admin, role, address)
+    deployment.save(settings.deployment_file, chain_id=conn.chain.chain_id, circuit=circuits.name)
+    progress(f"admitted {', '.join(members)}; deployment recorded in {settings.deployment_file}")
+    return deployment
+
+
+def _role_of(role: str) -> Role:
+    if role == "aggregator":
+        return Role.AGGREGATOR
+    if role == "auditor" or role.startswith("auditor-"):
+        return Role.AUDITOR
+    if role.startswith("hospital-"):
+        return Role.HOSPITAL
+    raise ConfigError(f"unknown role {role!r}: aggregator, auditor or hospital-<i>")
+
+
+def admit(deployment: Deployment, admin: Any, role: str, address: str) -> Any:
+    """Admit ``address`` as ``role`` (its name on-chain is the role: ``hospital-3``)."""
+    name = "aggregator-enclave" if role == "aggregator" else "auditor-0" if role == "auditor" else role
+    return deployment.registry.admitMember(address, int(_role_of(role)), name, sender=admin)
+
+
+def remove(deployment: Deployment, admin: Any, address: str) -> Any:
+    return deployment.registry.removeMember(address, sender=admin)
+
+
+def policy_of(settings: Settings) -> NormBoundPolicy:
+    return NormBoundPolicy(settings.norm_bound_initial, settings.norm_bound_kappa, settings.norm_bound_floor)
+
+
+def open_round(
+    settings: Settings,
+    conn: Connection,
+    deployment: Deployment,
+    admin: Any,
+    *,
+    rule: str | None = None,
+    norm_bound: float | None = None,
+    progress: Progress = _quiet,
+) -> int:
+    """Open the next round with a policy: ``rule`` (default: the settings'), the L2 ``norm_bound`` (default:
+    the bound policy applied to the latest published round report's figures; none when norm bounds are off).
+
+    Raises:
+        RoundError: the previous round is still open.
+    """
+    rm = deployment.round_manager
+    current = int(rm.currentRoundId())
+    if current and read_round(rm, current).phase == Phase.OPEN:
+        raise RoundError(f"round {current} is still open: wait for it to close, or `zkfl admin abort`")
+    rule = rule or settings.rule
+    if rule not in ("fedavg", "median"):
+        raise ConfigError(f"unknown aggregation rule {rule!r}: use fedavg or median")
+    if norm_bound is None and settings.norm_bound == "auto":
+        norm_bound = policy_of(settings).next_bound(*_last_norm_statistics(settings))
+    bound_sq = bound_sq_quantized(norm_bound, settings.scale_bits) if norm_bound else 0
+    deadline = int(conn.chain.pending_timestamp) + settings.round_seconds
+    rule_id = Rule.MEDIAN if rule == "median" else Rule.FEDAVG
+    rm.openRoundWithPolicy(deadline, settings.quorum, int(rule_id), bound_sq, sender=admin)
+    round_id = int(rm.currentRoundId())
+    bound_text = f"norm bound {norm_bound:.4g}" if bound_sq else "no norm bound"
+    progress(f"admin: round {round_id} opened ({rule}, {bound_text}, quorum {settings.quorum}, deadline {deadline})")
+    return round_id
+
+
+def warp_past_deadline(conn: Connection, deadline: int) -> None:
+    """On the local development chain only: move chain time past ``deadline``.
+
+    Raises:
+        ChainError: not a local chain (wait for the deadline instead).
+    """
+    if not conn.local:
+        raise ChainError("chain time can be moved on the local development chain only")
+    conn.chain.pending_timestamp = deadline + 1
+    conn.chain.mine()
+
+
+def abort_round(conn: Connection, deployment: Deployment, admin: Any, *, progress: Progress = _quiet) -> int:
+    """Abort the open round after its deadline (moved to on the local chain); returns its id.
+
+    Raises:
+        RoundError: no round is open, or (off the local chain) its deadline has not passed.
+    """
+    rm = deployment.round_manager
+    current = int(rm.currentRoundId())
+    info = read_round(rm, current) if current else None
+    if info is None or info.phase != Phase.OPEN:
+        raise RoundError("no round is open: nothing to abort")
+    if int(conn.chain.pending_timestamp) <= info.deadline:
+        if not conn.local:
+            left = info.deadline - int(conn.chain.pending_timestamp)
+            raise RoundError(f"round {current}'s deadline is {left} s away: it can be aborted after it")
+        warp_past_deadline(conn, info.deadline)
+    rm.abortRound(current, sender=admin)
+    progress(f"admin: round {current} aborted; the global model is unchanged")
+    return current

@@ -1,0 +1,150 @@
+"""What every party process needs before it acts: a chain connection, its own folder and journal, the
+consortium's circuits, training settings and records, and a polling loop.
+
+Kept apart from the parties themselves so that the hospital agent, the aggregator service, the admin's actions
+and the audit follower depend on one shared context and not on each other.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from zkfl_dapp.apps.journal import Journal
+from zkfl_dapp.apps.process import use_project_toolchain
+from zkfl_dapp.chain.deployment import Deployment
+from zkfl_dapp.chain.enums import Phase
+from zkfl_dapp.circuits.suite import CircuitSuite
+from zkfl_dapp.config import Settings
+from zkfl_dapp.exceptions import ChainError, ConfigError
+from zkfl_dapp.ml.data import Dataset, FederatedSplit
+from zkfl_dapp.ml.model import ModelSpec
+from zkfl_dapp.ml.records import load_hospital_dataset
+from zkfl_dapp.ml.training import TrainConfig
+from zkfl_dapp.protocol.standardization import deployment_statistics
+from zkfl_dapp.protocol.wiring import circuits_for, model_spec_for
+from zkfl_dapp.storage.base import Storage
+
+Progress = Callable[[str], None]
+#: Phases after which a round changes no more.
+CLOSED = (Phase.FINALIZED, Phase.ABORTED, Phase.ROLLED_BACK)
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+def party_dir(workdir: Path, role: str) -> Path:
+    """A party's own folder in a work directory (its lock and journal)."""
+    return workdir / "parties" / role
+
+
+def journal_for(workdir: Path, role: str) -> Journal:
+    return Journal(party_dir(workdir, role) / "journal.jsonl")
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A chain connection: ape's chain and project, and whether this is a local development chain."""
+
+    chain: Any
+    project: Any
+    local: bool
+
+    def deployment(self, settings: Settings) -> Deployment:
+        return Deployment.load(settings.deployment_file, self.project)
+
+
+@contextlib.contextmanager
+def connect(settings: Settings, *, rpc_url: str | None = None, network: str | None = None) -> Iterator[Connection]:
+    """Connect to ``network`` (an ape network choice) or to the node at ``rpc_url`` (default: the local anvil at
+    ``settings.anvil_port``). A party never starts a chain of its own: an unreachable node is an error.
+
+    Raises:
+        ChainError: nothing answers at ``rpc_url``.
+    """
+    import ape
+    from ape.exceptions import ProviderError
+    from ape.logging import LogLevel, logger
+
+    logger.set_level(LogLevel.WARNING)
+    use_project_toolchain()
+    if network is not None:
+        ctx = ape.networks.parse_network_choice(network)
+    else:
+        url = rpc_url or f"http://127.0.0.1:{settings.anvil_port}"
+        ctx = ape.networks.ethereum.local.use_provider(
+            "foundry", provider_settings={"host": url, "manage_process": False}
+        )
+    try:
+        ctx.__enter__()
+    except (ProviderError, ConnectionError) as exc:
+        if network is not None:
+            raise
+        where = rpc_url or f"http://127.0.0.1:{settings.anvil_port}"
+        raise ChainError(f"no chain answers at {where}: start it (`zkfl chain`) or give --rpc-url") from exc
+    try:
+        yield Connection(ape.chain, ape.project, bool(ape.chain.provider.network.is_local))
+    finally:
+        ctx.__exit__(None, None, None)
+
+
+def consortium_circuits(settings: Settings, split: FederatedSplit) -> tuple[CircuitSuite, ModelSpec]:
+    """The circuits (from the local artifact cache, built if absent) and the model spec of the consortium."""
+    spec = model_spec_for(settings, split)
+    return circuits_for(settings, spec), spec
+
+
+def check_basis(deployment: Deployment, circuits: CircuitSuite) -> None:
+    """The deployment's pinned KZG basis is the one of the local circuits.
+
+    Raises:
+        ChainError: another basis (the circuits were rebuilt, or another consortium).
+    """
+    digest = bytes(deployment.round_manager.kzgBasisDigest()).hex()
+    if digest != circuits.basis.digest():
+        raise ChainError(
+            f"the deployment's KZG basis ({digest[:16]}...) is not this checkout's circuits' "
+            f"({circuits.basis.digest()[:16]}...): use the circuits it was deployed with"
+        )
+
+
+def train_config(settings: Settings) -> TrainConfig:
+    return TrainConfig(
+        local_epochs=settings.local_epochs,
+        batch_size=settings.batch_size,
+        lr=settings.learning_rate,
+        seed=settings.seed,
+        weight_decay=settings.weight_decay,
+    )
+
+
+def hospital_dataset(
+    settings: Settings, index: int, split: FederatedSplit, *, deployment: Deployment, storage: Storage
+) -> Dataset:
+    """A hospital's own records: its records file (``ZKFL_RECORDS`` with ``ZKFL_RECORDS_SCHEMA``), checked
+    against and standardized with the statistics the deployment published (followed from the chain's circuit
+    manifest, or ``ZKFL_STATISTICS``); without a records file, its shard of the bundled data set's split.
+
+    Raises:
+        ConfigError: ``index`` is not one of the consortium's hospitals.
+        RecordsError, StatisticsError: a bad records file, or records that do not fit the statistics.
+    """
+    if not 0 <= index < len(split.shards):
+        raise ConfigError(f"hospital index {index}: the consortium has {len(split.shards)} hospitals")
+    if settings.records is None:
+        return split.shards[index]
+    statistics = None if settings.statistics else deployment_statistics(deployment.round_manager, storage)
+    return load_hospital_dataset(settings, statistics)
+
+
+def poll(step: Callable[[], object], *, interval: float, stop: Callable[[], bool] = lambda: False) -> None:
+    """Call ``step`` every ``interval`` seconds until ``stop()`` (or SIGTERM/Ctrl-C)."""
+    while not stop():
+        started = time.monotonic()
+        step()
+        time.sleep(max(0.0, interval - (time.monotonic() - started)))

@@ -1,0 +1,186 @@
+"""The hospital's long-running agent: serves each open round it has not submitted to, as the chain says.
+
+A restarted agent resumes where the chain says it is; it records ``sent`` in its journal only after the
+receipt. A round it cannot serve is skipped with a reason (:class:`Skip`); a transient problem (no enclave key
+yet, the store unreachable) is retried on the next poll.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from zkfl_dapp.apps.journal import Journal
+from zkfl_dapp.apps.parties.context import (
+    Connection,
+    Progress,
+    _quiet,
+    check_basis,
+    consortium_circuits,
+    hospital_dataset,
+    journal_for,
+    train_config,
+)
+from zkfl_dapp.chain.deployment import Deployment
+from zkfl_dapp.chain.enums import Phase
+from zkfl_dapp.chain.views import read_round, read_submissions
+from zkfl_dapp.config import Settings
+from zkfl_dapp.exceptions import (
+    ChainError,
+    CommitmentMismatchError,
+    DigestMismatchError,
+    ModelFileError,
+    NormBoundError,
+    QuantizationError,
+    StorageError,
+)
+from zkfl_dapp.protocol.hospital import HospitalClient, fetch_enclave_key, fetch_global_model
+from zkfl_dapp.protocol.wiring import load_split
+from zkfl_dapp.storage.base import Storage
+
+
+class Skip(Exception):
+    """This round cannot be served; ``transient`` ones are retried on the next poll."""
+
+    def __init__(self, reason: str, *, transient: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.transient = transient
+
+
+@dataclass
+class HospitalAgent:
+    """A hospital's long-running agent (one process, its own key and records)."""
+
+    client: HospitalClient
+    deployment: Deployment
+    chain: Any
+    journal: Journal
+    progress: Progress = _quiet
+    #: a round whose deadline is closer than this (chain seconds) is skipped: the submission would be late
+    min_seconds_left: int = 10
+    #: rounds this hospital sits out (the demo's dropout)
+    sit_out: frozenset[int] = frozenset()
+    _done: set[int] = field(default_factory=set)
+    _said: set[tuple[int, str]] = field(default_factory=set)
+
+    @property
+    def name(self) -> str:
+        return self.client.name
+
+    def step(self) -> str | None:
+        """Serve the current round if it is open and not yet served; returns what happened (None: nothing)."""
+        rm = self.deployment.round_manager
+        round_id = int(rm.currentRoundId())
+        if round_id == 0 or round_id in self._done:
+            return None
+        info = read_round(rm, round_id)
+        if info.phase != Phase.OPEN:
+            self._done.add(round_id)
+            return None
+        me = self.client.address.lower()
+        if any(s.hospital.lower() == me for s in read_submissions(rm, round_id)):
+            self._done.add(round_id)
+            if not any(e.get("round") == round_id for e in self.journal.entries("sent")):
+                self.journal.append("found-on-chain", round=round_id)
+            return self._say(round_id, "already submitted (on-chain): not sending again")
+        try:
+            return self._serve(round_id, info)
+        except Skip as skip:
+            if skip.transient:
+                return self._say(round_id, f"waiting: {skip.reason}", once=True)
+            self._done.add(round_id)
+            self.journal.append("skipped", round=round_id, reason=skip.reason)
+            return self._say(round_id, f"SKIPPING: {skip.reason}")
+
+    def _say(self, round_id: int, text: str, *, once: bool = False) -> str:
+        if not once or (round_id, text) not in self._said:
+            self._said.add((round_id, text))
+            self.progress(f"{self.name}: round {round_id}: {text}")
+        return text
+
+    def _serve(self, round_id: int, info: Any) -> str:
+        from ape.exceptions import ContractLogicError, TransactionNotFoundError
+
+        rm = self.deployment.round_manager
+        if round_id in self.sit_out:
+            raise Skip("told to sit this round out")
+        if not self.deployment.registry.isHospital(self.client.address):
+            raise Skip(f"{self.client.address} is not a member hospital of this consortium")
+        left = info.deadline - int(self.chain.pending_timestamp)
+        if left < self.min_seconds_left:
+            raise Skip(f"only {left} s left before the deadline (need {self.min_seconds_left})")
+        try:
+            model = fetch_global_model(
+                self.client.storage,
+                self.client.spec,
+                info.prev_model_commitment,
+                info.prev_model_cid,
+                suite=self.client.circuits,
+            )
+        except StorageError as exc:
+            raise Skip(f"the global model {info.prev_model_cid} cannot be fetched: {exc}", transient=True) from exc
+        except (CommitmentMismatchError, ModelFileError) as exc:
+            raise Skip(f"the global model is not the consortium's: {exc}") from exc
+        try:
+            key = fetch_enclave_key(self.client.storage, self.deployment.registry)
+        except (ChainError, StorageError) as exc:
+            raise Skip(f"no usable enclave key: {exc}", transient=True) from exc
+        except DigestMismatchError as exc:
+            raise Skip(f"the enclave key does not match its registration: {exc}") from exc
+        self._say(round_id, "training, committing, sealing" + (", proving the norm bound" if info.bounded else ""))
+        try:
+            update = self.client.prepare_update(round_id, model, key, norm_bound_sq=info.norm_bound_sq)
+        except (NormBoundError, QuantizationError) as exc:
+            raise Skip(f"nothing leaves the hospital: {exc}") from exc
+        if read_round(rm, round_id).phase != Phase.OPEN:
+            raise Skip("the round closed while this hospital was preparing its update")
+        try:
+            receipt = self.client.submit(rm, update)
+        except ContractLogicError as exc:
+            raise Skip(f"the submission reverted: {type(exc).__name__}({exc})") from exc
+        except TransactionNotFoundError as exc:  # sent, but no receipt in time: the chain decides on the next poll
+            raise Skip(f"no receipt for the submission yet ({exc}): checking the chain again", transient=True) from exc
+        self._done.add(round_id)
+        self.journal.append(
+            "sent",
+            round=round_id,
+            tx=str(receipt.txn_hash),
+            cid=update.cid,
+            samples=update.sample_count,
+            gas=int(receipt.gas_used),
+            seconds=round(update.train_seconds + update.commit_seconds + update.encrypt_seconds, 3),
+        )
+        return self._say(round_id, f"submitted {update.cid[:16]}... ({update.sample_count} samples)")
+
+
+def hospital_agent(
+    settings: Settings,
+    conn: Connection,
+    account: Any,
+    storage: Storage,
+    index: int,
+    *,
+    progress: Progress = _quiet,
+    sit_out: frozenset[int] = frozenset(),
+) -> HospitalAgent:
+    """Hospital ``index``'s agent on a deployment recorded in the work directory."""
+    deployment = conn.deployment(settings)
+    split = load_split(settings)
+    circuits, spec = consortium_circuits(settings, split)
+    check_basis(deployment, circuits)
+    name = f"hospital-{index}"
+    client = HospitalClient(
+        name,
+        account,
+        hospital_dataset(settings, index, split, deployment=deployment, storage=storage),
+        spec,
+        train_config(settings),
+        storage,
+        circuits,
+        settings.workdir,
+        index=index,
+        prover_workers=settings.prover_workers,
+        progress=progress,
+    )
+    return HospitalAgent(client, deployment, conn.chain, journal_for(settings.workdir, name), progress, sit_out=sit_out)

@@ -1,0 +1,162 @@
+"""What both norm circuits are made of: the rescaled squared distance between two KZG-committed vectors.
+
+The one-vector norm circuit (:mod:`.kzg_norm`) and the chunk norm circuit (:mod:`.kzg_chunk_norm`) both
+compare ``x = 2**13 * u`` (a hospital's update, or one chunk of it, followed by hiding-pad rows) with the
+previous aggregate ``S`` over their first rows, at ezkl scale ``2**26``, with the prover's address copied
+from ``p`` to public limbs. They share the range checks their soundness rests on (:data:`INPUT_RANGE`; the
+``sqrt(-1)`` argument in :mod:`.kzg_norm`'s docstring), the ezkl run arguments, the input checks, the
+bit-exact Python twin of the distance and the proof layout (three committed points ``C(x), C(S), C(p)``).
+They differ only in what the graph outputs (a flag against the bound, or the sum of squares itself) and
+in the public parameters ``p``; each module keeps those, and this one keeps the rest, once.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import ezkl
+
+from zkfl_dapp.circuits.artifact_paths import ArtifactPaths
+from zkfl_dapp.circuits.artifacts import settle_logrows
+from zkfl_dapp.circuits.kzg import G1Point
+from zkfl_dapp.circuits.proving import load_committed_proof, run_ezkl
+from zkfl_dapp.core.aggregation import rescale
+from zkfl_dapp.core.fixedpoint import felt_hex
+from zkfl_dapp.exceptions import CircuitError
+
+DECOMP_BASE = 2**9
+DECOMP_LEGS = 4
+#: Every input and output of the circuit is range-checked to ``|v| < INPUT_RANGE``.
+INPUT_RANGE = DECOMP_BASE**DECOMP_LEGS  # 2**36
+#: Bits of one hiding-pad entry of ``u``: ``2**13 * 2**22 = 2**35 < INPUT_RANGE``, and so is the aggregate.
+PAD_ENTRY_BITS = 22
+ADDRESS_LIMBS = 5
+ADDRESS_LIMB_BITS = 32
+
+
+class DistanceSpec(Protocol):
+    """What the shared parts read from a norm circuit's spec (:class:`~.kzg_norm.KzgNormCircuitSpec`,
+    :class:`~.kzg_chunk_norm.KzgChunkNormSpec`)."""
+
+    @property
+    def scale_bits(self) -> int: ...
+    @property
+    def inner_cols(self) -> int: ...
+    @property
+    def min_logrows(self) -> int: ...
+    @property
+    def rows(self) -> int: ...
+    @property
+    def aggregate_scale_bits(self) -> int: ...
+
+
+def check_scale_bits(scale_bits: int) -> None:
+    """The range analysis (:mod:`.kzg_norm`'s docstring) assumes updates at scale ``2**13``."""
+    if scale_bits != 13:
+        raise CircuitError(f"the range analysis (module docstring) assumes scale_bits = 13, got {scale_bits}")
+
+
+def address_limbs(address: str | int) -> tuple[int, ...]:
+    """The address as ``ADDRESS_LIMBS`` little-endian 32-bit limbs (what the contract must compute too)."""
+    value = int(address, 16) if isinstance(address, str) else address
+    if not 0 <= value < 2**160:
+        raise CircuitError(f"{address!r} is not a 160-bit address")
+    mask = 2**ADDRESS_LIMB_BITS - 1
+    return tuple((value >> (ADDRESS_LIMB_BITS * i)) & mask for i in range(ADDRESS_LIMBS))
+
+
+def scaled_squared_distance(
+    spec: DistanceSpec, compared: int, update: Sequence[int], prev_aggregate: Sequence[int]
+) -> int:
+    """``rescale(sum_{j < compared} (2**13 u_j - S_j)**2, 26)``: the circuits' dot product, bit-exact."""
+    one = 1 << spec.scale_bits
+    pairs = zip(update[:compared], prev_aggregate[:compared], strict=True)
+    total = sum((one * int(u) - int(s)) ** 2 for u, s in pairs)
+    return rescale(total, spec.aggregate_scale_bits)
+
+
+def scaled_update(spec: DistanceSpec, update: Sequence[int]) -> list[int]:
+    """``x = 2**13 * u``: the update at the aggregate's scale, as the circuit takes it."""
+    return [(1 << spec.scale_bits) * int(u) for u in update]
+
+
+def check_in_range(x: Sequence[int], prev_aggregate: Sequence[int], *, where: str = "") -> None:
+    """Raise CircuitError for the first value of ``x`` or ``S`` outside the range check (``|v| < 2^36``)."""
+    for name, vec in (("2^13 * update", x), ("previous aggregate", prev_aggregate)):
+        bad = next((j for j, v in enumerate(vec) if abs(int(v)) >= INPUT_RANGE), None)
+        if bad is not None:
+            raise CircuitError(f"{where}{name}[{bad}] = {vec[bad]} is outside the circuit's range (|v| < 2^36)")
+
+
+def export_distance_onnx(module: Any, spec: DistanceSpec, params: int, path: Path) -> None:
+    """Write ``module`` (``forward(x, s, p)``, torch) as the ONNX graph over ``x, S [1, rows]``, ``p [1, params]``."""
+    import torch
+
+    example = (torch.zeros(1, spec.rows), torch.zeros(1, spec.rows), torch.zeros(1, params))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            module, example, str(path), input_names=["x", "s", "p"], output_names=["out"],
+            opset_version=17, dynamo=False,
+        )  # fmt: skip
+
+
+def run_args(spec: DistanceSpec, logrows: int) -> ezkl.PyRunArgs:
+    """ezkl's run arguments of both norm circuits: committed inputs, public outputs, range checks on."""
+    args = ezkl.PyRunArgs()
+    args.input_visibility = "polycommit"
+    args.output_visibility = "public"
+    args.param_visibility = "fixed"
+    args.input_scale = spec.aggregate_scale_bits
+    args.param_scale = spec.aggregate_scale_bits
+    args.scale_rebase_multiplier = 1  # rescale the dot product (scale 52) back to 26
+    args.decomp_base = DECOMP_BASE
+    args.decomp_legs = DECOMP_LEGS
+    args.ignore_range_check_inputs_outputs = False  # the norm's soundness rests on these (kzg_norm's docstring)
+    args.num_inner_cols = spec.inner_cols
+    args.logrows = logrows
+    return args
+
+
+def settle(spec: DistanceSpec, art_dir: Path) -> int:
+    """The circuit's logrows (settings written into ``art_dir``; see circuits.settle_logrows)."""
+    return settle_logrows(art_dir, lambda logrows: run_args(spec, logrows), spec.min_logrows, spec.rows)
+
+
+@dataclass(frozen=True)
+class DistanceProof:
+    """A norm proof, its instances (uint256) and its committed inputs' points ``(C(x), C(S), C(p))``."""
+
+    proof: bytes
+    instances: tuple[int, ...]
+    commitments: tuple[G1Point, G1Point, G1Point]
+    path: Path
+    prove_seconds: float
+
+
+ProofT = TypeVar("ProofT", bound=DistanceProof)
+
+
+def read_distance_proof(kind: type[ProofT], path: Path, prove_seconds: float = 0.0) -> ProofT:
+    """Read a proof file; its first three 64-byte points are the committed inputs ``x``, ``S``, ``p``."""
+    base, points = load_committed_proof(path, 3, prove_seconds)
+    return kind(base.proof, base.instances, points, path, prove_seconds)  # type: ignore[arg-type]
+
+
+def prove_distance(
+    art: ArtifactPaths, rows: Sequence[Sequence[int]], workdir: Path, *, what: str
+) -> tuple[Path, float]:
+    """Witness and prove from raw field elements ``[x, S, p]`` (no checks); returns the proof file and the
+    proving time. The plaintext input and witness live only in a private scratch directory
+    (circuits.run_ezkl); only ``workdir/proof.json`` remains.
+
+    Raises:
+        CircuitError: ezkl failed.
+    """
+    data = {"input_data": [[felt_hex(v) for v in row] for row in rows]}
+    _, seconds = run_ezkl(art, data, workdir, prove=True, what=what)
+    return workdir / "proof.json", seconds

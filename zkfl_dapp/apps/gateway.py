@@ -10,7 +10,8 @@ CID, so the gateway never serves content that does not match the CID asked for:
 - ``400`` for something that is not a CID (or one the stores refuse: not full-length sha2-256);
 - ``502`` (JSON ``{"error": "too_large", ...}``) for content beyond the store's size or DAG limits.
 
-``GET /config.json`` tells the UI where the chain's RPC endpoint is and the contract addresses.
+``GET /config.json`` suggests the chain's RPC endpoint and the RoundManager (the page shows them as the
+server's, lets a user pin others in its URL, and reads every other address from the chain).
 
 The server binds 127.0.0.1 only, and still treats its clients as hostile: a request whose ``Host`` is not
 the gateway's own loopback address (``127.0.0.1``, ``localhost`` or ``[::1]`` with its port) gets ``421``
@@ -75,16 +76,12 @@ def ui_config(rpc_url: str, chain_id: int, contracts: dict[str, str], **extra: A
 def config_from_deployment(deployment_file: Path, rpc_url: str) -> dict[str, Any]:
     """Build the UI config from a ``deployment.json`` written by ``ape run deploy``/``demo``.
 
-    A PredictionRegistry recorded beside it by ``ape run predict`` (``prediction-registry.json``, for the
-    same RoundManager) is included, so the UI lists the prediction receipts too.
+    Only a suggestion: the page shows where each value came from and a user may pin others in its URL
+    (``?rpc=...&rounds=...&registry=...``). Every other contract (the PredictionRegistry, the verifiers) the page
+    reads from the chain: ``ConsortiumRegistry.predictionRegistry()``, ``RoundManager.normVerifier()``, ...
     """
     record = json.loads(Path(deployment_file).read_text())
-    contracts = dict(record["contracts"])
-    predictions = Path(deployment_file).with_name("prediction-registry.json")
-    if predictions.is_file():
-        extra = json.loads(predictions.read_text())
-        if str(extra.get("round_manager", "")).lower() == str(contracts.get("RoundManager", "")).lower():
-            contracts.update(extra.get("contracts", {}))
+    contracts = {name: str(record["contracts"][name]) for name in ("RoundManager", "ConsortiumRegistry")}
     return ui_config(rpc_url, int(record.get("chain_id", 31337)), contracts)
 
 

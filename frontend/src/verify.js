@@ -7,8 +7,9 @@
 //   and the multi-scalar multiplication would be too large for a page; that check says so ("not checked in the
 //   browser: checked by the auditor") instead of passing.
 // - verifyRound (median rounds, the only ones with a proof): the proof file must be the one the chain accepted,
-//   then the deployed verifier's code (eth_getCode) runs on it in an in-page EVM (evm.js, its own chunk, loaded only
-//   here), next to a tampered copy that the same code must reject.
+//   then the deployed verifier runs on it in an in-page EVM (evm.js, its own chunk, loaded only here) over the
+//   chain's state at the current block (the verifier and every contract it calls: KzgMedianVerifier calls the shared
+//   Halo2VerifierReusable), next to a tampered copy that the same code must reject.
 import { bytesToHex, hexToBytes, keccak256 } from 'viem';
 import { CALLS, RULE_VERIFIER } from './contract-calls.js';
 import { fetchCid, fetchJson, matchesCid } from './content.js';
@@ -183,8 +184,10 @@ export async function verifyRound(chain, r, info, onExecute) {
   const ruleName = AggregationRule[Number(info.rule)];
   const getter = RULE_VERIFIER[ruleName];
   if (!getter) throw new Error(`round ${r.id} (${ruleName ?? info.rule}) was finalized without a proof`);
-  const [address, slots] = await Promise.all([chain.read('RoundManager', getter), chain.read('RoundManager', RM.slots)]);
-  const code = await chain.rpc((c) => c.getCode({ address }));
+  const [address, slots, blockNumber] = await Promise.all([
+    chain.read('RoundManager', getter), chain.read('RoundManager', RM.slots), chain.rpc((c) => c.getBlockNumber()),
+  ]);
+  const code = await chain.rpc((c) => c.getCode({ address, blockNumber }));
   if (!code || code === '0x') throw new Error(`no contract code at the ${ruleName} verifier address ${address}`);
   const proof = await fetchJson(f.args.proofCid);
   let proofHex; let instances;
@@ -199,11 +202,12 @@ export async function verifyRound(chain, r, info, onExecute) {
   if (bindings.some(([, ok]) => !ok)) return { state: 'mismatch', bindings };
   onExecute({ ruleName, code });
   const { runVerifier } = await import('./evm.js');
-  const genuine = await runVerifier(code, proofHex, instances);
+  const where = { rpcUrl: chain.config.rpcUrl, blockNumber, address };
+  const genuine = await runVerifier(where, proofHex, instances);
   const tampered = hexToBytes(proofHex);
   const flipped = tampered.length >> 1;
   tampered[flipped] ^= 0x01;
-  const control = await runVerifier(code, bytesToHex(tampered), instances);
+  const control = await runVerifier(where, bytesToHex(tampered), instances);
   const state = !genuine.accepted ? 'rejected' : control.accepted ? 'control-failed' : 'verified';
-  return { state, ruleName, address, code, instances, bindings, genuine, control, flipped, proofBytes: tampered.length };
+  return { state, ruleName, address, code, blockNumber, instances, bindings, genuine, control, flipped, proofBytes: tampered.length };
 }

@@ -78,9 +78,10 @@ export async function render({ app, chain }, arg) {
     hash the contract stores.`}${proven ? '' : ` For a FedAvg round it also re-derives the ${chunks > 1 ? 'points, chunk by chunk,' : 'point'} from the hospitals' on-chain commitments and the contract's <code>expectedWeights</code>.`}</p>
     <div id="model-check" ${tid('model-check')}><p class="state" data-state="running">Checking…</p></div>
     ${proven ? `<h3>Verify the proof in this browser</h3>
-    <p class="muted">Runs the deployed ${esc(rule)} verifier contract's code (ezkl's generated Halo2 verifier, read from the
-    chain node with <code>eth_getCode</code>) in an EVM inside this page (@ethereumjs/evm ${esc(EVM_VERSION)}) on the published proof
-    and its instances. A copy of the proof with one byte flipped must be rejected by the same code.</p>
+    <p class="muted">Runs the deployed ${esc(rule)} verifier contract (ezkl's generated Halo2 verifier) in an EVM inside this page
+    (@ethereumjs/evm ${esc(EVM_VERSION)}) on the published proof and its instances, over the chain's state at the current block: the code
+    and storage of the verifier and of every contract it calls (the shared reusable Halo2 verifier) are read from the chain node.
+    A copy of the proof with one byte flipped must be rejected by the same code.</p>
     <button id="verify-btn" ${tid('verify-button')}>Verify proof in browser</button>
     <div id="verify-result" ${tid('verify-result')}></div>` : ''}`;
     if (r.rolledBack) {

@@ -10,6 +10,10 @@ CID, so the gateway never serves content that does not match the CID asked for:
 - ``400`` for something that is not a CID (or one the stores refuse: not full-length sha2-256);
 - ``502`` (JSON ``{"error": "too_large", ...}``) for content beyond the store's size or DAG limits.
 
+``GET /ipfs/<cid>?format=raw`` (or ``Accept: application/vnd.ipld.raw``, as Kubo's gateway) serves the one block
+stored under the CID, a raw leaf or a dag-pb node, checked against the CID like the rest: the web UI fetches a
+multi-block file block by block and checks each block's hash and links itself.
+
 ``GET /config.json`` suggests the chain's RPC endpoint and the RoundManager (the page shows them as the
 server's, lets a user pin others in its URL, and reads every other address from the chain).
 
@@ -43,7 +47,7 @@ from zkfl_dapp.exceptions import (
     InvalidCidError,
     StorageError,
 )
-from zkfl_dapp.storage.base import Storage
+from zkfl_dapp.storage.base import BlockStorage, Storage
 from zkfl_dapp.storage.cid import Cid
 
 DEFAULT_UI_DIR = REPO_ROOT / "frontend" / "dist"
@@ -149,8 +153,13 @@ class _Handler(BaseHTTPRequestHandler):
         except InvalidCidError:
             self._error(HTTPStatus.BAD_REQUEST, "bad_cid", f"not a CID: {cid_text!r}", cid=cid_text)
             return
+        accept = self.headers.get("Accept") or ""
+        raw = (query.get("format") or [""])[0] == "raw" or "application/vnd.ipld.raw" in accept
+        if raw and not isinstance(self.server.storage, BlockStorage):
+            self._error(HTTPStatus.NOT_IMPLEMENTED, "no_blocks", "this gateway's store does not serve single blocks")
+            return
         try:
-            data = self.server.storage.get(cid)
+            data = self.server.storage.block(cid) if raw else self.server.storage.get(cid)
         # The messages are the gateway's own: a store's errors may name its directory.
         except InvalidCidError:  # a CID the stores refuse (not full-length sha2-256)
             message = f"{cid_text!r} is not a CID the store accepts (full-length sha2-256 only)"
@@ -168,6 +177,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(HTTPStatus.BAD_GATEWAY, "integrity", "content does not match its CID", cid=cid_text)
             return
         extra = {"Cache-Control": "public, max-age=31536000, immutable", "X-Ipfs-Path": f"/ipfs/{cid_text}"}
+        if raw:
+            self._send(HTTPStatus.OK, data, "application/vnd.ipld.raw", {**extra, "Vary": "Accept"})
+            return
         filename = (query.get("filename") or [""])[0]
         if filename and all(c.isalnum() or c in "-_." for c in filename):
             extra["Content-Disposition"] = f'attachment; filename="{filename}"'

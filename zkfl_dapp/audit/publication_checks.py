@@ -200,7 +200,7 @@ class PublicationChecks(AuditContext):
             item = f"ConsortiumRegistry {self.registry.address}"
             self._deployment_fail(report, check, item, "predictionRegistry() and its events", describe_error(exc))
             return
-        addresses = list(dict.fromkeys(a.lower() for a in [*recorded, current] if int(a, 16) != 0))
+        addresses = list({a.lower(): a for a in [*recorded, current] if int(a, 16) != 0}.values())
         if not addresses:
             report.deployment_checks[check] = None
             report.notes.append(

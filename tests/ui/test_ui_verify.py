@@ -228,3 +228,55 @@ def _tamper_statistics(route, env: Env) -> None:
         stats["features"][0]["mean"] += 1.0
         body = json.dumps(stats).encode()
     route.fulfill(status=200, body=body, headers={"Content-Type": "application/octet-stream"})
+
+
+REGISTER_KEY_ABI = [
+    {**_VIEW, "name": "aggregator", "outputs": [{"type": "address"}]},
+    {
+        "type": "function",
+        "name": "registerEnclaveKey",
+        "stateMutability": "nonpayable",
+        "inputs": [{"name": n, "type": t} for n, t in (("keyHash", "bytes32"), ("keyCid", "string"), ("m", "bytes32"))],
+        "outputs": [],
+    },
+]
+
+
+def test_multi_block_file_is_hashed_in_the_browser_and_a_substituted_block_is_red(env: Env, page, browser) -> None:
+    """Runs last (it re-registers the enclave key): a 700 KB key file is a dag-pb root over three raw leaves; the page
+    fetches each block with ?format=raw, hashes it and checks the links (green, 4 blocks); a gateway that substitutes
+    one leaf turns it red."""
+    import hashlib
+
+    from multiformats import CID
+
+    from zkfl_dapp.storage.unixfs import _decode_file_node
+
+    data = hashlib.shake_256(b"a large enclave key file").digest(700_000)
+    cid = str(env.store.put(data))
+    leaves = [CID.decode(link).encode("base32") for link in _decode_file_node(env.store.block(cid)).links]
+    registry = env.w3.eth.contract(address=env.contracts["ConsortiumRegistry"], abi=REGISTER_KEY_ABI)
+    aggregator = registry.functions.aggregator().call()
+    env.w3.provider.make_request("anvil_impersonateAccount", [aggregator])
+    register = registry.functions.registerEnclaveKey(hashlib.sha256(data).digest(), cid, bytes(32))
+    tx = register.transact({"from": aggregator})
+    assert env.w3.eth.wait_for_transaction_receipt(tx).status == 1
+
+    page.goto(f"{env.gateway.url}/#/consortium")
+    badge = page.locator(f"[data-testid=artifact-enclave-key][data-cid='{cid}'] .integrity:not(.pending)")
+    badge.wait_for()
+    assert "ok" in badge.get_attribute("class") and "4 blocks hashed here" in badge.inner_text()
+    _shot(page, "multi-block-ok")
+
+    context = browser.new_context()
+    lying = context.new_page()
+    forged = bytearray(env.store.block(leaves[1]))
+    forged[7] ^= 0x01
+    lying.route(f"**/ipfs/{leaves[1]}*", lambda route: route.fulfill(status=200, body=bytes(forged)))
+    lying.goto(f"{env.gateway.url}/#/consortium")
+    bad = lying.locator(f"[data-testid=artifact-enclave-key][data-cid='{cid}'] .integrity:not(.pending)")
+    bad.wait_for(timeout=60_000)
+    assert "bad" in bad.get_attribute("class") and "INTEGRITY ERROR" in bad.inner_text()
+    assert "does not hash to its CID" in bad.get_attribute("title")
+    _shot(lying, "multi-block-substituted")
+    context.close()

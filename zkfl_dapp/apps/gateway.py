@@ -155,11 +155,15 @@ class _Handler(BaseHTTPRequestHandler):
             return
         accept = self.headers.get("Accept") or ""
         raw = (query.get("format") or [""])[0] == "raw" or "application/vnd.ipld.raw" in accept
-        if raw and not isinstance(self.server.storage, BlockStorage):
-            self._error(HTTPStatus.NOT_IMPLEMENTED, "no_blocks", "this gateway's store does not serve single blocks")
-            return
+        store = self.server.storage
+        fetch = store.get
+        if raw:
+            if not isinstance(store, BlockStorage):
+                self._error(HTTPStatus.NOT_IMPLEMENTED, "no_blocks", "this store does not serve single blocks")
+                return
+            fetch = store.block
         try:
-            data = self.server.storage.block(cid) if raw else self.server.storage.get(cid)
+            data = fetch(cid)
         # The messages are the gateway's own: a store's errors may name its directory.
         except InvalidCidError:  # a CID the stores refuse (not full-length sha2-256)
             message = f"{cid_text!r} is not a CID the store accepts (full-length sha2-256 only)"

@@ -210,6 +210,10 @@ def test_statistics_file_is_shown_and_hashed(env: Env, page) -> None:
     assert page.locator("[data-testid=statistics-feature]").count() == 30
     assert "combined-sufficient-statistics" in page.locator("[data-testid=statistics-method]").inner_text()
     _shot(page, "statistics")
+    cid = page.locator("[data-testid=artifact-statistics]").get_attribute("data-cid")
+    page.goto(f"{env.gateway.url}/#/round/1")  # where the round's data is described: the same file, hashed
+    page.locator("[data-testid=round-data] [data-testid=artifact-statistics] .integrity.ok").wait_for()
+    assert page.locator("[data-testid=round-data] [data-testid=artifact-statistics]").get_attribute("data-cid") == cid
 
 
 def test_tampered_statistics_file_is_flagged(env: Env, page) -> None:

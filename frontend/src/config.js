@@ -87,7 +87,11 @@ export async function resolveContracts(config, chain) {
     }
   }
   const [predictions, norm, median] = await Promise.all([
-    chain.read('ConsortiumRegistry', CALLS.ConsortiumRegistry.predictionRegistry),
+    chain.read('ConsortiumRegistry', CALLS.ConsortiumRegistry.predictionRegistry).catch((e) => {
+      if (e instanceof ChainUnreachable) throw e;
+      config.notes.predictionsError = `ConsortiumRegistry.predictionRegistry() failed: ${String(e?.shortMessage || e?.message || e).split('\n')[0]}`;
+      return `0x${'0'.repeat(40)}`;
+    }),
     chain.read('RoundManager', RM.normVerifier), chain.read('RoundManager', RULE_VERIFIER.Median),
   ]);
   const fromChain = (name, address, note) => {
@@ -99,7 +103,7 @@ export async function resolveContracts(config, chain) {
   fromChain('PredictionRegistry', predictions, 'ConsortiumRegistry.predictionRegistry()');
   fromChain('NormVerifier', norm, 'RoundManager.normVerifier()');
   fromChain('MedianVerifier', median, 'RoundManager.medianVerifier()');
-  if (!c.PredictionRegistry) config.notes.PredictionRegistry = 'none recorded: ConsortiumRegistry.predictionRegistry() is zero';
+  if (!c.PredictionRegistry) config.notes.PredictionRegistry = config.notes.predictionsError ?? 'none recorded: ConsortiumRegistry.predictionRegistry() is zero';
   return config;
 }
 

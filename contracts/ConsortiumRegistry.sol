@@ -15,6 +15,8 @@ contract ConsortiumRegistry is IConsortiumRegistry {
     string private _enclaveKeyCid;
     bytes32 private _enclaveMeasurement;
 
+    address private _predictionRegistry;
+
     modifier onlyAdmin() {
         if (msg.sender != _admin) revert ConsortiumRegistryNotAdmin(msg.sender);
         _;
@@ -110,5 +112,21 @@ contract ConsortiumRegistry is IConsortiumRegistry {
     /// @inheritdoc IConsortiumRegistry
     function enclaveKey() external view returns (bytes32 keyHash, string memory keyCid, bytes32 measurement) {
         return (_enclaveKeyHash, _enclaveKeyCid, _enclaveMeasurement);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function setPredictionRegistry(address predictionRegistry_) external onlyAdmin {
+        if (predictionRegistry_ != address(0) && predictionRegistry_.code.length == 0) {
+            revert ConsortiumRegistryNotContract(predictionRegistry_);
+        }
+
+        address previous = _predictionRegistry;
+        _predictionRegistry = predictionRegistry_;
+        emit PredictionRegistrySet(previous, predictionRegistry_);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function predictionRegistry() external view returns (address) {
+        return _predictionRegistry;
     }
 }

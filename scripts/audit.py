@@ -1,7 +1,8 @@
 """`ape run audit`: re-check a deployment and every round from the chain and the content store alone: the
 published circuits and KZG basis, each FedAvg commitment (derived on-chain, re-derived here; per chunk for a
 model committed in chunks), the norm proofs (or every chunk proof) and median proofs, the model files, the CIDs
-and the lineage. Prints which proofs were checked where (on-chain, and again by the auditor)."""
+and the lineage, and the prediction receipts of every PredictionRegistry the ConsortiumRegistry records on-chain.
+Prints which proofs were checked where (on-chain, and again by the auditor)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ from zkfl_dapp.apps.cli import build_settings, clean_errors, network_option, set
 from zkfl_dapp.apps.session import say, session
 from zkfl_dapp.audit.auditor import audit, record_audit
 from zkfl_dapp.audit.report import AuditReport
+from zkfl_dapp.chain.deployment import round_manager_at
 from zkfl_dapp.core.policy import NormBoundPolicy
-from zkfl_dapp.exceptions import ChainError, ConfigError
-from zkfl_dapp.prediction.registry import registry_file
+from zkfl_dapp.exceptions import ConfigError
 
 
 def _table(report: AuditReport) -> str:
@@ -28,29 +29,12 @@ def _table(report: AuditReport) -> str:
     return "\n".join(lines)
 
 
-def _recorded_prediction_registry(workdir: Path) -> str | None:
-    """The PredictionRegistry that `ape run predict` deployed for this workdir, if any."""
-    path = registry_file(workdir)
-    if not path.is_file():
-        return None
-    try:
-        return str(json.loads(path.read_text())["contracts"]["PredictionRegistry"])
-    except (KeyError, ValueError) as exc:
-        raise ConfigError(f"prediction registry record {path} is malformed: {exc}") from exc
-
-
 @click.command(short_help="Audit a deployment: re-check every round: weights, commitment, proofs, model, lineage")
 @network_option
 @settings_options
 @click.option("--round-manager", "round_manager", default=None, help="address (default: <workdir>/deployment.json)")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, help="JSON report path")
 @click.option("--markdown", "md_path", type=click.Path(path_type=Path), default=None, help="Markdown report path")
-@click.option(
-    "--prediction-registry",
-    "prediction_registry",
-    default=None,
-    help="PredictionRegistry whose receipts to re-check (default: <workdir>/prediction-registry.json, if any)",
-)
 @click.option("--record", is_flag=True, help="as the auditor account, publish the report and record verdicts on-chain")
 @clean_errors
 def cli(
@@ -58,7 +42,6 @@ def cli(
     round_manager: str | None,
     json_path: Path | None,
     md_path: Path | None,
-    prediction_registry: str | None,
     record: bool,
     **overrides: object,
 ) -> None:
@@ -66,7 +49,9 @@ def cli(
     out_dir = settings.workdir / "audit"
     json_path = json_path or out_dir / "audit.json"
     md_path = md_path or out_dir / "audit.md"
+    source = "--round-manager"
     if round_manager is None:
+        source = str(settings.deployment_file)
         try:
             round_manager = json.loads(settings.deployment_file.read_text())["contracts"]["RoundManager"]
         except FileNotFoundError as exc:
@@ -76,11 +61,7 @@ def cli(
         except (KeyError, ValueError) as exc:
             raise ConfigError(f"deployment record {settings.deployment_file} is malformed: {exc}") from exc
     with session(settings, network) as s:
-        if not s.chain.provider.get_code(round_manager):
-            raise ChainError(f"no contract at {round_manager} on this network")
-        rm = s.project.RoundManager.at(round_manager)
-        registry_address = prediction_registry or _recorded_prediction_registry(settings.workdir)
-        predictions = s.project.PredictionRegistry.at(registry_address) if registry_address else None
+        rm = round_manager_at(s.project, s.chain, round_manager, source)
         report = audit(
             rm,
             s.storage,
@@ -88,7 +69,6 @@ def cli(
             project=s.project,
             workdir=out_dir / "work",
             progress=say,
-            prediction_registry=predictions,
             policy=NormBoundPolicy(settings.norm_bound_initial, settings.norm_bound_kappa, settings.norm_bound_floor),
         )
         json_path.parent.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import time
+from urllib.parse import urlencode
 
 import click
 
@@ -46,6 +47,9 @@ def cli(port: int, rpc_url: str | None, **overrides: object) -> None:
         gateway = stack.enter_context(Gateway(storage, config, port=port))
         say(f"content: {settings.store_dir} via {gateway.url}/ipfs/<cid>")
         click.echo(f"zkFL web UI: open {gateway.url}/  (Ctrl-C to stop)")
+        named = config["contracts"]
+        pins = urlencode({"rpc": rpc_url, "rounds": named["RoundManager"], "registry": named["ConsortiumRegistry"]})
+        click.echo(f"  or with the chain and contracts pinned in the URL: {gateway.url}/?{pins}")
         # SIGTERM (e.g. from a process manager) stops as cleanly as Ctrl-C: anvil dumps its state
         signal.signal(signal.SIGTERM, signal.default_int_handler)
         try:

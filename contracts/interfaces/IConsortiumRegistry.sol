@@ -29,6 +29,8 @@ interface IConsortiumRegistry {
     error ConsortiumRegistryNotAggregator(address caller);
     /// @notice An enclave key registration carried an empty hash or CID.
     error ConsortiumRegistryInvalidEnclaveKey();
+    /// @notice `account` holds no contract code, so it cannot be the deployment's PredictionRegistry.
+    error ConsortiumRegistryNotContract(address account);
 
     /// @notice `account` was admitted with `role`; `name` is a human-readable label (no patient data).
     event MemberAdmitted(address indexed account, Role indexed role, string name);
@@ -39,6 +41,9 @@ interface IConsortiumRegistry {
     event EnclaveKeyRegistered(address indexed aggregator, bytes32 keyHash, string keyCid, bytes32 measurement);
     /// @notice Admin rights moved from `previousAdmin` to `newAdmin`.
     event AdminTransferred(address indexed previousAdmin, address indexed newAdmin);
+    /// @notice The deployment's PredictionRegistry moved from `previous` to `predictionRegistry` (the zero
+    /// address: none). Auditors and the web UI find the registry here, not in a local file.
+    event PredictionRegistrySet(address indexed previous, address indexed predictionRegistry);
 
     /// @notice Admit `account` with `role`. Admin only.
     function admitMember(address account, Role role, string calldata name) external;
@@ -72,4 +77,12 @@ interface IConsortiumRegistry {
 
     /// @notice The enclave key's SHA-256, CID and code measurement (all empty before registration).
     function enclaveKey() external view returns (bytes32 keyHash, string memory keyCid, bytes32 measurement);
+
+    /// @notice Record the deployment's PredictionRegistry (the zero address clears it). Admin only; a non-zero
+    /// address must hold contract code. Whether that contract is a PredictionRegistry bound to this
+    /// consortium's RoundManager is for its readers to check (the auditor does).
+    function setPredictionRegistry(address predictionRegistry_) external;
+
+    /// @notice The deployment's PredictionRegistry, or the zero address when none was recorded.
+    function predictionRegistry() external view returns (address);
 }

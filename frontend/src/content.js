@@ -1,10 +1,16 @@
-// Content by CID through the loopback gateway (GET ipfs/<cid>), which refuses content that does not match its
-// CID; each CID is fetched once per page load. The page does not take the gateway's word for it where the CID
-// is a single raw block (CIDv1, raw codec, sha2-256: every file under Kubo's 256 KiB chunk, which is all the
-// JSON files the pages read: model files, Lagrange points, manifests, reports): it hashes the bytes itself.
-// Larger files (dag-pb: SRS, verifying keys) stay checked by the gateway only, and their badge says so.
-// An artifact link shows the outcome as an integrity badge.
+// Content by CID through the loopback gateway, checked in this page whatever the gateway says. Each CID is fetched
+// once per page load, block by block (GET ipfs/<cid>?format=raw, Kubo's gateway convention):
+// - a raw-codec CID (every file under Kubo's 256 KiB chunk: the JSON files the pages read) is one block, hashed here;
+// - a dag-pb CID (a larger file: SRS, verifying keys, a large model) is a UnixFS file DAG: its root block is hashed
+//   here and decoded (@ipld/dag-pb, ipfs-unixfs), every block it links is fetched and hashed the same way, each child's
+//   length must be the size its parent declares (blockSizes), and the file is the concatenation, in link order.
+// Only sha2-256 CIDs are accepted (what the stores make). A block that does not hash to its CID, a node whose links or
+// sizes do not add up, or a DAG beyond the limits below is an `integrity` ContentError. An artifact link shows the
+// outcome as an integrity badge.
+import * as dagPb from '@ipld/dag-pb';
 import { sha256 } from '@noble/hashes/sha2';
+import { UnixFS } from 'ipfs-unixfs';
+import { CID } from 'multiformats/cid';
 import { esc, tid } from './format.js';
 
 /** Why content could not be had: `kind` is 'unreachable', 'missing', 'integrity' or 'error'. */
@@ -12,71 +18,118 @@ export class ContentError extends Error {
   constructor(kind, cid, message) { super(message); this.kind = kind; this.cid = cid; }
 }
 
+const RAW = 0x55;
+const SHA2_256 = 0x12;
+/** What the page assembles at most (the embedded store's own caps are of the same order). */
+export const LIMITS = { bytes: 256 * 1024 * 1024, blocks: 4096, depth: 16 };
+
 const cache = new Map();
+const blockCounts = new Map();
 
-const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
-
-/** The bytes of an RFC 4648 base32 string (lower case, no padding). */
-function base32(text) {
-  const out = [];
-  let bits = 0; let value = 0;
-  for (const ch of text) {
-    const v = BASE32.indexOf(ch);
-    if (v < 0) throw new Error(`not base32: ${ch}`);
-    value = (value << 5) | v; bits += 5;
-    if (bits >= 8) { bits -= 8; out.push((value >> bits) & 0xff); }
+/** The parsed CID, or an 'error' ContentError for text that is not one. */
+function parseCid(text) {
+  try {
+    return CID.parse(String(text));
+  } catch (e) {
+    throw new ContentError('error', text, `not a CID: ${text} (${e.message})`);
   }
-  return Uint8Array.from(out);
 }
 
-/**
- * The sha2-256 digest a CIDv1 raw-block CID (`b` + base32 of 0x01 0x55 0x12 0x20 digest) names, or null for any
- * other CID (dag-pb files, CIDv0), which this page cannot check without the whole DAG.
- */
-export function rawDigest(cid) {
-  if (!/^b[a-z2-7]+$/.test(cid)) return null;
-  const b = base32(cid.slice(1));
-  if (b.length !== 36 || b[0] !== 0x01 || b[1] !== 0x55 || b[2] !== 0x12 || b[3] !== 0x20) return null;
-  return b.slice(4);
+/** Whether `bytes` hash to `cid` (sha2-256 computed here); throws for another hash function. */
+function hashesTo(cid, bytes) {
+  if (cid.multihash.code !== SHA2_256) throw new ContentError('error', String(cid), `${cid}: only sha2-256 CIDs are checked here`);
+  const want = cid.multihash.digest;
+  const got = sha256(bytes);
+  return want.length === got.length && got.every((x, i) => x === want[i]);
 }
 
-/** Whether `bytes` hash to raw-block CID `cid` (checked here); null when the CID is not a raw block. */
+/** Whether `bytes` hash to the single raw-block CID `cid`; null when the CID is not a raw block (a DAG). */
 export function matchesCid(cid, bytes) {
-  const digest = rawDigest(cid);
-  if (!digest) return null;
-  const h = sha256(bytes);
-  return h.length === digest.length && h.every((x, i) => x === digest[i]);
+  const parsed = parseCid(cid);
+  return parsed.code === RAW ? hashesTo(parsed, bytes) : null;
+}
+
+/** One block from the gateway, hashed here against `cid`. */
+async function fetchBlock(cid, root) {
+  const text = cid.toString();
+  let res;
+  try {
+    res = await fetch(`ipfs/${encodeURIComponent(text)}?format=raw`, { headers: { Accept: 'application/vnd.ipld.raw' } });
+  } catch (e) {
+    throw new ContentError('unreachable', root, `gateway unreachable: ${e.message}`);
+  }
+  const of = text === root ? '' : ` (a block of ${root})`;
+  if (!res.ok) {
+    let detail = '';
+    try { detail = (await res.json()).message; } catch { /* not JSON */ }
+    if (res.status === 404) throw new ContentError('missing', root, `CID missing: no content stored under ${text}${of}`);
+    if (res.status === 502) throw new ContentError('integrity', root, `integrity error: the stored content does not match CID ${text}${of} (${detail})`);
+    throw new ContentError('error', root, `HTTP ${res.status} for ${text}${of}: ${detail}`);
+  }
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  if (!hashesTo(cid, bytes)) {
+    throw new ContentError('integrity', root, `integrity error: the content served for ${text}${of} does not hash to its CID (sha2-256 computed in this page)`);
+  }
+  return bytes;
+}
+
+/** The file bytes under `cid` (a raw block or a UnixFS file DAG), every block checked; `walk` counts blocks. */
+async function assemble(cid, root, walk, depth) {
+  const bad = (why) => new ContentError('integrity', root, `integrity error: ${cid}${String(cid) === root ? '' : ` (in ${root})`} ${why}`);
+  if (depth > LIMITS.depth) throw bad(`nests deeper than ${LIMITS.depth} levels`);
+  walk.blocks += 1;
+  if (walk.blocks > LIMITS.blocks) throw bad(`has more than ${LIMITS.blocks} blocks`);
+  const block = await fetchBlock(cid, root);
+  if (cid.code === RAW) return [block];
+  if (cid.code !== dagPb.code) throw new ContentError('error', root, `${cid}: codec 0x${cid.code.toString(16)} is neither raw nor dag-pb`);
+  let node; let file;
+  try {
+    node = dagPb.decode(block);
+    file = UnixFS.unmarshal(node.Data ?? new Uint8Array());
+  } catch (e) {
+    throw bad(`is not a UnixFS dag-pb node (${e.message})`);
+  }
+  if (file.type !== 'file' && file.type !== 'raw') throw bad(`is a UnixFS ${file.type}, not a file`);
+  if (node.Links.length !== file.blockSizes.length) throw bad(`has ${node.Links.length} links but ${file.blockSizes.length} block sizes`);
+  const declared = Number(file.fileSize());
+  if (depth === 0 && declared > LIMITS.bytes) throw bad(`declares ${declared} bytes, more than this page assembles (${LIMITS.bytes})`);
+  const children = await Promise.all(node.Links.map((link) => assemble(link.Hash, root, walk, depth + 1)));
+  const parts = file.data?.length ? [file.data] : [];
+  children.forEach((child, i) => {
+    const length = child.reduce((n, b) => n + b.length, 0);
+    if (length !== Number(file.blockSizes[i])) throw bad(`declares ${file.blockSizes[i]} bytes for link ${i}, which holds ${length}`);
+    parts.push(...child);
+  });
+  return parts;
 }
 
 /**
- * The bytes stored under `cid`, as the gateway checked them and, for a raw-block CID, as this page checked them
- * (an `integrity` ContentError when they do not hash to the CID, whatever the gateway said).
+ * The bytes stored under `cid`, every block hashed and every dag-pb link checked in this page (an `integrity`
+ * ContentError when anything does not match, whatever the gateway said). Resolves to a Uint8Array; `blocksOf(cid)`
+ * then says how many blocks it was checked in.
  */
 export function fetchCid(cid) {
   if (!cache.has(cid)) {
     cache.set(cid, (async () => {
-      let res;
-      try {
-        res = await fetch(`ipfs/${encodeURIComponent(cid)}`);
-      } catch (e) {
-        throw new ContentError('unreachable', cid, `gateway unreachable: ${e.message}`);
-      }
-      if (res.ok) {
-        const bytes = new Uint8Array(await res.arrayBuffer());
-        if (matchesCid(cid, bytes) === false) {
-          throw new ContentError('integrity', cid, `integrity error: the content served for ${cid} does not hash to its CID (sha2-256 computed in this page)`);
-        }
-        return bytes;
-      }
-      let detail = '';
-      try { detail = (await res.json()).message; } catch { /* not JSON */ }
-      if (res.status === 404) throw new ContentError('missing', cid, `CID missing: no content stored under ${cid}`);
-      if (res.status === 502) throw new ContentError('integrity', cid, `integrity error: the stored content does not match CID ${cid} (${detail})`);
-      throw new ContentError('error', cid, `HTTP ${res.status} for ${cid}: ${detail}`);
+      const walk = { blocks: 0 };
+      const parts = await assemble(parseCid(cid), String(cid), walk, 0);
+      const out = new Uint8Array(parts.reduce((n, b) => n + b.length, 0));
+      let at = 0;
+      for (const p of parts) { out.set(p, at); at += p.length; }
+      blockCounts.set(cid, walk.blocks);
+      return out;
     })());
   }
   return cache.get(cid);
 }
+
+/** How many blocks `cid`'s content was checked in (after fetchCid resolved). */
+export const blocksOf = (cid) => blockCounts.get(cid) ?? 0;
+
+/** What a check of `cid` covered, in words: one block, or N blocks and their links. */
+export const howChecked = (cid) => (blocksOf(cid) > 1
+  ? `${blocksOf(cid)} blocks, each hashed here (sha2-256), dag-pb links and sizes checked`
+  : 'sha2-256 computed here');
 
 export const fetchJson = async (cid) => JSON.parse(new TextDecoder().decode(await fetchCid(cid)));
 
@@ -95,7 +148,9 @@ export function checkArtifacts(root) {
     fetchCid(el.dataset.cid).then(
       () => {
         badge.className = 'integrity ok';
-        badge.textContent = rawDigest(el.dataset.cid) ? '✓ content matches CID' : '✓ content matches CID (checked by the gateway)';
+        const blocks = blocksOf(el.dataset.cid);
+        el.dataset.blocks = String(blocks);
+        badge.textContent = blocks > 1 ? `✓ content matches CID (${blocks} blocks hashed here)` : '✓ content matches CID';
       },
       (e) => {
         badge.className = 'integrity ' + (e.kind === 'missing' ? 'missing' : 'bad');

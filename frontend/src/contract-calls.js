@@ -11,6 +11,7 @@ export const CALLS = {
     roleOf: 'roleOf',
     hospitalCount: 'hospitalCount',
     enclaveKey: 'enclaveKey',
+    predictionRegistry: 'predictionRegistry',
   },
   RoundManager: {
     circuitCid: 'circuitCid',
@@ -28,6 +29,7 @@ export const CALLS = {
     chunks: 'chunks',
     scaleBits: 'scaleBits',
     normVerifier: 'normVerifier',
+    registry: 'registry',
   },
   PredictionRegistry: {
     logitScaleBits: 'LOGIT_SCALE_BITS',

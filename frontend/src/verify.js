@@ -7,11 +7,12 @@
 //   and the multi-scalar multiplication would be too large for a page; that check says so ("not checked in the
 //   browser: checked by the auditor") instead of passing.
 // - verifyRound (median rounds, the only ones with a proof): the proof file must be the one the chain accepted,
-//   then the deployed verifier's code (eth_getCode) runs on it in an in-page EVM (evm.js, its own chunk, loaded only
-//   here), next to a tampered copy that the same code must reject.
+//   then the deployed verifier runs on it in an in-page EVM (evm.js, its own chunk, loaded only here) over the
+//   chain's state at the current block (the verifier and every contract it calls: KzgMedianVerifier calls the shared
+//   Halo2VerifierReusable), next to a tampered copy that the same code must reject.
 import { bytesToHex, hexToBytes, keccak256 } from 'viem';
 import { CALLS, RULE_VERIFIER } from './contract-calls.js';
-import { fetchCid, fetchJson, matchesCid } from './content.js';
+import { fetchCid, fetchJson, howChecked } from './content.js';
 import { esc } from './format.js';
 import { AggregationRule } from './generated/contracts.js';
 import { combineChunks, commit, commitmentHash, sameCommitment, samePoint } from './kzg.js';
@@ -96,12 +97,11 @@ export async function checkModel(chain, r, info) {
   }
   let model = null;
   try {
-    // Fetched without the CID check first, so that a file that does not hash to its CID is still opened here
-    // (the CID check and the commitment check are separate verdicts).
-    const bytes = await fetchRaw(f.newModelCid);
-    const cidOk = matchesCid(f.newModelCid, bytes);
-    add('model-cid', cidOk, cidOk === null ? 'the model file\'s CID is not a raw block: checked by the gateway only'
-      : `the model file hashes to its CID <code>${esc(f.newModelCid)}</code> (sha2-256 computed here)`);
+    // A file that does not hash to its CID is still opened here (the CID check and the commitment check are
+    // separate verdicts): its bytes are then fetched unchecked.
+    const { bytes, cidOk, why } = await fetchChecked(f.newModelCid);
+    add('model-cid', cidOk, cidOk ? `the model file hashes to its CID <code>${esc(f.newModelCid)}</code> (${howChecked(f.newModelCid)})`
+      : `the model file does NOT hash to its CID <code>${esc(f.newModelCid)}</code>: ${esc(why)}`);
     model = JSON.parse(new TextDecoder().decode(bytes));
     if (model.format !== 'zkfl-model/v2') throw new Error(`format ${model.format}, not zkfl-model/v2`);
     if ((chunks === 1 || basis) && model.values.length !== rows) throw new Error(`${model.values.length} values, not ${chunks > 1 ? `${chunks} chunks of chunk + P` : 'd + P'} = ${rows}`);
@@ -143,15 +143,18 @@ export async function checkModel(chain, r, info) {
 
 const fmtRows = (n) => Number(n).toLocaleString('en-US');
 
-/** The bytes the gateway serves for `cid`, without failing on a CID mismatch (the caller checks it). */
-async function fetchRaw(cid) {
+/**
+ * `{bytes, cidOk: true}` when every block of `cid` checked out here; otherwise (an integrity error) the bytes the
+ * gateway serves for it, unchecked, with `cidOk: false` and why.
+ */
+async function fetchChecked(cid) {
   try {
-    return await fetchCid(cid);
+    return { bytes: await fetchCid(cid), cidOk: true };
   } catch (e) {
     if (e.kind !== 'integrity') throw e;
     const res = await fetch(`ipfs/${encodeURIComponent(cid)}`);
     if (!res.ok) throw e;
-    return new Uint8Array(await res.arrayBuffer());
+    return { bytes: new Uint8Array(await res.arrayBuffer()), cidOk: false, why: e.message };
   }
 }
 
@@ -183,8 +186,10 @@ export async function verifyRound(chain, r, info, onExecute) {
   const ruleName = AggregationRule[Number(info.rule)];
   const getter = RULE_VERIFIER[ruleName];
   if (!getter) throw new Error(`round ${r.id} (${ruleName ?? info.rule}) was finalized without a proof`);
-  const [address, slots] = await Promise.all([chain.read('RoundManager', getter), chain.read('RoundManager', RM.slots)]);
-  const code = await chain.rpc((c) => c.getCode({ address }));
+  const [address, slots, blockNumber] = await Promise.all([
+    chain.read('RoundManager', getter), chain.read('RoundManager', RM.slots), chain.rpc((c) => c.getBlockNumber()),
+  ]);
+  const code = await chain.rpc((c) => c.getCode({ address, blockNumber }));
   if (!code || code === '0x') throw new Error(`no contract code at the ${ruleName} verifier address ${address}`);
   const proof = await fetchJson(f.args.proofCid);
   let proofHex; let instances;
@@ -199,11 +204,12 @@ export async function verifyRound(chain, r, info, onExecute) {
   if (bindings.some(([, ok]) => !ok)) return { state: 'mismatch', bindings };
   onExecute({ ruleName, code });
   const { runVerifier } = await import('./evm.js');
-  const genuine = await runVerifier(code, proofHex, instances);
+  const where = { rpcUrl: chain.config.rpcUrl, blockNumber, address };
+  const genuine = await runVerifier(where, proofHex, instances);
   const tampered = hexToBytes(proofHex);
   const flipped = tampered.length >> 1;
   tampered[flipped] ^= 0x01;
-  const control = await runVerifier(code, bytesToHex(tampered), instances);
+  const control = await runVerifier(where, bytesToHex(tampered), instances);
   const state = !genuine.accepted ? 'rejected' : control.accepted ? 'control-failed' : 'verified';
-  return { state, ruleName, address, code, instances, bindings, genuine, control, flipped, proofBytes: tampered.length };
+  return { state, ruleName, address, code, blockNumber, instances, bindings, genuine, control, flipped, proofBytes: tampered.length };
 }

@@ -102,3 +102,30 @@ def test_transferAdmin_movesRightsAndEmits(deployment, admin, auditor):
 def test_isAuditor_onlyForAuditors(deployment, auditor, hospitals, outsider):
     reg = deployment.registry
     assert reg.isAuditor(auditor) and not reg.isAuditor(hospitals[0]) and not reg.isAuditor(outsider)
+
+
+def test_setPredictionRegistry_recordsAndEmits(deployment, admin):
+    reg = deployment.registry
+    zero = "0x" + "00" * 20
+    assert reg.predictionRegistry() == zero
+    target = deployment.round_manager.address  # any contract: what it is, its readers check (the auditor does)
+    tx = reg.setPredictionRegistry(target, sender=admin)
+    assert reg.predictionRegistry() == target
+    (event,) = tx.events.filter(reg.PredictionRegistrySet)
+    assert event.previous == zero and event.predictionRegistry == target
+    tx = reg.setPredictionRegistry(zero, sender=admin)
+    assert reg.predictionRegistry() == zero
+    (event,) = tx.events.filter(reg.PredictionRegistrySet)
+    assert event.previous == target and event.predictionRegistry == zero
+
+
+def test_setPredictionRegistry_revertsWhen_notAdmin(deployment, outsider):
+    reg = deployment.registry
+    with ape.reverts(reg.ConsortiumRegistryNotAdmin, caller=outsider.address):
+        reg.setPredictionRegistry(deployment.round_manager.address, sender=outsider)
+
+
+def test_setPredictionRegistry_revertsWhen_notContract(deployment, admin, outsider):
+    reg = deployment.registry
+    with ape.reverts(reg.ConsortiumRegistryNotContract, account=outsider.address):
+        reg.setPredictionRegistry(outsider.address, sender=admin)

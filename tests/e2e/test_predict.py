@@ -19,7 +19,7 @@ from zkfl_dapp.exceptions import ChainError
 from zkfl_dapp.ml.data import training_statistics
 from zkfl_dapp.prediction.flow import aggregate_from_storage, predict_for_round
 from zkfl_dapp.prediction.patient import PatientRecord
-from zkfl_dapp.prediction.registry import registry_file
+from zkfl_dapp.prediction.registry import ensure_prediction_registry
 from zkfl_dapp.protocol.consortium import Consortium, Roles
 from zkfl_dapp.storage.embedded import EmbeddedStore
 
@@ -70,9 +70,9 @@ def test_prediction_under_finalized_round_is_proven_and_recorded(consortium, inf
     assert receipt.round_id == 1 and receipt.logit == first.logit and receipt.requester == outsider.address
     registry = ape.project.PredictionRegistry.at(first.registry)
     assert registry.isRecorded(bytes.fromhex(receipt.proof_hash[2:]))
-    assert json.loads(registry_file(consortium.settings.workdir).read_text())["contracts"]["PredictionRegistry"] == (
-        first.registry
-    )
+    # recorded on-chain, where the auditor and the UI find it; no local pointer file
+    assert consortium.deployment.registry.predictionRegistry() == first.registry
+    assert not (consortium.settings.workdir / "prediction-registry.json").exists()
     print(
         f"\npredict: logit {first.logit} (p = {first.probability:.4f}, float {first.float_probability:.4f}); "
         f"prove {first.prove_seconds:.1f} s, verify {first.verify_seconds:.3f} s, proof {first.proof_bytes} B, "
@@ -80,7 +80,7 @@ def test_prediction_under_finalized_round_is_proven_and_recorded(consortium, inf
     )
 
     second = _predict(consortium, inference_circuit, ROOT / "examples" / "patient.csv", outsider, round_id=1)
-    assert second.registry == first.registry  # deployed once, reused from the workdir record
+    assert second.registry == first.registry  # deployed once, found again on-chain
     assert second.logit == first.logit  # same patient, same model: same proven logit
     assert second.receipt.proof_hash != receipt.proof_hash  # a fresh proof (ezkl proofs are randomized)
 
@@ -124,6 +124,25 @@ def test_audit_rechecks_the_prediction_receipts(consortium, inference_circuit, o
     rm = consortium.deployment.round_manager
     clean = audit(rm, consortium.storage, workdir=tmp_path / "a", prediction_registry=registry)
     assert clean.deployment_checks["predictions"] is True and clean.passed, [f.line() for f in clean.findings]
-    assert audit(rm, consortium.storage, workdir=tmp_path / "b").deployment_checks["predictions"] is None
+    # without being told: the registry the ConsortiumRegistry records on-chain, receipts re-checked
+    found = audit(rm, consortium.storage, workdir=tmp_path / "b")
+    assert found.deployment_checks["predictions"] is True and found.passed, [f.line() for f in found.findings]
     lying = audit(rm, consortium.storage, workdir=tmp_path / "c", prediction_registry=_LyingEvents(registry))
     assert not lying.passed and any(f.item.endswith("/ logit") for f in lying.deployment_findings)
+
+
+def test_audit_names_a_prediction_registry_pointer_to_a_wrong_contract(consortium, tmp_path):
+    """A ConsortiumRegistry pointer to a contract that is no PredictionRegistry of this consortium is a finding
+    (and a one-line error for `ape run predict`), never a traceback or a silently skipped check."""
+    from zkfl_dapp.audit import audit
+
+    rm, reg, admin = consortium.deployment.round_manager, consortium.deployment.registry, consortium.roles.admin
+    none = audit(rm, consortium.storage, workdir=tmp_path / "none")
+    assert none.deployment_checks["predictions"] is None and any("no PredictionRegistry" in n for n in none.notes)
+    reg.setPredictionRegistry(reg.address, sender=admin)  # a contract, but not a PredictionRegistry
+    wrong = audit(rm, consortium.storage, workdir=tmp_path / "wrong")
+    assert wrong.deployment_checks["predictions"] is False and not wrong.passed
+    (finding,) = [f for f in wrong.deployment_findings if f.check == "predictions"]
+    assert reg.address.lower() in finding.item.lower() and finding.expected == "a PredictionRegistry"
+    with pytest.raises(ChainError, match="is not a PredictionRegistry"):
+        ensure_prediction_registry(ape.project, ape.chain, rm, admin)

@@ -8,8 +8,8 @@ chain directly (web3, plain RPC), check in the browser that each round's model f
 commitment and that the commitment follows from the hospitals' commitments, flag a tampered model file, a
 gateway that lies about the contract's weights, a tampered and a missing artifact, and show the
 chain-unreachable state, and that absent hospitals, quorum finalizations, enclave exclusions and the pages' terms are
-shown and explained. (The median rule has no verifier in this deployment yet, so no round carries a
-proof; the in-browser proof verifier is not exercised here.)
+shown and explained. (This deployment's rounds are FedAvg, without a proof: the in-browser median proof
+verification is clicked in test_ui_verify.py, on an honest and on a tampered median proof.)
 """
 
 from __future__ import annotations
@@ -60,6 +60,13 @@ REGISTRY_ABI = [
     {
         "type": "function",
         "name": "aggregator",
+        "stateMutability": "view",
+        "inputs": [],
+        "outputs": [{"type": "address"}],
+    },
+    {
+        "type": "function",
+        "name": "predictionRegistry",
         "stateMutability": "view",
         "inputs": [],
         "outputs": [{"type": "address"}],
@@ -639,7 +646,8 @@ PREDICTION_EVENT_ABI = [
 
 
 def test_predictions_page_lists_the_recorded_receipt(env: Env, page) -> None:
-    address = json.loads((env.workdir / "prediction-registry.json").read_text())["contracts"]["PredictionRegistry"]
+    address = env.registry.functions.predictionRegistry().call()  # recorded on-chain, no local pointer file
+    assert "PredictionRegistry" not in env.gateway.config["contracts"]  # the page reads it from the chain
     registry = env.w3.eth.contract(address=address, abi=PREDICTION_EVENT_ABI)
     (event,) = registry.events.PredictionRecorded.get_logs(from_block=0)
     _open(page, env, "predictions", "[data-testid=prediction]")

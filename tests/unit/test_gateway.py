@@ -114,3 +114,29 @@ def test_a_weak_cid_is_a_bad_request(gateway: Gateway) -> None:
     weak = str(CID("base32", 1, "raw", multihash.wrap(hashlib.sha512(b"x").digest()[:1], "sha2-512")))
     status, body = _get(gateway, f"/ipfs/{weak}", f"127.0.0.1:{_port(gateway)}")
     assert status == 400 and json.loads(body)["error"] == "bad_cid"
+
+
+def test_format_raw_serves_checked_blocks_of_a_multi_block_file(gateway: Gateway, tmp_path: pathlib.Path) -> None:
+    """``?format=raw`` (Kubo's gateway convention) serves the one block under a CID: the dag-pb root of a file over
+    256 KiB, then each leaf it links; a block that does not hash to its CID is a 502, never served."""
+    from zkfl_dapp.storage.unixfs import _decode_file_node
+
+    host = f"127.0.0.1:{_port(gateway)}"
+    data = hashlib.shake_256(b"multi-block").digest(768_000)  # a dag-pb root over 3 distinct raw leaves
+    root = gateway.storage.put(data)
+    status, block = _get(gateway, f"/ipfs/{root}?format=raw", host)
+    assert status == 200 and CID.decode(str(root)).codec.name == "dag-pb"
+    assert hashlib.sha256(block).digest() == bytes(CID.decode(str(root)).raw_digest)
+    links = [CID.decode(link).encode("base32") for link in _decode_file_node(block).links]
+    assert len(links) == 3
+    leaves = []
+    for link in links:
+        status, leaf = _get(gateway, f"/ipfs/{link}?format=raw", host)
+        assert status == 200 and hashlib.sha256(leaf).digest() == bytes(CID.decode(link).raw_digest)
+        leaves.append(leaf)
+    assert b"".join(leaves) == data
+    status, whole = _get(gateway, f"/ipfs/{root}", host)  # without ?format=raw: the file itself
+    assert status == 200 and whole == data
+    (tmp_path / "secret-store-root" / "blocks" / links[1]).write_bytes(b"swapped")
+    status, body = _get(gateway, f"/ipfs/{links[1]}?format=raw", host)
+    assert status == 502 and json.loads(body)["error"] == "integrity"

@@ -61,6 +61,12 @@ def _connection_errors() -> tuple[type[BaseException], ...]:
     return (ConnectionError, requests.exceptions.ConnectionError, ProviderNotConnectedError)
 
 
+def _contract_errors() -> tuple[type[BaseException], ...]:
+    from ape.exceptions import ContractLogicError, DecodingError
+
+    return (ContractLogicError, DecodingError)
+
+
 def clean_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     """Report the package's own errors, and a lost chain connection, as one clear line (exit code 1)
     instead of a traceback."""
@@ -74,5 +80,11 @@ def clean_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         except _connection_errors() as exc:
             detail = f"{type(exc).__name__}: {str(exc)[:200]}"
             raise click.ClickException(LOST_CHAIN.format(detail=detail)) from exc
+        except _contract_errors() as exc:
+            first = (str(exc).strip().splitlines() or [""])[0][:200]
+            raise click.ClickException(
+                f"a contract call was refused ({type(exc).__name__}: {first}): is every address this command "
+                "uses (deployment record, options) a contract of this deployment on this network?"
+            ) from exc
 
     return wrapper

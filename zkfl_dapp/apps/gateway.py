@@ -10,7 +10,12 @@ CID, so the gateway never serves content that does not match the CID asked for:
 - ``400`` for something that is not a CID (or one the stores refuse: not full-length sha2-256);
 - ``502`` (JSON ``{"error": "too_large", ...}``) for content beyond the store's size or DAG limits.
 
-``GET /config.json`` tells the UI where the chain's RPC endpoint is and the contract addresses.
+``GET /ipfs/<cid>?format=raw`` (or ``Accept: application/vnd.ipld.raw``, as Kubo's gateway) serves the one block
+stored under the CID, a raw leaf or a dag-pb node, checked against the CID like the rest: the web UI fetches a
+multi-block file block by block and checks each block's hash and links itself.
+
+``GET /config.json`` suggests the chain's RPC endpoint and the RoundManager (the page shows them as the
+server's, lets a user pin others in its URL, and reads every other address from the chain).
 
 The server binds 127.0.0.1 only, and still treats its clients as hostile: a request whose ``Host`` is not
 the gateway's own loopback address (``127.0.0.1``, ``localhost`` or ``[::1]`` with its port) gets ``421``
@@ -42,7 +47,7 @@ from zkfl_dapp.exceptions import (
     InvalidCidError,
     StorageError,
 )
-from zkfl_dapp.storage.base import Storage
+from zkfl_dapp.storage.base import BlockStorage, Storage
 from zkfl_dapp.storage.cid import Cid
 
 DEFAULT_UI_DIR = REPO_ROOT / "frontend" / "dist"
@@ -75,16 +80,12 @@ def ui_config(rpc_url: str, chain_id: int, contracts: dict[str, str], **extra: A
 def config_from_deployment(deployment_file: Path, rpc_url: str) -> dict[str, Any]:
     """Build the UI config from a ``deployment.json`` written by ``ape run deploy``/``demo``.
 
-    A PredictionRegistry recorded beside it by ``ape run predict`` (``prediction-registry.json``, for the
-    same RoundManager) is included, so the UI lists the prediction receipts too.
+    Only a suggestion: the page shows where each value came from and a user may pin others in its URL
+    (``?rpc=...&rounds=...&registry=...``). Every other contract (the PredictionRegistry, the verifiers) the page
+    reads from the chain: ``ConsortiumRegistry.predictionRegistry()``, ``RoundManager.normVerifier()``, ...
     """
     record = json.loads(Path(deployment_file).read_text())
-    contracts = dict(record["contracts"])
-    predictions = Path(deployment_file).with_name("prediction-registry.json")
-    if predictions.is_file():
-        extra = json.loads(predictions.read_text())
-        if str(extra.get("round_manager", "")).lower() == str(contracts.get("RoundManager", "")).lower():
-            contracts.update(extra.get("contracts", {}))
+    contracts = {name: str(record["contracts"][name]) for name in ("RoundManager", "ConsortiumRegistry")}
     return ui_config(rpc_url, int(record.get("chain_id", 31337)), contracts)
 
 
@@ -152,8 +153,17 @@ class _Handler(BaseHTTPRequestHandler):
         except InvalidCidError:
             self._error(HTTPStatus.BAD_REQUEST, "bad_cid", f"not a CID: {cid_text!r}", cid=cid_text)
             return
+        accept = self.headers.get("Accept") or ""
+        raw = (query.get("format") or [""])[0] == "raw" or "application/vnd.ipld.raw" in accept
+        store = self.server.storage
+        fetch = store.get
+        if raw:
+            if not isinstance(store, BlockStorage):
+                self._error(HTTPStatus.NOT_IMPLEMENTED, "no_blocks", "this store does not serve single blocks")
+                return
+            fetch = store.block
         try:
-            data = self.server.storage.get(cid)
+            data = fetch(cid)
         # The messages are the gateway's own: a store's errors may name its directory.
         except InvalidCidError:  # a CID the stores refuse (not full-length sha2-256)
             message = f"{cid_text!r} is not a CID the store accepts (full-length sha2-256 only)"
@@ -171,6 +181,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(HTTPStatus.BAD_GATEWAY, "integrity", "content does not match its CID", cid=cid_text)
             return
         extra = {"Cache-Control": "public, max-age=31536000, immutable", "X-Ipfs-Path": f"/ipfs/{cid_text}"}
+        if raw:
+            self._send(HTTPStatus.OK, data, "application/vnd.ipld.raw", {**extra, "Vary": "Accept"})
+            return
         filename = (query.get("filename") or [""])[0]
         if filename and all(c.isalnum() or c in "-_." for c in filename):
             extra["Content-Disposition"] = f'attachment; filename="{filename}"'

@@ -86,9 +86,10 @@ def audit(
     ``KzgChunkNormVerifier`` when ``chunks() > 1``, a ``KzgNormVerifier`` otherwise; ``project``
     defaults to ``ape.project``, ``chain`` to ``ape.chain``). Artifacts fetched from the store are
     written under ``workdir`` (a temporary directory when None). ``prediction_registry`` (a
-    PredictionRegistry contract) has its receipts re-checked; ``policy`` is the norm-bound policy the
-    consortium declared (default: the README's). Never raises for a discrepancy: every one is a
-    :class:`Finding` in the report.
+    PredictionRegistry contract) has its receipts re-checked (default: every PredictionRegistry the
+    ConsortiumRegistry records on-chain, ``predictionRegistry()`` and its ``PredictionRegistrySet`` events);
+    ``policy`` is the norm-bound policy the consortium declared (default: the README's). Never raises for a
+    discrepancy: every one is a :class:`Finding` in the report.
     """
     import ape
 

@@ -14,7 +14,10 @@ nothing is taken on the word of the party that published it.
   given) derives from the previous bounded round's published bound and median update norm. The median norm
   is the enclave's statistic (published, not proven): the check shows that the admin followed the declared
   policy on the published figures, not that the figures are true.
-* ``predictions`` (with a PredictionRegistry address): every ``PredictionRecorded`` receipt is re-checked
+* ``predictions``: the PredictionRegistries come from the chain, not from a local file: every address that
+  ``ConsortiumRegistry.PredictionRegistrySet`` ever recorded (a replaced or cleared one still has receipts).
+  Each must hold code and be a PredictionRegistry bound to this RoundManager (``roundManager()``); a pointer
+  to anything else is a finding. None recorded: "–" and a note. Every ``PredictionRecorded`` receipt is re-checked
   from its transaction's calldata: the proof hashes to ``proofHash``, its committed model point hashes to
   the round's stored model hash (the round is finalized), its address limbs are the requester's, its logit
   instance is the recorded logit, and the registry's inference verifier accepts it (an ``eth_call``).
@@ -64,7 +67,7 @@ class PublicationChecks(AuditContext):
 
     #: the norm-bound policy the consortium declared (the README's defaults unless the caller sets another)
     policy: NormBoundPolicy = NormBoundPolicy()
-    #: the PredictionRegistry whose receipts to re-check (None: not applicable)
+    #: the PredictionRegistry whose receipts to re-check (None: those the ConsortiumRegistry records on-chain)
     prediction_registry: Any = None
 
     def publication(self, report: AuditReport, head: int) -> None:
@@ -183,11 +186,54 @@ class PublicationChecks(AuditContext):
                 self._deployment_fail(report, "receipts", item, expected, f"{verdict} (its report)")
 
     def _predictions(self, report: AuditReport, head: int) -> None:
-        registry = self.prediction_registry
-        if registry is None:
-            report.deployment_checks["predictions"] = None
+        if self.prediction_registry is not None:
+            report.deployment_checks["predictions"] = True
+            self._prediction_receipts(report, head, self.prediction_registry)
             return
-        report.deployment_checks["predictions"] = True
+        check = "predictions"
+        try:
+            current = str(self.registry.predictionRegistry())
+            recorded = [
+                str(_args(log)["predictionRegistry"]) for log in _logs(self.registry.PredictionRegistrySet, head)
+            ]
+        except Exception as exc:
+            item = f"ConsortiumRegistry {self.registry.address}"
+            self._deployment_fail(report, check, item, "predictionRegistry() and its events", describe_error(exc))
+            return
+        addresses = list({a.lower(): a for a in [*recorded, current] if int(a, 16) != 0}.values())
+        if not addresses:
+            report.deployment_checks[check] = None
+            report.notes.append(
+                "no PredictionRegistry recorded on-chain (ConsortiumRegistry.predictionRegistry()): no receipts"
+            )
+            return
+        report.deployment_checks[check] = True
+        for address in addresses:
+            registry = self._bound_prediction_registry(report, address)
+            if registry is not None:
+                self._prediction_receipts(report, head, registry)
+
+    def _bound_prediction_registry(self, report: AuditReport, address: str) -> Any:
+        """The PredictionRegistry at ``address`` if it is one, bound to this RoundManager; else a finding and None."""
+        item = f"PredictionRegistry {address} (recorded by ConsortiumRegistry {self.registry.address})"
+        if not self.chain.provider.get_code(address):
+            self._deployment_fail(report, "predictions", item, "contract code", "none")
+            return None
+        registry = self.project.PredictionRegistry.at(address)
+        try:
+            bound = str(registry.roundManager())
+            registry.inferenceVerifier()
+        except Exception as exc:
+            self._deployment_fail(
+                report, "predictions", item, "a PredictionRegistry", f"not one: {describe_error(exc)}"
+            )
+            return None
+        if bound.lower() != str(self.rm.address).lower():
+            self._deployment_fail(report, "predictions", f"{item} / roundManager()", str(self.rm.address), bound)
+            return None
+        return registry
+
+    def _prediction_receipts(self, report: AuditReport, head: int, registry: Any) -> None:
         check = "predictions"
         verifier_address = str(registry.inferenceVerifier())
         for log in _logs(registry.PredictionRecorded, head):

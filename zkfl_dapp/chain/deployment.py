@@ -130,3 +130,20 @@ def deploy_contracts(
     )
     norm_contract = "KzgChunkNormVerifier" if chunked else "KzgNormVerifier"
     return Deployment(registry, round_manager, norm_verifier, median_verifier, norm_contract)
+
+
+def round_manager_at(project: Any, chain: Any, address: str, source: str) -> Any:
+    """The RoundManager at ``address`` (named by ``source``), or a one-line ChainError when it is none."""
+    if not chain.provider.get_code(address):
+        raise ChainError(f"no contract at {address} on this network (from {source})")
+    rm = project.RoundManager.at(address)
+    try:
+        registry = str(rm.registry())
+        rm.circuitCid()
+        project.ConsortiumRegistry.at(registry).admin()
+    except Exception as exc:  # a revert or an undecodable answer: not a RoundManager of a consortium
+        raise ChainError(
+            f"the contract at {address} (from {source}) is not a RoundManager with a ConsortiumRegistry "
+            f"({type(exc).__name__}): check --round-manager or the deployment record"
+        ) from exc
+    return rm

@@ -81,7 +81,7 @@ def predict_for_round(
 ) -> PredictionReport:
     """Standardize, prove, verify off-chain, record on-chain: the patient's risk under round ``round_id``'s model
     (default: the latest finalized round), requested by ``sender``. The PredictionRegistry is deployed on first
-    use (by ``deployer``, default ``sender``) and recorded in ``<workdir>/prediction-registry.json``.
+    use (by ``deployer``, default ``sender``: the consortium admin) and recorded on-chain in the ConsortiumRegistry.
 
     Raises:
         ChainError: no such finalized round, or the chain rejected the proof.
@@ -114,7 +114,7 @@ def predict_for_round(
     verify_seconds = time.perf_counter() - t0
     if not ok:
         raise CircuitError("the prediction proof does not verify off-chain")
-    registry = ensure_prediction_registry(project, chain, round_manager, workdir, deployer or sender)
+    registry = ensure_prediction_registry(project, chain, round_manager, deployer or sender)
     receipt = record_prediction(registry, round_id, prediction, sender)
     return PredictionReport(
         round_id=round_id,

@@ -1,19 +1,12 @@
-"""The PredictionRegistry deployment beside a consortium: deployed once, its address kept in the workdir."""
+"""The PredictionRegistry beside a consortium: deployed once and recorded on-chain, in the consortium's
+ConsortiumRegistry (``predictionRegistry()``, event ``PredictionRegistrySet``), so that the auditor, the gateway and
+the web UI find it from the chain alone, never from a local file."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 from zkfl_dapp.exceptions import ChainError
-
-# --- deployment of the registry -----------------------------------------------------------------
-
-
-def registry_file(workdir: Path) -> Path:
-    """Where the PredictionRegistry deployment of a consortium workdir is recorded."""
-    return workdir / "prediction-registry.json"
 
 
 def deploy_prediction_registry(project: Any, round_manager: Any, sender: Any) -> tuple[Any, Any]:
@@ -23,35 +16,41 @@ def deploy_prediction_registry(project: Any, round_manager: Any, sender: Any) ->
     return registry, verifier
 
 
-def ensure_prediction_registry(project: Any, chain: Any, round_manager: Any, workdir: Path, sender: Any) -> Any:
-    """The consortium's PredictionRegistry: the one recorded in ``workdir``, deployed (and recorded) on first use.
+def recorded_prediction_registry(project: Any, chain: Any, round_manager: Any) -> Any:
+    """The PredictionRegistry the consortium of ``round_manager`` records on-chain, or None when none is recorded.
 
-    A record for another chain or round manager, or an address without code, is replaced by a new deployment.
+    Raises:
+        ChainError: the recorded address holds no code, is not a PredictionRegistry, or is bound to another
+            RoundManager.
     """
-    path = registry_file(workdir)
-    if path.exists():
-        try:
-            record = json.loads(path.read_text())
-            address = record["contracts"]["PredictionRegistry"]
-            same = (
-                int(record["chain_id"]) == int(chain.chain_id)
-                and str(record["round_manager"]).lower() == str(round_manager.address).lower()
-            )
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ChainError(f"prediction registry record {path} is malformed: {exc}") from exc
-        if same and chain.provider.get_code(address):
-            return project.PredictionRegistry.at(address)
-    registry, verifier = deploy_prediction_registry(project, round_manager, sender)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        json.dumps(
-            {
-                "chain_id": int(chain.chain_id),
-                "round_manager": str(round_manager.address),
-                "contracts": {"PredictionRegistry": str(registry.address), "InferenceVerifier": str(verifier.address)},
-            },
-            indent=2,
-            sort_keys=True,
-        )
-    )
+    consortium = project.ConsortiumRegistry.at(round_manager.registry())
+    address = str(consortium.predictionRegistry())
+    if int(address, 16) == 0:
+        return None
+    where = f"the PredictionRegistry {address} recorded by ConsortiumRegistry {consortium.address}"
+    if not chain.provider.get_code(address):
+        raise ChainError(f"{where} holds no contract code")
+    registry = project.PredictionRegistry.at(address)
+    try:
+        bound = str(registry.roundManager())
+    except Exception as exc:  # any revert or undecodable answer: not a PredictionRegistry
+        raise ChainError(f"{where} is not a PredictionRegistry ({type(exc).__name__})") from exc
+    if bound.lower() != str(round_manager.address).lower():
+        raise ChainError(f"{where} is bound to RoundManager {bound}, not {round_manager.address}")
+    return registry
+
+
+def ensure_prediction_registry(project: Any, chain: Any, round_manager: Any, admin: Any) -> Any:
+    """The consortium's PredictionRegistry: the one its ConsortiumRegistry records, or (none recorded) a new
+    deployment that ``admin`` records there with ``setPredictionRegistry``.
+
+    Raises:
+        ChainError: the recorded pointer is wrong (see :func:`recorded_prediction_registry`): the admin fixes
+            it with ``setPredictionRegistry``; it is never silently replaced.
+    """
+    registry = recorded_prediction_registry(project, chain, round_manager)
+    if registry is not None:
+        return registry
+    registry, _ = deploy_prediction_registry(project, round_manager, admin)
+    project.ConsortiumRegistry.at(round_manager.registry()).setPredictionRegistry(registry.address, sender=admin)
     return registry

@@ -39,6 +39,15 @@ class Storage(Protocol):
         ...
 
 
+@runtime_checkable
+class BlockStorage(Storage, Protocol):
+    """A store that also serves single blocks (the gateway's ``?format=raw``): both stores here do."""
+
+    def block(self, cid: Cid | str) -> bytes:
+        """The one block under ``cid`` (a raw leaf or a dag-pb node), verified to hash to ``cid``."""
+        ...
+
+
 def open_storage(
     kind: str,
     *,

@@ -144,6 +144,11 @@ class EmbeddedStore:
         self._read_into(parsed, out, self._walk(parsed), depth=0, end=self.max_bytes, owner=None)
         return bytes(out)
 
+    def block(self, cid: Cid | str) -> bytes:
+        """The one block stored under ``cid`` (a raw leaf or a dag-pb node), checked against its CID: what a
+        gateway serves for ``?format=raw``, so that a client can check a DAG block by block itself."""
+        return self._read_block(_as_cid(cid))
+
     def has(self, cid: Cid | str) -> bool:
         """Whether every block of ``cid``'s DAG is on disk.
 

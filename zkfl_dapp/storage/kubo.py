@@ -16,7 +16,7 @@ from zkfl_dapp.exceptions import (
     StorageError,
 )
 from zkfl_dapp.storage.cid import CHUNK_SIZE, Cid, _as_cid
-from zkfl_dapp.storage.unixfs import compute_cid
+from zkfl_dapp.storage.unixfs import _verify_block, compute_cid
 
 #: Default cap on what one ``get`` returns (the embedded store's default too).
 DEFAULT_MAX_GET_BYTES = 64 << 20
@@ -118,6 +118,13 @@ class KuboRpcStore:
         if actual != parsed.canonical:
             raise CidMismatchError(f"Kubo at {self.api_url} served content for {parsed} that hashes to {actual}")
         return content
+
+    def block(self, cid: Cid | str) -> bytes:
+        """``ipfs block get`` the CID: its one block (a raw leaf or a dag-pb node), checked against its CID."""
+        parsed = _as_cid(cid)
+        data = self._post("block/get", params={"arg": str(parsed)}, cid=parsed).content
+        _verify_block(parsed, data)
+        return data
 
     def has(self, cid: Cid | str) -> bool:
         """Whether the node holds the CID's root block locally.

@@ -1,7 +1,10 @@
 // #/consortium: members and their roles over time, the aggregator enclave's key and attestation, the pinned KZG
-// basis (checked against the chain's zeroCommitment and kzgBasisDigest) and the circuits' published artifacts.
+// basis (checked against the chain's zeroCommitment and kzgBasisDigest), the circuits' published artifacts and the
+// consortium's standardisation statistics (hashed here against the circuit manifest's CID and SHA-256).
 import { CALLS } from '../contract-calls.js';
-import { artifact, checkArtifacts, fetchJson } from '../content.js';
+import { sha256 } from '@noble/hashes/sha2';
+import { bytesToHex } from 'viem';
+import { artifact, checkArtifacts, fetchCid, fetchJson } from '../content.js';
 import { TERMS, esc, explain, tid, who } from '../format.js';
 import { Role } from '../generated/contracts.js';
 import { loadHistory } from '../history.js';
@@ -82,6 +85,46 @@ export async function render({ app, config, chain }) {
         : `<span class="muted" ${tid('no-lagrange')}>none, by design: the model is committed in chunks; model files are not checked in this browser (the auditor opens them with ezkl)</span>`}</dd>
       ${circuitRows(manifest.norm, 'norm')}${manifest.median ? circuitRows(manifest.median, 'median') : '<dt>Median circuit</dt><dd class="muted">not in this deployment</dd>'}`
         : `<dt>Content</dt><dd class="integrity bad">${esc(manifestError)}</dd>`}
-    </dl>`;
+    </dl>
+    <h3>Data: standardisation statistics</h3>
+    <div ${tid('statistics')}>${manifest ? statisticsSection(manifest.statistics) : '<p class="state empty">No circuit manifest.</p>'}</div>`;
   checkArtifacts(app);
+  if (manifest?.statistics) showStatistics(manifest.statistics, app.querySelector('[data-testid=statistics-content]'));
+}
+
+/** The statistics file the circuit manifest names (zkfl-stats/v1): its link, and its content once hashed here. */
+function statisticsSection(item) {
+  if (!item) return '<p class="state empty" data-testid="no-statistics">The circuit manifest names no statistics file.</p>';
+  return `<p class="muted">Every hospital standardises each feature as (x − mean) / std with these published values, so one global model
+    fits all of them; the file is bound to the circuit manifest whose CID RoundManager holds (circuitCid), by CID and SHA-256.</p>
+    <dl class="kv"><dt>Statistics file</dt><dd>${artifact(item.cid, 'statistics.json', 'statistics')}
+      <span class="integrity pending" ${tid('statistics-sha256')}>checking SHA-256…</span></dd></dl>
+    <div ${tid('statistics-content')}></div>`;
+}
+
+async function showStatistics(item, out) {
+  const badge = out.parentElement.querySelector('[data-testid=statistics-sha256]');
+  let bytes;
+  try {
+    bytes = await fetchCid(item.cid);
+  } catch (e) {
+    badge.className = 'integrity bad'; badge.textContent = `✗ ${e.message}`;
+    return;
+  }
+  const digest = bytesToHex(sha256(bytes)).slice(2);
+  const ok = digest === String(item.sha256).toLowerCase() && bytes.length === Number(item.size);
+  badge.className = `integrity ${ok ? 'ok' : 'bad'}`;
+  badge.textContent = ok ? '✓ SHA-256 and size match the circuit manifest (computed here)' : `✗ SHA-256 ${digest} / ${bytes.length} bytes, the manifest says ${item.sha256} / ${item.size}`;
+  let stats;
+  try {
+    stats = JSON.parse(new TextDecoder().decode(bytes));
+    if (stats.format !== 'zkfl-stats/v1' || !Array.isArray(stats.features)) throw new Error(`format ${stats.format}, not zkfl-stats/v1`);
+  } catch (e) {
+    out.innerHTML = `<p class="state error" ${tid('statistics-error')}>Not a statistics file: ${esc(e.message || e)}</p>`;
+    return;
+  }
+  out.innerHTML = `<dl class="kv"><dt>Method</dt><dd ${tid('statistics-method')}>${esc(stats.method)}${stats.contributions ? ` (${stats.contributions} hospitals' sums combined)` : ''}, over ${stats.count} rows</dd>
+      <dt>Note</dt><dd>${esc(stats.note)}</dd><dt>Record schema digest</dt><dd><code>${esc(stats.schema_digest)}</code></dd></dl>
+    <table><thead><tr><th>Feature</th><th>Unit</th><th>Mean</th><th>Std</th></tr></thead><tbody>
+    ${stats.features.map((f) => `<tr ${tid('statistics-feature')}><td>${esc(f.name)}</td><td>${esc(f.unit)}</td><td>${Number(f.mean).toPrecision(6)}</td><td>${Number(f.std).toPrecision(6)}</td></tr>`).join('')}</tbody></table>`;
 }

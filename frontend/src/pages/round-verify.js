@@ -30,7 +30,8 @@ async function run(chain, r, info, btn, out) {
       show('error', 'mismatch', `<span class="badge bad">flagged: not the proof the chain accepted</span> The verifier was not run.${bindingList}`);
       return;
     }
-    const { state, ruleName, address, code, instances, genuine, control } = res;
+    const { state, ruleName, address, code, blockNumber, instances, genuine, control } = res;
+    const ran = genuine.contracts.map((c) => `<li ${tid('verifier-contract')} data-address="${esc(c.address)}"><code>${esc(c.address)}</code>: ${fmtInt(c.bytes)} bytes, keccak256 <code>${esc(c.codeHash)}</code></li>`).join('');
     const head = state === 'verified'
       ? '<span class="badge ok">verified in browser</span> in-browser EVM executing the deployed ezkl verifier: <code>verifyProof</code> returned true for the published proof and its instances'
       : state === 'rejected'
@@ -46,7 +47,9 @@ async function run(chain, r, info, btn, out) {
       <dl class="kv">
         <dt>Verifier code</dt><dd>the ${ruleName} verifier deployed at <code ${tid('verifier-address')}>${esc(address)}</code>, read from the chain node
           with <code>eth_getCode</code>: ${bytesOf(code)} bytes, keccak256 <code ${tid('verifier-code-hash')}>${keccak256(code)}</code>;
-          it ran here, in @ethereumjs/evm ${esc(EVM_VERSION)}</dd>
+          it ran here, in @ethereumjs/evm ${esc(EVM_VERSION)}, over the chain's state at block ${blockNumber}</dd>
+        <dt>Contracts that ran</dt><dd>every contract the verifier called, with its code and storage read from the chain node at block ${blockNumber}
+          as the call needed them (eth_getProof, eth_getCode, eth_getStorageAt):<ul ${tid('verifier-contracts')}>${ran}</ul></dd>
         <dt>Bound to the chain</dt><dd>${bindingList}</dd>
       </dl>`);
   } catch (e) {

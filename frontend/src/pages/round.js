@@ -38,6 +38,7 @@ export async function render({ app, chain }, arg) {
   const rule = AggregationRule[Number(info.rule)];
   const proven = Boolean(RULE_VERIFIER[rule]); // a rule finalized with a proof (Median)
   const att = attendance(data, r, info);
+  const manifest = await chain.read('RoundManager', RM.circuitCid).then(fetchJson).catch(() => null);
   const scale = 2 * Number(scaleBits); // the aggregate's (and the norm bound's) scale bits
   const subs = r.submissions.map((s, i) => `<tr ${tid('submission')} data-slot="${s.args.slot}">
       <td>${s.args.slot}</td><td>${who(data.names, s.args.hospital)}</td>
@@ -78,9 +79,10 @@ export async function render({ app, chain }, arg) {
     hash the contract stores.`}${proven ? '' : ` For a FedAvg round it also re-derives the ${chunks > 1 ? 'points, chunk by chunk,' : 'point'} from the hospitals' on-chain commitments and the contract's <code>expectedWeights</code>.`}</p>
     <div id="model-check" ${tid('model-check')}><p class="state" data-state="running">Checking…</p></div>
     ${proven ? `<h3>Verify the proof in this browser</h3>
-    <p class="muted">Runs the deployed ${esc(rule)} verifier contract's code (ezkl's generated Halo2 verifier, read from the
-    chain node with <code>eth_getCode</code>) in an EVM inside this page (@ethereumjs/evm ${esc(EVM_VERSION)}) on the published proof
-    and its instances. A copy of the proof with one byte flipped must be rejected by the same code.</p>
+    <p class="muted">Runs the deployed ${esc(rule)} verifier contract (ezkl's generated Halo2 verifier) in an EVM inside this page
+    (@ethereumjs/evm ${esc(EVM_VERSION)}) on the published proof and its instances, over the chain's state at the current block: the code
+    and storage of the verifier and of every contract it calls (the shared reusable Halo2 verifier) are read from the chain node.
+    A copy of the proof with one byte flipped must be rejected by the same code.</p>
     <button id="verify-btn" ${tid('verify-button')}>Verify proof in browser</button>
     <div id="verify-result" ${tid('verify-result')}></div>` : ''}`;
     if (r.rolledBack) {
@@ -109,6 +111,9 @@ export async function render({ app, chain }, arg) {
       <dt>Members at opening</dt><dd ${tid('attendance')} data-members="${att.members}" data-submitted="${att.submitted}">${att.members} hospitals; ${att.submitted} submitted${att.absent.length
         ? `<br>${f ? 'did not submit' : 'not submitted'}: ${att.absent.map((m) => `<span class="badge bad" ${tid('absent-hospital')} data-address="${esc(m.account)}">absent</span> ${who(data.names, m.account)}`).join(', ')}`
         : ''}${att.onQuorum ? `<br><span class="badge warn" ${tid('quorum-summary')}>${esc(quorumSentence(att))}</span>` : ''}${explain('absent', TERMS.absent, 'who counts as absent?')}</dd>
+      <dt>Data</dt><dd ${tid('round-data')}>each hospital's own records, standardised with the consortium's published statistics
+        ${manifest?.statistics ? artifact(manifest.statistics.cid, 'statistics.json', 'statistics') : '<span class="muted">(none named by the circuit manifest)</span>'}
+        <span class="muted">(features, means and standard deviations: <a href="#/consortium">Consortium</a>)</span></dd>
       <dt>Aggregation rule</dt><dd ${tid('round-rule')} data-rule="${esc(rule ?? info.rule)}">${esc(rule ?? `unknown (${info.rule})`)}</dd>
       <dt>Norm bound</dt><dd><span ${tid('norm-bound')} data-norm-bound-sq="${info.normBoundSq}">${normBound(info.normBoundSq, scale)}${normVerifier
         ? `<br><span class="muted">${chunks > 1

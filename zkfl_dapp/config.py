@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     # chain
     anvil_port: int = 8545
     mnemonic: str = "test test test test test test test test test test test junk"
+    confirmations: int = Field(
+        1, ge=1, le=64, description="blocks on top of a transaction before a party calls it done (off the local chain)"
+    )
 
     # federation
     hospitals: int = Field(5, ge=1, le=64)

@@ -66,7 +66,8 @@ def _sent(settings: Settings) -> list[tuple[str, dict]]:
 def test_parties_as_processes_survive_a_hospital_and_the_aggregator_killed_mid_round(suite, tmp_path: Path) -> None:
     settings = Settings(workdir=tmp_path / "w", anvil_port=_free_port())
     dev_keyfiles(settings.workdir, settings.mnemonic, settings.hospitals)
-    with LocalAnvil(settings.chain_state, port=settings.anvil_port, mnemonic=settings.mnemonic):
+    anvil = LocalAnvil(settings.chain_state, port=settings.anvil_port, mnemonic=settings.mnemonic)
+    with anvil, anvil.durable_in_background():  # as `zkfl chain` does: the state saved after every block
         deployed = _zkfl(settings, "admin", "deploy")
         assert deployed.returncode == 0, deployed.stderr[-3000:]
         assert "RoundManager: 0x" in deployed.stdout

@@ -254,6 +254,7 @@ def run_rounds(
         anvil = stack.enter_context(
             LocalAnvil(settings.chain_state, port=settings.anvil_port, mnemonic=settings.mnemonic)
         )
+        stack.enter_context(anvil.durable_in_background())  # the parties call a transaction done once saved
         progress(f"chain: anvil at {anvil.url} (its own process), state in {settings.chain_state}")
         conn = stack.enter_context(parties.connect(settings, rpc_url=anvil.url))
         admin = keystore.load_signer(keystore.keyfile_path(settings.workdir, "admin"), keystore.DEV_KEY_PASSPHRASE)

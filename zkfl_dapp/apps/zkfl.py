@@ -313,7 +313,9 @@ def hospital(
         if once:
             agent.step()
         else:
-            parties.poll(agent.step, interval=interval)
+            parties.poll(
+                agent.step, interval=interval, reachable=lambda: parties.chain_reachable(conn.chain), progress=say
+            )
 
 
 @main.command()
@@ -331,7 +333,8 @@ def aggregator(rpc_url: str | None, network: str | None, once: bool, interval: f
         if once:
             service.step()
         else:
-            parties.poll(service.step, interval=interval)
+            reachable = lambda: parties.chain_reachable(conn.chain)  # noqa: E731
+            parties.poll(service.step, interval=interval, reachable=reachable, progress=say)
 
 
 @main.command()
@@ -384,7 +387,9 @@ def auditor(
             if not report.passed:
                 raise click.ClickException(f"AUDIT FAILED: {len(report.errors)} discrepancies")
             return
-        parties.poll(follower.step, interval=interval)
+        parties.poll(
+            follower.step, interval=interval, reachable=lambda: parties.chain_reachable(conn.chain), progress=say
+        )
 
 
 # --- the demo --------------------------------------------------------------------------------------

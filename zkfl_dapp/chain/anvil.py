@@ -8,6 +8,7 @@ state file and stopped cleanly before a new one starts on its port.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gzip
 import json
@@ -17,8 +18,9 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -120,6 +122,7 @@ class LocalAnvil:
         self.anvil_bin = anvil_bin or shutil.which("anvil") or _project_anvil()
         self.log_file = log_file or state_file.with_suffix(".log")
         self._proc: subprocess.Popen[bytes] | None = None
+        self._persist_lock = threading.Lock()  # one dump at a time (a background saver and the owner may both call)
 
     @property
     def url(self) -> str:
@@ -208,11 +211,12 @@ class LocalAnvil:
         except (httpx.HTTPError, KeyError, ValueError, OSError) as exc:
             raise ChainError(f"could not save anvil's state from {self.url}: {exc}") from exc
         tmp = self.state_file.with_name(self.state_file.name + ".tmp")
-        with tmp.open("wb") as f:
-            f.write(state)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.state_file)
+        with self._persist_lock:
+            with tmp.open("wb") as f:
+                f.write(state)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.state_file)
 
     def block_number(self) -> int:
         """The chain's latest block number.
@@ -237,6 +241,24 @@ class LocalAnvil:
                 self.persist()
                 persisted = block
             time.sleep(interval_s)
+
+    @contextlib.contextmanager
+    def durable_in_background(self, interval_s: float = 0.2) -> Iterator[None]:
+        """:meth:`serve_durably` in a background thread for the ``with`` block (the owner keeps its own thread);
+        it ends with the block, or quietly when anvil goes away."""
+        done = threading.Event()
+
+        def run() -> None:
+            with contextlib.suppress(ChainError):
+                self.serve_durably(interval_s=interval_s, stop=done.is_set)
+
+        thread = threading.Thread(target=run, name="anvil-durable", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join(timeout=10)
 
     def stop(self) -> None:
         """Stop cleanly so anvil dumps its state."""

@@ -21,6 +21,7 @@ from zkfl_dapp.apps.parties.context import (
     CLOSED,
     Connection,
     Progress,
+    chain_reachable,
     check_basis,
     connect,
     consortium_circuits,
@@ -30,6 +31,7 @@ from zkfl_dapp.apps.parties.context import (
     poll,
     train_config,
 )
+from zkfl_dapp.apps.parties.durability import Durability
 from zkfl_dapp.apps.parties.hospital_agent import HospitalAgent, Skip, hospital_agent
 
 __all__ = [
@@ -37,12 +39,14 @@ __all__ = [
     "AggregatorService",
     "AuditFollower",
     "Connection",
+    "Durability",
     "HospitalAgent",
     "Progress",
     "Skip",
     "abort_round",
     "admit",
     "aggregator_service",
+    "chain_reachable",
     "check_basis",
     "connect",
     "consortium_circuits",

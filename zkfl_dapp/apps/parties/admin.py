@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from zkfl_dapp.apps.parties.context import Connection, Progress, _quiet, consortium_circuits
+from zkfl_dapp.apps.parties.durability import Durability
 from zkfl_dapp.chain.deployment import Deployment
 from zkfl_dapp.chain.enums import Phase, Role, Rule
 from zkfl_dapp.chain.views import read_round
@@ -78,9 +79,11 @@ def open_round(
 ) -> int:
     """Open the next round with a policy: ``rule`` (default: the settings'), the L2 ``norm_bound`` (default:
     the bound policy applied to the latest published round report's figures; none when norm bounds are off).
+    Returns once the opening is durable (:mod:`~zkfl_dapp.apps.parties.durability`).
 
     Raises:
         RoundError: the previous round is still open.
+        ChainError: the opening is not durable in time (then it is not reported as opened).
     """
     rm = deployment.round_manager
     current = int(rm.currentRoundId())
@@ -94,7 +97,8 @@ def open_round(
     bound_sq = bound_sq_quantized(norm_bound, settings.scale_bits) if norm_bound else 0
     deadline = int(conn.chain.pending_timestamp) + settings.round_seconds
     rule_id = Rule.MEDIAN if rule == "median" else Rule.FEDAVG
-    rm.openRoundWithPolicy(deadline, settings.quorum, int(rule_id), bound_sq, sender=admin)
+    receipt = rm.openRoundWithPolicy(deadline, settings.quorum, int(rule_id), bound_sq, sender=admin)
+    Durability.of(settings, conn.chain, local=conn.local).wait(int(receipt.block_number))
     round_id = int(rm.currentRoundId())
     bound_text = f"norm bound {norm_bound:.4g}" if bound_sq else "no norm bound"
     progress(f"admin: round {round_id} opened ({rule}, {bound_text}, quorum {settings.quorum}, deadline {deadline})")

@@ -21,6 +21,7 @@ from zkfl_dapp.apps.parties.context import (
     consortium_circuits,
     journal_for,
 )
+from zkfl_dapp.apps.parties.durability import Durability
 from zkfl_dapp.chain.deployment import Deployment
 from zkfl_dapp.chain.enums import Phase, Rule
 from zkfl_dapp.chain.views import read_round
@@ -43,6 +44,8 @@ class AggregatorService:
     chain: Any
     journal: Journal
     progress: Progress = _quiet
+    #: when a finalization may be called done (None: at its receipt)
+    durability: Durability | None = None
     _said: set[tuple[int, str]] = field(default_factory=set)
 
     def ensure_key_registered(self) -> bool:
@@ -86,6 +89,11 @@ class AggregatorService:
             final = self.enclave.finalize(rm, round_id)
         except RoundError as exc:  # fewer valid updates than the quorum
             return self._say(round_id, f"cannot finalize: {exc}", once=True)
+        if self.durability is not None:
+            try:
+                self.durability.wait(self.durability.block_of(final.tx_hash))
+            except ChainError as exc:  # not journaled: the next poll finds it finalized, or finalizes again
+                return self._say(round_id, f"finalization mined but {exc}: checking the chain again")
         excluded = [{"hospital": o.hospital, "reason": o.reason or ""} for o in final.outcomes if not o.included]
         self.journal.append(
             "finalized",
@@ -144,4 +152,6 @@ def aggregator_service(
         raise ChainError(f"the deployment's aggregator is not {account.address}: the admin admits it first")
     key_pair = enclave_key_pair(settings, local=conn.local, progress=progress)
     enclave = AggregatorEnclave(account, key_pair, storage, circuits, spec, settings.workdir / "enclave" / "proofs")
-    return AggregatorService(enclave, deployment, conn.chain, journal_for(settings.workdir, "aggregator"), progress)
+    journal = journal_for(settings.workdir, "aggregator")
+    durability = Durability.of(settings, conn.chain, local=conn.local)
+    return AggregatorService(enclave, deployment, conn.chain, journal, progress, durability=durability)

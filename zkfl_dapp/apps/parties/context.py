@@ -142,9 +142,45 @@ def hospital_dataset(
     return load_hospital_dataset(settings, statistics)
 
 
-def poll(step: Callable[[], object], *, interval: float, stop: Callable[[], bool] = lambda: False) -> None:
-    """Call ``step`` every ``interval`` seconds until ``stop()`` (or SIGTERM/Ctrl-C)."""
+def chain_reachable(chain: Any) -> bool:
+    """Whether the chain's node answers now (one request)."""
+    try:
+        return bool(chain.provider.web3.is_connected())
+    except Exception:
+        return False
+
+
+def poll(
+    step: Callable[[], object],
+    *,
+    interval: float,
+    stop: Callable[[], bool] = lambda: False,
+    reachable: Callable[[], bool] | None = None,
+    progress: Progress = _quiet,
+    max_backoff: float = 30.0,
+) -> None:
+    """Call ``step`` every ``interval`` seconds until ``stop()`` (or SIGTERM/Ctrl-C).
+
+    With ``reachable``, a step that fails while the chain does not answer is retried with exponential back-off
+    (1 s, 2 s, ... up to ``max_backoff``) until it answers again: a restarted chain needs no restarted party. A
+    step that fails while the chain answers is a real error and is raised.
+    """
+    backoff = 1.0
+    down_since: float | None = None
     while not stop():
         started = time.monotonic()
-        step()
+        try:
+            step()
+        except Exception as exc:
+            if reachable is None or reachable():
+                raise
+            if down_since is None:
+                down_since = started
+                progress(f"the chain does not answer ({type(exc).__name__}): retrying with back-off")
+            time.sleep(backoff)
+            backoff = min(max_backoff, backoff * 2)
+            continue
+        if down_since is not None:
+            progress(f"the chain answers again after {time.monotonic() - down_since:.0f} s: going on")
+            down_since, backoff = None, 1.0
         time.sleep(max(0.0, interval - (time.monotonic() - started)))

@@ -1,8 +1,9 @@
 """The hospital's long-running agent: serves each open round it has not submitted to, as the chain says.
 
-A restarted agent resumes where the chain says it is; it records ``sent`` in its journal only after the
-receipt. A round it cannot serve is skipped with a reason (:class:`Skip`); a transient problem (no enclave key
-yet, the store unreachable) is retried on the next poll.
+A restarted agent resumes where the chain says it is; it records ``sent`` in its journal only once the
+submission is durable on the chain (:mod:`~zkfl_dapp.apps.parties.durability`). A round it cannot serve is
+skipped with a reason (:class:`Skip`); a transient problem (no enclave key yet, the store unreachable, a
+submission not yet durable) is retried on the next poll.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from zkfl_dapp.apps.parties.context import (
     journal_for,
     train_config,
 )
+from zkfl_dapp.apps.parties.durability import Durability
 from zkfl_dapp.chain.deployment import Deployment
 from zkfl_dapp.chain.enums import Phase
 from zkfl_dapp.chain.views import read_round, read_submissions
@@ -61,6 +63,8 @@ class HospitalAgent:
     min_seconds_left: int = 10
     #: rounds this hospital sits out (the demo's dropout)
     sit_out: frozenset[int] = frozenset()
+    #: when a submission may be called done (None: at its receipt)
+    durability: Durability | None = None
     _done: set[int] = field(default_factory=set)
     _said: set[tuple[int, str]] = field(default_factory=set)
 
@@ -141,6 +145,11 @@ class HospitalAgent:
             raise Skip(f"the submission reverted: {type(exc).__name__}({exc})") from exc
         except TransactionNotFoundError as exc:  # sent, but no receipt in time: the chain decides on the next poll
             raise Skip(f"no receipt for the submission yet ({exc}): checking the chain again", transient=True) from exc
+        if self.durability is not None:
+            try:
+                self.durability.wait(int(receipt.block_number))
+            except ChainError as exc:  # not journaled: the next poll finds it on the chain, or sends it again
+                raise Skip(f"submission mined but {exc}: checking the chain again", transient=True) from exc
         self._done.add(round_id)
         self.journal.append(
             "sent",
@@ -183,4 +192,6 @@ def hospital_agent(
         prover_workers=settings.prover_workers,
         progress=progress,
     )
-    return HospitalAgent(client, deployment, conn.chain, journal_for(settings.workdir, name), progress, sit_out=sit_out)
+    journal = journal_for(settings.workdir, name)
+    durability = Durability.of(settings, conn.chain, local=conn.local)
+    return HospitalAgent(client, deployment, conn.chain, journal, progress, sit_out=sit_out, durability=durability)

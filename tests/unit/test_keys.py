@@ -217,3 +217,34 @@ def test_a_wrong_passphrase_is_said_before_connecting(tmp_path: Path, monkeypatc
     result = CliRunner().invoke(main, ["admin", "abort", "--workdir", str(tmp_path), "--anvil-port", str(port)])
     assert result.exit_code == 1
     assert "cannot decrypt" in result.output and "no chain answers" not in result.output
+
+
+def test_the_zkfl_command_loads_no_heavy_library_before_it_speaks() -> None:
+    """`zkfl ...` imports neither torch, ezkl nor ape until a command needs them, so each party prints its first
+    line at once (on a loaded machine those imports took minutes of silence)."""
+    import subprocess
+    import sys
+
+    heavy = "('torch', 'ezkl', 'ape', 'sklearn')"
+    code = f"import sys, zkfl_dapp.apps.zkfl; print(sorted(m for m in {heavy} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_a_party_speaks_before_anything_slow(tmp_path: Path) -> None:
+    """The first line comes before the key, the libraries and the chain: here the chain is absent."""
+    import socket
+    import subprocess
+    import sys
+
+    dev_keyfiles(tmp_path, MNEMONIC, 5)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [sys.executable, "-m", "zkfl_dapp.apps.zkfl", "hospital", "--index", "0", "--once"]
+    cmd += ["--workdir", str(tmp_path), "--anvil-port", str(port)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    err = out.stderr
+    assert "hospital-0: starting" in err.splitlines()[0]
+    assert err.index("starting") < err.index("key unlocked") < err.index("loading the ML and chain libraries")
+    assert out.returncode == 1 and err.index("loading the ML") < err.index("no chain answers")

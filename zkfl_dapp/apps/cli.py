@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from zkfl_dapp.config import Settings
 from zkfl_dapp.exceptions import ZkflError
+
+if TYPE_CHECKING:
+    from zkfl_dapp.storage.base import Storage
 
 network_option = click.option(
     "--network",
@@ -88,3 +92,15 @@ def clean_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             ) from exc
 
     return wrapper
+
+
+def say(message: str) -> None:
+    """A progress line on stderr, with the time."""
+    click.echo(f"[{time.strftime('%H:%M:%S')}] {message}", err=True)
+
+
+def make_storage(settings: Settings) -> Storage:
+    """The content store the settings name (the embedded store, or a Kubo node)."""
+    from zkfl_dapp.storage.base import open_storage
+
+    return open_storage(settings.storage, root=settings.store_dir, api_url=settings.kubo_api_url)

@@ -57,3 +57,13 @@ class Journal:
             if event is None or entry.get("event") == event:
                 out.append(entry)
         return out
+
+
+def party_dir(workdir: Path, role: str) -> Path:
+    """A party's own folder in a work directory (its lock and journal)."""
+    return workdir / "parties" / role
+
+
+def journal_for(workdir: Path, role: str) -> Journal:
+    """``role``'s journal in a work directory."""
+    return Journal(party_dir(workdir, role) / "journal.jsonl")

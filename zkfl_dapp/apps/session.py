@@ -9,13 +9,13 @@ aliases named in the settings (``ZKFL_ADMIN_ALIAS`` ...).
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import click
 
+from zkfl_dapp.apps.cli import make_storage, say
 from zkfl_dapp.apps.process import terminate_as_exit, use_project_toolchain, workdir_lock
 from zkfl_dapp.chain.anvil import LocalAnvil
 from zkfl_dapp.circuits.kzg_inference import build_inference_circuit
@@ -27,11 +27,7 @@ from zkfl_dapp.protocol.consortium import Consortium
 from zkfl_dapp.protocol.reports import RoundReport
 from zkfl_dapp.protocol.roles import Roles
 from zkfl_dapp.protocol.wiring import circuits_for, load_split, model_spec_for
-from zkfl_dapp.storage.base import Storage, open_storage
-
-
-def say(message: str) -> None:
-    click.echo(f"[{time.strftime('%H:%M:%S')}] {message}", err=True)
+from zkfl_dapp.storage.base import Storage
 
 
 def build_circuits(settings: Settings) -> CircuitSuite:
@@ -48,10 +44,6 @@ def build_circuits(settings: Settings) -> CircuitSuite:
     if settings.model == "logreg":
         build_inference_circuit(settings, progress=say)
     return circuits
-
-
-def make_storage(settings: Settings) -> Storage:
-    return open_storage(settings.storage, root=settings.store_dir, api_url=settings.kubo_api_url)
 
 
 @dataclass

@@ -26,10 +26,9 @@ from typing import Any
 import click
 
 from zkfl_dapp.apps import keys as keystore
-from zkfl_dapp.apps import parties
-from zkfl_dapp.apps.cli import build_settings, clean_errors, settings_options
+from zkfl_dapp.apps.cli import build_settings, clean_errors, make_storage, say, settings_options
+from zkfl_dapp.apps.journal import party_dir
 from zkfl_dapp.apps.process import terminate_as_exit, workdir_lock
-from zkfl_dapp.apps.session import make_storage, say
 from zkfl_dapp.apps.verdicts import RoundVerdicts
 from zkfl_dapp.config import Settings
 from zkfl_dapp.exceptions import ConfigError
@@ -48,8 +47,9 @@ def acting_as(role: str, settings: Settings, rpc_url: str | None, network: str |
     """Connected to the chain as ``role`` (its keyfile decrypted), holding the role's lock in the work directory;
     yields (connection, account). The key is unlocked first, so a missing keyfile or a wrong passphrase is said
     before the (slow) chain connection."""
+    say(f"{role}: starting")
     with contextlib.ExitStack() as stack:
-        stack.enter_context(workdir_lock(parties.party_dir(settings.workdir, role)))
+        stack.enter_context(workdir_lock(party_dir(settings.workdir, role)))
         stack.enter_context(terminate_as_exit())
         local = keystore.expects_local_chain(rpc_url, network)
         path = keystore.keyfile_path(settings.workdir, role)
@@ -57,7 +57,8 @@ def acting_as(role: str, settings: Settings, rpc_url: str | None, network: str |
             role, local=local, env=os.environ, prompt=keystore.prompt_on_terminal(), keyfile=path
         )
         account = keystore.load_signer(path, passphrase)
-        say(f"{role}: key unlocked ({account.address}); connecting to the chain")
+        say(f"{role}: key unlocked ({account.address}); loading the ML and chain libraries, then the chain")
+        parties = _parties()
         conn = stack.enter_context(parties.connect(settings, rpc_url=rpc_url, network=network))
         if passphrase == keystore.DEV_KEY_PASSPHRASE and not conn.local:
             raise ConfigError(f"{path} is a development keyfile (public passphrase): refused off the local chain")
@@ -66,6 +67,14 @@ def acting_as(role: str, settings: Settings, rpc_url: str | None, network: str |
             raise ConfigError(f"{role} {account.address} has no ether on this chain to pay for transactions: {how}")
         say(f"{role}: acting as {account.address}")
         yield conn, account
+
+
+def _parties() -> Any:
+    """The party implementations, imported on first use: they load torch, ezkl and ape (seconds, minutes on a
+    loaded machine), so every command says something first."""
+    from zkfl_dapp.apps import parties
+
+    return parties
 
 
 @click.group()
@@ -193,6 +202,7 @@ def admin_deploy(rpc_url: str | None, network: str | None, **overrides: Any) -> 
     from zkfl_dapp.apps.session import build_circuits
 
     settings = build_settings(**overrides)
+    parties = _parties()
     members = {}
     for role in ["aggregator", *(f"hospital-{i}" for i in range(settings.hospitals)), "auditor"]:
         path = keystore.keyfile_path(settings.workdir, role)
@@ -215,6 +225,7 @@ def admin_deploy(rpc_url: str | None, network: str | None, **overrides: Any) -> 
 def admin_admit(rpc_url: str | None, network: str | None, role: str, address: str, **overrides: Any) -> None:
     """Admit ADDRESS as ROLE (aggregator, auditor, hospital-<i>)."""
     settings = build_settings(**overrides)
+    parties = _parties()
     with acting_as("admin", settings, rpc_url, network) as (conn, account):
         parties.admit(conn.deployment(settings), account, role, address)
     say(f"admitted {address} as {role}")
@@ -227,6 +238,7 @@ def admin_admit(rpc_url: str | None, network: str | None, role: str, address: st
 def admin_remove(rpc_url: str | None, network: str | None, address: str, **overrides: Any) -> None:
     """Remove the member ADDRESS."""
     settings = build_settings(**overrides)
+    parties = _parties()
     with acting_as("admin", settings, rpc_url, network) as (conn, account):
         parties.remove(conn.deployment(settings), account, address)
     say(f"removed {address}")
@@ -239,6 +251,7 @@ def admin_remove(rpc_url: str | None, network: str | None, address: str, **overr
 def admin_open(rpc_url: str | None, network: str | None, bound: float | None, **overrides: Any) -> None:
     """Open the next round (rule --rule, norm bound --bound or the policy; --norm-bound off for none)."""
     settings = build_settings(**overrides)
+    parties = _parties()
     with acting_as("admin", settings, rpc_url, network) as (conn, account):
         round_id = parties.open_round(
             settings, conn, conn.deployment(settings), account, norm_bound=bound, progress=say
@@ -252,6 +265,7 @@ def admin_open(rpc_url: str | None, network: str | None, bound: float | None, **
 def admin_abort(rpc_url: str | None, network: str | None, **overrides: Any) -> None:
     """Abort the open round after its deadline (moved to on the local chain)."""
     settings = build_settings(**overrides)
+    parties = _parties()
     with acting_as("admin", settings, rpc_url, network) as (conn, account):
         parties.abort_round(conn, conn.deployment(settings), account, progress=say)
 
@@ -264,6 +278,7 @@ def status(rpc_url: str | None, network: str | None, **overrides: Any) -> None:
     from zkfl_dapp.chain.views import read_round, read_submissions
 
     settings = build_settings(**overrides)
+    parties = _parties()
     with parties.connect(settings, rpc_url=rpc_url, network=network) as conn:
         rm = conn.deployment(settings).round_manager
         rounds = []
@@ -303,9 +318,11 @@ def hospital(
 ) -> None:
     """A hospital's agent: serve every open round from the chain's state, until Ctrl-C."""
     settings = build_settings(**overrides)
+    parties = _parties()
     role = f"hospital-{index}"
     with acting_as(role, settings, rpc_url, network) as (conn, account):
         storage = make_storage(settings)
+        say(f"{role}: loading the consortium's circuits, model and records")
         agent = parties.hospital_agent(
             settings, conn, account, storage, index, progress=say, sit_out=frozenset(sit_out)
         )
@@ -326,7 +343,9 @@ def hospital(
 def aggregator(rpc_url: str | None, network: str | None, once: bool, interval: float, **overrides: Any) -> None:
     """The enclave service: register the enclave key, finalize each round once finalizable, until Ctrl-C."""
     settings = build_settings(**overrides)
+    parties = _parties()
     with acting_as("aggregator", settings, rpc_url, network) as (conn, account):
+        say("aggregator: loading the consortium's circuits and the enclave key")
         service = parties.aggregator_service(settings, conn, account, make_storage(settings), progress=say)
         service.ensure_key_registered()
         say("aggregator: watching rounds")
@@ -350,6 +369,7 @@ def auditor(
     from zkfl_dapp.audit.auditor import audit, record_audit
 
     settings = build_settings(**overrides)
+    parties = _parties()
     storage = make_storage(settings)
     out_dir = settings.workdir / "parties" / "auditor"
     with contextlib.ExitStack() as stack:

@@ -14,6 +14,7 @@ and the auditor's follow mode. They share nothing but the chain and the content 
 * :class:`AuditFollower`: audits each round as it closes.
 """
 
+from zkfl_dapp.apps.journal import journal_for, party_dir
 from zkfl_dapp.apps.parties.admin import abort_round, admit, deploy, open_round, policy_of, remove, warp_past_deadline
 from zkfl_dapp.apps.parties.aggregator_service import AggregatorService, aggregator_service, enclave_key_pair
 from zkfl_dapp.apps.parties.audit_follower import AuditFollower
@@ -26,8 +27,6 @@ from zkfl_dapp.apps.parties.context import (
     connect,
     consortium_circuits,
     hospital_dataset,
-    journal_for,
-    party_dir,
     poll,
     train_config,
 )

@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from zkfl_dapp.apps.journal import Journal
+from zkfl_dapp.apps.journal import Journal, journal_for
 from zkfl_dapp.apps.parties.context import (
     CLOSED,
     Connection,
@@ -19,7 +19,6 @@ from zkfl_dapp.apps.parties.context import (
     _quiet,
     check_basis,
     consortium_circuits,
-    journal_for,
 )
 from zkfl_dapp.apps.parties.durability import Durability
 from zkfl_dapp.chain.deployment import Deployment

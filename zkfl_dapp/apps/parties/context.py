@@ -11,10 +11,8 @@ import contextlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from zkfl_dapp.apps.journal import Journal
 from zkfl_dapp.apps.process import use_project_toolchain
 from zkfl_dapp.chain.deployment import Deployment
 from zkfl_dapp.chain.enums import Phase
@@ -36,15 +34,6 @@ CLOSED = (Phase.FINALIZED, Phase.ABORTED, Phase.ROLLED_BACK)
 
 def _quiet(_: str) -> None:
     return None
-
-
-def party_dir(workdir: Path, role: str) -> Path:
-    """A party's own folder in a work directory (its lock and journal)."""
-    return workdir / "parties" / role
-
-
-def journal_for(workdir: Path, role: str) -> Journal:
-    return Journal(party_dir(workdir, role) / "journal.jsonl")
 
 
 @dataclass(frozen=True)

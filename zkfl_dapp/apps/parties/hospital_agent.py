@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from zkfl_dapp.apps.journal import Journal
+from zkfl_dapp.apps.journal import Journal, journal_for
 from zkfl_dapp.apps.parties.context import (
     Connection,
     Progress,
@@ -19,7 +19,6 @@ from zkfl_dapp.apps.parties.context import (
     check_basis,
     consortium_circuits,
     hospital_dataset,
-    journal_for,
     train_config,
 )
 from zkfl_dapp.apps.parties.durability import Durability

@@ -88,6 +88,7 @@ def _finalized(settings: Settings, round_id: int) -> bool:
 def test_parties_ride_out_two_chain_kills_without_a_restart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ZKFL_HOSPITALS", "3")  # every party process reads the consortium's size from its settings
     monkeypatch.setenv("ZKFL_QUORUM", "2")
+    monkeypatch.setenv("ZKFL_NORM_BOUND_KAPPA", "1.0")  # the policy's next bound: min(bound, 1.0 x median norm)
     settings = Settings(workdir=tmp_path / "w", anvil_port=_free_port(), hospitals=3, quorum=2)
     dev_keyfiles(settings.workdir, settings.mnemonic, settings.hospitals)
     chain = Chain(settings).start()
@@ -109,8 +110,10 @@ def test_parties_ride_out_two_chain_kills_without_a_restart(tmp_path: Path, monk
         chain = Chain(settings).start()
         _wait("round 1 finalized", lambda: _finalized(settings, 1), processes)
 
-        # kill 2: right after `open-round` reported round 2 opened
-        assert _zkfl(settings, "admin", "open-round").stdout.strip() == "2"
+        # kill 2: right after `open-round` reported round 2 opened (having published round 1's report first)
+        opened = _zkfl(settings, "admin", "open-round")
+        assert opened.stdout.strip() == "2", opened.stderr[-3000:]
+        assert "round 1's report published" in opened.stderr
         chain.kill()
         chain = Chain(settings).start()
         _wait("round 2 finalized", lambda: _finalized(settings, 2), processes)
@@ -127,6 +130,13 @@ def test_parties_ride_out_two_chain_kills_without_a_restart(tmp_path: Path, monk
             chain.kill()
 
     assert [r["phase"] for r in rounds] == ["FINALIZED", "FINALIZED"]  # round 2 survived kill 2: it was durable
+    # the bound policy moved: round 2's bound comes from round 1's report, published by `open-round`
+    report = json.loads((settings.reports_dir / "round-1.json").read_text())
+    assert rounds[0]["norm_bound"] == pytest.approx(settings.norm_bound_initial, rel=1e-3)
+    assert report["norm_bound"] == pytest.approx(rounds[0]["norm_bound"], rel=1e-3)
+    assert 0 < report["update_norm_median"] < settings.norm_bound_initial
+    assert rounds[1]["norm_bound"] == pytest.approx(report["update_norm_median"], rel=1e-3)
+    assert report["participants"] and all(p.startswith("hospital-") for p in report["participants"])
     keys = {f"hospital-{i}": keyfile_address(keyfile_path(settings.workdir, f"hospital-{i}")).lower()
             for i in range(settings.hospitals)}  # fmt: skip
     for r in rounds:

@@ -21,18 +21,17 @@ from typing import IO, Any
 from zkfl_dapp.apps import keys as keystore
 from zkfl_dapp.apps import parties
 from zkfl_dapp.apps.parties.context import _quiet
+from zkfl_dapp.apps.parties.reports import build_round_report, publish_round_report
 from zkfl_dapp.apps.process import clear_workdir, replaceable_workdir, terminate_as_exit, workdir_lock
 from zkfl_dapp.apps.session import build_circuits, make_storage
 from zkfl_dapp.chain.anvil import LocalAnvil
-from zkfl_dapp.chain.enums import Phase, Rule
-from zkfl_dapp.chain.views import commitment_hex, read_round, read_submissions
+from zkfl_dapp.chain.enums import Phase
+from zkfl_dapp.chain.views import read_round, read_submissions
 from zkfl_dapp.config import REPO_ROOT, Settings
 from zkfl_dapp.core.fixedpoint import dequantize
 from zkfl_dapp.core.formats import ModelFile
-from zkfl_dapp.core.norms import bound_from_quantized
 from zkfl_dapp.exceptions import ConfigError, RoundError, ZkflError
 from zkfl_dapp.ml.model import accuracy
-from zkfl_dapp.protocol.reports import RoundReport
 from zkfl_dapp.protocol.wiring import load_split, model_spec_for
 
 Progress = Callable[[str], None]
@@ -193,44 +192,6 @@ def wait_closed(
     raise RoundError(f"round {round_id} did not close within {timeout:.0f} s")
 
 
-def publish_round_report(
-    settings: Settings, deployment: Any, admin: Any, storage: Any, closed: ClosedRound, norm_bound: float | None
-) -> None:
-    """The admin's round report (accuracy on the held-out set, the enclave's statistics from its journal),
-    written to the reports folder and published: the next round's norm bound follows the policy from it. The
-    model's CID and commitment, the rule and the bound are the chain's (the auditor checks them)."""
-    fin = closed.finalized or {}
-    info = read_round(deployment.round_manager, closed.round_id)
-    report = RoundReport(
-        round_id=closed.round_id,
-        participants=list(closed.participants),
-        excluded=list(fin.get("excluded", [])),
-        accuracy=closed.accuracy or 0.0,
-        baseline_accuracy=0.0,
-        train_seconds=0.0,
-        commit_seconds=0.0,
-        encrypt_seconds=0.0,
-        prove_seconds=float(fin.get("prove_seconds", 0.0)),
-        verify_seconds=0.0,
-        finalize_gas=int(fin.get("gas", 0)),
-        finalize_tx=str(fin.get("tx", "")),
-        model_cid=closed.model_cid,
-        model_commitment=commitment_hex(info.new_model_commitment),
-        proof_bytes=0,
-        proof_cid="",
-        wall_seconds=closed.wall_seconds,
-        extras={"runner": "separate processes"},
-        aggregate_seconds=float(fin.get("aggregate_seconds", 0.0)),
-        rule="median" if info.rule == Rule.MEDIAN else "fedavg",
-        norm_bound=norm_bound,
-        update_norm_median=fin.get("update_norm_median"),
-    )
-    settings.reports_dir.mkdir(parents=True, exist_ok=True)
-    (settings.reports_dir / f"round-{report.round_id}.json").write_text(report.to_json())
-    cid = str(storage.put(report.to_json().encode()))
-    deployment.round_manager.publishRoundReport(report.round_id, cid, sender=admin)
-
-
 def run_rounds(
     settings: Settings,
     rounds: int,
@@ -272,7 +233,6 @@ def run_rounds(
         for r in range(1, rounds + 1):
             started = time.perf_counter()
             round_id = parties.open_round(settings, conn, deployment, admin, progress=progress)
-            bound_sq = read_round(deployment.round_manager, round_id).norm_bound_sq
             expected = settings.hospitals - (1 if r in absent else 0)
             phase = wait_closed(conn, deployment, round_id, processes, expected=expected, progress=progress)
             wall = time.perf_counter() - started
@@ -287,8 +247,11 @@ def run_rounds(
             who = tuple(names.get(sub.hospital.lower(), sub.hospital) for sub in subs)
             c = ClosedRound(round_id, phase.name.lower(), who, info.new_model_cid, acc, wall, fin)
             if phase == Phase.FINALIZED:
-                bound = bound_from_quantized(bound_sq, settings.scale_bits) if bound_sq else None
-                publish_round_report(settings, deployment, admin, storage, c, bound)
+                report = build_round_report(
+                    settings, deployment, round_id, participants=who, accuracy_value=acc, finalized=fin,
+                    wall_seconds=wall, runner="separate processes",
+                )  # fmt: skip
+                publish_round_report(settings, deployment, admin, storage, report)
             anvil.persist()
             closed.append(c)
             on_close(c)

@@ -249,13 +249,20 @@ def admin_remove(rpc_url: str | None, network: str | None, address: str, **overr
 @click.option("--bound", type=float, default=None, help="L2 norm bound (default: the bound policy)")
 @clean_errors
 def admin_open(rpc_url: str | None, network: str | None, bound: float | None, **overrides: Any) -> None:
-    """Open the next round (rule --rule, norm bound --bound or the policy; --norm-bound off for none)."""
+    """Open the next round (rule --rule, norm bound --bound or the policy; --norm-bound off for none), after
+    publishing the report of every finalized round that has none."""
     settings = build_settings(**overrides)
     parties = _parties()
     with acting_as("admin", settings, rpc_url, network) as (conn, account):
-        round_id = parties.open_round(
-            settings, conn, conn.deployment(settings), account, norm_bound=bound, progress=say
-        )
+        from zkfl_dapp.apps.parties.reports import publish_missing_reports
+
+        deployment = conn.deployment(settings)
+        names = {
+            keystore.keyfile_address(path).lower(): path.stem for path in (settings.workdir / "keys").glob("*.json")
+        }
+        # the reports of the rounds that closed since: the bound policy and the UI's accuracy view read them
+        publish_missing_reports(settings, conn, deployment, account, make_storage(settings), names=names, progress=say)
+        round_id = parties.open_round(settings, conn, deployment, account, norm_bound=bound, progress=say)
     click.echo(round_id)
 
 
@@ -274,23 +281,41 @@ def admin_abort(rpc_url: str | None, network: str | None, **overrides: Any) -> N
 @party_options
 @clean_errors
 def status(rpc_url: str | None, network: str | None, **overrides: Any) -> None:
-    """The rounds and their submissions as JSON (no key needed)."""
+    """The rounds (rule, norm bound, quorum, deadline) and their submissions, with the role names of the keyfiles
+    in <workdir>/keys where known, as JSON (no key needed)."""
     from zkfl_dapp.chain.views import read_round, read_submissions
+    from zkfl_dapp.core.norms import bound_from_quantized
 
     settings = build_settings(**overrides)
     parties = _parties()
     with parties.connect(settings, rpc_url=rpc_url, network=network) as conn:
         rm = conn.deployment(settings).round_manager
+        names = {
+            keystore.keyfile_address(path).lower(): path.stem for path in (settings.workdir / "keys").glob("*.json")
+        }
         rounds = []
         for r in range(1, int(rm.currentRoundId()) + 1):
             info = read_round(rm, r)
             subs = read_submissions(rm, r)
+            bound_sq = info.norm_bound_sq
             rounds.append(
                 {
                     "round": r,
                     "phase": info.phase.name,
+                    "rule": info.rule.name.lower(),
+                    "norm_bound": bound_from_quantized(bound_sq, settings.scale_bits) if bound_sq else None,
+                    "quorum": info.quorum,
+                    "deadline": info.deadline,
                     "members": info.members,
-                    "submissions": [{"hospital": s.hospital, "cid": s.cid} for s in subs],
+                    "submissions": [
+                        {
+                            "hospital": s.hospital,
+                            "role": names.get(s.hospital.lower()),
+                            "cid": s.cid,
+                            "samples": s.sample_count,
+                        }
+                        for s in subs
+                    ],
                     "model_cid": info.new_model_cid,
                 }
             )

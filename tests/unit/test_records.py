@@ -363,3 +363,35 @@ def test_a_hospital_whose_column_is_in_another_unit_is_refused(tmp_path):
     with pytest.raises(StatisticsError, match="feature 'mean radius'"):
         load_hospital_dataset(example_settings(records=path))
     assert load_hospital_dataset(example_settings(records=path), max_shift=100.0).num_samples == 91
+
+
+def test_a_semicolon_separated_export_is_read(tmp_path):
+    """A spreadsheet in a comma-decimal locale exports with ';' between cells: read it as such."""
+    path = csv_file(tmp_path, GOOD)
+    semi = tmp_path / "semicolons.csv"
+    semi.write_text(path.read_text().replace(",", ";"))
+    assert read_records(semi, SCHEMA).num_rows == read_records(path, SCHEMA).num_rows == 3
+    assert np.array_equal(read_records(semi, SCHEMA).x, read_records(path, SCHEMA).x)
+
+
+def test_a_decimal_comma_in_a_semicolon_export_is_named_by_its_cell(tmp_path):
+    semi = csv_file(tmp_path, "pid;age;sbp;died\nA1;54;130;no\nA2;61,5;142;yes\n", "decimal-comma.csv")
+    with pytest.raises(RecordsError, match=r"row 2, column 'age'"):
+        read_records(semi, SCHEMA)
+
+
+def test_a_csv_far_over_the_row_limit_is_refused_before_pandas_reads_it(tmp_path, monkeypatch):
+    """The line count comes first: pandas never parses a file that is over the limit (a 2-million-row file took
+    65 s and 1 GB to refuse when the limit was checked after parsing)."""
+    import zkfl_dapp.ml.records_file as records_file
+
+    path = tmp_path / "big.csv"
+    good = csv_file(tmp_path, GOOD).read_text().splitlines()
+    path.write_text(good[0] + "\n" + "\n".join([good[1]] * 5000) + "\n")
+
+    def never(*_args, **_kwargs):
+        raise AssertionError("pandas was asked to parse a file over the row limit")
+
+    monkeypatch.setattr(records_file.pd, "read_csv", never)
+    with pytest.raises(RecordsError, match="more than the 1,000 rows"):
+        read_records(path, SCHEMA, max_rows=1000)

@@ -55,11 +55,42 @@ def check_file(path: Path, max_bytes: int) -> str:
     return suffix
 
 
+#: Separators a spreadsheet export uses: a comma, or a semicolon (where the comma is the decimal mark).
+_SEPARATORS: Final = (",", ";")
+
+
+def csv_separator(path: Path) -> str:
+    """The separator of a CSV file, from its header line: ``;`` when the header has semicolons and no commas
+    (a spreadsheet export in a locale whose decimal mark is the comma), else ``,``. A decimal comma in a cell
+    is then refused by the cell checks, naming the cell."""
+    with path.open("rb") as f:
+        first = f.readline(1 << 20).decode("utf-8-sig", errors="replace")
+    return ";" if ";" in first and "," not in first else ","
+
+
+def count_lines(path: Path, *, stop_after: int) -> int:
+    """Lines in a file (newline characters, plus an unterminated last line), counted in 1 MiB blocks and stopping
+    once past ``stop_after``: a file over the row limit is refused in a fraction of a second, before any cell is
+    parsed. A quoted cell holding line breaks counts extra lines here (records files have none)."""
+    lines, last = 0, b"\n"
+    with path.open("rb") as f:
+        while block := f.read(1 << 20):
+            lines += block.count(b"\n")
+            last = block[-1:]
+            if lines > stop_after:
+                break
+    return lines + (last != b"\n")
+
+
 def read_csv(path: Path, max_rows: int) -> tuple[list[str], pd.DataFrame]:
-    """Header and data cells (all text; a missing trailing cell is NaN) of a CSV file."""
+    """Header and data cells (all text; a missing trailing cell is NaN) of a CSV file (comma- or
+    semicolon-separated: :func:`csv_separator`); a file of more than ``max_rows`` data lines is refused first."""
+    if count_lines(path, stop_after=max_rows + 1) > max_rows + 1:
+        raise RecordsError(f"{path}: more than the {max_rows:,} rows a records file may have", path=str(path))
     try:
         table = pd.read_csv(
             path,
+            sep=csv_separator(path),
             header=None,
             dtype=str,
             keep_default_na=False,

@@ -716,9 +716,10 @@ contract RoundManager is IRoundManager {
         if (slot >= r.submissionCount) revert RoundManagerNoSubmissionInSlot(roundId, slot);
         bool withEvidence = reason == ExclusionReason.Undecryptable || reason == ExclusionReason.InvalidContent;
         bool evidenceGiven = evidenceHash != bytes32(0) || bytes(evidenceCid).length != 0;
-        if (reason == ExclusionReason.None || (withEvidence && evidenceHash == bytes32(0)) || (!withEvidence && evidenceGiven)) {
-            revert RoundManagerInvalidExclusionEvidence(roundId, slot, reason);
-        }
+        if (
+            reason == ExclusionReason.None || (withEvidence && evidenceHash == bytes32(0))
+                || (!withEvidence && evidenceGiven)
+        ) revert RoundManagerInvalidExclusionEvidence(roundId, slot, reason);
         if (withEvidence) _checkCid(evidenceCid);
         Exclusion storage e = _exclusions[roundId][slot];
         // only an Unavailable exclusion the hospital answered on-chain may be replaced, and only with evidence

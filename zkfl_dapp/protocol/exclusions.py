@@ -12,13 +12,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from zkfl_dapp.chain.enums import ExclusionReason
 from zkfl_dapp.chain.views import SubmissionView, commitment_bytes
-from zkfl_dapp.circuits.suite import CircuitSuite
+from zkfl_dapp.circuits.kzg import KzgBasis
 from zkfl_dapp.core.exclusions import EvidenceReason, ExclusionEvidence
 from zkfl_dapp.core.formats import UpdatePayload
+from zkfl_dapp.core.layout import CommitmentLayout
 from zkfl_dapp.crypto.envelope import associated_data
 from zkfl_dapp.crypto.evidence import kem_message, open_with_message, sha256_hex, split_envelope
 from zkfl_dapp.exceptions import (
@@ -33,10 +34,26 @@ from zkfl_dapp.protocol.hospital import opens
 from zkfl_dapp.storage.base import Storage
 
 
-def content_fault(plaintext: bytes, round_id: int, sub: SubmissionView, suite: CircuitSuite) -> str | None:
+class CommitmentScheme(Protocol):
+    """What checking an update against its commitment needs: the circuits' suite (enclave, hospitals) and the
+    auditor's context both have it."""
+
+    @property
+    def scale_bits(self) -> int: ...
+
+    @property
+    def basis(self) -> KzgBasis | None: ...
+
+    @property
+    def layout(self) -> CommitmentLayout | None: ...
+
+
+def content_fault(plaintext: bytes, round_id: int, sub: SubmissionView, suite: CommitmentScheme) -> str | None:
     """Why a decrypted update cannot be aggregated (``None``: it is valid and opens its commitment)."""
+    if suite.basis is None or suite.layout is None:
+        raise EvidenceError("no checked KZG basis and layout: an update cannot be checked against its commitment")
     try:
-        payload = UpdatePayload.parse(plaintext, expected_size=suite.rows)
+        payload = UpdatePayload.parse(plaintext, expected_size=suite.layout.total_rows)
     except ModelFileError as exc:
         return f"malformed update: {exc}"
     if payload.round_id != round_id or payload.hospital.lower() != sub.hospital.lower():
@@ -106,7 +123,7 @@ def check_evidence(
     round_id: int,
     sub: SubmissionView,
     public_key: bytes,
-    suite: CircuitSuite,
+    suite: CommitmentScheme,
 ) -> EvidenceVerdict:
     """Check one declared exclusion of ``sub`` from public data: the on-chain ``reason`` and evidence hash, the
     evidence file and the envelope as the store serves them (``None``: not served), the enclave's registered
@@ -157,7 +174,10 @@ def check_evidence(
         return _fails("the envelope decrypts under the proven key: it is not undecryptable")
     if plaintext is None:
         return _fails("the envelope does not decrypt, yet the reason is invalid content")
-    fault = content_fault(plaintext, round_id, sub, suite)
+    try:
+        fault = content_fault(plaintext, round_id, sub, suite)
+    except EvidenceError as exc:
+        return _fails(str(exc))
     if fault is None:
         return _fails("the update decrypts and opens its on-chain commitment: the exclusion was unjustified")
     return EvidenceVerdict(True, f"invalid content: {fault}")

@@ -796,6 +796,11 @@ contract RoundManager is IRoundManager {
         return _disputeDeadlines[roundId];
     }
 
+    /// @inheritdoc IRoundManager
+    function supportsDispute(uint256 roundId, uint256 slot, address hospital) external view returns (bool) {
+        return _supported[roundId][slot][hospital];
+    }
+
     function _requireSlotHospital(uint256 roundId, uint256 slot) internal view {
         Submission[] storage subs = _submissions[roundId];
         if (slot >= subs.length || subs[slot].hospital != msg.sender) {

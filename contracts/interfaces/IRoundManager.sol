@@ -513,4 +513,8 @@ interface IRoundManager {
 
     /// @notice How long after a finalization its exclusions can be disputed and supported, in seconds.
     function EXCLUSION_DISPUTE_WINDOW() external view returns (uint64);
+
+    /// @notice Whether `hospital` supports the dispute of slot `slot`'s exclusion in round `roundId` (the disputing
+    /// hospital does from its dispute on).
+    function supportsDispute(uint256 roundId, uint256 slot, address hospital) external view returns (bool);
 }

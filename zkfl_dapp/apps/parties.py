@@ -50,6 +50,7 @@ from zkfl_dapp.ml.model import ModelSpec
 from zkfl_dapp.ml.records import load_hospital_dataset
 from zkfl_dapp.ml.training import TrainConfig
 from zkfl_dapp.protocol.consortium import deploy_consortium
+from zkfl_dapp.protocol.disputes import review_exclusions
 from zkfl_dapp.protocol.enclave import AggregatorEnclave
 from zkfl_dapp.protocol.hospital import HospitalClient, fetch_enclave_key, fetch_global_model
 from zkfl_dapp.protocol.reports import _last_norm_statistics
@@ -200,6 +201,7 @@ class HospitalAgent:
     sit_out: frozenset[int] = frozenset()
     _done: set[int] = field(default_factory=set)
     _said: set[tuple[int, str]] = field(default_factory=set)
+    _settled: set[tuple[int, int]] = field(default_factory=set)  # exclusions reviewed (protocol/disputes.py)
 
     @property
     def name(self) -> str:
@@ -209,6 +211,12 @@ class HospitalAgent:
         """Serve the current round if it is open and not yet served; returns what happened (None: nothing)."""
         rm = self.deployment.round_manager
         round_id = int(rm.currentRoundId())
+        for done_round in (r for r in (round_id - 1, round_id) if r > 0):  # its own exclusions, and the others'
+            c = self.client
+            for note in review_exclusions(
+                rm, self.deployment.registry, c.account, c.storage, c.circuits, done_round, settled=self._settled
+            ):
+                self._say(done_round, note)
         if round_id == 0 or round_id in self._done:
             return None
         info = read_round(rm, round_id)

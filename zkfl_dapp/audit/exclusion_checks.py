@@ -13,7 +13,7 @@ from typing import Any
 
 from zkfl_dapp.audit.context import AuditContext
 from zkfl_dapp.audit.events import _args, _logs
-from zkfl_dapp.audit.report import RoundAudit, SubmissionRecord
+from zkfl_dapp.audit.report import Finding, RoundAudit, SubmissionRecord
 from zkfl_dapp.chain.enums import ExclusionReason
 from zkfl_dapp.chain.views import SubmissionView, parse_commitment_hex
 from zkfl_dapp.exceptions import StorageError
@@ -97,7 +97,18 @@ class ExclusionChecks(AuditContext):
             public_key=public_key,
             suite=self,
         )
-        if not verdict.holds:
+        if verdict.unverifiable:  # the hospital's ciphertext is gone: not the aggregator's doing, not proven either
+            ra.findings.append(
+                Finding(
+                    round_id=ra.round_id,
+                    check="weights",
+                    item=item,
+                    expected="the ciphertext, to check the " "evidence",
+                    actual=verdict.why,
+                    severity="warning",
+                )
+            )
+        elif not verdict.holds:
             self._fail(
                 ra,
                 "weights",

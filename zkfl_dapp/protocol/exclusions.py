@@ -108,6 +108,8 @@ class EvidenceVerdict:
 
     holds: bool
     why: str
+    #: the check could not run (the ciphertext is not served): neither proven nor refuted
+    unverifiable: bool = False
 
 
 def _fails(why: str) -> EvidenceVerdict:
@@ -154,7 +156,7 @@ def check_evidence(
     if actual != expected:
         return _fails(f"the evidence names {actual}, the chain {expected} (round, slot, hospital, CID, reason, key)")
     if envelope is None:
-        return _fails("the ciphertext is not served: the evidence cannot be checked")
+        return EvidenceVerdict(False, "the ciphertext is not served: the evidence cannot be checked", True)
     if sha256_hex(envelope) != evidence.envelope_sha256:
         return _fails("the evidence is about other bytes than the ciphertext the store serves")
     try:

@@ -11,6 +11,8 @@ from pathlib import Path
 import ape
 import pytest
 
+from zkfl_dapp.apps.journal import Journal
+from zkfl_dapp.apps.parties import HospitalAgent
 from zkfl_dapp.audit.auditor import audit
 from zkfl_dapp.chain.enums import ExclusionReason, Phase
 from zkfl_dapp.chain.views import commitment_bytes, read_submissions
@@ -127,3 +129,30 @@ def test_honest_exclusion_evidence_holds_no_finding_no_dispute(consortium, tmp_p
     assert _exclusion_findings(c, round_id, tmp_path) == []
     assert _review(c, VICTIM, round_id) == []  # the evidence holds: the cheat has nothing to dispute
     assert not rm.getExclusion(round_id, bad.slot).disputed
+
+
+def test_hospital_agents_dispute_and_uphold_on_their_next_poll(consortium, tmp_path):
+    """The agents' loop (apps/parties.py HospitalAgent.step) runs the review: the victim disputes, the others
+    support, and the dispute is upheld without anyone acting by hand."""
+    c = consortium
+    rm = c.deployment.round_manager
+    round_id, model, key = open_round(c)
+    submit_honestly(c, round_id, model, key, skip=-1)
+    _censor(c, round_id, VICTIM, ExclusionReason.INVALID_CONTENT)
+    open_round(c)  # the admin already opened the next round: the agents still look at the finalized one
+    said: list[str] = []
+    agents = [
+        HospitalAgent(
+            c.hospitals[i],
+            c.deployment,
+            ape.chain,
+            Journal(tmp_path / f"h{i}.jsonl"),
+            progress=said.append,
+            sit_out=frozenset({round_id + 1}),
+        )
+        for i in (VICTIM, 0, 1)
+    ]
+    for agent in agents:
+        agent.step()
+    assert any("disputed the exclusion of its update" in s for s in said)
+    assert rm.getExclusion(round_id, VICTIM).upheld and rm.getRound(round_id).phase == Phase.INVALIDATED

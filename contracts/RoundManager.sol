@@ -723,7 +723,8 @@ contract RoundManager is IRoundManager {
         if (withEvidence) _checkCid(evidenceCid);
         Exclusion storage e = _exclusions[roundId][slot];
         // only an Unavailable exclusion the hospital answered on-chain may be replaced, and only with evidence
-        if (e.reason != ExclusionReason.None && !(e.reannounced && withEvidence)) {
+        bool replaceable = e.reason == ExclusionReason.Unavailable && e.reannounced && withEvidence;
+        if (e.reason != ExclusionReason.None && !replaceable) {
             revert RoundManagerExclusionAlreadyDeclared(roundId, slot, e.reason);
         }
 

@@ -185,6 +185,8 @@ def test_reannounceUpdate_postsTheEnvelope_andVoidsTheUnavailableExclusion(close
     with ape.reverts(closed.RoundManagerExclusionAlreadyDeclared, roundId=1, slot=2, reason=UNAVAILABLE):
         declare(closed, aggregator, 2, UNAVAILABLE)
     declare(closed, aggregator, 2, UNDECRYPTABLE)  # the posted bytes are public: evidence is now possible
+    with ape.reverts(closed.RoundManagerExclusionAlreadyDeclared, roundId=1, slot=2, reason=UNDECRYPTABLE):
+        declare(closed, aggregator, 2, INVALID)  # replaced once, then fixed like any other
     closed.finalizeRound(1, NEW_CID, 0b100, sender=aggregator)
     assert closed.getExclusion(1, 2).reason == UNDECRYPTABLE
 

@@ -77,8 +77,17 @@ class ExclusionChecks(AuditContext):
             )
         if reason == ExclusionReason.UNAVAILABLE:
             return  # no evidence exists: the contract applied it only after an unanswered re-announce window
-        if public_key is None:
-            self._fail(ra, "weights", item, "the enclave's registered public key", "not found or not matching its hash")
+        if public_key is None:  # already a deployment finding ("enclave key"): the evidence cannot be checked
+            ra.findings.append(
+                Finding(
+                    round_id=ra.round_id,
+                    check="weights",
+                    item=item,
+                    expected="the enclave's registered public key, to check the evidence",
+                    actual="not found or not matching its hash",
+                    severity="warning",
+                )
+            )
             return
         view = SubmissionView(
             slot=sub.slot,

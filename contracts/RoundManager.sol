@@ -28,6 +28,10 @@ contract RoundManager is IRoundManager {
     uint256 public constant MAX_CID_LENGTH = 128;
     /// @inheritdoc IRoundManager
     uint256 public constant NORM_RANGE = 1 << 36;
+    /// @inheritdoc IRoundManager
+    uint64 public constant REANNOUNCE_WINDOW = 1 hours;
+    /// @inheritdoc IRoundManager
+    uint64 public constant EXCLUSION_DISPUTE_WINDOW = 1 days;
 
     /// @inheritdoc IRoundManager
     IConsortiumRegistry public immutable registry;
@@ -64,6 +68,9 @@ contract RoundManager is IRoundManager {
     // slither-disable-next-line uninitialized-state -- written through a storage pointer in _storeChunkHashes
     mapping(uint256 roundId => bytes32[]) private _modelChunkHashes;
     mapping(uint256 roundId => mapping(address hospital => mapping(uint256 chunk => ChunkRecord))) private _chunkProofs;
+    mapping(uint256 roundId => mapping(uint256 slot => Exclusion)) private _exclusions;
+    mapping(uint256 roundId => uint256) private _disputeDeadlines;
+    mapping(uint256 roundId => mapping(uint256 slot => mapping(address hospital => bool))) private _supported;
 
     /// @dev An accepted chunk proof: keccak256 of C(2^scaleBits u_c) and its sum of squares (< NORM_RANGE).
     struct ChunkRecord {
@@ -455,6 +462,8 @@ contract RoundManager is IRoundManager {
         bytes32 proofHash,
         string memory proofCid
     ) internal {
+        // exclusions carry a declaration (with public evidence, or an unanswered re-announce window); none: no read
+        if (excludedMask != 0) _applyExclusions(roundId, excludedMask);
         RoundInfo storage r = _rounds[roundId];
         r.phase = Phase.Finalized;
         r.newModelHash = _hashPoints(commitment);
@@ -482,7 +491,7 @@ contract RoundManager is IRoundManager {
     function _modelOf(uint256 roundId) internal view returns (bytes32) {
         if (roundId == 0) return _genesisHash;
         RoundInfo storage r = _rounds[roundId];
-        if (r.phase != Phase.Finalized && r.phase != Phase.RolledBack) {
+        if (r.phase != Phase.Finalized && r.phase != Phase.RolledBack && r.phase != Phase.Invalidated) {
             revert RoundManagerWrongPhase(roundId, Phase.Finalized, r.phase);
         }
         return r.newModelHash;
@@ -686,5 +695,144 @@ contract RoundManager is IRoundManager {
         // a wrong claimed median still proves, with a non-zero certificate
         uint256 z = instances[InstanceLayout.MEDIAN_CERTIFICATE_INDEX];
         if (z != 0) revert RoundManagerInstanceMismatch(roundId, InstanceLayout.MEDIAN_CERTIFICATE_INDEX, 0, z);
+    }
+
+    // --- exclusions with evidence, re-announcements and disputes (docs/exclusions.md) ---------------
+
+    /// @inheritdoc IRoundManager
+    function declareExclusion(
+        uint256 roundId,
+        uint256 slot,
+        ExclusionReason reason,
+        bytes32 evidenceHash,
+        string calldata evidenceCid
+    ) external {
+        if (msg.sender != registry.aggregator()) revert RoundManagerNotAggregator(msg.sender);
+        RoundInfo storage r = _rounds[roundId];
+        if (r.phase != Phase.Open) revert RoundManagerWrongPhase(roundId, Phase.Open, r.phase);
+        if (r.submissionCount < r.members && block.timestamp <= r.deadline) {
+            revert RoundManagerDeadlineNotReached(roundId, r.deadline, block.timestamp);
+        }
+        if (slot >= r.submissionCount) revert RoundManagerNoSubmissionInSlot(roundId, slot);
+        bool withEvidence = reason == ExclusionReason.Undecryptable || reason == ExclusionReason.InvalidContent;
+        bool evidenceGiven = evidenceHash != bytes32(0) || bytes(evidenceCid).length != 0;
+        if (
+            reason == ExclusionReason.None || (withEvidence && evidenceHash == bytes32(0))
+                || (!withEvidence && evidenceGiven)
+        ) revert RoundManagerInvalidExclusionEvidence(roundId, slot, reason);
+        if (withEvidence) _checkCid(evidenceCid);
+        Exclusion storage e = _exclusions[roundId][slot];
+        // only an Unavailable exclusion the hospital answered on-chain may be replaced, and only with evidence
+        bool replaceable = e.reason == ExclusionReason.Unavailable && e.reannounced && withEvidence;
+        if (e.reason != ExclusionReason.None && !replaceable) {
+            revert RoundManagerExclusionAlreadyDeclared(roundId, slot, e.reason);
+        }
+
+        e.reason = reason;
+        e.declaredAt = uint64(block.timestamp);
+        e.aggregator = msg.sender;
+        e.evidenceHash = evidenceHash;
+        emit ExclusionDeclared(roundId, _submissions[roundId][slot].hospital, slot, reason, evidenceHash, evidenceCid);
+    }
+
+    /// @inheritdoc IRoundManager
+    function reannounceUpdate(uint256 roundId, uint256 slot, bytes calldata envelope) external {
+        _requireSlotHospital(roundId, slot);
+        RoundInfo storage r = _rounds[roundId];
+        if (r.phase != Phase.Open) revert RoundManagerWrongPhase(roundId, Phase.Open, r.phase);
+        Exclusion storage e = _exclusions[roundId][slot];
+        if (e.reason != ExclusionReason.Unavailable || e.reannounced) {
+            revert RoundManagerNotDeclaredUnavailable(roundId, slot);
+        }
+        uint256 windowEnd = uint256(e.declaredAt) + REANNOUNCE_WINDOW;
+        if (block.timestamp > windowEnd) revert RoundManagerWindowClosed(roundId, slot, windowEnd);
+
+        e.reannounced = true;
+        emit UpdateReannounced(roundId, msg.sender, slot, sha256(envelope), envelope);
+    }
+
+    /// @inheritdoc IRoundManager
+    function disputeExclusion(uint256 roundId, uint256 slot) external {
+        _requireSlotHospital(roundId, slot);
+        RoundInfo storage r = _rounds[roundId];
+        if (r.phase != Phase.Finalized) revert RoundManagerWrongPhase(roundId, Phase.Finalized, r.phase);
+        Exclusion storage e = _exclusions[roundId][slot];
+        if (!e.applied || e.reason == ExclusionReason.Unavailable) {
+            revert RoundManagerNotDisputable(roundId, slot, e.reason, e.applied);
+        }
+        uint256 deadline = _disputeDeadlines[roundId];
+        if (block.timestamp > deadline) revert RoundManagerWindowClosed(roundId, slot, deadline);
+        if (e.disputed) revert RoundManagerAlreadyDisputed(roundId, slot);
+
+        e.disputed = true;
+        e.supporters = 1;
+        _supported[roundId][slot][msg.sender] = true;
+        emit ExclusionDisputed(roundId, msg.sender, slot, deadline);
+        _upholdIfMajority(roundId, slot, e);
+    }
+
+    /// @inheritdoc IRoundManager
+    function supportDispute(uint256 roundId, uint256 slot) external {
+        if (!registry.isHospital(msg.sender)) revert RoundManagerNotHospital(msg.sender);
+        Exclusion storage e = _exclusions[roundId][slot];
+        if (!e.disputed) revert RoundManagerNotDisputed(roundId, slot);
+        if (e.upheld) revert RoundManagerDisputeUpheld(roundId, slot);
+        uint256 deadline = _disputeDeadlines[roundId];
+        if (block.timestamp > deadline) revert RoundManagerWindowClosed(roundId, slot, deadline);
+        if (_supported[roundId][slot][msg.sender]) revert RoundManagerAlreadySupported(roundId, slot, msg.sender);
+
+        _supported[roundId][slot][msg.sender] = true;
+        e.supporters += 1;
+        emit DisputeSupported(roundId, slot, msg.sender, e.supporters);
+        _upholdIfMajority(roundId, slot, e);
+    }
+
+    /// @inheritdoc IRoundManager
+    function getExclusion(uint256 roundId, uint256 slot) external view returns (Exclusion memory) {
+        return _exclusions[roundId][slot];
+    }
+
+    /// @inheritdoc IRoundManager
+    function disputeDeadline(uint256 roundId) external view returns (uint256) {
+        return _disputeDeadlines[roundId];
+    }
+
+    /// @inheritdoc IRoundManager
+    function supportsDispute(uint256 roundId, uint256 slot, address hospital) external view returns (bool) {
+        return _supported[roundId][slot][hospital];
+    }
+
+    function _requireSlotHospital(uint256 roundId, uint256 slot) internal view {
+        Submission[] storage subs = _submissions[roundId];
+        if (slot >= subs.length || subs[slot].hospital != msg.sender) {
+            revert RoundManagerNotSlotHospital(roundId, slot, msg.sender);
+        }
+    }
+
+    /// @dev Every slot in `excludedMask` has a declared exclusion; an `Unavailable` one is unanswered and its
+    /// re-announce window has passed. Marks them applied and opens the round's dispute window.
+    function _applyExclusions(uint256 roundId, uint256 excludedMask) internal {
+        for (uint256 slot = 0; excludedMask >> slot != 0; slot++) {
+            if ((excludedMask >> slot) & 1 == 0) continue;
+            Exclusion storage e = _exclusions[roundId][slot];
+            if (e.reason == ExclusionReason.None) revert RoundManagerExclusionNotDeclared(roundId, slot);
+            if (e.reason == ExclusionReason.Unavailable) {
+                if (e.reannounced) revert RoundManagerUpdateReannounced(roundId, slot);
+                uint256 windowEnd = uint256(e.declaredAt) + REANNOUNCE_WINDOW;
+                if (block.timestamp <= windowEnd) revert RoundManagerReannounceWindowOpen(roundId, slot, windowEnd);
+            }
+            e.applied = true;
+        }
+        _disputeDeadlines[roundId] = block.timestamp + EXCLUSION_DISPUTE_WINDOW;
+    }
+
+    /// @dev More than half of the members at opening support the dispute: upheld, the round invalid (its model is
+    /// no longer current: `_modelRound()` skips it), the declaring aggregator named.
+    function _upholdIfMajority(uint256 roundId, uint256 slot, Exclusion storage e) internal {
+        RoundInfo storage r = _rounds[roundId];
+        if (uint256(e.supporters) * 2 <= r.members) return;
+        e.upheld = true;
+        if (r.phase == Phase.Finalized) r.phase = Phase.Invalidated;
+        emit ExclusionDisputeUpheld(roundId, _submissions[roundId][slot].hospital, slot, e.aggregator);
     }
 }

@@ -112,3 +112,17 @@ class PatientRecordError(ZkflError):
 class NormBoundError(RoundError):
     """An update's distance to the previous global model exceeds the round's norm bound (or the norm
     circuit's range): no valid submission exists for it."""
+
+
+class EvidenceError(CryptoError):
+    """Exclusion evidence does not hold: a KEM message that does not re-encapsulate to the envelope's KEM
+    ciphertext, an evidence file that is malformed or not the one declared on-chain, or a claim the data refutes."""
+
+
+class ExclusionWindowOpen(RoundError):
+    """An ``Unavailable`` exclusion is declared and its re-announce window is still open: the round can be
+    finalized only after ``window_end`` (chain time), when the hospital has had its chance to post the envelope."""
+
+    def __init__(self, message: str, *, window_end: int) -> None:
+        super().__init__(message)
+        self.window_end = window_end

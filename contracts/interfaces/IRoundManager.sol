@@ -22,12 +22,47 @@ interface IRoundManager {
 
     /// @notice Life cycle of a round. A finalized round whose model file a quorum of hospitals reports
     /// unavailable (or not matching its commitment) is rolled back: the previous global model is current again.
+    /// A finalized round is `Invalidated` when a majority of its members upheld a hospital's dispute of one of its
+    /// exclusions: its model is not current either, and `ExclusionDisputeUpheld` names the aggregator.
     enum Phase {
         None,
         Open,
         Finalized,
         Aborted,
-        RolledBack
+        RolledBack,
+        Invalidated
+    }
+
+    /// @notice Why the aggregator left a submitted update out (docs/exclusions.md says what each evidence holds).
+    /// `Undecryptable`: the envelope does not authenticate under the enclave's key and the submission's
+    /// associated data; `InvalidContent`: it decrypts, but to a payload that is malformed, names another
+    /// round, hospital, count or scale, or does not open the on-chain commitment. Both carry an evidence file
+    /// (the ML-KEM decapsulation of that one envelope) anyone can check. `Unavailable`: the store does not
+    /// serve the ciphertext; no evidence exists, so the hospital gets `REANNOUNCE_WINDOW()` to post it on-chain.
+    enum ExclusionReason {
+        None,
+        Undecryptable,
+        InvalidContent,
+        Unavailable
+    }
+
+    /// @notice The record of one declared exclusion (`declareExclusion`).
+    struct Exclusion {
+        ExclusionReason reason;
+        /// when it was declared (an `Unavailable` exclusion can be applied only after `REANNOUNCE_WINDOW()`)
+        uint64 declaredAt;
+        /// the hospital posted its envelope on-chain (`reannounceUpdate`): `Unavailable` no longer applies
+        bool reannounced;
+        /// the finalization left the slot out (only an applied exclusion can be disputed)
+        bool applied;
+        bool disputed;
+        bool upheld;
+        /// members (the disputing hospital first) who support the dispute
+        uint16 supporters;
+        /// the aggregator that declared it, named if a dispute is upheld
+        address aggregator;
+        /// SHA-256 of the evidence file stored under the `ExclusionDeclared` event's CID (0 for `Unavailable`)
+        bytes32 evidenceHash;
     }
 
     /// @notice One round's public record.
@@ -168,6 +203,37 @@ interface IRoundManager {
     error RoundManagerChunkProofMissing(uint256 roundId, address hospital, uint256 chunk);
     /// @notice A chunk proof's public sum of squares is not below `NORM_RANGE()` (a field-negative value).
     error RoundManagerChunkSumOutOfRange(uint256 roundId, uint256 chunk, uint256 sumOfSquares);
+    /// @notice The slot has no submission in this round.
+    error RoundManagerNoSubmissionInSlot(uint256 roundId, uint256 slot);
+    /// @notice An exclusion's evidence does not fit its reason: `Undecryptable` and `InvalidContent` need a
+    /// non-zero evidence hash and a CID, `Unavailable` takes neither; `None` is no reason.
+    error RoundManagerInvalidExclusionEvidence(uint256 roundId, uint256 slot, ExclusionReason reason);
+    /// @notice The slot already has an exclusion (only an `Unavailable` one answered by `reannounceUpdate` can be
+    /// declared again, with evidence).
+    error RoundManagerExclusionAlreadyDeclared(uint256 roundId, uint256 slot, ExclusionReason reason);
+    /// @notice `excludedMask` leaves out a slot with no declared exclusion.
+    error RoundManagerExclusionNotDeclared(uint256 roundId, uint256 slot);
+    /// @notice An `Unavailable` exclusion cannot be applied before its re-announce window has passed.
+    error RoundManagerReannounceWindowOpen(uint256 roundId, uint256 slot, uint256 windowEnd);
+    /// @notice The hospital posted its envelope on-chain: an `Unavailable` exclusion no longer applies (declare
+    /// one with evidence, or include the update).
+    error RoundManagerUpdateReannounced(uint256 roundId, uint256 slot);
+    /// @notice The caller did not submit the update in this slot.
+    error RoundManagerNotSlotHospital(uint256 roundId, uint256 slot, address caller);
+    /// @notice The slot has no `Unavailable` exclusion waiting for a re-announcement.
+    error RoundManagerNotDeclaredUnavailable(uint256 roundId, uint256 slot);
+    /// @notice The window for this action has closed.
+    error RoundManagerWindowClosed(uint256 roundId, uint256 slot, uint256 windowEnd);
+    /// @notice Only an applied `Undecryptable` or `InvalidContent` exclusion can be disputed.
+    error RoundManagerNotDisputable(uint256 roundId, uint256 slot, ExclusionReason reason, bool applied);
+    /// @notice The exclusion is already disputed.
+    error RoundManagerAlreadyDisputed(uint256 roundId, uint256 slot);
+    /// @notice The exclusion is not disputed.
+    error RoundManagerNotDisputed(uint256 roundId, uint256 slot);
+    /// @notice The dispute was already upheld.
+    error RoundManagerDisputeUpheld(uint256 roundId, uint256 slot);
+    /// @notice The member already supports this dispute.
+    error RoundManagerAlreadySupported(uint256 roundId, uint256 slot, address hospital);
 
     /// @notice The circuits' public artifacts (norm and median verifying keys, settings, SRS, verifier
     /// sources, the KZG basis with its zero-vector commitment K, with their SHA-256) are described by the
@@ -219,6 +285,30 @@ interface IRoundManager {
     event ModelUnavailableReported(uint256 indexed roundId, address indexed hospital, uint256 reports);
     /// @notice A quorum of reports rolled the round back: the previous global model is current again.
     event RoundRolledBack(uint256 indexed roundId, bytes32 restoredModelHash, uint32 restoredModelRound);
+    /// @notice The aggregator declared that it will leave slot `slot` out, with a reason and the SHA-256 and CID of
+    /// a public evidence file (none for `Unavailable`).
+    event ExclusionDeclared(
+        uint256 indexed roundId,
+        address indexed hospital,
+        uint256 slot,
+        ExclusionReason reason,
+        bytes32 evidenceHash,
+        string evidenceCid
+    );
+    /// @notice A hospital whose ciphertext was declared unavailable posted its envelope on-chain (the bytes are
+    /// here, so no store is needed; their SHA-256 must be the digest of the submission's raw CID).
+    event UpdateReannounced(
+        uint256 indexed roundId, address indexed hospital, uint256 slot, bytes32 envelopeHash, bytes envelope
+    );
+    /// @notice The excluded hospital disputed an applied exclusion; members may support it until `disputeDeadline`.
+    event ExclusionDisputed(uint256 indexed roundId, address indexed hospital, uint256 slot, uint256 disputeDeadline);
+    /// @notice A member, having checked the evidence from public data, supports the dispute.
+    event DisputeSupported(uint256 indexed roundId, uint256 slot, address indexed supporter, uint256 supporters);
+    /// @notice A majority of the members at opening upheld the dispute: the exclusion was unjustified, the round
+    /// is `Invalidated` (if it was still `Finalized`) and `aggregator` is accountable.
+    event ExclusionDisputeUpheld(
+        uint256 indexed roundId, address indexed hospital, uint256 slot, address indexed aggregator
+    );
 
     /// @notice Open a new round on top of the current global model. Admin only; no other round may be open.
     /// @return roundId the new round's id (ids start at 1)
@@ -271,7 +361,8 @@ interface IRoundManager {
     /// @notice Finalize a FedAvg round without a proof: the contract computes the new model's commitment
     /// C(S) = K + sum_i w_i (C(u_i) - K) from the stored commitments of the included slots and the weights of
     /// `expectedWeights(roundId, excludedMask)` (they sum to exactly 2^scaleBits). Aggregator only; allowed once
-    /// every member hospital at opening submitted, or after the deadline. `excludedMask` bit i leaves slot i out.
+    /// every member hospital at opening submitted, or after the deadline. `excludedMask` bit i leaves slot i out;
+    /// every such slot needs a declared exclusion (`declareExclusion`; both finalizations).
     /// `newModelCid` names the model file, which must open C(S): hospitals that find it does not (or cannot
     /// fetch it) report it (`reportModelUnavailable`).
     function finalizeRound(uint256 roundId, string calldata newModelCid, uint256 excludedMask) external;
@@ -382,4 +473,48 @@ interface IRoundManager {
     /// @notice SHA-256 of the pinned KZG basis (logrows, unusable rows, SRS, norm vk and settings:
     /// zkfl_dapp.circuits.kzg.KzgBasis.digest), which the circuit manifest publishes.
     function kzgBasisDigest() external view returns (bytes32);
+
+    /// @notice Declare that slot `slot` will be left out of round `roundId`, before finalizing. Aggregator only, in
+    /// an open round whose submissions are closed (every member submitted, or past the deadline).
+    /// `Undecryptable` and `InvalidContent` carry the SHA-256 `evidenceHash` and `evidenceCid` of the evidence
+    /// file (zkfl_dapp.core.exclusions.ExclusionEvidence); `Unavailable` carries none and starts a
+    /// `REANNOUNCE_WINDOW()` in which the hospital may post its envelope on-chain. A finalization's
+    /// `excludedMask` may name only declared slots.
+    function declareExclusion(
+        uint256 roundId,
+        uint256 slot,
+        ExclusionReason reason,
+        bytes32 evidenceHash,
+        string calldata evidenceCid
+    ) external;
+
+    /// @notice Answer an `Unavailable` exclusion within its window by posting the envelope itself (calldata and
+    /// the `UpdateReannounced` event: public data). The slot's hospital only, once. Afterwards the slot can be
+    /// excluded only with evidence.
+    function reannounceUpdate(uint256 roundId, uint256 slot, bytes calldata envelope) external;
+
+    /// @notice Dispute an applied `Undecryptable` or `InvalidContent` exclusion of the caller's update, within
+    /// `EXCLUSION_DISPUTE_WINDOW()` of the finalization. The caller's dispute counts as the first support.
+    function disputeExclusion(uint256 roundId, uint256 slot) external;
+
+    /// @notice Support a dispute (member hospitals, once each, within the window) after checking its evidence
+    /// from public data: the evidence is missing, malformed, or shows the update decrypts and opens its
+    /// commitment. More than half of the round's members at opening uphold it (`ExclusionDisputeUpheld`).
+    function supportDispute(uint256 roundId, uint256 slot) external;
+
+    /// @notice The exclusion record of slot `slot` in round `roundId` (reason `None`: none declared).
+    function getExclusion(uint256 roundId, uint256 slot) external view returns (Exclusion memory);
+
+    /// @notice When round `roundId`'s disputes close (0: the round finalized without an exclusion).
+    function disputeDeadline(uint256 roundId) external view returns (uint256);
+
+    /// @notice How long a hospital has to answer an `Unavailable` exclusion with `reannounceUpdate`, in seconds.
+    function REANNOUNCE_WINDOW() external view returns (uint64);
+
+    /// @notice How long after a finalization its exclusions can be disputed and supported, in seconds.
+    function EXCLUSION_DISPUTE_WINDOW() external view returns (uint64);
+
+    /// @notice Whether `hospital` supports the dispute of slot `slot`'s exclusion in round `roundId` (the disputing
+    /// hospital does from its dispute on).
+    function supportsDispute(uint256 roundId, uint256 slot, address hospital) external view returns (bool);
 }

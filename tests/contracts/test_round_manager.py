@@ -13,7 +13,7 @@ from web3.exceptions import ContractCustomError
 
 from tests.conftest import CIRCUIT_CID, GENESIS_CID, MODEL_SIZE, SCALE_BITS, SLOTS, open_round, padded_update
 from tests.conftest import points as onchain
-from zkfl_dapp.chain.enums import Phase, Role, Rule
+from zkfl_dapp.chain.enums import ExclusionReason, Phase, Role, Rule
 from zkfl_dapp.chain.views import as_commitment, commitment_hash, model_record, point_hash, read_round, read_submissions
 from zkfl_dapp.circuits.kzg import BASE_FIELD_MODULUS, combine
 from zkfl_dapp.core.aggregation import aggregate, normalized_weights
@@ -311,6 +311,7 @@ def test_finalizeRound_excludedUpdateCarriesZeroWeight(
     counts = [0 if mask >> i & 1 else n for i, n in enumerate(COUNTS)]
     weights = normalized_weights(counts, SCALE_BITS)
     assert weights[2] == 0 and sum(weights) == 2**SCALE_BITS
+    rm.declareExclusion(1, 2, ExclusionReason.INVALID_CONTENT, keccak(b"evidence"), NEW_CID, sender=aggregator)
     tx = rm.finalizeRound(1, NEW_CID, mask, sender=aggregator)
     (excluded,) = tx.events.filter(rm.UpdateExcluded)
     assert excluded.slot == 2 and excluded.hospital == hospitals[2].address

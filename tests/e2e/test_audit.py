@@ -306,7 +306,11 @@ def test_missing_ciphertext_of_an_excluded_update_is_only_a_warning(consortium, 
     _block(store, sub.cid).unlink()
     report = _audit(consortium, store, tmp_path)
     assert report.passed
-    assert [(f.round_id, f.item, f.severity) for f in report.findings] == [(3, "submission 4 ciphertext", "warning")]
+    # and its exclusion's evidence cannot be re-checked without it: a warning too, not the aggregator's fault
+    assert [(f.round_id, f.item, f.severity) for f in report.findings] == [
+        (3, "submission 4 ciphertext", "warning"),
+        (3, f"exclusion of submission 4 ({sub.hospital})", "warning"),
+    ]
 
 
 def _report_cids(c: Consortium, round_id: int) -> list[str]:
@@ -446,3 +450,19 @@ def test_bound_that_does_not_follow_the_policy_is_named(consortium, clean_report
     report = _audit(consortium, _ServesOtherContent(consortium.storage, cid, json.dumps(lying).encode()), tmp_path)
     assert (5, "norm bound (normBoundSq)") in _errors(report), [f.line() for f in report.errors]
     assert report.round(5).checks["policy"] is False
+
+
+def test_exclusion_whose_evidence_file_is_missing_names_the_aggregator(consortium, clean_report, tmp_path):
+    rm = consortium.deployment.round_manager
+    (declared,) = [
+        dict(log.event_arguments)
+        for log in rm.ExclusionDeclared.range(0, ape.chain.blocks.head.number + 1)
+        if int(log.event_arguments["roundId"]) == 3
+    ]
+    assert int(declared["slot"]) == 4 and clean_report.round(3).passed  # the honest exclusion's evidence holds
+    store = _store_copy(consortium, tmp_path)
+    _block(store, declared["evidenceCid"]).unlink()
+    report = _audit(consortium, store, tmp_path)
+    (finding,) = [f for f in report.errors if f.item.startswith("exclusion of submission 4")]
+    assert finding.round_id == 3 and "not served" in finding.actual
+    assert consortium.roles.aggregator.address in finding.actual

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from zkfl_dapp.chain.enums import Phase, Role, Rule
+from zkfl_dapp.chain.enums import ExclusionReason, Phase, Role, Rule
 
 INTERFACES = Path(__file__).resolve().parents[2] / "contracts" / "interfaces"
 
@@ -25,6 +25,7 @@ def solidity_enum(source: str, name: str) -> list[str]:
         (Role, "IConsortiumRegistry.sol", "Role"),
         (Phase, "IRoundManager.sol", "Phase"),
         (Rule, "IRoundManager.sol", "AggregationRule"),
+        (ExclusionReason, "IRoundManager.sol", "ExclusionReason"),
     ],
 )
 def test_python_enum_mirrors_solidity(py: type[IntEnum], file: str, name: str) -> None:

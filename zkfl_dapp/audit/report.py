@@ -97,7 +97,7 @@ class RoundAudit(BaseModel):
     """The audit of one round: what the chain says, and the verdict of every check."""
 
     round_id: int
-    phase: Literal["open", "finalized", "aborted", "rolled back"]
+    phase: Literal["open", "finalized", "aborted", "rolled back", "invalidated"]
     rule: Literal["fedavg", "median"] = "fedavg"
     #: the squared norm bound at scale 2^(2 scale bits); 0: no bound (no norm proofs)
     norm_bound_sq: int = 0

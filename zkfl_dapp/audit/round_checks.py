@@ -12,6 +12,7 @@ from typing import Any
 
 from zkfl_dapp.audit.context import describe_error
 from zkfl_dapp.audit.events import _args, _logs
+from zkfl_dapp.audit.exclusion_checks import ExclusionChecks
 from zkfl_dapp.audit.proof_checks import ChunkProofEvent, Position, ProofChecks
 from zkfl_dapp.audit.report import CHECKS, AuditReport, Finding, RoundAudit, SubmissionRecord, short_commitment
 from zkfl_dapp.chain.enums import Phase, Rule
@@ -32,6 +33,7 @@ from zkfl_dapp.exceptions import ChainError, ModelFileError, RoundError, Storage
 from zkfl_dapp.protocol.hospital import opens
 
 _PHASES = {Phase.OPEN: "open", Phase.FINALIZED: "finalized", Phase.ABORTED: "aborted", Phase.ROLLED_BACK: "rolled back"}
+_PHASES[Phase.INVALIDATED] = "invalidated"  # an upheld exclusion dispute (audit/exclusion_checks.py)
 
 
 def _commitment_of(text: str) -> Commitment:
@@ -43,7 +45,7 @@ def _commitment_of(text: str) -> Commitment:
         return NO_COMMITMENT
 
 
-class RoundChecks(ProofChecks):
+class RoundChecks(ProofChecks, ExclusionChecks):
     """Every round from the first block to the head."""
 
     def rounds(self, report: AuditReport, head: int) -> None:
@@ -184,7 +186,7 @@ class RoundChecks(ProofChecks):
         self._event_vs_state(ra, info)
         if phase == Phase.ABORTED and abort_log is not None:
             ra.closed_block = int(abort_log.block_number)
-        if phase not in (Phase.FINALIZED, Phase.ROLLED_BACK):
+        if phase not in (Phase.FINALIZED, Phase.ROLLED_BACK, Phase.INVALIDATED):
             return ra
         if fin_log is None:
             self._fail(ra, "lineage", "RoundFinalized event", "an event for a finalized round", "none")
@@ -291,6 +293,7 @@ class RoundChecks(ProofChecks):
             self._fail(ra, "weights", "quorum", f"at least {int(info.quorum)} included updates", str(len(included)))
         self._model(ra, new_point)
         self._ciphertexts(ra)
+        self._exclusions(ra)
 
     def _fedavg(self, ra: RoundAudit, new_point: Commitment) -> None:
         """FedAvg: the weights from the on-chain sample counts and exclusions, and the new model's commitment

@@ -31,3 +31,13 @@ class Phase(IntEnum):
     ABORTED = 3
     ROLLED_BACK = 4
 
+    INVALIDATED = 5
+
+
+class ExclusionReason(IntEnum):
+    """Mirror of ``IRoundManager.ExclusionReason``."""
+
+    NONE = 0
+    UNDECRYPTABLE = 1
+    INVALID_CONTENT = 2
+    UNAVAILABLE = 3

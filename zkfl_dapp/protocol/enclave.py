@@ -24,12 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from zkfl_dapp.chain.enums import Rule
+from zkfl_dapp.chain.enums import ExclusionReason, Rule
 from zkfl_dapp.chain.views import (
     Commitment,
     SubmissionView,
     as_commitment,
-    commitment_bytes,
     read_round,
     read_submissions,
 )
@@ -37,12 +36,14 @@ from zkfl_dapp.circuits.kzg_median import KzgMedianProof, prove_kzg_median
 from zkfl_dapp.circuits.proving import verify_offchain
 from zkfl_dapp.circuits.suite import CircuitSuite
 from zkfl_dapp.core.aggregation import aggregate, normalized_weights
+from zkfl_dapp.core.exclusions import EvidenceReason, ExclusionEvidence
 from zkfl_dapp.core.formats import ModelFile, UpdatePayload
 from zkfl_dapp.core.median import fill_slots, median_quantized
 from zkfl_dapp.core.norms import update_norm
-from zkfl_dapp.crypto.envelope import EnclaveKeyPair, associated_data, open_sealed
-from zkfl_dapp.exceptions import CircuitError, CryptoError, ModelFileError, RoundError, StorageError
+from zkfl_dapp.crypto.envelope import EnclaveKeyPair, open_sealed
+from zkfl_dapp.exceptions import CircuitError, CryptoError, RoundError, StorageError
 from zkfl_dapp.ml.model import ModelSpec
+from zkfl_dapp.protocol.exclusions import build_evidence, content_fault, declare_exclusions, submission_ad
 from zkfl_dapp.protocol.hospital import fetch_global_model, opens
 from zkfl_dapp.storage.base import Storage
 
@@ -60,6 +61,10 @@ class SlotOutcome:
     cid: str
     values: tuple[int, ...] | None  # None when excluded
     reason: str | None = None  # why it was excluded
+    #: IRoundManager.ExclusionReason of an exclusion (0 when included)
+    code: int = 0
+    #: the public evidence of an Undecryptable / InvalidContent exclusion (docs/exclusions.md)
+    evidence: ExclusionEvidence | None = None
 
     @property
     def included(self) -> bool:
@@ -151,30 +156,26 @@ class AggregatorEnclave:
     def _open_one(self, round_id: int, sub: SubmissionView) -> SlotOutcome:
         slot, hospital, commitment, count, cid = sub.slot, sub.hospital, sub.commitment, sub.sample_count, sub.cid
 
-        def excluded(reason: str) -> SlotOutcome:
-            return SlotOutcome(slot, hospital, commitment, count, cid, None, reason)
+        def excluded(reason: str, code: ExclusionReason, envelope: bytes = b"") -> SlotOutcome:
+            evidence = None
+            if code != ExclusionReason.UNAVAILABLE:
+                kind: EvidenceReason = "undecryptable" if code == ExclusionReason.UNDECRYPTABLE else "invalid_content"
+                key = self._key_pair
+                evidence = build_evidence(key.private_key, key.public_key, round_id, sub, envelope, kind, reason)
+            return SlotOutcome(slot, hospital, commitment, count, cid, None, reason, int(code), evidence)
 
         try:
             envelope = self.storage.get(cid)
         except StorageError as exc:
-            return excluded(f"ciphertext unavailable: {exc}")
+            return excluded(f"ciphertext unavailable: {exc}", ExclusionReason.UNAVAILABLE)
         try:
-            ad = associated_data(round_id, hospital, commitment_bytes(commitment))
-            plaintext = open_sealed(self._key_pair, envelope, ad)
+            plaintext = open_sealed(self._key_pair, envelope, submission_ad(round_id, sub))
         except CryptoError as exc:
-            return excluded(f"ciphertext rejected: {exc}")
-        try:
-            payload = UpdatePayload.parse(plaintext, expected_size=self.circuits.rows)
-        except ModelFileError as exc:
-            return excluded(f"malformed update: {exc}")
-        if payload.round_id != round_id or payload.hospital.lower() != hospital.lower():
-            return excluded(f"update names round {payload.round_id} / {payload.hospital}, not this submission")
-        if payload.sample_count != count:
-            return excluded(f"update declares {payload.sample_count} samples, the chain says {count}")
-        if payload.scale_bits != self.scale_bits:
-            return excluded(f"update quantized at 2^{payload.scale_bits}, the circuits use 2^{self.scale_bits}")
-        if not opens(payload.values, commitment, self.circuits.basis, self.circuits.layout):
-            return excluded("update does not open its on-chain commitment")
+            return excluded(f"ciphertext rejected: {exc}", ExclusionReason.UNDECRYPTABLE, envelope)
+        fault = content_fault(plaintext, round_id, sub, self.circuits)
+        if fault is not None:
+            return excluded(fault, ExclusionReason.INVALID_CONTENT, envelope)
+        payload = UpdatePayload.parse(plaintext, expected_size=self.circuits.rows)  # content_fault parsed it
         return SlotOutcome(slot, hospital, commitment, count, cid, payload.values)
 
     def aggregate(self, round_id: int, outcomes: list[SlotOutcome], quorum: int) -> tuple[tuple[int, ...], int]:
@@ -239,6 +240,8 @@ class AggregatorEnclave:
             layout, model_kind=self.spec.kind, num_features=self.spec.num_features, scale_bits=s, values=values
         )
         model_cid = str(self.storage.put(model.to_bytes()))
+        # every exclusion is declared on-chain with its evidence first (RoundManager refuses undeclared ones)
+        declare_exclusions(round_manager, self.account, self.storage, round_id, outcomes)
         if proof is not None:
             receipt = round_manager.finalizeMedianRound(
                 round_id, proof.proof, list(proof.instances), model_cid, proof_cid, mask, sender=self.account

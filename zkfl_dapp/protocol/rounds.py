@@ -20,6 +20,7 @@ from zkfl_dapp.core.policy import NormBoundPolicy, median_norm
 from zkfl_dapp.exceptions import (
     CommitmentMismatchError,
     ConfigError,
+    ExclusionWindowOpen,
     ModelFileError,
     NormBoundError,
     QuantizationError,
@@ -227,7 +228,11 @@ class RoundDriver:
 
         rule = "median" if info.rule == Rule.MEDIAN else "fedavg"
         self.progress(f"round {round_id}: enclave decrypting, checking and proving ({rule})")
-        final = self.enclave.finalize(rm, round_id)
+        try:
+            final = self.enclave.finalize(rm, round_id)
+        except ExclusionWindowOpen as pending:  # a ciphertext declared unavailable: its hospital's window first
+            self._wait_for_deadline(pending.window_end)
+            final = self.enclave.finalize(rm, round_id)
         self.checkpoint()
         for o in final.outcomes:
             if not o.included:

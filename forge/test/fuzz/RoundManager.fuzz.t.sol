@@ -201,6 +201,11 @@ contract RoundManagerFuzzTest is ForgeTest {
             if (included) log = addmod(log, mulmod(w[i], logs[i] - K_LOG, G1.R), G1.R);
         }
         vm.warp(block.timestamp + 2 days);
+        for (uint256 i = 0; i < n; i++) {
+            if ((mask >> i) & 1 == 0) continue; // an exclusion needs a declaration with evidence (issue 18)
+            vm.prank(AGGREGATOR);
+            rm.declareExclusion(id, i, IRoundManager.ExclusionReason.InvalidContent, keccak256("evidence"), "ev");
+        }
         vm.prank(AGGREGATOR);
         if (sum == 0) {
             vm.expectRevert(abi.encodeWithSelector(IRoundManager.RoundManagerQuorumNotMet.selector, id, 0, 1));

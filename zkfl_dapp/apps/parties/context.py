@@ -29,7 +29,7 @@ from zkfl_dapp.storage.base import Storage
 
 Progress = Callable[[str], None]
 #: Phases after which a round changes no more.
-CLOSED = (Phase.FINALIZED, Phase.ABORTED, Phase.ROLLED_BACK)
+CLOSED = (Phase.FINALIZED, Phase.ABORTED, Phase.ROLLED_BACK, Phase.INVALIDATED)
 
 
 def _quiet(_: str) -> None:

@@ -35,6 +35,7 @@ from zkfl_dapp.exceptions import (
     QuantizationError,
     StorageError,
 )
+from zkfl_dapp.protocol.disputes import review_exclusions
 from zkfl_dapp.protocol.hospital import HospitalClient, fetch_enclave_key, fetch_global_model
 from zkfl_dapp.protocol.wiring import load_split
 from zkfl_dapp.storage.base import Storage
@@ -66,6 +67,7 @@ class HospitalAgent:
     durability: Durability | None = None
     _done: set[int] = field(default_factory=set)
     _said: set[tuple[int, str]] = field(default_factory=set)
+    _settled: set[tuple[int, int]] = field(default_factory=set)  # exclusions reviewed (protocol/disputes.py)
 
     @property
     def name(self) -> str:
@@ -75,6 +77,12 @@ class HospitalAgent:
         """Serve the current round if it is open and not yet served; returns what happened (None: nothing)."""
         rm = self.deployment.round_manager
         round_id = int(rm.currentRoundId())
+        for done_round in (r for r in (round_id - 1, round_id) if r > 0):  # its own exclusions, and the others'
+            c = self.client
+            for note in review_exclusions(
+                rm, self.deployment.registry, c.account, c.storage, c.circuits, done_round, settled=self._settled
+            ):
+                self._say(done_round, note)
         if round_id == 0 or round_id in self._done:
             return None
         info = read_round(rm, round_id)

@@ -28,6 +28,10 @@ contract RoundManager is IRoundManager {
     uint256 public constant MAX_CID_LENGTH = 128;
     /// @inheritdoc IRoundManager
     uint256 public constant NORM_RANGE = 1 << 36;
+    /// @inheritdoc IRoundManager
+    uint64 public constant FINALIZE_WINDOW = 1 days;
+    /// @inheritdoc IRoundManager
+    uint256 public constant MAX_SHARE_DENOMINATOR = 3;
 
     /// @inheritdoc IRoundManager
     IConsortiumRegistry public immutable registry;
@@ -64,6 +68,13 @@ contract RoundManager is IRoundManager {
     // slither-disable-next-line uninitialized-state -- written through a storage pointer in _storeChunkHashes
     mapping(uint256 roundId => bytes32[]) private _modelChunkHashes;
     mapping(uint256 roundId => mapping(address hospital => mapping(uint256 chunk => ChunkRecord))) private _chunkProofs;
+    mapping(uint256 roundId => RoundOpening) private _openings;
+
+    /// @dev When a round opened and how many hospitals were members then (rollback entitlement and threshold).
+    struct RoundOpening {
+        uint48 openedBlock;
+        uint32 hospitals;
+    }
 
     /// @dev An accepted chunk proof: keccak256 of C(2^scaleBits u_c) and its sum of squares (< NORM_RANGE).
     struct ChunkRecord {
@@ -235,8 +246,15 @@ contract RoundManager is IRoundManager {
     function abortRound(uint256 roundId) external {
         RoundInfo storage r = _rounds[roundId];
         if (r.phase != Phase.Open) revert RoundManagerWrongPhase(roundId, Phase.Open, r.phase);
-        if (block.timestamp <= r.deadline) revert RoundManagerDeadlineNotReached(roundId, r.deadline, block.timestamp);
-        if (r.submissionCount >= r.quorum && msg.sender != registry.admin()) revert RoundManagerNotAdmin(msg.sender);
+        if (!_baseRolledBack(r)) {
+            if (block.timestamp <= r.deadline) {
+                revert RoundManagerDeadlineNotReached(roundId, r.deadline, block.timestamp);
+            }
+            uint64 lastCall = r.deadline + FINALIZE_WINDOW;
+            if (r.submissionCount >= r.quorum && block.timestamp <= lastCall) {
+                revert RoundManagerFinalizeWindowOpen(roundId, lastCall, block.timestamp);
+            }
+        }
 
         r.phase = Phase.Aborted;
         emit RoundAborted(roundId, r.submissionCount, msg.sender);
@@ -245,15 +263,19 @@ contract RoundManager is IRoundManager {
     /// @inheritdoc IRoundManager
     function reportModelUnavailable(uint256 roundId) external {
         if (!registry.isHospital(msg.sender)) revert RoundManagerNotHospital(msg.sender);
-        if (roundId != _currentRoundId) revert RoundManagerNotLatestRound(roundId, _currentRoundId);
         RoundInfo storage r = _rounds[roundId];
         if (r.phase != Phase.Finalized) revert RoundManagerWrongPhase(roundId, Phase.Finalized, r.phase);
+        uint32 current = _modelRound();
+        if (roundId != current) revert RoundManagerModelNotCurrent(roundId, current);
+        RoundOpening storage o = _openings[roundId];
+        uint256 since = registry.memberSince(msg.sender);
+        if (since >= o.openedBlock) revert RoundManagerReporterNotEntitled(roundId, msg.sender, since, o.openedBlock);
         if (_reported[roundId][msg.sender]) revert RoundManagerAlreadyReported(roundId, msg.sender);
 
         _reported[roundId][msg.sender] = true;
         r.unavailableReports += 1;
         emit ModelUnavailableReported(roundId, msg.sender, r.unavailableReports);
-        if (r.unavailableReports >= r.quorum) {
+        if (r.unavailableReports >= _rollbackThreshold(roundId)) {
             r.phase = Phase.RolledBack; // the previous model is current again: see _modelRound()
             emit RoundRolledBack(roundId, r.prevModelHash, r.prevModelRound);
         }
@@ -331,6 +353,28 @@ contract RoundManager is IRoundManager {
         return [_kx, _ky];
     }
 
+    /// @inheritdoc IRoundManager
+    function finalizeDeadline(uint256 roundId) external view returns (uint64) {
+        uint64 deadline = _rounds[roundId].deadline;
+        return deadline == 0 ? 0 : deadline + FINALIZE_WINDOW;
+    }
+
+    /// @inheritdoc IRoundManager
+    function roundOpening(uint256 roundId) external view returns (uint256 openedBlock, uint256 hospitalsAtOpening) {
+        RoundOpening storage o = _openings[roundId];
+        return (o.openedBlock, o.hospitals);
+    }
+
+    /// @inheritdoc IRoundManager
+    function rollbackThreshold(uint256 roundId) external view returns (uint256) {
+        return _rollbackThreshold(roundId);
+    }
+
+    /// @dev A strict majority of the hospitals that were members when the round opened.
+    function _rollbackThreshold(uint256 roundId) internal view returns (uint256) {
+        return uint256(_openings[roundId].hospitals) / 2 + 1;
+    }
+
     // --- rounds and submissions: guards, then effects and events ----------------------------------
 
     function _openRound(uint64 deadline, uint32 quorum, AggregationRule rule, uint256 normBoundSq)
@@ -359,6 +403,7 @@ contract RoundManager is IRoundManager {
         r.quorum = quorum;
         uint256 members = registry.hospitalCount();
         r.members = uint16(members < slots ? members : slots);
+        _openings[roundId] = RoundOpening(uint48(block.number), uint32(members));
         uint32 modelRound = _modelRound();
         r.prevModelRound = modelRound;
         bytes32 prevHash = _modelOf(modelRound);
@@ -366,6 +411,7 @@ contract RoundManager is IRoundManager {
         r.normBoundSq = normBoundSq;
         emit RoundOpened(roundId, prevHash, modelRound, deadline, quorum);
         emit RoundPolicySet(roundId, rule, normBoundSq);
+        emit RoundTermsSet(roundId, deadline + FINALIZE_WINDOW, uint32(members), uint32(members / 2 + 1));
     }
 
     /// @dev Every check of a submission except the norm proof: caller, phase, timing, slot, commitment, count, CID.
@@ -387,6 +433,10 @@ contract RoundManager is IRoundManager {
         }
         if (sampleCount == 0 || sampleCount > MAX_SAMPLE_COUNT) {
             revert RoundManagerInvalidSampleCount(sampleCount, MAX_SAMPLE_COUNT);
+        }
+        uint64 cap = registry.sampleCapOf(msg.sender);
+        if (cap != 0 && sampleCount > cap) {
+            revert RoundManagerSampleCountAboveMemberCap(roundId, msg.sender, sampleCount, cap);
         }
         _checkCid(cid);
     }
@@ -443,6 +493,15 @@ contract RoundManager is IRoundManager {
         if (r.submissionCount < r.members && block.timestamp <= r.deadline) {
             revert RoundManagerDeadlineNotReached(roundId, r.deadline, block.timestamp);
         }
+        uint64 lastCall = r.deadline + FINALIZE_WINDOW;
+        if (block.timestamp > lastCall) revert RoundManagerFinalizeDeadlinePassed(roundId, lastCall, block.timestamp);
+        if (_baseRolledBack(r)) revert RoundManagerPreviousModelRolledBack(roundId, r.prevModelRound);
+    }
+
+    /// @dev Whether the model round `r` trains from was rolled back after `r` opened.
+    function _baseRolledBack(RoundInfo storage r) internal view returns (bool) {
+        // slither-disable-next-line incorrect-equality -- enum phase, not a balance or timestamp: == is exact
+        return r.prevModelRound != 0 && _rounds[r.prevModelRound].phase == Phase.RolledBack;
     }
 
     /// @dev Effects and events of a successful finalization.
@@ -490,10 +549,15 @@ contract RoundManager is IRoundManager {
 
     // --- aggregation -------------------------------------------------------------------------------
 
-    /// @dev Weights at scale 2^scaleBits that sum to exactly 2^scaleBits over the included slots: with m included
-    /// slots and N their total count, w_i = 1 + floor(n_i * (2^scaleBits - m) / N), and what the floors leave
-    /// (fewer than m units) goes to the first included slot. Every included slot weighs at least 1, so no
-    /// declared count can silently zero the others; excluded and empty slots weigh 0.
+    /// @dev Weights at scale 2^scaleBits that sum to exactly 2^scaleBits over the included slots, no one above the
+    /// share cap c = ceil(2^scaleBits / min(m, MAX_SHARE_DENOMINATOR)) for m included slots (c * m >= 2^scaleBits, so
+    /// the cap is always feasible). Water-filling, deterministic: over the slots not yet capped (the free set F,
+    /// with R = 2^scaleBits - c * |capped| units and N their total count), w_i = 1 + floor(n_i * (R - |F|) / N), and
+    /// what the floors leave (fewer than |F| units) goes to the first slot of F; every slot of F above c is capped
+    /// at c and leaves F, and the step repeats until none is above c (at most m steps; F never empties because
+    /// R <= c * |F|). Without a capped slot this is the plain sample-count formula. Every included slot weighs at
+    /// least 1; excluded and empty slots weigh 0. zkfl_dapp.core.aggregation.normalized_weights is the same
+    /// integers.
     function _expectedWeights(uint256 roundId, uint256 excludedMask) internal view returns (uint256[] memory w) {
         (w,) = _weights(roundId, excludedMask);
     }
@@ -505,30 +569,65 @@ contract RoundManager is IRoundManager {
         returns (uint256[] memory w, uint256 included)
     {
         Submission[] storage subs = _submissions[roundId];
-        if (excludedMask >> subs.length != 0) revert RoundManagerInvalidExclusion(roundId, excludedMask);
-        uint256 total = 0;
-        uint256 first = type(uint256).max;
-        uint256[] memory counts = new uint256[](subs.length);
-        for (uint256 i = 0; i < subs.length; i++) {
+        uint256 n = subs.length;
+        if (excludedMask >> n != 0) revert RoundManagerInvalidExclusion(roundId, excludedMask);
+        uint256[] memory counts = new uint256[](n); // 0: excluded, or capped
+        for (uint256 i = 0; i < n; i++) {
             if ((excludedMask >> i) & 1 == 0) {
                 counts[i] = subs[i].sampleCount;
-                total += counts[i];
                 included += 1;
-                if (first == type(uint256).max) first = i;
             }
         }
         w = new uint256[](slots);
         if (included == 0) return (w, 0);
         uint256 one = uint256(1) << scaleBits;
-        uint256 spare = one - included;
+        uint256 k = included < MAX_SHARE_DENOMINATOR ? included : MAX_SHARE_DENOMINATOR;
+        uint256 cap = (one + k - 1) / k;
+        uint256 free = included;
+        uint256 rest = one;
+        while (_fillStep(w, counts, rest, free, cap)) {
+            // the step capped slots: they left the free set with `cap` units each
+            uint256 stillFree = 0;
+            for (uint256 i = 0; i < counts.length; i++) {
+                if (counts[i] != 0) stillFree += 1;
+            }
+            rest -= cap * (free - stillFree);
+            free = stillFree;
+        }
+    }
+
+    /// @dev One water-filling step over the free slots (counts[i] != 0): shares `rest` units among them
+    /// (w_i = 1 + floor(n_i * (rest - free) / N), the floors' remainder to the first free slot), then caps every
+    /// free slot above `cap` (w_i = cap, counts[i] = 0). Returns whether it capped one.
+    function _fillStep(uint256[] memory w, uint256[] memory counts, uint256 rest, uint256 free, uint256 cap)
+        internal
+        pure
+        returns (bool cappedOne)
+    {
+        uint256 spare = rest - free;
+        uint256 total = 0;
+        uint256 first = type(uint256).max;
+        for (uint256 i = 0; i < counts.length; i++) {
+            if (counts[i] != 0) {
+                total += counts[i];
+                if (first == type(uint256).max) first = i;
+            }
+        }
         uint256 assigned = 0;
-        for (uint256 i = 0; i < subs.length; i++) {
+        for (uint256 i = 0; i < counts.length; i++) {
             if (counts[i] != 0) {
                 w[i] = 1 + (counts[i] * spare) / total;
                 assigned += w[i];
             }
         }
-        w[first] += one - assigned;
+        w[first] += rest - assigned;
+        for (uint256 i = 0; i < counts.length; i++) {
+            if (counts[i] != 0 && w[i] > cap) {
+                w[i] = cap;
+                counts[i] = 0;
+                cappedOne = true;
+            }
+        }
     }
 
     /// @dev Per chunk c, C(S_c) = K + sum_i w_i (C(u_ic) - K) over the included slots, with the weights of

@@ -29,6 +29,10 @@ interface IConsortiumRegistry {
     error ConsortiumRegistryNotAggregator(address caller);
     /// @notice An enclave key registration carried an empty hash or CID.
     error ConsortiumRegistryInvalidEnclaveKey();
+    /// @notice A sample-count cap must be positive.
+    error ConsortiumRegistryInvalidSampleCap(uint64 maxSamples);
+    /// @notice Sample-count caps are for member hospitals only.
+    error ConsortiumRegistryNotHospital(address account);
 
     /// @notice `account` was admitted with `role`; `name` is a human-readable label (no patient data).
     event MemberAdmitted(address indexed account, Role indexed role, string name);
@@ -39,6 +43,9 @@ interface IConsortiumRegistry {
     event EnclaveKeyRegistered(address indexed aggregator, bytes32 keyHash, string keyCid, bytes32 measurement);
     /// @notice Admin rights moved from `previousAdmin` to `newAdmin`.
     event AdminTransferred(address indexed previousAdmin, address indexed newAdmin);
+    /// @notice The consortium agreed that hospital `account` declares at most `maxSamples` training samples per
+    /// update (RoundManager refuses a larger count); 0 means none was agreed (RoundManager's MAX_SAMPLE_COUNT).
+    event SampleCapSet(address indexed account, uint64 maxSamples);
 
     /// @notice Admit `account` with `role`. Admin only.
     function admitMember(address account, Role role, string calldata name) external;
@@ -72,4 +79,20 @@ interface IConsortiumRegistry {
 
     /// @notice The enclave key's SHA-256, CID and code measurement (all empty before registration).
     function enclaveKey() external view returns (bytes32 keyHash, string memory keyCid, bytes32 measurement);
+
+    /// @notice Admit hospital `account` with the sample-count cap the consortium agreed for it (`maxSamples` > 0):
+    /// its declared count per update, and so its FedAvg weight, cannot exceed what it showed at admission.
+    /// Admin only. `admitMember(account, Role.Hospital, name)` admits a hospital without a cap (0).
+    function admitHospital(address account, string calldata name, uint64 maxSamples) external;
+
+    /// @notice Change hospital `account`'s agreed sample-count cap (`maxSamples` > 0), e.g. after the consortium
+    /// checked its grown data set. Admin only.
+    function setSampleCap(address account, uint64 maxSamples) external;
+
+    /// @notice Hospital `account`'s agreed sample-count cap (0: none agreed, or not a hospital).
+    function sampleCapOf(address account) external view returns (uint64);
+
+    /// @notice The block in which `account` was admitted to its current role (0: not a member). A hospital is
+    /// entitled to a round's model (and to report it unavailable) only if admitted before the round opened.
+    function memberSince(address account) external view returns (uint256);
 }

@@ -246,14 +246,10 @@ contract RoundManager is IRoundManager {
     function abortRound(uint256 roundId) external {
         RoundInfo storage r = _rounds[roundId];
         if (r.phase != Phase.Open) revert RoundManagerWrongPhase(roundId, Phase.Open, r.phase);
-        if (!_baseRolledBack(r)) {
-            if (block.timestamp <= r.deadline) {
-                revert RoundManagerDeadlineNotReached(roundId, r.deadline, block.timestamp);
-            }
-            uint64 lastCall = r.deadline + FINALIZE_WINDOW;
-            if (r.submissionCount >= r.quorum && block.timestamp <= lastCall) {
-                revert RoundManagerFinalizeWindowOpen(roundId, lastCall, block.timestamp);
-            }
+        if (block.timestamp <= r.deadline) revert RoundManagerDeadlineNotReached(roundId, r.deadline, block.timestamp);
+        uint64 lastCall = r.deadline + FINALIZE_WINDOW;
+        if (r.submissionCount >= r.quorum && block.timestamp <= lastCall) {
+            revert RoundManagerFinalizeWindowOpen(roundId, lastCall, block.timestamp);
         }
 
         r.phase = Phase.Aborted;
@@ -278,6 +274,15 @@ contract RoundManager is IRoundManager {
         if (r.unavailableReports >= _rollbackThreshold(roundId)) {
             r.phase = Phase.RolledBack; // the previous model is current again: see _modelRound()
             emit RoundRolledBack(roundId, r.prevModelHash, r.prevModelRound);
+            // a round open now trains from the model just rolled back (it opened while that model was current):
+            // it can make no valid model, so it ends here and the next round trains from the restored one
+            uint256 latest = _currentRoundId;
+            RoundInfo storage open = _rounds[latest];
+            // slither-disable-next-line incorrect-equality -- enum phase, not a balance or timestamp: == is exact
+            if (latest != roundId && open.phase == Phase.Open) {
+                open.phase = Phase.Aborted;
+                emit RoundAborted(latest, open.submissionCount, msg.sender);
+            }
         }
     }
 
@@ -493,15 +498,11 @@ contract RoundManager is IRoundManager {
         if (r.submissionCount < r.members && block.timestamp <= r.deadline) {
             revert RoundManagerDeadlineNotReached(roundId, r.deadline, block.timestamp);
         }
-        uint64 lastCall = r.deadline + FINALIZE_WINDOW;
+        uint64 lastCall;
+        unchecked {
+            lastCall = r.deadline + FINALIZE_WINDOW; // deadline <= opening + MAX_ROUND_DURATION: far from 2^64
+        }
         if (block.timestamp > lastCall) revert RoundManagerFinalizeDeadlinePassed(roundId, lastCall, block.timestamp);
-        if (_baseRolledBack(r)) revert RoundManagerPreviousModelRolledBack(roundId, r.prevModelRound);
-    }
-
-    /// @dev Whether the model round `r` trains from was rolled back after `r` opened.
-    function _baseRolledBack(RoundInfo storage r) internal view returns (bool) {
-        // slither-disable-next-line incorrect-equality -- enum phase, not a balance or timestamp: == is exact
-        return r.prevModelRound != 0 && _rounds[r.prevModelRound].phase == Phase.RolledBack;
     }
 
     /// @dev Effects and events of a successful finalization.
@@ -569,63 +570,77 @@ contract RoundManager is IRoundManager {
         returns (uint256[] memory w, uint256 included)
     {
         Submission[] storage subs = _submissions[roundId];
-        uint256 n = subs.length;
-        if (excludedMask >> n != 0) revert RoundManagerInvalidExclusion(roundId, excludedMask);
-        uint256[] memory counts = new uint256[](n); // 0: excluded, or capped
-        for (uint256 i = 0; i < n; i++) {
+        if (excludedMask >> subs.length != 0) revert RoundManagerInvalidExclusion(roundId, excludedMask);
+        uint256[] memory counts = new uint256[](subs.length); // 0: excluded, or capped
+        uint256 total = 0;
+        uint256 first = type(uint256).max;
+        for (uint256 i = 0; i < counts.length; i++) {
             if ((excludedMask >> i) & 1 == 0) {
                 counts[i] = subs[i].sampleCount;
+                total += counts[i];
                 included += 1;
+                if (first == type(uint256).max) first = i;
             }
         }
         w = new uint256[](slots);
         if (included == 0) return (w, 0);
-        uint256 one = uint256(1) << scaleBits;
-        uint256 k = included < MAX_SHARE_DENOMINATOR ? included : MAX_SHARE_DENOMINATOR;
-        uint256 cap = (one + k - 1) / k;
+        uint256 cap = _shareCap(included);
         uint256 free = included;
-        uint256 rest = one;
-        while (_fillStep(w, counts, rest, free, cap)) {
-            // the step capped slots: they left the free set with `cap` units each
-            uint256 stillFree = 0;
-            for (uint256 i = 0; i < counts.length; i++) {
-                if (counts[i] != 0) stillFree += 1;
-            }
-            rest -= cap * (free - stillFree);
-            free = stillFree;
+        while (_share(w, counts, (uint256(1) << scaleBits) - cap * (included - free), free, total, first, cap)) {
+            (total, free, first) = _capOver(w, counts, cap);
         }
     }
 
-    /// @dev One water-filling step over the free slots (counts[i] != 0): shares `rest` units among them
-    /// (w_i = 1 + floor(n_i * (rest - free) / N), the floors' remainder to the first free slot), then caps every
-    /// free slot above `cap` (w_i = cap, counts[i] = 0). Returns whether it capped one.
-    function _fillStep(uint256[] memory w, uint256[] memory counts, uint256 rest, uint256 free, uint256 cap)
-        internal
-        pure
-        returns (bool cappedOne)
-    {
+    /// @dev ceil(2^scaleBits / min(included, MAX_SHARE_DENOMINATOR)): included * cap >= 2^scaleBits.
+    function _shareCap(uint256 included) internal view returns (uint256) {
+        uint256 k = included < MAX_SHARE_DENOMINATOR ? included : MAX_SHARE_DENOMINATOR;
+        return ((uint256(1) << scaleBits) + k - 1) / k;
+    }
+
+    /// @dev One water-filling share: `rest` units among the `free` slots (counts[i] != 0, `total` their count,
+    /// `first` the first): w_i = 1 + floor(n_i * (rest - free) / total), the floors' remainder to `first`.
+    /// Returns whether a free slot is above `cap`.
+    function _share(
+        uint256[] memory w,
+        uint256[] memory counts,
+        uint256 rest,
+        uint256 free,
+        uint256 total,
+        uint256 first,
+        uint256 cap
+    ) internal pure returns (bool over) {
         uint256 spare = rest - free;
-        uint256 total = 0;
-        uint256 first = type(uint256).max;
-        for (uint256 i = 0; i < counts.length; i++) {
-            if (counts[i] != 0) {
-                total += counts[i];
-                if (first == type(uint256).max) first = i;
-            }
-        }
         uint256 assigned = 0;
         for (uint256 i = 0; i < counts.length; i++) {
-            if (counts[i] != 0) {
-                w[i] = 1 + (counts[i] * spare) / total;
-                assigned += w[i];
+            uint256 count = counts[i];
+            if (count != 0) {
+                uint256 wi = 1 + (count * spare) / total;
+                w[i] = wi;
+                assigned += wi;
+                if (wi > cap) over = true;
             }
         }
         w[first] += rest - assigned;
+        return over || w[first] > cap;
+    }
+
+    /// @dev Caps every free slot above `cap` (w_i = cap; it leaves the free set) and returns the free set's total
+    /// count, size and first slot.
+    function _capOver(uint256[] memory w, uint256[] memory counts, uint256 cap)
+        internal
+        pure
+        returns (uint256 total, uint256 free, uint256 first)
+    {
+        first = type(uint256).max;
         for (uint256 i = 0; i < counts.length; i++) {
-            if (counts[i] != 0 && w[i] > cap) {
+            if (counts[i] == 0) continue;
+            if (w[i] > cap) {
                 w[i] = cap;
                 counts[i] = 0;
-                cappedOne = true;
+            } else {
+                total += counts[i];
+                free += 1;
+                if (first == type(uint256).max) first = i;
             }
         }
     }

@@ -181,9 +181,6 @@ interface IRoundManager {
     /// @notice Only the current global model can be reported unavailable: a later round already finalized on top
     /// of round `roundId`, or it made no model.
     error RoundManagerModelNotCurrent(uint256 roundId, uint256 currentModelRound);
-    /// @notice The model this round trains from was rolled back while it was open: it cannot be finalized, and
-    /// anyone may abort it.
-    error RoundManagerPreviousModelRolledBack(uint256 roundId, uint256 prevModelRound);
 
     /// @notice The circuits' public artifacts (norm and median verifying keys, settings, SRS, verifier
     /// sources, the KZG basis with its zero-vector commitment K, with their SHA-256) are described by the
@@ -293,8 +290,7 @@ interface IRoundManager {
     /// @notice Finalize a FedAvg round without a proof: the contract computes the new model's commitment
     /// C(S) = K + sum_i w_i (C(u_i) - K) from the stored commitments of the included slots and the weights of
     /// `expectedWeights(roundId, excludedMask)` (they sum to exactly 2^scaleBits). Aggregator only; allowed once
-    /// every member hospital at opening submitted, or after the deadline, and never after `finalizeDeadline(roundId)`
-    /// nor once the model the round trains from was rolled back. `excludedMask` bit i leaves slot i out.
+    /// every member hospital at opening submitted, or after the deadline, and never after `finalizeDeadline(roundId)`. `excludedMask` bit i leaves slot i out.
     /// `newModelCid` names the model file, which must open C(S): hospitals that find it does not (or cannot
     /// fetch it) report it (`reportModelUnavailable`).
     function finalizeRound(uint256 roundId, string calldata newModelCid, uint256 excludedMask) external;
@@ -312,9 +308,9 @@ interface IRoundManager {
     ) external;
 
     /// @notice Abort an open round. Anyone may, after the deadline if the round missed its quorum, after
-    /// `finalizeDeadline(roundId)` if it met it (the aggregator missed its deadline), and at once if the model it
-    /// trains from was rolled back. Nobody, the admin included, may abort a round that met its quorum before the
-    /// aggregator's deadline.
+    /// `finalizeDeadline(roundId)` if it met it (the aggregator missed its deadline). Nobody, the admin included,
+    /// may abort a round that met its quorum before the aggregator's deadline. (A rollback of the model an open
+    /// round trains from aborts that round itself: see `reportModelUnavailable`.)
     function abortRound(uint256 roundId) external;
 
     /// @notice A hospital entitled to round `roundId`'s model (a member admitted before the round opened, and
@@ -322,7 +318,7 @@ interface IRoundManager {
     /// while the round's model is the current global model, i.e. until a later round finalizes (an open or aborted
     /// later round does not end it). Once `rollbackThreshold(roundId)` entitled hospitals, a strict majority of the
     /// members at opening, have reported, the round is rolled back (`RoundRolledBack`) and the previous model is
-    /// current again; a minority cannot roll back a model, and a missing model cannot become permanent. Reports are
+    /// current again; a round open on top of the rolled-back model is aborted in the same call (`RoundAborted`); a minority cannot roll back a model, and a missing model cannot become permanent. Reports are
     /// public: an auditor that finds the model available and opening its commitment names the reporters.
     function reportModelUnavailable(uint256 roundId) external;
 

@@ -331,7 +331,9 @@ def test_aMissingModelCannotBecomePermanent_reportsGoOnWhileTheNextRoundIsOpen_a
     assert rm.getRound(round_id).prevModelRound == 1
 
 
-def test_reportModelUnavailable_afterAnAbortedLaterRound_stillRollsBack(two_rounds, deployment, admin, hospitals, chain):
+def test_reportModelUnavailable_afterAnAbortedLaterRound_stillRollsBack(
+    two_rounds, deployment, admin, hospitals, chain
+):
     rm = two_rounds
     _, deadline, _ = open_round(deployment, admin, chain)
     chain.pending_timestamp = deadline + 1

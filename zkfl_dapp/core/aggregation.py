@@ -15,7 +15,6 @@ from typing import Final
 
 from zkfl_dapp.exceptions import RoundError
 
-
 #: RoundManager.MAX_SHARE_DENOMINATOR: with m included updates none weighs more than
 #: ``ceil(2**s / min(m, MAX_SHARE_DENOMINATOR))`` (one third, rounded up to a whole unit; ``1/m`` when m < 3).
 MAX_SHARE_DENOMINATOR: Final = 3

@@ -180,7 +180,10 @@ class RoundDriver:
         The global model stays what it was; the next round starts from it."""
         rm = self.deployment.round_manager
         round_id = self.open_round_id()
-        self._wait_for_deadline(read_round(rm, round_id).deadline)
+        info = read_round(rm, round_id)
+        # a round that met its quorum is the aggregator's until its finalize deadline: nobody may abort it before
+        met = info.submission_count >= info.quorum
+        self._wait_for_deadline(int(rm.finalizeDeadline(round_id)) if met else info.deadline)
         rm.abortRound(round_id, sender=self.roles.admin)
         self.checkpoint()
         self.progress(f"round {round_id}: aborted; the global model is unchanged")

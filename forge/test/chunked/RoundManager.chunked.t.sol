@@ -154,29 +154,64 @@ contract RoundManagerChunkedTest is ForgeTest {
         return (uint256(uint160(who)) >> (32 * i)) & 0xffffffff;
     }
 
-    /// @dev The protocol's FedAvg weights (w_i = 1 + floor(n_i (2^13 - m) / N), the remainder to the first
-    /// included slot), written out again here.
+    /// @dev The protocol's FedAvg weights, written out again here: over the free slots w_i = 1 + floor(n_i (R - |F|)
+    /// / N), the remainder to the first free slot; a slot above the share cap ceil(2^13 / min(m, 3)) is capped and
+    /// leaves the free set (R = 2^13 - cap * capped); repeated until none is above the cap.
     function _weights(uint64[] memory samples, uint256 mask) internal pure returns (uint256[] memory w) {
         w = new uint256[](SLOTS);
-        uint256 total;
+        uint256 one = uint256(1) << SCALE_BITS;
+        bool[] memory free = new bool[](samples.length);
         uint256 m;
         for (uint256 i = 0; i < samples.length; i++) {
-            if ((mask >> i) & 1 == 0) {
-                total += samples[i];
-                m += 1;
-            }
+            free[i] = (mask >> i) & 1 == 0;
+            if (free[i]) m += 1;
         }
-        uint256 one = uint256(1) << SCALE_BITS;
+        uint256 k = m < 3 ? m : 3;
+        uint256 cap = (one + k - 1) / k;
+        uint256 rest = one;
+        for (uint256 n = _fill(w, samples, free, rest, cap); n != 0; n = _fill(w, samples, free, rest, cap)) {
+            rest -= cap * n; // the slots capped in this step left the free set with `cap` units each
+        }
+    }
+
+    /// @dev One water-filling step: `rest` units over the free slots, then every free slot above `cap` is capped and
+    /// leaves the free set; returns how many were.
+    function _fill(uint256[] memory w, uint64[] memory samples, bool[] memory free, uint256 rest, uint256 cap)
+        internal
+        pure
+        returns (uint256 capped)
+    {
+        (uint256 total, uint256 f, uint256 first) = _freeSet(samples, free);
         uint256 sum;
-        uint256 first = SLOTS;
-        for (uint256 i = 0; i < samples.length; i++) {
-            if ((mask >> i) & 1 == 0) {
-                if (first == SLOTS) first = i;
-                w[i] = 1 + (samples[i] * (one - m)) / total;
+        for (uint256 i = 0; i < free.length; i++) {
+            if (free[i]) {
+                w[i] = 1 + (samples[i] * (rest - f)) / total;
                 sum += w[i];
             }
         }
-        w[first] += one - sum;
+        w[first] += rest - sum;
+        for (uint256 i = 0; i < free.length; i++) {
+            if (free[i] && w[i] > cap) {
+                (w[i], free[i]) = (cap, false);
+                capped += 1;
+            }
+        }
+    }
+
+    /// @dev The free slots' total count, number and first slot.
+    function _freeSet(uint64[] memory samples, bool[] memory free)
+        internal
+        pure
+        returns (uint256 total, uint256 f, uint256 first)
+    {
+        first = SLOTS;
+        for (uint256 i = 0; i < samples.length; i++) {
+            if (free[i]) {
+                total += samples[i];
+                f += 1;
+                if (first == SLOTS) first = i;
+            }
+        }
     }
 
     /// @dev Per chunk c: log(K + sum_i w_i (C(u_ic) - K)) modulo the group order.
@@ -355,6 +390,7 @@ contract RoundManagerChunkedTest is ForgeTest {
 
     /// @notice A rolled-back model is no longer the previous model: the next round binds to the one before.
     function test_rollbackRebindsChunkProofs() public {
+        vm.roll(block.number + 1); // members admitted before the round opened: entitled to report its model
         uint256 id = rm.openRound(uint64(block.timestamp + 1 days), 1);
         uint256[][] memory logs = new uint256[][](1);
         logs[0] = _logs(30);
@@ -362,8 +398,10 @@ contract RoundManagerChunkedTest is ForgeTest {
         vm.warp(block.timestamp + 2 days);
         vm.prank(AGGREGATOR);
         rm.finalizeRound(id, "model", 0);
-        vm.prank(_hospital(1));
-        rm.reportModelUnavailable(id); // quorum 1: rolled back
+        for (uint256 i = 1; i <= rm.rollbackThreshold(id); i++) {
+            vm.prank(_hospital(i));
+            rm.reportModelUnavailable(id); // a strict majority of the members at opening: rolled back
+        }
         assertEq(uint256(rm.getRound(id).phase), uint256(IRoundManager.Phase.RolledBack), "rolled back");
 
         uint256 id2 = _openBounded(NORM_BOUND);

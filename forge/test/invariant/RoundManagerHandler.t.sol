@@ -33,6 +33,8 @@ contract RoundManagerHandlerTest is ForgeTest {
         assertEq(uint256(rm.getRound(1).phase), uint256(IRoundManager.Phase.Finalized), "phase");
         handler.reportUnavailable(0, 1);
         handler.reportUnavailable(4, 1); // seed % 4 == 0: hospital(seed >> 2)
+        assertEq(uint256(rm.getRound(1).phase), uint256(IRoundManager.Phase.Finalized), "two of five: a minority");
+        handler.reportUnavailable(8, 1); // the third of five: a strict majority
         assertEq(uint256(rm.getRound(1).phase), uint256(IRoundManager.Phase.RolledBack), "rolled back");
         _clean();
     }

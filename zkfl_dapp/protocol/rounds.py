@@ -131,7 +131,7 @@ class RoundDriver:
         on (no single party, not even the enclave, can stall it with a missing file). Returns whether a round
         was rolled back."""
         rm = self.deployment.round_manager
-        latest = int(rm.currentRoundId())
+        latest = int(rm.currentModel()[1])  # reportable until a later round finalizes (an aborted one does not)
         if latest == 0:
             return False
         info = read_round(rm, latest)
@@ -150,7 +150,7 @@ class RoundDriver:
             if read_round(rm, latest).phase == Phase.ROLLED_BACK:
                 self.progress(f"round {latest}: rolled back by a quorum of reports; the previous model is current")
                 return True
-        raise RoundError(f"round {latest}: its model is unusable but the reports did not reach the round's quorum")
+        raise RoundError(f"round {latest}: its model is unusable but the reports did not reach a majority")
 
     def open_round_id(self) -> int:
         """The id of the round that is open now.

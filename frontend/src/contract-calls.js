@@ -11,6 +11,7 @@ export const CALLS = {
     roleOf: 'roleOf',
     hospitalCount: 'hospitalCount',
     enclaveKey: 'enclaveKey',
+    sampleCapOf: 'sampleCapOf',
   },
   RoundManager: {
     circuitCid: 'circuitCid',
@@ -28,6 +29,8 @@ export const CALLS = {
     chunks: 'chunks',
     scaleBits: 'scaleBits',
     normVerifier: 'normVerifier',
+    maxShareDenominator: 'MAX_SHARE_DENOMINATOR',
+    finalizeWindow: 'FINALIZE_WINDOW',
   },
   PredictionRegistry: {
     logitScaleBits: 'LOGIT_SCALE_BITS',

@@ -550,7 +550,10 @@ def abort_round(conn: Connection, deployment: Deployment, admin: Any, *, progres
     if int(conn.chain.pending_timestamp) <= until:
         if not conn.local:
             left = until - int(conn.chain.pending_timestamp)
-            raise RoundError(f"round {current} can be aborted in {left} s (its deadline, or the aggregator's)")
+            raise RoundError(
+                f"round {current}'s deadline is {left} s away (the aggregator's, once it met its quorum):"
+                " it can be aborted after it"
+            )
         warp_past_deadline(conn, until)
     rm.abortRound(current, sender=admin)
     progress(f"admin: round {current} aborted; the global model is unchanged")

@@ -361,7 +361,7 @@ contract RoundManager is IRoundManager {
     /// @inheritdoc IRoundManager
     function finalizeDeadline(uint256 roundId) external view returns (uint64) {
         uint64 deadline = _rounds[roundId].deadline;
-        return deadline == 0 ? 0 : deadline + FINALIZE_WINDOW;
+        return deadline > 0 ? deadline + FINALIZE_WINDOW : 0;
     }
 
     /// @inheritdoc IRoundManager

@@ -123,6 +123,7 @@ flower-bench: circuits flower-env
 attack-eval: circuits
 	$(PY) -m zkfl_dapp.experiments.attack_eval --report-dir docs
 	$(VENV)/bin/ape run attack --report docs/attack-eval-proven.md
+	$(PY) -m zkfl_dapp.experiments.attack_eval.inflation --report docs/attack-eval-inflation.md
 
 # Slither (slither.config.json: fails on any medium or high finding; contracts/generated/ and contracts/test/
 # filtered out) on the project's own solc shim, through standard JSON (the only mode the shim answers): no

@@ -14,6 +14,8 @@ contract ConsortiumRegistry is IConsortiumRegistry {
     bytes32 private _enclaveKeyHash;
     string private _enclaveKeyCid;
     bytes32 private _enclaveMeasurement;
+    mapping(address account => uint64) private _sampleCaps;
+    mapping(address account => uint256) private _memberSince;
 
     address private _predictionRegistry;
 
@@ -30,6 +32,26 @@ contract ConsortiumRegistry is IConsortiumRegistry {
 
     /// @inheritdoc IConsortiumRegistry
     function admitMember(address account, Role role, string calldata name) external onlyAdmin {
+        _admit(account, role, name);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function admitHospital(address account, string calldata name, uint64 maxSamples) external onlyAdmin {
+        if (maxSamples == 0) revert ConsortiumRegistryInvalidSampleCap(maxSamples);
+        _admit(account, Role.Hospital, name);
+        _sampleCaps[account] = maxSamples;
+        emit SampleCapSet(account, maxSamples);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function setSampleCap(address account, uint64 maxSamples) external onlyAdmin {
+        if (_roles[account] != Role.Hospital) revert ConsortiumRegistryNotHospital(account);
+        if (maxSamples == 0) revert ConsortiumRegistryInvalidSampleCap(maxSamples);
+        _sampleCaps[account] = maxSamples;
+        emit SampleCapSet(account, maxSamples);
+    }
+
+    function _admit(address account, Role role, string calldata name) internal {
         if (account == address(0)) revert ConsortiumRegistryZeroAddress();
         if (role == Role.None) revert ConsortiumRegistryInvalidRole();
         Role current = _roles[account];
@@ -39,6 +61,7 @@ contract ConsortiumRegistry is IConsortiumRegistry {
         }
 
         _roles[account] = role;
+        _memberSince[account] = block.number;
         if (role == Role.Hospital) _hospitalCount += 1;
         if (role == Role.Aggregator) _aggregator = account;
         emit MemberAdmitted(account, role, name);
@@ -50,6 +73,11 @@ contract ConsortiumRegistry is IConsortiumRegistry {
         if (current == Role.None) revert ConsortiumRegistryNotMember(account);
 
         delete _roles[account];
+        delete _memberSince[account];
+        if (_sampleCaps[account] != 0) {
+            delete _sampleCaps[account];
+            emit SampleCapSet(account, 0);
+        }
         if (current == Role.Hospital) _hospitalCount -= 1;
         if (current == Role.Aggregator) {
             _aggregator = address(0);
@@ -128,5 +156,15 @@ contract ConsortiumRegistry is IConsortiumRegistry {
     /// @inheritdoc IConsortiumRegistry
     function predictionRegistry() external view returns (address) {
         return _predictionRegistry;
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function sampleCapOf(address account) external view returns (uint64) {
+        return _sampleCaps[account];
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function memberSince(address account) external view returns (uint256) {
+        return _memberSince[account];
     }
 }

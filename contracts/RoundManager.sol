@@ -32,6 +32,10 @@ contract RoundManager is IRoundManager {
     uint64 public constant REANNOUNCE_WINDOW = 1 hours;
     /// @inheritdoc IRoundManager
     uint64 public constant EXCLUSION_DISPUTE_WINDOW = 1 days;
+    /// @inheritdoc IRoundManager
+    uint64 public constant FINALIZE_WINDOW = 1 days;
+    /// @inheritdoc IRoundManager
+    uint256 public constant MAX_SHARE_DENOMINATOR = 3;
 
     /// @inheritdoc IRoundManager
     IConsortiumRegistry public immutable registry;
@@ -71,6 +75,13 @@ contract RoundManager is IRoundManager {
     mapping(uint256 roundId => mapping(uint256 slot => Exclusion)) private _exclusions;
     mapping(uint256 roundId => uint256) private _disputeDeadlines;
     mapping(uint256 roundId => mapping(uint256 slot => mapping(address hospital => bool))) private _supported;
+    mapping(uint256 roundId => RoundOpening) private _openings;
+
+    /// @dev When a round opened and how many hospitals were members then (rollback entitlement and threshold).
+    struct RoundOpening {
+        uint48 openedBlock;
+        uint32 hospitals;
+    }
 
     /// @dev An accepted chunk proof: keccak256 of C(2^scaleBits u_c) and its sum of squares (< NORM_RANGE).
     struct ChunkRecord {
@@ -111,11 +122,6 @@ contract RoundManager is IRoundManager {
         _genesisCid = genesisCid;
         _circuitCid = circuitCid_;
         emit CircuitPublished(circuitCid_);
-    }
-
-    /// @inheritdoc IRoundManager
-    function openRound(uint64 deadline, uint32 quorum) external returns (uint256 roundId) {
-        return _openRound(deadline, quorum, AggregationRule.FedAvg, 0);
     }
 
     /// @inheritdoc IRoundManager
@@ -243,7 +249,10 @@ contract RoundManager is IRoundManager {
         RoundInfo storage r = _rounds[roundId];
         if (r.phase != Phase.Open) revert RoundManagerWrongPhase(roundId, Phase.Open, r.phase);
         if (block.timestamp <= r.deadline) revert RoundManagerDeadlineNotReached(roundId, r.deadline, block.timestamp);
-        if (r.submissionCount >= r.quorum && msg.sender != registry.admin()) revert RoundManagerNotAdmin(msg.sender);
+        uint64 lastCall = r.deadline + FINALIZE_WINDOW;
+        if (r.submissionCount >= r.quorum && block.timestamp <= lastCall) {
+            revert RoundManagerFinalizeWindowOpen(roundId, lastCall, block.timestamp);
+        }
 
         r.phase = Phase.Aborted;
         emit RoundAborted(roundId, r.submissionCount, msg.sender);
@@ -252,17 +261,30 @@ contract RoundManager is IRoundManager {
     /// @inheritdoc IRoundManager
     function reportModelUnavailable(uint256 roundId) external {
         if (!registry.isHospital(msg.sender)) revert RoundManagerNotHospital(msg.sender);
-        if (roundId != _currentRoundId) revert RoundManagerNotLatestRound(roundId, _currentRoundId);
         RoundInfo storage r = _rounds[roundId];
         if (r.phase != Phase.Finalized) revert RoundManagerWrongPhase(roundId, Phase.Finalized, r.phase);
+        uint32 current = _modelRound();
+        if (roundId != current) revert RoundManagerModelNotCurrent(roundId, current);
+        RoundOpening storage o = _openings[roundId];
+        uint256 since = registry.memberSince(msg.sender);
+        if (since >= o.openedBlock) revert RoundManagerReporterNotEntitled(roundId, msg.sender, since, o.openedBlock);
         if (_reported[roundId][msg.sender]) revert RoundManagerAlreadyReported(roundId, msg.sender);
 
         _reported[roundId][msg.sender] = true;
         r.unavailableReports += 1;
         emit ModelUnavailableReported(roundId, msg.sender, r.unavailableReports);
-        if (r.unavailableReports >= r.quorum) {
+        if (r.unavailableReports >= _rollbackThreshold(roundId)) {
             r.phase = Phase.RolledBack; // the previous model is current again: see _modelRound()
             emit RoundRolledBack(roundId, r.prevModelHash, r.prevModelRound);
+            // a round open now trains from the model just rolled back (it opened while that model was current):
+            // it can make no valid model, so it ends here and the next round trains from the restored one
+            uint256 latest = _currentRoundId;
+            RoundInfo storage open = _rounds[latest];
+            // slither-disable-next-line incorrect-equality -- enum phase, not a balance or timestamp: == is exact
+            if (latest != roundId && open.phase == Phase.Open) {
+                open.phase = Phase.Aborted;
+                emit RoundAborted(latest, open.submissionCount, msg.sender);
+            }
         }
     }
 
@@ -338,6 +360,27 @@ contract RoundManager is IRoundManager {
         return [_kx, _ky];
     }
 
+    /// @inheritdoc IRoundManager
+    function finalizeDeadline(uint256 roundId) external view returns (uint64) {
+        uint64 deadline = _rounds[roundId].deadline;
+        return deadline > 0 ? deadline + FINALIZE_WINDOW : 0;
+    }
+
+    /// @inheritdoc IRoundManager
+    function roundOpening(uint256 roundId)
+        external
+        view
+        returns (uint256 openedBlock, uint256 hospitalsAtOpening, uint256 rollbackThreshold)
+    {
+        RoundOpening storage o = _openings[roundId];
+        return (o.openedBlock, o.hospitals, _rollbackThreshold(roundId));
+    }
+
+    /// @dev A strict majority of the hospitals that were members when the round opened.
+    function _rollbackThreshold(uint256 roundId) internal view returns (uint256) {
+        return uint256(_openings[roundId].hospitals) / 2 + 1;
+    }
+
     // --- rounds and submissions: guards, then effects and events ----------------------------------
 
     function _openRound(uint64 deadline, uint32 quorum, AggregationRule rule, uint256 normBoundSq)
@@ -366,6 +409,7 @@ contract RoundManager is IRoundManager {
         r.quorum = quorum;
         uint256 members = registry.hospitalCount();
         r.members = uint16(members < slots ? members : slots);
+        _openings[roundId] = RoundOpening(uint48(block.number), uint32(members));
         uint32 modelRound = _modelRound();
         r.prevModelRound = modelRound;
         bytes32 prevHash = _modelOf(modelRound);
@@ -373,6 +417,7 @@ contract RoundManager is IRoundManager {
         r.normBoundSq = normBoundSq;
         emit RoundOpened(roundId, prevHash, modelRound, deadline, quorum);
         emit RoundPolicySet(roundId, rule, normBoundSq);
+        emit RoundTermsSet(roundId, deadline + FINALIZE_WINDOW, uint32(members), uint32(members / 2 + 1));
     }
 
     /// @dev Every check of a submission except the norm proof: caller, phase, timing, slot, commitment, count, CID.
@@ -394,6 +439,10 @@ contract RoundManager is IRoundManager {
         }
         if (sampleCount == 0 || sampleCount > MAX_SAMPLE_COUNT) {
             revert RoundManagerInvalidSampleCount(sampleCount, MAX_SAMPLE_COUNT);
+        }
+        uint64 cap = registry.sampleCapOf(msg.sender);
+        if (cap != 0 && sampleCount > cap) {
+            revert RoundManagerSampleCountAboveMemberCap(roundId, msg.sender, sampleCount, cap);
         }
         _checkCid(cid);
     }
@@ -441,15 +490,26 @@ contract RoundManager is IRoundManager {
 
     /// @dev Caller, rule, phase and timing checks of a finalization.
     function _checkFinalizable(uint256 roundId, AggregationRule rule) internal view {
-        if (msg.sender != registry.aggregator()) revert RoundManagerNotAggregator(msg.sender);
-        RoundInfo storage r = _rounds[roundId];
-        if (r.phase != Phase.Open) revert RoundManagerWrongPhase(roundId, Phase.Open, r.phase);
+        RoundInfo storage r = _requireAggregatorMayClose(roundId);
         if (r.rule != rule) revert RoundManagerWrongRule(roundId, r.rule);
+    }
+
+    /// @dev What finalizing and declaring an exclusion both need: the aggregator calls, the round is open, every
+    /// member at opening submitted or the deadline passed, and the aggregator's own deadline has not.
+    function _requireAggregatorMayClose(uint256 roundId) internal view returns (RoundInfo storage r) {
+        if (msg.sender != registry.aggregator()) revert RoundManagerNotAggregator(msg.sender);
+        r = _rounds[roundId];
+        if (r.phase != Phase.Open) revert RoundManagerWrongPhase(roundId, Phase.Open, r.phase);
         // "every member submitted" counts the hospitals admitted when the round opened: removing a member
         // meanwhile cannot let the round close early
         if (r.submissionCount < r.members && block.timestamp <= r.deadline) {
             revert RoundManagerDeadlineNotReached(roundId, r.deadline, block.timestamp);
         }
+        uint64 lastCall;
+        unchecked {
+            lastCall = r.deadline + FINALIZE_WINDOW; // deadline <= opening + MAX_ROUND_DURATION: far from 2^64
+        }
+        if (block.timestamp > lastCall) revert RoundManagerFinalizeDeadlinePassed(roundId, lastCall, block.timestamp);
     }
 
     /// @dev Effects and events of a successful finalization.
@@ -499,10 +559,15 @@ contract RoundManager is IRoundManager {
 
     // --- aggregation -------------------------------------------------------------------------------
 
-    /// @dev Weights at scale 2^scaleBits that sum to exactly 2^scaleBits over the included slots: with m included
-    /// slots and N their total count, w_i = 1 + floor(n_i * (2^scaleBits - m) / N), and what the floors leave
-    /// (fewer than m units) goes to the first included slot. Every included slot weighs at least 1, so no
-    /// declared count can silently zero the others; excluded and empty slots weigh 0.
+    /// @dev Weights at scale 2^scaleBits that sum to exactly 2^scaleBits over the included slots, no one above the
+    /// share cap c = ceil(2^scaleBits / min(m, MAX_SHARE_DENOMINATOR)) for m included slots (c * m >= 2^scaleBits, so
+    /// the cap is always feasible). Water-filling, deterministic: over the slots not yet capped (the free set F,
+    /// with R = 2^scaleBits - c * |capped| units and N their total count), w_i = 1 + floor(n_i * (R - |F|) / N), and
+    /// what the floors leave (fewer than |F| units) goes to the first slot of F; every slot of F above c is capped
+    /// at c and leaves F, and the step repeats until none is above c (at most m steps; F never empties because
+    /// R <= c * |F|). Without a capped slot this is the plain sample-count formula. Every included slot weighs at
+    /// least 1; excluded and empty slots weigh 0. zkfl_dapp.core.aggregation.normalized_weights is the same
+    /// integers.
     function _expectedWeights(uint256 roundId, uint256 excludedMask) internal view returns (uint256[] memory w) {
         (w,) = _weights(roundId, excludedMask);
     }
@@ -515,10 +580,10 @@ contract RoundManager is IRoundManager {
     {
         Submission[] storage subs = _submissions[roundId];
         if (excludedMask >> subs.length != 0) revert RoundManagerInvalidExclusion(roundId, excludedMask);
+        uint256[] memory counts = new uint256[](subs.length); // 0: excluded, or capped
         uint256 total = 0;
         uint256 first = type(uint256).max;
-        uint256[] memory counts = new uint256[](subs.length);
-        for (uint256 i = 0; i < subs.length; i++) {
+        for (uint256 i = 0; i < counts.length; i++) {
             if ((excludedMask >> i) & 1 == 0) {
                 counts[i] = subs[i].sampleCount;
                 total += counts[i];
@@ -528,16 +593,65 @@ contract RoundManager is IRoundManager {
         }
         w = new uint256[](slots);
         if (included == 0) return (w, 0);
-        uint256 one = uint256(1) << scaleBits;
-        uint256 spare = one - included;
+        uint256 cap = _shareCap(included);
+        uint256 free = included;
+        while (_share(w, counts, (uint256(1) << scaleBits) - cap * (included - free), free, total, first, cap)) {
+            (total, free, first) = _capOver(w, counts, cap);
+        }
+    }
+
+    /// @dev ceil(2^scaleBits / min(included, MAX_SHARE_DENOMINATOR)): included * cap >= 2^scaleBits.
+    function _shareCap(uint256 included) internal view returns (uint256) {
+        uint256 k = included < MAX_SHARE_DENOMINATOR ? included : MAX_SHARE_DENOMINATOR;
+        return ((uint256(1) << scaleBits) + k - 1) / k;
+    }
+
+    /// @dev One water-filling share: `rest` units among the `free` slots (counts[i] != 0, `total` their count,
+    /// `first` the first): w_i = 1 + floor(n_i * (rest - free) / total), the floors' remainder to `first`.
+    /// Returns whether a free slot is above `cap`.
+    function _share(
+        uint256[] memory w,
+        uint256[] memory counts,
+        uint256 rest,
+        uint256 free,
+        uint256 total,
+        uint256 first,
+        uint256 cap
+    ) internal pure returns (bool over) {
+        uint256 spare = rest - free;
         uint256 assigned = 0;
-        for (uint256 i = 0; i < subs.length; i++) {
-            if (counts[i] != 0) {
-                w[i] = 1 + (counts[i] * spare) / total;
-                assigned += w[i];
+        for (uint256 i = 0; i < counts.length; i++) {
+            uint256 count = counts[i];
+            if (count != 0) {
+                uint256 wi = 1 + (count * spare) / total;
+                w[i] = wi;
+                assigned += wi;
+                if (wi > cap) over = true;
             }
         }
-        w[first] += one - assigned;
+        w[first] += rest - assigned;
+        return over || w[first] > cap;
+    }
+
+    /// @dev Caps every free slot above `cap` (w_i = cap; it leaves the free set) and returns the free set's total
+    /// count, size and first slot.
+    function _capOver(uint256[] memory w, uint256[] memory counts, uint256 cap)
+        internal
+        pure
+        returns (uint256 total, uint256 free, uint256 first)
+    {
+        first = type(uint256).max;
+        for (uint256 i = 0; i < counts.length; i++) {
+            if (counts[i] == 0) continue;
+            if (w[i] > cap) {
+                w[i] = cap;
+                counts[i] = 0;
+            } else {
+                total += counts[i];
+                free += 1;
+                if (first == type(uint256).max) first = i;
+            }
+        }
     }
 
     /// @dev Per chunk c, C(S_c) = K + sum_i w_i (C(u_ic) - K) over the included slots, with the weights of
@@ -707,12 +821,7 @@ contract RoundManager is IRoundManager {
         bytes32 evidenceHash,
         string calldata evidenceCid
     ) external {
-        if (msg.sender != registry.aggregator()) revert RoundManagerNotAggregator(msg.sender);
-        RoundInfo storage r = _rounds[roundId];
-        if (r.phase != Phase.Open) revert RoundManagerWrongPhase(roundId, Phase.Open, r.phase);
-        if (r.submissionCount < r.members && block.timestamp <= r.deadline) {
-            revert RoundManagerDeadlineNotReached(roundId, r.deadline, block.timestamp);
-        }
+        RoundInfo storage r = _requireAggregatorMayClose(roundId);
         if (slot >= r.submissionCount) revert RoundManagerNoSubmissionInSlot(roundId, slot);
         bool withEvidence = reason == ExclusionReason.Undecryptable || reason == ExclusionReason.InvalidContent;
         bool evidenceGiven = evidenceHash != bytes32(0) || bytes(evidenceCid).length != 0;
@@ -760,15 +869,12 @@ contract RoundManager is IRoundManager {
         if (!e.applied || e.reason == ExclusionReason.Unavailable) {
             revert RoundManagerNotDisputable(roundId, slot, e.reason, e.applied);
         }
-        uint256 deadline = _disputeDeadlines[roundId];
-        if (block.timestamp > deadline) revert RoundManagerWindowClosed(roundId, slot, deadline);
+        uint256 deadline = _requireDisputeWindow(roundId, slot);
         if (e.disputed) revert RoundManagerAlreadyDisputed(roundId, slot);
 
         e.disputed = true;
-        e.supporters = 1;
-        _supported[roundId][slot][msg.sender] = true;
         emit ExclusionDisputed(roundId, msg.sender, slot, deadline);
-        _upholdIfMajority(roundId, slot, e);
+        _support(roundId, slot, e);
     }
 
     /// @inheritdoc IRoundManager
@@ -777,10 +883,19 @@ contract RoundManager is IRoundManager {
         Exclusion storage e = _exclusions[roundId][slot];
         if (!e.disputed) revert RoundManagerNotDisputed(roundId, slot);
         if (e.upheld) revert RoundManagerDisputeUpheld(roundId, slot);
-        uint256 deadline = _disputeDeadlines[roundId];
-        if (block.timestamp > deadline) revert RoundManagerWindowClosed(roundId, slot, deadline);
+        _requireDisputeWindow(roundId, slot);
         if (_supported[roundId][slot][msg.sender]) revert RoundManagerAlreadySupported(roundId, slot, msg.sender);
+        _support(roundId, slot, e);
+    }
 
+    /// @dev The round's dispute window is open; returns its end.
+    function _requireDisputeWindow(uint256 roundId, uint256 slot) internal view returns (uint256 deadline) {
+        deadline = _disputeDeadlines[roundId];
+        if (block.timestamp > deadline) revert RoundManagerWindowClosed(roundId, slot, deadline);
+    }
+
+    /// @dev The caller supports the dispute of `slot` (the disputing hospital first); upheld at a majority.
+    function _support(uint256 roundId, uint256 slot, Exclusion storage e) internal {
         _supported[roundId][slot][msg.sender] = true;
         e.supporters += 1;
         emit DisputeSupported(roundId, slot, msg.sender, e.supporters);

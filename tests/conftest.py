@@ -197,5 +197,5 @@ def open_round(dep: Deployment, admin, chain, *, quorum: int = 3, duration: int 
     if bound or rule:
         tx = dep.round_manager.openRoundWithPolicy(deadline, quorum, rule, bound, sender=admin)
     else:
-        tx = dep.round_manager.openRound(deadline, quorum, sender=admin)
+        tx = dep.round_manager.openRoundWithPolicy(deadline, quorum, 0, 0, sender=admin)
     return int(dep.round_manager.currentRoundId()), deadline, tx

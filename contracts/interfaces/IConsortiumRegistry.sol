@@ -31,6 +31,10 @@ interface IConsortiumRegistry {
     error ConsortiumRegistryInvalidEnclaveKey();
     /// @notice `account` holds no contract code, so it cannot be the deployment's PredictionRegistry.
     error ConsortiumRegistryNotContract(address account);
+    /// @notice A sample-count cap must be positive.
+    error ConsortiumRegistryInvalidSampleCap(uint64 maxSamples);
+    /// @notice Sample-count caps are for member hospitals only.
+    error ConsortiumRegistryNotHospital(address account);
 
     /// @notice `account` was admitted with `role`; `name` is a human-readable label (no patient data).
     event MemberAdmitted(address indexed account, Role indexed role, string name);
@@ -44,6 +48,9 @@ interface IConsortiumRegistry {
     /// @notice The deployment's PredictionRegistry moved from `previous` to `predictionRegistry` (the zero
     /// address: none). Auditors and the web UI find the registry here, not in a local file.
     event PredictionRegistrySet(address indexed previous, address indexed predictionRegistry);
+    /// @notice The consortium agreed that hospital `account` declares at most `maxSamples` training samples per
+    /// update (RoundManager refuses a larger count); 0 means none was agreed (RoundManager's MAX_SAMPLE_COUNT).
+    event SampleCapSet(address indexed account, uint64 maxSamples);
 
     /// @notice Admit `account` with `role`. Admin only.
     function admitMember(address account, Role role, string calldata name) external;
@@ -85,4 +92,20 @@ interface IConsortiumRegistry {
 
     /// @notice The deployment's PredictionRegistry, or the zero address when none was recorded.
     function predictionRegistry() external view returns (address);
+
+    /// @notice Admit hospital `account` with the sample-count cap the consortium agreed for it (`maxSamples` > 0):
+    /// its declared count per update, and so its FedAvg weight, cannot exceed what it showed at admission.
+    /// Admin only. `admitMember(account, Role.Hospital, name)` admits a hospital without a cap (0).
+    function admitHospital(address account, string calldata name, uint64 maxSamples) external;
+
+    /// @notice Change hospital `account`'s agreed sample-count cap (`maxSamples` > 0), e.g. after the consortium
+    /// checked its grown data set. Admin only.
+    function setSampleCap(address account, uint64 maxSamples) external;
+
+    /// @notice Hospital `account`'s agreed sample-count cap (0: none agreed, or not a hospital).
+    function sampleCapOf(address account) external view returns (uint64);
+
+    /// @notice The block in which `account` was admitted to its current role (0: not a member). A hospital is
+    /// entitled to a round's model (and to report it unavailable) only if admitted before the round opened.
+    function memberSince(address account) external view returns (uint256);
 }

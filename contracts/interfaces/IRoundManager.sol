@@ -122,8 +122,6 @@ interface IRoundManager {
 
     /// @notice A CID string is longer than `MAX_CID_LENGTH()` bytes.
     error RoundManagerCidTooLong(uint256 length, uint256 maximum);
-    /// @notice Only the latest round's model can be reported and rolled back.
-    error RoundManagerNotLatestRound(uint256 roundId, uint256 latest);
     /// @notice The hospital already reported this round's model file.
     error RoundManagerAlreadyReported(uint256 roundId, address hospital);
     /// @notice The caller is not the consortium admin.
@@ -234,6 +232,21 @@ interface IRoundManager {
     error RoundManagerDisputeUpheld(uint256 roundId, uint256 slot);
     /// @notice The member already supports this dispute.
     error RoundManagerAlreadySupported(uint256 roundId, uint256 slot, address hospital);
+    /// @notice The declared sample count is above the cap the consortium agreed for this hospital at admission
+    /// (`IConsortiumRegistry.sampleCapOf`).
+    error RoundManagerSampleCountAboveMemberCap(uint256 roundId, address hospital, uint64 sampleCount, uint64 cap);
+    /// @notice The aggregator's deadline to finalize (`finalizeDeadline(roundId)`) has passed: the round can only
+    /// be aborted now.
+    error RoundManagerFinalizeDeadlinePassed(uint256 roundId, uint64 finalizeDeadline, uint256 timestamp);
+    /// @notice The round met its quorum and the aggregator's deadline to finalize it has not passed: nobody, the
+    /// admin included, may abort it yet.
+    error RoundManagerFinalizeWindowOpen(uint256 roundId, uint64 finalizeDeadline, uint256 timestamp);
+    /// @notice Only hospitals admitted before the round opened (entitled to its model) may report it; `memberSince`
+    /// is the reporter's admission block, `openedBlock` the round's.
+    error RoundManagerReporterNotEntitled(uint256 roundId, address hospital, uint256 memberSince, uint256 openedBlock);
+    /// @notice Only the current global model can be reported unavailable: a later round already finalized on top
+    /// of round `roundId`, or it made no model.
+    error RoundManagerModelNotCurrent(uint256 roundId, uint256 currentModelRound);
 
     /// @notice The circuits' public artifacts (norm and median verifying keys, settings, SRS, verifier
     /// sources, the KZG basis with its zero-vector commitment K, with their SHA-256) are described by the
@@ -309,12 +322,15 @@ interface IRoundManager {
     event ExclusionDisputeUpheld(
         uint256 indexed roundId, address indexed hospital, uint256 slot, address indexed aggregator
     );
+    /// @notice The round's accountability terms, emitted right after `RoundPolicySet`: the aggregator's deadline
+    /// to finalize (`deadline + FINALIZE_WINDOW()`), the member hospitals at opening and the reports of them
+    /// needed to roll its model back (a strict majority).
+    event RoundTermsSet(
+        uint256 indexed roundId, uint64 finalizeDeadline, uint32 hospitalsAtOpening, uint32 rollbackThreshold
+    );
 
-    /// @notice Open a new round on top of the current global model. Admin only; no other round may be open.
-    /// @return roundId the new round's id (ids start at 1)
-    function openRound(uint64 deadline, uint32 quorum) external returns (uint256 roundId);
-
-    /// @notice Open a round with an aggregation rule and a norm bound. `normBoundSq` bounds the squared L2
+    /// @notice Open a new round on top of the current global model, admin only, no other round open: with an
+    /// aggregation rule and a norm bound. `normBoundSq` bounds the squared L2
     /// distance of every update to the previous global model at the aggregate's scale: round(B^2 * 2^(2 scaleBits))
     /// for an L2 bound B; 0 means no bound. With a bound, every submission needs a norm proof.
     function openRoundWithPolicy(uint64 deadline, uint32 quorum, AggregationRule rule, uint256 normBoundSq)
@@ -361,8 +377,9 @@ interface IRoundManager {
     /// @notice Finalize a FedAvg round without a proof: the contract computes the new model's commitment
     /// C(S) = K + sum_i w_i (C(u_i) - K) from the stored commitments of the included slots and the weights of
     /// `expectedWeights(roundId, excludedMask)` (they sum to exactly 2^scaleBits). Aggregator only; allowed once
-    /// every member hospital at opening submitted, or after the deadline. `excludedMask` bit i leaves slot i out;
-    /// every such slot needs a declared exclusion (`declareExclusion`; both finalizations).
+    /// every member hospital at opening submitted, or after the deadline, and never after
+    /// `finalizeDeadline(roundId)`. `excludedMask` bit i leaves slot i out; every such slot needs a declared
+    /// exclusion (`declareExclusion`; both finalizations).
     /// `newModelCid` names the model file, which must open C(S): hospitals that find it does not (or cannot
     /// fetch it) report it (`reportModelUnavailable`).
     function finalizeRound(uint256 roundId, string calldata newModelCid, uint256 excludedMask) external;
@@ -379,13 +396,19 @@ interface IRoundManager {
         uint256 excludedMask
     ) external;
 
-    /// @notice Abort an open round after its deadline. Anyone may abort a round that missed its quorum;
-    /// the admin may abort any round past its deadline (for example when the aggregator is unavailable).
+    /// @notice Abort an open round. Anyone may, after the deadline if the round missed its quorum, after
+    /// `finalizeDeadline(roundId)` if it met it (the aggregator missed its deadline). Nobody, the admin included,
+    /// may abort a round that met its quorum before the aggregator's deadline. (A rollback of the model an open
+    /// round trains from aborts that round itself: see `reportModelUnavailable`.)
     function abortRound(uint256 roundId) external;
 
-    /// @notice A member hospital reports that the latest finalized round's model file cannot be fetched or
-    /// does not match its commitment. Once as many hospitals as the round's quorum have reported, the round
-    /// is rolled back (`RoundRolledBack`): no single party can stall the consortium with a missing model.
+    /// @notice A hospital entitled to round `roundId`'s model (a member admitted before the round opened, and
+    /// still a member) reports that the model file cannot be fetched or does not match its commitment. Possible
+    /// while the round's model is the current global model, i.e. until a later round finalizes (an open or aborted
+    /// later round does not end it). Once `rollbackThreshold(roundId)` entitled hospitals, a strict majority of the
+    /// members at opening, have reported, the round is rolled back (`RoundRolledBack`) and the previous model is
+    /// current again; a round open on top of the rolled-back model is aborted in the same call (`RoundAborted`); a minority cannot roll back a model, and a missing model cannot become permanent. Reports are
+    /// public: an auditor that finds the model available and opening its commitment names the reporters.
     function reportModelUnavailable(uint256 roundId) external;
 
     /// @notice Record an audit verdict for a finalized or aborted round. Registered auditors only.
@@ -421,7 +444,9 @@ interface IRoundManager {
     /// @notice The CID of the genesis model file.
     function genesisModelCid() external view returns (string memory);
 
-    /// @notice The FedAvg weights of the slots at scale 2^scaleBits if those in `excludedMask` are left out.
+    /// @notice The FedAvg weights of the slots at scale 2^scaleBits if those in `excludedMask` are left out: the
+    /// included slots' sample-count shares, no one above the share cap (`MAX_SHARE_DENOMINATOR()`), summing to
+    /// exactly 2^scaleBits (water-filling: zkfl_dapp.core.aggregation.normalized_weights is the same integers).
     function expectedWeights(uint256 roundId, uint256 excludedMask) external view returns (uint256[] memory);
 
     /// @notice The commitment `finalizeRound(roundId, _, excludedMask)` would store.
@@ -517,4 +542,21 @@ interface IRoundManager {
     /// @notice Whether `hospital` supports the dispute of slot `slot`'s exclusion in round `roundId` (the disputing
     /// hospital does from its dispute on).
     function supportsDispute(uint256 roundId, uint256 slot, address hospital) external view returns (bool);
+    /// @notice Seconds the aggregator has after a round's deadline to finalize it.
+    function FINALIZE_WINDOW() external view returns (uint64);
+
+    /// @notice Weight-share cap: with m included updates, no update weighs more than ceil(2^scaleBits / min(m, D))
+    /// for D = MAX_SHARE_DENOMINATOR() (3: one third, rounded up to a whole unit; with m < 3 the cap is 1/m, so
+    /// the weights are equal), whatever sample count it declared.
+    function MAX_SHARE_DENOMINATOR() external view returns (uint256);
+
+    /// @notice The last timestamp at which the aggregator may finalize round `roundId` (0: no such round).
+    function finalizeDeadline(uint256 roundId) external view returns (uint64);
+
+    /// @notice The block in which round `roundId` opened, the number of member hospitals then, and the entitled
+    /// reports that roll its model back (hospitalsAtOpening / 2 + 1).
+    function roundOpening(uint256 roundId)
+        external
+        view
+        returns (uint256 openedBlock, uint256 hospitalsAtOpening, uint256 rollbackThreshold);
 }

@@ -12,6 +12,7 @@ export const CALLS = {
     hospitalCount: 'hospitalCount',
     enclaveKey: 'enclaveKey',
     predictionRegistry: 'predictionRegistry',
+    sampleCapOf: 'sampleCapOf',
   },
   RoundManager: {
     circuitCid: 'circuitCid',
@@ -30,6 +31,8 @@ export const CALLS = {
     scaleBits: 'scaleBits',
     normVerifier: 'normVerifier',
     registry: 'registry',
+    maxShareDenominator: 'MAX_SHARE_DENOMINATOR',
+    finalizeWindow: 'FINALIZE_WINDOW',
   },
   PredictionRegistry: {
     logitScaleBits: 'LOGIT_SCALE_BITS',

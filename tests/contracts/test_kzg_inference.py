@@ -51,7 +51,7 @@ def chain_state(inference, basis, zero, updates, admin, aggregator, hospitals, o
     )  # the median / norm verifiers are never called by a FedAvg round without a norm bound
     commitments = [commit(list(u), basis)[0] for u in updates]
     deadline = ape.chain.pending_timestamp + 3600
-    rm.openRound(deadline, 3, sender=admin)
+    rm.openRoundWithPolicy(deadline, 3, 0, 0, sender=admin)
     for h, c, n in zip(hospitals, commitments, COUNTS, strict=False):
         rm.submitUpdate(1, [c.as_uint256()], f"cid-{n}", n, sender=h)
     ape.chain.pending_timestamp = deadline + 1
@@ -145,7 +145,7 @@ def test_recordPrediction_revertsWhen_logitInstanceChanged(chain_state, predicti
 
 def test_recordPrediction_revertsWhen_roundNotFinalized(chain_state, prediction, admin, outsider):
     rm, registry, _, _ = chain_state
-    rm.openRound(ape.chain.pending_timestamp + 3600, 3, sender=admin)
+    rm.openRoundWithPolicy(ape.chain.pending_timestamp + 3600, 3, 0, 0, sender=admin)
     with ape.reverts(registry.PredictionRegistryRoundNotFinalized, roundId=2, phase=int(Phase.OPEN)):
         _record(registry, prediction, outsider, round_id=2)
     with ape.reverts(registry.PredictionRegistryRoundNotFinalized, roundId=7, phase=int(Phase.NONE)):

@@ -129,3 +129,53 @@ def test_setPredictionRegistry_revertsWhen_notContract(deployment, admin, outsid
     reg = deployment.registry
     with ape.reverts(reg.ConsortiumRegistryNotContract, account=outsider.address):
         reg.setPredictionRegistry(outsider.address, sender=admin)
+# --- sample-count caps agreed at admission (issue 18) ----------------------------------------------
+
+
+def test_admitHospital_recordsTheCapAndEmits(deployment, admin, outsider):
+    reg = deployment.registry
+    tx = reg.admitHospital(outsider, "St. Capped", 500, sender=admin)
+    assert reg.isHospital(outsider) and reg.sampleCapOf(outsider) == 500 and reg.hospitalCount() == 6
+    assert reg.memberSince(outsider) == tx.block_number
+    (admitted,) = tx.events.filter(reg.MemberAdmitted)
+    assert admitted.account == outsider.address and admitted.role == Role.HOSPITAL and admitted.name == "St. Capped"
+    (capped,) = tx.events.filter(reg.SampleCapSet)
+    assert capped.account == outsider.address and capped.maxSamples == 500
+
+
+def test_admitHospital_revertsWhen_capZero(deployment, admin, outsider):
+    with ape.reverts(deployment.registry.ConsortiumRegistryInvalidSampleCap, maxSamples=0):
+        deployment.registry.admitHospital(outsider, "x", 0, sender=admin)
+
+
+def test_admitHospital_revertsWhen_notAdmin(deployment, outsider):
+    with ape.reverts(deployment.registry.ConsortiumRegistryNotAdmin, caller=outsider.address):
+        deployment.registry.admitHospital(outsider, "x", 10, sender=outsider)
+
+
+def test_setSampleCap_changesTheCapAndEmits(deployment, admin, hospitals):
+    reg = deployment.registry
+    assert reg.sampleCapOf(hospitals[0]) == 0  # admitted with admitMember: none agreed
+    tx = reg.setSampleCap(hospitals[0], 91, sender=admin)
+    (event,) = tx.events.filter(reg.SampleCapSet)
+    assert event.account == hospitals[0].address and event.maxSamples == 91 and reg.sampleCapOf(hospitals[0]) == 91
+
+
+def test_setSampleCap_revertsWhen_notAdmin_notAHospital_orZero(deployment, admin, auditor, outsider, hospitals):
+    reg = deployment.registry
+    with ape.reverts(reg.ConsortiumRegistryNotAdmin, caller=outsider.address):
+        reg.setSampleCap(hospitals[0], 10, sender=outsider)
+    for account in (auditor, outsider):
+        with ape.reverts(reg.ConsortiumRegistryNotHospital, account=account.address):
+            reg.setSampleCap(account, 10, sender=admin)
+    with ape.reverts(reg.ConsortiumRegistryInvalidSampleCap, maxSamples=0):
+        reg.setSampleCap(hospitals[0], 0, sender=admin)
+
+
+def test_removeMember_clearsTheCapAndTheAdmissionBlock(deployment, admin, outsider):
+    reg = deployment.registry
+    reg.admitHospital(outsider, "x", 77, sender=admin)
+    tx = reg.removeMember(outsider, sender=admin)
+    (event,) = tx.events.filter(reg.SampleCapSet)
+    assert event.account == outsider.address and event.maxSamples == 0
+    assert reg.sampleCapOf(outsider) == 0 and reg.memberSince(outsider) == 0

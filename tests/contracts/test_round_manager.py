@@ -69,7 +69,7 @@ def test_openRound_recordsPreviousModelAndEmits(deployment, admin, chain, commit
 
 def test_openRound_revertsWhen_notAdmin(deployment, outsider, chain):
     with ape.reverts(deployment.round_manager.RoundManagerNotAdmin, caller=outsider.address):
-        deployment.round_manager.openRound(chain.pending_timestamp + 100, 3, sender=outsider)
+        deployment.round_manager.openRoundWithPolicy(chain.pending_timestamp + 100, 3, 0, 0, sender=outsider)
 
 
 def test_openRound_revertsWhen_anotherRoundOpen(deployment, admin, chain):
@@ -81,12 +81,12 @@ def test_openRound_revertsWhen_anotherRoundOpen(deployment, admin, chain):
 @pytest.mark.parametrize("quorum", [0, SLOTS + 1])
 def test_openRound_revertsWhen_quorumOutOfRange(deployment, admin, chain, quorum):
     with ape.reverts(deployment.round_manager.RoundManagerInvalidRoundParameters):
-        deployment.round_manager.openRound(chain.pending_timestamp + 100, quorum, sender=admin)
+        deployment.round_manager.openRoundWithPolicy(chain.pending_timestamp + 100, quorum, 0, 0, sender=admin)
 
 
 def test_openRound_revertsWhen_deadlineInPast(deployment, admin, chain):
     with ape.reverts(deployment.round_manager.RoundManagerInvalidRoundParameters):
-        deployment.round_manager.openRound(chain.pending_timestamp - 1, 3, sender=admin)
+        deployment.round_manager.openRoundWithPolicy(chain.pending_timestamp - 1, 3, 0, 0, sender=admin)
 
 
 def test_openRoundWithPolicy_revertsWhen_medianWithoutVerifier(deployment, admin, chain):
@@ -441,15 +441,65 @@ def test_abortRound_anyoneWhenQuorumMissed(deployment, admin, hospitals, outside
     assert round_id == 2 and rm.getRound(2).prevModelHash == genesis_model[0] and rm.getRound(2).prevModelRound == 0
 
 
-def test_abortRound_onlyAdminWhenQuorumMet(deployment, admin, hospitals, outsider, chain, points):
+def test_abortRound_revertsWhen_quorumMetAndTheAggregatorsDeadlineNotPassed_evenForTheAdmin(
+    deployment, admin, hospitals, outsider, chain, points
+):
     rm = deployment.round_manager
     _, deadline, _ = open_round(deployment, admin, chain, quorum=1)
     submit(deployment, 1, hospitals[0], points[0], 10)
-    chain.pending_timestamp = deadline + 1
-    with ape.reverts(rm.RoundManagerNotAdmin, caller=outsider.address):
-        rm.abortRound(1, sender=outsider)
-    rm.abortRound(1, sender=admin)
+    last_call = deadline + rm.FINALIZE_WINDOW()
+    assert rm.finalizeDeadline(1) == last_call
+    for caller in (outsider, admin, hospitals[0]):
+        chain.pending_timestamp = deadline + 1
+        with ape.reverts(rm.RoundManagerFinalizeWindowOpen, roundId=1, finalizeDeadline=last_call):
+            rm.abortRound(1, sender=caller)
+    chain.pending_timestamp = last_call
+    with ape.reverts(rm.RoundManagerFinalizeWindowOpen, roundId=1, finalizeDeadline=last_call, timestamp=last_call):
+        rm.abortRound(1, sender=admin)
+    assert rm.getRound(1).phase == Phase.OPEN
+
+
+def test_abortRound_anyoneOnceTheAggregatorMissedItsDeadline(deployment, admin, hospitals, outsider, chain, points):
+    rm = deployment.round_manager
+    _, deadline, _ = open_round(deployment, admin, chain, quorum=1)
+    submit(deployment, 1, hospitals[0], points[0], 10)
+    chain.pending_timestamp = deadline + rm.FINALIZE_WINDOW() + 1
+    tx = rm.abortRound(1, sender=outsider)
+    (event,) = tx.events.filter(rm.RoundAborted)
+    assert event.roundId == 1 and event.submissionCount == 1 and event.by == outsider.address
     assert rm.getRound(1).phase == Phase.ABORTED
+
+
+def test_finalizeRound_revertsWhen_theAggregatorsDeadlinePassed(
+    deployment, admin, aggregator, hospitals, chain, points
+):
+    rm = deployment.round_manager
+    _, deadline, _ = open_round(deployment, admin, chain, quorum=1)
+    submit(deployment, 1, hospitals[0], points[0], 10)
+    last_call = deadline + rm.FINALIZE_WINDOW()
+    chain.pending_timestamp = last_call + 1
+    with ape.reverts(
+        rm.RoundManagerFinalizeDeadlinePassed, roundId=1, finalizeDeadline=last_call, timestamp=last_call + 1
+    ):
+        rm.finalizeRound(1, "bafkreinewmodel", 0, sender=aggregator)
+
+
+def test_finalizeRound_atTheAggregatorsDeadline_succeeds(deployment, admin, aggregator, hospitals, chain, points):
+    rm = deployment.round_manager
+    _, deadline, _ = open_round(deployment, admin, chain, quorum=1)
+    submit(deployment, 1, hospitals[0], points[0], 10)
+    chain.pending_timestamp = deadline + rm.FINALIZE_WINDOW()
+    rm.finalizeRound(1, "bafkreinewmodel", 0, sender=aggregator)
+    assert rm.getRound(1).phase == Phase.FINALIZED
+
+
+def test_openRound_emitsRoundTermsSet(deployment, admin, chain, hospitals):
+    rm = deployment.round_manager
+    _, deadline, tx = open_round(deployment, admin, chain)
+    (event,) = tx.events.filter(rm.RoundTermsSet)
+    assert event.roundId == 1 and event.finalizeDeadline == deadline + rm.FINALIZE_WINDOW()
+    assert event.hospitalsAtOpening == 5 and event.rollbackThreshold == 3  # a strict majority of five
+    assert tuple(rm.roundOpening(1)) == (tx.block_number, 5, 3)
 
 
 # --- deployment parameters, publication and audit receipts -------------------------------------

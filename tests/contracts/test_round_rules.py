@@ -72,7 +72,7 @@ def test_expectedWeights_sumToExactlyOneUnit_andMatchTheCore_forManyCountVectors
                 assert all(got[i] >= 1 for i, n in enumerate(included) if n), (counts, mask)
             else:
                 assert got == [0] * 5
-        chain.pending_timestamp = deadline + 1
+        chain.pending_timestamp = deadline + rm.FINALIZE_WINDOW() + 1  # the quorum (1) was met
         rm.abortRound(round_id, sender=admin)
 
 
@@ -83,6 +83,38 @@ def test_submitUpdate_revertsWhen_sampleCountAboveTheCap(deployment, admin, hosp
         deployment.round_manager.RoundManagerInvalidSampleCount, sampleCount=count, maximum=MAX_SAMPLE_COUNT
     ):
         deployment.round_manager.submitUpdate(1, _generator_multiple(5), "cid", count, sender=hospitals[0])
+
+
+def test_submitUpdate_revertsWhen_sampleCountAboveTheMembersAgreedCap(deployment, admin, hospitals, chain):
+    from zkfl_dapp.chain.enums import Role
+
+    registry, rm = deployment.registry, deployment.round_manager
+    registry.removeMember(hospitals[0], sender=admin)
+    tx = registry.admitHospital(hospitals[0], "capped", 120, sender=admin)
+    (event,) = tx.events.filter(registry.SampleCapSet)
+    assert event.account == hospitals[0].address and event.maxSamples == 120
+    assert registry.sampleCapOf(hospitals[0]) == 120 and registry.roleOf(hospitals[0]) == int(Role.HOSPITAL)
+    open_round(deployment, admin, chain)
+    with ape.reverts(
+        rm.RoundManagerSampleCountAboveMemberCap, roundId=1, hospital=hospitals[0].address, sampleCount=121, cap=120
+    ):
+        rm.submitUpdate(1, _generator_multiple(5), "cid", 121, sender=hospitals[0])
+    rm.submitUpdate(1, _generator_multiple(5), "cid", 120, sender=hospitals[0])  # exactly the cap is fine
+    rm.submitUpdate(1, _generator_multiple(6), "cid", 10**6, sender=hospitals[1])  # no cap agreed: the global maximum
+
+
+def test_aHugeDeclaredCount_buysAtMostAThirdOfTheModel(deployment, admin, aggregator, hospitals, chain, commit_of):
+    """Issue 18's sample-count inflation: 10^6 samples against four hospitals of 91 weighed 8185/8192; the
+    share cap leaves it ceil(8192/3) = 2731, and the chain's weights are the Python mirror's."""
+    rm = deployment.round_manager
+    counts = [91, 91, 91, 91, 10**6]
+    open_round(deployment, admin, chain)
+    for i, (h, n) in enumerate(zip(hospitals[:5], counts, strict=True)):
+        rm.submitUpdate(1, _generator_multiple(300 + i), "cid", n, sender=h)
+    assert rm.MAX_SHARE_DENOMINATOR() == 3
+    assert [int(w) for w in rm.expectedWeights(1, 0)] == [1366, 1365, 1365, 1365, 2731]
+    assert [int(w) for w in rm.expectedWeights(1, 0b00011)] == [0, 0, 2731, 2730, 2731]  # m = 3: capped, refilled
+    assert [int(w) for w in rm.expectedWeights(1, 0b00111)] == [0, 0, 0, ONE // 2, ONE // 2]  # m = 2: 1/2 each
 
 
 def test_aHugeDeclaredCount_neitherZeroesTheOthersNorBlocksFinalization(
@@ -135,8 +167,8 @@ def test_openRound_revertsWhen_deadlineBeyondTheMaximumDuration(deployment, admi
     rm = deployment.round_manager
     assert rm.MAX_ROUND_DURATION() == MAX_DURATION
     with ape.reverts(rm.RoundManagerInvalidRoundParameters):
-        rm.openRound(chain.pending_timestamp + MAX_DURATION + 60, 3, sender=admin)
-    rm.openRound(chain.pending_timestamp + MAX_DURATION - 60, 3, sender=admin)  # within the cap
+        rm.openRoundWithPolicy(chain.pending_timestamp + MAX_DURATION + 60, 3, 0, 0, sender=admin)
+    rm.openRoundWithPolicy(chain.pending_timestamp + MAX_DURATION - 60, 3, 0, 0, sender=admin)  # within the cap
 
 
 def test_cidsLongerThanTheCap_revertEverywhere(deployment, admin, aggregator, auditor, hospitals, chain, commit_of):
@@ -227,14 +259,88 @@ def test_reportModelUnavailable_revertsWhen_reportedTwice(two_rounds, hospitals)
     assert two_rounds.getRound(2).unavailableReports == 1
 
 
-def test_reportModelUnavailable_revertsWhen_notTheLatestRound(two_rounds, deployment, admin, hospitals, chain):
-    with ape.reverts(two_rounds.RoundManagerNotLatestRound, roundId=1, latest=2):
+def test_reportModelUnavailable_revertsWhen_aLaterRoundFinalized(two_rounds, hospitals):
+    with ape.reverts(two_rounds.RoundManagerModelNotCurrent, roundId=1, currentModelRound=2):
         two_rounds.reportModelUnavailable(1, sender=hospitals[0])
+
+
+def test_reportModelUnavailable_revertsWhen_theRoundMadeNoModel(two_rounds, deployment, admin, hospitals, chain):
     open_round(deployment, admin, chain)
-    with ape.reverts(two_rounds.RoundManagerNotLatestRound, roundId=2, latest=3):
-        two_rounds.reportModelUnavailable(2, sender=hospitals[0])
     with ape.reverts(two_rounds.RoundManagerWrongPhase, roundId=3, expected=Phase.FINALIZED, actual=Phase.OPEN):
         two_rounds.reportModelUnavailable(3, sender=hospitals[0])
+
+
+def test_reportModelUnavailable_revertsWhen_theReporterWasAdmittedAfterTheRoundOpened(
+    two_rounds, deployment, admin, hospitals
+):
+    from zkfl_dapp.chain.enums import Role
+
+    tx = deployment.registry.admitMember(hospitals[5], int(Role.HOSPITAL), "late", sender=admin)
+    opened, _, _ = two_rounds.roundOpening(2)
+    with ape.reverts(
+        two_rounds.RoundManagerReporterNotEntitled,
+        roundId=2,
+        hospital=hospitals[5].address,
+        memberSince=tx.block_number,
+        openedBlock=opened,
+    ):
+        two_rounds.reportModelUnavailable(2, sender=hospitals[5])
+
+
+def test_reportModelUnavailable_aMinorityCannotRollBack_evenAtALowQuorum(
+    deployment, admin, aggregator, hospitals, chain, commit_of
+):
+    """Issue 18's griefing: two hospitals that did not take part, at quorum 2, rolled a valid model back. The
+    threshold is now a strict majority of the members at opening (3 of 5), whatever the quorum."""
+    rm = deployment.round_manager
+    open_round(deployment, admin, chain, quorum=2)
+    for h, seed in zip(hospitals[:2], range(80, 82), strict=True):
+        submit(deployment, 1, h, padded_update(seed), 50, commit_of)
+    chain.pending_timestamp = rm.getRound(1).deadline + 1
+    rm.finalizeRound(1, NEW_CID, 0, sender=aggregator)
+    assert rm.roundOpening(1)[2] == 3
+    for h in hospitals[2:4]:  # non-contributors, a minority
+        rm.reportModelUnavailable(1, sender=h)
+    assert rm.getRound(1).phase == Phase.FINALIZED and rm.currentModel()[1] == 1
+    tx = rm.reportModelUnavailable(1, sender=hospitals[4])  # the third: a majority of the five
+    assert len(list(tx.events.filter(rm.RoundRolledBack))) == 1
+    assert rm.getRound(1).phase == Phase.ROLLED_BACK
+
+
+def test_aMissingModelCannotBecomePermanent_reportsGoOnWhileTheNextRoundIsOpen_andEndIt(
+    two_rounds, deployment, admin, aggregator, hospitals, chain, commit_of
+):
+    """Issue 18: the aggregator names a missing file for round 2 and the admin opens round 3 at once. Round 2
+    is still the current model, so it can be reported; the rollback aborts round 3 (trained on it) in the same
+    call, and round 4 trains from round 1's model."""
+    rm = two_rounds
+    round_id, deadline, _ = open_round(deployment, admin, chain, quorum=1)
+    assert round_id == 3
+    submit(deployment, 3, hospitals[0], padded_update(90), 50, commit_of)
+    rm.reportModelUnavailable(2, sender=hospitals[0])
+    rm.reportModelUnavailable(2, sender=hospitals[1])
+    tx = rm.reportModelUnavailable(2, sender=hospitals[2])
+    (aborted,) = tx.events.filter(rm.RoundAborted)
+    assert aborted.roundId == 3 and aborted.submissionCount == 1 and aborted.by == hospitals[2].address
+    assert rm.getRound(2).phase == Phase.ROLLED_BACK and rm.currentModel()[1] == 1
+    assert rm.getRound(3).phase == Phase.ABORTED
+    chain.pending_timestamp = deadline + 1
+    with ape.reverts(rm.RoundManagerWrongPhase, roundId=3, expected=Phase.OPEN, actual=Phase.ABORTED):
+        rm.finalizeRound(3, NEW_CID, 0, sender=aggregator)
+    round_id, _, _ = open_round(deployment, admin, chain)
+    assert rm.getRound(round_id).prevModelRound == 1
+
+
+def test_reportModelUnavailable_afterAnAbortedLaterRound_stillRollsBack(
+    two_rounds, deployment, admin, hospitals, chain
+):
+    rm = two_rounds
+    _, deadline, _ = open_round(deployment, admin, chain)
+    chain.pending_timestamp = deadline + 1
+    rm.abortRound(3, sender=admin)  # missed its quorum
+    for h in hospitals[:3]:
+        rm.reportModelUnavailable(2, sender=h)
+    assert rm.getRound(2).phase == Phase.ROLLED_BACK and rm.currentModel()[1] == 1
 
 
 def test_aRolledBackRound_isClosedForAuditsAndReports(two_rounds, hospitals, auditor, admin):

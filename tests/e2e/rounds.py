@@ -13,7 +13,7 @@ from zkfl_dapp.protocol.hospital import fetch_enclave_key, fetch_global_model
 def open_round(c: Consortium) -> tuple[int, ModelFile, bytes]:
     """Open a round as the admin; returns its id, the checked global model and the enclave's key."""
     rm = c.deployment.round_manager
-    rm.openRound(ape.chain.pending_timestamp + 3600, c.settings.quorum, sender=c.roles.admin)
+    rm.openRoundWithPolicy(ape.chain.pending_timestamp + 3600, c.settings.quorum, 0, 0, sender=c.roles.admin)
     round_id = int(rm.currentRoundId())
     info = read_round(rm, round_id)
     model = fetch_global_model(

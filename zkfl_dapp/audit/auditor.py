@@ -53,6 +53,7 @@ from zkfl_dapp.audit.deployment_checks import DeploymentChecks
 from zkfl_dapp.audit.events import membership_history
 from zkfl_dapp.audit.publication_checks import PublicationChecks
 from zkfl_dapp.audit.report import AuditReport
+from zkfl_dapp.audit.rollback_checks import RuleChecks
 from zkfl_dapp.audit.round_checks import RoundChecks
 from zkfl_dapp.core.policy import NormBoundPolicy
 from zkfl_dapp.exceptions import ChainError
@@ -63,7 +64,7 @@ def _quiet(_: str) -> None:
     return None
 
 
-class _Auditor(DeploymentChecks, RoundChecks, PublicationChecks):
+class _Auditor(DeploymentChecks, RoundChecks, PublicationChecks, RuleChecks):
     """The whole audit: deployment checks, every round, then what was published beside the proofs."""
 
 
@@ -126,6 +127,7 @@ def audit(
         progress(f"circuit manifest {report.circuit_cid}: fetching the basis, Lagrange points, settings, vk, SRS")
         auditor.deployment(report, head)
         auditor.rounds(report, head)
+        auditor.rules(report, head)  # weight caps, rollbacks (audit.rollback_checks)
         auditor.publication(report, head)
     return report
 

@@ -11,19 +11,35 @@ any proof; the model file must then open ``C(S)``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 from zkfl_dapp.exceptions import RoundError
 
+#: RoundManager.MAX_SHARE_DENOMINATOR: with m included updates none weighs more than
+#: ``ceil(2**s / min(m, MAX_SHARE_DENOMINATOR))`` (one third, rounded up to a whole unit; ``1/m`` when m < 3).
+MAX_SHARE_DENOMINATOR: Final = 3
 
-def normalized_weights(sample_counts: Sequence[int], scale_bits: int) -> tuple[int, ...]:
-    """Integer weights at scale ``2**s`` that sum to exactly ``2**s`` over the included slots.
 
-    A slot is included when its count is positive (excluded and empty slots pass 0 and weigh 0). With
-    ``m`` included slots and ``N`` their total count, included slot ``i`` weighs
-    ``1 + floor(n_i * (2**s - m) / N)``, and what the floors leave (fewer than ``m`` units) goes to the
-    first included slot. Every included update keeps a weight of at least 1 (a hospital declaring a huge
-    count cannot silently zero the others), and the weights are the sample-count shares to within ``m``
-    units of ``2**-s``. RoundManager computes the same integers on-chain.
+def share_cap(included: int, scale_bits: int, denominator: int = MAX_SHARE_DENOMINATOR) -> int:
+    """The most weight one of ``included`` updates may carry: ``ceil(2**s / min(included, denominator))``.
+    Always feasible: ``included * cap >= 2**s``."""
+    k = min(included, denominator)
+    return ((1 << scale_bits) + k - 1) // k
+
+
+def normalized_weights(
+    sample_counts: Sequence[int], scale_bits: int, denominator: int = MAX_SHARE_DENOMINATOR
+) -> tuple[int, ...]:
+    """Integer weights at scale ``2**s`` that sum to exactly ``2**s`` over the included slots, none above
+    :func:`share_cap`: RoundManager._expectedWeights, bit for bit.
+
+    A slot is included when its count is positive (excluded and empty slots pass 0 and weigh 0). Water-filling:
+    over the free (not yet capped) slots, with ``R = 2**s - cap * capped`` units and ``N`` their total count,
+    slot ``i`` weighs ``1 + floor(n_i * (R - |free|) / N)`` and what the floors leave (fewer than ``|free|``
+    units) goes to the first free slot; every free slot above the cap is set to the cap and leaves the free set,
+    and the step repeats until none is above it. Without a capped slot this is the plain sample-count share, to
+    within ``m`` units of ``2**-s``. Every included update keeps a weight of at least 1 (a huge declared count
+    cannot zero the others) and at most the cap (nor buy more than a third of the model).
 
     Raises:
         RoundError: a negative count, no included slot, or more included slots than ``2**s``.
@@ -36,13 +52,23 @@ def normalized_weights(sample_counts: Sequence[int], scale_bits: int) -> tuple[i
     one = 1 << scale_bits
     if len(included) > one:
         raise RoundError(f"{len(included)} included slots cannot share 2^{scale_bits} with a weight of 1 each")
-    total = sum(sample_counts)
-    spare = one - len(included)
+    cap = share_cap(len(included), scale_bits, denominator)
     weights = [0] * len(sample_counts)
-    for i in included:
-        weights[i] = 1 + sample_counts[i] * spare // total
-    weights[included[0]] += one - sum(weights)
-    return tuple(weights)
+    free = list(included)
+    rest = one
+    while True:
+        total = sum(sample_counts[i] for i in free)
+        spare = rest - len(free)
+        for i in free:
+            weights[i] = 1 + sample_counts[i] * spare // total
+        weights[free[0]] += rest - sum(weights[i] for i in free)
+        over = [i for i in free if weights[i] > cap]
+        if not over:
+            return tuple(weights)
+        for i in over:
+            weights[i] = cap
+        free = [i for i in free if i not in over]
+        rest -= cap * len(over)
 
 
 def rescale(product: int, scale_bits: int) -> int:

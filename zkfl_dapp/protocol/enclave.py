@@ -204,7 +204,18 @@ class AggregatorEnclave:
         return result, _excluded_mask(outcomes), proof
 
     def finalize(self, round_manager: Any, round_id: int) -> Finalization:
-        """Run the enclave's whole part of a round and finalize it on-chain."""
+        """Run the enclave's whole part of a round and finalize it on-chain.
+
+        Raises:
+            RoundError: the aggregator's deadline to finalize (``RoundManager.finalizeDeadline``) has passed.
+        """
+        last_call = int(round_manager.finalizeDeadline(round_id))
+        now = int(round_manager.chain_manager.pending_timestamp)
+        if last_call and now > last_call:
+            raise RoundError(
+                f"round {round_id}: the aggregator's deadline to finalize ({last_call}) passed {now - last_call} s ago;"
+                " the round can only be aborted now (abortRound)"
+            )
         outcomes = self.open_submissions(round_manager, round_id)
         info = read_round(round_manager, round_id)
         prev = fetch_global_model(

@@ -132,7 +132,7 @@ class RoundDriver:
         on (no single party, not even the enclave, can stall it with a missing file). Returns whether a round
         was rolled back."""
         rm = self.deployment.round_manager
-        latest = int(rm.currentRoundId())
+        latest = int(rm.currentModel()[1])  # reportable until a later round finalizes (an aborted one does not)
         if latest == 0:
             return False
         info = read_round(rm, latest)
@@ -151,7 +151,7 @@ class RoundDriver:
             if read_round(rm, latest).phase == Phase.ROLLED_BACK:
                 self.progress(f"round {latest}: rolled back by a quorum of reports; the previous model is current")
                 return True
-        raise RoundError(f"round {latest}: its model is unusable but the reports did not reach the round's quorum")
+        raise RoundError(f"round {latest}: its model is unusable but the reports did not reach a majority")
 
     def open_round_id(self) -> int:
         """The id of the round that is open now.
@@ -181,7 +181,10 @@ class RoundDriver:
         The global model stays what it was; the next round starts from it."""
         rm = self.deployment.round_manager
         round_id = self.open_round_id()
-        self._wait_for_deadline(read_round(rm, round_id).deadline)
+        info = read_round(rm, round_id)
+        # a round that met its quorum is the aggregator's until its finalize deadline: nobody may abort it before
+        met = info.submission_count >= info.quorum
+        self._wait_for_deadline(int(rm.finalizeDeadline(round_id)) if met else info.deadline)
         rm.abortRound(round_id, sender=self.roles.admin)
         self.checkpoint()
         self.progress(f"round {round_id}: aborted; the global model is unchanged")

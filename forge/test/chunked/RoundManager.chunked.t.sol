@@ -154,29 +154,64 @@ contract RoundManagerChunkedTest is ForgeTest {
         return (uint256(uint160(who)) >> (32 * i)) & 0xffffffff;
     }
 
-    /// @dev The protocol's FedAvg weights (w_i = 1 + floor(n_i (2^13 - m) / N), the remainder to the first
-    /// included slot), written out again here.
+    /// @dev The protocol's FedAvg weights, written out again here: over the free slots w_i = 1 + floor(n_i (R - |F|)
+    /// / N), the remainder to the first free slot; a slot above the share cap ceil(2^13 / min(m, 3)) is capped and
+    /// leaves the free set (R = 2^13 - cap * capped); repeated until none is above the cap.
     function _weights(uint64[] memory samples, uint256 mask) internal pure returns (uint256[] memory w) {
         w = new uint256[](SLOTS);
-        uint256 total;
+        uint256 one = uint256(1) << SCALE_BITS;
+        bool[] memory free = new bool[](samples.length);
         uint256 m;
         for (uint256 i = 0; i < samples.length; i++) {
-            if ((mask >> i) & 1 == 0) {
-                total += samples[i];
-                m += 1;
-            }
+            free[i] = (mask >> i) & 1 == 0;
+            if (free[i]) m += 1;
         }
-        uint256 one = uint256(1) << SCALE_BITS;
+        uint256 k = m < 3 ? m : 3;
+        uint256 cap = (one + k - 1) / k;
+        uint256 rest = one;
+        for (uint256 n = _fill(w, samples, free, rest, cap); n != 0; n = _fill(w, samples, free, rest, cap)) {
+            rest -= cap * n; // the slots capped in this step left the free set with `cap` units each
+        }
+    }
+
+    /// @dev One water-filling step: `rest` units over the free slots, then every free slot above `cap` is capped and
+    /// leaves the free set; returns how many were.
+    function _fill(uint256[] memory w, uint64[] memory samples, bool[] memory free, uint256 rest, uint256 cap)
+        internal
+        pure
+        returns (uint256 capped)
+    {
+        (uint256 total, uint256 f, uint256 first) = _freeSet(samples, free);
         uint256 sum;
-        uint256 first = SLOTS;
-        for (uint256 i = 0; i < samples.length; i++) {
-            if ((mask >> i) & 1 == 0) {
-                if (first == SLOTS) first = i;
-                w[i] = 1 + (samples[i] * (one - m)) / total;
+        for (uint256 i = 0; i < free.length; i++) {
+            if (free[i]) {
+                w[i] = 1 + (samples[i] * (rest - f)) / total;
                 sum += w[i];
             }
         }
-        w[first] += one - sum;
+        w[first] += rest - sum;
+        for (uint256 i = 0; i < free.length; i++) {
+            if (free[i] && w[i] > cap) {
+                (w[i], free[i]) = (cap, false);
+                capped += 1;
+            }
+        }
+    }
+
+    /// @dev The free slots' total count, number and first slot.
+    function _freeSet(uint64[] memory samples, bool[] memory free)
+        internal
+        pure
+        returns (uint256 total, uint256 f, uint256 first)
+    {
+        first = SLOTS;
+        for (uint256 i = 0; i < samples.length; i++) {
+            if (free[i]) {
+                total += samples[i];
+                f += 1;
+                if (first == SLOTS) first = i;
+            }
+        }
     }
 
     /// @dev Per chunk c: log(K + sum_i w_i (C(u_ic) - K)) modulo the group order.
@@ -337,7 +372,7 @@ contract RoundManagerChunkedTest is ForgeTest {
 
     /// @notice An unbounded chunked round takes updates without chunk proofs, and aggregates chunk by chunk.
     function test_unboundedRoundNeedsNoChunkProofs() public {
-        uint256 id = rm.openRound(uint64(block.timestamp + 1 days), 2);
+        uint256 id = rm.openRoundWithPolicy(uint64(block.timestamp + 1 days), 2, IRoundManager.AggregationRule.FedAvg, 0);
         uint64[] memory samples = new uint64[](2);
         samples[0] = 1;
         samples[1] = 999_999;
@@ -355,15 +390,19 @@ contract RoundManagerChunkedTest is ForgeTest {
 
     /// @notice A rolled-back model is no longer the previous model: the next round binds to the one before.
     function test_rollbackRebindsChunkProofs() public {
-        uint256 id = rm.openRound(uint64(block.timestamp + 1 days), 1);
+        vm.roll(block.number + 1); // members admitted before the round opened: entitled to report its model
+        uint256 id = rm.openRoundWithPolicy(uint64(block.timestamp + 1 days), 1, IRoundManager.AggregationRule.FedAvg, 0);
         uint256[][] memory logs = new uint256[][](1);
         logs[0] = _logs(30);
         _submit(id, _hospital(0), G1.mulGs(logs[0]), 10);
         vm.warp(block.timestamp + 2 days);
         vm.prank(AGGREGATOR);
         rm.finalizeRound(id, "model", 0);
-        vm.prank(_hospital(1));
-        rm.reportModelUnavailable(id); // quorum 1: rolled back
+        (,, uint256 threshold) = rm.roundOpening(id);
+        for (uint256 i = 1; i <= threshold; i++) {
+            vm.prank(_hospital(i));
+            rm.reportModelUnavailable(id); // a strict majority of the members at opening: rolled back
+        }
         assertEq(uint256(rm.getRound(id).phase), uint256(IRoundManager.Phase.RolledBack), "rolled back");
 
         uint256 id2 = _openBounded(NORM_BOUND);
@@ -561,7 +600,7 @@ contract RoundManagerChunkedTest is ForgeTest {
             )
         );
         // an unbounded round
-        uint256 id = rm.openRound(uint64(block.timestamp + 1 days), 1);
+        uint256 id = rm.openRoundWithPolicy(uint64(block.timestamp + 1 days), 1, IRoundManager.AggregationRule.FedAvg, 0);
         _proveReverts(id, h, 0, proof, inst, abi.encodeWithSelector(IRoundManager.RoundManagerNoNormBound.selector, id));
         vm.warp(block.timestamp + 2 days);
         rm.abortRound(id);
@@ -726,7 +765,7 @@ contract RoundManagerChunkedTest is ForgeTest {
         }
         vm.warp(block.timestamp + 2 days);
         rm.abortRound(id);
-        id = rm.openRound(uint64(block.timestamp + 1 days), 1);
+        id = rm.openRoundWithPolicy(uint64(block.timestamp + 1 days), 1, IRoundManager.AggregationRule.FedAvg, 0);
         _submitReverts(
             id, _hospital(0), G1.one(full[0]),
             abi.encodeWithSelector(IRoundManager.RoundManagerWrongChunkCount.selector, CHUNKS, 1)
@@ -736,7 +775,7 @@ contract RoundManagerChunkedTest is ForgeTest {
     /// @notice Each point of the list is checked: off the curve, K, a point used before (in any chunk of any
     /// submission), the same point twice in one list.
     function test_pointChecksPerChunk() public {
-        uint256 id = rm.openRound(uint64(block.timestamp + 1 days), 1);
+        uint256 id = rm.openRoundWithPolicy(uint64(block.timestamp + 1 days), 1, IRoundManager.AggregationRule.FedAvg, 0);
         uint256[] memory logs = _logs(1);
         uint256[2][] memory c = G1.mulGs(logs);
         c[2] = kPoint;

@@ -46,7 +46,7 @@ contract RoundManagerExclusionFuzzTest is ForgeTest {
 
     /// @dev Round 1 with every member's submission (submissions closed).
     function _fullRound() internal returns (uint256 id) {
-        id = rm.openRound(uint64(block.timestamp + 1 days), 1);
+        id = rm.openRoundWithPolicy(uint64(block.timestamp + 1 days), 1, IRoundManager.AggregationRule.FedAvg, 0);
         for (uint256 i = 0; i < SLOTS; i++) {
             uint256[2][] memory c = G1.one(G1.mulG(100 + i)); // before the prank: it calls a precompile
             vm.prank(_hospital(i));

@@ -54,7 +54,7 @@ contract RoundManagerFuzzTest is ForgeTest {
     }
 
     function _open() internal returns (uint256) {
-        return rm.openRound(uint64(block.timestamp + 1 days), 1);
+        return rm.openRoundWithPolicy(uint64(block.timestamp + 1 days), 1, IRoundManager.AggregationRule.FedAvg, 0);
     }
 
     function _invalidCommitment(uint256 x, uint256 y) internal {
@@ -193,9 +193,15 @@ contract RoundManagerFuzzTest is ForgeTest {
         uint256[] memory w = rm.expectedWeights(id, mask);
         uint256 sum;
         uint256 log = K_LOG;
+        uint256 m;
+        for (uint256 i = 0; i < n; i++) {
+            if ((mask >> i) & 1 == 0) m += 1;
+        }
+        uint256 k = m < 3 ? m : 3;
+        uint256 cap = m == 0 ? 0 : ((1 << 13) + k - 1) / k; // the share cap: a third, 1/m below 3 updates
         for (uint256 i = 0; i < SLOTS; i++) {
             bool included = i < n && (mask >> i) & 1 == 0;
-            if (included) assertTrue(w[i] >= 1, "an included slot weighs 0");
+            if (included) assertTrue(w[i] >= 1 && w[i] <= cap, "an included slot weighs 0 or above the share cap");
             else assertEq(w[i], 0, "an excluded slot has weight");
             sum += w[i];
             if (included) log = addmod(log, mulmod(w[i], logs[i] - K_LOG, G1.R), G1.R);
@@ -215,6 +221,60 @@ contract RoundManagerFuzzTest is ForgeTest {
         assertEq(sum, 1 << 13, "weights do not sum to 2^13");
         rm.finalizeRound(id, "model", mask);
         assertEq(rm.getRound(id).newModelHash, G1.hash(G1.mulG(log)), "stored model hash");
+    }
+
+    /// @notice Issue 18: a declared count above the member's agreed cap is refused with its typed error; at or below
+    /// it (or with no cap agreed) it is accepted.
+    function testFuzz_memberSampleCap(uint64 cap, uint64 count) public {
+        cap = uint64(bound(cap, 1, rm.MAX_SAMPLE_COUNT()));
+        count = uint64(bound(count, 1, rm.MAX_SAMPLE_COUNT()));
+        registry.setSampleCap(_hospital(0), cap);
+        uint256 id = _open();
+        uint256[2] memory c = G1.mulG(uint256(keccak256(abi.encode(cap, count))) % (G1.R - 100) + 100);
+        vm.prank(_hospital(0));
+        if (count > cap) {
+            vm.expectRevert(
+                abi.encodeWithSelector(
+                    IRoundManager.RoundManagerSampleCountAboveMemberCap.selector, id, _hospital(0), count, cap
+                )
+            );
+        }
+        rm.submitUpdate(id, G1.one(c), "cid", count);
+    }
+
+    /// @notice Issue 18: the aggregator may finalize until `deadline + FINALIZE_WINDOW`, never after; until then
+    /// nobody, the admin included, may abort a round that met its quorum; after it anyone may.
+    function testFuzz_finalizeWindow(uint256 delay, bool finalize) public {
+        delay = bound(delay, 1, 3 days);
+        uint256 id = _open();
+        uint256[2][] memory c = G1.one(G1.mulG(4242)); // before the prank: a precompile call would consume it
+        vm.prank(_hospital(0));
+        rm.submitUpdate(id, c, "cid", 10);
+        uint64 deadline = rm.getRound(id).deadline;
+        uint64 lastCall = deadline + rm.FINALIZE_WINDOW();
+        assertEq(rm.finalizeDeadline(id), lastCall, "finalizeDeadline");
+        vm.warp(uint256(deadline) + delay);
+        bool late = block.timestamp > lastCall;
+        if (finalize) {
+            vm.prank(AGGREGATOR);
+            if (late) {
+                vm.expectRevert(
+                    abi.encodeWithSelector(
+                        IRoundManager.RoundManagerFinalizeDeadlinePassed.selector, id, lastCall, block.timestamp
+                    )
+                );
+            }
+            rm.finalizeRound(id, "model", 0);
+        } else {
+            if (!late) {
+                vm.expectRevert(
+                    abi.encodeWithSelector(
+                        IRoundManager.RoundManagerFinalizeWindowOpen.selector, id, lastCall, block.timestamp
+                    )
+                );
+            }
+            rm.abortRound(id); // this contract is the admin
+        }
     }
 
     /// @notice A norm proof bound to anything but (C(2^13 u), previous model, bound, sender) is refused even when

@@ -40,7 +40,7 @@ contract RoundManagerInvariantTest is ForgeTest {
 
     /// @dev Read by forge: only the handler's actions (not its views).
     function targetSelectors() public view returns (FuzzSelector[] memory targets) {
-        bytes4[] memory s = new bytes4[](9);
+        bytes4[] memory s = new bytes4[](10);
         s[0] = RoundManagerHandler.warp.selector;
         s[1] = RoundManagerHandler.open.selector;
         s[2] = RoundManagerHandler.submitToRound.selector;
@@ -50,6 +50,7 @@ contract RoundManagerInvariantTest is ForgeTest {
         s[6] = RoundManagerHandler.admit.selector;
         s[7] = RoundManagerHandler.remove.selector;
         s[8] = RoundManagerHandler.outsiderCall.selector;
+        s[9] = RoundManagerHandler.setCap.selector;
         targets = new FuzzSelector[](1);
         targets[0] = FuzzSelector(address(handler), s);
     }
@@ -75,7 +76,8 @@ contract RoundManagerInvariantTest is ForgeTest {
     }
 
     /// @notice For every round, expectedWeights (at the finalization mask, or none excluded while open) sums to
-    /// exactly 2^scaleBits over the included slots, is 0 elsewhere, and equals the protocol's formula.
+    /// exactly 2^scaleBits over the included slots, is 0 elsewhere, none above the share cap ceil(2^s / min(m, 3)),
+    /// and equals the protocol's formula (water-filling, written out again in the handler).
     function _weightsSumToOne() internal view {
         uint256 current = rm.currentRoundId();
         for (uint256 id = 1; id <= current; id++) {
@@ -87,10 +89,15 @@ contract RoundManagerInvariantTest is ForgeTest {
             assertEq(w.length, handler.SLOTS(), "weights length");
             uint256 sum;
             bool anyIncluded;
+            uint256 m;
+            for (uint256 i = 0; i < subs.length; i++) {
+                if ((mask >> i) & 1 == 0) m += 1;
+            }
             for (uint256 i = 0; i < w.length; i++) {
                 bool included = i < subs.length && (mask >> i) & 1 == 0;
                 if (included) {
                     assertTrue(w[i] >= 1, "an included slot weighs 0");
+                    assertTrue(w[i] <= handler.shareCap(m), "a slot weighs more than the share cap");
                     anyIncluded = true;
                 } else {
                     assertEq(w[i], 0, "an excluded or empty slot has weight");

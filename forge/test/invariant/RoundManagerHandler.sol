@@ -183,9 +183,11 @@ contract RoundManagerHandler is ForgeTest {
         uint256 roundId = lastRound;
         uint256[2][] memory c = commitmentOf(log);
         string memory cid = _cid(cidSeed);
+        uint64 cap = registry.sampleCapOf(h);
         vm.prank(h);
         try rm.submitUpdate(roundId, c, cid, samples) {
             successes["submit"] += 1;
+            if (cap != 0 && samples > cap) _flag("submission above the member's agreed sample cap accepted");
             // chunked: a fresh commitment has no chunk proofs (and a replayed one is refused anyway)
             if (_rounds[roundId].normBoundSq != 0) _flag("submission without a norm proof accepted in a bounded round");
             _subs[roundId].push(GhostSubmission(h, log, samples));
@@ -217,9 +219,11 @@ contract RoundManagerHandler is ForgeTest {
         (bytes memory proof, uint256[] memory inst) = _normStatement(roundId, log, mode, limbsOf);
         normVerifier.set(mode != 9, mode == 10);
         uint256[2][] memory c = commitmentOf(log);
+        uint64 cap = registry.sampleCapOf(h);
         vm.prank(h);
         try rm.submitBoundedUpdate(roundId, c, "cid", samples, proof, inst) {
             successes["submitBounded"] += 1;
+            if (cap != 0 && samples > cap) _flag("bounded submission above the member's agreed sample cap accepted");
             if (mode == 9 || mode == 10) _flag("bounded submission accepted without the verifier's approval");
             if (mode == 11) _flag("bounded submission accepted with the out-of-bound flag");
             if (limbsOf != h) _flag("bounded submission accepted with another sender's limbs");
@@ -326,9 +330,11 @@ contract RoundManagerHandler is ForgeTest {
         // mostly none excluded; else any mask, whose top bit (an empty slot) is invalid
         uint256 mask = maskSeed % 4 != 0 ? 0 : (maskSeed >> 2) % (uint256(1) << (n + 1));
         string memory cid = _cid(cidSeed);
+        IRoundManager.RoundInfo memory before = rm.getRound(roundId);
         vm.prank(AGGREGATOR);
         try rm.finalizeRound(roundId, cid, mask) {
             successes["finalize"] += 1;
+            _checkFinalizeRules(before, mask, n);
             GhostRound storage g = _rounds[roundId];
             g.phase = IRoundManager.Phase.Finalized;
             g.mask = mask;
@@ -357,9 +363,11 @@ contract RoundManagerHandler is ForgeTest {
         uint256[] memory inst = new uint256[](1);
         inst[0] = mode == 12 ? 1 + (modelSeed % 1000) : 0;
         medianVerifier.set(mode != 11, false);
+        IRoundManager.RoundInfo memory before = rm.getRound(roundId);
         vm.prank(AGGREGATOR);
         try rm.finalizeMedianRound(roundId, proof, inst, "model-cid", "proof-cid", mask) {
             successes["finalizeMedian"] += 1;
+            _checkFinalizeRules(before, mask, n);
             if (mode == 11) _flag("median round finalized without the verifier's approval");
             if (mode == 12) _flag("median round finalized with a non-zero certificate");
             if (corruptSlot < SLOTS) _flag("median round finalized with a proof over other slot points");
@@ -397,24 +405,49 @@ contract RoundManagerHandler is ForgeTest {
         try rm.abortRound(roundId) {
             successes["abort"] += 1;
             if (block.timestamp <= before.deadline) _flag("round aborted before its deadline");
-            if (before.submissionCount >= before.quorum && actor != address(this)) {
-                _flag("round with a quorum aborted by a non-admin");
+            if (before.submissionCount >= before.quorum && block.timestamp <= before.deadline + rm.FINALIZE_WINDOW()) {
+                _flag("round with a quorum aborted before the aggregator's deadline");
             }
             _rounds[roundId].phase = IRoundManager.Phase.Aborted;
         } catch {}
     }
 
+    /// @notice A hospital reports a model: mostly the current model's round (possibly under a later open or aborted
+    /// round), sometimes the latest round or the one before it (rejected unless it is the current model).
     function reportUnavailable(uint256 actorSeed, uint256 olderSeed) external step("reportUnavailable") {
-        bool olderRound = olderSeed % 4 == 0;
         address h = _actor(actorSeed);
-        uint256 roundId = olderRound && lastRound > 0 ? lastRound - 1 : lastRound; // olderRound: always rejected
+        (uint256 modelRound,) = currentModel();
+        uint256 which = olderSeed % 4;
+        uint256 roundId = which < 2 ? modelRound : which == 2 ? lastRound : (lastRound > 0 ? lastRound - 1 : 0);
+        (uint256 openedBlock, uint256 members,) = rm.roundOpening(roundId);
+        uint256 since = registry.memberSince(h);
+        uint256 latest = lastRound;
+        IRoundManager.Phase latestPhase = rm.getRound(latest).phase;
         vm.prank(h);
         try rm.reportModelUnavailable(roundId) {
             successes["reportUnavailable"] += 1;
             GhostRound storage g = _rounds[roundId];
-            if (roundId != lastRound) _flag("report accepted for an older round");
+            if (roundId != modelRound) _flag("report accepted for a model that is not current");
+            if (since >= openedBlock) _flag("report accepted from a hospital admitted after the round opened");
             g.reports += 1;
-            if (g.reports >= rm.getRound(roundId).quorum) g.phase = IRoundManager.Phase.RolledBack;
+            if (g.reports >= members / 2 + 1) {
+                g.phase = IRoundManager.Phase.RolledBack;
+                if (latest != roundId && latestPhase == IRoundManager.Phase.Open) {
+                    _rounds[latest].phase = IRoundManager.Phase.Aborted; // trained on the rolled-back model
+                }
+            }
+            if (rm.getRound(roundId).phase == IRoundManager.Phase.RolledBack && 2 * g.reports <= members) {
+                _flag("rolled back by a minority of the members at opening");
+            }
+        } catch {}
+    }
+
+    /// @notice The admin sets a hospital's agreed sample cap (sometimes 0 or a non-hospital: rejected).
+    function setCap(uint256 actorSeed, uint256 capSeed) external step("setCap") {
+        uint64 cap = uint64(bound(capSeed, 0, rm.MAX_SAMPLE_COUNT()));
+        try registry.setSampleCap(hospital(actorSeed), cap) {
+            successes["setCap"] += 1;
+            if (cap == 0) _flag("a zero sample cap accepted");
         } catch {}
     }
 
@@ -445,7 +478,7 @@ contract RoundManagerHandler is ForgeTest {
         bool ok;
         vm.prank(OUTSIDER);
         if (which == 0) {
-            try rm.openRound(uint64(ghostTime + 1 hours), 1) {
+            try rm.openRoundWithPolicy(uint64(ghostTime + 1 hours), 1, IRoundManager.AggregationRule.FedAvg, 0) {
                 ok = true;
             } catch {}
         } else if (which == 1) {
@@ -485,8 +518,8 @@ contract RoundManagerHandler is ForgeTest {
                 ok = true;
             } catch {}
         }
-        bool permissionlessAbort = which == 6 && r.phase == IRoundManager.Phase.Open
-            && block.timestamp > r.deadline && r.submissionCount < r.quorum;
+        bool permissionlessAbort = which == 6 && r.phase == IRoundManager.Phase.Open && block.timestamp > r.deadline
+            && (r.submissionCount < r.quorum || block.timestamp > r.deadline + rm.FINALIZE_WINDOW());
         if (ok) successes["outsiderCall"] += 1;
         if (permissionlessAbort && ok) {
             _rounds[roundId].phase = IRoundManager.Phase.Aborted;
@@ -553,30 +586,70 @@ contract RoundManagerHandler is ForgeTest {
         return (0, GENESIS_LOG);
     }
 
-    /// @notice The FedAvg weights, written out again from the protocol (DESIGN: w_i = 1 + floor(n_i (2^s - m) / N),
-    /// the remainder to the first included slot).
+    /// @notice The FedAvg weights, written out again from the protocol (DESIGN: over the free slots, w_i = 1 +
+    /// floor(n_i (R - |F|) / N), the remainder to the first free slot; a free slot above the share cap
+    /// ceil(2^s / min(m, 3)) is capped and leaves F, R = 2^s - cap * capped; repeat until none is above).
     function weights(uint256 id, uint256 mask) public view returns (uint256[] memory w) {
         GhostSubmission[] storage subs = _subs[id];
         w = new uint256[](SLOTS);
-        uint256 total;
+        bool[] memory free = new bool[](subs.length);
         uint256 m;
         for (uint256 i = 0; i < subs.length; i++) {
-            if ((mask >> i) & 1 == 0) {
-                total += subs[i].samples;
-                m += 1;
-            }
+            free[i] = (mask >> i) & 1 == 0;
+            if (free[i]) m += 1;
         }
         if (m == 0) return w;
+        uint256 cap = shareCap(m);
+        uint256 rest = ONE;
+        for (uint256 n = _fill(w, subs, free, rest, cap); n != 0; n = _fill(w, subs, free, rest, cap)) {
+            rest -= cap * n; // the slots capped in this step left the free set with `cap` units each
+        }
+    }
+
+    /// @dev One water-filling step: `rest` units over the free slots, then every free slot above `cap` is capped and
+    /// leaves the free set; returns how many were.
+    function _fill(uint256[] memory w, GhostSubmission[] storage subs, bool[] memory free, uint256 rest, uint256 cap)
+        internal
+        view
+        returns (uint256 capped)
+    {
+        (uint256 total, uint256 f, uint256 first) = _freeSet(subs, free);
         uint256 sum;
-        uint256 first = SLOTS;
-        for (uint256 i = 0; i < subs.length; i++) {
-            if ((mask >> i) & 1 == 0) {
-                if (first == SLOTS) first = i;
-                w[i] = 1 + (subs[i].samples * (ONE - m)) / total;
+        for (uint256 i = 0; i < free.length; i++) {
+            if (free[i]) {
+                w[i] = 1 + (subs[i].samples * (rest - f)) / total;
                 sum += w[i];
             }
         }
-        w[first] += ONE - sum;
+        w[first] += rest - sum;
+        for (uint256 i = 0; i < free.length; i++) {
+            if (free[i] && w[i] > cap) {
+                (w[i], free[i]) = (cap, false);
+                capped += 1;
+            }
+        }
+    }
+
+    /// @notice The free slots' total count, number and first slot.
+    function _freeSet(GhostSubmission[] storage subs, bool[] memory free)
+        internal
+        view
+        returns (uint256 total, uint256 f, uint256 first)
+    {
+        first = SLOTS;
+        for (uint256 i = 0; i < subs.length; i++) {
+            if (free[i]) {
+                total += subs[i].samples;
+                f += 1;
+                if (first == SLOTS) first = i;
+            }
+        }
+    }
+
+    /// @notice ceil(2^s / min(m, 3)): the most one of m included slots may weigh.
+    function shareCap(uint256 m) public pure returns (uint256) {
+        uint256 k = m < 3 ? m : 3;
+        return (ONE + k - 1) / k;
     }
 
     /// @notice log(K + sum_i w_i (C_i - K)) modulo the group order (chunk 0).
@@ -663,6 +736,20 @@ contract RoundManagerHandler is ForgeTest {
             b[i] = "b";
         }
         return string(b);
+    }
+
+    /// @dev The timing and quorum rules of a finalization that succeeded: every member at opening submitted or the
+    /// deadline passed; not after the aggregator's deadline; at least the quorum included.
+    function _checkFinalizeRules(IRoundManager.RoundInfo memory before, uint256 mask, uint256 n) internal {
+        if (before.submissionCount < before.members && block.timestamp <= before.deadline) {
+            _flag("finalized before the deadline without every member's submission");
+        }
+        if (block.timestamp > before.deadline + rm.FINALIZE_WINDOW()) _flag("finalized after the aggregator's deadline");
+        uint256 included;
+        for (uint256 i = 0; i < n; i++) {
+            if ((mask >> i) & 1 == 0) included += 1;
+        }
+        if (included < before.quorum) _flag("finalized with fewer included updates than the quorum");
     }
 
     function _warpPast(uint64 deadline) internal {

@@ -33,7 +33,40 @@ contract RoundManagerHandlerTest is ForgeTest {
         assertEq(uint256(rm.getRound(1).phase), uint256(IRoundManager.Phase.Finalized), "phase");
         handler.reportUnavailable(0, 1);
         handler.reportUnavailable(4, 1); // seed % 4 == 0: hospital(seed >> 2)
+        assertEq(uint256(rm.getRound(1).phase), uint256(IRoundManager.Phase.Finalized), "two of five: a minority");
+        handler.reportUnavailable(8, 1); // the third of five: a strict majority
         assertEq(uint256(rm.getRound(1).phase), uint256(IRoundManager.Phase.RolledBack), "rolled back");
+        _clean();
+    }
+
+    function _finalizedRound(uint256 logBase) internal {
+        handler.open(0, false, false, 1, 1 days); // quorum 2
+        for (uint256 i = 0; i < 5; i++) {
+            handler.submit(4 * i + 1, logBase + 16 * i, 100 * (i + 1), 16 * i + 2);
+        }
+        handler.finalize(0, 2, true);
+    }
+
+    /// @notice Issue 18: a hospital admitted after a round opened is not entitled to report its model.
+    function test_aLateMemberCannotReport() public {
+        _finalizedRound(2);
+        handler.warp(1);
+        handler.admit(5); // hospital 5 joins after round 1 opened
+        assertTrue(handler.registry().isHospital(handler.hospital(5)), "admitted");
+        handler.reportUnavailable(20, 1); // seed % 4 == 0: hospital(5), round 1 (the current model)
+        assertEq(handler.successes("reportUnavailable"), 0, "a late member's report was accepted");
+        handler.reportUnavailable(0, 1); // hospital 0, a member at opening
+        assertEq(handler.successes("reportUnavailable"), 1, "an entitled report");
+        _clean();
+    }
+
+    /// @notice Issue 18: once a later round finalized, the earlier model can no longer be reported.
+    function test_aSupersededModelCannotBeReported() public {
+        _finalizedRound(2);
+        _finalizedRound(3);
+        assertEq(uint256(rm.getRound(2).phase), uint256(IRoundManager.Phase.Finalized), "round 2 finalized");
+        handler.reportUnavailable(0, 3); // olderSeed % 4 == 3: round 1, superseded by round 2
+        assertEq(handler.successes("reportUnavailable"), 0, "a superseded model was reported");
         _clean();
     }
 

@@ -1,6 +1,8 @@
 // #/consortium: members and their roles over time, the aggregator enclave's key and attestation, the pinned KZG
 // basis (checked against the chain's zeroCommitment and kzgBasisDigest), the circuits' published artifacts and the
-// consortium's standardisation statistics (hashed here against the circuit manifest's CID and SHA-256).
+// consortium's standardisation statistics (hashed here against the circuit manifest's CID and SHA-256); the round
+// rules no single party can abuse: each hospital's sample cap agreed at admission, the weight-share cap, the
+// aggregator's finalize window and the rollback majority (docs/rules.md).
 import { CALLS } from '../contract-calls.js';
 import { sha256 } from '@noble/hashes/sha2';
 import { bytesToHex } from 'viem';
@@ -23,7 +25,7 @@ const R = CALLS.ConsortiumRegistry;
 export async function render({ app, config, chain }) {
   const data = await loadHistory(chain);
   const RM = CALLS.RoundManager;
-  const [admin, aggregator, hospitalCount, key, circuitCid, zero, digest] = await Promise.all([
+  const [admin, aggregator, hospitalCount, key, circuitCid, zero, digest, shareDenominator, finalizeWindow, scaleBits] = await Promise.all([
     chain.read('ConsortiumRegistry', R.admin),
     chain.read('ConsortiumRegistry', R.aggregator),
     chain.read('ConsortiumRegistry', R.hospitalCount),
@@ -31,6 +33,9 @@ export async function render({ app, config, chain }) {
     chain.read('RoundManager', RM.circuitCid),
     chain.read('RoundManager', RM.zeroCommitment),
     chain.read('RoundManager', RM.kzgBasisDigest),
+    chain.read('RoundManager', RM.maxShareDenominator),
+    chain.read('RoundManager', RM.finalizeWindow),
+    chain.read('RoundManager', RM.scaleBits),
   ]);
   const members = new Map();
   for (const l of data.regLogs) {
@@ -39,6 +44,14 @@ export async function render({ app, config, chain }) {
   }
   const roles = await Promise.all([...members.values()].map((m) => chain.read('ConsortiumRegistry', R.roleOf, [m.account])));
   [...members.values()].forEach((m, i) => { m.current = Number(roles[i]); });
+  const caps = await Promise.all([...members.values()].map((m) => (Role[m.current] === 'Hospital'
+    ? chain.read('ConsortiumRegistry', R.sampleCapOf, [m.account]) : null)));
+  [...members.values()].forEach((m, i) => { m.cap = caps[i] === null ? null : BigInt(caps[i]); });
+  const one = 2 ** Number(scaleBits);
+  const d = Number(shareDenominator);
+  const capCell = (m) => (m.cap === null ? '—' : m.cap === 0n
+    ? '<span class="badge warn">none agreed</span> (the global maximum applies; the share cap still does)'
+    : `${m.cap.toLocaleString()} samples`);
   const [keyHash, keyCid, measurement] = key;
   const keyLogs = data.regLogs.filter((l) => l.eventName === 'EnclaveKeyRegistered');
   const attested = BigInt(measurement) !== 0n;
@@ -48,6 +61,7 @@ export async function render({ app, config, chain }) {
   const rows = [...members.values()].map((m) => `<tr ${tid('member')} data-role="${Role[m.role]}">
       <td>${esc(m.name)}</td><td><code>${esc(m.account)}</code></td><td>${Role[m.role]}</td>
       <td>${m.current === m.role ? '<span class="badge ok">active</span>' : '<span class="badge bad">removed</span>'}</td>
+      <td ${tid('sample-cap')}>${capCell(m)}</td>
       <td><code>${esc(m.admitted.transactionHash)}</code></td></tr>`).join('');
   app.innerHTML = `
     <h2>Consortium</h2>
@@ -58,7 +72,17 @@ export async function render({ app, config, chain }) {
       <dt>Contracts</dt><dd>${Object.entries(config.contracts).map(([k, v]) => `${esc(k)} <code>${esc(v)}</code>`).join('<br>')}</dd>
     </dl>
     <h3>Members</h3>
-    ${members.size ? `<table><thead><tr><th>Name</th><th>Address</th><th>Role</th><th>Status</th><th>Admitted in tx</th></tr></thead><tbody>${rows}</tbody></table>` : '<p class="state empty">No members admitted yet.</p>'}
+    ${members.size ? `<table><thead><tr><th>Name</th><th>Address</th><th>Role</th><th>Status</th><th>Sample cap</th><th>Admitted in tx</th></tr></thead><tbody>${rows}</tbody></table>` : '<p class="state empty">No members admitted yet.</p>'}
+    <h3>Round rules</h3>
+    <dl class="kv">
+      <dt>Weight share cap</dt><dd ${tid('share-cap')} data-denominator="${d}">no included update weighs more than
+        ⌈2^${Number(scaleBits)} / min(m, ${d})⌉ of ${one} (one ${d === 3 ? 'third' : `${d}th`}, rounded up; with fewer than
+        ${d} updates 1/m), whatever sample count it declares; each declared count is at most the hospital's cap above</dd>
+      <dt>Aggregator's deadline</dt><dd ${tid('finalize-window')}>${Number(finalizeWindow) / 3600} h after a round's deadline;
+        after it anyone may abort the round, and nobody (the admin included) may abort a round that met its quorum before it</dd>
+      <dt>Rollback</dt><dd ${tid('rollback-rule')}>a strict majority of the hospitals that were members when the round
+        opened, each admitted before it, until a later round finalizes; the audit names the reporters of an available model</dd>
+    </dl>
     <h3>Aggregator enclave</h3>
     <dl class="kv">
       <dt>Aggregator</dt><dd ${tid('aggregator')}>${who(data.names, aggregator)}</dd>

@@ -128,11 +128,16 @@ def abort_round(conn: Connection, deployment: Deployment, admin: Any, *, progres
     info = read_round(rm, current) if current else None
     if info is None or info.phase != Phase.OPEN:
         raise RoundError("no round is open: nothing to abort")
-    if int(conn.chain.pending_timestamp) <= info.deadline:
+    # a round that met its quorum is the aggregator's until its finalize deadline: nobody may abort it before
+    until = int(rm.finalizeDeadline(current)) if info.submission_count >= info.quorum else info.deadline
+    if int(conn.chain.pending_timestamp) <= until:
         if not conn.local:
-            left = info.deadline - int(conn.chain.pending_timestamp)
-            raise RoundError(f"round {current}'s deadline is {left} s away: it can be aborted after it")
-        warp_past_deadline(conn, info.deadline)
+            left = until - int(conn.chain.pending_timestamp)
+            raise RoundError(
+                f"round {current}'s deadline is {left} s away (the aggregator's, once it met its quorum):"
+                " it can be aborted after it"
+            )
+        warp_past_deadline(conn, until)
     rm.abortRound(current, sender=admin)
     progress(f"admin: round {current} aborted; the global model is unchanged")
     return current

@@ -208,3 +208,16 @@ def test_nan_update_never_leaves_the_hospital(consortium, monkeypatch):
         h.prepare_update(round_id, model, key)
     assert set(c.storage.root.joinpath("blocks").iterdir()) == before  # nothing stored
     assert c.deployment.round_manager.getRound(round_id).submissionCount == 0  # nothing submitted
+
+
+def test_each_hospital_is_admitted_with_its_shard_size_as_its_agreed_sample_cap(consortium):
+    """Weights that cannot be bought, in every deployment: a hospital declaring more samples than it showed at
+    admission is refused on-chain (issue 18's inflation: 10^6 samples against four hospitals of ~91)."""
+    registry, rm = consortium.deployment.registry, consortium.deployment.round_manager
+    for h in consortium.hospitals:
+        assert registry.sampleCapOf(h.address) == h.shard.num_samples
+    round_id, model, key = open_round(consortium)
+    inflator = consortium.hospitals[4]
+    update = dataclasses.replace(inflator.prepare_update(round_id, model, key), sample_count=1_000_000)
+    with ape.reverts(rm.RoundManagerSampleCountAboveMemberCap):
+        inflator.submit(rm, update)

@@ -248,3 +248,20 @@ def test_a_party_speaks_before_anything_slow(tmp_path: Path) -> None:
     assert "hospital-0: starting" in err.splitlines()[0]
     assert err.index("starting") < err.index("key unlocked") < err.index("loading the ML and chain libraries")
     assert out.returncode == 1 and err.index("loading the ML") < err.index("no chain answers")
+
+
+def test_the_admin_agrees_each_bundled_shards_size_as_its_hospitals_sample_cap(tmp_path: Path) -> None:
+    """`zkfl admin deploy` admits each hospital with its shard's size as its cap; with their own records the
+    admin cannot know their sizes, and says so instead of inventing a cap."""
+    from zkfl_dapp.apps.parties.admin import sample_caps
+    from zkfl_dapp.config import Settings
+    from zkfl_dapp.protocol.wiring import load_split
+
+    settings = Settings(workdir=tmp_path)
+    split = load_split(settings)
+    caps = sample_caps(settings, split)
+    assert caps == {f"hospital-{i}": shard.num_samples for i, shard in enumerate(split.shards)}
+    assert sorted(caps) == [f"hospital-{i}" for i in range(settings.hospitals)] and all(caps.values())
+    records = tmp_path / "records.csv"
+    records.write_text("x\n")
+    assert sample_caps(Settings(workdir=tmp_path, records=records), split) == {}

@@ -139,14 +139,18 @@ def admin_deploy(rpc_url: str | None, network: str | None, **overrides: Any) -> 
 @party_options
 @click.option("--role", required=True)
 @click.option("--address", required=True)
+@click.option("--max-samples", type=click.IntRange(min=1), default=None, help="a hospital's agreed sample-count cap")
 @clean_errors
-def admin_admit(rpc_url: str | None, network: str | None, role: str, address: str, **overrides: Any) -> None:
-    """Admit ADDRESS as ROLE (aggregator, auditor, hospital-<i>)."""
+def admin_admit(
+    rpc_url: str | None, network: str | None, role: str, address: str, max_samples: int | None, **overrides: Any
+) -> None:
+    """Admit ADDRESS as ROLE (aggregator, auditor, hospital-<i>); a hospital with the sample-count cap the
+    consortium agreed for it (--max-samples: its declared count per update can never exceed it)."""
     settings = build_settings(**overrides)
     parties = _parties()
     with acting_as("admin", settings, rpc_url, network) as (conn, account):
-        parties.admit(conn.deployment(settings), account, role, address)
-    say(f"admitted {address} as {role}")
+        parties.admit(conn.deployment(settings), account, role, address, max_samples=max_samples)
+    say(f"admitted {address} as {role}" + (f" (at most {max_samples} samples per update)" if max_samples else ""))
 
 
 @admin.command("remove")

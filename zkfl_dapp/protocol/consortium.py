@@ -225,8 +225,10 @@ class Consortium(RoundDriver):
         deployment = deploy_consortium(settings, project, roles.admin, storage, circuits, split, progress)
         registry = deployment.registry
         registry.admitMember(roles.aggregator, int(Role.AGGREGATOR), "aggregator-enclave", sender=roles.admin)
-        for i, acct in enumerate(roles.hospitals):
-            registry.admitMember(acct, int(Role.HOSPITAL), f"hospital-{i}", sender=roles.admin)
+        # each hospital's sample cap is agreed at admission: its shard's size (docs/rules.md: weights that
+        # cannot be bought); RoundManager refuses a larger declared count
+        for i, (acct, shard) in enumerate(zip(roles.hospitals, split.shards, strict=True)):
+            registry.admitHospital(acct, f"hospital-{i}", shard.num_samples, sender=roles.admin)
         if roles.auditor is not None:
             registry.admitMember(roles.auditor, int(Role.AUDITOR), "auditor-0", sender=roles.admin)
         key_pair = EnclaveKeyPair.generate()

@@ -36,8 +36,15 @@ def deploy(
     split = load_split(settings)
     circuits, _spec = consortium_circuits(settings, split)
     deployment = deploy_consortium(settings, conn.project, admin, storage, circuits, split, progress)
+    caps = sample_caps(settings, split)
     for role, address in members.items():
-        admit(deployment, admin, role, address)
+        admit(deployment, admin, role, address, max_samples=caps.get(role))
+    uncapped = [role for role in members if role.startswith("hospital-") and role not in caps]
+    if uncapped:
+        progress(
+            f"admin: {', '.join(uncapped)} admitted without an agreed sample cap (own records: the admin cannot "
+            "know their size); agree one with `zkfl admin admit --max-samples` (docs/rules.md)"
+        )
     deployment.save(settings.deployment_file, chain_id=conn.chain.chain_id, circuit=circuits.name)
     progress(f"admitted {', '.join(members)}; deployment recorded in {settings.deployment_file}")
     return deployment
@@ -53,9 +60,22 @@ def _role_of(role: str) -> Role:
     raise ConfigError(f"unknown role {role!r}: aggregator, auditor or hospital-<i>")
 
 
-def admit(deployment: Deployment, admin: Any, role: str, address: str) -> Any:
-    """Admit ``address`` as ``role`` (its name on-chain is the role: ``hospital-3``)."""
+def sample_caps(settings: Settings, split: Any) -> dict[str, int]:
+    """The sample-count cap agreed for each hospital at admission: its shard's size when the hospitals train on
+    the bundled data set's split (none is known for hospitals with their own records files)."""
+    if settings.records is not None:
+        return {}
+    return {f"hospital-{i}": int(shard.num_samples) for i, shard in enumerate(split.shards)}
+
+
+def admit(deployment: Deployment, admin: Any, role: str, address: str, *, max_samples: int | None = None) -> Any:
+    """Admit ``address`` as ``role`` (its name on-chain is the role: ``hospital-3``); a hospital with
+    ``max_samples``, the sample-count cap the consortium agreed for it (RoundManager refuses a larger count)."""
     name = "aggregator-enclave" if role == "aggregator" else "auditor-0" if role == "auditor" else role
+    if max_samples is not None:
+        if _role_of(role) != Role.HOSPITAL:
+            raise ConfigError(f"a sample cap is for hospitals, not for {role}")
+        return deployment.registry.admitHospital(address, name, max_samples, sender=admin)
     return deployment.registry.admitMember(address, int(_role_of(role)), name, sender=admin)
 
 

@@ -120,6 +120,12 @@ class Chain:
         """The latest block's timestamp."""
         return int(self.w3.eth.get_block("latest")["timestamp"])
 
+    @property
+    def pending_timestamp(self) -> int:
+        """The timestamp the next block gets (ape's ``chain_manager.pending_timestamp``): what a deadline check in
+        the next transaction compares against."""
+        return int(self.w3.eth.get_block("pending")["timestamp"])
+
     def wait_past(self, deadline: int, progress: Callable[[str], None]) -> None:
         """Until a block's timestamp passes ``deadline``: warped to on a local anvil, waited for elsewhere."""
         if self.is_local_dev:
@@ -183,6 +189,11 @@ class Contract:
             for e in abi
             if e.get("type") == "error"
         }
+
+    @property
+    def chain_manager(self) -> Chain:
+        """The chain, as ape's ``contract.chain_manager`` (the parties read ``pending_timestamp`` from it)."""
+        return self.chain
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):

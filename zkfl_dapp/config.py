@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     dirichlet_alpha: float = Field(0.5, gt=0)
     seed: int = 0
 
-    # bring your own data (a hospital process; see README, "Bring your own data")
+    # bring your own data (a hospital process; see docs/operators.md, "Bring your own data")
     records: Path | None = Field(None, description="this hospital's records file (.csv or .parquet)")
     records_schema: Path | None = Field(None, description="the consortium's schema of records files (.json/.yaml)")
     statistics: Path | None = Field(None, description="the consortium's published standardisation statistics file")
@@ -82,7 +82,7 @@ class Settings(BaseSettings):
     learning_rate: float = Field(0.1, gt=0)
     weight_decay: float = Field(0.0, ge=0, description="SGD L2 penalty of local training (mlp-large: 0.03)")
 
-    # poisoning defence (see README, "Poisoning defence")
+    # poisoning defence (see docs/auditors.md, "Poisoning defence")
     rule: Literal["fedavg", "median"] = Field("fedavg", description="aggregation rule of new rounds")
     norm_bound: Literal["auto", "off"] = Field("auto", description="norm-bound proofs on every submission")
     norm_bound_initial: float = Field(2.0, gt=0, description="L2 bound of the first bounded round")

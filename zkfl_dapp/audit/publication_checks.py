@@ -10,7 +10,7 @@ nothing is taken on the word of the party that published it.
 * ``receipts``: every ``AuditRecorded`` report resolves, parses as an audit report, and its verdict for
   that round is the one the receipt recorded.
 * ``policy`` (per bounded round with a published report): the round's on-chain bound is the one the
-  published bound policy (:class:`~zkfl_dapp.core.policy.NormBoundPolicy`, the README's defaults unless
+  published bound policy (:class:`~zkfl_dapp.core.policy.NormBoundPolicy`, the settings' defaults unless
   given) derives from the previous bounded round's published bound and median update norm. The median norm
   is the enclave's statistic (published, not proven): the check shows that the admin followed the declared
   policy on the published figures, not that the figures are true.
@@ -65,7 +65,7 @@ def _parse_round_report(data: bytes) -> RoundReport:
 class PublicationChecks(AuditContext):
     """The enclave key, the round reports and the audit receipts, fetched and checked against the chain."""
 
-    #: the norm-bound policy the consortium declared (the README's defaults unless the caller sets another)
+    #: the norm-bound policy the consortium declared (the settings' defaults unless the caller sets another)
     policy: NormBoundPolicy = NormBoundPolicy()
     #: the PredictionRegistry whose receipts to re-check (None: those the ConsortiumRegistry records on-chain)
     prediction_registry: Any = None

@@ -4,7 +4,7 @@ Round 1 uses a configured bound; round ``r > 1`` uses ``kappa`` times the median
 updates' norms in round ``r - 1`` (a statistic the enclave computes from the decrypted updates and
 publishes in the round report), never more than the previous round's bound. The median of norms
 ignores up to ``floor((n - 1) / 2)`` inflated norms, and the cap stops an attacker from ratcheting the
-bound up round after round. See README, "Poisoning defence".
+bound up round after round. See docs/auditors.md, "Poisoning defence".
 """
 
 from __future__ import annotations

@@ -116,7 +116,7 @@ def round_model_commitment(round_manager: Any, round_id: int) -> G1Point:
 
     Raises:
         CircuitError: the model is committed in chunks: the inference circuit takes one committed vector
-            (a chunked model's predictions are not supported; see README).
+            (a chunked model's predictions are not supported; see docs/operators.md, "Proven predictions").
     """
     commitment, _cid = model_record(round_manager, round_id)
     if len(commitment) != 1:

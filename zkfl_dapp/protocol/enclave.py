@@ -13,7 +13,7 @@ publishes the model file and finalizes; the contract derives ``C(S)`` itself. Th
 with the median circuit over the same commitments.
 
 Attestation is not wired in yet: the measurement registered on-chain is zero, and this process is a
-stand-in for the TEE, not a TEE (see README, "Trust model").
+stand-in for the TEE, not a TEE (see docs/auditors.md, "Trust model").
 """
 
 from __future__ import annotations

@@ -89,8 +89,8 @@ def audit(
     written under ``workdir`` (a temporary directory when None). ``prediction_registry`` (a
     PredictionRegistry contract) has its receipts re-checked (default: every PredictionRegistry the
     ConsortiumRegistry records on-chain, ``predictionRegistry()`` and its ``PredictionRegistrySet`` events);
-    ``policy`` is the norm-bound policy the consortium declared (default: the settings' defaults, docs/operators.md). Never raises for a
-    discrepancy: every one is a :class:`Finding` in the report.
+    ``policy`` is the norm-bound policy the consortium declared (default: the settings' defaults). Never raises
+    for a discrepancy: every one is a :class:`Finding` in the report.
     """
     import ape
 

@@ -16,11 +16,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
-import socket
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -29,15 +25,14 @@ from pathlib import Path
 import pytest
 from eth_utils import keccak
 
-from zkfl_dapp.apps.gateway import DEFAULT_UI_DIR, Gateway, config_from_deployment, ui_config
+from tests.ui.harness import ROOT, ape_run, ensure_ui_built, free_port, served, shot
+from zkfl_dapp.apps.gateway import Gateway, ui_config
 from zkfl_dapp.chain.anvil import LocalAnvil
-from zkfl_dapp.config import Settings
 from zkfl_dapp.storage.cid import Cid
 from zkfl_dapp.storage.embedded import EmbeddedStore
 
 pytestmark = pytest.mark.ui
 
-ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "build" / "ui-screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -157,12 +152,6 @@ ROUND_MANAGER_ABI = [
 EXPECTED_WEIGHTS_SELECTOR = "0x1ba32cb2"
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _felt(value: int) -> str:
     return "0x" + format(value, "064x")
 
@@ -201,39 +190,13 @@ class Env:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    if not (DEFAULT_UI_DIR / "index.html").is_file():
-        subprocess.run(["node", str(ROOT / "frontend" / "build.mjs")], check=True, cwd=ROOT)
+    ensure_ui_built()
     workdir = tmp_path_factory.mktemp("ui") / "consortium"
-    ape = str(Path(sys.executable).with_name("ape"))
-    demo_rounds = str(ROUNDS)
-    dropout = f"{ABSENT_ROUND}:{ABSENT_HOSPITAL}"
-    cmd = [ape, "run", "demo", "--rounds", demo_rounds, "--dropout", dropout, "--workdir", str(workdir)]
-    cmd += ["--anvil-port", str(_free_port())]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=os.environ.copy(), timeout=900)
-    assert proc.returncode == 0, f"demo failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    ape_run("demo", "--rounds", str(ROUNDS), "--dropout", f"{ABSENT_ROUND}:{ABSENT_HOSPITAL}", workdir=workdir)
     # One real proven prediction on the latest model, so the Predictions page has a receipt to show.
-    patient = str(ROOT / "examples" / "patient.json")
-    cmd = [ape, "run", "predict", "--patient", patient, "--workdir", str(workdir), "--anvil-port", str(_free_port())]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=os.environ.copy(), timeout=900)
-    assert proc.returncode == 0, f"predict failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    anvil = LocalAnvil(workdir / "chain" / "anvil-state.json", port=_free_port(), mnemonic=Settings().mnemonic)
-    anvil.start()
-    try:
-        config = config_from_deployment(workdir / "deployment.json", anvil.url)
-        with Gateway(EmbeddedStore(workdir / "ipfs"), config, port=0) as gateway:
-            yield Env(workdir, anvil, gateway)
-    finally:
-        anvil.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
+    ape_run("predict", "--patient", str(ROOT / "examples" / "patient.json"), workdir=workdir)
+    with served(workdir) as (anvil, gateway):
+        yield Env(workdir, anvil, gateway)
 
 
 @pytest.fixture
@@ -252,11 +215,6 @@ def _open(page, env: Env, route: str, ready: str, base: str | None = None) -> No
 
 def _settle_integrity(page) -> None:
     page.wait_for_function("!document.querySelector('.integrity.pending')")
-
-
-def _shot(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def test_consortium_page_shows_members_aggregator_and_enclave_key(env: Env, page) -> None:
@@ -280,7 +238,7 @@ def test_consortium_page_shows_members_aggregator_and_enclave_key(env: Env, page
     assert page.locator("[data-testid=zero-commitment].integrity.ok").count() == 1
     assert page.locator("[data-testid=artifact-lagrange] .integrity.ok").count() == 1
     assert page.locator(".integrity.bad").count() == 0
-    _shot(page, "consortium")
+    shot(page, "consortium")
 
 
 def test_rounds_timeline_shows_finalized_rounds(env: Env, page) -> None:
@@ -291,7 +249,7 @@ def test_rounds_timeline_shows_finalized_rounds(env: Env, page) -> None:
         row = page.locator(f"[data-testid=round-row][data-round='{r}']")
         assert row.get_attribute("data-phase") == "Finalized"
         assert env.finalized(r).newModelCid in row.inner_text()
-    _shot(page, "rounds")
+    shot(page, "rounds")
 
 
 @pytest.mark.parametrize("round_id", range(1, ROUNDS + 1))
@@ -344,7 +302,7 @@ def test_round_detail_matches_chain(env: Env, page, round_id: int) -> None:
     assert f"{report['accuracy'] * 100:.2f}%" in accuracy.inner_text()
     assert "reported, not proven" in accuracy.locator("[data-testid=reported]").inner_text()
     assert page.locator(".integrity.bad").count() == 0
-    _shot(page, f"round-{round_id}")
+    shot(page, f"round-{round_id}")
 
 
 def _quorum_wording(env: Env, round_id: int) -> str:
@@ -377,7 +335,7 @@ def test_round_page_names_absent_hospitals_and_quorum_finalization(env: Env, pag
     assert wording == _quorum_wording(env, round_id)
     assert page.locator("[data-testid=quorum-finalization]").inner_text().strip() == wording
     assert page.locator("[data-testid=quorum-summary]").inner_text().strip() == wording
-    _shot(page, f"round-{round_id}-absent")
+    shot(page, f"round-{round_id}-absent")
 
 
 def test_rounds_timeline_names_absent_hospitals_and_quorum_finalization(env: Env, page) -> None:
@@ -443,7 +401,7 @@ def test_excluded_slot_is_labelled_as_the_enclaves_statement(env: Env, page) -> 
     _open(page, env, "rounds", "[data-testid=round-row]")
     cell = page.locator(f"[data-testid=round-row][data-round='{ROUNDS}'] [data-testid=round-attendance]")
     assert "1 excluded by the enclave" in cell.inner_text() and "(its statement, not proven)" in cell.inner_text()
-    _shot(page, "rounds-excluded")
+    shot(page, "rounds-excluded")
 
 
 def _explained(page, term: str) -> str:
@@ -469,7 +427,7 @@ def test_round_page_explains_its_terms(env: Env, page) -> None:
     # Collapsed until asked for: the details open on a click.
     page.locator("[data-testid=explain-norm-bound] summary").click()
     assert "squared L2 distance" in page.locator("[data-testid=explain-norm-bound]").inner_text()
-    _shot(page, "round-explained")
+    shot(page, "round-explained")
 
 
 def test_predictions_and_accuracy_pages_explain_their_terms(env: Env, page) -> None:
@@ -500,7 +458,7 @@ def test_model_file_opens_the_onchain_commitment_in_the_browser(env: Env, page, 
     result = _model_check(page, env, round_id)
     text = result.inner_text()
     print(f"round {round_id} model check: {result.get_attribute('data-state')}: {text}")
-    _shot(page, f"round-{round_id}-model-check")
+    shot(page, f"round-{round_id}-model-check")
     assert result.get_attribute("data-state") == "ok", text
     for name in ("event-hash", "basis", "model-cid", "model-opens", "fedavg-derived"):
         assert _check(result, name).get_attribute("data-ok") == "true", f"{name}: {text}"
@@ -523,7 +481,7 @@ def test_tampered_model_file_fails_the_commitment_check(env: Env, page) -> None:
     page.route(f"**/ipfs/{cid}*", lambda route: route.fulfill(status=200, body=altered))
     result = _model_check(page, env, ROUNDS)
     text = result.inner_text()
-    _shot(page, "round-model-tampered")
+    shot(page, "round-model-tampered")
     assert result.get_attribute("data-state") == "failed", text
     assert _check(result, "model-cid").get_attribute("data-ok") == "false", text
     opens = _check(result, "model-opens")
@@ -560,7 +518,7 @@ def test_altered_weights_fail_the_rederivation(env: Env, page) -> None:
     page.route(f"{env.anvil.url}**", lie)
     result = _model_check(page, env, ROUNDS)
     text = result.inner_text()
-    _shot(page, "round-weights-altered")
+    shot(page, "round-weights-altered")
     assert result.get_attribute("data-state") == "failed", text
     derived = _check(result, "fedavg-derived")
     assert derived.get_attribute("data-ok") == "false", text
@@ -580,7 +538,7 @@ def test_lineage_links_models(env: Env, page) -> None:
     assert [n.get_attribute("data-bound") for n in nodes.all()] == ["true"] * (ROUNDS + 1)
     assert "current" in nodes.nth(ROUNDS).inner_text()
     assert page.locator(".integrity.bad").count() == 0
-    _shot(page, "lineage")
+    shot(page, "lineage")
 
 
 def test_accuracy_plot_shows_published_values(env: Env, page) -> None:
@@ -590,7 +548,7 @@ def test_accuracy_plot_shows_published_values(env: Env, page) -> None:
         shown = page.locator(f"[data-testid=accuracy-row][data-round='{r}'] [data-testid=accuracy]").inner_text()
         assert shown == f"{env.report(r)['accuracy'] * 100:.2f}%"
     assert "reported, not proven" in page.locator("[data-testid=reported-note]").inner_text()
-    _shot(page, "accuracy")
+    shot(page, "accuracy")
 
 
 def test_tampered_and_missing_artifacts_are_flagged(env: Env, page) -> None:
@@ -624,7 +582,7 @@ def test_tampered_and_missing_artifacts_are_flagged(env: Env, page) -> None:
         result.wait_for(timeout=60_000)
         assert result.get_attribute("data-state") == "failed"
         assert _check(result, "model-opens").get_attribute("data-ok") == "false"
-        _shot(page, "round-tampered")
+        shot(page, "round-tampered")
     finally:
         block.write_bytes(original)
         cipher_block.write_bytes(cipher_original)
@@ -658,15 +616,15 @@ def test_predictions_page_lists_the_recorded_receipt(env: Env, page) -> None:
     risk = 1 / (1 + math.exp(-event.args.logit / 2**LOGIT_SCALE_BITS))
     assert row.locator("[data-testid=probability]").inner_text() == f"{risk:.4f}"
     assert row.locator("[data-testid=proof-hash]").inner_text() == "0x" + bytes(event.args.proofHash).hex()
-    _shot(page, "predictions")
+    shot(page, "predictions")
 
 
 def test_chain_unreachable_is_reported(env: Env, page) -> None:
-    dead = f"http://127.0.0.1:{_free_port()}"
+    dead = f"http://127.0.0.1:{free_port()}"
     config = ui_config(dead, 31337, env.gateway.config["contracts"])
     with Gateway(env.store, config, port=0) as gateway:
         _open(page, env, "consortium", "[data-testid=error]", base=gateway.url)
         error = page.locator("[data-testid=error]")
         assert error.get_attribute("data-kind") == "chain-unreachable"
         assert "Chain unreachable" in error.inner_text() and dead in error.inner_text()
-        _shot(page, "chain-unreachable")
+        shot(page, "chain-unreachable")

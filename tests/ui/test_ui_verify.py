@@ -12,24 +12,19 @@ page finds the registry on-chain, and that the consortium's statistics file is s
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 
-from tests.ui.test_ui import CHROMIUM, CHROMIUM_ARGS, SHOTS, _free_port
-from zkfl_dapp.apps.gateway import DEFAULT_UI_DIR, Gateway, config_from_deployment, ui_config
+from tests.ui.harness import ROOT, ape_run, ensure_ui_built, free_port, served, shot
+from zkfl_dapp.apps.gateway import Gateway, ui_config
 from zkfl_dapp.chain.anvil import LocalAnvil
-from zkfl_dapp.config import Settings
 from zkfl_dapp.storage.embedded import EmbeddedStore
 
 pytestmark = pytest.mark.ui
 
-ROOT = Path(__file__).resolve().parents[2]
 _VIEW = {"type": "function", "stateMutability": "view", "inputs": []}
 ABI = [
     {**_VIEW, "name": name, "outputs": [{"type": "address"}]}
@@ -56,36 +51,13 @@ class Env:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    if not (DEFAULT_UI_DIR / "index.html").is_file():
-        subprocess.run(["node", str(ROOT / "frontend" / "build.mjs")], check=True, cwd=ROOT)
+    ensure_ui_built()
     workdir = tmp_path_factory.mktemp("ui-median") / "consortium"
-    ape = str(Path(sys.executable).with_name("ape"))
-    for cmd in (
-        ["demo", "--rounds", "1", "--rule", "median"],
-        ["predict", "--patient", str(ROOT / "examples" / "patient.json")],
-    ):
-        full = [ape, "run", *cmd, "--workdir", str(workdir), "--anvil-port", str(_free_port())]
-        proc = subprocess.run(full, cwd=ROOT, capture_output=True, text=True, env=os.environ.copy(), timeout=900)
-        assert proc.returncode == 0, f"{cmd[0]} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    ape_run("demo", "--rounds", "1", "--rule", "median", workdir=workdir)
+    ape_run("predict", "--patient", str(ROOT / "examples" / "patient.json"), workdir=workdir)
     assert not (workdir / "prediction-registry.json").exists()  # the chain records it, no local pointer file
-    anvil = LocalAnvil(workdir / "chain" / "anvil-state.json", port=_free_port(), mnemonic=Settings().mnemonic)
-    anvil.start()
-    try:
-        config = config_from_deployment(workdir / "deployment.json", anvil.url)
-        with Gateway(EmbeddedStore(workdir / "ipfs"), config, port=0) as gateway:
-            yield Env(workdir, anvil, gateway)
-    finally:
-        anvil.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
+    with served(workdir) as (anvil, gateway):
+        yield Env(workdir, anvil, gateway)
 
 
 @pytest.fixture
@@ -95,11 +67,6 @@ def page(browser):
     pg.set_default_timeout(60_000)
     yield pg
     context.close()
-
-
-def _shot(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def _verify(page, base: str) -> object:
@@ -121,7 +88,7 @@ def test_honest_median_proof_verifies_in_the_browser(env: Env, page) -> None:
     reusable = env.call(median, "reusableVerifier")
     ran = [el.get_attribute("data-address").lower() for el in page.locator("[data-testid=verifier-contract]").all()]
     assert ran[:2] == [median.lower(), reusable.lower()], ran
-    _shot(page, "median-verified")
+    shot(page, "median-verified")
 
 
 def test_tampered_median_proof_is_rejected_in_the_browser(env: Env, page) -> None:
@@ -147,7 +114,7 @@ def test_tampered_median_proof_is_rejected_in_the_browser(env: Env, page) -> Non
     result.wait_for(timeout=120_000)
     assert result.get_attribute("data-state") != "verified"
     assert "verified in browser" not in result.inner_text()
-    _shot(page, "median-tampered")
+    shot(page, "median-tampered")
 
 
 def test_header_shows_the_servers_values_and_the_chains(env: Env, page) -> None:
@@ -167,12 +134,12 @@ def test_header_shows_the_servers_values_and_the_chains(env: Env, page) -> None:
     assert int(recorded, 16) != 0
     assert predictions.get_attribute("data-value") == recorded and predictions.get_attribute("data-source") == "chain"
     assert "ConsortiumRegistry.predictionRegistry()" in predictions.inner_text()
-    _shot(page, "connection-server")
+    shot(page, "connection-server")
 
 
 def test_pins_in_the_url_override_the_server(env: Env, page) -> None:
     """A gateway whose config.json names a dead RPC and another registry: the user's pins win."""
-    dead = f"http://127.0.0.1:{_free_port()}"
+    dead = f"http://127.0.0.1:{free_port()}"
     swapped = {"RoundManager": env.contracts["ConsortiumRegistry"], "ConsortiumRegistry": env.contracts["RoundManager"]}
     lying = ui_config(dead, 1, swapped)
     contracts = env.contracts
@@ -186,7 +153,7 @@ def test_pins_in_the_url_override_the_server(env: Env, page) -> None:
             assert el.locator("[data-testid=source-url]").count() == 1
         assert page.locator("[data-testid=conn-server-warning]").count() == 0
         assert page.locator("[data-testid=prediction]").count() == 1  # the registry the chain records
-        _shot(page, "connection-pinned")
+        shot(page, "connection-pinned")
         # The page's own link carries the pins it uses.
         href = page.locator("[data-testid=pin-link]").get_attribute("href")
         assert urlencode(pins) in href
@@ -209,7 +176,7 @@ def test_statistics_file_is_shown_and_hashed(env: Env, page) -> None:
     assert page.locator("[data-testid=artifact-statistics] .integrity.ok").count() == 1
     assert page.locator("[data-testid=statistics-feature]").count() == 30
     assert "combined-sufficient-statistics" in page.locator("[data-testid=statistics-method]").inner_text()
-    _shot(page, "statistics")
+    shot(page, "statistics")
     cid = page.locator("[data-testid=artifact-statistics]").get_attribute("data-cid")
     page.goto(f"{env.gateway.url}/#/round/1")  # where the round's data is described: the same file, hashed
     page.locator("[data-testid=round-data] [data-testid=artifact-statistics] .integrity.ok").wait_for()
@@ -270,7 +237,7 @@ def test_multi_block_file_is_hashed_in_the_browser_and_a_substituted_block_is_re
     badge = page.locator(f"[data-testid=artifact-enclave-key][data-cid='{cid}'] .integrity:not(.pending)")
     badge.wait_for()
     assert "ok" in badge.get_attribute("class") and "4 blocks hashed here" in badge.inner_text()
-    _shot(page, "multi-block-ok")
+    shot(page, "multi-block-ok")
 
     context = browser.new_context()
     lying = context.new_page()
@@ -282,5 +249,5 @@ def test_multi_block_file_is_hashed_in_the_browser_and_a_substituted_block_is_re
     bad.wait_for(timeout=60_000)
     assert "bad" in bad.get_attribute("class") and "INTEGRITY ERROR" in bad.inner_text()
     assert "does not hash to its CID" in bad.get_attribute("title")
-    _shot(lying, "multi-block-substituted")
+    shot(lying, "multi-block-substituted")
     context.close()

@@ -30,6 +30,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-background-networking",
     "--disable-component-update",
+    "--disable-sync",
 ]
 
 

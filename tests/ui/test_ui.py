@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -33,18 +32,6 @@ from zkfl_dapp.storage.embedded import EmbeddedStore
 
 pytestmark = pytest.mark.ui
 
-SHOTS = ROOT / "build" / "ui-screenshots"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ROUNDS = 2  # the demo's FedAvg rounds
 HOSPITALS = 5
 ABSENT_ROUND, ABSENT_HOSPITAL = ROUNDS, 3  # the demo's --dropout: hospital-3 does not submit in the last round

@@ -10,6 +10,7 @@ from typing import Any
 
 from zkfl_dapp.audit.report import AuditReport, Finding, RoundAudit
 from zkfl_dapp.circuits.kzg import G1Point, KzgBasis
+from zkfl_dapp.core.formats import ModelFile
 from zkfl_dapp.core.layout import CommitmentLayout
 from zkfl_dapp.exceptions import CidMismatchError, CidNotFoundError, DigestMismatchError
 from zkfl_dapp.protocol.publication import CircuitManifest
@@ -71,6 +72,22 @@ class AuditContext:
     @property
     def chunked(self) -> bool:
         return self.chunks > 1
+
+    def model_file(self, cid: str) -> ModelFile:
+        """The model file under ``cid``, parsed with the consortium's shape (model size, pad rows, scale, chunks).
+
+        Raises:
+            StorageError: the store cannot give it.
+            ModelFileError: it is not a model file of this consortium.
+        """
+        chunk = (self.layout.chunk if self.layout is not None else None) if self.chunked else 0
+        return ModelFile.parse(
+            self.storage.get(cid),
+            expected_size=self.model_size,
+            pad_rows=self.pad_rows,
+            scale_bits=self.scale_bits,
+            chunk=chunk,
+        )
 
     def _deployment_fail(self, report: AuditReport, check: str, item: str, expected: str, actual: str) -> None:
         report.deployment_findings.append(

@@ -20,7 +20,6 @@ from zkfl_dapp.audit.events import _args, _logs
 from zkfl_dapp.audit.report import AuditReport, Finding, RoundAudit
 from zkfl_dapp.chain.views import parse_commitment_hex
 from zkfl_dapp.core.aggregation import share_cap
-from zkfl_dapp.core.formats import ModelFile
 from zkfl_dapp.exceptions import ChainError, ModelFileError, StorageError
 from zkfl_dapp.protocol.hospital import opens
 
@@ -114,13 +113,7 @@ class RuleChecks(AuditContext):
             return
         try:
             point = parse_commitment_hex(ra.new_model_commitment)
-            model = ModelFile.parse(
-                self.storage.get(ra.new_model_cid),
-                expected_size=self.model_size,
-                pad_rows=self.pad_rows,
-                scale_bits=self.scale_bits,
-                chunk=(self.layout.chunk if self.layout is not None else None) if self.chunked else 0,
-            )
+            model = self.model_file(ra.new_model_cid)
         except (StorageError, ModelFileError, ChainError, ValueError) as exc:
             ra.findings.append(
                 Finding(

@@ -28,7 +28,6 @@ from zkfl_dapp.chain.views import (
 )
 from zkfl_dapp.circuits.kzg import G1Point, KzgError, combine
 from zkfl_dapp.core.aggregation import normalized_weights
-from zkfl_dapp.core.formats import ModelFile
 from zkfl_dapp.exceptions import ChainError, ModelFileError, RoundError, StorageError
 from zkfl_dapp.protocol.hospital import opens
 
@@ -356,13 +355,7 @@ class RoundChecks(ProofChecks, ExclusionChecks):
         (one ezkl commitment per chunk)."""
         assert ra.new_model_cid is not None
         try:
-            model = ModelFile.parse(
-                self.storage.get(ra.new_model_cid),
-                expected_size=self.model_size,
-                pad_rows=self.pad_rows,
-                scale_bits=self.scale_bits,
-                chunk=(self.layout.chunk if self.layout is not None else None) if self.chunked else 0,
-            )
+            model = self.model_file(ra.new_model_cid)
         except (StorageError, ModelFileError) as exc:
             self._fail(ra, "model", "model file", f"the global model under {ra.new_model_cid}", describe_error(exc))
             return

@@ -133,6 +133,11 @@ def is_development_keyfile(path: Path) -> bool:
         return False
 
 
+def role_names(workdir: Path) -> dict[str, str]:
+    """Address (lower case) -> role, for every keyfile in the work directory's ``keys/`` folder."""
+    return {keyfile_address(path).lower(): path.stem for path in (workdir / "keys").glob("*.json")}
+
+
 def resolve_passphrase(
     role: str,
     *,

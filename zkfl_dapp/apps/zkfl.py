@@ -179,9 +179,7 @@ def admin_open(rpc_url: str | None, network: str | None, bound: float | None, **
         from zkfl_dapp.apps.parties.reports import publish_missing_reports
 
         deployment = conn.deployment(settings)
-        names = {
-            keystore.keyfile_address(path).lower(): path.stem for path in (settings.workdir / "keys").glob("*.json")
-        }
+        names = keystore.role_names(settings.workdir)
         # the reports of the rounds that closed since: the bound policy and the UI's accuracy view read them
         publish_missing_reports(settings, conn, deployment, account, make_storage(settings), names=names, progress=say)
         round_id = parties.open_round(settings, conn, deployment, account, norm_bound=bound, progress=say)
@@ -212,9 +210,7 @@ def status(rpc_url: str | None, network: str | None, **overrides: Any) -> None:
     parties = _parties()
     with parties.connect(settings, rpc_url=rpc_url, network=network) as conn:
         rm = conn.deployment(settings).round_manager
-        names = {
-            keystore.keyfile_address(path).lower(): path.stem for path in (settings.workdir / "keys").glob("*.json")
-        }
+        names = keystore.role_names(settings.workdir)
         rounds = []
         for r in range(1, int(rm.currentRoundId()) + 1):
             info = read_round(rm, r)
@@ -277,9 +273,7 @@ def hospital(
         if once:
             agent.step()
         else:
-            parties.poll(
-                agent.step, interval=interval, reachable=lambda: parties.chain_reachable(conn.chain), progress=say
-            )
+            parties.poll_chain(conn, agent.step, interval=interval, progress=say)
 
 
 @main.command()
@@ -299,8 +293,7 @@ def aggregator(rpc_url: str | None, network: str | None, once: bool, interval: f
         if once:
             service.step()
         else:
-            reachable = lambda: parties.chain_reachable(conn.chain)  # noqa: E731
-            parties.poll(service.step, interval=interval, reachable=reachable, progress=say)
+            parties.poll_chain(conn, service.step, interval=interval, progress=say)
 
 
 @main.command()
@@ -354,9 +347,7 @@ def auditor(
             if not report.passed:
                 raise click.ClickException(f"AUDIT FAILED: {len(report.errors)} discrepancies")
             return
-        parties.poll(
-            follower.step, interval=interval, reachable=lambda: parties.chain_reachable(conn.chain), progress=say
-        )
+        parties.poll_chain(conn, follower.step, interval=interval, progress=say)
 
 
 # --- the demo --------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from zkfl_dapp.apps.parties.context import (
     consortium_circuits,
     hospital_dataset,
     poll,
+    poll_chain,
     train_config,
 )
 from zkfl_dapp.apps.parties.durability import Durability
@@ -58,6 +59,7 @@ __all__ = [
     "party_dir",
     "policy_of",
     "poll",
+    "poll_chain",
     "remove",
     "train_config",
     "warp_past_deadline",

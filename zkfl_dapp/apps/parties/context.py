@@ -173,3 +173,9 @@ def poll(
             progress(f"the chain answers again after {time.monotonic() - down_since:.0f} s: going on")
             down_since, backoff = None, 1.0
         time.sleep(max(0.0, interval - (time.monotonic() - started)))
+
+
+def poll_chain(conn: Connection, step: Callable[[], object], *, interval: float, progress: Progress = _quiet) -> None:
+    """:func:`poll` for a long-running party: a step failing while ``conn``'s chain does not answer is retried with
+    back-off, so a restarted chain needs no restarted party."""
+    poll(step, interval=interval, reachable=lambda: chain_reachable(conn.chain), progress=progress)

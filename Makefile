@@ -12,7 +12,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export SOLCX_BINARY_PATH := $(CURDIR)/.toolchain/solcx
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install solc-shim frontend browser circuits demo demo-large parties-measure test test-fast forge-test fuzz bench bench-large attack-eval lint clean \
+.PHONY: install solc-shim frontend browser circuits demo demo-large parties-measure test test-fast forge-test fuzz bench bench-large chunk-sweep attack-eval lint clean \
 	flower-env flower-bench
 .DEFAULT_GOAL := demo
 
@@ -95,8 +95,17 @@ test: circuits browser forge-test flower-env
 test-fast: circuits
 	$(VENV)/bin/ape test tests -m "not e2e and not ui"
 
+# The bench's JSON is copied into docs/bench/ and the docs' tables are rewritten from it
+# (zkfl_dapp/experiments/bench/docs.py): a figure in the docs is always one a run printed.
 bench: circuits
 	$(PY) -m zkfl_dapp.experiments.bench
+	$(PY) -m zkfl_dapp.experiments.bench.docs --from build/bench/results.json
+
+# The chunk norm circuit's parameters swept (values per chunk, inner columns, range-check decomposition):
+# CPU-s per 1,000 values, prover memory, proof size; docs/benchmarks.md ("Choosing the chunk circuit").
+chunk-sweep: install
+	$(PY) -m zkfl_dapp.experiments.chunk_sweep
+	$(PY) -m zkfl_dapp.experiments.bench.docs --from build/chunk-sweep/chunk-sweep.json
 
 # The ~114k-parameter model (SUPPORT2, MLP 59-256-256-128-1) committed and norm-proven in 28 chunks of 4,096
 # values: 2 rounds of 2 hospitals, each proving its chunks with 2 prover processes (~7 min per hospital on 2
@@ -110,7 +119,9 @@ demo-large: install
 
 bench-large: install
 	$(LARGE_ENV) $(PY) -m zkfl_dapp circuits
-	$(PY) -m zkfl_dapp.experiments.bench.large --workdir build/large
+	@# the docs get the figures also when a target is missed (the bench then exits 1, and so does make)
+	status=0; $(PY) -m zkfl_dapp.experiments.bench.large --workdir build/large || status=$$?; \
+		$(PY) -m zkfl_dapp.experiments.bench.docs --from build/bench/large.json && exit $$status
 	$(LARGE_ENV) ZKFL_HOSPITALS=2 ZKFL_QUORUM=2 $(VENV)/bin/ape run audit --workdir build/large --anvil-port 8547
 
 # One Flower FedAvg round against one zkFL round (ZkflStrategy + zkfl_mod) on the same data, in one run.

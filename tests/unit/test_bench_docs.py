@@ -31,7 +31,7 @@ def test_blocks_are_rendered_from_their_json(tmp_path: Path) -> None:
     (tmp_path / "chunk-sweep.json").write_text(json.dumps(SWEEP))
     page = _doc(tmp_path, "old figures\n")
     text = bench_docs.render_document(page.read_text(), tmp_path)
-    assert "| 1,024 | 1 | 2^12 x 3 | 15 | 4.73 |" in text
+    assert "| 1,024 | 1 | 2^12 x 3 | 15 | 4.73 | n/a |" in text
     assert "| 2048 | 2 | 2^9 x 4 | failed |" in text
     assert "old figures" not in text and text.startswith("# Page\n\nbefore\n") and text.endswith("after\n")
     assert bench_docs.render_document(text, tmp_path) == text  # idempotent
@@ -56,3 +56,11 @@ def test_missing_data_or_unknown_block_is_an_error(tmp_path: Path) -> None:
 
 def test_the_checkout_docs_match_their_json() -> None:
     assert bench_docs.stale_blocks() == []
+
+
+def test_sweep_ratios_are_against_the_baseline_of_the_same_sweep(tmp_path: Path) -> None:
+    baseline = {**SWEEP["points"][0], **bench_docs.SWEEP_BASELINE, "cpu_s_per_1000_values": 9.46}  # type: ignore[dict-item]
+    (tmp_path / "chunk-sweep.json").write_text(json.dumps({**SWEEP, "points": [*SWEEP["points"], baseline]}))
+    text = bench_docs.render_document(_doc(tmp_path, "").read_text(), tmp_path)
+    assert "| 1,024 | 1 | 2^12 x 3 | 15 | 4.73 | 2.00x |" in text
+    assert "| 4,096 | 8 | 2^9 x 4 | 15 | 9.46 | 1.00x |" in text

@@ -186,7 +186,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  failed: {row['error']}", file=sys.stderr, flush=True)
         else:
             row["cpu_s_per_1000_values"] = round(row["prove_cpu_s"] * 1000 / point["chunk"], 2)
-            cells = (point["chunk"], point["cols"], f"{point['base_bits']}x{point['legs']}", row["logrows"])
+            cells: tuple[Any, ...] = (
+                point["chunk"],
+                point["cols"],
+                f"{point['base_bits']}x{point['legs']}",
+                row["logrows"],
+            )
             cells += (f"{row['cpu_s_per_1000_values']:.2f}", row["prove_peak_rss_mb"], row["setup_peak_rss_mb"])
             print(" ".join(f"{c:>8}" for c in (*cells, row["proof_bytes"])), flush=True)
         row["load_average"] = round(os.getloadavg()[0], 2)

@@ -23,7 +23,10 @@ from zkfl_dapp.secagg.field import FieldVector, add, decode, expand, sub
 from zkfl_dapp.secagg.pairwise import address_int, encapsulate, pair_seed
 from zkfl_dapp.secagg.shares import Share, combine_shares, share_digest
 
-__all__ = ["Reveal", "Unmasked", "check_revealable", "responses", "unmask"]
+__all__ = ["Reveal", "Unmasked", "check_revealable", "pack_reveals", "responses", "unmask", "unpack_reveals"]
+
+#: Bytes of one packed reveal (``SecAggCoordinator.REVEAL_BYTES``): dealer (20) || partner (20) || share (32).
+REVEAL_BYTES = 72
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,27 @@ class Reveal:
     @property
     def is_self(self) -> bool:
         return self.partner == self.dealer
+
+
+def pack_reveals(reveals: Sequence[Reveal]) -> bytes:
+    """The ``reveals`` argument of ``SecAggCoordinator.reveal`` (and the data of its ``SharesRevealed`` event)."""
+    return b"".join(bytes.fromhex(r.dealer[2:]) + bytes.fromhex(r.partner[2:]) + r.share for r in reveals)
+
+
+def unpack_reveals(responder: str, data: bytes) -> list[Reveal]:
+    """The reveals of one ``SharesRevealed`` event.
+
+    Raises:
+        SecAggError: not a whole number of entries.
+    """
+    if len(data) % REVEAL_BYTES:
+        raise SecAggError(f"packed reveals are {REVEAL_BYTES}-byte entries, got {len(data)} bytes")
+    return [
+        Reveal(
+            responder.lower(), "0x" + data[k : k + 20].hex(), "0x" + data[k + 20 : k + 40].hex(), data[k + 40 : k + 72]
+        )
+        for k in range(0, len(data), REVEAL_BYTES)
+    ]
 
 
 def check_revealable(dealer: str, partner: str, submitted: Collection[str]) -> None:

@@ -1,0 +1,251 @@
+"""SecAggCoordinator on anvil beside the real RoundManager: keys, setup, the chain's submitters, the reveal rule
+(the dropped-hospital unmasking attack refused by name), the threshold, a whole masked round whose unmasked sum
+opens the commitment derived from the on-chain C(u_i), and the gas each hospital pays per round."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+
+import ape
+import pytest
+
+from tests.conftest import padded_update, points
+from zkfl_dapp.circuits.kzg import G1Point, commit
+from zkfl_dapp.crypto.envelope import EnclaveKeyPair
+from zkfl_dapp.exceptions import SecAggThresholdError
+from zkfl_dapp.secagg.attribution import attribute, verify_sum
+from zkfl_dapp.secagg.bundle import SetupBundle, build_setup
+from zkfl_dapp.secagg.masking import mask_input, pair_seeds, total_mask
+from zkfl_dapp.secagg.unmask import Reveal, pack_reveals, responses, unmask, unpack_reveals
+from zkfl_dapp.storage.embedded import EmbeddedStore
+
+THRESHOLD = 3
+MASKING_WINDOW = 600
+UNMASKING_WINDOW = 3600
+KEY_CID = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"
+#: Issue 19's budget: extra gas per hospital per round beyond its submission (setup + reveal transactions).
+EXTRA_GAS_BUDGET = 150_000
+
+
+@pytest.fixture(scope="module")
+def kem_keys(hospitals):
+    return {h.address.lower(): EnclaveKeyPair.generate() for h in hospitals}
+
+
+@pytest.fixture
+def coordinator(project, deployment, admin):
+    return project.SecAggCoordinator.deploy(
+        deployment.round_manager.address, THRESHOLD, MASKING_WINDOW, UNMASKING_WINDOW, sender=admin
+    )
+
+
+def _register(coordinator, members, kem_keys):
+    return [
+        coordinator.registerKey(hashlib.sha256(kem_keys[h.address.lower()].public_key).digest(), KEY_CID, sender=h)
+        for h in members
+    ]
+
+
+def _open(deployment, admin, chain, quorum=3):
+    deadline = chain.pending_timestamp + 3600
+    deployment.round_manager.openRoundWithPolicy(deadline, quorum, 0, 0, sender=admin)
+    return int(deployment.round_manager.currentRoundId()), deadline
+
+
+def _post(coordinator, round_id, members):
+    return [
+        coordinator.postSetup(round_id, hashlib.sha256(h.address.encode()).digest(), KEY_CID, sender=h) for h in members
+    ]
+
+
+def _submit(deployment, round_id, h, seed, commit_of, cid=KEY_CID, count=10):
+    return deployment.round_manager.submitUpdate(round_id, points(commit_of(padded_update(seed))), cid, count, sender=h)
+
+
+def _packed(*entries) -> bytes:
+    return pack_reveals([Reveal("", d.lower(), p.lower(), share) for d, p, share in entries])
+
+
+def test_registerKey_revertsWhen_notHospital_andRecordsTheKey(coordinator, hospitals, outsider, chain):
+    with ape.reverts(coordinator.SecAggCoordinatorNotHospital, caller=outsider.address):
+        coordinator.registerKey(b"\x01" * 32, KEY_CID, sender=outsider)
+    with ape.reverts(coordinator.SecAggCoordinatorEmptyRecord):
+        coordinator.registerKey(b"\x00" * 32, KEY_CID, sender=hospitals[0])
+    tx = coordinator.registerKey(b"\x01" * 32, KEY_CID, sender=hospitals[0])
+    assert tx.events == [coordinator.SecAggKeyRegistered(hospitals[0].address, b"\x01" * 32, KEY_CID)]
+    assert coordinator.keyOf(hospitals[0].address) == (b"\x01" * 32, tx.block_number)
+
+
+def test_postSetup_revertsWhen_theKeyCameAfterTheRoundOpened_orTwice_orAfterSetupClosed(
+    coordinator, deployment, admin, hospitals, chain, kem_keys
+):
+    _register(coordinator, hospitals[:4], kem_keys)
+    round_id, deadline = _open(deployment, admin, chain)
+    late = hospitals[4]
+    tx = coordinator.registerKey(b"\x02" * 32, KEY_CID, sender=late)
+    opened = deployment.round_manager.roundOpening(round_id)[0]
+    with ape.reverts(
+        coordinator.SecAggCoordinatorKeyNotRegistered,
+        roundId=round_id, hospital=late.address, registeredBlock=tx.block_number, openedBlock=opened,
+    ):  # fmt: skip
+        coordinator.postSetup(round_id, b"\x03" * 32, KEY_CID, sender=late)
+    tx = coordinator.postSetup(round_id, b"\x03" * 32, KEY_CID, sender=hospitals[0])
+    assert tx.events == [coordinator.SetupPosted(round_id, hospitals[0].address, 0, b"\x03" * 32, KEY_CID)]
+    with ape.reverts(coordinator.SecAggCoordinatorAlreadyPosted, roundId=round_id, hospital=hospitals[0].address):
+        coordinator.postSetup(round_id, b"\x03" * 32, KEY_CID, sender=hospitals[0])
+    assert not coordinator.setupClosed(round_id)
+    chain.mine(timestamp=deadline - MASKING_WINDOW)
+    assert coordinator.setupClosed(round_id)
+    with ape.reverts(coordinator.SecAggCoordinatorSetupClosed):
+        coordinator.postSetup(round_id, b"\x03" * 32, KEY_CID, sender=hospitals[1])
+    assert coordinator.rosterSize(round_id) == 1 and coordinator.positionOf(round_id, hospitals[0]) == (True, 0)
+
+
+def test_startUnmasking_readsTheSubmittersFromRoundManager_onlyOnceSubmissionsClosed(
+    coordinator, deployment, admin, hospitals, chain, kem_keys, commit_of
+):
+    _register(coordinator, hospitals[:5], kem_keys)
+    round_id, deadline = _open(deployment, admin, chain)
+    _post(coordinator, round_id, hospitals[:5])
+    assert coordinator.setupClosed(round_id)  # every hospital at opening posted: masking may start
+    for k, h in enumerate(hospitals[:2]):
+        _submit(deployment, round_id, h, 100 + k, commit_of)
+    with ape.reverts(coordinator.SecAggCoordinatorSubmissionsOpen):
+        coordinator.startUnmasking(round_id, sender=admin)
+    chain.mine(timestamp=deadline + 1)
+    with ape.reverts(
+        coordinator.SecAggCoordinatorTooFewSubmitters, roundId=round_id, submitters=2, threshold=THRESHOLD
+    ):
+        coordinator.startUnmasking(round_id, sender=admin)
+
+
+@pytest.fixture
+def unmasking_round(coordinator, deployment, admin, hospitals, chain, kem_keys, commit_of):
+    """Five hospitals on the roster; 0, 1, 2 submitted, 3 and 4 did not; unmasking started."""
+    _register(coordinator, hospitals[:5], kem_keys)
+    round_id, deadline = _open(deployment, admin, chain)
+    _post(coordinator, round_id, hospitals[:5])
+    for k, h in enumerate(hospitals[:3]):
+        _submit(deployment, round_id, h, 200 + k, commit_of)
+    chain.mine(timestamp=deadline + 1)
+    tx = coordinator.startUnmasking(round_id, sender=admin)
+    assert tx.events[0].submittedMask == 0b00111
+    return round_id
+
+
+def test_reveal_refusesTheSelfMaskOfADroppedHospital_thePairOfTwoSubmitters_andAPairByItsHigherAddress(
+    coordinator, unmasking_round, hospitals
+):
+    """The dropped-hospital attack: an aggregator cannot get a submitter's self mask *and* its pair secrets, since the
+    chain, not the aggregator, says who submitted."""
+    r = unmasking_round
+    dropped, sub_a, sub_b = hospitals[3], hospitals[0], hospitals[1]
+    with ape.reverts(coordinator.SecAggCoordinatorSelfMaskOfDropped, roundId=r, hospital=dropped.address):
+        coordinator.reveal(r, _packed((dropped.address, dropped.address, b"\x11" * 32)), sender=hospitals[2])
+    lo, hi = sorted((sub_a.address, sub_b.address), key=lambda a: int(a, 16))
+    with ape.reverts(coordinator.SecAggCoordinatorPairNotRevealable, roundId=r, lower=lo, higher=hi):
+        coordinator.reveal(r, _packed((lo, hi, b"\x11" * 32)), sender=hospitals[2])
+    lo, hi = sorted((sub_a.address, dropped.address), key=lambda a: int(a, 16))
+    with ape.reverts(coordinator.SecAggCoordinatorNotPairHolder, roundId=r, dealer=hi, partner=lo):
+        coordinator.reveal(r, _packed((hi, lo, b"\x11" * 32)), sender=hospitals[2])
+    with ape.reverts(coordinator.SecAggCoordinatorNotOnRoster, roundId=r, account=hospitals[5].address):
+        coordinator.reveal(r, _packed((hospitals[5].address, hospitals[5].address, b"\x11" * 32)), sender=hospitals[2])
+    with ape.reverts(coordinator.SecAggCoordinatorMalformedReveals, length=71):
+        coordinator.reveal(r, b"\x00" * 71, sender=hospitals[2])
+    data = _packed((sub_a.address, sub_a.address, b"\x11" * 32), (lo, hi, b"\x22" * 32))
+    tx = coordinator.reveal(r, data, sender=hospitals[2])
+    assert tx.events == [coordinator.SharesRevealed(r, hospitals[2].address, data)]
+
+
+def test_reveal_revertsWhen_notOnRoster_twice_orAfterTheWindow_andRequireUnmaskedNeedsT(
+    coordinator, unmasking_round, hospitals, outsider, chain
+):
+    r = unmasking_round
+    with ape.reverts(coordinator.SecAggCoordinatorNotOnRoster, roundId=r, account=outsider.address):
+        coordinator.reveal(r, b"", sender=outsider)
+    for h in hospitals[:2]:
+        coordinator.reveal(r, b"", sender=h)
+    with ape.reverts(coordinator.SecAggCoordinatorAlreadyRevealed, roundId=r, responder=hospitals[0].address):
+        coordinator.reveal(r, b"", sender=hospitals[0])
+    with ape.reverts(coordinator.SecAggCoordinatorThresholdNotMet, roundId=r, responders=2, threshold=THRESHOLD):
+        coordinator.requireUnmasked(r)
+    started = coordinator.unmasking(r)[0]
+    chain.mine(timestamp=started + UNMASKING_WINDOW + 1)
+    with ape.reverts(coordinator.SecAggCoordinatorUnmaskingClosed):
+        coordinator.reveal(r, b"", sender=hospitals[2])
+    assert coordinator.responders(r) == 2
+
+
+@pytest.mark.parametrize("responders", [3, 2])
+def test_aMaskedRound_overRoundManager_unmasksExactlyTheSumThatOpensTheChainsCommitment(
+    coordinator, deployment, admin, hospitals, chain, kem_keys, suite, commit_of, tmp_path, responders
+):
+    """All five set up; hospital 4 drops before submitting, hospital 3 after submitting (it never reveals); three
+    responders rebuild S = sum n_i u_i exactly and it opens sum n_i C(u_i) - (N - 1) K from the chain's commitments;
+    with two responders the contract and the Python unmasking both refuse."""
+    store = EmbeddedStore(tmp_path / "store")
+    members = hospitals[:5]
+    addr = [h.address.lower() for h in members]
+    keys = {a: kem_keys[a].public_key for a in addr}
+    cm = lambda v: commit(v, suite.basis)[0]  # noqa: E731
+    gas = {a: 0 for a in addr}
+    for a, tx in zip(addr, _register(coordinator, members, kem_keys), strict=True):
+        key_gas = tx.gas_used
+    round_id, deadline = _open(deployment, admin, chain)
+    length = 31 + suite.pad_rows
+    secrets = {}
+    for a, h in zip(addr, members, strict=True):
+        bundle, secrets[a] = build_setup(round_id, "model", a, THRESHOLD, length, keys, cm)
+        tx = coordinator.postSetup(round_id, bundle.digest(), store.put(bundle.to_bytes()), sender=h)
+        gas[a] += tx.gas_used
+    assert coordinator.setupClosed(round_id)
+    roster = {}
+    for log in coordinator.SetupPosted.range(0, chain.blocks.height + 1):  # the roster and its bundles, from the chain
+        if log.event_arguments["roundId"] == round_id:
+            data = store.get(log.event_arguments["bundleCid"])
+            assert hashlib.sha256(data).digest() == log.event_arguments["bundleHash"]
+            roster[log.event_arguments["hospital"].lower()] = SetupBundle.parse(data)
+    rng = random.Random(5)
+    updates = {a: padded_update(300 + k) for k, a in enumerate(addr)}
+    counts = {a: rng.randint(20, 200) for a in addr}
+    for a, h in zip(addr[:4], members[:4], strict=True):
+        seeds = pair_seeds(round_id, a, kem_keys[a].private_key, secrets[a], roster, keys)
+        y = mask_input(updates[a], counts[a], total_mask(a, secrets[a].self_seed, seeds, "model", length))
+        cid = store.put(json.dumps(list(y)).encode())
+        deployment.round_manager.submitUpdate(round_id, points(commit_of(updates[a])), cid, counts[a], sender=h)
+    chain.mine(timestamp=deadline + 1)
+    coordinator.startUnmasking(round_id, sender=admin)
+    # what anyone reads back: submissions (commitment, masked input's CID, count) from RoundManager
+    subs = [deployment.round_manager.getSubmission(round_id, s) for s in range(4)]
+    masked = {s.hospital.lower(): tuple(json.loads(store.get(s.cid))) for s in subs}
+    on_chain = {s.hospital.lower(): G1Point(*s.commitment[0]) for s in subs}
+    n = {s.hospital.lower(): int(s.sampleCount) for s in subs}
+    submitted = set(masked)
+    for a, h in list(zip(addr, members, strict=True))[:responders]:
+        mine = responses(a, kem_keys[a].private_key, roster, submitted)
+        tx = coordinator.reveal(round_id, pack_reveals(mine), sender=h)
+        gas[a] += tx.gas_used
+    reveals = [
+        r
+        for log in coordinator.SharesRevealed.range(0, chain.blocks.height + 1)
+        if log.event_arguments["roundId"] == round_id
+        for r in unpack_reveals(log.event_arguments["responder"], bytes(log.event_arguments["reveals"]))
+    ]
+    if responders < THRESHOLD:
+        with ape.reverts(coordinator.SecAggCoordinatorThresholdNotMet):
+            coordinator.requireUnmasked(round_id)
+        with pytest.raises(SecAggThresholdError, match="unmasking needs t = 3"):
+            unmask(roster, masked, reveals, keys, cm)
+        return
+    coordinator.requireUnmasked(round_id)
+    result = unmask(roster, masked, reveals, keys, cm)
+    expected = tuple(sum(counts[a] * updates[a][j] for a in addr[:4]) for j in range(length))
+    assert result.total == expected and result.faulty_responders == ()
+    assert verify_sum(result.total, [on_chain[a] for a in addr[:4]], [n[a] for a in addr[:4]], suite.zero, cm)
+    assert attribute(roster, masked, on_chain, n, suite.zero, cm, keys) == []
+    worst = max(gas[a] for a in addr[:responders])
+    print(f"\nsecagg gas: registerKey {key_gas} (once per membership); per hospital per round setup + reveal: "
+          f"max {worst}, all {sorted(gas.values())}")  # fmt: skip
+    assert worst <= EXTRA_GAS_BUDGET

@@ -82,8 +82,7 @@ contract SecAggCoordinator is ISecAggCoordinator {
 
     /// @inheritdoc ISecAggCoordinator
     function postSetup(uint256 roundId, bytes32 bundleHash, string calldata bundleCid) external {
-        // no registry call: only a hospital registers a key, and a key counts only if registered before the round
-        // opened (a hospital removed since then holds shares of this round's members, so it may still post)
+        if (!registry.isHospital(msg.sender)) revert SecAggCoordinatorNotHospital(msg.sender);
         if (bundleHash == bytes32(0) || bytes(bundleCid).length == 0) revert SecAggCoordinatorEmptyRecord();
         (uint256 openedBlock, uint256 hospitalsAtOpening,) = roundManager.roundOpening(roundId);
         uint256 keyBlock = _keys[msg.sender].registeredBlock;

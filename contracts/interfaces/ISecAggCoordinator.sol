@@ -69,7 +69,7 @@ interface ISecAggCoordinator {
     /// opened after the block it was registered in.
     function registerKey(bytes32 keyHash, string calldata keyCid) external;
 
-    /// @notice Post the caller's setup bundle for `roundId`: the caller a hospital whose key was registered before
+    /// @notice Post the caller's setup bundle for `roundId`: the caller a member hospital whose key was registered before
     /// the round opened, once, while the setup phase is open (before `setupDeadline`, and not every hospital at
     /// opening has posted yet). The phase is not read: a round finalized or aborted early makes a setup useless, not
     /// harmful.

@@ -91,6 +91,10 @@ def test_postSetup_revertsWhen_theKeyCameAfterTheRoundOpened_orTwice_orAfterSetu
         roundId=round_id, hospital=late.address, registeredBlock=tx.block_number, openedBlock=opened,
     ):  # fmt: skip
         coordinator.postSetup(round_id, b"\x03" * 32, KEY_CID, sender=late)
+    removed = hospitals[3]  # keyed before the round opened, removed since
+    deployment.registry.removeMember(removed, sender=admin)
+    with ape.reverts(coordinator.SecAggCoordinatorNotHospital, caller=removed.address):
+        coordinator.postSetup(round_id, b"\x03" * 32, KEY_CID, sender=removed)
     tx = coordinator.postSetup(round_id, b"\x03" * 32, KEY_CID, sender=hospitals[0])
     assert tx.events == [coordinator.SetupPosted(round_id, hospitals[0].address, 0, b"\x03" * 32, KEY_CID)]
     with ape.reverts(coordinator.SecAggCoordinatorAlreadyPosted, roundId=round_id, hospital=hospitals[0].address):

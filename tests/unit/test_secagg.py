@@ -97,6 +97,8 @@ def test_unmask_isExact_underEveryDropoutPattern(setups, kps, keys, cm, zero):  
         assert result.total == expected, (roster_set, subs, resp)
         commitments = [cm(UPDATES[a]) for a in subs]
         assert verify_sum(result.total, commitments, [COUNTS[a] for a in subs], zero, cm)
+    off_by_one = (result.total[0] + 1, *result.total[1:])
+    assert not verify_sum(off_by_one, commitments, [COUNTS[a] for a in subs], zero, cm)
 
 
 def test_unmask_failsCleanly_belowTResponders_orBelowTSubmitters(setups, kps, keys, cm):
@@ -243,3 +245,34 @@ def test_maskedStatistics_giveExactlyTheTotals_andTheSameMeanAndStd(keys, kps, c
     n, mean, std = combined_mean_std([total])
     n0, mean0, std0 = combined_mean_std(list(parts.values()))
     assert n == n0 and np.allclose(mean, mean0, rtol=1e-12) and np.allclose(std, std0, rtol=1e-9)
+
+
+def test_unmask_pinsSharesThatRebuildAnotherSecret_onTheDealer(setups, kps, keys, cm):
+    """Shares that all match their digests but rebuild a seed that does not open the dealer's C(b_i), or a pair
+    message that does not re-encapsulate to its KEM ciphertext, are the dealer's fault."""
+    roster, masked, reveals = _round(ADDRS, ADDRS[:4], ADDRS[:3], setups, kps, keys)
+    dealer = ADDRS[1]
+    wrong_self = roster | {dealer: roster[dealer].model_copy(update={"self_commitment": point_hex(cm([2] * LENGTH))})}
+    with pytest.raises(SecAggAttributionError, match=f"{dealer}'s valid shares rebuild a self mask"):
+        unmask(wrong_self, masked, reveals, keys, cm)
+    pairs = tuple(p.model_copy(update={"kem_ciphertext": "00" * 1088}) if p.partner == ADDRS[4] else p
+                  for p in roster[dealer].pairs)  # fmt: skip
+    wrong_pair = roster | {dealer: roster[dealer].model_copy(update={"pairs": pairs})}
+    with pytest.raises(SecAggAttributionError, match="do not give its ciphertext"):
+        unmask(wrong_pair, masked, reveals, keys, cm)
+
+
+def test_bundles_andShares_areCheckedWhenRead(setups, kps):
+    from zkfl_dapp.exceptions import SecAggError
+    from zkfl_dapp.secagg.bundle import SetupBundle, open_shares
+
+    bundle = setups[ADDRS[0]][0]
+    assert SetupBundle.parse(bundle.to_bytes()) == bundle
+    with pytest.raises(SecAggError, match="one pair per higher holder"):
+        SetupBundle.parse(bundle.model_copy(update={"pairs": bundle.pairs[1:]}).to_bytes())
+    holders = tuple(
+        h.model_copy(update={"digests": {**h.digests, "self": "0" * 64}}) if h.holder == ADDRS[2] else h
+        for h in bundle.holders
+    )
+    with pytest.raises(SecAggError, match="does not match its published digest"):
+        open_shares(bundle.model_copy(update={"holders": holders}), ADDRS[2], kps[ADDRS[2]].private_key)

@@ -182,73 +182,113 @@ def test_reveal_revertsWhen_notOnRoster_twice_orAfterTheWindow_andRequireUnmaske
     assert coordinator.responders(r) == 2
 
 
-@pytest.mark.parametrize("responders", [3, 2])
-def test_aMaskedRound_overRoundManager_unmasksExactlyTheSumThatOpensTheChainsCommitment(
-    coordinator, deployment, admin, hospitals, chain, kem_keys, suite, commit_of, tmp_path, responders
-):
-    """All five set up; hospital 4 drops before submitting, hospital 3 after submitting (it never reveals); three
-    responders rebuild S = sum n_i u_i exactly and it opens sum n_i C(u_i) - (N - 1) K from the chain's commitments;
-    with two responders the contract and the Python unmasking both refuse."""
-    store = EmbeddedStore(tmp_path / "store")
+def _masked_round(coordinator, deployment, admin, hospitals, chain, kem_keys, suite, commit_of, store, *,
+                  setups, submits, reveals):  # fmt: skip
+    """One secagg round over the real RoundManager: hospitals ``setups`` post setup bundles, ``submits`` (of them)
+    mask and submit, ``reveals`` reveal; everything the unmasking uses is read back from the chain and the store
+    (keys by their registered CID and hash). Returns (roster, masked, chain commitments, counts, reveals, true S, gas).
+    """
     members = hospitals[:5]
-    addr = [h.address.lower() for h in members]
-    keys = {a: kem_keys[a].public_key for a in addr}
+    addr = {h: h.address.lower() for h in members}
     cm = lambda v: commit(v, suite.basis)[0]  # noqa: E731
-    gas = {a: 0 for a in addr}
-    key_gas = max(tx.gas_used for tx in _register(coordinator, members, kem_keys))
+    gas = {"key": 0, "start": 0, **{a: 0 for a in addr.values()}}
+    for h in members:
+        pk = kem_keys[addr[h]].public_key
+        tx = coordinator.registerKey(hashlib.sha256(pk).digest(), store.put(pk), sender=h)
+        gas["key"] = max(gas["key"], tx.gas_used)
+    keys = {}
+    for log in coordinator.SecAggKeyRegistered.range(0, chain.blocks.height + 1):
+        pk = store.get(log.event_arguments["keyCid"])
+        assert hashlib.sha256(pk).digest() == log.event_arguments["keyHash"]
+        keys[log.event_arguments["hospital"].lower()] = pk
     round_id, deadline = _open(deployment, admin, chain)
     length = 31 + suite.pad_rows
     secrets = {}
-    for a, h in zip(addr, members, strict=True):
-        bundle, secrets[a] = build_setup(round_id, "model", a, THRESHOLD, length, keys, cm)
-        tx = coordinator.postSetup(round_id, bundle.digest(), store.put(bundle.to_bytes()), sender=h)
-        gas[a] += tx.gas_used
-    assert coordinator.setupClosed(round_id)
+    for h in setups:
+        bundle, secrets[addr[h]] = build_setup(round_id, "model", addr[h], THRESHOLD, length, keys, cm)
+        gas[addr[h]] += coordinator.postSetup(
+            round_id, bundle.digest(), store.put(bundle.to_bytes()), sender=h
+        ).gas_used
+    if not coordinator.setupClosed(round_id):  # someone never set up: masking starts at the setup deadline
+        chain.mine(timestamp=coordinator.setupDeadline(round_id))
+        assert coordinator.setupClosed(round_id)
     roster = {}
-    for log in coordinator.SetupPosted.range(0, chain.blocks.height + 1):  # the roster and its bundles, from the chain
+    for log in coordinator.SetupPosted.range(0, chain.blocks.height + 1):
         if log.event_arguments["roundId"] == round_id:
             data = store.get(log.event_arguments["bundleCid"])
             assert hashlib.sha256(data).digest() == log.event_arguments["bundleHash"]
             roster[log.event_arguments["hospital"].lower()] = SetupBundle.parse(data)
     rng = random.Random(5)
-    updates = {a: padded_update(300 + k) for k, a in enumerate(addr)}
-    counts = {a: rng.randint(20, 200) for a in addr}
-    for a, h in zip(addr[:4], members[:4], strict=True):
+    updates = {a: padded_update(300 + k) for k, a in enumerate(addr.values())}
+    counts = {a: rng.randint(20, 200) for a in addr.values()}
+    for h in submits:
+        a = addr[h]
         seeds = pair_seeds(round_id, a, kem_keys[a].private_key, secrets[a], roster, keys)
         y = mask_input(updates[a], counts[a], total_mask(a, secrets[a].self_seed, seeds, "model", length))
-        cid = store.put(json.dumps(list(y)).encode())
-        deployment.round_manager.submitUpdate(round_id, points(commit_of(updates[a])), cid, counts[a], sender=h)
+        deployment.round_manager.submitUpdate(
+            round_id, points(commit_of(updates[a])), store.put(json.dumps(list(y)).encode()), counts[a], sender=h
+        )
     chain.mine(timestamp=deadline + 1)
-    start_gas = coordinator.startUnmasking(round_id, sender=admin).gas_used
+    gas["start"] = coordinator.startUnmasking(round_id, sender=admin).gas_used
     # what anyone reads back: submissions (commitment, masked input's CID, count) from RoundManager
-    subs = [deployment.round_manager.getSubmission(round_id, s) for s in range(4)]
+    subs = [deployment.round_manager.getSubmission(round_id, s) for s in range(len(submits))]
     masked = {s.hospital.lower(): tuple(json.loads(store.get(s.cid))) for s in subs}
     on_chain = {s.hospital.lower(): G1Point(*s.commitment[0]) for s in subs}
     n = {s.hospital.lower(): int(s.sampleCount) for s in subs}
-    submitted = set(masked)
-    for a, h in list(zip(addr, members, strict=True))[:responders]:
-        mine = responses(a, kem_keys[a].private_key, roster, submitted)
-        tx = coordinator.reveal(round_id, pack_reveals(mine), sender=h)
-        gas[a] += tx.gas_used
-    reveals = [
+    for h in reveals:
+        mine = responses(addr[h], kem_keys[addr[h]].private_key, roster, set(masked))
+        gas[addr[h]] += coordinator.reveal(round_id, pack_reveals(mine), sender=h).gas_used
+    revealed = [
         r
         for log in coordinator.SharesRevealed.range(0, chain.blocks.height + 1)
         if log.event_arguments["roundId"] == round_id
         for r in unpack_reveals(log.event_arguments["responder"], bytes(log.event_arguments["reveals"]))
     ]
+    truth = tuple(sum(counts[addr[h]] * updates[addr[h]][j] for h in submits) for j in range(length))
+    return round_id, roster, masked, on_chain, n, keys, revealed, truth, gas
+
+
+def test_aMaskedRound_withADropoutAtEveryStage_unmasksExactlyTheSumThatOpensTheChainsCommitment(
+    coordinator, deployment, admin, hospitals, chain, kem_keys, suite, commit_of, tmp_path
+):
+    """Hospital 4 never sets up (before setup: masking waits for the setup deadline), 3 sets up but does not submit
+    (before submitting), 2 submits but never reveals (before/during unmasking); 0, 1 and the dropped 3 respond. The
+    unmasked S is exactly sum n_i u_i and opens sum n_i C(u_i) - (N - 1) K from the commitments on chain."""
+    h = hospitals
+    round_id, roster, masked, on_chain, n, keys, revealed, truth, _ = _masked_round(
+        coordinator, deployment, admin, hospitals, chain, kem_keys, suite, commit_of, EmbeddedStore(tmp_path / "s"),
+        setups=h[:4], submits=h[:3], reveals=[h[0], h[1], h[3]],
+    )  # fmt: skip
+    cm = lambda v: commit(v, suite.basis)[0]  # noqa: E731
+    assert sorted(roster) == sorted(x.address.lower() for x in h[:4])
+    coordinator.requireUnmasked(round_id)
+    result = unmask(roster, masked, revealed, keys, cm)
+    assert result.total == truth and result.faulty_responders == ()
+    assert verify_sum(result.total, list(on_chain.values()), [n[a] for a in on_chain], suite.zero, cm)
+    assert attribute(roster, masked, on_chain, n, suite.zero, cm, keys) == []
+
+
+@pytest.mark.parametrize("responders", [3, 2])
+def test_aMaskedRound_costsAtMost150kExtraGasPerHospital_andFailsCleanlyBelowTResponders(
+    coordinator, deployment, admin, hospitals, chain, kem_keys, suite, commit_of, tmp_path, responders
+):
+    """All five set up, hospital 4 drops before submitting (so every responder reveals 4 self shares and 4 pair
+    shares: the largest reveal of a 5-hospital round with a dropout). With three responders the sum is exact and each
+    hospital's setup + reveal stays within issue 19's budget; with two the contract and the Python unmasking refuse."""
+    h = hospitals
+    round_id, roster, masked, _, _, keys, revealed, truth, gas = _masked_round(
+        coordinator, deployment, admin, hospitals, chain, kem_keys, suite, commit_of, EmbeddedStore(tmp_path / "s"),
+        setups=h[:5], submits=h[:4], reveals=h[:responders],
+    )  # fmt: skip
+    cm = lambda v: commit(v, suite.basis)[0]  # noqa: E731
     if responders < THRESHOLD:
-        with ape.reverts(coordinator.SecAggCoordinatorThresholdNotMet):
+        with ape.reverts(coordinator.SecAggCoordinatorThresholdNotMet, roundId=round_id, responders=2, threshold=3):
             coordinator.requireUnmasked(round_id)
         with pytest.raises(SecAggThresholdError, match="unmasking needs t = 3"):
-            unmask(roster, masked, reveals, keys, cm)
+            unmask(roster, masked, revealed, keys, cm)
         return
-    coordinator.requireUnmasked(round_id)
-    result = unmask(roster, masked, reveals, keys, cm)
-    expected = tuple(sum(counts[a] * updates[a][j] for a in addr[:4]) for j in range(length))
-    assert result.total == expected and result.faulty_responders == ()
-    assert verify_sum(result.total, [on_chain[a] for a in addr[:4]], [n[a] for a in addr[:4]], suite.zero, cm)
-    assert attribute(roster, masked, on_chain, n, suite.zero, cm, keys) == []
-    worst = max(gas[a] for a in addr[:responders])
-    print(f"\nsecagg gas: registerKey {key_gas} (once per membership); per hospital per round setup + reveal: "
-          f"max {worst}, all {sorted(gas.values())}; startUnmasking {start_gas} (once per round)")  # fmt: skip
-    assert worst <= EXTRA_GAS_BUDGET
+    assert unmask(roster, masked, revealed, keys, cm).total == truth
+    per_hospital = sorted(gas[x.address.lower()] for x in h[:5])
+    print(f"\nsecagg gas: registerKey {gas['key']} (once per membership); per hospital per round setup + reveal: "
+          f"max {per_hospital[-1]}, all {per_hospital}; startUnmasking {gas['start']} (once per round)")  # fmt: skip
+    assert per_hospital[-1] <= EXTRA_GAS_BUDGET

@@ -84,8 +84,10 @@ contract SecAggCoordinator is ISecAggCoordinator {
     function postSetup(uint256 roundId, bytes32 bundleHash, string calldata bundleCid) external {
         if (!registry.isHospital(msg.sender)) revert SecAggCoordinatorNotHospital(msg.sender);
         if (bundleHash == bytes32(0) || bytes(bundleCid).length == 0) revert SecAggCoordinatorEmptyRecord();
+        // slither-disable-next-line unused-return -- the rollback threshold is not needed here
         (uint256 openedBlock, uint256 hospitalsAtOpening,) = roundManager.roundOpening(roundId);
         uint256 keyBlock = _keys[msg.sender].registeredBlock;
+        // slither-disable-next-line incorrect-equality -- 0 is the "no key" sentinel of a block number: == is exact
         if (keyBlock == 0 || keyBlock >= openedBlock) {
             revert SecAggCoordinatorKeyNotRegistered(roundId, msg.sender, keyBlock, openedBlock);
         }
@@ -112,8 +114,8 @@ contract SecAggCoordinator is ISecAggCoordinator {
             revert SecAggCoordinatorSubmissionsOpen(roundId, r.deadline, block.timestamp);
         }
         mapping(address => uint256) storage positions = _positions[roundId];
-        uint256 mask;
-        uint256 count;
+        uint256 mask = 0;
+        uint256 count = 0;
         for (uint256 slot; slot < r.submissionCount; ++slot) {
             uint256 position = positions[roundManager.getSubmission(roundId, slot).hospital];
             if (position != 0) {
@@ -133,6 +135,7 @@ contract SecAggCoordinator is ISecAggCoordinator {
     function reveal(uint256 roundId, bytes calldata reveals) external {
         if (reveals.length % REVEAL_BYTES != 0) revert SecAggCoordinatorMalformedReveals(reveals.length);
         uint256 startedAt = _rounds[roundId].startedAt;
+        // slither-disable-next-line incorrect-equality -- 0 is the "not started" sentinel, not a compared time
         if (startedAt == 0) revert SecAggCoordinatorUnmaskingNotStarted(roundId);
         if (block.timestamp > startedAt + unmaskingWindow) {
             revert SecAggCoordinatorUnmaskingClosed(roundId, startedAt + unmaskingWindow, block.timestamp);
@@ -206,6 +209,7 @@ contract SecAggCoordinator is ISecAggCoordinator {
 
     /// @inheritdoc ISecAggCoordinator
     function setupClosed(uint256 roundId) external view returns (bool) {
+        // slither-disable-next-line unused-return -- only the hospitals at opening are needed here
         (, uint256 hospitalsAtOpening,) = roundManager.roundOpening(roundId);
         return block.timestamp >= setupDeadline(roundId) || rosterSize(roundId) >= hospitalsAtOpening;
     }
@@ -217,6 +221,7 @@ contract SecAggCoordinator is ISecAggCoordinator {
         returns (uint256 startedAt, uint256 deadline, uint256 submittedMask, uint256 respondedMask)
     {
         startedAt = _rounds[roundId].startedAt;
+        // slither-disable-next-line incorrect-equality -- 0 is the "not started" sentinel, not a compared time
         deadline = startedAt == 0 ? 0 : startedAt + unmaskingWindow;
         Masks storage m = _masks[roundId];
         return (startedAt, deadline, m.submitted, m.responded);

@@ -218,6 +218,8 @@ def _masked_round(coordinator, deployment, admin, hospitals, chain, kem_keys, su
             data = store.get(log.event_arguments["bundleCid"])
             assert hashlib.sha256(data).digest() == log.event_arguments["bundleHash"]
             roster[log.event_arguments["hospital"].lower()] = SetupBundle.parse(data)
+    for bundle in roster.values():  # every key was registered before the round opened
+        bundle.check_session(round_id, int(coordinator.threshold()), keys)
     rng = random.Random(5)
     updates = {a: padded_update(300 + k) for k, a in enumerate(addr.values())}
     counts = {a: rng.randint(20, 200) for a in addr.values()}

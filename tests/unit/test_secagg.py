@@ -268,6 +268,11 @@ def test_bundles_andShares_areCheckedWhenRead(setups, kps):
 
     bundle = setups[ADDRS[0]][0]
     assert SetupBundle.parse(bundle.to_bytes()) == bundle
+    bundle.check_session(ROUND, T, ADDRS)
+    with pytest.raises(SecAggError, match="not round 8 at t = 3"):
+        bundle.check_session(ROUND + 1, T, ADDRS)
+    with pytest.raises(SecAggError, match="must deal to every hospital keyed"):
+        bundle.check_session(ROUND, T, [*ADDRS, "0x" + "ab" * 20])
     with pytest.raises(SecAggError, match="one pair per higher holder"):
         SetupBundle.parse(bundle.model_copy(update={"pairs": bundle.pairs[1:]}).to_bytes())
     holders = tuple(

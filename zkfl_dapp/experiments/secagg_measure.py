@@ -17,6 +17,7 @@ import argparse
 import json
 import random
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from zkfl_dapp.circuits.kzg import G1Point, commit
@@ -37,7 +38,7 @@ def measure(length: int) -> dict[str, object]:
     with_commitments = length <= basis.usable_rows
     dummy = G1Point(1, 2)  # the generator: stands in for commitments that cannot be computed at this length
 
-    def cm(values):  # type: ignore[no-untyped-def]
+    def cm(values: Sequence[int]) -> G1Point:
         return commit(values, basis)[0] if with_commitments else dummy
 
     addrs = sorted((f"0x{random.Random(i).getrandbits(160):040x}" for i in range(HOSPITALS)), key=lambda a: int(a, 16))

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
@@ -121,6 +121,26 @@ class SetupBundle(_Strict):
         for h in self.holders:
             if set(h.digests) != ids:
                 raise SecAggError(f"bundle of {self.dealer}: holder {h.holder} lacks or has extra share digests")
+
+    def check_session(self, round_id: int, threshold: int, holders: Collection[str]) -> None:
+        """That the bundle is for this round, with the contract's threshold, dealt to exactly ``holders``: the
+        hospitals whose keys the coordinator recorded before the round opened (``SecAggKeyRegistered`` events in
+        earlier blocks, ``keyOf``). Every hospital checks every roster bundle before masking.
+
+        Raises:
+            SecAggError: naming the difference.
+        """
+        if self.round_id != round_id or self.threshold != threshold:
+            raise SecAggError(
+                f"bundle of {self.dealer} is for round {self.round_id} at t = {self.threshold}, "
+                f"not round {round_id} at t = {threshold}"
+            )
+        dealt, expected = {h.holder for h in self.holders}, {a.lower() for a in holders}
+        if dealt != expected:
+            raise SecAggError(
+                f"bundle of {self.dealer} deals to {sorted(dealt - expected)} but not to {sorted(expected - dealt)}: "
+                "it must deal to every hospital keyed before the round opened"
+            )
 
     def holder(self, address: str) -> HolderRecord:
         for h in self.holders:

@@ -5,20 +5,20 @@ opens the commitment derived from the on-chain C(u_i), and the gas each hospital
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 
 import ape
 import pytest
 
 from tests.conftest import padded_update, points
-from zkfl_dapp.circuits.kzg import G1Point, commit
+from zkfl_dapp.circuits.kzg import commit
 from zkfl_dapp.crypto.envelope import EnclaveKeyPair
-from zkfl_dapp.exceptions import SecAggThresholdError
+from zkfl_dapp.exceptions import DigestMismatchError, SecAggThresholdError
+from zkfl_dapp.protocol.secagg_views import read_round
 from zkfl_dapp.secagg.attribution import attribute, verify_sum
-from zkfl_dapp.secagg.bundle import SetupBundle, build_setup
-from zkfl_dapp.secagg.masking import mask_input, pair_seeds, total_mask
-from zkfl_dapp.secagg.unmask import Reveal, pack_reveals, responses, unmask, unpack_reveals
+from zkfl_dapp.secagg.bundle import build_setup
+from zkfl_dapp.secagg.masking import MaskedInputFile, mask_input, pair_seeds, total_mask
+from zkfl_dapp.secagg.unmask import Reveal, pack_reveals, responses, unmask
 from zkfl_dapp.storage.embedded import EmbeddedStore
 
 THRESHOLD = 3
@@ -186,7 +186,7 @@ def _masked_round(coordinator, deployment, admin, hospitals, chain, kem_keys, su
                   setups, submits, reveals):  # fmt: skip
     """One secagg round over the real RoundManager: hospitals ``setups`` post setup bundles, ``submits`` (of them)
     mask and submit, ``reveals`` reveal; everything the unmasking uses is read back from the chain and the store
-    (keys by their registered CID and hash). Returns (roster, masked, chain commitments, counts, reveals, true S, gas).
+    (``read_round``: keys by their registered CID and hash). Returns (the round's view, the true S, gas).
     """
     members = hospitals[:5]
     addr = {h: h.address.lower() for h in members}
@@ -196,11 +196,7 @@ def _masked_round(coordinator, deployment, admin, hospitals, chain, kem_keys, su
         pk = kem_keys[addr[h]].public_key
         tx = coordinator.registerKey(hashlib.sha256(pk).digest(), store.put(pk), sender=h)
         gas["key"] = max(gas["key"], tx.gas_used)
-    keys = {}
-    for log in coordinator.SecAggKeyRegistered.range(0, chain.blocks.height + 1):
-        pk = store.get(log.event_arguments["keyCid"])
-        assert hashlib.sha256(pk).digest() == log.event_arguments["keyHash"]
-        keys[log.event_arguments["hospital"].lower()] = pk
+    keys = {a: kem_keys[a].public_key for a in addr.values()}  # what each hospital deals to (read back below)
     round_id, deadline = _open(deployment, admin, chain)
     length = 31 + suite.pad_rows
     secrets = {}
@@ -212,14 +208,7 @@ def _masked_round(coordinator, deployment, admin, hospitals, chain, kem_keys, su
     if not coordinator.setupClosed(round_id):  # someone never set up: masking starts at the setup deadline
         chain.mine(timestamp=coordinator.setupDeadline(round_id))
         assert coordinator.setupClosed(round_id)
-    roster = {}
-    for log in coordinator.SetupPosted.range(0, chain.blocks.height + 1):
-        if log.event_arguments["roundId"] == round_id:
-            data = store.get(log.event_arguments["bundleCid"])
-            assert hashlib.sha256(data).digest() == log.event_arguments["bundleHash"]
-            roster[log.event_arguments["hospital"].lower()] = SetupBundle.parse(data)
-    for bundle in roster.values():  # every key was registered before the round opened
-        bundle.check_session(round_id, int(coordinator.threshold()), keys)
+    roster = read_round(coordinator, deployment.round_manager, store, round_id, chain.blocks.height).roster
     rng = random.Random(5)
     updates = {a: padded_update(300 + k) for k, a in enumerate(addr.values())}
     counts = {a: rng.randint(20, 200) for a in addr.values()}
@@ -227,27 +216,19 @@ def _masked_round(coordinator, deployment, admin, hospitals, chain, kem_keys, su
         a = addr[h]
         seeds = pair_seeds(round_id, a, kem_keys[a].private_key, secrets[a], roster, keys)
         y = mask_input(updates[a], counts[a], total_mask(a, secrets[a].self_seed, seeds, "model", length))
-        deployment.round_manager.submitUpdate(
-            round_id, points(commit_of(updates[a])), store.put(json.dumps(list(y)).encode()), counts[a], sender=h
-        )
+        cid = store.put(MaskedInputFile(round_id=round_id, hospital=a, values=y).to_bytes())
+        deployment.round_manager.submitUpdate(round_id, points(commit_of(updates[a])), cid, counts[a], sender=h)
     chain.mine(timestamp=deadline + 1)
     gas["start"] = coordinator.startUnmasking(round_id, sender=admin).gas_used
-    # what anyone reads back: submissions (commitment, masked input's CID, count) from RoundManager
-    subs = [deployment.round_manager.getSubmission(round_id, s) for s in range(len(submits))]
-    masked = {s.hospital.lower(): tuple(json.loads(store.get(s.cid))) for s in subs}
-    on_chain = {s.hospital.lower(): G1Point(*s.commitment[0]) for s in subs}
-    n = {s.hospital.lower(): int(s.sampleCount) for s in subs}
+    submitted = set(read_round(coordinator, deployment.round_manager, store, round_id, chain.blocks.height).masked)
     for h in reveals:
-        mine = responses(addr[h], kem_keys[addr[h]].private_key, roster, set(masked))
+        mine = responses(addr[h], kem_keys[addr[h]].private_key, roster, submitted)
         gas[addr[h]] += coordinator.reveal(round_id, pack_reveals(mine), sender=h).gas_used
-    revealed = [
-        r
-        for log in coordinator.SharesRevealed.range(0, chain.blocks.height + 1)
-        if log.event_arguments["roundId"] == round_id
-        for r in unpack_reveals(log.event_arguments["responder"], bytes(log.event_arguments["reveals"]))
-    ]
+    # everything the unmasking uses, as anyone reads it: keys, roster, submissions, reveals
+    view = read_round(coordinator, deployment.round_manager, store, round_id, chain.blocks.height)
+    assert view.keys == keys
     truth = tuple(sum(counts[addr[h]] * updates[addr[h]][j] for h in submits) for j in range(length))
-    return round_id, roster, masked, on_chain, n, keys, revealed, truth, gas
+    return view, truth, gas
 
 
 def test_aMaskedRound_withADropoutAtEveryStage_unmasksExactlyTheSumThatOpensTheChainsCommitment(
@@ -257,17 +238,18 @@ def test_aMaskedRound_withADropoutAtEveryStage_unmasksExactlyTheSumThatOpensTheC
     (before submitting), 2 submits but never reveals (before/during unmasking); 0, 1 and the dropped 3 respond. The
     unmasked S is exactly sum n_i u_i and opens sum n_i C(u_i) - (N - 1) K from the commitments on chain."""
     h = hospitals
-    round_id, roster, masked, on_chain, n, keys, revealed, truth, _ = _masked_round(
+    view, truth, _ = _masked_round(
         coordinator, deployment, admin, hospitals, chain, kem_keys, suite, commit_of, EmbeddedStore(tmp_path / "s"),
         setups=h[:4], submits=h[:3], reveals=[h[0], h[1], h[3]],
     )  # fmt: skip
     cm = lambda v: commit(v, suite.basis)[0]  # noqa: E731
-    assert sorted(roster) == sorted(x.address.lower() for x in h[:4])
-    coordinator.requireUnmasked(round_id)
-    result = unmask(roster, masked, revealed, keys, cm)
+    assert sorted(view.roster) == sorted(x.address.lower() for x in h[:4]) and len(view.keys) == 5
+    assert sorted(view.masked) == sorted(x.address.lower() for x in h[:3])
+    coordinator.requireUnmasked(view.round_id)
+    result = unmask(view.roster, view.masked, view.reveals, view.keys, cm)
     assert result.total == truth and result.faulty_responders == ()
-    assert verify_sum(result.total, list(on_chain.values()), [n[a] for a in on_chain], suite.zero, cm)
-    assert attribute(roster, masked, on_chain, n, suite.zero, cm, keys) == []
+    assert verify_sum(result.total, list(view.commitments.values()), list(view.counts.values()), suite.zero, cm)
+    assert attribute(view.roster, view.masked, view.commitments, view.counts, suite.zero, cm, view.keys) == []
 
 
 @pytest.mark.parametrize("responders", [3, 2])
@@ -278,19 +260,37 @@ def test_aMaskedRound_costsAtMost150kExtraGasPerHospital_andFailsCleanlyBelowTRe
     shares: the largest reveal of a 5-hospital round with a dropout). With three responders the sum is exact and each
     hospital's setup + reveal stays within issue 19's budget; with two the contract and the Python unmasking refuse."""
     h = hospitals
-    round_id, roster, masked, _, _, keys, revealed, truth, gas = _masked_round(
+    view, truth, gas = _masked_round(
         coordinator, deployment, admin, hospitals, chain, kem_keys, suite, commit_of, EmbeddedStore(tmp_path / "s"),
         setups=h[:5], submits=h[:4], reveals=h[:responders],
     )  # fmt: skip
     cm = lambda v: commit(v, suite.basis)[0]  # noqa: E731
     if responders < THRESHOLD:
-        with ape.reverts(coordinator.SecAggCoordinatorThresholdNotMet, roundId=round_id, responders=2, threshold=3):
-            coordinator.requireUnmasked(round_id)
+        with ape.reverts(
+            coordinator.SecAggCoordinatorThresholdNotMet, roundId=view.round_id, responders=2, threshold=3
+        ):
+            coordinator.requireUnmasked(view.round_id)
         with pytest.raises(SecAggThresholdError, match="unmasking needs t = 3"):
-            unmask(roster, masked, revealed, keys, cm)
+            unmask(view.roster, view.masked, view.reveals, view.keys, cm)
         return
-    assert unmask(roster, masked, revealed, keys, cm).total == truth
+    assert unmask(view.roster, view.masked, view.reveals, view.keys, cm).total == truth
     per_hospital = sorted(gas[x.address.lower()] for x in h[:5])
     print(f"\nsecagg gas: registerKey {gas['key']} (once per membership); per hospital per round setup + reveal: "
           f"max {per_hospital[-1]}, all {per_hospital}; startUnmasking {gas['start']} (once per round)")  # fmt: skip
     assert per_hospital[-1] <= EXTRA_GAS_BUDGET
+
+
+def test_readRound_refusesABundleThatDoesNotMatchItsHashOnChain(
+    coordinator, deployment, admin, hospitals, chain, kem_keys, suite, tmp_path
+):
+    store = EmbeddedStore(tmp_path / "s")
+    for h in hospitals[:5]:
+        pk = kem_keys[h.address.lower()].public_key
+        coordinator.registerKey(hashlib.sha256(pk).digest(), store.put(pk), sender=h)
+    round_id, _ = _open(deployment, admin, chain)
+    keys = {h.address.lower(): kem_keys[h.address.lower()].public_key for h in hospitals[:5]}
+    bundle, _ = build_setup(round_id, "model", hospitals[0].address.lower(), THRESHOLD, 41, keys,
+                            lambda v: commit(v, suite.basis)[0])  # fmt: skip
+    coordinator.postSetup(round_id, b"\x01" * 32, store.put(bundle.to_bytes()), sender=hospitals[0])
+    with pytest.raises(DigestMismatchError, match="setup bundle"):
+        read_round(coordinator, deployment.round_manager, store, round_id, chain.blocks.height)

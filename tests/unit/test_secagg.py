@@ -281,3 +281,17 @@ def test_bundles_andShares_areCheckedWhenRead(setups, kps):
     )
     with pytest.raises(SecAggError, match="does not match its published digest"):
         open_shares(bundle.model_copy(update={"holders": holders}), ADDRS[2], kps[ADDRS[2]].private_key)
+
+
+def test_maskedInputFile_isReadOnlyForItsRoundHospitalAndLength():
+    from zkfl_dapp.exceptions import SecAggError
+    from zkfl_dapp.secagg.masking import MaskedInputFile
+
+    file = MaskedInputFile(round_id=ROUND, hospital=ADDRS[0], values=(1, 2, FIELD_MODULUS - 1))
+    assert MaskedInputFile.parse(file.to_bytes(), round_id=ROUND, hospital=ADDRS[0], length=3) == file
+    for kwargs in ({"round_id": ROUND + 1}, {"hospital": ADDRS[1]}, {"length": 4}):
+        with pytest.raises(SecAggError, match="expected"):
+            MaskedInputFile.parse(file.to_bytes(), **{"round_id": ROUND, "hospital": ADDRS[0], "length": 3, **kwargs})
+    too_big = file.to_bytes().replace(str(FIELD_MODULUS - 1).encode(), str(FIELD_MODULUS).encode())
+    with pytest.raises(SecAggError, match="malformed at values"):
+        MaskedInputFile.parse(too_big, round_id=ROUND, hospital=ADDRS[0], length=3)

@@ -10,14 +10,18 @@ recorded before the setup phase closed (``SecAggCoordinator.roster``): every pai
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from zkfl_dapp.exceptions import SecAggError
 from zkfl_dapp.secagg.bundle import DealerSecrets, SetupBundle
-from zkfl_dapp.secagg.field import FieldVector, add, encode, expand, scale, sub
+from zkfl_dapp.secagg.field import FIELD_MODULUS, FieldVector, add, encode, expand, scale, sub
 from zkfl_dapp.secagg.pairwise import address_int, decapsulate, encapsulate, ordered, pair_seed
 
-__all__ = ["mask_input", "pair_seeds", "total_mask"]
+__all__ = ["MaskedInputFile", "mask_input", "pair_seeds", "total_mask"]
 
 #: The largest declared sample count that can weight an update (RoundManager's MAX_SAMPLE_COUNT is below it).
 MAX_WEIGHT = 2**64
@@ -75,3 +79,39 @@ def mask_input(values: Sequence[int], weight: int, mask: Sequence[int]) -> Field
     if len(values) != len(mask):
         raise SecAggError(f"{len(values)} values but a mask of {len(mask)}")
     return add(scale(encode(values), weight), mask)
+
+
+class MaskedInputFile(BaseModel):
+    """The file a hospital stores and names in its RoundManager submission (the ``cid``): its masked input, public.
+
+    ``values`` are field elements (integers in ``[0, r)``), one per row of the committed vector.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    format: Literal["zkfl-secagg-masked/v1"] = "zkfl-secagg-masked/v1"
+    round_id: Annotated[int, Field(ge=0)]
+    hospital: Annotated[str, Field(pattern=r"^0x[0-9a-f]{40}$")]
+    values: tuple[Annotated[int, Field(ge=0, lt=FIELD_MODULUS)], ...]
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(self.model_dump(mode="json"), separators=(",", ":")).encode()
+
+    @classmethod
+    def parse(cls, data: bytes, *, round_id: int, hospital: str, length: int) -> MaskedInputFile:
+        """Parse a masked input and check it is ``hospital``'s for ``round_id`` with ``length`` values.
+
+        Raises:
+            SecAggError: malformed, or another round, hospital or length.
+        """
+        try:
+            parsed = cls.model_validate_json(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise SecAggError(f"masked input malformed at {'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
+        if (parsed.round_id, parsed.hospital, len(parsed.values)) != (round_id, hospital.lower(), length):
+            raise SecAggError(
+                f"masked input of {parsed.hospital} for round {parsed.round_id} with {len(parsed.values)} values, "
+                f"expected {hospital.lower()}'s for round {round_id} with {length}"
+            )
+        return parsed

@@ -95,6 +95,8 @@ def test_postSetup_revertsWhen_theKeyCameAfterTheRoundOpened_orTwice_orAfterSetu
     deployment.registry.removeMember(removed, sender=admin)
     with ape.reverts(coordinator.SecAggCoordinatorNotHospital, caller=removed.address):
         coordinator.postSetup(round_id, b"\x03" * 32, KEY_CID, sender=removed)
+    with ape.reverts(coordinator.SecAggCoordinatorEmptyRecord):
+        coordinator.postSetup(round_id, b"\x03" * 32, "", sender=hospitals[0])
     tx = coordinator.postSetup(round_id, b"\x03" * 32, KEY_CID, sender=hospitals[0])
     assert tx.events == [coordinator.SetupPosted(round_id, hospitals[0].address, 0, b"\x03" * 32, KEY_CID)]
     with ape.reverts(coordinator.SecAggCoordinatorAlreadyPosted, roundId=round_id, hospital=hospitals[0].address):
@@ -294,3 +296,47 @@ def test_readRound_refusesABundleThatDoesNotMatchItsHashOnChain(
     coordinator.postSetup(round_id, b"\x01" * 32, store.put(bundle.to_bytes()), sender=hospitals[0])
     with pytest.raises(DigestMismatchError, match="setup bundle"):
         read_round(coordinator, deployment.round_manager, store, round_id, chain.blocks.height)
+
+
+def test_constructor_revertsWhen_theThresholdIsBelowTwo_orAWindowIsZero(project, deployment, admin):
+    for t, masking, unmasking in ((1, 600, 3600), (3, 0, 3600), (3, 600, 0)):
+        with ape.reverts(project.SecAggCoordinator.SecAggCoordinatorInvalidParameters):
+            project.SecAggCoordinator.deploy(deployment.round_manager.address, t, masking, unmasking, sender=admin)
+
+
+def test_postSetup_closesOnceEveryHospitalAtOpeningPosted_evenForAMemberReadmittedSince(
+    coordinator, deployment, admin, hospitals, chain, kem_keys
+):
+    _register(coordinator, hospitals[:5], kem_keys)
+    deployment.registry.removeMember(hospitals[4], sender=admin)
+    round_id, deadline = _open(deployment, admin, chain)  # 4 hospitals at opening
+    deployment.registry.admitMember(hospitals[4], 1, "back", sender=admin)  # keyed before opening, a member again
+    _post(coordinator, round_id, hospitals[:4])
+    assert coordinator.setupClosed(round_id) and chain.pending_timestamp < coordinator.setupDeadline(round_id)
+    with ape.reverts(coordinator.SecAggCoordinatorSetupClosed):
+        coordinator.postSetup(round_id, b"\x03" * 32, KEY_CID, sender=hospitals[4])
+
+
+def test_unmaskingPhase_revertsWhen_theRoundWasAborted_notStarted_orStartedTwice(
+    coordinator, deployment, admin, hospitals, chain, kem_keys, commit_of
+):
+    _register(coordinator, hospitals[:5], kem_keys)
+    # a round that missed its quorum and was aborted is never unmasked
+    round_id, deadline = _open(deployment, admin, chain, quorum=5)
+    chain.mine(timestamp=deadline + 1)
+    deployment.round_manager.abortRound(round_id, sender=admin)
+    with ape.reverts(coordinator.SecAggCoordinatorRoundNotOpen, roundId=round_id, phase=3):
+        coordinator.startUnmasking(round_id, sender=admin)
+    round_id, deadline = _open(deployment, admin, chain)
+    _post(coordinator, round_id, hospitals[:5])
+    with ape.reverts(coordinator.SecAggCoordinatorUnmaskingNotStarted, roundId=round_id):
+        coordinator.reveal(round_id, b"", sender=hospitals[0])
+    for k, h in enumerate(hospitals[:3]):
+        _submit(deployment, round_id, h, 400 + k, commit_of)
+    chain.mine(timestamp=deadline + 1)
+    tx = coordinator.startUnmasking(round_id, sender=admin)
+    assert tx.events == [
+        coordinator.UnmaskingStarted(round_id, 0b00111, 5, chain.blocks[tx.block_number].timestamp + UNMASKING_WINDOW)
+    ]
+    with ape.reverts(coordinator.SecAggCoordinatorUnmaskingAlreadyStarted, roundId=round_id):
+        coordinator.startUnmasking(round_id, sender=admin)

@@ -126,3 +126,24 @@ class ExclusionWindowOpen(RoundError):
     def __init__(self, message: str, *, window_end: int) -> None:
         super().__init__(message)
         self.window_end = window_end
+
+
+# --- secure aggregation -----------------------------------------------------------------------
+class SecAggError(ZkflError):
+    """Secure aggregation cannot proceed: a malformed setup bundle, share or reveal, or inputs that do not fit
+    the round (zkfl_dapp.secagg)."""
+
+
+class SecAggThresholdError(SecAggError):
+    """Fewer than ``t`` valid shares of a secret the unmasking needs (too few responders, or too few submitters
+    for the round to be unmasked at all): the round cannot be unmasked and must be aborted."""
+
+
+class SecAggRevealRefused(SecAggError):
+    """A reveal the protocol forbids: a self-mask share of a hospital that did not submit, or a pairwise share of a
+    pair whose two hospitals both submitted (revealing it would unmask a submitted input)."""
+
+
+class SecAggAttributionError(SecAggError):
+    """Attribution evidence is malformed or does not show what it claims (e.g. a KEM message that does not
+    re-encapsulate to the pair's ciphertext)."""

@@ -20,6 +20,7 @@ CONTRACTS = [
     ("ConsortiumRegistry", "IConsortiumRegistry"),
     ("RoundManager", "IRoundManager"),
     ("PredictionRegistry", "IPredictionRegistry"),
+    ("SecAggCoordinator", "ISecAggCoordinator"),
 ]
 
 #: Libraries whose errors the contracts may raise (their ABIs include them): each prefixes its errors too.

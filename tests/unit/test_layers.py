@@ -8,7 +8,7 @@ never a different package of the same rank):
     2  core
     3  ml | storage | crypto
     4  circuits
-    5  chain
+    5  chain | secagg
     6  protocol
     7  audit | prediction
     8  apps
@@ -50,6 +50,7 @@ RANK: dict[str, int] = {
     "crypto": 3,
     "circuits": 4,
     "chain": 5,
+    "secagg": 5,
     "protocol": 6,
     "audit": 7,
     "prediction": 7,
@@ -57,7 +58,7 @@ RANK: dict[str, int] = {
     "experiments": 9,
 }
 #: Layers that must import without ape (a Flower environment cannot install ape beside flwr).
-APE_FREE = ("core", "ml", "storage", "crypto", "circuits", "chain")
+APE_FREE = ("core", "ml", "storage", "crypto", "circuits", "chain", "secagg")
 #: The parties' modules the Flower integration (zkfl_flower, an environment without ape) runs as they are.
 APE_FREE_PARTIES = (
     "zkfl_dapp.protocol.wiring",

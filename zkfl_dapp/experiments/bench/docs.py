@@ -94,7 +94,8 @@ def _sweep(doc: dict[str, Any]) -> str:
         f"{doc.get('cpus', '?')} CPUs, {doc.get('threads', '?')} prover threads per point; "
         "`python -m zkfl_dapp.experiments.chunk_sweep` (every decomposition keeps the 2^36 range). "
         "Ratio: the baseline's CPU-s per 1,000 values (4,096 values, 8 columns, 2^9 x 4, the circuit shipped "
-        "before this sweep, measured in the same sweep) over the point's.",
+        "before this sweep, measured in the same sweep) over the point's."
+        + (f" Runs: {doc['runs']}." if doc.get("runs") else ""),
         "",
         "| values per chunk | inner columns | range check | logrows | prove CPU-s / 1,000 values | ratio to baseline "
         "| prove wall s | prover peak MB | setup peak MB | proving key MB | proof bytes | load |",

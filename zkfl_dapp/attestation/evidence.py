@@ -21,6 +21,10 @@ from zkfl_dapp.exceptions import AttestationError
 
 EVIDENCE_FORMAT: Final = "zkfl-dapp/evidence/v1"
 MEASUREMENT_DOMAIN: Final = b"zkfl-dapp/measurement/v1"
+#: Nitro: how old a document may be at verification time (its leaf certificate lives about three hours anyway).
+DEFAULT_MAX_AGE_S: Final = 3 * 3600
+#: TDX: the TCB statuses accepted unless a policy says otherwise.
+DEFAULT_TCB_STATUSES: Final = frozenset({"UpToDate"})
 #: The measurement id of a development enclave (no TEE): zero, as the registry requires for that kind.
 NO_MEASUREMENT: Final = bytes(32)
 

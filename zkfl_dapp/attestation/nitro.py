@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import verification
 
-from zkfl_dapp.attestation.evidence import EvidenceKind, VerifiedEvidence
+from zkfl_dapp.attestation.evidence import DEFAULT_MAX_AGE_S, EvidenceKind, VerifiedEvidence
 from zkfl_dapp.attestation.roots import AWS_NITRO_ROOT_PEM, AWS_NITRO_ROOT_SHA256, load_root
 from zkfl_dapp.exceptions import AttestationError
 
@@ -34,8 +34,6 @@ _ES384: Final = -35
 _COSE_SIGN1_TAG: Final = 18
 #: Registers that make the measurement: the enclave image (PCR0), its kernel (PCR1), its application (PCR2).
 MEASURED_PCRS: Final = (0, 1, 2)
-#: How old a document may be at ``at`` (the leaf certificate lives about three hours anyway).
-DEFAULT_MAX_AGE_S: Final = 3 * 3600
 
 
 def _fail(message: str) -> AttestationError:

@@ -19,14 +19,14 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from zkfl_dapp.attestation.evidence import (
+    DEFAULT_MAX_AGE_S,
+    DEFAULT_TCB_STATUSES,
     NO_MEASUREMENT,
     EvidenceFile,
     EvidenceKind,
     VerifiedEvidence,
     verify_evidence_file,
 )
-from zkfl_dapp.attestation.nitro import DEFAULT_MAX_AGE_S
-from zkfl_dapp.attestation.tdx import DEFAULT_TCB_STATUSES
 from zkfl_dapp.exceptions import AttestationError
 
 BINDING_DOMAIN: Final = b"zkfl-dapp/enclave-key/v1"

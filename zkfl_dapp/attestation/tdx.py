@@ -11,14 +11,10 @@ evidence file, so verification needs no network.
 
 from __future__ import annotations
 
-from typing import Final
-
 import dcap_qvl
 
-from zkfl_dapp.attestation.evidence import EvidenceKind, VerifiedEvidence
+from zkfl_dapp.attestation.evidence import DEFAULT_TCB_STATUSES, EvidenceKind, VerifiedEvidence
 from zkfl_dapp.exceptions import AttestationError
-
-DEFAULT_TCB_STATUSES: Final = frozenset({"UpToDate"})
 
 
 def _fail(message: str) -> AttestationError:

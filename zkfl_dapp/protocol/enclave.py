@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from zkfl_dapp.attestation.evidence import EvidenceFile, EvidenceKind, measurement_id, verify_evidence_file
 from zkfl_dapp.chain.enums import ExclusionReason, Rule
 from zkfl_dapp.chain.views import (
     Commitment,
@@ -46,8 +47,6 @@ from zkfl_dapp.ml.model import ModelSpec
 from zkfl_dapp.protocol.exclusions import build_evidence, content_fault, declare_exclusions, submission_ad
 from zkfl_dapp.protocol.hospital import fetch_global_model, opens
 from zkfl_dapp.storage.base import Storage
-
-NO_MEASUREMENT = b"\x00" * 32
 
 
 @dataclass(frozen=True)
@@ -142,11 +141,23 @@ class AggregatorEnclave:
     def scale_bits(self) -> int:
         return self.circuits.scale_bits
 
-    def publish_key(self, registry: Any) -> str:
-        """Put the public key on IPFS and register its hash and CID on-chain; returns the CID."""
+    def publish_key(self, registry: Any, evidence: EvidenceFile | None = None) -> str:
+        """Put the public key and its evidence file on IPFS and register the key's hash and CID, the evidence
+        kind, measurement and CID on-chain; returns the key's CID.
+
+        ``evidence``: the TEE's evidence binding this key (REPORTDATA/user_data from
+        :func:`zkfl_dapp.attestation.policy.report_data_for`, see :mod:`zkfl_dapp.attestation.sources`); None
+        registers a development enclave (no TEE: measurement zero, shown red everywhere).
+        """
+        evidence = evidence or EvidenceFile(EvidenceKind.DEVELOPMENT, {})
+        if evidence.kind is EvidenceKind.DEVELOPMENT:
+            measurement = measurement_id(EvidenceKind.DEVELOPMENT, b"")
+        else:
+            measurement = verify_evidence_file(evidence, at=int(time.time())).measurement
         cid = str(self.storage.put(self._key_pair.public_key))
+        evidence_cid = str(self.storage.put(evidence.to_bytes()))
         digest = hashlib.sha256(self._key_pair.public_key).digest()
-        registry.registerEnclaveKey(digest, cid, NO_MEASUREMENT, sender=self.account)
+        registry.registerEnclaveKey(digest, cid, int(evidence.kind), measurement, evidence_cid, sender=self.account)
         return cid
 
     def open_submissions(self, round_manager: Any, round_id: int) -> list[SlotOutcome]:

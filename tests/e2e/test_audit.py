@@ -48,7 +48,8 @@ def _round_with_excluded_update(c: Consortium) -> None:
         values=(*(v + 100 for v in quantize(honest.local_params, 13)), *(0,) * c.enclave.circuits.pad_rows),
     )  # does not open the commitment it is submitted under
     points = b"".join(p.to_bytes() for p in honest.commitment)
-    envelope = seal(key, forged.to_bytes(), associated_data(round_id, cheat.address, points))
+    ad = associated_data(round_id, cheat.address, points, enclave_key_hash=hashlib.sha256(key).digest())
+    envelope = seal(key, forged.to_bytes(), ad)
     cheat.submit(c.deployment.round_manager, dataclasses.replace(honest, cid=str(c.storage.put(envelope))))
     final = c.enclave.finalize(c.deployment.round_manager, round_id)
     assert final.excluded_mask == 1 << 4  # the cheat submitted last: slot 4

@@ -180,7 +180,7 @@ class AggregatorEnclave:
         except StorageError as exc:
             return excluded(f"ciphertext unavailable: {exc}", ExclusionReason.UNAVAILABLE)
         try:
-            plaintext = open_sealed(self._key_pair, envelope, submission_ad(round_id, sub))
+            plaintext = open_sealed(self._key_pair, envelope, submission_ad(round_id, sub, self._key_pair.public_key))
         except CryptoError as exc:
             return excluded(f"ciphertext rejected: {exc}", ExclusionReason.UNDECRYPTABLE, envelope)
         fault = content_fault(plaintext, round_id, sub, self.circuits)

@@ -145,7 +145,8 @@ class AuditReport(BaseModel):
     rounds: list[RoundAudit] = Field(default_factory=list)
     #: check -> passed (True/False), or None where not applicable (e.g. no PredictionRegistry given)
     deployment_checks: dict[str, bool | None] = Field(default_factory=dict)
-    #: the registered enclave key's CID and measurement; ``attested`` False labels a development enclave
+    #: the registered enclave key's CID, evidence kind, measurement and evidence CID; ``attested`` is True only for
+    #: verified vendor evidence (a development enclave is False, ``status`` says so in red); ``keys``: every key
     enclave: dict[str, Any] = Field(default_factory=dict)
     deployment_findings: list[Finding] = Field(default_factory=list)
 
@@ -246,9 +247,10 @@ class AuditReport(BaseModel):
                 [
                     f"- enclave: key `{self.enclave['key_cid']}`, "
                     + (
-                        "attested measurement"
+                        f"attested: {self.enclave.get('kind')} evidence `{self.enclave.get('evidence_cid')}` verified, "
+                        f"measurement `{self.enclave['measurement']}`"
                         if self.enclave["attested"]
-                        else "**development enclave** (no attestation)"
+                        else f"**{self.enclave.get('status') or 'development enclave: not attested'}**"
                     )
                 ]
                 if self.enclave

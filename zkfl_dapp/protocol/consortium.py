@@ -75,6 +75,19 @@ def _key_passphrase(settings: Settings, chain: Any, local: bool | None, progress
     return passphrase
 
 
+def accept_development_enclave(
+    settings: Settings, registry: Any, admin: Any, *, local: bool, progress: Progress = _quiet
+) -> bool:
+    """The consortium's explicit, on-chain opt-in to a development enclave (no TEE), where the settings allow one
+    (:meth:`Settings.development_enclave_allowed`); the UI, the audit and every hospital then show it red.
+    Returns whether it opted in."""
+    if not settings.development_enclave_allowed(local=local):
+        return False
+    registry.setEvidenceKindAccepted(int(EvidenceKind.DEVELOPMENT), True, sender=admin)
+    progress(f"WARNING: the consortium accepts a {DEVELOPMENT_WARNING}")
+    return True
+
+
 def deploy_consortium(
     settings: Settings,
     project: Any,
@@ -244,9 +257,7 @@ class Consortium(RoundDriver):
             registry.admitHospital(acct, f"hospital-{i}", shard.num_samples, sender=roles.admin)
         if roles.auditor is not None:
             registry.admitMember(roles.auditor, int(Role.AUDITOR), "auditor-0", sender=roles.admin)
-        # the consortium's explicit, on-chain opt-in: the UI, the audit and every hospital show it red
-        registry.setEvidenceKindAccepted(int(EvidenceKind.DEVELOPMENT), True, sender=roles.admin)
-        progress(f"WARNING: {DEVELOPMENT_WARNING}")
+        accept_development_enclave(settings, registry, roles.admin, local=local, progress=progress)
         key_pair = EnclaveKeyPair.generate()
         settings.enclave_key_file.parent.mkdir(parents=True, exist_ok=True)
         save_key_pair(key_pair, settings.enclave_key_file, passphrase)

@@ -154,6 +154,11 @@ class Settings(BaseSettings):
         description="measurement ids (0x + 64 hex, comma-separated) this hospital pins, e.g. from a reproducible build",
     )
     tdx_tcb_statuses: str = Field("UpToDate", description="Intel TDX TCB statuses accepted (comma-separated)")
+    enclave_evidence: Literal["development", "configfs-tsm", "nitro-nsm"] = Field(
+        "development", description="where the aggregator gets its TEE evidence (untested on hardware, see docs)"
+    )
+    pccs_url: str | None = Field(None, description="TDX: the PCCS (or Intel PCS) the quote's collateral comes from")
+    sev_vcek_file: Path | None = Field(None, description="SEV-SNP: the chip's VCEK certificate (DER) from AMD's KDS")
     allow_development_enclave: bool | None = Field(
         None,
         description="accept a development enclave (no TEE; the aggregator host reads every update): "

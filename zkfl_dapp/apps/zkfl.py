@@ -8,6 +8,7 @@ the content store.
     zkfl hospital --index 0                # a hospital's agent: serves every round it can
     zkfl auditor [--follow]                # audits the deployment (each round as it closes)
     zkfl demo                              # anvil + aggregator + 5 hospitals as separate processes
+    zkfl attestation verify | approve | revoke | accept   # the enclave key's TEE evidence
 
 Every party command takes ``--rpc-url`` (default: the local anvil at ``--anvil-port``) or ``--network`` (an ape
 network choice), and ``--workdir`` (its keys, journal and, on one machine, the shared embedded store and the
@@ -29,6 +30,7 @@ from zkfl_dapp.apps.cli import build_settings, clean_errors, make_storage, say, 
 from zkfl_dapp.apps.journal import party_dir
 from zkfl_dapp.apps.process import terminate_as_exit, workdir_lock
 from zkfl_dapp.apps.verdicts import RoundVerdicts
+from zkfl_dapp.apps.zkfl_attestation import attestation
 from zkfl_dapp.apps.zkfl_keys import keys
 from zkfl_dapp.config import Settings
 from zkfl_dapp.exceptions import ConfigError
@@ -83,6 +85,7 @@ def main() -> None:
 
 
 main.add_command(keys)
+main.add_command(attestation)
 
 
 # --- chain -----------------------------------------------------------------------------------------

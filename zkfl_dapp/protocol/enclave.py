@@ -42,7 +42,7 @@ from zkfl_dapp.core.formats import ModelFile, UpdatePayload
 from zkfl_dapp.core.median import fill_slots, median_quantized
 from zkfl_dapp.core.norms import update_norm
 from zkfl_dapp.crypto.envelope import EnclaveKeyPair, open_sealed
-from zkfl_dapp.exceptions import CircuitError, CryptoError, RoundError, StorageError
+from zkfl_dapp.exceptions import AttestationError, CircuitError, CryptoError, RoundError, StorageError
 from zkfl_dapp.ml.model import ModelSpec
 from zkfl_dapp.protocol.exclusions import build_evidence, content_fault, declare_exclusions, submission_ad
 from zkfl_dapp.protocol.hospital import fetch_global_model, opens
@@ -156,6 +156,13 @@ class AggregatorEnclave:
             measurement = verify_evidence_file(evidence, at=int(time.time())).measurement
         cid = str(self.storage.put(self._key_pair.public_key))
         evidence_cid = str(self.storage.put(evidence.to_bytes()))
+        if evidence.kind is not EvidenceKind.DEVELOPMENT and not registry.isMeasurementAllowed(measurement):
+            raise AttestationError(
+                f"the enclave's {evidence.kind.label} evidence is published ({evidence_cid}, measurement "
+                f"0x{measurement.hex()}) but the registry does not allow that measurement yet: each hospital checks "
+                "it (`zkfl attestation verify`) and approves it (`zkfl attestation approve`); then start the "
+                "aggregator again"
+            )
         digest = hashlib.sha256(self._key_pair.public_key).digest()
         registry.registerEnclaveKey(digest, cid, int(evidence.kind), measurement, evidence_cid, sender=self.account)
         return cid

@@ -50,23 +50,3 @@ def test_cli_verify_prints_the_measurement_hospitals_pin(tmp_path: Path):
     assert "kind: amd-sev-snp" in result.output and f"measurement: 0x{expected.hex()}" in result.output
     expired = CliRunner().invoke(main, ["attestation", "verify", str(path), "--at", "1924992000"])  # 2031
     assert expired.exit_code != 0 and "VCEK certificate is valid" in expired.output
-
-
-def test_settings_build_a_hospitals_attestation_policy():
-    from zkfl_dapp.attestation import EvidenceKind
-    from zkfl_dapp.config import Settings
-    from zkfl_dapp.exceptions import ConfigError
-
-    pinned = "0x" + "ab" * 32
-    s = Settings(attestation_kinds="intel-tdx, amd-sev-snp", enclave_measurements=f"{pinned}, ", tdx_tcb_statuses="")
-    policy = s.attestation_policy(local=False)
-    assert policy.kinds == {EvidenceKind.INTEL_TDX, EvidenceKind.AMD_SEV_SNP}
-    assert policy.measurements == {bytes.fromhex("ab" * 32)} and policy.tcb_statuses == frozenset()
-    # a development enclave: yes on a local chain unless refused, elsewhere only when explicitly allowed
-    assert s.attestation_policy(local=True).allow_development and not policy.allow_development
-    assert not Settings(allow_development_enclave=False).attestation_policy(local=True).allow_development
-    assert Settings(allow_development_enclave=True).attestation_policy(local=False).allow_development
-    with pytest.raises(ConfigError, match="ZKFL_ENCLAVE_MEASUREMENTS: '0x12' is not 0x"):
-        Settings(enclave_measurements="0x12").attestation_policy(local=False)
-    with pytest.raises(ConfigError, match="ZKFL_ATTESTATION_KINDS: unknown evidence kind 'sgx'"):
-        Settings(attestation_kinds="sgx").attestation_policy(local=False)

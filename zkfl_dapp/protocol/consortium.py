@@ -244,8 +244,8 @@ class Consortium(RoundDriver):
         if not settings.development_enclave_allowed(local=local):
             raise ConfigError(
                 "this build registers a development enclave (no TEE evidence source is configured), which a "
-                "consortium on a non-local network accepts only with ZKFL_ALLOW_DEVELOPMENT_ENCLAVE=1; register a "
-                "real enclave as docs/operators.md, 'Attestation', says"
+                "consortium accepts only with ZKFL_ALLOW_DEVELOPMENT_ENCLAVE=1 (unset: on a local chain only); "
+                "register a real enclave as docs/operators.md, 'Attestation', says"
             )
         split = load_split(settings)
         deployment = deploy_consortium(settings, project, roles.admin, storage, circuits, split, progress)

@@ -21,6 +21,7 @@ contract ConsortiumRegistry is IConsortiumRegistry {
     address private _predictionRegistry;
 
     EvidenceKind private _enclaveEvidenceKind;
+    uint64 private _enclaveRegisteredAt;
     string private _enclaveEvidenceCid;
     address private _roundManager;
     mapping(EvidenceKind kind => bool) private _acceptedKinds;
@@ -97,6 +98,7 @@ contract ConsortiumRegistry is IConsortiumRegistry {
             delete _enclaveKeyCid;
             delete _enclaveMeasurement;
             delete _enclaveEvidenceKind;
+            delete _enclaveRegisteredAt;
             delete _enclaveEvidenceCid;
         }
         emit MemberRemoved(account, current);
@@ -131,6 +133,7 @@ contract ConsortiumRegistry is IConsortiumRegistry {
         _enclaveKeyCid = keyCid;
         _enclaveMeasurement = measurement;
         _enclaveEvidenceKind = kind;
+        _enclaveRegisteredAt = uint64(block.timestamp);
         _enclaveEvidenceCid = evidenceCid;
         emit EnclaveKeyRegistered(msg.sender, keyHash, keyCid, kind, measurement, evidenceCid);
     }
@@ -214,8 +217,12 @@ contract ConsortiumRegistry is IConsortiumRegistry {
     }
 
     /// @inheritdoc IConsortiumRegistry
-    function enclaveEvidence() external view returns (EvidenceKind kind, string memory evidenceCid) {
-        return (_enclaveEvidenceKind, _enclaveEvidenceCid);
+    function enclaveEvidence()
+        external
+        view
+        returns (EvidenceKind kind, string memory evidenceCid, uint64 registeredAt)
+    {
+        return (_enclaveEvidenceKind, _enclaveEvidenceCid, _enclaveRegisteredAt);
     }
 
     /// @inheritdoc IConsortiumRegistry

@@ -136,8 +136,12 @@ interface IConsortiumRegistry {
     /// @notice Whether the consortium accepts enclave keys vouched for by `kind`.
     function isEvidenceKindAccepted(EvidenceKind kind) external view returns (bool);
 
-    /// @notice The registered key's evidence kind and evidence file CID.
-    function enclaveEvidence() external view returns (EvidenceKind kind, string memory evidenceCid);
+    /// @notice The registered key's evidence kind, evidence file CID and registration time (the block's timestamp:
+    /// the time its evidence is verified at, by the hospitals and the audit).
+    function enclaveEvidence()
+        external
+        view
+        returns (EvidenceKind kind, string memory evidenceCid, uint64 registeredAt);
 
     /// @notice The RoundManager whose open rounds lock the enclave key (zero: not yet recorded).
     function roundManager() external view returns (address);

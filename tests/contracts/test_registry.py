@@ -70,7 +70,7 @@ def test_removeMember_aggregatorClearsEnclaveKey(deployment, admin, aggregator):
     assert reg.aggregator() == "0x" + "00" * 20
     key_hash, key_cid, _ = reg.enclaveKey()
     assert key_hash == b"\x00" * 32 and key_cid == ""
-    assert reg.enclaveEvidence() == (int(EvidenceKind.NONE), "")
+    assert reg.enclaveEvidence() == (int(EvidenceKind.NONE), "", 0)
 
 
 def test_transferAdmin_movesRightsAndEmits(deployment, admin, auditor):

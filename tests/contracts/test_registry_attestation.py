@@ -28,7 +28,7 @@ def test_registerEnclaveKey_storesEvidenceAndEmits(deployment, aggregator, hospi
     _allow(reg, hospitals)
     tx = reg.registerEnclaveKey(KEY_HASH, KEY_CID, NITRO, MEASUREMENT, EVIDENCE_CID, sender=aggregator)
     assert reg.enclaveKey() == (KEY_HASH, KEY_CID, MEASUREMENT)
-    assert reg.enclaveEvidence() == (NITRO, EVIDENCE_CID)
+    assert reg.enclaveEvidence() == (NITRO, EVIDENCE_CID, tx.timestamp)
     (event,) = tx.events.filter(reg.EnclaveKeyRegistered)
     assert (event.aggregator, event.keyHash, event.keyCid) == (aggregator.address, KEY_HASH, KEY_CID)
     assert (event.kind, event.measurement, event.evidenceCid) == (NITRO, MEASUREMENT, EVIDENCE_CID)
@@ -67,8 +67,8 @@ def test_development_needsTheConsortiumsOptIn_andMeasurementZero(deployment, adm
     assert event.kind == DEV and event.accepted
     with ape.reverts(reg.ConsortiumRegistryMeasurementNotAllowed, kind=DEV, measurement=MEASUREMENT):
         reg.registerEnclaveKey(KEY_HASH, KEY_CID, DEV, MEASUREMENT, EVIDENCE_CID, sender=aggregator)
-    reg.registerEnclaveKey(KEY_HASH, KEY_CID, DEV, bytes(32), EVIDENCE_CID, sender=aggregator)
-    assert reg.enclaveEvidence() == (DEV, EVIDENCE_CID)
+    tx = reg.registerEnclaveKey(KEY_HASH, KEY_CID, DEV, bytes(32), EVIDENCE_CID, sender=aggregator)
+    assert reg.enclaveEvidence() == (DEV, EVIDENCE_CID, tx.timestamp)
 
 
 def test_setEvidenceKindAccepted_adminOnly_neverNone(deployment, admin, aggregator, hospitals):

@@ -362,7 +362,7 @@ def test_deleted_enclave_key_is_named(consortium, clean_report, tmp_path):
 
 def test_deleted_enclave_evidence_is_named(consortium, clean_report, tmp_path):
     store = _store_copy(consortium, tmp_path)
-    _, evidence_cid = consortium.deployment.registry.enclaveEvidence()
+    _, evidence_cid, _ = consortium.deployment.registry.enclaveEvidence()
     _block(store, str(evidence_cid)).unlink()
     report = _audit(consortium, store, tmp_path)
     (block,) = [k["block"] for k in clean_report.enclave["keys"]]

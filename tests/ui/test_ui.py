@@ -65,7 +65,7 @@ REGISTRY_ABI = [
         "name": "enclaveEvidence",
         "stateMutability": "view",
         "inputs": [],
-        "outputs": [{"type": "uint8"}, {"type": "string"}],
+        "outputs": [{"type": "uint8"}, {"type": "string"}, {"type": "uint64"}],
     },
     {
         "type": "event",
@@ -232,7 +232,7 @@ def test_consortium_page_shows_members_aggregator_and_enclave_key(env: Env, page
     assert page.locator("[data-testid=attestation] .badge.ok, [data-testid=allowlist] .badge.ok").count() == 0
     assert page.locator("[data-testid=evidence-kind]").inner_text().strip() == "Development"
     assert page.locator("[data-testid=measurement]").inner_text().strip() == "0x" + "00" * 32
-    _kind, evidence_cid = env.registry.functions.enclaveEvidence().call()
+    _kind, evidence_cid, _registered_at = env.registry.functions.enclaveEvidence().call()
     evidence = page.locator(f"[data-testid=artifact-enclave-evidence][data-cid='{evidence_cid}'] .integrity.ok")
     assert evidence.count() == 1
     assert page.locator(f"[data-testid=artifact-enclave-key][data-cid='{key_cid}'] .integrity.ok").count() == 1

@@ -103,7 +103,7 @@ class PublicationChecks(AuditContext):
                 item = f"enclave evidence {k.evidence_cid} (block {k.block})"
                 expected = f"{k.kind} evidence binding key {k.key_hash} with measurement {k.measurement}"
                 self._deployment_fail(report, "enclave key", item, expected, k.detail)
-        kind, evidence_cid = self.registry.enclaveEvidence()
+        kind, evidence_cid, _registered_at = self.registry.enclaveEvidence()
         current = next((k for k in reversed(keys) if k.key_hash == "0x" + bytes(key_hash).hex()), None)
         # a development enclave is labelled red in the report (not an error: the consortium opted in on-chain)
         report.enclave = {

@@ -2,8 +2,8 @@
 
 The registry's record (key hash and CID, evidence kind, measurement, evidence CID) is read from the chain,
 the key and the evidence file from the store; :func:`zkfl_dapp.attestation.policy.check_enclave` then checks
-the evidence against the vendors' pinned roots, this hospital's own pinned measurements, the registry's
-allowlist, and the key binding to this chain and registry.
+the evidence against the vendors' pinned roots (as of the key's registration), this hospital's own pinned
+measurements, the registry's current allowlist, and the key binding to this chain and registry.
 """
 
 from __future__ import annotations
@@ -22,6 +22,10 @@ def fetch_attested_enclave_key(
 ) -> tuple[bytes, EnclaveCheck]:
     """The registered enclave public key and what vouches for it; refuses a key this hospital must not use.
 
+    The evidence is verified as of the key's registration (``at``: default the registration block's timestamp,
+    which the registry records): evidence proves what the TEE held when it was made, and a Nitro document's
+    certificates live about three hours, so "now" would expire every key within hours of registration.
+
     Raises:
         ChainError: no key registered. StorageError: the key or its evidence file cannot be fetched.
         DigestMismatchError: the key file is not the registered one.
@@ -29,7 +33,7 @@ def fetch_attested_enclave_key(
     """
     public_key = fetch_enclave_key(storage, registry)
     _key_hash, _key_cid, measurement = registry.enclaveKey()
-    kind_value, evidence_cid = registry.enclaveEvidence()
+    kind_value, evidence_cid, registered_at = registry.enclaveEvidence()
     if not evidence_cid:
         raise ChainError("the registered enclave key has no evidence CID")
     try:
@@ -45,6 +49,6 @@ def fetch_attested_enclave_key(
         chain_id=chain_id,
         registry=str(registry.address),
         policy=policy,
-        at=at,
+        at=int(registered_at) if at is None else at,
     )
     return public_key, check

@@ -105,8 +105,8 @@ contract ConsortiumRegistryFuzzTest is ForgeTest {
         registry.removeMember(enclave);
         (bytes32 h, string memory c, bytes32 m) = registry.enclaveKey();
         assertTrue(h == 0 && bytes(c).length == 0 && m == 0, "enclave key survives its aggregator");
-        (IConsortiumRegistry.EvidenceKind k, string memory e) = registry.enclaveEvidence();
-        assertTrue(k == IConsortiumRegistry.EvidenceKind.None && bytes(e).length == 0, "evidence survives");
+        (IConsortiumRegistry.EvidenceKind k, string memory e, uint64 t) = registry.enclaveEvidence();
+        assertTrue(k == IConsortiumRegistry.EvidenceKind.None && bytes(e).length == 0 && t == 0, "evidence survives");
     }
 
     /// @dev flags bit 0: the consortium accepts development enclaves; bit 1: its one hospital approves `measurement`.

@@ -54,7 +54,7 @@ export async function render({ app, config, chain }) {
     : `${m.cap.toLocaleString()} samples`);
   const [keyHash, keyCid, measurement] = key;
   const keyLogs = data.regLogs.filter((l) => l.eventName === 'EnclaveKeyRegistered');
-  const [evidenceKind, evidenceCid] = await chain.read('ConsortiumRegistry', R.enclaveEvidence);
+  const [evidenceKind, evidenceCid] = await chain.read('ConsortiumRegistry', R.enclaveEvidence);  // and registeredAt
   const [allowed, approvals] = await Promise.all([
     chain.read('ConsortiumRegistry', R.isMeasurementAllowed, [measurement]),
     chain.read('ConsortiumRegistry', R.measurementApprovals, [measurement]),

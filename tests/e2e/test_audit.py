@@ -153,6 +153,7 @@ def test_clean_deployment_audits_green(clean_report, consortium):
     assert [x.checks["policy"] for x in r.rounds] == [True, True, None, None, True]
     assert r.enclave["attested"] is False and r.enclave["kind"] == "development"  # labelled as such, in red
     assert [k["status"] for k in r.enclave["keys"]] == ["development"]
+    assert "RED: development enclave: not attested" in r.enclave_line()  # what the audit commands print
     assert [x.included_count for x in r.rounds] == [5, 4, 4, 0, 5]
     assert [s.slot for s in r.round(3).submissions if s.excluded] == [4]
     # lineage across the abort: round 5 starts from round 3's model

@@ -337,6 +337,8 @@ def auditor(
             (out_dir / "audit.md").write_text(report.to_markdown())
             for line in verdicts.new_lines(report.rounds, report.errors):
                 click.echo(line)
+            if report.enclave:
+                click.echo(report.enclave_line())
             if record and account is not None:
                 record_audit(report, rm, storage, account)
             if not report.passed:

@@ -171,6 +171,17 @@ class AuditReport(BaseModel):
     def to_json(self) -> str:
         return json.dumps({**self.model_dump(mode="json"), "passed": self.passed}, indent=2)
 
+    def enclave_line(self, *, markdown: bool = False) -> str:
+        """The enclave key's attestation in one line: attested (verified vendor evidence) or, in red, why not."""
+        e = self.enclave
+        if e.get("attested"):
+            return (
+                f"enclave: key {e['key_cid']}, attested: {e.get('kind')} evidence {e.get('evidence_cid')} verified, "
+                f"measurement {e['measurement']}"
+            )
+        status = e.get("status") or "development enclave: not attested"
+        return f"enclave: key {e.get('key_cid')}, " + (f"**{status}**" if markdown else status)
+
     def table(self) -> list[list[str]]:
         """Header plus one row per round: round, phase, included, then ✓/✗/– per check."""
         mark = {True: "✓", False: "✗", None: "–"}
@@ -243,19 +254,7 @@ class AuditReport(BaseModel):
             "## Deployment",
             "",
             *(f"- {name}: {'–' if ok is None else '✓' if ok else '✗'}" for name, ok in self.deployment_checks.items()),
-            *(
-                [
-                    f"- enclave: key `{self.enclave['key_cid']}`, "
-                    + (
-                        f"attested: {self.enclave.get('kind')} evidence `{self.enclave.get('evidence_cid')}` verified, "
-                        f"measurement `{self.enclave['measurement']}`"
-                        if self.enclave["attested"]
-                        else f"**{self.enclave.get('status') or 'development enclave: not attested'}**"
-                    )
-                ]
-                if self.enclave
-                else []
-            ),
+            *([f"- {self.enclave_line(markdown=True)}"] if self.enclave else []),
             *(f"- {note}" for note in self.notes),
             "",
             "## Proofs: where each was checked",

@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from zkfl_dapp.exceptions import ConfigError
-
-if TYPE_CHECKING:
-    from zkfl_dapp.attestation.policy import AttestationPolicy
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -169,40 +166,6 @@ class Settings(BaseSettings):
         """Whether a development enclave is accepted: ``ZKFL_ALLOW_DEVELOPMENT_ENCLAVE`` when set, else only on the
         embedded local chain (the demo and the tests), where every party shows it red."""
         return local if self.allow_development_enclave is None else self.allow_development_enclave
-
-    def attestation_policy(self, *, local: bool) -> AttestationPolicy:
-        """This hospital's :class:`~zkfl_dapp.attestation.policy.AttestationPolicy` from the settings.
-
-        Raises:
-            ConfigError: an unknown evidence kind or a malformed measurement id.
-        """
-        from zkfl_dapp.attestation.evidence import EvidenceKind
-        from zkfl_dapp.attestation.policy import AttestationPolicy
-        from zkfl_dapp.exceptions import AttestationError
-
-        try:
-            kinds = frozenset(
-                EvidenceKind.from_label(k.strip()) for k in self.attestation_kinds.split(",") if k.strip()
-            )
-        except AttestationError as exc:
-            raise ConfigError(f"ZKFL_ATTESTATION_KINDS: {exc}") from exc
-        measurements = set()
-        for text in (m.strip() for m in self.enclave_measurements.split(",")):
-            if not text:
-                continue
-            try:
-                value = bytes.fromhex(text.removeprefix("0x"))
-            except ValueError:
-                value = b""
-            if len(value) != 32:
-                raise ConfigError(f"ZKFL_ENCLAVE_MEASUREMENTS: {text!r} is not 0x + 64 hex digits")
-            measurements.add(value)
-        return AttestationPolicy(
-            kinds=kinds,
-            measurements=frozenset(measurements),
-            allow_development=self.development_enclave_allowed(local=local),
-            tcb_statuses=frozenset(s.strip() for s in self.tdx_tcb_statuses.split(",") if s.strip()),
-        )
 
     # accounts on non-local networks (ape account aliases)
     admin_alias: str | None = None

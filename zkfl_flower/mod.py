@@ -27,6 +27,7 @@ from flwr.clientapp.typing import ClientAppCallable, Mod
 from flwr.common import MessageType
 from numpy.typing import NDArray
 
+from zkfl_dapp.attestation.policy import policy_from_settings
 from zkfl_dapp.chain.enums import Phase
 from zkfl_dapp.chain.views import read_round
 from zkfl_dapp.exceptions import DataError, RoundError
@@ -119,7 +120,7 @@ def zkfl_mod(
                 f"{hospital.shard.num_samples}: the sample count on-chain (the FedAvg weight) must be the true one"
             )
         # the hospital's own attestation policy: it seals only to a key whose evidence it verified
-        policy = consortium.settings.attestation_policy(local=consortium.chain.is_local_dev)
+        policy = policy_from_settings(consortium.settings, local=consortium.chain.is_local_dev)
         enclave_key, _check = fetch_attested_enclave_key(
             consortium.storage, consortium.registry, consortium.chain.chain_id, policy
         )

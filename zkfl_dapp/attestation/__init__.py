@@ -13,7 +13,6 @@ from zkfl_dapp.attestation.evidence import (
     EvidenceKind,
     VerifiedEvidence,
     measurement_id,
-    verify_evidence_file,
 )
 from zkfl_dapp.attestation.policy import (
     DEVELOPMENT_WARNING,
@@ -24,6 +23,7 @@ from zkfl_dapp.attestation.policy import (
     key_binding,
     report_data_for,
 )
+from zkfl_dapp.attestation.verify import verify_evidence_file
 
 __all__ = [
     "DEVELOPMENT_WARNING",

@@ -25,9 +25,10 @@ from zkfl_dapp.attestation.evidence import (
     EvidenceFile,
     EvidenceKind,
     VerifiedEvidence,
-    verify_evidence_file,
 )
-from zkfl_dapp.exceptions import AttestationError
+from zkfl_dapp.attestation.verify import verify_evidence_file
+from zkfl_dapp.config import Settings
+from zkfl_dapp.exceptions import AttestationError, ConfigError
 
 BINDING_DOMAIN: Final = b"zkfl-dapp/enclave-key/v1"
 DEVELOPMENT_WARNING: Final = (
@@ -159,3 +160,35 @@ def check_enclave(
         raise AttestationError(f"refusing to encrypt: the registry no longer allows measurement 0x{measurement.hex()}")
     check_key_binding(verified, public_key, chain_id, registry)
     return EnclaveCheck(kind, measurement, verified)
+
+
+def policy_from_settings(settings: Settings, *, local: bool) -> AttestationPolicy:
+    """A hospital's :class:`AttestationPolicy` from its settings (``ZKFL_ATTESTATION_KINDS``,
+    ``ZKFL_ENCLAVE_MEASUREMENTS``, ``ZKFL_TDX_TCB_STATUSES``, ``ZKFL_ALLOW_DEVELOPMENT_ENCLAVE``).
+
+    Raises:
+        ConfigError: an unknown evidence kind or a malformed measurement id.
+    """
+    try:
+        kinds = frozenset(
+            EvidenceKind.from_label(k.strip()) for k in settings.attestation_kinds.split(",") if k.strip()
+        )
+    except AttestationError as exc:
+        raise ConfigError(f"ZKFL_ATTESTATION_KINDS: {exc}") from exc
+    measurements = set()
+    for text in (m.strip() for m in settings.enclave_measurements.split(",")):
+        if not text:
+            continue
+        try:
+            value = bytes.fromhex(text.removeprefix("0x"))
+        except ValueError:
+            value = b""
+        if len(value) != 32:
+            raise ConfigError(f"ZKFL_ENCLAVE_MEASUREMENTS: {text!r} is not 0x + 64 hex digits")
+        measurements.add(value)
+    return AttestationPolicy(
+        kinds=kinds,
+        measurements=frozenset(measurements),
+        allow_development=settings.development_enclave_allowed(local=local),
+        tcb_statuses=frozenset(s.strip() for s in settings.tdx_tcb_statuses.split(",") if s.strip()),
+    )

@@ -11,8 +11,9 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from zkfl_dapp.attestation.evidence import NO_MEASUREMENT, EvidenceFile, EvidenceKind, verify_evidence_file
+from zkfl_dapp.attestation.evidence import NO_MEASUREMENT, EvidenceFile, EvidenceKind
 from zkfl_dapp.attestation.policy import DEVELOPMENT_WARNING, check_key_binding
+from zkfl_dapp.attestation.verify import verify_evidence_file
 from zkfl_dapp.audit.events import _args, _logs
 from zkfl_dapp.exceptions import AttestationError, StorageError
 from zkfl_dapp.storage.base import Storage

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from zkfl_dapp.attestation.evidence import EvidenceFile, EvidenceKind, measurement_id, verify_evidence_file
+from zkfl_dapp.attestation.evidence import EvidenceFile, EvidenceKind, measurement_id
+from zkfl_dapp.attestation.verify import verify_evidence_file
 from zkfl_dapp.chain.enums import ExclusionReason, Rule
 from zkfl_dapp.chain.views import (
     Commitment,

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from ape.exceptions import ContractLogicError
 
+from zkfl_dapp.attestation.policy import policy_from_settings
 from zkfl_dapp.chain.enums import Phase, Rule
 from zkfl_dapp.chain.views import commitment_hex, read_round, read_submissions
 from zkfl_dapp.core.fixedpoint import dequantize
@@ -203,7 +204,7 @@ class RoundDriver:
             self.storage,
             self.deployment.registry,
             int(self.chain.chain_id),
-            self.settings.attestation_policy(local=bool(self.chain.provider.network.is_local)),
+            policy_from_settings(self.settings, local=bool(self.chain.provider.network.is_local)),
         )
         self.progress(f"round {round_id}: enclave key {check.summary}")
         on_chain = {s.hospital.lower() for s in read_submissions(rm, round_id)}

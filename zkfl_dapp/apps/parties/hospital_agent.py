@@ -22,7 +22,7 @@ from zkfl_dapp.apps.parties.context import (
     train_config,
 )
 from zkfl_dapp.apps.parties.durability import Durability
-from zkfl_dapp.attestation.policy import AttestationPolicy
+from zkfl_dapp.attestation.policy import AttestationPolicy, policy_from_settings
 from zkfl_dapp.chain.deployment import Deployment
 from zkfl_dapp.chain.enums import Phase
 from zkfl_dapp.chain.views import read_round, read_submissions
@@ -225,5 +225,5 @@ def hospital_agent(
         progress,
         sit_out=sit_out,
         durability=durability,
-        attestation=settings.attestation_policy(local=conn.local),
+        attestation=policy_from_settings(settings, local=conn.local),
     )

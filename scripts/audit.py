@@ -84,6 +84,8 @@ def cli(
     click.echo(_table(report))
     for name, ok in report.deployment_checks.items():
         click.echo(f"deployment {name}: {'–' if ok is None else '✓' if ok else '✗'}")
+    if report.enclave:
+        click.echo(report.enclave_line())
     for note in report.notes:
         click.echo(f"note: {note}")
     click.echo("\nproofs, and where each was checked:")

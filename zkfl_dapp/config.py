@@ -142,6 +142,31 @@ class Settings(BaseSettings):
         _log.warning(DEV_PASSPHRASE_WARNING)
         return DEV_ENCLAVE_PASSPHRASE, True
 
+    # attestation of the enclave key (docs/operators.md, "Attestation"): this hospital's own policy
+    attestation_kinds: str = Field(
+        "aws-nitro,intel-tdx,amd-sev-snp", description="evidence kinds this hospital accepts (comma-separated)"
+    )
+    enclave_measurements: str = Field(
+        "",
+        description="measurement ids (0x + 64 hex, comma-separated) this hospital pins, e.g. from a reproducible build",
+    )
+    tdx_tcb_statuses: str = Field("UpToDate", description="Intel TDX TCB statuses accepted (comma-separated)")
+    enclave_evidence: Literal["development", "configfs-tsm", "nitro-nsm"] = Field(
+        "development", description="where the aggregator gets its TEE evidence (untested on hardware, see docs)"
+    )
+    pccs_url: str | None = Field(None, description="TDX: the PCCS (or Intel PCS) the quote's collateral comes from")
+    sev_vcek_file: Path | None = Field(None, description="SEV-SNP: the chip's VCEK certificate (DER) from AMD's KDS")
+    allow_development_enclave: bool | None = Field(
+        None,
+        description="accept a development enclave (no TEE; the aggregator host reads every update): "
+        "unset means yes on the embedded local chain only, no elsewhere",
+    )
+
+    def development_enclave_allowed(self, *, local: bool) -> bool:
+        """Whether a development enclave is accepted: ``ZKFL_ALLOW_DEVELOPMENT_ENCLAVE`` when set, else only on the
+        embedded local chain (the demo and the tests), where every party shows it red."""
+        return local if self.allow_development_enclave is None else self.allow_development_enclave
+
     # accounts on non-local networks (ape account aliases)
     admin_alias: str | None = None
     aggregator_alias: str | None = None

@@ -84,6 +84,12 @@ class DecryptionError(CryptoError):
     """A ciphertext failed authentication: wrong key, wrong associated data, or tampering."""
 
 
+class AttestationError(CryptoError):
+    """TEE evidence does not verify (signature, certificate chain, validity time, debug mode, TCB status), or
+    verified evidence does not vouch for this key (measurement not allowed, key binding, kind not accepted):
+    a hospital refuses to encrypt to that key."""
+
+
 # --- protocol ---------------------------------------------------------------------------------
 class CommitmentMismatchError(ZkflError):
     """Content does not match the commitment recorded for it on-chain (a model's or an update's)."""

@@ -27,12 +27,14 @@ from flwr.clientapp.typing import ClientAppCallable, Mod
 from flwr.common import MessageType
 from numpy.typing import NDArray
 
+from zkfl_dapp.attestation.policy import policy_from_settings
 from zkfl_dapp.chain.enums import Phase
 from zkfl_dapp.chain.views import read_round
 from zkfl_dapp.exceptions import DataError, RoundError
 from zkfl_dapp.ml.model import num_params
 from zkfl_dapp.ml.training import TrainingContext
-from zkfl_dapp.protocol.hospital import HospitalClient, fetch_enclave_key
+from zkfl_dapp.protocol.attested_key import fetch_attested_enclave_key
+from zkfl_dapp.protocol.hospital import HospitalClient
 from zkfl_flower.consortium import FlowerConsortium
 from zkfl_flower.records import RECEIPT_KEY, ROUND_KEY, flatten, model_record
 
@@ -117,7 +119,11 @@ def zkfl_mod(
                 f"the ClientApp reports {declared} training examples, {hospital.name}'s shard has "
                 f"{hospital.shard.num_samples}: the sample count on-chain (the FedAvg weight) must be the true one"
             )
-        enclave_key = fetch_enclave_key(consortium.storage, consortium.registry)
+        # the hospital's own attestation policy: it seals only to a key whose evidence it verified
+        policy = policy_from_settings(consortium.settings, local=consortium.chain.is_local_dev)
+        enclave_key, _check = fetch_attested_enclave_key(
+            consortium.storage, consortium.registry, consortium.chain.chain_id, policy
+        )
         update = hospital.with_source(TrainedParameters(local)).prepare_update(
             round_id, global_model, enclave_key, norm_bound_sq=info.norm_bound_sq
         )

@@ -13,6 +13,17 @@ interface IConsortiumRegistry {
         Aggregator
     }
 
+    /// @notice What vouches for the enclave key (docs/auditors.md, "Attestation"). `Development`: no TEE at all
+    /// (measurement zero; whoever runs the aggregator can read every update), accepted only where the consortium
+    /// opted in. The others are vendor-signed evidence whose file is at the key's evidence CID.
+    enum EvidenceKind {
+        None,
+        Development,
+        AwsNitro,
+        IntelTdx,
+        AmdSevSnp
+    }
+
     /// @notice The caller is not the consortium admin.
     error ConsortiumRegistryNotAdmin(address caller);
     /// @notice The zero address cannot be a member or the admin.
@@ -27,8 +38,20 @@ interface IConsortiumRegistry {
     error ConsortiumRegistryAggregatorAlreadySet(address current);
     /// @notice The caller is not the registered aggregator.
     error ConsortiumRegistryNotAggregator(address caller);
-    /// @notice An enclave key registration carried an empty hash or CID.
+    /// @notice An enclave key registration carried an empty hash, key CID or evidence CID.
     error ConsortiumRegistryInvalidEnclaveKey();
+    /// @notice The consortium does not accept enclave keys vouched for by `kind` (see `setEvidenceKindAccepted`).
+    error ConsortiumRegistryEvidenceKindNotAccepted(EvidenceKind kind);
+    /// @notice `measurement` is not on the consortium's allowlist (a member majority approves it), or a development
+    /// enclave's measurement is not zero.
+    error ConsortiumRegistryMeasurementNotAllowed(EvidenceKind kind, bytes32 measurement);
+    /// @notice Round `roundId` is open: the enclave key cannot change until it is finalized or aborted, so every
+    /// submission of a round is sealed to the one key registered when it opened.
+    error ConsortiumRegistryRoundOpen(uint256 roundId);
+    /// @notice The RoundManager whose open rounds lock the enclave key is set once.
+    error ConsortiumRegistryRoundManagerAlreadySet(address current);
+    /// @notice `hospital` already approved `measurement`.
+    error ConsortiumRegistryAlreadyApproved(address hospital, bytes32 measurement);
     /// @notice `account` holds no contract code, so it cannot be the deployment's PredictionRegistry.
     error ConsortiumRegistryNotContract(address account);
     /// @notice A sample-count cap must be positive.
@@ -41,8 +64,24 @@ interface IConsortiumRegistry {
     /// @notice `account` lost its `role`.
     event MemberRemoved(address indexed account, Role indexed role);
     /// @notice The aggregator published its ML-KEM-768 public key: `keyHash` is its SHA-256, `keyCid` its
-    /// IPFS CID; `measurement` is the enclave's code measurement (zero until attestation is wired in).
-    event EnclaveKeyRegistered(address indexed aggregator, bytes32 keyHash, string keyCid, bytes32 measurement);
+    /// IPFS CID; `kind`, `measurement` and the evidence file at `evidenceCid` say what vouches for it
+    /// (`measurement` is zkfl's measurement id, zero for a development enclave).
+    event EnclaveKeyRegistered(
+        address indexed aggregator,
+        bytes32 keyHash,
+        string keyCid,
+        EvidenceKind kind,
+        bytes32 measurement,
+        string evidenceCid
+    );
+    /// @notice `hospital` approved `measurement`; `approvals` hospitals (still members) have approved it.
+    event MeasurementApproved(bytes32 indexed measurement, address indexed hospital, uint256 approvals);
+    /// @notice `measurement` joined (`allowed`) or left the allowlist.
+    event MeasurementAllowed(bytes32 indexed measurement, bool allowed);
+    /// @notice The consortium accepts (or no longer accepts) enclave keys vouched for by `kind`.
+    event EvidenceKindAccepted(EvidenceKind indexed kind, bool accepted);
+    /// @notice The RoundManager whose open rounds lock the enclave key.
+    event RoundManagerSet(address indexed roundManager);
     /// @notice Admin rights moved from `previousAdmin` to `newAdmin`.
     event AdminTransferred(address indexed previousAdmin, address indexed newAdmin);
     /// @notice The deployment's PredictionRegistry moved from `previous` to `predictionRegistry` (the zero
@@ -61,8 +100,51 @@ interface IConsortiumRegistry {
     /// @notice Hand admin rights to `newAdmin`. Admin only.
     function transferAdmin(address newAdmin) external;
 
-    /// @notice The aggregator registers (or rotates) its enclave public key. Aggregator only.
-    function registerEnclaveKey(bytes32 keyHash, string calldata keyCid, bytes32 measurement) external;
+    /// @notice The aggregator registers (or rotates) its enclave public key with what vouches for it. Aggregator
+    /// only; `kind` must be accepted, `measurement` allowlisted (zero for `Development`), and no round of
+    /// `roundManager()` open. The registry does not verify the evidence file: every hospital does, before it
+    /// encrypts, against its own pinned measurements, and the auditor does again.
+    function registerEnclaveKey(
+        bytes32 keyHash,
+        string calldata keyCid,
+        EvidenceKind kind,
+        bytes32 measurement,
+        string calldata evidenceCid
+    ) external;
+
+    /// @notice A member hospital approves `measurement` (e.g. the enclave image it rebuilt reproducibly); it is
+    /// allowlisted once more than half of the current member hospitals have approved it.
+    function approveMeasurement(bytes32 measurement) external;
+
+    /// @notice Take `measurement` off the allowlist and clear its approvals. Admin only (removal is the safe
+    /// direction: hospitals then refuse to encrypt to a key with that measurement).
+    function revokeMeasurement(bytes32 measurement) external;
+
+    /// @notice Accept or refuse enclave keys vouched for by `kind`. Admin only; `Development` is refused until
+    /// accepted here (and each hospital must opt in locally as well).
+    function setEvidenceKindAccepted(EvidenceKind kind, bool accepted) external;
+
+    /// @notice Record the RoundManager whose open rounds lock the enclave key. Admin only, once.
+    function setRoundManager(address roundManager_) external;
+
+    /// @notice Whether `measurement` is on the allowlist.
+    function isMeasurementAllowed(bytes32 measurement) external view returns (bool);
+
+    /// @notice How many current member hospitals approved `measurement`.
+    function measurementApprovals(bytes32 measurement) external view returns (uint256);
+
+    /// @notice Whether the consortium accepts enclave keys vouched for by `kind`.
+    function isEvidenceKindAccepted(EvidenceKind kind) external view returns (bool);
+
+    /// @notice The registered key's evidence kind, evidence file CID and registration time (the block's timestamp:
+    /// the time its evidence is verified at, by the hospitals and the audit).
+    function enclaveEvidence()
+        external
+        view
+        returns (EvidenceKind kind, string memory evidenceCid, uint64 registeredAt);
+
+    /// @notice The RoundManager whose open rounds lock the enclave key (zero: not yet recorded).
+    function roundManager() external view returns (address);
 
     /// @notice The consortium admin.
     function admin() external view returns (address);

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import ape
 
+from zkfl_dapp.attestation.evidence import EvidenceKind
 from zkfl_dapp.chain.enums import Role
 
 KEY_HASH = b"\x11" * 32
 KEY_CID = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"
+EVIDENCE_CID = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"
 
 
 def test_admitMember_recordsRoleAndEmits(deployment, admin, outsider):
@@ -62,31 +64,13 @@ def test_removeMember_revertsWhen_notMember(deployment, admin, outsider):
 
 def test_removeMember_aggregatorClearsEnclaveKey(deployment, admin, aggregator):
     reg = deployment.registry
-    reg.registerEnclaveKey(KEY_HASH, KEY_CID, b"\x00" * 32, sender=aggregator)
+    reg.setEvidenceKindAccepted(int(EvidenceKind.DEVELOPMENT), True, sender=admin)
+    reg.registerEnclaveKey(KEY_HASH, KEY_CID, int(EvidenceKind.DEVELOPMENT), bytes(32), EVIDENCE_CID, sender=aggregator)
     reg.removeMember(aggregator, sender=admin)
     assert reg.aggregator() == "0x" + "00" * 20
     key_hash, key_cid, _ = reg.enclaveKey()
     assert key_hash == b"\x00" * 32 and key_cid == ""
-
-
-def test_registerEnclaveKey_storesAndEmits(deployment, aggregator):
-    reg = deployment.registry
-    tx = reg.registerEnclaveKey(KEY_HASH, KEY_CID, b"\x22" * 32, sender=aggregator)
-    assert reg.enclaveKey() == (KEY_HASH, KEY_CID, b"\x22" * 32)
-    (event,) = tx.events.filter(reg.EnclaveKeyRegistered)
-    assert event.aggregator == aggregator.address and event.keyHash == KEY_HASH and event.keyCid == KEY_CID
-
-
-def test_registerEnclaveKey_revertsWhen_notAggregator(deployment, hospitals):
-    with ape.reverts(deployment.registry.ConsortiumRegistryNotAggregator, caller=hospitals[0].address):
-        deployment.registry.registerEnclaveKey(KEY_HASH, KEY_CID, b"\x00" * 32, sender=hospitals[0])
-
-
-def test_registerEnclaveKey_revertsWhen_emptyKey(deployment, aggregator):
-    with ape.reverts(deployment.registry.ConsortiumRegistryInvalidEnclaveKey):
-        deployment.registry.registerEnclaveKey(b"\x00" * 32, KEY_CID, b"\x00" * 32, sender=aggregator)
-    with ape.reverts(deployment.registry.ConsortiumRegistryInvalidEnclaveKey):
-        deployment.registry.registerEnclaveKey(KEY_HASH, "", b"\x00" * 32, sender=aggregator)
+    assert reg.enclaveEvidence() == (int(EvidenceKind.NONE), "", 0)
 
 
 def test_transferAdmin_movesRightsAndEmits(deployment, admin, auditor):

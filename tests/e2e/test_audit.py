@@ -48,7 +48,8 @@ def _round_with_excluded_update(c: Consortium) -> None:
         values=(*(v + 100 for v in quantize(honest.local_params, 13)), *(0,) * c.enclave.circuits.pad_rows),
     )  # does not open the commitment it is submitted under
     points = b"".join(p.to_bytes() for p in honest.commitment)
-    envelope = seal(key, forged.to_bytes(), associated_data(round_id, cheat.address, points))
+    ad = associated_data(round_id, cheat.address, points, enclave_key_hash=hashlib.sha256(key).digest())
+    envelope = seal(key, forged.to_bytes(), ad)
     cheat.submit(c.deployment.round_manager, dataclasses.replace(honest, cid=str(c.storage.put(envelope))))
     final = c.enclave.finalize(c.deployment.round_manager, round_id)
     assert final.excluded_mask == 1 << 4  # the cheat submitted last: slot 4
@@ -150,7 +151,9 @@ def test_clean_deployment_audits_green(clean_report, consortium):
     assert [x.checks["report"] for x in r.rounds] == [True, True, None, None, True]
     # and their bounds follow the published policy (round 5's from round 2's published figures)
     assert [x.checks["policy"] for x in r.rounds] == [True, True, None, None, True]
-    assert r.enclave["attested"] is False  # the development enclave is labelled as such
+    assert r.enclave["attested"] is False and r.enclave["kind"] == "development"  # labelled as such, in red
+    assert [k["status"] for k in r.enclave["keys"]] == ["development"]
+    assert "RED: development enclave: not attested" in r.enclave_line()  # what the audit commands print
     assert [x.included_count for x in r.rounds] == [5, 4, 4, 0, 5]
     assert [s.slot for s in r.round(3).submissions if s.excluded] == [4]
     # lineage across the abort: round 5 starts from round 3's model
@@ -172,7 +175,7 @@ def test_clean_deployment_audits_green(clean_report, consortium):
         assert all("verified on-chain by RoundManager" in str(s.proof) for s in x.submissions), x.submissions
     assert all(s.proof is None for s in r.round(3).submissions)  # no norm bound, no proof
     assert r.chunks == 1 and len(r.notes) == 1 and r.notes[0].startswith("no PredictionRegistry recorded on-chain")
-    assert "**development enclave**" in md
+    assert "**RED: development enclave: not attested, key readable by whoever holds the work folder" in md
     assert AuditReport.model_validate_json(r.to_json()).passed
 
 
@@ -356,6 +359,16 @@ def test_deleted_enclave_key_is_named(consortium, clean_report, tmp_path):
     report = _audit(consortium, store, tmp_path)
     assert _errors(report) == {(None, "enclave key file")}, [f.line() for f in report.errors]
     assert report.deployment_checks["enclave key"] is False
+
+
+def test_deleted_enclave_evidence_is_named(consortium, clean_report, tmp_path):
+    store = _store_copy(consortium, tmp_path)
+    _, evidence_cid, _ = consortium.deployment.registry.enclaveEvidence()
+    _block(store, str(evidence_cid)).unlink()
+    report = _audit(consortium, store, tmp_path)
+    (block,) = [k["block"] for k in clean_report.enclave["keys"]]
+    assert _errors(report) == {(None, f"enclave evidence {evidence_cid} (block {block})")}, report.errors
+    assert report.deployment_checks["enclave key"] is False and report.enclave["attested"] is False
 
 
 def test_record_puts_verdicts_on_chain(consortium, clean_report, auditor, tmp_path):

@@ -6,6 +6,7 @@ members, invalidates the round. An honest exclusion's evidence holds: no finding
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from pathlib import Path
 
 import ape
@@ -120,7 +121,9 @@ def test_honest_exclusion_evidence_holds_no_finding_no_dispute(consortium, tmp_p
         values=tuple(v + 1 for v in c.enclave.open_submissions(rm, round_id)[0].values or ()),
     )  # another hospital's values (plus one): does not open the cheat's commitment
     points = tuple(p.as_uint256() for p in honest.commitment)
-    envelope = seal(key, payload.to_bytes(), associated_data(round_id, cheat.address, commitment_bytes(points)))
+    key_hash = hashlib.sha256(key).digest()
+    ad = associated_data(round_id, cheat.address, commitment_bytes(points), enclave_key_hash=key_hash)
+    envelope = seal(key, payload.to_bytes(), ad)
     cheat.submit(rm, dataclasses.replace(honest, cid=str(c.storage.put(envelope))))
     final = c.enclave.finalize(rm, round_id)
     (bad,) = [o for o in final.outcomes if not o.included]

@@ -7,6 +7,7 @@ that update, say why, and the round must still finalize with a proof the contrac
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Callable
 
 import ape
@@ -129,7 +130,8 @@ def test_enclave_excludes_update_not_matching_its_commitment(consortium):
             values=tuple(v + 100 for v in quantize(honest.local_params, 13)) + (0,) * c.enclave.circuits.pad_rows,
         )
         points = tuple(p.as_uint256() for p in honest.commitment)
-        ad = associated_data(honest.round_id, cheat.address, commitment_bytes(points))  # AD bound to it
+        key_hash = hashlib.sha256(key).digest()
+        ad = associated_data(honest.round_id, cheat.address, commitment_bytes(points), enclave_key_hash=key_hash)
         return dataclasses.replace(honest, cid=str(c.storage.put(seal(key, forged.to_bytes(), ad))))
 
     bad = _round_with_one_cheat(consortium, 2, commit_to_one_update_encrypt_another)

@@ -61,6 +61,13 @@ REGISTRY_ABI = [
         "outputs": [{"type": "bytes32"}, {"type": "string"}, {"type": "bytes32"}],
     },
     {
+        "type": "function",
+        "name": "enclaveEvidence",
+        "stateMutability": "view",
+        "inputs": [],
+        "outputs": [{"type": "uint8"}, {"type": "string"}, {"type": "uint64"}],
+    },
+    {
         "type": "event",
         "name": "MemberAdmitted",
         "anonymous": False,
@@ -218,7 +225,16 @@ def test_consortium_page_shows_members_aggregator_and_enclave_key(env: Env, page
     shown_hash = page.locator("[data-testid=enclave-key-hash]").inner_text().strip()
     assert shown_hash == "0x" + key_hash.hex().removeprefix("0x")
     assert measurement == bytes(32)
-    assert "none" in page.locator("[data-testid=attestation]").inner_text()
+    # a development enclave: red, never green, with its kind, measurement, allowlist status and evidence file
+    attestation = page.locator("[data-testid=attestation]")
+    assert attestation.get_attribute("data-kind") == "Development"
+    assert attestation.locator(".badge.bad").inner_text().startswith("development enclave: not attested")
+    assert page.locator("[data-testid=attestation] .badge.ok, [data-testid=allowlist] .badge.ok").count() == 0
+    assert page.locator("[data-testid=evidence-kind]").inner_text().strip() == "Development"
+    assert page.locator("[data-testid=measurement]").inner_text().strip() == "0x" + "00" * 32
+    _kind, evidence_cid, _registered_at = env.registry.functions.enclaveEvidence().call()
+    evidence = page.locator(f"[data-testid=artifact-enclave-evidence][data-cid='{evidence_cid}'] .integrity.ok")
+    assert evidence.count() == 1
     assert page.locator(f"[data-testid=artifact-enclave-key][data-cid='{key_cid}'] .integrity.ok").count() == 1
     # The published basis is the one the contract pins.
     assert page.locator("[data-testid=basis-digest].integrity.ok").count() == 1

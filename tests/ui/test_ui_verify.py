@@ -207,7 +207,10 @@ REGISTER_KEY_ABI = [
         "type": "function",
         "name": "registerEnclaveKey",
         "stateMutability": "nonpayable",
-        "inputs": [{"name": n, "type": t} for n, t in (("keyHash", "bytes32"), ("keyCid", "string"), ("m", "bytes32"))],
+        "inputs": [
+            {"name": n, "type": t}
+            for n, t in (("h", "bytes32"), ("cid", "string"), ("kind", "uint8"), ("m", "bytes32"), ("e", "string"))
+        ],
         "outputs": [],
     },
 ]
@@ -221,6 +224,7 @@ def test_multi_block_file_is_hashed_in_the_browser_and_a_substituted_block_is_re
 
     from multiformats import CID
 
+    from zkfl_dapp.attestation.evidence import EvidenceFile, EvidenceKind
     from zkfl_dapp.storage.unixfs import _decode_file_node
 
     data = hashlib.shake_256(b"a large enclave key file").digest(700_000)
@@ -229,7 +233,10 @@ def test_multi_block_file_is_hashed_in_the_browser_and_a_substituted_block_is_re
     registry = env.w3.eth.contract(address=env.contracts["ConsortiumRegistry"], abi=REGISTER_KEY_ABI)
     aggregator = registry.functions.aggregator().call()
     env.w3.provider.make_request("anvil_impersonateAccount", [aggregator])
-    register = registry.functions.registerEnclaveKey(hashlib.sha256(data).digest(), cid, bytes(32))
+    evidence_cid = str(env.store.put(EvidenceFile(EvidenceKind.DEVELOPMENT, {}).to_bytes()))
+    key_hash = hashlib.sha256(data).digest()
+    development = int(EvidenceKind.DEVELOPMENT)
+    register = registry.functions.registerEnclaveKey(key_hash, cid, development, bytes(32), evidence_cid)
     tx = register.transact({"from": aggregator})
     assert env.w3.eth.wait_for_transaction_receipt(tx).status == 1
 

@@ -33,6 +33,7 @@ PLAINTEXT = b'{"update": [0.125, -3.5, 42]}'
 #: A commitment as the envelope binds it: the 64-byte point x || y (any 64 bytes to the envelope itself).
 POINT = (1).to_bytes(32, "big") + (2).to_bytes(32, "big")
 OTHER_POINT = (1).to_bytes(32, "big") + (3).to_bytes(32, "big")
+KH = b"\x5a" * 32  # the SHA-256 of the enclave key an update is sealed to
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +43,7 @@ def key_pair() -> EnclaveKeyPair:
 
 @pytest.fixture(scope="module")
 def ad() -> bytes:
-    return associated_data(7, HOSPITAL, POINT)
+    return associated_data(7, HOSPITAL, POINT, enclave_key_hash=KH)
 
 
 @pytest.fixture(scope="module")
@@ -92,12 +93,13 @@ def test_wrong_key(ad: bytes, envelope: bytes) -> None:
 @pytest.mark.parametrize(
     "wrong_ad",
     [
-        associated_data(8, HOSPITAL, POINT),
-        associated_data(7, OTHER_HOSPITAL, POINT),
-        associated_data(7, HOSPITAL, OTHER_POINT),
+        associated_data(8, HOSPITAL, POINT, enclave_key_hash=KH),
+        associated_data(7, OTHER_HOSPITAL, POINT, enclave_key_hash=KH),
+        associated_data(7, HOSPITAL, OTHER_POINT, enclave_key_hash=KH),
+        associated_data(7, HOSPITAL, POINT, enclave_key_hash=b"\x5b" * 32),  # sealed to another enclave key
         b"",
     ],
-    ids=["round", "hospital", "commitment", "empty"],
+    ids=["round", "hospital", "commitment", "enclave-key", "empty"],
 )
 def test_wrong_associated_data(key_pair: EnclaveKeyPair, envelope: bytes, wrong_ad: bytes) -> None:
     with pytest.raises(DecryptionError, match="authentication"):
@@ -173,21 +175,32 @@ def test_open_rejects_invalid_seed(ad: bytes, envelope: bytes) -> None:
 
 
 def test_associated_data_encoding() -> None:
-    ad = associated_data(1, HOSPITAL.upper().replace("0X", "0x"), POINT)
-    assert ad == associated_data(1, HOSPITAL, POINT)
-    assert ad == b"zkfl-dapp/ad/v2" + (1).to_bytes(32, "big") + b"\xab" * 20 + POINT
-    assert len(ad) == 15 + 32 + 20 + 64  # fixed-size fields: the encoding is injective
-    assert associated_data(2**256 - 1, HOSPITAL, b"\x00" * 64) != associated_data(0, HOSPITAL, b"\xff" * 64)
+    ad = associated_data(1, HOSPITAL.upper().replace("0X", "0x"), POINT, enclave_key_hash=KH)
+    assert ad == associated_data(1, HOSPITAL, POINT, enclave_key_hash=KH)
+    assert ad == b"zkfl-dapp/ad/v3" + (1).to_bytes(32, "big") + b"\xab" * 20 + KH + POINT
+    assert len(ad) == 15 + 32 + 20 + 32 + 64  # fixed-size fields: the encoding is injective
+    assert associated_data(2**256 - 1, HOSPITAL, b"\x00" * 64, enclave_key_hash=KH) != associated_data(
+        0, HOSPITAL, b"\xff" * 64, enclave_key_hash=KH
+    )
 
 
 def test_associated_data_binds_every_chunk_point() -> None:
-    """A chunked commitment (several points) is bound in full and in order: AD is 99 + 64 bytes per point."""
+    """A chunked commitment (several points) is bound in full and in order: AD is 131 + 64 bytes per point."""
     two = POINT + OTHER_POINT
-    assert associated_data(1, HOSPITAL, two) == b"zkfl-dapp/ad/v2" + (1).to_bytes(32, "big") + b"\xab" * 20 + two
-    assert len(associated_data(1, HOSPITAL, two)) == 15 + 32 + 20 + 128
-    assert associated_data(1, HOSPITAL, two) != associated_data(1, HOSPITAL, OTHER_POINT + POINT)
-    assert associated_data(1, HOSPITAL, two) != associated_data(1, HOSPITAL, POINT)
-    assert len(associated_data(1, HOSPITAL, POINT * 4096)) == 15 + 32 + 20 + 64 * 4096  # the most points taken
+    assert (
+        associated_data(1, HOSPITAL, two, enclave_key_hash=KH)
+        == b"zkfl-dapp/ad/v3" + (1).to_bytes(32, "big") + b"\xab" * 20 + KH + two
+    )
+    assert len(associated_data(1, HOSPITAL, two, enclave_key_hash=KH)) == 15 + 32 + 20 + 32 + 128
+    assert associated_data(1, HOSPITAL, two, enclave_key_hash=KH) != associated_data(
+        1, HOSPITAL, OTHER_POINT + POINT, enclave_key_hash=KH
+    )
+    assert associated_data(1, HOSPITAL, two, enclave_key_hash=KH) != associated_data(
+        1, HOSPITAL, POINT, enclave_key_hash=KH
+    )
+    assert (
+        len(associated_data(1, HOSPITAL, POINT * 4096, enclave_key_hash=KH)) == 15 + 32 + 20 + 32 + 64 * 4096
+    )  # the most points taken
 
 
 @pytest.mark.parametrize(
@@ -211,7 +224,13 @@ def test_associated_data_binds_every_chunk_point() -> None:
 )
 def test_associated_data_rejects_bad_fields(round_id: int, hospital: str, commitment: object) -> None:
     with pytest.raises(CryptoError):
-        associated_data(round_id, hospital, commitment)
+        associated_data(round_id, hospital, commitment, enclave_key_hash=KH)
+
+
+@pytest.mark.parametrize("key_hash", [b"", KH[:31], KH + b"\x00", KH.hex()])
+def test_associated_data_rejects_bad_key_hash(key_hash: object) -> None:
+    with pytest.raises(CryptoError, match="enclave_key_hash"):
+        associated_data(0, HOSPITAL, POINT, enclave_key_hash=key_hash)
 
 
 PASS = "correct horse battery staple"

@@ -29,7 +29,9 @@ KEY = EnclaveKeyPair.generate()
 
 
 def _sealed(store: EmbeddedStore, payload: bytes, commitment: Commitment) -> str:
-    ad = associated_data(ROUND, HOSPITAL, commitment_bytes(commitment))
+    ad = associated_data(
+        ROUND, HOSPITAL, commitment_bytes(commitment), enclave_key_hash=hashlib.sha256(KEY.public_key).digest()
+    )
     return str(store.put(seal(KEY.public_key, payload, ad)))
 
 

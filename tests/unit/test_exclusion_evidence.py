@@ -39,7 +39,8 @@ ROUND = 4
 HOSPITAL = "0x" + "ab" * 20
 KEY = EnclaveKeyPair.generate()
 OTHER_KEY = EnclaveKeyPair.generate()
-AD = associated_data(ROUND, HOSPITAL, bytes(64))
+KEY_HASH = hashlib.sha256(KEY.public_key).digest()
+AD = associated_data(ROUND, HOSPITAL, bytes(64), enclave_key_hash=KEY_HASH)
 VALUES = padded_update(1)
 OTHER = padded_update(2)
 UNDECRYPTABLE, INVALID = ExclusionReason.UNDECRYPTABLE, ExclusionReason.INVALID_CONTENT
@@ -128,7 +129,8 @@ def _payload(**changes: object) -> bytes:
 
 
 def _submission(store: EmbeddedStore, commitment, plaintext: bytes, *, ad_round: int = ROUND, slot: int = 0):
-    envelope = seal(KEY.public_key, plaintext, associated_data(ad_round, HOSPITAL, commitment_bytes(commitment)))
+    ad = associated_data(ad_round, HOSPITAL, commitment_bytes(commitment), enclave_key_hash=KEY_HASH)
+    envelope = seal(KEY.public_key, plaintext, ad)
     cid = str(store.put(envelope))
     return SubmissionView(slot=slot, hospital=HOSPITAL, commitment=commitment, sample_count=5, cid=cid), envelope
 

@@ -6,7 +6,7 @@ never a different package of the same rank):
     0  exceptions
     1  config                (the settings raise the package's errors)
     2  core
-    3  ml | storage | crypto
+    3  ml | storage | crypto | attestation
     4  circuits
     5  chain | secagg
     6  protocol
@@ -48,6 +48,7 @@ RANK: dict[str, int] = {
     "ml": 3,
     "storage": 3,
     "crypto": 3,
+    "attestation": 3,
     "circuits": 4,
     "chain": 5,
     "secagg": 5,
@@ -58,7 +59,7 @@ RANK: dict[str, int] = {
     "experiments": 9,
 }
 #: Layers that must import without ape (a Flower environment cannot install ape beside flwr).
-APE_FREE = ("core", "ml", "storage", "crypto", "circuits", "chain", "secagg")
+APE_FREE = ("core", "ml", "storage", "crypto", "attestation", "circuits", "chain", "secagg")
 #: The parties' modules the Flower integration (zkfl_flower, an environment without ape) runs as they are.
 APE_FREE_PARTIES = (
     "zkfl_dapp.protocol.wiring",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -109,11 +110,20 @@ class PartyProcess:
 def party_processes(
     settings: Settings, *, absent: dict[int, int] | None = None, interval: float = 0.5
 ) -> list[PartyProcess]:
-    """The aggregator and one process per hospital (not started)."""
+    """The aggregator and one process per hospital (not started).
+
+    Unless ``ZKFL_ENCLAVE_PASSPHRASE`` is set, the enclave key file is encrypted under a random passphrase drawn
+    for this run and held only in the aggregator process's environment: never written to disk, so the work
+    folder alone does not decrypt the updates (docs/operators.md, "Attestation").
+    """
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    aggregator_env = dict(env)
+    if settings.enclave_passphrase is None or not settings.enclave_passphrase.get_secret_value():
+        aggregator_env["ZKFL_ENCLAVE_PASSPHRASE"] = secrets.token_urlsafe(32)
     logs = settings.workdir / "logs"
     poll = ["--poll", str(interval)]
-    out = [PartyProcess("aggregator", party_command(settings, "aggregator", *poll), logs / "aggregator.log", env)]
+    aggregator = party_command(settings, "aggregator", *poll)
+    out = [PartyProcess("aggregator", aggregator, logs / "aggregator.log", aggregator_env)]
     for i in range(settings.hospitals):
         sit_out = [arg for r, h in (absent or {}).items() if h == i for arg in ("--sit-out", str(r))]
         args = party_command(settings, "hospital", "--index", str(i), *poll, *sit_out)

@@ -8,6 +8,7 @@ the content store.
     zkfl hospital --index 0                # a hospital's agent: serves every round it can
     zkfl auditor [--follow]                # audits the deployment (each round as it closes)
     zkfl demo                              # anvil + aggregator + 5 hospitals as separate processes
+    zkfl attestation verify | approve | revoke | accept   # the enclave key's TEE evidence
 
 Every party command takes ``--rpc-url`` (default: the local anvil at ``--anvil-port``) or ``--network`` (an ape
 network choice), and ``--workdir`` (its keys, journal and, on one machine, the shared embedded store and the
@@ -29,6 +30,7 @@ from zkfl_dapp.apps.cli import build_settings, clean_errors, make_storage, say, 
 from zkfl_dapp.apps.journal import party_dir
 from zkfl_dapp.apps.process import terminate_as_exit, workdir_lock
 from zkfl_dapp.apps.verdicts import RoundVerdicts
+from zkfl_dapp.apps.zkfl_attestation import attestation
 from zkfl_dapp.apps.zkfl_keys import keys
 from zkfl_dapp.config import Settings
 from zkfl_dapp.exceptions import ConfigError
@@ -83,6 +85,7 @@ def main() -> None:
 
 
 main.add_command(keys)
+main.add_command(attestation)
 
 
 # --- chain -----------------------------------------------------------------------------------------
@@ -101,6 +104,68 @@ def chain(**overrides: Any) -> None:
     with terminate_as_exit(), anvil:
         say(f"anvil at {anvil.url}, state in {settings.chain_state} (saved after every block)")
         anvil.serve_durably()
+
+
+# --- attestation (`zkfl attestation verify` is in zkfl_attestation) --------------------------------
+
+KINDS = ["development", "aws-nitro", "intel-tdx", "amd-sev-snp"]
+
+
+def _measurement(text: str) -> bytes:
+    try:
+        value = bytes.fromhex(text.removeprefix("0x"))
+    except ValueError:
+        value = b""
+    if len(value) != 32:
+        raise ConfigError(f"{text!r} is not a measurement id (0x + 64 hex digits)")
+    return value
+
+
+@attestation.command("approve")
+@party_options
+@click.option("--index", type=int, required=True, help="this hospital's index (its role is hospital-<index>)")
+@click.argument("measurement")
+@clean_errors
+def approve(rpc_url: str | None, network: str | None, index: int, measurement: str, **overrides: Any) -> None:
+    """As hospital INDEX, approve MEASUREMENT (e.g. from your own reproducible build of the enclave); it is
+    allowlisted once more than half of the member hospitals approved it. Pin it locally too
+    (ZKFL_ENCLAVE_MEASUREMENTS)."""
+    value = _measurement(measurement)
+    settings = build_settings(**overrides)
+    with acting_as(f"hospital-{index}", settings, rpc_url, network) as (conn, account):
+        registry = conn.deployment(settings).registry
+        registry.approveMeasurement(value, sender=account)
+        state = "allowlisted" if registry.isMeasurementAllowed(value) else "not yet allowlisted"
+        say(f"approved {measurement}: {registry.measurementApprovals(value)} approvals, {state}")
+
+
+@attestation.command("revoke")
+@party_options
+@click.argument("measurement")
+@clean_errors
+def revoke(rpc_url: str | None, network: str | None, measurement: str, **overrides: Any) -> None:
+    """As the admin, take MEASUREMENT off the allowlist: hospitals then refuse to encrypt to a key with it."""
+    value = _measurement(measurement)
+    settings = build_settings(**overrides)
+    with acting_as("admin", settings, rpc_url, network) as (conn, account):
+        conn.deployment(settings).registry.revokeMeasurement(value, sender=account)
+    say(f"revoked {measurement}")
+
+
+@attestation.command("accept")
+@party_options
+@click.argument("kind", type=click.Choice(KINDS))
+@click.option("--refuse", is_flag=True, help="stop accepting KIND instead")
+@clean_errors
+def accept(rpc_url: str | None, network: str | None, kind: str, refuse: bool, **overrides: Any) -> None:
+    """As the admin, accept (or --refuse) enclave keys vouched for by KIND of evidence."""
+    from zkfl_dapp.attestation.evidence import EvidenceKind
+
+    settings = build_settings(**overrides)
+    with acting_as("admin", settings, rpc_url, network) as (conn, account):
+        registry = conn.deployment(settings).registry
+        registry.setEvidenceKindAccepted(int(EvidenceKind.from_label(kind)), not refuse, sender=account)
+    say(f"{kind} evidence {'refused' if refuse else 'accepted'}")
 
 
 # --- admin -----------------------------------------------------------------------------------------
@@ -334,6 +399,8 @@ def auditor(
             (out_dir / "audit.md").write_text(report.to_markdown())
             for line in verdicts.new_lines(report.rounds, report.errors):
                 click.echo(line)
+            if report.enclave:
+                click.echo(report.enclave_line())
             if record and account is not None:
                 record_audit(report, rm, storage, account)
             if not report.passed:

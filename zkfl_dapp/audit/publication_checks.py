@@ -3,7 +3,8 @@ and the audit receipts' reports. Each is fetched by the CID the chain holds and 
 nothing is taken on the word of the party that published it.
 
 * ``enclave key``: the key under the registered CID hashes to the registered SHA-256 (hospitals encrypt to
-  it); a zero measurement is labelled a development enclave in the report (``enclave``).
+  it), and every key ever registered has its TEE evidence re-verified (:mod:`.attestation_checks`); a
+  development enclave is labelled red in the report (``enclave``), never attested.
 * ``report`` (per round): every ``RoundReportPublished`` report resolves, parses, and names the round's
   on-chain model CID and commitment, rule and norm bound. Its accuracy figures are the admin's report,
   not proven. Publishing a report is optional: a round without one gets "–".
@@ -32,6 +33,7 @@ from typing import Any
 
 from eth_utils import keccak
 
+from zkfl_dapp.audit.attestation_checks import audit_enclave_keys
 from zkfl_dapp.audit.context import AuditContext, describe_error
 from zkfl_dapp.audit.events import _args, _logs
 from zkfl_dapp.audit.report import AuditReport, RoundAudit
@@ -94,11 +96,24 @@ class PublicationChecks(AuditContext):
             actual = f"content hashing to 0x{digest.hex()}"
             expected = f"SHA-256 0x{bytes(key_hash).hex()}"
             self._deployment_fail(report, "enclave key", "enclave key file", expected, actual)
-        # a zero measurement is the development enclave (no TEE evidence): labelled in the report, not an error
+        # every key ever registered: its evidence re-verified as of its registration block (attestation_checks)
+        keys = audit_enclave_keys(self.registry, self.storage, self.chain, int(self.chain.chain_id), report.head_block)
+        for k in keys:
+            if k.status == "failed":
+                item = f"enclave evidence {k.evidence_cid} (block {k.block})"
+                expected = f"{k.kind} evidence binding key {k.key_hash} with measurement {k.measurement}"
+                self._deployment_fail(report, "enclave key", item, expected, k.detail)
+        kind, evidence_cid, _registered_at = self.registry.enclaveEvidence()
+        current = next((k for k in reversed(keys) if k.key_hash == "0x" + bytes(key_hash).hex()), None)
+        # a development enclave is labelled red in the report (not an error: the consortium opted in on-chain)
         report.enclave = {
             "key_cid": str(key_cid),
             "measurement": "0x" + bytes(measurement).hex(),
-            "attested": any(bytes(measurement)),
+            "kind": current.kind if current else str(int(kind)),
+            "evidence_cid": str(evidence_cid),
+            "attested": current is not None and current.status == "attested",
+            "status": current.detail if current else "no registration event found",
+            "keys": [k.as_dict() for k in keys],
         }
 
     def _round_reports(self, report: AuditReport, head: int) -> dict[int, RoundReport]:

@@ -145,7 +145,8 @@ class AuditReport(BaseModel):
     rounds: list[RoundAudit] = Field(default_factory=list)
     #: check -> passed (True/False), or None where not applicable (e.g. no PredictionRegistry given)
     deployment_checks: dict[str, bool | None] = Field(default_factory=dict)
-    #: the registered enclave key's CID and measurement; ``attested`` False labels a development enclave
+    #: the registered enclave key's CID, evidence kind, measurement and evidence CID; ``attested`` is True only for
+    #: verified vendor evidence (a development enclave is False, ``status`` says so in red); ``keys``: every key
     enclave: dict[str, Any] = Field(default_factory=dict)
     deployment_findings: list[Finding] = Field(default_factory=list)
 
@@ -169,6 +170,17 @@ class AuditReport(BaseModel):
 
     def to_json(self) -> str:
         return json.dumps({**self.model_dump(mode="json"), "passed": self.passed}, indent=2)
+
+    def enclave_line(self, *, markdown: bool = False) -> str:
+        """The enclave key's attestation in one line: attested (verified vendor evidence) or, in red, why not."""
+        e = self.enclave
+        if e.get("attested"):
+            return (
+                f"enclave: key {e['key_cid']}, attested: {e.get('kind')} evidence {e.get('evidence_cid')} verified, "
+                f"measurement {e['measurement']}"
+            )
+        status = e.get("status") or "development enclave: not attested"
+        return f"enclave: key {e.get('key_cid')}, " + (f"**{status}**" if markdown else status)
 
     def table(self) -> list[list[str]]:
         """Header plus one row per round: round, phase, included, then ✓/✗/– per check."""
@@ -242,18 +254,7 @@ class AuditReport(BaseModel):
             "## Deployment",
             "",
             *(f"- {name}: {'–' if ok is None else '✓' if ok else '✗'}" for name, ok in self.deployment_checks.items()),
-            *(
-                [
-                    f"- enclave: key `{self.enclave['key_cid']}`, "
-                    + (
-                        "attested measurement"
-                        if self.enclave["attested"]
-                        else "**development enclave** (no attestation)"
-                    )
-                ]
-                if self.enclave
-                else []
-            ),
+            *([f"- {self.enclave_line(markdown=True)}"] if self.enclave else []),
             *(f"- {note}" for note in self.notes),
             "",
             "## Proofs: where each was checked",

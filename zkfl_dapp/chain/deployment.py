@@ -128,6 +128,8 @@ def deploy_contracts(
         circuit_cid,
         sender=admin,
     )
+    # an open round locks the enclave key: every submission of a round is sealed to the key it opened with
+    registry.setRoundManager(round_manager.address, sender=admin)
     norm_contract = "KzgChunkNormVerifier" if chunked else "KzgNormVerifier"
     return Deployment(registry, round_manager, norm_verifier, median_verifier, norm_contract)
 

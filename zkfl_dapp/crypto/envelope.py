@@ -5,7 +5,7 @@ A hospital seals its update to the enclave's registered ML-KEM-768 (FIPS 203) pu
 1. ML-KEM-768 encapsulation gives a 32-byte shared secret and a 1088-byte KEM ciphertext.
 2. HKDF-SHA256 (salt = the KEM ciphertext, info = ``b"zkfl-dapp/update/v1"``) derives a 32-byte key.
 3. AES-256-GCM with a random 12-byte nonce encrypts the update; the associated data binds the
-   ciphertext to ``(round_id, hospital, commitment)`` (:func:`associated_data`) so it cannot be replayed in
+   ciphertext to ``(round_id, hospital, enclave key, commitment)`` (:func:`associated_data`) so it cannot be replayed in
    another context.
 
 Envelope layout (all fixed-size fields, so parsing is unambiguous)::

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from zkfl_dapp.attestation.evidence import EvidenceKind
+from zkfl_dapp.attestation.policy import DEVELOPMENT_WARNING
 from zkfl_dapp.chain.deployment import CommitmentScheme, Deployment, deploy_contracts
 from zkfl_dapp.chain.enums import Role
 from zkfl_dapp.chain.views import read_current_model
@@ -56,17 +58,34 @@ def _no_checkpoint() -> None:
     """A chain whose node persists its own state (any network but the embedded anvil) needs nothing."""
 
 
+def _is_local(chain: Any) -> bool:
+    try:
+        return bool(chain.provider.network.is_local)
+    except Exception:  # no provider to ask: be strict
+        return False
+
+
 def _key_passphrase(settings: Settings, chain: Any, local: bool | None, progress: Progress) -> str:
     """The enclave key file's passphrase (see :meth:`Settings.enclave_key_passphrase`)."""
     if local is None:
-        try:
-            local = bool(chain.provider.network.is_local)
-        except Exception:  # no provider to ask: be strict
-            local = False
+        local = _is_local(chain)
     passphrase, development = settings.enclave_key_passphrase(local=local)
     if development:
         progress(DEV_PASSPHRASE_WARNING)
     return passphrase
+
+
+def accept_development_enclave(
+    settings: Settings, registry: Any, admin: Any, *, local: bool, progress: Progress = _quiet
+) -> bool:
+    """The consortium's explicit, on-chain opt-in to a development enclave (no TEE), where the settings allow one
+    (:meth:`Settings.development_enclave_allowed`); the UI, the audit and every hospital then show it red.
+    Returns whether it opted in."""
+    if not settings.development_enclave_allowed(local=local):
+        return False
+    registry.setEvidenceKindAccepted(int(EvidenceKind.DEVELOPMENT), True, sender=admin)
+    progress(f"WARNING: the consortium accepts a {DEVELOPMENT_WARNING}")
+    return True
 
 
 def deploy_consortium(
@@ -220,7 +239,14 @@ class Consortium(RoundDriver):
         ``local`` says whether the chain is the local development one (the enclave key file may then
         fall back to the development passphrase); None asks the chain's provider.
         """
+        local = _is_local(chain) if local is None else local
         passphrase = _key_passphrase(settings, chain, local, progress)
+        if not settings.development_enclave_allowed(local=local):
+            raise ConfigError(
+                "this build registers a development enclave (no TEE evidence source is configured), which a "
+                "consortium accepts only with ZKFL_ALLOW_DEVELOPMENT_ENCLAVE=1 (unset: on a local chain only); "
+                "register a real enclave as docs/operators.md, 'Attestation', says"
+            )
         split = load_split(settings)
         deployment = deploy_consortium(settings, project, roles.admin, storage, circuits, split, progress)
         registry = deployment.registry
@@ -231,6 +257,7 @@ class Consortium(RoundDriver):
             registry.admitHospital(acct, f"hospital-{i}", shard.num_samples, sender=roles.admin)
         if roles.auditor is not None:
             registry.admitMember(roles.auditor, int(Role.AUDITOR), "auditor-0", sender=roles.admin)
+        accept_development_enclave(settings, registry, roles.admin, local=local, progress=progress)
         key_pair = EnclaveKeyPair.generate()
         settings.enclave_key_file.parent.mkdir(parents=True, exist_ok=True)
         save_key_pair(key_pair, settings.enclave_key_file, passphrase)

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from zkfl_dapp.attestation.evidence import EvidenceFile, EvidenceKind, measurement_id
+from zkfl_dapp.attestation.verify import verify_evidence_file
 from zkfl_dapp.chain.enums import ExclusionReason, Rule
 from zkfl_dapp.chain.views import (
     Commitment,
@@ -41,13 +43,11 @@ from zkfl_dapp.core.formats import ModelFile, UpdatePayload
 from zkfl_dapp.core.median import fill_slots, median_quantized
 from zkfl_dapp.core.norms import update_norm
 from zkfl_dapp.crypto.envelope import EnclaveKeyPair, open_sealed
-from zkfl_dapp.exceptions import CircuitError, CryptoError, RoundError, StorageError
+from zkfl_dapp.exceptions import AttestationError, CircuitError, CryptoError, RoundError, StorageError
 from zkfl_dapp.ml.model import ModelSpec
 from zkfl_dapp.protocol.exclusions import build_evidence, content_fault, declare_exclusions, submission_ad
 from zkfl_dapp.protocol.hospital import fetch_global_model, opens
 from zkfl_dapp.storage.base import Storage
-
-NO_MEASUREMENT = b"\x00" * 32
 
 
 @dataclass(frozen=True)
@@ -142,11 +142,30 @@ class AggregatorEnclave:
     def scale_bits(self) -> int:
         return self.circuits.scale_bits
 
-    def publish_key(self, registry: Any) -> str:
-        """Put the public key on IPFS and register its hash and CID on-chain; returns the CID."""
+    def publish_key(self, registry: Any, evidence: EvidenceFile | None = None) -> str:
+        """Put the public key and its evidence file on IPFS and register the key's hash and CID, the evidence
+        kind, measurement and CID on-chain; returns the key's CID.
+
+        ``evidence``: the TEE's evidence binding this key (REPORTDATA/user_data from
+        :func:`zkfl_dapp.attestation.policy.report_data_for`, see :mod:`zkfl_dapp.attestation.sources`); None
+        registers a development enclave (no TEE: measurement zero, shown red everywhere).
+        """
+        evidence = evidence or EvidenceFile(EvidenceKind.DEVELOPMENT, {})
+        if evidence.kind is EvidenceKind.DEVELOPMENT:
+            measurement = measurement_id(EvidenceKind.DEVELOPMENT, b"")
+        else:
+            measurement = verify_evidence_file(evidence, at=int(time.time())).measurement
         cid = str(self.storage.put(self._key_pair.public_key))
+        evidence_cid = str(self.storage.put(evidence.to_bytes()))
+        if evidence.kind is not EvidenceKind.DEVELOPMENT and not registry.isMeasurementAllowed(measurement):
+            raise AttestationError(
+                f"the enclave's {evidence.kind.label} evidence is published ({evidence_cid}, measurement "
+                f"0x{measurement.hex()}) but the registry does not allow that measurement yet: each hospital checks "
+                "it (`zkfl attestation verify`) and approves it (`zkfl attestation approve`); then start the "
+                "aggregator again"
+            )
         digest = hashlib.sha256(self._key_pair.public_key).digest()
-        registry.registerEnclaveKey(digest, cid, NO_MEASUREMENT, sender=self.account)
+        registry.registerEnclaveKey(digest, cid, int(evidence.kind), measurement, evidence_cid, sender=self.account)
         return cid
 
     def open_submissions(self, round_manager: Any, round_id: int) -> list[SlotOutcome]:
@@ -169,7 +188,7 @@ class AggregatorEnclave:
         except StorageError as exc:
             return excluded(f"ciphertext unavailable: {exc}", ExclusionReason.UNAVAILABLE)
         try:
-            plaintext = open_sealed(self._key_pair, envelope, submission_ad(round_id, sub))
+            plaintext = open_sealed(self._key_pair, envelope, submission_ad(round_id, sub, self._key_pair.public_key))
         except CryptoError as exc:
             return excluded(f"ciphertext rejected: {exc}", ExclusionReason.UNDECRYPTABLE, envelope)
         fault = content_fault(plaintext, round_id, sub, self.circuits)

@@ -67,9 +67,10 @@ def content_fault(plaintext: bytes, round_id: int, sub: SubmissionView, suite: C
     return None
 
 
-def submission_ad(round_id: int, sub: SubmissionView) -> bytes:
-    """The associated data the submission's envelope must authenticate under."""
-    return associated_data(round_id, sub.hospital, commitment_bytes(sub.commitment))
+def submission_ad(round_id: int, sub: SubmissionView, enclave_public_key: bytes) -> bytes:
+    """The associated data the submission's envelope must authenticate under, sealed to ``enclave_public_key``."""
+    key_hash = hashlib.sha256(enclave_public_key).digest()
+    return associated_data(round_id, sub.hospital, commitment_bytes(sub.commitment), enclave_key_hash=key_hash)
 
 
 def build_evidence(
@@ -167,7 +168,7 @@ def check_evidence(
         return _fails(f"the ciphertext is no envelope ({exc}), yet the reason is invalid content")
     try:
         message = bytes.fromhex(evidence.kem_message)
-        plaintext = open_with_message(public_key, envelope, submission_ad(round_id, sub), message)
+        plaintext = open_with_message(public_key, envelope, submission_ad(round_id, sub, public_key), message)
     except EvidenceError as exc:
         return _fails(str(exc))
     if reason == ExclusionReason.UNDECRYPTABLE:

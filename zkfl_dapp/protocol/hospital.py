@@ -229,7 +229,12 @@ class HospitalClient:
         elif norm_bound_sq:
             norm_proof = self.prove_within_bound(round_id, padded, global_model.values, norm_bound_sq)
         t3 = time.perf_counter()  # the norm proofs' own time is prove_seconds
-        ad = associated_data(round_id, self.address, b"".join(p.to_bytes() for p in commitment))
+        ad = associated_data(
+            round_id,
+            self.address,
+            b"".join(p.to_bytes() for p in commitment),
+            enclave_key_hash=hashlib.sha256(enclave_public_key).digest(),
+        )
         envelope = seal(enclave_public_key, payload.to_bytes(), ad)
         cid = self.storage.put(envelope)
         t4 = time.perf_counter()

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from ape.exceptions import ContractLogicError
 
+from zkfl_dapp.attestation.policy import policy_from_settings
 from zkfl_dapp.chain.enums import Phase, Rule
 from zkfl_dapp.chain.views import commitment_hex, read_round, read_submissions
 from zkfl_dapp.core.fixedpoint import dequantize
@@ -29,8 +30,9 @@ from zkfl_dapp.exceptions import (
 )
 from zkfl_dapp.ml.model import accuracy
 from zkfl_dapp.ml.training import fedavg_float, train_local
+from zkfl_dapp.protocol.attested_key import fetch_attested_enclave_key
 from zkfl_dapp.protocol.enclave import Finalization
-from zkfl_dapp.protocol.hospital import HospitalClient, PreparedUpdate, fetch_enclave_key, fetch_global_model
+from zkfl_dapp.protocol.hospital import HospitalClient, PreparedUpdate, fetch_global_model
 from zkfl_dapp.protocol.reports import RoundReport
 
 if TYPE_CHECKING:
@@ -198,7 +200,13 @@ class RoundDriver:
         global_model = fetch_global_model(
             self.storage, self.spec, info.prev_model_commitment, info.prev_model_cid, suite=self.enclave.circuits
         )
-        enclave_key = fetch_enclave_key(self.storage, self.deployment.registry)
+        enclave_key, check = fetch_attested_enclave_key(
+            self.storage,
+            self.deployment.registry,
+            int(self.chain.chain_id),
+            policy_from_settings(self.settings, local=bool(self.chain.provider.network.is_local)),
+        )
+        self.progress(f"round {round_id}: enclave key {check.summary}")
         on_chain = {s.hospital.lower() for s in read_submissions(rm, round_id)}
         participants = [h for i, h in enumerate(self.hospitals) if i not in absent]
         updates: list[PreparedUpdate] = []

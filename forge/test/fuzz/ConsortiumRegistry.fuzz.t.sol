@@ -80,25 +80,91 @@ contract ConsortiumRegistryFuzzTest is ForgeTest {
         }
     }
 
-    /// @notice Only the current aggregator registers an enclave key, a non-empty one; removing the aggregator
-    /// clears it.
-    function testFuzz_enclaveKey(address caller, bytes32 keyHash, uint8 cidLength, bytes32 measurement) public {
+    /// @notice Only the current aggregator registers an enclave key: a non-empty one, of an accepted evidence
+    /// kind, with an allowlisted measurement (zero for a development enclave); removing the aggregator clears it.
+    function testFuzz_enclaveKey(
+        address caller,
+        bytes32 keyHash,
+        uint16 lengths,
+        uint8 kindSeed,
+        bytes32 measurement,
+        uint8 flags
+    ) public {
         address enclave = address(0xE0);
         vm.prank(ADMIN);
         registry.admitMember(enclave, IConsortiumRegistry.Role.Aggregator, "enclave");
-        string memory cid = string(new bytes(cidLength % 80));
+        _configure(measurement, flags);
+        IConsortiumRegistry.EvidenceKind kind = IConsortiumRegistry.EvidenceKind(kindSeed % 5);
+        string memory cid = string(new bytes((lengths & 0xFF) % 80));
+        string memory evidenceCid = string(new bytes((lengths >> 8) % 80));
+        bytes memory expected = _expectedRevert(caller, enclave, keyHash, cid, evidenceCid, kind, measurement, flags);
         vm.prank(caller);
-        if (caller != enclave) {
-            vm.expectRevert(
-                abi.encodeWithSelector(IConsortiumRegistry.ConsortiumRegistryNotAggregator.selector, caller)
-            );
-        } else if (keyHash == bytes32(0) || bytes(cid).length == 0) {
-            vm.expectRevert(IConsortiumRegistry.ConsortiumRegistryInvalidEnclaveKey.selector);
-        }
-        registry.registerEnclaveKey(keyHash, cid, measurement);
+        if (expected.length > 0) vm.expectRevert(expected);
+        registry.registerEnclaveKey(keyHash, cid, kind, measurement, evidenceCid);
         vm.prank(ADMIN);
         registry.removeMember(enclave);
         (bytes32 h, string memory c, bytes32 m) = registry.enclaveKey();
         assertTrue(h == 0 && bytes(c).length == 0 && m == 0, "enclave key survives its aggregator");
+        (IConsortiumRegistry.EvidenceKind k, string memory e, uint64 t) = registry.enclaveEvidence();
+        assertTrue(k == IConsortiumRegistry.EvidenceKind.None && bytes(e).length == 0 && t == 0, "evidence survives");
+    }
+
+    /// @dev flags bit 0: the consortium accepts development enclaves; bit 1: its one hospital approves `measurement`.
+    function _configure(bytes32 measurement, uint8 flags) internal {
+        address hospital = address(0xB0);
+        vm.prank(ADMIN);
+        registry.admitMember(hospital, IConsortiumRegistry.Role.Hospital, "hospital");
+        if (flags & 1 != 0) {
+            vm.prank(ADMIN);
+            registry.setEvidenceKindAccepted(IConsortiumRegistry.EvidenceKind.Development, true);
+        }
+        if (flags & 2 != 0) {
+            vm.prank(hospital);
+            registry.approveMeasurement(measurement); // one of one member: a majority
+        }
+    }
+
+    function _expectedRevert(
+        address caller,
+        address enclave,
+        bytes32 keyHash,
+        string memory cid,
+        string memory evidenceCid,
+        IConsortiumRegistry.EvidenceKind kind,
+        bytes32 measurement,
+        uint8 flags
+    ) internal pure returns (bytes memory) {
+        bool development = kind == IConsortiumRegistry.EvidenceKind.Development;
+        if (caller != enclave) {
+            return abi.encodeWithSelector(IConsortiumRegistry.ConsortiumRegistryNotAggregator.selector, caller);
+        }
+        if (keyHash == bytes32(0) || bytes(cid).length == 0 || bytes(evidenceCid).length == 0) {
+            return abi.encodeWithSelector(IConsortiumRegistry.ConsortiumRegistryInvalidEnclaveKey.selector);
+        }
+        if (development ? flags & 1 == 0 : kind == IConsortiumRegistry.EvidenceKind.None) {
+            return abi.encodeWithSelector(IConsortiumRegistry.ConsortiumRegistryEvidenceKindNotAccepted.selector, kind);
+        }
+        if (development ? measurement != 0 : flags & 2 == 0) {
+            return abi.encodeWithSelector(
+                IConsortiumRegistry.ConsortiumRegistryMeasurementNotAllowed.selector, kind, measurement
+            );
+        }
+        return "";
+    }
+
+    /// @notice A measurement is allowlisted exactly when more than half of the current member hospitals approved it.
+    function testFuzz_measurementMajority(uint8 memberSeed, uint8 approvalSeed, bytes32 measurement) public {
+        uint256 members = bound(memberSeed, 1, 12);
+        uint256 approvals = bound(approvalSeed, 0, members);
+        for (uint256 i = 0; i < members; ++i) {
+            vm.prank(ADMIN);
+            registry.admitMember(address(uint160(0x1000 + i)), IConsortiumRegistry.Role.Hospital, "h");
+        }
+        for (uint256 i = 0; i < approvals; ++i) {
+            vm.prank(address(uint160(0x1000 + i)));
+            registry.approveMeasurement(measurement);
+            assertTrue(registry.isMeasurementAllowed(measurement) == ((i + 1) * 2 > members), "majority");
+        }
+        assertEq(registry.measurementApprovals(measurement), approvals, "approvals");
     }
 }

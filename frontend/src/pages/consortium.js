@@ -8,7 +8,7 @@ import { sha256 } from '@noble/hashes/sha2';
 import { bytesToHex } from 'viem';
 import { artifact, checkArtifacts, fetchCid, fetchJson } from '../content.js';
 import { TERMS, esc, explain, tid, who } from '../format.js';
-import { Role } from '../generated/contracts.js';
+import { EvidenceKind, Role } from '../generated/contracts.js';
 import { loadHistory } from '../history.js';
 import { samePoint } from '../kzg.js';
 
@@ -54,7 +54,12 @@ export async function render({ app, config, chain }) {
     : `${m.cap.toLocaleString()} samples`);
   const [keyHash, keyCid, measurement] = key;
   const keyLogs = data.regLogs.filter((l) => l.eventName === 'EnclaveKeyRegistered');
-  const attested = BigInt(measurement) !== 0n;
+  const [evidenceKind, evidenceCid] = await chain.read('ConsortiumRegistry', R.enclaveEvidence);  // and registeredAt
+  const [allowed, approvals] = await Promise.all([
+    chain.read('ConsortiumRegistry', R.isMeasurementAllowed, [measurement]),
+    chain.read('ConsortiumRegistry', R.measurementApprovals, [measurement]),
+  ]);
+  const kind = EvidenceKind[Number(evidenceKind)] ?? `unknown (${evidenceKind})`;
   let manifest = null; let manifestError = '';
   try { manifest = await fetchJson(circuitCid); } catch (e) { manifestError = e.message; }
 
@@ -88,9 +93,7 @@ export async function render({ app, config, chain }) {
       <dt>Aggregator</dt><dd ${tid('aggregator')}>${who(data.names, aggregator)}</dd>
       <dt>Enclave key hash</dt><dd ${tid('enclave-key-hash')}><code>${esc(keyHash)}</code></dd>
       <dt>Enclave public key</dt><dd>${artifact(keyCid, 'enclave-key.json', 'enclave-key')}</dd>
-      <dt>Attestation</dt><dd ${tid('attestation')}>${attested
-        ? `<span class="badge ok">measurement registered</span> <code>${esc(measurement)}</code>`
-        : '<span class="badge warn">none</span> the registered measurement is zero: the enclave is a software stand-in and no attestation was performed'}</dd>
+      ${attestationRows({ kind, measurement, evidenceCid, allowed, approvals: Number(approvals), hospitals: Number(hospitalCount) })}
       <dt>Key registered in tx</dt><dd>${keyLogs.map((l) => `<code>${esc(l.transactionHash)}</code>`).join('<br>') || '—'}</dd>
     </dl>
     <h3>Commitment basis and circuits</h3>
@@ -114,6 +117,29 @@ export async function render({ app, config, chain }) {
     <div ${tid('statistics')}>${manifest ? statisticsSection(manifest.statistics) : '<p class="state empty">No circuit manifest.</p>'}</div>`;
   checkArtifacts(app);
   if (manifest?.statistics) showStatistics(manifest.statistics, app.querySelector('[data-testid=statistics-content]'));
+}
+
+/**
+ * The enclave key's evidence kind, measurement, allowlist status and evidence file. Never green: this browser does
+ * not verify vendor evidence (the hospitals do before they encrypt, and `zkfl auditor` does again); a development
+ * enclave (no TEE) is red.
+ */
+function attestationRows({ kind, measurement, evidenceCid, allowed, approvals, hospitals }) {
+  const badge = kind === 'Development'
+    ? '<span class="badge bad">development enclave: not attested, key readable by whoever holds the work folder</span>'
+    : kind === 'None'
+      ? '<span class="badge bad">no enclave key registered</span>'
+      : `<span class="badge warn">${esc(kind)} evidence registered, not verified in this browser</span>
+        <span class="muted">hospitals verify it before encrypting; <code>zkfl auditor</code> re-verifies it</span>`;
+  const listed = kind === 'Development'
+    ? '<span class="badge bad">none</span> a development enclave has measurement zero and no allowlist entry'
+    : `<span class="badge ${allowed ? 'neutral' : 'bad'}" ${tid('allowlist-badge')}>${allowed ? 'on the allowlist' : 'not on the allowlist'}</span>
+      approved by ${approvals} of ${hospitals} member hospitals`;
+  return `<dt>Attestation</dt><dd ${tid('attestation')} data-kind="${esc(kind)}">${badge}</dd>
+      <dt>Evidence kind</dt><dd ${tid('evidence-kind')}>${esc(kind)}</dd>
+      <dt>Measurement</dt><dd ${tid('measurement')}><code>${esc(measurement)}</code></dd>
+      <dt>Allowlist</dt><dd ${tid('allowlist')}>${listed}</dd>
+      <dt>Evidence file</dt><dd ${tid('evidence-cid')}>${evidenceCid ? artifact(evidenceCid, 'enclave-evidence.json', 'enclave-evidence') : '—'}</dd>`;
 }
 
 /** The statistics file the circuit manifest names (zkfl-stats/v1): its link, and its content once hashed here. */

@@ -16,7 +16,7 @@ from zkfl_dapp.config import Settings
 from zkfl_dapp.core.norms import bound_sq_quantized
 from zkfl_dapp.core.policy import NormBoundPolicy
 from zkfl_dapp.exceptions import ChainError, ConfigError, RoundError
-from zkfl_dapp.protocol.consortium import deploy_consortium
+from zkfl_dapp.protocol.consortium import accept_development_enclave, deploy_consortium
 from zkfl_dapp.protocol.reports import _last_norm_statistics
 from zkfl_dapp.protocol.wiring import load_split
 from zkfl_dapp.storage.base import Storage
@@ -36,6 +36,7 @@ def deploy(
     split = load_split(settings)
     circuits, _spec = consortium_circuits(settings, split)
     deployment = deploy_consortium(settings, conn.project, admin, storage, circuits, split, progress)
+    accept_development_enclave(settings, deployment.registry, admin, local=conn.local, progress=progress)
     caps = sample_caps(settings, split)
     for role, address in members.items():
         admit(deployment, admin, role, address, max_samples=caps.get(role))

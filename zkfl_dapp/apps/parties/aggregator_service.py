@@ -8,6 +8,7 @@ the key pair lives encrypted at rest in the work directory (:func:`enclave_key_p
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,8 @@ from zkfl_dapp.apps.parties.context import (
     consortium_circuits,
 )
 from zkfl_dapp.apps.parties.durability import Durability
+from zkfl_dapp.attestation.evidence import EvidenceFile
+from zkfl_dapp.attestation.sources import enclave_evidence
 from zkfl_dapp.chain.deployment import Deployment
 from zkfl_dapp.chain.enums import Phase, Rule
 from zkfl_dapp.chain.views import read_round
@@ -45,14 +48,19 @@ class AggregatorService:
     progress: Progress = _quiet
     #: when a finalization may be called done (None: at its receipt)
     durability: Durability | None = None
+    #: where the TEE evidence comes from (``development``: none, a development enclave; see attestation/sources.py)
+    evidence: Callable[[bytes, int, str], EvidenceFile | None] = lambda _key, _chain, _registry: None
     _said: set[tuple[int, str]] = field(default_factory=set)
 
     def ensure_key_registered(self) -> bool:
         """Register the enclave's public key unless the chain holds it already; returns whether it registered."""
         key_hash, _cid, _measurement = self.deployment.registry.enclaveKey()
-        if bytes(key_hash) == hashlib.sha256(self.enclave._key_pair.public_key).digest():
+        public_key = self.enclave._key_pair.public_key
+        if bytes(key_hash) == hashlib.sha256(public_key).digest():
             return False
-        cid = self.enclave.publish_key(self.deployment.registry)
+        registry = self.deployment.registry
+        evidence = self.evidence(public_key, int(self.chain.chain_id), str(registry.address))
+        cid = self.enclave.publish_key(registry, evidence)
         self.journal.append("key-registered", cid=cid)
         self.progress(f"aggregator: enclave key registered ({cid})")
         return True
@@ -153,4 +161,12 @@ def aggregator_service(
     enclave = AggregatorEnclave(account, key_pair, storage, circuits, spec, settings.workdir / "enclave" / "proofs")
     journal = journal_for(settings.workdir, "aggregator")
     durability = Durability.of(settings, conn.chain, local=conn.local)
-    return AggregatorService(enclave, deployment, conn.chain, journal, progress, durability=durability)
+    source = settings.enclave_evidence
+
+    def evidence(public_key: bytes, chain_id: int, registry: str) -> EvidenceFile | None:
+        vcek, pccs = settings.sev_vcek_file, settings.pccs_url
+        return enclave_evidence(source, public_key, chain_id, registry, pccs_url=pccs, vcek_file=vcek)
+
+    return AggregatorService(
+        enclave, deployment, conn.chain, journal, progress, durability=durability, evidence=evidence
+    )

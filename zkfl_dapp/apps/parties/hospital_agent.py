@@ -22,11 +22,13 @@ from zkfl_dapp.apps.parties.context import (
     train_config,
 )
 from zkfl_dapp.apps.parties.durability import Durability
+from zkfl_dapp.attestation.policy import AttestationPolicy, policy_from_settings
 from zkfl_dapp.chain.deployment import Deployment
 from zkfl_dapp.chain.enums import Phase
 from zkfl_dapp.chain.views import read_round, read_submissions
 from zkfl_dapp.config import Settings
 from zkfl_dapp.exceptions import (
+    AttestationError,
     ChainError,
     CommitmentMismatchError,
     DigestMismatchError,
@@ -35,8 +37,9 @@ from zkfl_dapp.exceptions import (
     QuantizationError,
     StorageError,
 )
+from zkfl_dapp.protocol.attested_key import fetch_attested_enclave_key
 from zkfl_dapp.protocol.disputes import review_exclusions
-from zkfl_dapp.protocol.hospital import HospitalClient, fetch_enclave_key, fetch_global_model
+from zkfl_dapp.protocol.hospital import HospitalClient, fetch_global_model
 from zkfl_dapp.protocol.wiring import load_split
 from zkfl_dapp.storage.base import Storage
 
@@ -65,6 +68,8 @@ class HospitalAgent:
     sit_out: frozenset[int] = frozenset()
     #: when a submission may be called done (None: at its receipt)
     durability: Durability | None = None
+    #: this hospital's own attestation policy (None: the defaults, see `_attestation_policy`)
+    attestation: AttestationPolicy | None = None
     _done: set[int] = field(default_factory=set)
     _said: set[tuple[int, str]] = field(default_factory=set)
     _settled: set[tuple[int, int]] = field(default_factory=set)  # exclusions reviewed (protocol/disputes.py)
@@ -104,6 +109,12 @@ class HospitalAgent:
             self.journal.append("skipped", round=round_id, reason=skip.reason)
             return self._say(round_id, f"SKIPPING: {skip.reason}")
 
+    def _attestation_policy(self) -> AttestationPolicy:
+        if self.attestation is not None:
+            return self.attestation
+        # the defaults: vendor evidence kinds, no measurement pinned; a development enclave on a local chain only
+        return AttestationPolicy(allow_development=bool(self.chain.provider.network.is_local))
+
     def _say(self, round_id: int, text: str, *, once: bool = False) -> str:
         if not once or (round_id, text) not in self._said:
             self._said.add((round_id, text))
@@ -134,11 +145,16 @@ class HospitalAgent:
         except (CommitmentMismatchError, ModelFileError) as exc:
             raise Skip(f"the global model is not the consortium's: {exc}") from exc
         try:
-            key = fetch_enclave_key(self.client.storage, self.deployment.registry)
+            key, check = fetch_attested_enclave_key(
+                self.client.storage, self.deployment.registry, int(self.chain.chain_id), self._attestation_policy()
+            )
         except (ChainError, StorageError) as exc:
             raise Skip(f"no usable enclave key: {exc}", transient=True) from exc
         except DigestMismatchError as exc:
             raise Skip(f"the enclave key does not match its registration: {exc}") from exc
+        except AttestationError as exc:
+            raise Skip(f"nothing leaves the hospital, the enclave key is not attested as required: {exc}") from exc
+        self._say(round_id, f"enclave key {check.summary}")
         self._say(round_id, "training, committing, sealing" + (", proving the norm bound" if info.bounded else ""))
         try:
             update = self.client.prepare_update(round_id, model, key, norm_bound_sq=info.norm_bound_sq)
@@ -201,4 +217,13 @@ def hospital_agent(
     )
     journal = journal_for(settings.workdir, name)
     durability = Durability.of(settings, conn.chain, local=conn.local)
-    return HospitalAgent(client, deployment, conn.chain, journal, progress, sit_out=sit_out, durability=durability)
+    return HospitalAgent(
+        client,
+        deployment,
+        conn.chain,
+        journal,
+        progress,
+        sit_out=sit_out,
+        durability=durability,
+        attestation=policy_from_settings(settings, local=conn.local),
+    )

@@ -1,0 +1,52 @@
+"""The evidence sources of a real enclave (zkfl_dapp/attestation/sources.py) are untested on hardware here; off
+it, each refuses with a message that names what is missing, and the default source is the development one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from zkfl_dapp.attestation.sources import configfs_tsm_report, enclave_evidence, nitro_attestation
+from zkfl_dapp.exceptions import AttestationError
+
+KEY, REGISTRY = b"\x07" * 1184, "0x" + "ab" * 20
+
+
+def test_development_source_gives_no_evidence():
+    assert enclave_evidence("development", KEY, 31337, REGISTRY) is None
+
+
+def test_unknown_source_is_refused():
+    with pytest.raises(AttestationError, match="unknown evidence source 'sgx'"):
+        enclave_evidence("sgx", KEY, 31337, REGISTRY)
+
+
+def test_configfs_tsm_off_a_tee_guest_says_so(tmp_path: Path):
+    with pytest.raises(AttestationError, match="not a TDX or SEV-SNP guest with configfs-tsm"):
+        configfs_tsm_report(bytes(64), root=tmp_path / "absent")
+    with pytest.raises(AttestationError, match="REPORTDATA is 64 bytes"):
+        configfs_tsm_report(bytes(32), root=tmp_path)
+
+
+def test_nitro_nsm_off_an_enclave_says_so(tmp_path: Path):
+    with pytest.raises(AttestationError, match="not inside an AWS Nitro Enclave"):
+        nitro_attestation(bytes(32), device=tmp_path / "nsm")
+
+
+def test_cli_verify_prints_the_measurement_hospitals_pin(tmp_path: Path):
+    from click.testing import CliRunner
+
+    from zkfl_dapp.apps.zkfl import main
+    from zkfl_dapp.attestation import EvidenceFile, EvidenceKind, measurement_id
+
+    data = Path(__file__).resolve().parents[1] / "data" / "attestation" / "sev-snp"
+    report, vcek = (data / "report-milan.bin").read_bytes(), (data / "vcek-milan.der").read_bytes()
+    path = tmp_path / "evidence.json"
+    path.write_bytes(EvidenceFile(EvidenceKind.AMD_SEV_SNP, {"report": report, "vcek": vcek}).to_bytes())
+    result = CliRunner().invoke(main, ["attestation", "verify", str(path), "--at", "1735689600"])
+    assert result.exit_code == 0, result.output
+    expected = measurement_id(EvidenceKind.AMD_SEV_SNP, report[0x90:0xC0])
+    assert "kind: amd-sev-snp" in result.output and f"measurement: 0x{expected.hex()}" in result.output
+    expired = CliRunner().invoke(main, ["attestation", "verify", str(path), "--at", "1924992000"])  # 2031
+    assert expired.exit_code != 0 and "VCEK certificate is valid" in expired.output

@@ -24,6 +24,7 @@ from zkfl_dapp.crypto.key_file import load_key_pair
 from zkfl_dapp.exceptions import ChainError, ConfigError
 from zkfl_dapp.ml.data import Dataset, FederatedSplit
 from zkfl_dapp.ml.model import ModelSpec
+from zkfl_dapp.ml.schema import RecordSchema
 from zkfl_dapp.ml.training import TrainConfig
 from zkfl_dapp.protocol.enclave import AggregatorEnclave
 from zkfl_dapp.protocol.hospital import HospitalClient, fetch_global_model
@@ -50,6 +51,8 @@ class FlowerConsortium:
     circuits: CircuitSuite
     split: FederatedSplit
     spec: ModelSpec
+    #: the consortium's own schema (deployed with ``zkfl admin deploy --schema``); None: a bundled data set's
+    schema: RecordSchema | None = None
 
     @classmethod
     def connect(
@@ -96,6 +99,7 @@ class FlowerConsortium:
             circuits=circuits,
             split=split,
             spec=spec,
+            schema=own[1] if own is not None else None,
         )
 
     def model_of(self, commitment: Commitment, cid: str) -> ModelFile:
@@ -150,6 +154,11 @@ class FlowerConsortium:
         )
         if num_examples is not None and num_examples < 1:
             raise ConfigError(f"hospital {index} declares {num_examples} training examples: it needs at least 1")
+        if num_examples is None and self.schema is not None:
+            raise ConfigError(
+                "this consortium was deployed on its own schema: the app trains on its own data; give the hospital "
+                "the size of its training loader (num_examples=len(trainloader.dataset))"
+            )
         if num_examples is None:
             shard = self.split.shards[index]
         else:  # the app trains on its own loaders: no shard here (the mod submits what the app trained)

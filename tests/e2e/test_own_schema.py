@@ -22,10 +22,12 @@ from zkfl_dapp.config import Settings
 from zkfl_dapp.exceptions import ConfigError, RecordsError, StatisticsError
 from zkfl_dapp.ml.contributions import contribution_of
 from zkfl_dapp.ml.data import load_federated
+from zkfl_dapp.ml.model import ModelSpec
 from zkfl_dapp.ml.records import read_records
 from zkfl_dapp.ml.schema import FeatureSpec, OutcomeSpec, RecordSchema, load_schema
 from zkfl_dapp.ml.statistics import SufficientStatistics, combined_mean_std
-from zkfl_dapp.protocol.standardization import deployment_definition, deployment_statistics
+from zkfl_dapp.protocol.publication import CircuitManifest
+from zkfl_dapp.protocol.standardization import deployment_definition, deployment_statistics, manifest_definition
 from zkfl_dapp.storage.embedded import EmbeddedStore
 
 pytestmark = pytest.mark.e2e
@@ -130,3 +132,33 @@ def test_deploy_refuses_an_own_schema_without_every_hospitals_contribution(
     four = [contribution_of(read_records(f, schema), f"hospital-{i}") for i, f in enumerate(files[:4])]
     with pytest.raises(StatisticsError, match="no statistics contribution from hospital-4"):
         deploy(settings, conn, admin, storage, members, contributions=four)
+
+
+class _NamesAnotherManifest:
+    """The deployed RoundManager, except that circuitCid() names ``cid`` (a manifest nobody deployed)."""
+
+    def __init__(self, rm, cid: str) -> None:
+        self._rm, self._cid = rm, cid
+
+    def circuitCid(self) -> str:  # the contract's name
+        return self._cid
+
+    def __getattr__(self, name: str):
+        return getattr(self._rm, name)
+
+
+def test_the_audit_checks_the_published_model_and_schema_against_the_deployment(own, tmp_path):
+    settings, _conn, storage, deployment, _files, _ = own
+    rm = deployment.round_manager
+    manifest = CircuitManifest.parse(storage.get(str(rm.circuitCid())))
+    assert manifest_definition(manifest, storage) == (ModelSpec(num_features=30), SCHEMA)
+    wrong_size = manifest.model_copy(update={"model": {"kind": "mlp", "num_features": 30, "hidden": 2}})
+    no_schema = manifest.model_copy(update={"records_schema": None})
+    for bad, why in [(wrong_size, "does not fit its 31-parameter commitments"), (no_schema, "without a schema")]:
+        with pytest.raises(StatisticsError, match=why):
+            manifest_definition(bad, storage)
+        cid = str(storage.put(bad.to_bytes()))
+        report = audit(_NamesAnotherManifest(rm, cid), storage, chain=ape.chain, project=ape.project,
+                       workdir=tmp_path / cid[-8:])  # fmt: skip
+        found = [f.line() for f in report.errors if f.item == "circuit manifest / model and schema"]
+        assert found and why in found[0], [f.line() for f in report.errors]

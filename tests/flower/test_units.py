@@ -99,3 +99,17 @@ def test_an_apps_own_model_needs_the_deployed_size_and_parameters_only() -> None
         check_model(nn.Linear(31, 1), 31)
     with pytest.raises(ConfigError, match="state beyond its parameters"):
         check_model(nn.Sequential(nn.BatchNorm1d(10), nn.Linear(10, 1)), 31)
+
+
+def test_a_consortium_on_its_own_schema_has_no_bundled_shards_to_hand_out() -> None:
+    from zkfl_dapp.ml.model import ModelSpec
+    from zkfl_dapp.ml.schema import FeatureSpec, OutcomeSpec, RecordSchema
+    from zkfl_flower.consortium import FlowerConsortium
+
+    outcome = OutcomeSpec(column="y", positive=("1",), negative=("0",))
+    schema = RecordSchema(features=(FeatureSpec(name="age", unit="years"),), outcome=outcome)
+    none = cast(Any, None)
+    c = FlowerConsortium(Settings(hospitals=2), none, none, none, none, none, none, ModelSpec(num_features=1), schema)
+    with pytest.raises(ConfigError, match="deployed on its own schema"):
+        c.hospital(0, dev_account(Settings().mnemonic, 2))
+    assert c.hospital(0, dev_account(Settings().mnemonic, 2), num_examples=40).sample_count == 40

@@ -56,19 +56,26 @@ def deployment_statistics(round_manager: Any, storage: Storage) -> PublishedStat
 def deployment_definition(round_manager: Any, storage: Storage) -> tuple[ModelSpec, RecordSchema] | None:
     """The model and schema of a consortium deployed on its own schema (``zkfl admin deploy --schema``), from the
     circuit manifest the deployed RoundManager names; None for a bundled data set's consortium (its parties'
-    settings name its model). The schema file is checked against the manifest's SHA-256, the model against the
-    deployment's model size.
+    settings name its model). See :func:`manifest_definition`."""
+    return manifest_definition(CircuitManifest.parse(storage.get(str(round_manager.circuitCid()))), storage)
+
+
+def manifest_definition(manifest: CircuitManifest, storage: Storage) -> tuple[ModelSpec, RecordSchema] | None:
+    """The model and schema a circuit manifest publishes (None: neither), checked: the schema file against the
+    manifest's SHA-256, the model against the manifest's model size and the schema's features, the statistics
+    against the schema's digest.
 
     Raises:
         DigestMismatchError: the stored schema file is not the one the manifest names.
         ModelFileError, RecordsError: a malformed model description or schema file.
-        StatisticsError: the model does not fit the deployment's model size or the schema's features.
+        StatisticsError: only one of the two, or a model or statistics that do not fit.
     """
     from zkfl_dapp.ml.model import ModelSpec
 
-    manifest = CircuitManifest.parse(storage.get(str(round_manager.circuitCid())))
-    if manifest.model is None or manifest.records_schema is None:
+    if manifest.model is None and manifest.records_schema is None:
         return None
+    if manifest.model is None or manifest.records_schema is None:
+        raise StatisticsError("the circuit manifest publishes a model without a schema or a schema without a model")
     spec = ModelSpec.from_dict(manifest.model)
     item = manifest.records_schema
     data = storage.get(item.cid)
@@ -80,4 +87,11 @@ def deployment_definition(round_manager: Any, storage: Storage) -> tuple[ModelSp
             f"the circuit manifest's model {spec.to_dict()} ({spec.num_params} parameters) does not fit its "
             f"{manifest.model_size}-parameter commitments or its schema's {len(schema.features)} features"
         )
+    if manifest.statistics is not None:
+        statistics = PublishedStatistics.parse(storage.get(manifest.statistics.cid), where="statistics file")
+        if statistics.schema_digest != schema.digest():
+            raise StatisticsError(
+                f"the published statistics were made for schema {statistics.schema_digest[:16]}..., the manifest's "
+                f"schema is {schema.digest()[:16]}..."
+            )
     return spec, schema

@@ -105,3 +105,13 @@ def test_an_own_schema_sizes_the_model_and_needs_contributions(tmp_path):
         own_definition(Settings(workdir=tmp_path), ["hospital-0"], [object()])  # type: ignore[list-item]
     bundled = REPO_ROOT / "examples" / "hospital-data" / "schema.json"  # own rows of the bundled columns
     assert own_definition(Settings(workdir=tmp_path, records_schema=bundled), ["hospital-0"], []) is None
+
+
+def test_the_bundled_deploy_refuses_an_own_schema(tmp_path):
+    from zkfl_dapp.protocol.consortium import deploy_consortium
+
+    schema = tmp_path / "schema.json"
+    schema.write_text(SCHEMA.to_pretty_json())
+    settings = Settings(workdir=tmp_path, hospitals=3, records_schema=schema)
+    with pytest.raises(ConfigError, match="zkfl admin deploy --schema"):
+        deploy_consortium(settings, None, None, None, None, load_split(settings))  # type: ignore[arg-type]

@@ -32,10 +32,10 @@ from zkfl_dapp.core.policy import NormBoundPolicy
 from zkfl_dapp.crypto.envelope import EnclaveKeyPair
 from zkfl_dapp.crypto.key_file import load_key_pair, save_key_pair
 from zkfl_dapp.exceptions import ChainError, ConfigError
-from zkfl_dapp.ml.bundled_records import bundled_statistics
+from zkfl_dapp.ml.bundled_records import bundled_schema, bundled_statistics
 from zkfl_dapp.ml.data import FederatedSplit
 from zkfl_dapp.ml.model import num_params
-from zkfl_dapp.ml.schema import RecordSchema
+from zkfl_dapp.ml.schema import RecordSchema, load_schema
 from zkfl_dapp.ml.statistics import PublishedStatistics
 from zkfl_dapp.ml.training import TrainConfig
 from zkfl_dapp.protocol.enclave import AggregatorEnclave
@@ -92,8 +92,15 @@ def deploy_consortium(
     it, the bundled data set's statistics.
 
     Raises:
-        ConfigError: the circuits do not fit the configured hospitals and model, or the statistics another schema.
+        ConfigError: the circuits do not fit the configured hospitals and model, or the statistics another schema;
+            an own schema (``ZKFL_RECORDS_SCHEMA`` other than the bundled data set's) without ``own``.
     """
+    bundled = bundled_schema(settings.dataset).digest()
+    if own is None and settings.records_schema is not None and load_schema(settings.records_schema).digest() != bundled:
+        raise ConfigError(
+            f"{settings.records_schema} is not the {settings.dataset} data set's schema: a consortium on its own "
+            "schema is deployed with `zkfl admin deploy --schema FILE --contribution ...` (docs/operators.md)"
+        )
     spec = model_spec_for(settings, split)
     if (circuits.slots, circuits.model_size) != (settings.hospitals, num_params(spec)):
         raise ConfigError(f"circuits {circuits.name} do not fit {settings.hospitals} hospitals x {spec}")

@@ -24,6 +24,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -93,14 +94,60 @@ def _wait_finalized(workdir: Path, round_id: int, processes: list[Any], timeout:
     raise SystemExit(f"round {round_id} was not finalized within {timeout:.0f} s (logs in {workdir / 'logs'})")
 
 
-def consortium_run(workdir: Path, port: int, rounds: int) -> dict[str, Any]:
-    """Steps 1-5 of the module docstring; returns the rounds as ``zkfl status`` shows them and the audit's JSON."""
+class _Chain:
+    """``zkfl chain`` in its own process group: SIGKILL takes its anvil down with it, without a clean dump."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env, self.log = env, log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> _Chain:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        before = self.log.read_text().count("saved after every block") if self.log.is_file() else 0
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(_zkfl("chain"), env=self.env, cwd=REPO_ROOT, stdout=out,
+                                         stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        until = time.monotonic() + 120
+        while self.log.read_text().count("saved after every block") == before:
+            if self.proc.poll() is not None or time.monotonic() > until:
+                raise SystemExit(f"zkfl chain did not start: {self.log.read_text()[-2000:]}")
+            time.sleep(0.2)
+        return self
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)  # the chain's state is saved
+            self.proc.wait(timeout=60)
+
+    def restart(self, why: str) -> None:
+        self.kill()
+        _say(f"chain killed (SIGKILL, no clean dump) {why}; restarting it, no party is restarted")
+        self.start()
+
+
+def _sent(workdir: Path) -> list[tuple[str, int]]:
+    from zkfl_dapp.apps.journal import journal_for
+
+    journals = [(f"hospital-{i}", journal_for(workdir, f"hospital-{i}")) for i in range(3)]
+    return [(h, int(e["round"])) for h, journal in journals for e in journal.entries("sent")]
+
+
+def consortium_run(workdir: Path, port: int, rounds: int, *, kill_chain: bool = False) -> dict[str, Any]:
+    """Steps 1-5 of the module docstring; returns the rounds as ``zkfl status`` shows them and the audit's JSON.
+    With ``kill_chain``, the chain is SIGKILLed twice and restarted: right after a hospital journals round 2's
+    submission as sent, and right after ``open-round`` returns round 4."""
     from zkfl_dapp.apps.launcher import PartyProcess, running
     from zkfl_dapp.experiments.gbsg2.data import EXAMPLE
 
     env = _env(workdir, port)
     logs = workdir / "logs"
-    chain = PartyProcess("chain", _zkfl("chain"), logs / "chain.log", env).start()
+    chain = _Chain(env, logs / "chain.log").start()
+    kills = []
     try:
         time.sleep(2.0)
         for role in PARTY_ROLES:
@@ -127,12 +174,22 @@ def consortium_run(workdir: Path, port: int, rounds: int) -> dict[str, Any]:
             for _ in range(rounds):
                 t0 = time.perf_counter()
                 opened = _run(_zkfl("admin", "open-round"), env).strip().splitlines()[-1]
+                if kill_chain and int(opened) == 4:
+                    chain.restart("right after open-round returned round 4")
+                    kills.append("after open-round returned round 4")
+                if kill_chain and int(opened) == 2:
+                    until = time.monotonic() + 600
+                    while not any(r == 2 for _h, r in _sent(workdir)) and time.monotonic() < until:
+                        time.sleep(0.05)
+                    first = next(h for h, r in _sent(workdir) if r == 2)
+                    chain.restart(f"right after {first} journaled round 2 as sent")
+                    kills.append(f"after {first} journaled round 2 as sent")
                 entry = _wait_finalized(workdir, int(opened), services)
                 walls.append(round(time.perf_counter() - t0, 1))
                 _say(f"round {opened} finalized ({entry['model_cid']}) in {walls[-1]} s")
             status = json.loads(_run(_zkfl("status"), env))
     finally:
-        chain.stop()  # SIGTERM: the chain's state is saved
+        chain.stop()
     audit_json = workdir / "audit.json"
     ape = [str(Path(sys.executable).parent / "ape"), "run", "audit", "--workdir", str(workdir)]
     audited = subprocess.run(
@@ -141,8 +198,15 @@ def consortium_run(workdir: Path, port: int, rounds: int) -> dict[str, Any]:
     )  # fmt: skip
     _say(f"ape run audit: exit {audited.returncode}")
     audit = json.loads(audit_json.read_text()) if audit_json.is_file() else {"passed": False}
+    sent = _sent(workdir)
+    on_chain = {(sub["role"], r["round"]) for r in status["rounds"] for sub in r["submissions"]}
+    journal = {
+        "sent": len(sent),
+        "all_on_chain": all(x in on_chain for x in sent),
+        "none_sent_twice": len(sent) == len(set(sent)),
+    }
     return {"status": status, "audit": audit, "audit_exit": audited.returncode, "round_seconds": walls,
-            "deploy_seconds": round(deploy_seconds, 1)}  # fmt: skip
+            "deploy_seconds": round(deploy_seconds, 1), "chain_kills": kills, "journal": journal}  # fmt: skip
 
 
 def evaluate(workdir: Path, status: dict[str, Any], rounds: int) -> dict[str, Any]:
@@ -191,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--workdir", type=Path, default=REPO_ROOT / "build" / "gbsg2")
     parser.add_argument("--anvil-port", type=int, default=8561)
+    parser.add_argument("--kill-chain", action="store_true", help="SIGKILL and restart the chain twice mid-run")
     args = parser.parse_args(argv)
     workdir: Path = args.workdir.resolve()
     if workdir.exists():
@@ -198,13 +263,16 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"{workdir} exists and is not a zkFL work directory: give a new --workdir")
         shutil.rmtree(workdir)
     started = time.perf_counter()
-    run = consortium_run(workdir, args.anvil_port, args.rounds)
+    run = consortium_run(workdir, args.anvil_port, args.rounds, kill_chain=args.kill_chain)
     report = {
         "data": "GBSG2 (lifelines, MIT): 557 women with a known 3-year recurrence status, 8 features",
         "hospitals": 3,
         "rounds": args.rounds,
         "model": "logreg (d = 9)",
         "audit_passed": bool(run["audit"].get("passed")) and run["audit_exit"] == 0,
+        "finalized_rounds": sum(r["phase"] == "FINALIZED" for r in run["status"]["rounds"]),
+        "chain_kills": run["chain_kills"],
+        "journal": run["journal"],
         "deploy_seconds": run["deploy_seconds"],
         "round_seconds": run["round_seconds"],
         **evaluate(workdir, run["status"], args.rounds),
@@ -212,7 +280,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     (workdir / "gbsg2-report.json").write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
-    return 0 if report["audit_passed"] else 1
+    ok = report["audit_passed"] and report["finalized_rounds"] == args.rounds
+    return 0 if ok and report["journal"]["all_on_chain"] and report["journal"]["none_sent_twice"] else 1
 
 
 if __name__ == "__main__":

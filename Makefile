@@ -13,7 +13,7 @@ export SOLCX_BINARY_PATH := $(CURDIR)/.toolchain/solcx
 export PYTHONUNBUFFERED := 1
 
 .PHONY: install solc-shim frontend browser circuits demo demo-large parties-measure test test-fast forge-test fuzz bench bench-large chunk-sweep attack-eval lint clean \
-	flower-env flower-bench
+	flower-env flower-bench gbsg2
 .DEFAULT_GOAL := demo
 
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -123,6 +123,13 @@ bench-large: install
 	status=0; $(PY) -m zkfl_dapp.experiments.bench.large --workdir build/large || status=$$?; \
 		$(PY) -m zkfl_dapp.experiments.bench.docs --from build/bench/large.json && exit $$status
 	$(LARGE_ENV) ZKFL_HOSPITALS=2 ZKFL_QUORUM=2 $(VENV)/bin/ape run audit --workdir build/large --anvil-port 8547
+
+# A consortium on a foreign data set (examples/gbsg2: GBSG2, 3 hospitals, 2 CSV + 1 Parquet file), every party a
+# separate `zkfl` process with a fresh passphrase key, 5 rounds, `ape run audit`, accuracy/AUC against a central
+# model and plain FedAvg: build/gbsg2/gbsg2-report.json (about 3 min; not part of `make test`, which runs
+# tests/unit/test_gbsg2.py). Its deploy installs the d = 9 verifier: `make circuits` installs the default again.
+gbsg2: install
+	$(PY) -m zkfl_dapp.experiments.gbsg2.run --rounds 5 --workdir build/gbsg2
 
 # One Flower FedAvg round against one zkFL round (ZkflStrategy + zkfl_mod) on the same data, in one run.
 flower-bench: circuits flower-env

@@ -56,7 +56,7 @@ def _server_app(make_strategy: Callable[[dict[str, Any]], Any], rounds: int, sec
     def main(grid: Grid, context: Context) -> None:
         run_config = dict(context.run_config)
         strategy = _timed(make_strategy(run_config), seconds)
-        initial = ArrayRecord(task.build_model(run_config).state_dict())
+        initial = ArrayRecord(task.Net().state_dict())
         strategy.start(grid=grid, initial_arrays=initial, num_rounds=rounds)
 
     return app

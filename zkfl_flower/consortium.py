@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from eth_account.signers.local import LocalAccount
 
 from zkfl_dapp.chain.views import Commitment, read_current_model, read_round
@@ -21,14 +22,17 @@ from zkfl_dapp.core.formats import ModelFile
 from zkfl_dapp.crypto.envelope import EnclaveKeyPair
 from zkfl_dapp.crypto.key_file import load_key_pair
 from zkfl_dapp.exceptions import ChainError, ConfigError
-from zkfl_dapp.ml.data import FederatedSplit
+from zkfl_dapp.ml.data import Dataset, FederatedSplit
 from zkfl_dapp.ml.model import ModelSpec
+from zkfl_dapp.ml.schema import RecordSchema
 from zkfl_dapp.ml.training import TrainConfig
 from zkfl_dapp.protocol.enclave import AggregatorEnclave
 from zkfl_dapp.protocol.hospital import HospitalClient, fetch_global_model
+from zkfl_dapp.protocol.standardization import deployment_definition
 from zkfl_dapp.protocol.wiring import circuits_for, load_split, model_spec_for
 from zkfl_dapp.storage.base import Storage, open_storage
 from zkfl_flower.chain import DEFAULT_ABI_MANIFEST, Chain, Contract, dev_account, load_abis
+from zkfl_flower.records import check_model
 
 #: The development roles' account indexes in the test mnemonic, as ``ape run deploy`` admits them on the
 #: embedded anvil (zkfl_dapp.apps.session): admin 0, aggregator 1, hospitals from 2.
@@ -47,6 +51,8 @@ class FlowerConsortium:
     circuits: CircuitSuite
     split: FederatedSplit
     spec: ModelSpec
+    #: the consortium's own schema (deployed with ``zkfl admin deploy --schema``); None: a bundled data set's
+    schema: RecordSchema | None = None
 
     @classmethod
     def connect(
@@ -72,9 +78,12 @@ class FlowerConsortium:
             raise ChainError(f"no RoundManager at {rm_address} on the node at {rpc_url} (another chain?)")
         abis = load_abis(abi_manifest)
         split = load_split(settings)
-        spec = model_spec_for(settings, split)
-        circuits = circuits_for(settings, spec)
         round_manager = chain.contract(rm_address, abis["RoundManager"])
+        storage = open_storage(settings.storage, root=settings.store_dir, api_url=settings.kubo_api_url)
+        # a consortium deployed on its own schema names its model in the circuit manifest; else the settings'
+        own = deployment_definition(round_manager, storage)
+        spec = own[0] if own is not None else model_spec_for(settings, split)
+        circuits = circuits_for(settings, spec)
         digest = bytes(round_manager.kzgBasisDigest()).hex()
         if digest != circuits.basis.digest():
             raise ChainError(
@@ -86,10 +95,11 @@ class FlowerConsortium:
             chain=chain,
             registry=chain.contract(registry_address, abis["ConsortiumRegistry"]),
             round_manager=round_manager,
-            storage=open_storage(settings.storage, root=settings.store_dir, api_url=settings.kubo_api_url),
+            storage=storage,
             circuits=circuits,
             split=split,
             spec=spec,
+            schema=own[1] if own is not None else None,
         )
 
     def model_of(self, commitment: Commitment, cid: str) -> ModelFile:
@@ -108,24 +118,62 @@ class FlowerConsortium:
             raise ChainError(f"round {round_id} is {info.phase.name.lower()}: it has no finalized model")
         return self.model_of(info.new_model_commitment, info.new_model_cid)
 
-    def hospital(self, index: int, account: Any, train_config: TrainConfig | None = None) -> HospitalClient:
-        """Hospital ``index`` of the split (its shard: the sample count it declares) acting as ``account``."""
-        if not 0 <= index < len(self.split.shards):
-            raise ConfigError(f"no hospital {index}: the consortium has {len(self.split.shards)}")
+    @property
+    def model_size(self) -> int:
+        """The deployed model's parameter count: what every app's model must have."""
+        return int(self.circuits.model_size)
+
+    def check_model(self, model: Any) -> None:
+        """Whether a Flower app's own PyTorch model can train in this consortium (see :func:`.records.check_model`).
+
+        Raises:
+            ConfigError: another parameter count than the deployed model's, or state beyond its parameters.
+        """
+        check_model(model, self.model_size)
+
+    def hospital(
+        self,
+        index: int,
+        account: Any,
+        train_config: TrainConfig | None = None,
+        *,
+        num_examples: int | None = None,
+    ) -> HospitalClient:
+        """Hospital ``index`` acting as ``account``. It declares ``num_examples`` training samples when given (a
+        Flower app that trains on its own loaders: their data set's size); else it is the bundled split's hospital
+        ``index`` (its shard's size).
+
+        Raises:
+            ConfigError: no such hospital, or ``num_examples`` below 1.
+        """
+        if not 0 <= index < self.settings.hospitals:
+            raise ConfigError(f"no hospital {index}: the consortium has {self.settings.hospitals}")
         s = self.settings
         cfg = train_config or TrainConfig(
             local_epochs=s.local_epochs, batch_size=s.batch_size, lr=s.learning_rate, seed=s.seed
         )
+        if num_examples is not None and num_examples < 1:
+            raise ConfigError(f"hospital {index} declares {num_examples} training examples: it needs at least 1")
+        if num_examples is None and self.schema is not None:
+            raise ConfigError(
+                "this consortium was deployed on its own schema: the app trains on its own data; give the hospital "
+                "the size of its training loader (num_examples=len(trainloader.dataset))"
+            )
+        if num_examples is None:
+            shard = self.split.shards[index]
+        else:  # the app trains on its own loaders: no shard here (the mod submits what the app trained)
+            shard = Dataset(np.zeros((0, self.spec.num_features)), np.zeros(0))
         return HospitalClient(
             f"hospital-{index}",
             account,
-            self.split.shards[index],
+            shard,
             self.spec,
             cfg,
             self.storage,
             self.circuits,
             s.workdir / "flower",
             index=index,
+            declared_samples=num_examples,
         )
 
     def enclave(self, account: Any, key_pair: EnclaveKeyPair) -> AggregatorEnclave:

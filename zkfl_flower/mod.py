@@ -80,8 +80,11 @@ def zkfl_mod(
 ) -> Mod:
     """The mod for ``ClientApp(mods=[zkfl_mod(hospital_for)])``.
 
-    ``hospital_for(context)`` gives the consortium and the node's hospital (its account and the shard whose
-    sample count it declares on-chain). The keys are the strategy's (FedAvg's defaults).
+    ``hospital_for(context)`` gives the consortium and the node's hospital: its account and the sample count it
+    declares on-chain (:meth:`FlowerConsortium.hospital`: ``num_examples``, the size of the app's own training
+    data, or the bundled split's shard). The ClientApp trains whatever PyTorch model it has, on its own loaders,
+    as long as the model has the deployed model's parameter count (:meth:`FlowerConsortium.check_model`). The
+    keys are the strategy's (FedAvg's defaults).
 
     The mod raises (Flower turns it into an error reply, and nothing is submitted) when the round is not
     open, the global model does not open its commitment, the ClientApp's model is not the consortium's, its
@@ -114,10 +117,10 @@ def zkfl_mod(
         if len(local) != expected:
             raise DataError(f"the ClientApp trained {len(local)} parameters, the consortium's model has {expected}")
         declared = _num_examples(reply, weighted_by_key)
-        if declared != hospital.shard.num_samples:
+        if declared != hospital.sample_count:
             raise DataError(
-                f"the ClientApp reports {declared} training examples, {hospital.name}'s shard has "
-                f"{hospital.shard.num_samples}: the sample count on-chain (the FedAvg weight) must be the true one"
+                f"the ClientApp reports {declared} training examples, {hospital.name} declares "
+                f"{hospital.sample_count}: the sample count on-chain (the FedAvg weight) must be the true one"
             )
         # the hospital's own attestation policy: it seals only to a key whose evidence it verified
         policy = policy_from_settings(consortium.settings, local=consortium.chain.is_local_dev)

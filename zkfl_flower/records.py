@@ -7,13 +7,15 @@ named arrays; converting keeps the record's keys and shapes and concatenates the
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from flwr.app import Array, ArrayRecord
 from numpy.typing import NDArray
 
 from zkfl_dapp.core.fixedpoint import dequantize
 from zkfl_dapp.core.formats import ModelFile
-from zkfl_dapp.exceptions import DataError
+from zkfl_dapp.exceptions import ConfigError, DataError
 
 #: ConfigRecord entry of a train message: the on-chain round the client submits to.
 ROUND_KEY = "zkfl-round-id"
@@ -66,3 +68,30 @@ def model_values(model: ModelFile) -> NDArray[np.float64]:
 def model_record(model: ModelFile, template: ArrayRecord) -> ArrayRecord:
     """A zkFL model file's parameters in the template's keys and shapes (float64: exactly the file's values)."""
     return unflatten(model_values(model), template)
+
+
+def check_model(model: Any, model_size: int) -> None:
+    """Whether a Flower app's own PyTorch model (``nn.Module``) can train in a consortium whose deployed model
+    has ``model_size`` parameters: any architecture whose ``state_dict`` is exactly its parameters, ``model_size``
+    numbers in all. The committed vector is its ``state_dict`` flattened in order (:func:`flatten`); the genesis
+    and every finalized model reach it in the same order (:func:`unflatten`).
+
+    Raises:
+        ConfigError: another parameter count, or state beyond the parameters (buffers such as BatchNorm's running
+            statistics: they are not trained by SGD and would be averaged as if they were).
+    """
+    params = dict(model.named_parameters())
+    state = model.state_dict()
+    extra = [k for k in state if k not in params]
+    if extra:
+        raise ConfigError(
+            f"the app's model has state beyond its parameters ({', '.join(extra)}): zkFL commits and averages "
+            "parameters only; use a model without buffers (e.g. LayerNorm instead of BatchNorm)"
+        )
+    count = sum(int(p.numel()) for p in params.values())
+    if count != model_size:
+        shapes = ", ".join(f"{k}{list(p.shape)}" for k, p in params.items())
+        raise ConfigError(
+            f"the app's model has {count} parameters ({shapes}), the consortium's deployed model {model_size}: "
+            "deploy the consortium for this model's size, or use a model of that size"
+        )

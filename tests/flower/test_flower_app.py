@@ -91,13 +91,14 @@ def _mod_scenarios(consortium: FlowerConsortium) -> dict[str, Any]:
 
     TaskIdentity.run_id, TaskIdentity.node_id, TaskIdentity.task_id = 1, 0, 1
     strategy = ZkflStrategy.on_dev_chain(FedAvg(min_train_nodes=3, min_available_nodes=3), consortium)
-    template = ArrayRecord(consortium.spec.build().state_dict())
+    template = ArrayRecord(task.Net().state_dict())  # the app's own model
     zeros = unflatten(np.zeros(len(flatten(template))), template)
     sent = next(iter(strategy.configure_train(3, zeros, ConfigRecord(), _Grid())))  # type: ignore[arg-type]
     round_id = int(cast(int, sent.content.config_records["config"][ROUND_KEY]))
     g = model_values(consortium.current_model())
-    n = consortium.split.shards[0].num_samples
-    context = Context(run_id=1, node_id=1, node_config={"partition-id": 0}, state=RecordDict(), run_config={})
+    n = len(task.load_data(0, HOSPITALS)[0].dataset)  # the app's own loader
+    node_config: dict[str, Any] = {"partition-id": 0, "num-partitions": HOSPITALS}
+    context = Context(run_id=1, node_id=1, node_config=node_config, state=RecordDict(), run_config={})
     mod = zkfl_mod(task.hospital_for)
     seen: list[np.ndarray] = []
 
@@ -165,7 +166,9 @@ def flower_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlowerRun]:
         except ChainError as exc:
             revert = str(exc)
         chain_model = model_values(consortium.current_model())
-        shard_sizes = consortium.split.shard_sizes()
+        from flower_app import task
+
+        shard_sizes = tuple(len(task.load_data(i, HOSPITALS)[0].dataset) for i in range(HOSPITALS))
         scenarios = _mod_scenarios(consortium)
     with np.load(settings.workdir / "flower" / "global-model.npz") as saved:
         result = {k: saved[k] for k in saved.files}
@@ -182,6 +185,7 @@ def test_every_round_is_finalized_on_chain_from_the_clients_submissions(flower_r
 
 
 def test_the_global_model_after_the_run_is_the_one_finalized_on_chain(flower_run: FlowerRun) -> None:
+    assert list(flower_run.result) == ["fc.weight", "fc.bias"]  # in the app's own model's keys and shapes
     flat = np.concatenate([a.ravel() for a in flower_run.result.values()])
     assert flat.dtype == np.float64
     assert np.array_equal(flat, flower_run.chain_model)

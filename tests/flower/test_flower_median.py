@@ -55,7 +55,7 @@ def test_a_fedmedian_round_is_proven_finalized_and_audited(tmp_path: Path) -> No
         run_config = dict(context.run_config)
         median = FedMedian(fraction_evaluate=0.0, min_train_nodes=5, min_available_nodes=5)
         strategy = ZkflStrategy.on_dev_chain(median, task.consortium(run_config))
-        initial = ArrayRecord(task.build_model(run_config).state_dict())
+        initial = ArrayRecord(task.Net().state_dict())
         out["result"] = flatten(strategy.start(grid=grid, initial_arrays=initial, num_rounds=1).arrays)
         out["final"] = strategy.finalizations[1]
 

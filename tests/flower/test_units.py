@@ -17,7 +17,7 @@ from flwr.serverapp.strategy import FedAdam, FedAvg, FedMedian, FedProx  # noqa:
 from zkfl_dapp.config import Settings  # noqa: E402
 from zkfl_dapp.exceptions import ConfigError, DataError  # noqa: E402
 from zkfl_flower.chain import _outputs, _type_of, dev_account  # noqa: E402
-from zkfl_flower.records import flatten, unflatten  # noqa: E402
+from zkfl_flower.records import check_model, flatten, unflatten  # noqa: E402
 from zkfl_flower.strategy import ZkflStrategy  # noqa: E402
 
 TEMPLATE = ArrayRecord({"linear.weight": Array(np.zeros((1, 3), dtype=np.float32)), "linear.bias": Array(np.zeros(1))})
@@ -88,3 +88,28 @@ def test_dev_accounts_are_anvils() -> None:
     # anvil's and ape's first test account of the public test mnemonic
     mnemonic = "test test test test test test test test test test test junk"
     assert dev_account(mnemonic, 0).address == "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+
+
+def test_an_apps_own_model_needs_the_deployed_size_and_parameters_only() -> None:
+    from torch import nn
+
+    check_model(nn.Sequential(nn.Linear(30, 1)), 31)  # any architecture of the deployed size
+    check_model(nn.Sequential(nn.Linear(5, 4), nn.ReLU(), nn.Linear(4, 2), nn.Linear(2, 1)), 37)
+    with pytest.raises(ConfigError, match="has 32 parameters .* deployed model 31"):
+        check_model(nn.Linear(31, 1), 31)
+    with pytest.raises(ConfigError, match="state beyond its parameters"):
+        check_model(nn.Sequential(nn.BatchNorm1d(10), nn.Linear(10, 1)), 31)
+
+
+def test_a_consortium_on_its_own_schema_has_no_bundled_shards_to_hand_out() -> None:
+    from zkfl_dapp.ml.model import ModelSpec
+    from zkfl_dapp.ml.schema import FeatureSpec, OutcomeSpec, RecordSchema
+    from zkfl_flower.consortium import FlowerConsortium
+
+    outcome = OutcomeSpec(column="y", positive=("1",), negative=("0",))
+    schema = RecordSchema(features=(FeatureSpec(name="age", unit="years"),), outcome=outcome)
+    none = cast(Any, None)
+    c = FlowerConsortium(Settings(hospitals=2), none, none, none, none, none, none, ModelSpec(num_features=1), schema)
+    with pytest.raises(ConfigError, match="deployed on its own schema"):
+        c.hospital(0, dev_account(Settings().mnemonic, 2))
+    assert c.hospital(0, dev_account(Settings().mnemonic, 2), num_examples=40).sample_count == 40

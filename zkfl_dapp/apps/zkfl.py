@@ -178,13 +178,25 @@ def admin() -> None:
 
 @admin.command("deploy")
 @party_options
+@click.option("--schema", "records_schema", type=click.Path(dir_okay=False), default=None,
+              help="the consortium's own schema of records files (.json/.yaml); default: the bundled data set's")
+@click.option("--model", type=click.Choice(["logreg", "mlp", "mlp-large"]), default=None,
+              help="the model over the schema's features (default logreg)")
+@click.option("--mlp-hidden", type=click.IntRange(min=1), default=None, help="hidden units of --model mlp")
+@click.option("--contribution", "contributions", type=click.Path(exists=True, dir_okay=False), multiple=True,
+              help="a hospital's statistics contribution (zkfl hospital --contribute-statistics), one per hospital")
 @clean_errors
-def admin_deploy(rpc_url: str | None, network: str | None, **overrides: Any) -> None:
+def admin_deploy(rpc_url: str | None, network: str | None, contributions: tuple[str, ...], **overrides: Any) -> None:
     """Deploy a new consortium; admit the aggregator, the hospitals and the auditor whose keyfiles (addresses
-    only) are in <workdir>/keys/."""
+    only) are in <workdir>/keys/. With --schema, on the consortium's own columns and model: the standardisation
+    statistics are combined from every hospital's --contribution and the circuits sized for --model."""
+    from pathlib import Path
+
     from zkfl_dapp.apps.session import build_circuits
+    from zkfl_dapp.ml.contributions import StatisticsContribution
 
     settings = build_settings(**overrides)
+    parts = [StatisticsContribution.load(Path(p)) for p in contributions]
     parties = _parties()
     members = {}
     for role in ["aggregator", *(f"hospital-{i}" for i in range(settings.hospitals)), "auditor"]:
@@ -195,7 +207,8 @@ def admin_deploy(rpc_url: str | None, network: str | None, **overrides: Any) -> 
             raise ConfigError(f"no keyfile (or address) for {role} at {path}: the admin admits every member")
     build_circuits(settings)
     with acting_as("admin", settings, rpc_url, network) as (conn, account):
-        dep = parties.deploy(settings, conn, account, make_storage(settings), members, progress=say)
+        storage = make_storage(settings)
+        dep = parties.deploy(settings, conn, account, storage, members, contributions=parts, progress=say)
     for name, address in dep.addresses().items():
         click.echo(f"{name}: {address}")
 
@@ -313,6 +326,8 @@ def status(rpc_url: str | None, network: str | None, **overrides: Any) -> None:
 @click.option("--index", type=int, required=True, help="this hospital's index (its role is hospital-<index>)")
 @click.option("--sit-out", type=int, multiple=True, help="a round this hospital skips (demo dropout)")
 @click.option("--once", is_flag=True, help="one poll, then exit")
+@click.option("--contribute-statistics", "contribute", type=click.Path(dir_okay=False), default=None,
+              help="write this hospital's statistics contribution to this file and exit (no key, no chain)")
 @poll_option
 @clean_errors
 def hospital(
@@ -321,13 +336,19 @@ def hospital(
     index: int,
     sit_out: tuple[int, ...],
     once: bool,
+    contribute: str | None,
     interval: float,
     **overrides: Any,
 ) -> None:
-    """A hospital's agent: serve every open round from the chain's state, until Ctrl-C."""
+    """A hospital's agent: serve every open round from the chain's state, until Ctrl-C. With
+    --contribute-statistics: read the records file (ZKFL_RECORDS) against the consortium's schema
+    (ZKFL_RECORDS_SCHEMA) and write only its row count, sums and sums of squares, for the admin's deploy."""
     settings = build_settings(**overrides)
-    parties = _parties()
     role = f"hospital-{index}"
+    if contribute is not None:
+        _contribute(settings, role, contribute)
+        return
+    parties = _parties()
     with acting_as(role, settings, rpc_url, network) as (conn, account):
         storage = make_storage(settings)
         say(f"{role}: loading the consortium's circuits, model and records")
@@ -339,6 +360,20 @@ def hospital(
             agent.step()
         else:
             parties.poll_chain(conn, agent.step, interval=interval, progress=say)
+
+
+def _contribute(settings: Settings, role: str, out: str) -> None:
+    from pathlib import Path
+
+    from zkfl_dapp.ml.contributions import contribution_of
+    from zkfl_dapp.ml.records import read_records
+    from zkfl_dapp.ml.schema import load_schema
+
+    if settings.records is None or settings.records_schema is None:
+        raise ConfigError("set ZKFL_RECORDS (this hospital's records file) and ZKFL_RECORDS_SCHEMA (the schema)")
+    records = read_records(settings.records, load_schema(settings.records_schema))
+    Path(out).write_bytes(contribution_of(records, role).to_bytes() + b"\n")
+    say(f"{role}: {records.num_rows} rows of {settings.records} summarised in {out} (count, sums, sums of squares)")
 
 
 @main.command()

@@ -7,7 +7,9 @@
   :class:`~zkfl_dapp.core.layout.CommitmentLayout`); every file it publishes (the Lagrange points where it has
   them, each circuit's settings, verifying key, SRS and verifier source, the standardisation statistics)
   resolves and matches its SHA-256, and the statistics file parses
-  (:class:`~zkfl_dapp.ml.statistics.PublishedStatistics`).
+  (:class:`~zkfl_dapp.ml.statistics.PublishedStatistics`); a consortium on its own schema publishes a model and a
+  schema that fit the commitments' size and the statistics
+  (:func:`~zkfl_dapp.protocol.standardization.manifest_definition`).
 * ``basis``: the manifest's basis digest equals ``RoundManager.kzgBasisDigest()`` and the digest of the
   :class:`~zkfl_dapp.circuits.kzg.KzgBasis` loaded from the fetched SRS, vk and settings (whose logrows and
   unusable rows are the manifest's); ``K`` in the manifest equals ``RoundManager.zeroCommitment()`` and
@@ -40,10 +42,18 @@ from zkfl_dapp.chain.views import as_commitment, commitment_hex, read_current_mo
 from zkfl_dapp.circuits.kzg import G1Point, KzgBasis, KzgError, commit, zero_commitment
 from zkfl_dapp.core.formats import ModelFile
 from zkfl_dapp.core.layout import CommitmentLayout
-from zkfl_dapp.exceptions import ChainError, DigestMismatchError, ModelFileError, StatisticsError, StorageError
+from zkfl_dapp.exceptions import (
+    ChainError,
+    DigestMismatchError,
+    ModelFileError,
+    StatisticsError,
+    StorageError,
+    ZkflError,
+)
 from zkfl_dapp.ml.statistics import PublishedStatistics
 from zkfl_dapp.protocol.hospital import opens
 from zkfl_dapp.protocol.publication import CircuitManifest, PublishedCircuit, PublishedFile, fetch_published
+from zkfl_dapp.protocol.standardization import manifest_definition
 
 
 def _point_text(p: G1Point | tuple[int, int]) -> str:
@@ -123,6 +133,11 @@ class DeploymentChecks(AuditContext):
             self.median_artifacts = self._fetch_circuit(report, "median ", manifest.median, "KzgMedianVerifier.sol")
         if manifest.statistics is not None:
             self._statistics_check(report, manifest.statistics)
+        try:  # a consortium on its own schema: its model and schema fit each other and the deployment
+            manifest_definition(manifest, self.storage)
+        except ZkflError as exc:
+            expected = "a model and schema that fit the commitments and the statistics"
+            self._deployment_fail(report, check, "circuit manifest / model and schema", expected, describe_error(exc))
         return lagrange
 
     def _layout_checks(self, report: AuditReport, manifest: CircuitManifest) -> None:

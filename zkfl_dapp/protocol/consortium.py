@@ -34,9 +34,11 @@ from zkfl_dapp.core.policy import NormBoundPolicy
 from zkfl_dapp.crypto.envelope import EnclaveKeyPair
 from zkfl_dapp.crypto.key_file import load_key_pair, save_key_pair
 from zkfl_dapp.exceptions import ChainError, ConfigError
-from zkfl_dapp.ml.bundled_records import bundled_statistics
+from zkfl_dapp.ml.bundled_records import bundled_schema, bundled_statistics
 from zkfl_dapp.ml.data import FederatedSplit
 from zkfl_dapp.ml.model import num_params
+from zkfl_dapp.ml.schema import RecordSchema, load_schema
+from zkfl_dapp.ml.statistics import PublishedStatistics
 from zkfl_dapp.ml.training import TrainConfig
 from zkfl_dapp.protocol.enclave import AggregatorEnclave
 from zkfl_dapp.protocol.hospital import HospitalClient, fetch_global_model
@@ -96,14 +98,28 @@ def deploy_consortium(
     circuits: CircuitSuite,
     split: FederatedSplit,
     progress: Progress = _quiet,
+    *,
+    own: tuple[RecordSchema, PublishedStatistics] | None = None,
 ) -> Deployment:
     """The admin's part of a new consortium: publish the genesis model and the circuit manifest (with the
     standardisation statistics), deploy the contracts pinned to the circuits' commitment scheme. Members are
     admitted afterwards.
 
+    ``own``: a consortium on its own schema, with the statistics combined from its members' contributions
+    (:func:`zkfl_dapp.ml.contributions.combine_contributions`); the manifest then also publishes the schema and
+    the model (``ZKFL_MODEL`` over the schema's features), which the parties read back from the chain. Without
+    it, the bundled data set's statistics.
+
     Raises:
-        ConfigError: the circuits do not fit the configured hospitals and model.
+        ConfigError: the circuits do not fit the configured hospitals and model, or the statistics another schema;
+            an own schema (``ZKFL_RECORDS_SCHEMA`` other than the bundled data set's) without ``own``.
     """
+    bundled = bundled_schema(settings.dataset).digest()
+    if own is None and settings.records_schema is not None and load_schema(settings.records_schema).digest() != bundled:
+        raise ConfigError(
+            f"{settings.records_schema} is not the {settings.dataset} data set's schema: a consortium on its own "
+            "schema is deployed with `zkfl admin deploy --schema FILE --contribution ...` (docs/operators.md)"
+        )
     spec = model_spec_for(settings, split)
     if (circuits.slots, circuits.model_size) != (settings.hospitals, num_params(spec)):
         raise ConfigError(f"circuits {circuits.name} do not fit {settings.hospitals} hospitals x {spec}")
@@ -117,8 +133,16 @@ def deploy_consortium(
     )
     genesis_cid = str(storage.put(genesis.to_bytes()))
     genesis_commitment = commit_vectors(genesis.values, circuits.layout, circuits.basis)
-    statistics = bundled_statistics(settings.dataset, split)  # from the hospitals' sums, not pooled rows
-    circuit_cid = publish_circuit(circuits, storage, statistics=statistics.to_bytes())
+    if own is None:
+        statistics = bundled_statistics(settings.dataset, split)  # from the hospitals' sums, not pooled rows
+        circuit_cid = publish_circuit(circuits, storage, statistics=statistics.to_bytes())
+    else:
+        schema, statistics = own
+        if statistics.schema_digest != schema.digest() or spec.num_features != len(schema.features):
+            raise ConfigError(f"the statistics or the model {spec.to_dict()} were not made for the schema")
+        circuit_cid = publish_circuit(
+            circuits, storage, statistics=statistics.to_bytes(), schema=schema.to_bytes(), model=spec.to_dict()
+        )
     progress(f"deploying contracts (genesis model {genesis_cid}, circuit manifest {circuit_cid})")
     scheme = CommitmentScheme(
         slots=circuits.slots,

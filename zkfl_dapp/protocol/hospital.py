@@ -179,6 +179,14 @@ class HospitalClient:
     progress: Progress = _quiet
     #: Where the submitted parameters come from (honest local training unless an experiment injects another).
     source: UpdateSource = field(default_factory=LocalTraining)
+    #: The sample count it declares when it trains on data other than ``shard`` (a Flower app's own loaders,
+    #: zkfl_flower); None: ``shard``'s size.
+    declared_samples: int | None = None
+
+    @property
+    def sample_count(self) -> int:
+        """The training-sample count this hospital declares on-chain (its FedAvg weight)."""
+        return self.shard.num_samples if self.declared_samples is None else self.declared_samples
 
     @property
     def address(self) -> str:
@@ -216,7 +224,7 @@ class HospitalClient:
         payload = UpdatePayload(
             round_id=round_id,
             hospital=self.address,
-            sample_count=self.shard.num_samples,
+            sample_count=self.sample_count,
             scale_bits=self.scale_bits,
             values=padded,
         )

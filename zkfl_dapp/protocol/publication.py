@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -87,6 +87,11 @@ class CircuitManifest(BaseModel):
     median: PublishedCircuit | None = None
     #: the consortium's standardisation statistics (zkfl-stats/v1, zkfl_dapp.ml.statistics); None: not published
     statistics: PublishedFile | None = None
+    #: a consortium deployed on its own schema: the schema file (zkfl-schema/v1, zkfl_dapp.ml.schema) its members'
+    #: records are read with, and its model (ModelSpec.to_dict: kind, num_features, hidden); None: a bundled
+    #: data set's consortium, whose model the parties' settings name
+    records_schema: PublishedFile | None = None
+    model: dict[str, Any] | None = None
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()
@@ -121,9 +126,17 @@ def lagrange_file(points: list[tuple[int, int]]) -> bytes:
     return json.dumps([[hex(x), hex(y)] for x, y in points], separators=(",", ":")).encode()
 
 
-def publish_circuit(circuits: CircuitSuite, storage: Storage, *, statistics: bytes | None = None) -> str:
+def publish_circuit(
+    circuits: CircuitSuite,
+    storage: Storage,
+    *,
+    statistics: bytes | None = None,
+    schema: bytes | None = None,
+    model: dict[str, Any] | None = None,
+) -> str:
     """Store the circuits' public artifacts, the basis and its Lagrange points, the standardisation
-    ``statistics`` file when given, and the manifest; returns the manifest's CID."""
+    ``statistics`` file, the consortium's ``schema`` file and ``model`` description when given, and the manifest;
+    returns the manifest's CID."""
     basis = circuits.basis
     k = circuits.zero
     lagrange = None
@@ -151,6 +164,8 @@ def publish_circuit(circuits: CircuitSuite, storage: Storage, *, statistics: byt
         norm=_publish_circuit(storage, norm.spec.name, norm, norm.logrows),
         median=_publish_circuit(storage, median.spec.name, median, median.logrows) if median is not None else None,
         statistics=_publish_bytes(storage, statistics) if statistics is not None else None,
+        records_schema=_publish_bytes(storage, schema) if schema is not None else None,
+        model=model,
     )
     return str(storage.put(manifest.to_bytes()))
 

@@ -13,6 +13,7 @@ from zkfl_dapp.circuits.suite import CircuitSuite, ensure_circuit_suite
 from zkfl_dapp.config import Settings
 from zkfl_dapp.ml.data import FederatedSplit, load_federated
 from zkfl_dapp.ml.model import ModelSpec, num_params, spec_for_preset
+from zkfl_dapp.ml.schema import load_schema
 
 
 def _quiet(_: str) -> None:
@@ -20,7 +21,14 @@ def _quiet(_: str) -> None:
 
 
 def model_spec_for(settings: Settings, split: FederatedSplit) -> ModelSpec:
-    return spec_for_preset(settings.model, split.num_features, mlp_hidden=settings.mlp_hidden)
+    """The configured model preset (``ZKFL_MODEL``, ``ZKFL_MLP_HIDDEN``) over the consortium's features: the
+    schema's (``ZKFL_RECORDS_SCHEMA``, ``zkfl admin deploy --schema``) when one is set, else the bundled data
+    set's. A deployed consortium's parties read its model from the chain instead
+    (:func:`zkfl_dapp.protocol.standardization.deployment_definition`)."""
+    num_features = split.num_features
+    if settings.records_schema is not None:
+        num_features = len(load_schema(settings.records_schema).features)
+    return spec_for_preset(settings.model, num_features, mlp_hidden=settings.mlp_hidden)
 
 
 def circuits_for(settings: Settings, model: ModelSpec, progress: Callable[[str], None] = _quiet) -> CircuitSuite:

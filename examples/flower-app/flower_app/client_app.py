@@ -1,8 +1,7 @@
-"""The ClientApp: ordinary Flower code; zkFL is the one mod in ``ClientApp(mods=[...])``."""
+"""The ClientApp: ordinary Flower code on the app's own model and loaders; zkFL is the one mod in
+``ClientApp(mods=[...])``."""
 
 from __future__ import annotations
-
-from typing import cast
 
 from flwr.app import ArrayRecord, Context, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
@@ -17,27 +16,23 @@ app = ClientApp(mods=[zkfl_mod(task.hospital_for)])
 @app.train()
 def train(msg: Message, context: Context) -> Message:
     run_config = dict(context.run_config)
-    model = task.build_model(run_config)
-    model.load_state_dict(msg.content.array_records["arrays"].to_torch_state_dict())
-    shard, _test = task.load_data(run_config, int(context.node_config["partition-id"]))
+    net = task.Net()
+    net.load_state_dict(msg.content.array_records["arrays"].to_torch_state_dict())
+    partition_id, num_partitions = int(context.node_config["partition-id"]), int(context.node_config["num-partitions"])
+    trainloader, _ = task.load_data(partition_id, num_partitions, int(run_config.get("batch-size", 32)))
     loss = task.train(
-        model,
-        shard,
-        epochs=int(run_config.get("local-epochs", 5)),
-        lr=float(run_config.get("lr", 0.1)),
-        batch_size=int(run_config.get("batch-size", 32)),
-        seed=int(cast(int, msg.content.config_records["config"]["server-round"])),
+        net, trainloader, epochs=int(run_config.get("local-epochs", 5)), lr=float(run_config.get("lr", 0.1))
     )
-    metrics = MetricRecord({"train-loss": loss, "num-examples": shard.num_samples})
-    return Message(RecordDict({"arrays": ArrayRecord(model.state_dict()), "metrics": metrics}), reply_to=msg)
+    metrics = MetricRecord({"train-loss": loss, "num-examples": len(trainloader.dataset)})  # type: ignore[arg-type]
+    return Message(RecordDict({"arrays": ArrayRecord(net.state_dict()), "metrics": metrics}), reply_to=msg)
 
 
 @app.evaluate()
 def evaluate(msg: Message, context: Context) -> Message:
-    run_config = dict(context.run_config)
-    model = task.build_model(run_config)
-    model.load_state_dict(msg.content.array_records["arrays"].to_torch_state_dict())
-    _shard, test = task.load_data(run_config, int(context.node_config["partition-id"]))
-    loss, acc = task.evaluate(model, test)
-    metrics = MetricRecord({"eval-loss": loss, "eval-acc": acc, "num-examples": test.num_samples})
+    net = task.Net()
+    net.load_state_dict(msg.content.array_records["arrays"].to_torch_state_dict())
+    partition_id, num_partitions = int(context.node_config["partition-id"]), int(context.node_config["num-partitions"])
+    _, testloader = task.load_data(partition_id, num_partitions)
+    loss, acc = task.test(net, testloader)
+    metrics = MetricRecord({"eval-loss": loss, "eval-acc": acc, "num-examples": len(testloader.dataset)})  # type: ignore[arg-type]
     return Message(RecordDict({"metrics": metrics}), reply_to=msg)

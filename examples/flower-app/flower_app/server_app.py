@@ -21,7 +21,7 @@ def main(grid: Grid, context: Context) -> None:
     strategy = ZkflStrategy.on_dev_chain(fedavg, task.consortium(run_config))
     result = strategy.start(
         grid=grid,
-        initial_arrays=ArrayRecord(task.build_model(run_config).state_dict()),
+        initial_arrays=ArrayRecord(task.Net().state_dict()),
         num_rounds=int(run_config.get("num-server-rounds", 2)),
         train_config=ConfigRecord({"lr": float(run_config.get("lr", 0.1))}),
     )

@@ -5,6 +5,7 @@ Each is one call a CLI command (``zkfl admin ...``) or the launcher makes; none 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from zkfl_dapp.apps.parties.context import Connection, Progress, _quiet, consortium_circuits
@@ -16,6 +17,10 @@ from zkfl_dapp.config import Settings
 from zkfl_dapp.core.norms import bound_sq_quantized
 from zkfl_dapp.core.policy import NormBoundPolicy
 from zkfl_dapp.exceptions import ChainError, ConfigError, RoundError
+from zkfl_dapp.ml.bundled_records import bundled_schema
+from zkfl_dapp.ml.contributions import StatisticsContribution, combine_contributions
+from zkfl_dapp.ml.schema import RecordSchema, load_schema
+from zkfl_dapp.ml.statistics import PublishedStatistics
 from zkfl_dapp.protocol.consortium import accept_development_enclave, deploy_consortium
 from zkfl_dapp.protocol.reports import _last_norm_statistics
 from zkfl_dapp.protocol.wiring import load_split
@@ -29,15 +34,26 @@ def deploy(
     storage: Storage,
     members: dict[str, str],
     *,
+    contributions: Sequence[StatisticsContribution] = (),
     progress: Progress = _quiet,
 ) -> Deployment:
     """Deploy a new consortium and admit ``members`` (role -> address: ``aggregator``, ``hospital-<i>``,
-    ``auditor``); records the deployment in the work directory. The aggregator registers its own key."""
+    ``auditor``); records the deployment in the work directory. The aggregator registers its own key.
+
+    On its own schema (``settings.records_schema`` other than the bundled data set's): the standardisation
+    statistics are combined from ``contributions``, one per hospital, and each hospital's sample cap is its
+    contribution's row count.
+
+    Raises:
+        ConfigError: an own schema without contributions, or contributions without a schema.
+        StatisticsError: contributions that do not fit the schema or the members.
+    """
     split = load_split(settings)
     circuits, _spec = consortium_circuits(settings, split)
-    deployment = deploy_consortium(settings, conn.project, admin, storage, circuits, split, progress)
+    own = own_definition(settings, [r for r in members if r.startswith("hospital-")], contributions)
+    deployment = deploy_consortium(settings, conn.project, admin, storage, circuits, split, progress, own=own)
     accept_development_enclave(settings, deployment.registry, admin, local=conn.local, progress=progress)
-    caps = sample_caps(settings, split)
+    caps = {c.hospital: c.count for c in contributions} if own is not None else sample_caps(settings, split)
     for role, address in members.items():
         admit(deployment, admin, role, address, max_samples=caps.get(role))
     uncapped = [role for role in members if role.startswith("hospital-") and role not in caps]
@@ -49,6 +65,32 @@ def deploy(
     deployment.save(settings.deployment_file, chain_id=conn.chain.chain_id, circuit=circuits.name)
     progress(f"admitted {', '.join(members)}; deployment recorded in {settings.deployment_file}")
     return deployment
+
+
+def own_definition(
+    settings: Settings, hospitals: Sequence[str], contributions: Sequence[StatisticsContribution]
+) -> tuple[RecordSchema, PublishedStatistics] | None:
+    """The schema and combined statistics of a consortium on its own schema; None for the bundled data set's
+    schema (or none set) without contributions.
+
+    Raises:
+        ConfigError: an own schema without contributions, or contributions without a schema.
+        StatisticsError: see :func:`~zkfl_dapp.ml.contributions.combine_contributions`.
+    """
+    if settings.records_schema is None:
+        if contributions:
+            raise ConfigError("statistics contributions need the schema they were made with: give --schema")
+        return None
+    schema = load_schema(settings.records_schema)
+    if not contributions:
+        if schema.digest() == bundled_schema(settings.dataset).digest():
+            return None  # own rows of the bundled data set's columns: its statistics
+        raise ConfigError(
+            f"{settings.records_schema} is the consortium's own schema: its statistics are combined from every "
+            "hospital's records: each runs `zkfl hospital --index I --contribute-statistics FILE` and the admin "
+            "passes every FILE with --contribution"
+        )
+    return schema, combine_contributions(schema, contributions, hospitals)
 
 
 def _role_of(role: str) -> Role:

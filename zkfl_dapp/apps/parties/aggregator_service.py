@@ -20,6 +20,7 @@ from zkfl_dapp.apps.parties.context import (
     _quiet,
     check_basis,
     consortium_circuits,
+    deployed_model,
 )
 from zkfl_dapp.apps.parties.durability import Durability
 from zkfl_dapp.attestation.evidence import EvidenceFile
@@ -153,7 +154,8 @@ def aggregator_service(
         ChainError: the deployment's aggregator is another account, or its basis is not the local circuits'.
     """
     deployment = conn.deployment(settings)
-    circuits, spec = consortium_circuits(settings, load_split(settings))
+    split = load_split(settings)
+    circuits, spec = consortium_circuits(settings, split, deployed_model(settings, split, deployment, storage)[0])
     check_basis(deployment, circuits)
     if str(deployment.registry.aggregator()).lower() != str(account.address).lower():
         raise ChainError(f"the deployment's aggregator is not {account.address}: the admin admits it first")

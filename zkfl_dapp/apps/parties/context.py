@@ -22,8 +22,9 @@ from zkfl_dapp.exceptions import ChainError, ConfigError
 from zkfl_dapp.ml.data import Dataset, FederatedSplit
 from zkfl_dapp.ml.model import ModelSpec
 from zkfl_dapp.ml.records import load_hospital_dataset
+from zkfl_dapp.ml.schema import RecordSchema, load_schema
 from zkfl_dapp.ml.training import TrainConfig
-from zkfl_dapp.protocol.standardization import deployment_statistics
+from zkfl_dapp.protocol.standardization import deployment_definition, deployment_statistics
 from zkfl_dapp.protocol.wiring import circuits_for, model_spec_for
 from zkfl_dapp.storage.base import Storage
 
@@ -82,10 +83,24 @@ def connect(settings: Settings, *, rpc_url: str | None = None, network: str | No
         ctx.__exit__(None, None, None)
 
 
-def consortium_circuits(settings: Settings, split: FederatedSplit) -> tuple[CircuitSuite, ModelSpec]:
-    """The circuits (from the local artifact cache, built if absent) and the model spec of the consortium."""
-    spec = model_spec_for(settings, split)
+def consortium_circuits(
+    settings: Settings, split: FederatedSplit, spec: ModelSpec | None = None
+) -> tuple[CircuitSuite, ModelSpec]:
+    """The circuits (from the local artifact cache, built if absent) and the model spec of the consortium (``spec``
+    when given, else the settings')."""
+    spec = spec or model_spec_for(settings, split)
     return circuits_for(settings, spec), spec
+
+
+def deployed_model(
+    settings: Settings, split: FederatedSplit, deployment: Deployment, storage: Storage
+) -> tuple[ModelSpec, RecordSchema | None]:
+    """The model a deployment trains, and its own schema: what the chain's circuit manifest names for a consortium
+    deployed on its own schema, else the settings' model over the bundled data set (schema None)."""
+    own = deployment_definition(deployment.round_manager, storage)
+    if own is None:
+        return model_spec_for(settings, split), None
+    return own
 
 
 def check_basis(deployment: Deployment, circuits: CircuitSuite) -> None:
@@ -113,7 +128,13 @@ def train_config(settings: Settings) -> TrainConfig:
 
 
 def hospital_dataset(
-    settings: Settings, index: int, split: FederatedSplit, *, deployment: Deployment, storage: Storage
+    settings: Settings,
+    index: int,
+    split: FederatedSplit,
+    *,
+    deployment: Deployment,
+    storage: Storage,
+    schema: RecordSchema | None = None,
 ) -> Dataset:
     """A hospital's own records: its records file (``ZKFL_RECORDS`` with ``ZKFL_RECORDS_SCHEMA``), checked
     against and standardized with the statistics the deployment published (followed from the chain's circuit
@@ -125,6 +146,18 @@ def hospital_dataset(
     """
     if not 0 <= index < len(split.shards):
         raise ConfigError(f"hospital index {index}: the consortium has {len(split.shards)} hospitals")
+    if schema is not None:  # the consortium's own schema: only the hospital's own records can train on it
+        if settings.records is None or settings.records_schema is None:
+            raise ConfigError(
+                "this consortium was deployed on its own schema: set ZKFL_RECORDS (this hospital's records file) "
+                "and ZKFL_RECORDS_SCHEMA (the consortium's schema file)"
+            )
+        local = load_schema(settings.records_schema)
+        if local.digest() != schema.digest():
+            raise ConfigError(
+                f"{settings.records_schema} (schema {local.digest()[:16]}...) is not the schema this consortium was "
+                f"deployed with ({schema.digest()[:16]}..., features {', '.join(schema.feature_names)}): use its file"
+            )
     if settings.records is None:
         return split.shards[index]
     statistics = None if settings.statistics else deployment_statistics(deployment.round_manager, storage)

@@ -18,6 +18,7 @@ from zkfl_dapp.apps.parties.context import (
     _quiet,
     check_basis,
     consortium_circuits,
+    deployed_model,
     hospital_dataset,
     train_config,
 )
@@ -199,13 +200,14 @@ def hospital_agent(
     """Hospital ``index``'s agent on a deployment recorded in the work directory."""
     deployment = conn.deployment(settings)
     split = load_split(settings)
-    circuits, spec = consortium_circuits(settings, split)
+    spec, schema = deployed_model(settings, split, deployment, storage)
+    circuits, spec = consortium_circuits(settings, split, spec)
     check_basis(deployment, circuits)
     name = f"hospital-{index}"
     client = HospitalClient(
         name,
         account,
-        hospital_dataset(settings, index, split, deployment=deployment, storage=storage),
+        hospital_dataset(settings, index, split, deployment=deployment, storage=storage, schema=schema),
         spec,
         train_config(settings),
         storage,

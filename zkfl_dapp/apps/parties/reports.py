@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from zkfl_dapp.apps.journal import journal_for
-from zkfl_dapp.apps.parties.context import Connection, Progress, _quiet
+from zkfl_dapp.apps.parties.context import Connection, Progress, _quiet, deployed_model
 from zkfl_dapp.chain.deployment import Deployment
 from zkfl_dapp.chain.enums import Phase, Rule
 from zkfl_dapp.chain.views import commitment_hex, read_round, read_submissions
@@ -24,7 +24,7 @@ from zkfl_dapp.core.formats import ModelFile
 from zkfl_dapp.core.norms import bound_from_quantized
 from zkfl_dapp.ml.model import accuracy
 from zkfl_dapp.protocol.reports import RoundReport
-from zkfl_dapp.protocol.wiring import load_split, model_spec_for
+from zkfl_dapp.protocol.wiring import load_split
 from zkfl_dapp.storage.base import Storage
 
 
@@ -102,13 +102,16 @@ def publish_missing_reports(
     if not missing:
         return []
     split = load_split(settings)
-    spec = model_spec_for(settings, split)
+    spec, own_schema = deployed_model(settings, split, deployment, storage)
     entries = journal_for(settings.workdir, "aggregator").entries("finalized")
     names = names or {}
     for round_id in missing:
         info = read_round(rm, round_id)
         model = ModelFile.parse(storage.get(info.new_model_cid))
-        acc = accuracy(spec, dequantize(model.training_values(), settings.scale_bits), split.test)
+        # a consortium on its own schema: the admin holds no records of it, so no held-out accuracy
+        acc = None
+        if own_schema is None:
+            acc = accuracy(spec, dequantize(model.training_values(), settings.scale_bits), split.test)
         who = [names.get(s.hospital.lower(), s.hospital) for s in read_submissions(rm, round_id)]
         fin = next((e for e in reversed(entries) if e.get("round") == round_id), None)
         report = build_round_report(
@@ -116,5 +119,6 @@ def publish_missing_reports(
             wall_seconds=0.0, runner="zkfl parties",
         )  # fmt: skip
         cid = publish_round_report(settings, deployment, admin, storage, report)
-        progress(f"admin: round {round_id}'s report published ({cid}; accuracy {acc:.2%})")
+        shown = "no held-out data at the admin" if acc is None else f"accuracy {acc:.2%}"
+        progress(f"admin: round {round_id}'s report published ({cid}; {shown})")
     return missing

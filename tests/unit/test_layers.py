@@ -266,7 +266,7 @@ def test_no_import_cycles() -> None:
 
 def test_module_graph_resolves_submodules_and_lazy_imports() -> None:
     graph = module_graph()
-    assert "zkfl_dapp.apps.parties" in graph["zkfl_dapp.apps.zkfl"]  # from zkfl_dapp.apps import parties
+    assert "zkfl_dapp.apps.parties" in graph["zkfl_dapp.apps.zkfl_party"]  # from zkfl_dapp.apps import parties
     assert "zkfl_dapp.protocol.roles" in graph["zkfl_dapp.protocol.rounds"]  # under TYPE_CHECKING
     assert "zkfl_dapp.protocol.consortium" not in graph["zkfl_dapp.protocol.rounds"]
 

@@ -19,64 +19,19 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
 
 from zkfl_dapp.apps import keys as keystore
 from zkfl_dapp.apps.cli import build_settings, clean_errors, make_storage, say, settings_options
-from zkfl_dapp.apps.journal import party_dir
 from zkfl_dapp.apps.process import terminate_as_exit, workdir_lock
 from zkfl_dapp.apps.verdicts import RoundVerdicts
 from zkfl_dapp.apps.zkfl_attestation import attestation
 from zkfl_dapp.apps.zkfl_keys import keys
+from zkfl_dapp.apps.zkfl_party import _parties, acting_as, party_options, poll_option
 from zkfl_dapp.config import Settings
 from zkfl_dapp.exceptions import ConfigError
-
-rpc_option = click.option("--rpc-url", default=None, help="the chain's RPC (default: local anvil at --anvil-port)")
-network_option = click.option("--network", default=None, help="an ape network choice instead of --rpc-url")
-poll_option = click.option("--poll", "interval", type=float, default=1.0, show_default=True, help="seconds")
-
-
-def party_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    return settings_options(rpc_option(network_option(func)))
-
-
-@contextlib.contextmanager
-def acting_as(role: str, settings: Settings, rpc_url: str | None, network: str | None) -> Iterator[tuple[Any, Any]]:
-    """Connected to the chain as ``role`` (its keyfile decrypted), holding the role's lock in the work directory;
-    yields (connection, account). The key is unlocked first, so a missing keyfile or a wrong passphrase is said
-    before the (slow) chain connection."""
-    say(f"{role}: starting")
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(workdir_lock(party_dir(settings.workdir, role)))
-        stack.enter_context(terminate_as_exit())
-        local = keystore.expects_local_chain(rpc_url, network)
-        path = keystore.keyfile_path(settings.workdir, role)
-        passphrase = keystore.resolve_passphrase(
-            role, local=local, env=os.environ, prompt=keystore.prompt_on_terminal(), keyfile=path
-        )
-        account = keystore.load_signer(path, passphrase)
-        say(f"{role}: key unlocked ({account.address}); loading the ML and chain libraries, then the chain")
-        parties = _parties()
-        conn = stack.enter_context(parties.connect(settings, rpc_url=rpc_url, network=network))
-        if passphrase == keystore.DEV_KEY_PASSPHRASE and not conn.local:
-            raise ConfigError(f"{path} is a development keyfile (public passphrase): refused off the local chain")
-        if conn.chain.provider.get_balance(account.address) == 0:
-            how = f"`zkfl keys fund --role {role}`" if conn.local else "send it ether from an account of yours"
-            raise ConfigError(f"{role} {account.address} has no ether on this chain to pay for transactions: {how}")
-        say(f"{role}: acting as {account.address}")
-        yield conn, account
-
-
-def _parties() -> Any:
-    """The party implementations, imported on first use: they load torch, ezkl and ape (seconds, minutes on a
-    loaded machine), so every command says something first."""
-    from zkfl_dapp.apps import parties
-
-    return parties
 
 
 @click.group()
@@ -104,68 +59,6 @@ def chain(**overrides: Any) -> None:
     with terminate_as_exit(), anvil:
         say(f"anvil at {anvil.url}, state in {settings.chain_state} (saved after every block)")
         anvil.serve_durably()
-
-
-# --- attestation (`zkfl attestation verify` is in zkfl_attestation) --------------------------------
-
-KINDS = ["development", "aws-nitro", "intel-tdx", "amd-sev-snp"]
-
-
-def _measurement(text: str) -> bytes:
-    try:
-        value = bytes.fromhex(text.removeprefix("0x"))
-    except ValueError:
-        value = b""
-    if len(value) != 32:
-        raise ConfigError(f"{text!r} is not a measurement id (0x + 64 hex digits)")
-    return value
-
-
-@attestation.command("approve")
-@party_options
-@click.option("--index", type=int, required=True, help="this hospital's index (its role is hospital-<index>)")
-@click.argument("measurement")
-@clean_errors
-def approve(rpc_url: str | None, network: str | None, index: int, measurement: str, **overrides: Any) -> None:
-    """As hospital INDEX, approve MEASUREMENT (e.g. from your own reproducible build of the enclave); it is
-    allowlisted once more than half of the member hospitals approved it. Pin it locally too
-    (ZKFL_ENCLAVE_MEASUREMENTS)."""
-    value = _measurement(measurement)
-    settings = build_settings(**overrides)
-    with acting_as(f"hospital-{index}", settings, rpc_url, network) as (conn, account):
-        registry = conn.deployment(settings).registry
-        registry.approveMeasurement(value, sender=account)
-        state = "allowlisted" if registry.isMeasurementAllowed(value) else "not yet allowlisted"
-        say(f"approved {measurement}: {registry.measurementApprovals(value)} approvals, {state}")
-
-
-@attestation.command("revoke")
-@party_options
-@click.argument("measurement")
-@clean_errors
-def revoke(rpc_url: str | None, network: str | None, measurement: str, **overrides: Any) -> None:
-    """As the admin, take MEASUREMENT off the allowlist: hospitals then refuse to encrypt to a key with it."""
-    value = _measurement(measurement)
-    settings = build_settings(**overrides)
-    with acting_as("admin", settings, rpc_url, network) as (conn, account):
-        conn.deployment(settings).registry.revokeMeasurement(value, sender=account)
-    say(f"revoked {measurement}")
-
-
-@attestation.command("accept")
-@party_options
-@click.argument("kind", type=click.Choice(KINDS))
-@click.option("--refuse", is_flag=True, help="stop accepting KIND instead")
-@clean_errors
-def accept(rpc_url: str | None, network: str | None, kind: str, refuse: bool, **overrides: Any) -> None:
-    """As the admin, accept (or --refuse) enclave keys vouched for by KIND of evidence."""
-    from zkfl_dapp.attestation.evidence import EvidenceKind
-
-    settings = build_settings(**overrides)
-    with acting_as("admin", settings, rpc_url, network) as (conn, account):
-        registry = conn.deployment(settings).registry
-        registry.setEvidenceKindAccepted(int(EvidenceKind.from_label(kind)), not refuse, sender=account)
-    say(f"{kind} evidence {'refused' if refuse else 'accepted'}")
 
 
 # --- admin -----------------------------------------------------------------------------------------

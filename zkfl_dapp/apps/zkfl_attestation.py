@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
-from zkfl_dapp.apps.cli import clean_errors
+from zkfl_dapp.apps.cli import build_settings, clean_errors, say
+from zkfl_dapp.apps.zkfl_party import acting_as, party_options
+from zkfl_dapp.exceptions import ConfigError
 
 
 @click.group()
@@ -36,3 +39,63 @@ def verify(evidence_file: Path, at: int | None) -> None:
     click.echo(f"report data: 0x{verified.report_data.hex()}")
     for name, value in verified.details.items():
         click.echo(f"{name}: {value}")
+
+
+KINDS = ["development", "aws-nitro", "intel-tdx", "amd-sev-snp"]
+
+
+def _measurement(text: str) -> bytes:
+    try:
+        value = bytes.fromhex(text.removeprefix("0x"))
+    except ValueError:
+        value = b""
+    if len(value) != 32:
+        raise ConfigError(f"{text!r} is not a measurement id (0x + 64 hex digits)")
+    return value
+
+
+@attestation.command("approve")
+@party_options
+@click.option("--index", type=int, required=True, help="this hospital's index (its role is hospital-<index>)")
+@click.argument("measurement")
+@clean_errors
+def approve(rpc_url: str | None, network: str | None, index: int, measurement: str, **overrides: Any) -> None:
+    """As hospital INDEX, approve MEASUREMENT (e.g. from your own reproducible build of the enclave); it is
+    allowlisted once more than half of the member hospitals approved it. Pin it locally too
+    (ZKFL_ENCLAVE_MEASUREMENTS)."""
+    value = _measurement(measurement)
+    settings = build_settings(**overrides)
+    with acting_as(f"hospital-{index}", settings, rpc_url, network) as (conn, account):
+        registry = conn.deployment(settings).registry
+        registry.approveMeasurement(value, sender=account)
+        state = "allowlisted" if registry.isMeasurementAllowed(value) else "not yet allowlisted"
+        say(f"approved {measurement}: {registry.measurementApprovals(value)} approvals, {state}")
+
+
+@attestation.command("revoke")
+@party_options
+@click.argument("measurement")
+@clean_errors
+def revoke(rpc_url: str | None, network: str | None, measurement: str, **overrides: Any) -> None:
+    """As the admin, take MEASUREMENT off the allowlist: hospitals then refuse to encrypt to a key with it."""
+    value = _measurement(measurement)
+    settings = build_settings(**overrides)
+    with acting_as("admin", settings, rpc_url, network) as (conn, account):
+        conn.deployment(settings).registry.revokeMeasurement(value, sender=account)
+    say(f"revoked {measurement}")
+
+
+@attestation.command("accept")
+@party_options
+@click.argument("kind", type=click.Choice(KINDS))
+@click.option("--refuse", is_flag=True, help="stop accepting KIND instead")
+@clean_errors
+def accept(rpc_url: str | None, network: str | None, kind: str, refuse: bool, **overrides: Any) -> None:
+    """As the admin, accept (or --refuse) enclave keys vouched for by KIND of evidence."""
+    from zkfl_dapp.attestation.evidence import EvidenceKind
+
+    settings = build_settings(**overrides)
+    with acting_as("admin", settings, rpc_url, network) as (conn, account):
+        registry = conn.deployment(settings).registry
+        registry.setEvidenceKindAccepted(int(EvidenceKind.from_label(kind)), not refuse, sender=account)
+    say(f"{kind} evidence {'refused' if refuse else 'accepted'}")

@@ -34,6 +34,7 @@ from zkfl_dapp.core.fixedpoint import dequantize, quantize
 from zkfl_dapp.core.formats import ModelFile, UpdatePayload
 from zkfl_dapp.core.layout import CommitmentLayout
 from zkfl_dapp.core.norms import bound_from_quantized, provable_distance, squared_distance
+from zkfl_dapp.core.privacy import check_shard_size, declared_sample_count
 from zkfl_dapp.crypto.envelope import associated_data, seal
 from zkfl_dapp.exceptions import (
     ChainError,
@@ -179,6 +180,18 @@ class HospitalClient:
     progress: Progress = _quiet
     #: Where the submitted parameters come from (honest local training unless an experiment injects another).
     source: UpdateSource = field(default_factory=LocalTraining)
+    #: Fewer records than this: the hospital refuses to train (core.privacy.check_shard_size).
+    min_samples: int = 10
+    #: The declared sample count is the shard's size rounded down to a multiple of this (core.privacy).
+    count_granularity: int = 10
+
+    def __post_init__(self) -> None:
+        check_shard_size(self.shard.num_samples, self.min_samples, self.name)
+
+    @property
+    def declared_samples(self) -> int:
+        """The sample count this hospital declares on-chain (its coarsened shard size)."""
+        return declared_sample_count(self.shard.num_samples, self.count_granularity)
 
     @property
     def address(self) -> str:
@@ -216,7 +229,7 @@ class HospitalClient:
         payload = UpdatePayload(
             round_id=round_id,
             hospital=self.address,
-            sample_count=self.shard.num_samples,
+            sample_count=self.declared_samples,
             scale_bits=self.scale_bits,
             values=padded,
         )
@@ -268,9 +281,11 @@ class HospitalClient:
         dist2 = squared_distance(padded, aggregate, s, layout)
         beyond = dist2 > norm_bound_sq and self.source.refuses_out_of_bound
         if not provable_distance(padded, aggregate, s, layout) or beyond:
+            # the message names the public bound only: the update's own distance is this hospital's figure, and
+            # it travels to logs, journals and round reports (docs/privacy.md)
             raise NormBoundError(
-                f"{self.name}: update is {bound_from_quantized(dist2, s):.4g} from the global model, "
-                f"the round's bound is {bound_from_quantized(norm_bound_sq, s):.4g}: not submitting"
+                f"{self.name}: update is farther from the global model than the round's bound is "
+                f"({bound_from_quantized(norm_bound_sq, s):.4g}), or not provable: not submitting"
             )
 
     def prove_chunks_within_bound(

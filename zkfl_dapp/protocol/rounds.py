@@ -16,7 +16,7 @@ from zkfl_dapp.chain.views import commitment_hex, read_round, read_submissions
 from zkfl_dapp.core.fixedpoint import dequantize
 from zkfl_dapp.core.formats import ModelFile
 from zkfl_dapp.core.norms import bound_from_quantized, bound_sq_quantized
-from zkfl_dapp.core.policy import NormBoundPolicy, median_norm
+from zkfl_dapp.core.policy import NormBoundPolicy, NormStatistic
 from zkfl_dapp.exceptions import (
     CommitmentMismatchError,
     ConfigError,
@@ -62,13 +62,13 @@ class RoundDriver:
     policy: NormBoundPolicy
     _baseline: np.ndarray | None
     _last_bound: float | None
-    _last_median_norm: float | None
+    _last_statistic: NormStatistic | None
 
     def next_norm_bound(self) -> float | None:
         """The L2 bound the next round gets under the configured policy (None: norm bounds are off)."""
         if self.settings.norm_bound == "off":
             return None
-        return self.policy.next_bound(self._last_bound, self._last_median_norm)
+        return self.policy.next_bound(self._last_bound, self._last_statistic)
 
     def _wait_for_deadline(self, deadline: int) -> None:
         """Past the deadline: warp time on a local dev chain, wait for it elsewhere."""
@@ -241,9 +241,9 @@ class RoundDriver:
             if not o.included:
                 self.progress(f"round {round_id}: EXCLUDED slot {o.slot} ({o.hospital}): {o.reason}")
         used_bound = bound_from_quantized(bound_sq, self.settings.scale_bits) if bound_sq else None
-        norm_median = median_norm(final.update_norms) if final.update_norms else None
+        statistic = final.norm_statistic
         if used_bound is not None:
-            self._last_bound, self._last_median_norm = used_bound, norm_median
+            self._last_bound, self._last_statistic = used_bound, statistic
         refused_names = {r["hospital"] for r in refused}
         report = self._report(round_id, final, global_model, participants, updates, started)
         report = dataclasses.replace(
@@ -251,7 +251,8 @@ class RoundDriver:
             participants=[h.name for h in participants if h.name not in refused_names],
             rule=final.rule,
             norm_bound=used_bound,
-            update_norm_median=norm_median,
+            norm_within_noised=statistic.noised_within if statistic else None,
+            norm_included=statistic.included if statistic else None,
             norm_refused=refused,
             norm_prove_seconds=sum(u.prove_seconds for u in updates),
             submit_gas_mean=sum(submit_gas) / len(submit_gas) if submit_gas else 0.0,

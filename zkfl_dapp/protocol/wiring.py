@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from zkfl_dapp.circuits.suite import CircuitSuite, ensure_circuit_suite
 from zkfl_dapp.config import Settings
+from zkfl_dapp.core.policy import NormBoundPolicy
 from zkfl_dapp.ml.data import FederatedSplit, load_federated
 from zkfl_dapp.ml.model import ModelSpec, num_params, spec_for_preset
 
@@ -43,4 +44,15 @@ def load_split(settings: Settings) -> FederatedSplit:
         split=settings.split,
         alpha=settings.dirichlet_alpha,
         seed=settings.seed,
+    )
+
+
+def bound_policy(settings: Settings) -> NormBoundPolicy:
+    """The consortium's norm-bound policy (core.policy) from its settings."""
+    return NormBoundPolicy(
+        settings.norm_bound_initial,
+        settings.norm_bound_kappa,
+        settings.norm_bound_floor,
+        learning_rate=settings.norm_bound_rate,
+        count_noise=settings.norm_bound_count_noise,
     )

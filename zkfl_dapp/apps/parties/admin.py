@@ -15,10 +15,11 @@ from zkfl_dapp.chain.views import read_round
 from zkfl_dapp.config import Settings
 from zkfl_dapp.core.norms import bound_sq_quantized
 from zkfl_dapp.core.policy import NormBoundPolicy
+from zkfl_dapp.core.privacy import declared_sample_count
 from zkfl_dapp.exceptions import ChainError, ConfigError, RoundError
 from zkfl_dapp.protocol.consortium import deploy_consortium
 from zkfl_dapp.protocol.reports import _last_norm_statistics
-from zkfl_dapp.protocol.wiring import load_split
+from zkfl_dapp.protocol.wiring import bound_policy, load_split
 from zkfl_dapp.storage.base import Storage
 
 
@@ -65,7 +66,8 @@ def sample_caps(settings: Settings, split: Any) -> dict[str, int]:
     the bundled data set's split (none is known for hospitals with their own records files)."""
     if settings.records is not None:
         return {}
-    return {f"hospital-{i}": int(shard.num_samples) for i, shard in enumerate(split.shards)}
+    g = settings.sample_count_granularity
+    return {f"hospital-{i}": declared_sample_count(int(shard.num_samples), g) for i, shard in enumerate(split.shards)}
 
 
 def admit(deployment: Deployment, admin: Any, role: str, address: str, *, max_samples: int | None = None) -> Any:
@@ -84,7 +86,7 @@ def remove(deployment: Deployment, admin: Any, address: str) -> Any:
 
 
 def policy_of(settings: Settings) -> NormBoundPolicy:
-    return NormBoundPolicy(settings.norm_bound_initial, settings.norm_bound_kappa, settings.norm_bound_floor)
+    return bound_policy(settings)
 
 
 def open_round(

@@ -198,6 +198,8 @@ def hospital_agent(
         index=index,
         prover_workers=settings.prover_workers,
         progress=progress,
+        min_samples=settings.min_shard_samples,
+        count_granularity=settings.sample_count_granularity,
     )
     journal = journal_for(settings.workdir, name)
     durability = Durability.of(settings, conn.chain, local=conn.local)

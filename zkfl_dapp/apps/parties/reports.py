@@ -65,7 +65,8 @@ def build_round_report(
         aggregate_seconds=float(fin.get("aggregate_seconds", 0.0)),
         rule="median" if info.rule == Rule.MEDIAN else "fedavg",
         norm_bound=bound_from_quantized(bound_sq, settings.scale_bits) if bound_sq else None,
-        update_norm_median=fin.get("update_norm_median"),
+        norm_within_noised=fin.get("norm_within_noised"),
+        norm_included=fin.get("norm_included"),
     )
 
 

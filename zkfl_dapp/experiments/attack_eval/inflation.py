@@ -36,7 +36,7 @@ from zkfl_dapp.core.aggregation import aggregate, normalized_weights, scaled_upd
 from zkfl_dapp.core.fixedpoint import quantize
 from zkfl_dapp.core.median import fill_slots, median_quantized
 from zkfl_dapp.core.norms import bound_from_quantized, bound_sq_quantized, update_norm
-from zkfl_dapp.core.policy import NormBoundPolicy, median_norm
+from zkfl_dapp.core.policy import NormBoundPolicy
 from zkfl_dapp.experiments.attack_eval.simulate import (
     NUM_HOSPITALS,
     QUORUM,
@@ -150,7 +150,8 @@ def run_inflation(seed: int, rounds: int, run: Run) -> tuple[float, list[Inflati
             s = aggregate([q if q is not None else zero for q in slots], weights)
         params = _model_of(s, model_size)
         previous = bound_from_quantized(bound_sq_quantized(bound, SCALE_BITS), SCALE_BITS)
-        bound = policy.next_bound(previous, median_norm(norms))
+        statistic = policy.statistic(norms, previous, np.random.default_rng([seed, round_id]))
+        bound = policy.next_bound(previous, statistic)
         attacker_weight = weights[ATTACKER] if attack and not run.median else 0
         records.append(
             InflationRound(round_id, accuracy(spec, params, split.test), attacker_weight, honest_refused, False)

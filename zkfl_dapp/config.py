@@ -98,6 +98,13 @@ class Settings(BaseSettings):
     sample_count_granularity: int = Field(
         10, ge=1, description="declared sample counts and caps are rounded down to a multiple of this"
     )
+    dp_noise_multiplier: float = Field(
+        0.0, ge=0, description="distributed DP: noise multiplier z of the aggregate (0 = off; core.dp)"
+    )
+    dp_honest_hospitals: int | None = Field(
+        None, ge=1, description="DP: honest included hospitals assumed per round (default: the quorum)"
+    )
+    dp_delta: float = Field(1e-5, gt=0, lt=1, description="DP: the delta epsilon is reported at")
 
     # circuit
     chunk_size: int | None = Field(

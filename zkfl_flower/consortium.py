@@ -27,7 +27,7 @@ from zkfl_dapp.ml.model import ModelSpec
 from zkfl_dapp.ml.training import TrainConfig
 from zkfl_dapp.protocol.enclave import AggregatorEnclave
 from zkfl_dapp.protocol.hospital import HospitalClient, fetch_global_model
-from zkfl_dapp.protocol.wiring import bound_policy, circuits_for, load_split, model_spec_for
+from zkfl_dapp.protocol.wiring import bound_policy, circuits_for, dp_config, load_split, model_spec_for
 from zkfl_dapp.storage.base import Storage, open_storage
 from zkfl_flower.chain import DEFAULT_ABI_MANIFEST, Chain, Contract, dev_account, load_abis
 
@@ -130,6 +130,7 @@ class FlowerConsortium:
             index=index,
             min_samples=s.min_shard_samples,
             count_granularity=s.sample_count_granularity,
+            dp=dp_config(s),
         )
 
     def enclave(self, account: Any, key_pair: EnclaveKeyPair) -> AggregatorEnclave:

@@ -43,7 +43,7 @@ from zkfl_dapp.protocol.publication import publish_circuit
 from zkfl_dapp.protocol.reports import _last_norm_statistics
 from zkfl_dapp.protocol.roles import Roles
 from zkfl_dapp.protocol.rounds import RoundDriver
-from zkfl_dapp.protocol.wiring import bound_policy, load_split, model_spec_for
+from zkfl_dapp.protocol.wiring import bound_policy, dp_config, load_split, model_spec_for
 from zkfl_dapp.storage.base import Storage
 
 Progress = Callable[[str], None]
@@ -202,6 +202,7 @@ class Consortium(RoundDriver):
                 progress=progress,
                 min_samples=settings.min_shard_samples,
                 count_granularity=settings.sample_count_granularity,
+                dp=dp_config(settings),
             )
             for i, (acct, shard) in enumerate(zip(roles.hospitals, split.shards, strict=True))
         ]

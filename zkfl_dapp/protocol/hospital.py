@@ -30,6 +30,7 @@ from zkfl_dapp.circuits.kzg_chunk_norm import KzgChunkProof
 from zkfl_dapp.circuits.kzg_distance import PAD_ENTRY_BITS
 from zkfl_dapp.circuits.kzg_norm import KzgNormProof, prove_kzg_norm
 from zkfl_dapp.circuits.suite import CircuitSuite
+from zkfl_dapp.core.dp import DpConfig
 from zkfl_dapp.core.fixedpoint import dequantize, quantize
 from zkfl_dapp.core.formats import ModelFile, UpdatePayload
 from zkfl_dapp.core.layout import CommitmentLayout
@@ -40,6 +41,7 @@ from zkfl_dapp.exceptions import (
     ChainError,
     CircuitError,
     CommitmentMismatchError,
+    ConfigError,
     DigestMismatchError,
     NormBoundError,
     ZkflError,
@@ -184,6 +186,8 @@ class HospitalClient:
     min_samples: int = 10
     #: The declared sample count is the shard's size rounded down to a multiple of this (core.privacy).
     count_granularity: int = 10
+    #: Distributed DP (core.dp): clip and noise the update before committing (None: off).
+    dp: DpConfig | None = None
 
     def __post_init__(self) -> None:
         check_shard_size(self.shard.num_samples, self.min_samples, self.name)
@@ -221,6 +225,10 @@ class HospitalClient:
         bound = bound_from_quantized(norm_bound_sq, self.scale_bits) if norm_bound_sq else None
         ctx = TrainingContext(self.spec, start, self.shard, self.train_config, round_id, self.index, bound)
         local = self.source.local_update(ctx)
+        if self.dp is not None and self.source.refuses_out_of_bound:  # an honest source privatizes its update
+            if bound is None:
+                raise ConfigError("differential privacy needs a norm-bounded round: the bound is the clip's budget")
+            local = self.dp.privatize(start, local, bound, np.random.default_rng())  # the OS's entropy
         t1 = time.perf_counter()
         layout = self.circuits.layout
         rng = secrets.SystemRandom()

@@ -53,6 +53,9 @@ class RoundReport:
     #: mean gas of the round's submissions (submitBoundedUpdate verifies a norm proof; submitUpdate does not; a
     #: chunked model's figure includes its submitChunkProof transactions, one verification each)
     submit_gas_mean: float = 0.0
+    #: the round's differential-privacy record: setting, noise multipliers, epsilon per round and per hospital
+    #: composed over its rounds (zkfl_dapp.protocol.privacy)
+    privacy: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)

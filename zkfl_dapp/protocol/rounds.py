@@ -31,6 +31,7 @@ from zkfl_dapp.ml.model import accuracy
 from zkfl_dapp.ml.training import fedavg_float, train_local
 from zkfl_dapp.protocol.enclave import Finalization
 from zkfl_dapp.protocol.hospital import HospitalClient, PreparedUpdate, fetch_enclave_key, fetch_global_model
+from zkfl_dapp.protocol.privacy import round_privacy
 from zkfl_dapp.protocol.reports import RoundReport
 
 if TYPE_CHECKING:
@@ -257,6 +258,13 @@ class RoundDriver:
             norm_prove_seconds=sum(u.prove_seconds for u in updates),
             submit_gas_mean=sum(submit_gas) / len(submit_gas) if submit_gas else 0.0,
         )
+        names = {h.address.lower(): h.name for h in self.hospitals}
+        counts = {names.get(o.hospital.lower(), o.hospital): o.sample_count for o in final.outcomes if o.included}
+        privacy = round_privacy(
+            self.settings, round_id, counts=counts, rule=final.rule, bounded=bool(bound_sq),
+            statistic_published=statistic is not None,
+        )  # fmt: skip
+        report = dataclasses.replace(report, privacy=privacy)
         self._publish_report(report)
         self.checkpoint()
         return report

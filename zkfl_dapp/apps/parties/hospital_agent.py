@@ -37,7 +37,7 @@ from zkfl_dapp.exceptions import (
 )
 from zkfl_dapp.protocol.disputes import review_exclusions
 from zkfl_dapp.protocol.hospital import HospitalClient, fetch_enclave_key, fetch_global_model
-from zkfl_dapp.protocol.wiring import load_split
+from zkfl_dapp.protocol.wiring import dp_config, load_split
 from zkfl_dapp.storage.base import Storage
 
 
@@ -200,6 +200,7 @@ def hospital_agent(
         progress=progress,
         min_samples=settings.min_shard_samples,
         count_granularity=settings.sample_count_granularity,
+        dp=dp_config(settings),
     )
     journal = journal_for(settings.workdir, name)
     durability = Durability.of(settings, conn.chain, local=conn.local)

@@ -90,7 +90,7 @@ class Settings(BaseSettings):
     norm_bound_floor: float = Field(0.05, gt=0, description="the bound never goes below this")
     norm_bound_rate: float = Field(0.5, gt=0, description="geometric step of the bound per round (core.policy)")
     norm_bound_count_noise: float = Field(
-        1.0, ge=0, description="std of the Gaussian noise on the published within-threshold count (core.policy)"
+        2.0, ge=0, description="std of the Gaussian noise on the published within-threshold count (core.policy)"
     )
 
     # privacy (docs/privacy.md)

@@ -81,9 +81,9 @@ def test_the_round_record_composes_each_hospitals_rounds(tmp_path) -> None:
     settings = Settings(workdir=tmp_path, dp_noise_multiplier=1.0, quorum=3)
     counts = {f"hospital-{i}": 90 for i in range(5)}
     first = round_privacy(settings, 1, counts=counts, rule="fedavg", bounded=True, statistic_published=True)
-    assert first["dp"] and first["mechanisms"][0] == pytest.approx(1.0, rel=1e-3) and first["mechanisms"][1] == 1.0
+    assert first["dp"] and first["mechanisms"][0] == pytest.approx(1.0, rel=1e-3) and first["mechanisms"][1] == 2.0
     assert first["epsilon_round"] == pytest.approx(epsilon([first["mechanisms"]], 1e-5), abs=1e-4)
-    assert first["epsilon_round"] == pytest.approx(epsilon([[1.0, 1.0]], 1e-5), rel=1e-2)  # near-equal weights
+    assert first["epsilon_round"] == pytest.approx(epsilon([[1.0, 2.0]], 1e-5), rel=1e-2)  # near-equal weights
     assert first["epsilon_round_collusion"] > first["epsilon_round"]
     settings.reports_dir.mkdir(parents=True)
     (settings.reports_dir / "round-1.json").write_text(

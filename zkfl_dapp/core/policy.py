@@ -63,7 +63,7 @@ class NormBoundPolicy:
     kappa: float = 3.0
     floor: float = 0.05
     learning_rate: float = 0.5
-    count_noise: float = 1.0
+    count_noise: float = 2.0
 
     def __post_init__(self) -> None:
         for name in ("initial", "kappa", "floor", "learning_rate"):

@@ -1,4 +1,4 @@
-"""``python -m zkfl_dapp.experiments.privacy_eval [--quick] [--json PATH] [--report PATH]``.
+"""``python -m zkfl_dapp.experiments.privacy_eval [--quick] [--json PATH] [--report PATH] [--render-only]``.
 
 Runs every measurement of :mod:`.measures`, writes their JSON output, then the Markdown report generated from
 that JSON alone (:mod:`.report`): no figure in the report is typed by hand. Deterministic: every noise draw is
@@ -47,14 +47,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a tiny run (the tests'): 2 rounds, seed 0, z 0 and 1")
     parser.add_argument("--json", type=Path, default=REPO_ROOT / "build" / "privacy-eval" / "results.json")
     parser.add_argument("--report", type=Path, default=None, help="write the Markdown report here")
+    parser.add_argument("--render-only", action="store_true", help="write the report from the existing --json")
     args = parser.parse_args(argv)
     config = dict(QUICK if args.quick else FULL)
-    results = run(config)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(results, indent=2))
-    print(f"privacy-eval: results in {args.json}")
+    if args.render_only:
+        results = json.loads(args.json.read_text())
+    else:
+        results = run(config)
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2))
+        print(f"privacy-eval: results in {args.json}")
     if args.report is not None:
-        command = "python -m zkfl_dapp.experiments.privacy_eval" + (" --quick" if args.quick else "")
+        quick = results["config"] == QUICK
+        command = "python -m zkfl_dapp.experiments.privacy_eval" + (" --quick" if quick else "")
         args.report.write_text(render(results, command))
         print(f"privacy-eval: report in {args.report}")
     return 0

@@ -105,6 +105,9 @@ class Settings(BaseSettings):
         None, ge=1, description="DP: honest included hospitals assumed per round (default: the quorum)"
     )
     dp_delta: float = Field(1e-5, gt=0, lt=1, description="DP: the delta epsilon is reported at")
+    dp_epsilon_budget: float | None = Field(
+        None, gt=0, description="DP: no round opens that could take a hospital's epsilon past this (None: no budget)"
+    )
 
     # circuit
     chunk_size: int | None = Field(

@@ -101,3 +101,33 @@ def test_the_round_record_composes_each_hospitals_rounds(tmp_path) -> None:
     off = round_privacy(Settings(workdir=tmp_path / "off"), 1, counts=counts, rule="fedavg", bounded=True,
                         statistic_published=True)  # fmt: skip
     assert not off["dp"] and off["epsilon_round"] is None and off["count_epsilon_round"] > 0
+
+
+def test_no_round_opens_that_could_take_a_hospital_past_the_budget(tmp_path) -> None:
+    import json
+
+    from zkfl_dapp.exceptions import RoundError
+    from zkfl_dapp.protocol.privacy import check_budget
+
+    names = [f"hospital-{i}" for i in range(5)]
+    settings = Settings(workdir=tmp_path, dp_noise_multiplier=2.0)
+    settings.reports_dir.mkdir(parents=True)
+    for r in (1, 2, 3):
+        record = round_privacy(
+            settings, r, counts=dict.fromkeys(names, 90), rule="fedavg", bounded=True, statistic_published=True
+        )
+        (settings.reports_dir / f"round-{r}.json").write_text(
+            json.dumps({"round_id": r, "participants": names, "privacy": record})
+        )
+    spent = record["epsilon_total"]["hospital-0"]
+    check_budget(settings, names)  # no budget
+    four = epsilon([record["mechanisms"]] * 4, 1e-5)
+    check_budget(settings.model_copy(update={"dp_epsilon_budget": four + 0.01}), names)
+    with pytest.raises(RoundError, match="hospital-0's epsilon would reach .* past the consortium's DP budget"):
+        check_budget(settings.model_copy(update={"dp_epsilon_budget": (spent + four) / 2}), names)
+    one = settings.model_copy(update={"dp_epsilon_budget": record["epsilon_round"] + 0.01})
+    check_budget(one, ["hospital-9"])  # never took part: one round fits
+    with pytest.raises(RoundError):
+        check_budget(one, ["hospital-0"])
+    with pytest.raises(RoundError, match="DP is off"):
+        check_budget(Settings(workdir=tmp_path, dp_epsilon_budget=10.0), names)

@@ -27,6 +27,7 @@ from typing import Any
 from zkfl_dapp.config import Settings
 from zkfl_dapp.core.aggregation import normalized_weights
 from zkfl_dapp.core.dp import epsilon, round_multipliers
+from zkfl_dapp.exceptions import RoundError
 from zkfl_dapp.protocol.wiring import bound_policy, dp_config
 
 
@@ -98,3 +99,30 @@ def round_privacy(
 
 def _total(history: Sequence[tuple[list[str], list[float]]], name: str, delta: float) -> float:
     return epsilon([m for who, m in history if name in who], delta)
+
+
+def check_budget(settings: Settings, hospitals: Sequence[str]) -> None:
+    """Refuse to open a round that could take any of ``hospitals`` past ``ZKFL_DP_EPSILON_BUDGET``: its rounds so
+    far (the reports folder) composed with one more at the configured multiplier (or the worst one a round has
+    had, if lower) and the bound policy's count. No budget: nothing to check.
+
+    Raises:
+        RoundError: a hospital would pass the budget, or DP is off (no finite epsilon to keep within it).
+    """
+    budget = settings.dp_epsilon_budget
+    if budget is None:
+        return
+    dp = dp_config(settings)
+    if dp is None:
+        raise RoundError(f"a DP budget of {budget} is set but DP is off (ZKFL_DP_NOISE_MULTIPLIER=0): no round opens")
+    history = _history(settings, 1 << 62)
+    seen = [m[0] for _, m in history if m and m[0] > 0]  # unequal weights lower it: the worst seen so far
+    next_round = [min([dp.noise_multiplier, *seen]), bound_policy(settings).count_noise]
+    for name in hospitals:
+        spent = [m for who, m in history if name in who]
+        projected = epsilon([*spent, next_round], settings.dp_delta)
+        if projected > budget:
+            raise RoundError(
+                f"{name}'s epsilon would reach {projected:.3g} with one more round, past the consortium's DP budget "
+                f"{budget:g} (ZKFL_DP_EPSILON_BUDGET): no round opens (docs/privacy.md)"
+            )

@@ -31,7 +31,7 @@ from zkfl_dapp.ml.model import accuracy
 from zkfl_dapp.ml.training import fedavg_float, train_local
 from zkfl_dapp.protocol.enclave import Finalization
 from zkfl_dapp.protocol.hospital import HospitalClient, PreparedUpdate, fetch_enclave_key, fetch_global_model
-from zkfl_dapp.protocol.privacy import round_privacy
+from zkfl_dapp.protocol.privacy import check_budget, round_privacy
 from zkfl_dapp.protocol.reports import RoundReport
 
 if TYPE_CHECKING:
@@ -97,6 +97,7 @@ class RoundDriver:
         if rule not in ("fedavg", "median"):
             raise ConfigError(f"unknown aggregation rule {rule!r}: use fedavg or median")
         self._refuse_if_open()
+        check_budget(self.settings, [h.name for h in self.hospitals])
         bound = norm_bound if norm_bound is not None else self.next_norm_bound()
         bound_sq = bound_sq_quantized(bound, self.settings.scale_bits) if bound is not None else 0
         deadline = self.chain.pending_timestamp + self.settings.round_seconds

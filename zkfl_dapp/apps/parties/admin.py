@@ -18,6 +18,7 @@ from zkfl_dapp.core.policy import NormBoundPolicy
 from zkfl_dapp.core.privacy import declared_sample_count
 from zkfl_dapp.exceptions import ChainError, ConfigError, RoundError
 from zkfl_dapp.protocol.consortium import deploy_consortium
+from zkfl_dapp.protocol.privacy import check_budget
 from zkfl_dapp.protocol.reports import _last_norm_statistics
 from zkfl_dapp.protocol.wiring import bound_policy, load_split
 from zkfl_dapp.storage.base import Storage
@@ -104,7 +105,7 @@ def open_round(
     Returns once the opening is durable (:mod:`~zkfl_dapp.apps.parties.durability`).
 
     Raises:
-        RoundError: the previous round is still open.
+        RoundError: the previous round is still open, or it could take a hospital past the DP budget.
         ChainError: the opening is not durable in time (then it is not reported as opened).
     """
     rm = deployment.round_manager
@@ -114,6 +115,7 @@ def open_round(
     rule = rule or settings.rule
     if rule not in ("fedavg", "median"):
         raise ConfigError(f"unknown aggregation rule {rule!r}: use fedavg or median")
+    check_budget(settings, [f"hospital-{i}" for i in range(settings.hospitals)])
     if norm_bound is None and settings.norm_bound == "auto":
         norm_bound = policy_of(settings).next_bound(*_last_norm_statistics(settings))
     bound_sq = bound_sq_quantized(norm_bound, settings.scale_bits) if norm_bound else 0

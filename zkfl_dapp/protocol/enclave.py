@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from zkfl_dapp.chain.enums import ExclusionReason, Rule
 from zkfl_dapp.chain.views import (
@@ -135,6 +138,9 @@ class AggregatorEnclave:
     ) -> None:
         #: the bound policy whose statistic the enclave publishes (its threshold and count noise)
         self.policy = policy or NormBoundPolicy()
+        #: the count noise's generator per round: the system's entropy (an experiment that must replay a
+        #: simulation seeds it: zkfl_dapp.experiments.attack_proven)
+        self.noise: Callable[[int], np.random.Generator] = lambda _round_id: enclave_rng()
         self.account = account
         self._key_pair = key_pair
         self.storage = storage
@@ -267,7 +273,7 @@ class AggregatorEnclave:
             finalize_seconds = time.perf_counter() - t_tx
         statistic = None
         if info.norm_bound_sq and norms:  # the exact norms never leave the enclave: only the noised count
-            statistic = self.policy.statistic(norms, bound_from_quantized(info.norm_bound_sq, s), enclave_rng())
+            statistic = self.policy.statistic(norms, bound_from_quantized(info.norm_bound_sq, s), self.noise(round_id))
         return Finalization(
             round_id=round_id,
             outcomes=tuple(outcomes),

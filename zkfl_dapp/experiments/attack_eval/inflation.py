@@ -37,6 +37,7 @@ from zkfl_dapp.core.fixedpoint import quantize
 from zkfl_dapp.core.median import fill_slots, median_quantized
 from zkfl_dapp.core.norms import bound_from_quantized, bound_sq_quantized, update_norm
 from zkfl_dapp.core.policy import NormBoundPolicy
+from zkfl_dapp.core.privacy import declared_sample_count
 from zkfl_dapp.experiments.attack_eval.simulate import (
     NUM_HOSPITALS,
     QUORUM,
@@ -121,7 +122,7 @@ def run_inflation(seed: int, rounds: int, run: Run) -> tuple[float, list[Inflati
     split = load_federated(NUM_HOSPITALS, split="iid", seed=seed)
     spec = ModelSpec(num_features=split.num_features)
     cfg = TrainConfig(seed=seed)
-    counts = list(split.shard_sizes())
+    counts = [declared_sample_count(n, 10) for n in split.shard_sizes()]  # the declared (coarsened) counts
     if attack and not run.admission_caps:
         counts[ATTACKER] = INFLATED_COUNT  # with admission caps the chain refuses it: the attacker declares its cap
     genesis = spec.initial_params(seed)

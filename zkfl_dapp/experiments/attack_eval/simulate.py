@@ -29,6 +29,7 @@ from zkfl_dapp.core.fixedpoint import dequantize, quantize
 from zkfl_dapp.core.median import fill_slots, median_quantized
 from zkfl_dapp.core.norms import bound_from_quantized, bound_sq_quantized, provable_distance, update_norm, within_bound
 from zkfl_dapp.core.policy import NormBoundPolicy
+from zkfl_dapp.core.privacy import declared_sample_count
 from zkfl_dapp.exceptions import ConfigError, QuantizationError
 from zkfl_dapp.experiments.attacks import ATTACKS, MALIGNANT_LABEL, Attack, get_attack, honest_update
 from zkfl_dapp.ml.data import Dataset, SplitKind, load_federated
@@ -253,7 +254,7 @@ def run_scenario(scenario: Scenario, seed: int, rounds: int, policy: NormBoundPo
     split = load_federated(NUM_HOSPITALS, split=scenario.split, seed=seed)
     spec = ModelSpec(num_features=split.num_features)
     cfg = TrainConfig(seed=seed)  # every hospital trains with the consortium's config, as in consortium.py
-    counts = split.shard_sizes()
+    counts = [declared_sample_count(n, 10) for n in split.shard_sizes()]  # what hospitals declare (coarsened)
     attack: Attack | None = None if scenario.attack == NO_ATTACK else get_attack(scenario.attack)
     bad = scenario.malicious_set
     genesis = spec.initial_params(seed)

@@ -117,3 +117,23 @@ def test_every_zkfl_party_sweeps_at_start_up(tmp_path: Path) -> None:
     with pytest.raises(ConfigError), acting_as("hospital-0", settings, None, None):
         pass
     assert not stale.exists()
+
+
+def test_the_in_process_consortium_and_predictions_sweep_at_start_up(tmp_path: Path) -> None:
+    """`ape run demo|round|attack` (through the Consortium) and `ape run predict` sweep too."""
+    from types import SimpleNamespace
+
+    from zkfl_dapp.prediction.flow import predict_for_round
+    from zkfl_dapp.protocol.consortium import Consortium
+
+    settings = Settings(workdir=tmp_path)
+    stale = _killed_prover(tmp_path / "enclave" / "proofs" / "round-2")
+    Consortium(settings, None, None, None, None, SimpleNamespace(spec=None), [], None)  # type: ignore[arg-type]
+    assert not stale.exists()
+    stale = _killed_prover(tmp_path / "predictions" / "proofs" / "round-1")
+    with pytest.raises(AttributeError):  # no chain here: it stops right after the sweep
+        predict_for_round(
+            project=None, chain=None, round_manager=None, artifacts=None, record=None, stats=None,  # type: ignore[arg-type]
+            load_aggregate=None, workdir=tmp_path / "predictions", sender=None, round_id=1,  # type: ignore[arg-type]
+        )  # fmt: skip
+    assert not stale.exists()

@@ -222,10 +222,12 @@ Final malignant recall (lowest over all rounds) per system; the targeted attack'
 
 The bound limits how far one update moves the model, never its direction:
 
-* The blatant attacks scale the attacker's *own* delta. Round 2 still runs under the initial bound
-  (round 1's {policy.kappa:g} x median norm is usually above it, and the policy never raises the bound),
-  and as the model converges the attacker's delta shrinks with everyone's, so a scaled delta can fit
-  under {policy.kappa:g} x the median honest norm. Such an update is accepted: the proof only certifies its norm.
+* The blatant attacks scale the attacker's *own* delta. The first rounds run under the initial bound
+  (round 1's updates are mostly farther than B/{policy.kappa:g}, so the noised count rarely shrinks it, the
+  bound shrinks by at most exp(-{policy.learning_rate:g}/2) per round, and the policy never raises it), and
+  as the model converges the attacker's delta shrinks with everyone's, so a scaled delta can fit under a bound
+  that settles near {policy.kappa:g} x the median honest norm. Such an update is accepted: the proof only
+  certifies its norm.
 * `label_flip` and `targeted_low_norm` are built to look like ordinary updates by norm. With two of them
   the poisoned FedAvg model stays far from what the honest hospitals train towards, so the honest
   norms, and with them the bound, stay large. The coordinate-wise median is what limits their effect:

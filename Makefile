@@ -12,7 +12,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export SOLCX_BINARY_PATH := $(CURDIR)/.toolchain/solcx
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install solc-shim frontend browser circuits demo demo-large parties-measure test test-fast forge-test fuzz bench bench-large chunk-sweep attack-eval lint clean \
+.PHONY: install solc-shim frontend browser circuits demo demo-large parties-measure test test-fast forge-test fuzz bench bench-large chunk-sweep attack-eval privacy-eval lint clean \
 	flower-env flower-bench gbsg2
 .DEFAULT_GOAL := demo
 
@@ -142,6 +142,12 @@ attack-eval: circuits
 	$(PY) -m zkfl_dapp.experiments.attack_eval --report-dir docs
 	$(VENV)/bin/ape run attack --report docs/attack-eval-proven.md
 	$(PY) -m zkfl_dapp.experiments.attack_eval.inflation --report docs/attack-eval-inflation.md
+
+# The measured leakage report (docs/privacy-eval.md, from build/privacy-eval/results.json): reconstruction from
+# small shards, differencing with and without DP, the round report's figures, prediction receipts, membership
+# inference, accuracy against the DP noise. Not part of `make test` (its small cases are).
+privacy-eval:
+	$(PY) -m zkfl_dapp.experiments.privacy_eval --report docs/privacy-eval.md
 
 # Slither (slither.config.json: fails on any medium or high finding; contracts/generated/ and contracts/test/
 # filtered out) on the project's own solc shim, through standard JSON (the only mode the shim answers): no

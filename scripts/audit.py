@@ -17,8 +17,8 @@ from zkfl_dapp.apps.session import say, session
 from zkfl_dapp.audit.auditor import audit, record_audit
 from zkfl_dapp.audit.report import AuditReport
 from zkfl_dapp.chain.deployment import round_manager_at
-from zkfl_dapp.core.policy import NormBoundPolicy
 from zkfl_dapp.exceptions import ConfigError
+from zkfl_dapp.protocol.wiring import bound_policy
 
 
 def _table(report: AuditReport) -> str:
@@ -69,7 +69,7 @@ def cli(
             project=s.project,
             workdir=out_dir / "work",
             progress=say,
-            policy=NormBoundPolicy(settings.norm_bound_initial, settings.norm_bound_kappa, settings.norm_bound_floor),
+            policy=bound_policy(settings),
         )
         json_path.parent.mkdir(parents=True, exist_ok=True)
         md_path.parent.mkdir(parents=True, exist_ok=True)

@@ -88,6 +88,26 @@ class Settings(BaseSettings):
     norm_bound_initial: float = Field(2.0, gt=0, description="L2 bound of the first bounded round")
     norm_bound_kappa: float = Field(3.0, gt=0, description="next bound = kappa x median accepted update norm")
     norm_bound_floor: float = Field(0.05, gt=0, description="the bound never goes below this")
+    norm_bound_rate: float = Field(0.5, gt=0, description="geometric step of the bound per round (core.policy)")
+    norm_bound_count_noise: float = Field(
+        2.0, ge=0, description="std of the Gaussian noise on the published within-threshold count (core.policy)"
+    )
+
+    # privacy (docs/privacy.md)
+    min_shard_samples: int = Field(10, ge=1, description="a hospital with fewer records than this refuses to train")
+    sample_count_granularity: int = Field(
+        10, ge=1, description="declared sample counts and caps are rounded down to a multiple of this"
+    )
+    dp_noise_multiplier: float = Field(
+        0.0, ge=0, description="distributed DP: noise multiplier z of the aggregate (0 = off; core.dp)"
+    )
+    dp_honest_hospitals: int | None = Field(
+        None, ge=1, description="DP: honest included hospitals assumed per round (default: the quorum)"
+    )
+    dp_delta: float = Field(1e-5, gt=0, lt=1, description="DP: the delta epsilon is reported at")
+    dp_epsilon_budget: float | None = Field(
+        None, gt=0, description="DP: no round opens that could take a hospital's epsilon past this (None: no budget)"
+    )
 
     # circuit
     chunk_size: int | None = Field(

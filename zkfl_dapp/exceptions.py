@@ -37,6 +37,11 @@ class RecordsError(DataError):
         self.column = column
 
 
+class ShardTooSmallError(DataError):
+    """A hospital holds fewer records than the consortium's minimum: its update would be (nearly) one patient's
+    record, so it does not train (``ZKFL_MIN_SHARD_SAMPLES``; docs/privacy.md)."""
+
+
 class StatisticsError(DataError):
     """Published standardisation statistics are malformed, or do not fit a hospital's schema or data (another
     schema digest, other features, a local mean implausibly far from the published one)."""

@@ -16,6 +16,7 @@ import numpy as np
 from eth_account.signers.local import LocalAccount
 
 from zkfl_dapp.chain.views import Commitment, read_current_model, read_round
+from zkfl_dapp.circuits.proving import sweep_stale_scratch
 from zkfl_dapp.circuits.suite import CircuitSuite
 from zkfl_dapp.config import Settings
 from zkfl_dapp.core.formats import ModelFile
@@ -29,7 +30,7 @@ from zkfl_dapp.ml.training import TrainConfig
 from zkfl_dapp.protocol.enclave import AggregatorEnclave
 from zkfl_dapp.protocol.hospital import HospitalClient, fetch_global_model
 from zkfl_dapp.protocol.standardization import deployment_definition
-from zkfl_dapp.protocol.wiring import circuits_for, load_split, model_spec_for
+from zkfl_dapp.protocol.wiring import bound_policy, circuits_for, dp_config, load_split, model_spec_for
 from zkfl_dapp.storage.base import Storage, open_storage
 from zkfl_flower.chain import DEFAULT_ABI_MANIFEST, Chain, Contract, dev_account, load_abis
 from zkfl_flower.records import check_model
@@ -73,6 +74,7 @@ class FlowerConsortium:
             ) from exc
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"deployment record {settings.deployment_file} is malformed: {exc}") from exc
+        sweep_stale_scratch(settings.workdir, skip=[settings.store_dir])  # a killed party's plaintext inputs
         chain = Chain(rpc_url)
         if not chain.w3.eth.get_code(chain.w3.to_checksum_address(rm_address)):
             raise ChainError(f"no RoundManager at {rm_address} on the node at {rpc_url} (another chain?)")
@@ -174,12 +176,21 @@ class FlowerConsortium:
             s.workdir / "flower",
             index=index,
             declared_samples=num_examples,
+            min_samples=s.min_shard_samples,
+            count_granularity=s.sample_count_granularity,
+            dp=dp_config(s),
         )
 
     def enclave(self, account: Any, key_pair: EnclaveKeyPair) -> AggregatorEnclave:
         """The aggregator enclave acting as ``account`` with the ML-KEM key pair."""
         return AggregatorEnclave(
-            account, key_pair, self.storage, self.circuits, self.spec, self.settings.workdir / "enclave" / "proofs"
+            account,
+            key_pair,
+            self.storage,
+            self.circuits,
+            self.spec,
+            self.settings.workdir / "enclave" / "proofs",
+            bound_policy(self.settings),
         )
 
     def load_enclave_key(self) -> EnclaveKeyPair:

@@ -30,9 +30,10 @@ from flwr.serverapp.strategy import FedAvg, FedMedian, Result, Strategy
 from zkfl_dapp.chain.enums import Phase, Rule
 from zkfl_dapp.chain.views import read_round
 from zkfl_dapp.core.norms import bound_from_quantized, bound_sq_quantized
-from zkfl_dapp.core.policy import NormBoundPolicy, median_norm
+from zkfl_dapp.core.policy import NormStatistic
 from zkfl_dapp.exceptions import ConfigError, RoundError
 from zkfl_dapp.protocol.enclave import AggregatorEnclave, Finalization
+from zkfl_dapp.protocol.wiring import bound_policy
 from zkfl_flower.consortium import DEV_ADMIN, DEV_AGGREGATOR, FlowerConsortium
 from zkfl_flower.records import NORM_BOUND_KEY, ROUND_KEY, model_record
 
@@ -85,12 +86,12 @@ class ZkflStrategy(Strategy):
         self.enclave = enclave
         self.progress = progress
         s = consortium.settings
-        self.policy = NormBoundPolicy(s.norm_bound_initial, s.norm_bound_kappa, s.norm_bound_floor)
+        self.policy = bound_policy(s)
         self.finalizations: dict[int, Finalization] = {}  # server round -> the enclave's finalization
         self._round_id = 0
         self._sent = ArrayRecord()  # the round's global model as sent: its keys and shapes
         self._last_bound: float | None = None
-        self._last_median_norm: float | None = None
+        self._last_statistic: NormStatistic | None = None
 
     @classmethod
     def on_dev_chain(cls, inner: FedAvg, consortium: FlowerConsortium) -> ZkflStrategy:
@@ -156,9 +157,9 @@ class ZkflStrategy(Strategy):
         for o in final.outcomes:
             if not o.included:
                 self.progress(f"round {round_id}: EXCLUDED slot {o.slot} ({o.hospital}): {o.reason}")
-        if info.bounded and final.update_norms:
+        if info.bounded and final.norm_statistic is not None:
             self._last_bound = bound_from_quantized(info.norm_bound_sq, self.consortium.settings.scale_bits)
-            self._last_median_norm = median_norm(final.update_norms)
+            self._last_statistic = final.norm_statistic
         model = self.consortium.finalized_model(round_id)  # read back from chain and store
         self.progress(
             f"round {round_id}: finalized ({final.rule}, {sum(o.included for o in final.outcomes)} updates, "
@@ -193,7 +194,7 @@ class ZkflStrategy(Strategy):
                 f"round {current} is still open (an earlier run stopped before it closed): "
                 "`ape run round --resume` completes it, `ape run round --abort` aborts it after its deadline"
             )
-        bound = None if s.norm_bound == "off" else self.policy.next_bound(self._last_bound, self._last_median_norm)
+        bound = None if s.norm_bound == "off" else self.policy.next_bound(self._last_bound, self._last_statistic)
         bound_sq = bound_sq_quantized(bound, s.scale_bits) if bound is not None else 0
         deadline = self.consortium.chain.timestamp() + s.round_seconds
         rm.openRoundWithPolicy(deadline, s.quorum, int(self.rule), bound_sq, sender=self.admin)

@@ -455,11 +455,11 @@ def test_altered_median_proof_file_is_named(consortium, clean_report, tmp_path):
 
 
 def test_bound_that_does_not_follow_the_policy_is_named(consortium, clean_report, tmp_path):
-    """Round 5's bound derives from round 2's published bound and median norm: a report of round 2 claiming
-    another median norm (served as a lying gateway would) makes round 5's bound a policy violation."""
+    """Round 5's bound derives from round 2's published bound and norm statistic: a report of round 2 claiming
+    another count (served as a lying gateway would) makes round 5's bound a policy violation."""
     (cid,) = _report_cids(consortium, 2)
     genuine = json.loads(consortium.storage.get(cid))
-    lying = {**genuine, "update_norm_median": genuine["update_norm_median"] / 10}
+    lying = {**genuine, "norm_within_noised": genuine["norm_within_noised"] + 10}
     report = _audit(consortium, _ServesOtherContent(consortium.storage, cid, json.dumps(lying).encode()), tmp_path)
     assert (5, "norm bound (normBoundSq)") in _errors(report), [f.line() for f in report.errors]
     assert report.round(5).checks["policy"] is False

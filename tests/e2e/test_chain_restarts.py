@@ -22,6 +22,8 @@ from zkfl_dapp.apps.keys import dev_keyfiles, keyfile_address, keyfile_path
 from zkfl_dapp.apps.launcher import PartyProcess, party_command, party_processes
 from zkfl_dapp.apps.parties import journal_for
 from zkfl_dapp.config import REPO_ROOT, Settings
+from zkfl_dapp.protocol.reports import statistic_of
+from zkfl_dapp.protocol.wiring import bound_policy
 
 pytestmark = pytest.mark.e2e
 
@@ -88,7 +90,7 @@ def _finalized(settings: Settings, round_id: int) -> bool:
 def test_parties_ride_out_two_chain_kills_without_a_restart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ZKFL_HOSPITALS", "3")  # every party process reads the consortium's size from its settings
     monkeypatch.setenv("ZKFL_QUORUM", "2")
-    monkeypatch.setenv("ZKFL_NORM_BOUND_KAPPA", "1.0")  # the policy's next bound: min(bound, 1.0 x median norm)
+    monkeypatch.setenv("ZKFL_NORM_BOUND_RATE", "2.0")  # the policy moves the bound visibly from one round to the next
     settings = Settings(workdir=tmp_path / "w", anvil_port=_free_port(), hospitals=3, quorum=2)
     dev_keyfiles(settings.workdir, settings.mnemonic, settings.hospitals)
     chain = Chain(settings).start()
@@ -134,8 +136,9 @@ def test_parties_ride_out_two_chain_kills_without_a_restart(tmp_path: Path, monk
     report = json.loads((settings.reports_dir / "round-1.json").read_text())
     assert rounds[0]["norm_bound"] == pytest.approx(settings.norm_bound_initial, rel=1e-3)
     assert report["norm_bound"] == pytest.approx(rounds[0]["norm_bound"], rel=1e-3)
-    assert 0 < report["update_norm_median"] < settings.norm_bound_initial
-    assert rounds[1]["norm_bound"] == pytest.approx(report["update_norm_median"], rel=1e-3)
+    assert report["norm_included"] == 3 and "update_norm_median" not in report  # a noised count, no norm
+    expected = bound_policy(settings).next_bound(report["norm_bound"], statistic_of(report["norm_within_noised"], 3))
+    assert rounds[1]["norm_bound"] == pytest.approx(expected, rel=1e-3)
     assert report["participants"] and all(p.startswith("hospital-") for p in report["participants"])
     keys = {f"hospital-{i}": keyfile_address(keyfile_path(settings.workdir, f"hospital-{i}")).lower()
             for i in range(settings.hospitals)}  # fmt: skip

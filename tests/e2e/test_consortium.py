@@ -216,8 +216,8 @@ def test_each_hospital_is_admitted_with_its_shard_size_as_its_agreed_sample_cap(
     """Weights that cannot be bought, in every deployment: a hospital declaring more samples than it showed at
     admission is refused on-chain (issue 18's inflation: 10^6 samples against four hospitals of ~91)."""
     registry, rm = consortium.deployment.registry, consortium.deployment.round_manager
-    for h in consortium.hospitals:
-        assert registry.sampleCapOf(h.address) == h.shard.num_samples
+    for h in consortium.hospitals:  # the shard's size, coarsened (core.privacy: 91 records declare 90)
+        assert registry.sampleCapOf(h.address) == h.sample_count == h.shard.num_samples // 10 * 10
     round_id, model, key = open_round(consortium)
     inflator = consortium.hospitals[4]
     update = dataclasses.replace(inflator.prepare_update(round_id, model, key), sample_count=1_000_000)

@@ -38,8 +38,9 @@ def test_bounded_rounds_with_both_rules_and_the_bound_policy(consortium):
         assert info.submissionCount == 5 and not report.norm_refused and not report.excluded
         assert report.accuracy > 0.85
     assert first.rule == "median" and first.norm_bound == pytest.approx(c.settings.norm_bound_initial)
-    # round 2's bound: min(previous bound, kappa x round 1's median update norm), as published in round 1
-    expected = c.policy.next_bound(first.norm_bound, first.update_norm_median)
+    # round 2's bound: the policy's step from round 1's bound and its published noised count (no norm published)
+    assert first.norm_included == 5 and first.norm_within_noised is not None
+    expected = c.policy.next_bound(first.norm_bound, first.norm_statistic)
     assert second.norm_bound == pytest.approx(expected, rel=1e-3)
     assert second.norm_bound <= first.norm_bound
 

@@ -26,7 +26,7 @@ from zkfl_dapp.audit.auditor import audit
 from zkfl_dapp.chain.enums import Phase
 from zkfl_dapp.chain.views import read_round
 from zkfl_dapp.config import REPO_ROOT, Settings
-from zkfl_dapp.exceptions import ChainError, ConfigError, RoundError, ZkflError
+from zkfl_dapp.exceptions import ChainError, ConfigError, RoundError, ShardTooSmallError, ZkflError
 from zkfl_dapp.protocol.consortium import Consortium, Roles
 from zkfl_dapp.protocol.hospital import HospitalClient
 from zkfl_dapp.storage.embedded import EmbeddedStore
@@ -161,6 +161,9 @@ def test_a_hospital_trains_on_its_own_records_file_standardised_by_the_chain(con
     bad = c.settings.model_copy(update={"records": data / "records.csv", "records_schema": data / "absent.json"})
     with pytest.raises(ZkflError):
         hospital_agent(bad, conn, hospitals[0], c.storage, 0)
+    few = settings.model_copy(update={"min_shard_samples": 92})  # the consortium's minimum: 91 records are too few
+    with pytest.raises(ShardTooSmallError, match="91 record"):
+        hospital_agent(few, conn, hospitals[0], c.storage, 0)
 
 
 @dataclasses.dataclass(frozen=True)

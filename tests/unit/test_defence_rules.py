@@ -24,7 +24,7 @@ from zkfl_dapp.core.norms import (
     update_norm,
     within_bound,
 )
-from zkfl_dapp.core.policy import NormBoundPolicy, median_norm
+from zkfl_dapp.core.policy import NormBoundPolicy, NormStatistic
 from zkfl_dapp.exceptions import ConfigError, RoundError
 
 Q = 13
@@ -110,23 +110,36 @@ def test_fill_slots_scales_updates_and_puts_the_previous_aggregate_in_empty_slot
         fill_slots([(1,)], (7, 8), Q)
 
 
-def test_policy_starts_at_initial_caps_growth_and_keeps_a_floor():
-    p = NormBoundPolicy(initial=2.0, kappa=3.0, floor=0.05)
+def test_policy_starts_at_initial_shrinks_geometrically_never_grows_and_keeps_a_floor():
+    p = NormBoundPolicy(initial=2.0, kappa=3.0, floor=0.05, learning_rate=0.5)
     assert p.next_bound(None, None) == 2.0
-    assert p.next_bound(2.0, 0.3) == pytest.approx(0.9)  # 3 x median
-    assert p.next_bound(0.9, 1.0) == 0.9  # never above the previous bound
-    assert p.next_bound(0.9, 0.001) == 0.05  # never below the floor
+    all_within = NormStatistic(noised_within=5.0, included=5)
+    assert p.next_bound(2.0, all_within) == pytest.approx(2.0 * math.exp(-0.25))  # every update within B/kappa
+    assert p.next_bound(0.9, NormStatistic(0.0, 5)) == 0.9  # none within: never above the previous bound
+    assert p.next_bound(0.9, NormStatistic(2.5, 5)) == 0.9  # at the median: stays
+    assert p.next_bound(0.06, all_within) == 0.05  # never below the floor
     with pytest.raises(ConfigError):
         NormBoundPolicy(initial=0.01, floor=0.05)
     with pytest.raises(ConfigError):
-        p.next_bound(1.0, math.nan)
+        p.next_bound(math.nan, all_within)
+    with pytest.raises(ConfigError):
+        NormStatistic(math.nan, 5)
 
 
-def test_median_norm():
-    assert median_norm([3.0, 1.0, 2.0]) == 2.0
-    assert median_norm([1.0, 2.0, 3.0, 100.0]) == 2.5
+def test_the_published_statistic_is_a_noised_count_never_a_norm():
+    """The enclave publishes how many updates are within B / kappa, plus Gaussian noise: no update's own
+    distance, and no exact count (one hospital's bit) unless the noise is configured off."""
+    p = NormBoundPolicy(kappa=2.0, count_noise=1.0)
+    norms = [0.11, 0.23, 0.37, 0.52, 0.9]  # bound 1.0: threshold 0.5, three within
+    draws = [p.statistic(norms, 1.0, np.random.default_rng(seed)) for seed in range(200)]
+    assert all(d.included == 5 for d in draws)
+    published = [d.noised_within for d in draws]
+    assert not set(published) & {*norms, 3.0}  # no norm, never the exact count
+    assert np.mean(published) == pytest.approx(3.0, abs=0.2) and np.std(published) == pytest.approx(1.0, abs=0.15)
+    exact = NormBoundPolicy(kappa=2.0, count_noise=0.0).statistic(norms, 1.0, np.random.default_rng(0))
+    assert exact == NormStatistic(3.0, 5)
     with pytest.raises(RoundError):
-        median_norm([])
+        p.statistic([], 1.0, np.random.default_rng(0))
 
 
 def test_bound_policy_continues_from_the_latest_bounded_report(tmp_path):
@@ -139,12 +152,13 @@ def test_bound_policy_continues_from_the_latest_bounded_report(tmp_path):
     settings = Settings(workdir=tmp_path)
     assert _last_norm_statistics(settings) == (None, None)
     settings.reports_dir.mkdir(parents=True)
-    for rid, bound, norm in ((1, 2.0, 0.8), (2, 1.5, 0.3), (3, None, None)):
+    for rid, bound, within in ((1, 2.0, 4.2), (2, 1.5, 2.7), (3, None, None)):
         (settings.reports_dir / f"round-{rid}.json").write_text(
-            json.dumps({"round_id": rid, "norm_bound": bound, "update_norm_median": norm})
+            json.dumps({"round_id": rid, "norm_bound": bound, "norm_within_noised": within, "norm_included": 5})
         )
     (settings.reports_dir / "round-9.json").write_text("{not json")
-    assert _last_norm_statistics(settings) == (1.5, 0.3)  # round 3 had no bound; round 9 is unreadable
+    # round 3 had no bound; round 9 is unreadable
+    assert _last_norm_statistics(settings) == (1.5, NormStatistic(2.7, 5))
 
 
 def test_median_resists_a_boosted_update_that_fedavg_follows():

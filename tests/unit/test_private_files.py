@@ -14,9 +14,12 @@ from zkfl_dapp.circuits.kzg_inference import (
     ensure_kzg_inference_artifacts,
     prove_kzg_inference,
 )
+from zkfl_dapp.circuits.kzg_median import prove_inputs as median_prove_inputs
+from zkfl_dapp.circuits.kzg_median import prove_kzg_median
 from zkfl_dapp.circuits.kzg_norm import prove_kzg_norm
 from zkfl_dapp.circuits.proving import prove_rows
 from zkfl_dapp.circuits.suite import CircuitSuite
+from zkfl_dapp.core.median import fill_slots, median_quantized
 from zkfl_dapp.exceptions import CircuitError
 
 
@@ -55,3 +58,20 @@ def test_a_patient_proof_leaves_no_features_on_disk(tmp_path: Path) -> None:
     assert len(proof.instances) == 6
     assert [p.name for p in _tree(workdir)] == ["proof.json"]
     _assert_private(workdir)
+
+
+def test_the_enclaves_median_proof_keeps_the_five_updates_off_disk_also_when_it_fails(
+    suite: CircuitSuite, genesis: tuple[int, ...], tmp_path: Path
+) -> None:
+    """The median circuit's inputs are all five hospitals' updates in the clear: they live in the private
+    scratch folder only while ezkl runs, and go with it, a failed proof included."""
+    assert suite.median is not None
+    slots = fill_slots([padded_update(i, genesis) for i in range(5)], genesis, 13)
+    workdir = tmp_path / "enclave" / "round-1"
+    assert prove_kzg_median(suite.median, slots, workdir).proof
+    assert [p.name for p in _tree(workdir)] == ["proof.json"]
+    _assert_private(workdir)
+    failed = tmp_path / "enclave" / "round-2"
+    with pytest.raises(CircuitError):  # three inputs of six: ezkl fails with the updates on disk
+        median_prove_inputs(suite.median, [*slots[:2], list(median_quantized(slots))], failed)
+    assert _tree(failed) == []

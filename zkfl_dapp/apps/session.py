@@ -141,6 +141,10 @@ def print_round(report: RoundReport) -> None:
     click.echo(f"  rule {report.rule}, {bound}; norm proofs {report.norm_prove_seconds:.1f} s in all")
     for ref in report.norm_refused:
         click.echo(f"  NOT accepted {ref['hospital']}: {ref['reason']}")
+    if report.privacy.get("dp"):
+        eps, total = report.privacy.get("epsilon_round"), report.privacy.get("epsilon_total") or {}
+        worst = max((v for v in total.values() if v is not None), default=None)
+        click.echo(f"  differential privacy: epsilon {eps} this round, at most {worst} per hospital so far")
     click.echo(
         f"  global-model accuracy {report.accuracy:.2%} (plain FedAvg baseline {report.baseline_accuracy:.2%})\n"
         f"  {_finalization_line(report)}\n"

@@ -33,6 +33,10 @@ def acting_as(role: str, settings: Settings, rpc_url: str | None, network: str |
     say(f"{role}: starting")
     with contextlib.ExitStack() as stack:
         stack.enter_context(workdir_lock(party_dir(settings.workdir, role)))
+        from zkfl_dapp.circuits.proving import sweep_stale_scratch  # loads ezkl: not for `zkfl --help`
+
+        for stale in sweep_stale_scratch(settings.workdir, skip=[settings.store_dir]):
+            say(f"{role}: removed {stale}, the plaintext inputs of a prover that was killed")
         stack.enter_context(terminate_as_exit())
         local = keystore.expects_local_chain(rpc_url, network)
         path = keystore.keyfile_path(settings.workdir, role)

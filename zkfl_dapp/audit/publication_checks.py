@@ -12,9 +12,9 @@ nothing is taken on the word of the party that published it.
   that round is the one the receipt recorded.
 * ``policy`` (per bounded round with a published report): the round's on-chain bound is the one the
   published bound policy (:class:`~zkfl_dapp.core.policy.NormBoundPolicy`, the settings' defaults unless
-  given) derives from the previous bounded round's published bound and median update norm. The median norm
-  is the enclave's statistic (published, not proven): the check shows that the admin followed the declared
-  policy on the published figures, not that the figures are true.
+  given) derives from the previous bounded round's published bound and norm statistic (a noised count, drawn in
+  the enclave: published, not proven): the check shows that the admin followed the declared policy on the
+  published figures, not that the figures are true.
 * ``predictions``: the PredictionRegistries come from the chain, not from a local file: every address that
   ``ConsortiumRegistry.PredictionRegistrySet`` ever recorded (a replaced or cleared one still has receipts).
   Each must hold code and be a PredictionRegistry bound to this RoundManager (``roundManager()``); a pointer
@@ -42,8 +42,8 @@ from zkfl_dapp.chain.views import commitment_hex, point_hash, read_round
 from zkfl_dapp.circuits.kzg_distance import address_limbs
 from zkfl_dapp.core.fixedpoint import FIELD_MODULUS
 from zkfl_dapp.core.norms import bound_sq_quantized
-from zkfl_dapp.core.policy import NormBoundPolicy
-from zkfl_dapp.exceptions import StorageError
+from zkfl_dapp.core.policy import NormBoundPolicy, NormStatistic
+from zkfl_dapp.exceptions import ConfigError, StorageError
 from zkfl_dapp.protocol.reports import RoundReport
 
 _REPORT_FIELDS = {f.name for f in fields(RoundReport)}
@@ -62,6 +62,16 @@ def _parse_round_report(data: bytes) -> RoundReport:
     if not (isinstance(report.round_id, int) and isinstance(report.model_cid, str)):
         raise ValueError("round_id or model_cid has the wrong type")
     return report
+
+
+def _statistic(rr: RoundReport | None) -> NormStatistic | None:
+    """A report's published bound-policy statistic; None when absent or malformed (a hostile report)."""
+    if rr is None:
+        return None
+    try:
+        return rr.norm_statistic
+    except (ConfigError, ValueError, TypeError):
+        return None
 
 
 class PublicationChecks(AuditContext):
@@ -137,22 +147,23 @@ class PublicationChecks(AuditContext):
         round order, as the round driver applies it (protocol.reports._last_norm_statistics). After a bounded
         round whose report (with its figures) is missing, later bounds cannot be checked: "–", not a guess."""
         last_bound: float | None = None
-        last_median: float | None = None
+        last_statistic: NormStatistic | None = None
         known = True
         for ra in sorted(report.rounds, key=lambda r: r.round_id):
             rr = reports.get(ra.round_id)
             ra.checks["policy"] = None
             if ra.norm_bound_sq and rr is not None and known:
                 ra.checks["policy"] = True
-                expected = bound_sq_quantized(self.policy.next_bound(last_bound, last_median), self.scale_bits)
+                expected = bound_sq_quantized(self.policy.next_bound(last_bound, last_statistic), self.scale_bits)
                 if expected != ra.norm_bound_sq:
                     why = (
                         f"{expected} = the policy's bound from the previous bounded round's published bound "
-                        f"{last_bound} and median update norm {last_median}"
+                        f"{last_bound} and norm statistic {last_statistic}"
                     )
                     self._fail(ra, "policy", "norm bound (normBoundSq)", why, f"{ra.norm_bound_sq} (chain)")
-            if rr is not None and rr.norm_bound is not None and rr.update_norm_median is not None:
-                last_bound, last_median = float(rr.norm_bound), float(rr.update_norm_median)
+            statistic = _statistic(rr)
+            if rr is not None and rr.norm_bound is not None and statistic is not None:
+                last_bound, last_statistic = float(rr.norm_bound), statistic
             elif ra.norm_bound_sq and ra.phase == "finalized":
                 known = False  # its figures would feed the next bound, and they are not published
 

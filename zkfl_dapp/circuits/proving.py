@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -24,6 +25,10 @@ from zkfl_dapp.circuits.artifact_paths import ArtifactPaths
 from zkfl_dapp.circuits.kzg import G1Point, KzgError, proof_points
 from zkfl_dapp.core.fixedpoint import felt_from_hex, felt_hex
 from zkfl_dapp.exceptions import CircuitError, QuantizationError
+
+#: The name prefix of a private scratch folder (then the creating process's pid, a dash and a random suffix).
+SCRATCH_PREFIX = ".private-"
+_SCRATCH_PID = re.compile(r"^\.private-(\d+)-")
 
 
 @dataclass(frozen=True)
@@ -46,7 +51,8 @@ def private_scratch(workdir: Path) -> Iterator[Path]:
     """
     try:
         workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        scratch = Path(tempfile.mkdtemp(prefix=".private-", dir=workdir))  # mkdtemp: mode 0700
+        # mkdtemp: mode 0700; the creator's pid in the name tells a later sweep whether it is stale
+        scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=workdir))
     except OSError as exc:
         raise CircuitError(f"cannot create a private work directory in {workdir}: {exc}") from exc
     try:
@@ -58,6 +64,47 @@ def private_scratch(workdir: Path) -> Iterator[Path]:
             raise CircuitError(
                 f"could not delete the plaintext circuit inputs in {scratch}: {exc}; delete them by hand"
             ) from exc
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def sweep_stale_scratch(root: Path, *, skip: Sequence[Path] = ()) -> list[Path]:
+    """Remove every :func:`private_scratch` folder under ``root`` whose creating process is gone (a party killed
+    with SIGKILL while ezkl ran leaves its plaintext input behind; every party calls this at start-up). A folder
+    of a running process is kept (parties of one machine share the work folder); one with no pid in its name
+    (an older release's) is stale. Folders in ``skip`` (the content store) are not walked. Returns the folders
+    removed.
+
+    Raises:
+        CircuitError: a stale folder cannot be removed (its plaintext would stay: delete it by hand).
+    """
+    removed: list[Path] = []
+    if not root.is_dir():
+        return removed
+    skipped = {p.resolve() for p in skip}
+    for dirpath, dirnames, _files in os.walk(root):
+        dirnames[:] = [d for d in dirnames if (Path(dirpath) / d).resolve() not in skipped]
+        for name in [d for d in dirnames if d.startswith(SCRATCH_PREFIX)]:
+            dirnames.remove(name)  # never descend into a scratch folder
+            pid = _SCRATCH_PID.match(name)
+            if pid is not None and _alive(int(pid.group(1))):
+                continue
+            path = Path(dirpath) / name
+            try:
+                shutil.rmtree(path)
+            except OSError as exc:
+                why = f"cannot delete the stale plaintext folder {path}: {exc}; delete it by hand"
+                raise CircuitError(why) from exc
+            removed.append(path)
+    return removed
 
 
 def write_private(path: Path, data: bytes) -> None:

@@ -26,9 +26,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from zkfl_dapp.config import Settings
 from zkfl_dapp.core.fixedpoint import dequantize
-from zkfl_dapp.experiments.attack_eval.simulate import Scenario, malignant_recall, run_scenario
+from zkfl_dapp.experiments.attack_eval.simulate import SYSTEMS, Scenario, malignant_recall, run_scenario
 from zkfl_dapp.experiments.attacks import get_attack
 
 #: system -> (aggregation rule, norm bound setting)
@@ -55,6 +57,16 @@ class ProvenRound:
     wall_seconds: float
     simulated_accuracy: float
     simulated_rejected: list[int]
+
+
+def _replayed_noise(seed: int, system_index: int) -> Callable[[int], np.random.Generator]:
+    """The enclave's count noise per round, seeded as simulate.run_scenario seeds it, so the proven bounds replay
+    the simulated ones (a consortium draws it from the operating system)."""
+
+    def noise(round_id: int) -> np.random.Generator:
+        return np.random.default_rng([seed, round_id, system_index])
+
+    return noise
 
 
 def run_proven(
@@ -90,6 +102,7 @@ def run_proven(
                 progress(f"[proven {system}] skipped: this checkout builds no median circuit for the consortium")
                 continue
             consortium = s.bootstrap()
+            consortium.enclave.noise = _replayed_noise(seed, SYSTEMS.index(system))
             for i in scenario.malicious_set:
                 consortium.hospitals[i] = consortium.hospitals[i].with_source(attack)
             names = {h.name: i for i, h in enumerate(consortium.hospitals)}

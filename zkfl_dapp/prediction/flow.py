@@ -18,6 +18,7 @@ from zkfl_dapp.chain.enums import Phase
 from zkfl_dapp.chain.views import model_record
 from zkfl_dapp.circuits.kzg import KzgError, commit
 from zkfl_dapp.circuits.kzg_inference import KzgInferenceArtifacts
+from zkfl_dapp.circuits.proving import sweep_stale_scratch
 from zkfl_dapp.exceptions import ChainError, CircuitError, CommitmentMismatchError
 from zkfl_dapp.ml.data import FeatureStatistics
 from zkfl_dapp.prediction.patient import PatientRecord
@@ -88,6 +89,7 @@ def predict_for_round(
         CommitmentMismatchError: the loaded aggregate does not match the round's on-chain model commitment.
         CircuitError: proving failed or the proof does not verify off-chain.
     """
+    sweep_stale_scratch(workdir)  # a killed prediction's plaintext features
     if round_id is None:
         round_id = latest_finalized_round(round_manager)
     phase = round_phase(round_manager, round_id)

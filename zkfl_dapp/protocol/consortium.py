@@ -26,11 +26,12 @@ from zkfl_dapp.chain.deployment import CommitmentScheme, Deployment, deploy_cont
 from zkfl_dapp.chain.enums import Role
 from zkfl_dapp.chain.views import read_current_model
 from zkfl_dapp.circuits.kzg import commit_vectors
+from zkfl_dapp.circuits.proving import sweep_stale_scratch
 from zkfl_dapp.circuits.suite import CircuitSuite
 from zkfl_dapp.config import DEV_PASSPHRASE_WARNING, Settings
 from zkfl_dapp.core.fixedpoint import quantize
 from zkfl_dapp.core.formats import ModelFile
-from zkfl_dapp.core.policy import NormBoundPolicy
+from zkfl_dapp.core.privacy import declared_sample_count
 from zkfl_dapp.crypto.envelope import EnclaveKeyPair
 from zkfl_dapp.crypto.key_file import load_key_pair, save_key_pair
 from zkfl_dapp.exceptions import ChainError, ConfigError
@@ -46,7 +47,7 @@ from zkfl_dapp.protocol.publication import publish_circuit
 from zkfl_dapp.protocol.reports import _last_norm_statistics
 from zkfl_dapp.protocol.roles import Roles
 from zkfl_dapp.protocol.rounds import RoundDriver
-from zkfl_dapp.protocol.wiring import load_split, model_spec_for
+from zkfl_dapp.protocol.wiring import bound_policy, dp_config, load_split, model_spec_for
 from zkfl_dapp.storage.base import Storage
 
 Progress = Callable[[str], None]
@@ -181,7 +182,8 @@ class Consortium(RoundDriver):
         checkpoint: Callable[[], None] = _no_checkpoint,
     ) -> None:
         self.checkpoint = checkpoint
-        self.policy = NormBoundPolicy(settings.norm_bound_initial, settings.norm_bound_kappa, settings.norm_bound_floor)
+        sweep_stale_scratch(settings.workdir, skip=[settings.store_dir])  # a killed run's plaintext inputs
+        self.policy = bound_policy(settings)
         self.settings = settings
         self.chain = chain
         self.deployment = deployment
@@ -193,8 +195,8 @@ class Consortium(RoundDriver):
         self.spec = enclave.spec
         self.progress = progress
         self._baseline: np.ndarray | None = None
-        # the previous round's bound and median update norm, from which the next bound is derived
-        self._last_bound, self._last_median_norm = _last_norm_statistics(settings)
+        # the previous round's bound and published norm statistic, from which the next bound is derived
+        self._last_bound, self._last_statistic = _last_norm_statistics(settings)
 
     # --- construction -------------------------------------------------------------------------
 
@@ -219,6 +221,7 @@ class Consortium(RoundDriver):
             circuits,
             spec,
             settings.workdir / "enclave" / "proofs",
+            bound_policy(settings),
         )
         cfg = TrainConfig(
             local_epochs=settings.local_epochs,
@@ -240,6 +243,9 @@ class Consortium(RoundDriver):
                 index=i,
                 prover_workers=settings.prover_workers,
                 progress=progress,
+                min_samples=settings.min_shard_samples,
+                count_granularity=settings.sample_count_granularity,
+                dp=dp_config(settings),
             )
             for i, (acct, shard) in enumerate(zip(roles.hospitals, split.shards, strict=True))
         ]
@@ -278,7 +284,8 @@ class Consortium(RoundDriver):
         # each hospital's sample cap is agreed at admission: its shard's size (docs/rules.md: weights that
         # cannot be bought); RoundManager refuses a larger declared count
         for i, (acct, shard) in enumerate(zip(roles.hospitals, split.shards, strict=True)):
-            registry.admitHospital(acct, f"hospital-{i}", shard.num_samples, sender=roles.admin)
+            cap = declared_sample_count(shard.num_samples, settings.sample_count_granularity)
+            registry.admitHospital(acct, f"hospital-{i}", cap, sender=roles.admin)
         if roles.auditor is not None:
             registry.admitMember(roles.auditor, int(Role.AUDITOR), "auditor-0", sender=roles.admin)
         accept_development_enclave(settings, registry, roles.admin, local=local, progress=progress)
@@ -291,7 +298,7 @@ class Consortium(RoundDriver):
         deployment.save(settings.deployment_file, chain_id=chain.chain_id, circuit=circuits.name)
         consortium = cls(settings, chain, deployment, storage, roles, enclave, hospitals, split, progress, checkpoint)
         checkpoint()
-        consortium._last_bound = consortium._last_median_norm = None  # a new consortium: old reports do not count
+        consortium._last_bound, consortium._last_statistic = None, None  # a new consortium: old reports do not count
         return consortium
 
     @classmethod

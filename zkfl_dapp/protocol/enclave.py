@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from zkfl_dapp.attestation.evidence import EvidenceFile, EvidenceKind, measurement_id
 from zkfl_dapp.attestation.verify import verify_evidence_file
@@ -41,7 +44,8 @@ from zkfl_dapp.core.aggregation import aggregate, normalized_weights
 from zkfl_dapp.core.exclusions import EvidenceReason, ExclusionEvidence
 from zkfl_dapp.core.formats import ModelFile, UpdatePayload
 from zkfl_dapp.core.median import fill_slots, median_quantized
-from zkfl_dapp.core.norms import update_norm
+from zkfl_dapp.core.norms import bound_from_quantized, update_norm
+from zkfl_dapp.core.policy import NormBoundPolicy, NormStatistic, enclave_rng
 from zkfl_dapp.crypto.envelope import EnclaveKeyPair, open_sealed
 from zkfl_dapp.exceptions import AttestationError, CircuitError, CryptoError, RoundError, StorageError
 from zkfl_dapp.ml.model import ModelSpec
@@ -92,8 +96,8 @@ class Finalization:
     commitment: Commitment = ()
     #: "fedavg" or "median"
     rule: str = "fedavg"
-    #: L2 distance of each included update to the previous global model (for the next round's norm bound).
-    update_norms: tuple[float, ...] = ()
+    #: a bounded round's published bound-policy input (core.policy): a noised count, never an exact norm
+    norm_statistic: NormStatistic | None = None
     #: median rounds: the proof, its file's CID, and how long verifying it off-chain took
     proof: KzgMedianProof | None = None
     proof_cid: str = ""
@@ -130,7 +134,13 @@ class AggregatorEnclave:
         circuits: CircuitSuite,
         spec: ModelSpec,
         workdir: Path,
+        policy: NormBoundPolicy | None = None,
     ) -> None:
+        #: the bound policy whose statistic the enclave publishes (its threshold and count noise)
+        self.policy = policy or NormBoundPolicy()
+        #: the count noise's generator per round: the system's entropy (an experiment that must replay a
+        #: simulation seeds it: zkfl_dapp.experiments.attack_proven)
+        self.noise: Callable[[int], np.random.Generator] = lambda _round_id: enclave_rng()
         self.account = account
         self._key_pair = key_pair
         self.storage = storage
@@ -280,6 +290,9 @@ class AggregatorEnclave:
             t_tx = time.perf_counter()
             receipt = round_manager.finalizeRound(round_id, model_cid, mask, sender=self.account)
             finalize_seconds = time.perf_counter() - t_tx
+        statistic = None
+        if info.norm_bound_sq and norms:  # the exact norms never leave the enclave: only the noised count
+            statistic = self.policy.statistic(norms, bound_from_quantized(info.norm_bound_sq, s), self.noise(round_id))
         return Finalization(
             round_id=round_id,
             outcomes=tuple(outcomes),
@@ -293,7 +306,7 @@ class AggregatorEnclave:
             finalize_seconds=finalize_seconds if proof is None else 0.0,
             commitment=expected,
             rule="median" if median else "fedavg",
-            update_norms=norms,
+            norm_statistic=statistic,
             proof=proof,
             proof_cid=proof_cid,
             verify_seconds=verify_seconds,

@@ -30,15 +30,18 @@ from zkfl_dapp.circuits.kzg_chunk_norm import KzgChunkProof
 from zkfl_dapp.circuits.kzg_distance import PAD_ENTRY_BITS
 from zkfl_dapp.circuits.kzg_norm import KzgNormProof, prove_kzg_norm
 from zkfl_dapp.circuits.suite import CircuitSuite
+from zkfl_dapp.core.dp import DpConfig
 from zkfl_dapp.core.fixedpoint import dequantize, quantize
 from zkfl_dapp.core.formats import ModelFile, UpdatePayload
 from zkfl_dapp.core.layout import CommitmentLayout
 from zkfl_dapp.core.norms import bound_from_quantized, provable_distance, squared_distance
+from zkfl_dapp.core.privacy import check_shard_size, declared_sample_count
 from zkfl_dapp.crypto.envelope import associated_data, seal
 from zkfl_dapp.exceptions import (
     ChainError,
     CircuitError,
     CommitmentMismatchError,
+    ConfigError,
     DigestMismatchError,
     NormBoundError,
     ZkflError,
@@ -179,14 +182,27 @@ class HospitalClient:
     progress: Progress = _quiet
     #: Where the submitted parameters come from (honest local training unless an experiment injects another).
     source: UpdateSource = field(default_factory=LocalTraining)
-    #: The sample count it declares when it trains on data other than ``shard`` (a Flower app's own loaders,
+    #: The training-sample count it trains on when that is not ``shard`` (a Flower app's own loaders,
     #: zkfl_flower); None: ``shard``'s size.
     declared_samples: int | None = None
+    #: Fewer records than this: the hospital refuses to train (core.privacy.check_shard_size).
+    min_samples: int = 10
+    #: The declared sample count is the record count rounded down to a multiple of this (core.privacy).
+    count_granularity: int = 10
+    #: Distributed DP (core.dp): clip and noise the update before committing (None: off).
+    dp: DpConfig | None = None
+
+    def __post_init__(self) -> None:
+        check_shard_size(self._records, self.min_samples, self.name)
+
+    @property
+    def _records(self) -> int:
+        return self.shard.num_samples if self.declared_samples is None else self.declared_samples
 
     @property
     def sample_count(self) -> int:
-        """The training-sample count this hospital declares on-chain (its FedAvg weight)."""
-        return self.shard.num_samples if self.declared_samples is None else self.declared_samples
+        """The sample count this hospital declares on-chain (its FedAvg weight): its record count, coarsened."""
+        return declared_sample_count(self._records, self.count_granularity)
 
     @property
     def address(self) -> str:
@@ -216,6 +232,10 @@ class HospitalClient:
         bound = bound_from_quantized(norm_bound_sq, self.scale_bits) if norm_bound_sq else None
         ctx = TrainingContext(self.spec, start, self.shard, self.train_config, round_id, self.index, bound)
         local = self.source.local_update(ctx)
+        if self.dp is not None and self.source.refuses_out_of_bound:  # an honest source privatizes its update
+            if bound is None:
+                raise ConfigError("differential privacy needs a norm-bounded round: the bound is the clip's budget")
+            local = self.dp.privatize(start, local, bound, np.random.default_rng())  # the OS's entropy
         t1 = time.perf_counter()
         layout = self.circuits.layout
         rng = secrets.SystemRandom()
@@ -281,9 +301,11 @@ class HospitalClient:
         dist2 = squared_distance(padded, aggregate, s, layout)
         beyond = dist2 > norm_bound_sq and self.source.refuses_out_of_bound
         if not provable_distance(padded, aggregate, s, layout) or beyond:
+            # the message names the public bound only: the update's own distance is this hospital's figure, and
+            # it travels to logs, journals and round reports (docs/privacy.md)
             raise NormBoundError(
-                f"{self.name}: update is {bound_from_quantized(dist2, s):.4g} from the global model, "
-                f"the round's bound is {bound_from_quantized(norm_bound_sq, s):.4g}: not submitting"
+                f"{self.name}: update is farther from the global model than the round's bound is "
+                f"({bound_from_quantized(norm_bound_sq, s):.4g}), or not provable: not submitting"
             )
 
     def prove_chunks_within_bound(

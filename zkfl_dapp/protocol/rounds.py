@@ -17,7 +17,7 @@ from zkfl_dapp.chain.views import commitment_hex, read_round, read_submissions
 from zkfl_dapp.core.fixedpoint import dequantize
 from zkfl_dapp.core.formats import ModelFile
 from zkfl_dapp.core.norms import bound_from_quantized, bound_sq_quantized
-from zkfl_dapp.core.policy import NormBoundPolicy, median_norm
+from zkfl_dapp.core.policy import NormBoundPolicy, NormStatistic
 from zkfl_dapp.exceptions import (
     CommitmentMismatchError,
     ConfigError,
@@ -33,6 +33,7 @@ from zkfl_dapp.ml.training import fedavg_float, train_local
 from zkfl_dapp.protocol.attested_key import fetch_attested_enclave_key
 from zkfl_dapp.protocol.enclave import Finalization
 from zkfl_dapp.protocol.hospital import HospitalClient, PreparedUpdate, fetch_global_model
+from zkfl_dapp.protocol.privacy import check_budget, round_privacy
 from zkfl_dapp.protocol.reports import RoundReport
 
 if TYPE_CHECKING:
@@ -64,13 +65,13 @@ class RoundDriver:
     policy: NormBoundPolicy
     _baseline: np.ndarray | None
     _last_bound: float | None
-    _last_median_norm: float | None
+    _last_statistic: NormStatistic | None
 
     def next_norm_bound(self) -> float | None:
         """The L2 bound the next round gets under the configured policy (None: norm bounds are off)."""
         if self.settings.norm_bound == "off":
             return None
-        return self.policy.next_bound(self._last_bound, self._last_median_norm)
+        return self.policy.next_bound(self._last_bound, self._last_statistic)
 
     def _wait_for_deadline(self, deadline: int) -> None:
         """Past the deadline: warp time on a local dev chain, wait for it elsewhere."""
@@ -98,6 +99,7 @@ class RoundDriver:
         if rule not in ("fedavg", "median"):
             raise ConfigError(f"unknown aggregation rule {rule!r}: use fedavg or median")
         self._refuse_if_open()
+        check_budget(self.settings, [h.name for h in self.hospitals])
         bound = norm_bound if norm_bound is not None else self.next_norm_bound()
         bound_sq = bound_sq_quantized(bound, self.settings.scale_bits) if bound is not None else 0
         deadline = self.chain.pending_timestamp + self.settings.round_seconds
@@ -249,9 +251,9 @@ class RoundDriver:
             if not o.included:
                 self.progress(f"round {round_id}: EXCLUDED slot {o.slot} ({o.hospital}): {o.reason}")
         used_bound = bound_from_quantized(bound_sq, self.settings.scale_bits) if bound_sq else None
-        norm_median = median_norm(final.update_norms) if final.update_norms else None
+        statistic = final.norm_statistic
         if used_bound is not None:
-            self._last_bound, self._last_median_norm = used_bound, norm_median
+            self._last_bound, self._last_statistic = used_bound, statistic
         refused_names = {r["hospital"] for r in refused}
         report = self._report(round_id, final, global_model, participants, updates, started)
         report = dataclasses.replace(
@@ -259,11 +261,19 @@ class RoundDriver:
             participants=[h.name for h in participants if h.name not in refused_names],
             rule=final.rule,
             norm_bound=used_bound,
-            update_norm_median=norm_median,
+            norm_within_noised=statistic.noised_within if statistic else None,
+            norm_included=statistic.included if statistic else None,
             norm_refused=refused,
             norm_prove_seconds=sum(u.prove_seconds for u in updates),
             submit_gas_mean=sum(submit_gas) / len(submit_gas) if submit_gas else 0.0,
         )
+        names = {h.address.lower(): h.name for h in self.hospitals}
+        counts = {names.get(o.hospital.lower(), o.hospital): o.sample_count for o in final.outcomes if o.included}
+        privacy = round_privacy(
+            self.settings, round_id, counts=counts, rule=final.rule, bounded=bool(bound_sq),
+            statistic_published=statistic is not None,
+        )  # fmt: skip
+        report = dataclasses.replace(report, privacy=privacy)
         self._publish_report(report)
         self.checkpoint()
         return report

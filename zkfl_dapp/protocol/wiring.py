@@ -11,6 +11,8 @@ from collections.abc import Callable
 
 from zkfl_dapp.circuits.suite import CircuitSuite, ensure_circuit_suite
 from zkfl_dapp.config import Settings
+from zkfl_dapp.core.dp import DpConfig
+from zkfl_dapp.core.policy import NormBoundPolicy
 from zkfl_dapp.ml.data import FederatedSplit, load_federated
 from zkfl_dapp.ml.model import ModelSpec, num_params, spec_for_preset
 from zkfl_dapp.ml.schema import load_schema
@@ -52,3 +54,22 @@ def load_split(settings: Settings) -> FederatedSplit:
         alpha=settings.dirichlet_alpha,
         seed=settings.seed,
     )
+
+
+def bound_policy(settings: Settings) -> NormBoundPolicy:
+    """The consortium's norm-bound policy (core.policy) from its settings."""
+    return NormBoundPolicy(
+        settings.norm_bound_initial,
+        settings.norm_bound_kappa,
+        settings.norm_bound_floor,
+        learning_rate=settings.norm_bound_rate,
+        count_noise=settings.norm_bound_count_noise,
+    )
+
+
+def dp_config(settings: Settings) -> DpConfig | None:
+    """The consortium's distributed-DP setting (core.dp); None when off (``ZKFL_DP_NOISE_MULTIPLIER`` = 0)."""
+    if settings.dp_noise_multiplier == 0:
+        return None
+    honest = settings.dp_honest_hospitals or settings.quorum
+    return DpConfig(settings.dp_noise_multiplier, honest, delta=settings.dp_delta)

@@ -16,14 +16,16 @@ from zkfl_dapp.chain.views import read_round
 from zkfl_dapp.config import Settings
 from zkfl_dapp.core.norms import bound_sq_quantized
 from zkfl_dapp.core.policy import NormBoundPolicy
+from zkfl_dapp.core.privacy import declared_sample_count
 from zkfl_dapp.exceptions import ChainError, ConfigError, RoundError
 from zkfl_dapp.ml.bundled_records import bundled_schema
 from zkfl_dapp.ml.contributions import StatisticsContribution, combine_contributions
 from zkfl_dapp.ml.schema import RecordSchema, load_schema
 from zkfl_dapp.ml.statistics import PublishedStatistics
 from zkfl_dapp.protocol.consortium import accept_development_enclave, deploy_consortium
+from zkfl_dapp.protocol.privacy import check_budget
 from zkfl_dapp.protocol.reports import _last_norm_statistics
-from zkfl_dapp.protocol.wiring import load_split
+from zkfl_dapp.protocol.wiring import bound_policy, load_split
 from zkfl_dapp.storage.base import Storage
 
 
@@ -108,7 +110,8 @@ def sample_caps(settings: Settings, split: Any) -> dict[str, int]:
     the bundled data set's split (none is known for hospitals with their own records files)."""
     if settings.records is not None:
         return {}
-    return {f"hospital-{i}": int(shard.num_samples) for i, shard in enumerate(split.shards)}
+    g = settings.sample_count_granularity
+    return {f"hospital-{i}": declared_sample_count(int(shard.num_samples), g) for i, shard in enumerate(split.shards)}
 
 
 def admit(deployment: Deployment, admin: Any, role: str, address: str, *, max_samples: int | None = None) -> Any:
@@ -127,7 +130,7 @@ def remove(deployment: Deployment, admin: Any, address: str) -> Any:
 
 
 def policy_of(settings: Settings) -> NormBoundPolicy:
-    return NormBoundPolicy(settings.norm_bound_initial, settings.norm_bound_kappa, settings.norm_bound_floor)
+    return bound_policy(settings)
 
 
 def open_round(
@@ -145,7 +148,7 @@ def open_round(
     Returns once the opening is durable (:mod:`~zkfl_dapp.apps.parties.durability`).
 
     Raises:
-        RoundError: the previous round is still open.
+        RoundError: the previous round is still open, or it could take a hospital past the DP budget.
         ChainError: the opening is not durable in time (then it is not reported as opened).
     """
     rm = deployment.round_manager
@@ -155,6 +158,7 @@ def open_round(
     rule = rule or settings.rule
     if rule not in ("fedavg", "median"):
         raise ConfigError(f"unknown aggregation rule {rule!r}: use fedavg or median")
+    check_budget(settings, [f"hospital-{i}" for i in range(settings.hospitals)])
     if norm_bound is None and settings.norm_bound == "auto":
         norm_bound = policy_of(settings).next_bound(*_last_norm_statistics(settings))
     bound_sq = bound_sq_quantized(norm_bound, settings.scale_bits) if norm_bound else 0

@@ -29,12 +29,11 @@ from zkfl_dapp.chain.deployment import Deployment
 from zkfl_dapp.chain.enums import Phase, Rule
 from zkfl_dapp.chain.views import read_round
 from zkfl_dapp.config import DEV_PASSPHRASE_WARNING, Settings
-from zkfl_dapp.core.policy import median_norm
 from zkfl_dapp.crypto.envelope import EnclaveKeyPair
 from zkfl_dapp.crypto.key_file import load_key_pair, save_key_pair
 from zkfl_dapp.exceptions import ChainError, RoundError
 from zkfl_dapp.protocol.enclave import AggregatorEnclave
-from zkfl_dapp.protocol.wiring import load_split
+from zkfl_dapp.protocol.wiring import bound_policy, load_split
 from zkfl_dapp.storage.base import Storage
 
 
@@ -111,7 +110,8 @@ class AggregatorService:
             model_cid=final.model_cid,
             rule=final.rule,
             excluded=excluded,
-            update_norm_median=median_norm(final.update_norms) if final.update_norms else None,
+            norm_within_noised=final.norm_statistic.noised_within if final.norm_statistic else None,
+            norm_included=final.norm_statistic.included if final.norm_statistic else None,
             aggregate_seconds=round(final.aggregate_seconds, 3),
             prove_seconds=round(final.prove_seconds, 3),
         )
@@ -160,7 +160,9 @@ def aggregator_service(
     if str(deployment.registry.aggregator()).lower() != str(account.address).lower():
         raise ChainError(f"the deployment's aggregator is not {account.address}: the admin admits it first")
     key_pair = enclave_key_pair(settings, local=conn.local, progress=progress)
-    enclave = AggregatorEnclave(account, key_pair, storage, circuits, spec, settings.workdir / "enclave" / "proofs")
+    enclave = AggregatorEnclave(
+        account, key_pair, storage, circuits, spec, settings.workdir / "enclave" / "proofs", bound_policy(settings)
+    )
     journal = journal_for(settings.workdir, "aggregator")
     durability = Durability.of(settings, conn.chain, local=conn.local)
     source = settings.enclave_evidence

@@ -41,7 +41,7 @@ from zkfl_dapp.exceptions import (
 from zkfl_dapp.protocol.attested_key import fetch_attested_enclave_key
 from zkfl_dapp.protocol.disputes import review_exclusions
 from zkfl_dapp.protocol.hospital import HospitalClient, fetch_global_model
-from zkfl_dapp.protocol.wiring import load_split
+from zkfl_dapp.protocol.wiring import dp_config, load_split
 from zkfl_dapp.storage.base import Storage
 
 
@@ -216,6 +216,9 @@ def hospital_agent(
         index=index,
         prover_workers=settings.prover_workers,
         progress=progress,
+        min_samples=settings.min_shard_samples,
+        count_granularity=settings.sample_count_granularity,
+        dp=dp_config(settings),
     )
     journal = journal_for(settings.workdir, name)
     durability = Durability.of(settings, conn.chain, local=conn.local)

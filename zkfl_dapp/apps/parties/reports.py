@@ -23,6 +23,7 @@ from zkfl_dapp.core.fixedpoint import dequantize
 from zkfl_dapp.core.formats import ModelFile
 from zkfl_dapp.core.norms import bound_from_quantized
 from zkfl_dapp.ml.model import accuracy
+from zkfl_dapp.protocol.privacy import round_privacy
 from zkfl_dapp.protocol.reports import RoundReport
 from zkfl_dapp.protocol.wiring import load_split
 from zkfl_dapp.storage.base import Storage
@@ -43,6 +44,16 @@ def build_round_report(
     fin = finalized or {}
     info = read_round(deployment.round_manager, round_id)
     bound_sq = info.norm_bound_sq
+    rule = "median" if info.rule == Rule.MEDIAN else "fedavg"
+    excluded = {str(e.get("hospital", "")).lower() for e in fin.get("excluded", [])}
+    submissions = read_submissions(deployment.round_manager, round_id)
+    names = dict(zip([s.hospital.lower() for s in submissions], participants, strict=False))  # submission order
+    included = [s for s in submissions if s.hospital.lower() not in excluded]
+    counts = {names.get(s.hospital.lower(), s.hospital): s.sample_count for s in included}
+    privacy = round_privacy(
+        settings, round_id, counts=counts, rule=rule, bounded=bool(bound_sq),
+        statistic_published=fin.get("norm_within_noised") is not None,
+    )  # fmt: skip
     return RoundReport(
         round_id=round_id,
         participants=list(participants),
@@ -63,9 +74,11 @@ def build_round_report(
         wall_seconds=wall_seconds,
         extras={"runner": runner},
         aggregate_seconds=float(fin.get("aggregate_seconds", 0.0)),
-        rule="median" if info.rule == Rule.MEDIAN else "fedavg",
+        rule=rule,
         norm_bound=bound_from_quantized(bound_sq, settings.scale_bits) if bound_sq else None,
-        update_norm_median=fin.get("update_norm_median"),
+        norm_within_noised=fin.get("norm_within_noised"),
+        norm_included=fin.get("norm_included"),
+        privacy=privacy,
     )
 
 

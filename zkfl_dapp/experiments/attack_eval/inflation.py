@@ -36,7 +36,8 @@ from zkfl_dapp.core.aggregation import aggregate, normalized_weights, scaled_upd
 from zkfl_dapp.core.fixedpoint import quantize
 from zkfl_dapp.core.median import fill_slots, median_quantized
 from zkfl_dapp.core.norms import bound_from_quantized, bound_sq_quantized, update_norm
-from zkfl_dapp.core.policy import NormBoundPolicy, median_norm
+from zkfl_dapp.core.policy import NormBoundPolicy
+from zkfl_dapp.core.privacy import declared_sample_count
 from zkfl_dapp.experiments.attack_eval.simulate import (
     NUM_HOSPITALS,
     QUORUM,
@@ -121,7 +122,7 @@ def run_inflation(seed: int, rounds: int, run: Run) -> tuple[float, list[Inflati
     split = load_federated(NUM_HOSPITALS, split="iid", seed=seed)
     spec = ModelSpec(num_features=split.num_features)
     cfg = TrainConfig(seed=seed)
-    counts = list(split.shard_sizes())
+    counts = [declared_sample_count(n, 10) for n in split.shard_sizes()]  # the declared (coarsened) counts
     if attack and not run.admission_caps:
         counts[ATTACKER] = INFLATED_COUNT  # with admission caps the chain refuses it: the attacker declares its cap
     genesis = spec.initial_params(seed)
@@ -150,7 +151,8 @@ def run_inflation(seed: int, rounds: int, run: Run) -> tuple[float, list[Inflati
             s = aggregate([q if q is not None else zero for q in slots], weights)
         params = _model_of(s, model_size)
         previous = bound_from_quantized(bound_sq_quantized(bound, SCALE_BITS), SCALE_BITS)
-        bound = policy.next_bound(previous, median_norm(norms))
+        statistic = policy.statistic(norms, previous, np.random.default_rng([seed, round_id]))
+        bound = policy.next_bound(previous, statistic)
         attacker_weight = weights[ATTACKER] if attack and not run.median else 0
         records.append(
             InflationRound(round_id, accuracy(spec, params, split.test), attacker_weight, honest_refused, False)

@@ -168,10 +168,12 @@ A proof system with fewer than {QUORUM} accepted submissions skips the round: th
 bound stay as they were (no round is finalized, so no new norm statistic is published).
 
 **Bound policy** (`core.policy.NormBoundPolicy()`): round 1 bound ||u - g|| <= {policy.initial:g}; round r > 1
-bound = max({policy.floor:g}, min(previous bound, {policy.kappa:g} x median ||u - g|| of the previous
-round's accepted submissions)), the norms being the square roots of the norm circuit's quantized
-distances as the enclave computes them, and the previous bound the one the chain holds (its quantized
-square). A skipped round leaves the bound as it was.
+bound = max({policy.floor:g}, B x min(1, exp(-{policy.learning_rate:g} x (c~/m - 1/2)))), B the previous bound as
+the chain holds it (its quantized square), m the previous round's accepted submissions and c~ the count of
+those within B/{policy.kappa:g} of the previous aggregate (the norm circuit's quantized distances, as the enclave
+computes them) plus Gaussian noise of standard deviation {policy.count_noise:g} (seeded here; the enclave's
+own entropy in a consortium): no exact norm is published (docs/privacy.md). A skipped round leaves the
+bound as it was.
 
 **Attacks** (`zkfl_dapp/experiments/attacks.py`; `g` the global model, `honest` the attacker's honestly trained
 local model; the attacker knows `g` and the round's bound, both public, but not the other updates):
@@ -220,10 +222,12 @@ Final malignant recall (lowest over all rounds) per system; the targeted attack'
 
 The bound limits how far one update moves the model, never its direction:
 
-* The blatant attacks scale the attacker's *own* delta. Round 2 still runs under the initial bound
-  (round 1's {policy.kappa:g} x median norm is usually above it, and the policy never raises the bound),
-  and as the model converges the attacker's delta shrinks with everyone's, so a scaled delta can fit
-  under {policy.kappa:g} x the median honest norm. Such an update is accepted: the proof only certifies its norm.
+* The blatant attacks scale the attacker's *own* delta. The first rounds run under the initial bound
+  (round 1's updates are mostly farther than B/{policy.kappa:g}, so the noised count rarely shrinks it, the
+  bound shrinks by at most exp(-{policy.learning_rate:g}/2) per round, and the policy never raises it), and
+  as the model converges the attacker's delta shrinks with everyone's, so a scaled delta can fit under a bound
+  that settles near {policy.kappa:g} x the median honest norm. Such an update is accepted: the proof only
+  certifies its norm.
 * `label_flip` and `targeted_low_norm` are built to look like ordinary updates by norm. With two of them
   the poisoned FedAvg model stays far from what the honest hospitals train towards, so the honest
   norms, and with them the bound, stay large. The coordinate-wise median is what limits their effect:

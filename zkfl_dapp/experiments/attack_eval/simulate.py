@@ -28,7 +28,8 @@ from zkfl_dapp.core.aggregation import aggregate, normalized_weights, scaled_upd
 from zkfl_dapp.core.fixedpoint import dequantize, quantize
 from zkfl_dapp.core.median import fill_slots, median_quantized
 from zkfl_dapp.core.norms import bound_from_quantized, bound_sq_quantized, provable_distance, update_norm, within_bound
-from zkfl_dapp.core.policy import NormBoundPolicy, median_norm
+from zkfl_dapp.core.policy import NormBoundPolicy
+from zkfl_dapp.core.privacy import declared_sample_count
 from zkfl_dapp.exceptions import ConfigError, QuantizationError
 from zkfl_dapp.experiments.attacks import ATTACKS, MALIGNANT_LABEL, Attack, get_attack, honest_update
 from zkfl_dapp.ml.data import Dataset, SplitKind, load_federated
@@ -219,7 +220,9 @@ def _step_bounded(
     counts: Sequence[int],
     policy: NormBoundPolicy,
     model_size: int,
+    rng: np.random.Generator | None = None,
 ) -> _Step:
+    """One bounded round; ``rng`` draws the published count's noise (the enclave's; seeded here)."""
     assert state.aggregate is not None and state.bound is not None
     prev = state.aggregate
     slots, violations = _norm_check(padded, prev, state.bound, model_size)
@@ -238,7 +241,8 @@ def _step_bounded(
     # and the previous bound as the chain holds it (the quantized b): zkfl_dapp.protocol.{enclave,rounds}.
     norms = [update_norm(q, prev, SCALE_BITS, model_size) for q in accepted]
     previous = bound_from_quantized(bound_sq_quantized(state.bound, SCALE_BITS), SCALE_BITS)
-    next_bound = policy.next_bound(previous, median_norm(norms))
+    statistic = policy.statistic(norms, previous, rng if rng is not None else np.random.default_rng(0))
+    next_bound = policy.next_bound(previous, statistic)
     return _Step(_model_of(new_s, model_size), new_s, state.bound, violations, violations, next_bound=next_bound)
 
 
@@ -250,7 +254,7 @@ def run_scenario(scenario: Scenario, seed: int, rounds: int, policy: NormBoundPo
     split = load_federated(NUM_HOSPITALS, split=scenario.split, seed=seed)
     spec = ModelSpec(num_features=split.num_features)
     cfg = TrainConfig(seed=seed)  # every hospital trains with the consortium's config, as in consortium.py
-    counts = split.shard_sizes()
+    counts = [declared_sample_count(n, 10) for n in split.shard_sizes()]  # what hospitals declare (coarsened)
     attack: Attack | None = None if scenario.attack == NO_ATTACK else get_attack(scenario.attack)
     bad = scenario.malicious_set
     genesis = spec.initial_params(seed)
@@ -288,7 +292,8 @@ def run_scenario(scenario: Scenario, seed: int, rounds: int, policy: NormBoundPo
                 if system == "median_only":
                     step = _step_median_only(state, padded, model_size)
                 else:
-                    step = _step_bounded(system, state, padded, counts, policy, model_size)
+                    rng = np.random.default_rng([seed, round_id, SYSTEMS.index(system)])
+                    step = _step_bounded(system, state, padded, counts, policy, model_size, rng)
             states[system] = _Trajectory(step.params, step.aggregate, step.next_bound)
             records[system].append(
                 RoundRecord(

@@ -25,7 +25,6 @@ from zkfl_dapp.config import REPO_ROOT, Settings
 from zkfl_dapp.core.fixedpoint import dequantize
 from zkfl_dapp.core.formats import ModelFile
 from zkfl_dapp.core.norms import bound_from_quantized
-from zkfl_dapp.core.policy import median_norm
 from zkfl_dapp.experiments.bench.measure import (
     BenchError,
     init_worker,
@@ -80,7 +79,7 @@ def _proven_round(consortium: Any, prepare: Prepare) -> dict[str, Any]:
         raise BenchError(f"round {round_id}: the enclave excluded updates: {excluded}")
     # the bound policy continues from this round, as RoundDriver does
     consortium._last_bound = bound_from_quantized(info.norm_bound_sq, suite.scale_bits)
-    consortium._last_median_norm = median_norm(final.update_norms)
+    consortium._last_statistic = final.norm_statistic
     proven = dequantize(final.model.training_values(), suite.scale_bits)
     return {
         "round_id": round_id,

@@ -176,6 +176,9 @@ class Settings(BaseSettings):
     )
     pccs_url: str | None = Field(None, description="TDX: the PCCS (or Intel PCS) the quote's collateral comes from")
     sev_vcek_file: Path | None = Field(None, description="SEV-SNP: the chip's VCEK certificate (DER) from AMD's KDS")
+    sev_cert_chain_file: Path | None = Field(
+        None, description="SEV-SNP: AMD's ASK and ARK (PEM, KDS cert_chain), checked against pinned fingerprints"
+    )
     allow_development_enclave: bool | None = Field(
         None,
         description="accept a development enclave (no TEE; the aggregator host reads every update): "

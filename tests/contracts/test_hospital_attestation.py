@@ -1,26 +1,23 @@
 """A hospital checks the registered enclave key's evidence before it encrypts (protocol/attested_key.py), against
-the real registry: the vendor-signed SEV-SNP sample stands in for the enclave's evidence (its REPORTDATA binds
-someone else's data, so the key-binding check is what finally refuses it)."""
+the real registry: SEV-SNP evidence from the TEST PKI of tests/attestation_pki.py (a test ARK/ASK, pinned in the
+hospital's policy by fingerprint) stands in for the enclave's, bound to the registered key, or to another."""
 
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import pytest
 
-from zkfl_dapp.attestation import AttestationPolicy, EvidenceFile, EvidenceKind
-from zkfl_dapp.attestation.sev_snp import verify_sev_snp
+from tests.attestation_pki import AT, amd, pins_of_test_roots, snp_report
+from zkfl_dapp.attestation import AttestationPolicy, EvidenceFile, EvidenceKind, measurement_id, report_data_for
 from zkfl_dapp.crypto.envelope import EnclaveKeyPair
 from zkfl_dapp.exceptions import AttestationError, DigestMismatchError
 from zkfl_dapp.protocol.attested_key import fetch_attested_enclave_key
 from zkfl_dapp.storage.embedded import EmbeddedStore
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "attestation" / "sev-snp"
-REPORT, VCEK = (DATA / "report-milan.bin").read_bytes(), (DATA / "vcek-milan.der").read_bytes()
-SNP_AT = 1735689600  # 2025-01-01: inside the VCEK's validity
-MEASUREMENT = verify_sev_snp(REPORT, VCEK, at=SNP_AT).measurement
-PINNED = AttestationPolicy(measurements=frozenset({MEASUREMENT}))
+MEASURED = b"\x5a" * 48
+MEASUREMENT = measurement_id(EvidenceKind.AMD_SEV_SNP, MEASURED)
+PINNED = AttestationPolicy(measurements=frozenset({MEASUREMENT}), anchors=pins_of_test_roots())
 
 
 @pytest.fixture
@@ -38,38 +35,54 @@ def _register(deployment, aggregator, store, kind, measurement, evidence: bytes,
     return key
 
 
-def _register_snp(deployment, aggregator, hospitals, store) -> bytes:
+def _register_snp(deployment, aggregator, hospitals, store, chain, *, bind: bool = True) -> bytes:
     for h in hospitals[:3]:
         deployment.registry.approveMeasurement(MEASUREMENT, sender=h)
-    evidence = EvidenceFile(EvidenceKind.AMD_SEV_SNP, {"report": REPORT, "vcek": VCEK}).to_bytes()
-    return _register(deployment, aggregator, store, EvidenceKind.AMD_SEV_SNP, MEASUREMENT, evidence)
+    key = EnclaveKeyPair.generate().public_key
+    bound = key if bind else EnclaveKeyPair.generate().public_key
+    report_data = report_data_for(bound, int(chain.chain_id), str(deployment.registry.address))
+    report = snp_report(report_data=report_data, measurement=MEASURED)
+    evidence = EvidenceFile(EvidenceKind.AMD_SEV_SNP, {"report": report, **amd().fields}).to_bytes()
+    return _register(deployment, aggregator, store, EvidenceKind.AMD_SEV_SNP, MEASUREMENT, evidence, key)
 
 
 def _fetch(deployment, store, chain, policy):
-    return fetch_attested_enclave_key(store, deployment.registry, int(chain.chain_id), policy, at=SNP_AT)
+    return fetch_attested_enclave_key(store, deployment.registry, int(chain.chain_id), policy, at=AT)
+
+
+def test_hospital_accepts_a_bound_pinned_key(deployment, aggregator, hospitals, store, chain):
+    key = _register_snp(deployment, aggregator, hospitals, store, chain)
+    public_key, check = _fetch(deployment, store, chain, PINNED)
+    assert public_key == key and check.attested and check.measurement == MEASUREMENT
+
+
+def test_hospital_refuses_evidence_off_its_pinned_roots(deployment, aggregator, hospitals, store, chain):
+    _register_snp(deployment, aggregator, hospitals, store, chain)
+    with pytest.raises(AttestationError, match="ARK certificate's SHA-256 fingerprint"):
+        _fetch(deployment, store, chain, AttestationPolicy(measurements=PINNED.measurements))  # AMD's roots
 
 
 def test_hospital_refuses_a_key_the_evidence_does_not_bind(deployment, aggregator, hospitals, store, chain):
-    _register_snp(deployment, aggregator, hospitals, store)
+    _register_snp(deployment, aggregator, hospitals, store, chain, bind=False)
     with pytest.raises(AttestationError, match="does not bind this enclave key to chain"):
         _fetch(deployment, store, chain, PINNED)
 
 
 def test_hospital_refuses_a_measurement_off_its_own_allowlist(deployment, aggregator, hospitals, store, chain):
-    _register_snp(deployment, aggregator, hospitals, store)
+    _register_snp(deployment, aggregator, hospitals, store, chain)
     with pytest.raises(AttestationError, match="not on this hospital's own allowlist"):
-        _fetch(deployment, store, chain, AttestationPolicy())
+        _fetch(deployment, store, chain, AttestationPolicy(anchors=PINNED.anchors))
 
 
 def test_hospital_refuses_a_measurement_the_registry_revoked(deployment, admin, aggregator, hospitals, store, chain):
-    _register_snp(deployment, aggregator, hospitals, store)
+    _register_snp(deployment, aggregator, hospitals, store, chain)
     deployment.registry.revokeMeasurement(MEASUREMENT, sender=admin)
     with pytest.raises(AttestationError, match="the registry no longer allows"):
         _fetch(deployment, store, chain, PINNED)
 
 
 def test_hospital_refuses_a_kind_it_does_not_accept(deployment, aggregator, hospitals, store, chain):
-    _register_snp(deployment, aggregator, hospitals, store)
+    _register_snp(deployment, aggregator, hospitals, store, chain)
     policy = AttestationPolicy(kinds=frozenset({EvidenceKind.INTEL_TDX}), measurements=PINNED.measurements)
     with pytest.raises(AttestationError, match="amd-sev-snp evidence is not a kind this hospital accepts"):
         _fetch(deployment, store, chain, policy)

@@ -2,9 +2,9 @@
 yields: the measured registers, the 64 bytes of report data, and the measurement id the registry stores.
 
 The evidence file is JSON: ``{"format": "zkfl-dapp/evidence/v1", "kind": "<kind>", ...}`` with base64 fields
-per kind (``document`` for Nitro; ``quote`` and ``collateral`` for TDX; ``report`` and ``vcek`` for SEV-SNP;
-none for ``development``). Collateral and the VCEK travel with the evidence so that anyone verifies it
-offline, against the vendors' pinned roots only.
+per kind (``document`` for Nitro; ``quote`` and ``collateral`` for TDX; ``report``, ``vcek``, ``ask`` and ``ark``
+(DER) for SEV-SNP; none for ``development``). Collateral and certificates travel with the evidence so that
+anyone verifies it offline, against the vendors' roots pinned by fingerprint only.
 """
 
 from __future__ import annotations
@@ -127,5 +127,5 @@ _FIELDS: Final = {
     EvidenceKind.DEVELOPMENT: (),
     EvidenceKind.AWS_NITRO: ("document",),
     EvidenceKind.INTEL_TDX: ("quote", "collateral"),
-    EvidenceKind.AMD_SEV_SNP: ("report", "vcek"),
+    EvidenceKind.AMD_SEV_SNP: ("report", "vcek", "ask", "ark"),
 }

@@ -5,8 +5,9 @@ Nitro Enclaves user guide, and aws-nitro-enclaves-nsm-api's attestation document
    (alg -35). Parsed with ``cbor2``.
 2. The payload is a CBOR map with the mandatory fields and sizes AWS lists (module_id, digest "SHA384",
    timestamp, pcrs, certificate, cabundle; optional public_key, user_data, nonce).
-3. The certificate chain leaf <- cabundle[1:] <- the pinned AWS Nitro root (cabundle[0] must be that root)
-   is built and checked by ``cryptography``'s X.509 path verifier at the pinned time ``at`` (signatures,
+3. The certificate chain leaf <- cabundle[1:] <- cabundle[0], the AWS Nitro root, accepted only if its SHA-256
+   fingerprint is the pinned one (``root_sha256``, default AWS's, :mod:`.roots`), is built and checked by
+   ``cryptography``'s X.509 path verifier at the pinned time ``at`` (signatures,
    validity windows, basicConstraints and key usage of the CAs).
 4. The COSE signature (ECDSA P-384 / SHA-384 over the Sig_structure) verifies under the leaf's key.
 5. A debug-mode enclave (PCR0 all zeros) is refused: its memory is readable from the parent instance.
@@ -23,11 +24,10 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import verification
 
 from zkfl_dapp.attestation.evidence import DEFAULT_MAX_AGE_S, EvidenceKind, VerifiedEvidence
-from zkfl_dapp.attestation.roots import AWS_NITRO_ROOT_PEM, AWS_NITRO_ROOT_SHA256, load_root
+from zkfl_dapp.attestation.roots import AWS_NITRO_ROOT_SHA256, pinned_certificate
 from zkfl_dapp.exceptions import AttestationError
 
 _ES384: Final = -35
@@ -49,7 +49,8 @@ def _cose_sign1(document: bytes) -> tuple[bytes, bytes, bytes]:
         if obj.tag != _COSE_SIGN1_TAG:
             raise _fail(f"CBOR tag {obj.tag} is not COSE_Sign1 (18)")
         obj = obj.value
-    if not isinstance(obj, list) or len(obj) != 4:
+    # cbor2 decodes an array inside a tag as an (immutable) tuple
+    if not isinstance(obj, list | tuple) or len(obj) != 4:
         raise _fail("not a COSE_Sign1 structure (a 4-element array)")
     protected, _unprotected, payload, signature = obj
     if not all(isinstance(x, bytes) for x in (protected, payload, signature)):
@@ -95,15 +96,16 @@ def _payload(payload: bytes) -> dict[str, Any]:
     return doc
 
 
-def _check_chain(doc: dict[str, Any], at: int) -> x509.Certificate:
-    root = load_root(AWS_NITRO_ROOT_PEM, AWS_NITRO_ROOT_SHA256)
+def _check_chain(doc: dict[str, Any], at: int, root_sha256: str) -> x509.Certificate:
+    try:
+        root = pinned_certificate(doc["cabundle"][0], root_sha256, "AWS Nitro Enclaves root (cabundle[0])")
+    except AttestationError as exc:
+        raise _fail(str(exc)) from exc
     try:
         leaf = x509.load_der_x509_certificate(doc["certificate"])
         intermediates = [x509.load_der_x509_certificate(c) for c in doc["cabundle"][1:]]
     except ValueError as exc:
         raise _fail(f"a certificate does not parse ({exc})") from exc
-    if doc["cabundle"][0] != root.public_bytes(Encoding.DER):
-        raise _fail("cabundle[0] is not the pinned AWS Nitro Enclaves root")
     when = datetime.datetime.fromtimestamp(at, tz=datetime.UTC)
     verifier = (
         verification.PolicyBuilder()
@@ -121,13 +123,16 @@ def _check_chain(doc: dict[str, Any], at: int) -> x509.Certificate:
         verifier.verify(leaf, intermediates)
     except verification.VerificationError as exc:
         raise _fail(
-            f"the certificate chain does not verify to the pinned AWS root at {when:%Y-%m-%d %H:%M:%SZ}: {exc}"
+            f"the certificate chain does not verify to the pinned Nitro root at {when:%Y-%m-%d %H:%M:%SZ}: {exc}"
         ) from exc
     return leaf
 
 
-def verify_nitro(document: bytes, *, at: int, max_age_s: int = DEFAULT_MAX_AGE_S) -> VerifiedEvidence:
-    """Verify an AWS Nitro attestation document at unix time ``at``.
+def verify_nitro(
+    document: bytes, *, at: int, max_age_s: int = DEFAULT_MAX_AGE_S, root_sha256: str = AWS_NITRO_ROOT_SHA256
+) -> VerifiedEvidence:
+    """Verify an AWS Nitro attestation document at unix time ``at``, chained to the root whose SHA-256
+    fingerprint is ``root_sha256`` (default: AWS's Nitro Enclaves root G1).
 
     Raises:
         AttestationError: malformed, chain or signature invalid, expired, too old, or a debug-mode enclave.
@@ -136,7 +141,7 @@ def verify_nitro(document: bytes, *, at: int, max_age_s: int = DEFAULT_MAX_AGE_S
         raise _fail("must be bytes")
     protected, payload, signature = _cose_sign1(document)
     doc = _payload(payload)
-    leaf = _check_chain(doc, at)
+    leaf = _check_chain(doc, at, root_sha256)
     key = leaf.public_key()
     if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp384r1":
         raise _fail("the signing certificate's key is not ECDSA P-384")

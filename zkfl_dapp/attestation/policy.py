@@ -26,6 +26,7 @@ from zkfl_dapp.attestation.evidence import (
     EvidenceKind,
     VerifiedEvidence,
 )
+from zkfl_dapp.attestation.roots import VENDOR_ANCHORS, TrustAnchors
 from zkfl_dapp.attestation.verify import verify_evidence_file
 from zkfl_dapp.config import Settings
 from zkfl_dapp.exceptions import AttestationError, ConfigError
@@ -82,6 +83,8 @@ class AttestationPolicy:
     allow_development: bool = False
     tcb_statuses: frozenset[str] = field(default=DEFAULT_TCB_STATUSES)
     max_age_s: int = DEFAULT_MAX_AGE_S
+    #: The roots evidence must chain to, pinned by fingerprint (the vendors'; tests pin a test root).
+    anchors: TrustAnchors = VENDOR_ANCHORS
 
 
 @dataclass(frozen=True)
@@ -146,7 +149,7 @@ def check_enclave(
         options["max_age_s"] = policy.max_age_s
     elif kind is EvidenceKind.INTEL_TDX:
         options["tcb_statuses"] = policy.tcb_statuses
-    verified = verify_evidence_file(parsed, at=now, **options)
+    verified = verify_evidence_file(parsed, at=now, anchors=policy.anchors, **options)
     if verified.measurement != measurement:
         raise AttestationError(
             f"the evidence measures 0x{verified.measurement.hex()}, the registry records 0x{measurement.hex()}"

@@ -1,9 +1,12 @@
 """AMD SEV-SNP attestation reports, verified offline with ``cryptography`` (AMD SEV-SNP ABI specification,
 publication 56860, table "ATTESTATION_REPORT Structure"; AMD's VCEK certificate specification, 57230).
 
-1. The chain pinned ARK (self-signed) -> ASK -> VCEK: each link with ``Certificate.verify_directly_issued_by``
-   (RSASSA-PSS/SHA-384; cryptography's Web PKI path verifier refuses RSA-PSS, so each link is checked by that
-   library call instead), every certificate within its validity window at ``at``, ARK and ASK CAs.
+1. The chain ARK (self-signed) -> ASK -> VCEK, the ARK and ASK accepted only if their SHA-256 fingerprints are
+   the pinned ones (``ark_sha256``/``ask_sha256``, default AMD's Milan, :mod:`.roots`; the operator fetches
+   them from AMD's KDS and they travel in the evidence file): each link with
+   ``Certificate.verify_directly_issued_by`` (RSASSA-PSS/SHA-384; cryptography's Web PKI path verifier refuses
+   RSA-PSS, so each link is checked by that library call instead), every certificate within its validity
+   window at ``at``, ARK and ASK CAs.
 2. The report (1184 bytes, version >= 2, signature algorithm 1 = ECDSA P-384 with SHA-384) is signed by the
    VCEK over bytes 0x000..0x29F; r and s are little-endian 72-byte fields.
 3. The VCEK belongs to this chip and TCB: its hwID extension equals the report's CHIP_ID and its SPL
@@ -23,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from zkfl_dapp.attestation.evidence import EvidenceKind, VerifiedEvidence
-from zkfl_dapp.attestation.roots import AMD_MILAN_ARK_PEM, AMD_MILAN_ARK_SHA256, AMD_MILAN_ASK_PEM, load_root
+from zkfl_dapp.attestation.roots import AMD_MILAN_ARK_SHA256, AMD_MILAN_ASK_SHA256, pinned_certificate
 from zkfl_dapp.exceptions import AttestationError
 
 REPORT_SIZE: Final = 0x4A0
@@ -53,14 +56,12 @@ def _is_ca(cert: x509.Certificate) -> bool:
         return False
 
 
-def _check_chain(vcek: x509.Certificate, when: datetime.datetime) -> None:
-    ark = load_root(AMD_MILAN_ARK_PEM, AMD_MILAN_ARK_SHA256)
-    ask = load_root(AMD_MILAN_ASK_PEM)
+def _check_chain(vcek: x509.Certificate, ask: x509.Certificate, ark: x509.Certificate, when: datetime.datetime) -> None:
     for cert, issuer, name in ((ark, ark, "ARK"), (ask, ark, "ASK"), (vcek, ask, "VCEK")):
         try:
             cert.verify_directly_issued_by(issuer)
         except (ValueError, TypeError, InvalidSignature) as exc:
-            raise _fail(f"the {name} certificate is not signed by the pinned AMD Milan chain ({exc!r})") from exc
+            raise _fail(f"the {name} certificate is not signed by the pinned AMD chain ({exc!r})") from exc
         _valid_at(cert, when, name)
     if not (_is_ca(ark) and _is_ca(ask)):
         raise _fail("the pinned ARK and ASK must be CA certificates")
@@ -80,12 +81,22 @@ def _extension(vcek: x509.Certificate, suffix: str) -> bytes:
     raise _fail(f"the VCEK lacks AMD extension {_AMD_OID + suffix}")
 
 
-def verify_sev_snp(report: bytes, vcek_der: bytes, *, at: int) -> VerifiedEvidence:
-    """Verify an SEV-SNP attestation report and the VCEK that signed it, at unix time ``at``.
+def verify_sev_snp(
+    report: bytes,
+    vcek_der: bytes,
+    ask_der: bytes,
+    ark_der: bytes,
+    *,
+    at: int,
+    ark_sha256: str = AMD_MILAN_ARK_SHA256,
+    ask_sha256: str = AMD_MILAN_ASK_SHA256,
+) -> VerifiedEvidence:
+    """Verify an SEV-SNP attestation report and the VCEK that signed it, at unix time ``at``, chained through
+    the ASK and ARK (DER) whose SHA-256 fingerprints are ``ask_sha256`` and ``ark_sha256`` (default: AMD Milan's).
 
     Raises:
-        AttestationError: malformed, the chain or the signature does not verify, the VCEK is another chip's or
-            another TCB's, or the guest is debuggable.
+        AttestationError: malformed, the ARK or ASK is not the pinned one, the chain or the signature does not
+            verify, the VCEK is another chip's or another TCB's, or the guest is debuggable.
     """
     if not isinstance(report, bytes) or len(report) != REPORT_SIZE:
         raise _fail(f"must be {REPORT_SIZE} bytes")
@@ -98,7 +109,12 @@ def verify_sev_snp(report: bytes, vcek_der: bytes, *, at: int) -> VerifiedEviden
         vcek = x509.load_der_x509_certificate(vcek_der)
     except ValueError as exc:
         raise _fail(f"the VCEK does not parse ({exc})") from exc
-    _check_chain(vcek, datetime.datetime.fromtimestamp(at, tz=datetime.UTC))
+    try:
+        ark = pinned_certificate(ark_der, ark_sha256, "AMD ARK")
+        ask = pinned_certificate(ask_der, ask_sha256, "AMD ASK")
+    except AttestationError as exc:
+        raise _fail(str(exc)) from exc
+    _check_chain(vcek, ask, ark, datetime.datetime.fromtimestamp(at, tz=datetime.UTC))
     key = vcek.public_key()
     if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp384r1":
         raise _fail("the VCEK's key is not ECDSA P-384")

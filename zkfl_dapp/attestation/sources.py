@@ -7,7 +7,8 @@ Nothing here runs in the default (development) configuration: the aggregator cal
   directory under ``/sys/kernel/config/tsm/report``, write the 64-byte REPORTDATA to ``inblob``, read the quote
   or report from ``outblob`` (``provider`` says ``tdx_guest`` or ``sev_guest``; ``auxblob`` may hold the
   host-provided SEV certificate table). A TDX quote's collateral comes from a PCCS (``dcap_qvl.get_collateral``,
-  network); an SEV-SNP report's VCEK from the certificate table or AMD's KDS, supplied as a file.
+  network); an SEV-SNP report's VCEK from the certificate table or AMD's KDS, supplied as a file, and AMD's ASK
+  and ARK from the KDS (``/vcek/v1/<product>/cert_chain``), supplied as a PEM file.
 - AWS Nitro Enclaves: the NSM device ``/dev/nsm``: one ioctl carries a CBOR ``Attestation`` request with
   ``user_data`` (our 32-byte key binding) and returns the COSE_Sign1 attestation document.
 """
@@ -22,6 +23,8 @@ from pathlib import Path
 from typing import ClassVar, Final
 
 import cbor2
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from zkfl_dapp.attestation.evidence import EvidenceFile, EvidenceKind
 from zkfl_dapp.attestation.policy import key_binding, report_data_for
@@ -66,9 +69,25 @@ def tdx_evidence(quote: bytes, collateral_json: bytes) -> EvidenceFile:
     return EvidenceFile(EvidenceKind.INTEL_TDX, {"quote": quote, "collateral": collateral_json})
 
 
-def sev_snp_evidence(report: bytes, vcek_der: bytes) -> EvidenceFile:
-    """An SEV-SNP evidence file: the report and the VCEK that signed it (DER)."""
-    return EvidenceFile(EvidenceKind.AMD_SEV_SNP, {"report": report, "vcek": vcek_der})
+def sev_snp_evidence(report: bytes, vcek_der: bytes, cert_chain_pem: bytes) -> EvidenceFile:
+    """An SEV-SNP evidence file: the report, the VCEK that signed it (DER), and the ASK and ARK from AMD's KDS
+    ``cert_chain`` (PEM: the two certificates; the self-signed one is the ARK). Verifiers accept the ASK and ARK
+    only by their pinned fingerprints.
+
+    Raises:
+        AttestationError: the chain is not two certificates, one of them self-signed.
+    """
+    try:
+        certs = x509.load_pem_x509_certificates(cert_chain_pem)
+    except ValueError as exc:
+        raise AttestationError(f"AMD's cert_chain is not PEM certificates ({exc})") from exc
+    roots = [c for c in certs if c.subject == c.issuer]
+    if len(certs) != 2 or len(roots) != 1:
+        raise AttestationError("AMD's cert_chain must hold two certificates, the ASK and the self-signed ARK")
+    ark = roots[0]
+    ask = next(c for c in certs if c is not ark)
+    fields = {"report": report, "vcek": vcek_der, "ask": ask.public_bytes(Encoding.DER)}
+    return EvidenceFile(EvidenceKind.AMD_SEV_SNP, {**fields, "ark": ark.public_bytes(Encoding.DER)})
 
 
 class _IoVec(ctypes.Structure):
@@ -120,6 +139,7 @@ def enclave_evidence(
     *,
     pccs_url: str | None = None,
     vcek_file: Path | None = None,
+    cert_chain_file: Path | None = None,
 ) -> EvidenceFile | None:
     """The evidence file binding ``public_key`` to this chain and registry from ``source`` (``development``: None,
     the aggregator then registers a development enclave).
@@ -145,4 +165,8 @@ def enclave_evidence(
         return tdx_evidence(out, collateral.to_json().encode())
     if vcek_file is None:
         raise AttestationError("an SEV-SNP report needs its VCEK: set ZKFL_SEV_VCEK_FILE (DER, from AMD's KDS)")
-    return sev_snp_evidence(out, vcek_file.read_bytes())
+    if cert_chain_file is None:
+        raise AttestationError(
+            "an SEV-SNP report needs AMD's ASK and ARK: set ZKFL_SEV_CERT_CHAIN_FILE (PEM, AMD KDS cert_chain)"
+        )
+    return sev_snp_evidence(out, vcek_file.read_bytes(), cert_chain_file.read_bytes())

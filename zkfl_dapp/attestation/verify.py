@@ -6,11 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from zkfl_dapp.attestation.evidence import EvidenceFile, EvidenceKind, VerifiedEvidence
+from zkfl_dapp.attestation.roots import VENDOR_ANCHORS, TrustAnchors
 from zkfl_dapp.exceptions import AttestationError
 
 
-def verify_evidence_file(evidence: EvidenceFile, *, at: int, **options: Any) -> VerifiedEvidence:
-    """Verify the vendor signature and chain of ``evidence`` at unix time ``at`` (dispatch by kind).
+def verify_evidence_file(
+    evidence: EvidenceFile, *, at: int, anchors: TrustAnchors = VENDOR_ANCHORS, **options: Any
+) -> VerifiedEvidence:
+    """Verify the vendor signature and chain of ``evidence`` at unix time ``at`` (dispatch by kind), to the
+    roots whose fingerprints ``anchors`` pins (default: the vendors').
 
     Raises:
         AttestationError: the evidence does not verify, or it is ``development`` (nothing to verify: callers
@@ -19,7 +23,7 @@ def verify_evidence_file(evidence: EvidenceFile, *, at: int, **options: Any) -> 
     if evidence.kind is EvidenceKind.AWS_NITRO:
         from zkfl_dapp.attestation.nitro import verify_nitro
 
-        return verify_nitro(evidence.fields["document"], at=at, **options)
+        return verify_nitro(evidence.fields["document"], at=at, root_sha256=anchors.nitro_root_sha256, **options)
     if evidence.kind is EvidenceKind.INTEL_TDX:
         from zkfl_dapp.attestation.tdx import verify_tdx
 
@@ -27,5 +31,14 @@ def verify_evidence_file(evidence: EvidenceFile, *, at: int, **options: Any) -> 
     if evidence.kind is EvidenceKind.AMD_SEV_SNP:
         from zkfl_dapp.attestation.sev_snp import verify_sev_snp
 
-        return verify_sev_snp(evidence.fields["report"], evidence.fields["vcek"], at=at)
+        f = evidence.fields
+        return verify_sev_snp(
+            f["report"],
+            f["vcek"],
+            f["ask"],
+            f["ark"],
+            at=at,
+            ark_sha256=anchors.amd_ark_sha256,
+            ask_sha256=anchors.amd_ask_sha256,
+        )
     raise AttestationError(f"{evidence.kind.label} evidence carries no vendor signature: there is nothing to verify")

@@ -2,8 +2,9 @@
 
 The registry's record (key hash and CID, evidence kind, measurement, evidence CID) is read from the chain,
 the key and the evidence file from the store; :func:`zkfl_dapp.attestation.policy.check_enclave` then checks
-the evidence against the vendors' pinned roots (as of the key's registration), this hospital's own pinned
-measurements, the registry's current allowlist, and the key binding to this chain and registry.
+the evidence against the roots its policy pins by fingerprint (the vendors'; as of the key's registration),
+this hospital's own pinned measurements, the registry's current allowlist, and the key binding to this chain
+and registry.
 """
 
 from __future__ import annotations

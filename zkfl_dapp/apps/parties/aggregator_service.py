@@ -168,8 +168,10 @@ def aggregator_service(
     source = settings.enclave_evidence
 
     def evidence(public_key: bytes, chain_id: int, registry: str) -> EvidenceFile | None:
-        vcek, pccs = settings.sev_vcek_file, settings.pccs_url
-        return enclave_evidence(source, public_key, chain_id, registry, pccs_url=pccs, vcek_file=vcek)
+        vcek, chain, pccs = settings.sev_vcek_file, settings.sev_cert_chain_file, settings.pccs_url
+        return enclave_evidence(
+            source, public_key, chain_id, registry, pccs_url=pccs, vcek_file=vcek, cert_chain_file=chain
+        )
 
     return AggregatorService(
         enclave, deployment, conn.chain, journal, progress, durability=durability, evidence=evidence

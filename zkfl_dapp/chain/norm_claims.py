@@ -9,6 +9,7 @@ A round without a norm bound takes the empty claim.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,3 +35,29 @@ def norm_claim(proofs: Sequence[KzgChunkProof], challenge_window: int, proof_cid
     if not proof_cid:
         raise ValueError("an optimistic claim needs the CID of its proof bundle")
     return (budgets, [], [proof_hash(p.proof) for p in proofs], proof_cid)
+
+
+def proof_bundle(proofs: Sequence[KzgChunkProof]) -> bytes:
+    """The proof bundle an optimistic submission stores under its ``proofCid``: JSON, one entry per chunk in
+    chunk order, ``{"chunk": c, "proof": hex, "instances": [hex..]}`` (the instances are what the contract
+    builds; a verifier checks each proof's keccak256 against the posted hash, not these)."""
+    entries = [
+        {"chunk": c, "proof": p.proof.hex(), "instances": [f"{v:064x}" for v in p.instances]}
+        for c, p in enumerate(proofs)
+    ]
+    return json.dumps({"proofs": entries}, sort_keys=True).encode()
+
+
+def read_proof_bundle(data: bytes) -> list[bytes]:
+    """The proofs' bytes of a bundle, in chunk order.
+
+    Raises:
+        ValueError: not a bundle (malformed JSON, missing fields, chunks out of order).
+    """
+    try:
+        entries = json.loads(data)["proofs"]
+        if [int(e["chunk"]) for e in entries] != list(range(len(entries))):
+            raise ValueError("chunks out of order")
+        return [bytes.fromhex(e["proof"]) for e in entries]
+    except (KeyError, TypeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"not a proof bundle: {exc}") from exc

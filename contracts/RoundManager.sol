@@ -529,6 +529,7 @@ contract RoundManager is IRoundManager, RoundManagerStorage {
     function _checkFinalizable(uint256 roundId, AggregationRule rule, uint256 excludedMask) internal view {
         RoundInfo storage r = _requireAggregatorMayClose(roundId);
         if (r.rule != rule) revert RoundManagerWrongRule(roundId, r.rule);
+        if (challengeWindow == 0) return; // proofs verified at submission: no window, no faults
         uint256 end = _challengeEnds[roundId];
         if (block.timestamp <= end) revert RoundManagerChallengeWindowOpen(roundId, end);
         if (_faultMasks[roundId] & ~excludedMask != 0) revert RoundManagerInvalidExclusion(roundId, excludedMask);
@@ -783,7 +784,7 @@ contract RoundManager is IRoundManager, RoundManagerStorage {
         for (uint256 i = 0; i < InstanceLayout.ADDRESS_LIMBS; i++) {
             instances[InstanceLayout.NORM_ADDRESS_OFFSET + i] = InstanceLayout.addressLimb(hospital, i);
         }
-        return normVerifier.accepts(proof, instances) ? ProofFault.None : ProofFault.Rejected;
+        return normVerifier.accepts(proof, instances, RoundManagerVerifierOutOfGas.selector) ? ProofFault.None : ProofFault.Rejected;
     }
 
     /// @dev Median: slot points are C(2^scaleBits u_i) for included slots, the previous aggregate for the others;
@@ -803,7 +804,7 @@ contract RoundManager is IRoundManager, RoundManagerStorage {
             if (isIncluded) included += 1;
             _requirePoint(roundId, proof, i, isIncluded ? _hash(_scaled(subs[i].commitment[0])) : prev);
         }
-        if (!medianVerifier.accepts(proof, instances)) revert RoundManagerProofRejected(roundId);
+        if (!medianVerifier.accepts(proof, instances, RoundManagerVerifierOutOfGas.selector)) revert RoundManagerProofRejected(roundId);
         // a wrong claimed median still proves, with a non-zero certificate
         uint256 z = instances[InstanceLayout.MEDIAN_CERTIFICATE_INDEX];
         if (z != 0) revert RoundManagerInstanceMismatch(roundId, InstanceLayout.MEDIAN_CERTIFICATE_INDEX, 0, z);

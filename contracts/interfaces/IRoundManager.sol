@@ -134,6 +134,8 @@ interface IRoundManager is IRoundManagerExclusionEvents {
     }
 
     /// @notice A CID string is longer than `MAX_CID_LENGTH()` bytes.
+    /// @notice A verifier call ran out of gas: neither acceptance nor rejection (VerifierCalls; retry with more gas).
+    error RoundManagerVerifierOutOfGas();
     error RoundManagerCidTooLong(uint256 length, uint256 maximum);
     /// @notice The hospital already reported this round's model file.
     error RoundManagerAlreadyReported(uint256 roundId, address hospital);

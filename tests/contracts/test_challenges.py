@@ -144,7 +144,7 @@ def test_challengeChunk_withTooLittleGas_doesNotExcludeAnHonestHospital(submitte
     """A verifier call that runs out of gas is not a rejection: the challenge reverts (VerifierCalls)."""
     dep, posted = submitted
     rm = dep.round_manager
-    with ape.reverts(rm.VerifierOutOfGas):
+    with ape.reverts(rm.RoundManagerVerifierOutOfGas):
         challenge(rm, 0, posted[0], auditor, gas_limit=250_000)
     assert rm.faultedSlots(1) == 0
 

@@ -46,7 +46,7 @@ def chain_state(inference, basis, zero, updates, admin, aggregator, hospitals, o
     for i, h in enumerate(hospitals[:5]):
         registry.admitMember(h, int(Role.HOSPITAL), f"hospital-{i}", sender=admin)
     registry.admitMember(aggregator, int(Role.AGGREGATOR), "enclave", sender=admin)
-    scheme = (5, 31, 10, 1, 13, zero.as_uint256(), bytes.fromhex(basis.digest()))  # one point per commitment
+    scheme = (5, 31, 10, 1, 13, zero.as_uint256(), bytes.fromhex(basis.digest()), 0)  # one point, no window
     rm = project.RoundManager.deploy(
         registry, verifier, verifier, scheme, [zero.as_uint256()], GENESIS_CID, CIRCUIT_CID, sender=admin
     )  # the median / norm verifiers are never called by a FedAvg round without a norm bound

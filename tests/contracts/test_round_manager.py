@@ -533,8 +533,8 @@ def test_constructor_revertsWhen_zeroOrGenesisCommitmentInvalid(project, admin, 
     registry = project.ConsortiumRegistry.deploy(admin.address, sender=admin)
     k = list(suite.zero.as_uint256())
     good_scheme = list(scheme.as_tuple())
-    assert good_scheme[5] == k  # (slots, d, pad rows, chunks, scale bits, K, basis digest)
-    bad_scheme = [*good_scheme[:5], list(bad), good_scheme[6]]
+    assert good_scheme[5] == k  # (slots, d, pad rows, chunks, scale bits, K, basis digest, challenge window)
+    bad_scheme = [*good_scheme[:5], list(bad), *good_scheme[6:]]
     for scheme_arg, genesis_arg in ((bad_scheme, [k]), (good_scheme, [list(bad)])):
         with ape.reverts():
             project.RoundManager.deploy(
@@ -548,7 +548,7 @@ def _deploy_revert_data(project, admin, args) -> bytes:
         "address",
         "address",
         "address",
-        "(uint256,uint256,uint256,uint256,uint256,uint256[2],bytes32)",
+        "(uint256,uint256,uint256,uint256,uint256,uint256[2],bytes32,uint64)",
         "uint256[2][]",
         "string",
         "string",
@@ -573,7 +573,7 @@ def test_constructor_revertsWhen_genesisHasAnotherNumberOfPointsThanTheScheme(
     registry = project.ConsortiumRegistry.deploy(admin.address, sender=admin)
     a = registry.address
     g = commit_of(genesis)
-    scheme_arg = (*scheme.as_tuple()[:5], list(scheme.zero_commitment), scheme.as_tuple()[6])
+    scheme_arg = (*scheme.as_tuple()[:5], list(scheme.zero_commitment), *scheme.as_tuple()[6:])
     good = (a, a, a, scheme_arg, onchain(g), GENESIS_CID, CIRCUIT_CID)
     project.RoundManager.deploy(*good, sender=admin)  # the same arguments with one point deploy
     genesis_arg = onchain(*[g, commit_of(padded_update(1))][:n])
@@ -585,7 +585,7 @@ def test_constructor_revertsWhen_schemeHasZeroChunks(project, admin, scheme, gen
     registry = project.ConsortiumRegistry.deploy(admin.address, sender=admin)
     a = registry.address
     t = scheme.as_tuple()
-    zero_chunks = (*t[:3], 0, t[4], list(t[5]), t[6])
+    zero_chunks = (*t[:3], 0, t[4], list(t[5]), *t[6:])
     data = _deploy_revert_data(
         project, admin, (a, a, a, zero_chunks, onchain(commit_of(genesis)), GENESIS_CID, CIRCUIT_CID)
     )

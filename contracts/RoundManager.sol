@@ -145,28 +145,18 @@ contract RoundManager is IRoundManager, RoundManagerStorage {
             total += budgets[c];
         }
         if (total > bound) revert RoundManagerNormBoundExceeded(roundId, msg.sender, bound);
-        bytes32[] memory hashes = claim.proofHashes;
         if (eager) {
-            hashes = _verifyChunks(roundId, commitment, claim);
-        } else {
-            _checkCid(claim.proofCid);
-            _claims[roundId][r.submissionCount] = keccak256(abi.encode(budgets, hashes));
-            _challengeEnds[roundId] = block.timestamp + challengeWindow;
+            // verified here; the proofs and budgets are in this transaction's calldata (no event: less gas)
+            for (uint256 c = 0; c < n; c++) {
+                ProofFault fault = _chunkFault(roundId, msg.sender, c, commitment[c], budgets[c], claim.proofs[c]);
+                if (fault != ProofFault.None) revert RoundManagerChunkProofRejected(roundId, msg.sender, c, fault);
+            }
+            return;
         }
-        emit NormClaimed(roundId, msg.sender, r.submissionCount, budgets, hashes, claim.proofCid, eager);
-    }
-
-    /// @dev Every chunk proof of the caller's claim passes `_chunkFault`; returns their keccak256.
-    function _verifyChunks(uint256 roundId, uint256[2][] calldata commitment, NormClaim calldata claim)
-        internal
-        returns (bytes32[] memory hashes)
-    {
-        hashes = new bytes32[](commitment.length);
-        for (uint256 c = 0; c < commitment.length; c++) {
-            ProofFault fault = _chunkFault(roundId, msg.sender, c, commitment[c], claim.budgets[c], claim.proofs[c]);
-            if (fault != ProofFault.None) revert RoundManagerChunkProofRejected(roundId, msg.sender, c, fault);
-            hashes[c] = keccak256(claim.proofs[c]);
-        }
+        _checkCid(claim.proofCid);
+        _claims[roundId][r.submissionCount] = keccak256(abi.encode(budgets, claim.proofHashes));
+        _challengeEnds[roundId] = block.timestamp + challengeWindow;
+        emit NormClaimed(roundId, msg.sender, r.submissionCount, budgets, claim.proofHashes, claim.proofCid);
     }
 
     /// @inheritdoc IRoundManager

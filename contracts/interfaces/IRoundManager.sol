@@ -292,16 +292,16 @@ interface IRoundManager is IRoundManagerExclusionEvents {
         uint256 includedCount,
         uint256 totalSamples
     );
-    /// @notice The norm claim of `hospital`'s submission in `slot`: its per-chunk budgets and proof hashes, the
-    /// proof bundle's CID ("" when `verified`: the proofs were verified in this transaction, and are in its calldata).
+    /// @notice An optimistic submission's norm claim (a challenge window): its per-chunk budgets, its proofs'
+    /// keccak256 and the proof bundle's CID. (Without a window the proofs were verified in the submitting
+    /// transaction, whose calldata holds them and the budgets; no event.)
     event NormClaimed(
         uint256 indexed roundId,
         address indexed hospital,
         uint256 slot,
         uint256[] budgets,
         bytes32[] proofHashes,
-        string proofCid,
-        bool verified
+        string proofCid
     );
     /// @notice A member's challenge showed chunk `chunk` of slot `slot`'s proofs false: the submission is excluded
     /// (`InvalidProof`; a finalization must leave it out) and `hospital` is named.

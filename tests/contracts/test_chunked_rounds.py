@@ -192,8 +192,8 @@ def test_chunked_round_endToEnd(
         assert sum(p.budget for p in proofs) == BOUND and all(p.flag for p in proofs)
         tx = submit(rm, 1, chunked, u, proofs, h, count=40 + i, window=window)
         gas.append(tx.gas_used)
-        (claim,) = tx.events.filter(rm.NormClaimed)
-        assert list(claim.budgets) == [p.budget for p in proofs] and claim.verified == (window == 0)
+        claims = list(tx.events.filter(rm.NormClaimed))  # optimistic only: inline proofs are in the calldata
+        assert [list(c.budgets) for c in claims] == ([[p.budget for p in proofs]] if window else [])
         updates.append(u)
         commitments.append(c)
     print(f"\nsubmitUpdate ({chunked.chunks} chunks of {CHUNK}, window {window}): {gas} gas")

@@ -128,9 +128,7 @@ def test_submitUpdate_bounded_acceptsHonestUpdates_andTheRoundFinalizes(
         gas.append(tx.gas_used)
         (event,) = tx.events.filter(rm.UpdateSubmitted)
         assert event.hospital == h.address and as_commitment(event.commitment) == (commit_of(u).as_uint256(),)
-        (claim,) = tx.events.filter(rm.NormClaimed)
-        assert claim.verified and list(claim.budgets) == [BOUND] and claim.proofCid == ""
-        assert [bytes(x) for x in claim.proofHashes] == [keccak(proof.proof)]
+        assert not list(tx.events.filter(rm.NormClaimed))  # verified here: the calldata holds the claim
     print(f"\nsubmitUpdate (d = {MODEL_SIZE}, one chunk, norm proof verified): {max(gas)} gas (max of {gas})")
     weights = [int(w) for w in rm.expectedWeights(1, 0)]
     tx = rm.finalizeRound(1, NEW_CID, 0, sender=aggregator)

@@ -197,3 +197,45 @@ def test_constructor_revertsWhen_challengeWindowOutOfRange(
 ):
     with pytest.raises(ape.exceptions.ContractLogicError):
         deploy(admin, aggregator, auditor, hospitals[:1], replace(scheme, challenge_window=window), commit_of(genesis))
+
+
+# --- the members' side: off-chain checks of the proof bundles, and challenges (protocol.challenges) ----------
+
+
+def test_checkClaims_findsTheFalseProofInABundle_andItsChallengeExcludes(
+    optimistic, suite, hospitals, genesis, commit_of, norm_proof, aggregator, tmp_path
+):
+    """Two hospitals store their proof bundles and submit through HospitalClient's path; one bundle holds a
+    tampered proof (its posted hash is of the tampered bytes). The off-chain check names exactly that proof, and
+    its challenge excludes the submission; the honest one is left alone."""
+    from zkfl_dapp.chain.norm_claims import proof_bundle
+    from zkfl_dapp.protocol.challenges import challenge, check_claims
+    from zkfl_dapp.storage.embedded import EmbeddedStore
+
+    rm = optimistic.round_manager
+    store = EmbeddedStore(tmp_path / "store")
+    for i, h in enumerate(hospitals[:2]):
+        u = padded_update(100 + i, genesis)
+        proof = norm_proof(u, genesis, BOUND, h.address)
+        proof = _tampered(proof) if i == 1 else proof
+        cid = str(store.put(proof_bundle([proof])))
+        claim = norm_claim([proof], WINDOW, cid)
+        rm.submitUpdate(1, points(commit_of(u)), f"cid-{i}", 50, claim, sender=h)
+    checks = check_claims(rm, 1, store, suite, tmp_path / "work")
+    assert [(c.slot, c.chunks_checked, len(c.false)) for c in checks] == [(0, 1, 0), (1, 1, 1)]
+    (false,) = checks[1].false
+    assert false.hospital == hospitals[1].address and "ezkl rejects" in false.reason
+    challenge(rm, aggregator, 1, false)
+    assert rm.faultedSlots(1) == 0b10
+
+
+def test_checkClaims_reportsAnUnavailableBundle(optimistic, suite, hospitals, genesis, commit_of, norm_proof, tmp_path):
+    from zkfl_dapp.protocol.challenges import check_claims
+    from zkfl_dapp.storage.embedded import EmbeddedStore
+
+    rm = optimistic.round_manager
+    h = hospitals[0]
+    u = padded_update(100, genesis)
+    submit(optimistic, h, u, norm_proof(u, genesis, BOUND, h.address), commit_of)  # BUNDLE_CID: never stored
+    (check,) = check_claims(rm, 1, EmbeddedStore(tmp_path / "store"), suite, tmp_path / "work")
+    assert check.unavailable and check.chunks_checked == 0

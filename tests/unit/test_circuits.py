@@ -179,11 +179,11 @@ def test_prove_rejects_vectors_of_the_wrong_length(suite: CircuitSuite, genesis,
     assert not (tmp_path / "work").exists()  # rejected before any work
 
 
-OUT_OF_RANGE = "the budget must be in"
+OOR = "the budget must be in"
 
 
 @pytest.mark.parametrize(
-    ("bound", "message"), [(-1, OUT_OF_RANGE), (kc.INPUT_RANGE, OUT_OF_RANGE), (0, "over its budget")]
+    ("bound", "message"), [(-1, OOR), (kc.INPUT_RANGE, OOR), (0, "over its budget")]
 )
 def test_prove_rejects_a_budget_outside_the_circuit_or_below_the_distance(
     suite: CircuitSuite, genesis, tmp_path: Path, bound: int, message: str

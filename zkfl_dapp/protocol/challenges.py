@@ -32,6 +32,10 @@ from zkfl_dapp.core.fixedpoint import felt_hex
 from zkfl_dapp.exceptions import ZkflError
 from zkfl_dapp.storage.base import Storage
 
+#: The challenge window of a chunked consortium's deployment (zkfl_dapp.protocol.consortium): 3 hours, within
+#: RoundManager's [2 * REANNOUNCE_WINDOW, FINALIZE_WINDOW / 2]. A one-chunk model verifies at submission (0).
+CHUNKED_CHALLENGE_WINDOW = 3 * 3600
+
 
 @dataclass(frozen=True)
 class FalseProof:

@@ -42,7 +42,7 @@ from zkfl_dapp.core.formats import ModelFile, UpdatePayload
 from zkfl_dapp.core.median import fill_slots, median_quantized
 from zkfl_dapp.core.norms import update_norm
 from zkfl_dapp.crypto.envelope import EnclaveKeyPair, open_sealed
-from zkfl_dapp.exceptions import CircuitError, CryptoError, RoundError, StorageError
+from zkfl_dapp.exceptions import CircuitError, CryptoError, ExclusionWindowOpen, RoundError, StorageError
 from zkfl_dapp.ml.model import ModelSpec
 from zkfl_dapp.protocol.challenges import challenge, check_claims
 from zkfl_dapp.protocol.exclusions import build_evidence, content_fault, declare_exclusions, submission_ad
@@ -244,6 +244,11 @@ class AggregatorEnclave:
                 " the round can only be aborted now (abortRound)"
             )
         outcomes = self.open_submissions(round_manager, round_id)
+        challenge_end = int(round_manager.challengeEnd(round_id))
+        if now <= challenge_end:  # proofs checked (and false ones challenged): the window must pass first
+            raise ExclusionWindowOpen(
+                f"round {round_id}: the challenge window is open until {challenge_end}", window_end=challenge_end
+            )
         info = read_round(round_manager, round_id)
         prev = fetch_global_model(
             self.storage, self.spec, info.prev_model_commitment, info.prev_model_cid, suite=self.circuits

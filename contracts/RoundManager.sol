@@ -159,6 +159,8 @@ contract RoundManager is IRoundManager, RoundManagerStorage {
         emit NormClaimed(roundId, msg.sender, r.submissionCount, budgets, claim.proofHashes, claim.proofCid);
     }
 
+    // slither-disable-start reentrancy-no-eth,reentrancy-benign,reentrancy-events
+    // the only external call is the immutable norm verifier (ezkl's generated code), made before the effects
     /// @inheritdoc IRoundManager
     function challengeChunk(
         uint256 roundId,
@@ -172,7 +174,6 @@ contract RoundManager is IRoundManager, RoundManagerStorage {
         (ProofFault fault, address hospital) = _slotFault(roundId, slot, chunk, budgets[chunk], proof);
         if (fault == ProofFault.None) revert RoundManagerChallengeFailed(roundId, slot, chunk);
 
-        // slither-disable-next-line reentrancy-no-eth,reentrancy-events -- the only external call is the immutable norm verifier
         _faultMasks[roundId] |= 1 << slot;
         Exclusion storage e = _exclusions[roundId][slot];
         e.reason = ExclusionReason.InvalidProof;
@@ -181,6 +182,7 @@ contract RoundManager is IRoundManager, RoundManagerStorage {
         e.evidenceHash = proofHashes[chunk];
         emit ChunkProofFaulted(roundId, hospital, slot, chunk, fault, msg.sender);
     }
+    // slither-disable-end reentrancy-no-eth,reentrancy-benign,reentrancy-events
 
     /// @dev A challenge's caller (a member), timing (open round, within the challenge window) and data (the slot's
     /// posted claim, the proof whose hash it posted for `chunk`, not already faulted).
@@ -204,6 +206,7 @@ contract RoundManager is IRoundManager, RoundManagerStorage {
                 || chunk >= chunks || keccak256(proof) != proofHashes[chunk]
         ) revert RoundManagerClaimMismatch(roundId, slot, chunk);
         ExclusionReason reason = _exclusions[roundId][slot].reason;
+        // slither-disable-next-line incorrect-equality -- enum reason, not a balance or timestamp: == is exact
         if (reason == ExclusionReason.InvalidProof) revert RoundManagerExclusionAlreadyDeclared(roundId, slot, reason);
     }
 

@@ -20,6 +20,7 @@ abstract contract RoundManagerStorage {
     uint256[2][] internal _genesisCommitment;
     string internal _genesisCid;
     mapping(uint256 roundId => IRoundManager.RoundInfo) internal _rounds;
+    // slither-disable-next-line uninitialized-state -- shared storage: RoundManager and RoundManagerExclusions each write what the other reads
     mapping(uint256 roundId => IRoundManager.Submission[]) internal _submissions;
     mapping(uint256 roundId => mapping(address hospital => bool)) internal _hasSubmitted;
     mapping(bytes32 pointHash => bool) internal _commitmentUsed;
@@ -32,7 +33,9 @@ abstract contract RoundManagerStorage {
     mapping(uint256 roundId => uint256) internal _challengeEnds;
     mapping(uint256 roundId => uint256) internal _faultMasks;
     mapping(uint256 roundId => mapping(uint256 slot => IRoundManager.Exclusion)) internal _exclusions;
+    // slither-disable-next-line uninitialized-state -- shared storage: RoundManager and RoundManagerExclusions each write what the other reads
     mapping(uint256 roundId => uint256) internal _disputeDeadlines;
+    // slither-disable-next-line uninitialized-state -- shared storage: RoundManager and RoundManagerExclusions each write what the other reads
     mapping(uint256 roundId => mapping(uint256 slot => mapping(address hospital => bool))) internal _supported;
     mapping(uint256 roundId => RoundOpening) internal _openings;
 

@@ -54,7 +54,7 @@ contract PredictionRegistry is IPredictionRegistry {
         }
         bytes32 proofHash = keccak256(proof);
         if (_recorded[proofHash]) revert PredictionRegistryProofAlreadyRecorded(proofHash);
-        if (!inferenceVerifier.accepts(proof, instances)) revert PredictionRegistryProofRejected(roundId);
+        if (!inferenceVerifier.accepts(proof, instances, PredictionRegistryVerifierOutOfGas.selector)) revert PredictionRegistryProofRejected(roundId);
 
         // slither-disable-next-line reentrancy-no-eth -- the only external call is the immutable inference verifier
         _recorded[proofHash] = true;

@@ -7,14 +7,17 @@ import {IRoundManager} from "./interfaces/IRoundManager.sol";
 import {Bn254} from "./libraries/Bn254.sol";
 import {InstanceLayout} from "./libraries/InstanceLayout.sol";
 import {VerifierCalls} from "./libraries/VerifierCalls.sol";
+import {RoundManagerExclusions} from "./RoundManagerExclusions.sol";
+import {RoundManagerStorage} from "./RoundManagerStorage.sol";
 
 /// @title RoundManager
 /// @notice Federated-learning rounds over homomorphic KZG commitments: FedAvg's new model commitment is
 /// computed here from the hospitals' own commitments (no aggregation proof); every update in a bounded round
-/// carries a norm proof bound to its commitment, the previous aggregate, the bound and its sender.
+/// carries one norm proof per chunk, bound to its chunk, the previous aggregate's chunk, its budget and its
+/// sender: verified at submission, or (a challenge window) off-chain with any member able to challenge one here.
 /// @dev Point arithmetic: Bn254 (ecAdd/ecMul precompiles); instance offsets: InstanceLayout; every verifier
 /// call goes through VerifierCalls.
-contract RoundManager is IRoundManager {
+contract RoundManager is IRoundManager, RoundManagerStorage {
     using VerifierCalls for IHalo2Verifier;
 
     /// @inheritdoc IRoundManager
@@ -25,20 +28,18 @@ contract RoundManager is IRoundManager {
     /// @inheritdoc IRoundManager
     uint64 public constant MAX_ROUND_DURATION = 30 days;
     /// @inheritdoc IRoundManager
-    uint256 public constant MAX_CID_LENGTH = 128;
+    uint256 public constant MAX_CID_LENGTH = _MAX_CID_LENGTH;
     /// @inheritdoc IRoundManager
     uint256 public constant NORM_RANGE = 1 << 36;
     /// @inheritdoc IRoundManager
-    uint64 public constant REANNOUNCE_WINDOW = 1 hours;
+    uint64 public constant REANNOUNCE_WINDOW = _REANNOUNCE_WINDOW;
     /// @inheritdoc IRoundManager
-    uint64 public constant EXCLUSION_DISPUTE_WINDOW = 1 days;
+    uint64 public constant EXCLUSION_DISPUTE_WINDOW = _EXCLUSION_DISPUTE_WINDOW;
     /// @inheritdoc IRoundManager
-    uint64 public constant FINALIZE_WINDOW = 1 days;
+    uint64 public constant FINALIZE_WINDOW = _FINALIZE_WINDOW;
     /// @inheritdoc IRoundManager
     uint256 public constant MAX_SHARE_DENOMINATOR = 3;
 
-    /// @inheritdoc IRoundManager
-    IConsortiumRegistry public immutable registry;
     /// @inheritdoc IRoundManager
     IHalo2Verifier public immutable medianVerifier;
     /// @inheritdoc IRoundManager
@@ -55,39 +56,13 @@ contract RoundManager is IRoundManager {
     uint256 public immutable chunks;
     /// @inheritdoc IRoundManager
     bytes32 public immutable kzgBasisDigest;
+    /// @inheritdoc IRoundManager
+    uint64 public immutable challengeWindow;
     uint256 private immutable _kx;
     uint256 private immutable _ky;
-
-    string private _circuitCid;
-    uint256 private _currentRoundId;
-    uint256[2][] private _genesisCommitment;
     bytes32 private immutable _genesisHash;
-    string private _genesisCid;
-    mapping(uint256 roundId => RoundInfo) private _rounds;
-    mapping(uint256 roundId => Submission[]) private _submissions;
-    mapping(uint256 roundId => mapping(address hospital => bool)) private _hasSubmitted;
-    mapping(bytes32 pointHash => bool) private _commitmentUsed;
-    mapping(uint256 roundId => mapping(address hospital => bool)) private _reported;
-    /// chunked schemes only: keccak256(x || y) of each chunk point of the model round `roundId` made (0: genesis)
-    // slither-disable-next-line uninitialized-state -- written through a storage pointer in _storeChunkHashes
-    mapping(uint256 roundId => bytes32[]) private _modelChunkHashes;
-    mapping(uint256 roundId => mapping(address hospital => mapping(uint256 chunk => ChunkRecord))) private _chunkProofs;
-    mapping(uint256 roundId => mapping(uint256 slot => Exclusion)) private _exclusions;
-    mapping(uint256 roundId => uint256) private _disputeDeadlines;
-    mapping(uint256 roundId => mapping(uint256 slot => mapping(address hospital => bool))) private _supported;
-    mapping(uint256 roundId => RoundOpening) private _openings;
-
-    /// @dev When a round opened and how many hospitals were members then (rollback entitlement and threshold).
-    struct RoundOpening {
-        uint48 openedBlock;
-        uint32 hospitals;
-    }
-
-    /// @dev An accepted chunk proof: keccak256 of C(2^scaleBits u_c) and its sum of squares (< NORM_RANGE).
-    struct ChunkRecord {
-        bytes32 pointHash;
-        uint256 sumOfSquares;
-    }
+    /// the declarations, re-announcements and disputes of exclusions (delegatecalled: this contract's storage)
+    address private immutable _exclusionsCode;
 
     constructor(
         IConsortiumRegistry registry_,
@@ -97,7 +72,7 @@ contract RoundManager is IRoundManager {
         uint256[2][] memory genesisCommitment,
         string memory genesisCid,
         string memory circuitCid_
-    ) {
+    ) RoundManagerStorage(registry_) {
         Bn254.validate(Bn254.G1Point(scheme.zeroCommitment[0], scheme.zeroCommitment[1]));
         if (scheme.chunks == 0 || genesisCommitment.length != scheme.chunks) {
             revert RoundManagerWrongChunkCount(scheme.chunks, genesisCommitment.length);
@@ -106,7 +81,7 @@ contract RoundManager is IRoundManager {
             Bn254.validate(Bn254.G1Point(genesisCommitment[c][0], genesisCommitment[c][1]));
             _genesisCommitment.push(genesisCommitment[c]);
         }
-        registry = registry_;
+        _exclusionsCode = address(new RoundManagerExclusions(registry_));
         medianVerifier = medianVerifier_;
         normVerifier = normVerifier_;
         slots = scheme.slots;
@@ -117,6 +92,11 @@ contract RoundManager is IRoundManager {
         _kx = scheme.zeroCommitment[0];
         _ky = scheme.zeroCommitment[1];
         kzgBasisDigest = scheme.kzgBasisDigest;
+        uint64 window = scheme.challengeWindow;
+        if (window != 0 && (window < 2 * REANNOUNCE_WINDOW || window > FINALIZE_WINDOW / 2)) {
+            revert RoundManagerInvalidRoundParameters(window, 0);
+        }
+        challengeWindow = window;
         _genesisHash = _hashPoints(genesisCommitment);
         if (scheme.chunks > 1) _storeChunkHashes(0, genesisCommitment);
         _genesisCid = genesisCid;
@@ -133,78 +113,128 @@ contract RoundManager is IRoundManager {
     }
 
     /// @inheritdoc IRoundManager
-    function submitUpdate(uint256 roundId, uint256[2][] calldata commitment, string calldata cid, uint64 sampleCount)
-        external
-    {
-        _checkSubmission(roundId, commitment, cid, sampleCount);
-        if (_rounds[roundId].normBoundSq != 0) {
-            if (chunks == 1) revert RoundManagerNormProofRequired(roundId);
-            _checkChunkProofs(roundId, commitment);
-        }
-        _recordSubmission(roundId, commitment, cid, sampleCount);
-    }
-
-    /// @inheritdoc IRoundManager
-    function submitChunkProof(uint256 roundId, uint256 chunk, bytes calldata proof, uint256[] calldata instances)
-        external
-    {
-        if (chunks == 1) revert RoundManagerWrongScheme(chunks);
-        if (!registry.isHospital(msg.sender)) revert RoundManagerNotHospital(msg.sender);
-        RoundInfo storage r = _rounds[roundId];
-        if (r.phase != Phase.Open) revert RoundManagerWrongPhase(roundId, Phase.Open, r.phase);
-        if (block.timestamp > r.deadline) revert RoundManagerDeadlinePassed(roundId, r.deadline, block.timestamp);
-        if (_hasSubmitted[roundId][msg.sender]) revert RoundManagerAlreadySubmitted(roundId, msg.sender);
-        if (r.normBoundSq == 0) revert RoundManagerNoNormBound(roundId);
-        if (chunk >= chunks) revert RoundManagerChunkIndexOutOfRange(chunk, chunks);
-        if (instances.length != InstanceLayout.CHUNK_COUNT) {
-            revert RoundManagerWrongInstanceCount(InstanceLayout.CHUNK_COUNT, instances.length);
-        }
-        _requireInstance(roundId, instances, InstanceLayout.CHUNK_INDEX_INDEX, chunk);
-        _requireInstance(roundId, instances, InstanceLayout.CHUNK_TOTAL_INDEX, chunks);
-        for (uint256 i = 0; i < InstanceLayout.ADDRESS_LIMBS; i++) {
-            uint256 j = InstanceLayout.CHUNK_ADDRESS_OFFSET + i;
-            _requireInstance(roundId, instances, j, InstanceLayout.addressLimb(msg.sender, i));
-        }
-        uint256 ss = instances[InstanceLayout.CHUNK_SUM_INDEX];
-        if (ss >= NORM_RANGE) revert RoundManagerChunkSumOutOfRange(roundId, chunk, ss);
-        _requirePoint(roundId, proof, InstanceLayout.NORM_AGGREGATE_POINT, _modelChunkHashes[r.prevModelRound][chunk]);
-        if (!normVerifier.accepts(proof, instances)) revert RoundManagerNormProofRejected(roundId, msg.sender);
-
-        bytes32 pointHash = _hash(InstanceLayout.committedPoint(proof, InstanceLayout.NORM_UPDATE_POINT));
-        _chunkProofs[roundId][msg.sender][chunk] = ChunkRecord(pointHash, ss);
-        emit ChunkProofAccepted(roundId, msg.sender, chunk, ss, pointHash);
-    }
-
-    /// @inheritdoc IRoundManager
-    function chunkProof(uint256 roundId, address hospital, uint256 chunk)
-        external
-        view
-        returns (bytes32 pointHash, uint256 sumOfSquares)
-    {
-        ChunkRecord storage rec = _chunkProofs[roundId][hospital][chunk];
-        return (rec.pointHash, rec.sumOfSquares);
-    }
-
-    /// @inheritdoc IRoundManager
-    function submitBoundedUpdate(
+    function submitUpdate(
         uint256 roundId,
         uint256[2][] calldata commitment,
         string calldata cid,
         uint64 sampleCount,
-        bytes calldata normProof,
-        uint256[] calldata normInstances
+        NormClaim calldata claim
     ) external {
-        if (chunks != 1) revert RoundManagerWrongScheme(chunks);
         _checkSubmission(roundId, commitment, cid, sampleCount);
-        _checkNormProof(roundId, commitment[0], normProof, normInstances);
-        // slither-disable-next-line reentrancy-no-eth -- the only external call is the immutable norm verifier
+        _checkClaim(roundId, commitment, claim);
+        // slither-disable-next-line reentrancy-no-eth,reentrancy-benign,reentrancy-events -- the only external calls are the immutable norm verifier
         _recordSubmission(roundId, commitment, cid, sampleCount);
+    }
+
+    /// @dev The norm claim of a submission (IRoundManager.NormClaim): its shape, the budgets' sum, and every
+    /// chunk proof (no challenge window) or the claim's hash and the round's challenge end (a window).
+    function _checkClaim(uint256 roundId, uint256[2][] calldata commitment, NormClaim calldata claim) internal {
+        RoundInfo storage r = _rounds[roundId];
+        uint256 bound = r.normBoundSq;
+        uint256 n = bound == 0 ? 0 : chunks;
+        uint256[] calldata budgets = claim.budgets;
+        bool eager = challengeWindow == 0;
+        if (
+            budgets.length != n || claim.proofs.length != (eager ? n : 0) || claim.proofHashes.length != (eager ? 0 : n)
+                || (eager || n == 0) != (bytes(claim.proofCid).length == 0)
+        ) revert RoundManagerInvalidNormClaim(roundId);
+        if (n == 0) return;
+        uint256 total = 0;
+        for (uint256 c = 0; c < n; c++) {
+            if (budgets[c] >= NORM_RANGE) revert RoundManagerInvalidNormClaim(roundId);
+            total += budgets[c];
+        }
+        if (total > bound) revert RoundManagerNormBoundExceeded(roundId, msg.sender, bound);
+        if (eager) {
+            // verified here; the proofs and budgets are in this transaction's calldata (no event: less gas)
+            for (uint256 c = 0; c < n; c++) {
+                ProofFault fault = _chunkFault(roundId, msg.sender, c, commitment[c], budgets[c], claim.proofs[c]);
+                if (fault != ProofFault.None) revert RoundManagerChunkProofRejected(roundId, msg.sender, c, fault);
+            }
+            return;
+        }
+        _checkCid(claim.proofCid);
+        _claims[roundId][r.submissionCount] = keccak256(abi.encode(budgets, claim.proofHashes));
+        _challengeEnds[roundId] = block.timestamp + challengeWindow;
+        emit NormClaimed(roundId, msg.sender, r.submissionCount, budgets, claim.proofHashes, claim.proofCid);
+    }
+
+    // slither-disable-start reentrancy-no-eth,reentrancy-benign,reentrancy-events
+    // the only external call is the immutable norm verifier (ezkl's generated code), made before the effects
+    /// @inheritdoc IRoundManager
+    function challengeChunk(
+        uint256 roundId,
+        uint256 slot,
+        uint256 chunk,
+        uint256[] calldata budgets,
+        bytes32[] calldata proofHashes,
+        bytes calldata proof
+    ) external {
+        _checkChallenge(roundId, slot, chunk, budgets, proofHashes, proof);
+        (ProofFault fault, address hospital) = _slotFault(roundId, slot, chunk, budgets[chunk], proof);
+        if (fault == ProofFault.None) revert RoundManagerChallengeFailed(roundId, slot, chunk);
+
+        _faultMasks[roundId] |= 1 << slot;
+        Exclusion storage e = _exclusions[roundId][slot];
+        e.reason = ExclusionReason.InvalidProof;
+        e.declaredAt = uint64(block.timestamp);
+        e.aggregator = msg.sender;
+        e.evidenceHash = proofHashes[chunk];
+        emit ChunkProofFaulted(roundId, hospital, slot, chunk, fault, msg.sender);
+    }
+    // slither-disable-end reentrancy-no-eth,reentrancy-benign,reentrancy-events
+
+    /// @dev A challenge's caller (a member), timing (open round, within the challenge window) and data (the slot's
+    /// posted claim, the proof whose hash it posted for `chunk`, not already faulted).
+    function _checkChallenge(
+        uint256 roundId,
+        uint256 slot,
+        uint256 chunk,
+        uint256[] calldata budgets,
+        bytes32[] calldata proofHashes,
+        bytes calldata proof
+    ) internal view {
+        if (!_registry.isHospital(msg.sender) && !_registry.isAuditor(msg.sender) && msg.sender != _registry.aggregator()) {
+            revert RoundManagerNotMember(msg.sender);
+        }
+        RoundInfo storage r = _rounds[roundId];
+        if (r.phase != Phase.Open) revert RoundManagerWrongPhase(roundId, Phase.Open, r.phase);
+        uint256 end = _challengeEnds[roundId];
+        if (block.timestamp > end) revert RoundManagerWindowClosed(roundId, slot, end);
+        if (
+            slot >= r.submissionCount || keccak256(abi.encode(budgets, proofHashes)) != _claims[roundId][slot]
+                || chunk >= chunks || keccak256(proof) != proofHashes[chunk]
+        ) revert RoundManagerClaimMismatch(roundId, slot, chunk);
+        ExclusionReason reason = _exclusions[roundId][slot].reason;
+        // slither-disable-next-line incorrect-equality -- enum reason, not a balance or timestamp: == is exact
+        if (reason == ExclusionReason.InvalidProof) revert RoundManagerExclusionAlreadyDeclared(roundId, slot, reason);
+    }
+
+    /// @dev `_chunkFault` of chunk `chunk` of slot `slot`'s stored commitment; and the slot's hospital.
+    function _slotFault(uint256 roundId, uint256 slot, uint256 chunk, uint256 budget, bytes calldata proof)
+        internal
+        returns (ProofFault fault, address hospital)
+    {
+        Submission[] storage subs = _submissions[roundId];
+        (uint256 x, uint256 y) = _storedPoint(subs, slot, chunk);
+        hospital = subs[slot].hospital;
+        fault = _chunkFault(roundId, hospital, chunk, [x, y], budget, proof);
+    }
+
+    /// @inheritdoc IRoundManager
+    function challengeEnd(uint256 roundId) external view returns (uint256) {
+        return _challengeEnds[roundId];
+    }
+
+    /// @inheritdoc IRoundManager
+    function faultedSlots(uint256 roundId) external view returns (uint256) {
+        return _faultMasks[roundId];
     }
 
     /// @inheritdoc IRoundManager
     function finalizeRound(uint256 roundId, string calldata newModelCid, uint256 excludedMask) external {
         RoundInfo storage r = _rounds[roundId];
-        _checkFinalizable(roundId, AggregationRule.FedAvg);
+        _checkFinalizable(roundId, AggregationRule.FedAvg, excludedMask);
         _checkCid(newModelCid);
         (uint256[2][] memory commitment, uint256 included) = _aggregate(roundId, excludedMask);
         if (included < r.quorum) revert RoundManagerQuorumNotMet(roundId, included, r.quorum);
@@ -221,7 +251,7 @@ contract RoundManager is IRoundManager {
         uint256 excludedMask
     ) external {
         RoundInfo storage r = _rounds[roundId];
-        _checkFinalizable(roundId, AggregationRule.Median);
+        _checkFinalizable(roundId, AggregationRule.Median, excludedMask);
         _checkCid(newModelCid);
         _checkCid(proofCid);
         uint256 included = _checkMedianProof(roundId, proof, instances, excludedMask);
@@ -260,13 +290,13 @@ contract RoundManager is IRoundManager {
 
     /// @inheritdoc IRoundManager
     function reportModelUnavailable(uint256 roundId) external {
-        if (!registry.isHospital(msg.sender)) revert RoundManagerNotHospital(msg.sender);
+        if (!_registry.isHospital(msg.sender)) revert RoundManagerNotHospital(msg.sender);
         RoundInfo storage r = _rounds[roundId];
         if (r.phase != Phase.Finalized) revert RoundManagerWrongPhase(roundId, Phase.Finalized, r.phase);
         uint32 current = _modelRound();
         if (roundId != current) revert RoundManagerModelNotCurrent(roundId, current);
         RoundOpening storage o = _openings[roundId];
-        uint256 since = registry.memberSince(msg.sender);
+        uint256 since = _registry.memberSince(msg.sender);
         if (since >= o.openedBlock) revert RoundManagerReporterNotEntitled(roundId, msg.sender, since, o.openedBlock);
         if (_reported[roundId][msg.sender]) revert RoundManagerAlreadyReported(roundId, msg.sender);
 
@@ -290,7 +320,7 @@ contract RoundManager is IRoundManager {
 
     /// @inheritdoc IRoundManager
     function recordAudit(uint256 roundId, bool passed, string calldata reportCid) external {
-        if (!registry.isAuditor(msg.sender)) revert RoundManagerNotAuditor(msg.sender);
+        if (!_registry.isAuditor(msg.sender)) revert RoundManagerNotAuditor(msg.sender);
         _requireClosed(roundId);
         _checkCid(reportCid);
         emit AuditRecorded(roundId, msg.sender, passed, reportCid);
@@ -298,10 +328,15 @@ contract RoundManager is IRoundManager {
 
     /// @inheritdoc IRoundManager
     function publishRoundReport(uint256 roundId, string calldata reportCid) external {
-        if (msg.sender != registry.admin()) revert RoundManagerNotAdmin(msg.sender);
+        if (msg.sender != _registry.admin()) revert RoundManagerNotAdmin(msg.sender);
         _requireClosed(roundId);
         _checkCid(reportCid);
         emit RoundReportPublished(roundId, reportCid);
+    }
+
+    /// @inheritdoc IRoundManager
+    function registry() external view returns (IConsortiumRegistry) {
+        return _registry;
     }
 
     /// @inheritdoc IRoundManager
@@ -387,7 +422,7 @@ contract RoundManager is IRoundManager {
         internal
         returns (uint256 roundId)
     {
-        if (msg.sender != registry.admin()) revert RoundManagerNotAdmin(msg.sender);
+        if (msg.sender != _registry.admin()) revert RoundManagerNotAdmin(msg.sender);
         uint256 previous = _currentRoundId;
         // slither-disable-next-line incorrect-equality -- enum phase, not a balance or timestamp: == is exact
         if (previous != 0 && _rounds[previous].phase == Phase.Open) revert RoundManagerRoundStillOpen(previous);
@@ -407,7 +442,7 @@ contract RoundManager is IRoundManager {
         r.rule = rule;
         r.deadline = deadline;
         r.quorum = quorum;
-        uint256 members = registry.hospitalCount();
+        uint256 members = _registry.hospitalCount();
         r.members = uint16(members < slots ? members : slots);
         _openings[roundId] = RoundOpening(uint48(block.number), uint32(members));
         uint32 modelRound = _modelRound();
@@ -427,7 +462,7 @@ contract RoundManager is IRoundManager {
         string calldata cid,
         uint64 sampleCount
     ) internal view {
-        if (!registry.isHospital(msg.sender)) revert RoundManagerNotHospital(msg.sender);
+        if (!_registry.isHospital(msg.sender)) revert RoundManagerNotHospital(msg.sender);
         RoundInfo storage r = _rounds[roundId];
         if (r.phase != Phase.Open) revert RoundManagerWrongPhase(roundId, Phase.Open, r.phase);
         if (block.timestamp > r.deadline) revert RoundManagerDeadlinePassed(roundId, r.deadline, block.timestamp);
@@ -440,7 +475,7 @@ contract RoundManager is IRoundManager {
         if (sampleCount == 0 || sampleCount > MAX_SAMPLE_COUNT) {
             revert RoundManagerInvalidSampleCount(sampleCount, MAX_SAMPLE_COUNT);
         }
-        uint64 cap = registry.sampleCapOf(msg.sender);
+        uint64 cap = _registry.sampleCapOf(msg.sender);
         if (cap != 0 && sampleCount > cap) {
             revert RoundManagerSampleCountAboveMemberCap(roundId, msg.sender, sampleCount, cap);
         }
@@ -457,12 +492,6 @@ contract RoundManager is IRoundManager {
         if (!onCurve || (x == _kx && y == _ky) || _commitmentUsed[keccak256(abi.encode(x, y))]) {
             revert RoundManagerInvalidCommitment(x, y);
         }
-    }
-
-    function _checkCid(string calldata cid) internal pure {
-        uint256 length = bytes(cid).length;
-        if (length == 0) revert RoundManagerEmptyCid();
-        if (length > MAX_CID_LENGTH) revert RoundManagerCidTooLong(length, MAX_CID_LENGTH);
     }
 
     function _recordSubmission(
@@ -488,28 +517,15 @@ contract RoundManager is IRoundManager {
         emit UpdateSubmitted(roundId, msg.sender, slot, commitment, cid, sampleCount);
     }
 
-    /// @dev Caller, rule, phase and timing checks of a finalization.
-    function _checkFinalizable(uint256 roundId, AggregationRule rule) internal view {
+    /// @dev Caller, rule, phase and timing checks of a finalization: also past the challenge window, and every
+    /// faulted slot left out.
+    function _checkFinalizable(uint256 roundId, AggregationRule rule, uint256 excludedMask) internal view {
         RoundInfo storage r = _requireAggregatorMayClose(roundId);
         if (r.rule != rule) revert RoundManagerWrongRule(roundId, r.rule);
-    }
-
-    /// @dev What finalizing and declaring an exclusion both need: the aggregator calls, the round is open, every
-    /// member at opening submitted or the deadline passed, and the aggregator's own deadline has not.
-    function _requireAggregatorMayClose(uint256 roundId) internal view returns (RoundInfo storage r) {
-        if (msg.sender != registry.aggregator()) revert RoundManagerNotAggregator(msg.sender);
-        r = _rounds[roundId];
-        if (r.phase != Phase.Open) revert RoundManagerWrongPhase(roundId, Phase.Open, r.phase);
-        // "every member submitted" counts the hospitals admitted when the round opened: removing a member
-        // meanwhile cannot let the round close early
-        if (r.submissionCount < r.members && block.timestamp <= r.deadline) {
-            revert RoundManagerDeadlineNotReached(roundId, r.deadline, block.timestamp);
-        }
-        uint64 lastCall;
-        unchecked {
-            lastCall = r.deadline + FINALIZE_WINDOW; // deadline <= opening + MAX_ROUND_DURATION: far from 2^64
-        }
-        if (block.timestamp > lastCall) revert RoundManagerFinalizeDeadlinePassed(roundId, lastCall, block.timestamp);
+        if (challengeWindow == 0) return; // proofs verified at submission: no window, no faults
+        uint256 end = _challengeEnds[roundId];
+        if (block.timestamp <= end) revert RoundManagerChallengeWindowOpen(roundId, end);
+        if (_faultMasks[roundId] & ~excludedMask != 0) revert RoundManagerInvalidExclusion(roundId, excludedMask);
     }
 
     /// @dev Effects and events of a successful finalization.
@@ -729,63 +745,39 @@ contract RoundManager is IRoundManager {
         }
     }
 
-    function _requireInstance(uint256 roundId, uint256[] calldata instances, uint256 index, uint256 expected)
-        internal
-        pure
-    {
-        if (instances[index] != expected) revert RoundManagerNormProofMismatch(roundId, index, expected, instances[index]);
-    }
-
-    /// @dev Chunked schemes: every chunk of `commitment` has an accepted proof by the caller whose first point is
-    /// C(2^scaleBits u_c) of this chunk (so a proof of another chunk, or of a reordered list, does not match), and
-    /// the chunks' sums of squares add up to at most the round's bound (each is < NORM_RANGE: no overflow).
-    function _checkChunkProofs(uint256 roundId, uint256[2][] calldata commitment) internal view {
-        uint256 total = 0;
-        for (uint256 c = 0; c < commitment.length; c++) {
-            ChunkRecord storage rec = _chunkProofs[roundId][msg.sender][c];
-            if (rec.pointHash == bytes32(0)) revert RoundManagerChunkProofMissing(roundId, msg.sender, c);
-            bytes32 expected = _hash(_scaled(commitment[c]));
-            if (rec.pointHash != expected) revert RoundManagerProofPointMismatch(roundId, c, expected, rec.pointHash);
-            total += rec.sumOfSquares;
-        }
-        uint256 bound = _rounds[roundId].normBoundSq;
-        if (total > bound) revert RoundManagerNormBoundExceeded(roundId, msg.sender, bound);
-    }
-
     function _requirePoint(uint256 roundId, bytes calldata proof, uint256 index, bytes32 expected) internal pure {
         bytes32 actual = _hash(InstanceLayout.committedPoint(proof, index));
         if (actual != expected) revert RoundManagerProofPointMismatch(roundId, index, expected, actual);
     }
 
-    /// @dev Norm: the proof's committed inputs are C(2^scaleBits u) for this submission and the round's previous
-    /// aggregate; its instances are [flag, bound, sender limbs] (InstanceLayout); it verifies; the flag says
-    /// "within bound".
-    function _checkNormProof(
+    /// @dev The one check of a chunk norm proof (at submission and in a challenge): its first committed point is
+    /// C(2^scaleBits u_c) of `point`, its second the previous model's chunk, and the verifier accepts it for the
+    /// instances [2^(2 scaleBits), budget, chunk, chunks, hospital's limbs] (InstanceLayout), built here.
+    function _chunkFault(
         uint256 roundId,
-        uint256[2] calldata commitment,
-        bytes calldata proof,
-        uint256[] calldata instances
-    ) internal {
+        address hospital,
+        uint256 chunk,
+        uint256[2] memory point,
+        uint256 budget,
+        bytes calldata proof
+    ) internal returns (ProofFault) {
         RoundInfo storage r = _rounds[roundId];
-        uint256 bound = r.normBoundSq;
-        if (bound == 0) revert RoundManagerNoNormBound(roundId);
-        if (instances.length != InstanceLayout.NORM_COUNT) {
-            revert RoundManagerWrongInstanceCount(InstanceLayout.NORM_COUNT, instances.length);
+        if (_hash(InstanceLayout.committedPoint(proof, InstanceLayout.NORM_UPDATE_POINT)) != _hash(_scaled(point))) {
+            return ProofFault.UpdatePoint;
         }
-        _requirePoint(roundId, proof, InstanceLayout.NORM_UPDATE_POINT, _hash(_scaled(commitment)));
-        _requirePoint(roundId, proof, InstanceLayout.NORM_AGGREGATE_POINT, r.prevModelHash);
-        uint256 b = InstanceLayout.NORM_BOUND_INDEX;
-        if (instances[b] != bound) revert RoundManagerNormProofMismatch(roundId, b, bound, instances[b]);
+        bytes32 prev = chunks == 1 ? r.prevModelHash : _modelChunkHashes[r.prevModelRound][chunk];
+        if (_hash(InstanceLayout.committedPoint(proof, InstanceLayout.NORM_AGGREGATE_POINT)) != prev) {
+            return ProofFault.AggregatePoint;
+        }
+        uint256[] memory instances = new uint256[](InstanceLayout.NORM_COUNT);
+        instances[InstanceLayout.NORM_FLAG_INDEX] = uint256(1) << (2 * scaleBits);
+        instances[InstanceLayout.NORM_BUDGET_INDEX] = budget;
+        instances[InstanceLayout.NORM_CHUNK_INDEX] = chunk;
+        instances[InstanceLayout.NORM_CHUNKS_INDEX] = chunks;
         for (uint256 i = 0; i < InstanceLayout.ADDRESS_LIMBS; i++) {
-            uint256 j = InstanceLayout.NORM_ADDRESS_OFFSET + i;
-            uint256 limb = InstanceLayout.addressLimb(msg.sender, i);
-            if (instances[j] != limb) revert RoundManagerNormProofMismatch(roundId, j, limb, instances[j]);
+            instances[InstanceLayout.NORM_ADDRESS_OFFSET + i] = InstanceLayout.addressLimb(hospital, i);
         }
-
-        if (!normVerifier.accepts(proof, instances)) revert RoundManagerNormProofRejected(roundId, msg.sender);
-        if (instances[InstanceLayout.NORM_FLAG_INDEX] != uint256(1) << (2 * scaleBits)) {
-            revert RoundManagerNormBoundExceeded(roundId, msg.sender, bound);
-        }
+        return normVerifier.accepts(proof, instances, RoundManagerVerifierOutOfGas.selector) ? ProofFault.None : ProofFault.Rejected;
     }
 
     /// @dev Median: slot points are C(2^scaleBits u_i) for included slots, the previous aggregate for the others;
@@ -805,101 +797,48 @@ contract RoundManager is IRoundManager {
             if (isIncluded) included += 1;
             _requirePoint(roundId, proof, i, isIncluded ? _hash(_scaled(subs[i].commitment[0])) : prev);
         }
-        if (!medianVerifier.accepts(proof, instances)) revert RoundManagerProofRejected(roundId);
+        if (!medianVerifier.accepts(proof, instances, RoundManagerVerifierOutOfGas.selector)) revert RoundManagerProofRejected(roundId);
         // a wrong claimed median still proves, with a non-zero certificate
         uint256 z = instances[InstanceLayout.MEDIAN_CERTIFICATE_INDEX];
         if (z != 0) revert RoundManagerInstanceMismatch(roundId, InstanceLayout.MEDIAN_CERTIFICATE_INDEX, 0, z);
     }
 
     // --- exclusions with evidence, re-announcements and disputes (docs/exclusions.md) ---------------
+    // Their code is RoundManagerExclusions (this contract's runtime would pass EIP-170 with it), run on this
+    // contract's storage by delegatecall; the stubs keep every function in this contract's ABI.
 
     /// @inheritdoc IRoundManager
-    function declareExclusion(
-        uint256 roundId,
-        uint256 slot,
-        ExclusionReason reason,
-        bytes32 evidenceHash,
-        string calldata evidenceCid
-    ) external {
-        RoundInfo storage r = _requireAggregatorMayClose(roundId);
-        if (slot >= r.submissionCount) revert RoundManagerNoSubmissionInSlot(roundId, slot);
-        bool withEvidence = reason == ExclusionReason.Undecryptable || reason == ExclusionReason.InvalidContent;
-        bool evidenceGiven = evidenceHash != bytes32(0) || bytes(evidenceCid).length != 0;
-        if (
-            reason == ExclusionReason.None || (withEvidence && evidenceHash == bytes32(0))
-                || (!withEvidence && evidenceGiven)
-        ) revert RoundManagerInvalidExclusionEvidence(roundId, slot, reason);
-        if (withEvidence) _checkCid(evidenceCid);
-        Exclusion storage e = _exclusions[roundId][slot];
-        // only an Unavailable exclusion the hospital answered on-chain may be replaced, and only with evidence
-        bool replaceable = e.reason == ExclusionReason.Unavailable && e.reannounced && withEvidence;
-        if (e.reason != ExclusionReason.None && !replaceable) {
-            revert RoundManagerExclusionAlreadyDeclared(roundId, slot, e.reason);
+    function declareExclusion(uint256, uint256, ExclusionReason, bytes32, string calldata) external {
+        _delegate();
+    }
+
+    /// @inheritdoc IRoundManager
+    function reannounceUpdate(uint256, uint256, bytes calldata) external {
+        _delegate();
+    }
+
+    /// @inheritdoc IRoundManager
+    function disputeExclusion(uint256, uint256) external {
+        _delegate();
+    }
+
+    /// @inheritdoc IRoundManager
+    function supportDispute(uint256, uint256) external {
+        _delegate();
+    }
+
+    /// @dev Runs this call's calldata in RoundManagerExclusions on this contract's storage; returns or reverts
+    /// with its data (its typed errors and events are IRoundManager's).
+    function _delegate() private {
+        address code = _exclusionsCode;
+        // slither-disable-next-line assembly -- a plain delegating forward to the immutable code made in the constructor
+        assembly {
+            calldatacopy(0, 0, calldatasize())
+            let ok := delegatecall(gas(), code, 0, calldatasize(), 0, 0)
+            returndatacopy(0, 0, returndatasize())
+            if iszero(ok) { revert(0, returndatasize()) }
+            return(0, returndatasize())
         }
-
-        e.reason = reason;
-        e.declaredAt = uint64(block.timestamp);
-        e.aggregator = msg.sender;
-        e.evidenceHash = evidenceHash;
-        emit ExclusionDeclared(roundId, _submissions[roundId][slot].hospital, slot, reason, evidenceHash, evidenceCid);
-    }
-
-    /// @inheritdoc IRoundManager
-    function reannounceUpdate(uint256 roundId, uint256 slot, bytes calldata envelope) external {
-        _requireSlotHospital(roundId, slot);
-        RoundInfo storage r = _rounds[roundId];
-        if (r.phase != Phase.Open) revert RoundManagerWrongPhase(roundId, Phase.Open, r.phase);
-        Exclusion storage e = _exclusions[roundId][slot];
-        if (e.reason != ExclusionReason.Unavailable || e.reannounced) {
-            revert RoundManagerNotDeclaredUnavailable(roundId, slot);
-        }
-        uint256 windowEnd = uint256(e.declaredAt) + REANNOUNCE_WINDOW;
-        if (block.timestamp > windowEnd) revert RoundManagerWindowClosed(roundId, slot, windowEnd);
-
-        e.reannounced = true;
-        emit UpdateReannounced(roundId, msg.sender, slot, sha256(envelope), envelope);
-    }
-
-    /// @inheritdoc IRoundManager
-    function disputeExclusion(uint256 roundId, uint256 slot) external {
-        _requireSlotHospital(roundId, slot);
-        RoundInfo storage r = _rounds[roundId];
-        if (r.phase != Phase.Finalized) revert RoundManagerWrongPhase(roundId, Phase.Finalized, r.phase);
-        Exclusion storage e = _exclusions[roundId][slot];
-        if (!e.applied || e.reason == ExclusionReason.Unavailable) {
-            revert RoundManagerNotDisputable(roundId, slot, e.reason, e.applied);
-        }
-        uint256 deadline = _requireDisputeWindow(roundId, slot);
-        if (e.disputed) revert RoundManagerAlreadyDisputed(roundId, slot);
-
-        e.disputed = true;
-        emit ExclusionDisputed(roundId, msg.sender, slot, deadline);
-        _support(roundId, slot, e);
-    }
-
-    /// @inheritdoc IRoundManager
-    function supportDispute(uint256 roundId, uint256 slot) external {
-        if (!registry.isHospital(msg.sender)) revert RoundManagerNotHospital(msg.sender);
-        Exclusion storage e = _exclusions[roundId][slot];
-        if (!e.disputed) revert RoundManagerNotDisputed(roundId, slot);
-        if (e.upheld) revert RoundManagerDisputeUpheld(roundId, slot);
-        _requireDisputeWindow(roundId, slot);
-        if (_supported[roundId][slot][msg.sender]) revert RoundManagerAlreadySupported(roundId, slot, msg.sender);
-        _support(roundId, slot, e);
-    }
-
-    /// @dev The round's dispute window is open; returns its end.
-    function _requireDisputeWindow(uint256 roundId, uint256 slot) internal view returns (uint256 deadline) {
-        deadline = _disputeDeadlines[roundId];
-        if (block.timestamp > deadline) revert RoundManagerWindowClosed(roundId, slot, deadline);
-    }
-
-    /// @dev The caller supports the dispute of `slot` (the disputing hospital first); upheld at a majority.
-    function _support(uint256 roundId, uint256 slot, Exclusion storage e) internal {
-        _supported[roundId][slot][msg.sender] = true;
-        e.supporters += 1;
-        emit DisputeSupported(roundId, slot, msg.sender, e.supporters);
-        _upholdIfMajority(roundId, slot, e);
     }
 
     /// @inheritdoc IRoundManager
@@ -917,13 +856,6 @@ contract RoundManager is IRoundManager {
         return _supported[roundId][slot][hospital];
     }
 
-    function _requireSlotHospital(uint256 roundId, uint256 slot) internal view {
-        Submission[] storage subs = _submissions[roundId];
-        if (slot >= subs.length || subs[slot].hospital != msg.sender) {
-            revert RoundManagerNotSlotHospital(roundId, slot, msg.sender);
-        }
-    }
-
     /// @dev Every slot in `excludedMask` has a declared exclusion; an `Unavailable` one is unanswered and its
     /// re-announce window has passed. Marks them applied and opens the round's dispute window.
     function _applyExclusions(uint256 roundId, uint256 excludedMask) internal {
@@ -939,15 +871,5 @@ contract RoundManager is IRoundManager {
             e.applied = true;
         }
         _disputeDeadlines[roundId] = block.timestamp + EXCLUSION_DISPUTE_WINDOW;
-    }
-
-    /// @dev More than half of the members at opening support the dispute: upheld, the round invalid (its model is
-    /// no longer current: `_modelRound()` skips it), the declaring aggregator named.
-    function _upholdIfMajority(uint256 roundId, uint256 slot, Exclusion storage e) internal {
-        RoundInfo storage r = _rounds[roundId];
-        if (uint256(e.supporters) * 2 <= r.members) return;
-        e.upheld = true;
-        if (r.phase == Phase.Finalized) r.phase = Phase.Invalidated;
-        emit ExclusionDisputeUpheld(roundId, _submissions[roundId][slot].hospital, slot, e.aggregator);
     }
 }

@@ -19,8 +19,8 @@ from zkfl_dapp.apps.process import use_project_toolchain
 from zkfl_dapp.chain.deployment import CommitmentScheme, Deployment, deploy_contracts
 from zkfl_dapp.chain.enums import Role
 from zkfl_dapp.circuits.kzg import G1Point, commit, hiding_pad
+from zkfl_dapp.circuits.kzg_chunk_norm import KzgChunkProof, prove_chunk, prove_inputs
 from zkfl_dapp.circuits.kzg_distance import PAD_ENTRY_BITS
-from zkfl_dapp.circuits.kzg_norm import KzgNormProof, prove_inputs, prove_kzg_norm
 from zkfl_dapp.circuits.suite import CircuitSuite, ensure_circuit_suite
 from zkfl_dapp.circuits.verifier_codegen import install_verifier
 
@@ -155,29 +155,32 @@ def deployment(suite, scheme, genesis, commit_of, admin, aggregator, hospitals, 
     return deploy(admin, aggregator, auditor, hospitals[:5], scheme, commit_of(genesis))
 
 
-NormProver = Callable[[Sequence[int], Sequence[int], int, str], KzgNormProof]
+NormProver = Callable[[Sequence[int], Sequence[int], int, str], KzgChunkProof]
 
 
 @pytest.fixture(scope="session")
 def norm_proof(suite, tmp_path_factory) -> NormProver:
-    """``norm_proof(update, prev_aggregate, bound, address)``: a real norm proof, cached per input."""
-    cache: dict[tuple, KzgNormProof] = {}
+    """``norm_proof(update, prev_aggregate, budget, address)``: a real norm proof of the one-chunk model (chunk 0
+    of 1, within ``budget``), cached per input."""
+    cache: dict[tuple, KzgChunkProof] = {}
 
-    def _prove(update: Sequence[int], prev: Sequence[int], bound: int, address: str) -> KzgNormProof:
+    def _prove(update: Sequence[int], prev: Sequence[int], bound: int, address: str) -> KzgChunkProof:
         key = (tuple(update), tuple(prev), bound, address.lower())
         if key not in cache:
-            cache[key] = prove_kzg_norm(suite.norm, update, prev, bound, address, tmp_path_factory.mktemp("norm"))
+            workdir = tmp_path_factory.mktemp("norm")
+            cache[key] = prove_chunk(suite.norm, 0, 1, bound, update, prev, address, workdir)
         return cache[key]
 
     return _prove
 
 
 @pytest.fixture(scope="session")
-def raw_norm_proof(suite, tmp_path_factory) -> Callable[[Sequence[Sequence[int]]], KzgNormProof]:
-    """A norm proof of raw field-element rows ``[x, S, p]`` (no checks: attacks), cached per input."""
-    cache: dict[tuple, KzgNormProof] = {}
+def raw_norm_proof(suite, tmp_path_factory) -> Callable[[Sequence[Sequence[int]]], KzgChunkProof]:
+    """A norm proof of raw field-element rows ``[x, S, p = (b, c, n, limbs..)]`` (no checks: attacks), cached
+    per input."""
+    cache: dict[tuple, KzgChunkProof] = {}
 
-    def _prove(rows: Sequence[Sequence[int]]) -> KzgNormProof:
+    def _prove(rows: Sequence[Sequence[int]]) -> KzgChunkProof:
         key = tuple(tuple(r) for r in rows)
         if key not in cache:
             cache[key] = prove_inputs(suite.norm, rows, tmp_path_factory.mktemp("rawnorm"))

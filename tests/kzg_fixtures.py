@@ -1,4 +1,4 @@
-"""Shared fixtures of the homomorphic-commitment tests: the d = 31 commit-and-prove norm circuit of the
+"""Shared fixtures of the homomorphic-commitment tests: the d = 31 (one-chunk) norm circuit of the
 consortium's suite (circuits.suite.norm_spec_for: built once, cached under build/circuits by its spec digest),
 its basis, and deterministic sample vectors.
 
@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from zkfl_dapp.circuits.kzg import G1Point, KzgBasis, hiding_pad, zero_commitment
+from zkfl_dapp.circuits.kzg_chunk_norm import KzgChunkNormArtifacts, KzgChunkNormSpec, ensure_kzg_chunk_norm_artifacts
 from zkfl_dapp.circuits.kzg_distance import PAD_ENTRY_BITS
-from zkfl_dapp.circuits.kzg_norm import KzgNormArtifacts, KzgNormCircuitSpec, ensure_kzg_norm_artifacts
 from zkfl_dapp.circuits.suite import norm_spec_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,10 +25,10 @@ ADDRESS = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 WEIGHTS = (1000, 2000, 3000, 1192, 1000)
 
 
-def sample_update(seed: int, spec: KzgNormCircuitSpec = SPEC) -> tuple[int, ...]:
+def sample_update(seed: int, spec: KzgChunkNormSpec = SPEC) -> tuple[int, ...]:
     """A padded update at scale 2**13 (model rows |u| < 2**13, i.e. real |u| < 1, then a hiding pad)."""
     rng = random.Random(seed)
-    return hiding_pad([rng.randint(-(2**13), 2**13) for _ in range(spec.model_size)], spec.pad_rows, rng,
+    return hiding_pad([rng.randint(-(2**13), 2**13) for _ in range(spec.chunk)], spec.pad_rows, rng,
                       entry_bits=PAD_ENTRY_BITS)  # fmt: skip
 
 
@@ -38,8 +38,8 @@ def aggregate(updates, weights) -> tuple[int, ...]:
 
 
 @pytest.fixture(scope="session")
-def kzg_norm() -> KzgNormArtifacts:
-    return ensure_kzg_norm_artifacts(SPEC, ROOT / "build" / "circuits")
+def kzg_norm() -> KzgChunkNormArtifacts:
+    return ensure_kzg_chunk_norm_artifacts(SPEC, ROOT / "build" / "circuits")
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,8 @@ import {IRoundManager} from "./IRoundManager.sol";
 /// monotone function of the proven logit that anyone applies (zkfl_dapp.prediction.proofs.risk_of_logit).
 interface IPredictionRegistry {
     /// @notice The proof carries the wrong number of public instances.
+    /// @notice A verifier call ran out of gas: neither acceptance nor rejection (VerifierCalls; retry with more gas).
+    error PredictionRegistryVerifierOutOfGas();
     error PredictionRegistryWrongInstanceCount(uint256 expected, uint256 actual);
     /// @notice The named round is not finalized, so it has no global model.
     error PredictionRegistryRoundNotFinalized(uint256 roundId, IRoundManager.Phase phase);

@@ -3,6 +3,7 @@ pragma solidity ^0.8.20;
 
 import {IConsortiumRegistry} from "./IConsortiumRegistry.sol";
 import {IHalo2Verifier} from "./IHalo2Verifier.sol";
+import {IRoundManagerExclusionEvents} from "./IRoundManagerExclusionEvents.sol";
 
 /// @title IRoundManager
 /// @notice Runs federated-learning rounds over homomorphic KZG commitments. Hospitals commit to their
@@ -13,7 +14,7 @@ import {IHalo2Verifier} from "./IHalo2Verifier.sol";
 /// @dev A commitment is an affine BN254 G1 point (x, y). The global model S = sum_i w_i u_i is exact, at
 /// scale 2^(2 scaleBits), with modelSize() model rows and padRows() hiding rows; the model hospitals train
 /// from is round-half-away(S / 2^scaleBits) over the model rows (zkfl_dapp.core.formats.ModelFile).
-interface IRoundManager {
+interface IRoundManager is IRoundManagerExclusionEvents {
     /// @notice How a round's updates are combined: FedAvg on-chain from commitments, Median with a proof.
     enum AggregationRule {
         FedAvg,
@@ -33,17 +34,26 @@ interface IRoundManager {
         Invalidated
     }
 
-    /// @notice Why the aggregator left a submitted update out (docs/exclusions.md says what each evidence holds).
-    /// `Undecryptable`: the envelope does not authenticate under the enclave's key and the submission's
-    /// associated data; `InvalidContent`: it decrypts, but to a payload that is malformed, names another
-    /// round, hospital, count or scale, or does not open the on-chain commitment. Both carry an evidence file
-    /// (the ML-KEM decapsulation of that one envelope) anyone can check. `Unavailable`: the store does not
-    /// serve the ciphertext; no evidence exists, so the hospital gets `REANNOUNCE_WINDOW()` to post it on-chain.
-    enum ExclusionReason {
+    /// @notice Why a chunk norm proof fails (`challengeChunk`, `RoundManagerChunkProofRejected`): its first
+    /// committed point is not C(2^scaleBits u_c) of the submission's chunk, its second not the previous
+    /// model's chunk, or the verifier rejects it for the instances [2^(2 scaleBits), b_c, c, chunks(), limbs].
+    enum ProofFault {
         None,
-        Undecryptable,
-        InvalidContent,
-        Unavailable
+        UpdatePoint,
+        AggregatePoint,
+        Rejected
+    }
+
+    /// @notice A submission's norm claim in a bounded round (zkfl_dapp.circuits.kzg_chunk_norm): one budget per
+    /// chunk (each < `NORM_RANGE()`, their sum at most the round's bound), and either every chunk's proof
+    /// (`challengeWindow() == 0`: verified in the submitting transaction) or every proof's keccak256 and the
+    /// CID of the proof bundle (`challengeWindow() > 0`: verified off-chain, challengeable on-chain). Empty in
+    /// a round without a bound.
+    struct NormClaim {
+        uint256[] budgets;
+        bytes[] proofs;
+        bytes32[] proofHashes;
+        string proofCid;
     }
 
     /// @notice The record of one declared exclusion (`declareExclusion`).
@@ -109,6 +119,9 @@ interface IRoundManager {
         uint256[2] zeroCommitment;
         /// SHA-256 of the pinned KZG basis (zkfl_dapp.circuits.kzg.KzgBasis.digest)
         bytes32 kzgBasisDigest;
+        /// 0: chunk proofs are verified at submission; else the seconds after each submission in which any
+        /// member may challenge one of its chunk proofs (between 2 * REANNOUNCE_WINDOW and FINALIZE_WINDOW / 2)
+        uint64 challengeWindow;
     }
 
     /// @notice One hospital's submission in a round.
@@ -121,6 +134,8 @@ interface IRoundManager {
     }
 
     /// @notice A CID string is longer than `MAX_CID_LENGTH()` bytes.
+    /// @notice A verifier call ran out of gas: neither acceptance nor rejection (VerifierCalls; retry with more gas).
+    error RoundManagerVerifierOutOfGas();
     error RoundManagerCidTooLong(uint256 length, uint256 maximum);
     /// @notice The hospital already reported this round's model file.
     error RoundManagerAlreadyReported(uint256 roundId, address hospital);
@@ -178,29 +193,23 @@ interface IRoundManager {
     error RoundManagerRoundNotClosed(uint256 roundId, Phase actual);
     /// @notice The rule has no verifier in this deployment, or the norm bound is outside the norm circuit's range.
     error RoundManagerInvalidPolicy(AggregationRule rule, uint256 normBoundSq);
-    /// @notice The round has a norm bound: submit with `submitBoundedUpdate` and a norm proof.
-    error RoundManagerNormProofRequired(uint256 roundId);
-    /// @notice The round has no norm bound: submit with `submitUpdate`.
-    error RoundManagerNoNormBound(uint256 roundId);
-    /// @notice A norm-proof instance differs from this round's bound (index 1) or from the submitting
-    /// hospital's address (indices 2 .. 6, 32-bit limbs, least significant first); for a chunk proof, from the
-    /// chunk index (1), the chunk count (2) or the address (3 .. 7).
-    error RoundManagerNormProofMismatch(uint256 roundId, uint256 index, uint256 expected, uint256 actual);
-    /// @notice The norm verifier rejected the proof.
-    error RoundManagerNormProofRejected(uint256 roundId, address hospital);
-    /// @notice The norm proof is valid and shows the update's distance to the previous model exceeds the bound.
+    /// @notice The norm claim does not fit the round and the deployment: budgets for a bounded round only, one
+    /// per chunk, each below `NORM_RANGE()`; proofs (challenge window 0) or proof hashes and a proof CID (else).
+    error RoundManagerInvalidNormClaim(uint256 roundId);
+    /// @notice The budgets add up to more than the round's bound.
     error RoundManagerNormBoundExceeded(uint256 roundId, address hospital, uint256 normBoundSq);
     /// @notice A commitment must have exactly `chunks()` points.
     error RoundManagerWrongChunkCount(uint256 expected, uint256 actual);
-    /// @notice A chunk index is not below `chunks()`.
-    error RoundManagerChunkIndexOutOfRange(uint256 chunk, uint256 chunks);
-    /// @notice This action needs a chunked scheme (`chunks() > 1`) or, for `submitBoundedUpdate`, a one-point one.
-    error RoundManagerWrongScheme(uint256 chunks);
-    /// @notice No accepted chunk proof of `chunk` by `hospital` in this round: every chunk needs one before
-    /// the update can be submitted.
-    error RoundManagerChunkProofMissing(uint256 roundId, address hospital, uint256 chunk);
-    /// @notice A chunk proof's public sum of squares is not below `NORM_RANGE()` (a field-negative value).
-    error RoundManagerChunkSumOutOfRange(uint256 roundId, uint256 chunk, uint256 sumOfSquares);
+    /// @notice A chunk proof fails (verified at submission, challenge window 0).
+    error RoundManagerChunkProofRejected(uint256 roundId, address hospital, uint256 chunk, ProofFault fault);
+    /// @notice A challenge's budgets, proof hashes or proof are not what the submission posted.
+    error RoundManagerClaimMismatch(uint256 roundId, uint256 slot, uint256 chunk);
+    /// @notice The challenged chunk proof is good: the challenge fails.
+    error RoundManagerChallengeFailed(uint256 roundId, uint256 slot, uint256 chunk);
+    /// @notice The round's challenge window is still open: it cannot be finalized yet.
+    error RoundManagerChallengeWindowOpen(uint256 roundId, uint256 windowEnd);
+    /// @notice Only a member (hospital, auditor or the aggregator) may challenge.
+    error RoundManagerNotMember(address caller);
     /// @notice The slot has no submission in this round.
     error RoundManagerNoSubmissionInSlot(uint256 roundId, uint256 slot);
     /// @notice An exclusion's evidence does not fit its reason: `Undecryptable` and `InvalidContent` need a
@@ -283,10 +292,26 @@ interface IRoundManager {
         uint256 includedCount,
         uint256 totalSamples
     );
-    /// @notice A chunked scheme's chunk norm proof was accepted: chunk `chunk` of `hospital`'s coming update,
-    /// with public sum of squares `sumOfSquares` (scale 2^(2 scaleBits)) and keccak256 of its first committed point.
-    event ChunkProofAccepted(
-        uint256 indexed roundId, address indexed hospital, uint256 chunk, uint256 sumOfSquares, bytes32 pointHash
+    /// @notice An optimistic submission's norm claim (a challenge window): its per-chunk budgets, its proofs'
+    /// keccak256 and the proof bundle's CID. (Without a window the proofs were verified in the submitting
+    /// transaction, whose calldata holds them and the budgets; no event.)
+    event NormClaimed(
+        uint256 indexed roundId,
+        address indexed hospital,
+        uint256 slot,
+        uint256[] budgets,
+        bytes32[] proofHashes,
+        string proofCid
+    );
+    /// @notice A member's challenge showed chunk `chunk` of slot `slot`'s proofs false: the submission is excluded
+    /// (`InvalidProof`; a finalization must leave it out) and `hospital` is named.
+    event ChunkProofFaulted(
+        uint256 indexed roundId,
+        address indexed hospital,
+        uint256 slot,
+        uint256 chunk,
+        ProofFault fault,
+        address indexed challenger
     );
     /// @notice The round closed without a new model; the previous global model stays current.
     event RoundAborted(uint256 indexed roundId, uint256 submissionCount, address indexed by);
@@ -298,30 +323,6 @@ interface IRoundManager {
     event ModelUnavailableReported(uint256 indexed roundId, address indexed hospital, uint256 reports);
     /// @notice A quorum of reports rolled the round back: the previous global model is current again.
     event RoundRolledBack(uint256 indexed roundId, bytes32 restoredModelHash, uint32 restoredModelRound);
-    /// @notice The aggregator declared that it will leave slot `slot` out, with a reason and the SHA-256 and CID of
-    /// a public evidence file (none for `Unavailable`).
-    event ExclusionDeclared(
-        uint256 indexed roundId,
-        address indexed hospital,
-        uint256 slot,
-        ExclusionReason reason,
-        bytes32 evidenceHash,
-        string evidenceCid
-    );
-    /// @notice A hospital whose ciphertext was declared unavailable posted its envelope on-chain (the bytes are
-    /// here, so no store is needed; their SHA-256 must be the digest of the submission's raw CID).
-    event UpdateReannounced(
-        uint256 indexed roundId, address indexed hospital, uint256 slot, bytes32 envelopeHash, bytes envelope
-    );
-    /// @notice The excluded hospital disputed an applied exclusion; members may support it until `disputeDeadline`.
-    event ExclusionDisputed(uint256 indexed roundId, address indexed hospital, uint256 slot, uint256 disputeDeadline);
-    /// @notice A member, having checked the evidence from public data, supports the dispute.
-    event DisputeSupported(uint256 indexed roundId, uint256 slot, address indexed supporter, uint256 supporters);
-    /// @notice A majority of the members at opening upheld the dispute: the exclusion was unjustified, the round
-    /// is `Invalidated` (if it was still `Finalized`) and `aggregator` is accountable.
-    event ExclusionDisputeUpheld(
-        uint256 indexed roundId, address indexed hospital, uint256 slot, address indexed aggregator
-    );
     /// @notice The round's accountability terms, emitted right after `RoundPolicySet`: the aggregator's deadline
     /// to finalize (`deadline + FINALIZE_WINDOW()`), the member hospitals at opening and the reports of them
     /// needed to roll its model back (a strict majority).
@@ -338,48 +339,53 @@ interface IRoundManager {
         returns (uint256 roundId);
 
     /// @notice Commit to an encrypted update: its KZG `commitment` (`chunks()` G1 points C(u_c), one per chunk,
-    /// in the basis of `kzgBasisDigest()`), the ciphertext's `cid` and the number of local training samples.
-    /// Member hospitals only, once per round, before the deadline. A one-point scheme takes this in rounds
-    /// without a norm bound only; a chunked scheme in a bounded round needs an accepted `submitChunkProof` of
-    /// every chunk from the caller first, whose first points are C(2^scaleBits u_c) of these points in this
-    /// order, and whose sums of squares add up to at most the bound.
-    function submitUpdate(uint256 roundId, uint256[2][] calldata commitment, string calldata cid, uint64 sampleCount)
-        external;
-
-    /// @notice A chunked scheme's norm proof of one chunk (zkfl_dapp.circuits.kzg_chunk_norm), in a bounded round,
-    /// before the caller's `submitUpdate`: its first committed point is C(2^scaleBits u_c) of the update's chunk
-    /// `chunk`, its second the previous model's chunk `chunk`; instances [ss_c, chunk, chunks(), the caller's
-    /// address in five 32-bit limbs], ss_c < NORM_RANGE. Proving a chunk again replaces the earlier record.
-    function submitChunkProof(uint256 roundId, uint256 chunk, bytes calldata proof, uint256[] calldata instances)
-        external;
-
-    /// @notice The record of `hospital`'s accepted proof of `chunk` in `roundId`: keccak256 of
-    /// its first committed point (0: none) and its sum of squares.
-    function chunkProof(uint256 roundId, address hospital, uint256 chunk)
-        external
-        view
-        returns (bytes32 pointHash, uint256 sumOfSquares);
-
-    /// @notice `submitUpdate` for a round with a norm bound, one-point schemes only. The norm proof's first committed point must be
-    /// C(2^scaleBits u) = K + 2^scaleBits (C(u) - K), derived here from `commitment`; its second the round's
-    /// previous aggregate commitment; its instances [2^(2 scaleBits), bound, the caller's address in five
-    /// 32-bit limbs]. A norm-violating update cannot be submitted at all, and a copied proof only works for
-    /// the hospital that made it.
-    function submitBoundedUpdate(
+    /// in the basis of `kzgBasisDigest()`), the ciphertext's `cid`, the number of local training samples and,
+    /// in a round with a norm bound, its `claim` (`NormClaim`; empty otherwise). Member hospitals only, once per
+    /// round, before the deadline. Chunk c's norm proof (zkfl_dapp.circuits.kzg_chunk_norm) has first committed
+    /// point C(2^scaleBits u_c) = K + 2^scaleBits (C(u_c) - K), derived here, second the previous model's chunk
+    /// c, instances [2^(2 scaleBits), budgets[c], c, chunks(), the caller's address in five 32-bit limbs]: so a
+    /// norm-violating update has no proof, and a copied proof only works for the hospital and chunk that made
+    /// it. With `challengeWindow() == 0` every proof is verified here; else only their hashes are stored, and
+    /// `challengeChunk` verifies one on demand.
+    function submitUpdate(
         uint256 roundId,
         uint256[2][] calldata commitment,
         string calldata cid,
         uint64 sampleCount,
-        bytes calldata normProof,
-        uint256[] calldata normInstances
+        NormClaim calldata claim
     ) external;
+
+    /// @notice Challenge chunk `chunk` of slot `slot`'s norm proofs (optimistic deployments, while the round is
+    /// open and within `challengeEnd(roundId)`; members only): `budgets` and `proofHashes` as the submission's
+    /// `NormClaimed` event posted them, `proof` the bytes whose keccak256 is `proofHashes[chunk]` (from the proof
+    /// bundle). The submission's checks run (the same function as at submission): a failing proof excludes the
+    /// submission (`InvalidProof`, `ChunkProofFaulted`); a good one reverts `RoundManagerChallengeFailed`.
+    function challengeChunk(
+        uint256 roundId,
+        uint256 slot,
+        uint256 chunk,
+        uint256[] calldata budgets,
+        bytes32[] calldata proofHashes,
+        bytes calldata proof
+    ) external;
+
+    /// @notice The end of round `roundId`'s challenge window (the latest submission plus `challengeWindow()`;
+    /// 0: none); the round cannot be finalized before it has passed.
+    function challengeEnd(uint256 roundId) external view returns (uint256);
+
+    /// @notice Slots of round `roundId` whose chunk proofs a challenge showed false (bit i: slot i).
+    function faultedSlots(uint256 roundId) external view returns (uint256);
+
+    /// @notice 0: chunk proofs are verified at submission; else the seconds of the challenge window.
+    function challengeWindow() external view returns (uint64);
 
     /// @notice Finalize a FedAvg round without a proof: the contract computes the new model's commitment
     /// C(S) = K + sum_i w_i (C(u_i) - K) from the stored commitments of the included slots and the weights of
     /// `expectedWeights(roundId, excludedMask)` (they sum to exactly 2^scaleBits). Aggregator only; allowed once
     /// every member hospital at opening submitted, or after the deadline, and never after
-    /// `finalizeDeadline(roundId)`. `excludedMask` bit i leaves slot i out; every such slot needs a declared
-    /// exclusion (`declareExclusion`; both finalizations).
+    /// `finalizeDeadline(roundId)`, and not before `challengeEnd(roundId)`. `excludedMask` bit i leaves slot i
+    /// out; every such slot needs a declared exclusion (`declareExclusion`, or a successful `challengeChunk`), and
+    /// every faulted slot must be in it (both finalizations).
     /// `newModelCid` names the model file, which must open C(S): hospitals that find it does not (or cannot
     /// fetch it) report it (`reportModelUnavailable`).
     function finalizeRound(uint256 roundId, string calldata newModelCid, uint256 excludedMask) external;

@@ -8,13 +8,15 @@ pragma solidity ^0.8.20;
 /// @dev An ezkl proof over `polycommit` inputs starts with one 64-byte KZG point (x || y, big-endian) per
 /// committed input column, in input order. Instances are BN254 field elements (big-endian uint256).
 ///
-/// Norm circuit (one hospital's update u against the previous aggregate S, bound b), points and 7 instances:
-///   point 0                    C(2^s u), which the contract derives from the submitted C(u)
-///   point 1                    C(S_prev), the round's previous aggregate commitment
-///   point 2                    the committed [b, address limbs] vector (ignored: its values are the instances)
-///   instances[0]               2^(2s) if rescale(||2^s u - S||^2) <= b, else 0
-///   instances[1]               b (= the round's `normBoundSq`)
-///   instances[2 .. 6]          the prover's address in five 32-bit limbs, least significant first
+/// Norm circuit (zkfl_dapp.circuits.kzg_chunk_norm: chunk c of n of one hospital's update u against the previous
+/// aggregate's chunk S_c, with the chunk's budget b_c; a small model is one chunk), points and 9 instances:
+///   point 0                    C(2^s u_c), which the contract derives from the submitted chunk point C(u_c)
+///   point 1                    C(S_c), the previous aggregate's chunk c
+///   point 2                    the committed [b_c, c, n, address limbs] vector (ignored: its values are the instances)
+///   instances[0]               2^(2s) if rescale(||2^s u_c - S_c||^2) <= b_c, else 0 (the contract requires 2^(2s))
+///   instances[1]               b_c (< NORM_RANGE; the budgets of a submission add up to at most the round's bound)
+///   instances[2], [3]          c and n (= chunks())
+///   instances[4 .. 8]          the prover's address in five 32-bit limbs, least significant first
 ///
 /// Median circuit (S slots), points:
 ///   points 0 .. S-1            slot i: C(2^s u_i) for an included slot, C(S_prev) otherwise
@@ -29,27 +31,23 @@ pragma solidity ^0.8.20;
 ///   instances[1 .. 5]          the requester's address in five 32-bit limbs, least significant first
 library InstanceLayout {
     /// @notice Norm circuit: number of public instances.
-    uint256 internal constant NORM_COUNT = 7;
-    /// @notice Norm circuit: the flag, 2^(2 scaleBits) if the update is within the bound, else 0.
+    uint256 internal constant NORM_COUNT = 9;
+    /// @notice Norm circuit: the flag, 2^(2 scaleBits) if the chunk is within its budget, else 0.
     uint256 internal constant NORM_FLAG_INDEX = 0;
-    /// @notice Norm circuit: the bound b itself.
-    uint256 internal constant NORM_BOUND_INDEX = 1;
+    /// @notice Norm circuit: the chunk's budget b_c.
+    uint256 internal constant NORM_BUDGET_INDEX = 1;
+    /// @notice Norm circuit: the chunk index c.
+    uint256 internal constant NORM_CHUNK_INDEX = 2;
+    /// @notice Norm circuit: the chunk count n.
+    uint256 internal constant NORM_CHUNKS_INDEX = 3;
     /// @notice Norm circuit: first of the address limbs.
-    uint256 internal constant NORM_ADDRESS_OFFSET = 2;
+    uint256 internal constant NORM_ADDRESS_OFFSET = 4;
     /// @notice Address limbs (32 bits each) in the norm and inference circuits' instances.
     uint256 internal constant ADDRESS_LIMBS = 5;
-    /// @notice Norm circuit: the point of the scaled update 2^s u.
+    /// @notice Norm circuit: the point of the scaled update chunk 2^s u_c.
     uint256 internal constant NORM_UPDATE_POINT = 0;
-    /// @notice Norm circuit: the point of the previous aggregate.
+    /// @notice Norm circuit: the point of the previous aggregate's chunk.
     uint256 internal constant NORM_AGGREGATE_POINT = 1;
-
-    /// @notice Chunk norm proof (zkfl_dapp.circuits.kzg_chunk_norm): [ss_c, c, n, address limbs..]; points
-    /// [C(2^scaleBits u_c), C(S_c), C(p)].
-    uint256 internal constant CHUNK_COUNT = 8;
-    uint256 internal constant CHUNK_SUM_INDEX = 0;
-    uint256 internal constant CHUNK_INDEX_INDEX = 1;
-    uint256 internal constant CHUNK_TOTAL_INDEX = 2;
-    uint256 internal constant CHUNK_ADDRESS_OFFSET = 3;
 
     /// @notice Inference circuit: number of public instances.
     uint256 internal constant INFERENCE_COUNT = 6;
@@ -70,7 +68,7 @@ library InstanceLayout {
     }
 
     /// @notice Limb `i` (32 bits, least significant first) of `account`, as the norm and inference circuits
-    /// carry the prover's address (zkfl_dapp.circuits.kzg_norm.address_limbs).
+    /// carry the prover's address (zkfl_dapp.circuits.kzg_distance.address_limbs).
     function addressLimb(address account, uint256 i) internal pure returns (uint256) {
         return (uint256(uint160(account)) >> (32 * i)) & 0xffffffff;
     }

@@ -61,7 +61,7 @@ export const EVENTS = {
   RoundManager: [
     'CircuitPublished', 'RoundOpened', 'RoundPolicySet', 'UpdateSubmitted', 'UpdateExcluded',
     'RoundFinalized', 'RoundAborted', 'AuditRecorded', 'RoundReportPublished',
-    'ModelUnavailableReported', 'RoundRolledBack', 'ChunkProofAccepted',
+    'ModelUnavailableReported', 'RoundRolledBack', 'NormClaimed', 'ChunkProofFaulted',
   ],
   PredictionRegistry: ['PredictionRecorded'],
 };

@@ -10,7 +10,7 @@ export async function loadHistory(chain) {
   const rounds = new Map();
   const round = (id) => {
     const k = Number(id);
-    if (!rounds.has(k)) rounds.set(k, { id: k, submissions: [], excluded: [], audits: [], reports: [], unavailable: [], chunkProofs: [] });
+    if (!rounds.has(k)) rounds.set(k, { id: k, submissions: [], excluded: [], audits: [], reports: [], unavailable: [], claims: [], faults: [] });
     return rounds.get(k);
   };
   for (const l of rmLogs) {
@@ -26,7 +26,8 @@ export async function loadHistory(chain) {
       case 'RoundReportPublished': round(a.roundId).reports.push(l); break;
       case 'ModelUnavailableReported': round(a.roundId).unavailable.push(l); break;
       case 'RoundRolledBack': round(a.roundId).rolledBack = l; break;
-      case 'ChunkProofAccepted': round(a.roundId).chunkProofs.push(l); break;
+      case 'NormClaimed': round(a.roundId).claims.push(l); break;
+      case 'ChunkProofFaulted': round(a.roundId).faults.push(l); break;
       default: break;
     }
   }
@@ -58,16 +59,16 @@ export async function modelRecord(chain, data, round) {
 }
 
 /**
- * The chunk proofs that count for submission `s` (an UpdateSubmitted log) of round `r`: its hospital's
- * ChunkProofAccepted logs before it, the last one per chunk (proving a chunk again overwrites the record), by chunk.
+ * Submission `s`'s norm claim as the chain tells it: `{ claim, faults }`: its NormClaimed log (an optimistic
+ * deployment: budgets, proof hashes and the bundle's CID; null when the proofs were verified in the submitting
+ * transaction) and the ChunkProofFaulted logs of its slot (a member's challenge showed a proof false).
  */
-export function chunkProofsOf(r, s) {
-  const hospital = String(s.args.hospital).toLowerCase();
-  const counted = new Map();
-  for (const l of r.chunkProofs) {
-    if (String(l.args.hospital).toLowerCase() === hospital && before(l, s)) counted.set(Number(l.args.chunk), l);
-  }
-  return counted;
+export function normClaimOf(r, s) {
+  const slot = Number(s.args.slot);
+  return {
+    claim: r.claims.find((l) => Number(l.args.slot) === slot) ?? null,
+    faults: r.faults.filter((l) => Number(l.args.slot) === slot),
+  };
 }
 
 /** The round's latest published run report: `{cid, data}`, `{cid, error}`, or null when none. */

@@ -19,6 +19,7 @@ from tests.conftest import points as onchain
 from tests.contracts.test_defence import MEDIAN_MEMBERS, _median_rows, needs_median
 from zkfl_dapp.chain.deployment import deploy_contracts
 from zkfl_dapp.chain.enums import ExclusionReason, Phase, Role, Rule
+from zkfl_dapp.chain.norm_claims import NO_CLAIM
 
 COUNTS = (50, 60, 70, 80, 90)
 NEW_CID = "bafkreibm6jg3ux5qumhcn2b3flc3tyu6dmlb4xa7u5bf44yegnrjhc4yeq"
@@ -45,7 +46,7 @@ def closed(deployment, admin, hospitals, chain, points):
     rm = deployment.round_manager
     open_round(deployment, admin, chain)
     for h, p, n in zip(hospitals[:5], points, COUNTS, strict=True):
-        rm.submitUpdate(1, onchain(p), f"cid-{n}", n, sender=h)
+        rm.submitUpdate(1, onchain(p), f"cid-{n}", n, NO_CLAIM, sender=h)
     return rm
 
 
@@ -83,7 +84,7 @@ def test_declareExclusion_revertsWhen_notAggregator(closed, hospitals):
 def test_declareExclusion_revertsWhen_submissionsStillOpen(deployment, admin, aggregator, hospitals, chain, points):
     rm = deployment.round_manager
     _, deadline, _ = open_round(deployment, admin, chain)
-    rm.submitUpdate(1, onchain(points[0]), "cid-0", 5, sender=hospitals[0])
+    rm.submitUpdate(1, onchain(points[0]), "cid-0", 5, NO_CLAIM, sender=hospitals[0])
     with ape.reverts(rm.RoundManagerDeadlineNotReached, roundId=1, deadline=deadline):
         declare(rm, aggregator, 0)
 
@@ -97,7 +98,7 @@ def test_declareExclusion_revertsWhen_roundNotOpen(closed, aggregator):
 def test_declareExclusion_revertsWhen_slotHasNoSubmission(deployment, admin, aggregator, hospitals, chain, points):
     rm = deployment.round_manager
     _, deadline, _ = open_round(deployment, admin, chain)
-    rm.submitUpdate(1, onchain(points[0]), "cid-0", 5, sender=hospitals[0])
+    rm.submitUpdate(1, onchain(points[0]), "cid-0", 5, NO_CLAIM, sender=hospitals[0])
     chain.pending_timestamp = deadline + 1
     with ape.reverts(rm.RoundManagerNoSubmissionInSlot, roundId=1, slot=1):
         declare(rm, aggregator, 1)
@@ -346,7 +347,7 @@ def test_finalizeMedianRound_needsADeclarationForAnExcludedSlot(
     open_round(dep, admin, chain, quorum=2, rule=int(Rule.MEDIAN))
     updates = [padded_update(100 + i, genesis) for i in range(MEDIAN_MEMBERS)]
     for h, u in zip(hospitals, updates, strict=False):
-        rm.submitUpdate(1, onchain(commit_of(u)), f"cid-{h.address[-4:]}", 10, sender=h)
+        rm.submitUpdate(1, onchain(commit_of(u)), f"cid-{h.address[-4:]}", 10, NO_CLAIM, sender=h)
     proof = prove_median(_median_rows(updates, genesis, included=(0, 1)))  # slot 2 left out
     args = (1, proof.proof, list(proof.instances), NEW_CID, NEW_CID, 1 << 2)
     # the revert comes after the median verifier's call, whose frame ape then fails to decode the error with: the

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from zkfl_dapp.circuits import kzg_chunk_norm, kzg_norm, layouts
+from zkfl_dapp.circuits import kzg_chunk_norm, kzg_distance, layouts
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,7 +59,9 @@ def test_everyLibraryError_isPrefixedByItsLibraryName(project, library):
 PYTHON_LAYOUT = {
     "NORM_COUNT": layouts.NormLayout().count,
     "NORM_FLAG_INDEX": layouts.NormLayout().flag,
-    "NORM_BOUND_INDEX": layouts.NormLayout().bound,
+    "NORM_BUDGET_INDEX": layouts.NormLayout().budget,
+    "NORM_CHUNK_INDEX": layouts.NormLayout().index,
+    "NORM_CHUNKS_INDEX": layouts.NormLayout().total,
     "NORM_ADDRESS_OFFSET": layouts.NormLayout().address,
     "ADDRESS_LIMBS": layouts.ADDRESS_LIMBS,
     "NORM_UPDATE_POINT": layouts.NormLayout().update_point,
@@ -68,11 +70,6 @@ PYTHON_LAYOUT = {
     "INFERENCE_MODEL_POINT": layouts.InferenceLayout().model_point,
     "INFERENCE_LOGIT_INDEX": layouts.InferenceLayout().logit,
     "INFERENCE_ADDRESS_OFFSET": layouts.InferenceLayout().address_offset,
-    "CHUNK_COUNT": layouts.ChunkNormLayout().count,
-    "CHUNK_SUM_INDEX": layouts.ChunkNormLayout().sum_of_squares,
-    "CHUNK_INDEX_INDEX": layouts.ChunkNormLayout().index,
-    "CHUNK_TOTAL_INDEX": layouts.ChunkNormLayout().total,
-    "CHUNK_ADDRESS_OFFSET": layouts.ChunkNormLayout().address,
     "MEDIAN_COUNT": layouts.MedianLayout(5).count,
     "MEDIAN_CERTIFICATE_INDEX": layouts.MedianLayout(5).certificate,
 }
@@ -90,20 +87,13 @@ def test_instanceLayout_solidityConstantsEqualThePythonMirror():
     assert _solidity_constants() == PYTHON_LAYOUT
 
 
-def test_chunkLayout_matchesTheChunkCircuit():
-    """The chunk layout is what kzg_chunk_norm publishes: [ss_c, c, n, limbs]."""
-    chunk = layouts.ChunkNormLayout()
-    spec = kzg_chunk_norm.KzgChunkNormSpec(16, inner_cols=2)
-    assert spec.num_instances == chunk.count
-    inst = kzg_chunk_norm.expected_chunk_instances(7, 3, 28, "0x" + "ab" * 20)
-    assert (inst[chunk.sum_of_squares], inst[chunk.index], inst[chunk.total]) == (7, 3, 28)
-    assert inst[chunk.address :] == tuple(kzg_norm.address_limbs("0x" + "ab" * 20))
-
-
-def test_instanceLayout_matchesTheCircuits():
-    """The layouts describe what the circuits produce: the norm circuit's instance count and address limbs."""
-    spec = kzg_norm.KzgNormCircuitSpec()
-    assert spec.num_instances == layouts.NormLayout().count
-    assert kzg_norm.ADDRESS_LIMBS == layouts.ADDRESS_LIMBS == layouts.InferenceLayout().address_limbs
+def test_normLayout_matchesTheNormCircuit():
+    """The norm layout is what kzg_chunk_norm publishes: [flag, b_c, c, n, limbs]."""
     norm = layouts.NormLayout()
+    spec = kzg_chunk_norm.KzgChunkNormSpec(16, inner_cols=2)
+    assert spec.num_instances == norm.count
+    inst = kzg_chunk_norm.expected_chunk_instances(spec, 7, 3, 28, "0x" + "ab" * 20)
+    assert (inst[norm.flag], inst[norm.budget], inst[norm.index], inst[norm.total]) == (2**26, 7, 3, 28)
+    assert inst[norm.address :] == tuple(kzg_distance.address_limbs("0x" + "ab" * 20))
+    assert kzg_distance.ADDRESS_LIMBS == layouts.ADDRESS_LIMBS == layouts.InferenceLayout().address_limbs
     assert norm.address + layouts.ADDRESS_LIMBS == norm.count

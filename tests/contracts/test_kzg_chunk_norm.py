@@ -1,6 +1,6 @@
 """The chunk norm circuit's verifier on anvil: ezkl's shared reusable verifier plus the generated VKA
 wrapper KzgChunkNormVerifier, both under EIP-170; a real chunk proof verifies (gas printed); a replaced
-point, another chunk index or hospital, and an understated ``ss_c`` are rejected.
+point, another chunk index or hospital, and another budget or a flag of 0 are rejected.
 
 Runs the SMALL chunk circuit (64 values); ``ZKFL_CHUNK_SPEC=large`` runs the measured 4,096-value one
 (build it first: it takes minutes; one chunk proof ~15-60 s).
@@ -20,8 +20,8 @@ from pathlib import Path
 import ape
 import pytest
 
-from zkfl_dapp.circuits import kzg_chunk_norm as kc
 from zkfl_dapp.circuits import chunks as model_chunks
+from zkfl_dapp.circuits import kzg_chunk_norm as kc
 from zkfl_dapp.circuits.kzg import commit
 from zkfl_dapp.circuits.verifier_codegen import install_verifier
 
@@ -58,7 +58,8 @@ def chunks():
 
 @pytest.fixture(scope="module")
 def chunk_proof(art, chunks, tmp_path_factory):
-    return kc.prove_chunk(art, 3, 27, *chunks, ADDRESS, tmp_path_factory.mktemp("chunkproof"))
+    budget = kc.chunk_sum_of_squares(SPEC, *chunks) + 5
+    return kc.prove_chunk(art, 3, 27, budget, *chunks, ADDRESS, tmp_path_factory.mktemp("chunkproof"))
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +90,8 @@ def test_verifiers_fitEip170(verifier, reusable):
 
 
 def test_verifyProof_acceptsARealChunkProof(verifier, chunk_proof, chunks, admin):
-    ss = kc.chunk_sum_of_squares(SPEC, *chunks)
-    assert chunk_proof.instances == kc.expected_chunk_instances(ss, 3, 27, ADDRESS)
+    budget = kc.chunk_sum_of_squares(SPEC, *chunks) + 5
+    assert chunk_proof.instances == kc.expected_chunk_instances(SPEC, budget, 3, 27, ADDRESS)
     assert _accepts(verifier, chunk_proof.proof, chunk_proof.instances)
     tx = verifier.verifyProof(chunk_proof.proof, list(chunk_proof.instances), sender=admin)
     print(f"\nverifyProof ({SPEC.name}): {tx.gas_used} gas, proof {len(chunk_proof.proof)} bytes")
@@ -105,11 +106,12 @@ def test_verifyProof_rejectsWhen_pointReplaced(verifier, chunk_proof, chunks, ar
 
 
 def test_verifyProof_rejectsAnotherIndexCountOrHospital(verifier, chunk_proof):
-    ss = chunk_proof.sum_of_squares
-    for forged in ((ss, 4, 27), (ss, 3, 26)):
+    b = chunk_proof.budget
+    for forged in ((2**26, b, 4, 27), (2**26, b, 3, 26)):
         assert not _accepts(verifier, chunk_proof.proof, [*forged, *chunk_proof.limbs])
-    assert not _accepts(verifier, chunk_proof.proof, kc.expected_chunk_instances(ss, 3, 27, OTHER))
+    assert not _accepts(verifier, chunk_proof.proof, kc.expected_chunk_instances(SPEC, b, 3, 27, OTHER))
 
 
-def test_verifyProof_rejectsAnUnderstatedSum(verifier, chunk_proof):
-    assert not _accepts(verifier, chunk_proof.proof, [chunk_proof.sum_of_squares - 1, *chunk_proof.instances[1:]])
+def test_verifyProof_rejectsAnotherBudget_orAFlagOfZero(verifier, chunk_proof):
+    assert not _accepts(verifier, chunk_proof.proof, [2**26, chunk_proof.budget - 1, *chunk_proof.instances[2:]])
+    assert not _accepts(verifier, chunk_proof.proof, [0, *chunk_proof.instances[1:]])

@@ -13,6 +13,7 @@ from eth_utils import keccak
 
 from tests.kzg_fixtures import ROOT, aggregate, basis, kzg_norm, prev_aggregate, updates, zero  # noqa: F401
 from zkfl_dapp.chain.enums import Phase, Role
+from zkfl_dapp.chain.norm_claims import NO_CLAIM
 from zkfl_dapp.chain.views import point_hash
 from zkfl_dapp.circuits import kzg_inference as ki
 from zkfl_dapp.circuits.kzg import G1Point, combine, commit
@@ -45,7 +46,7 @@ def chain_state(inference, basis, zero, updates, admin, aggregator, hospitals, o
     for i, h in enumerate(hospitals[:5]):
         registry.admitMember(h, int(Role.HOSPITAL), f"hospital-{i}", sender=admin)
     registry.admitMember(aggregator, int(Role.AGGREGATOR), "enclave", sender=admin)
-    scheme = (5, 31, 10, 1, 13, zero.as_uint256(), bytes.fromhex(basis.digest()))  # one point per commitment
+    scheme = (5, 31, 10, 1, 13, zero.as_uint256(), bytes.fromhex(basis.digest()), 0)  # one point, no window
     rm = project.RoundManager.deploy(
         registry, verifier, verifier, scheme, [zero.as_uint256()], GENESIS_CID, CIRCUIT_CID, sender=admin
     )  # the median / norm verifiers are never called by a FedAvg round without a norm bound
@@ -53,7 +54,7 @@ def chain_state(inference, basis, zero, updates, admin, aggregator, hospitals, o
     deadline = ape.chain.pending_timestamp + 3600
     rm.openRoundWithPolicy(deadline, 3, 0, 0, sender=admin)
     for h, c, n in zip(hospitals, commitments, COUNTS, strict=False):
-        rm.submitUpdate(1, [c.as_uint256()], f"cid-{n}", n, sender=h)
+        rm.submitUpdate(1, [c.as_uint256()], f"cid-{n}", n, NO_CLAIM, sender=h)
     ape.chain.pending_timestamp = deadline + 1
     weights = [int(w) for w in rm.expectedWeights(1, 0)]
     rm.finalizeRound(1, NEW_CID, 0, sender=aggregator)

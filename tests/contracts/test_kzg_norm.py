@@ -1,6 +1,7 @@
-"""The commit-and-prove norm circuit's generated Solidity verifier (KzgNormVerifier) on anvil: a real proof
-verifies, and fails when its first point (the hospital's committed x), the bound or the address instance
-changes; a violating update verifies with flag 0, so the contract must require the flag."""
+"""The norm circuit of a one-chunk model (d = 31) with its plain generated Solidity verifier (KzgNormVerifier)
+on anvil: a real proof verifies, and fails when its first point (the hospital's committed x), the budget, the
+chunk index or count, or the address instance changes; a violating update verifies with flag 0, so the
+contract must require the flag."""
 
 # ruff: noqa: F811  (the shared fixtures are imported by name, then requested as arguments)
 
@@ -21,7 +22,7 @@ from tests.kzg_fixtures import (  # noqa: F401
     updates,
     zero,
 )
-from zkfl_dapp.circuits import kzg_norm as kc
+from zkfl_dapp.circuits import kzg_chunk_norm as kc
 from zkfl_dapp.circuits import kzg_distance as kd
 from zkfl_dapp.circuits.kzg import combine, commit, hiding_pad
 from zkfl_dapp.circuits.verifier_codegen import install_verifier
@@ -39,7 +40,7 @@ def verifier(kzg_norm, admin, basis, zero, updates, hospitals, norm_proof):
 
 def _near(prev, seed, step):
     rng = random.Random(seed)
-    model = [round(s / 2**13) + rng.randint(-step, step) for s in prev[: SPEC.model_size]]
+    model = [round(s / 2**13) + rng.randint(-step, step) for s in prev[: SPEC.chunk]]
     return hiding_pad(model, SPEC.pad_rows, rng, entry_bits=kd.PAD_ENTRY_BITS)
 
 
@@ -50,12 +51,12 @@ def update(prev_aggregate):
 
 @pytest.fixture(scope="module")
 def bound(update, prev_aggregate):
-    return kc.squared_distance(SPEC, update, prev_aggregate) + 1000
+    return kc.chunk_sum_of_squares(SPEC, update, prev_aggregate) + 1000
 
 
 @pytest.fixture(scope="module")
 def norm_proof(kzg_norm, update, prev_aggregate, bound, tmp_path_factory):
-    return kc.prove_kzg_norm(kzg_norm, update, prev_aggregate, bound, ADDRESS, tmp_path_factory.mktemp("kzgnorm"))
+    return kc.prove_chunk(kzg_norm, 0, 1, bound, update, prev_aggregate, ADDRESS, tmp_path_factory.mktemp("kzgnorm"))
 
 
 def _accepts(verifier, proof: bytes, instances) -> bool:
@@ -73,10 +74,10 @@ def test_verifier_fitsEip170(verifier):
 
 
 def test_verifyProof_acceptsARealProof(verifier, norm_proof, bound, admin):
-    assert norm_proof.instances == kc.expected_instances(SPEC, bound, ADDRESS)
+    assert norm_proof.instances == kc.expected_chunk_instances(SPEC, bound, 0, 1, ADDRESS)
     assert _accepts(verifier, norm_proof.proof, norm_proof.instances)
     tx = verifier.verifyProof(norm_proof.proof, list(norm_proof.instances), sender=admin)
-    print(f"\nverifyProof (d={SPEC.model_size}): {tx.gas_used} gas, proof {len(norm_proof.proof)} bytes")
+    print(f"\nverifyProof (d={SPEC.chunk}): {tx.gas_used} gas, proof {len(norm_proof.proof)} bytes")
     assert not tx.failed
 
 
@@ -102,15 +103,24 @@ def test_verifyProof_rejectsWhen_boundInstanceChanged(verifier, norm_proof, boun
     assert not _accepts(verifier, norm_proof.proof, instances)
 
 
+@pytest.mark.parametrize(("index", "value"), [(2, 1), (3, 2)])
+def test_verifyProof_rejectsWhen_chunkIndexOrCountChanged(verifier, norm_proof, index, value):
+    instances = list(norm_proof.instances)
+    instances[index] = value
+    assert not _accepts(verifier, norm_proof.proof, instances)
+
+
 @pytest.mark.parametrize("limb", range(kc.ADDRESS_LIMBS))
 def test_verifyProof_rejectsWhen_addressInstanceChanged(verifier, norm_proof, limb):
     instances = list(norm_proof.instances)
-    instances[2 + limb] ^= 1
+    instances[4 + limb] ^= 1
     assert not _accepts(verifier, norm_proof.proof, instances)
 
 
 def test_verifyProof_rejectsAnotherHospitalsAddress(verifier, norm_proof, hospitals, bound):
-    assert not _accepts(verifier, norm_proof.proof, kc.expected_instances(SPEC, bound, hospitals[0].address))
+    assert not _accepts(
+        verifier, norm_proof.proof, kc.expected_chunk_instances(SPEC, bound, 0, 1, hospitals[0].address)
+    )
 
 
 def test_verifyProof_rejectsWhen_flagForged(verifier, norm_proof):
@@ -122,8 +132,9 @@ def test_verifyProof_rejectsWhen_flagForged(verifier, norm_proof):
 def test_violatingUpdate_verifiesWithFlagZero(verifier, kzg_norm, prev_aggregate, tmp_path):
     """A violation is a valid proof of flag 0, not a failed proof: the contract must require flag == 2^26."""
     update = _near(prev_aggregate, 12, 200)
-    bound = kc.squared_distance(SPEC, update, prev_aggregate) - 1
-    proof = kc.prove_kzg_norm(kzg_norm, update, prev_aggregate, bound, ADDRESS, tmp_path)
+    bound = kc.chunk_sum_of_squares(SPEC, update, prev_aggregate) - 1
+    rows = [kd.scaled_update(SPEC, update), list(prev_aggregate), [bound, 0, 1, *kd.address_limbs(ADDRESS)]]
+    proof = kc.prove_inputs(kzg_norm, rows, tmp_path)  # prove_chunk refuses a chunk over its budget
     assert proof.instances[0] == 0 and proof.instances[1] == bound
     assert _accepts(verifier, proof.proof, proof.instances)
     assert not _accepts(verifier, proof.proof, [2**26, *proof.instances[1:]])

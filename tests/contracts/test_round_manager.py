@@ -14,6 +14,7 @@ from web3.exceptions import ContractCustomError
 from tests.conftest import CIRCUIT_CID, GENESIS_CID, MODEL_SIZE, SCALE_BITS, SLOTS, open_round, padded_update
 from tests.conftest import points as onchain
 from zkfl_dapp.chain.enums import ExclusionReason, Phase, Role, Rule
+from zkfl_dapp.chain.norm_claims import NO_CLAIM
 from zkfl_dapp.chain.views import as_commitment, commitment_hash, model_record, point_hash, read_round, read_submissions
 from zkfl_dapp.circuits.kzg import BASE_FIELD_MODULUS, combine
 from zkfl_dapp.core.aggregation import aggregate, normalized_weights
@@ -36,7 +37,9 @@ def points(commit_of):
 
 def submit(dep, round_id, hospital, point, count, cid=None):
     xy = onchain(point)
-    return dep.round_manager.submitUpdate(round_id, xy, cid or f"cid-{xy[0][0] % 10**8}", count, sender=hospital)
+    return dep.round_manager.submitUpdate(
+        round_id, xy, cid or f"cid-{xy[0][0] % 10**8}", count, NO_CLAIM, sender=hospital
+    )
 
 
 def submit_all(dep, round_id, hospitals, points, counts=COUNTS):
@@ -103,7 +106,7 @@ def test_submitUpdate_recordsSlotAndEmits(deployment, admin, hospitals, chain, p
     rm = deployment.round_manager
     open_round(deployment, admin, chain)
     c = onchain(points[0])
-    tx = rm.submitUpdate(1, c, "bafy-update", 50, sender=hospitals[0])
+    tx = rm.submitUpdate(1, c, "bafy-update", 50, NO_CLAIM, sender=hospitals[0])
     sub = rm.getSubmission(1, 0)
     assert (sub.hospital, [list(p) for p in sub.commitment], sub.sampleCount, sub.cid) == (
         hospitals[0].address,
@@ -175,7 +178,7 @@ def test_submitUpdate_revertsWhen_sampleCountInvalid(deployment, admin, hospital
 def test_submitUpdate_revertsWhen_cidEmpty(deployment, admin, hospitals, chain, points):
     open_round(deployment, admin, chain)
     with ape.reverts(deployment.round_manager.RoundManagerEmptyCid):
-        deployment.round_manager.submitUpdate(1, onchain(points[0]), "", 10, sender=hospitals[0])
+        deployment.round_manager.submitUpdate(1, onchain(points[0]), "", 10, NO_CLAIM, sender=hospitals[0])
 
 
 # --- the commitment checks ---------------------------------------------------------------------
@@ -193,7 +196,7 @@ BAD_POINTS = {
 
 def test_submitUpdate_acceptsAnyValidPointOtherThanK(deployment, admin, hospitals, chain):
     open_round(deployment, admin, chain)
-    deployment.round_manager.submitUpdate(1, [list(GENERATOR)], "cid", 10, sender=hospitals[0])
+    deployment.round_manager.submitUpdate(1, [list(GENERATOR)], "cid", 10, NO_CLAIM, sender=hospitals[0])
 
 
 @pytest.mark.parametrize("name", list(BAD_POINTS))
@@ -201,7 +204,7 @@ def test_submitUpdate_revertsWhen_commitmentNotAValidPoint(deployment, admin, ho
     x, y = BAD_POINTS[name]
     open_round(deployment, admin, chain)
     with ape.reverts(deployment.round_manager.RoundManagerInvalidCommitment, x=x, y=y):
-        deployment.round_manager.submitUpdate(1, [[x, y]], "cid", 10, sender=hospitals[0])
+        deployment.round_manager.submitUpdate(1, [[x, y]], "cid", 10, NO_CLAIM, sender=hospitals[0])
 
 
 def test_submitUpdate_revertsWhen_commitmentIsK(deployment, admin, hospitals, chain, suite):
@@ -210,7 +213,7 @@ def test_submitUpdate_revertsWhen_commitmentIsK(deployment, admin, hospitals, ch
     assert list(deployment.round_manager.zeroCommitment()) == [x, y]
     open_round(deployment, admin, chain)
     with ape.reverts(deployment.round_manager.RoundManagerInvalidCommitment, x=x, y=y):
-        deployment.round_manager.submitUpdate(1, [[x, y]], "cid", 10, sender=hospitals[0])
+        deployment.round_manager.submitUpdate(1, [[x, y]], "cid", 10, NO_CLAIM, sender=hospitals[0])
 
 
 def test_submitUpdate_revertsWhen_commitmentReusedInTheSameRound(deployment, admin, hospitals, chain, points):
@@ -242,7 +245,7 @@ def test_submitUpdate_revertsWhen_commitmentHasAnotherNumberOfPoints(deployment,
     rm = deployment.round_manager
     open_round(deployment, admin, chain)
     with ape.reverts(rm.RoundManagerWrongChunkCount, expected=1, actual=n):
-        rm.submitUpdate(1, onchain(*points[:n]), "cid", 10, sender=hospitals[0])
+        rm.submitUpdate(1, onchain(*points[:n]), "cid", 10, NO_CLAIM, sender=hospitals[0])
     assert rm.getRound(1).submissionCount == 0
     submit(deployment, 1, hospitals[0], points[0], 10)  # the same first point alone is accepted
 
@@ -250,7 +253,7 @@ def test_submitUpdate_revertsWhen_commitmentHasAnotherNumberOfPoints(deployment,
 def test_submitUpdate_aRevertedSubmissionDoesNotBurnItsCommitment(deployment, admin, hospitals, chain, points):
     open_round(deployment, admin, chain)
     with ape.reverts(deployment.round_manager.RoundManagerEmptyCid):
-        deployment.round_manager.submitUpdate(1, onchain(points[0]), "", 10, sender=hospitals[0])
+        deployment.round_manager.submitUpdate(1, onchain(points[0]), "", 10, NO_CLAIM, sender=hospitals[0])
     submit(deployment, 1, hospitals[0], points[0], 10)
 
 
@@ -530,8 +533,8 @@ def test_constructor_revertsWhen_zeroOrGenesisCommitmentInvalid(project, admin, 
     registry = project.ConsortiumRegistry.deploy(admin.address, sender=admin)
     k = list(suite.zero.as_uint256())
     good_scheme = list(scheme.as_tuple())
-    assert good_scheme[5] == k  # (slots, d, pad rows, chunks, scale bits, K, basis digest)
-    bad_scheme = [*good_scheme[:5], list(bad), good_scheme[6]]
+    assert good_scheme[5] == k  # (slots, d, pad rows, chunks, scale bits, K, basis digest, challenge window)
+    bad_scheme = [*good_scheme[:5], list(bad), *good_scheme[6:]]
     for scheme_arg, genesis_arg in ((bad_scheme, [k]), (good_scheme, [list(bad)])):
         with ape.reverts():
             project.RoundManager.deploy(
@@ -545,7 +548,7 @@ def _deploy_revert_data(project, admin, args) -> bytes:
         "address",
         "address",
         "address",
-        "(uint256,uint256,uint256,uint256,uint256,uint256[2],bytes32)",
+        "(uint256,uint256,uint256,uint256,uint256,uint256[2],bytes32,uint64)",
         "uint256[2][]",
         "string",
         "string",
@@ -570,7 +573,7 @@ def test_constructor_revertsWhen_genesisHasAnotherNumberOfPointsThanTheScheme(
     registry = project.ConsortiumRegistry.deploy(admin.address, sender=admin)
     a = registry.address
     g = commit_of(genesis)
-    scheme_arg = (*scheme.as_tuple()[:5], list(scheme.zero_commitment), scheme.as_tuple()[6])
+    scheme_arg = (*scheme.as_tuple()[:5], list(scheme.zero_commitment), *scheme.as_tuple()[6:])
     good = (a, a, a, scheme_arg, onchain(g), GENESIS_CID, CIRCUIT_CID)
     project.RoundManager.deploy(*good, sender=admin)  # the same arguments with one point deploy
     genesis_arg = onchain(*[g, commit_of(padded_update(1))][:n])
@@ -582,7 +585,7 @@ def test_constructor_revertsWhen_schemeHasZeroChunks(project, admin, scheme, gen
     registry = project.ConsortiumRegistry.deploy(admin.address, sender=admin)
     a = registry.address
     t = scheme.as_tuple()
-    zero_chunks = (*t[:3], 0, t[4], list(t[5]), t[6])
+    zero_chunks = (*t[:3], 0, t[4], list(t[5]), *t[6:])
     data = _deploy_revert_data(
         project, admin, (a, a, a, zero_chunks, onchain(commit_of(genesis)), GENESIS_CID, CIRCUIT_CID)
     )

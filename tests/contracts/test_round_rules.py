@@ -12,6 +12,7 @@ from py_ecc.optimized_bn128 import G1, multiply, normalize
 
 from tests.conftest import GENESIS_CID, SCALE_BITS, open_round, padded_update, points
 from zkfl_dapp.chain.enums import Phase
+from zkfl_dapp.chain.norm_claims import NO_CLAIM
 from zkfl_dapp.chain.views import as_commitment, model_record, point_hash, read_round
 from zkfl_dapp.core.aggregation import aggregate, normalized_weights
 from zkfl_dapp.core.formats import MAX_SAMPLE_COUNT
@@ -48,7 +49,7 @@ def _generator_multiple(k: int) -> list[list[int]]:
 
 
 def submit(dep, round_id, hospital, update, count, commit_of, cid="bafkreiupdatecid"):
-    return dep.round_manager.submitUpdate(round_id, points(commit_of(update)), cid, count, sender=hospital)
+    return dep.round_manager.submitUpdate(round_id, points(commit_of(update)), cid, count, NO_CLAIM, sender=hospital)
 
 
 def test_expectedWeights_sumToExactlyOneUnit_andMatchTheCore_forManyCountVectors(deployment, admin, hospitals, chain):
@@ -59,7 +60,7 @@ def test_expectedWeights_sumToExactlyOneUnit_andMatchTheCore_forManyCountVectors
         round_id, deadline, _ = open_round(deployment, admin, chain, quorum=1)
         for h, n in zip(hospitals, counts, strict=False):
             point += 1
-            rm.submitUpdate(round_id, _generator_multiple(point), "cid", n, sender=h)
+            rm.submitUpdate(round_id, _generator_multiple(point), "cid", n, NO_CLAIM, sender=h)
         masks = {0, (1 << len(counts)) - 1, *(rng.randrange(1 << len(counts)) for _ in range(3))}
         for mask in sorted(masks):
             got = [int(w) for w in rm.expectedWeights(round_id, mask)]
@@ -82,7 +83,7 @@ def test_submitUpdate_revertsWhen_sampleCountAboveTheCap(deployment, admin, hosp
     with ape.reverts(
         deployment.round_manager.RoundManagerInvalidSampleCount, sampleCount=count, maximum=MAX_SAMPLE_COUNT
     ):
-        deployment.round_manager.submitUpdate(1, _generator_multiple(5), "cid", count, sender=hospitals[0])
+        deployment.round_manager.submitUpdate(1, _generator_multiple(5), "cid", count, NO_CLAIM, sender=hospitals[0])
 
 
 def test_submitUpdate_revertsWhen_sampleCountAboveTheMembersAgreedCap(deployment, admin, hospitals, chain):
@@ -98,9 +99,11 @@ def test_submitUpdate_revertsWhen_sampleCountAboveTheMembersAgreedCap(deployment
     with ape.reverts(
         rm.RoundManagerSampleCountAboveMemberCap, roundId=1, hospital=hospitals[0].address, sampleCount=121, cap=120
     ):
-        rm.submitUpdate(1, _generator_multiple(5), "cid", 121, sender=hospitals[0])
-    rm.submitUpdate(1, _generator_multiple(5), "cid", 120, sender=hospitals[0])  # exactly the cap is fine
-    rm.submitUpdate(1, _generator_multiple(6), "cid", 10**6, sender=hospitals[1])  # no cap agreed: the global maximum
+        rm.submitUpdate(1, _generator_multiple(5), "cid", 121, NO_CLAIM, sender=hospitals[0])
+    rm.submitUpdate(1, _generator_multiple(5), "cid", 120, NO_CLAIM, sender=hospitals[0])  # exactly the cap is fine
+    rm.submitUpdate(
+        1, _generator_multiple(6), "cid", 10**6, NO_CLAIM, sender=hospitals[1]
+    )  # no cap agreed: the global maximum
 
 
 def test_aHugeDeclaredCount_buysAtMostAThirdOfTheModel(deployment, admin, aggregator, hospitals, chain, commit_of):
@@ -110,7 +113,7 @@ def test_aHugeDeclaredCount_buysAtMostAThirdOfTheModel(deployment, admin, aggreg
     counts = [91, 91, 91, 91, 10**6]
     open_round(deployment, admin, chain)
     for i, (h, n) in enumerate(zip(hospitals[:5], counts, strict=True)):
-        rm.submitUpdate(1, _generator_multiple(300 + i), "cid", n, sender=h)
+        rm.submitUpdate(1, _generator_multiple(300 + i), "cid", n, NO_CLAIM, sender=h)
     assert rm.MAX_SHARE_DENOMINATOR() == 3
     assert [int(w) for w in rm.expectedWeights(1, 0)] == [1366, 1365, 1365, 1365, 2731]
     assert [int(w) for w in rm.expectedWeights(1, 0b00011)] == [0, 0, 2731, 2730, 2731]  # m = 3: capped, refilled

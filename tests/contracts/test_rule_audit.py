@@ -11,6 +11,7 @@ import pytest
 from tests.conftest import MODEL_SIZE, SCALE_BITS, open_round, padded_update, points
 from zkfl_dapp.audit.report import RoundAudit, SubmissionRecord
 from zkfl_dapp.audit.rollback_checks import ROLLBACK_CHECK, RuleChecks
+from zkfl_dapp.chain.norm_claims import NO_CLAIM
 from zkfl_dapp.chain.views import commitment_hex
 from zkfl_dapp.core.aggregation import aggregate, normalized_weights
 from zkfl_dapp.core.formats import ModelFile
@@ -46,7 +47,7 @@ def _finalized_round(deployment, admin, aggregator, hospitals, chain, commit_of,
     updates = [padded_update(seed) for seed in range(110, 115)]
     subs = []
     for slot, (h, u, n) in enumerate(zip(hospitals[:5], updates, COUNTS, strict=True)):
-        tx = rm.submitUpdate(1, points(commit_of(u)), f"bafkreiupdate{slot}", n, sender=h)
+        tx = rm.submitUpdate(1, points(commit_of(u)), f"bafkreiupdate{slot}", n, NO_CLAIM, sender=h)
         subs.append(
             SubmissionRecord(
                 slot=slot,

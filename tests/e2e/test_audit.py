@@ -169,7 +169,8 @@ def test_clean_deployment_audits_green(clean_report, consortium):
     assert "derived on-chain" in md and "re-derived by the auditor" in md
     # which proofs were checked where: on-chain, and again by the auditor
     assert "## Proofs: where each was checked" in md
-    assert "norm proofs (rounds [1, 2, 5]): verified on-chain by RoundManager in `submitBoundedUpdate`" in md
+    sites = "norm proofs (rounds [1, 2, 5]): one per chunk (1) within its budget, verified on-chain by RoundManager"
+    assert f"{sites} in `submitUpdate`" in md
     assert "median proof (rounds [5]): verified on-chain by RoundManager in `finalizeMedianRound`" in md
     for x in (r.round(1), r.round(2), r.round(5)):
         assert all("verified on-chain by RoundManager" in str(s.proof) for s in x.submissions), x.submissions

@@ -287,7 +287,7 @@ def test_round_detail_matches_chain(env: Env, page, round_id: int) -> None:
     # which proofs were checked where: on-chain, by the auditor, in this browser
     sites = {r.locator("td").first.inner_text(): r.inner_text() for r in page.locator("[data-testid=proof-site]").all()}
     if info[9]:
-        assert "submitBoundedUpdate" in sites["norm proofs"] and "re-verified by the auditor" in sites["norm proofs"]
+        assert "submitUpdate" in sites["norm proofs"] and "re-verified by the auditor" in sites["norm proofs"]
     assert "derived on-chain" in sites["new model commitment (FedAvg, no proof)"]
     assert "re-derived here" in sites["new model commitment (FedAvg, no proof)"]
     assert "opened here" in sites["model file against its commitment"]

@@ -1,5 +1,5 @@
 """The auditor's KZG pieces without a chain: the Lagrange multi-scalar multiplication and the re-verification
-of a norm proof taken from (stubbed) submission calldata, bound to its submission."""
+of a norm proof taken from (stubbed) submitUpdate calldata (its norm claim), bound to its submission."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ import pytest
 
 from tests.kzg_fixtures import ADDRESS, basis, kzg_norm, prev_aggregate, updates, zero  # noqa: F401
 from zkfl_dapp.audit.deployment_checks import lagrange_msm
-from zkfl_dapp.audit.proof_checks import ProofChecks, write_proof_file
+from zkfl_dapp.audit.proof_checks import ProofChecks
+from zkfl_dapp.audit.proof_evidence import write_proof_file
 from zkfl_dapp.audit.report import CHECKS, RoundAudit, SubmissionRecord
 from zkfl_dapp.chain.views import commitment_hex
 from zkfl_dapp.circuits.kzg import commit, lagrange_points
-from zkfl_dapp.circuits.kzg_norm import prove_kzg_norm
+from zkfl_dapp.circuits.kzg_chunk_norm import prove_chunk
 from zkfl_dapp.circuits.proving import load_proof
 
 ROUND_MANAGER = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
@@ -40,17 +41,19 @@ class _Checks(ProofChecks):
         self.zero = zero
         self.workdir = workdir
         self.artifacts = {"settings": kzg_norm.settings, "vk": kzg_norm.vk, "srs": kzg_norm.srs}
-        self.rm = SimpleNamespace(address=ROUND_MANAGER)
+        self.rm = SimpleNamespace(address=ROUND_MANAGER, faultedSlots=lambda round_id: 0)
         self._call, self._sender = call, sender
 
     def _decode(self, tx_hash: str) -> tuple[Any, str, list[Any]]:
         tx = SimpleNamespace(receiver=ROUND_MANAGER, sender=self._sender)
-        return tx, "submitBoundedUpdate(uint256,uint256[2][],string,uint64,bytes,uint256[])", list(self._call)
+        sig = "submitUpdate(uint256,uint256[2][],string,uint64,(uint256[],bytes[],bytes32[],string))"
+        return tx, sig, list(self._call)
 
 
 @pytest.fixture(scope="module")
 def norm_submission(kzg_norm, basis, updates, prev_aggregate, tmp_path_factory):  # noqa: F811
-    proof = prove_kzg_norm(kzg_norm, updates[0], prev_aggregate, BOUND, ADDRESS, tmp_path_factory.mktemp("norm"))
+    workdir = tmp_path_factory.mktemp("norm")
+    proof = prove_chunk(kzg_norm, 0, 1, BOUND, updates[0], prev_aggregate, ADDRESS, workdir)
     assert proof.flag
     (c,) = commit(updates[0], basis)
     (prev,) = commit(prev_aggregate, basis)
@@ -60,7 +63,7 @@ def norm_submission(kzg_norm, basis, updates, prev_aggregate, tmp_path_factory):
 def _audit_norm_proof(norm_submission, kzg_norm, zero, tmp_path, *, proof=None, prev=None, hospital=ADDRESS):  # noqa: F811
     genuine, c, prev_point = norm_submission
     proof = genuine.proof if proof is None else proof
-    call = (3, [[c.x, c.y]], "bafy-update", 17, proof, list(genuine.instances))
+    call = (3, [[c.x, c.y]], "bafy-update", 17, ([BOUND], [proof], [], ""))
     sub = SubmissionRecord(slot=0, hospital=hospital, commitment=commitment_hex((c.as_uint256(),)), cid="bafy-update",
                            sample_count=17, tx="0x01")  # fmt: skip
     ra = RoundAudit(round_id=3, phase="finalized", norm_bound_sq=BOUND, opened_block=1, prev_model_commitment="0x",
@@ -74,35 +77,40 @@ def test_accepted_norm_proof_re_verifies(norm_submission, kzg_norm, zero, tmp_pa
     ra = _audit_norm_proof(norm_submission, kzg_norm, zero, tmp_path)
     assert ra.findings == [] and ra.checks["norm proofs"] is True
     proof = ra.submissions[0].proof
-    assert proof is not None and "verified on-chain by RoundManager (submitBoundedUpdate" in proof
-    assert "re-verified by the auditor" in proof
+    assert proof is not None and "verified on-chain by RoundManager at submission (submitUpdate)" in proof
+    assert "re-verified off-chain by the auditor" in proof
 
 
 def test_norm_proof_under_another_commitment_is_named(norm_submission, kzg_norm, zero, basis, updates, tmp_path):  # noqa: F811
     """The submission record (event and state) names another commitment than the calldata's."""
     genuine, c, prev_point = norm_submission
     (other,) = commit(updates[1], basis)
-    call = (3, [[c.x, c.y]], "bafy-update", 17, genuine.proof, list(genuine.instances))
+    call = (3, [[c.x, c.y]], "bafy-update", 17, ([BOUND], [genuine.proof], [], ""))
     sub = SubmissionRecord(slot=0, hospital=ADDRESS, commitment=commitment_hex((other.as_uint256(),)),
                            cid="bafy-update", sample_count=17, tx="0x01")  # fmt: skip
     ra = RoundAudit(round_id=3, phase="finalized", norm_bound_sq=BOUND, opened_block=1, prev_model_commitment="0x",
                     prev_model_cid="", submissions=[sub], checks=dict.fromkeys(CHECKS))  # fmt: skip
     _Checks(kzg_norm, zero, tmp_path, call, sender=ADDRESS)._norm_proofs(ra, (prev_point.as_uint256(),))
-    assert [f.item for f in ra.findings] == ["submission 0 norm proof / calldata"]
+    assert [f.item for f in ra.findings] == [
+        "submission 0 norm proofs / calldata",
+        "submission 0 norm proof 0 / point 0 (C(2^13 u_c))",
+    ]
     assert "discrepancies" in str(ra.submissions[0].proof)
 
 
 def test_norm_proof_against_another_previous_model_is_named(norm_submission, kzg_norm, zero, basis, updates, tmp_path):  # noqa: F811
     (other,) = commit(updates[1], basis)
     ra = _audit_norm_proof(norm_submission, kzg_norm, zero, tmp_path, prev=other)
-    assert [f.item for f in ra.findings] == ["submission 0 norm proof / point 1 (previous model)"]
+    assert [f.item for f in ra.findings] == ["submission 0 norm proof 0 / point 1 (previous model)"]
     assert ra.checks["norm proofs"] is False
 
 
 def test_norm_proof_of_another_hospital_is_named(norm_submission, kzg_norm, zero, tmp_path):  # noqa: F811
+    """The auditor builds the instances from the submitting hospital, as the contract does: another hospital's
+    limbs, and the proof does not verify."""
     ra = _audit_norm_proof(norm_submission, kzg_norm, zero, tmp_path, hospital=OTHER)
-    items = {f.item for f in ra.findings}
-    assert items and all(i.startswith("submission 0 norm proof / address limb") for i in items), items
+    (f,) = ra.findings
+    assert f.item == "submission 0 norm proof 0" and "ezkl.verify" in f.expected
 
 
 def test_altered_norm_proof_fails_verification(norm_submission, kzg_norm, zero, tmp_path):  # noqa: F811
@@ -110,7 +118,7 @@ def test_altered_norm_proof_fails_verification(norm_submission, kzg_norm, zero, 
     proof[len(proof) // 2] ^= 0x01
     ra = _audit_norm_proof(norm_submission, kzg_norm, zero, tmp_path, proof=bytes(proof))
     (f,) = ra.findings
-    assert f.item == "submission 0 norm proof" and "ezkl.verify" in f.expected
+    assert f.item == "submission 0 norm proof 0" and "ezkl.verify" in f.expected
 
 
 def test_written_proof_file_loads_back(norm_submission, tmp_path):

@@ -1,9 +1,9 @@
-"""The auditor's re-verification of a chunked deployment's chunk norm proofs, without a chain: a SMALL chunk
-circuit (64 values per chunk, logrows 11, the one of tests/unit/test_kzg_chunk_norm.py, built once under
-build/circuits), a 100-value model in 2 chunks, real proofs, and stubbed ``ChunkProofAccepted`` events and
-``submitChunkProof`` / ``submitUpdate`` calldata. Each way a chunk proof can fail to back a submission is a
-named failed check, never an exception; the manifest's chunk size is checked against ``chunks()``; the report
-says what was checked where."""
+"""The auditor's re-verification of a chunked deployment's norm proofs, without a chain: a SMALL chunk circuit
+(64 values per chunk, logrows 11, the one of tests/unit/test_kzg_chunk_norm.py, built once under
+build/circuits), a 100-value model in 2 chunks, real proofs, stubbed ``submitUpdate`` calldata (its norm claim:
+the proofs inline, or their hashes and a proof bundle in a stubbed store). Each way a claim can fail to back a
+submission is a named failed check, never an exception; a slot a challenge excluded is reported, not a finding;
+the manifest's chunk size is checked against ``chunks()``; the report says what was checked where."""
 
 from __future__ import annotations
 
@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 
 from zkfl_dapp.audit.deployment_checks import DeploymentChecks
-from zkfl_dapp.audit.proof_checks import ChunkProofEvent, ProofChecks
+from zkfl_dapp.audit.proof_checks import ProofChecks
 from zkfl_dapp.audit.report import CHECKS, AuditReport, RoundAudit, SubmissionRecord
-from zkfl_dapp.chain.views import commitment_hex, point_hash
+from zkfl_dapp.chain.norm_claims import proof_bundle, proof_hash
+from zkfl_dapp.chain.views import commitment_hex
 from zkfl_dapp.circuits import kzg_chunk_norm as kc
 from zkfl_dapp.circuits.kzg import commit_vectors, zero_commitment
 from zkfl_dapp.core.layout import CommitmentLayout
@@ -30,9 +31,8 @@ ROUND_MANAGER = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 HOSPITAL = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 OTHER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 ROUND = 4
-SUBMITTED_AT = (100, 3)  # the UpdateSubmitted log's (block, log index)
-SUBMIT = "submitUpdate(uint256,uint256[2][],string,uint64)"
-CHUNK = "submitChunkProof(uint256,uint256,bytes,uint256[])"
+SUBMIT = "submitUpdate(uint256,uint256[2][],string,uint64,(uint256[],bytes[],bytes32[],string))"
+BOUND = 2**35
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +54,9 @@ def data(art, tmp_path_factory) -> SimpleNamespace:
     model = [round(v / 2**13) + rng.randint(-200, 200) for vec in prev for v in vec[: SMALL.chunk]][:MODEL_SIZE]
     update = LAYOUT.vectors(LAYOUT.assemble(model, [[rng.randrange(2**22) for _ in range(10)] for _ in range(2)]))
     work = tmp_path_factory.mktemp("chunk-proofs")
-    proofs = [kc.prove_chunk(art, c, 2, update[c], prev[c], HOSPITAL, work / f"c{c}") for c in range(2)]
-    other = kc.prove_chunk(art, 0, 2, update[0], prev[0], OTHER, work / "other")
+    budgets = kc.chunk_budgets([kc.chunk_sum_of_squares(SMALL, update[c], prev[c]) for c in range(2)], BOUND)
+    proofs = [kc.prove_chunk(art, c, 2, budgets[c], update[c], prev[c], HOSPITAL, work / f"c{c}") for c in range(2)]
+    other = kc.prove_chunk(art, 0, 2, budgets[0], update[0], prev[0], OTHER, work / "other")
     return SimpleNamespace(
         zero=zero_commitment(basis),
         points=tuple(p.as_uint256() for p in commit_vectors([v for vec in update for v in vec], LAYOUT, basis)),
@@ -66,43 +67,36 @@ def data(art, tmp_path_factory) -> SimpleNamespace:
 
 
 class _Checks(ProofChecks):
-    """ProofChecks of a chunked deployment over stubbed transactions (``txs``: hash -> (sender, method, args))."""
+    """ProofChecks of a chunked deployment over one stubbed submission transaction and a stubbed store."""
 
-    def __init__(self, art: Any, zero: Any, workdir: Path, txs: dict[str, tuple[str, str, list[Any]]]) -> None:
+    def __init__(self, art: Any, zero: Any, workdir: Path, call: list[Any], store: dict[str, bytes], faulted: int):
         self.scale_bits, self.chunks, self.zero, self.workdir = 13, 2, zero, workdir
         self.artifacts = {"settings": art.settings, "vk": art.vk, "srs": art.srs}
-        self.rm = SimpleNamespace(address=ROUND_MANAGER)
-        self._txs = txs
+        self.rm = SimpleNamespace(address=ROUND_MANAGER, faultedSlots=lambda round_id: faulted)
+        self.storage = SimpleNamespace(get=lambda cid: store[cid])  # type: ignore[assignment]
+        self._call = call
 
     def _decode(self, tx_hash: str) -> tuple[Any, str, list[Any]]:
-        sender, method, args = self._txs[tx_hash]
-        return SimpleNamespace(receiver=ROUND_MANAGER, sender=sender), method, list(args)
+        return SimpleNamespace(receiver=ROUND_MANAGER, sender=HOSPITAL), SUBMIT, list(self._call)
 
 
-def _event(proof: kc.KzgChunkProof, chunk: int, tx: str, at: tuple[int, int], ss: int | None = None):
-    """The ChunkProofAccepted log the contract would emit for ``proof`` sent as ``chunk`` in ``tx``."""
-    ss = proof.sum_of_squares if ss is None else ss
-    return ChunkProofEvent(ROUND, HOSPITAL, chunk, ss, point_hash(proof.commitments[0].as_uint256()), tx, at)
-
-
-def _audit(art, data, tmp_path, *, calls=None, events=None, points=None, bound=2**35) -> RoundAudit:
-    """Audit one bounded round's submission 0 by HOSPITAL; ``calls`` maps chunk tx -> (chunk, proof, instances)
-    (default: the genuine proofs), ``events`` the ChunkProofAccepted logs (default: one per chunk)."""
-    points = data.points if points is None else points
-    if calls is None:
-        calls = {f"0xc{c}": (c, p.proof, p.instances) for c, p in enumerate(data.proofs)}
-    if events is None:
-        events = [_event(p, c, f"0xc{c}", (90 + c, 0)) for c, p in enumerate(data.proofs)]
-    txs: dict[str, tuple[str, str, list[Any]]] = {
-        tx: (HOSPITAL, CHUNK, [ROUND, chunk, proof, list(instances)]) for tx, (chunk, proof, instances) in calls.items()
-    }
-    txs["0xsub"] = (HOSPITAL, SUBMIT, [ROUND, [list(p) for p in points], "bafy-update", 17])
-    sub = SubmissionRecord(slot=0, hospital=HOSPITAL, commitment=commitment_hex(points), cid="bafy-update",
+def _audit(art, data, tmp_path, *, proofs=None, budgets=None, optimistic=False, store=None, faulted=0):
+    """Audit one bounded round's submission 0 by HOSPITAL whose claim carries ``proofs`` (default: the genuine
+    ones) with ``budgets`` (default: theirs), inline or (``optimistic``) as hashes and a bundle in ``store``."""
+    proofs = data.proofs if proofs is None else proofs
+    budgets = [p.budget for p in data.proofs] if budgets is None else budgets
+    if optimistic:
+        store = {"bafy-bundle": proof_bundle(proofs)} if store is None else store
+        claim = (budgets, [], [proof_hash(p.proof) for p in proofs], "bafy-bundle")
+    else:
+        store, claim = {}, (budgets, [p.proof for p in proofs], [], "")
+    call = [ROUND, [list(p) for p in data.points], "bafy-update", 17, claim]
+    sub = SubmissionRecord(slot=0, hospital=HOSPITAL, commitment=commitment_hex(data.points), cid="bafy-update",
                            sample_count=17, tx="0xsub")  # fmt: skip
-    ra = RoundAudit(round_id=ROUND, phase="finalized", norm_bound_sq=bound, opened_block=1,
+    ra = RoundAudit(round_id=ROUND, phase="finalized", norm_bound_sq=BOUND, opened_block=1,
                     prev_model_commitment=commitment_hex(data.prev), prev_model_cid="", submissions=[sub],
                     checks=dict.fromkeys(CHECKS))  # fmt: skip
-    _Checks(art, data.zero, tmp_path, txs)._norm_proofs(ra, data.prev, events, {0: SUBMITTED_AT})
+    _Checks(art, data.zero, tmp_path, call, store, faulted)._norm_proofs(ra, data.prev)
     return ra
 
 
@@ -111,109 +105,59 @@ def _items(ra: RoundAudit) -> set[str]:
     return {f.item for f in ra.findings}
 
 
-def test_accepted_chunk_proofs_re_verify_and_the_submission_says_where(art, data, tmp_path):
+def test_inline_chunk_proofs_re_verify_and_the_submission_says_where(art, data, tmp_path):
     ra = _audit(art, data, tmp_path)
     assert ra.findings == [] and ra.checks["norm proofs"] is True
     (sub,) = ra.submissions
-    total = sum(p.sum_of_squares for p in data.proofs)
-    assert sub.chunk_sum_sq == total > 0
-    assert sub.proof is not None
-    assert "2 chunk proofs verified on-chain (ChunkProofAccepted) and re-verified by the auditor" in sub.proof
-    assert f"sum of squares {total} <= bound {2**35}" in sub.proof
+    assert sub.chunk_sum_sq == BOUND  # chunk_budgets hands the whole bound out
+    assert "2 norm proofs (one per chunk)" in str(sub.proof) and "verified on-chain by RoundManager" in str(sub.proof)
 
 
-def test_proof_of_another_chunk_is_named(art, data, tmp_path):
-    """Chunk 0's record backed by chunk 1's proof: its index, and both committed points, are not chunk 0's."""
-    p1 = data.proofs[1]
-    calls = {"0xc0": (0, p1.proof, p1.instances), "0xc1": (1, p1.proof, p1.instances)}
-    events = [_event(p1, 0, "0xc0", (90, 0)), _event(p1, 1, "0xc1", (91, 0))]
-    ra = _audit(art, data, tmp_path, calls=calls, events=events)
-    items = _items(ra)
-    assert {
-        "submission 0 chunk proof 0 / chunk index",
-        "submission 0 chunk proof 0 / point 0 (C(2^13 u_c))",
-        "submission 0 chunk proof 0 / point 1 (previous model)",
-    } <= items, items
-    assert not any(i.startswith("submission 0 chunk proof 1") for i in items)
-    assert ra.checks["norm proofs"] is False
-    assert ra.submissions[0].proof is not None and "discrepancies" in ra.submissions[0].proof
+def test_bundled_chunk_proofs_re_verify_off_chain(art, data, tmp_path):
+    ra = _audit(art, data, tmp_path, optimistic=True)
+    assert ra.findings == []
+    assert "verified off-chain by the auditor from the proof bundle bafy-bundle" in str(ra.submissions[0].proof)
+    assert "not challenged" in str(ra.submissions[0].proof)
 
 
-def test_proof_of_another_hospital_is_named(art, data, tmp_path):
-    """A proof made for another address (its limbs are constrained instances) does not back HOSPITAL's chunk."""
-    calls = {"0xc0": (0, data.other.proof, data.other.instances), "0xc1": (1, *_genuine(data, 1))}
-    events = [_event(data.other, 0, "0xc0", (90, 0)), _event(data.proofs[1], 1, "0xc1", (91, 0))]
-    ra = _audit(art, data, tmp_path, calls=calls, events=events)
-    items = _items(ra)
-    assert items and all(i.startswith("submission 0 chunk proof 0 / address limb") for i in items), items
+def test_proofs_swapped_between_chunks_are_named(art, data, tmp_path):
+    ra = _audit(art, data, tmp_path, proofs=data.proofs[::-1])
+    assert "submission 0 norm proof 0 / point 0 (C(2^13 u_c))" in _items(ra)
 
 
-def _genuine(data, c: int) -> tuple[bytes, tuple[int, ...]]:
-    return data.proofs[c].proof, data.proofs[c].instances
+def test_another_hospitals_proof_fails_verification(art, data, tmp_path):
+    ra = _audit(art, data, tmp_path, proofs=[data.other, data.proofs[1]])
+    assert _items(ra) == {"submission 0 norm proof 0"}
 
 
-def test_missing_chunk_is_named(art, data, tmp_path):
-    events = [_event(data.proofs[0], 0, "0xc0", (90, 0))]
-    ra = _audit(art, data, tmp_path, events=events)
-    (f,) = ra.findings
-    assert f.item == "submission 0 chunk proofs / missing" and "each of the 2 chunks" in f.expected
-    assert f.actual == "none of chunk 1"
+def test_budgets_over_the_bound_are_named(art, data, tmp_path):
+    budgets = [data.proofs[0].budget, data.proofs[1].budget + 1]
+    assert "submission 0 norm proofs / budgets" in _items(_audit(art, data, tmp_path, budgets=budgets))
 
 
-def test_chunk_proved_only_after_the_submission_does_not_count(art, data, tmp_path):
-    events = [_event(data.proofs[0], 0, "0xc0", (90, 0)), _event(data.proofs[1], 1, "0xc1", (100, 4))]
-    ra = _audit(art, data, tmp_path, events=events)
-    assert _items(ra) == {"submission 0 chunk proofs / missing"}
+def test_a_bundle_whose_proof_is_not_the_posted_one_is_named(art, data, tmp_path):
+    tampered = bytearray(data.proofs[1].proof)
+    tampered[900] ^= 1
+    bundle = proof_bundle([data.proofs[0], SimpleNamespace(proof=bytes(tampered), instances=())])
+    ra = _audit(art, data, tmp_path, optimistic=True, store={"bafy-bundle": bundle})
+    assert "submission 0 norm proofs / proof bundle" in _items(ra)
 
 
-def test_understated_sum_of_squares_fails_ezkl(art, data, tmp_path):
-    """An instance ss_c - 1 (and the record the contract would have made of it): ezkl rejects the proof."""
-    proof, instances = _genuine(data, 1)
-    understated = (instances[0] - 1, *instances[1:])
-    calls = {"0xc0": (0, *_genuine(data, 0)), "0xc1": (1, proof, understated)}
-    events = [_event(data.proofs[0], 0, "0xc0", (90, 0)), _event(data.proofs[1], 1, "0xc1", (91, 0), instances[0] - 1)]
-    ra = _audit(art, data, tmp_path, calls=calls, events=events)
-    (f,) = ra.findings
-    assert f.item == "submission 0 chunk proof 1" and f.expected == "ezkl.verify accepts the chunk proof"
+def test_an_unavailable_bundle_is_named(art, data, tmp_path):
+    from zkfl_dapp.exceptions import StorageError
+
+    class _Gone(dict):
+        def __missing__(self, cid):
+            raise StorageError(f"{cid}: not found")
+
+    ra = _audit(art, data, tmp_path, optimistic=True, store=_Gone())
+    assert "submission 0 norm proofs / proof bundle" in _items(ra)
 
 
-def test_reordered_chunk_points_are_named(art, data, tmp_path):
-    """A submission whose chunk points are in another order than its proven chunks: every point 0 differs."""
-    ra = _audit(art, data, tmp_path, points=(data.points[1], data.points[0]))
-    assert _items(ra) == {
-        "submission 0 chunk proof 0 / point 0 (C(2^13 u_c))",
-        "submission 0 chunk proof 1 / point 0 (C(2^13 u_c))",
-    }
-
-
-def test_the_last_accepted_proof_of_a_chunk_counts(art, data, tmp_path):
-    """Re-proving overwrites the contract's record: an earlier bad proof of chunk 1 does not count."""
-    p0, p1 = data.proofs
-    calls = {
-        "0xc0": (0, p0.proof, p0.instances),
-        "0xbad": (1, p0.proof, p0.instances),
-        "0xc1": (1, p1.proof, p1.instances),
-    }
-    events = [_event(p0, 0, "0xc0", (90, 0)), _event(p0, 1, "0xbad", (90, 1)), _event(p1, 1, "0xc1", (95, 0))]
-    assert _audit(art, data, tmp_path, calls=calls, events=events).findings == []
-    events = [_event(p0, 0, "0xc0", (90, 0)), _event(p1, 1, "0xc1", (90, 1)), _event(p0, 1, "0xbad", (95, 0))]
-    assert "submission 0 chunk proof 1 / chunk index" in _items(_audit(art, data, tmp_path, calls=calls, events=events))
-
-
-def test_sum_over_the_bound_is_named(art, data, tmp_path):
-    total = sum(p.sum_of_squares for p in data.proofs)
-    ra = _audit(art, data, tmp_path, bound=total - 1)
-    (f,) = ra.findings
-    assert f.item == "submission 0 chunk proofs / sum of squares" and f.actual.startswith(f"{total} over 2")
-
-
-def test_point_hash_of_the_event_is_checked(art, data, tmp_path):
-    p0, p1 = data.proofs
-    events = [
-        _event(p0, 0, "0xc0", (90, 0)),
-        ChunkProofEvent(ROUND, HOSPITAL, 1, p1.sum_of_squares, bytes(32), "0xc1", (91, 0)),
-    ]
-    assert _items(_audit(art, data, tmp_path, events=events)) == {"submission 0 chunk proof 1 / point 0 hash"}
+def test_a_challenged_submission_is_reported_not_found_again(art, data, tmp_path):
+    """The chain already excluded it (faultedSlots): its false proof is reported, not a finding."""
+    ra = _audit(art, data, tmp_path, optimistic=True, faulted=1)
+    assert ra.findings == [] and "CHALLENGED" in str(ra.submissions[0].proof)
 
 
 # --- deployment: the manifest's chunk size against RoundManager.chunks() --------------------------------------
@@ -274,10 +218,9 @@ def test_report_says_which_proofs_were_checked_where():
     )
     md = report.to_markdown()
     assert "## Proofs: where each was checked" in md and "- lagrange: not applicable: by design" in md
-    assert "chunk norm proofs (rounds [1]): one `submitChunkProof` transaction per chunk, verified on-chain" in md
-    assert "re-verified by the auditor with ezkl and the published chunk circuit" in md
+    assert "norm proofs (rounds [1]): one per chunk (28) within its budget, verified on-chain" in md
+    assert "with ezkl and the published norm circuit" in md
     assert f"(commitment `{point[:130]}… (28 chunk points)`)" in md
-    single = AuditReport(chain_id=1, head_block=9, round_manager="rm", registry="r", verifier="0xV", circuit_cid="c")
-    assert (
-        "norm proofs (rounds none): verified on-chain by RoundManager in `submitBoundedUpdate`" in single.to_markdown()
-    )
+    optimistic = AuditReport(chain_id=1, head_block=9, round_manager="rm", registry="r", verifier="0xV",
+                             circuit_cid="c", chunks=28, challenge_window=10800)  # fmt: skip
+    assert "posted as hashes with a challenge window of 10800 s" in optimistic.to_markdown()

@@ -15,23 +15,25 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import padded_update
-from zkfl_dapp.circuits import kzg_norm as kc
+from zkfl_dapp.circuits import kzg_chunk_norm as kc
 from zkfl_dapp.circuits.artifact_paths import EZKL_VERSION
-from zkfl_dapp.circuits.kzg_norm import KzgNormArtifacts, KzgNormCircuitSpec, KzgNormProof, ensure_kzg_norm_artifacts
+from zkfl_dapp.circuits.kzg_chunk_norm import KzgChunkNormArtifacts as KzgNormArtifacts
+from zkfl_dapp.circuits.kzg_chunk_norm import KzgChunkProof as KzgNormProof
+from zkfl_dapp.circuits.kzg_chunk_norm import ensure_kzg_chunk_norm_artifacts as ensure_kzg_norm_artifacts
 from zkfl_dapp.circuits.proving import load_proof, verify_offchain
-from zkfl_dapp.circuits.suite import CircuitSuite
+from zkfl_dapp.circuits.suite import CircuitSuite, norm_spec_for
 from zkfl_dapp.core.fixedpoint import FIELD_MODULUS, felt_hex, from_field
 from zkfl_dapp.exceptions import CircuitError
 
 ADDRESS = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
-TINY = KzgNormCircuitSpec(model_size=4)
+TINY = norm_spec_for(4)
 
 
 @pytest.fixture(scope="module")
 def proven(suite: CircuitSuite, genesis: tuple[int, ...], tmp_path_factory: pytest.TempPathFactory) -> KzgNormProof:
     update = padded_update(3, genesis)
-    bound = kc.squared_distance(suite.norm.spec, update, genesis) + 10
-    return kc.prove_kzg_norm(suite.norm, update, genesis, bound, ADDRESS, tmp_path_factory.mktemp("norm"))
+    bound = kc.chunk_sum_of_squares(suite.norm.spec, update, genesis) + 10
+    return kc.prove_chunk(suite.norm, 0, 1, bound, update, genesis, ADDRESS, tmp_path_factory.mktemp("norm"))
 
 
 @pytest.fixture(scope="module")
@@ -167,20 +169,27 @@ def test_load_proof_of_a_missing_file_is_a_circuit_error(tmp_path: Path) -> None
         load_proof(tmp_path / "nope.json")
 
 
-# --- prove_kzg_norm argument checks --------------------------------------------------------------
+# --- prove_chunk argument checks --------------------------------------------------------------
 def test_prove_rejects_vectors_of_the_wrong_length(suite: CircuitSuite, genesis, tmp_path: Path) -> None:
     update = padded_update(4, genesis)
-    with pytest.raises(CircuitError, match="the circuit takes 41 values"):
-        kc.prove_kzg_norm(suite.norm, update[:-1], genesis, 100, ADDRESS, tmp_path / "work")
-    with pytest.raises(CircuitError, match="the circuit takes 41 values"):
-        kc.prove_kzg_norm(suite.norm, update, genesis[:-1], 100, ADDRESS, tmp_path / "work")
+    with pytest.raises(CircuitError, match="the chunk circuit takes 41 values"):
+        kc.prove_chunk(suite.norm, 0, 1, 100, update[:-1], genesis, ADDRESS, tmp_path / "work")
+    with pytest.raises(CircuitError, match="the chunk circuit takes 41 values"):
+        kc.prove_chunk(suite.norm, 0, 1, 100, update, genesis[:-1], ADDRESS, tmp_path / "work")
     assert not (tmp_path / "work").exists()  # rejected before any work
 
 
-@pytest.mark.parametrize("bound", [0, -1, kc.INPUT_RANGE])
-def test_prove_rejects_a_bound_outside_the_circuit(suite: CircuitSuite, genesis, tmp_path: Path, bound: int) -> None:
-    with pytest.raises(CircuitError, match="the bound must be in"):
-        kc.prove_kzg_norm(suite.norm, padded_update(4, genesis), genesis, bound, ADDRESS, tmp_path)
+OOR = "the budget must be in"
+
+
+@pytest.mark.parametrize(
+    ("bound", "message"), [(-1, OOR), (kc.INPUT_RANGE, OOR), (0, "over its budget")]
+)
+def test_prove_rejects_a_budget_outside_the_circuit_or_below_the_distance(
+    suite: CircuitSuite, genesis, tmp_path: Path, bound: int, message: str
+) -> None:
+    with pytest.raises(CircuitError, match=message):
+        kc.prove_chunk(suite.norm, 0, 1, bound, padded_update(4, genesis), genesis, ADDRESS, tmp_path)
 
 
 # --- artifacts: cache, rebuild, manifest ----------------------------------------------------------
@@ -232,7 +241,7 @@ def _check_manifest(art: KzgNormArtifacts) -> None:
     assert json.loads(art.settings.read_text())["run_args"]["logrows"] == art.logrows
     assert manifest["srs"]["kind"] == "development" == art.srs_kind
     assert manifest["srs"]["sha256"] == hashlib.sha256(art.srs.read_bytes()).hexdigest()
-    assert manifest["spec"]["model_size"] == art.spec.model_size and manifest["spec"]["pad_rows"] == art.spec.pad_rows
+    assert manifest["spec"]["chunk"] == art.spec.chunk and manifest["spec"]["pad_rows"] == art.spec.pad_rows
     assert manifest["circuit"] == art.spec.name
     for name, digest in manifest["sha256"].items():
         assert hashlib.sha256((art.directory / name).read_bytes()).hexdigest() == digest, name
@@ -254,24 +263,25 @@ def test_manifest_of_the_session_circuit(suite: CircuitSuite) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"model_size": 0}, "need model_size >= 1"),
-        ({"pad_rows": -1}, "pad_rows >= 0"),
+        ({"chunk": 0}, "need 1 <= chunk"),
+        ({"pad_rows": -1}, "invalid chunk spec"),
         ({"scale_bits": 12}, "scale_bits = 13"),
     ],
 )
 def test_invalid_specs_are_rejected(kwargs: dict[str, int], message: str) -> None:
     with pytest.raises(CircuitError, match=message):
-        KzgNormCircuitSpec(**kwargs)
+        kc.KzgChunkNormSpec(**kwargs)
 
 
 def test_spec_identity() -> None:
-    assert KzgNormCircuitSpec().name == "kzgnorm-d31-p10-q13"
-    assert KzgNormCircuitSpec().num_instances == 7 and KzgNormCircuitSpec().rows == 41
+    spec = norm_spec_for(31)
+    assert spec.name == "kzgchunknorm-c31-p10-x2-q13" and not spec.reusable_verifier
+    assert spec.num_instances == 9 and spec.rows == 41
     digests = {
-        KzgNormCircuitSpec().digest(),
-        KzgNormCircuitSpec(model_size=30).digest(),
-        KzgNormCircuitSpec(pad_rows=12).digest(),
-        KzgNormCircuitSpec(inner_cols=3).digest(),
+        spec.digest(),
+        norm_spec_for(30).digest(),
+        norm_spec_for(31, chunk=16).digest(),
+        kc.LARGE_CHUNK_SPEC.digest(),
     }
     assert len(digests) == 4
-    assert KzgNormCircuitSpec().digest() == KzgNormCircuitSpec(31, 10, 13).digest()
+    assert spec.digest() == kc.KzgChunkNormSpec(31, 10, 13, 2, reusable_verifier=False).digest()

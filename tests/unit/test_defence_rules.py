@@ -12,8 +12,8 @@ import statistics
 import numpy as np
 import pytest
 
-from zkfl_dapp.circuits.kzg_norm import KzgNormCircuitSpec
-from zkfl_dapp.circuits.kzg_norm import squared_distance as circuit_squared_distance
+from zkfl_dapp.circuits.kzg_chunk_norm import chunk_sum_of_squares as circuit_squared_distance
+from zkfl_dapp.circuits.suite import norm_spec_for
 from zkfl_dapp.core.median import fill_slots, median_quantized
 from zkfl_dapp.core.norms import (
     NORM_CIRCUIT_RANGE,
@@ -50,7 +50,7 @@ def test_squared_distance_reads_only_the_model_rows():
 
 def test_squared_distance_is_the_circuits_left_hand_side():
     rng = np.random.default_rng(3)
-    spec = KzgNormCircuitSpec(model_size=31)
+    spec = norm_spec_for(31)
     for _ in range(50):
         u = [int(v) for v in rng.integers(-(2**20), 2**20, size=spec.rows)]
         s = [int(v) for v in rng.integers(-(2**33), 2**33, size=spec.rows)]

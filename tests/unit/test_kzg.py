@@ -1,5 +1,5 @@
 """Homomorphic KZG commitments (zkfl_dapp.circuits.kzg) and the commit-and-prove norm circuit
-(zkfl_dapp.circuits.kzg_norm), against real ezkl artifacts (d = 31, built once per cache)."""
+(zkfl_dapp.circuits.kzg_chunk_norm, a one-chunk d = 31 model), against real ezkl artifacts (built once per cache)."""
 
 # ruff: noqa: F811  (the shared fixtures are imported by name, then requested as arguments)
 
@@ -22,8 +22,8 @@ from tests.kzg_fixtures import (  # noqa: F401
     updates,
     zero,
 )
+from zkfl_dapp.circuits import kzg_chunk_norm as kc
 from zkfl_dapp.circuits import kzg_distance as kd
-from zkfl_dapp.circuits import kzg_norm as kc
 from zkfl_dapp.circuits.kzg import BASE_FIELD_MODULUS, G1Point, KzgBasis, KzgError, combine, commit, hiding_pad
 from zkfl_dapp.circuits.proving import verify_offchain
 from zkfl_dapp.core.fixedpoint import FIELD_MODULUS
@@ -132,11 +132,11 @@ def test_zeroPadding_leavesTheCommitmentUnchanged(basis):
 
 
 def test_hidingPads_makeCommitmentsOfTheSameUpdateDiffer(basis):
-    model = sample_update(3)[: SPEC.model_size]
+    model = sample_update(3)[: SPEC.chunk]
     a = hiding_pad(model, SPEC.pad_rows, random.Random(1), entry_bits=kd.PAD_ENTRY_BITS)
     b = hiding_pad(model, SPEC.pad_rows, random.Random(2), entry_bits=kd.PAD_ENTRY_BITS)
-    assert a[: SPEC.model_size] == b[: SPEC.model_size] == model
-    assert all(0 <= v < 2**kd.PAD_ENTRY_BITS for v in a[SPEC.model_size :])
+    assert a[: SPEC.chunk] == b[: SPEC.chunk] == model
+    assert all(0 <= v < 2**kd.PAD_ENTRY_BITS for v in a[SPEC.chunk :])
     assert commit(a, basis) != commit(b, basis)
 
 
@@ -156,26 +156,27 @@ def test_padRows_stayInRangeAfterScalingAndAggregation():
 def _near(prev, seed, step):
     """A fresh padded update whose model rows lie close to prev / 2**13."""
     rng = random.Random(seed)
-    model = [round(s / 2**13) + rng.randint(-step, step) for s in prev[: SPEC.model_size]]
+    model = [round(s / 2**13) + rng.randint(-step, step) for s in prev[: SPEC.chunk]]
     return hiding_pad(model, SPEC.pad_rows, rng, entry_bits=kd.PAD_ENTRY_BITS)
 
 
 def test_normProof_firstPointsAreTheCommitmentsOfItsInputs(kzg_norm, basis, zero, prev_aggregate, tmp_path):
     u = _near(prev_aggregate, 1, 50)
-    bound = kc.squared_distance(SPEC, u, prev_aggregate)
-    proof = kc.prove_kzg_norm(kzg_norm, u, prev_aggregate, bound, ADDRESS, tmp_path)
+    bound = kc.chunk_sum_of_squares(SPEC, u, prev_aggregate)
+    proof = kc.prove_chunk(kzg_norm, 0, 1, bound, u, prev_aggregate, ADDRESS, tmp_path)
     x_commitment, s_commitment, p_commitment = proof.commitments
     assert x_commitment == commit([2**13 * v for v in u], basis)[0] == combine([commit(u, basis)[0]], [2**13], zero)
     assert s_commitment == commit(prev_aggregate, basis)[0]
-    assert p_commitment == commit([bound, *kc.address_limbs(ADDRESS)], basis)[0]
-    assert proof.instances == kc.expected_instances(SPEC, bound, ADDRESS)
+    assert p_commitment == commit([bound, 0, 1, *kc.address_limbs(ADDRESS)], basis)[0]
+    assert proof.instances == kc.expected_chunk_instances(SPEC, bound, 0, 1, ADDRESS)
 
 
 @pytest.mark.parametrize("offset", [0, -1])
 def test_normFlag_isExactlyRescaledDistanceAtMostBound(kzg_norm, prev_aggregate, tmp_path, offset):
     u = _near(prev_aggregate, 2, 50)
-    bound = kc.squared_distance(SPEC, u, prev_aggregate) + offset
-    proof = kc.prove_kzg_norm(kzg_norm, u, prev_aggregate, bound, ADDRESS, tmp_path)
+    bound = kc.chunk_sum_of_squares(SPEC, u, prev_aggregate) + offset
+    rows = [kd.scaled_update(SPEC, u), list(prev_aggregate), [bound, 0, 1, *kd.address_limbs(ADDRESS)]]
+    proof = kc.prove_inputs(kzg_norm, rows, tmp_path)  # prove_chunk refuses a chunk over its budget
     assert proof.flag is (offset == 0)
     assert proof.instances[0] == (2**26 if offset == 0 else 0)  # a violation proves flag 0: require the flag
     assert verify_offchain(kzg_norm, proof.path)
@@ -184,13 +185,13 @@ def test_normFlag_isExactlyRescaledDistanceAtMostBound(kzg_norm, prev_aggregate,
 def test_normProof_ignoresPadRows(kzg_norm, prev_aggregate, tmp_path):
     """Other hiding pads: other commitments, the same distance and the same instances."""
     u = _near(prev_aggregate, 5, 50)
-    v = hiding_pad(u[: SPEC.model_size], SPEC.pad_rows, random.Random(99), entry_bits=kd.PAD_ENTRY_BITS)
-    assert u[SPEC.model_size :] != v[SPEC.model_size :]
-    bound = kc.squared_distance(SPEC, u, prev_aggregate)
-    assert kc.squared_distance(SPEC, v, prev_aggregate) == bound
-    a = kc.prove_kzg_norm(kzg_norm, u, prev_aggregate, bound, ADDRESS, tmp_path / "a")
-    b = kc.prove_kzg_norm(kzg_norm, v, prev_aggregate, bound, ADDRESS, tmp_path / "b")
-    assert a.instances == b.instances == kc.expected_instances(SPEC, bound, ADDRESS)
+    v = hiding_pad(u[: SPEC.chunk], SPEC.pad_rows, random.Random(99), entry_bits=kd.PAD_ENTRY_BITS)
+    assert u[SPEC.chunk :] != v[SPEC.chunk :]
+    bound = kc.chunk_sum_of_squares(SPEC, u, prev_aggregate)
+    assert kc.chunk_sum_of_squares(SPEC, v, prev_aggregate) == bound
+    a = kc.prove_chunk(kzg_norm, 0, 1, bound, u, prev_aggregate, ADDRESS, tmp_path / "a")
+    b = kc.prove_chunk(kzg_norm, 0, 1, bound, v, prev_aggregate, ADDRESS, tmp_path / "b")
+    assert a.instances == b.instances == kc.expected_chunk_instances(SPEC, bound, 0, 1, ADDRESS)
     assert a.commitments[0] != b.commitments[0] and a.commitments[1] == b.commitments[1]
 
 
@@ -210,22 +211,22 @@ def _tampered(proof, tmp_path, *, first_point=None, instance=None):
 
 def test_normProof_failsWhenTampered(kzg_norm, basis, prev_aggregate, updates, tmp_path):
     u = _near(prev_aggregate, 3, 50)
-    bound = kc.squared_distance(SPEC, u, prev_aggregate)
-    proof = kc.prove_kzg_norm(kzg_norm, u, prev_aggregate, bound, ADDRESS, tmp_path / "p")
+    bound = kc.chunk_sum_of_squares(SPEC, u, prev_aggregate)
+    proof = kc.prove_chunk(kzg_norm, 0, 1, bound, u, prev_aggregate, ADDRESS, tmp_path / "p")
     assert verify_offchain(kzg_norm, proof.path)
     other = commit([2**13 * v for v in updates[0]], basis)[0]
     assert not verify_offchain(kzg_norm, _tampered(proof, tmp_path, first_point=other))
     assert not verify_offchain(kzg_norm, _tampered(proof, tmp_path, instance=(1, bound + 1)))  # bound
     limbs = kc.address_limbs(ADDRESS)
-    assert not verify_offchain(kzg_norm, _tampered(proof, tmp_path, instance=(2, limbs[0] ^ 1)))  # address
-    assert not verify_offchain(kzg_norm, _tampered(proof, tmp_path, instance=(6, limbs[4] ^ 1)))
+    assert not verify_offchain(kzg_norm, _tampered(proof, tmp_path, instance=(4, limbs[0] ^ 1)))  # address
+    assert not verify_offchain(kzg_norm, _tampered(proof, tmp_path, instance=(8, limbs[4] ^ 1)))
 
 
 def test_proveKzgNorm_refusesOutOfRangeValues(kzg_norm, prev_aggregate, tmp_path):
     u = list(_near(prev_aggregate, 4, 50))
     u[0] = 2**23  # 2^13 * u = 2^36
     with pytest.raises(CircuitError, match="outside the circuit's range"):
-        kc.prove_kzg_norm(kzg_norm, u, prev_aggregate, 100, ADDRESS, tmp_path)
+        kc.prove_chunk(kzg_norm, 0, 1, 100, u, prev_aggregate, ADDRESS, tmp_path)
 
 
 def _sqrt_minus_one() -> int:
@@ -241,8 +242,8 @@ def _wraparound_witness(prev):
     x = list(prev)
     x[0] += 1
     x[1] = (x[1] + _sqrt_minus_one()) % FIELD_MODULUS
-    assert sum((a - s) ** 2 for a, s in zip(x[: SPEC.model_size], prev, strict=False)) % FIELD_MODULUS == 0
-    return [x, list(prev), [1, *kc.address_limbs(ADDRESS)]]  # bound 1: the tightest there is
+    assert sum((a - s) ** 2 for a, s in zip(x[: SPEC.chunk], prev, strict=False)) % FIELD_MODULUS == 0
+    return [x, list(prev), [1, 0, 1, *kc.address_limbs(ADDRESS)]]  # budget 1: the tightest there is
 
 
 def test_sqrtMinusOneWrapAround_isRefusedByTheInputRangeChecks(kzg_norm, prev_aggregate, tmp_path):
@@ -260,7 +261,7 @@ def test_sqrtMinusOneWrapAround_provesFlagOneWithoutRangeChecks(prev_aggregate, 
         return args
 
     monkeypatch.setattr(kd, "run_args", run_args)
-    art = kc.ensure_kzg_norm_artifacts(SPEC, tmp_path / "unchecked")
+    art = kc.ensure_kzg_chunk_norm_artifacts(SPEC, tmp_path / "unchecked")
     proof = kc.prove_inputs(art, _wraparound_witness(prev_aggregate), tmp_path / "w")
     assert proof.instances[:2] == (2**26, 1) and verify_offchain(art, proof.path)
     shutil.rmtree(tmp_path / "unchecked")
@@ -276,4 +277,4 @@ def test_addressLimbs_are32BitLittleEndian():
 
 def test_spec_refusesAnotherScale():
     with pytest.raises(CircuitError, match="scale_bits"):
-        kc.KzgNormCircuitSpec(scale_bits=12)
+        kc.KzgChunkNormSpec(scale_bits=12)

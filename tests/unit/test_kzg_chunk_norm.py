@@ -67,9 +67,13 @@ def update(prev) -> list[list[int]]:
     return model_chunks.pad_chunks(chunks, SMALL, rng)
 
 
+#: a budget over every chunk's squared distance below
+BUDGET = 2**30
+
+
 @pytest.fixture(scope="module")
 def proof(art, update, prev, tmp_path_factory) -> kc.KzgChunkProof:
-    return kc.prove_chunk(art, 1, 2, update[1], prev[1], ADDRESS, tmp_path_factory.mktemp("chunk1"))
+    return kc.prove_chunk(art, 1, 2, BUDGET, update[1], prev[1], ADDRESS, tmp_path_factory.mktemp("chunk1"))
 
 
 def _verify_with(art, proof, tmp_path: Path, *, instances=None, raw: bytes | None = None) -> bool:
@@ -91,36 +95,45 @@ def test_splitChunks_exactChunksLastZeroFilled():
     assert model_chunks.split_chunks([1] * 8, 4) == [[1] * 4, [1] * 4]
 
 
-def test_chunkProof_verifies_andSumOfSquaresIsTheReference(art, proof, update, prev):
+def test_chunkProof_verifies_andSumOfSquaresIsTheReference(art, proof, update, prev, tmp_path):
     assert art.logrows == 11
     expected = kc.chunk_sum_of_squares(SMALL, update[1], prev[1])
     manual = rescale(sum((2**13 * u - s) ** 2 for u, s in zip(update[1][:64], prev[1][:64], strict=True)), 26)
-    assert 0 < expected == manual
-    assert proof.instances == kc.expected_chunk_instances(expected, 1, 2, ADDRESS)
-    assert (proof.index, proof.count, proof.sum_of_squares) == (1, 2, expected)
+    assert 0 < expected == manual < BUDGET
+    assert proof.instances == kc.expected_chunk_instances(SMALL, BUDGET, 1, 2, ADDRESS)
+    assert (proof.flag, proof.budget, proof.index, proof.count) == (True, BUDGET, 1, 2)
     assert verify_offchain(art, proof.path)
+    # the flag is exactly ss_c <= b_c: at b_c = ss_c it is set, at ss_c - 1 the (valid) proof says 0
+    limbs = kc.address_limbs(ADDRESS)
+    for budget, flag in ((expected, 2**26), (expected - 1, 0)):
+        rows = [[2**13 * v for v in update[1]], list(prev[1]), [budget, 1, 2, *limbs]]
+        p = kc.prove_inputs(art, rows, tmp_path / f"b{budget}")
+        assert p.instances[:2] == (flag, budget) and verify_offchain(art, p.path)
 
 
 def test_padRows_doNotEnterTheSum(art, update, prev, tmp_path):
     """Only the 64 model rows are summed: changing a pad row of x changes the point, not ss_c."""
     changed = list(update[0])
     changed[-1] += 12345
-    a = kc.prove_chunk(art, 0, 2, update[0], prev[0], ADDRESS, tmp_path / "a")
-    b = kc.prove_chunk(art, 0, 2, changed, prev[0], ADDRESS, tmp_path / "b")
-    assert a.sum_of_squares == b.sum_of_squares == kc.chunk_sum_of_squares(SMALL, update[0], prev[0])
+    assert kc.chunk_sum_of_squares(SMALL, changed, prev[0]) == kc.chunk_sum_of_squares(SMALL, update[0], prev[0])
+    ss = kc.chunk_sum_of_squares(SMALL, update[0], prev[0])
+    a = kc.prove_chunk(art, 0, 2, ss, update[0], prev[0], ADDRESS, tmp_path / "a")
+    b = kc.prove_chunk(art, 0, 2, ss, changed, prev[0], ADDRESS, tmp_path / "b")
+    assert a.instances == b.instances and a.flag  # the tightest budget holds for both
     assert a.commitments[0] != b.commitments[0]
 
 
 def test_indexCountAndAddress_areBound(art, proof, update, prev, tmp_path):
-    other = kc.prove_chunk(art, 0, 3, update[1], prev[1], OTHER, tmp_path / "other")
-    assert other.instances[0] == proof.instances[0]  # same data, same ss_c
-    assert other.instances[1:3] == (0, 3) and other.limbs != proof.limbs
+    other = kc.prove_chunk(art, 0, 3, BUDGET, update[1], prev[1], OTHER, tmp_path / "other")
+    assert other.instances[:2] == proof.instances[:2]  # same data and budget, same flag
+    assert other.instances[2:4] == (0, 3) and other.limbs != proof.limbs
     assert other.commitments[:2] == proof.commitments[:2]
-    # the same proof cannot be passed off under another index, count or hospital
+    # the same proof cannot be passed off under another index, count, budget or hospital
     for forged in (
-        kc.expected_chunk_instances(proof.sum_of_squares, 0, 2, ADDRESS),
-        kc.expected_chunk_instances(proof.sum_of_squares, 1, 3, ADDRESS),
-        kc.expected_chunk_instances(proof.sum_of_squares, 1, 2, OTHER),
+        kc.expected_chunk_instances(SMALL, BUDGET, 0, 2, ADDRESS),
+        kc.expected_chunk_instances(SMALL, BUDGET, 1, 3, ADDRESS),
+        kc.expected_chunk_instances(SMALL, BUDGET - 1, 1, 2, ADDRESS),
+        kc.expected_chunk_instances(SMALL, BUDGET, 1, 2, OTHER),
     ):
         assert not _verify_with(art, proof, tmp_path, instances=forged)
     assert _verify_with(art, proof, tmp_path, instances=proof.instances)  # the helper itself accepts the truth
@@ -133,21 +146,23 @@ def test_replacedPoint_failsVerification(art, proof, basis, update, tmp_path):
         assert not _verify_with(art, proof, tmp_path, raw=raw)
 
 
-def test_understatedSum_isNotAcceptedAsAnInstance(art, proof, tmp_path):
-    for ss in (proof.sum_of_squares - 1, 0, proof.sum_of_squares // 2):
-        assert not _verify_with(art, proof, tmp_path, instances=(ss, *proof.instances[1:]))
+def test_anotherBudgetOrFlag_isNotAcceptedAsAnInstance(art, proof, tmp_path):
+    for budget in (BUDGET - 1, 0, BUDGET // 2, BUDGET + 1):
+        assert not _verify_with(art, proof, tmp_path, instances=(2**26, budget, *proof.instances[2:]))
+    assert not _verify_with(art, proof, tmp_path, instances=(0, *proof.instances[1:]))
 
 
-def test_understatedSum_cannotBeProven_fromATamperedWitness(art, update, prev, tmp_path):
-    """A prover who edits the witness's output (ss_c - 1) gets no proof, or one that does not verify."""
-    rows = [[2**13 * v for v in update[1]], list(prev[1]), [1, 2, *kc.address_limbs(ADDRESS)]]
+def test_aFlagForAChunkOverItsBudget_cannotBeProven_fromATamperedWitness(art, update, prev, tmp_path):
+    """A prover over its budget who edits the witness's flag (0 -> 2^26) gets no proof, or one that does not
+    verify."""
+    true_ss = kc.chunk_sum_of_squares(SMALL, update[1], prev[1])
+    rows = [[2**13 * v for v in update[1]], list(prev[1]), [true_ss - 1, 1, 2, *kc.address_limbs(ADDRESS)]]
     inp, wit, out = tmp_path / "input.json", tmp_path / "witness.json", tmp_path / "proof.json"
     inp.write_text(json.dumps({"input_data": [[felt_hex(v) for v in row] for row in rows]}))
     ezkl.gen_witness(str(inp), str(art.compiled), str(wit), vk_path=str(art.vk), srs_path=str(art.srs))
     witness = json.loads(wit.read_text())
-    true_ss = kc.chunk_sum_of_squares(SMALL, update[1], prev[1])
-    assert witness["outputs"][0][0] == felt_hex(true_ss)
-    witness["outputs"][0][0] = felt_hex(true_ss - 1)
+    assert witness["outputs"][0][0] == felt_hex(0)
+    witness["outputs"][0][0] = felt_hex(2**26)
     wit.write_text(json.dumps(witness))
     try:
         ezkl.prove(str(wit), str(art.compiled), str(art.pk), str(out), str(art.srs))
@@ -156,7 +171,7 @@ def test_understatedSum_cannotBeProven_fromATamperedWitness(art, update, prev, t
             raise
         return
     forged = kc.read_kzg_chunk_proof(out)
-    assert forged.sum_of_squares == true_ss - 1
+    assert forged.flag
     assert not verify_offchain(art, out)
 
 
@@ -191,23 +206,39 @@ def test_chunkedNorm_differsFromOneRescale_byAtMostFloorHalfChunks():
 
 def test_proveChunk_refusesWhatNoProofCovers(art, update, prev, tmp_path):
     with pytest.raises(CircuitError, match="outside"):
-        kc.prove_chunk(art, 0, 2, [2**23, *update[0][1:]], prev[0], ADDRESS, tmp_path)
+        kc.prove_chunk(art, 0, 2, BUDGET, [2**23, *update[0][1:]], prev[0], ADDRESS, tmp_path)
     far = [2**22] * SMALL.chunk + update[0][SMALL.chunk :]  # (2**35)**2 * 64 / 2**26 >= 2**36
     with pytest.raises(CircuitError, match="2\\^36"):
-        kc.prove_chunk(art, 0, 2, far, [-(2**35) + 1] * SMALL.rows, ADDRESS, tmp_path)
+        kc.prove_chunk(art, 0, 2, BUDGET, far, [-(2**35) + 1] * SMALL.rows, ADDRESS, tmp_path)
     with pytest.raises(CircuitError, match="index"):
-        kc.prove_chunk(art, 2, 2, update[0], prev[0], ADDRESS, tmp_path)
+        kc.prove_chunk(art, 2, 2, BUDGET, update[0], prev[0], ADDRESS, tmp_path)
     with pytest.raises(CircuitError, match="takes"):
-        kc.prove_chunk(art, 0, 2, update[0][:-1], prev[0], ADDRESS, tmp_path)
+        kc.prove_chunk(art, 0, 2, BUDGET, update[0][:-1], prev[0], ADDRESS, tmp_path)
+    with pytest.raises(CircuitError, match="over its budget"):
+        kc.prove_chunk(art, 0, 2, 0, update[0], prev[0], ADDRESS, tmp_path)
+    with pytest.raises(CircuitError, match="the budget must be in"):
+        kc.prove_chunk(art, 0, 2, kc.INPUT_RANGE, update[0], prev[0], ADDRESS, tmp_path)
+
+
+def test_chunkBudgets_roundUpToAGridAndHandOutTheBound():
+    assert kc.chunk_budgets([5], 1000) == (1000,)  # one chunk: the bound itself
+    grain = 1600 >> kc.BUDGET_GRAIN_BITS  # 100
+    assert kc.chunk_budgets([5, 250, 0], 1600) == (100, 300, 1200)
+    exact = kc.chunk_budgets([790, 790], 1600)  # the grid would need 1,600: it fits exactly
+    assert exact == (800, 800)
+    assert kc.chunk_budgets([799, 799], 1600) == (800, 800) and grain == 100
+    assert kc.chunk_budgets([801, 790], 1600) == (801, 799)  # the grid overshoots: exact sums, rest to the last
+    with pytest.raises(CircuitError, match="add up to"):
+        kc.chunk_budgets([900, 800], 1600)
 
 
 def test_proveChunks_poolOfTwo_inOrder_withProgress(art, update, prev, tmp_path):
     lines: list[str] = []
-    proofs = chunk_prover.prove_chunks(art, update, prev, ADDRESS, tmp_path, workers=2, progress=lines.append)
+    sums = [kc.chunk_sum_of_squares(SMALL, u, s) for u, s in zip(update, prev, strict=True)]
+    budgets = kc.chunk_budgets(sums, sum(sums) * 2)
+    proofs = chunk_prover.prove_chunks(art, update, prev, budgets, ADDRESS, tmp_path, workers=2, progress=lines.append)
     assert [p.index for p in proofs] == [0, 1] and all(p.count == 2 for p in proofs)
-    assert [p.sum_of_squares for p in proofs] == [
-        kc.chunk_sum_of_squares(SMALL, u, s) for u, s in zip(update, prev, strict=True)
-    ]
+    assert [p.budget for p in proofs] == list(budgets) and all(p.flag for p in proofs)
     assert all(verify_offchain(art, p.path) for p in proofs)
     assert len(lines) == 2 and all(" of 2 " in line and "ETA" in line for line in lines)
 

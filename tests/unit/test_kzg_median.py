@@ -18,7 +18,7 @@ from zkfl_dapp.core.fixedpoint import FIELD_MODULUS
 from zkfl_dapp.core.median import median_quantized
 from zkfl_dapp.exceptions import CircuitError
 
-MEDIAN_SPEC = km.default_median_spec(SPEC.model_size, SPEC.pad_rows)
+MEDIAN_SPEC = km.default_median_spec(SPEC.chunk, SPEC.pad_rows)
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, padded_update
+from zkfl_dapp.circuits.kzg_chunk_norm import prove_chunk
 from zkfl_dapp.circuits.kzg_inference import (
     KzgInferenceCircuitSpec,
     ensure_kzg_inference_artifacts,
@@ -16,7 +17,6 @@ from zkfl_dapp.circuits.kzg_inference import (
 )
 from zkfl_dapp.circuits.kzg_median import prove_inputs as median_prove_inputs
 from zkfl_dapp.circuits.kzg_median import prove_kzg_median
-from zkfl_dapp.circuits.kzg_norm import prove_kzg_norm
 from zkfl_dapp.circuits.proving import prove_rows
 from zkfl_dapp.circuits.suite import CircuitSuite
 from zkfl_dapp.core.median import fill_slots, median_quantized
@@ -37,7 +37,7 @@ def test_a_norm_proof_leaves_only_the_proof_and_nothing_world_readable(
     suite: CircuitSuite, genesis: tuple[int, ...], tmp_path: Path
 ) -> None:
     workdir = tmp_path / "hospital" / "round-1"
-    proof = prove_kzg_norm(suite.norm, padded_update(9, genesis), genesis, 10**6, "0x" + "11" * 20, workdir)
+    proof = prove_chunk(suite.norm, 0, 1, 10**6, padded_update(9, genesis), genesis, "0x" + "11" * 20, workdir)
     assert proof.proof
     assert [p.name for p in _tree(workdir)] == ["proof.json"]
     _assert_private(workdir)

@@ -21,11 +21,11 @@ Checks per finalized round (the table's columns):
   chunk, ``RoundManager.chunks()``), and the auditor re-derives it (:func:`~zkfl_dapp.circuits.kzg.combine`
   per chunk), which must equal the ``RoundFinalized`` points, whose keccak must equal
   ``getRound().newModelHash``;
-* ``norm proofs`` (rounds with a norm bound): every accepted norm proof, from its submission's calldata,
-  verifies with the published norm circuit and is bound to that submission; in a chunked deployment every
-  chunk proof the contract accepted (``ChunkProofAccepted``, from its ``submitChunkProof`` calldata) is
-  re-verified with the published chunk circuit and bound to its chunk, and their sum to the bound
-  (:mod:`.proof_checks`). The report says per submission what was verified where;
+* ``norm proofs`` (rounds with a norm bound): every submission's chunk proofs (one for a small model), from
+  its ``submitUpdate`` calldata or, with a challenge window, from its proof bundle, verify with the published
+  norm circuit for the budgets it claimed and are bound to its chunks and the previous model; the budgets add
+  up to at most the bound (:mod:`.chunk_proof_checks`). The report says per submission what was verified
+  where (on-chain at submission, off-chain by the auditor, challenged);
 * ``median proof`` (median rounds): the published proof file matches ``proofHash`` and the calldata,
   verifies with the published median circuit, and its points are the slots' and the new model's;
 * ``model``: the new model file resolves, has the consortium's shape and layout and opens the commitment

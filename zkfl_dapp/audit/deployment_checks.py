@@ -85,6 +85,7 @@ class DeploymentChecks(AuditContext):
 
     def deployment(self, report: AuditReport, head: int) -> None:
         report.chunks = self.chunks
+        report.challenge_window = int(self.rm.challengeWindow())
         lagrange_path = self._manifest_checks(report, head)
         self._basis_checks(report)
         genesis = self._genesis_checks(report)

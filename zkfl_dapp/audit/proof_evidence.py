@@ -1,8 +1,8 @@
-"""What the proof checks read proofs from: the chain's ``ChunkProofAccepted`` events, decoded calldata,
-ezkl proof files rebuilt from it, and the committed points at the start of a proof.
+"""What the proof checks read proofs from: decoded calldata (or a proof bundle), ezkl proof files rebuilt
+from it, and the committed points at the start of a proof.
 
-:class:`ProofEvidence` is the base the three proof checks share (:mod:`.proof_checks` for one-vector norm
-proofs, :mod:`.chunk_proof_checks`, :mod:`.median_proof_checks`): it decodes a transaction with the
+:class:`ProofEvidence` is the base the proof checks share (:mod:`.chunk_proof_checks` for the norm proofs,
+:mod:`.median_proof_checks`): it decodes a transaction with the
 RoundManager's ABI, checks that a submission's call is the recorded one, re-verifies a proof file with ezkl
 and the published circuit files, and scales a commitment the way the circuits do.
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,37 +23,6 @@ from zkfl_dapp.audit.report import RoundAudit, SubmissionRecord
 from zkfl_dapp.chain.views import as_commitment, commitment_hex
 from zkfl_dapp.circuits.kzg import POINT_BYTES, G1Point, KzgError, combine
 from zkfl_dapp.core.fixedpoint import felt_hex
-
-#: A position on the chain: (block number, log index).
-Position = tuple[int, int]
-
-
-@dataclass(frozen=True)
-class ChunkProofEvent:
-    """One ``ChunkProofAccepted`` log: a hospital's chunk proof the RoundManager accepted (and verified)."""
-
-    round_id: int
-    hospital: str
-    chunk: int
-    sum_of_squares: int
-    #: keccak256(x || y) of the proof's point 0, C(2^13 u_c), as the contract recorded it
-    point_hash: bytes
-    #: the submitChunkProof transaction (its calldata holds the proof and instances)
-    tx: str
-    position: Position
-
-    @classmethod
-    def from_log(cls, log: Any) -> ChunkProofEvent:
-        a = dict(log.event_arguments)
-        return cls(
-            round_id=int(a["roundId"]),
-            hospital=str(a["hospital"]),
-            chunk=int(a["chunk"]),
-            sum_of_squares=int(a["sumOfSquares"]),
-            point_hash=bytes(a["pointHash"]),
-            tx=str(log.transaction_hash),
-            position=(int(log.block_number), int(log.log_index)),
-        )
 
 
 def write_proof_file(path: Path, proof: bytes, instances: Sequence[int]) -> Path:

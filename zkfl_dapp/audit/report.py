@@ -139,6 +139,8 @@ class AuditReport(BaseModel):
     circuit: dict[str, Any] = Field(default_factory=dict)
     #: points per commitment (RoundManager.chunks()): 1, or the chunks of a model committed chunk by chunk
     chunks: int = 1
+    #: RoundManager.challengeWindow(): 0 when norm proofs are verified at submission
+    challenge_window: int = 0
     #: what the reader should know about how the deployment was checked (not findings)
     notes: list[str] = Field(default_factory=list)
     membership: list[MembershipEvent] = Field(default_factory=list)
@@ -198,21 +200,19 @@ class AuditReport(BaseModel):
         median = [r.round_id for r in self.rounds if r.rule == "median" and r.phase in ("finalized", "rolled back")]
         fedavg = [r.round_id for r in self.rounds if r.rule == "fedavg" and r.phase in ("finalized", "rolled back")]
         lines = []
-        if self.chunks > 1:
-            lines.append(
-                f"chunk norm proofs (rounds {bounded or 'none'}): one `submitChunkProof` transaction per chunk, "
-                f"verified on-chain by the norm verifier `{self.verifier}` (event `ChunkProofAccepted`); at "
-                "`submitUpdate` RoundManager checked that the hospital's accepted proofs cover each of its "
-                f"{self.chunks} chunk points in order and that their sums of squares add up to at most the bound; "
-                "re-verified by the auditor with ezkl and the published chunk circuit from each transaction's "
-                "calldata (the last accepted proof per chunk), with the same bindings and sum"
-            )
-        else:
-            lines.append(
-                f"norm proofs (rounds {bounded or 'none'}): verified on-chain by RoundManager in "
-                f"`submitBoundedUpdate` with the norm verifier `{self.verifier}`; re-verified by the auditor with "
-                "ezkl and the published norm circuit from the transaction's calldata, and bound to the submission"
-            )
+        where = (
+            f"posted as hashes with a challenge window of {self.challenge_window} s: verified off-chain by the "
+            "auditor from each proof bundle (the aggregator too); a member's `challengeChunk` runs the norm "
+            f"verifier `{self.verifier}` on-chain and excludes the submission if it fails (`ChunkProofFaulted`)"
+            if self.challenge_window
+            else f"verified on-chain by RoundManager in `submitUpdate` with the norm verifier `{self.verifier}`; "
+            "re-verified by the auditor from the transaction's calldata"
+        )
+        lines.append(
+            f"norm proofs (rounds {bounded or 'none'}): one per chunk ({self.chunks}) within its budget, {where}; "
+            "with ezkl and the published norm circuit, bound to the submission's chunk points, the previous model "
+            "and the budgets' sum"
+        )
         if median or self.median_verifier:
             lines.append(
                 f"median proof (rounds {median or 'none'}): verified on-chain by RoundManager in "

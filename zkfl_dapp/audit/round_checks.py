@@ -13,7 +13,7 @@ from typing import Any
 from zkfl_dapp.audit.context import describe_error
 from zkfl_dapp.audit.events import _args, _logs
 from zkfl_dapp.audit.exclusion_checks import ExclusionChecks
-from zkfl_dapp.audit.proof_checks import ChunkProofEvent, Position, ProofChecks
+from zkfl_dapp.audit.proof_checks import ProofChecks
 from zkfl_dapp.audit.report import CHECKS, AuditReport, Finding, RoundAudit, SubmissionRecord, short_commitment
 from zkfl_dapp.chain.enums import Phase, Rule
 from zkfl_dapp.chain.views import (
@@ -59,11 +59,6 @@ class RoundChecks(ProofChecks, ExclusionChecks):
         excluded: dict[int, set[int]] = {}
         for log in _logs(self.rm.UpdateExcluded, head):
             excluded.setdefault(int(_args(log)["roundId"]), set()).add(int(_args(log)["slot"]))
-        chunk_proofs: dict[int, list[ChunkProofEvent]] = {}
-        if self.chunked:
-            for log in _logs(self.rm.ChunkProofAccepted, head):
-                event = ChunkProofEvent.from_log(log)
-                chunk_proofs.setdefault(event.round_id, []).append(event)
 
         genesis = as_commitment(self.rm.genesisModelCommitment())
         # the current model as the events tell it: (its round, its commitment, its file's CID)
@@ -78,7 +73,6 @@ class RoundChecks(ProofChecks, ExclusionChecks):
                 aborted.get(round_id),
                 submitted.get(round_id, []),
                 excluded.get(round_id, set()),
-                chunk_proofs.get(round_id, []),
             )
             self._lineage(ra, lineage)
             if ra.phase == "finalized" and ra.new_model_commitment is not None and ra.new_model_cid is not None:
@@ -122,7 +116,6 @@ class RoundChecks(ProofChecks, ExclusionChecks):
         abort_log: Any | None,
         submitted: list[Any],
         excluded: set[int],
-        chunk_proofs: list[ChunkProofEvent] | None = None,
     ) -> RoundAudit:
         o = _args(opened)
         info = self.rm.getRound(round_id)
@@ -140,9 +133,6 @@ class RoundChecks(ProofChecks, ExclusionChecks):
             )
             for log in submitted
         ]
-        submitted_at: dict[int, Position] = {
-            int(_args(log)["slot"]): (int(log.block_number), int(log.log_index)) for log in submitted
-        }
         prev_round = int(o["prevModelRound"])
         try:
             prev_point, prev_cid = model_record(self.rm, prev_round)
@@ -206,7 +196,7 @@ class RoundChecks(ProofChecks, ExclusionChecks):
             # aborted round, it leaves the global model as it was, and its model is not audited
             return ra
         proof_ref = (bytes(f["proofHash"]), str(f["proofCid"]))
-        self._finalized(ra, info, prev_point, new_point, proof_ref, chunk_proofs or [], submitted_at)
+        self._finalized(ra, info, prev_point, new_point, proof_ref)
         return ra
 
     def _event_vs_state(self, ra: RoundAudit, info: Any) -> None:
@@ -242,8 +232,6 @@ class RoundChecks(ProofChecks, ExclusionChecks):
         prev_point: Commitment,
         new_point: Commitment,
         proof_ref: tuple[bytes, str],
-        chunk_proofs: list[ChunkProofEvent],
-        submitted_at: dict[int, Position],
     ) -> None:
         assert ra.new_model_cid is not None
         for c in ("weights", "commitment", "model", "CIDs"):
@@ -261,7 +249,7 @@ class RoundChecks(ProofChecks, ExclusionChecks):
             expected = f"{self.chunks} points (RoundManager.chunks())"
             self._fail(ra, "commitment", "new model commitment", expected, f"{len(new_point)} points")
         if ra.norm_bound_sq:
-            self._norm_proofs(ra, prev_point, chunk_proofs, submitted_at)
+            self._norm_proofs(ra, prev_point)
         included = [s for s in ra.submissions if not s.excluded]
         if ra.rule == "median":
             count = self._median_proof(ra, prev_point, new_point)

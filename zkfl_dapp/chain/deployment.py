@@ -26,6 +26,8 @@ class CommitmentScheme:
     zero_commitment: tuple[int, int]
     #: sha256 hex of the pinned basis (KzgBasis.digest)
     basis_digest: str
+    #: 0: chunk proofs verified at submission; else the challenge window in seconds (optimistic verification)
+    challenge_window: int = 0
 
     def as_tuple(self) -> tuple[Any, ...]:
         """The struct as the constructor takes it."""
@@ -37,6 +39,7 @@ class CommitmentScheme:
             self.scale_bits,
             list(self.zero_commitment),
             bytes.fromhex(self.basis_digest),
+            self.challenge_window,
         )
 
 
@@ -98,8 +101,9 @@ def deploy_contracts(
     with_median: bool = True,
 ) -> Deployment:
     """Deploy registry, the norm (and median) verifiers and the round manager; ``admin`` becomes the
-    consortium admin. A chunked scheme (``scheme.chunks > 1``) gets the chunk norm circuit's verifier
-    (ezkl's reusable verifier and the KzgChunkNormVerifier wrapper) and no median verifier.
+    consortium admin. A one-chunk scheme gets the norm circuit's plain verifier (KzgNormVerifier), a chunked
+    one (``scheme.chunks > 1``) ezkl's reusable verifier and the KzgChunkNormVerifier wrapper and no median
+    verifier (circuits.suite.norm_spec_for builds them so).
 
     ``circuit_cid`` is the CID of the circuits' published artifact manifest (see zkfl_dapp.protocol.publication).
     """

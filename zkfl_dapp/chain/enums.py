@@ -1,5 +1,4 @@
-"""The contracts' enums, in one place on the Python side (each mirrors a Solidity enum by value).
-"""
+"""The contracts' enums, in one place on the Python side (each mirrors a Solidity enum by value)."""
 
 from __future__ import annotations
 
@@ -41,3 +40,14 @@ class ExclusionReason(IntEnum):
     UNDECRYPTABLE = 1
     INVALID_CONTENT = 2
     UNAVAILABLE = 3
+    #: a member's ``challengeChunk`` showed one of the update's chunk proofs false (not disputable)
+    INVALID_PROOF = 4
+
+
+class ProofFault(IntEnum):
+    """Mirror of ``IRoundManager.ProofFault``: why a chunk norm proof fails."""
+
+    NONE = 0
+    UPDATE_POINT = 1
+    AGGREGATE_POINT = 2
+    REJECTED = 3

@@ -32,7 +32,7 @@ def spec_digest(spec: Any, revision: int) -> str:
 
 
 class ArtifactPaths:
-    """Paths of one circuit's generated artifacts, shared by every circuit kind (e.g. KzgNormArtifacts);
+    """Paths of one circuit's generated artifacts, shared by every circuit kind (e.g. KzgChunkNormArtifacts);
     each subclass names its verifier contract."""
 
     directory: Path

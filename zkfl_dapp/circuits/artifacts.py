@@ -4,7 +4,7 @@ Artifacts (ONNX, settings, compiled circuit, SRS, keys, Solidity verifier) are g
 inputs only (a circuit's frozen spec dataclass, its construction revision, the ezkl version) and cached
 under a directory named by a digest of those inputs; ``manifest.json`` records their provenance. A
 self-generated SRS is for development only and is labelled so; pass a ceremony SRS file
-(``ceremony_srs``) for anything else. Each circuit module (:mod:`.kzg_norm`, :mod:`.kzg_median`,
+(``ceremony_srs``) for anything else. Each circuit module (:mod:`.kzg_median`,
 :mod:`.kzg_chunk_norm`, :mod:`.kzg_inference`) supplies its spec, ONNX export and run arguments.
 
 The artifact folder's layout is :mod:`.artifact_paths`, the generated Solidity verifiers
@@ -83,10 +83,14 @@ def _quiet(_: str) -> None:
 
 
 def settle_logrows(
-    art_dir: Path, run_args: Callable[[int], ezkl.PyRunArgs], min_logrows: int, committed_rows: int
+    art_dir: Path,
+    run_args: Callable[[int], ezkl.PyRunArgs],
+    min_logrows: int,
+    committed_rows: int,
+    margin: int = _BLINDING_MARGIN,
 ) -> int:
     """Write ``art_dir/settings.json`` at the smallest logrows (at least ``min_logrows``) that holds the circuit
-    with room for the blinding rows; returns it.
+    with ``margin`` rows left for the blinding rows; returns it.
 
     Raises:
         CircuitError: ``committed_rows`` values (model and pad rows) do not fit one committed column there.
@@ -95,10 +99,10 @@ def settle_logrows(
     ezkl.gen_settings(str(onnx), str(settings), py_run_args=run_args(20))
     rows = int(json.loads(settings.read_text())["num_rows"])
     logrows = max(min_logrows, math.ceil(math.log2(rows + 1)))
-    if 2**logrows - rows < _BLINDING_MARGIN:  # keep room for blinding rows
+    if 2**logrows - rows < margin:  # keep room for blinding rows
         logrows += 1
     ezkl.gen_settings(str(onnx), str(settings), py_run_args=run_args(logrows))
-    if committed_rows > 2**logrows - _BLINDING_MARGIN:
+    if committed_rows > 2**logrows - margin:
         raise CircuitError(f"{committed_rows} values do not fit one committed column at logrows {logrows}")
     return logrows
 

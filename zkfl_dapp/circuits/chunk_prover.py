@@ -26,11 +26,11 @@ def _worker_init(threads: int) -> None:
 
 
 def _prove_one(
-    art: KzgChunkNormArtifacts, index: int, count: int, update_chunk: list[int], prev_chunk: list[int],
-    address: str | int, workdir: Path,
+    art: KzgChunkNormArtifacts, index: int, count: int, budget: int, update_chunk: list[int],
+    prev_chunk: list[int], address: str | int, workdir: Path,
 ) -> KzgChunkProof:  # fmt: skip
     cpu = time.process_time()
-    proof = prove_chunk(art, index, count, update_chunk, prev_chunk, address, workdir)
+    proof = prove_chunk(art, index, count, budget, update_chunk, prev_chunk, address, workdir)
     return dataclasses.replace(proof, cpu_seconds=time.process_time() - cpu)
 
 
@@ -38,6 +38,7 @@ def prove_chunks(
     art: KzgChunkNormArtifacts,
     update_chunks: Sequence[Sequence[int]],
     prev_chunks: Sequence[Sequence[int]],
+    budgets: Sequence[int],
     address: str | int,
     workdir: Path,
     *,
@@ -45,8 +46,9 @@ def prove_chunks(
     threads_per_worker: int | None = None,
     progress: Progress = _quiet,
 ) -> list[KzgChunkProof]:
-    """Prove every chunk (``workdir/chunk-<c>/proof.json``) in a pool of ``workers`` processes; returns the
-    proofs in chunk order and reports ``chunk i of n`` with an ETA after each.
+    """Prove every chunk within its budget (``workdir/chunk-<c>/proof.json``) in a pool of ``workers``
+    processes (one chunk: in this process, no pool to start); returns the proofs in chunk order and reports
+    ``chunk i of n`` with an ETA after each.
 
     Each worker loads the proving key (~1.1 GB at 4,096 values, ~2.5 GB peak per proof), so ``workers``
     bounds memory; ``threads_per_worker`` (default ``cpu_count // workers``) bounds each prover's threads.
@@ -56,10 +58,16 @@ def prove_chunks(
         CircuitError: a chunk cannot be proven (nothing is proven then), or a proof failed.
     """
     n = len(update_chunks)
-    if n == 0 or len(prev_chunks) != n:
-        raise CircuitError(f"need one previous-aggregate chunk per update chunk, got {n} and {len(prev_chunks)}")
+    if n == 0 or len(prev_chunks) != n or len(budgets) != n:
+        raise CircuitError(
+            f"need one previous-aggregate chunk and budget per update chunk, "
+            f"got {n}, {len(prev_chunks)}, {len(budgets)}"
+        )
     for c in range(n):
-        check_chunk_inputs(art.spec, c, n, update_chunks[c], prev_chunks[c])
+        check_chunk_inputs(art.spec, c, n, budgets[c], update_chunks[c], prev_chunks[c])
+    if n == 1:
+        one = [int(v) for v in update_chunks[0]], [int(v) for v in prev_chunks[0]]
+        return [_prove_one(art, 0, 1, budgets[0], *one, address, workdir / "chunk-000")]
     threads = threads_per_worker or max(1, (os.cpu_count() or 1) // max(1, workers))
     proofs: dict[int, KzgChunkProof] = {}
     started = time.perf_counter()
@@ -68,7 +76,7 @@ def prove_chunks(
     ) as pool:
         pending: dict[Future[KzgChunkProof], int] = {
             pool.submit(
-                _prove_one, art, c, n, [int(v) for v in update_chunks[c]], [int(v) for v in prev_chunks[c]],
+                _prove_one, art, c, n, budgets[c], [int(v) for v in update_chunks[c]], [int(v) for v in prev_chunks[c]],
                 address, workdir / f"chunk-{c:03d}",
             ): c
             for c in range(n)

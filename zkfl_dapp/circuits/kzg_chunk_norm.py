@@ -1,90 +1,90 @@
-"""Chunked commit-and-prove norm proofs: ``sum_c ss_c <= b`` for models too large for one norm circuit.
+"""The norm circuit: ``ss_c <= b_c`` per chunk over KZG-committed inputs, for every model size.
 
-One norm proof over ~109k values does not fit in memory (ezkl 23.0.5), so the update is split into
-``n = ceil(d / CHUNK)`` chunks of ``CHUNK`` model values (the last one zero-filled; :func:`~.chunks.split_chunks`),
-each followed by its own ``P`` hiding-pad rows, and every chunk gets its own proof of ONE shared chunk
-circuit. Inputs, every one ``polycommit`` (its KZG commitment is one of the proof's first three points),
-at ezkl scale ``2**26``:
+A model of ``d`` values is committed in ``n = ceil(d / CHUNK)`` chunks of ``CHUNK`` model values (the last
+one zero-filled; :func:`~.chunks.split_chunks`), each followed by its own ``P`` hiding-pad rows, and every
+chunk gets its own proof of ONE shared chunk circuit. A small model is one chunk (``CHUNK = d``, e.g. the
+d = 31 demo: :func:`zkfl_dapp.circuits.suite.norm_spec_for`): the same circuit, the same submission path.
+Inputs, every one ``polycommit`` (its KZG commitment is one of the proof's first three points), at ezkl
+scale ``2**26``:
 
 * ``x_c [1, CHUNK + P]``: ``2**13 * u_c`` (chunk ``c`` of the quantized update and its pad rows, times
   ``2**13``); the contract derives ``C(x_c) = combine([C(u_c)], [2**13], K)`` from the hospital's chunk
   commitment ``C(u_c)``;
 * ``S_c [1, CHUNK + P]``: chunk ``c`` of the previous aggregate ``sum w_i u_i`` (scale ``2**26``) with its
-  spare rows ``sum w_i pad_ic``: the per-chunk combination RoundManager would compute;
-* ``p [1, 2 + 5]``: ``[c, n, a_0..a_4]``: the chunk index, the number of chunks and the hospital's address
-  in five 32-bit limbs, copied to public outputs.
+  spare rows ``sum w_i pad_ic``: the per-chunk combination RoundManager computed when it finalized;
+* ``p [1, 3 + 5]``: ``[b_c, c, n, a_0..a_4]``: the chunk's budget, the chunk index, the number of chunks
+  and the hospital's address in five 32-bit limbs, copied to public outputs.
 
 Public instances (uint256)::
 
-    [ss_c, c, n, a_0, a_1, a_2, a_3, a_4]      ss_c = rescale(sum_{j < CHUNK} (x_cj - S_cj)**2, 26)
+    [flag, b_c, c, n, a_0, a_1, a_2, a_3, a_4]      flag = 2**26 if ss_c <= b_c else 0
+    ss_c = rescale(sum_{j < CHUNK} (x_cj - S_cj)**2, 26)
 
 ``rescale`` is ezkl's (half away from zero; :func:`zkfl_dapp.core.aggregation.rescale` is the bit-exact
 Python twin, :func:`chunk_sum_of_squares`). The pad rows are sliced off and never enter ``ss_c``. The
-copies of ``c``, ``n`` and the limbs are constrained, so a proof for another chunk index, chunk count or
-hospital has other instances (and changing an instance breaks the proof).
+copies of ``b_c``, ``c``, ``n`` and the limbs are constrained, so a proof for another budget, chunk index,
+chunk count or hospital has other instances (and changing an instance breaks the proof). A chunk over its
+budget proves ``flag = 0`` (or no proof exists): a verifier must require ``flag == 2**26``.
 
-**The round's norm** is ``sum_c ss_c <= b``, summed by the verifier (the contract or the enclave) over
-the ``n`` accepted chunk proofs, as integers (not in the field). It differs from the one-circuit norm
-``rescale(T, 26)`` of :mod:`.kzg_norm` (``T = sum_c T_c`` the exact integer sum of squares at scale
-``2**52``) by rounding only: with ``f_c = (T_c mod 2**26) / 2**26`` and ``round(x) = floor(x + 1/2)``,
-``sum_c ss_c - rescale(T, 26) = sum_c round(f_c) - round(sum_c f_c)``, an integer in
-``(-(n + 1)/2, (n + 1)/2)``: at most ``floor(n / 2)`` units of ``2**-26`` (of the real squared distance)
-either way, i.e. ``(n - 1)/2 = 13`` units at ``n = 27``, and both extremes are reachable (every
-``f_c = 1/2`` gives ``+floor(n/2)``). Against the exact ``T / 2**26`` the sum is within ``n / 2`` units.
+**The round's norm** is ``sum_c ss_c <= b``. The hospital picks budgets ``b_c`` with ``sum_c b_c <= b``
+(the contract checks the sum, as integers, each ``b_c < 2**36``) and proves ``ss_c <= b_c`` per chunk, so
+``sum_c ss_c <= sum_c b_c <= b``. One chunk: ``b_0 = b`` and the proof is exactly ``rescale(T, 26) <= b``.
+Several chunks: ``sum_c ss_c`` differs from the one-circuit ``rescale(T, 26)`` (``T = sum_c T_c`` the exact
+integer sum of squares at scale ``2**52``) by rounding only: with ``f_c = (T_c mod 2**26) / 2**26``,
+``sum_c ss_c - rescale(T, 26) = sum_c round(f_c) - round(sum_c f_c)``, at most ``floor(n / 2)`` units of
+``2**-26`` either way (``13`` at ``n = 27``); against the exact ``T / 2**26`` within ``n / 2`` units.
 
-**Range checks stay on** (``ignore_range_check_inputs_outputs = False``), as in :mod:`.kzg_norm`: every
-input and output ``|v| < 2**36`` (4 legs of base ``2**9``). Consequences:
+**What is published, and the budgets' leakage.** Only ``b_c`` and the flag are public, not ``ss_c``. A
+budget is an upper bound on that chunk's squared distance, so the hospital's choice is what leaks:
+:func:`chunk_budgets` gives every chunk ``ss_c`` rounded UP to a multiple of ``b / 2**BUDGET_GRAIN_BITS``
+(a coarse grid: 16 steps of the bound) and the unused rest of ``b`` to the last chunk, so each ``b_c``
+reveals ``ss_c`` only to within ``b / 16`` (and one chunk (d = 31) reveals nothing: ``b_0 = b``). A
+hospital that wants no per-chunk figure at all pays with slack: equal budgets ``b / n`` (refused when a
+chunk exceeds its share). Issue 19/20's rule "nothing published is one hospital's figure" holds for the
+one-chunk model exactly and for chunked models up to this grid.
+
+**Range checks stay on** (``ignore_range_check_inputs_outputs = False``): every input and output
+``|v| < 2**36`` (4 legs of base ``2**9``). Consequences:
 
 * inputs: ``|u| < 2**23`` at scale ``2**13`` and pad entries of 22 bits (:data:`PAD_ENTRY_BITS`), so
-  ``x`` and ``S`` (weights summing to ``2**13``) stay below ``2**36``; the limbs (``< 2**32``), ``c`` and
-  ``n`` fit too;
-* the output ``ss_c < 2**36``: a chunk whose real squared distance is ``>= 2**10`` (rounded at scale
-  ``2**26``) cannot be proven at all. That costs an honest hospital nothing as long as ``b < 2**36`` (the
-  one-circuit norm's limit too): ``sum_c ss_c <= b`` with non-negative terms implies every ``ss_c <= b``.
-  A larger ``b`` would be pointless: chunks beyond ``2**36`` fail anyway.
-* **The ``sqrt(-1)`` argument still holds, per chunk and across chunks.** Without the input range checks a
+  ``x`` and ``S`` (weights summing to ``2**13``) stay below ``2**36``; ``b_c``, the limbs (``< 2**32``),
+  ``c`` and ``n`` fit too;
+* the comparison ``ss_c <= b_c`` is proven only while ``|b_c - ss_c| < 2**36``: a chunk whose real squared
+  distance is ``>= 2**10`` (rounded at scale ``2**26``) cannot be proven at all. That costs an honest
+  hospital nothing as long as ``b < 2**36``: ``sum_c ss_c <= b`` with non-negative terms implies every
+  ``ss_c <= b``.
+* **The ``sqrt(-1)`` argument holds, per chunk and across chunks.** Without the input range checks a
   witness ``diff = (1, sqrt(-1) mod r)`` has ``diff . diff = 0`` in the field. With them, every
   ``diff_j = x_cj - S_cj`` is (the image of) an integer with ``|diff_j| < 2**37``, so
   ``sum_j diff_j**2 < CHUNK * 2**74 <= 2**87 < r`` (``CHUNK <= 2**13``, checked by the spec): the field sum
   equals the integer sum of squares, which is at least every ``diff_j**2``. Across chunks nothing is
-  summed in the field: the verifier adds the instances ``ss_c`` as integers, each of which it must
+  summed in the field: the verifier adds the public budgets ``b_c`` as integers, each of which it must
   require ``< 2**36`` (:data:`INPUT_RANGE`): then no uint256 sum of ``n`` of them wraps, and a field
-  element ``r - k`` (a "negative" ``ss_c``, which a sound rescale of a non-negative sum never yields)
-  is rejected outright.
+  element ``r - k`` (a "negative" budget) is rejected outright.
 
 **One basis for every chunk.** All chunks share one circuit and so one basis (its logrows, unusable rows
 and SRS file; :meth:`KzgChunkNormArtifacts.basis`): ``C(u_c) = kzg.commit(chunk c padded, basis)[0]``.
 An update's commitment is the ordered list ``[C(u_0), .., C(u_{n-1})]`` (:func:`~.chunks.commit_chunks`); the
 aggregate's is the per-chunk combination ``K + sum_i w_i (C(u_ic) - K)`` (:func:`~.chunks.combine_chunks`, which
-is :func:`zkfl_dapp.circuits.kzg.combine` per chunk). This basis is NOT the d = 31 norm circuit's.
+is :func:`zkfl_dapp.circuits.kzg.combine` per chunk). For one chunk this basis is also the median circuit's.
 
-**On chain: ezkl's reusable verifier** (as :mod:`.kzg_median`): the chunk circuit's plain verifier is
-30.8 KB at 4,096 values / 8 inner columns, over EIP-170; :class:`KzgChunkNormArtifacts` is ``reusable``,
-so the build writes the shared ``Halo2VerifierReusable`` and the VKA wrapper ``KzgChunkNormVerifier``
+**On chain: ezkl's reusable verifier**: the chunk circuit's plain verifier is 30.8 KB at 4,096 values /
+8 inner columns, over EIP-170; :class:`KzgChunkNormArtifacts` is ``reusable``, so the build writes the
+shared ``Halo2VerifierReusable`` and the VKA wrapper ``KzgChunkNormVerifier``
 (``constructor(IHalo2VerifierReusable)``, ``IHalo2Verifier.verifyProof``).
 
-**Measured** (d = 108,801, 4,096 values / 8 inner columns, ezkl 23.0.5, 2 shared cores;
-``zkfl_dapp/experiments/kzg_chunk_measure.py`` and ``ZKFL_CHUNK_SPEC=large`` of
-``tests/contracts/test_kzg_chunk_norm.py``): 27 chunks; 22,652 rows, logrows 15, 6 unusable rows;
-setup 102 s; proving key 1.15 GB; proof 7,232 bytes; ``kzg.commit`` of all 27 padded chunks 3.3 s;
-``prove_chunks`` with 2 workers 932 s wall on a machine shared with other sessions (load 1-11), 43 CPU-s
-per chunk (~580 s on 2 free cores), peak RSS 5.8 GB for the process tree (2.8 GB per prover);
-``KzgChunkNormVerifier`` 12,826 bytes + ``Halo2VerifierReusable`` 10,896 bytes of runtime code,
-1,469,704 gas per ``verifyProof``. So 27 chunk proofs cost ~39.7M gas: more than one block; they must
-be verified across several transactions (or by the enclave). 2,048 values / 8 columns would take 11,388
-rows (logrows 14) and 54 chunks: half the key and prover memory, about the same total proving work,
-twice the proofs and points on chain (not measured further).
+**Measured** (revision 1, which published ``ss_c``; d = 108,801, 4,096 values / 8 inner columns, ezkl
+23.0.5, 2 shared cores; ``zkfl_dapp/experiments/kzg_chunk_measure.py``): 27 chunks; 22,652 rows, logrows
+15; setup 102 s; proving key 1.15 GB; proof 7,232 bytes; 43 CPU-s per chunk, 2.8 GB per prover;
+1,469,704 gas per ``verifyProof``. Verifying every chunk on chain does not fit one block: a chunked
+deployment verifies optimistically (RoundManager's challenge window; docs/contributors.md).
 
-**Privacy:** unlike :mod:`.kzg_norm` (which publishes only a flag), every ``ss_c`` is public: a
-hospital's per-chunk squared distance from the previous model is revealed (27 numbers per update).
-
-**What a verifier of the n chunk proofs must check** (contract or enclave), for a hospital with chunk
-commitments ``C(u_0..u_{n-1})`` and the previous aggregate's chunk points ``C(S_0..S_{n-1})``: for every
-``c < n``, proof ``c``'s point 0 equals ``combine([C(u_c)], [2**13], K)``, its point 1 equals
-``C(S_c)`` (point 2, ``C(p)``, is ignored), its instances are ``[ss_c, c, n, limbs(sender)]`` with the
-pinned ``n`` and ``ss_c < 2**36``, and the verifier accepts it; each index is used exactly once; then
-``sum_c ss_c <= b``. Proving cost: see :func:`~.chunk_prover.prove_chunks` and
-``zkfl_dapp/experiments/kzg_chunk_measure.py``.
+**What a verifier of the n chunk proofs must check** (the contract at submission or challenge, the
+enclave, an auditor), for a hospital with chunk commitments ``C(u_0..u_{n-1})``, budgets ``b_0..b_{n-1}``
+and the previous aggregate's chunk points ``C(S_0..S_{n-1})``: for every ``c < n``, proof ``c``'s point 0
+equals ``combine([C(u_c)], [2**13], K)``, its point 1 equals ``C(S_c)`` (point 2, ``C(p)``, is ignored),
+its instances are ``[2**26, b_c, c, n, limbs(sender)]`` and the verifier accepts it; ``sum_c b_c <= b``
+with every ``b_c < 2**36``. Proving cost: see :func:`~.chunk_prover.prove_chunks`.
 """
 
 from __future__ import annotations
@@ -123,6 +123,8 @@ __all__ = [
     "KzgChunkNormArtifacts",
     "KzgChunkNormSpec",
     "KzgChunkProof",
+    "KzgPlainNormArtifacts",
+    "chunk_budgets",
     "chunk_sum_of_squares",
     "ensure_kzg_chunk_norm_artifacts",
     "expected_chunk_instances",
@@ -131,7 +133,11 @@ __all__ = [
 ]
 
 #: Bump when the circuit's construction changes in a way its spec does not capture.
-KZG_CHUNK_NORM_REVISION = 1
+KZG_CHUNK_NORM_REVISION = 2
+#: Budgets are multiples of ``b >> BUDGET_GRAIN_BITS`` (module docstring, "What is published").
+BUDGET_GRAIN_BITS = 4
+#: The flag of a chunk within its budget: 1 at the aggregate's scale ``2**26`` (scale bits 13).
+FLAG_SCALE_BITS = 26
 #: Largest chunk the no-wrap argument (module docstring) covers.
 MAX_CHUNK = 2**13
 
@@ -151,6 +157,9 @@ class KzgChunkNormSpec:
     scale_bits: int = 13
     inner_cols: int = 8
     min_logrows: int = 10
+    #: ezkl's reusable verifier and a VKA wrapper (``KzgChunkNormVerifier``: a large chunk's plain verifier is
+    #: over EIP-170), or its plain verifier (``KzgNormVerifier``: a one-chunk small model, ~100k gas cheaper)
+    reusable_verifier: bool = True
 
     def __post_init__(self) -> None:
         if not 1 <= self.chunk <= MAX_CHUNK or self.pad_rows < 0 or self.inner_cols < 1:
@@ -172,7 +181,7 @@ class KzgChunkNormSpec:
 
     @property
     def num_instances(self) -> int:
-        return 3 + ADDRESS_LIMBS
+        return 4 + ADDRESS_LIMBS
 
     def digest(self) -> str:
         return spec_digest(self, KZG_CHUNK_NORM_REVISION)
@@ -184,7 +193,7 @@ LARGE_CHUNK_SPEC = KzgChunkNormSpec(chunk=4096, inner_cols=8)
 
 @dataclass(frozen=True)
 class KzgChunkNormArtifacts(ArtifactPaths):
-    """Paths of the chunk norm circuit's generated artifacts."""
+    """Paths of the norm circuit's generated artifacts, with the reusable verifier (``reusable_verifier``)."""
 
     contract_name: ClassVar[str] = "KzgChunkNormVerifier"
     #: The plain verifier is ~30.8 KB at 4,096 values / 8 columns (over EIP-170): the VKA wrapper around
@@ -199,28 +208,41 @@ class KzgChunkNormArtifacts(ArtifactPaths):
 
 @dataclass(frozen=True)
 class KzgChunkProof(DistanceProof):
-    """One chunk's proof, its instances ``(ss_c, c, n, limbs..)`` and points ``(C(x_c), C(S_c), C(p))``."""
+    """One chunk's proof, its instances ``(flag, b_c, c, n, limbs..)`` and points ``(C(x_c), C(S_c), C(p))``."""
 
     #: CPU seconds of the proving process (all its threads) for this proof, where measured (prove_chunks):
     #: unlike wall time, not inflated by other jobs on a shared machine.
     cpu_seconds: float = 0.0
 
     @property
-    def sum_of_squares(self) -> int:
-        """``ss_c`` (an integer; a field-negative value would be ``>= 2**36`` and must be rejected)."""
-        return self.instances[0]
+    def flag(self) -> bool:
+        """Whether the proof says ``ss_c <= b_c`` (instance 0 non-zero; a verifier requires ``2**26``)."""
+        return self.instances[0] != 0
 
     @property
-    def index(self) -> int:
+    def budget(self) -> int:
+        """``b_c`` (an integer; a field-negative value would be ``>= 2**36`` and must be rejected)."""
         return self.instances[1]
 
     @property
-    def count(self) -> int:
+    def index(self) -> int:
         return self.instances[2]
 
     @property
+    def count(self) -> int:
+        return self.instances[3]
+
+    @property
     def limbs(self) -> tuple[int, ...]:
-        return self.instances[3:]
+        return self.instances[4:]
+
+
+@dataclass(frozen=True)
+class KzgPlainNormArtifacts(KzgChunkNormArtifacts):
+    """Paths of a norm circuit built with ezkl's plain verifier (``reusable_verifier=False``: a one-chunk model)."""
+
+    contract_name: ClassVar[str] = "KzgNormVerifier"
+    reusable: ClassVar[bool] = False
 
 
 def chunk_sum_of_squares(spec: KzgChunkNormSpec, update_chunk: Sequence[int], prev_chunk: Sequence[int]) -> int:
@@ -228,13 +250,36 @@ def chunk_sum_of_squares(spec: KzgChunkNormSpec, update_chunk: Sequence[int], pr
     return scaled_squared_distance(spec, spec.chunk, update_chunk, prev_chunk)
 
 
-def expected_chunk_instances(ss: int, index: int, count: int, address: str | int) -> tuple[int, ...]:
-    """``(ss_c, c, n, limbs..)``: what a verifier passes for chunk ``c`` of ``n`` of ``address``."""
-    return (ss, index, count, *address_limbs(address))
+def expected_chunk_instances(
+    spec: KzgChunkNormSpec, budget: int, index: int, count: int, address: str | int
+) -> tuple[int, ...]:
+    """``(2**26, b_c, c, n, limbs..)``: what a verifier passes for chunk ``c`` of ``n`` of ``address``."""
+    return (1 << spec.aggregate_scale_bits, budget, index, count, *address_limbs(address))
+
+
+def chunk_budgets(sums_of_squares: Sequence[int], bound: int) -> tuple[int, ...]:
+    """Per-chunk budgets ``b_c >= ss_c`` with ``sum_c b_c <= bound``: ``ss_c`` rounded up to a multiple of
+    ``bound >> BUDGET_GRAIN_BITS`` (at least 1), the rest of ``bound`` added to the last chunk (one chunk:
+    ``(bound,)``). Module docstring, "What is published".
+
+    Raises:
+        CircuitError: ``sum_c ss_c`` exceeds the bound even before rounding (the update is out of bound),
+            or ``bound`` is not in ``1..2**36 - 1``.
+    """
+    if not 0 < bound < INPUT_RANGE:
+        raise CircuitError(f"the bound must be in 1..2^36-1, got {bound}")
+    if any(ss < 0 for ss in sums_of_squares) or sum(sums_of_squares) > bound:
+        raise CircuitError(f"the chunks' sums of squares add up to {sum(sums_of_squares)} > the bound {bound}")
+    grain = max(1, bound >> BUDGET_GRAIN_BITS)
+    budgets = [-(-ss // grain) * grain for ss in sums_of_squares]
+    if sum(budgets) > bound:  # the grid's rounding does not fit: exact sums, the rest to the last chunk
+        budgets = list(sums_of_squares)
+    budgets[-1] += bound - sum(budgets)
+    return tuple(budgets)
 
 
 def export_kzg_chunk_norm_onnx(spec: KzgChunkNormSpec, path: Path) -> None:
-    """Write the ONNX graph: ``[diff . diff, p]`` with ``diff = x[:CHUNK] - S[:CHUNK]``."""
+    """Write the ONNX graph: ``[(diff . diff <= b_c), p]`` with ``diff = x[:CHUNK] - S[:CHUNK]``, ``b_c = p[0]``."""
     import torch
 
     k = spec.chunk
@@ -242,9 +287,10 @@ def export_kzg_chunk_norm_onnx(spec: KzgChunkNormSpec, path: Path) -> None:
     class KzgChunkNorm(torch.nn.Module):
         def forward(self, x: torch.Tensor, s: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
             diff = x[:, :k] - s[:, :k]
-            return torch.cat([torch.matmul(diff, diff.transpose(0, 1)), p], dim=1)  # [1, 1 + 2 + 5]
+            dist2 = torch.matmul(diff, diff.transpose(0, 1))  # one dot product: [1, 1]
+            return torch.cat([(dist2 <= p[:, 0:1]).float(), p], dim=1)  # [1, 1 + 3 + 5]
 
-    export_distance_onnx(KzgChunkNorm(), spec, 2 + ADDRESS_LIMBS, path)
+    export_distance_onnx(KzgChunkNorm(), spec, 3 + ADDRESS_LIMBS, path)
 
 
 def circuit_rows(spec: KzgChunkNormSpec, art_dir: Path) -> int:
@@ -257,15 +303,17 @@ def circuit_rows(spec: KzgChunkNormSpec, art_dir: Path) -> int:
 def ensure_kzg_chunk_norm_artifacts(
     spec: KzgChunkNormSpec, root: Path, *, ceremony_srs: Path | None = None, progress: Progress = _quiet
 ) -> KzgChunkNormArtifacts:
-    """Build (or reuse from ``root``) every artifact of the chunk circuit, with the reusable verifier and
-    the ``KzgChunkNormVerifier`` wrapper (see circuits.build_artifacts). ``ceremony_srs``: a ceremony SRS
-    of exactly the circuit's logrows; without it a development SRS is generated."""
+    """Build (or reuse from ``root``) every artifact of the norm circuit, with the reusable verifier and the
+    ``KzgChunkNormVerifier`` wrapper, or the plain ``KzgNormVerifier`` (see circuits.build_artifacts).
+    ``ceremony_srs``: a ceremony SRS of exactly the circuit's logrows; without it a development SRS is generated."""
     return build_artifacts(
         spec,
         root,
         export=lambda path: export_kzg_chunk_norm_onnx(spec, path),
         settle=lambda art_dir: settle(spec, art_dir),
-        make=lambda art_dir, logrows, srs_kind: KzgChunkNormArtifacts(spec, art_dir, logrows, srs_kind),
+        make=lambda art_dir, logrows, srs_kind: (
+            KzgChunkNormArtifacts if spec.reusable_verifier else KzgPlainNormArtifacts
+        )(spec, art_dir, logrows, srs_kind),
         revision=KZG_CHUNK_NORM_REVISION,
         ceremony_srs=ceremony_srs,
         progress=progress,
@@ -273,43 +321,58 @@ def ensure_kzg_chunk_norm_artifacts(
 
 
 def check_chunk_inputs(
-    spec: KzgChunkNormSpec, index: int, count: int, update_chunk: Sequence[int], prev_chunk: Sequence[int]
+    spec: KzgChunkNormSpec,
+    index: int,
+    count: int,
+    budget: int,
+    update_chunk: Sequence[int],
+    prev_chunk: Sequence[int],
 ) -> None:
-    """Raise CircuitError unless the chunk can be proven (lengths, index, range of inputs and ``ss_c``)."""
+    """Raise CircuitError unless the chunk can be proven within its budget (lengths, index, range of inputs,
+    ``ss_c <= b_c < 2**36``)."""
     if not 0 <= index < count or count >= INPUT_RANGE:
         raise CircuitError(f"chunk index {index} of {count} chunks is invalid")
+    if not 0 <= budget < INPUT_RANGE:
+        raise CircuitError(f"chunk {index}: the budget must be in 0..2^36-1, got {budget}")
     if len(update_chunk) != spec.rows or len(prev_chunk) != spec.rows:
         raise CircuitError(
             f"the chunk circuit takes {spec.rows} values (chunk + pad), got {len(update_chunk)} and {len(prev_chunk)}"
         )
     check_in_range(scaled_update(spec, update_chunk), prev_chunk, where=f"chunk {index}: ")
-    if chunk_sum_of_squares(spec, update_chunk, prev_chunk) >= INPUT_RANGE:
+    ss = chunk_sum_of_squares(spec, update_chunk, prev_chunk)
+    if ss >= INPUT_RANGE:
         raise CircuitError(f"chunk {index}: its sum of squares is >= 2^36 (no proof exists; module docstring)")
+    if ss > budget:
+        raise CircuitError(f"chunk {index}: its sum of squares {ss} is over its budget {budget}")
 
 
 def prove_chunk(
     art: KzgChunkNormArtifacts,
     index: int,
     count: int,
+    budget: int,
     update_chunk: Sequence[int],
     prev_chunk: Sequence[int],
     address: str | int,
     workdir: Path,
 ) -> KzgChunkProof:
-    """Prove ``ss_c`` of chunk ``index`` of ``count``: ``update_chunk`` = padded ``u_c`` (scale 2**13),
-    ``prev_chunk`` = padded ``S_c`` (scale 2**26). Only ``workdir/proof.json`` remains.
+    """Prove ``ss_c <= budget`` for chunk ``index`` of ``count``: ``update_chunk`` = padded ``u_c`` (scale
+    2**13), ``prev_chunk`` = padded ``S_c`` (scale 2**26). Only ``workdir/proof.json`` remains.
 
     Raises:
-        CircuitError: wrong lengths or index, a value outside the range check, ``ss_c >= 2**36``, or ezkl failed.
+        CircuitError: wrong lengths or index, a value outside the range check, ``ss_c`` over the budget or
+            ``>= 2**36``, or ezkl failed.
     """
     spec = art.spec
-    check_chunk_inputs(spec, index, count, update_chunk, prev_chunk)
-    rows = [scaled_update(spec, update_chunk), [int(s) for s in prev_chunk], [index, count, *address_limbs(address)]]
+    check_chunk_inputs(spec, index, count, budget, update_chunk, prev_chunk)
+    p = [budget, index, count, *address_limbs(address)]
+    rows = [scaled_update(spec, update_chunk), [int(s) for s in prev_chunk], p]
     return prove_inputs(art, rows, workdir)
 
 
 def prove_inputs(art: KzgChunkNormArtifacts, rows: Sequence[Sequence[int]], workdir: Path) -> KzgChunkProof:
-    """Witness and prove from raw field elements ``[x_c, S_c, p]`` (no checks: tests use it to try attacks)."""
+    """Witness and prove from raw field elements ``[x_c, S_c, p = (b_c, c, n, limbs..)]`` (no checks: tests use
+    it to try attacks)."""
     path, seconds = prove_distance(art, rows, workdir, what="chunk norm proof")
     return read_kzg_chunk_proof(path, seconds)
 

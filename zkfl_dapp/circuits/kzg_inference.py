@@ -58,8 +58,8 @@ import ezkl
 from zkfl_dapp.circuits.artifact_paths import ArtifactPaths, spec_digest
 from zkfl_dapp.circuits.artifacts import Progress, _quiet, _sha256, build_artifacts
 from zkfl_dapp.circuits.kzg import MIN_PAD_BITS, G1Point, KzgError, hiding_pad
+from zkfl_dapp.circuits.kzg_chunk_norm import KzgChunkNormSpec, ensure_kzg_chunk_norm_artifacts
 from zkfl_dapp.circuits.kzg_distance import ADDRESS_LIMBS, DECOMP_BASE, DECOMP_LEGS, INPUT_RANGE, address_limbs
-from zkfl_dapp.circuits.kzg_norm import KzgNormCircuitSpec, ensure_kzg_norm_artifacts
 from zkfl_dapp.circuits.proving import (
     ezkl_failure,
     load_committed_proof,
@@ -134,9 +134,13 @@ class KzgInferenceCircuitSpec:
     def num_instances(self) -> int:
         return 1 + ADDRESS_LIMBS
 
-    def norm_spec(self) -> KzgNormCircuitSpec:
-        """The norm circuit whose KZG basis RoundManager commits models in (this circuit must share it)."""
-        return KzgNormCircuitSpec(model_size=self.model_size, pad_rows=self.pad_rows, scale_bits=self.scale_bits)
+    def norm_spec(self) -> KzgChunkNormSpec:
+        """The norm circuit (one chunk of the whole model, as circuits.suite.norm_spec_for builds it) whose KZG
+        basis RoundManager commits models in (this circuit must share it)."""
+        cols = 2 if self.model_size <= 64 else 3
+        return KzgChunkNormSpec(
+            self.model_size, self.pad_rows, self.scale_bits, inner_cols=cols, reusable_verifier=False
+        )
 
     def digest(self) -> str:
         return spec_digest(self, KZG_INFERENCE_REVISION)
@@ -268,7 +272,7 @@ def ensure_kzg_inference_artifacts(
     Raises:
         CircuitError: the circuit does not fit the norm circuit's basis, or ezkl failed.
     """
-    norm = ensure_kzg_norm_artifacts(spec.norm_spec(), root, ceremony_srs=ceremony_srs, progress=progress)
+    norm = ensure_kzg_chunk_norm_artifacts(spec.norm_spec(), root, ceremony_srs=ceremony_srs, progress=progress)
 
     def build() -> KzgInferenceArtifacts:
         return build_artifacts(

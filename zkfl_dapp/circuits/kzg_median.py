@@ -139,7 +139,7 @@ class KzgMedianCircuitSpec:
 def default_median_spec(model_size: int, pad_rows: int = 10, *, logrows: int | None = None) -> KzgMedianCircuitSpec:
     """The spec measured to fit the norm circuit's rows: logrows 10 / 8 inner columns at d = 31 (894 rows;
     the norm circuit: 2 columns), logrows 13 / 14 inner columns at d = 513 (8,075 rows; norm: 3).
-    Pass ``logrows`` (the norm circuit's, ``KzgNormArtifacts.logrows``) for other sizes; the build fails
+    Pass ``logrows`` (the norm circuit's, ``KzgChunkNormArtifacts.logrows``) for other sizes; the build fails
     if the circuit does not fit."""
     if logrows is None:
         logrows = 10 if model_size <= 64 else 13
@@ -251,7 +251,7 @@ def ensure_kzg_median_artifacts(
     progress: Progress = _quiet,
 ) -> KzgMedianArtifacts:
     """Build (or reuse from ``root``) every artifact of the circuit over ``shared_srs``, the SRS of the
-    norm circuit whose basis it must share (``KzgNormArtifacts.srs``; a ceremony SRS when ``ceremony_srs``).
+    norm circuit whose basis it must share (``KzgChunkNormArtifacts.srs``; a ceremony SRS when ``ceremony_srs``).
 
     A cached build over another SRS file (the norm circuit was rebuilt) is discarded and rebuilt.
 

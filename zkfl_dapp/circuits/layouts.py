@@ -5,7 +5,7 @@ input order; its public instances are a flat vector of field elements. Which pos
 the circuit's construction; ``contracts/libraries/InstanceLayout.sol`` is the Solidity mirror, and
 tests/contracts/test_interfaces.py checks that the two agree. With ``S`` slots:
 
-* norm: points ``[C(2^s u), C(S_prev), C(p)]``; instances ``[flag, b, a_0 .. a_4]`` (address limbs);
+* norm (per chunk): points ``[C(2^s u_c), C(S_c), C(p)]``; instances ``[flag, b_c, c, n, a_0 .. a_4]``;
 * median: points ``[slot_0 .. slot_{S-1}, m]``; instances ``[z]`` (the certificate, 0 when ``m`` is the median);
 * inference: points ``[C(S), C(x), C(p)]``; instances ``[logit, a_0 .. a_4]``.
 """
@@ -20,39 +20,25 @@ ADDRESS_LIMBS = 5
 
 @dataclass(frozen=True)
 class NormLayout:
-    """The commit-and-prove norm circuit."""
+    """The norm circuit (:mod:`zkfl_dapp.circuits.kzg_chunk_norm`; one proof per chunk, a small model is one
+    chunk): ``[flag, b_c, c, n, address limbs..]``; its points are ``C(2^s u_c)``, ``C(S_c)``, ``C(p)``
+    (RoundManager builds the instances and checks the points)."""
 
-    #: point of ``C(2^s u)``, which RoundManager derives from the submitted ``C(u)``
-    update_point: int = 0
-    #: point of the previous aggregate ``C(S_prev)``
-    aggregate_point: int = 1
-    #: ``2**(2 s)`` when the update is within the bound, else 0
-    flag: int = 0
-    #: the bound itself (the round's ``normBoundSq``)
-    bound: int = 1
-    #: first of the prover's address limbs
-    address: int = 2
-    count: int = 2 + ADDRESS_LIMBS
-
-
-@dataclass(frozen=True)
-class ChunkNormLayout:
-    """The chunk norm circuit (:mod:`zkfl_dapp.circuits.kzg_chunk_norm`): ``[ss_c, c, n, address limbs..]``;
-    its points are ``C(2^s u_c)``, ``C(S_c)``, ``C(p)`` (RoundManager.submitChunkProof)."""
-
-    #: point of ``C(2^s u_c)``, which RoundManager compares with the submitted chunk point at submitUpdate
+    #: point of ``C(2^s u_c)``, which RoundManager derives from the submitted chunk point
     update_point: int = 0
     #: point of the previous model's chunk ``C(S_c)``
     aggregate_point: int = 1
-    #: the chunk's sum of squares ``ss_c`` (scale ``2**(2 s)``)
-    sum_of_squares: int = 0
+    #: ``2**(2 s)`` when the chunk is within its budget, else 0
+    flag: int = 0
+    #: the chunk's budget ``b_c``
+    budget: int = 1
     #: the chunk index ``c``
-    index: int = 1
+    index: int = 2
     #: the chunk count ``n``
-    total: int = 2
+    total: int = 3
     #: first of the prover's address limbs
-    address: int = 3
-    count: int = 3 + ADDRESS_LIMBS
+    address: int = 4
+    count: int = 4 + ADDRESS_LIMBS
 
 
 @dataclass(frozen=True)

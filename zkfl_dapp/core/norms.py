@@ -35,7 +35,8 @@ def chunk_distances(
     update: Sequence[int], aggregate: Sequence[int], scale_bits: int, layout: CommitmentLayout
 ) -> tuple[int, ...]:
     """Per committed vector ``c``: ``ss_c = rescale(sum_{model rows j of c} (2**s u_j - S_j)**2, 2 s)`` (the
-    chunk circuit's public output; one value for a one-vector layout), over flat ``layout`` vectors."""
+    value each chunk's norm proof compares with its budget; one value for a one-chunk layout), over flat
+    ``layout`` vectors."""
     one, k = 1 << scale_bits, layout.chunk
     return tuple(
         rescale(sum((one * int(a) - int(b)) ** 2 for a, b in zip(u[:k], g[:k], strict=True)), 2 * scale_bits)

@@ -3,7 +3,7 @@
 :mod:`zkfl_dapp.experiments.attack_eval` evaluates every scenario on the quantized reference semantics. This module
 plays one scenario on the real stack, for each defended configuration: a fresh consortium on anvil,
 real encryption and storage, the malicious hospitals running an attack from :mod:`zkfl_dapp.experiments.attacks`,
-real norm proofs (against the previous committed aggregate) verified in ``submitBoundedUpdate``, FedAvg
+real norm proofs (against the previous committed aggregate) verified in ``submitUpdate``, FedAvg
 finalized without a proof (the contract derives the aggregate's KZG commitment from the hospitals' own and
 the enclave's exact aggregate must open it), the median proven and verified in ``finalizeMedianRound``.
 It records per round the proven model's accuracy, which hospitals' submissions did not go in and why
@@ -146,7 +146,7 @@ def format_proven(scenario: Scenario, seed: int, rows: list[ProvenRound]) -> str
         "",
         "The same scenario played on the real stack (`ape run attack`): anvil, the contracts, encryption,",
         "the store, the malicious hospitals running the attack, real norm proofs checked in",
-        "`submitBoundedUpdate`, FedAvg finalized by the contract deriving the aggregate's KZG commitment",
+        "`submitUpdate`, FedAvg finalized by the contract deriving the aggregate's KZG commitment",
         "(no proof) and median proofs checked in `finalizeMedianRound`. The simulated accuracy is the",
         "evaluation's figure for the same scenario and seed (the `fedavg` simulation averages in float, the",
         "real `fedavg` quantizes and aggregates exactly, so small differences could appear there).",

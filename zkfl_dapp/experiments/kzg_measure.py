@@ -1,4 +1,4 @@
-"""Measure the commit-and-prove norm circuit (zkfl_dapp.circuits.kzg_norm) at given model sizes.
+"""Measure the norm circuit of a one-chunk model (zkfl_dapp.circuits.kzg_chunk_norm, chunk = d) at given sizes.
 
 For each ``--model-size``: logrows and rows, setup seconds (from the build manifest: the first build's),
 prove seconds (wall and CPU, 3 runs) and peak RSS of a prover child process, proof bytes, the verifier's
@@ -24,17 +24,17 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ADDRESS = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 
 
 def _inputs(model_size: int, inner_cols: int) -> tuple[list[int], list[int], int]:
     """A padded update close to a padded previous aggregate (5 hospitals, weights summing to 2**13)."""
     from zkfl_dapp.circuits.kzg import hiding_pad
+    from zkfl_dapp.circuits.kzg_chunk_norm import KzgChunkNormSpec, chunk_sum_of_squares
     from zkfl_dapp.circuits.kzg_distance import PAD_ENTRY_BITS
-    from zkfl_dapp.circuits.kzg_norm import KzgNormCircuitSpec, squared_distance
 
-    spec = KzgNormCircuitSpec(model_size=model_size, inner_cols=inner_cols)
+    spec = KzgChunkNormSpec(chunk=model_size, inner_cols=inner_cols, reusable_verifier=False)
     rng = random.Random(model_size)
     weights = (1000, 2000, 3000, 1192, 1000)
     updates = [
@@ -46,7 +46,7 @@ def _inputs(model_size: int, inner_cols: int) -> tuple[list[int], list[int], int
     prev = [sum(w * u[j] for u, w in zip(updates, weights, strict=True)) for j in range(spec.rows)]
     model = [round(s / 2**13) + rng.randint(-50, 50) for s in prev[:model_size]]
     update = list(hiding_pad(model, spec.pad_rows, rng, entry_bits=PAD_ENTRY_BITS))
-    return update, prev, squared_distance(spec, update, prev) + 1
+    return update, prev, chunk_sum_of_squares(spec, update, prev) + 1
 
 
 def _peak_rss_mb() -> float:
@@ -59,16 +59,16 @@ def _peak_rss_mb() -> float:
 
 def _prove_child(model_size: int, inner_cols: int, workdir: Path) -> None:
     """Child process: prove 3 times; print timings and this process's peak RSS."""
-    from zkfl_dapp.circuits.kzg_norm import KzgNormCircuitSpec, ensure_kzg_norm_artifacts, prove_kzg_norm
+    from zkfl_dapp.circuits.kzg_chunk_norm import KzgChunkNormSpec, ensure_kzg_chunk_norm_artifacts, prove_chunk
 
-    spec = KzgNormCircuitSpec(model_size=model_size, inner_cols=inner_cols)
-    art = ensure_kzg_norm_artifacts(spec, ROOT / "build" / "circuits")
+    spec = KzgChunkNormSpec(chunk=model_size, inner_cols=inner_cols, reusable_verifier=False)
+    art = ensure_kzg_chunk_norm_artifacts(spec, ROOT / "build" / "circuits")
     update, prev, bound = _inputs(model_size, inner_cols)
     baseline_mb = _peak_rss_mb()  # python + ezkl + inputs
     walls, cpus = [], []
     for _ in range(3):
         c0 = time.process_time()
-        proof = prove_kzg_norm(art, update, prev, bound, ADDRESS, workdir)
+        proof = prove_chunk(art, 0, 1, bound, update, prev, ADDRESS, workdir)
         cpus.append(time.process_time() - c0)
         walls.append(proof.prove_seconds)
     peak_mb = _peak_rss_mb()
@@ -106,7 +106,7 @@ def _compile(source: Path) -> tuple[list, str, int]:
 def _gas(abi: list, bytecode: str, proof_path: Path, port: int) -> tuple[int, bool]:
     from web3 import Web3
 
-    from zkfl_dapp.circuits.kzg_norm import read_kzg_norm_proof
+    from zkfl_dapp.circuits.kzg_chunk_norm import read_kzg_chunk_proof
 
     anvil = subprocess.Popen(
         [
@@ -130,7 +130,7 @@ def _gas(abi: list, bytecode: str, proof_path: Path, port: int) -> tuple[int, bo
         sender = w3.eth.accounts[0]
         tx = w3.eth.contract(abi=abi, bytecode=bytecode).constructor().transact({"from": sender})
         verifier = w3.eth.contract(address=w3.eth.wait_for_transaction_receipt(tx)["contractAddress"], abi=abi)
-        proof = read_kzg_norm_proof(proof_path)
+        proof = read_kzg_chunk_proof(proof_path)
         call = verifier.functions.verifyProof(proof.proof, list(proof.instances))
         ok = bool(call.call({"from": sender}))
         receipt = w3.eth.wait_for_transaction_receipt(call.transact({"from": sender, "gas": 5_000_000}))
@@ -141,11 +141,11 @@ def _gas(abi: list, bytecode: str, proof_path: Path, port: int) -> tuple[int, bo
 
 
 def measure(model_size: int, inner_cols: int, port: int) -> dict:
-    from zkfl_dapp.circuits.kzg_norm import KzgNormCircuitSpec, ensure_kzg_norm_artifacts
+    from zkfl_dapp.circuits.kzg_chunk_norm import KzgChunkNormSpec, ensure_kzg_chunk_norm_artifacts
 
-    spec = KzgNormCircuitSpec(model_size=model_size, inner_cols=inner_cols)
+    spec = KzgChunkNormSpec(chunk=model_size, inner_cols=inner_cols, reusable_verifier=False)
     t0 = time.perf_counter()
-    art = ensure_kzg_norm_artifacts(spec, ROOT / "build" / "circuits")
+    art = ensure_kzg_chunk_norm_artifacts(spec, ROOT / "build" / "circuits")
     build_now = time.perf_counter() - t0
     manifest = json.loads(art.manifest.read_text())
     workdir = ROOT / "build" / "kzg-measure" / spec.name
@@ -184,9 +184,9 @@ def measure(model_size: int, inner_cols: int, port: int) -> dict:
 
 
 def read_proof_bytes(path: Path) -> bytes:
-    from zkfl_dapp.circuits.kzg_norm import read_kzg_norm_proof
+    from zkfl_dapp.circuits.kzg_chunk_norm import read_kzg_chunk_proof
 
-    return read_kzg_norm_proof(path).proof
+    return read_kzg_chunk_proof(path).proof
 
 
 def main() -> int:

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from zkfl_dapp.circuits.kzg import G1Point, commit
-from zkfl_dapp.circuits.kzg_norm import ensure_kzg_norm_artifacts
+from zkfl_dapp.circuits.kzg_chunk_norm import ensure_kzg_chunk_norm_artifacts
 from zkfl_dapp.circuits.suite import norm_spec_for
 from zkfl_dapp.crypto.envelope import EnclaveKeyPair
 from zkfl_dapp.secagg.bundle import build_setup
@@ -34,7 +34,7 @@ THRESHOLD = 3
 
 
 def measure(length: int) -> dict[str, object]:
-    basis = ensure_kzg_norm_artifacts(norm_spec_for(31), ROOT / "build" / "circuits").basis()
+    basis = ensure_kzg_chunk_norm_artifacts(norm_spec_for(31), ROOT / "build" / "circuits").basis()
     with_commitments = length <= basis.usable_rows
     dummy = G1Point(1, 2)  # the generator: stands in for commitments that cannot be computed at this length
 

@@ -41,6 +41,7 @@ from zkfl_dapp.ml.model import num_params
 from zkfl_dapp.ml.schema import RecordSchema, load_schema
 from zkfl_dapp.ml.statistics import PublishedStatistics
 from zkfl_dapp.ml.training import TrainConfig
+from zkfl_dapp.protocol.challenges import CHUNKED_CHALLENGE_WINDOW
 from zkfl_dapp.protocol.enclave import AggregatorEnclave
 from zkfl_dapp.protocol.hospital import HospitalClient, fetch_global_model
 from zkfl_dapp.protocol.publication import publish_circuit
@@ -153,6 +154,8 @@ def deploy_consortium(
         chunks=circuits.chunks,
         zero_commitment=circuits.zero.as_uint256(),
         basis_digest=circuits.basis.digest(),
+        # a chunked model's proofs are verified optimistically (28 on-chain verifications exceed a block)
+        challenge_window=CHUNKED_CHALLENGE_WINDOW if circuits.chunked else 0,
     )
     return deploy_contracts(
         project,

@@ -18,10 +18,11 @@ stand-in for the TEE, not a TEE (see docs/auditors.md, "Trust model").
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +48,16 @@ from zkfl_dapp.core.median import fill_slots, median_quantized
 from zkfl_dapp.core.norms import bound_from_quantized, update_norm
 from zkfl_dapp.core.policy import NormBoundPolicy, NormStatistic, enclave_rng
 from zkfl_dapp.crypto.envelope import EnclaveKeyPair, open_sealed
-from zkfl_dapp.exceptions import AttestationError, CircuitError, CryptoError, RoundError, StorageError
+from zkfl_dapp.exceptions import (
+    AttestationError,
+    CircuitError,
+    CryptoError,
+    ExclusionWindowOpen,
+    RoundError,
+    StorageError,
+)
 from zkfl_dapp.ml.model import ModelSpec
+from zkfl_dapp.protocol.challenges import challenge, check_claims
 from zkfl_dapp.protocol.exclusions import build_evidence, content_fault, declare_exclusions, submission_ad
 from zkfl_dapp.protocol.hospital import fetch_global_model, opens
 from zkfl_dapp.storage.base import Storage
@@ -179,8 +188,33 @@ class AggregatorEnclave:
         return cid
 
     def open_submissions(self, round_manager: Any, round_id: int) -> list[SlotOutcome]:
-        """Fetch, decrypt and check every submission of the round."""
-        return [self._open_one(round_id, sub) for sub in read_submissions(round_manager, round_id)]
+        """Fetch, decrypt and check every submission of the round (and, with a challenge window, its norm proofs:
+        :meth:`challenge_false_proofs`)."""
+        outcomes = [self._open_one(round_id, sub) for sub in read_submissions(round_manager, round_id)]
+        if int(round_manager.challengeWindow()):
+            outcomes = self.challenge_false_proofs(round_manager, round_id, outcomes)
+        return outcomes
+
+    def challenge_false_proofs(
+        self, round_manager: Any, round_id: int, outcomes: list[SlotOutcome]
+    ) -> list[SlotOutcome]:
+        """Optimistic deployments: check every submission's chunk proofs off-chain (protocol.challenges), challenge
+        the first false proof of each on-chain (the contract excludes the submission), and leave every faulted
+        slot out (a finalization that includes one reverts)."""
+        from ape.exceptions import ContractLogicError  # another member challenged first, or the window closed
+
+        for check in check_claims(round_manager, round_id, self.storage, self.circuits, self.workdir / "claims"):
+            for false in check.false[:1]:
+                with contextlib.suppress(ContractLogicError):  # faultedSlots below is what counts
+                    challenge(round_manager, self.account, round_id, false)
+        faulted = int(round_manager.faultedSlots(round_id))
+        reason = "a chunk norm proof failed its on-chain challenge (ChunkProofFaulted)"
+        return [
+            replace(o, values=None, reason=reason, code=int(ExclusionReason.INVALID_PROOF), evidence=None)
+            if (faulted >> o.slot) & 1
+            else o
+            for o in outcomes
+        ]
 
     def _open_one(self, round_id: int, sub: SubmissionView) -> SlotOutcome:
         slot, hospital, commitment, count, cid = sub.slot, sub.hospital, sub.commitment, sub.sample_count, sub.cid
@@ -246,6 +280,11 @@ class AggregatorEnclave:
                 " the round can only be aborted now (abortRound)"
             )
         outcomes = self.open_submissions(round_manager, round_id)
+        challenge_end = int(round_manager.challengeEnd(round_id))
+        if now <= challenge_end:  # proofs checked (and false ones challenged): the window must pass first
+            raise ExclusionWindowOpen(
+                f"round {round_id}: the challenge window is open until {challenge_end}", window_end=challenge_end
+            )
         info = read_round(round_manager, round_id)
         prev = fetch_global_model(
             self.storage, self.spec, info.prev_model_commitment, info.prev_model_cid, suite=self.circuits

@@ -4,9 +4,11 @@ Only ciphertext, the KZG commitment of the padded update, the norm proof and the
 hospital; the patient data and the plaintext update never do. The commitment hides the update: random
 pad rows (>= 128 bits, :func:`zkfl_dapp.circuits.kzg.hiding_pad`) go into it with the model rows.
 
-A large model is committed and proven in chunks (:class:`zkfl_dapp.core.layout.CommitmentLayout`): one point
-and one pad per chunk, one chunk norm proof per chunk (proven in parallel worker processes, with progress),
-each submitted with ``submitChunkProof`` before ``submitUpdate`` (the contract checks them all and their sum).
+Every model is committed and proven in chunks (:class:`zkfl_dapp.core.layout.CommitmentLayout`; a small
+model is one chunk): one point and one pad per chunk, one norm proof per chunk within a budget (the budgets
+add up to the round's bound; :func:`zkfl_dapp.circuits.kzg_chunk_norm.chunk_budgets`), proven in parallel
+worker processes with progress, all in one ``submitUpdate``: the proofs themselves, or (a deployment with a
+challenge window) their hashes and the CID of the proof bundle (zkfl_dapp.chain.norm_claims).
 """
 
 from __future__ import annotations
@@ -22,19 +24,19 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from zkfl_dapp.chain.views import Commitment, commitment_bytes, point_hash
+from zkfl_dapp.chain.norm_claims import NO_CLAIM, norm_claim, proof_bundle
+from zkfl_dapp.chain.views import Commitment, commitment_bytes
 from zkfl_dapp.circuits.artifacts import Progress, _quiet
 from zkfl_dapp.circuits.chunk_prover import prove_chunks
 from zkfl_dapp.circuits.kzg import G1Point, KzgBasis, KzgError, commit_vectors, hiding_pad
-from zkfl_dapp.circuits.kzg_chunk_norm import KzgChunkProof
+from zkfl_dapp.circuits.kzg_chunk_norm import KzgChunkProof, chunk_budgets
 from zkfl_dapp.circuits.kzg_distance import PAD_ENTRY_BITS
-from zkfl_dapp.circuits.kzg_norm import KzgNormProof, prove_kzg_norm
 from zkfl_dapp.circuits.suite import CircuitSuite
 from zkfl_dapp.core.dp import DpConfig
 from zkfl_dapp.core.fixedpoint import dequantize, quantize
 from zkfl_dapp.core.formats import ModelFile, UpdatePayload
 from zkfl_dapp.core.layout import CommitmentLayout
-from zkfl_dapp.core.norms import bound_from_quantized, provable_distance, squared_distance
+from zkfl_dapp.core.norms import bound_from_quantized, chunk_distances, provable_distance, squared_distance
 from zkfl_dapp.core.privacy import check_shard_size, declared_sample_count
 from zkfl_dapp.crypto.envelope import associated_data, seal
 from zkfl_dapp.exceptions import (
@@ -65,9 +67,7 @@ class PreparedUpdate:
     train_seconds: float
     commit_seconds: float
     encrypt_seconds: float
-    #: The norm proof for a round with a norm bound (None for an unbounded round or a chunked model).
-    norm_proof: KzgNormProof | None = None
-    #: A chunked model's chunk norm proofs, in chunk order (empty for an unbounded round or one vector).
+    #: The norm proofs, one per chunk in chunk order (empty for an unbounded round).
     chunk_proofs: tuple[KzgChunkProof, ...] = ()
     #: Wall time of the norm proof(s) (chunk proofs run in parallel: less than :attr:`prove_seconds`).
     prove_wall_seconds: float = 0.0
@@ -79,9 +79,7 @@ class PreparedUpdate:
 
     @property
     def prove_seconds(self) -> float:
-        """Proving time summed over the norm proof or the chunk proofs (CPU-side, not wall time in parallel)."""
-        if self.norm_proof is not None:
-            return float(self.norm_proof.prove_seconds)
+        """Proving time summed over the chunk proofs (CPU-side, not wall time in parallel)."""
         return float(sum(p.prove_seconds for p in self.chunk_proofs))
 
 
@@ -250,12 +248,9 @@ class HospitalClient:
         )
         commitment = commit_vectors(padded, layout, self.circuits.basis)
         t2 = time.perf_counter()
-        norm_proof: KzgNormProof | None = None
         chunk_proofs: tuple[KzgChunkProof, ...] = ()
-        if norm_bound_sq and self.circuits.chunked:
-            chunk_proofs = self.prove_chunks_within_bound(round_id, padded, global_model.values, norm_bound_sq)
-        elif norm_bound_sq:
-            norm_proof = self.prove_within_bound(round_id, padded, global_model.values, norm_bound_sq)
+        if norm_bound_sq:
+            chunk_proofs = self.prove_within_bound(round_id, padded, global_model.values, norm_bound_sq)
         t3 = time.perf_counter()  # the norm proofs' own time is prove_seconds
         ad = associated_data(
             round_id,
@@ -275,26 +270,9 @@ class HospitalClient:
             train_seconds=t1 - t0,
             commit_seconds=t2 - t1,
             encrypt_seconds=t4 - t3,
-            norm_proof=norm_proof,
             chunk_proofs=chunk_proofs,
             prove_wall_seconds=t3 - t2,
         )
-
-    def prove_within_bound(
-        self, round_id: int, padded: tuple[int, ...], aggregate: tuple[int, ...], norm_bound_sq: int
-    ) -> KzgNormProof:
-        """The norm proof of the padded update against the previous aggregate and the round's bound, bound
-        to this hospital's address.
-
-        An honest hospital refuses (NormBoundError) to prove an update beyond the bound. A hospital whose
-        source is an attack proves it anyway: its proof then shows the violation and the contract reverts.
-        """
-        self._check_provable(padded, aggregate, norm_bound_sq)
-        workdir = (self.workdir or Path("build")) / "norm-proofs" / f"{self.name}-round-{round_id}"
-        try:
-            return prove_kzg_norm(self.circuits.single_norm, padded, aggregate, norm_bound_sq, self.address, workdir)
-        except CircuitError as exc:
-            raise NormBoundError(f"{self.name}: the norm proof cannot be made: {exc}") from exc
 
     def _check_provable(self, padded: tuple[int, ...], aggregate: tuple[int, ...], norm_bound_sq: int) -> None:
         s, layout = self.scale_bits, self.circuits.layout
@@ -308,14 +286,21 @@ class HospitalClient:
                 f"({bound_from_quantized(norm_bound_sq, s):.4g}), or not provable: not submitting"
             )
 
-    def prove_chunks_within_bound(
+    def prove_within_bound(
         self, round_id: int, padded: tuple[int, ...], aggregate: tuple[int, ...], norm_bound_sq: int
     ) -> tuple[KzgChunkProof, ...]:
-        """A chunked model's chunk norm proofs (one per chunk, :attr:`prover_workers` in parallel, progress to
-        :attr:`progress`), each bound to its chunk of the update, the previous aggregate's chunk, the chunk
-        index and count, and this hospital's address. The same refusal rules as :meth:`prove_within_bound`."""
+        """The norm proofs (one per chunk, :attr:`prover_workers` in parallel for several chunks, progress to
+        :attr:`progress`), each bound to its chunk of the update, the previous aggregate's chunk, its budget,
+        the chunk index and count, and this hospital's address.
+
+        An honest hospital refuses (NormBoundError) to prove an update beyond the bound. A hospital whose
+        source is an attack proves it anyway, with budgets that are its chunks' exact sums: they add up to
+        more than the bound, and the contract reverts.
+        """
         self._check_provable(padded, aggregate, norm_bound_sq)
         layout = self.circuits.layout
+        sums = chunk_distances(padded, aggregate, self.scale_bits, layout)
+        budgets = chunk_budgets(sums, norm_bound_sq) if sum(sums) <= norm_bound_sq else sums
         workdir = (self.workdir or Path("build")) / "norm-proofs" / f"{self.name}-round-{round_id}"
 
         def report(line: str) -> None:
@@ -323,16 +308,17 @@ class HospitalClient:
 
         try:
             proofs = prove_chunks(
-                self.circuits.chunk_norm,
+                self.circuits.norm,
                 layout.vectors(padded),
                 layout.vectors(aggregate),
+                budgets,
                 self.address,
                 workdir,
                 workers=self.prover_workers,
                 progress=report,
             )
         except CircuitError as exc:
-            raise NormBoundError(f"{self.name}: the chunk norm proofs cannot be made: {exc}") from exc
+            raise NormBoundError(f"{self.name}: the norm proofs cannot be made: {exc}") from exc
         return tuple(proofs)
 
     def report_unavailable_model(self, round_manager: Any, round_id: int) -> Any:
@@ -341,44 +327,18 @@ class HospitalClient:
         return round_manager.reportModelUnavailable(round_id, sender=self.account)
 
     def submit(self, round_manager: Any, update: PreparedUpdate) -> Any:
-        """Submit (round, commitment, CID, sample count) on-chain, with the norm proof where the round has a
-        bound; a chunked model's chunk proofs go first, one transaction each (:meth:`submit_all`). Returns the
-        submission's receipt."""
-        return self.submit_all(round_manager, update)[-1]
+        """Submit (round, commitment, CID, sample count) on-chain, with the norm claim where the round has a
+        bound: the chunk proofs themselves, or, where the deployment has a challenge window, their hashes and
+        the CID of the proof bundle (stored here first). One transaction; returns its receipt."""
+        claim: tuple[Any, ...] = NO_CLAIM
+        if update.chunk_proofs:
+            window = int(round_manager.challengeWindow())
+            bundle_cid = str(self.storage.put(proof_bundle(update.chunk_proofs))) if window else ""
+            claim = norm_claim(update.chunk_proofs, window, bundle_cid)
+        return round_manager.submitUpdate(
+            update.round_id, update.points, update.cid, update.sample_count, claim, sender=self.account
+        )
 
     def submit_all(self, round_manager: Any, update: PreparedUpdate) -> list[Any]:
-        """:meth:`submit`, returning every receipt: the chunk proofs sent (:meth:`submit_chunk_proofs`), then
-        the submission's, last."""
-        points = update.points
-        if update.norm_proof is not None:
-            p = update.norm_proof
-            bounded = round_manager.submitBoundedUpdate(
-                update.round_id,
-                points,
-                update.cid,
-                update.sample_count,
-                p.proof,
-                list(p.instances),
-                sender=self.account,
-            )
-            return [bounded]
-        receipts = self.submit_chunk_proofs(round_manager, update)
-        receipts.append(
-            round_manager.submitUpdate(update.round_id, points, update.cid, update.sample_count, sender=self.account)
-        )
-        return receipts
-
-    def submit_chunk_proofs(self, round_manager: Any, update: PreparedUpdate) -> list[Any]:
-        """``submitChunkProof`` for every chunk proof whose record on-chain is not already this one (so a
-        restarted hospital does not pay twice); returns the receipts of those sent."""
-        receipts = []
-        for c, proof in enumerate(update.chunk_proofs):
-            recorded, _ = round_manager.chunkProof(update.round_id, self.address, c)
-            if bytes(recorded) == point_hash(proof.commitments[0].as_uint256()):
-                continue
-            receipts.append(
-                round_manager.submitChunkProof(
-                    update.round_id, c, proof.proof, list(proof.instances), sender=self.account
-                )
-            )
-        return receipts
+        """:meth:`submit`, as a list of receipts (one: every norm proof travels in the submission)."""
+        return [self.submit(round_manager, update)]

@@ -50,8 +50,8 @@ class RoundReport:
     norm_refused: list[dict[str, str]] = field(default_factory=list)
     #: total norm-proving time of the submitted updates (divide by the participants for a per-client figure)
     norm_prove_seconds: float = 0.0
-    #: mean gas of the round's submissions (submitBoundedUpdate verifies a norm proof; submitUpdate does not; a
-    #: chunked model's figure includes its submitChunkProof transactions, one verification each)
+    #: mean gas of the round's submissions (one submitUpdate each: its norm proofs verified in it, or, with a
+    #: challenge window, only their hashes posted)
     submit_gas_mean: float = 0.0
     #: the round's differential-privacy record: setting, noise multipliers, epsilon per round and per hospital
     #: composed over its rounds (zkfl_dapp.protocol.privacy)

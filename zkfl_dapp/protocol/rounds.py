@@ -225,7 +225,6 @@ class RoundDriver:
                 self.progress(f"round {round_id}: {h.name} NOT submitting: {exc}")
                 continue
             try:
-                # a chunked model's chunk proofs (one transaction each) come before the submission that checks them
                 receipts = h.submit_all(rm, update)
             except ContractLogicError as exc:  # an attacker's proof showing a violated bound, for one
                 why = f"{type(exc).__name__}({exc})"  # ape names the class after the custom error

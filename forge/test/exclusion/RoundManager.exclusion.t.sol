@@ -5,6 +5,7 @@ import {ConsortiumRegistry} from "@zkfl/ConsortiumRegistry.sol";
 import {IConsortiumRegistry} from "@zkfl/interfaces/IConsortiumRegistry.sol";
 import {IHalo2Verifier} from "@zkfl/interfaces/IHalo2Verifier.sol";
 import {IRoundManager} from "@zkfl/interfaces/IRoundManager.sol";
+import {IRoundManagerExclusionEvents} from "@zkfl/interfaces/IRoundManagerExclusionEvents.sol";
 import {RoundManager} from "@zkfl/RoundManager.sol";
 import {ScriptedVerifier} from "../mocks/ScriptedVerifier.sol";
 import {G1} from "../utils/G1.sol";
@@ -29,7 +30,7 @@ contract RoundManagerExclusionFuzzTest is ForgeTest {
             IConsortiumRegistry(address(registry)),
             IHalo2Verifier(address(new ScriptedVerifier())),
             IHalo2Verifier(address(new ScriptedVerifier())),
-            IRoundManager.CommitmentScheme(SLOTS, 31, 10, 1, 13, G1.mulG(K_LOG), keccak256("basis")),
+            IRoundManager.CommitmentScheme(SLOTS, 31, 10, 1, 13, G1.mulG(K_LOG), keccak256("basis"), 0),
             G1.one(G1.mulG(11)),
             "genesis",
             "circuit"
@@ -50,13 +51,13 @@ contract RoundManagerExclusionFuzzTest is ForgeTest {
         for (uint256 i = 0; i < SLOTS; i++) {
             uint256[2][] memory c = G1.one(G1.mulG(100 + i)); // before the prank: it calls a precompile
             vm.prank(_hospital(i));
-            rm.submitUpdate(id, c, "cid", 10);
+            rm.submitUpdate(id, c, "cid", 10, _noClaim());
         }
     }
 
-    function _declare(uint256 id, uint256 slot, IRoundManager.ExclusionReason reason) internal {
+    function _declare(uint256 id, uint256 slot, IRoundManagerExclusionEvents.ExclusionReason reason) internal {
         vm.prank(AGGREGATOR);
-        if (reason == IRoundManager.ExclusionReason.Unavailable) rm.declareExclusion(id, slot, reason, bytes32(0), "");
+        if (reason == IRoundManagerExclusionEvents.ExclusionReason.Unavailable) rm.declareExclusion(id, slot, reason, bytes32(0), "");
         else rm.declareExclusion(id, slot, reason, keccak256("evidence"), "evidence-cid");
     }
 
@@ -68,7 +69,7 @@ contract RoundManagerExclusionFuzzTest is ForgeTest {
         uint256 mask = maskSeed % 16; // slot 4 always included: the quorum of 1 holds
         uint256 declared = declaredSeed % 32;
         for (uint256 i = 0; i < SLOTS; i++) {
-            if ((declared >> i) & 1 == 1) _declare(id, i, IRoundManager.ExclusionReason.InvalidContent);
+            if ((declared >> i) & 1 == 1) _declare(id, i, IRoundManagerExclusionEvents.ExclusionReason.InvalidContent);
         }
         uint256 missing = mask & ~declared;
         vm.prank(AGGREGATOR);
@@ -91,7 +92,7 @@ contract RoundManagerExclusionFuzzTest is ForgeTest {
     /// @notice An Unavailable exclusion applies only after its re-announce window, and never once re-announced.
     function testFuzz_unavailableWaitsItsWindowUnlessReannounced(uint256 wait, bool reannounce) public {
         uint256 id = _fullRound();
-        _declare(id, 1, IRoundManager.ExclusionReason.Unavailable);
+        _declare(id, 1, IRoundManagerExclusionEvents.ExclusionReason.Unavailable);
         uint256 windowEnd = block.timestamp + rm.REANNOUNCE_WINDOW();
         if (reannounce) {
             vm.prank(_hospital(1));
@@ -114,7 +115,7 @@ contract RoundManagerExclusionFuzzTest is ForgeTest {
     /// invalidates the round and names the aggregator; nothing is supported after the window.
     function testFuzz_disputeUpheldIffAMajoritySupports(uint256 kSeed, uint256 lateSeed) public {
         uint256 id = _fullRound();
-        _declare(id, 0, IRoundManager.ExclusionReason.Undecryptable);
+        _declare(id, 0, IRoundManagerExclusionEvents.ExclusionReason.Undecryptable);
         vm.prank(AGGREGATOR);
         rm.finalizeRound(id, "model", 1);
         uint256 deadline = rm.disputeDeadline(id);
@@ -142,5 +143,9 @@ contract RoundManagerExclusionFuzzTest is ForgeTest {
         vm.prank(_hospital(k));
         vm.expectRevert(abi.encodeWithSelector(IRoundManager.RoundManagerWindowClosed.selector, id, 0, deadline));
         rm.supportDispute(id, 0);
+    }
+
+    function _noClaim() internal pure returns (IRoundManager.NormClaim memory claim) {
+        return claim;
     }
 }

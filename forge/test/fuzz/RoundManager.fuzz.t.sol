@@ -5,6 +5,7 @@ import {ConsortiumRegistry} from "@zkfl/ConsortiumRegistry.sol";
 import {IConsortiumRegistry} from "@zkfl/interfaces/IConsortiumRegistry.sol";
 import {IHalo2Verifier} from "@zkfl/interfaces/IHalo2Verifier.sol";
 import {IRoundManager} from "@zkfl/interfaces/IRoundManager.sol";
+import {IRoundManagerExclusionEvents} from "@zkfl/interfaces/IRoundManagerExclusionEvents.sol";
 import {RoundManager} from "@zkfl/RoundManager.sol";
 import {ScriptedVerifier} from "../mocks/ScriptedVerifier.sol";
 import {G1} from "../utils/G1.sol";
@@ -30,7 +31,7 @@ contract RoundManagerFuzzTest is ForgeTest {
             IConsortiumRegistry(address(registry)),
             IHalo2Verifier(address(new ScriptedVerifier())),
             IHalo2Verifier(address(norm)),
-            IRoundManager.CommitmentScheme(SLOTS, 31, 10, 1, 13, G1.mulG(K_LOG), keccak256("basis")),
+            IRoundManager.CommitmentScheme(SLOTS, 31, 10, 1, 13, G1.mulG(K_LOG), keccak256("basis"), 0),
             G1.one(G1.mulG(11)),
             "genesis",
             "circuit"
@@ -64,11 +65,10 @@ contract RoundManagerFuzzTest is ForgeTest {
     function _invalidCommitment(uint256 id, uint256 x, uint256 y) internal {
         vm.prank(_hospital(0));
         vm.expectRevert(abi.encodeWithSelector(IRoundManager.RoundManagerInvalidCommitment.selector, x, y));
-        rm.submitUpdate(id, G1.one([x, y]), "cid", 10);
-        uint256[] memory inst = new uint256[](7);
+        rm.submitUpdate(id, G1.one([x, y]), "cid", 10, _noClaim());
         vm.prank(_hospital(0));
         vm.expectRevert(abi.encodeWithSelector(IRoundManager.RoundManagerInvalidCommitment.selector, x, y));
-        rm.submitBoundedUpdate(id, G1.one([x, y]), "cid", 10, "", inst);
+        rm.submitUpdate(id, G1.one([x, y]), "cid", 10, _claim(1 << 30, ""));
     }
 
     /// @notice Random coordinates: off the curve (almost always) -> RoundManagerInvalidCommitment.
@@ -97,15 +97,15 @@ contract RoundManagerFuzzTest is ForgeTest {
         uint256[2] memory k = G1.mulG(K_LOG);
         vm.prank(_hospital(0));
         vm.expectRevert(abi.encodeWithSelector(IRoundManager.RoundManagerInvalidCommitment.selector, k[0], k[1]));
-        rm.submitUpdate(id, G1.one(k), "cid", 10);
+        rm.submitUpdate(id, G1.one(k), "cid", 10, _noClaim());
         uint256 log = bound(s, 1, G1.R - 1);
         vm.assume(log != K_LOG);
         uint256[2] memory c = G1.mulG(log);
         vm.prank(_hospital(0));
-        rm.submitUpdate(id, G1.one(c), "cid", 10);
+        rm.submitUpdate(id, G1.one(c), "cid", 10, _noClaim());
         vm.prank(_hospital(1));
         vm.expectRevert(abi.encodeWithSelector(IRoundManager.RoundManagerInvalidCommitment.selector, c[0], c[1]));
-        rm.submitUpdate(id, G1.one(c), "cid", 10);
+        rm.submitUpdate(id, G1.one(c), "cid", 10, _noClaim());
     }
 
     /// @notice Any multiple of the generator but K is accepted; the sample count must be 1..MAX_SAMPLE_COUNT and
@@ -128,7 +128,7 @@ contract RoundManagerFuzzTest is ForgeTest {
             vm.expectRevert(abi.encodeWithSelector(IRoundManager.RoundManagerCidTooLong.selector, cidLength, maxCid));
         }
         vm.prank(_hospital(2)); // last: a call in between (even to a precompile) would take the prank
-        rm.submitUpdate(id, G1.one(c), cid, samples);
+        rm.submitUpdate(id, G1.one(c), cid, samples, _noClaim());
         if (samples != 0 && samples <= maxSamples && cidLength != 0 && cidLength <= maxCid) {
             IRoundManager.Submission memory sub = rm.getSubmission(id, 0);
             assertEq(sub.hospital, _hospital(2), "hospital");
@@ -148,14 +148,13 @@ contract RoundManagerFuzzTest is ForgeTest {
         for (uint256 i = 0; i < n; i++) {
             c[i] = G1.mulG(bound(uint256(keccak256(abi.encode(s, i))), K_LOG + 1, G1.R - 1));
         }
-        uint256[] memory inst = new uint256[](7);
         bytes memory err = abi.encodeWithSelector(IRoundManager.RoundManagerWrongChunkCount.selector, 1, n);
         vm.prank(_hospital(0));
         vm.expectRevert(err);
-        rm.submitUpdate(id, c, "cid", 10);
+        rm.submitUpdate(id, c, "cid", 10, _noClaim());
         vm.prank(_hospital(0));
         vm.expectRevert(err);
-        rm.submitBoundedUpdate(id, c, "cid", 10, "", inst);
+        rm.submitUpdate(id, c, "cid", 10, _claim(1 << 30, ""));
     }
 
     /// @notice A non-member never submits, whatever it sends.
@@ -165,7 +164,7 @@ contract RoundManagerFuzzTest is ForgeTest {
         uint256[2] memory c = G1.mulG(bound(s, 1, G1.R - 1));
         vm.expectRevert(abi.encodeWithSelector(IRoundManager.RoundManagerNotHospital.selector, who));
         vm.prank(who);
-        rm.submitUpdate(id, G1.one(c), "cid", 10);
+        rm.submitUpdate(id, G1.one(c), "cid", 10, _noClaim());
     }
 
     /// @notice With n submissions of random counts and a random mask: expectedWeights reverts iff the mask names a
@@ -182,7 +181,7 @@ contract RoundManagerFuzzTest is ForgeTest {
             logs[i] = bound(uint256(keccak256(abi.encode(logSeed, i))), K_LOG + 1, G1.R - 1);
             uint256[2] memory c = G1.mulG(logs[i]);
             vm.prank(_hospital(i));
-            rm.submitUpdate(id, G1.one(c), "cid", counts[i]);
+            rm.submitUpdate(id, G1.one(c), "cid", counts[i], _noClaim());
         }
         mask = mask % 4 == 0 ? mask >> 2 : (mask >> 2) % (uint256(1) << n); // mostly valid
         if (mask >> n != 0) {
@@ -210,7 +209,7 @@ contract RoundManagerFuzzTest is ForgeTest {
         for (uint256 i = 0; i < n; i++) {
             if ((mask >> i) & 1 == 0) continue; // an exclusion needs a declaration with evidence (issue 18)
             vm.prank(AGGREGATOR);
-            rm.declareExclusion(id, i, IRoundManager.ExclusionReason.InvalidContent, keccak256("evidence"), "ev");
+            rm.declareExclusion(id, i, IRoundManagerExclusionEvents.ExclusionReason.InvalidContent, keccak256("evidence"), "ev");
         }
         vm.prank(AGGREGATOR);
         if (sum == 0) {
@@ -239,7 +238,7 @@ contract RoundManagerFuzzTest is ForgeTest {
                 )
             );
         }
-        rm.submitUpdate(id, G1.one(c), "cid", count);
+        rm.submitUpdate(id, G1.one(c), "cid", count, _noClaim());
     }
 
     /// @notice Issue 18: the aggregator may finalize until `deadline + FINALIZE_WINDOW`, never after; until then
@@ -249,7 +248,7 @@ contract RoundManagerFuzzTest is ForgeTest {
         uint256 id = _open();
         uint256[2][] memory c = G1.one(G1.mulG(4242)); // before the prank: a precompile call would consume it
         vm.prank(_hospital(0));
-        rm.submitUpdate(id, c, "cid", 10);
+        rm.submitUpdate(id, c, "cid", 10, _noClaim());
         uint64 deadline = rm.getRound(id).deadline;
         uint64 lastCall = deadline + rm.FINALIZE_WINDOW();
         assertEq(rm.finalizeDeadline(id), lastCall, "finalizeDeadline");
@@ -277,8 +276,8 @@ contract RoundManagerFuzzTest is ForgeTest {
         }
     }
 
-    /// @notice A norm proof bound to anything but (C(2^13 u), previous model, bound, sender) is refused even when
-    /// the verifier accepts it; the honest statement is accepted.
+    /// @notice A norm proof bound to anything but (C(2^13 u), previous model, budget, chunk 0 of 1, sender) is
+    /// refused even when the verifier accepts the statement it was made for; the honest statement is accepted.
     function testFuzz_normProofBinding(uint256 s, uint8 field, uint256 wrong, address sender) public {
         vm.assume(sender != address(0) && !registry.isHospital(sender) && sender != AGGREGATOR);
         vm.assume(uint160(sender) > 0xffff); // not a precompile or the cheatcode's neighbourhood
@@ -287,31 +286,43 @@ contract RoundManagerFuzzTest is ForgeTest {
         uint256 id = rm.openRoundWithPolicy(uint64(block.timestamp + 1 days), 1, IRoundManager.AggregationRule.FedAvg, boundSq);
         uint256 log = bound(s, K_LOG + 1, G1.R - 1);
         uint256[4] memory logs = [G1.scaled(K_LOG, log, 13), 11, 99, 0];
-        uint256[] memory inst = new uint256[](7);
+        uint256[] memory inst = new uint256[](9); // the statement the proof was made for
         inst[0] = 1 << 26;
         inst[1] = boundSq;
+        inst[2] = 0;
+        inst[3] = 1;
         for (uint256 i = 0; i < 5; i++) {
-            inst[2 + i] = (uint256(uint160(sender)) >> (32 * i)) & 0xffffffff;
+            inst[4 + i] = (uint256(uint160(sender)) >> (32 * i)) & 0xffffffff;
         }
-        field = uint8(bound(field, 0, 8)); // 0: honest; 1-2: a point; 3: the bound; 4-8: an address limb
+        // 0: honest; 1-2: a point; 3: the flag; 4: the budget; 5-6: the chunk index or count; 7-11: an address limb
+        field = uint8(bound(field, 0, 11));
         if (field == 1 || field == 2) {
             uint256 other = bound(wrong, 1, G1.R - 1);
             vm.assume(other != logs[field - 1]);
             logs[field - 1] = other;
         } else if (field >= 3) {
-            vm.assume(wrong != inst[field - 2]);
-            inst[field - 2] = wrong;
+            vm.assume(wrong != inst[field - 3]);
+            inst[field - 3] = wrong;
         }
         bytes memory proof = abi.encodePacked(G1.mulG(logs[0]), G1.mulG(logs[1]), G1.mulG(logs[2]));
         norm.set(true, false);
+        norm.allow(proof, inst);
         uint256[2] memory c = G1.mulG(log);
-        if (field == 1 || field == 2) {
-            vm.expectPartialRevert(IRoundManager.RoundManagerProofPointMismatch.selector);
-        } else if (field >= 3) {
-            vm.expectPartialRevert(IRoundManager.RoundManagerNormProofMismatch.selector);
-        }
+        if (field != 0) vm.expectPartialRevert(IRoundManager.RoundManagerChunkProofRejected.selector);
         vm.prank(sender);
-        rm.submitBoundedUpdate(id, G1.one(c), "cid", 10, proof, inst);
+        rm.submitUpdate(id, G1.one(c), "cid", 10, _claim(boundSq, proof));
         assertEq(rm.getRound(id).submissionCount, field == 0 ? 1 : 0, "submission count");
+    }
+
+    function _noClaim() internal pure returns (IRoundManager.NormClaim memory claim) {
+        return claim;
+    }
+
+    /// @dev An inline claim of one chunk: its budget and proof.
+    function _claim(uint256 budget, bytes memory proof) internal pure returns (IRoundManager.NormClaim memory claim) {
+        claim.budgets = new uint256[](1);
+        claim.budgets[0] = budget;
+        claim.proofs = new bytes[](1);
+        claim.proofs[0] = proof;
     }
 }

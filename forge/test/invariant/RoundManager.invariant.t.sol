@@ -181,7 +181,7 @@ contract RoundManagerInvariantTest is ForgeTest {
 
 /// @title RoundManagerChunkedInvariantTest
 /// @notice The same campaign and invariants over a chunked deployment (3 points per commitment): bounded
-/// submissions go through submitChunkProof for every chunk and then submitUpdate, FedAvg aggregates chunk by chunk,
+/// bounded submissions carry a proof and a budget per chunk in one submitUpdate, FedAvg aggregates chunk by chunk,
 /// median rounds are refused.
 contract RoundManagerChunkedInvariantTest is RoundManagerInvariantTest {
     function _chunks() internal pure override returns (uint256) {

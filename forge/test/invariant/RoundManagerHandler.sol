@@ -16,8 +16,8 @@ import {ForgeTest} from "../utils/Vm.sol";
 /// records what succeeded in ghost state (discrete logs of every point, masks, phases). Violations that can
 /// only be seen at call time (an accepted submission whose norm proof was not bound to it, a state change by
 /// a non-member, an illegal phase transition) set flags that the invariants assert to be false.
-/// @dev Deployed for a one-point scheme (`chunks` = 1: submitBoundedUpdate, median rounds) or a chunked one
-/// (`chunks` > 1: a bounded submission is `chunks` submitChunkProof calls, then submitUpdate). A submission's
+/// @dev Deployed for a one-point scheme (`chunks` = 1: median rounds) or a chunked one (`chunks` > 1); a bounded
+/// submission is one submitUpdate with a proof and a budget per chunk (no challenge window: verified inline). A submission's
 /// ghost `log` is its chunk 0's discrete log; chunk c's is `chunkLog(log, c)`.
 contract RoundManagerHandler is ForgeTest {
     uint256 public constant SLOTS = 5;
@@ -82,7 +82,8 @@ contract RoundManagerHandler is ForgeTest {
             chunks: chunks_,
             scaleBits: SCALE_BITS,
             zeroCommitment: k,
-            kzgBasisDigest: keccak256("test basis")
+            kzgBasisDigest: keccak256("test basis"),
+            challengeWindow: 0
         });
         rm = new RoundManager(
             IConsortiumRegistry(address(registry)),
@@ -185,10 +186,9 @@ contract RoundManagerHandler is ForgeTest {
         string memory cid = _cid(cidSeed);
         uint64 cap = registry.sampleCapOf(h);
         vm.prank(h);
-        try rm.submitUpdate(roundId, c, cid, samples) {
+        try rm.submitUpdate(roundId, c, cid, samples, _noClaim()) {
             successes["submit"] += 1;
             if (cap != 0 && samples > cap) _flag("submission above the member's agreed sample cap accepted");
-            // chunked: a fresh commitment has no chunk proofs (and a replayed one is refused anyway)
             if (_rounds[roundId].normBoundSq != 0) _flag("submission without a norm proof accepted in a bounded round");
             _subs[roundId].push(GhostSubmission(h, log, samples));
         } catch {}
@@ -218,10 +218,14 @@ contract RoundManagerHandler is ForgeTest {
         address limbsOf = mode == 12 ? hospital(actorSeed + 1) : h;
         (bytes memory proof, uint256[] memory inst) = _normStatement(roundId, log, mode, limbsOf);
         normVerifier.set(mode != 9, mode == 10);
+        normVerifier.allow(proof, inst); // the statement the proof was made for; the contract asks about its own
+        IRoundManager.NormClaim memory claim = _claim(1);
+        claim.budgets[0] = mode == 15 ? _rounds[roundId].normBoundSq + 1 : _rounds[roundId].normBoundSq;
+        claim.proofs[0] = proof;
         uint256[2][] memory c = commitmentOf(log);
         uint64 cap = registry.sampleCapOf(h);
         vm.prank(h);
-        try rm.submitBoundedUpdate(roundId, c, "cid", samples, proof, inst) {
+        try rm.submitUpdate(roundId, c, "cid", samples, claim) {
             successes["submitBounded"] += 1;
             if (cap != 0 && samples > cap) _flag("bounded submission above the member's agreed sample cap accepted");
             if (mode == 9 || mode == 10) _flag("bounded submission accepted without the verifier's approval");
@@ -235,8 +239,8 @@ contract RoundManagerHandler is ForgeTest {
         } catch {}
     }
 
-    /// @dev The norm proof's points [C(2^s u), C(S_prev), C(p)] and instances [flag, b, limbs of `limbsOf`],
-    /// with `submitBounded`'s mode applied.
+    /// @dev The norm proof's points [C(2^s u), C(S_prev), C(p)] and the instances it was made for [flag, b, 0, 1,
+    /// limbs of `limbsOf`], with `submitBounded`'s mode applied.
     function _normStatement(uint256 roundId, uint256 log, uint256 mode, address limbsOf)
         internal
         view
@@ -246,48 +250,53 @@ contract RoundManagerHandler is ForgeTest {
         uint256 point0 = mode == 13 ? log : G1.scaled(K_LOG, log, SCALE_BITS);
         uint256 point1 = mode == 14 ? g.prevLog + 1 : g.prevLog;
         proof = abi.encodePacked(G1.mulG(point0), G1.mulG(point1), G1.mulG(12345), "proof-body");
-        inst = new uint256[](7);
+        inst = new uint256[](9);
         inst[0] = mode == 11 ? 0 : FLAG_OK;
         inst[1] = mode == 15 ? g.normBoundSq + 1 : g.normBoundSq;
+        inst[2] = 0;
+        inst[3] = 1;
         for (uint256 i = 0; i < 5; i++) {
-            inst[2 + i] = (uint256(uint160(limbsOf)) >> (32 * i)) & 0xffffffff;
+            inst[4 + i] = (uint256(uint160(limbsOf)) >> (32 * i)) & 0xffffffff;
         }
     }
 
-    /// @dev A chunked scheme's bounded submission: one chunk proof per chunk, then submitUpdate. `mode` (of 16):
-    /// 0-8 honest; otherwise one thing wrong: 9 the verifier rejects one chunk's proof, 10 it reverts on it,
-    /// 11 the chunks' sums of squares add up to more than the bound, 12 every proof carries another member's
-    /// limbs, 13 one chunk's point 0 is C(u_c) instead of C(2^s u_c), 14 one chunk's point 1 is not the previous
-    /// model's chunk, 15 the submitted list has chunks 0 and 1 swapped. `seed` picks the spoilt chunk. In an unbounded round every chunk proof
-    /// must be refused (and the update is not submitted: `submit` covers that round).
+    function _noClaim() internal pure returns (IRoundManager.NormClaim memory claim) {
+        return claim;
+    }
+
+    /// @dev An inline claim of `n` chunks (budgets and proofs to fill in).
+    function _claim(uint256 n) internal pure returns (IRoundManager.NormClaim memory claim) {
+        claim.budgets = new uint256[](n);
+        claim.proofs = new bytes[](n);
+    }
+
+    /// @dev A chunked scheme's bounded submission: one submitUpdate with a budget and a proof per chunk. `mode` (of
+    /// 16): 0-8 honest; otherwise one thing wrong: 9 the verifier rejects one chunk's proof, 10 it reverts, 11 the
+    /// budgets add up to more than the bound, 12 every proof carries another member's limbs, 13 one chunk's
+    /// point 0 is C(u_c) instead of C(2^s u_c), 14 one chunk's point 1 is not the previous model's chunk, 15 the
+    /// submitted list has chunks 0 and 1 swapped. `seed` picks the spoilt chunk. In an unbounded round the claim
+    /// must be refused (`submit` covers that round's submissions).
     function _submitChunked(address h, uint256 log, uint64 samples, uint256 mode, uint256 seed) internal {
         uint256 roundId = lastRound;
         uint256 boundSq = _rounds[roundId].normBoundSq;
-        uint256 bad = seed % CHUNKS; // the chunk that modes 9, 10, 13 and 14 spoil
+        uint256 bad = seed % CHUNKS; // the chunk that modes 9, 13 and 14 spoil
         address limbsOf = mode == 12 ? address(uint160(h) ^ 1) : h; // another address, never h
-        uint256 accepted;
+        IRoundManager.NormClaim memory claim = _claim(CHUNKS);
+        normVerifier.set(true, mode == 10);
         for (uint256 c = 0; c < CHUNKS; c++) {
-            (bytes memory proof, uint256[] memory inst) = _chunkStatement(roundId, log, c, c == bad ? mode : 0, limbsOf);
-            if (mode == 11) inst[0] = boundSq / CHUNKS + 1;
-            normVerifier.set(!(mode == 9 && c == bad), mode == 10 && c == bad);
-            calls["chunkProof"] += 1;
-            vm.prank(h);
-            try rm.submitChunkProof(roundId, c, proof, inst) {
-                successes["chunkProof"] += 1;
-                accepted += 1;
-                if (boundSq == 0) _flag("chunk proof accepted in an unbounded round");
-                if ((mode == 9 || mode == 10) && c == bad) _flag("chunk proof accepted without the verifier's approval");
-                if (limbsOf != h) _flag("chunk proof accepted with another sender's limbs");
-                if (mode == 14 && c == bad) _flag("chunk proof accepted against another previous model chunk");
-            } catch {}
+            uint256[] memory inst;
+            (claim.proofs[c], inst) = _chunkStatement(roundId, log, c, c == bad ? mode : 0, limbsOf);
+            claim.budgets[c] = mode == 11 ? boundSq / CHUNKS + 1 : boundSq / CHUNKS;
+            inst[1] = claim.budgets[c];
+            if (!(mode == 9 && c == bad)) normVerifier.allow(claim.proofs[c], inst);
         }
-        if (boundSq == 0) return;
         uint256[2][] memory list = commitmentOf(log);
         if (mode == 15) (list[0], list[1]) = (list[1], list[0]);
+        calls["chunkProof"] += 1;
         vm.prank(h);
-        try rm.submitUpdate(roundId, list, "cid", samples) {
+        try rm.submitUpdate(roundId, list, "cid", samples, claim) {
             successes["submitBounded"] += 1;
-            if (accepted < CHUNKS) _flag("chunked submission accepted without a proof of every chunk");
+            if (boundSq == 0) _flag("norm claim accepted in an unbounded round");
             if (mode >= 9) _flag("chunked submission accepted with a spoilt statement");
             if (mode == 15) {
                 _flag("chunked submission accepted with a reordered list");
@@ -297,8 +306,8 @@ contract RoundManagerHandler is ForgeTest {
         } catch {}
     }
 
-    /// @dev Chunk `c`'s proof [C(2^s u_c), previous model chunk c, C(p)] and instances [ss, c, CHUNKS, limbs of
-    /// `limbsOf`], ss a third of the bound (rounded down: the chunks fit), with mode 13 or 14 applied.
+    /// @dev Chunk `c`'s proof [C(2^s u_c), previous model chunk c, C(p)] and the instances it was made for [flag,
+    /// b_c (the caller sets it), c, CHUNKS, limbs of `limbsOf`], with mode 13 or 14 applied.
     function _chunkStatement(uint256 roundId, uint256 log, uint256 c, uint256 mode, address limbsOf)
         internal
         view
@@ -310,12 +319,12 @@ contract RoundManagerHandler is ForgeTest {
         uint256 prev = modelChunkLog(g.prevRound, c);
         uint256 point1 = mode == 14 ? addmod(prev, 1, G1.R) : prev;
         proof = abi.encodePacked(G1.mulG(point0), G1.mulG(point1), G1.mulG(12345), "chunk-proof-body");
-        inst = new uint256[](8);
-        inst[0] = g.normBoundSq / CHUNKS;
-        inst[1] = c;
-        inst[2] = CHUNKS;
+        inst = new uint256[](9);
+        inst[0] = FLAG_OK;
+        inst[2] = c;
+        inst[3] = CHUNKS;
         for (uint256 i = 0; i < 5; i++) {
-            inst[3 + i] = (uint256(uint160(limbsOf)) >> (32 * i)) & 0xffffffff;
+            inst[4 + i] = (uint256(uint160(limbsOf)) >> (32 * i)) & 0xffffffff;
         }
     }
 
@@ -471,9 +480,12 @@ contract RoundManagerHandler is ForgeTest {
         IRoundManager.RoundInfo memory r = rm.getRound(roundId);
         uint256 log = _commitmentLog(logSeed);
         uint256[2][] memory c = commitmentOf(log);
-        uint256[] memory inst = new uint256[](7);
-        bytes memory chunkProofBytes;
-        if (CHUNKS > 1) (chunkProofBytes, inst) = _chunkStatement(roundId, log, 0, 0, OUTSIDER);
+        IRoundManager.NormClaim memory claim = _claim(CHUNKS);
+        for (uint256 k = 0; k < CHUNKS; k++) {
+            uint256[] memory inst;
+            (claim.proofs[k], inst) = _chunkStatement(roundId, log, k, 0, OUTSIDER);
+            claim.budgets[k] = r.normBoundSq / CHUNKS;
+        }
         which = which % 9;
         bool ok;
         vm.prank(OUTSIDER);
@@ -482,15 +494,11 @@ contract RoundManagerHandler is ForgeTest {
                 ok = true;
             } catch {}
         } else if (which == 1) {
-            try rm.submitUpdate(roundId, c, "cid", 10) {
-                ok = true;
-            } catch {}
-        } else if (which == 2 && CHUNKS > 1) {
-            try rm.submitChunkProof(roundId, 0, chunkProofBytes, inst) {
+            try rm.submitUpdate(roundId, c, "cid", 10, _noClaim()) {
                 ok = true;
             } catch {}
         } else if (which == 2) {
-            try rm.submitBoundedUpdate(roundId, c, "cid", 10, "", inst) {
+            try rm.submitUpdate(roundId, c, "cid", 10, claim) {
                 ok = true;
             } catch {}
         } else if (which == 3) {
@@ -679,10 +687,7 @@ contract RoundManagerHandler is ForgeTest {
             for (uint256 s = 0; s < r.submissionCount; s++) {
                 d = keccak256(abi.encode(d, rm.getSubmission(id, s)));
             }
-            for (uint256 c = 0; c < CHUNKS; c++) {
-                (bytes32 pointHash, uint256 ss) = rm.chunkProof(id, OUTSIDER, c);
-                d = keccak256(abi.encode(d, pointHash, ss));
-            }
+            d = keccak256(abi.encode(d, rm.challengeEnd(id), rm.faultedSlots(id)));
         }
         for (uint256 i = 0; i < POOL; i++) {
             d = keccak256(abi.encode(d, registry.roleOf(hospital(i))));

@@ -160,8 +160,8 @@ contract RoundManagerChunkedHandlerTest is ForgeTest {
         handler.open(0, true, false, 1, 1 days); // median: seed % 4 == 0 keeps it, and it is refused
         assertEq(handler.successes("open"), 0, "median round opened on a chunked scheme");
         handler.open(0, false, false, 1, 1 days); // quorum 2
-        handler.submitBounded(1, 2, 10, 0); // chunk proofs in an unbounded round: all refused
-        assertEq(handler.successes("chunkProof"), 0, "chunk proof in an unbounded round");
+        handler.submitBounded(1, 2, 10, 0); // a norm claim in an unbounded round: refused
+        assertEq(handler.successes("submitBounded"), 0, "norm claim in an unbounded round");
         handler.submit(1, 2, 10, 2);
         handler.submit(1, 3, 20, 2);
         assertEq(handler.successes("submit"), 2, "plain submissions");

@@ -12,15 +12,31 @@ contract ScriptedVerifier is IHalo2Verifier {
     /// @notice If set, verifyProof reverts instead of answering (a malformed proof in a generated verifier).
     bool public reverts;
     uint256 public calls;
+    /// @notice If set, only the statements `allow`ed are approved (RoundManager builds the instances itself: this is
+    /// how a test sees which statement the contract asked about).
+    bool public strict;
+    mapping(bytes32 statement => bool) public allowed;
 
     function set(bool verdict_, bool reverts_) external {
         verdict = verdict_;
         reverts = reverts_;
     }
 
-    function verifyProof(bytes calldata, uint256[] calldata) external returns (bool) {
+    /// @notice Approve (when strict) `proof` for the statement it was made for, `instances`.
+    function allow(bytes calldata proof, uint256[] calldata instances) external {
+        strict = true;
+        allowed[keccak256(abi.encode(proof, instances))] = true;
+    }
+
+    /// @notice Back to answering the verdict whatever the instances.
+    function relax() external {
+        strict = false;
+    }
+
+    function verifyProof(bytes calldata proof, uint256[] calldata instances) external returns (bool) {
         calls += 1;
         if (reverts) revert();
+        if (strict && !allowed[keccak256(abi.encode(proof, instances))]) return false;
         return verdict;
     }
 }

@@ -9,7 +9,7 @@ import { CALLS, RULE_VERIFIER } from '../contract-calls.js';
 import { artifact, checkArtifacts, fetchJson } from '../content.js';
 import { TERMS, commitment, commitmentData, esc, explain, fmtInt, normBound, pct, tid, time, who } from '../format.js';
 import { AggregationRule, Phase } from '../generated/contracts.js';
-import { attendance, chunkProofsOf, latestReport, loadHistory, modelRecord, quorumSentence } from '../history.js';
+import { attendance, latestReport, loadHistory, modelRecord, normClaimOf, quorumSentence } from '../history.js';
 import { EVM_VERSION, NOT_OPENED_IN_BROWSER, checkModel, proofHashMatches } from '../verify.js';
 import { mountVerify } from './round-verify.js';
 
@@ -42,7 +42,7 @@ export async function render({ app, chain }, arg) {
   const scale = 2 * Number(scaleBits); // the aggregate's (and the norm bound's) scale bits
   const subs = r.submissions.map((s, i) => `<tr ${tid('submission')} data-slot="${s.args.slot}">
       <td>${s.args.slot}</td><td>${who(data.names, s.args.hospital)}</td>
-      <td ${tid('commitment')} ${commitmentData(s.args.commitment)}>${commitment(s.args.commitment)}${chunks > 1 && bounded ? chunkProofCell(r, s, chunks) : ''}</td>
+      <td ${tid('commitment')} ${commitmentData(s.args.commitment)}>${commitment(s.args.commitment)}${bounded ? normClaimCell(r, s, chunks) : ''}</td>
       <td>${artifact(s.args.cid, `round-${id}-slot-${s.args.slot}.ciphertext`, 'ciphertext')}</td>
       <td ${tid('sample-count')}>${s.args.sampleCount}</td>
       <td>${excludedSlots.has(Number(s.args.slot))
@@ -117,7 +117,7 @@ export async function render({ app, chain }, arg) {
       <dt>Aggregation rule</dt><dd ${tid('round-rule')} data-rule="${esc(rule ?? info.rule)}">${esc(rule ?? `unknown (${info.rule})`)}</dd>
       <dt>Norm bound</dt><dd><span ${tid('norm-bound')} data-norm-bound-sq="${info.normBoundSq}">${normBound(info.normBoundSq, scale)}${normVerifier
         ? `<br><span class="muted">${chunks > 1
-          ? `every submission was preceded by ${chunks} chunk norm proofs against the previous model's chunk points, one <code>submitChunkProof</code> transaction each, verified on-chain by the norm verifier <code>${esc(normVerifier)}</code>`
+          ? `every submission carried ${chunks} chunk norm proofs (one per chunk, each within its budget, the budgets within the bound) against the previous model's chunk points: verified by the norm verifier <code>${esc(normVerifier)}</code> at submission, or (a challenge window) posted as hashes and checkable by any member's challenge`
           : `every submission carried a norm proof against the previous model's commitment, checked on-chain by the norm verifier <code>${esc(normVerifier)}</code>`}</span>` : ''}</span>${explain('norm-bound', TERMS.normBound(scale), 'what is normBoundSq?')}</dd>
       <dt>Previous model</dt><dd ${tid('prev-model')} data-round="${info.prevModelRound}">${Number(info.prevModelRound) === 0 ? 'genesis' : `<a href="#/round/${info.prevModelRound}">round ${info.prevModelRound}</a>`}:
         ${prev ? artifact(prev.cid, `model-before-round-${id}.json`, 'prev-model') : '—'}<br><code>${esc(info.prevModelHash)}</code></dd>
@@ -159,13 +159,21 @@ async function showModelCheck(chain, r, info, out) {
   }
 }
 
-/** Submission `s`'s chunk proofs as the chain's ChunkProofAccepted events tell them: how many chunks, and their sum. */
-function chunkProofCell(r, s, chunks) {
-  const counted = chunkProofsOf(r, s);
-  const total = [...counted.values()].reduce((acc, l) => acc + BigInt(l.args.sumOfSquares), 0n);
-  const all = counted.size === chunks;
-  return `<br><span class="integrity ${all ? 'ok' : 'bad'}" ${tid('chunk-proofs')} data-chunks="${counted.size}">${all ? '✓' : '✗'} ${counted.size} of ${chunks} chunk proofs
-    accepted on-chain (ChunkProofAccepted), Σ ss_c = ${fmtInt(total)}</span>`;
+/** Where submission `s`'s norm proofs (one per chunk) were checked, as the chain tells it: verified on-chain at
+ * submission (no NormClaimed event: the proofs are in the transaction), or posted as hashes with the bundle's
+ * CID (checked off-chain by the aggregator and the auditors), and whether a challenge showed one false. */
+function normClaimCell(r, s, chunks) {
+  const { claim, faults } = normClaimOf(r, s);
+  if (faults.length) {
+    const f = faults[0];
+    return `<br><span class="integrity bad" ${tid('norm-claim')} data-where="challenged">✗ chunk ${Number(f.args.chunk)} of ${chunks}: its norm proof failed a challenge on-chain (ChunkProofFaulted): excluded</span>`;
+  }
+  if (!claim) {
+    return `<br><span class="integrity ok" ${tid('norm-claim')} data-where="on-chain">✓ ${chunks} norm proof${chunks > 1 ? 's' : ''} verified on-chain at submission</span>`;
+  }
+  const total = claim.args.budgets.reduce((acc, b) => acc + BigInt(b), 0n);
+  return `<br><span class="integrity missing" ${tid('norm-claim')} data-where="off-chain">⚠ ${claim.args.proofHashes.length} proof hashes posted (budgets Σ ${fmtInt(total)}),
+    bundle ${artifact(claim.args.proofCid, `norm-proofs-slot-${Number(s.args.slot)}.json`, 'proof-bundle')}: checked off-chain by the aggregator and the auditors, not challenged</span>`;
 }
 
 /** Which of the round's proofs and derivations were checked where: on-chain, by the auditor, in this browser. */
@@ -173,9 +181,7 @@ function proofSites(rule, proven, bounded, chunks, normVerifier) {
   const rows = [];
   const auditor = 're-verified by the auditor (<code>ape run audit</code>, ezkl with the published circuit, from the transaction calldata)';
   if (bounded) {
-    rows.push(chunks > 1
-      ? ['chunk norm proofs', `one <code>submitChunkProof</code> transaction per chunk (${chunks} per submission), verified by the norm verifier <code>${esc(normVerifier)}</code>; at <code>submitUpdate</code> RoundManager checked that they cover every chunk point in order and that their sums of squares add up to at most the bound`, auditor, 'not run here']
-      : ['norm proofs', `verified in <code>submitBoundedUpdate</code> by the norm verifier <code>${esc(normVerifier)}</code> and bound by RoundManager to the submission's commitment`, auditor, 'not run here']);
+    rows.push(['norm proofs', `one per chunk (${chunks}), each within its budget: verified in <code>submitUpdate</code> by the norm verifier <code>${esc(normVerifier)}</code> and bound by RoundManager to the submission's chunk points, the previous model and the sender; with a challenge window posted as hashes instead (each submission's row says which), and run on-chain only on a member's <code>challengeChunk</code>`, `${auditor}, or from the proof bundle`, 'not run here']);
   }
   if (proven) {
     rows.push([`${esc(rule)} proof`, 'verified at finalization by RoundManager with the verifier', 're-verified by the auditor from the published proof file', 'yes: “Verify proof in browser” runs the deployed verifier\'s code']);

@@ -14,8 +14,8 @@ For every model asked for (default: logistic regression, d = 31, and the MLP 30-
    (``spawn``, started and warmed up before the round; on a 2-core machine 5 processes share 2 cores).
    Each round is timed from ``openRound`` to the finalize receipt; per hospital it records the
    commitment (quantize, pad, ``kzg.commit``), norm proof and encryption times, and per round the
-   ``submitBoundedUpdate`` and ``finalizeRound`` gas and the enclave's aggregation time (exact aggregate
-   plus the check that it opens the commitment the contract derives; no prover);
+   ``submitUpdate`` (its norm proof verified in it) and ``finalizeRound`` gas and the enclave's aggregation
+   time (exact aggregate plus the check that it opens the commitment the contract derives; no prover);
 4. times a plain FedAvg round from the same global model (the same hospitals train, then
    ``fedavg_float``: no quantization, commitment, proof, encryption, storage or chain; median of 5) and
    follows a plain float FedAvg trajectory beside the proven one for the accuracy comparison.

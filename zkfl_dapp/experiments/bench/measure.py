@@ -31,12 +31,12 @@ def hwm_mb():
     with open("/proc/self/status") as f:
         return int(next(line for line in f if line.startswith("VmHWM:")).split()[1]) / 1024
 from zkfl_dapp.circuits.kzg import hiding_pad
+from zkfl_dapp.circuits.kzg_chunk_norm import chunk_sum_of_squares, ensure_kzg_chunk_norm_artifacts, prove_chunk
 from zkfl_dapp.circuits.kzg_distance import PAD_ENTRY_BITS
-from zkfl_dapp.circuits.kzg_norm import ensure_kzg_norm_artifacts, prove_kzg_norm, squared_distance
 from zkfl_dapp.circuits.suite import norm_spec_for
 d, root, workdir = int(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 spec = norm_spec_for(d)
-art = ensure_kzg_norm_artifacts(spec, root)
+art = ensure_kzg_chunk_norm_artifacts(spec, root)
 rng = random.Random(d)
 weights = (1000, 2000, 3000, 1192, 1000)
 def pad(v):
@@ -45,13 +45,13 @@ ups = [pad([rng.randint(-2**13, 2**13) for _ in range(d)]) for _ in weights]
 prev = [sum(w * u[j] for u, w in zip(ups, weights)) for j in range(spec.rows)]
 model = [round(s / 2**13) + rng.randint(-50, 50) for s in prev[:d]]
 update = list(pad(model))
-bound = squared_distance(spec, update, prev) + 1
+bound = chunk_sum_of_squares(spec, update, prev) + 1
 before = hwm_mb()
 t0, c0 = time.perf_counter(), time.process_time()
-proof = prove_kzg_norm(art, update, prev, bound, "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266", workdir)
+proof = prove_chunk(art, 0, 1, bound, update, prev, "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266", workdir)
 seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
 out = {"seconds": seconds, "cpu_seconds": cpu, "peak_rss_mb": hwm_mb(), "before_prove_rss_mb": before}
-print(json.dumps({**out, "flag": proof.flag}))
+print(json.dumps({**out, "flag": proof.instances[0] == 1 << spec.aggregate_scale_bits}))
 sys.stdout.flush()
 os._exit(0)
 """

@@ -90,7 +90,7 @@ def _proven_round(consortium: Any, prepare: Prepare) -> dict[str, Any]:
         "train_seconds": [u.train_seconds for u in updates],
         "commit_seconds": [u.commit_seconds for u in updates],
         "encrypt_seconds": [u.encrypt_seconds for u in updates],
-        "norm_prove_seconds": [u.norm_proof.prove_seconds for u in updates if u.norm_proof is not None],
+        "norm_prove_seconds": [u.prove_seconds for u in updates if u.chunk_proofs],
         "submit_gas": submit_gas,
         "finalize_gas": final.gas_used,
         "round_gas": sum(submit_gas) + final.gas_used,

@@ -65,7 +65,7 @@ _ROWS: list[tuple[str, Any, str | None, str]] = [
     ("norm proof in a clean child, s (CPU)", "norm_prove_child_cpu_seconds", None, ".2f"),
     ("norm prover peak RSS (child), MB", "norm_prove_peak_rss_mb", "norm_prove_peak_rss_mb", ",.0f"),
     ("enclave aggregation, s (no prover)", "aggregate_seconds", "aggregate_seconds", ".3f"),
-    ("submitBoundedUpdate gas (mean)", "submit_gas", "submit_gas", ",.0f"),
+    ("submitUpdate gas (mean, norm proof verified)", "submit_gas", "submit_gas", ",.0f"),
     ("finalizeRound gas (mean)", "finalize_gas", "finalize_gas", ",.0f"),
     ("round gas (5 submissions + finalize)", "round_gas", "round_gas", ",.0f"),
     ("proven round wall, s (hospitals sequential)", "sequential_round_seconds", "sequential_round_seconds", ".2f"),

@@ -142,11 +142,15 @@ def print_round(report: RoundReport) -> None:
     for ref in report.norm_refused:
         click.echo(f"  NOT accepted {ref['hospital']}: {ref['reason']}")
     click.echo(
-        f"  global-model accuracy {report.accuracy:.2%} (plain FedAvg baseline {report.baseline_accuracy:.2%})\n"
+        f"  global-model accuracy {_pct(report.accuracy)} (plain FedAvg baseline {_pct(report.baseline_accuracy)})\n"
         f"  {_finalization_line(report)}\n"
         f"  finalize tx {report.finalize_tx}\n"
         f"  new model {report.model_cid} (commitment {report.model_commitment[:18]}...)"
     )
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2%}"
 
 
 def _finalization_line(report: RoundReport) -> str:

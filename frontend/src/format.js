@@ -14,7 +14,8 @@ export const commitment = (points) => (points.length === 1 ? point(points[0])
   : `${point(points[0])}<br><span class="muted" data-testid="chunk-points" data-points="${points.length}">… (${points.length} chunk points)</span>`);
 /** The attributes the tests select a commitment by: its first point and its number of points. */
 export const commitmentData = (points) => `data-x="${felt(points[0]?.[0] ?? 0)}" data-y="${felt(points[0]?.[1] ?? 0)}" data-points="${points.length}"`;
-export const pct = (x) => (x * 100).toFixed(2) + '%';
+/** A fraction as a percentage; "n/a" for none (null: a round report without a held-out evaluation). */
+export const pct = (x) => (x === null || x === undefined ? 'n/a' : (x * 100).toFixed(2) + '%');
 export const fmtInt = (v) => BigInt(v).toLocaleString('en-US');
 /** A block timestamp (seconds) in UTC. */
 export const time = (ts) => new Date(Number(ts) * 1000).toISOString().replace('T', ' ').replace('.000Z', ' UTC');

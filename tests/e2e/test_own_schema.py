@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from zkfl_dapp.apps.parties import Connection, aggregator_service, deploy, hospital_agent, open_round
+from zkfl_dapp.apps.parties.reports import publish_missing_reports
 from zkfl_dapp.audit.auditor import audit
 from zkfl_dapp.chain.enums import Phase
 from zkfl_dapp.chain.views import read_round
@@ -94,6 +95,11 @@ def test_a_consortium_on_its_own_schema_trains_a_proven_round_and_audits_clean(o
         assert "submitted" in (agent.step() or "")
     assert "finalized" in (service.step() or "")
     assert read_round(rm, round_id).phase == Phase.FINALIZED
+    # the admin's report (as `open-round` publishes it): no held-out records of this schema, so no accuracy (null,
+    # "n/a" in the UI) rather than 0.0, and no baseline in the party flow
+    assert publish_missing_reports(settings, conn, deployment, admin, storage) == [round_id]
+    published = json.loads((settings.reports_dir / f"round-{round_id}.json").read_text())
+    assert published["accuracy"] is None and published["baseline_accuracy"] is None
     report = audit(rm, storage, chain=ape.chain, project=ape.project, workdir=settings.workdir / "audit")
     assert report.passed, [f.line() for f in report.errors]
 

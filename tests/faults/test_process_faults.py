@@ -129,6 +129,37 @@ def test_persisted_state_survives_anvil_being_killed(tmp_path: Path) -> None:
         assert _block(again.url) == 7
 
 
+def test_a_dump_torn_by_a_kill_does_not_stop_the_next_start(tmp_path: Path) -> None:
+    """anvil dumps its own state in place (every 5 s, on exit): a SIGKILL in the middle of a dump leaves a torn file,
+    which ``--load-state`` refuses. The restart loads the newer readable of the atomic saved state and that dump."""
+    state = tmp_path / "anvil-state.json"
+    port = _free_port()
+    with LocalAnvil(state, port=port, mnemonic=MNEMONIC) as anvil:
+        _rpc(anvil.url, "anvil_mine", ["0x7"])
+        anvil.persist()
+        _rpc(anvil.url, "anvil_mine", ["0x2"])
+    # the clean stop: the saved state and anvil's own dump both hold block 9
+    assert json.loads(state.read_text())["block"]["number"] == hex(9)
+    dump = anvil.dump_file
+    assert dump != state and json.loads(dump.read_text())["block"]["number"] == hex(9)
+    torn = dump.read_bytes()
+    dump.write_bytes(torn[: len(torn) // 2])  # what a SIGKILL during anvil's dump leaves
+    with LocalAnvil(state, port=port, mnemonic=MNEMONIC) as again:
+        assert _block(again.url) == 9
+        _rpc(again.url, "anvil_mine", ["0x3"])
+        assert again._proc is not None
+        os.kill(again._proc.pid, signal.SIGINT)  # anvil's own exit dump only (block 12); the saved state holds 9
+        again._proc.wait(timeout=15)
+        again._proc = None
+    assert json.loads(state.read_text())["block"]["number"] == hex(9)
+    with LocalAnvil(state, port=port, mnemonic=MNEMONIC) as newest:
+        assert _block(newest.url) == 12  # anvil's dump was newer and readable: it is the one loaded
+    state.write_bytes(b'{"block": {"numb')
+    dump.write_bytes(b"")
+    with pytest.raises(ChainError, match="not a readable anvil state"):
+        LocalAnvil(state, port=port, mnemonic=MNEMONIC).start()
+
+
 def test_persist_says_clearly_when_anvil_is_gone(tmp_path: Path) -> None:
     anvil = LocalAnvil(tmp_path / "s.json", port=_free_port(), mnemonic=MNEMONIC)
     with pytest.raises(ChainError, match="not running"):
@@ -202,7 +233,8 @@ def test_sigkill_of_the_parent_takes_anvil_down(tmp_path: Path) -> None:
     proc.kill()
     proc.wait(timeout=10)
     assert _wait_port_closed(port), f"anvil still listens on {port} after its parent was SIGKILLed (orphaned)"
-    assert state.is_file()  # SIGTERM is a clean stop: the state was dumped
+    # SIGTERM is a clean stop: anvil dumped its state (into its own file: LocalAnvil.dump_file)
+    assert LocalAnvil(state, port=port, mnemonic=MNEMONIC).dump_file.is_file()
 
 
 def test_a_new_chain_recovers_an_orphaned_anvil(tmp_path: Path) -> None:

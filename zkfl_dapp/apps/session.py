@@ -146,11 +146,15 @@ def print_round(report: RoundReport) -> None:
         worst = max((v for v in total.values() if v is not None), default=None)
         click.echo(f"  differential privacy: epsilon {eps} this round, at most {worst} per hospital so far")
     click.echo(
-        f"  global-model accuracy {report.accuracy:.2%} (plain FedAvg baseline {report.baseline_accuracy:.2%})\n"
+        f"  global-model accuracy {_pct(report.accuracy)} (plain FedAvg baseline {_pct(report.baseline_accuracy)})\n"
         f"  {_finalization_line(report)}\n"
         f"  finalize tx {report.finalize_tx}\n"
         f"  new model {report.model_cid} (commitment {report.model_commitment[:18]}...)"
     )
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2%}"
 
 
 def _finalization_line(report: RoundReport) -> str:

@@ -99,7 +99,9 @@ def _port_open(host: str, port: int) -> bool:
 class LocalAnvil:
     """An anvil process on loopback whose state persists in ``state_file`` across runs.
 
-    anvil writes its state on a clean exit (SIGINT/SIGTERM) and every ``state_interval`` seconds.
+    Only :meth:`persist` writes ``state_file``, atomically. anvil's own dumps (on a clean exit and every 5 seconds)
+    go to :attr:`dump_file`, written in place: a SIGKILL in the middle of one leaves it torn, and a torn file given
+    to ``--load-state`` stops anvil ("EOF while parsing"). :meth:`start` loads the newer readable of the two.
     The accounts come from ``mnemonic`` at ape's derivation path, so ape's test accounts are funded.
     """
 
@@ -129,6 +131,27 @@ class LocalAnvil:
         return f"http://127.0.0.1:{self.port}"
 
     @property
+    def dump_file(self) -> Path:
+        """``<state>.dump``: where anvil itself dumps its state (not atomically: see the class docstring)."""
+        return self.state_file.with_name(self.state_file.name + ".dump")
+
+    def _choose_state(self) -> None:
+        """Make ``state_file`` the newer readable of ``state_file`` and anvil's own dump (a torn dump is ignored).
+
+        Raises:
+            ChainError: a state file exists but neither is readable (nothing to start from without losing it).
+        """
+        saved, dumped = persisted_block(self.state_file), persisted_block(self.dump_file)
+        if dumped is not None and (saved is None or dumped > saved):
+            tmp = self.state_file.with_name(self.state_file.name + ".tmp")
+            shutil.copyfile(self.dump_file, tmp)
+            os.replace(tmp, self.state_file)
+        elif saved is None and self.state_file.exists():
+            raise ChainError(f"{self.state_file} is not a readable anvil state and {self.dump_file} holds none either")
+        if dumped is None and self.dump_file.exists():
+            _log.warning("ignoring %s: not a readable anvil state (torn by a kill during anvil's dump)", self.dump_file)
+
+    @property
     def pid_file(self) -> Path:
         """``<state>.pid``: the pid and port of the anvil serving this state file."""
         return self.state_file.with_name(self.state_file.name + ".pid")
@@ -145,7 +168,7 @@ class LocalAnvil:
         cmdline = _process_cmdline(pid)
         if port != self.port or not cmdline or "anvil" not in Path(cmdline[0]).name:
             return None
-        if str(self.state_file) not in cmdline:
+        if str(self.dump_file) not in cmdline:
             return None
         owner_alive = _process_cmdline(owner) is not None and _parent_pid(pid) == owner
         return None if owner_alive else pid
@@ -170,6 +193,8 @@ class LocalAnvil:
         if _port_open("127.0.0.1", self.port):
             raise ChainError(f"port {self.port} is already in use: stop the other node or pick another --anvil-port")
         self.state_file.parent.mkdir(parents=True, exist_ok=True)
+        self._choose_state()
+        load = ["--load-state", str(self.state_file)] if self.state_file.exists() else []
         cmd = [
             self.anvil_bin,
             "--host", "127.0.0.1",
@@ -177,7 +202,8 @@ class LocalAnvil:
             "--mnemonic", self.mnemonic,
             "--accounts", str(self.accounts),
             "--derivation-path", self.hd_path,
-            "--state", str(self.state_file),
+            *load,
+            "--dump-state", str(self.dump_file),
             "--state-interval", "5",
             "--hardfork", "shanghai",
             "--block-base-fee-per-gas", "0",
@@ -261,10 +287,12 @@ class LocalAnvil:
             thread.join(timeout=10)
 
     def stop(self) -> None:
-        """Stop cleanly so anvil dumps its state."""
+        """Stop cleanly: the state is saved (:meth:`persist`), and anvil dumps its own on the way out."""
         if self._proc is None:
             return
         if self._proc.poll() is None:
+            with contextlib.suppress(ChainError):
+                self.persist()
             self._proc.send_signal(signal.SIGINT)
             try:
                 self._proc.wait(timeout=15)

@@ -69,6 +69,13 @@ def _replayed_noise(seed: int, system_index: int) -> Callable[[int], np.random.G
     return noise
 
 
+def _evaluated(value: float | None) -> float:
+    """A report's accuracy: the in-process consortium evaluates every round on its held-out set."""
+    if value is None:
+        raise RuntimeError("the round report has no held-out accuracy")
+    return value
+
+
 def run_proven(
     scenario: Scenario,
     *,
@@ -117,7 +124,7 @@ def run_proven(
                 row = ProvenRound(
                     system=system,
                     round_id=report.round_id,
-                    accuracy=report.accuracy,
+                    accuracy=_evaluated(report.accuracy),
                     malignant_recall=malignant_recall(consortium.spec, params, consortium.split.test),
                     norm_bound=report.norm_bound,
                     not_accepted=out_of,

@@ -20,8 +20,11 @@ class RoundReport:
     round_id: int
     participants: list[str]
     excluded: list[dict[str, str]]
-    accuracy: float
-    baseline_accuracy: float
+    #: the global model's accuracy on the admin's held-out data; None: no held-out evaluation (a consortium on its own
+    #: schema: the admin holds no records of it)
+    accuracy: float | None
+    #: plain floating-point FedAvg's accuracy on the same data; None: no baseline was trained (the party flow)
+    baseline_accuracy: float | None
     train_seconds: float
     commit_seconds: float
     encrypt_seconds: float

@@ -1,8 +1,8 @@
 // #/accuracy: the global model's accuracy per round, from the published round reports (reported, not proven),
-// plotted against the plain floating-point FedAvg baseline.
+// plotted against the plain floating-point FedAvg baseline; "n/a" where a report has none (accuracy-view.js).
 import { artifact, checkArtifacts } from '../content.js';
-import { TERMS, esc, explain, pct, tid } from '../format.js';
 import { latestReport, loadHistory } from '../history.js';
+import { accuracyView } from './accuracy-view.js';
 
 export async function render({ app, chain }) {
   const data = await loadHistory(chain);
@@ -10,41 +10,9 @@ export async function render({ app, chain }) {
   const problems = [];
   for (const r of data.rounds) {
     const rep = await latestReport(r);
-    if (rep?.data) points.push({ round: r.id, acc: rep.data.accuracy, base: rep.data.baseline_accuracy, cid: rep.cid });
+    if (rep?.data) points.push({ round: r.id, acc: rep.data.accuracy ?? null, base: rep.data.baseline_accuracy ?? null, cid: rep.cid });
     else if (rep?.error) problems.push(`round ${r.id}: ${rep.error}`);
   }
-  if (!points.length) {
-    app.innerHTML = `<h2>Global-model accuracy</h2><p class="state empty" data-testid="empty">No round published an accuracy report (RoundReportPublished) on this chain.</p>${problems.map((p) => `<p class="state error">${esc(p)}</p>`).join('')}`;
-    return;
-  }
-  app.innerHTML = `<h2>Global-model accuracy per round</h2>
-    <p class="muted" ${tid('reported-note')}><span class="badge warn">reported, not proven</span> the administrator's evaluation on held-out
-    data, from the published round reports: what is proven is each model's commitment (round pages), not these numbers.</p>
-    ${explain('reported', TERMS.reported, 'what does “reported, not proven” mean?')}
-    <p class="legend"><span><i class="swatch" style="background:#2454a6"></i>global model</span><span><i class="swatch" style="background:#9a6700"></i>plain floating-point FedAvg baseline</span></p>
-    ${plot(points)}
-    <table><thead><tr><th>Round</th><th>Accuracy</th><th>Baseline</th><th>Report</th></tr></thead><tbody>
-    ${points.map((p) => `<tr ${tid('accuracy-row')} data-round="${p.round}"><td>${p.round}</td><td ${tid('accuracy')}>${pct(p.acc)}</td><td>${pct(p.base)}</td><td>${artifact(p.cid, `round-${p.round}-report.json`, 'report')}</td></tr>`).join('')}
-    </tbody></table>${problems.map((p) => `<p class="state error">${esc(p)}</p>`).join('')}`;
-  checkArtifacts(app);
-}
-
-/** An SVG line plot of `points` ({round, acc, base}): accuracy solid, baseline dashed. */
-function plot(points) {
-  const W = 640; const H = 300; const L = 56; const R = 44; const T = 16; const B = 40;
-  const vals = points.flatMap((p) => [p.acc, p.base]);
-  let lo = Math.min(...vals); let hi = Math.max(...vals);
-  const pad = Math.max(0.01, (hi - lo) * 0.15); lo = Math.max(0, lo - pad); hi = Math.min(1, hi + pad);
-  const n = points.length;
-  const x = (i) => L + (n === 1 ? (W - L - R) / 2 : (i * (W - L - R)) / (n - 1));
-  const y = (v) => T + (1 - (v - lo) / (hi - lo)) * (H - T - B);
-  const line = (k) => points.map((p, i) => `${i ? 'L' : 'M'}${x(i).toFixed(1)},${y(p[k]).toFixed(1)}`).join(' ');
-  const ticks = [0, 0.25, 0.5, 0.75, 1].map((t) => lo + t * (hi - lo));
-  return `<svg ${tid('accuracy-plot')} viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="global-model accuracy per round">
-    ${ticks.map((v) => `<line x1="${L}" x2="${W - R}" y1="${y(v)}" y2="${y(v)}" stroke="#e3e8ee"/><text x="${L - 6}" y="${y(v) + 4}" text-anchor="end">${pct(v)}</text>`).join('')}
-    ${points.map((p, i) => `<text x="${x(i)}" y="${H - B + 18}" text-anchor="middle">round ${p.round}</text>`).join('')}
-    <path d="${line('acc')}" fill="none" stroke="#2454a6" stroke-width="2.5"/>
-    <path d="${line('base')}" fill="none" stroke="#9a6700" stroke-width="2" stroke-dasharray="6 4"/>
-    ${points.map((p, i) => `<circle cx="${x(i)}" cy="${y(p.acc)}" r="4" fill="#2454a6"><title>round ${p.round}: ${pct(p.acc)}</title></circle>`).join('')}
-  </svg>`;
+  app.innerHTML = accuracyView(points, problems, artifact);
+  if (points.length) checkArtifacts(app);
 }

@@ -32,7 +32,7 @@ export async function render({ app, chain }) {
           : bound ? `✓ ${hashed} = modelOf(${n.round})` : `✗ ${hashed} ≠ modelOf(${n.round})`}</span></td>
       <td>${n.parent !== undefined ? (n.parent === 0 ? 'genesis' : `<a href="#/round/${n.parent}">round ${n.parent}</a>`) : '—'}</td>
       <td>${n.proofCid ? artifact(n.proofCid, `proof-${n.label.replace(' ', '-')}.json`, 'proof') : n.round ? '<span class="muted">derived on-chain (FedAvg)</span>' : '—'}</td>
-      <td>${n.accuracy !== undefined ? `${pct(n.accuracy)} <span class="muted">(reported, not proven)</span>` : '—'}</td></tr>`;
+      <td>${n.accuracy != null ? `${pct(n.accuracy)} <span class="muted">(reported, not proven)</span>` : '—'}</td></tr>`;
   }).join('');
   app.innerHTML = `<h2>Model lineage</h2>
     <p class="muted">Each global model is derived from the one before it: a FedAvg model's commitment is computed by the contract

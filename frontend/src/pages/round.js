@@ -99,7 +99,7 @@ export async function render({ app, chain }, arg) {
   if (report) {
     rep = report.data ? `<dl class="kv" ${tid('report')}>
       <dt>Report</dt><dd>${artifact(report.cid, `round-${id}-report.json`, 'report')}</dd>
-      <dt>Accuracy</dt><dd ${tid('accuracy')}>${pct(report.data.accuracy)} (plain FedAvg baseline ${pct(report.data.baseline_accuracy)})
+      <dt>Accuracy</dt><dd ${tid('accuracy')}>${pct(report.data.accuracy)}${report.data.baseline_accuracy == null ? '' : ` (plain FedAvg baseline ${pct(report.data.baseline_accuracy)})`}
         <span class="badge warn" ${tid('reported')}>reported, not proven</span>${explain('reported', TERMS.reported, 'what does “reported, not proven” mean?')}</dd>
       <dt>Participants</dt><dd>${(report.data.participants || []).map(esc).join(', ')}</dd></dl>
       <p class="muted">The administrator's evaluation on held-out data: nothing on-chain or in this page proves these numbers.</p>`

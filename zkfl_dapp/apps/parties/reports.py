@@ -58,8 +58,8 @@ def build_round_report(
         round_id=round_id,
         participants=list(participants),
         excluded=list(fin.get("excluded", [])),
-        accuracy=accuracy_value or 0.0,
-        baseline_accuracy=0.0,
+        accuracy=accuracy_value,  # None: the admin holds no held-out records (a consortium on its own schema)
+        baseline_accuracy=None,  # the party flow trains no plain FedAvg baseline
         train_seconds=0.0,
         commit_seconds=0.0,
         encrypt_seconds=0.0,

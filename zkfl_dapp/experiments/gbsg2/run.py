@@ -1,6 +1,8 @@
 """GBSG2 end to end, as a new consortium would run it from the docs: every party a separate ``zkfl`` process with a
 fresh passphrase-protected key, on the local chain, on the consortium's own schema and three hospitals' files.
 
+0. the data set is loaded from SurvSet and split (seed 21) into ``<workdir>/data``: three hospitals' files (2 CSV,
+   1 Parquet) and the held-out test file;
 1. ``zkfl chain``; ``zkfl keys new --role R`` for the admin, the aggregator, three hospitals and the auditor, each
    under a random passphrase handed over in ``ZKFL_<ROLE>_PASSPHRASE`` (funded on the local chain);
 2. each hospital: ``zkfl hospital --index I --contribute-statistics`` on its own file (2 CSV, 1 Parquet);
@@ -12,7 +14,7 @@ fresh passphrase-protected key, on the local chain, on the consortium's own sche
 6. every round's finalized model (read from the store by the CID ``zkfl status`` reports) is scored on the held-out
    test file, beside a central model on the pooled training rows and plain float FedAvg on the same files.
 
-    python -m zkfl_dapp.experiments.gbsg2.run [--rounds 5] [--workdir build/gbsg2] [--anvil-port 8561]
+    python -m zkfl_dapp.experiments.gbsg2.run [--rounds 5] [--workdir build/gbsg2] [--anvil-port 8561] [--kill-chain]
 
 Writes ``<workdir>/gbsg2-report.json`` and prints it. Nothing imports this file.
 """
@@ -70,13 +72,10 @@ def _run(cmd: list[str], env: dict[str, str], **kw: Any) -> str:
 
 
 def _records_env(env: dict[str, str], index: int) -> dict[str, str]:
-    from zkfl_dapp.experiments.gbsg2.data import EXAMPLE, HOSPITAL_FILES
+    from zkfl_dapp.experiments.gbsg2.data import HOSPITAL_FILES, SCHEMA_FILE
 
-    return {
-        **env,
-        "ZKFL_RECORDS": str(EXAMPLE / HOSPITAL_FILES[index]),
-        "ZKFL_RECORDS_SCHEMA": str(EXAMPLE / "schema.json"),
-    }
+    data = Path(env["ZKFL_WORKDIR"]) / "data"
+    return {**env, "ZKFL_RECORDS": str(data / HOSPITAL_FILES[index]), "ZKFL_RECORDS_SCHEMA": str(SCHEMA_FILE)}
 
 
 def _wait_finalized(workdir: Path, round_id: int, processes: list[Any], timeout: float = 1200) -> dict[str, Any]:
@@ -86,12 +85,26 @@ def _wait_finalized(workdir: Path, round_id: int, processes: list[Any], timeout:
     journal = journal_for(workdir, "aggregator")
     until = time.monotonic() + timeout
     while time.monotonic() < until:
-        entry = next((e for e in journal.entries("finalized") if e.get("round") == round_id), None)
+        found = [*journal.entries("finalized"), *journal.entries("found-finalized")]
+        entry = next((e for e in found if e.get("round") == round_id), None)
         if entry is not None:
             return entry
         require_alive(processes)
         time.sleep(1.0)
     raise SystemExit(f"round {round_id} was not finalized within {timeout:.0f} s (logs in {workdir / 'logs'})")
+
+
+def _wait_key(workdir: Path, processes: list[Any], timeout: float = 600) -> None:
+    from zkfl_dapp.apps.journal import journal_for
+    from zkfl_dapp.apps.launcher import require_alive
+
+    until = time.monotonic() + timeout
+    while not journal_for(workdir, "aggregator").entries("key-registered"):
+        if time.monotonic() > until:
+            raise SystemExit(f"the aggregator registered no enclave key within {timeout:.0f} s")
+        require_alive(processes)
+        time.sleep(0.5)
+    _say("the aggregator registered its enclave key")
 
 
 class _Chain:
@@ -130,24 +143,63 @@ class _Chain:
         self.start()
 
 
-def _sent(workdir: Path) -> list[tuple[str, int]]:
+def _sent(workdir: Path) -> list[tuple[str, int, str]]:
+    """Every submission a hospital journaled as sent: (role, round, CID)."""
     from zkfl_dapp.apps.journal import journal_for
 
     journals = [(f"hospital-{i}", journal_for(workdir, f"hospital-{i}")) for i in range(3)]
-    return [(h, int(e["round"])) for h, journal in journals for e in journal.entries("sent")]
+    return [(h, int(e["round"]), str(e["cid"])) for h, journal in journals for e in journal.entries("sent")]
+
+
+def _pid(party: Any) -> int:
+    if party.proc is None:
+        raise SystemExit(f"{party.role} is not running")
+    return int(party.proc.pid)
+
+
+def _finalized_journaled(workdir: Path, round_id: int) -> bool:
+    from zkfl_dapp.apps.journal import journal_for
+
+    return any(e.get("round") == round_id for e in journal_for(workdir, "aggregator").entries("finalized"))
+
+
+def _kill_mid_round(chain: _Chain, aggregator: Any, workdir: Path, round_id: int) -> dict[str, Any]:
+    """Kill the chain right after the first hospital journals ``round_id``'s submission as sent, before the round is
+    finalized. The aggregator is paused (SIGSTOP, not restarted) from before the round opens until the chain is
+    dead, so that the kill cannot come after the finalization (the hospitals prove and the aggregator finalizes
+    within a second or two of each other); it is continued (SIGCONT) while the chain is down and reconnects by
+    itself like the hospitals."""
+    until = time.monotonic() + 600
+    while not any(r == round_id for _h, r, _c in _sent(workdir)):
+        if time.monotonic() > until:
+            raise SystemExit(f"no hospital journaled round {round_id} as sent within 600 s")
+        time.sleep(0.05)
+    first = next(h for h, r, _c in _sent(workdir) if r == round_id)
+    finalized = _finalized_journaled(workdir, round_id)
+    chain.kill()
+    sent = sum(r == round_id for _h, r, _c in _sent(workdir))
+    os.kill(_pid(aggregator), signal.SIGCONT)
+    _say(f"chain killed (SIGKILL, no clean dump) right after {first} journaled round {round_id} as sent "
+         f"({sent} of 3 journaled as sent at the kill; round finalized at the kill: {finalized})")  # fmt: skip
+    time.sleep(2.0)  # the parties meet a dead chain (and must not exit)
+    chain.start()
+    _say("chain restarted from its saved state; no party is restarted")
+    return {"when": f"after {first} journaled round {round_id} as sent, before finalization", "round": round_id,
+            "sent_at_kill": sent, "finalized_at_kill": finalized}  # fmt: skip
 
 
 def consortium_run(workdir: Path, port: int, rounds: int, *, kill_chain: bool = False) -> dict[str, Any]:
     """Steps 1-5 of the module docstring; returns the rounds as ``zkfl status`` shows them and the audit's JSON.
     With ``kill_chain``, the chain is SIGKILLed twice and restarted: right after a hospital journals round 2's
-    submission as sent, and right after ``open-round`` returns round 4."""
+    submission as sent, before round 2 is finalized (:func:`_kill_mid_round`), and between rounds, right after
+    ``open-round`` returns round 4."""
     from zkfl_dapp.apps.launcher import PartyProcess, running
-    from zkfl_dapp.experiments.gbsg2.data import EXAMPLE
+    from zkfl_dapp.experiments.gbsg2.data import SCHEMA_FILE
 
     env = _env(workdir, port)
     logs = workdir / "logs"
     chain = _Chain(env, logs / "chain.log").start()
-    kills = []
+    kills: list[dict[str, Any]] = []
     try:
         time.sleep(2.0)
         for role in PARTY_ROLES:
@@ -160,7 +212,7 @@ def consortium_run(workdir: Path, port: int, rounds: int, *, kill_chain: bool = 
             contributions += ["--contribution", str(out)]
         _say("deploying on examples/gbsg2/schema.json (logreg over 8 features: d = 9)")
         started = time.perf_counter()
-        schema = str(EXAMPLE / "schema.json")
+        schema = str(SCHEMA_FILE)
         _say(_run(_zkfl("admin", "deploy", "--schema", schema, "--model", "logreg", *contributions), env).strip())
         deploy_seconds = time.perf_counter() - started
         services = [PartyProcess("aggregator", _zkfl("aggregator"), logs / "aggregator.log", env)]
@@ -169,21 +221,20 @@ def consortium_run(workdir: Path, port: int, rounds: int, *, kill_chain: bool = 
                          _records_env(env, i))
             for i in range(3)
         ]  # fmt: skip
-        walls = []
+        walls: list[float] = []
         with running(services):
+            _wait_key(workdir, services)  # the registry refuses a new enclave key while a round is open
             for _ in range(rounds):
                 t0 = time.perf_counter()
+                mid_round = kill_chain and len(walls) + 1 == 2
+                if mid_round:
+                    os.kill(_pid(services[0]), signal.SIGSTOP)  # the aggregator: see _kill_mid_round
                 opened = _run(_zkfl("admin", "open-round"), env).strip().splitlines()[-1]
+                if mid_round:
+                    kills.append(_kill_mid_round(chain, services[0], workdir, int(opened)))
                 if kill_chain and int(opened) == 4:
                     chain.restart("right after open-round returned round 4")
-                    kills.append("after open-round returned round 4")
-                if kill_chain and int(opened) == 2:
-                    until = time.monotonic() + 600
-                    while not any(r == 2 for _h, r in _sent(workdir)) and time.monotonic() < until:
-                        time.sleep(0.05)
-                    first = next(h for h, r in _sent(workdir) if r == 2)
-                    chain.restart(f"right after {first} journaled round 2 as sent")
-                    kills.append(f"after {first} journaled round 2 as sent")
+                    kills.append({"when": "between rounds, right after open-round returned round 4", "round": 4})
                 entry = _wait_finalized(workdir, int(opened), services)
                 walls.append(round(time.perf_counter() - t0, 1))
                 _say(f"round {opened} finalized ({entry['model_cid']}) in {walls[-1]} s")
@@ -199,11 +250,13 @@ def consortium_run(workdir: Path, port: int, rounds: int, *, kill_chain: bool = 
     _say(f"ape run audit: exit {audited.returncode}")
     audit = json.loads(audit_json.read_text()) if audit_json.is_file() else {"passed": False}
     sent = _sent(workdir)
-    on_chain = {(sub["role"], r["round"]) for r in status["rounds"] for sub in r["submissions"]}
+    on_chain = [(sub["role"], r["round"], sub["cid"]) for r in status["rounds"] for sub in r["submissions"]]
     journal = {
         "sent": len(sent),
+        "on_chain": len(on_chain),
         "all_on_chain": all(x in on_chain for x in sent),
-        "none_sent_twice": len(sent) == len(set(sent)),
+        # one submission per hospital and round, on the chain and in the journals
+        "none_sent_twice": len({x[:2] for x in on_chain}) == len(on_chain) and len({x[:2] for x in sent}) == len(sent),
     }
     return {"status": status, "audit": audit, "audit_exit": audited.returncode, "round_seconds": walls,
             "deploy_seconds": round(deploy_seconds, 1), "chain_kills": kills, "journal": journal}  # fmt: skip
@@ -214,7 +267,6 @@ def evaluate(workdir: Path, status: dict[str, Any], rounds: int) -> dict[str, An
     from zkfl_dapp.core.fixedpoint import dequantize
     from zkfl_dapp.core.formats import ModelFile
     from zkfl_dapp.experiments.gbsg2.data import (
-        EXAMPLE,
         HOSPITAL_FILES,
         TEST_FILE,
         central_params,
@@ -233,8 +285,9 @@ def evaluate(workdir: Path, status: dict[str, Any], rounds: int) -> dict[str, An
     hospitals = [f"hospital-{i}" for i in range(3)]
     parts = [StatisticsContribution.load(workdir / "contributions" / f"{h}.json") for h in hospitals]
     statistics = combine_contributions(s, parts, hospitals)  # what the deployment published
-    shards = [standardized(read_records(EXAMPLE / f, s), statistics) for f in HOSPITAL_FILES]
-    test = standardized(read_records(EXAMPLE / TEST_FILE, s), statistics)
+    data = workdir / "data"
+    shards = [standardized(read_records(data / f, s), statistics) for f in HOSPITAL_FILES]
+    test = standardized(read_records(data / TEST_FILE, s), statistics)
     spec, cfg = ModelSpec(num_features=len(s.features)), TrainConfig()
     store = EmbeddedStore(workdir / "ipfs")
     proven = []
@@ -263,9 +316,13 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"{workdir} exists and is not a zkFL work directory: give a new --workdir")
         shutil.rmtree(workdir)
     started = time.perf_counter()
+    from zkfl_dapp.experiments.gbsg2.data import write_split
+
+    sizes = write_split(workdir / "data")  # never committed: made from SurvSet's copy at every run
+    _say(f"GBSG2 from SurvSet split into {workdir / 'data'}: {sizes}")
     run = consortium_run(workdir, args.anvil_port, args.rounds, kill_chain=args.kill_chain)
     report = {
-        "data": "GBSG2 (lifelines, MIT): 557 women with a known 3-year recurrence status, 8 features",
+        "data": "GBSG2 (SurvSet 0.2.11, GPLv3): 557 women with a known 3-year recurrence status, 8 features",
         "hospitals": 3,
         "rounds": args.rounds,
         "model": "logreg (d = 9)",

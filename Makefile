@@ -104,7 +104,8 @@ bench: circuits
 # The chunk norm circuit's parameters swept (values per chunk, inner columns, range-check decomposition):
 # CPU-s per 1,000 values, prover memory, proof size; docs/benchmarks.md ("Choosing the chunk circuit").
 chunk-sweep: install
-	$(PY) -m zkfl_dapp.experiments.chunk_sweep
+	$(PY) -m zkfl_dapp.experiments.chunk_sweep --chunks 31 --cols 1,2 --decomps 9x4
+	$(PY) -m zkfl_dapp.experiments.chunk_sweep --chunks 4096 --cols 1,8 --decomps 12x3,9x4 --append
 	$(PY) -m zkfl_dapp.experiments.bench.docs --from build/chunk-sweep/chunk-sweep.json
 
 # The ~114k-parameter model (SUPPORT2, MLP 59-256-256-128-1) committed and norm-proven in 28 chunks of 4,096

@@ -105,6 +105,7 @@ from zkfl_dapp.circuits.kzg_distance import (
     PAD_ENTRY_BITS,
     DistanceProof,
     address_limbs,
+    check_decomp_bits,
     check_in_range,
     check_scale_bits,
     export_distance_onnx,
@@ -148,8 +149,11 @@ class KzgChunkNormSpec:
 
     ``chunk``: model values per chunk; ``pad_rows``: hiding-pad rows per chunk (each chunk commitment is
     public, so each needs its own 10 x 22 bits); ``inner_cols``: ezkl's ``num_inner_cols``, which trades
-    rows (logrows, hence FFT size and proving-key size) for width. Measured at 4,096 values / 8 columns:
-    logrows 15 (``zkfl_dapp/experiments/kzg_chunk_measure.py``; :data:`LARGE_CHUNK_SPEC`).
+    rows (logrows, hence FFT size and proving-key size) for width; ``decomp_bits``: the range checks'
+    lookup base ``2**decomp_bits`` (``36 / decomp_bits`` legs: the range is ``2**36`` for every choice, so
+    the soundness argument above holds for each). Chosen by ``make chunk-sweep`` (docs/benchmarks.md,
+    "Choosing the chunk circuit"): 1 column and ``2**12 x 3`` for 4,096-value chunks
+    (:data:`LARGE_CHUNK_SPEC`), ``2**9 x 4`` for small one-chunk models.
     """
 
     chunk: int = 4096
@@ -160,15 +164,18 @@ class KzgChunkNormSpec:
     #: ezkl's reusable verifier and a VKA wrapper (``KzgChunkNormVerifier``: a large chunk's plain verifier is
     #: over EIP-170), or its plain verifier (``KzgNormVerifier``: a one-chunk small model, ~100k gas cheaper)
     reusable_verifier: bool = True
+    decomp_bits: int = 9
 
     def __post_init__(self) -> None:
         if not 1 <= self.chunk <= MAX_CHUNK or self.pad_rows < 0 or self.inner_cols < 1:
             raise CircuitError(f"invalid chunk spec {self} (need 1 <= chunk <= {MAX_CHUNK})")
         check_scale_bits(self.scale_bits)
+        check_decomp_bits(self.decomp_bits)
 
     @property
     def name(self) -> str:
-        return f"kzgchunknorm-c{self.chunk}-p{self.pad_rows}-x{self.inner_cols}-q{self.scale_bits}"
+        r = "" if self.decomp_bits == 9 else f"-r{self.decomp_bits}"
+        return f"kzgchunknorm-c{self.chunk}-p{self.pad_rows}-x{self.inner_cols}-q{self.scale_bits}{r}"
 
     @property
     def rows(self) -> int:
@@ -187,8 +194,10 @@ class KzgChunkNormSpec:
         return spec_digest(self, KZG_CHUNK_NORM_REVISION)
 
 
-#: The spec measured for a ~109k-parameter model (27 chunks at d = 108,801).
-LARGE_CHUNK_SPEC = KzgChunkNormSpec(chunk=4096, inner_cols=8)
+#: Models above 4,096 parameters (28 chunks at d = 114,177): the cheapest point per value of the chunk sweep
+#: within 1.5 GB per prover (docs/benchmarks.md, "Choosing the chunk circuit"); 8 columns and ``2**9 x 4``
+#: before it.
+LARGE_CHUNK_SPEC = KzgChunkNormSpec(chunk=4096, inner_cols=1, decomp_bits=12)
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,19 @@ class DistanceSpec(Protocol):
     def rows(self) -> int: ...
     @property
     def aggregate_scale_bits(self) -> int: ...
+    @property
+    def decomp_bits(self) -> int: ...
+
+
+#: Range-check decompositions that cover exactly ``|v| < 2**36`` (:data:`INPUT_RANGE`): base ``2**bits``, ``36 / bits``
+#: legs. Which is cheapest depends on the circuit's size (docs/benchmarks.md, "Choosing the chunk circuit").
+DECOMP_CHOICES = (6, 9, 12, 18)
+
+
+def check_decomp_bits(bits: int) -> None:
+    """The soundness argument needs the range to be exactly ``2**36``, whatever the decomposition."""
+    if bits not in DECOMP_CHOICES:
+        raise CircuitError(f"range-check base 2^{bits} does not decompose 2^36 (choose one of {DECOMP_CHOICES})")
 
 
 def check_scale_bits(scale_bits: int) -> None:
@@ -117,8 +130,8 @@ def run_args(spec: DistanceSpec, logrows: int) -> ezkl.PyRunArgs:
     args.input_scale = spec.aggregate_scale_bits
     args.param_scale = spec.aggregate_scale_bits
     args.scale_rebase_multiplier = 1  # rescale the dot product (scale 52) back to 26
-    args.decomp_base = DECOMP_BASE
-    args.decomp_legs = DECOMP_LEGS
+    args.decomp_base = 2**spec.decomp_bits
+    args.decomp_legs = 36 // spec.decomp_bits  # base ** legs = 2**36 = INPUT_RANGE, whatever the base
     args.ignore_range_check_inputs_outputs = False  # the norm's soundness rests on these (kzg_chunk_norm's docstring)
     args.num_inner_cols = spec.inner_cols
     args.logrows = logrows

@@ -41,13 +41,10 @@ ADDRESS = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 WEIGHTS = (1000, 2000, 3000, 1192, 1000)
 
 
-def _run_args(spec: Any, logrows: int, base_bits: int, legs: int) -> Any:
-    from zkfl_dapp.circuits.kzg_distance import run_args
+def _spec(point: dict[str, Any]) -> Any:
+    from zkfl_dapp.circuits.kzg_chunk_norm import KzgChunkNormSpec
 
-    args = run_args(spec, logrows)
-    args.decomp_base = 2**base_bits
-    args.decomp_legs = legs
-    return args
+    return KzgChunkNormSpec(chunk=point["chunk"], inner_cols=point["cols"], decomp_bits=point["base_bits"])
 
 
 def _peak_rss_mb() -> float:
@@ -57,15 +54,13 @@ def _peak_rss_mb() -> float:
 def _build(point: dict[str, Any], art_dir: Path) -> dict[str, Any]:
     import ezkl
 
-    from zkfl_dapp.circuits.artifacts import settle_logrows
-    from zkfl_dapp.circuits.kzg_chunk_norm import KzgChunkNormSpec, export_kzg_chunk_norm_onnx
+    from zkfl_dapp.circuits.kzg_chunk_norm import export_kzg_chunk_norm_onnx
+    from zkfl_dapp.circuits.kzg_distance import settle
 
-    spec = KzgChunkNormSpec(chunk=point["chunk"], inner_cols=point["cols"])
+    spec = _spec(point)
     art_dir.mkdir(parents=True, exist_ok=True)
     export_kzg_chunk_norm_onnx(spec, art_dir / "network.onnx")
-    logrows = settle_logrows(
-        art_dir, lambda k: _run_args(spec, k, point["base_bits"], point["legs"]), spec.min_logrows, spec.rows
-    )
+    logrows = settle(spec, art_dir)  # the shipped circuit's run arguments and margin
     settings = json.loads((art_dir / "settings.json").read_text())
     ezkl.compile_circuit(str(art_dir / "network.onnx"), str(art_dir / "network.ezkl"), str(art_dir / "settings.json"))
     ezkl.gen_srs(str(art_dir / "kzg.srs"), logrows)
@@ -89,17 +84,18 @@ def _prove(point: dict[str, Any], art_dir: Path) -> dict[str, Any]:
     import ezkl
 
     from zkfl_dapp.circuits import chunks as model_chunks
-    from zkfl_dapp.circuits.kzg_chunk_norm import KzgChunkNormSpec
+    from zkfl_dapp.circuits.kzg_chunk_norm import chunk_sum_of_squares
     from zkfl_dapp.circuits.kzg_distance import address_limbs, scaled_update
-    from zkfl_dapp.core.fixedpoint import felt_hex
+    from zkfl_dapp.core.fixedpoint import felt_from_hex, felt_hex
 
-    spec = KzgChunkNormSpec(chunk=point["chunk"], inner_cols=point["cols"])
+    spec = _spec(point)
     rng = random.Random(point["chunk"])
     base = [rng.randint(-(2**12), 2**12) for _ in range(spec.chunk)]
     hospitals = [model_chunks.pad_chunks([[b + rng.randint(-40, 40) for b in base]], spec, rng) for _ in WEIGHTS]
     prev = model_chunks.aggregate_chunks(hospitals, WEIGHTS)[0]
     update = model_chunks.pad_chunks([[b + rng.randint(-40, 40) for b in base]], spec, rng)[0]
-    rows = [scaled_update(spec, update), [int(s) for s in prev], [0, 1, *address_limbs(ADDRESS)]]
+    budget = chunk_sum_of_squares(spec, update, prev) + 1  # within budget: the flag the contract requires
+    rows = [scaled_update(spec, update), [int(s) for s in prev], [budget, 0, 1, *address_limbs(ADDRESS)]]
     inp, wit, proof = art_dir / "input.json", art_dir / "witness.json", art_dir / "proof.json"
     inp.write_text(json.dumps({"input_data": [[felt_hex(v) for v in row] for row in rows]}))
     paths = {
@@ -117,6 +113,7 @@ def _prove(point: dict[str, Any], art_dir: Path) -> dict[str, Any]:
         "prove_peak_rss_mb": round(_peak_rss_mb()),
         "proof_bytes": len(bytes.fromhex(raw["hex_proof"].removeprefix("0x"))),
         "verified": verified,
+        "within_budget": felt_from_hex(raw["instances"][0][0]) == 1 << spec.aggregate_scale_bits,
     }
 
 

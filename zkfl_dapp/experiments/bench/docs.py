@@ -8,7 +8,7 @@ Every generated table sits between two markers in a Markdown file::
 
 and is rendered from a JSON file kept in ``docs/bench/`` (the measured data, committed with the docs it
 feeds): ``results.json`` from ``make bench``, ``large.json`` from ``make bench-large``, ``chunk-sweep.json``
-from ``make chunk-sweep``. Each bench's make target copies its fresh JSON there and runs this script, so a
+from ``make chunk-sweep`` (``chunk-sweep-explore.json``: the wider sweep the choice was made from). Each bench's make target copies its fresh JSON there and runs this script, so a
 figure in the docs is always one of a run's figures; ``--check`` (run by the unit tests) fails when a block
 differs from what its JSON renders, i.e. when a figure was retyped or a JSON file changed without the docs.
 
@@ -123,6 +123,7 @@ RENDERERS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
     "readme-summary": ("results.json", _readme),
     "large": ("large.json", _large),
     "chunk-sweep": ("chunk-sweep.json", _sweep),
+    "chunk-sweep-explore": ("chunk-sweep-explore.json", _sweep),
 }
 
 

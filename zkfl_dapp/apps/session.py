@@ -18,6 +18,7 @@ import click
 from zkfl_dapp.apps.cli import make_storage, say
 from zkfl_dapp.apps.process import terminate_as_exit, use_project_toolchain, workdir_lock
 from zkfl_dapp.chain.anvil import LocalAnvil
+from zkfl_dapp.chain.receipts import poll_receipts_quickly
 from zkfl_dapp.circuits.kzg_inference import build_inference_circuit
 from zkfl_dapp.circuits.suite import CircuitSuite
 from zkfl_dapp.circuits.verifier_codegen import install_verifier
@@ -123,6 +124,7 @@ def session(settings: Settings, network: str | None) -> Iterator[Session]:
             stack.enter_context(
                 ape.networks.ethereum.local.use_provider("foundry", provider_settings={"host": anvil.url})
             )
+            poll_receipts_quickly(ape.chain.provider.web3)
             local = True
         else:
             ctx = ape.networks.parse_network_choice(network)

@@ -77,7 +77,8 @@ shared ``Halo2VerifierReusable`` and the VKA wrapper ``KzgChunkNormVerifier``
 23.0.5, 2 shared cores; ``zkfl_dapp/experiments/kzg_chunk_measure.py``): 27 chunks; 22,652 rows, logrows
 15; setup 102 s; proving key 1.15 GB; proof 7,232 bytes; 43 CPU-s per chunk, 2.8 GB per prover;
 1,469,704 gas per ``verifyProof``. Verifying every chunk on chain does not fit one block: a chunked
-deployment verifies optimistically (RoundManager's challenge window; docs/contributors.md).
+deployment verifies optimistically (RoundManager's challenge window; docs/contributors.md). The large model
+now uses 1 inner column and ``2**12 x 3`` range checks (:data:`LARGE_CHUNK_SPEC`; ``make chunk-sweep``).
 
 **What a verifier of the n chunk proofs must check** (the contract at submission or challenge, the
 enclave, an auditor), for a hospital with chunk commitments ``C(u_0..u_{n-1})``, budgets ``b_0..b_{n-1}``

@@ -138,12 +138,13 @@ class KzgMedianCircuitSpec:
 
 def default_median_spec(model_size: int, pad_rows: int = 10, *, logrows: int | None = None) -> KzgMedianCircuitSpec:
     """The spec measured to fit the norm circuit's rows: logrows 10 / 8 inner columns at d = 31 (894 rows;
-    the norm circuit: 2 columns), logrows 13 / 14 inner columns at d = 513 (8,075 rows; norm: 3).
+    the norm circuit: 2 columns), logrows 13 / 16 inner columns at d = 513 (14 columns measured 8,159 rows, over
+    the 8,128 logrows 13 holds with blinding room; norm: 3).
     Pass ``logrows`` (the norm circuit's, ``KzgChunkNormArtifacts.logrows``) for other sizes; the build fails
     if the circuit does not fit."""
     if logrows is None:
         logrows = 10 if model_size <= 64 else 13
-    cols = 8 if logrows == 10 else 14
+    cols = 8 if logrows == 10 else 16
     return KzgMedianCircuitSpec(model_size=model_size, pad_rows=pad_rows, logrows=logrows, inner_cols=cols)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from zkfl_dapp.apps.process import use_project_toolchain
 from zkfl_dapp.chain.deployment import Deployment
 from zkfl_dapp.chain.enums import Phase
+from zkfl_dapp.chain.receipts import poll_receipts_quickly
 from zkfl_dapp.circuits.suite import CircuitSuite
 from zkfl_dapp.config import Settings
 from zkfl_dapp.exceptions import ChainError, ConfigError
@@ -77,8 +78,11 @@ def connect(settings: Settings, *, rpc_url: str | None = None, network: str | No
             raise
         where = rpc_url or f"http://127.0.0.1:{settings.anvil_port}"
         raise ChainError(f"no chain answers at {where}: start it (`zkfl chain`) or give --rpc-url") from exc
+    local = bool(ape.chain.provider.network.is_local)
+    if local:
+        poll_receipts_quickly(ape.chain.provider.web3)
     try:
-        yield Connection(ape.chain, ape.project, bool(ape.chain.provider.network.is_local))
+        yield Connection(ape.chain, ape.project, local)
     finally:
         ctx.__exit__(None, None, None)
 

@@ -8,9 +8,10 @@ Every generated table sits between two markers in a Markdown file::
 
 and is rendered from a JSON file kept in ``docs/bench/`` (the measured data, committed with the docs it
 feeds): ``results.json`` from ``make bench``, ``large.json`` from ``make bench-large``, ``chunk-sweep.json``
-from ``make chunk-sweep`` (``chunk-sweep-explore.json``: the wider sweep the choice was made from). Each bench's make target copies its fresh JSON there and runs this script, so a
-figure in the docs is always one of a run's figures; ``--check`` (run by the unit tests) fails when a block
-differs from what its JSON renders, i.e. when a figure was retyped or a JSON file changed without the docs.
+from ``make chunk-sweep`` (``chunk-sweep-explore.json``: the wider sweep the choice was made from). Each
+bench's make target copies its fresh JSON there and runs this script, so a figure in the docs is always one
+of a run's figures; ``--check`` (run by the unit tests) fails when a block differs from what its JSON
+renders, i.e. when a figure was retyped or a JSON file changed without the docs.
 
     python -m zkfl_dapp.experiments.bench.docs                     # rewrite every block from docs/bench/*.json
     python -m zkfl_dapp.experiments.bench.docs --from build/bench/results.json   # take a fresh run, then rewrite
@@ -85,6 +86,9 @@ def _large(doc: dict[str, Any]) -> str:
 #: The chunk circuit shipped before the sweep (4,096 values, 8 inner columns, range checks 2^9 x 4): the
 #: sweep's ratios are against this point, measured in the same sweep.
 SWEEP_BASELINE = {"chunk": 4096, "cols": 8, "base_bits": 9, "legs": 4}
+#: The point the large model uses (zkfl_dapp.circuits.kzg_chunk_norm.LARGE_CHUNK_SPEC) and its size.
+SWEEP_CHOSEN = {"chunk": 4096, "cols": 1, "base_bits": 12, "legs": 3}
+LARGE_MODEL = 114_177
 
 
 def _sweep(doc: dict[str, Any]) -> str:
@@ -113,6 +117,19 @@ def _sweep(doc: dict[str, Any]) -> str:
             f"{p['prove_wall_s']:.1f} | {p['prove_peak_rss_mb']:,} | {p['setup_peak_rss_mb']:,} | {p['pk_mb']:,.0f} | "
             f"{p['proof_bytes']:,} | {p['load_average']:.2f} |"
         )
+    chosen = next((p for p in points if "error" not in p and all(p[k] == v for k, v in SWEEP_CHOSEN.items())), None)
+    if chosen is not None:
+        chunks = -(-LARGE_MODEL // chosen["chunk"])
+        cpu = chosen["prove_cpu_s"] * chunks
+        gb = chosen["prove_peak_rss_mb"] / 1024
+        rows += [
+            "",
+            f"At the chosen point ({chosen['chunk']:,} values, {chosen['cols']} column, "
+            f"2^{chosen['base_bits']} x {chosen['legs']}), the {LARGE_MODEL:,}-parameter model's {chunks} chunks "
+            f"take {cpu:,.0f} CPU-s of proving: about {cpu / 2 / 60:.1f} min on 2 idle cores (2 provers, "
+            f"{2 * gb:.1f} GB), {cpu / 16:.0f} s on 16 cores with 16 provers ({16 * gb:.1f} GB): computed from "
+            "this table's CPU-s and peak memory, not a timed run.",
+        ]
     return "\n".join(rows)
 
 

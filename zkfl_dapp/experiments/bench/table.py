@@ -47,6 +47,11 @@ RECORDED_6ECABEA: dict[int, dict[str, Any]] = {
 OLD_LABEL = "recorded, previous design (commit 6ecabea)"
 
 
+def _mean_of(r: dict[str, Any], key: str, mode: str) -> float | None:
+    values = [row[key] for row in r.get("rounds", []) if row.get("mode") == mode and key in row]
+    return sum(values) / len(values) if values else None
+
+
 def _accuracy(r: dict[str, Any]) -> str:
     s = r["summary"]
     proven, plain = s["accuracy_after_sequential"], s["plain_accuracy_after_sequential"]
@@ -70,6 +75,7 @@ _ROWS: list[tuple[str, Any, str | None, str]] = [
     ("round gas (5 submissions + finalize)", "round_gas", "round_gas", ",.0f"),
     ("proven round wall, s (hospitals sequential)", "sequential_round_seconds", "sequential_round_seconds", ".2f"),
     ("proven round wall, s (hospitals parallel)", "parallel_round_seconds", "parallel_round_seconds", ".2f"),
+    ("of it: 5 submissions sent, s (parallel rounds)", lambda r: _mean_of(r, "submit_seconds", "parallel"), None, ".3f"),  # noqa: E501
     ("plain FedAvg round wall, s (median)", "plain_round_seconds", "plain_round_seconds", ".3f"),
     ("ratio proven / plain (sequential)", "ratio_sequential", "ratio_sequential", ",.0f"),
     ("ratio proven / plain (parallel)", "ratio_parallel", "ratio_parallel", ",.0f"),
@@ -146,9 +152,9 @@ def targets(results: Sequence[dict[str, Any]]) -> list[tuple[str, str, bool]]:
             par = s["parallel_round_seconds"]
             out.append(
                 (
-                    "d=31: proven round, hospitals in parallel, < 1.7 s",
+                    "d=31: proven round, 5 hospital processes, <= 1.5 s (2 idle cores)",
                     f"{par:.2f} s" if par is not None else "not measured",
-                    par is not None and par < 1.7,
+                    par is not None and par <= 1.5,
                 )
             )
             out.append(

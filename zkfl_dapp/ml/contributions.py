@@ -19,13 +19,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from zkfl_dapp.core.formats import strict_json_loads
 from zkfl_dapp.exceptions import StatisticsError
 from zkfl_dapp.ml.records import Records
 from zkfl_dapp.ml.schema import RecordSchema
-from zkfl_dapp.ml.statistics import PublishedStatistics, SufficientStatistics, combine_statistics
+from zkfl_dapp.ml.statistics import (
+    PublishedStatistics,
+    SufficientStatistics,
+    combine_statistics,
+    parse_tagged,
+    read_bounded,
+)
 
 CONTRIBUTION_FORMAT: Literal["zkfl-stats-contribution/v1"] = "zkfl-stats-contribution/v1"
 #: Largest contribution file read (10,000 features of two floats each is well under it).
@@ -76,29 +81,12 @@ class StatisticsContribution(BaseModel):
             StatisticsError: On anything malformed, naming ``where``.
         """
 
-        def reject(token: str) -> float:
-            raise StatisticsError(f"{where}: {token} is not a valid value (numbers must be finite)")
-
-        raw = strict_json_loads(data, what=where, error=StatisticsError, parse_constant=reject)
-        if not isinstance(raw, dict) or raw.get("format") != CONTRIBUTION_FORMAT:
-            raise StatisticsError(f'{where}: expected an object with "format": "{CONTRIBUTION_FORMAT}"')
-        try:
-            return cls.model_validate_json(data)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            loc = ".".join(str(p) for p in first["loc"]) or "file"
-            raise StatisticsError(f"{where}: invalid at '{loc}': {first['msg']}") from None
+        return parse_tagged(cls, data, where=where, fmt=CONTRIBUTION_FORMAT)
 
     @classmethod
     def load(cls, path: Path) -> StatisticsContribution:
         """Read a contribution file (see :meth:`parse`)."""
-        try:
-            if path.stat().st_size > MAX_CONTRIBUTION_BYTES:
-                raise StatisticsError(f"{path}: larger than a contribution may be ({MAX_CONTRIBUTION_BYTES} bytes)")
-            data = path.read_bytes()
-        except OSError as exc:
-            raise StatisticsError(f"cannot read contribution file {path}: {exc.strerror or exc}") from None
-        return cls.parse(data, where=str(path))
+        return cls.parse(read_bounded(path, MAX_CONTRIBUTION_BYTES, "contribution file"), where=str(path))
 
 
 def contribution_of(records: Records, hospital: str) -> StatisticsContribution:

@@ -50,7 +50,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -212,29 +212,12 @@ class PublishedStatistics(_StrictModel):
             StatisticsError: On anything malformed, naming the place.
         """
 
-        def reject(token: str) -> float:
-            raise StatisticsError(f"{where}: {token} is not a valid value (numbers must be finite)")
-
-        raw = strict_json_loads(data, what=where, error=StatisticsError, parse_constant=reject)
-        if not isinstance(raw, dict) or raw.get("format") != STATS_FORMAT:
-            raise StatisticsError(f'{where}: expected an object with "format": "{STATS_FORMAT}"')
-        try:
-            return cls.model_validate_json(data)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            loc = ".".join(str(p) for p in first["loc"]) or "file"
-            raise StatisticsError(f"{where}: invalid at '{loc}': {first['msg']}") from None
+        return parse_tagged(cls, data, where=where, fmt=STATS_FORMAT)
 
     @classmethod
     def load(cls, path: Path) -> PublishedStatistics:
         """Read a statistics file from disk (see :meth:`parse`)."""
-        try:
-            if path.stat().st_size > MAX_STATS_BYTES:
-                raise StatisticsError(f"{path}: larger than a statistics file may be ({MAX_STATS_BYTES} bytes)")
-            data = path.read_bytes()
-        except OSError as exc:
-            raise StatisticsError(f"cannot read statistics file {path}: {exc.strerror or exc}") from None
-        return cls.parse(data, where=str(path))
+        return cls.parse(read_bounded(path, MAX_STATS_BYTES, "statistics file"), where=str(path))
 
 
 def _features(
@@ -351,3 +334,34 @@ def check_local_statistics(
         )
     warnings = tuple(line(i) for i in np.flatnonzero(np.abs(shifts) > warn_shift))
     return LocalStatisticsCheck(shifts=shifts, warnings=warnings)
+
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def parse_tagged(cls: type[ModelT], data: bytes, *, where: str, fmt: str) -> ModelT:
+    """Strictly parse a JSON file of ``cls`` whose ``"format"`` must be ``fmt`` (no duplicate key, finite
+    numbers). Raises StatisticsError naming ``where`` and the first invalid field."""
+
+    def reject(token: str) -> float:
+        raise StatisticsError(f"{where}: {token} is not a valid value (numbers must be finite)")
+
+    raw = strict_json_loads(data, what=where, error=StatisticsError, parse_constant=reject)
+    if not isinstance(raw, dict) or raw.get("format") != fmt:
+        raise StatisticsError(f'{where}: expected an object with "format": "{fmt}"')
+    try:
+        return cls.model_validate_json(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"]) or "file"
+        raise StatisticsError(f"{where}: invalid at '{loc}': {first['msg']}") from None
+
+
+def read_bounded(path: Path, limit: int, what: str) -> bytes:
+    """The bytes of ``path`` (a ``what``), refused above ``limit`` bytes before reading; StatisticsError."""
+    try:
+        if path.stat().st_size > limit:
+            raise StatisticsError(f"{path}: larger than a {what} may be ({limit} bytes)")
+        return path.read_bytes()
+    except OSError as exc:
+        raise StatisticsError(f"cannot read {what} {path}: {exc.strerror or exc}") from None

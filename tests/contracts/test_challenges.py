@@ -239,3 +239,34 @@ def test_checkClaims_reportsAnUnavailableBundle(optimistic, suite, hospitals, ge
     submit(optimistic, h, u, norm_proof(u, genesis, BOUND, h.address), commit_of)  # BUNDLE_CID: never stored
     (check,) = check_claims(rm, 1, EmbeddedStore(tmp_path / "store"), suite, tmp_path / "work")
     assert check.unavailable and check.chunks_checked == 0
+
+
+def test_hospitalAgent_challengesAFalseProof_afterTheDeadline_whenTheAggregatorDoesNot(
+    optimistic, suite, hospitals, genesis, commit_of, norm_proof, chain, tmp_path
+):
+    """A hospital agent that did not submit checks the others' claims once the deadline has passed and
+    challenges the false one itself: a false proof is excluded even when the aggregator lets it through."""
+    from types import SimpleNamespace
+
+    from zkfl_dapp.apps.journal import Journal
+    from zkfl_dapp.apps.parties.hospital_agent import HospitalAgent
+    from zkfl_dapp.chain.norm_claims import proof_bundle
+    from zkfl_dapp.storage.embedded import EmbeddedStore
+
+    rm = optimistic.round_manager
+    store = EmbeddedStore(tmp_path / "store")
+    for i, h in enumerate(hospitals[:2]):
+        u = padded_update(100 + i, genesis)
+        proof = norm_proof(u, genesis, BOUND, h.address)
+        proof = _tampered(proof) if i == 1 else proof
+        claim = norm_claim([proof], WINDOW, str(store.put(proof_bundle([proof]))))
+        rm.submitUpdate(1, points(commit_of(u)), f"cid-{i}", 50, claim, sender=h)
+    client = SimpleNamespace(account=hospitals[2], storage=store, circuits=suite, workdir=tmp_path, name="hospital-2")
+    agent = HospitalAgent(client, optimistic, chain, Journal(tmp_path / "h2.jsonl"))  # type: ignore[arg-type]
+    agent._check_claims(1)
+    assert rm.faultedSlots(1) == 0  # before the deadline: the round is still open for submissions
+    chain.pending_timestamp = int(rm.getRound(1).deadline) + 1
+    chain.mine()
+    agent._check_claims(1)
+    assert rm.faultedSlots(1) == 0b10
+    assert rm.getRound(1).phase is not None and agent._claims_checked == {1}

@@ -16,7 +16,7 @@ from web3.exceptions import ContractCustomError
 
 from tests.conftest import CIRCUIT_CID, GENESIS_CID, open_round, padded_update
 from tests.conftest import points as onchain
-from tests.contracts.test_defence import MEDIAN_MEMBERS, _median_rows, needs_median
+from tests.contracts.test_median_rounds import MEDIAN_MEMBERS, _median_rows, needs_median
 from zkfl_dapp.chain.deployment import deploy_contracts
 from zkfl_dapp.chain.enums import ExclusionReason, Phase, Role, Rule
 from zkfl_dapp.chain.norm_claims import NO_CLAIM

@@ -17,7 +17,7 @@ from zkfl_dapp.circuits.verifier_codegen import install_verifier, read_vka_words
 from zkfl_dapp.core.median import median_quantized
 
 EIP170_LIMIT = 24_576
-MEDIAN_SPEC = km.default_median_spec(SPEC.model_size, SPEC.pad_rows)
+MEDIAN_SPEC = km.default_median_spec(SPEC.chunk, SPEC.pad_rows)
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +70,7 @@ def test_verifyProof_acceptsARealProof(verifier, median_proof, slots, basis, adm
     assert median_proof.proof[64 * 5 : 64 * 6] == commit(list(median_quantized(slots)), basis)[0].to_bytes()
     assert _accepts(verifier, median_proof.proof, median_proof.instances)
     tx = verifier.verifyProof(median_proof.proof, list(median_proof.instances), sender=admin)
-    print(f"\nverifyProof (median, d={SPEC.model_size}): {tx.gas_used} gas, proof {len(median_proof.proof)} bytes")
+    print(f"\nverifyProof (median, d={SPEC.chunk}): {tx.gas_used} gas, proof {len(median_proof.proof)} bytes")
     assert not tx.failed
 
 

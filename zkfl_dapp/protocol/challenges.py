@@ -16,6 +16,7 @@ be checked and challenged.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,3 +121,22 @@ def challenge(round_manager: Any, account: Any, round_id: int, false: FalseProof
     return round_manager.challengeChunk(
         round_id, false.slot, false.chunk, list(false.budgets), list(false.proof_hashes), false.proof, sender=account
     )
+
+
+def challenge_false_claims(
+    round_manager: Any, account: Any, round_id: int, storage: Storage, suite: CircuitSuite, workdir: Path
+) -> list[FalseProof]:
+    """Check every optimistic claim of the round off-chain and challenge the first false proof of each
+    submission on-chain (as ``account``, a member). Returns the false proofs found. A challenge that reverts
+    (another member challenged first, the window closed) is not an error: ``faultedSlots`` is what counts.
+    Run by the aggregator before it finalizes and by every hospital agent, so a false proof is caught even when
+    the aggregator does not challenge it."""
+    from ape.exceptions import ContractLogicError
+
+    found = []
+    for check in check_claims(round_manager, round_id, storage, suite, workdir):
+        for false in check.false[:1]:
+            found.append(false)
+            with contextlib.suppress(ContractLogicError):
+                challenge(round_manager, account, round_id, false)
+    return found

@@ -18,7 +18,6 @@ stand-in for the TEE, not a TEE (see docs/auditors.md, "Trust model").
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import time
 from collections.abc import Callable
@@ -57,7 +56,7 @@ from zkfl_dapp.exceptions import (
     StorageError,
 )
 from zkfl_dapp.ml.model import ModelSpec
-from zkfl_dapp.protocol.challenges import challenge, check_claims
+from zkfl_dapp.protocol.challenges import challenge_false_claims
 from zkfl_dapp.protocol.exclusions import build_evidence, content_fault, declare_exclusions, submission_ad
 from zkfl_dapp.protocol.hospital import fetch_global_model, opens
 from zkfl_dapp.storage.base import Storage
@@ -201,12 +200,9 @@ class AggregatorEnclave:
         """Optimistic deployments: check every submission's chunk proofs off-chain (protocol.challenges), challenge
         the first false proof of each on-chain (the contract excludes the submission), and leave every faulted
         slot out (a finalization that includes one reverts)."""
-        from ape.exceptions import ContractLogicError  # another member challenged first, or the window closed
-
-        for check in check_claims(round_manager, round_id, self.storage, self.circuits, self.workdir / "claims"):
-            for false in check.false[:1]:
-                with contextlib.suppress(ContractLogicError):  # faultedSlots below is what counts
-                    challenge(round_manager, self.account, round_id, false)
+        challenge_false_claims(
+            round_manager, self.account, round_id, self.storage, self.circuits, self.workdir / "claims"
+        )
         faulted = int(round_manager.faultedSlots(round_id))
         reason = "a chunk norm proof failed its on-chain challenge (ChunkProofFaulted)"
         return [

@@ -9,6 +9,7 @@ submission not yet durable) is retried on the next poll.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from zkfl_dapp.apps.journal import Journal, journal_for
@@ -39,6 +40,7 @@ from zkfl_dapp.exceptions import (
     StorageError,
 )
 from zkfl_dapp.protocol.attested_key import fetch_attested_enclave_key
+from zkfl_dapp.protocol.challenges import challenge_false_claims
 from zkfl_dapp.protocol.disputes import review_exclusions
 from zkfl_dapp.protocol.hospital import HospitalClient, fetch_global_model
 from zkfl_dapp.protocol.wiring import dp_config, load_split
@@ -74,6 +76,7 @@ class HospitalAgent:
     _done: set[int] = field(default_factory=set)
     _said: set[tuple[int, str]] = field(default_factory=set)
     _settled: set[tuple[int, int]] = field(default_factory=set)  # exclusions reviewed (protocol/disputes.py)
+    _claims_checked: set[int] = field(default_factory=set)  # rounds whose optimistic claims were checked
 
     @property
     def name(self) -> str:
@@ -89,6 +92,8 @@ class HospitalAgent:
                 rm, self.deployment.registry, c.account, c.storage, c.circuits, done_round, settled=self._settled
             ):
                 self._say(done_round, note)
+        for closed_round in (r for r in (round_id - 1, round_id) if r > 0):
+            self._check_claims(closed_round)
         if round_id == 0 or round_id in self._done:
             return None
         info = read_round(rm, round_id)
@@ -109,6 +114,24 @@ class HospitalAgent:
             self._done.add(round_id)
             self.journal.append("skipped", round=round_id, reason=skip.reason)
             return self._say(round_id, f"SKIPPING: {skip.reason}")
+
+    def _check_claims(self, round_id: int) -> None:
+        """Optimistic deployments: once a round's deadline has passed and while its challenge window is open,
+        check the other hospitals' chunk proofs off-chain and challenge a false one (protocol.challenges), so
+        a false proof is excluded even if the aggregator lets it through. Once per round."""
+        rm = self.deployment.round_manager
+        if round_id in self._claims_checked or not int(rm.challengeWindow()):
+            return
+        now = int(self.chain.pending_timestamp)
+        if now <= read_round(rm, round_id).deadline:
+            return
+        self._claims_checked.add(round_id)
+        if now >= int(rm.challengeEnd(round_id)):
+            return
+        c = self.client
+        work = (c.workdir or Path("build")) / "claims"
+        for false in challenge_false_claims(rm, c.account, round_id, c.storage, c.circuits, work):
+            self._say(round_id, f"challenged {false.hospital}'s chunk {false.chunk} proof: {false.reason}")
 
     def _attestation_policy(self) -> AttestationPolicy:
         if self.attestation is not None:

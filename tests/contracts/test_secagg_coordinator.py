@@ -11,6 +11,7 @@ import ape
 import pytest
 
 from tests.conftest import padded_update, points
+from zkfl_dapp.chain.norm_claims import NO_CLAIM
 from zkfl_dapp.circuits.kzg import commit
 from zkfl_dapp.crypto.envelope import EnclaveKeyPair
 from zkfl_dapp.exceptions import DigestMismatchError, SecAggThresholdError
@@ -61,7 +62,9 @@ def _post(coordinator, round_id, members):
 
 
 def _submit(deployment, round_id, h, seed, commit_of, cid=KEY_CID, count=10):
-    return deployment.round_manager.submitUpdate(round_id, points(commit_of(padded_update(seed))), cid, count, sender=h)
+    return deployment.round_manager.submitUpdate(
+        round_id, points(commit_of(padded_update(seed))), cid, count, NO_CLAIM, sender=h
+    )
 
 
 def _packed(*entries) -> bytes:
@@ -219,7 +222,9 @@ def _masked_round(coordinator, deployment, admin, hospitals, chain, kem_keys, su
         seeds = pair_seeds(round_id, a, kem_keys[a].private_key, secrets[a], roster, keys)
         y = mask_input(updates[a], counts[a], total_mask(a, secrets[a].self_seed, seeds, "model", length))
         cid = store.put(MaskedInputFile(round_id=round_id, hospital=a, values=y).to_bytes())
-        deployment.round_manager.submitUpdate(round_id, points(commit_of(updates[a])), cid, counts[a], sender=h)
+        deployment.round_manager.submitUpdate(
+            round_id, points(commit_of(updates[a])), cid, counts[a], NO_CLAIM, sender=h
+        )
     chain.mine(timestamp=deadline + 1)
     gas["start"] = coordinator.startUnmasking(round_id, sender=admin).gas_used
     submitted = set(read_round(coordinator, deployment.round_manager, store, round_id, chain.blocks.height).masked)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import pathlib
+from types import SimpleNamespace
 
 import pytest
 
@@ -94,7 +95,7 @@ def test_every_hostile_slot_is_an_exclusion_with_a_reason(
         for i, (name, (cid, _)) in enumerate(cases.items())
     ]
     monkeypatch.setattr(enclave_module, "read_submissions", lambda rm, round_id: subs)
-    outcomes = enclave.open_submissions(object(), ROUND)
+    outcomes = enclave.open_submissions(SimpleNamespace(challengeWindow=lambda: 0), ROUND)
     assert len(outcomes) == len(cases)
     for outcome, (name, (_, reason)) in zip(outcomes, cases.items(), strict=True):
         if reason is None:

@@ -25,7 +25,7 @@ def solidity_enum(source: str, name: str) -> list[str]:
         (Role, "IConsortiumRegistry.sol", "Role"),
         (Phase, "IRoundManager.sol", "Phase"),
         (Rule, "IRoundManager.sol", "AggregationRule"),
-        (ExclusionReason, "IRoundManager.sol", "ExclusionReason"),
+        (ExclusionReason, "IRoundManagerExclusionEvents.sol", "ExclusionReason"),
     ],
 )
 def test_python_enum_mirrors_solidity(py: type[IntEnum], file: str, name: str) -> None:

@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import pathlib
+from types import SimpleNamespace
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.mlkem import MLKEM768PrivateKey
@@ -243,7 +244,7 @@ def test_every_enclave_exclusion_with_a_reason_code_has_evidence_that_holds(
     missing = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"
     subs.append(SubmissionView(slot=4, hospital=HOSPITAL, commitment=commitment, sample_count=5, cid=missing))
     monkeypatch.setattr(enclave_module, "read_submissions", lambda rm, round_id: subs)
-    outcomes = enclave.open_submissions(object(), ROUND)
+    outcomes = enclave.open_submissions(SimpleNamespace(challengeWindow=lambda: 0), ROUND)
     assert [o.code for o in outcomes] == [0, INVALID, INVALID, UNDECRYPTABLE, ExclusionReason.UNAVAILABLE]
     assert outcomes[0].included and outcomes[0].evidence is None and outcomes[4].evidence is None
     for o, sub, envelope in zip(outcomes[1:4], subs[1:4], envelopes[1:4], strict=True):

@@ -37,4 +37,4 @@ def test_chunked_demo_then_audit_passes(tmp_path, monkeypatch):
         assert all(s.chunk_sum_sq is not None and s.chunk_sum_sq > 0 for s in r.submissions)
     assert [f.line() for r in report.rounds for f in r.findings if f.severity == "error"] == []
     markdown = (workdir / "audit" / "audit.md").read_text()
-    assert "chunk" in markdown and "re-verified by the auditor" in markdown
+    assert "chunk" in markdown and "by the auditor" in markdown  # where each norm proof was checked

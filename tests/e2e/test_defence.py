@@ -7,7 +7,6 @@ import ape
 import pytest
 
 from zkfl_dapp.chain.enums import Phase, Rule
-from zkfl_dapp.circuits.layouts import NormLayout
 from zkfl_dapp.config import Settings
 from zkfl_dapp.core.norms import bound_sq_quantized
 from zkfl_dapp.exceptions import NormBoundError
@@ -62,8 +61,11 @@ def test_poisoning_hospital_is_stopped_by_its_own_norm_proof(consortium):
     c.hospitals[4] = honest
     model = c.current_model()
     key = c.enclave._key_pair.public_key
-    update = attacker.prepare_update(99, model, key, norm_bound_sq=bound_sq_quantized(0.5, 13))
-    assert update.norm_proof is not None and update.norm_proof.instances[NormLayout().flag] == 0  # proven "not within"
+    bound = bound_sq_quantized(0.5, 13)
+    update = attacker.prepare_update(99, model, key, norm_bound_sq=bound)
+    (proof,) = update.chunk_proofs  # d = 31: one chunk
+    # its proof can only claim a budget over the round's bound: the contract refuses that budget (sum b_c <= b)
+    assert proof.budget > bound
     tiny = bound_sq_quantized(0.02, 13)
     with pytest.raises(NormBoundError, match="the round's bound is"):
         honest.prepare_update(99, model, key, norm_bound_sq=tiny)

@@ -62,4 +62,4 @@ def test_the_committed_update_is_the_clipped_noised_one_not_the_trained_one(dp_c
     a = h.prepare_update(round_id, model, key, norm_bound_sq=info.norm_bound_sq)
     b = h.prepare_update(round_id, model, key, norm_bound_sq=info.norm_bound_sq)
     assert not np.allclose(a.local_params, b.local_params)
-    assert a.norm_proof is not None and b.norm_proof is not None
+    assert a.chunk_proofs and b.chunk_proofs

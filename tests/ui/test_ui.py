@@ -580,7 +580,10 @@ def test_tampered_and_missing_artifacts_are_flagged(env: Env, page) -> None:
         assert cipher.get_attribute("data-state") == "missing"
         assert "CID missing" in cipher.inner_text()
         intact = env.round(ROUNDS)[4] - 1  # the other submissions stay intact
-        assert page.locator("[data-testid=submission] .integrity.ok").count() == intact
+        assert page.locator("[data-testid=submission] .integrity.ok:not([data-testid=norm-claim])").count() == intact
+        # and every submission's norm proof shows where it was checked: on-chain at submission (d = 31, eager)
+        claims = page.locator("[data-testid=submission] [data-testid=norm-claim]")
+        assert [claims.nth(i).get_attribute("data-where") for i in range(claims.count())] == ["on-chain"] * (intact + 1)
         result = page.locator("[data-testid=model-check] [data-state]:not([data-state=running])")
         result.wait_for(timeout=60_000)
         assert result.get_attribute("data-state") == "failed"

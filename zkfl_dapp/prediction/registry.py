@@ -33,6 +33,10 @@ def recorded_prediction_registry(project: Any, chain: Any, round_manager: Any) -
     registry = project.PredictionRegistry.at(address)
     try:
         bound = str(registry.roundManager())
+        # roundManager() alone is not an identity (ConsortiumRegistry has one too): the PredictionRegistry's own views
+        registry.inferenceVerifier()
+        registry.LOGIT_SCALE_BITS()
+        registry.isRecorded(b"\x00" * 32)
     except Exception as exc:  # any revert or undecodable answer: not a PredictionRegistry
         raise ChainError(f"{where} is not a PredictionRegistry ({type(exc).__name__})") from exc
     if bound.lower() != str(round_manager.address).lower():

@@ -117,10 +117,11 @@ def zkfl_mod(
         if len(local) != expected:
             raise DataError(f"the ClientApp trained {len(local)} parameters, the consortium's model has {expected}")
         declared = _num_examples(reply, weighted_by_key)
-        if declared != hospital.sample_count:
+        if declared != hospital.record_count:
             raise DataError(
-                f"the ClientApp reports {declared} training examples, {hospital.name} declares "
-                f"{hospital.sample_count}: the sample count on-chain (the FedAvg weight) must be the true one"
+                f"the ClientApp reports {declared} training examples, {hospital.name} declared "
+                f"{hospital.record_count}: the sample count on-chain (the FedAvg weight, {hospital.sample_count} "
+                "after coarsening) must come from the true one"
             )
         # the hospital's own attestation policy: it seals only to a key whose evidence it verified
         policy = policy_from_settings(consortium.settings, local=consortium.chain.is_local_dev)

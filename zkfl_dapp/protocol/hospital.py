@@ -191,16 +191,17 @@ class HospitalClient:
     dp: DpConfig | None = None
 
     def __post_init__(self) -> None:
-        check_shard_size(self._records, self.min_samples, self.name)
+        check_shard_size(self.record_count, self.min_samples, self.name)
 
     @property
-    def _records(self) -> int:
+    def record_count(self) -> int:
+        """The records it trains on (``shard``, or ``declared_samples`` for a Flower app's own loaders)."""
         return self.shard.num_samples if self.declared_samples is None else self.declared_samples
 
     @property
     def sample_count(self) -> int:
         """The sample count this hospital declares on-chain (its FedAvg weight): its record count, coarsened."""
-        return declared_sample_count(self._records, self.count_granularity)
+        return declared_sample_count(self.record_count, self.count_granularity)
 
     @property
     def address(self) -> str:

@@ -34,9 +34,6 @@ DATA = ROOT / "docs" / "bench"
 DOCUMENTS = (ROOT / "docs" / "benchmarks.md", ROOT / "README.md")
 BLOCK = re.compile(r"(<!-- bench:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /bench:(?P=name) -->)", re.S)
 
-#: Which JSON file of docs/bench/ each kind of bench writes (by the file name a fresh run is taken from).
-DATA_FILES = {"results": "results.json", "large": "large.json", "chunk-sweep": "chunk-sweep.json"}
-
 
 def _provenance(doc: dict[str, Any]) -> str:
     m = doc.get("machine", {})
@@ -91,9 +88,14 @@ SWEEP_CHOSEN = {"chunk": 4096, "cols": 1, "base_bits": 12, "legs": 3}
 LARGE_MODEL = 114_177
 
 
+def _point(points: list[dict[str, Any]], spec: dict[str, int]) -> dict[str, Any] | None:
+    """The first measured (not failed) sweep point with ``spec``'s chunk, columns and decomposition."""
+    return next((p for p in points if "error" not in p and all(p[k] == v for k, v in spec.items())), None)
+
+
 def _sweep(doc: dict[str, Any]) -> str:
     points = doc["points"]
-    base = next((p for p in points if "error" not in p and all(p[k] == v for k, v in SWEEP_BASELINE.items())), None)
+    base = _point(points, SWEEP_BASELINE)
     rows = [
         f"{doc.get('cpus', '?')} CPUs, {doc.get('threads', '?')} prover threads per point; "
         "`python -m zkfl_dapp.experiments.chunk_sweep` (every decomposition keeps the 2^36 range). "
@@ -117,7 +119,7 @@ def _sweep(doc: dict[str, Any]) -> str:
             f"{p['prove_wall_s']:.1f} | {p['prove_peak_rss_mb']:,} | {p['setup_peak_rss_mb']:,} | {p['pk_mb']:,.0f} | "
             f"{p['proof_bytes']:,} | {p['load_average']:.2f} |"
         )
-    chosen = next((p for p in points if "error" not in p and all(p[k] == v for k, v in SWEEP_CHOSEN.items())), None)
+    chosen = _point(points, SWEEP_CHOSEN)
     if chosen is not None:
         chunks = -(-LARGE_MODEL // chosen["chunk"])
         cpu = chosen["prove_cpu_s"] * chunks
@@ -196,8 +198,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"stale: {item} (regenerate: python -m zkfl_dapp.experiments.bench.docs)", file=sys.stderr)
             return 1 if stale else 0
         for fresh in args.fresh:
-            if fresh.name not in DATA_FILES.values():
-                parser.error(f"{fresh}: expected one of {', '.join(DATA_FILES.values())}")
+            known = sorted({file for file, _ in RENDERERS.values()})  # the data files the blocks are rendered from
+            if fresh.name not in known:
+                parser.error(f"{fresh}: expected one of {', '.join(known)}")
             DATA.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(fresh, DATA / fresh.name)
         for doc in DOCUMENTS:
